@@ -1,0 +1,30 @@
+// The CLI's subcommands. The CLI parses and prints, and maps errors to exit
+// codes; every decision is made below it (policy, launch).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tierbox::cli {
+
+// Options every subcommand that reads profiles shares.
+struct CommonOptions {
+  std::string config_dir;
+  bool verbose = false;
+};
+
+// Registers `run` on app; the returned function runs it after parsing and
+// returns the exit status. command_after_dashes: what followed the first
+// "--" of the command line, which main() keeps away from option parsing.
+std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
+                                     const std::vector<std::string>& command_after_dashes);
+std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common);
+
+// The config search path for these options (see policy::config_search_dirs).
+std::vector<std::string> search_dirs(const CommonOptions& common);
+
+}  // namespace tierbox::cli

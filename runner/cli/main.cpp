@@ -1,0 +1,71 @@
+// tierbox: a governed sandbox runner for AI agents. See README.md.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+#include <string_view>
+
+#include "cli/commands.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "common/process_title.h"
+#include "launch/launcher.h"
+
+namespace {
+
+// A runner started with fd 0, 1 or 2 closed would hand out that number to
+// its own first open(), and the task would then read or write it as stdio.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd != fd) ::_exit(tierbox::exit_code::runner_failed);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv, char** envp) {
+  tierbox::logging::mark_process_start();
+  ensure_standard_fds();
+  const auto area = tierbox::find_argv_area(argc, argv, envp);
+  tierbox::launch::set_process_title_area(area.start, area.size);
+
+  CLI::App app{"tierbox: run agent tasks in sandboxes whose strength matches their risk tier"};
+  app.set_version_flag("--version", std::string("tierbox ") + TIERBOX_VERSION);
+  app.require_subcommand(1);
+  tierbox::cli::CommonOptions common;
+  // Everything after the first "--" is the task's command, verbatim.
+  std::vector<std::string> options;
+  std::vector<std::string> command;
+  bool after_dashes = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!after_dashes && std::string_view(argv[i]) == "--") {
+      after_dashes = true;
+      continue;
+    }
+    (after_dashes ? command : options).emplace_back(argv[i]);
+  }
+  auto run = tierbox::cli::add_run_command(app, common, command);
+  auto profile = tierbox::cli::add_profile_command(app, common);
+  try {
+    std::reverse(options.begin(), options.end());  // CLI11 takes them last-first
+    app.parse(options);
+  } catch (const CLI::ParseError& error) {
+    const int status = app.exit(error);
+    return status == 0 ? 0 : tierbox::exit_code::runner_failed;
+  }
+  try {
+    if (app.got_subcommand("run")) return run();
+    if (app.got_subcommand("profile")) return profile();
+  } catch (const tierbox::Error& error) {
+    std::cerr << "tierbox: " << error.what() << "\n";
+    return error.exit_status();
+  } catch (const std::exception& error) {
+    std::cerr << "tierbox: internal error: " << error.what() << "\n";
+    return tierbox::exit_code::runner_failed;
+  }
+  return tierbox::exit_code::runner_failed;
+}

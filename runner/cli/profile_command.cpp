@@ -1,0 +1,48 @@
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "policy/profile_loader.h"
+
+namespace tierbox::cli {
+namespace {
+
+struct ProfileCheckOptions {
+  std::vector<std::string> files;
+};
+
+int check(const ProfileCheckOptions& options, const CommonOptions& common) {
+  logging::configure(common.verbose);
+  const auto dirs_text = search_dirs(common);
+  const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
+  int invalid = 0;
+  for (const auto& file : options.files) {
+    try {
+      const auto profile = policy::load_profile_file(file, dirs);
+      std::cout << file << ": ok (tier " << profile.name << ", " << profile.mounts.size() << " mounts, sha256 "
+                << profile.sha256.substr(0, 12) << ")\n";
+    } catch (const Error& error) {
+      std::cerr << "tierbox: " << error.what() << "\n";
+      ++invalid;
+    }
+  }
+  return invalid == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common) {
+  auto* profile_app = app.add_subcommand("profile", "Check and review tier profiles");
+  profile_app->require_subcommand(1);
+  auto options = std::make_shared<ProfileCheckOptions>();
+  auto* check_app = profile_app->add_subcommand("check", "Validate profile files without running anything (exit 1 if any is invalid)");
+  check_app->add_option("files", options->files, "Profile files")->required();
+  check_app->add_option("--config-dir", common.config_dir, "Where `extends` bases are looked up first");
+  return [options, &common, check_app] {
+    if (check_app->parsed()) return check(*options, common);
+    return static_cast<int>(exit_code::runner_failed);
+  };
+}
+
+}  // namespace tierbox::cli

@@ -1,0 +1,125 @@
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "common/run_id.h"
+#include "common/units.h"
+#include "launch/launcher.h"
+#include "policy/host_facts.h"
+#include "policy/planner.h"
+#include "policy/profile_loader.h"
+#include "policy/runner_config.h"
+
+extern char** environ;
+
+namespace tierbox::cli {
+namespace {
+
+struct RunOptions {
+  std::string tier;
+  std::string profile;
+  std::string workspace;
+  std::string timeout;
+  std::vector<std::string> env;
+  std::vector<std::string> command;
+};
+
+std::map<std::string, std::string> caller_environment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    std::string_view text(*entry);
+    auto equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+  }
+  return env;
+}
+
+policy::TaskRequest make_request(const RunOptions& options) {
+  policy::TaskRequest request;
+  if (!options.tier.empty()) request.tier = options.tier;
+  if (!options.profile.empty()) request.profile_file = options.profile;
+  if (!options.workspace.empty()) request.workspace = options.workspace;
+  if (!options.timeout.empty()) {
+    auto timeout = parse_duration(options.timeout);
+    if (!timeout) throw Error("--timeout " + options.timeout + ": expected seconds or a duration such as 30s, 5m", exit_code::runner_failed);
+    request.timeout = *timeout;
+  }
+  for (const auto& setting : options.env) {
+    auto equals = setting.find('=');
+    if (equals == std::string::npos || equals == 0)
+      throw Error("--env " + setting + ": expected NAME=VALUE", exit_code::runner_failed);
+    request.env_overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
+  }
+  request.argv = options.command;
+  request.caller_env = caller_environment();
+  request.caller.uid = ::getuid();
+  request.caller.gid = ::getgid();
+  if (const char* sudo_user = std::getenv("SUDO_USER")) request.caller.sudo_user = sudo_user;
+  std::error_code ec;
+  request.caller_cwd = std::filesystem::current_path(ec);
+  return request;
+}
+
+int run(const RunOptions& options, const CommonOptions& common) {
+  logging::configure(common.verbose);
+  logging::step("tierbox started");
+  const auto dirs_text = search_dirs(common);
+  const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
+  const auto config = policy::load_runner_config(dirs);
+  if (!options.tier.empty() && !options.profile.empty())
+    throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
+  const auto profile = options.profile.empty()
+                           ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
+                           : policy::load_profile_file(options.profile, dirs);
+  logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
+  const auto request = make_request(options);
+  const auto facts = policy::gather_host_facts(request);
+  const auto plan = policy::make_plan(profile, request, facts, new_run_id());
+  const auto outcome = launch::launch(plan, config);
+  if (!outcome.failure.empty()) spdlog::error("{}", outcome.failure);
+  if (outcome.timed_out)
+    spdlog::error("the task exceeded its wall-clock limit of {} and was killed", format_duration(plan.wall_time));
+  logging::step("exit status {}", outcome.exit_status());
+  return outcome.exit_status();
+}
+
+}  // namespace
+
+std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
+                                     const std::vector<std::string>& command_after_dashes) {
+  auto options = std::make_shared<RunOptions>();
+  auto* run_app = app.add_subcommand("run", "Run a command in a sandbox of a tier");
+  run_app->add_option("--tier", options->tier, "Tier name, looked up in the config directories (default: untrusted)");
+  run_app->add_option("--profile", options->profile, "Run with this profile file instead of a named tier");
+  run_app->add_option("--workspace", options->workspace, "Directory bound at the tier's workspace target; the task starts there");
+  run_app->add_option("--timeout", options->timeout, "Wall-clock limit (seconds, or 30s/5m/1h); may only shorten the tier's");
+  run_app->add_option("--env", options->env, "NAME=VALUE for the task; only names the tier's environment.allow lists");
+  run_app->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
+  run_app->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
+  // The command: everything from its first word on, untouched by option
+  // parsing (so `run -- sh -c 'x --tier y'` passes "--tier" to sh).
+  run_app->prefix_command();
+  run_app->allow_extras();
+  run_app->footer("Usage: tierbox run [OPTIONS] [--] COMMAND [ARGS...]");
+  return [options, &common, run_app, &command_after_dashes] {
+    options->command = run_app->remaining();
+    options->command.insert(options->command.end(), command_after_dashes.begin(), command_after_dashes.end());
+    return run(*options, common);
+  };
+}
+
+std::vector<std::string> search_dirs(const CommonOptions& common) {
+  std::optional<std::filesystem::path> flag;
+  if (!common.config_dir.empty()) flag = common.config_dir;
+  std::vector<std::string> dirs;
+  for (const auto& dir : policy::config_search_dirs(flag, std::getenv("TIERBOX_CONFIG_DIR"), "/etc/tierbox",
+                                                    TIERBOX_SHIPPED_PROFILES))
+    dirs.push_back(dir.string());
+  return dirs;
+}
+
+}  // namespace tierbox::cli

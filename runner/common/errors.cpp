@@ -1,0 +1,53 @@
+#include "common/errors.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace tierbox {
+
+SysError::SysError(int err, std::string call)
+    : Error(call + ": " + errno_text(err), exit_code::runner_failed), err_(err) {}
+
+std::string errno_name(int err) {
+  if (const char* name = strerrorname_np(err)) return name;
+  return "errno " + std::to_string(err);
+}
+
+std::string errno_text(int err) { return errno_name(err) + " (" + strerrordesc_np(err) + ")"; }
+
+void throw_sys_error(std::string call) { throw SysError(errno, std::move(call)); }
+
+std::string describe_flags(std::uint64_t flags,
+                           std::initializer_list<std::pair<std::uint64_t, const char*>> names) {
+  std::string text;
+  for (const auto& [bit, name] : names) {
+    if ((flags & bit) != bit || bit == 0) continue;
+    if (!text.empty()) text += '|';
+    text += name;
+    flags &= ~bit;
+  }
+  if (flags != 0) {
+    char rest[32];
+    std::snprintf(rest, sizeof rest, "%s0x%llx", text.empty() ? "" : "|",
+                  static_cast<unsigned long long>(flags));
+    text += rest;
+  }
+  return text.empty() ? "0" : text;
+}
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
+      out += escaped;
+      continue;
+    }
+    out += c;
+  }
+  return out + '"';
+}
+
+}  // namespace tierbox

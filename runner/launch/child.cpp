@@ -1,0 +1,171 @@
+#include "launch/child.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "launch/init.h"
+#include "launch/sync.h"
+#include "stages/capabilities.h"
+#include "stages/child_failure.h"
+#include "stages/loopback.h"
+#include "stages/mounts.h"
+#include "stages/process.h"
+#include "stages/root.h"
+#include "stages/user_namespace.h"
+#include "stages/uts.h"
+
+namespace tierbox::launch {
+namespace {
+
+std::uint64_t monotonic_ns() noexcept {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+[[noreturn]] void report_failure_and_exit(int sync_fd, ChildStep step, const stages::ChildFailure& failure,
+                                          int exit_status) noexcept {
+  SyncMessage message;
+  message.kind = SyncKind::failure;
+  message.step = step;
+  message.err = failure.err;
+  std::memcpy(message.detail, failure.detail, sizeof message.detail);
+  send_sync(sync_fd, message);
+  ::_exit(exit_status);
+}
+
+bool wait_for(int sync_fd, SyncKind kind, stages::ChildFailure& failure) noexcept {
+  if (receive_sync(sync_fd, kind)) return true;
+  failure.record(errno).add("recv(sync socket): the parent did not send sync #").add_number(static_cast<int>(kind));
+  return false;
+}
+
+bool unshare_cgroup_namespace(stages::ChildFailure& failure) noexcept {
+  // Here, not at clone: on cgroup v1 the parent moves the child into its
+  // cgroups before sync #1, and the namespace's root is wherever the child is
+  // when it is created. The task then sees its own cgroup as "/".
+  if (::unshare(CLONE_NEWCGROUP) == 0) return true;
+  return failure.fail_errno("unshare(CLONE_NEWCGROUP)");
+}
+
+bool change_directory(const char* path, stages::ChildFailure& failure) noexcept {
+  if (::chdir(path) == 0) return true;
+  return failure.fail_errno("chdir", path);
+}
+
+bool block_all_signals(stages::ChildFailure& failure) noexcept {
+  sigset_t all;
+  sigfillset(&all);
+  if (::sigprocmask(SIG_SETMASK, &all, nullptr) == 0) return true;
+  return failure.fail_errno("sigprocmask(SIG_SETMASK, all)");
+}
+
+// Exec argv[0], searching PATH of the sandbox's environment (execvpe would
+// search the runner's). Returns the errno to report: EACCES if a candidate
+// was found but not executable, else the last error.
+int exec_searching_path(const ChildContext& context) noexcept {
+  const char* file = context.argv[0];
+  if (std::strchr(file, '/')) {
+    ::execve(file, context.argv.data(), context.envp.data());
+    return errno;
+  }
+  const char* path = context.plan->exec_search_path.c_str();
+  int result = ENOENT;
+  char candidate[4096];
+  const std::size_t file_length = std::strlen(file);
+  while (true) {
+    const char* end = std::strchr(path, ':');
+    std::size_t dir_length = end ? static_cast<std::size_t>(end - path) : std::strlen(path);
+    if (dir_length + 1 + file_length + 1 <= sizeof candidate) {
+      std::size_t length = 0;
+      if (dir_length == 0) candidate[length++] = '.';
+      std::memcpy(candidate + length, path, dir_length);
+      length += dir_length;
+      candidate[length++] = '/';
+      std::memcpy(candidate + length, file, file_length + 1);
+      ::execve(candidate, context.argv.data(), context.envp.data());
+      if (errno == EACCES) result = EACCES;
+      else if (errno != ENOENT && errno != ENOTDIR) return errno;
+    }
+    if (!end) break;
+    path = end + 1;
+  }
+  return result;
+}
+
+// The task: pid 2 of the sandbox, in its own process group. Signals back to
+// their defaults, report #3, exec.
+[[noreturn]] void run_task(const ChildContext& context, SyncMessage& ready) noexcept {
+  stages::ChildFailure failure;
+  // The sync fd is close-on-exec: its EOF tells the parent exec succeeded.
+  const int keep[] = {context.sync_fd};
+  if (!stages::close_fds_except(keep, 1, failure)) report_failure_and_exit(context.sync_fd, ChildStep::fork_task, failure, 125);
+  ::setpgid(0, 0);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) ::sigaction(signal_number, &default_action, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  ready.kind = SyncKind::ready_to_exec;
+  ready.step_done_ns[static_cast<std::uint32_t>(ChildStep::report_ready)] = monotonic_ns();
+  if (!send_sync(context.sync_fd, ready)) ::_exit(125);
+
+  int err = exec_searching_path(context);
+  failure.record(err).add("execve(").add_quoted(context.argv[0]).add(")");
+  report_failure_and_exit(context.sync_fd, ChildStep::exec, failure, err == ENOENT ? 127 : 126);
+}
+
+}  // namespace
+
+[[noreturn]] void run_child(const ChildContext& context) noexcept {
+  const auto& plan = *context.plan;
+  stages::ChildFailure failure;
+  stages::LinuxMountSyscalls mount_syscalls;
+  SyncMessage ready;  // carries the step timings to the parent with #3
+  const auto step = [&](ChildStep which, bool ok) {
+    if (!ok) report_failure_and_exit(context.sync_fd, which, failure, 125);
+    ready.step_done_ns[static_cast<std::uint32_t>(which)] = monotonic_ns();
+  };
+  const stages::BuildRootInput root{&plan, context.prepared_fds.data(), context.have_mount_setattr};
+
+  step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
+  step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
+  step(ChildStep::become_setup_root, stages::become_setup_root(failure));
+  step(ChildStep::cgroup_namespace, unshare_cgroup_namespace(failure));
+  step(ChildStep::private_mounts, stages::make_mounts_private(failure));
+  step(ChildStep::build_root, stages::enter_new_root(plan.root_size_bytes, failure) &&
+                                  stages::build_root(root, mount_syscalls, failure));
+  step(ChildStep::pivot_root, stages::pivot_into_new_root(failure));
+  step(ChildStep::root_read_only, stages::make_root_read_only(failure));
+  step(ChildStep::hostname, stages::set_host_name(plan.hostname.c_str(), failure));
+  step(ChildStep::loopback, stages::bring_up_loopback(failure));
+  step(ChildStep::rlimits, stages::apply_rlimits(plan.rlimits, failure));
+  step(ChildStep::wait_network_ready, wait_for(context.sync_fd, SyncKind::network_ready, failure));  // sync #2
+  step(ChildStep::new_session, stages::start_new_session(failure));
+  step(ChildStep::close_fds, stages::close_fds_except(context.keep_fds.data(), context.keep_fds.size(), failure));
+  step(ChildStep::drop_capabilities, stages::drop_bounding_and_ambient(context.capabilities, failure));
+  step(ChildStep::no_new_privs, stages::set_no_new_privs(failure));
+  step(ChildStep::become_task_user, stages::become_task_user(plan.task_uid, plan.task_gid, failure) &&
+                                        stages::clear_capability_sets(context.capabilities, failure) &&
+                                        stages::set_parent_death_signal(failure));
+  step(ChildStep::verify_capabilities, stages::verify_no_capabilities(context.capabilities, failure));
+  step(ChildStep::working_directory, change_directory(plan.cwd.c_str(), failure));
+  stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
+  // Signals stay blocked in init (it takes them with sigwaitinfo) from before
+  // the fork, so none is lost in between; the task unblocks its own.
+  step(ChildStep::fork_task, block_all_signals(failure));
+  const pid_t task = ::fork();
+  if (task < 0) step(ChildStep::fork_task, failure.fail_errno("fork"));
+  if (task == 0) run_task(context, ready);  // sync #3, then exec
+  ::close(context.sync_fd);
+  run_init(task, context.status_fd);
+}
+
+}  // namespace tierbox::launch

@@ -1,0 +1,33 @@
+// The child's side of a launch: what it is given, and the one function that
+// carries out the plan in a fixed order (see docs/launch-sequence.md).
+//
+// Everything here was allocated by the parent before clone. After clone the
+// child does not allocate, throw or log: it reports its first failure as
+// {step, errno, detail} on the sync socket and _exits.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "policy/launch_plan.h"
+#include "stages/capabilities.h"
+
+namespace tierbox::launch {
+
+struct ChildContext {
+  const policy::LaunchPlan* plan = nullptr;
+  int sync_fd = -1;    // the child's end of the SEQPACKET pair
+  int status_fd = -1;  // write end of the pipe init reports the task's status on
+  std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
+  std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
+  std::vector<char*> argv;        // null-terminated
+  std::vector<char*> envp;        // null-terminated
+  stages::CapabilityInput capabilities;
+  bool have_mount_setattr = true;
+  char* title_area = nullptr;     // the runner's argv+environ memory
+  std::size_t title_size = 0;
+};
+
+[[noreturn]] void run_child(const ChildContext& context) noexcept;
+
+}  // namespace tierbox::launch

@@ -1,0 +1,40 @@
+// The child's setup steps, in the order run_child() performs them. A failure
+// is reported to the parent as {step, errno, detail}; the names below are
+// what the user reads ("sandbox setup failed at step 'pivot root': ...").
+#pragma once
+
+#include <cstdint>
+
+namespace tierbox::launch {
+
+enum class ChildStep : std::uint32_t {
+  parent_death_signal,
+  wait_ids_mapped,       // sync #1
+  become_setup_root,
+  cgroup_namespace,
+  private_mounts,
+  build_root,
+  pivot_root,
+  root_read_only,
+  hostname,
+  loopback,
+  rlimits,
+  wait_network_ready,    // sync #2
+  new_session,
+  close_fds,
+  drop_capabilities,
+  no_new_privs,
+  become_task_user,
+  verify_capabilities,
+  working_directory,
+  fork_task,
+  report_ready,          // sync #3
+  exec,
+  count,
+};
+
+inline constexpr std::uint32_t kChildStepCount = static_cast<std::uint32_t>(ChildStep::count);
+
+const char* child_step_name(ChildStep step);
+
+}  // namespace tierbox::launch

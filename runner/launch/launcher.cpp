@@ -1,0 +1,244 @@
+#include "launch/launcher.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/errors.h"
+#include "common/logging.h"
+#include "launch/child.h"
+#include "launch/run_slot.h"
+#include "launch/supervisor.h"
+#include "launch/sync.h"
+#include "stages/capabilities.h"
+#include "stages/prepared_mounts.h"
+#include "stages/user_namespace.h"
+
+namespace tierbox::launch {
+namespace {
+
+char* g_title_area = nullptr;
+std::size_t g_title_size = 0;
+
+// Every namespace but cgroup, which the child unshares after sync #1 (see
+// child.cpp: on cgroup v1 it must first be moved into its cgroups).
+constexpr std::uint64_t kNamespaces =
+    CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+struct Channel {
+  UniqueFd parent_end;
+  UniqueFd child_end;
+};
+
+Channel make_sync_channel() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+    throw_sys_error("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+struct Pipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+Pipe make_status_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error("pipe2(O_CLOEXEC)");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const auto& text : strings) pointers.push_back(const_cast<char*>(text.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// Kills and reaps the sandbox unless released: no error path leaves one behind.
+class SandboxGuard {
+ public:
+  explicit SandboxGuard(int pidfd) : pidfd_(pidfd) {}
+  ~SandboxGuard() {
+    if (pidfd_ >= 0) kill_and_reap(pidfd_);
+  }
+  SandboxGuard(const SandboxGuard&) = delete;
+  SandboxGuard& operator=(const SandboxGuard&) = delete;
+  void release() { pidfd_ = -1; }
+
+ private:
+  int pidfd_;
+};
+
+// False when the child is gone; its failure message is then waiting to be read.
+bool send_to_child(int fd, SyncKind kind) {
+  SyncMessage message;
+  message.kind = kind;
+  if (send_sync(fd, message)) return true;
+  if (errno == EPIPE || errno == ECONNRESET) return false;
+  throw_sys_error("send(sync #" + std::to_string(static_cast<int>(kind)) + ")");
+}
+
+// The next message from the child, or nullopt at EOF. Bounded by the
+// wall-clock deadline, so a child stuck in setup cannot hang the runner.
+std::optional<SyncMessage> receive_from_child(int fd, std::chrono::steady_clock::time_point deadline) {
+  struct pollfd wait_for {fd, POLLIN, 0};
+  while (true) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    int ready = ::poll(&wait_for, 1, static_cast<int>(std::clamp<long long>(left, 0, 3600 * 1000)));
+    if (ready > 0) break;
+    if (ready == 0) throw Error("the sandbox did not finish its setup before the wall-clock limit", exit_code::timed_out);
+    if (errno != EINTR) throw_sys_error("poll(sync socket)");
+  }
+  SyncMessage message;
+  ssize_t received;
+  do {
+    received = ::recv(fd, &message, sizeof message, 0);
+  } while (received < 0 && errno == EINTR);
+  if (received == 0) return std::nullopt;
+  if (received != static_cast<ssize_t>(sizeof message)) throw_sys_error("recv(sync socket)");
+  return message;
+}
+
+std::string describe_child_failure(const SyncMessage& message) {
+  const char* step = child_step_name(message.step);
+  std::string detail(message.detail, strnlen(message.detail, sizeof message.detail));
+  if (message.step == ChildStep::exec) {
+    const char* what = message.err == ENOENT ? "command not found in the sandbox" : "command could not be executed";
+    return std::string(what) + ": " + detail + ": " + errno_text(message.err);
+  }
+  return std::string("sandbox setup failed at step '") + step + "': " + detail + ": " + errno_text(message.err);
+}
+
+void log_child_timings(const SyncMessage& ready) {
+  if (!logging::verbose()) return;
+  for (std::uint32_t i = 0; i < kChildStepCount; ++i) {
+    if (ready.step_done_ns[i] == 0) continue;
+    const double at_ms = static_cast<double>(ready.step_done_ns[i] - logging::start_monotonic_ns()) / 1e6;
+    spdlog::debug("[{:8.3f} ms]   child: {} done", at_ms, child_step_name(static_cast<ChildStep>(i)));
+  }
+}
+
+void record_task_status(Outcome& outcome, const SupervisionResult& result) {
+  if (result.task_status) {
+    const int status = *result.task_status;
+    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
+  } else if (WIFSIGNALED(result.init_status)) {
+    outcome.signal = WTERMSIG(result.init_status);  // the whole sandbox was killed
+  }
+  outcome.timed_out = result.timed_out;
+}
+
+}  // namespace
+
+void set_process_title_area(char* area, std::size_t size) {
+  g_title_area = area;
+  g_title_size = size;
+}
+
+Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config) {
+  Outcome outcome;
+  outcome.run_id = plan.run_id;
+  logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
+
+  // Parent 1: a run slot, and from it the task's host ids.
+  auto slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);
+  const stages::IdMapping ids{plan.task_uid, plan.task_gid, config.host_id_base,
+                              config.host_id_base + 1 + slot.index};
+  logging::step("run slot {}: the task is host uid {}", slot.index, ids.host_task);
+
+  // Parent 2: open and seal every host path the sandbox binds.
+  const bool have_mount_setattr = stages::kernel_has_mount_setattr();
+  auto prepared = with_stage("prepare mounts", [&] {
+    return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);
+  });
+  logging::step("{} host trees opened and sealed", prepared.trees.size());
+
+  // Parent 3: the sync channel, init's status pipe, the child's inputs.
+  auto channel = make_sync_channel();
+  auto status = make_status_pipe();
+  ChildContext context;
+  context.plan = &plan;
+  context.sync_fd = channel.child_end.get();
+  context.status_fd = status.write_end.get();
+  context.prepared_fds = prepared.raw_fds();
+  context.keep_fds = {context.sync_fd, context.status_fd};
+  std::sort(context.keep_fds.begin(), context.keep_fds.end());
+  context.argv = c_strings(plan.argv);
+  context.envp = c_strings(plan.env);
+  context.capabilities = stages::prepare_capability_input();
+  context.have_mount_setattr = have_mount_setattr;
+  context.title_area = g_title_area;
+  context.title_size = g_title_size;
+
+  // Parent 4: relay signals from here on (the child inherits the mask).
+  SignalRelay relay;
+  const auto deadline = std::chrono::steady_clock::now() + plan.wall_time;
+
+  // Parent 5: clone3 into the new namespaces.
+  int pidfd_raw = -1;
+  struct clone_args args {};
+  args.flags = kNamespaces | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
+  args.exit_signal = SIGCHLD;
+  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) throw_sys_error("clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_PIDFD)");
+  if (pid == 0) run_child(context);
+  UniqueFd pidfd(pidfd_raw);
+  SandboxGuard guard(pidfd.get());
+  outcome.pid = static_cast<pid_t>(pid);
+  outcome.started_at = std::chrono::system_clock::now();
+  const auto started = std::chrono::steady_clock::now();
+  channel.child_end.reset();
+  status.write_end.reset();
+  prepared.trees.clear();
+  logging::step("clone3: sandbox init is host pid {}", pid);
+
+  // Parent 6: id maps, then sync #1.
+  with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
+  if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
+    logging::step("sync #1 sent (id maps written)");
+    // Parent 7: network (lo only in mode none: the child brings it up), sync #2.
+    if (send_to_child(channel.parent_end.get(), SyncKind::network_ready)) logging::step("sync #2 sent (network ready)");
+  }
+
+  // Parent 8: wait for #3 (or the child's failure), then for exec: EOF.
+  auto message = receive_from_child(channel.parent_end.get(), deadline);
+  if (message && message->kind == SyncKind::ready_to_exec) {
+    log_child_timings(*message);
+    logging::step("sync #3 received (child ready to exec)");
+    message = receive_from_child(channel.parent_end.get(), deadline);
+  }
+  if (message) {
+    outcome.failure = message->kind == SyncKind::failure ? describe_child_failure(*message)
+                                                         : "unexpected message from the sandbox";
+    outcome.failure_exit_status = message->step == ChildStep::exec
+                                      ? (message->err == ENOENT ? exit_code::command_not_found : exit_code::refused)
+                                      : exit_code::runner_failed;
+    outcome.ended_at = std::chrono::system_clock::now();
+    return outcome;  // the guard kills and reaps the sandbox
+  }
+  outcome.exec_succeeded = true;
+  logging::step("exec succeeded");
+
+  // Parent 9: supervise until the sandbox ends.
+  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline);
+  guard.release();
+  outcome.ended_at = std::chrono::system_clock::now();
+  outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  record_task_status(outcome, result);
+  logging::step("sandbox ended after {} ms", outcome.wall.count());
+  return outcome;
+}
+
+}  // namespace tierbox::launch

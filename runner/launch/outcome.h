@@ -1,0 +1,30 @@
+// What happened to a launch, as the parent saw it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace tierbox::launch {
+
+struct Outcome {
+  std::string run_id;
+  pid_t pid = -1;                  // host pid of the sandbox's init
+  bool exec_succeeded = false;
+  std::optional<int> exit_code;    // the task exited normally
+  std::optional<int> signal;       // the task (or the sandbox) was killed by a signal
+  bool timed_out = false;
+  std::string failure;             // one line, when setup or exec failed
+  int failure_exit_status = 0;     // 125 (setup) or 127 (command not found)
+  std::chrono::system_clock::time_point started_at{};
+  std::chrono::system_clock::time_point ended_at{};
+  std::chrono::milliseconds wall{0};
+
+  // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
+  // timeout, or the failure status.
+  [[nodiscard]] int exit_status() const;
+};
+
+}  // namespace tierbox::launch

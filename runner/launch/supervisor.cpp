@@ -1,0 +1,103 @@
+#include "launch/supervisor.h"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/errors.h"
+#include "common/logging.h"
+
+namespace tierbox::launch {
+namespace {
+
+// Debian 12's <sys/pidfd.h> lacks extern "C"; the syscall is called directly.
+int pidfd_send_signal(int pidfd, int signal_number, siginfo_t* info, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signal_number, info, flags));
+}
+
+constexpr int kRelayedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+int wait_init(int pidfd) {
+  siginfo_t info{};
+  while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) != 0) {
+    if (errno != EINTR) throw_sys_error("waitid(P_PIDFD, WEXITED)");
+  }
+  return info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status & 0x7f;
+}
+
+std::optional<int> read_task_status(int status_fd) {
+  int status = 0;
+  ssize_t n;
+  do {
+    n = ::read(status_fd, &status, sizeof status);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof status)) return status;
+  return std::nullopt;
+}
+
+}  // namespace
+
+SignalRelay::SignalRelay() {
+  sigemptyset(&relayed_);
+  for (int signal_number : kRelayedSignals) sigaddset(&relayed_, signal_number);
+  if (::sigprocmask(SIG_BLOCK, &relayed_, &previous_) != 0) throw_sys_error("sigprocmask(SIG_BLOCK)");
+  fd_.reset(::signalfd(-1, &relayed_, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd_) throw_sys_error("signalfd(SFD_CLOEXEC|SFD_NONBLOCK)");
+}
+
+SignalRelay::~SignalRelay() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+
+std::optional<int> SignalRelay::next() {
+  struct signalfd_siginfo info {};
+  if (::read(fd_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return std::nullopt;
+  return static_cast<int>(info.ssi_signo);
+}
+
+SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
+                            std::chrono::steady_clock::time_point deadline) {
+  SupervisionResult result;
+  while (true) {
+    const auto now = std::chrono::steady_clock::now();
+    int timeout_ms = -1;
+    if (!result.timed_out) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+      timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
+    }
+    struct pollfd fds[2] = {{pidfd, POLLIN, 0}, {relay.fd(), POLLIN, 0}};
+    const int ready = ::poll(fds, 2, timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      throw_sys_error("poll(pidfd, signalfd)");
+    }
+    if (ready == 0) {
+      logging::step("wall-clock limit reached: killing the sandbox");
+      result.timed_out = true;
+      if (pidfd_send_signal(pidfd, SIGKILL, nullptr, 0) != 0 && errno != ESRCH)
+        throw_sys_error("pidfd_send_signal(SIGKILL)");
+      continue;
+    }
+    if (fds[1].revents & POLLIN) {
+      while (auto signal_number = relay.next()) {
+        logging::step("relaying signal {} to the task", *signal_number);
+        pidfd_send_signal(pidfd, *signal_number, nullptr, 0);
+      }
+    }
+    if (fds[0].revents & POLLIN) break;
+  }
+  result.init_status = wait_init(pidfd);
+  result.task_status = read_task_status(status_fd);
+  return result;
+}
+
+void kill_and_reap(int pidfd) {
+  pidfd_send_signal(pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info{};
+  while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) != 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace tierbox::launch

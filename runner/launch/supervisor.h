@@ -1,0 +1,48 @@
+// The parent after exec: waits for the sandbox to end while relaying the
+// caller's signals to it and enforcing the wall-clock limit.
+#pragma once
+
+#include <signal.h>
+
+#include <chrono>
+#include <optional>
+
+#include "common/unique_fd.h"
+
+namespace tierbox::launch {
+
+// Signals the runner relays to the task (SIGINT from a terminal's Ctrl-C
+// reaches the runner: the task is in a session of its own). Blocked in the
+// runner and read from a signalfd.
+class SignalRelay {
+ public:
+  // Blocks the relayed signals; the child inherits the mask and resets it.
+  SignalRelay();
+  ~SignalRelay();
+  SignalRelay(const SignalRelay&) = delete;
+  SignalRelay& operator=(const SignalRelay&) = delete;
+  [[nodiscard]] int fd() const { return fd_.get(); }
+  // The next pending signal, if any.
+  std::optional<int> next();
+
+ private:
+  sigset_t relayed_{};
+  sigset_t previous_{};
+  UniqueFd fd_;
+};
+
+struct SupervisionResult {
+  int init_status = 0;             // wait status of the sandbox's init
+  std::optional<int> task_status;  // wait status init reported for the task
+  bool timed_out = false;
+};
+
+// Until init exits. On the deadline, SIGKILL to init tears down the whole pid
+// namespace, so every process of the task dies with it.
+SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
+                            std::chrono::steady_clock::time_point deadline);
+
+// Kills (if still alive) and reaps the sandbox's init; for error paths.
+void kill_and_reap(int pidfd);
+
+}  // namespace tierbox::launch

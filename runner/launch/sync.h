@@ -1,0 +1,40 @@
+// The parent <-> child channel: a SOCK_SEQPACKET socketpair, one fixed-size
+// message per sync point, so a message is never split or merged. The numbers
+// are the sync points of docs/launch-sequence.md, the same on both sides:
+//   #1 parent -> child: id maps written (and cgroups joined)
+//   #2 parent -> child: network ready
+//   #3 child  -> parent: setup done, about to exec
+//   failure   child  -> parent: {step, errno, detail}; the child then exits
+// After #3 the child's end is close-on-exec: EOF means exec succeeded; a
+// failure message instead means exec failed.
+#pragma once
+
+#include <cstdint>
+
+#include "launch/child_step.h"
+
+namespace tierbox::launch {
+
+enum class SyncKind : std::uint32_t {
+  ids_mapped = 1,
+  network_ready = 2,
+  ready_to_exec = 3,
+  failure = 0xfa11,
+};
+
+struct SyncMessage {
+  SyncKind kind = SyncKind::failure;
+  ChildStep step = ChildStep::count;
+  std::int32_t err = 0;
+  std::uint32_t reserved = 0;
+  // CLOCK_MONOTONIC at the end of each child step, for `run -v`.
+  std::uint64_t step_done_ns[kChildStepCount] = {};
+  char detail[256] = {};
+};
+
+// Child side: no allocation, no exceptions. Return false when the socket
+// failed or the parent went away (EOF).
+bool send_sync(int fd, const SyncMessage& message) noexcept;
+bool receive_sync(int fd, SyncKind expected) noexcept;
+
+}  // namespace tierbox::launch

@@ -1,0 +1,97 @@
+// LaunchPlan: everything a launch will do, worked out before clone by the pure
+// planner. The launcher's parent and child only carry it out; the child reads
+// it (its strings were allocated before clone) and never changes it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/profile.h"
+
+namespace tierbox::policy {
+
+// A mount the parent opens with open_tree(OPEN_TREE_CLONE) before clone and
+// hands to the child as a detached tree. Opening host paths in the parent,
+// with the caller's full view of the host, means the child never resolves a
+// host path itself.
+struct PreparedMount {
+  enum class Kind { host_path, workspace };
+  Kind kind = Kind::host_path;
+  std::string source;        // absolute host path
+  bool read_only = true;     // MOUNT_ATTR_RDONLY, applied recursively
+  bool allow_devices = false;  // device nodes (/dev/null...): no MOUNT_ATTR_NODEV, but NOEXEC
+  bool optional = false;     // a missing source skips the mount
+  bool idmap_owner = false;  // map the source's owner to the task (workspace)
+};
+
+// One step of building the new root, relative to it (targets have no leading
+// '/'). Executed in order by stages/mounts in the child.
+struct MountOp {
+  enum class Kind {
+    directory,         // mkdir target (an existing one is fine)
+    attach_prepared,   // move the prepared tree [prepared] onto target (made first: dir or file)
+    tmpfs,             // mount a tmpfs: flags, data = options
+    proc,              // mount a fresh procfs
+    devpts,            // mount a new devpts instance
+    symlink,           // target -> data
+    file,              // create target with content data and mode
+    mask_with_null,    // bind the sandbox's dev/null over target, read-only (if target exists)
+    mask_with_empty_dir,  // mount an empty read-only tmpfs over target (if target exists)
+    read_only_rebind,  // bind target onto itself, recursively read-only (if target exists)
+    read_only_remount, // make the mount at target read-only (it is a mount root)
+  };
+  Kind kind = Kind::directory;
+  std::string target;
+  std::string data;
+  std::uint32_t mode = 0755;
+  unsigned long flags = 0;  // MS_* for tmpfs, proc, devpts and remount
+  int prepared = -1;        // index into LaunchPlan::prepared_mounts
+};
+
+struct RlimitSetting {
+  int resource = 0;
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+};
+
+struct WorkspacePlan {
+  std::string host_path;  // canonical
+  std::string target;
+  bool writable = false;
+  uid_t owner_uid = 0;
+  gid_t owner_gid = 0;
+};
+
+struct LaunchPlan {
+  std::string run_id;
+  std::string tier;
+  std::string profile_file;
+  std::string profile_sha256;
+
+  std::vector<std::string> argv;
+  std::vector<std::string> env;     // "NAME=VALUE"
+  std::string exec_search_path;     // PATH used to find argv[0] inside
+  std::string cwd;                  // inside the sandbox
+  std::string hostname;
+
+  uid_t task_uid = 1000;            // inside the sandbox
+  gid_t task_gid = 1000;
+
+  std::vector<PreparedMount> prepared_mounts;
+  std::vector<MountOp> mount_ops;
+  std::uint64_t root_size_bytes = 1ULL << 20;  // the tmpfs the new root is built on
+  std::optional<WorkspacePlan> workspace;
+
+  std::chrono::milliseconds wall_time{0};
+  std::vector<RlimitSetting> rlimits;
+  NetworkMode network = NetworkMode::none;
+};
+
+const char* to_string(MountOp::Kind kind);
+
+}  // namespace tierbox::policy

@@ -1,0 +1,282 @@
+#include "policy/planner.h"
+
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/errors.h"
+#include "common/units.h"
+#include "policy/environment.h"
+
+namespace tierbox::policy {
+namespace {
+
+using Kind = MountOp::Kind;
+
+// Device nodes bound from the host into the sandbox's /dev; nothing else is
+// there (no mknod inside a user namespace, and no other device is needed).
+constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+// procfs entries that are made read-only: kernel tunables and triggers.
+constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+// procfs files hidden behind /dev/null: kernel memory, logs, keys and
+// scheduler/timer internals that leak host state or addresses.
+constexpr const char* kProcMaskedFiles[] = {"kcore",       "kmsg",          "kallsyms",  "keys",
+                                            "key-users",   "timer_list",    "sched_debug", "latency_stats",
+                                            "config.gz",   "kpagecount",    "kpageflags", "kpagecgroup",
+                                            "vmallocinfo", "pagetypeinfo",  "slabinfo"};
+// procfs directories hidden behind an empty read-only tmpfs.
+constexpr const char* kProcMaskedDirs[] = {"acpi", "scsi", "asound", "driver"};
+
+std::vector<std::string> components(const std::string& absolute) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start < absolute.size()) {
+    auto end = absolute.find('/', start);
+    if (end == std::string::npos) end = absolute.size();
+    parts.push_back(absolute.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool is_under(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+std::string relative(const std::string& absolute) { return absolute.substr(1); }
+
+// Builds MountOps in order, creating each target's parent directories on the
+// root tmpfs first (never inside a bind mount, whose content is the host's).
+class MountOpBuilder {
+ public:
+  explicit MountOpBuilder(LaunchPlan& plan) : plan_(plan) {}
+
+  void make_parents(const std::string& target) {
+    std::string path;
+    auto parts = components(target);
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+      path += "/" + parts[i];
+      if (inside_bind(path)) return;  // must already exist in the bound tree
+      if (created_.insert(path).second) add({Kind::directory, relative(path), "", 0755});
+    }
+  }
+
+  void add(MountOp op) { plan_.mount_ops.push_back(std::move(op)); }
+
+  void note_bind(const std::string& target) { binds_.push_back(target); }
+  void note_directory(const std::string& target) { created_.insert(target); }
+
+  [[nodiscard]] bool inside_bind(const std::string& path) const {
+    return std::any_of(binds_.begin(), binds_.end(), [&](const auto& bind) { return is_under(path, bind); });
+  }
+
+  int prepare(PreparedMount mount) {
+    plan_.prepared_mounts.push_back(std::move(mount));
+    return static_cast<int>(plan_.prepared_mounts.size() - 1);
+  }
+
+ private:
+  LaunchPlan& plan_;
+  std::set<std::string> created_;
+  std::vector<std::string> binds_;
+};
+
+std::string tmpfs_options(std::uint64_t size, std::uint32_t mode) {
+  char octal[16];
+  std::snprintf(octal, sizeof octal, "%o", mode);
+  return "size=" + std::to_string(size) + ",mode=" + octal;
+}
+
+// A profile mount or the workspace, in the order they are mounted.
+struct PlannedMount {
+  std::string target;
+  const MountSpec* spec = nullptr;  // nullptr: the workspace
+};
+
+void plan_profile_mounts(const Profile& profile, const std::optional<WorkspacePlan>& workspace,
+                         MountOpBuilder& builder) {
+  std::vector<PlannedMount> order;
+  for (const auto& mount : profile.mounts) order.push_back({mount.target, &mount});
+  if (workspace) order.push_back({workspace->target, nullptr});
+  // Parents before children: "/usr" before "/usr/local/lib/x".
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return components(a.target) < components(b.target); });
+
+  for (const auto& planned : order) {
+    builder.make_parents(planned.target);
+    const auto target = relative(planned.target);
+    if (!planned.spec) {
+      PreparedMount prepared{PreparedMount::Kind::workspace, workspace->host_path, !workspace->writable};
+      prepared.idmap_owner = true;
+      builder.add({Kind::attach_prepared, target, "", 0, 0, builder.prepare(prepared)});
+      builder.note_bind(planned.target);
+      continue;
+    }
+    const auto& spec = *planned.spec;
+    switch (spec.type) {
+      case MountType::bind: {
+        PreparedMount prepared{PreparedMount::Kind::host_path, spec.source, !spec.writable};
+        prepared.optional = spec.optional;
+        builder.add({Kind::attach_prepared, target, "", 0, 0, builder.prepare(prepared)});
+        builder.note_bind(planned.target);
+        break;
+      }
+      case MountType::tmpfs: {
+        unsigned long flags = MS_NOSUID | MS_NODEV | (spec.writable ? 0UL : static_cast<unsigned long>(MS_RDONLY));
+        builder.add({Kind::tmpfs, target, tmpfs_options(spec.size_bytes, spec.mode), 0, flags});
+        builder.note_directory(planned.target);
+        break;
+      }
+      case MountType::symlink:
+        builder.add({Kind::symlink, target, spec.link});
+        builder.note_bind(planned.target);  // nothing may be created through it
+        break;
+    }
+  }
+}
+
+void plan_dev(const Profile& profile, MountOpBuilder& builder) {
+  builder.note_directory("/dev");
+  builder.add({Kind::tmpfs, "dev", "size=65536,mode=755", 0, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  for (const char* device : kDevices) {
+    PreparedMount prepared{PreparedMount::Kind::host_path, std::string("/dev/") + device, false};
+    prepared.allow_devices = true;
+    builder.add({Kind::attach_prepared, std::string("dev/") + device, "", 0, 0, builder.prepare(prepared)});
+  }
+  builder.add({Kind::directory, "dev/pts", "", 0755});
+  // A private devpts instance: the task sees only its own ptys, never the
+  // host's (ptmxmode=0666 so it can open new ones).
+  builder.add({Kind::devpts, "dev/pts", "newinstance,ptmxmode=0666,mode=0620", 0, MS_NOSUID | MS_NOEXEC});
+  builder.add({Kind::symlink, "dev/ptmx", "pts/ptmx"});
+  builder.add({Kind::tmpfs, "dev/shm", tmpfs_options(profile.shm_size_bytes, 01777), 0,
+               MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  builder.add({Kind::symlink, "dev/fd", "/proc/self/fd"});
+  builder.add({Kind::symlink, "dev/stdin", "/proc/self/fd/0"});
+  builder.add({Kind::symlink, "dev/stdout", "/proc/self/fd/1"});
+  builder.add({Kind::symlink, "dev/stderr", "/proc/self/fd/2"});
+  // Nothing can be added to /dev afterwards.
+  builder.add({Kind::read_only_remount, "dev", "", 0, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+}
+
+void plan_proc(MountOpBuilder& builder) {
+  builder.note_directory("/proc");
+  builder.add({Kind::directory, "proc", "", 0555});
+  builder.add({Kind::proc, "proc", "", 0, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  for (const char* entry : kProcReadOnly) builder.add({Kind::read_only_rebind, std::string("proc/") + entry});
+  for (const char* entry : kProcMaskedFiles) builder.add({Kind::mask_with_null, std::string("proc/") + entry});
+  for (const char* entry : kProcMaskedDirs) builder.add({Kind::mask_with_empty_dir, std::string("proc/") + entry});
+}
+
+std::string passwd_file(const Profile& profile) {
+  const auto& user = profile.user;
+  return "root:x:0:0:root:/root:/usr/sbin/nologin\n" + user.name + ":x:" + std::to_string(user.uid) + ":" +
+         std::to_string(user.gid) + ":tierbox task:" + user.home + ":/bin/sh\n" +
+         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+}
+
+std::string group_file(const Profile& profile) {
+  return "root:x:0:\n" + profile.user.name + ":x:" + std::to_string(profile.user.gid) + ":\nnogroup:x:65534:\n";
+}
+
+// /etc files tierbox writes into the new root, unless the tier mounts
+// something there itself.
+void plan_etc(const Profile& profile, MountOpBuilder& builder) {
+  const std::pair<std::string, std::string> files[] = {
+      {"/etc/passwd", passwd_file(profile)},
+      {"/etc/group", group_file(profile)},
+      {"/etc/hostname", profile.hostname + "\n"},
+      {"/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t" + profile.hostname +
+                         "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+      {"/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"},
+  };
+  for (const auto& [path, content] : files) {
+    bool covered = builder.inside_bind(path) ||
+                   std::any_of(profile.mounts.begin(), profile.mounts.end(),
+                               [&](const auto& mount) { return is_under(path, mount.target); });
+    if (covered) continue;
+    builder.make_parents(path);
+    builder.add({Kind::file, relative(path), content, 0644});
+  }
+}
+
+void check_request(const Profile& profile, const TaskRequest& request, const HostFacts& host) {
+  if (request.argv.empty()) throw Refusal("no command given (usage: tierbox run --tier NAME -- COMMAND [ARGS...])");
+  if (request.timeout && *request.timeout > profile.limits.wall_time)
+    throw Refusal("--timeout " + format_duration(*request.timeout) + " exceeds tier '" + profile.name +
+                  "' limits.wall_time (" + format_duration(profile.limits.wall_time) +
+                  "); --timeout may only shorten it");
+  if (request.timeout && request.timeout->count() <= 0) throw Refusal("--timeout must be positive");
+  for (const auto& [name, value] : request.env_overrides) {
+    if (!is_valid_variable_name(name)) throw Refusal("--env " + name + ": not a valid variable name");
+    if (is_forbidden_variable(name))
+      throw Refusal("--env " + name + ": loader and interpreter variables are never passed to a task");
+    bool allowed = std::any_of(profile.environment.allow.begin(), profile.environment.allow.end(),
+                               [&](const auto& pattern) { return matches_pattern(pattern, name); });
+    if (!allowed)
+      throw Refusal("--env " + name + ": tier '" + profile.name + "' does not allow it (environment.allow)");
+  }
+  if (request.workspace && host.workspace && !host.workspace->is_directory)
+    throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
+}
+
+}  // namespace
+
+const char* to_string(MountOp::Kind kind) {
+  switch (kind) {
+    case Kind::directory: return "directory";
+    case Kind::attach_prepared: return "attach";
+    case Kind::tmpfs: return "tmpfs";
+    case Kind::proc: return "proc";
+    case Kind::devpts: return "devpts";
+    case Kind::symlink: return "symlink";
+    case Kind::file: return "file";
+    case Kind::mask_with_null: return "mask-file";
+    case Kind::mask_with_empty_dir: return "mask-dir";
+    case Kind::read_only_rebind: return "read-only-rebind";
+    case Kind::read_only_remount: return "read-only-remount";
+  }
+  return "?";
+}
+
+LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,
+                     const std::string& run_id) {
+  check_request(profile, request, host);
+
+  LaunchPlan plan;
+  plan.run_id = run_id;
+  plan.tier = profile.name;
+  plan.profile_file = profile.file.string();
+  plan.profile_sha256 = profile.sha256;
+  plan.argv = request.argv;
+  plan.env = build_environment(profile.environment, request.caller_env, request.env_overrides);
+  plan.exec_search_path = kDefaultPath;
+  for (const auto& entry : plan.env)
+    if (entry.rfind("PATH=", 0) == 0) plan.exec_search_path = entry.substr(5);
+  plan.hostname = profile.hostname;
+  plan.task_uid = profile.user.uid;
+  plan.task_gid = profile.user.gid;
+  plan.wall_time = request.timeout ? std::min(*request.timeout, profile.limits.wall_time) : profile.limits.wall_time;
+  plan.network = profile.network.mode;
+  // No core dumps: they would write the task's memory (secrets included)
+  // somewhere the caller may not expect.
+  plan.rlimits.push_back({RLIMIT_CORE, 0, 0});
+
+  if (host.workspace) {
+    plan.workspace = WorkspacePlan{host.workspace->canonical_path, profile.workspace.target,
+                                   profile.workspace.writable, host.workspace->owner_uid,
+                                   host.workspace->owner_gid};
+  }
+  plan.cwd = plan.workspace ? plan.workspace->target : "/";
+
+  MountOpBuilder builder(plan);
+  plan_profile_mounts(profile, plan.workspace, builder);
+  plan_dev(profile, builder);
+  plan_proc(builder);
+  plan_etc(profile, builder);
+  return plan;
+}
+
+}  // namespace tierbox::policy

@@ -1,0 +1,79 @@
+// A tier profile, as security teams write it in profiles/tiers/*.json, after
+// its `extends` chain has been applied. Plain data; loaded and validated by
+// profile_loader, turned into a LaunchPlan by the planner. docs/profiles.md
+// documents every field.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tierbox::policy {
+
+enum class MountType { bind, tmpfs, symlink };
+
+// One entry of `mounts`.
+struct MountSpec {
+  MountType type = MountType::bind;
+  std::string source;          // bind: absolute host path
+  std::string target;          // absolute path inside the sandbox
+  bool writable = false;       // bind, tmpfs
+  bool optional = false;       // bind: skipped when the source does not exist
+  std::uint64_t size_bytes = 0;  // tmpfs
+  std::uint32_t mode = 0755;     // tmpfs
+  std::string link;            // symlink: what the link points to
+  std::string origin;          // "file.json:/mounts/3", for messages
+};
+
+// The uid, gid and name the task runs as inside the sandbox.
+struct TaskUserSpec {
+  std::uint32_t uid = 1000;
+  std::uint32_t gid = 1000;
+  std::string name = "agent";
+  std::string home = "/tmp";
+};
+
+struct WorkspaceSpec {
+  std::string target = "/workspace";
+  bool writable = false;
+};
+
+struct EnvironmentSpec {
+  std::map<std::string, std::string> set;  // fixed values
+  std::vector<std::string> pass;           // copied from the caller when present
+  std::vector<std::string> allow;          // names `run --env` may set ("CI_*" globs)
+};
+
+struct LimitsSpec {
+  std::chrono::milliseconds wall_time{std::chrono::hours(1)};
+};
+
+enum class NetworkMode { none };
+
+struct NetworkSpec {
+  NetworkMode mode = NetworkMode::none;
+};
+
+struct Profile {
+  std::string name;                          // the tier name: the leaf file's stem
+  std::filesystem::path file;                // the leaf file
+  std::vector<std::filesystem::path> chain;  // base first, leaf last
+  std::string sha256;                        // of the chain's bytes, hex
+  std::string description;
+  std::string hostname = "sandbox";
+  std::uint64_t shm_size_bytes = 16ULL << 20;
+  TaskUserSpec user;
+  std::vector<MountSpec> mounts;
+  WorkspaceSpec workspace;
+  EnvironmentSpec environment;
+  LimitsSpec limits;
+  NetworkSpec network;
+};
+
+const char* to_string(MountType type);
+const char* to_string(NetworkMode mode);
+
+}  // namespace tierbox::policy

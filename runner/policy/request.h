@@ -1,0 +1,37 @@
+// TaskRequest: what a caller asks for, whichever entry point it came through
+// (today the CLI). Plain data, produced by parsing argv and reading the
+// caller's identity; never read below the policy layer.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tierbox::policy {
+
+struct CallerIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string user_name;  // from the passwd entry of uid, "" if none
+  std::string sudo_user;  // SUDO_USER, extra information only
+};
+
+struct TaskRequest {
+  std::optional<std::string> tier;                    // --tier
+  std::optional<std::filesystem::path> profile_file;  // --profile
+  std::optional<std::filesystem::path> workspace;     // --workspace, as given
+  std::optional<std::chrono::milliseconds> timeout;   // --timeout
+  std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> caller_env;
+  CallerIdentity caller;
+  std::filesystem::path caller_cwd;
+};
+
+}  // namespace tierbox::policy

@@ -1,0 +1,42 @@
+#include "policy/runner_config.h"
+
+#include <limits>
+
+#include "common/errors.h"
+#include "policy/json_reader.h"
+#include "policy/profile_loader.h"
+
+namespace tierbox::policy {
+
+RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) {
+  RunnerConfig config;
+  for (const auto& dir : dirs) {
+    const auto file = dir / "tierbox.json";
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) continue;
+    config.source = file;
+    const auto document = read_json_file(file.string());
+    JsonObjectReader reader(document, file.string(), "");
+    reader.string("comment");
+    if (auto tier = reader.string("default_tier")) {
+      if (!is_valid_tier_name(*tier)) reader.fail("default_tier", "expected a tier name");
+      config.default_tier = *tier;
+    }
+    if (auto base = reader.unsigned_integer("host_id_base", std::numeric_limits<uid_t>::max() - 1)) {
+      if (*base < 65536) reader.fail("host_id_base", "must be at least 65536, above every regular user and group");
+      config.host_id_base = static_cast<uid_t>(*base);
+    }
+    if (auto runs = reader.unsigned_integer("max_concurrent_runs", 65536)) {
+      if (*runs == 0) reader.fail("max_concurrent_runs", "must be at least 1");
+      config.max_concurrent_runs = static_cast<unsigned>(*runs);
+    }
+    if (auto state = reader.absolute_path("state_dir")) config.state_dir = *state;
+    reader.finish();
+    if (static_cast<std::uint64_t>(config.host_id_base) + 1 + config.max_concurrent_runs >= 0xffffffffULL)
+      throw ConfigError(file.string(), "/host_id_base", "host_id_base + max_concurrent_runs exceeds the uid range");
+    break;
+  }
+  return config;
+}
+
+}  // namespace tierbox::policy

@@ -1,0 +1,27 @@
+// The runner's own settings (not a tier's): where state lives and which host
+// ids sandboxes get. Read from the first tierbox.json found in the config
+// search directories; every field has a safe default, so none is required.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tierbox::policy {
+
+struct RunnerConfig {
+  std::string default_tier = "untrusted";
+  // Host ids of sandboxes: inside root maps to host_id_base, the task of run
+  // slot N to host_id_base + 1 + N. The default, 0x70000000, lies above
+  // systemd's container range (0x80000-0x6fffffff), far from any real user.
+  uid_t host_id_base = 0x70000000;
+  unsigned max_concurrent_runs = 4096;
+  std::filesystem::path state_dir = "/run/tierbox";
+  std::filesystem::path source;  // the file it came from, if any
+};
+
+RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs);
+
+}  // namespace tierbox::policy

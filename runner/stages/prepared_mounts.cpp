@@ -1,0 +1,89 @@
+#include "stages/prepared_mounts.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+
+#include "common/errors.h"
+#include "stages/mounts.h"
+#include "stages/user_namespace.h"
+
+namespace tierbox::stages {
+namespace {
+
+std::string attr_names(std::uint64_t attr) {
+  return describe_flags(attr, {{MOUNT_ATTR_RDONLY, "MOUNT_ATTR_RDONLY"},
+                               {MOUNT_ATTR_NOSUID, "MOUNT_ATTR_NOSUID"},
+                               {MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"},
+                               {MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"},
+                               {MOUNT_ATTR_IDMAP, "MOUNT_ATTR_IDMAP"}});
+}
+
+UniqueFd open_tree_or_throw(const std::string& source, unsigned flags, bool optional) {
+  UniqueFd tree(::open_tree(AT_FDCWD, source.c_str(), flags));
+  if (!tree && optional && errno == ENOENT) return tree;
+  if (!tree)
+    throw_sys_error("open_tree(" + quote(source) + ", " +
+                    describe_flags(flags, {{OPEN_TREE_CLONE, "OPEN_TREE_CLONE"},
+                                           {OPEN_TREE_CLOEXEC, "OPEN_TREE_CLOEXEC"},
+                                           {AT_RECURSIVE, "AT_RECURSIVE"}}) +
+                    ")");
+  return tree;
+}
+
+void set_attributes(int tree, const std::string& source, std::uint64_t attr, unsigned flags, int userns_fd) {
+  struct mount_attr request {};
+  request.attr_set = attr;
+  request.propagation = MS_PRIVATE;
+  request.userns_fd = static_cast<std::uint64_t>(userns_fd < 0 ? 0 : userns_fd);
+  if (::mount_setattr(tree, "", AT_EMPTY_PATH | flags, &request, sizeof request) != 0)
+    throw_sys_error("mount_setattr(tree of " + quote(source) + ", " + attr_names(attr) +
+                    (flags & AT_RECURSIVE ? ", AT_RECURSIVE" : "") + ")");
+}
+
+UniqueFd prepare_workspace(const policy::PreparedMount& mount, const policy::LaunchPlan& plan, uid_t task_host_uid,
+                           gid_t task_host_gid, bool have_mount_setattr) {
+  // Only the workspace directory itself, not what is mounted below it: a
+  // submount there is not part of the caller's repository.
+  auto tree = open_tree_or_throw(mount.source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC, false);
+  if (!have_mount_setattr) return tree;
+  const auto& workspace = *plan.workspace;
+  auto userns = create_idmap_user_namespace(workspace.owner_uid, workspace.owner_gid, task_host_uid, task_host_gid);
+  set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount) | MOUNT_ATTR_IDMAP, 0, userns.get());
+  return tree;
+}
+
+}  // namespace
+
+std::vector<int> PreparedMounts::raw_fds() const {
+  std::vector<int> fds;
+  fds.reserve(trees.size());
+  for (const auto& tree : trees) fds.push_back(tree.get());
+  return fds;
+}
+
+bool kernel_has_mount_setattr() {
+  // EBADF (bad fd) means the syscall exists; ENOSYS that it does not.
+  return ::syscall(SYS_mount_setattr, -1, "", 0, nullptr, 0) != 0 && errno != ENOSYS;
+}
+
+PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_uid, gid_t task_host_gid,
+                              bool have_mount_setattr) {
+  PreparedMounts prepared;
+  for (const auto& mount : plan.prepared_mounts) {
+    if (mount.kind == policy::PreparedMount::Kind::workspace) {
+      prepared.trees.push_back(prepare_workspace(mount, plan, task_host_uid, task_host_gid, have_mount_setattr));
+      continue;
+    }
+    // Without mount_setattr the submounts are left out (they could not be
+    // made read-only); the child remounts the top one after attaching it.
+    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (have_mount_setattr ? AT_RECURSIVE : 0U);
+    auto tree = open_tree_or_throw(mount.source, flags, mount.optional);
+    if (tree && have_mount_setattr)
+      set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount), AT_RECURSIVE, -1);
+    prepared.trees.push_back(std::move(tree));
+  }
+  return prepared;
+}
+
+}  // namespace tierbox::stages
