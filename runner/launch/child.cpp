@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +99,25 @@ int exec_searching_path(const ChildContext& context) noexcept {
   return result;
 }
 
+// Every signal back to SIG_DFL and unblocked: an ignored signal survives
+// execve, and the task must not inherit the runner's (or its caller's)
+// dispositions. Raw rt_sigaction, because glibc's sigaction refuses the two
+// real-time signals it reserves for itself, which a caller may have ignored.
+void reset_signals() noexcept {
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask;
+  } default_action{SIG_DFL, 0, nullptr, 0};
+  for (int signal_number = 1; signal_number <= 64; ++signal_number) {
+    if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
+    ::syscall(SYS_rt_sigaction, signal_number, &default_action, nullptr, sizeof(std::uint64_t));
+  }
+  std::uint64_t none = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+}
+
 // The task: pid 2 of the sandbox, in its own process group. Signals back to
 // their defaults, report #3, exec.
 [[noreturn]] void run_task(const ChildContext& context, SyncMessage& ready) noexcept {
@@ -106,12 +126,7 @@ int exec_searching_path(const ChildContext& context) noexcept {
   const int keep[] = {context.sync_fd};
   if (!stages::close_fds_except(keep, 1, failure)) report_failure_and_exit(context.sync_fd, ChildStep::fork_task, failure, 125);
   ::setpgid(0, 0);
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int signal_number = 1; signal_number < NSIG; ++signal_number) ::sigaction(signal_number, &default_action, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  reset_signals();
 
   ready.kind = SyncKind::ready_to_exec;
   ready.step_done_ns[static_cast<std::uint32_t>(ChildStep::report_ready)] = monotonic_ns();
@@ -138,6 +153,7 @@ int exec_searching_path(const ChildContext& context) noexcept {
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
   step(ChildStep::become_setup_root, stages::become_setup_root(failure));
+  step(ChildStep::forbid_nested_user_namespaces, stages::forbid_nested_user_namespaces(failure));
   step(ChildStep::cgroup_namespace, unshare_cgroup_namespace(failure));
   step(ChildStep::private_mounts, stages::make_mounts_private(failure));
   step(ChildStep::build_root, stages::enter_new_root(plan.root_size_bytes, failure) &&

@@ -7,6 +7,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::parent_death_signal: return "parent death signal";
     case ChildStep::wait_ids_mapped: return "wait for id maps (sync #1)";
     case ChildStep::become_setup_root: return "become root of the user namespace";
+    case ChildStep::forbid_nested_user_namespaces: return "forbid nested user namespaces";
     case ChildStep::cgroup_namespace: return "cgroup namespace";
     case ChildStep::private_mounts: return "make mounts private";
     case ChildStep::build_root: return "build the new root";

@@ -11,6 +11,7 @@ enum class ChildStep : std::uint32_t {
   parent_death_signal,
   wait_ids_mapped,       // sync #1
   become_setup_root,
+  forbid_nested_user_namespaces,
   cgroup_namespace,
   private_mounts,
   build_root,

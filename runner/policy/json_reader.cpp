@@ -201,9 +201,21 @@ nlohmann::json read_json_file(const std::string& path, std::string* raw_bytes) {
   if (!in) throw ConfigError(path + ": cannot read: " + errno_text(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  std::string text = buffer.str();
+  return parse_json_text(buffer.str(), path, raw_bytes);
+}
+
+nlohmann::json parse_json_text(std::string text, const std::string& path, std::string* raw_bytes) {
+  // Bounds that no real profile comes near, so that hostile input cannot
+  // exhaust memory or the stack (nlohmann's destructor recurses per level).
+  if (text.size() > kMaxJsonBytes)
+    throw ConfigError(path + ": file is larger than " + std::to_string(kMaxJsonBytes) + " bytes");
+  const auto limit_depth = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > kMaxJsonDepth)
+      throw ConfigError(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
   try {
-    auto json = nlohmann::json::parse(text);
+    auto json = nlohmann::json::parse(text, limit_depth);
     if (raw_bytes) *raw_bytes = std::move(text);
     return json;
   } catch (const nlohmann::json::parse_error& error) {

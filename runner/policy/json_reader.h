@@ -62,8 +62,14 @@ class JsonObjectReader {
 std::string json_pointer_append(const std::string& pointer, const std::string& key);
 std::string json_pointer_append(const std::string& pointer, std::size_t index);
 
-// Reads a JSON file; a syntax error names the file, line and column.
+inline constexpr std::size_t kMaxJsonBytes = 1 << 20;
+inline constexpr int kMaxJsonDepth = 32;
+
+// Reads a JSON file; a syntax error names the file, line and column. Files
+// over kMaxJsonBytes or nested deeper than kMaxJsonDepth are refused.
 nlohmann::json read_json_file(const std::string& path, std::string* raw_bytes = nullptr);
+// The same for text already in memory; path is only used in messages.
+nlohmann::json parse_json_text(std::string text, const std::string& path, std::string* raw_bytes = nullptr);
 
 // Whether path is a normalized absolute path (see JsonObjectReader::absolute_path).
 bool is_normalized_absolute_path(const std::string& path);

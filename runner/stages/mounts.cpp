@@ -103,7 +103,9 @@ bool apply(const BuildRootInput& input, const policy::MountOp& op, MountSyscalls
       if (result == -ENOENT) return true;
       return result >= 0 || failed(failure, result, "mount", op, "empty read-only tmpfs");
     case Kind::read_only_rebind:
-      return clone_read_only_onto(target, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+      // Without mount_setattr only the top mount can be made read-only, so
+      // only the top mount is cloned.
+      return clone_read_only_onto(target, input.have_mount_setattr ? AT_RECURSIVE : 0U, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                                   MS_RDONLY | MS_NOSUID | MS_NODEV, op, input, sys, failure);
     case Kind::read_only_remount:
       result = sys.mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | op.flags, nullptr);

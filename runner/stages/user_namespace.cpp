@@ -88,6 +88,18 @@ bool become_setup_root(ChildFailure& failure) noexcept {
   return true;
 }
 
+bool forbid_nested_user_namespaces(ChildFailure& failure) noexcept {
+  // Still the host's /proc here (before pivot_root); the value written is the
+  // writer's own user namespace's, whichever procfs is used.
+  const char* path = "/proc/sys/user/max_user_namespaces";
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return failure.fail_errno("open", path);
+  bool ok = ::write(fd, "0", 1) == 1;
+  if (!ok) failure.fail_errno("write \"0\" to", path);
+  ::close(fd);
+  return ok;
+}
+
 bool become_task_user(uid_t uid, gid_t gid, ChildFailure& failure) noexcept {
   if (::setgroups(0, nullptr) != 0) return failure.fail_errno("setgroups(0, NULL)");
   if (::setresgid(gid, gid, gid) != 0) {

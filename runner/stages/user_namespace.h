@@ -33,6 +33,12 @@ UniqueFd create_idmap_user_namespace(uid_t from_uid, gid_t from_gid, uid_t to_ui
 
 // Child: become inside root (mapped), with no supplementary groups.
 bool become_setup_root(ChildFailure& failure) noexcept;
+// Child: no user namespace can be created inside this one (the sysctl is
+// per user namespace and limits its descendants). Without a nested user
+// namespace the task can never regain capabilities, whatever syscalls the
+// tier's seccomp filter allows; bubblewrap's --disable-userns does the same.
+bool forbid_nested_user_namespaces(ChildFailure& failure) noexcept;
+
 // Child: become the task user; this clears the permitted and effective
 // capability sets (the kernel does so on leaving uid 0 without KEEPCAPS).
 bool become_task_user(uid_t uid, gid_t gid, ChildFailure& failure) noexcept;

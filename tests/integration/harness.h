@@ -1,0 +1,85 @@
+// Helpers for integration tests: run build/tierbox as a real process (never
+// in-process: each launch must be a fresh runner), with a workspace that holds
+// the probe, and read the probe's JSON report.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/temp_dir.h"
+
+namespace tierbox::testing {
+
+struct ProcessResult {
+  int status = -1;  // exit code, or 128 + signal
+  std::string out;
+  std::string err;
+  bool timed_out = false;
+};
+
+struct SpawnOptions {
+  std::string stdin_data;
+  std::vector<std::pair<int, int>> inherit_fds;  // {fd in the test, fd number in the child}
+  std::vector<std::string> env;                  // replaces the environment when not empty
+  std::chrono::seconds timeout{60};
+};
+
+ProcessResult run_process(const std::vector<std::string>& argv, const SpawnOptions& options = {});
+// build/tierbox with args.
+ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptions& options = {});
+// argv run with a new pseudo-terminal as its controlling terminal and stdio.
+ProcessResult run_in_pty(const std::vector<std::string>& argv);
+
+// A workspace directory holding a copy of the probe as ./probe.
+class Workspace : public TempDir {
+ public:
+  Workspace();
+};
+
+// Runs `tierbox run <run_args> -- ./probe <probe_args>` in a fresh workspace
+// (added as --workspace unless run_args has one) and returns its report.
+// Fails the test when tierbox does not exit 0 or the output is not JSON.
+nlohmann::json probe(const std::vector<std::string>& run_args, const std::vector<std::string>& probe_args);
+nlohmann::json probe_in(const Workspace& workspace, const std::vector<std::string>& run_args,
+                        const std::vector<std::string>& probe_args);
+
+// A tierbox started in the background, its stderr readable line by line.
+class BackgroundRun {
+ public:
+  explicit BackgroundRun(const std::vector<std::string>& args);
+  ~BackgroundRun();
+  BackgroundRun(const BackgroundRun&) = delete;
+  BackgroundRun& operator=(const BackgroundRun&) = delete;
+  // Reads stderr until a line contains text; returns that line ("" on timeout or EOF).
+  std::string wait_for_line(const std::string& text, std::chrono::seconds timeout = std::chrono::seconds(20));
+  void signal(int signal_number) const;
+  // Waits for exit; returns the exit status (128 + signal), -1 on timeout.
+  int wait(std::chrono::seconds timeout = std::chrono::seconds(30));
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  std::string out();
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string err_buffer_;
+  bool reaped_ = false;
+};
+
+// The sandbox init's host pid, from a `run -v` line "sandbox init is host pid N".
+std::optional<pid_t> sandbox_pid_from(const std::string& line);
+bool process_exists(pid_t pid);
+// Polls until pid is gone; false if it still exists after timeout.
+bool wait_until_gone(pid_t pid, std::chrono::milliseconds timeout);
+
+extern const char* const kTierbox;
+extern const char* const kProbe;
+extern const char* const kSourceDir;
+
+}  // namespace tierbox::testing

@@ -1,0 +1,155 @@
+// `tierbox run` and `tierbox profile check` as a caller sees them: exit codes,
+// one-line errors that name what to fix, and config lookup.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+
+#include "integration/harness.h"
+
+using namespace tierbox::testing;
+using nlohmann::json;
+
+namespace {
+
+int line_count(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(run_errors)
+
+BOOST_AUTO_TEST_CASE(command_not_found_is_127) {
+  auto result = run_tierbox({"run", "--", "no-such-command-xyz", "arg"});
+  BOOST_TEST(result.status == 127);
+  BOOST_TEST(result.err.find("command not found in the sandbox") != std::string::npos, result.err);
+  BOOST_TEST(result.err.find("no-such-command-xyz") != std::string::npos);
+  BOOST_TEST(line_count(result.err) == 1, result.err);
+}
+
+BOOST_AUTO_TEST_CASE(command_not_executable_is_126) {
+  Workspace workspace;
+  workspace.write("script.sh", "#!/bin/sh\necho hi\n");  // mode 0644
+  auto result = run_tierbox({"run", "--workspace", workspace.str(), "--", "./script.sh"});
+  BOOST_TEST(result.status == 126);
+  BOOST_TEST(result.err.find("EACCES") != std::string::npos, result.err);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_profile_is_125_and_names_file_and_field) {
+  TempDir dir;
+  auto file = dir.write("bad.json", R"({"extends": "base", "mounts": [{"type": "bind", "source": "/usr", "target": "usr"}]})");
+  auto result = run_tierbox({"run", "--profile", file.string(), "--", "/bin/true"});
+  BOOST_TEST(result.status == 125);
+  BOOST_TEST(result.err.find(file.string() + ": /mounts/0/target: expected a normalized absolute path") != std::string::npos,
+             result.err);
+  BOOST_TEST(line_count(result.err) == 1);
+  auto unknown = dir.write("unknown.json", R"({"extends": "base", "netwrk": {}})");
+  result = run_tierbox({"run", "--profile", unknown.string(), "--", "/bin/true"});
+  BOOST_TEST(result.status == 125);
+  BOOST_TEST(result.err.find("/netwrk: unknown key") != std::string::npos, result.err);
+}
+
+BOOST_AUTO_TEST_CASE(requests_the_tier_forbids_are_refused_with_126_naming_the_field) {
+  auto env = run_tierbox({"run", "--tier", "untrusted", "--env", "FOO=1", "--", "/bin/true"});
+  BOOST_TEST(env.status == 126);
+  BOOST_TEST(env.err.find("environment.allow") != std::string::npos, env.err);
+  auto loader = run_tierbox({"run", "--tier", "readonly", "--env", "LD_PRELOAD=/x.so", "--", "/bin/true"});
+  BOOST_TEST(loader.status == 126);
+  auto timeout = run_tierbox({"run", "--tier", "untrusted", "--timeout", "2h", "--", "/bin/true"});
+  BOOST_TEST(timeout.status == 126);
+  BOOST_TEST(timeout.err.find("limits.wall_time") != std::string::npos, timeout.err);
+  BOOST_TEST(line_count(timeout.err) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(allowed_env_reaches_the_task) {
+  auto result = run_tierbox({"run", "--tier", "readonly", "--env", "TIERBOX_GREETING=hi there", "--", "/bin/sh", "-c",
+                             "echo \"$TIERBOX_GREETING\""});
+  BOOST_TEST(result.status == 0);
+  BOOST_TEST(result.out == "hi there\n");
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_are_125) {
+  TempDir dir;
+  BOOST_TEST(run_tierbox({"run", "--tier", "no-such-tier", "--", "/bin/true"}).status == 125);
+  BOOST_TEST(run_tierbox({"run", "--tier", "untrusted", "--profile", "x.json", "--", "/bin/true"}).status == 125);
+  BOOST_TEST(run_tierbox({"run", "--workspace", dir.str() + "/missing", "--", "/bin/true"}).status == 125);
+  BOOST_TEST(run_tierbox({"run", "--timeout", "soon", "--", "/bin/true"}).status == 125);
+  BOOST_TEST(run_tierbox({"run"}).status == 126);
+}
+
+BOOST_AUTO_TEST_CASE(child_setup_failure_names_step_call_and_errno) {
+  TempDir dir;
+  // A tmpfs inside the read-only /usr bind, on a path /usr lacks: the child
+  // cannot create the mount point.
+  auto file = dir.write("t.json", R"({"extends": "base", "mounts": [{"type": "tmpfs", "target": "/usr/tierbox-no-such-dir", "size": "1M"}]})");
+  auto result = run_tierbox({"run", "--profile", file.string(), "--", "/bin/true"});
+  BOOST_TEST(result.status == 125);
+  BOOST_TEST(result.err.find("sandbox setup failed at step 'build the new root': mkdir(\"usr/tierbox-no-such-dir\"): EROFS") !=
+                 std::string::npos,
+             result.err);
+  BOOST_TEST(line_count(result.err) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(parent_setup_failure_names_the_call_and_path) {
+  TempDir dir;
+  auto file = dir.write("t.json", R"({"extends": "base", "mounts": [{"type": "bind", "source": "/nonexistent/tierbox", "target": "/x"}]})");
+  auto result = run_tierbox({"run", "--profile", file.string(), "--", "/bin/true"});
+  BOOST_TEST(result.status == 125);
+  BOOST_TEST(result.err.find("prepare mounts: open_tree(\"/nonexistent/tierbox\"") != std::string::npos, result.err);
+  BOOST_TEST(result.err.find("ENOENT") != std::string::npos);
+  // The same bind marked optional is skipped.
+  auto optional = dir.write("o.json", R"({"extends": "base", "mounts": [{"type": "bind", "source": "/nonexistent/tierbox", "target": "/x", "optional": true}]})");
+  BOOST_TEST(run_tierbox({"run", "--profile", optional.string(), "--", "/bin/true"}).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(verbose_prints_steps_with_timings) {
+  auto result = run_tierbox({"run", "-v", "--", "/bin/true"});
+  BOOST_TEST(result.status == 0);
+  for (const char* step : {"profile loaded", "clone3", "sync #1 sent", "sync #3 received", "child: pivot root done",
+                           "exec succeeded", "exit status 0"})
+    BOOST_TEST(result.err.find(step) != std::string::npos, step);
+  BOOST_TEST(result.err.find(" ms] ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(config_lookup)
+
+BOOST_AUTO_TEST_CASE(config_dir_flag_then_environment_then_shipped) {
+  TempDir flag_dir, env_dir;
+  flag_dir.write("tiers/custom.json", R"({"extends": "base", "hostname": "from-flag"})");
+  env_dir.write("tiers/custom.json", R"({"extends": "base", "hostname": "from-env"})");
+  SpawnOptions options;
+  options.env = {"PATH=/usr/bin:/bin", "TIERBOX_CONFIG_DIR=" + env_dir.str()};
+  auto by_flag = run_tierbox({"run", "--config-dir", flag_dir.str(), "--tier", "custom", "--", "/bin/hostname"}, options);
+  BOOST_TEST(by_flag.out == "from-flag\n", by_flag.err);
+  auto by_env = run_tierbox({"run", "--tier", "custom", "--", "/bin/hostname"}, options);
+  BOOST_TEST(by_env.out == "from-env\n", by_env.err);
+  // A shipped tier is still found behind both.
+  BOOST_TEST(run_tierbox({"run", "--tier", "untrusted", "--", "/bin/true"}, options).status == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(profile_check)
+
+BOOST_AUTO_TEST_CASE(shipped_profiles_are_valid) {
+  std::vector<std::string> args = {"profile", "check"};
+  for (const char* tier : {"base", "untrusted", "readonly", "workspace-write"})
+    args.push_back(std::string(kSourceDir) + "/profiles/tiers/" + tier + ".json");
+  auto result = run_tierbox(args);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(line_count(result.out) == 4);
+}
+
+BOOST_AUTO_TEST_CASE(an_invalid_profile_fails_the_check) {
+  TempDir dir;
+  auto good = dir.write("good.json", R"({"extends": "base"})");
+  auto bad = dir.write("bad.json", R"({"extends": "base", "user": {"uid": 0}})");
+  auto result = run_tierbox({"profile", "check", good.string(), bad.string()});
+  BOOST_TEST(result.status == 1);
+  BOOST_TEST(result.err.find("/user/uid") != std::string::npos, result.err);
+  BOOST_TEST(result.out.find("good.json: ok") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

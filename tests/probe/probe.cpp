@@ -1,0 +1,429 @@
+// tierbox-probe: runs inside a sandbox and reports, as one JSON object on
+// stdout, what it can see and do from there. Integration tests assert on the
+// report; every attempt that must fail is made for real and its errno kept.
+//
+//   tierbox-probe info                 identity, capabilities, namespaces, mounts, fds, ...
+//   tierbox-probe write PATH...        try to create a file in (or open for writing) each PATH
+//   tierbox-probe read PATH...         try to read each PATH
+//   tierbox-probe tiocsti              push a character into the terminal on fd 0
+//   tierbox-probe escape               try the known ways back to the host's filesystem
+//   tierbox-probe loopback             serve and connect over 127.0.0.1 inside the sandbox
+//   tierbox-probe connect HOST PORT    TCP connect (fails fast, 2 s timeout)
+//   tierbox-probe connect-abstract NAME   connect to an abstract unix socket
+//   tierbox-probe orphans N            fork N orphans that exit; report zombies left
+//   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using nlohmann::json;
+
+namespace {
+
+std::string errno_name(int err) {
+  if (err == 0) return "ok";
+  const char* name = strerrorname_np(err);
+  return name ? name : std::to_string(err);
+}
+
+std::string result(int rc) { return rc >= 0 ? "ok" : errno_name(errno); }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+json status_fields() {
+  json fields = json::object();
+  std::istringstream in(read_text("/proc/self/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    fields[line.substr(0, colon)] = value;
+  }
+  return fields;
+}
+
+json mounts() {
+  json list = json::array();
+  std::istringstream in(read_text("/proc/self/mountinfo"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mount_point, options;
+    fields >> id >> parent >> devno >> root >> mount_point >> options;
+    std::string token, fstype, source, super_options;
+    while (fields >> token && token != "-") {
+    }
+    fields >> fstype >> source >> super_options;
+    list.push_back({{"root", root}, {"mount_point", mount_point}, {"options", options}, {"fstype", fstype}});
+  }
+  return list;
+}
+
+json open_fds(int exclude) {
+  json list = json::array();
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return list;
+  while (auto* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    int fd = std::atoi(entry->d_name);
+    if (fd == dirfd(dir) || fd == exclude) continue;
+    char target[4096] = {};
+    ssize_t n = readlink(("/proc/self/fd/" + std::string(entry->d_name)).c_str(), target, sizeof target - 1);
+    list.push_back({{"fd", fd}, {"target", n > 0 ? std::string(target, static_cast<std::size_t>(n)) : ""}});
+  }
+  closedir(dir);
+  return list;
+}
+
+json namespaces() {
+  json ids = json::object();
+  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
+    struct stat st {};
+    if (stat((std::string("/proc/self/ns/") + name).c_str(), &st) == 0) ids[name] = st.st_ino;
+  }
+  return ids;
+}
+
+json interfaces() {
+  json list = json::array();
+  struct if_nameindex* names = if_nameindex();
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  for (auto* it = names; it && it->if_index; ++it) {
+    struct ifreq request {};
+    std::strncpy(request.ifr_name, it->if_name, IFNAMSIZ - 1);
+    bool up = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &request) == 0 && (request.ifr_flags & IFF_UP);
+    list.push_back({{"name", it->if_name}, {"up", up}});
+  }
+  if (names) if_freenameindex(names);
+  if (fd >= 0) close(fd);
+  return list;
+}
+
+json info() {
+  json report;
+  report["uid"] = getuid();
+  report["euid"] = geteuid();
+  report["gid"] = getgid();
+  std::vector<gid_t> groups(static_cast<std::size_t>(getgroups(0, nullptr)));
+  getgroups(static_cast<int>(groups.size()), groups.data());
+  report["groups"] = groups;
+  report["pid"] = getpid();
+  report["ppid"] = getppid();
+  report["sid"] = getsid(0);
+  report["pgid"] = getpgid(0);
+  auto status = status_fields();
+  for (const char* key : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "SigIgn", "SigBlk"})
+    report[key] = status.value(key, "");
+  report["dumpable"] = prctl(PR_GET_DUMPABLE);
+  struct utsname names {};
+  uname(&names);
+  report["hostname"] = names.nodename;
+  report["domainname"] = names.domainname;
+  char cwd[4096] = {};
+  report["cwd"] = getcwd(cwd, sizeof cwd) ? cwd : std::string("error: ") + errno_name(errno);
+  report["uid_map"] = read_text("/proc/self/uid_map");
+  report["gid_map"] = read_text("/proc/self/gid_map");
+  report["namespaces"] = namespaces();
+  report["mounts"] = mounts();
+  report["fds"] = open_fds(-1);
+  report["interfaces"] = interfaces();
+  std::string cmdline = read_text("/proc/1/cmdline");
+  report["proc1_cmdline"] = cmdline.substr(0, cmdline.find('\0'));
+  std::string environ1 = read_text("/proc/1/environ");
+  report["proc1_environ_readable"] = !environ1.empty();
+  json env = json::object();
+  for (char** entry = environ; *entry; ++entry) {
+    std::string text(*entry);
+    auto equals = text.find('=');
+    env[text.substr(0, equals)] = equals == std::string::npos ? "" : text.substr(equals + 1);
+  }
+  report["env"] = env;
+  json root_entries = json::array();
+  if (DIR* dir = opendir("/")) {
+    while (auto* entry = readdir(dir))
+      if (entry->d_name[0] != '.') root_entries.push_back(entry->d_name);
+    closedir(dir);
+  }
+  report["root_entries"] = root_entries;
+  json dev_entries = json::array();
+  if (DIR* dir = opendir("/dev")) {
+    while (auto* entry = readdir(dir))
+      if (entry->d_name[0] != '.') dev_entries.push_back(entry->d_name);
+    closedir(dir);
+  }
+  report["dev_entries"] = dev_entries;
+  json pids = json::array();
+  if (DIR* dir = opendir("/proc")) {
+    while (auto* entry = readdir(dir))
+      if (entry->d_name[0] >= '1' && entry->d_name[0] <= '9') pids.push_back(std::atoi(entry->d_name));
+    closedir(dir);
+  }
+  report["visible_pids"] = pids;
+  report["setuid0"] = result(setuid(0));
+  report["unshare_user"] = result(unshare(CLONE_NEWUSER));
+  report["unshare_mount"] = result(unshare(CLONE_NEWNS));
+  report["mount_tmpfs"] = result(mount("none", "/tmp", "tmpfs", 0, nullptr));
+  report["mknod"] = result(mknod("/tmp/probe-null", S_IFCHR | 0666, makedev(1, 3)));
+  report["sethostname"] = result(sethostname("evil", 4));
+  report["kill_init"] = result(kill(1, SIGKILL));
+  return report;
+}
+
+json try_write(const std::vector<std::string>& paths) {
+  json report = json::object();
+  for (const auto& path : paths) {
+    struct stat st {};
+    int rc;
+    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      std::string file = path + "/.probe-" + std::to_string(getpid());
+      rc = open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (rc >= 0) {
+        close(rc);
+        unlink(file.c_str());
+      }
+    } else {
+      rc = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (rc >= 0) close(rc);
+    }
+    report[path] = result(rc);
+  }
+  return report;
+}
+
+json try_read(const std::vector<std::string>& paths) {
+  json report = json::object();
+  for (const auto& path : paths) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      report[path] = {{"result", errno_name(errno)}};
+      continue;
+    }
+    char buffer[256];
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    report[path] = {{"result", n < 0 ? errno_name(errno) : "ok"}, {"bytes", n < 0 ? 0 : n}};
+    close(fd);
+  }
+  return report;
+}
+
+json tiocsti() {
+  char c = '#';
+  int rc = ioctl(0, TIOCSTI, &c);
+  return {{"tiocsti", result(rc)}, {"isatty", isatty(0) == 1}};
+}
+
+json escape() {
+  json report;
+  struct stat root {};
+  stat("/", &root);
+  json proc_roots = json::array();
+  if (DIR* dir = opendir("/proc")) {
+    while (auto* entry = readdir(dir)) {
+      if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+      struct stat st {};
+      std::string link = std::string("/proc/") + entry->d_name + "/root";
+      if (stat(link.c_str(), &st) != 0) continue;
+      proc_roots.push_back({{"pid", std::atoi(entry->d_name)}, {"same_as_root", st.st_dev == root.st_dev && st.st_ino == root.st_ino}});
+    }
+    closedir(dir);
+  }
+  report["proc_roots"] = proc_roots;
+  struct stat cwd {};
+  stat("/proc/self/cwd", &cwd);
+  struct stat dotdot {};
+  stat("/..", &dotdot);
+  report["root_parent_is_root"] = dotdot.st_ino == root.st_ino && dotdot.st_dev == root.st_dev;
+  report["chroot"] = result(chroot("/tmp"));
+  report["open_by_handle"] = "skipped";
+  // A directory fd inherited from outside would show up here with a host path.
+  report["fds"] = open_fds(-1);
+  json fd_escapes = json::array();
+  for (int fd = 3; fd < 64; ++fd) {
+    int probe = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (probe >= 0) {
+      fd_escapes.push_back(fd);
+      close(probe);
+    }
+  }
+  report["fd_escapes"] = fd_escapes;
+  report["host_paths_visible"] = json::array();
+  for (const char* path : {"/home", "/root", "/work", "/var", "/boot", "/sys", "/run", "/srv", "/opt", "/mnt"}) {
+    struct stat st {};
+    if (stat(path, &st) == 0) report["host_paths_visible"].push_back(path);
+  }
+  report["proc1_environ"] = result(open("/proc/1/environ", O_RDONLY | O_CLOEXEC));
+  report["proc1_mem"] = result(open("/proc/1/mem", O_RDONLY | O_CLOEXEC));
+  return report;
+}
+
+json loopback() {
+  json report;
+  int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in address {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  report["bind"] = result(bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address));
+  report["listen"] = result(listen(server, 1));
+  socklen_t length = sizeof address;
+  getsockname(server, reinterpret_cast<sockaddr*>(&address), &length);
+  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  report["connect"] = result(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address));
+  int accepted = accept(server, nullptr, nullptr);
+  const char message[] = "ping";
+  bool echoed = false;
+  if (accepted >= 0 && write(client, message, 4) == 4) {
+    char buffer[4];
+    echoed = read(accepted, buffer, 4) == 4 && std::memcmp(buffer, message, 4) == 0;
+  }
+  report["exchanged"] = echoed;
+  return report;
+}
+
+json connect_tcp(const std::string& host, int port) {
+  int fd = socket(host.find(':') != std::string::npos ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int rc;
+  if (host.find(':') != std::string::npos) {
+    struct sockaddr_in6 address {};
+    address.sin6_family = AF_INET6;
+    address.sin6_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET6, host.c_str(), &address.sin6_addr);
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  } else {
+    struct sockaddr_in address {};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, host.c_str(), &address.sin_addr);
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  }
+  std::string outcome = result(rc);
+  if (rc < 0 && errno == EINPROGRESS) {
+    struct pollfd wait_for {fd, POLLOUT, 0};
+    int ready = poll(&wait_for, 1, 2000);
+    if (ready == 0) outcome = "timeout";
+    else {
+      int err = 0;
+      socklen_t length = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length);
+      outcome = errno_name(err);
+    }
+  }
+  return {{"connect", outcome}};
+}
+
+json connect_abstract(const std::string& name) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path + 1, name.data(), std::min(name.size(), sizeof address.sun_path - 2));
+  socklen_t length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return {{"connect", result(connect(fd, reinterpret_cast<sockaddr*>(&address), length))}};
+}
+
+json orphans(int count) {
+  for (int i = 0; i < count; ++i) {
+    pid_t child = fork();
+    if (child == 0) {
+      // The middle process exits at once; its child becomes an orphan of
+      // init and exits shortly after.
+      if (fork() == 0) {
+        usleep(20000);
+        _exit(0);
+      }
+      _exit(0);
+    }
+    waitpid(child, nullptr, 0);
+  }
+  usleep(300000);
+  int zombies = 0;
+  if (DIR* dir = opendir("/proc")) {
+    while (auto* entry = readdir(dir)) {
+      if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+      std::string stat_text = read_text(std::string("/proc/") + entry->d_name + "/stat");
+      auto paren = stat_text.rfind(')');
+      if (paren != std::string::npos && paren + 2 < stat_text.size() && stat_text[paren + 2] == 'Z') ++zombies;
+    }
+    closedir(dir);
+  }
+  return {{"zombies", zombies}};
+}
+
+json fill(const std::string& path, long long bytes) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return {{"open", errno_name(errno)}};
+  std::vector<char> chunk(1 << 20, 'x');
+  long long written = 0;
+  std::string outcome = "ok";
+  while (written < bytes) {
+    ssize_t n = write(fd, chunk.data(), static_cast<std::size_t>(std::min<long long>(bytes - written, static_cast<long long>(chunk.size()))));
+    if (n < 0) {
+      outcome = errno_name(errno);
+      break;
+    }
+    written += n;
+  }
+  close(fd);
+  unlink(path.c_str());
+  return {{"written", written}, {"result", outcome}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: tierbox-probe info|write|read|tiocsti|escape|loopback|connect|connect-abstract|orphans|fill ...\n";
+    return 2;
+  }
+  const std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  json report;
+  if (command == "info") report = info();
+  else if (command == "write") report = try_write(args);
+  else if (command == "read") report = try_read(args);
+  else if (command == "tiocsti") report = tiocsti();
+  else if (command == "escape") report = escape();
+  else if (command == "loopback") report = loopback();
+  else if (command == "connect" && args.size() == 2) report = connect_tcp(args[0], std::stoi(args[1]));
+  else if (command == "connect-abstract" && args.size() == 1) report = connect_abstract(args[0]);
+  else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));
+  else if (command == "fill" && args.size() == 2) report = fill(args[0], std::stoll(args[1]));
+  else {
+    std::cerr << "tierbox-probe: unknown command " << command << "\n";
+    return 2;
+  }
+  std::cout << report.dump() << std::endl;
+  return 0;
+}

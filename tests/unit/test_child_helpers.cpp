@@ -1,0 +1,101 @@
+// Helpers the child uses after clone (no allocation), the sync protocol, and
+// the error text the parent prints.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+
+#include "common/errors.h"
+#include "common/process_title.h"
+#include "launch/fixed_text.h"
+#include "launch/sync.h"
+#include "stages/process.h"
+
+using namespace tierbox;
+
+BOOST_AUTO_TEST_SUITE(child_helpers)
+
+BOOST_AUTO_TEST_CASE(fixed_text_truncates_instead_of_overflowing) {
+  char buffer[8];
+  launch::FixedText text(buffer, sizeof buffer);
+  text.add("abc").add_number(-42).add("overflow");
+  BOOST_TEST(std::string(buffer) == "abc-42o");
+  char numbers[32];
+  launch::FixedText(numbers, sizeof numbers).add_number(0).add(" ").add_number(9223372036854775807LL);
+  BOOST_TEST(std::string(numbers) == "0 9223372036854775807");
+}
+
+BOOST_AUTO_TEST_CASE(child_failure_records_call_and_errno) {
+  stages::ChildFailure failure;
+  errno = EACCES;
+  BOOST_TEST(!failure.fail_errno("chdir", "/workspace"));
+  BOOST_TEST(failure.err == EACCES);
+  BOOST_TEST(std::string(failure.detail) == "chdir(\"/workspace\")");
+}
+
+BOOST_AUTO_TEST_CASE(close_fds_keeps_exactly_the_listed_ones) {
+  // In a child process: the test runner's own fds must not be touched.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int a = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC: as if inherited
+    int b = ::open("/dev/null", O_RDONLY);
+    int c = ::open("/dev/null", O_RDONLY);
+    int keep[] = {b};
+    stages::ChildFailure failure;
+    if (!stages::close_fds_except(keep, 1, failure)) ::_exit(10);
+    bool ok = ::fcntl(a, F_GETFD) == -1 && ::fcntl(b, F_GETFD) != -1 && ::fcntl(c, F_GETFD) == -1 &&
+              ::fcntl(0, F_GETFD) != -1 && ::fcntl(2, F_GETFD) != -1;
+    for (int fd = 3; fd < 1024; ++fd)
+      if (fd != b && ::fcntl(fd, F_GETFD) != -1) ok = false;
+    ::_exit(ok ? 0 : 11);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sync_messages_cross_a_seqpacket_pair_whole) {
+  int fds[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+  launch::SyncMessage message;
+  message.kind = launch::SyncKind::ids_mapped;
+  BOOST_TEST(launch::send_sync(fds[0], message));
+  BOOST_TEST(launch::receive_sync(fds[1], launch::SyncKind::ids_mapped));
+  message.kind = launch::SyncKind::network_ready;
+  BOOST_TEST(launch::send_sync(fds[0], message));
+  // The wrong sync point is a protocol error, not silently accepted.
+  BOOST_TEST(!launch::receive_sync(fds[1], launch::SyncKind::ids_mapped));
+  BOOST_TEST(errno == EPROTO);
+  ::close(fds[0]);
+  BOOST_TEST(!launch::receive_sync(fds[1], launch::SyncKind::network_ready));
+  BOOST_TEST(errno == EPIPE);
+  ::close(fds[1]);
+}
+
+BOOST_AUTO_TEST_CASE(argv_area_covers_contiguous_argv_and_environ) {
+  char block[] = "tierbox\0run\0--\0SECRET=1\0HOME=/root\0";
+  char* argv[] = {block, block + 8, block + 12, nullptr};
+  char* envp[] = {block + 15, block + 24, nullptr};
+  auto area = find_argv_area(3, argv, envp);
+  BOOST_TEST(area.start == block);
+  BOOST_TEST(area.size == sizeof block - 1);
+  stages::set_process_title(area.start, area.size, "tierbox-init");
+  BOOST_TEST(std::string(block) == "tierbox-init");
+  BOOST_TEST(std::memchr(block + 13, 'S', sizeof block - 14) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(sys_error_names_call_arguments_and_errno) {
+  SysError error(EPERM, "mount(" + quote("/ws") + " -> " + quote("/sb/ws") + ", MS_BIND|MS_REC)");
+  BOOST_TEST(std::string(error.what()) == "mount(\"/ws\" -> \"/sb/ws\", MS_BIND|MS_REC): EPERM (Operation not permitted)");
+  BOOST_TEST(error.exit_status() == 125);
+  BOOST_TEST(describe_flags(0x5, {{0x1, "A"}, {0x4, "C"}}) == "A|C");
+  BOOST_TEST(describe_flags(0x18, {{0x8, "D"}}) == "D|0x10");
+  BOOST_TEST(quote("a\"b\n") == "\"a\\\"b\\x0a\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

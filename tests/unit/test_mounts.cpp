@@ -1,0 +1,160 @@
+// The child's mount stage, against a recording fake: the exact syscalls, in
+// order, for each kind of MountOp, the fallback without mount_setattr, and
+// failure reporting.
+#include <sys/mount.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "fake_mount_syscalls.h"
+#include "policy/planner.h"
+#include "policy/profile_loader.h"
+#include "stages/mounts.h"
+
+using namespace tierbox;
+using namespace tierbox::policy;
+using tierbox::testing::FakeMountSyscalls;
+using Kind = MountOp::Kind;
+using Calls = std::vector<std::string>;
+
+namespace {
+
+struct Fixture {
+  LaunchPlan plan;
+  std::vector<int> fds;
+  FakeMountSyscalls sys;
+  stages::ChildFailure failure;
+
+  int prepare(PreparedMount mount, int fd) {
+    plan.prepared_mounts.push_back(std::move(mount));
+    fds.push_back(fd);
+    return static_cast<int>(fds.size() - 1);
+  }
+  bool build(bool have_mount_setattr = true) {
+    stages::BuildRootInput input{&plan, fds.data(), have_mount_setattr};
+    return stages::build_root(input, sys, failure);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(mount_stage)
+
+BOOST_AUTO_TEST_CASE(prepared_directory_gets_a_directory_mount_point_then_is_attached) {
+  Fixture f;
+  int usr = f.prepare({PreparedMount::Kind::host_path, "/usr", true}, 7);
+  f.plan.mount_ops.push_back({Kind::attach_prepared, "usr", "", 0, 0, usr});
+  BOOST_TEST(f.build());
+  Calls expected = {"mkdir usr", "move_mount fd7 -> usr"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(prepared_file_gets_a_file_mount_point) {
+  Fixture f;
+  int cache = f.prepare({PreparedMount::Kind::host_path, "/etc/ld.so.cache", true}, 8);
+  f.sys.files = {"fd8"};
+  f.plan.mount_ops.push_back({Kind::attach_prepared, "etc/ld.so.cache", "", 0, 0, cache});
+  BOOST_TEST(f.build());
+  Calls expected = {"mkfile etc/ld.so.cache", "move_mount fd8 -> etc/ld.so.cache"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(optional_source_missing_on_the_host_is_skipped) {
+  Fixture f;
+  PreparedMount optional{PreparedMount::Kind::host_path, "/etc/missing", true};
+  optional.optional = true;
+  int index = f.prepare(optional, -1);
+  f.plan.mount_ops.push_back({Kind::attach_prepared, "etc/missing", "", 0, 0, index});
+  BOOST_TEST(f.build());
+  BOOST_TEST(f.sys.calls.empty());
+}
+
+BOOST_AUTO_TEST_CASE(read_only_rebind_seals_the_detached_copy_before_attaching_it) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::read_only_rebind, "proc/sys"});
+  BOOST_TEST(f.build());
+  Calls expected = {"open_tree proc/sys RECURSIVE", "mount_setattr proc/sys RDONLY|NOSUID|NODEV RECURSIVE PRIVATE",
+                    "move_mount proc/sys -> proc/sys"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(entries_missing_on_this_kernel_are_not_errors) {
+  Fixture f;
+  f.sys.failures = {{"open_tree proc/sysrq-trigger", -ENOENT}, {"move_mount proc/kcore", -ENOENT},
+                    {"mount proc/acpi", -ENOENT}};
+  f.plan.mount_ops.push_back({Kind::read_only_rebind, "proc/sysrq-trigger"});
+  f.plan.mount_ops.push_back({Kind::mask_with_null, "proc/kcore"});
+  f.plan.mount_ops.push_back({Kind::mask_with_empty_dir, "proc/acpi"});
+  BOOST_TEST(f.build());
+}
+
+BOOST_AUTO_TEST_CASE(masks_use_a_read_only_copy_of_the_sandbox_dev_null) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::mask_with_null, "proc/kcore"});
+  f.plan.mount_ops.push_back({Kind::mask_with_empty_dir, "proc/acpi"});
+  BOOST_TEST(f.build());
+  Calls expected = {"open_tree dev/null", "mount_setattr dev/null RDONLY|NOSUID|NOEXEC PRIVATE",
+                    "move_mount dev/null -> proc/kcore",
+                    "mount tmpfs proc/acpi tmpfs RDONLY|NOSUID|NODEV|NOEXEC size=4k,nr_inodes=1,mode=0555"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(filesystems_symlinks_and_files) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::tmpfs, "tmp", "size=1024,mode=1777", 0, MS_NOSUID | MS_NODEV});
+  f.plan.mount_ops.push_back({Kind::proc, "proc", "", 0, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  f.plan.mount_ops.push_back({Kind::devpts, "dev/pts", "newinstance", 0, MS_NOSUID | MS_NOEXEC});
+  f.plan.mount_ops.push_back({Kind::symlink, "bin", "usr/bin"});
+  f.plan.mount_ops.push_back({Kind::file, "etc/hostname", "box\n", 0644});
+  f.plan.mount_ops.push_back({Kind::read_only_remount, "dev", "", 0, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  BOOST_TEST(f.build());
+  Calls expected = {"mkdir tmp",
+                    "mount tmpfs tmp tmpfs NOSUID|NODEV size=1024,mode=1777",
+                    "mount proc proc proc NOSUID|NODEV|NOEXEC",
+                    "mount devpts dev/pts devpts NOSUID|NOEXEC newinstance",
+                    "symlink bin -> usr/bin",
+                    "write etc/hostname 644 box\n",
+                    "mount - dev - RDONLY|NOSUID|NODEV|NOEXEC|REMOUNT|BIND"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(without_mount_setattr_trees_are_remounted_read_only_after_attaching) {
+  Fixture f;
+  int usr = f.prepare({PreparedMount::Kind::host_path, "/usr", true}, 7);
+  f.plan.mount_ops.push_back({Kind::attach_prepared, "usr", "", 0, 0, usr});
+  f.plan.mount_ops.push_back({Kind::read_only_rebind, "proc/sys"});
+  BOOST_TEST(f.build(false));
+  Calls expected = {"mkdir usr", "move_mount fd7 -> usr", "mount - usr - RDONLY|NOSUID|NODEV|REMOUNT|BIND",
+                    "open_tree proc/sys", "move_mount proc/sys -> proc/sys",
+                    "mount - proc/sys - RDONLY|NOSUID|NODEV|REMOUNT|BIND"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_stops_the_build_and_names_the_call_and_target) {
+  Fixture f;
+  int usr = f.prepare({PreparedMount::Kind::host_path, "/usr", true}, 7);
+  f.plan.mount_ops.push_back({Kind::attach_prepared, "usr", "", 0, 0, usr});
+  f.plan.mount_ops.push_back({Kind::tmpfs, "tmp", "size=1", 0, 0});
+  f.sys.failures = {{"move_mount usr", -EPERM}};
+  BOOST_TEST(!f.build());
+  BOOST_TEST(f.failure.err == EPERM);
+  BOOST_TEST(std::string(f.failure.detail) == "move_mount(\"usr\", MOVE_MOUNT_F_EMPTY_PATH)");
+  BOOST_TEST(f.sys.calls.back() == "move_mount fd7 -> usr");  // tmp never attempted
+}
+
+BOOST_AUTO_TEST_CASE(a_whole_planned_root_builds_against_the_fake) {
+  const auto shipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
+  TaskRequest request;
+  request.argv = {"/bin/true"};
+  HostFacts facts;
+  facts.workspace = WorkspaceFacts{"/srv/repo", true, 1000, 1000};
+  Fixture f;
+  f.plan = make_plan(load_tier("workspace-write", {shipped}), request, facts, "r");
+  for (std::size_t i = 0; i < f.plan.prepared_mounts.size(); ++i) f.fds.push_back(static_cast<int>(10 + i));
+  BOOST_TEST(f.build());
+  // Every prepared tree was attached exactly once.
+  int attached = 0;
+  for (const auto& call : f.sys.calls) attached += call.rfind("move_mount fd", 0) == 0;
+  BOOST_TEST(attached == static_cast<int>(f.plan.prepared_mounts.size()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,190 @@
+#include <sys/resource.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+
+#include "common/errors.h"
+#include "policy/planner.h"
+#include "policy/profile_loader.h"
+
+using namespace tierbox;
+using namespace tierbox::policy;
+using namespace std::chrono_literals;
+using Kind = MountOp::Kind;
+
+namespace {
+
+const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
+
+TaskRequest request_for(std::vector<std::string> argv) {
+  TaskRequest request;
+  request.argv = std::move(argv);
+  request.caller_env = {{"TERM", "xterm"}, {"LD_PRELOAD", "/evil.so"}, {"AWS_SECRET_ACCESS_KEY", "x"}};
+  return request;
+}
+
+HostFacts with_workspace(const std::string& path = "/home/dev/repo") {
+  HostFacts facts;
+  facts.workspace = WorkspaceFacts{path, true, 1234, 1234};
+  return facts;
+}
+
+std::ptrdiff_t index_of(const LaunchPlan& plan, Kind kind, const std::string& target) {
+  auto it = std::find_if(plan.mount_ops.begin(), plan.mount_ops.end(),
+                         [&](const auto& op) { return op.kind == kind && op.target == target; });
+  return it == plan.mount_ops.end() ? -1 : it - plan.mount_ops.begin();
+}
+
+template <typename Fn>
+std::string refusal_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Refusal& refusal) {
+    BOOST_TEST(refusal.exit_status() == 126);
+    return refusal.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(planner)
+
+BOOST_AUTO_TEST_CASE(plan_carries_identity_command_and_limits) {
+  auto profile = load_tier("untrusted", {kShipped});
+  auto plan = make_plan(profile, request_for({"/bin/true"}), {}, "run1");
+  BOOST_TEST(plan.run_id == "run1");
+  BOOST_TEST(plan.tier == "untrusted");
+  BOOST_TEST(plan.profile_sha256 == profile.sha256);
+  BOOST_TEST(plan.argv == std::vector<std::string>{"/bin/true"}, boost::test_tools::per_element());
+  BOOST_TEST((plan.wall_time == 10min));
+  BOOST_TEST(plan.task_uid == 1000u);
+  BOOST_TEST(plan.cwd == "/");
+  BOOST_TEST(plan.exec_search_path == "/usr/local/bin:/usr/bin:/bin");
+  auto core = std::find_if(plan.rlimits.begin(), plan.rlimits.end(), [](auto& r) { return r.resource == RLIMIT_CORE; });
+  BOOST_REQUIRE(core != plan.rlimits.end());
+  BOOST_TEST(core->hard == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(environment_comes_only_from_the_tier) {
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), {}, "r");
+  for (const auto& entry : plan.env) {
+    BOOST_TEST(entry.rfind("LD_PRELOAD", 0) != 0u);
+    BOOST_TEST(entry.rfind("AWS_", 0) != 0u);
+  }
+  BOOST_TEST(std::count(plan.env.begin(), plan.env.end(), "TERM=xterm") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(parents_are_mounted_before_children) {
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), with_workspace(), "r");
+  BOOST_TEST(index_of(plan, Kind::attach_prepared, "usr") >= 0);
+  BOOST_TEST(index_of(plan, Kind::tmpfs, "dev") < index_of(plan, Kind::attach_prepared, "dev/null"));
+  BOOST_TEST(index_of(plan, Kind::proc, "proc") < index_of(plan, Kind::read_only_rebind, "proc/sys"));
+  // Masks clone the sandbox's own dev/null.
+  BOOST_TEST(index_of(plan, Kind::attach_prepared, "dev/null") < index_of(plan, Kind::mask_with_null, "proc/kcore"));
+  BOOST_TEST(index_of(plan, Kind::directory, "etc") < index_of(plan, Kind::attach_prepared, "etc/ld.so.cache"));
+  BOOST_TEST(index_of(plan, Kind::directory, "etc/ssl") < index_of(plan, Kind::attach_prepared, "etc/ssl/certs"));
+  BOOST_TEST(index_of(plan, Kind::read_only_remount, "dev") > index_of(plan, Kind::symlink, "dev/stderr"));
+  // No directory is ever created inside a bound host tree.
+  for (const auto& op : plan.mount_ops)
+    if (op.kind == Kind::directory) BOOST_TEST(op.target.rfind("usr/", 0) != 0u, op.target);
+}
+
+BOOST_AUTO_TEST_CASE(dev_has_exactly_the_minimal_devices) {
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), {}, "r");
+  std::vector<std::string> devices;
+  for (const auto& op : plan.mount_ops) {
+    if (op.kind != Kind::attach_prepared || op.target.rfind("dev/", 0) != 0) continue;
+    devices.push_back(op.target);
+    const auto& prepared = plan.prepared_mounts.at(static_cast<std::size_t>(op.prepared));
+    BOOST_TEST(prepared.allow_devices);
+    BOOST_TEST(!prepared.read_only);
+  }
+  std::vector<std::string> expected = {"dev/null", "dev/zero", "dev/full", "dev/random", "dev/urandom", "dev/tty"};
+  BOOST_TEST(devices == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(host_binds_are_read_only_unless_the_tier_says_writable) {
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), with_workspace(), "r");
+  for (const auto& mount : plan.prepared_mounts) {
+    if (mount.kind == PreparedMount::Kind::workspace) {
+      BOOST_TEST(mount.read_only);
+      BOOST_TEST(mount.idmap_owner);
+      BOOST_TEST(mount.source == "/home/dev/repo");
+    } else if (!mount.allow_devices) {
+      BOOST_TEST(mount.read_only, mount.source);
+    }
+  }
+  auto writable = make_plan(load_tier("workspace-write", {kShipped}), request_for({"x"}), with_workspace(), "r");
+  auto workspace = std::find_if(writable.prepared_mounts.begin(), writable.prepared_mounts.end(),
+                                [](auto& m) { return m.kind == PreparedMount::Kind::workspace; });
+  BOOST_REQUIRE(workspace != writable.prepared_mounts.end());
+  BOOST_TEST(!workspace->read_only);
+  BOOST_TEST(writable.cwd == "/workspace");
+  BOOST_TEST(index_of(writable, Kind::attach_prepared, "workspace") >= 0);
+}
+
+BOOST_AUTO_TEST_CASE(generated_etc_files_name_the_task_user) {
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), {}, "r");
+  auto passwd = index_of(plan, Kind::file, "etc/passwd");
+  BOOST_REQUIRE(passwd >= 0);
+  BOOST_TEST(plan.mount_ops[static_cast<std::size_t>(passwd)].data.find("agent:x:1000:1000:") != std::string::npos);
+  auto hosts = index_of(plan, Kind::file, "etc/hosts");
+  BOOST_TEST(plan.mount_ops[static_cast<std::size_t>(hosts)].data.find("127.0.1.1\tsandbox") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_tier_binding_etc_gets_no_generated_files) {
+  Profile profile;
+  profile.name = "t";
+  profile.mounts.push_back({MountType::bind, "/etc", "/etc"});
+  auto plan = make_plan(profile, request_for({"x"}), {}, "r");
+  BOOST_TEST(index_of(plan, Kind::file, "etc/passwd") == -1);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_may_only_shorten_the_wall_time) {
+  auto profile = load_tier("untrusted", {kShipped});
+  auto request = request_for({"x"});
+  request.timeout = 30s;
+  BOOST_TEST((make_plan(profile, request, {}, "r").wall_time == 30s));
+  request.timeout = 2h;
+  auto message = refusal_of([&] { make_plan(profile, request, {}, "r"); });
+  BOOST_TEST(message.find("limits.wall_time") != std::string::npos, message);
+  BOOST_TEST(message.find("untrusted") != std::string::npos, message);
+}
+
+BOOST_AUTO_TEST_CASE(env_overrides_need_the_tier_allowlist) {
+  auto untrusted = load_tier("untrusted", {kShipped});
+  auto request = request_for({"x"});
+  request.env_overrides = {{"FOO", "1"}};
+  auto message = refusal_of([&] { make_plan(untrusted, request, {}, "r"); });
+  BOOST_TEST(message.find("environment.allow") != std::string::npos, message);
+
+  auto readonly = load_tier("readonly", {kShipped});
+  request.env_overrides = {{"TIERBOX_DEBUG", "1"}};
+  auto plan = make_plan(readonly, request, {}, "r");
+  BOOST_TEST(std::count(plan.env.begin(), plan.env.end(), "TIERBOX_DEBUG=1") == 1);
+
+  readonly.environment.allow = {"*"};
+  request.env_overrides = {{"LD_PRELOAD", "/x.so"}};
+  message = refusal_of([&] { make_plan(readonly, request, {}, "r"); });
+  BOOST_TEST(message.find("never passed") != std::string::npos, message);
+}
+
+BOOST_AUTO_TEST_CASE(empty_command_and_non_directory_workspace_are_refused) {
+  auto profile = load_tier("untrusted", {kShipped});
+  BOOST_TEST(!refusal_of([&] { make_plan(profile, request_for({}), {}, "r"); }).empty());
+  auto request = request_for({"x"});
+  request.workspace = "/etc/passwd";
+  HostFacts facts;
+  facts.workspace = WorkspaceFacts{"/etc/passwd", false, 0, 0};
+  BOOST_TEST(refusal_of([&] { make_plan(profile, request, facts, "r"); }).find("not a directory") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(path_for_exec_follows_the_tier_path) {
+  auto profile = load_tier("untrusted", {kShipped});
+  profile.environment.set["PATH"] = "/opt/tools/bin:/usr/bin";
+  BOOST_TEST(make_plan(profile, request_for({"x"}), {}, "r").exec_search_path == "/opt/tools/bin:/usr/bin");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

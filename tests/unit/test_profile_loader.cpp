@@ -1,0 +1,202 @@
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+#include "common/temp_dir.h"
+#include "policy/profile_loader.h"
+
+using namespace tierbox;
+using namespace tierbox::policy;
+using tierbox::testing::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
+
+// Loads text as tiers/NAME.json of a temp config dir, with the shipped
+// profiles behind it (so `extends: base` works).
+Profile load_text(const TempDir& dir, const std::string& text, const std::string& name = "t") {
+  auto file = dir.write("tiers/" + name + ".json", text);
+  return load_profile_file(file, {dir.path(), kShipped});
+}
+
+// Asserts that loading text fails with a ConfigError containing every part.
+void expect_error(const std::string& text, const std::vector<std::string>& parts) {
+  TempDir dir;
+  try {
+    load_text(dir, text);
+    BOOST_ERROR("no error for: " << text);
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    for (const auto& part : parts) BOOST_TEST(message.find(part) != std::string::npos, "'" << part << "' not in: " << message);
+    BOOST_TEST(error.exit_status() == 125);
+    BOOST_TEST(message.find('\n') == std::string::npos, "message is not one line: " << message);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(profile_loader)
+
+BOOST_AUTO_TEST_CASE(shipped_tiers_load_with_their_base) {
+  auto untrusted = load_tier("untrusted", {kShipped});
+  BOOST_TEST(untrusted.name == "untrusted");
+  BOOST_TEST(untrusted.chain.size() == 2u);
+  BOOST_TEST(untrusted.chain.front().filename() == "base.json");
+  BOOST_TEST(!untrusted.workspace.writable);
+  BOOST_TEST((untrusted.limits.wall_time == 10min));
+  BOOST_TEST(untrusted.mounts.size() >= 5u);
+  BOOST_TEST(untrusted.sha256.size() == 64u);
+  BOOST_TEST(load_tier("workspace-write", {kShipped}).workspace.writable);
+  BOOST_TEST(!load_tier("readonly", {kShipped}).workspace.writable);
+}
+
+BOOST_AUTO_TEST_CASE(search_order_is_flag_env_system_shipped) {
+  auto dirs = config_search_dirs(std::filesystem::path("/flag"), "/env", "/etc/tierbox", "/shipped");
+  std::vector<std::filesystem::path> expected = {"/flag", "/env", "/etc/tierbox", "/shipped"};
+  BOOST_TEST(dirs == expected, boost::test_tools::per_element());
+  auto without = config_search_dirs(std::nullopt, "", "/etc/tierbox", "/shipped");
+  BOOST_TEST(without.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(an_earlier_directory_shadows_a_later_one) {
+  TempDir first, second;
+  first.write("tiers/x.json", R"({"hostname": "first"})");
+  second.write("tiers/x.json", R"({"hostname": "second"})");
+  BOOST_TEST(load_tier("x", {first.path(), second.path()}).hostname == "first");
+  BOOST_TEST(load_tier("x", {second.path(), first.path()}).hostname == "second");
+}
+
+BOOST_AUTO_TEST_CASE(extends_merges_objects_and_appends_mounts) {
+  TempDir dir;
+  auto profile = load_text(dir, R"({
+    "extends": "base",
+    "hostname": "child",
+    "environment": {"set": {"EXTRA": "1"}},
+    "mounts": [{"type": "tmpfs", "target": "/scratch", "size": "8M"}]
+  })");
+  BOOST_TEST(profile.hostname == "child");
+  BOOST_TEST(profile.environment.set.at("EXTRA") == "1");
+  BOOST_TEST(profile.environment.set.count("PATH") == 1u);  // merged from base
+  BOOST_TEST(profile.mounts.back().target == "/scratch");
+  BOOST_TEST(profile.mounts.front().target == "/usr");
+}
+
+BOOST_AUTO_TEST_CASE(digest_covers_the_base_file) {
+  TempDir dir;
+  dir.write("tiers/b.json", R"({"hostname": "one"})");
+  auto first = load_text(dir, R"({"extends": "b"})");
+  dir.write("tiers/b.json", R"({"hostname": "two"})");
+  auto second = load_text(dir, R"({"extends": "b"})");
+  BOOST_TEST(first.sha256 != second.sha256);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_errors_naming_file_and_path) {
+  expect_error(R"({"frobnicate": 1})", {"tiers/t.json", "/frobnicate", "unknown key", "hostname"});
+  expect_error(R"({"mounts": [{"type": "bind", "source": "/usr", "target": "/usr", "writeable": true}]})",
+               {"/mounts/0/writeable", "unknown key", "writable"});
+  expect_error(R"({"workspace": {"target": "/w", "rw": true}})", {"/workspace/rw", "unknown key"});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_are_errors) {
+  expect_error(R"({"hostname": 5})", {"/hostname", "expected a string, got 5"});
+  expect_error(R"({"mounts": {}})", {"/mounts", "expected an array"});
+  expect_error(R"({"workspace": {"writable": "yes"}})", {"/workspace/writable", "expected true or false"});
+  expect_error(R"({"user": {"uid": -3}})", {"/user/uid", "non-negative integer"});
+  expect_error(R"({"user": {"uid": 1e30}})", {"/user/uid"});
+  expect_error(R"({"limits": {"wall_time": "soon"}})", {"/limits/wall_time", "duration"});
+  expect_error(R"({"environment": {"pass": ["TERM", 3]}})", {"/environment/pass/1", "expected a string"});
+  expect_error(R"([1, 2])", {"expected an object"});
+}
+
+BOOST_AUTO_TEST_CASE(paths_must_be_absolute_and_normalized) {
+  for (const char* target : {"usr", "/usr/", "/usr/../etc", "/usr/./bin", "//usr", ""})
+    expect_error(std::string(R"({"mounts": [{"type": "bind", "source": "/usr", "target": ")") + target + R"("}]})",
+                 {"/mounts/0/target", "absolute path"});
+  expect_error(R"({"mounts": [{"type": "bind", "source": "relative", "target": "/x"}]})", {"/mounts/0/source"});
+  expect_error(R"({"workspace": {"target": "workspace"}})", {"/workspace/target", "absolute path"});
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_mount_targets_name_both_entries) {
+  expect_error(R"({"extends": "base", "mounts": [{"type": "tmpfs", "target": "/tmp", "size": "1M"}]})",
+               {"duplicate mount target \"/tmp\"", "tiers/t.json:/mounts/0", "base.json:/mounts/"});
+}
+
+BOOST_AUTO_TEST_CASE(reserved_and_nested_targets_are_refused) {
+  expect_error(R"({"mounts": [{"type": "tmpfs", "target": "/proc/x", "size": "1M"}]})", {"/mounts/0/target", "built by tierbox"});
+  expect_error(R"({"mounts": [{"type": "bind", "source": "/", "target": "/"}]})", {"built by tierbox"});
+  expect_error(R"({"mounts": [{"type": "symlink", "target": "/bin", "link": "usr/bin"},
+                              {"type": "tmpfs", "target": "/bin/x", "size": "1M"}]})", {"below the symlink"});
+  expect_error(R"({"mounts": [{"type": "bind", "source": "/usr", "target": "/usr"}], "workspace": {"target": "/usr/ws"}})",
+               {"/workspace/target", "inside the bind mount"});
+  expect_error(R"({"workspace": {"target": "/dev/ws"}})", {"/workspace/target"});
+}
+
+BOOST_AUTO_TEST_CASE(tmpfs_needs_a_size_and_bind_a_source) {
+  expect_error(R"({"mounts": [{"type": "tmpfs", "target": "/t"}]})", {"/mounts/0/size", "size limit"});
+  expect_error(R"({"mounts": [{"type": "bind", "target": "/t"}]})", {"/mounts/0/source", "missing"});
+  expect_error(R"({"mounts": [{"type": "overlay", "target": "/t"}]})", {"/mounts/0/type"});
+  expect_error(R"({"mounts": [{"type": "tmpfs", "target": "/t", "size": "1M", "mode": "999"}]})", {"/mounts/0/mode", "octal"});
+}
+
+BOOST_AUTO_TEST_CASE(task_user_may_not_be_root) {
+  expect_error(R"({"user": {"uid": 0}})", {"/user/uid", "uid 0"});
+  expect_error(R"({"user": {"gid": 0}})", {"/user/gid", "gid 0"});
+  expect_error(R"({"user": {"uid": 65534}})", {"/user/uid", "at most 65533"});
+  expect_error(R"({"user": {"name": "Bad Name"}})", {"/user/name"});
+}
+
+BOOST_AUTO_TEST_CASE(loader_variables_in_a_profile_are_errors) {
+  expect_error(R"({"environment": {"set": {"LD_PRELOAD": "/x.so"}}})", {"/environment/set/LD_PRELOAD", "never passed"});
+  expect_error(R"({"environment": {"pass": ["TERM", "PYTHONPATH"]}})", {"/environment/pass/1", "never passed"});
+  expect_error(R"({"environment": {"allow": ["LD_*"]}})", {"/environment/allow/0", "never passed"});
+  expect_error(R"({"environment": {"allow": ["bad name"]}})", {"/environment/allow/0", "variable name"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_hostname_and_network_mode) {
+  expect_error(R"({"hostname": "bad_name!"})", {"/hostname"});
+  expect_error(R"({"hostname": ""})", {"/hostname"});
+  expect_error(R"({"network": {"mode": "everything"}})", {"/network/mode"});
+}
+
+BOOST_AUTO_TEST_CASE(extends_errors) {
+  expect_error(R"({"extends": "does-not-exist"})", {"/extends", "not found"});
+  expect_error(R"({"extends": "../etc/passwd"})", {"/extends", "tier name"});
+  expect_error(R"({"extends": 3})", {"/extends"});
+  TempDir dir;
+  dir.write("tiers/a.json", R"({"extends": "b"})");
+  dir.write("tiers/b.json", R"({"extends": "a"})");
+  BOOST_CHECK_THROW(load_tier("a", {dir.path()}), ConfigError);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_json_names_line_and_column) {
+  expect_error("{\n  \"hostname\": \"x\",\n  oops\n}", {"tiers/t.json:3:", "invalid JSON"});
+  expect_error("", {"invalid JSON"});
+}
+
+BOOST_AUTO_TEST_CASE(hostile_inputs_fail_cleanly) {
+  expect_error(std::string(100000, '['), {"nested deeper"});
+  expect_error("{\"description\": \"" + std::string(2 << 20, 'a') + "\"}", {"larger than"});
+  expect_error(std::string("{\"hostname\": \"a\0b\"}", 20), {"tiers/t.json"});
+  expect_error(R"({"hostname": "x", "hostname": "y", "extends": {"a": 1}})", {"/extends"});
+  expect_error("\xff\xfe{}", {"invalid JSON"});
+  expect_error(R"({"mounts": [null]})", {"/mounts/0", "expected an object"});
+}
+
+BOOST_AUTO_TEST_CASE(missing_tier_lists_the_searched_directories) {
+  TempDir dir;
+  try {
+    load_tier("nope", {dir.path(), kShipped});
+    BOOST_ERROR("no error");
+  } catch (const ConfigError& error) {
+    std::string message = error.what();
+    BOOST_TEST(message.find("tier \"nope\" not found") != std::string::npos);
+    BOOST_TEST(message.find(dir.str()) != std::string::npos);
+  }
+  BOOST_CHECK_THROW(load_tier("../base", {kShipped}), ConfigError);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

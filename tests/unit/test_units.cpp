@@ -1,0 +1,46 @@
+#include <boost/test/unit_test.hpp>
+
+#include "common/units.h"
+
+using namespace tierbox;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_SUITE(units)
+
+BOOST_AUTO_TEST_CASE(sizes_accept_suffixes_and_plain_bytes) {
+  BOOST_TEST(*parse_size("512M") == 512ULL << 20);
+  BOOST_TEST(*parse_size("512MiB") == 512ULL << 20);
+  BOOST_TEST(*parse_size("2G") == 2ULL << 30);
+  BOOST_TEST(*parse_size("64k") == 64ULL << 10);
+  BOOST_TEST(*parse_size("1048576") == 1048576ULL);
+  BOOST_TEST(*parse_size("10B") == 10ULL);
+}
+
+BOOST_AUTO_TEST_CASE(sizes_reject_garbage_and_overflow) {
+  for (const char* bad : {"", "M", "12X", "-1", "1.5G", "12MM", " 12", "99999999999999999999", "17179869184T"})
+    BOOST_TEST(!parse_size(bad).has_value(), "accepted " << bad);
+}
+
+BOOST_AUTO_TEST_CASE(durations_accept_suffixes) {
+  BOOST_TEST(parse_duration("30")->count() == 30000);
+  BOOST_TEST(*parse_duration("30s") == 30s);
+  BOOST_TEST(*parse_duration("250ms") == 250ms);
+  BOOST_TEST(*parse_duration("10m") == 10min);
+  BOOST_TEST(*parse_duration("2h") == 2h);
+  BOOST_TEST(*parse_duration("1d") == 24h);
+}
+
+BOOST_AUTO_TEST_CASE(durations_reject_garbage) {
+  for (const char* bad : {"", "s", "10x", "-5s", "1.5h", "10 m", "99999999999999999999d"})
+    BOOST_TEST(!parse_duration(bad).has_value(), "accepted " << bad);
+}
+
+BOOST_AUTO_TEST_CASE(formatting_round_trips) {
+  BOOST_TEST(format_size(64ULL << 20) == "64M");
+  BOOST_TEST(format_size(1000) == "1000");
+  BOOST_TEST(format_duration(600s) == "10m");
+  BOOST_TEST(format_duration(1500ms) == "1500ms");
+  BOOST_TEST(format_duration(3h) == "3h");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
