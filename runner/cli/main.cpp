@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <iostream>
+#include <cstdio>
 #include <string_view>
 
 #include "cli/commands.h"
@@ -61,10 +61,10 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("run")) return run();
     if (app.got_subcommand("profile")) return profile();
   } catch (const tierbox::Error& error) {
-    std::cerr << "tierbox: " << error.what() << "\n";
+    std::fprintf(stderr, "tierbox: %s\n", error.what());
     return error.exit_status();
   } catch (const std::exception& error) {
-    std::cerr << "tierbox: internal error: " << error.what() << "\n";
+    std::fprintf(stderr, "tierbox: internal error: %s\n", error.what());
     return tierbox::exit_code::runner_failed;
   }
   return tierbox::exit_code::runner_failed;

@@ -1,4 +1,4 @@
-#include <iostream>
+#include <cstdio>
 
 #include "cli/commands.h"
 #include "common/errors.h"
@@ -20,10 +20,10 @@ int check(const ProfileCheckOptions& options, const CommonOptions& common) {
   for (const auto& file : options.files) {
     try {
       const auto profile = policy::load_profile_file(file, dirs);
-      std::cout << file << ": ok (tier " << profile.name << ", " << profile.mounts.size() << " mounts, sha256 "
-                << profile.sha256.substr(0, 12) << ")\n";
+      std::printf("%s: ok (tier %s, %zu mounts, sha256 %s)\n", file.c_str(), profile.name.c_str(),
+                  profile.mounts.size(), profile.sha256.substr(0, 12).c_str());
     } catch (const Error& error) {
-      std::cerr << "tierbox: " << error.what() << "\n";
+      std::fprintf(stderr, "tierbox: %s\n", error.what());
       ++invalid;
     }
   }

@@ -80,9 +80,9 @@ int run(const RunOptions& options, const CommonOptions& common) {
   const auto facts = policy::gather_host_facts(request);
   const auto plan = policy::make_plan(profile, request, facts, new_run_id());
   const auto outcome = launch::launch(plan, config);
-  if (!outcome.failure.empty()) spdlog::error("{}", outcome.failure);
+  if (!outcome.failure.empty()) logging::error("{}", outcome.failure);
   if (outcome.timed_out)
-    spdlog::error("the task exceeded its wall-clock limit of {} and was killed", format_duration(plan.wall_time));
+    logging::error("the task exceeded its wall-clock limit of {} and was killed", format_duration(plan.wall_time));
   logging::step("exit status {}", outcome.exit_status());
   return outcome.exit_status();
 }

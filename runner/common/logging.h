@@ -1,6 +1,7 @@
 // Logging for the runner's own side (never the child after clone). Verbose mode
 // (-v) prints each launch step with the time since tierbox started, so a user
-// can see where the milliseconds of a launch go.
+// can see where the milliseconds of a launch go. The spdlog logger is made on
+// first use: a launch that logs nothing does not pay for it.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -13,19 +14,39 @@ namespace tierbox::logging {
 
 // Called once, first thing in main(): the reference point of step timings.
 void mark_process_start();
-// Installs the stderr logger; verbose turns on the step log.
+// Sets verbosity; the stderr logger itself is made when first needed.
 void configure(bool verbose);
 bool verbose();
 // Milliseconds since mark_process_start().
 double elapsed_ms();
 // mark_process_start() on CLOCK_MONOTONIC, to place the child's timestamps.
 std::uint64_t start_monotonic_ns();
+// The stderr logger ("tierbox: error: ...").
+spdlog::logger& logger();
 
 // "[   1.234 ms] step text" when verbose; nothing (and no formatting) otherwise.
 template <typename... Args>
 void step(fmt::format_string<Args...> format, Args&&... args) {
   if (!verbose()) return;
-  spdlog::debug("[{:8.3f} ms] {}", elapsed_ms(), fmt::format(format, std::forward<Args>(args)...));
+  logger().debug("[{:8.3f} ms] {}", elapsed_ms(), fmt::format(format, std::forward<Args>(args)...));
+}
+
+// A step that happened at a CLOCK_MONOTONIC time measured elsewhere (the child).
+template <typename... Args>
+void step_at(std::uint64_t monotonic_ns, fmt::format_string<Args...> format, Args&&... args) {
+  if (!verbose()) return;
+  const double at_ms = static_cast<double>(monotonic_ns - start_monotonic_ns()) / 1e6;
+  logger().debug("[{:8.3f} ms] {}", at_ms, fmt::format(format, std::forward<Args>(args)...));
+}
+
+template <typename... Args>
+void warn(fmt::format_string<Args...> format, Args&&... args) {
+  logger().warn(format, std::forward<Args>(args)...);
+}
+
+template <typename... Args>
+void error(fmt::format_string<Args...> format, Args&&... args) {
+  logger().error(format, std::forward<Args>(args)...);
 }
 
 }  // namespace tierbox::logging

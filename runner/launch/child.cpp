@@ -99,11 +99,12 @@ int exec_searching_path(const ChildContext& context) noexcept {
   return result;
 }
 
-// Every signal back to SIG_DFL and unblocked: an ignored signal survives
-// execve, and the task must not inherit the runner's (or its caller's)
-// dispositions. Raw rt_sigaction, because glibc's sigaction refuses the two
-// real-time signals it reserves for itself, which a caller may have ignored.
-void reset_signals() noexcept {
+// Every ignored signal back to SIG_DFL, and none blocked: SIG_IGN survives
+// execve (handlers do not), so the task would otherwise inherit what the
+// runner's caller ignored. The parent read the ignored set before clone; raw
+// rt_sigaction, because glibc's sigaction refuses the two real-time signals
+// it reserves, which a caller may have ignored too.
+void reset_signals(std::uint64_t ignored) noexcept {
   struct KernelSigaction {
     void (*handler)(int);
     unsigned long flags;
@@ -111,7 +112,7 @@ void reset_signals() noexcept {
     std::uint64_t mask;
   } default_action{SIG_DFL, 0, nullptr, 0};
   for (int signal_number = 1; signal_number <= 64; ++signal_number) {
-    if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
+    if (!(ignored & (1ULL << (signal_number - 1)))) continue;
     ::syscall(SYS_rt_sigaction, signal_number, &default_action, nullptr, sizeof(std::uint64_t));
   }
   std::uint64_t none = 0;
@@ -126,7 +127,7 @@ void reset_signals() noexcept {
   const int keep[] = {context.sync_fd};
   if (!stages::close_fds_except(keep, 1, failure)) report_failure_and_exit(context.sync_fd, ChildStep::fork_task, failure, 125);
   ::setpgid(0, 0);
-  reset_signals();
+  reset_signals(context.ignored_signals);
 
   ready.kind = SyncKind::ready_to_exec;
   ready.step_done_ns[static_cast<std::uint32_t>(ChildStep::report_ready)] = monotonic_ns();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "policy/launch_plan.h"
@@ -24,6 +25,7 @@ struct ChildContext {
   std::vector<char*> envp;        // null-terminated
   stages::CapabilityInput capabilities;
   bool have_mount_setattr = true;
+  std::uint64_t ignored_signals = 0;  // bit N-1: signal N is SIG_IGN in the runner
   char* title_area = nullptr;     // the runner's argv+environ memory
   std::size_t title_size = 0;
 };

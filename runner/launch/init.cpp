@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,9 +28,13 @@ namespace tierbox::launch {
       const pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid <= 0) break;
       if (pid != task) continue;  // an orphan, reaped
+      struct timespec now {};
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+      const TaskExit exit{status, static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ULL +
+                                      static_cast<std::uint64_t>(now.tv_nsec)};
       ssize_t written;
       do {
-        written = ::write(status_fd, &status, sizeof status);
+        written = ::write(status_fd, &exit, sizeof exit);
       } while (written < 0 && errno == EINTR);
       ::_exit(0);
     }

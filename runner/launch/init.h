@@ -7,7 +7,15 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 namespace tierbox::launch {
+
+// What init writes on status_fd when the task has exited.
+struct TaskExit {
+  int status = 0;                  // the task's wait status
+  std::uint64_t reaped_at_ns = 0;  // CLOCK_MONOTONIC when init reaped it
+};
 
 [[noreturn]] void run_init(pid_t task, int status_fd) noexcept;
 

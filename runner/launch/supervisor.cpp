@@ -29,13 +29,13 @@ int wait_init(int pidfd) {
   return info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status & 0x7f;
 }
 
-std::optional<int> read_task_status(int status_fd) {
-  int status = 0;
+std::optional<TaskExit> read_task_exit(int status_fd) {
+  TaskExit exit;
   ssize_t n;
   do {
-    n = ::read(status_fd, &status, sizeof status);
+    n = ::read(status_fd, &exit, sizeof exit);
   } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof status)) return status;
+  if (n == static_cast<ssize_t>(sizeof exit)) return exit;
   return std::nullopt;
 }
 
@@ -89,7 +89,7 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
     if (fds[0].revents & POLLIN) break;
   }
   result.init_status = wait_init(pidfd);
-  result.task_status = read_task_status(status_fd);
+  result.task_exit = read_task_exit(status_fd);
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/unique_fd.h"
+#include "launch/init.h"
 
 namespace tierbox::launch {
 
@@ -33,7 +34,7 @@ class SignalRelay {
 
 struct SupervisionResult {
   int init_status = 0;             // wait status of the sandbox's init
-  std::optional<int> task_status;  // wait status init reported for the task
+  std::optional<TaskExit> task_exit;  // what init reported about the task
   bool timed_out = false;
 };
 

@@ -1,9 +1,10 @@
 #include "policy/json_reader.h"
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "common/errors.h"
+#include "common/unique_fd.h"
 #include "common/units.h"
 
 namespace tierbox::policy {
@@ -197,11 +198,19 @@ void JsonObjectReader::finish() const {
 }
 
 nlohmann::json read_json_file(const std::string& path, std::string* raw_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot read: " + errno_text(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return parse_json_text(buffer.str(), path, raw_bytes);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw ConfigError(path + ": cannot read: " + errno_text(errno));
+  std::string text;
+  char buffer[16384];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ConfigError(path + ": cannot read: " + errno_text(errno));
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > kMaxJsonBytes) break;  // parse_json_text refuses it
+  }
+  return parse_json_text(std::move(text), path, raw_bytes);
 }
 
 nlohmann::json parse_json_text(std::string text, const std::string& path, std::string* raw_bytes) {

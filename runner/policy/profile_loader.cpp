@@ -240,7 +240,8 @@ std::vector<LoadedFile> read_chain(const fs::path& leaf, const std::vector<fs::p
   while (true) {
     if (chain.size() >= kMaxExtendsDepth)
       throw ConfigError(leaf.string() + ": /extends: chain longer than " + std::to_string(kMaxExtendsDepth) + " files");
-    auto canonical = fs::weakly_canonical(current);
+    // Lexical, without syscalls: a cycle is a file named twice.
+    auto canonical = fs::absolute(current).lexically_normal();
     if (!seen.insert(canonical).second)
       throw ConfigError(current.string() + ": /extends: cycle (the file extends itself through its bases)");
     LoadedFile loaded{current, {}, {}};
@@ -259,7 +260,8 @@ std::vector<LoadedFile> read_chain(const fs::path& leaf, const std::vector<fs::p
     // Look next to the extending file first, so a profile directory is
     // self-contained; then the normal search path.
     auto sibling = current.parent_path() / (*base + ".json");
-    if (fs::exists(sibling)) {
+    std::error_code ec;
+    if (fs::is_regular_file(sibling, ec)) {
       current = sibling;
       continue;
     }

@@ -80,6 +80,12 @@ int LinuxMountSyscalls::is_directory(int fd) {
   return S_ISDIR(st.st_mode) ? 1 : 0;
 }
 
+int LinuxMountSyscalls::exists(const char* path) {
+  struct stat st {};
+  if (::fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0) return 1;
+  return errno == ENOENT ? 0 : -errno;
+}
+
 int LinuxMountSyscalls::close(int fd) { return result(::close(fd)); }
 
 }  // namespace tierbox::stages

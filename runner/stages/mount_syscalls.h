@@ -31,6 +31,8 @@ class MountSyscalls {
   virtual int move_mount(int fd, const char* target) = 0;
   // 1 when fd refers to a directory, 0 when not.
   virtual int is_directory(int fd) = 0;
+  // 1 when path exists (not following a final symlink), 0 when not.
+  virtual int exists(const char* path) = 0;
   virtual int close(int fd) = 0;
 };
 
@@ -48,6 +50,7 @@ class LinuxMountSyscalls final : public MountSyscalls {
                     std::uint64_t propagation) override;
   int move_mount(int fd, const char* target) override;
   int is_directory(int fd) override;
+  int exists(const char* path) override;
   int close(int fd) override;
 };
 

@@ -80,6 +80,11 @@ int FakeMountSyscalls::is_directory(int fd) {
   return std::find(files.begin(), files.end(), path) == files.end() ? 1 : 0;
 }
 
+int FakeMountSyscalls::exists(const char* path) {
+  // Not recorded: a query, not an action on the new root.
+  return std::find(missing.begin(), missing.end(), path) == missing.end() ? 1 : 0;
+}
+
 int FakeMountSyscalls::close(int) { return 0; }
 
 }  // namespace tierbox::testing

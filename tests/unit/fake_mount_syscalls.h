@@ -18,6 +18,8 @@ class FakeMountSyscalls final : public stages::MountSyscalls {
   std::map<std::string, int> failures;
   // Paths for which is_directory() answers 0 (a file).
   std::vector<std::string> files;
+  // Paths for which exists() answers 0; every other path exists.
+  std::vector<std::string> missing;
 
   int make_directory(const char* path, mode_t mode) override;
   int make_file(const char* path, mode_t mode) override;
@@ -30,6 +32,7 @@ class FakeMountSyscalls final : public stages::MountSyscalls {
                     std::uint64_t propagation) override;
   int move_mount(int fd, const char* target) override;
   int is_directory(int fd) override;
+  int exists(const char* path) override;
   int close(int fd) override;
 
  private:

@@ -79,13 +79,12 @@ BOOST_AUTO_TEST_CASE(environment_comes_only_from_the_tier) {
 BOOST_AUTO_TEST_CASE(parents_are_mounted_before_children) {
   auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), with_workspace(), "r");
   BOOST_TEST(index_of(plan, Kind::attach_prepared, "usr") >= 0);
-  BOOST_TEST(index_of(plan, Kind::tmpfs, "dev") < index_of(plan, Kind::attach_prepared, "dev/null"));
+  BOOST_TEST(index_of(plan, Kind::directory, "dev") < index_of(plan, Kind::attach_prepared, "dev/null"));
   BOOST_TEST(index_of(plan, Kind::proc, "proc") < index_of(plan, Kind::read_only_rebind, "proc/sys"));
   // Masks clone the sandbox's own dev/null.
   BOOST_TEST(index_of(plan, Kind::attach_prepared, "dev/null") < index_of(plan, Kind::mask_with_null, "proc/kcore"));
   BOOST_TEST(index_of(plan, Kind::directory, "etc") < index_of(plan, Kind::attach_prepared, "etc/ld.so.cache"));
-  BOOST_TEST(index_of(plan, Kind::directory, "etc/ssl") < index_of(plan, Kind::attach_prepared, "etc/ssl/certs"));
-  BOOST_TEST(index_of(plan, Kind::read_only_remount, "dev") > index_of(plan, Kind::symlink, "dev/stderr"));
+  BOOST_TEST(index_of(plan, Kind::tmpfs, "dev/shm") > index_of(plan, Kind::directory, "dev"));
   // No directory is ever created inside a bound host tree.
   for (const auto& op : plan.mount_ops)
     if (op.kind == Kind::directory) BOOST_TEST(op.target.rfind("usr/", 0) != 0u, op.target);

@@ -1,0 +1,132 @@
+// launch_bench: launch-to-exit latency of sandboxes, several commands measured
+// in the same run, interleaved so that machine noise falls on all of them
+// alike. Prints the median, p10 and p90 per command, the ratio of each median
+// to the last command's (the reference, bwrap), and launches per second with
+// N parallel callers.
+//
+//   launch_bench [--runs N] [--parallel P] [--seconds S] NAME=COMMAND... 
+//
+// COMMAND is split on spaces (no quoting); the process's stdout and stderr go
+// to /dev/null and its exit status must be 0.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+struct Command {
+  std::string name;
+  std::vector<std::string> argv;
+  std::vector<double> samples_ms;
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
+}
+
+// Runs argv once; returns the wall time in ms, or a negative value on failure.
+double run_once(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto end = std::chrono::steady_clock::now();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  const double index = p * static_cast<double>(values.size() - 1);
+  const auto low = static_cast<std::size_t>(index);
+  const auto high = std::min(low + 1, values.size() - 1);
+  return values[low] + (values[high] - values[low]) * (index - static_cast<double>(low));
+}
+
+double throughput(const std::vector<std::string>& argv, int parallel, double seconds) {
+  std::atomic<long> launches{0};
+  std::atomic<bool> failed{false};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < parallel; ++i) {
+    callers.emplace_back([&] {
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (run_once(argv) < 0) failed = true;
+        ++launches;
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  return failed ? -1 : static_cast<double>(launches) / seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 300, parallel = 2;
+  double seconds = 5;
+  std::vector<Command> commands;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
+    else if (arg == "--parallel" && i + 1 < argc) parallel = std::stoi(argv[++i]);
+    else if (arg == "--seconds" && i + 1 < argc) seconds = std::stod(argv[++i]);
+    else if (auto eq = arg.find('='); eq != std::string::npos) commands.push_back({arg.substr(0, eq), split(arg.substr(eq + 1)), {}});
+    else {
+      std::fprintf(stderr, "usage: launch_bench [--runs N] [--parallel P] [--seconds S] NAME=COMMAND...\n");
+      return 2;
+    }
+  }
+  if (commands.empty()) return 2;
+  for (auto& command : commands) {
+    for (int i = 0; i < 10; ++i) {  // warm-up: page cache, dentries
+      if (run_once(command.argv) < 0) {
+        std::fprintf(stderr, "launch_bench: %s failed\n", command.name.c_str());
+        return 1;
+      }
+    }
+  }
+  for (int i = 0; i < runs; ++i) {
+    for (auto& command : commands) command.samples_ms.push_back(run_once(command.argv));
+  }
+  const double reference = percentile(commands.back().samples_ms, 0.5);
+  std::printf("%-28s %9s %9s %9s %12s %14s\n", "command", "median_ms", "p10_ms", "p90_ms", "vs_reference",
+              ("launches/s@" + std::to_string(parallel)).c_str());
+  for (auto& command : commands) {
+    if (std::any_of(command.samples_ms.begin(), command.samples_ms.end(), [](double v) { return v < 0; })) {
+      std::printf("%-28s failed during the run\n", command.name.c_str());
+      return 1;
+    }
+    const double median = percentile(command.samples_ms, 0.5);
+    std::printf("%-28s %9.3f %9.3f %9.3f %11.2fx %14.0f\n", command.name.c_str(), median,
+                percentile(command.samples_ms, 0.1), percentile(command.samples_ms, 0.9), median / reference,
+                throughput(command.argv, parallel, seconds));
+  }
+  return 0;
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what tierbox needs to build and test, from Debian 12's packages,
+# skipping what is already there. Run as root.
+set -eu
+
+PACKAGES="
+  cmake g++ make pkg-config
+  libcap-dev libseccomp-dev libmnl-dev libnftnl-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libboost-test-dev libsodium-dev
+  iproute2 util-linux procps
+  bubblewrap hyperfine
+"
+
+missing=""
+for package in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $package"
+  fi
+done
+
+if [ -n "$missing" ]; then
+  echo "tierbox: installing:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
