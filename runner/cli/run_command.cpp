@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "common/run_id.h"
 #include "common/units.h"
+#include "common/users.h"
 #include "launch/launcher.h"
 #include "policy/host_facts.h"
 #include "policy/planner.h"
@@ -58,6 +59,7 @@ policy::TaskRequest make_request(const RunOptions& options) {
   request.caller_env = caller_environment();
   request.caller.uid = ::getuid();
   request.caller.gid = ::getgid();
+  request.caller.user_name = user_name(request.caller.uid);
   if (const char* sudo_user = std::getenv("SUDO_USER")) request.caller.sudo_user = sudo_user;
   std::error_code ec;
   request.caller_cwd = std::filesystem::current_path(ec);

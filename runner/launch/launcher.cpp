@@ -17,6 +17,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "launch/child.h"
+#include "launch/run_registry.h"
 #include "launch/run_slot.h"
 #include "launch/supervisor.h"
 #include "launch/sync.h"
@@ -173,14 +174,29 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
                               config.host_id_base + 1 + slot.index};
   logging::step("run slot {}: the task is host uid {}", slot.index, ids.host_task);
 
-  // Parent 2: open and seal every host path the sandbox binds.
+  // Parent 2: register the run (its lock), before anything is made on the
+  // host, so that `tierbox gc` can always find what a crashed runner left.
+  RunRegistry registry(config.state_dir);
+  RunRecord record;
+  record.run_id = plan.run_id;
+  record.tier = plan.tier;
+  record.argv = plan.argv;
+  record.requester_uid = plan.requester_uid;
+  record.requester = plan.requester;
+  record.runner_pid = ::getpid();
+  record.started_at = rfc3339_utc(std::chrono::system_clock::now());
+  record.network_mode = policy::to_string(plan.network);
+  auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
+  logging::step("run {} registered", plan.run_id);
+
+  // Parent 3: open and seal every host path the sandbox binds.
   const bool have_mount_setattr = stages::kernel_has_mount_setattr();
   auto prepared = with_stage("prepare mounts", [&] {
     return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);
   });
   logging::step("{} host trees opened and sealed", prepared.trees.size());
 
-  // Parent 3: the sync channel, init's status pipe, the child's inputs.
+  // Parent 4: the sync channel, init's status pipe, the child's inputs.
   auto channel = make_sync_channel();
   auto status = make_status_pipe();
   ChildContext context;
@@ -198,11 +214,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.title_area = g_title_area;
   context.title_size = g_title_size;
 
-  // Parent 4: relay signals from here on (the child inherits the mask).
+  // Parent 5: relay signals from here on (the child inherits the mask).
   SignalRelay relay;
   const auto deadline = std::chrono::steady_clock::now() + plan.wall_time;
 
-  // Parent 5: clone3 into the new namespaces.
+  // Parent 6: clone3 into the new namespaces.
   int pidfd_raw = -1;
   struct clone_args args {};
   args.flags = kNamespaces | CLONE_PIDFD;
@@ -221,15 +237,21 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   prepared.trees.clear();
   logging::step("clone3: sandbox init is host pid {}", pid);
 
-  // Parent 6: id maps, then sync #1.
+  // Parent 7: id maps, then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
     logging::step("sync #1 sent (id maps written)");
-    // Parent 7: network (lo only in mode none: the child brings it up), sync #2.
+    // Parent 8: while the child builds its root, the run's record; the task
+    // does not start before it is written (sync #2 comes after).
+    run_entry.record().sandbox_pid = outcome.pid;
+    run_entry.record().state = "running";
+    with_stage("register the run", [&] { run_entry.update(); });
+    logging::step("run record written");
+    // Parent 9: network (lo only in mode none: the child brings it up), sync #2.
     if (send_to_child(channel.parent_end.get(), SyncKind::network_ready)) logging::step("sync #2 sent (network ready)");
   }
 
-  // Parent 8: wait for #3 (or the child's failure), then for exec: EOF.
+  // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.
   auto message = receive_from_child(channel.parent_end.get(), deadline);
   if (message && message->kind == SyncKind::ready_to_exec) {
     log_child_timings(*message);
@@ -248,7 +270,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.exec_succeeded = true;
   logging::step("exec succeeded");
 
-  // Parent 9: supervise until the sandbox ends.
+  // Parent 11: supervise until the sandbox ends.
   const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline);
   guard.release();
   outcome.ended_at = std::chrono::system_clock::now();

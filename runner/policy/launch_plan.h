@@ -72,6 +72,8 @@ struct LaunchPlan {
   std::string tier;
   std::string profile_file;
   std::string profile_sha256;
+  uid_t requester_uid = 0;
+  std::string requester;  // user name, "" when the uid has none
 
   std::vector<std::string> argv;
   std::vector<std::string> env;     // "NAME=VALUE"

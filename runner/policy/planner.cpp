@@ -251,6 +251,8 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan.tier = profile.name;
   plan.profile_file = profile.file.string();
   plan.profile_sha256 = profile.sha256;
+  plan.requester_uid = request.caller.uid;
+  plan.requester = request.caller.user_name;
   plan.argv = request.argv;
   plan.env = build_environment(profile.environment, request.caller_env, request.env_overrides);
   plan.exec_search_path = kDefaultPath;

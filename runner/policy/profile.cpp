@@ -11,11 +11,4 @@ const char* to_string(MountType type) {
   return "?";
 }
 
-const char* to_string(NetworkMode mode) {
-  switch (mode) {
-    case NetworkMode::none: return "none";
-  }
-  return "?";
-}
-
 }  // namespace tierbox::policy

@@ -1,7 +1,8 @@
 // A tier profile, as security teams write it in profiles/tiers/*.json, after
 // its `extends` chain has been applied. Plain data; loaded and validated by
 // profile_loader, turned into a LaunchPlan by the planner. docs/profiles.md
-// documents every field.
+// documents every field. Each section with its own concern (environment,
+// limits, network, ...) is declared and parsed in policy/sections/.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,10 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "policy/sections/environment.h"
+#include "policy/sections/limits.h"
+#include "policy/sections/network.h"
 
 namespace tierbox::policy {
 
@@ -41,21 +46,6 @@ struct WorkspaceSpec {
   bool writable = false;
 };
 
-struct EnvironmentSpec {
-  std::map<std::string, std::string> set;  // fixed values
-  std::vector<std::string> pass;           // copied from the caller when present
-  std::vector<std::string> allow;          // names `run --env` may set ("CI_*" globs)
-};
-
-struct LimitsSpec {
-  std::chrono::milliseconds wall_time{std::chrono::hours(1)};
-};
-
-enum class NetworkMode { none };
-
-struct NetworkSpec {
-  NetworkMode mode = NetworkMode::none;
-};
 
 struct Profile {
   std::string name;                          // the tier name: the leaf file's stem
@@ -74,6 +64,5 @@ struct Profile {
 };
 
 const char* to_string(MountType type);
-const char* to_string(NetworkMode mode);
 
 }  // namespace tierbox::policy

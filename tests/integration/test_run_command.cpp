@@ -2,7 +2,11 @@
 // one-line errors that name what to fix, and config lookup.
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "integration/harness.h"
 
@@ -150,6 +154,63 @@ BOOST_AUTO_TEST_CASE(an_invalid_profile_fails_the_check) {
   BOOST_TEST(result.status == 1);
   BOOST_TEST(result.err.find("/user/uid") != std::string::npos, result.err);
   BOOST_TEST(result.out.find("good.json: ok") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(run_registry)
+
+namespace {
+
+std::string run_id_from(BackgroundRun& run) {
+  auto line = run.wait_for_line("registered");
+  auto at = line.find("run ");
+  if (at == std::string::npos) return "";
+  auto id = line.substr(at + 4);
+  return id.substr(0, id.find(' '));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_live_run_is_registered_and_gc_leaves_it_alone) {
+  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo ready >&2; sleep 30"});
+  auto id = run_id_from(run);
+  BOOST_REQUIRE(!id.empty());
+  BOOST_REQUIRE(!run.wait_for_line("ready").empty());
+  const auto record_file = std::filesystem::path("/run/tierbox/runs") / (id + ".json");
+  BOOST_REQUIRE(std::filesystem::exists(record_file));
+  std::ifstream in(record_file);
+  auto record = json::parse(in);
+  BOOST_TEST(record["state"] == "running");
+  BOOST_TEST(record["argv"][0] == "/bin/sh");
+  BOOST_TEST(record["sandbox_pid"].get<int>() > 0);
+  BOOST_TEST(record["runner_pid"].get<int>() == run.pid());
+  auto gc = run_tierbox({"gc", "--json"});
+  BOOST_TEST(gc.status == 0);
+  BOOST_TEST(gc.out.find(id) == std::string::npos, "gc touched a live run: " << gc.out);
+  BOOST_TEST(std::filesystem::exists(record_file));
+  run.signal(SIGTERM);
+  BOOST_TEST(run.wait() == 143);
+  BOOST_TEST(!std::filesystem::exists(record_file), "a finished run left its record");
+}
+
+BOOST_AUTO_TEST_CASE(gc_removes_the_entry_of_a_killed_runner) {
+  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo ready >&2; sleep 30"});
+  auto id = run_id_from(run);
+  BOOST_REQUIRE(!id.empty());
+  BOOST_REQUIRE(!run.wait_for_line("ready").empty());
+  run.signal(SIGKILL);
+  BOOST_TEST(run.wait() == 137);
+  const auto record_file = std::filesystem::path("/run/tierbox/runs") / (id + ".json");
+  BOOST_TEST(std::filesystem::exists(record_file));  // left behind by the crash
+  auto gc = run_tierbox({"gc", "--json"});
+  BOOST_TEST(gc.status == 0, gc.err);
+  auto report = json::parse(gc.out);
+  bool cleaned = false;
+  for (const auto& item : report) cleaned = cleaned || (item["run_id"] == id && item["result"] == "cleaned");
+  BOOST_TEST(cleaned, gc.out);
+  BOOST_TEST(!std::filesystem::exists(record_file));
+  BOOST_TEST(!std::filesystem::exists(std::filesystem::path("/run/tierbox/runs") / (id + ".lock")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -44,3 +44,26 @@ BOOST_AUTO_TEST_CASE(formatting_round_trips) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+#include "common/temp_dir.h"
+#include "common/users.h"
+
+BOOST_AUTO_TEST_SUITE(users)
+
+BOOST_AUTO_TEST_CASE(names_and_groups_come_from_the_files) {
+  tierbox::testing::TempDir dir;
+  auto passwd = dir.write("passwd", "root:x:0:0:root:/root:/bin/sh\n# comment\nalice:x:1001:1001::/home/alice:/bin/sh\n"
+                                    "bob:x:1002:500::/home/bob:/bin/sh\n").string();
+  auto group = dir.write("group", "root:x:0:\nalice:x:1001:\nreviewers:x:500:carol,dave\n").string();
+  BOOST_TEST(tierbox::user_name(1001, passwd) == "alice");
+  BOOST_TEST(tierbox::user_name(4242, passwd).empty());
+  BOOST_TEST(*tierbox::user_id("bob", passwd) == 1002u);
+  BOOST_TEST(!tierbox::user_id("mallory", passwd).has_value());
+  BOOST_TEST(*tierbox::primary_group(1002, passwd) == 500u);
+  auto members = tierbox::group_members("reviewers", group, passwd);
+  std::vector<std::string> expected = {"carol", "dave", "bob"};  // listed, then by primary group
+  BOOST_TEST(members == expected, boost::test_tools::per_element());
+  BOOST_TEST(tierbox::group_members("nogroup", group, passwd).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

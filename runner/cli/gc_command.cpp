@@ -1,0 +1,60 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "launch/cleanup.h"
+#include "launch/run_registry.h"
+#include "policy/runner_config.h"
+
+namespace tierbox::cli {
+namespace {
+
+struct GcOptions {
+  bool json = false;
+};
+
+int gc(const GcOptions& options, const CommonOptions& common) {
+  logging::configure(common.verbose);
+  const auto dirs_text = search_dirs(common);
+  const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
+  const auto config = policy::load_runner_config(dirs);
+  launch::RunRegistry registry(config.state_dir);
+  nlohmann::json report = nlohmann::json::array();
+  int failures = 0;
+  for (const auto& listed : registry.list()) {
+    if (listed.runner_alive) continue;
+    nlohmann::json item = {{"run_id", listed.record.run_id}, {"tier", listed.record.tier}};
+    try {
+      item["removed"] = launch::clean_up_run_resources(listed.record);
+      registry.forget(listed.record.run_id);
+      item["result"] = "cleaned";
+    } catch (const Error& error) {
+      item["result"] = "failed";
+      item["error"] = error.what();
+      ++failures;
+    }
+    if (!options.json) {
+      std::printf("%s %s (tier %s)%s%s\n", item["result"].get<std::string>().c_str(), listed.record.run_id.c_str(),
+                  listed.record.tier.c_str(), item.contains("error") ? ": " : "",
+                  item.contains("error") ? item["error"].get<std::string>().c_str() : "");
+      for (const auto& line : item.value("removed", nlohmann::json::array()))
+        std::printf("  removed %s\n", line.get<std::string>().c_str());
+    }
+    report.push_back(std::move(item));
+  }
+  if (options.json) std::printf("%s\n", report.dump().c_str());
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common) {
+  auto options = std::make_shared<GcOptions>();
+  auto* gc_app = app.add_subcommand("gc", "Clean up after runs whose runner died (exit 1 if something could not be removed)");
+  gc_app->add_flag("--json", options->json, "Print a JSON array of what was cleaned");
+  gc_app->add_option("--config-dir", common.config_dir, "Look for tierbox.json here first");
+  return [options, &common] { return gc(*options, common); };
+}
+
+}  // namespace tierbox::cli

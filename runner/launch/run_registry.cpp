@@ -1,0 +1,170 @@
+#include "launch/run_registry.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "common/errors.h"
+#include "policy/json_reader.h"
+
+namespace tierbox::launch {
+namespace {
+
+namespace fs = std::filesystem;
+
+void make_private_dirs(const fs::path& dir) {
+  fs::path path;
+  for (const auto& part : dir) {
+    path /= part;
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw_sys_error("mkdir(" + quote(path.string()) + ", 0700)");
+  }
+}
+
+void write_atomically(const fs::path& file, const std::string& content) {
+  const auto temporary = file.string() + ".tmp";
+  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) throw_sys_error("open(" + quote(temporary) + ", O_WRONLY|O_CREAT|O_TRUNC)");
+  std::size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys_error("write(" + quote(temporary) + ")");
+    written += static_cast<std::size_t>(n);
+  }
+  fd.reset();
+  if (::rename(temporary.c_str(), file.c_str()) != 0)
+    throw_sys_error("rename(" + quote(temporary) + " -> " + quote(file.string()) + ")");
+}
+
+bool lock_is_held(const fs::path& lock_file) {
+  UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return false;  // no lock file: nobody holds it
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;
+  return errno == EWOULDBLOCK;
+}
+
+bool is_valid_run_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string rfc3339_utc(std::chrono::system_clock::time_point time) {
+  const auto seconds = std::chrono::system_clock::to_time_t(time);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+  return text;
+}
+
+nlohmann::json to_json(const RunRecord& record) {
+  return {{"run_id", record.run_id},         {"tier", record.tier},
+          {"argv", record.argv},             {"requester_uid", record.requester_uid},
+          {"requester", record.requester},   {"runner_pid", record.runner_pid},
+          {"sandbox_pid", record.sandbox_pid}, {"started_at", record.started_at},
+          {"network_mode", record.network_mode}, {"state", record.state},
+          {"resources", record.resources}};
+}
+
+RunRecord record_from_json(const nlohmann::json& json) {
+  RunRecord record;
+  record.run_id = json.value("run_id", "");
+  record.tier = json.value("tier", "");
+  record.argv = json.value("argv", std::vector<std::string>{});
+  record.requester_uid = json.value("requester_uid", 0u);
+  record.requester = json.value("requester", "");
+  record.runner_pid = json.value("runner_pid", 0);
+  record.sandbox_pid = json.value("sandbox_pid", 0);
+  record.started_at = json.value("started_at", "");
+  record.network_mode = json.value("network_mode", "");
+  record.state = json.value("state", "");
+  record.resources = json.value("resources", nlohmann::json::object());
+  return record;
+}
+
+RunRegistry::RunRegistry(fs::path state_dir) : dir_(std::move(state_dir) / "runs") {}
+
+RunRegistry::Entry::Entry(fs::path dir, RunRecord record, UniqueFd lock)
+    : dir_(std::move(dir)), record_(std::move(record)), lock_(std::move(lock)) {}
+
+RunRegistry::Entry::~Entry() {
+  if (!lock_) return;  // moved from
+  ::unlink((dir_ / (record_.run_id + ".json")).c_str());
+  ::unlink((dir_ / (record_.run_id + ".lock")).c_str());
+}
+
+void RunRegistry::Entry::update() {
+  write_atomically(dir_ / (record_.run_id + ".json"), to_json(record_).dump() + "\n");
+}
+
+RunRegistry::Entry RunRegistry::register_run(RunRecord record) {
+  if (!is_valid_run_id(record.run_id)) throw Error("invalid run id " + quote(record.run_id), exit_code::runner_failed);
+  const auto lock_file = dir_ / (record.run_id + ".lock");
+  UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock && errno == ENOENT) {  // first run on this host
+    make_private_dirs(dir_);
+    lock.reset(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  }
+  if (!lock) throw_sys_error("open(" + quote(lock_file.string()) + ", O_CREAT|O_EXCL)");
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) throw_sys_error("flock(" + quote(lock_file.string()) + ", LOCK_EX)");
+  return Entry(dir_, std::move(record), std::move(lock));
+}
+
+std::vector<RunRegistry::Listed> RunRegistry::list() const {
+  std::vector<Listed> runs;
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(dir_, ec)) {
+    if (item.path().extension() != ".lock") continue;
+    const auto id = item.path().stem().string();
+    if (!is_valid_run_id(id)) continue;
+    if (auto listed = find(id)) runs.push_back(std::move(*listed));
+  }
+  return runs;
+}
+
+std::optional<RunRegistry::Listed> RunRegistry::find(const std::string& run_id) const {
+  if (!is_valid_run_id(run_id)) return std::nullopt;
+  const auto lock_file = dir_ / (run_id + ".lock");
+  const auto record_file = dir_ / (run_id + ".json");
+  std::error_code ec;
+  const bool has_lock = fs::exists(lock_file, ec);
+  const bool has_record = fs::exists(record_file, ec);
+  if (!has_lock && !has_record) return std::nullopt;
+  Listed listed;
+  listed.record.run_id = run_id;
+  listed.record.state = "starting";
+  if (has_record) {
+    try {
+      listed.record = record_from_json(policy::read_json_file(record_file.string()));
+    } catch (const std::exception&) {
+      listed.record.state = "unreadable";  // still listed, so gc can remove it
+    }
+    listed.record.run_id = run_id;
+  }
+  listed.runner_alive = lock_is_held(lock_file);
+  if (!listed.runner_alive && !has_record && has_lock) {
+    // No record yet: a runner between creating its lock and locking it, or
+    // one that died before writing its record. Only age tells them apart.
+    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(lock_file, ec);
+    listed.runner_alive = !ec && age < kLockGrace;
+  }
+  return listed;
+}
+
+void RunRegistry::forget(const std::string& run_id) const {
+  auto listed = find(run_id);
+  if (!listed || listed->runner_alive) return;
+  ::unlink((dir_ / (run_id + ".json")).c_str());
+  ::unlink((dir_ / (run_id + ".lock")).c_str());
+}
+
+}  // namespace tierbox::launch

@@ -1,0 +1,98 @@
+// The registry of live runs: one entry per run under STATE_DIR/runs/, so that
+// other tierbox commands (ps, stop, freeze, gc) can find a run and what it
+// created on the host.
+//
+//   runs/<run_id>.lock   created and flock()ed by the runner first thing
+//   runs/<run_id>.json   the RunRecord, written (atomically: write + rename)
+//                        while the child builds its root, off the critical path
+//
+// The lock is how a dead runner is told from a live one: the kernel drops it
+// when the runner exits, however it exits. A run whose lock can be taken is a
+// crashed runner's: `tierbox gc` cleans what its record lists and removes it.
+// (A lock file younger than kLockGrace without a record may be a runner between
+// creating and locking it, and is left alone.) The directory is 0700 root:
+// sandboxes never see it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace tierbox::launch {
+
+struct RunRecord {
+  std::string run_id;
+  std::string tier;
+  std::vector<std::string> argv;
+  uid_t requester_uid = 0;
+  std::string requester;        // user name of requester_uid
+  pid_t runner_pid = 0;
+  pid_t sandbox_pid = 0;        // host pid of the sandbox's init, 0 before clone
+  std::string started_at;       // RFC 3339, UTC
+  std::string network_mode;
+  std::string state = "starting";  // starting, running, frozen, isolated
+  // What the run created on the host, one key per concern ("cgroup",
+  // "network", ...), in the form that concern's cleaner reads back.
+  nlohmann::json resources = nlohmann::json::object();
+};
+
+nlohmann::json to_json(const RunRecord& record);
+RunRecord record_from_json(const nlohmann::json& json);
+
+class RunRegistry {
+ public:
+  static constexpr std::chrono::seconds kLockGrace{10};
+
+  explicit RunRegistry(std::filesystem::path state_dir);
+
+  // A registered run: holds the lock, rewrites the record on update(),
+  // removes both files when destroyed (the run is over and cleaned up).
+  class Entry {
+   public:
+    Entry(std::filesystem::path dir, RunRecord record, UniqueFd lock);
+    ~Entry();
+    Entry(Entry&&) = default;
+    Entry& operator=(Entry&&) = delete;
+    Entry(const Entry&) = delete;
+    Entry& operator=(const Entry&) = delete;
+    RunRecord& record() { return record_; }
+    void update();  // writes record() atomically
+
+   private:
+    std::filesystem::path dir_;
+    RunRecord record_;
+    UniqueFd lock_;
+  };
+
+  // Creates and locks the run's lock file; the record is written by the
+  // first Entry::update(). Throws SysError when the state directory cannot be
+  // written: a run that cannot be registered could not be stopped or cleaned
+  // up, so it does not start (fail closed).
+  Entry register_run(RunRecord record);
+
+  struct Listed {
+    RunRecord record;
+    bool runner_alive = false;
+  };
+  std::vector<Listed> list() const;
+  std::optional<Listed> find(const std::string& run_id) const;
+  // Removes the entry of a run whose runner is dead (gc, after cleaning).
+  void forget(const std::string& run_id) const;
+
+  [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// "2026-11-25T16:59:45.123Z"
+std::string rfc3339_utc(std::chrono::system_clock::time_point time);
+
+}  // namespace tierbox::launch
