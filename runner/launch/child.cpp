@@ -172,6 +172,7 @@ void reset_signals(std::uint64_t ignored) noexcept {
   step(ChildStep::become_task_user, stages::become_task_user(plan.task_uid, plan.task_gid, failure) &&
                                         stages::clear_capability_sets(context.capabilities, failure) &&
                                         stages::set_parent_death_signal(failure));
+  step(ChildStep::session_keyring, stages::join_new_session_keyring(failure));  // owned by the task user
   step(ChildStep::verify_capabilities, stages::verify_no_capabilities(context.capabilities, failure));
   step(ChildStep::working_directory, change_directory(plan.cwd.c_str(), failure));
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");

@@ -22,6 +22,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::drop_capabilities: return "drop capabilities";
     case ChildStep::no_new_privs: return "no_new_privs";
     case ChildStep::become_task_user: return "become the task user";
+    case ChildStep::session_keyring: return "new session keyring";
     case ChildStep::verify_capabilities: return "verify capabilities are empty";
     case ChildStep::working_directory: return "working directory";
     case ChildStep::fork_task: return "fork the task";

@@ -26,6 +26,7 @@ enum class ChildStep : std::uint32_t {
   drop_capabilities,
   no_new_privs,
   become_task_user,
+  session_keyring,
   verify_capabilities,
   working_directory,
   fork_task,

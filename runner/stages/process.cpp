@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -26,6 +27,12 @@ bool start_new_session(ChildFailure& failure) noexcept {
 bool set_no_new_privs(ChildFailure& failure) noexcept {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) return true;
   return failure.fail_errno("prctl(PR_SET_NO_NEW_PRIVS, 1)");
+}
+
+bool join_new_session_keyring(ChildFailure& failure) noexcept {
+  // KEYCTL_JOIN_SESSION_KEYRING (1) with no name: a new anonymous keyring.
+  if (::syscall(SYS_keyctl, 1, nullptr) >= 0) return true;
+  return failure.fail_errno("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)");
 }
 
 bool apply_rlimits(const std::vector<policy::RlimitSetting>& rlimits, ChildFailure& failure) noexcept {

@@ -21,6 +21,11 @@ bool start_new_session(ChildFailure& failure) noexcept;
 
 bool set_no_new_privs(ChildFailure& failure) noexcept;
 
+// A new, empty session keyring. Without it the sandbox would share the
+// caller's session keyring, and "possessor" permissions would let the task
+// read keys there (credentials, tokens) whatever their owner.
+bool join_new_session_keyring(ChildFailure& failure) noexcept;
+
 bool apply_rlimits(const std::vector<policy::RlimitSetting>& rlimits, ChildFailure& failure) noexcept;
 
 // Closes every fd except 0, 1, 2 and the sorted list keep (CVE-2024-21626: a

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -377,9 +378,30 @@ BOOST_AUTO_TEST_CASE(the_old_root_is_unreachable) {
   BOOST_TEST(report["chroot"] == "EPERM");
   BOOST_TEST(report["proc1_environ"] == "EACCES");
   BOOST_TEST(report["proc1_mem"] == "EACCES");
+  BOOST_TEST(report["proc1_exe_open"] == "EACCES");
+  BOOST_TEST(report["proc1_exe_readlink"] == "EACCES");
   auto info = probe({"--tier", "untrusted"}, {"info"});
   BOOST_TEST(info["cwd"] == "/workspace");
   for (const auto& mount : info["mounts"]) BOOST_TEST(mount["mount_point"] != "/tmp/tierbox-root");
+}
+
+BOOST_AUTO_TEST_CASE(keys_in_the_callers_session_keyring_are_out_of_reach) {
+  // This test process gets a session keyring of its own, with a key in it;
+  // tierbox and everything it starts inherit that keyring.
+  BOOST_REQUIRE(::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, nullptr) >= 0);
+  const std::string description = "tierbox-test-" + std::to_string(::getpid());
+  const std::string secret = "s3cr3t-token";
+  const long key = ::syscall(SYS_add_key, "user", description.c_str(), secret.data(), secret.size(),
+                             -3 /* KEY_SPEC_SESSION_KEYRING */);
+  BOOST_REQUIRE(key > 0);
+  // Control: a process of the caller's, outside a sandbox, reads it.
+  auto outside = run_process({kProbe, "keyring", std::to_string(key), description});
+  BOOST_REQUIRE(outside.status == 0);
+  BOOST_TEST(json::parse(outside.out)["read"] == secret);
+  auto inside = probe({"--tier", "untrusted"}, {"keyring", std::to_string(key), description});
+  BOOST_TEST(inside["read"] != secret, inside.dump());
+  BOOST_TEST(inside["search"] != "found", inside.dump());
+  ::syscall(SYS_keyctl, 3 /* KEYCTL_REVOKE */, key);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,7 @@
 //   tierbox-probe connect-abstract NAME   connect to an abstract unix socket
 //   tierbox-probe orphans N            fork N orphans that exit; report zombies left
 //   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
+//   tierbox-probe keyring SERIAL DESC  read a key, search the session keyring
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
@@ -287,6 +289,10 @@ json escape() {
   }
   report["proc1_environ"] = result(open("/proc/1/environ", O_RDONLY | O_CLOEXEC));
   report["proc1_mem"] = result(open("/proc/1/mem", O_RDONLY | O_CLOEXEC));
+  // CVE-2019-5736: the runtime's own binary, reached through its process.
+  report["proc1_exe_open"] = result(open("/proc/1/exe", O_RDONLY | O_CLOEXEC));
+  char exe[4096];
+  report["proc1_exe_readlink"] = result(static_cast<int>(readlink("/proc/1/exe", exe, sizeof exe)));
   return report;
 }
 
@@ -381,6 +387,16 @@ json orphans(int count) {
   return {{"zombies", zombies}};
 }
 
+// Tries to read a key by serial and to find it by description in the session
+// keyring (what a task could do with keys inherited from its caller).
+json keyring(long serial, const std::string& description) {
+  char payload[256];
+  long read = syscall(SYS_keyctl, 11 /* KEYCTL_READ */, serial, payload, sizeof payload);
+  std::string read_result = read >= 0 ? std::string(payload, static_cast<std::size_t>(std::min<long>(read, sizeof payload))) : errno_name(errno);
+  long found = syscall(SYS_keyctl, 10 /* KEYCTL_SEARCH */, -3 /* KEY_SPEC_SESSION_KEYRING */, "user", description.c_str(), 0);
+  return {{"read", read_result}, {"search", found >= 0 ? "found" : errno_name(errno)}};
+}
+
 json fill(const std::string& path, long long bytes) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return {{"open", errno_name(errno)}};
@@ -420,6 +436,7 @@ int main(int argc, char** argv) {
   else if (command == "connect-abstract" && args.size() == 1) report = connect_abstract(args[0]);
   else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));
   else if (command == "fill" && args.size() == 2) report = fill(args[0], std::stoll(args[1]));
+  else if (command == "keyring" && args.size() == 2) report = keyring(std::stol(args[0]), args[1]);
   else {
     std::cerr << "tierbox-probe: unknown command " << command << "\n";
     return 2;
