@@ -23,6 +23,7 @@
 #include "launch/sync.h"
 #include "stages/capabilities.h"
 #include "stages/prepared_mounts.h"
+#include "stages/process.h"
 #include "stages/user_namespace.h"
 
 namespace tierbox::launch {
@@ -167,6 +168,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   Outcome outcome;
   outcome.run_id = plan.run_id;
   logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
+
+  stages::check_standard_fds();
 
   // Parent 1: a run slot, and from it the task's host ids.
   auto slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);

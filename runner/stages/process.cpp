@@ -3,10 +3,14 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+
+#include "common/errors.h"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #include <linux/close_range.h>
@@ -63,6 +67,17 @@ bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& fai
     if (i < keep_count) first = next_keep + 1;
   }
   return true;
+}
+
+void check_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) continue;  // closed: main() put /dev/null there
+    if (S_ISDIR(st.st_mode))
+      throw Error("fd " + std::to_string(fd) +
+                      " is a directory; it would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
+                  exit_code::runner_failed);
+  }
 }
 
 void set_process_title(char* area, std::size_t area_size, const char* title) noexcept {

@@ -32,6 +32,11 @@ bool apply_rlimits(const std::vector<policy::RlimitSetting>& rlimits, ChildFailu
 // leaked directory fd is a way back to the host's filesystem).
 bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& failure) noexcept;
 
+// Parent, before clone: fds 0, 1 and 2 become the task's stdio. A directory
+// among them (a caller can hand one over) would be a path out of the new
+// root, like the leaked fd of CVE-2024-21626; refuse it. Throws Error.
+void check_standard_fds();
+
 // Overwrites the memory behind /proc/self/cmdline and /proc/self/environ (the
 // runner's own argv and environment, inherited by the child) with title, so
 // the sandbox's pid 1 shows neither the caller's command line nor its

@@ -370,6 +370,21 @@ BOOST_AUTO_TEST_CASE(a_directory_fd_leaked_by_the_caller_never_reaches_the_task)
   BOOST_TEST(report["fd_escapes"].empty(), report["fd_escapes"].dump());
 }
 
+BOOST_AUTO_TEST_CASE(a_directory_as_stdio_is_refused) {
+  // A directory on fd 0 would be as good as the leaked fd above: openat(0,
+  // "etc/...") from inside would read the host's tree.
+  int directory = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  BOOST_REQUIRE(directory >= 0);
+  Workspace workspace;
+  SpawnOptions options;
+  options.inherit_fds = {{directory, 0}};
+  auto result = run_tierbox({"run", "--workspace", workspace.str(), "--", "./probe", "escape"}, options);
+  ::close(directory);
+  BOOST_TEST(result.status == 125);
+  BOOST_TEST(result.err.find("fd 0 is a directory") != std::string::npos, result.err);
+  BOOST_TEST(result.out.empty());  // the probe never ran
+}
+
 BOOST_AUTO_TEST_CASE(the_old_root_is_unreachable) {
   auto report = probe({"--tier", "untrusted"}, {"escape"});
   BOOST_TEST(report["host_paths_visible"].empty(), report["host_paths_visible"].dump());
