@@ -45,6 +45,15 @@ std::string user_name(uid_t uid, const std::string& passwd_file) {
   return name;
 }
 
+std::vector<std::pair<std::string, std::string>> user_homes(const std::string& passwd_file) {
+  std::vector<std::pair<std::string, std::string>> homes;
+  for_each_entry(passwd_file, [&](const std::vector<std::string>& fields) {
+    if (fields.size() >= 6 && !fields[5].empty() && fields[5][0] == '/') homes.emplace_back(fields[0], fields[5]);
+    return false;
+  });
+  return homes;
+}
+
 std::optional<uid_t> user_id(const std::string& name, const std::string& passwd_file) {
   std::optional<uid_t> id;
   for_each_entry(passwd_file, [&](const std::vector<std::string>& fields) {
