@@ -136,6 +136,7 @@ BOOST_AUTO_TEST_CASE(generated_etc_files_name_the_task_user) {
 BOOST_AUTO_TEST_CASE(a_tier_binding_etc_gets_no_generated_files) {
   Profile profile;
   profile.name = "t";
+  profile.metadata.chain.push_back({"t.json", "o", "r", Date{2026, 1, 1}, Date{2099, 1, 1}});
   profile.mounts.push_back({MountType::bind, "/etc", "/etc"});
   auto plan = make_plan(profile, request_for({"x"}), {}, "r");
   BOOST_TEST(index_of(plan, Kind::file, "etc/passwd") == -1);
