@@ -158,3 +158,67 @@ BOOST_AUTO_TEST_CASE(a_whole_planned_root_builds_against_the_fake) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tree_stand_ins)
+
+// Masks and protected paths inside a tree are looked up beneath the tree's
+// root without symlinks, and the stand-in is attached onto that fd.
+BOOST_AUTO_TEST_CASE(a_secret_file_is_hidden_by_a_read_only_clone_of_dev_null) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::hide_file_beneath, "workspace", "app/.env"});
+  BOOST_TEST(f.build());
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/app/.env BENEATH NO_SYMLINKS",
+                    "open_tree dev/null", "mount_setattr dev/null RDONLY|NOSUID|NOEXEC PRIVATE",
+                    "move_mount dev/null onto workspace/app/.env"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_secret_directory_is_hidden_by_an_empty_read_only_tmpfs) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::hide_dir_beneath, "workspace", ".aws"});
+  BOOST_TEST(f.build());
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/.aws BENEATH NO_SYMLINKS",
+                    "fsmount tmpfs RDONLY", "move_mount empty tmpfs onto workspace/.aws"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_protected_path_is_bound_onto_itself_recursively_read_only) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::read_only_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(f.build());
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/.git/hooks BENEATH NO_SYMLINKS",
+                    "open_tree_of workspace/.git/hooks RECURSIVE",
+                    "mount_setattr clone of workspace/.git/hooks RDONLY|NOSUID|NODEV RECURSIVE PRIVATE",
+                    "move_mount clone of workspace/.git/hooks onto workspace/.git/hooks"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_vanished_secret_is_fine_but_a_vanished_protected_path_fails_closed) {
+  Fixture hidden;
+  hidden.sys.failures["openat2 workspace/.env"] = -ENOENT;
+  hidden.plan.mount_ops.push_back({Kind::hide_file_beneath, "workspace", ".env"});
+  BOOST_TEST(hidden.build());
+  Fixture protected_path;
+  protected_path.sys.failures["openat2 workspace/.git/hooks"] = -ENOENT;
+  protected_path.plan.mount_ops.push_back({Kind::read_only_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(!protected_path.build());
+  BOOST_TEST(protected_path.failure.err == ENOENT);
+  // A symlink planted on the path: openat2 refuses with ELOOP, and so does the launch.
+  Fixture planted;
+  planted.sys.failures["openat2 workspace/.git/hooks"] = -ELOOP;
+  planted.plan.mount_ops.push_back({Kind::hide_file_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(!planted.build());
+  BOOST_TEST(planted.failure.err == ELOOP);
+  BOOST_TEST(std::string(planted.failure.detail).find("RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS") != std::string::npos,
+             planted.failure.detail);
+}
+
+BOOST_AUTO_TEST_CASE(without_mount_setattr_protected_paths_fail_closed) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::read_only_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(!f.build(false));
+  BOOST_TEST(f.failure.err == ENOSYS);
+  BOOST_TEST(f.sys.calls.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
