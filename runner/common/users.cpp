@@ -45,10 +45,11 @@ std::string user_name(uid_t uid, const std::string& passwd_file) {
   return name;
 }
 
-std::vector<std::pair<std::string, std::string>> user_homes(const std::string& passwd_file) {
-  std::vector<std::pair<std::string, std::string>> homes;
+std::vector<UserHome> user_homes(const std::string& passwd_file) {
+  std::vector<UserHome> homes;
   for_each_entry(passwd_file, [&](const std::vector<std::string>& fields) {
-    if (fields.size() >= 6 && !fields[5].empty() && fields[5][0] == '/') homes.emplace_back(fields[0], fields[5]);
+    auto uid = fields.size() >= 6 ? number(fields[2]) : std::nullopt;
+    if (uid && !fields[5].empty() && fields[5][0] == '/') homes.push_back({fields[0], *uid, fields[5]});
     return false;
   });
   return homes;

@@ -25,34 +25,81 @@ struct TreeSource {
 
 std::string rule_text(const Classification& classification) { return describe(classification); }
 
-// Expands an anchored rule's components (`*`, `?`) against the host, like a
-// shell glob: only the directories along the pattern are listed.
-void expand(const std::vector<std::string>& pattern, std::size_t index, const std::string& prefix,
-            const HostView& view, std::vector<std::string>& out) {
-  if (index == pattern.size()) {
-    if (view.entry_type(prefix.empty() ? "/" : prefix) != EntryType::missing) out.push_back(prefix.empty() ? "/" : prefix);
-    return;
+// Expands anchored rules (`*`, `?`, `~`) against the host like a shell glob:
+// an lstat per literal component, a listing (each directory at most once per
+// launch) per wildcard one.
+class RuleExpander {
+ public:
+  explicit RuleExpander(const HostView& view) : view_(view) {}
+
+  struct Match {
+    std::string path;
+    bool canonical;  // reached through directories only: realpath would return it unchanged
+  };
+
+  std::vector<Match> expand(const std::vector<std::string>& pattern) {
+    std::vector<Match> out;
+    walk(pattern, 0, "", true, out);
+    return out;
   }
-  const auto& part = pattern[index];
-  if (part.find_first_of("*?") == std::string::npos) return expand(pattern, index + 1, prefix + "/" + part, view, out);
-  auto entries = view.list_directory(prefix.empty() ? "/" : prefix);
-  if (!entries) return;
-  for (const auto& [name, type] : *entries)
-    if (component_matches(part, name)) expand(pattern, index + 1, prefix + "/" + name, view, out);
-}
+
+ private:
+  using Listing = std::optional<std::vector<std::pair<std::string, EntryType>>>;
+
+  const Listing& listing(const std::string& directory) {
+    auto it = listings_.find(directory);
+    if (it == listings_.end()) it = listings_.emplace(directory, view_.list_directory(directory.empty() ? "/" : directory)).first;
+    return it->second;
+  }
+
+  EntryType entry_type(const std::string& path) {
+    auto it = types_.find(path);
+    if (it == types_.end()) it = types_.emplace(path, view_.entry_type(path)).first;
+    return it->second;
+  }
+
+  void walk(const std::vector<std::string>& pattern, std::size_t index, const std::string& prefix, bool canonical,
+            std::vector<Match>& out) {
+    if (index == pattern.size()) {
+      out.push_back({prefix.empty() ? "/" : prefix, canonical});
+      return;
+    }
+    const bool last = index + 1 == pattern.size();
+    const auto& part = pattern[index];
+    if (part.find_first_of("*?") == std::string::npos) {
+      // A literal component: one lstat, cheaper than listing a big directory.
+      const auto next = prefix + "/" + part;
+      const auto type = entry_type(next);
+      if (type == EntryType::missing || (!last && type != EntryType::directory && type != EntryType::symlink)) return;
+      return walk(pattern, index + 1, next, canonical && type != EntryType::symlink, out);
+    }
+    const auto& entries = listing(prefix);
+    if (!entries) return;
+    for (const auto& [name, type] : *entries) {
+      if (!component_matches(pattern[index], name)) continue;
+      if (!last && type != EntryType::directory && type != EntryType::symlink) continue;
+      walk(pattern, index + 1, prefix + "/" + name, canonical && type != EntryType::symlink, out);
+    }
+  }
+
+  const HostView& view_;
+  std::map<std::string, Listing> listings_;
+  std::map<std::string, EntryType> types_;
+};
 
 std::vector<SecretLocation> secret_locations(const DataClassifier& classifier, DataClass max, const HostView& view) {
   std::vector<SecretLocation> locations;
+  RuleExpander expander(view);
   for (const auto& expanded : classifier.anchored()) {
     if (expanded.rule->data_class <= max) continue;
-    std::vector<std::string> matches;
-    expand(expanded.components, 0, "", view, matches);
-    for (const auto& match : matches) {
+    for (const auto& match : expander.expand(expanded.components)) {
       // The class of the match itself: a deeper rule may declassify it.
-      auto classification = classifier.classify(match);
+      auto classification = classifier.classify(match.path);
       if (classification.data_class <= max) continue;
-      auto real = view.real_path(match);
-      locations.push_back({match, real.value_or(match), classification});
+      // Reached through a symlink somewhere (a home may be one): where the
+      // data really is, which is what a mount would expose.
+      auto real = match.canonical ? std::optional<std::string>(match.path) : view.real_path(match.path);
+      locations.push_back({match.path, real.value_or(match.path), classification});
     }
   }
   return locations;
@@ -216,13 +263,16 @@ void protect_literal(const TreeSource& source, const ProtectedPath& entry, const
   tree.actions.push_back({Kind::placeholder, missing, directory ? EntryType::directory : EntryType::file, reason});
 }
 
-// Parents before children; of two actions on one path the stronger (hide)
-// stays; nothing below a hidden entry.
+// Parents before children; one action per path; nothing below a hidden
+// entry or a placeholder.
 void normalize(TreeAssessment& tree) {
   auto& actions = tree.actions;
-  std::stable_sort(actions.begin(), actions.end(), [](const auto& a, const auto& b) {
+  // On one path a placeholder wins (it is empty anyway, and this run must
+  // hold it so no other run removes it under the mount), then hide.
+  const auto rank = [](Kind kind) { return kind == Kind::placeholder ? 0 : kind == Kind::hide ? 1 : 2; };
+  std::stable_sort(actions.begin(), actions.end(), [&](const auto& a, const auto& b) {
     if (a.relative != b.relative) return a.relative < b.relative;
-    return a.kind == Kind::hide && b.kind != Kind::hide;
+    return rank(a.kind) < rank(b.kind);
   });
   std::vector<TreeEntryAction> kept;
   for (auto& action : actions) {

@@ -26,6 +26,10 @@ struct BeneathState {
   std::size_t found = 0;                // components that exist (== all: the path exists)
   bool symlink_on_path = false;         // component `found` - 1 is a symlink (and not the last)
   bool not_directory_on_path = false;   // component `found` - 1 is a file where a directory would be
+  // Component `found` exists but is a placeholder another run made (marked
+  // trusted.tierbox.placeholder): reported as missing from there, so this
+  // run adopts it and shares it instead of building on it.
+  bool placeholder = false;
   std::string error;                    // an unexpected error (EACCES, ...), "" when none
 };
 
