@@ -278,7 +278,7 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, 
                       " (fix: pass an existing directory)", exit_code::runner_failed);
     struct stat st {};
     if (::stat(resolved.get(), &st) != 0) throw_sys_error("stat(" + quote(resolved.get()) + ")");
-    facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid};
+    facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_dev, st.st_ino};
   }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;

@@ -81,6 +81,8 @@ struct WorkspacePlan {
   bool writable = false;
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
+  dev_t device = 0;  // of the directory the policy checked; 0: not checked
+  ino_t inode = 0;
 };
 
 struct LaunchPlan {

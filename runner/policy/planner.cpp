@@ -197,7 +197,7 @@ void plan_etc(const Profile& profile, MountOpBuilder& builder) {
   for (const auto& [path, content] : files) {
     bool covered = builder.inside_bind(path) ||
                    std::any_of(profile.mounts.begin(), profile.mounts.end(),
-                               [&](const auto& mount) { return is_under(path, mount.target); });
+                               [&path = path](const auto& mount) { return is_under(path, mount.target); });
     if (covered) continue;
     builder.make_parents(path);
     builder.add({Kind::file, relative(path), content, 0644});
@@ -216,7 +216,7 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
     if (is_forbidden_variable(name))
       throw Refusal("--env " + name + ": loader and interpreter variables are never passed to a task");
     bool allowed = std::any_of(profile.environment.allow.begin(), profile.environment.allow.end(),
-                               [&](const auto& pattern) { return matches_pattern(pattern, name); });
+                               [&name = name](const auto& pattern) { return matches_pattern(pattern, name); });
     if (!allowed)
       throw Refusal("--env " + name + ": tier '" + profile.name + "' does not allow it (environment.allow)");
   }
@@ -332,7 +332,8 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   if (host.workspace) {
     plan.workspace = WorkspacePlan{host.workspace->canonical_path, profile.workspace.target,
                                    profile.workspace.writable, host.workspace->owner_uid,
-                                   host.workspace->owner_gid};
+                                   host.workspace->owner_gid,    host.workspace->device,
+                                   host.workspace->inode};
   }
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
 

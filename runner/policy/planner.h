@@ -22,6 +22,10 @@ struct WorkspaceFacts {
   bool is_directory = false;
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
+  // Which directory was checked (data classes, protected paths): the parent
+  // refuses to mount another one if the path changed in between.
+  dev_t device = 0;
+  ino_t inode = 0;
 };
 
 // What the planner needs to know about the host (gathered by host_facts.cpp).

@@ -9,6 +9,12 @@
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "stages/mounts.h"
+#include "stages/prepared_mounts.h"
+
+#include <sys/stat.h>
+
+#include "common/errors.h"
+#include "common/temp_dir.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
@@ -219,6 +225,33 @@ BOOST_AUTO_TEST_CASE(without_mount_setattr_protected_paths_fail_closed) {
   BOOST_TEST(!f.build(false));
   BOOST_TEST(f.failure.err == ENOSYS);
   BOOST_TEST(f.sys.calls.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(workspace_identity)
+
+// The parent opens the workspace by path after the policy checked it; if the
+// path now leads to another directory (a symlink swapped in), it refuses.
+// open_tree(OPEN_TREE_CLONE) makes a detached copy only: nothing is mounted.
+BOOST_AUTO_TEST_CASE(a_workspace_swapped_after_the_check_is_refused) {
+  tierbox::testing::TempDir checked, other;
+  struct stat st {};
+  BOOST_REQUIRE(::stat(checked.path().c_str(), &st) == 0);
+  LaunchPlan plan;
+  plan.workspace = WorkspacePlan{checked.str(), "/workspace", false, 0, 0, st.st_dev, st.st_ino};
+  plan.prepared_mounts.push_back({PreparedMount::Kind::workspace, checked.str(), true});
+  // Same path, same directory: fine (without the idmapping step).
+  BOOST_CHECK_NO_THROW(stages::prepare_mounts(plan, 0x70000001, 0x70000001, false));
+  // The path now names another directory.
+  plan.prepared_mounts[0].source = other.str();
+  try {
+    stages::prepare_mounts(plan, 0x70000001, 0x70000001, false);
+    BOOST_ERROR("a different workspace was opened");
+  } catch (const Error& error) {
+    BOOST_TEST(std::string(error.what()).find("changed while the launch was being prepared") != std::string::npos, error.what());
+    BOOST_TEST(error.exit_status() == 126);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
