@@ -114,6 +114,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_errors) {
   expect_error(R"({"limits": {"wall_time": "soon"}})", {"/limits/wall_time", "duration"});
   expect_error(R"({"environment": {"pass": ["TERM", 3]}})", {"/environment/pass/1", "expected a string"});
   expect_error(R"([1, 2])", {"expected an object"});
+  // Found by the fuzzer: a number overflowing a double is not a parse_error.
+  expect_error(R"({"limits": {"wall_time": 1e999}})", {"tiers/t.json", "invalid JSON", "number overflow"});
 }
 
 BOOST_AUTO_TEST_CASE(paths_must_be_absolute_and_normalized) {
