@@ -148,6 +148,64 @@ void check_exposure(const TreeSource& source, const DataClassifier& classifier, 
   }
 }
 
+// The inventory's rules as they apply below one tree, matched against an
+// entry's path relative to the tree's root: anchored rules that cannot reach
+// below the root are dropped up front, so a walk of a big workspace costs a
+// few comparisons per entry rather than a full classification.
+class TreeRules {
+ public:
+  TreeRules(const DataClassifier& classifier, std::vector<std::string> root) : root_(std::move(root)) {
+    for (const auto& expanded : classifier.anchored()) {
+      const auto& parts = expanded.components;
+      if (parts.size() <= root_.size()) continue;
+      bool under = true;
+      for (std::size_t i = 0; i < root_.size() && under; ++i) under = component_matches(parts[i], root_[i]);
+      if (under) anchored_.push_back({{parts.begin() + static_cast<std::ptrdiff_t>(root_.size()), parts.end()}, expanded.rule});
+    }
+    anywhere_ = classifier.anywhere();
+  }
+
+  // The rules matching exactly this entry (the highest class among them).
+  [[nodiscard]] std::optional<Classification> exact(const std::vector<std::string>& relative) const {
+    std::optional<Classification> best;
+    const auto consider = [&](const DataClassRule* rule) {
+      if (!best || rule->data_class > best->data_class)
+        best = Classification{rule->data_class, rule, root_.size() + relative.size()};
+    };
+    for (const auto& [tail, rule] : anchored_)
+      if (components_match(tail, relative)) consider(rule);
+    for (const auto* rule : anywhere_)
+      if (suffix_matches_below(rule->pattern.components, relative)) consider(rule);
+    return best;
+  }
+
+  [[nodiscard]] bool scan_disabled(const std::vector<std::string>& relative) const {
+    for (const auto& [tail, rule] : anchored_)
+      if (!rule->scan && components_match(tail, relative)) return true;
+    for (const auto* rule : anywhere_)
+      if (!rule->scan && suffix_matches_below(rule->pattern.components, relative)) return true;
+    return false;
+  }
+
+ private:
+  // suffix_matches over root_ + relative, without building that path.
+  [[nodiscard]] bool suffix_matches_below(const std::vector<std::string>& pattern,
+                                          const std::vector<std::string>& relative) const {
+    if (pattern.size() > root_.size() + relative.size()) return false;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+      const auto& part = pattern[pattern.size() - 1 - i];
+      const auto& name = i < relative.size() ? relative[relative.size() - 1 - i]
+                                             : root_[root_.size() - 1 - (i - relative.size())];
+      if (!component_matches(part, name)) return false;
+    }
+    return true;
+  }
+
+  std::vector<std::string> root_;
+  std::vector<std::pair<std::vector<std::string>, const DataClassRule*>> anchored_;
+  std::vector<const DataClassRule*> anywhere_;
+};
+
 // A walk of one tree: masks entries of a higher class (`**/...` rules) and
 // finds what matches the tree's glob protected paths.
 class TreeScanner {
@@ -155,15 +213,13 @@ class TreeScanner {
   TreeScanner(const TreeSource& source, const DataClassifier& classifier, DataClass max,
               std::vector<const ProtectedPath*> globs, bool scan_classes, TreeAssessment& tree)
       : source_(source), classifier_(classifier), max_(max), globs_(std::move(globs)), scan_classes_(scan_classes),
-        tree_(tree), root_(path_components(source.real)) {
+        tree_(tree), rules_(classifier, path_components(source.real)) {
     states_.push_back(classifier_.classify(source.real));
   }
 
   bool visit(const std::vector<std::string>& relative, EntryType type) {
     states_.resize(relative.size());  // the state of the parent is states_[size - 1]
-    auto full = root_;
-    full.insert(full.end(), relative.begin(), relative.end());
-    auto classification = classifier_.exact(full).value_or(states_.back());
+    auto classification = rules_.exact(relative).value_or(states_.back());
     if (scan_classes_ && classification.data_class > max_) {
       tree_.actions.push_back({Kind::hide, relative, type == EntryType::directory ? EntryType::directory : EntryType::file,
                                "class " + describe(classification)});
@@ -172,7 +228,7 @@ class TreeScanner {
     match_globs(relative, type);
     if (type != EntryType::directory) return false;
     if (!scan_classes_ && !glob_may_match_below(relative)) return false;
-    if (scan_classes_ && classifier_.scan_disabled(full) && !glob_may_match_below(relative)) return false;
+    if (scan_classes_ && rules_.scan_disabled(relative) && !glob_may_match_below(relative)) return false;
     states_.push_back(classification);
     return true;
   }
@@ -215,7 +271,7 @@ class TreeScanner {
   std::vector<const ProtectedPath*> globs_;
   bool scan_classes_;
   TreeAssessment& tree_;
-  std::vector<std::string> root_;
+  TreeRules rules_;
   std::vector<Classification> states_;  // class of each directory on the current path
 };
 

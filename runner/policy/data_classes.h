@@ -84,6 +84,7 @@ class DataClassifier {
     const DataClassRule* rule;
   };
   [[nodiscard]] const std::vector<Expanded>& anchored() const { return anchored_; }
+  [[nodiscard]] const std::vector<const DataClassRule*>& anywhere() const { return anywhere_; }
   // Whether any `**/...` rule has a class above max.
   [[nodiscard]] bool has_anywhere_rule_above(DataClass max) const;
   [[nodiscard]] const DataClassInventory& inventory() const { return inventory_; }
