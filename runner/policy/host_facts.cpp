@@ -221,6 +221,13 @@ BeneathState LinuxHostView::inspect_beneath(const std::string& root, const std::
       return state;
     }
     UniqueFd next(::openat(dir.get(), relative[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next && errno == ENOENT) {
+      // Removed since the fstatat (another run's placeholder going away):
+      // missing from here on.
+      state.found = i;
+      state.type = EntryType::missing;
+      return state;
+    }
     if (!next) {
       state.error = "openat(" + quote(relative[i]) + ", O_PATH|O_DIRECTORY|O_NOFOLLOW): " + errno_text(errno);
       return state;

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 
+#include <cstdio>
 #include <optional>
 #include <thread>
 
@@ -50,23 +51,56 @@ void own_and_mark(int fd, int parent, const std::string& path) {
     throw_sys_error("fsetxattr(" + quote(path) + ", " + kMark + ")");
 }
 
+// A new placeholder, marked before anyone can see it: made under a temporary
+// name and renamed into place (RENAME_NOREPLACE), so a concurrent run never
+// finds it unmarked and mistakes it for the owner's own file. Invalid when
+// something already exists at name.
+UniqueFd create_marked(int parent, const std::string& name, bool directory, const std::string& path) {
+  static unsigned counter = 0;
+  const std::string temporary = ".tierbox-placeholder." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  UniqueFd fd;
+  if (directory) {
+    if (::mkdirat(parent, temporary.c_str(), 0755) != 0) throw_sys_error("mkdirat(" + quote(path) + " (temporary), 0755)");
+    fd = UniqueFd(::openat(parent, temporary.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  } else {
+    fd = UniqueFd(::openat(parent, temporary.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  }
+  if (!fd) throw_sys_error("openat(" + quote(path) + " (temporary), O_CREAT|O_EXCL|O_NOFOLLOW)");
+  const auto discard = [&] { ::unlinkat(parent, temporary.c_str(), directory ? AT_REMOVEDIR : 0); };
+  try {
+    own_and_mark(fd.get(), parent, path);
+  } catch (...) {
+    discard();
+    throw;
+  }
+  if (::renameat2(parent, temporary.c_str(), parent, name.c_str(), RENAME_NOREPLACE) == 0) return fd;
+  const int err = errno;
+  discard();
+  if (err != EEXIST) {
+    errno = err;
+    throw_sys_error("renameat2(" + quote(path) + ", RENAME_NOREPLACE)");
+  }
+  return UniqueFd();
+}
+
 // Opens the entry at name, creating it when missing. created: whether we did.
 UniqueFd open_or_create(int parent, const std::string& name, bool directory, const std::string& path, bool& created) {
   created = false;
-  if (directory) {
-    if (::mkdirat(parent, name.c_str(), 0755) == 0) created = true;
-    else if (errno != EEXIST) throw_sys_error("mkdirat(" + quote(path) + ", 0755)");
-    return UniqueFd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  }
-  UniqueFd fd(::openat(parent, name.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (fd) {
-    created = true;
-    return fd;
-  }
-  if (errno != EEXIST) throw_sys_error("openat(" + quote(path) + ", O_CREAT|O_EXCL|O_NOFOLLOW)");
   struct stat st {};
-  if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return UniqueFd();
-  return UniqueFd(::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) throw_sys_error("fstatat(" + quote(path) + ")");
+    if (auto fd = create_marked(parent, name, directory, path)) {
+      created = true;
+      return fd;
+    }
+    if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return UniqueFd();  // errno: try again
+  }
+  if (directory && S_ISDIR(st.st_mode))
+    return UniqueFd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!directory && S_ISREG(st.st_mode))
+    return UniqueFd(::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  errno = EEXIST;  // something else is there: not a placeholder
+  return UniqueFd();
 }
 
 // nullopt: an entry that is not a placeholder now exists there (made by its
@@ -85,8 +119,7 @@ std::optional<HeldPlaceholder> hold(const policy::Placeholder& planned) {
       if (errno == ENOENT) continue;  // removed between the two calls
       return std::nullopt;
     }
-    if (created) own_and_mark(fd.get(), parent.get(), path);
-    else if (!is_marked(fd.get())) return std::nullopt;
+    if (!created && !is_marked(fd.get())) return std::nullopt;
     if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK) throw_sys_error("flock(" + quote(path) + ", LOCK_SH)");
       // Its last user is removing it: try again, and make a new one.

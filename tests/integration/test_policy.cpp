@@ -7,8 +7,11 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "integration/harness.h"
 
@@ -203,6 +206,37 @@ BOOST_AUTO_TEST_CASE(placeholders_survive_a_concurrent_run_and_gc_removes_a_cras
   BOOST_TEST(gc.status == 0, gc.err);
   BOOST_TEST(gc.out.find("placeholder " + workspace.str() + "/.tierbox") != std::string::npos, gc.out);
   for (const char* path : {".git", ".tierbox", ".env"}) BOOST_TEST(!fs::exists(fs::symlink_status(workspace.path() / path)), path);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_runs_on_one_workspace_all_succeed_and_leave_nothing) {
+  // Runs that start and end while others make, adopt and remove the same
+  // placeholders: none may fail (a placeholder removed under a run's mount
+  // would make its launch fail closed) and none may be left behind.
+  Workspace workspace;
+  std::atomic<int> runs{0}, failures{0};
+  std::string first_error;
+  std::mutex error_lock;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&] {
+      while (std::chrono::steady_clock::now() < deadline) {
+        auto result = run_tierbox({"run", "--tier", "workspace-write", "--workspace", workspace.str(), "--", "/bin/true"});
+        ++runs;
+        if (result.status == 0) continue;
+        ++failures;
+        std::lock_guard<std::mutex> hold(error_lock);
+        if (first_error.empty()) first_error = result.err;
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  BOOST_TEST_MESSAGE(runs << " concurrent runs");
+  BOOST_TEST(runs > 10);
+  BOOST_TEST(failures == 0, first_error);
+  for (const char* path : {".git", ".tierbox", ".env"}) BOOST_TEST(!fs::exists(fs::symlink_status(workspace.path() / path)), path);
+  for (const auto& entry : fs::directory_iterator(workspace.path()))
+    BOOST_TEST(entry.path().filename().string().rfind(".tierbox-placeholder", 0) != 0u, entry.path());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
