@@ -40,10 +40,17 @@ void explain_governance(const Profile& profile, const ExplainContext& context, E
   }
   section.lines.push_back("Profile sha256: " + profile.sha256);
   out.push_back(std::move(section));
-  out.push_back({"Approvals", {"not configured (the approval matrix is not built yet; see docs/governance.md once available)"}});
+}
+
+// Controls other issues are building; each replaces its line with its own
+// section when it lands, so explain never claims a control that is not there.
+void explain_pending_controls(const Profile&, const ExplainContext&, Explanation& out) {
   out.push_back({"System calls",
                  {"no syscall filter is configured in this build; what the task may not do comes from namespaces, "
                   "dropped capabilities and no_new_privs (docs/threat-model.md)"}});
+  out.push_back({"Approvals", {"not configured (the approval matrix is not built yet; see docs/governance.md once available)"}});
 }
+
+void compare_pending_controls(const Profile&, const Profile&, Changes&) {}
 
 }  // namespace tierbox::policy

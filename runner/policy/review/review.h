@@ -79,6 +79,8 @@ void compare_network(const Profile& before, const Profile& after, Changes& out);
 void explain_network(const Profile& profile, const ExplainContext& context, Explanation& out);
 void compare_governance(const Profile& before, const Profile& after, Changes& out);
 void explain_governance(const Profile& profile, const ExplainContext& context, Explanation& out);
+void compare_pending_controls(const Profile& before, const Profile& after, Changes& out);
+void explain_pending_controls(const Profile& profile, const ExplainContext& context, Explanation& out);
 
 // Helpers for section files.
 void add_change(Changes& out, std::string field, Effect effect, std::string text);
