@@ -10,6 +10,7 @@ PACKAGES="
   libboost-test-dev libsodium-dev
   iproute2 util-linux procps
   bubblewrap hyperfine
+  clang libclang-rt-14-dev
 "
 
 missing=""

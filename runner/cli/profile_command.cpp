@@ -1,33 +1,183 @@
+// `tierbox profile list|explain|diff|check`: what a reviewer reads. Every
+// decision is made in policy/review; this file parses and prints.
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "policy/host_facts.h"
+#include "policy/json_reader.h"
 #include "policy/profile_loader.h"
+#include "policy/review/check.h"
+#include "policy/review/review.h"
 
 namespace tierbox::cli {
 namespace {
 
-struct ProfileCheckOptions {
-  std::vector<std::string> files;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct ProfileOptions {
+  std::vector<std::string> files;  // check
+  std::string tier;                // explain
+  std::string old_version, new_version;  // diff
+  bool json = false;
 };
 
-int check(const ProfileCheckOptions& options, const CommonOptions& common) {
-  logging::configure(common.verbose);
-  const auto dirs_text = search_dirs(common);
-  const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
-  int invalid = 0;
-  for (const auto& file : options.files) {
+std::vector<fs::path> dirs_of(const CommonOptions& common) {
+  const auto text = search_dirs(common);
+  return {text.begin(), text.end()};
+}
+
+// A FILE (has a '/' or ends in .json) or a tier NAME of the search dirs.
+fs::path locate(const std::string& argument, const std::vector<fs::path>& dirs) {
+  if (argument.find('/') != std::string::npos || fs::path(argument).extension() == ".json") return argument;
+  auto file = policy::find_tier_file(argument, dirs);
+  if (!file) throw Error("tier " + quote(argument) + " not found in the config directories (fix: pass a file, or --config-dir)", exit_code::runner_failed);
+  return *file;
+}
+
+std::optional<policy::DataClassInventory> try_inventory(const std::vector<fs::path>& dirs, std::string* error) {
+  try {
+    return policy::load_data_classes(dirs);
+  } catch (const Error& failure) {
+    if (error) *error = failure.what();
+    return std::nullopt;
+  }
+}
+
+int list(const ProfileOptions& options, const CommonOptions& common) {
+  const auto dirs = dirs_of(common);
+  const auto today = policy::today_utc();
+  auto rows = json::array();
+  for (const auto& file : policy::list_tier_files(dirs)) {
+    json row = {{"tier", file.stem().string()}, {"file", file.string()}};
     try {
       const auto profile = policy::load_profile_file(file, dirs);
-      std::printf("%s: ok (tier %s, %zu mounts, sha256 %s)\n", file.c_str(), profile.name.c_str(),
-                  profile.mounts.size(), profile.sha256.substr(0, 12).c_str());
+      const auto max = profile.data_access.max_data_class;
+      row["owner"] = profile.metadata.owner;
+      row["max_data_class"] = max ? policy::to_string(*max) : "";
+      row["network"] = policy::to_string(profile.network.mode);
+      row["review"] = policy::describe(policy::review_status(profile.metadata, today));
+      row["valid"] = true;
     } catch (const Error& error) {
-      std::fprintf(stderr, "tierbox: %s\n", error.what());
-      ++invalid;
+      row["valid"] = false;
+      row["error"] = error.what();
     }
+    rows.push_back(std::move(row));
   }
-  return invalid == 0 ? 0 : 1;
+  if (options.json) {
+    std::printf("%s\n", rows.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-20s %-28s %-10s %-8s %s\n", "TIER", "OWNER", "MAX CLASS", "NETWORK", "REVIEW");
+  for (const auto& row : rows) {
+    if (!row["valid"].get<bool>()) {
+      std::printf("%-20s INVALID: %s\n", row["tier"].get<std::string>().c_str(), row["error"].get<std::string>().c_str());
+      continue;
+    }
+    std::printf("%-20s %-28s %-10s %-8s %s\n", row["tier"].get<std::string>().c_str(), row["owner"].get<std::string>().c_str(),
+                row["max_data_class"].get<std::string>().c_str(), row["network"].get<std::string>().c_str(),
+                row["review"].get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int explain(const ProfileOptions& options, const CommonOptions& common) {
+  const auto dirs = dirs_of(common);
+  const auto profile = policy::load_profile_file(locate(options.tier, dirs), dirs);
+  std::string inventory_error;
+  auto inventory = try_inventory(dirs, &inventory_error);
+  policy::LinuxHostView view;
+  std::optional<policy::DataClassifier> classifier;
+  if (inventory) classifier.emplace(*inventory, view.home_directories());
+  policy::ExplainContext context{classifier ? &*classifier : nullptr, policy::today_utc()};
+  const auto explanation = policy::explain_profile(profile, context);
+  if (options.json) {
+    auto sections = json::array();
+    for (const auto& section : explanation) sections.push_back({{"title", section.title}, {"lines", section.lines}});
+    std::printf("%s\n", sections.dump(2).c_str());
+    return 0;
+  }
+  for (const auto& section : explanation) {
+    std::printf("%s\n", section.title.c_str());
+    for (const auto& line : section.lines) std::printf("  %s\n", line.c_str());
+  }
+  if (!inventory) std::printf("(data classes not shown: %s)\n", inventory_error.c_str());
+  return 0;
+}
+
+bool is_inventory(const fs::path& file) {
+  if (!fs::is_regular_file(file)) return false;
+  const auto document = policy::read_json_file(file.string());
+  return document.is_object() && document.contains("paths");
+}
+
+// 0: nothing widens; 1: something widens (CI gates on this); 125: an error.
+int diff(const ProfileOptions& options, const CommonOptions& common) {
+  const auto dirs = dirs_of(common);
+  const auto old_file = locate(options.old_version, dirs);
+  const auto new_file = locate(options.new_version, dirs);
+  policy::Changes changes;
+  if (is_inventory(old_file) || is_inventory(new_file)) {
+    changes = policy::compare_inventories(policy::load_data_classes_file(old_file), policy::load_data_classes_file(new_file));
+  } else {
+    changes = policy::compare_profiles(policy::load_profile_file(old_file, dirs), policy::load_profile_file(new_file, dirs));
+  }
+  const bool widens = std::any_of(changes.begin(), changes.end(), [](const auto& c) { return c.effect == policy::Effect::widens; });
+  if (options.json) {
+    json report = {{"old", old_file.string()}, {"new", new_file.string()}, {"widens", widens}, {"changes", json::array()}};
+    for (const auto& change : changes)
+      report["changes"].push_back({{"field", change.field}, {"effect", policy::to_string(change.effect)}, {"text", change.text}});
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    std::printf("%s -> %s\n", old_file.c_str(), new_file.c_str());
+    if (changes.empty()) std::printf("no security-relevant change\n");
+    for (auto effect : {policy::Effect::widens, policy::Effect::narrows, policy::Effect::changes})
+      for (const auto& change : changes)
+        if (change.effect == effect)
+          std::printf("%-8s %s: %s\n", effect == policy::Effect::widens ? "WIDENS" : effect == policy::Effect::narrows ? "narrows" : "changes",
+                      change.field.c_str(), change.text.c_str());
+  }
+  return widens ? 1 : 0;
+}
+
+json report_json(const policy::CheckReport& report) {
+  return {{"file", report.file}, {"tier", report.tier},       {"ok", report.errors.empty()}, {"sha256", report.sha256},
+          {"errors", report.errors}, {"warnings", report.warnings}};
+}
+
+// 0: everything valid; 1: an error in any file.
+int check(const ProfileOptions& options, const CommonOptions& common) {
+  logging::configure(common.verbose);
+  const auto dirs = dirs_of(common);
+  std::string inventory_error;
+  auto inventory = try_inventory(dirs, &inventory_error);
+  policy::LinuxHostView view;
+  const auto today = policy::today_utc();
+  std::vector<fs::path> files;
+  for (const auto& argument : options.files) files.push_back(locate(argument, dirs));
+  if (options.files.empty()) files = policy::list_tier_files(dirs);
+  auto reports = json::array();
+  bool failed = !inventory;
+  if (!inventory) reports.push_back({{"file", policy::kDataClassesFile}, {"ok", false}, {"errors", {inventory_error}}, {"warnings", json::array()}});
+  for (const auto& file : files) {
+    auto report = policy::check_profile(file, dirs, inventory ? &*inventory : nullptr, view, today);
+    failed = failed || !report.errors.empty();
+    reports.push_back(report_json(report));
+  }
+  if (options.json) {
+    std::printf("%s\n", json{{"ok", !failed}, {"data_classes", inventory ? inventory->file.string() : ""}, {"files", reports}}.dump(2).c_str());
+    return failed ? 1 : 0;
+  }
+  for (const auto& report : reports) {
+    const bool ok = report["ok"].get<bool>();
+    const std::string file = report["file"].get<std::string>();
+    if (ok) std::printf("%s: ok (tier %s, sha256 %s)\n", file.c_str(), report.value("tier", "").c_str(), report.value("sha256", "").substr(0, 12).c_str());
+    for (const auto& error : report["errors"]) std::fprintf(stderr, "tierbox: %s: error: %s\n", file.c_str(), error.get<std::string>().c_str());
+    for (const auto& warning : report["warnings"]) std::fprintf(stderr, "tierbox: %s: warning: %s\n", file.c_str(), warning.get<std::string>().c_str());
+  }
+  return failed ? 1 : 0;
 }
 
 }  // namespace
@@ -35,11 +185,29 @@ int check(const ProfileCheckOptions& options, const CommonOptions& common) {
 std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common) {
   auto* profile_app = app.add_subcommand("profile", "Check and review tier profiles");
   profile_app->require_subcommand(1);
-  auto options = std::make_shared<ProfileCheckOptions>();
-  auto* check_app = profile_app->add_subcommand("check", "Validate profile files without running anything (exit 1 if any is invalid)");
-  check_app->add_option("files", options->files, "Profile files")->required();
-  check_app->add_option("--config-dir", common.config_dir, "Where `extends` bases are looked up first");
-  return [options, &common, check_app] {
+  profile_app->add_option("--config-dir", common.config_dir, "Look for tiers/ and data-classes.json here first");
+  auto options = std::make_shared<ProfileOptions>();
+
+  auto* list_app = profile_app->add_subcommand("list", "Tiers with owner, max data class, network mode and review status");
+  list_app->add_flag("--json", options->json, "Print JSON");
+  auto* explain_app = profile_app->add_subcommand("explain", "What a tier allows, in plain language");
+  explain_app->add_option("tier", options->tier, "Tier name or profile file")->required();
+  explain_app->add_flag("--json", options->json, "Print JSON");
+  auto* diff_app = profile_app->add_subcommand(
+      "diff", "Security-relevant difference of two versions of a tier (or of data-classes.json); exit 1 if anything widens");
+  diff_app->add_option("old", options->old_version, "Old version: file or tier name")->required();
+  diff_app->add_option("new", options->new_version, "New version: file or tier name")->required();
+  diff_app->add_flag("--json", options->json, "Print JSON");
+  auto* check_app = profile_app->add_subcommand(
+      "check", "Validate tiers without running anything (all tiers when none is given); exit 1 if any is invalid");
+  check_app->add_option("files", options->files, "Profile files or tier names");
+  check_app->add_flag("--json", options->json, "Print a JSON report (for CI)");
+  for (auto* sub : {list_app, explain_app, diff_app, check_app})
+    sub->add_option("--config-dir", common.config_dir, "Look for tiers/ and data-classes.json here first");
+  return [=, &common] {
+    if (list_app->parsed()) return list(*options, common);
+    if (explain_app->parsed()) return explain(*options, common);
+    if (diff_app->parsed()) return diff(*options, common);
     if (check_app->parsed()) return check(*options, common);
     return static_cast<int>(exit_code::runner_failed);
   };

@@ -10,6 +10,7 @@
 #include "common/users.h"
 #include "launch/launcher.h"
 #include "policy/host_facts.h"
+#include "policy/data_classes.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
@@ -26,6 +27,7 @@ struct RunOptions {
   std::string timeout;
   std::vector<std::string> env;
   std::vector<std::string> command;
+  bool allow_expired_tier = false;
 };
 
 std::map<std::string, std::string> caller_environment() {
@@ -56,6 +58,7 @@ policy::TaskRequest make_request(const RunOptions& options) {
     request.env_overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
   }
   request.argv = options.command;
+  request.allow_expired_tier = options.allow_expired_tier;
   request.caller_env = caller_environment();
   request.caller.uid = ::getuid();
   request.caller.gid = ::getgid();
@@ -78,9 +81,13 @@ int run(const RunOptions& options, const CommonOptions& common) {
                            ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
                            : policy::load_profile_file(options.profile, dirs);
   logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
+  const auto inventory = policy::load_data_classes(dirs);
   const auto request = make_request(options);
-  const auto facts = policy::gather_host_facts(request);
+  const policy::LinuxHostView host;
+  const auto facts = policy::gather_host_facts(request, profile, inventory, host);
+  logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
   const auto plan = policy::make_plan(profile, request, facts, new_run_id());
+  for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
   const auto outcome = launch::launch(plan, config);
   if (!outcome.failure.empty()) logging::error("{}", outcome.failure);
   if (outcome.timed_out)
@@ -102,6 +109,8 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
   run_app->add_option("--env", options->env, "NAME=VALUE for the task; only names the tier's environment.allow lists");
   run_app->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
   run_app->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
+  run_app->add_flag("--allow-expired-tier", options->allow_expired_tier,
+                    "Run although the tier is past its review_by date (recorded as an override in the run record)");
   // The command: everything from its first word on, untouched by option
   // parsing (so `run -- sh -c 'x --tier y'` passes "--tier" to sh).
   run_app->prefix_command();

@@ -45,6 +45,16 @@ std::string user_name(uid_t uid, const std::string& passwd_file) {
   return name;
 }
 
+std::vector<UserHome> user_homes(const std::string& passwd_file) {
+  std::vector<UserHome> homes;
+  for_each_entry(passwd_file, [&](const std::vector<std::string>& fields) {
+    auto uid = fields.size() >= 6 ? number(fields[2]) : std::nullopt;
+    if (uid && !fields[5].empty() && fields[5][0] == '/') homes.push_back({fields[0], *uid, fields[5]});
+    return false;
+  });
+  return homes;
+}
+
 std::optional<uid_t> user_id(const std::string& name, const std::string& passwd_file) {
   std::optional<uid_t> id;
   for_each_entry(passwd_file, [&](const std::vector<std::string>& fields) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,13 @@ namespace tierbox {
 
 std::string user_name(uid_t uid, const std::string& passwd_file = "/etc/passwd");
 std::optional<uid_t> user_id(const std::string& name, const std::string& passwd_file = "/etc/passwd");
+struct UserHome {
+  std::string name;
+  uid_t uid = 0;
+  std::string home;
+};
+// Every passwd entry with an absolute home directory.
+std::vector<UserHome> user_homes(const std::string& passwd_file = "/etc/passwd");
 std::optional<gid_t> primary_group(uid_t uid, const std::string& passwd_file = "/etc/passwd");
 // Names of the members of group `name` listed in /etc/group, plus users whose
 // primary group it is.

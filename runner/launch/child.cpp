@@ -71,6 +71,11 @@ bool block_all_signals(stages::ChildFailure& failure) noexcept {
 // was found but not executable, else the last error.
 int exec_searching_path(const ChildContext& context) noexcept {
   const char* file = context.argv[0];
+  // allowed_commands: the file the parent resolved and checked, no search.
+  if (!context.plan->exec_path.empty()) {
+    ::execve(context.plan->exec_path.c_str(), context.argv.data(), context.envp.data());
+    return errno;
+  }
   if (std::strchr(file, '/')) {
     ::execve(file, context.argv.data(), context.envp.data());
     return errno;

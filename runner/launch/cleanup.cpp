@@ -1,5 +1,7 @@
 #include "launch/cleanup.h"
 
+#include "stages/placeholders.h"
+
 namespace tierbox::launch {
 
 std::vector<std::string> clean_up_run_resources(const RunRecord& record) {
@@ -7,7 +9,11 @@ std::vector<std::string> clean_up_run_resources(const RunRecord& record) {
   // The sandbox itself needs no cleaning: its processes died with the runner
   // (PR_SET_PDEATHSIG, and pid namespace teardown), its mounts and namespaces
   // with its last process.
-  (void)record;
+  // Protected-path placeholders it made in the workspace (unless another
+  // live run still uses them).
+  if (auto placeholders = record.resources.find("placeholders"); placeholders != record.resources.end()) {
+    for (auto& line : stages::remove_recorded_placeholders(*placeholders)) removed.push_back(std::move(line));
+  }
   return removed;
 }
 

@@ -22,6 +22,7 @@
 #include "launch/supervisor.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
+#include "stages/placeholders.h"
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
 #include "stages/user_namespace.h"
@@ -167,6 +168,7 @@ void set_process_title_area(char* area, std::size_t size) {
 Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config) {
   Outcome outcome;
   outcome.run_id = plan.run_id;
+  outcome.overrides = plan.overrides;
   logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
 
   stages::check_standard_fds();
@@ -189,10 +191,19 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   record.runner_pid = ::getpid();
   record.started_at = rfc3339_utc(std::chrono::system_clock::now());
   record.network_mode = policy::to_string(plan.network);
+  record.overrides = plan.overrides;
   auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
   logging::step("run {} registered", plan.run_id);
 
-  // Parent 3: open and seal every host path the sandbox binds.
+  // Parent 3: placeholders for protected paths that do not exist yet (listed
+  // in the record before the sandbox exists, so gc finds them after a crash),
+  // then open and seal every host path the sandbox binds.
+  auto placeholders = with_stage("protected paths", [&] { return stages::create_placeholders(plan.placeholders); });
+  if (!placeholders.held.empty()) {
+    run_entry.record().resources["placeholders"] = placeholders.to_record();
+    with_stage("register the run", [&] { run_entry.update(); });
+    logging::step("{} placeholders for protected paths", placeholders.held.size());
+  }
   const bool have_mount_setattr = stages::kernel_has_mount_setattr();
   auto prepared = with_stage("prepare mounts", [&] {
     return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tierbox::launch {
 
@@ -21,6 +22,7 @@ struct Outcome {
   std::chrono::system_clock::time_point started_at{};
   std::chrono::system_clock::time_point ended_at{};
   std::chrono::milliseconds wall{0};
+  std::vector<std::string> overrides;  // audited exceptions the plan carried (--allow-expired-tier)
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

@@ -72,7 +72,7 @@ nlohmann::json to_json(const RunRecord& record) {
           {"requester", record.requester},   {"runner_pid", record.runner_pid},
           {"sandbox_pid", record.sandbox_pid}, {"started_at", record.started_at},
           {"network_mode", record.network_mode}, {"state", record.state},
-          {"resources", record.resources}};
+          {"overrides", record.overrides}, {"resources", record.resources}};
 }
 
 RunRecord record_from_json(const nlohmann::json& json) {
@@ -87,6 +87,7 @@ RunRecord record_from_json(const nlohmann::json& json) {
   record.started_at = json.value("started_at", "");
   record.network_mode = json.value("network_mode", "");
   record.state = json.value("state", "");
+  record.overrides = json.value("overrides", std::vector<std::string>{});
   record.resources = json.value("resources", nlohmann::json::object());
   return record;
 }

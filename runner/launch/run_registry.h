@@ -38,6 +38,7 @@ struct RunRecord {
   std::string started_at;       // RFC 3339, UTC
   std::string network_mode;
   std::string state = "starting";  // starting, running, frozen, isolated
+  std::vector<std::string> overrides;  // audited exceptions (--allow-expired-tier ...)
   // What the run created on the host, one key per concern ("cgroup",
   // "network", ...), in the form that concern's cleaner reads back.
   nlohmann::json resources = nlohmann::json::object();

@@ -1,16 +1,282 @@
 #include "policy/host_facts.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 
 #include "common/errors.h"
+#include "common/unique_fd.h"
+#include "common/users.h"
+#include "policy/command_resolution.h"
+#include "policy/data_access.h"
+#include "policy/environment.h"
 
 namespace tierbox::policy {
+namespace {
 
-HostFacts gather_host_facts(const TaskRequest& request) {
+// Deeper trees are reported as an error rather than walked (each level holds
+// an fd and a stack frame).
+constexpr std::size_t kMaxWalkDepth = 256;
+
+EntryType type_of_mode(mode_t mode) {
+  if (S_ISREG(mode)) return EntryType::file;
+  if (S_ISDIR(mode)) return EntryType::directory;
+  if (S_ISLNK(mode)) return EntryType::symlink;
+  return EntryType::other;
+}
+
+EntryType type_of_dirent(int dir_fd, const struct dirent* entry) {
+  switch (entry->d_type) {
+    case DT_REG: return EntryType::file;
+    case DT_DIR: return EntryType::directory;
+    case DT_LNK: return EntryType::symlink;
+    case DT_UNKNOWN: {
+      struct stat st {};
+      if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return EntryType::missing;
+      return type_of_mode(st.st_mode);
+    }
+    default: return EntryType::other;
+  }
+}
+
+// Whether dir/name carries the mark stages/placeholders.cpp sets. O_PATH fds
+// have no xattr calls; the fd's /proc link reaches the directory without
+// following anything in name.
+bool is_placeholder(int dir, const std::string& name) {
+  const std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
+  return ::lgetxattr(path.c_str(), "trusted.tierbox.placeholder", nullptr, 0) >= 0;
+}
+
+std::uint64_t mount_id(int fd) {
+  struct statx info {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &info) != 0 || !(info.stx_mask & STATX_MNT_ID)) return 0;
+  return info.stx_mnt_id;
+}
+
+// A readdir over an fd we own; closes it when done.
+class DirectoryReader {
+ public:
+  explicit DirectoryReader(int fd) : dir_(::fdopendir(fd)) {
+    if (!dir_) ::close(fd);
+  }
+  ~DirectoryReader() {
+    if (dir_) ::closedir(dir_);
+  }
+  DirectoryReader(const DirectoryReader&) = delete;
+  DirectoryReader& operator=(const DirectoryReader&) = delete;
+  [[nodiscard]] bool valid() const { return dir_ != nullptr; }
+  [[nodiscard]] int fd() const { return ::dirfd(dir_); }
+  // The next entry other than . and .., or nullptr.
+  const struct dirent* next() {
+    while (const struct dirent* entry = ::readdir(dir_)) {
+      const std::string_view name(entry->d_name);
+      if (name != "." && name != "..") return entry;
+    }
+    return nullptr;
+  }
+
+ private:
+  DIR* dir_;
+};
+
+struct Walk {
+  const WalkLimits& limits;
+  const WalkVisitor& visitor;
+  std::uint64_t root_mount = 0;
+  WalkResult result;
+  std::vector<std::string> relative;
+
+  // False to stop the whole walk.
+  bool directory(int fd) {
+    if (relative.size() >= kMaxWalkDepth) {
+      result.error = "deeper than " + std::to_string(kMaxWalkDepth) + " levels at " + join_components(relative, relative.size(), false);
+      return false;
+    }
+    DirectoryReader reader(fd);
+    if (!reader.valid()) {
+      result.error = "fdopendir: " + errno_text(errno);
+      return false;
+    }
+    while (const struct dirent* entry = reader.next()) {
+      if (++result.entries > limits.max_entries) {
+        result.limit_reached = true;
+        return false;
+      }
+      const auto type = type_of_dirent(reader.fd(), entry);
+      relative.emplace_back(entry->d_name);
+      const bool descend = visitor(relative, type) && type == EntryType::directory;
+      if (descend && !child(reader.fd(), entry->d_name)) return false;
+      relative.pop_back();
+    }
+    return true;
+  }
+
+  bool child(int parent, const char* name) {
+    // O_NOFOLLOW: a directory swapped for a symlink since readdir is not entered.
+    int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return true;  // gone, or no longer a directory: nothing below it to see
+    if (!limits.cross_mounts && mount_id(fd) != root_mount) {
+      ::close(fd);  // another mount: the sandbox does not see what is below it
+      return true;
+    }
+    return directory(fd);
+  }
+};
+
+}  // namespace
+
+std::optional<std::string> LinuxHostView::real_path(const std::string& path) const {
+  std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(path.c_str(), nullptr), &std::free);
+  if (!resolved) return std::nullopt;
+  return std::string(resolved.get());
+}
+
+EntryType LinuxHostView::entry_type(const std::string& path) const {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return EntryType::missing;
+  return type_of_mode(st.st_mode);
+}
+
+std::optional<std::string> LinuxHostView::read_link(const std::string& path) const {
+  char target[4096];
+  ssize_t length = ::readlink(path.c_str(), target, sizeof target);
+  if (length < 0 || static_cast<std::size_t>(length) >= sizeof target) return std::nullopt;
+  return std::string(target, static_cast<std::size_t>(length));
+}
+
+bool LinuxHostView::is_executable_file(const std::string& path) const {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
+}
+
+std::optional<std::vector<std::pair<std::string, EntryType>>> LinuxHostView::list_directory(const std::string& path) const {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  DirectoryReader reader(fd);
+  if (!reader.valid()) return std::nullopt;
+  std::vector<std::pair<std::string, EntryType>> entries;
+  while (const struct dirent* entry = reader.next()) entries.emplace_back(entry->d_name, type_of_dirent(reader.fd(), entry));
+  return entries;
+}
+
+std::string LinuxHostView::sha256_of_file(const std::string& path) const {
+  if (sodium_init() < 0) throw Error("libsodium failed to initialise", exit_code::runner_failed);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) throw_sys_error("open(" + quote(path) + ", O_RDONLY)");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_sys_error("fstat(" + quote(path) + ")");
+  if (!S_ISREG(st.st_mode)) throw Error(quote(path) + " is not a regular file", exit_code::refused);
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  unsigned char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys_error("read(" + quote(path) + ")");
+    if (n == 0) break;
+    crypto_hash_sha256_update(&state, buffer, static_cast<unsigned long long>(n));
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+BeneathState LinuxHostView::inspect_beneath(const std::string& root, const std::vector<std::string>& relative) const {
+  BeneathState state;
+  UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) {
+    state.error = "open(" + quote(root) + "): " + errno_text(errno);
+    return state;
+  }
+  for (std::size_t i = 0; i < relative.size(); ++i) {
+    struct stat st {};
+    if (::fstatat(dir.get(), relative[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) state.error = "fstatat(" + quote(relative[i]) + "): " + errno_text(errno);
+      return state;
+    }
+    if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) && is_placeholder(dir.get(), relative[i])) {
+      state.placeholder = true;
+      return state;  // found == i: missing from here on
+    }
+    state.found = i + 1;
+    state.type = type_of_mode(st.st_mode);
+    const bool last = i + 1 == relative.size();
+    if (last) return state;
+    if (state.type == EntryType::symlink) {
+      state.symlink_on_path = true;
+      return state;
+    }
+    if (state.type != EntryType::directory) {
+      state.not_directory_on_path = true;
+      return state;
+    }
+    UniqueFd next(::openat(dir.get(), relative[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next && errno == ENOENT) {
+      // Removed since the fstatat (another run's placeholder going away):
+      // missing from here on.
+      state.found = i;
+      state.type = EntryType::missing;
+      return state;
+    }
+    if (!next) {
+      state.error = "openat(" + quote(relative[i]) + ", O_PATH|O_DIRECTORY|O_NOFOLLOW): " + errno_text(errno);
+      return state;
+    }
+    dir = std::move(next);
+  }
+  return state;
+}
+
+WalkResult LinuxHostView::walk(const std::string& root, const WalkLimits& limits, const WalkVisitor& visitor) const {
+  Walk walk{limits, visitor, 0, {}, {}};
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    walk.result.error = "open(" + quote(root) + "): " + errno_text(errno);
+    return walk.result;
+  }
+  walk.root_mount = mount_id(fd);
+  walk.directory(fd);
+  return walk.result;
+}
+
+std::map<std::string, std::string> LinuxHostView::home_directories() const {
+  // A home is a directory its user owns: system accounts whose "home" is
+  // /bin, /usr/sbin or /var/www (owned by root) have none, and a rule below a
+  // missing home matches nothing. Every home skipped is a dozen lookups fewer
+  // per launch.
+  std::map<std::string, std::string> homes;
+  for (const auto& user : user_homes()) {
+    struct stat st {};
+    if (::stat(user.home.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == user.uid)
+      homes.emplace(user.name, user.home);
+  }
+  if (const char* home = std::getenv("HOME"); home && *home == '/') homes.emplace("$HOME", home);
+  return homes;
+}
+
+Date today_utc() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  return Date{utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday};
+}
+
+HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
+                            const HostView& view) {
   HostFacts facts;
+  facts.today = today_utc();
+  facts.data_classes_file = inventory.file.string();
+  facts.data_classes_sha256 = inventory.sha256;
   if (request.workspace) {
     const auto& given = *request.workspace;
     std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(given.c_str(), nullptr), &std::free);
@@ -19,7 +285,18 @@ HostFacts gather_host_facts(const TaskRequest& request) {
                       " (fix: pass an existing directory)", exit_code::runner_failed);
     struct stat st {};
     if (::stat(resolved.get(), &st) != 0) throw_sys_error("stat(" + quote(resolved.get()) + ")");
-    facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid};
+    facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_dev, st.st_ino};
+  }
+  std::optional<std::string> workspace;
+  if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;
+  facts.data_access = assess_data_access(profile, inventory, workspace, view);
+  if (!request.argv.empty() && profile.commands.allowed) {
+    // The same PATH and working directory the child will use.
+    std::string search_path = kDefaultPath;
+    for (const auto& entry : build_environment(profile.environment, request.caller_env, request.env_overrides))
+      if (entry.rfind("PATH=", 0) == 0) search_path = entry.substr(5);
+    const std::string cwd = workspace ? profile.workspace.target : "/";
+    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
   }
   return facts;
 }

@@ -1,12 +1,39 @@
-// Gathers the host facts the planner needs (the workspace's canonical path and
-// owner), so make_plan itself stays free of syscalls.
+// Gathers the host facts the planner needs, so make_plan itself stays free of
+// syscalls: the workspace's canonical path and owner, what the tier's mounts
+// would expose of the host's data (policy/data_access.h), how the command
+// resolves in the sandbox (policy/commands.h), and today's date. This file and
+// its LinuxHostView are the only policy code that makes system calls.
 #pragma once
 
+#include "policy/data_classes.h"
+#include "policy/host_view.h"
 #include "policy/planner.h"
 #include "policy/request.h"
 
 namespace tierbox::policy {
 
-HostFacts gather_host_facts(const TaskRequest& request);
+// The host as the runner sees it (fd-based walks, never following a symlink
+// it was not asked to follow).
+class LinuxHostView final : public HostView {
+ public:
+  [[nodiscard]] std::optional<std::string> real_path(const std::string& path) const override;
+  [[nodiscard]] EntryType entry_type(const std::string& path) const override;
+  [[nodiscard]] std::optional<std::string> read_link(const std::string& path) const override;
+  [[nodiscard]] bool is_executable_file(const std::string& path) const override;
+  [[nodiscard]] std::optional<std::vector<std::pair<std::string, EntryType>>> list_directory(
+      const std::string& path) const override;
+  [[nodiscard]] std::string sha256_of_file(const std::string& path) const override;
+  [[nodiscard]] BeneathState inspect_beneath(const std::string& root,
+                                             const std::vector<std::string>& relative) const override;
+  [[nodiscard]] WalkResult walk(const std::string& root, const WalkLimits& limits,
+                                const WalkVisitor& visitor) const override;
+  [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
+};
+
+// Today's date, UTC.
+Date today_utc();
+
+HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
+                            const HostView& view);
 
 }  // namespace tierbox::policy

@@ -242,6 +242,12 @@ nlohmann::json parse_json_text(std::string text, const std::string& path, std::s
     if (auto pos = reason.find("syntax error"); pos != std::string::npos) reason = reason.substr(pos);
     throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
                       ": invalid JSON: " + reason);
+  } catch (const nlohmann::json::exception& error) {
+    // Not a syntax error but still the file's fault: a number too large for
+    // a double ("1e999", found by the fuzzer) is out_of_range.406.
+    std::string reason = error.what();
+    if (auto pos = reason.find("] "); pos != std::string::npos) reason = reason.substr(pos + 2);
+    throw ConfigError(path + ": invalid JSON: " + reason);
   }
 }
 

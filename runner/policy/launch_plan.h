@@ -44,6 +44,13 @@ struct MountOp {
     mask_with_empty_dir,  // mount an empty read-only tmpfs over target (if target exists)
     read_only_rebind,  // bind target onto itself, recursively read-only (if target exists)
     read_only_remount, // make the mount at target read-only (it is a mount root)
+    // Inside a mounted tree whose content others control (the workspace):
+    // target is the tree's mount point, data the path below it, looked up
+    // with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) so a symlink planted
+    // in the tree cannot redirect the mount.
+    hide_file_beneath,  // an empty read-only file over data (also over a symlink)
+    hide_dir_beneath,   // an empty read-only directory over data
+    read_only_beneath,  // data bound onto itself, recursively read-only
   };
   Kind kind = Kind::directory;
   std::string target;
@@ -51,6 +58,15 @@ struct MountOp {
   std::uint32_t mode = 0755;
   unsigned long flags = 0;  // MS_* for tmpfs, proc, devpts and remount
   int prepared = -1;        // index into LaunchPlan::prepared_mounts
+};
+
+// An empty file or directory the parent creates in a writable tree before the
+// launch, so a protected path that does not exist yet can be covered (the
+// task then cannot create it); removed after the run (stages/placeholders).
+struct Placeholder {
+  std::string tree;      // canonical host path of the tree's root
+  std::string relative;  // below it, "a/b"
+  bool directory = false;
 };
 
 struct RlimitSetting {
@@ -65,6 +81,8 @@ struct WorkspacePlan {
   bool writable = false;
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
+  dev_t device = 0;  // of the directory the policy checked; 0: not checked
+  ino_t inode = 0;
 };
 
 struct LaunchPlan {
@@ -78,6 +96,7 @@ struct LaunchPlan {
   std::vector<std::string> argv;
   std::vector<std::string> env;     // "NAME=VALUE"
   std::string exec_search_path;     // PATH used to find argv[0] inside
+  std::string exec_path;            // when set: the file executed (resolved and checked against allowed_commands)
   std::string cwd;                  // inside the sandbox
   std::string hostname;
 
@@ -88,6 +107,13 @@ struct LaunchPlan {
   std::vector<MountOp> mount_ops;
   std::uint64_t root_size_bytes = 1ULL << 20;  // the tmpfs the new root is built on
   std::optional<WorkspacePlan> workspace;
+  std::vector<Placeholder> placeholders;
+
+  std::string data_classes_file;    // the inventory the plan was checked against
+  std::string data_classes_sha256;
+  // Exceptions the caller asked for (e.g. --allow-expired-tier), one line
+  // each: shown on stderr and kept in the run record for the audit trail.
+  std::vector<std::string> overrides;
 
   std::chrono::milliseconds wall_time{0};
   std::vector<RlimitSetting> rlimits;

@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/units.h"
 #include "policy/environment.h"
+#include "policy/path_pattern.h"
 
 namespace tierbox::policy {
 namespace {
@@ -196,7 +197,7 @@ void plan_etc(const Profile& profile, MountOpBuilder& builder) {
   for (const auto& [path, content] : files) {
     bool covered = builder.inside_bind(path) ||
                    std::any_of(profile.mounts.begin(), profile.mounts.end(),
-                               [&](const auto& mount) { return is_under(path, mount.target); });
+                               [&path = path](const auto& mount) { return is_under(path, mount.target); });
     if (covered) continue;
     builder.make_parents(path);
     builder.add({Kind::file, relative(path), content, 0644});
@@ -215,12 +216,65 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
     if (is_forbidden_variable(name))
       throw Refusal("--env " + name + ": loader and interpreter variables are never passed to a task");
     bool allowed = std::any_of(profile.environment.allow.begin(), profile.environment.allow.end(),
-                               [&](const auto& pattern) { return matches_pattern(pattern, name); });
+                               [&name = name](const auto& pattern) { return matches_pattern(pattern, name); });
     if (!allowed)
       throw Refusal("--env " + name + ": tier '" + profile.name + "' does not allow it (environment.allow)");
   }
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
+}
+
+// A tier past its review date runs only with --allow-expired-tier, and the
+// override is written into the plan for the audit trail.
+void check_review(const Profile& profile, const TaskRequest& request, const HostFacts& host, LaunchPlan& plan) {
+  const auto status = review_status(profile.metadata, host.today);
+  if (status.state != ReviewState::expired) return;
+  const std::string what = "tier '" + profile.name + "' is past its review date: " + describe(status);
+  if (!request.allow_expired_tier)
+    throw Refusal(what + " (fix: have the tier re-reviewed and update review_by, or pass --allow-expired-tier, which is audited)");
+  plan.overrides.push_back("--allow-expired-tier: " + what);
+}
+
+void check_data_access(const Profile& profile, const HostFacts& host) {
+  const auto max = profile.data_access.max_data_class.value_or(DataClass::public_data);
+  for (const auto& exposure : host.data_access.exposures) throw Refusal(describe(exposure, profile.name, max));
+  for (const auto& tree : host.data_access.trees)
+    for (const auto& problem : tree.problems) throw Refusal(tree.target + ": " + problem + " (tier '" + profile.name + "')");
+}
+
+void check_command(const HostFacts& host, LaunchPlan& plan) {
+  if (!host.command) return;
+  const auto& command = *host.command;
+  if (!command.refusal.empty()) {
+    if (command.refusal_status == exit_code::command_not_found) throw Error(command.refusal, exit_code::command_not_found);
+    throw Refusal(command.refusal);
+  }
+  plan.exec_path = command.exec_path;
+}
+
+// Stand-ins inside trees (masks, read-only protected paths), after every
+// mount is attached: the hide ops clone the sandbox's own dev/null.
+void plan_tree_actions(const HostFacts& host, LaunchPlan& plan) {
+  using Action = TreeEntryAction::Kind;
+  for (const auto& tree : host.data_access.trees) {
+    for (const auto& action : tree.actions) {
+      const auto below = join_components(action.relative, action.relative.size(), false);
+      const auto root = relative(tree.target);
+      switch (action.kind) {
+        case Action::hide:
+          plan.mount_ops.push_back({action.type == EntryType::directory ? Kind::hide_dir_beneath : Kind::hide_file_beneath,
+                                    root, below});
+          break;
+        case Action::placeholder:
+          plan.placeholders.push_back({tree.host_path, below, action.type == EntryType::directory});
+          plan.mount_ops.push_back({Kind::read_only_beneath, root, below});
+          break;
+        case Action::read_only:
+          plan.mount_ops.push_back({Kind::read_only_beneath, root, below});
+          break;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -238,6 +292,9 @@ const char* to_string(MountOp::Kind kind) {
     case Kind::mask_with_empty_dir: return "mask-dir";
     case Kind::read_only_rebind: return "read-only-rebind";
     case Kind::read_only_remount: return "read-only-remount";
+    case Kind::hide_file_beneath: return "hide-file-beneath";
+    case Kind::hide_dir_beneath: return "hide-dir-beneath";
+    case Kind::read_only_beneath: return "read-only-beneath";
   }
   return "?";
 }
@@ -247,6 +304,11 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   check_request(profile, request, host);
 
   LaunchPlan plan;
+  check_review(profile, request, host, plan);
+  check_data_access(profile, host);
+  check_command(host, plan);
+  plan.data_classes_file = host.data_classes_file;
+  plan.data_classes_sha256 = host.data_classes_sha256;
   plan.run_id = run_id;
   plan.tier = profile.name;
   plan.profile_file = profile.file.string();
@@ -270,7 +332,8 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   if (host.workspace) {
     plan.workspace = WorkspacePlan{host.workspace->canonical_path, profile.workspace.target,
                                    profile.workspace.writable, host.workspace->owner_uid,
-                                   host.workspace->owner_gid};
+                                   host.workspace->owner_gid,    host.workspace->device,
+                                   host.workspace->inode};
   }
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
 
@@ -279,6 +342,7 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan_dev(profile, builder);
   plan_proc(builder);
   plan_etc(profile, builder);
+  plan_tree_actions(host, plan);
   return plan;
 }
 

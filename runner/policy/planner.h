@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "policy/command_resolution.h"
+#include "policy/data_access.h"
 #include "policy/launch_plan.h"
 #include "policy/profile.h"
 #include "policy/request.h"
@@ -20,11 +22,20 @@ struct WorkspaceFacts {
   bool is_directory = false;
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
+  // Which directory was checked (data classes, protected paths): the parent
+  // refuses to mount another one if the path changed in between.
+  dev_t device = 0;
+  ino_t inode = 0;
 };
 
 // What the planner needs to know about the host (gathered by host_facts.cpp).
 struct HostFacts {
   std::optional<WorkspaceFacts> workspace;
+  Date today;                                 // for the tier's review dates
+  DataAccessAssessment data_access;           // data classes and protected paths
+  std::optional<CommandAssessment> command;   // when the tier has allowed_commands
+  std::string data_classes_file;
+  std::string data_classes_sha256;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,

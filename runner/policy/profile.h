@@ -12,8 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "policy/sections/commands.h"
+#include "policy/sections/data_access.h"
 #include "policy/sections/environment.h"
 #include "policy/sections/limits.h"
+#include "policy/sections/metadata.h"
 #include "policy/sections/network.h"
 
 namespace tierbox::policy {
@@ -61,6 +64,12 @@ struct Profile {
   EnvironmentSpec environment;
   LimitsSpec limits;
   NetworkSpec network;
+  MetadataSpec metadata;        // owner and review dates (sections/metadata.h)
+  DataAccessSpec data_access;   // max_data_class, protected_paths
+  CommandsSpec commands;        // allowed_commands
+  // Fields a base marked `final` (a child may only tighten them): field name
+  // ("limits.wall_time", "mounts", ...) -> the file that marked it.
+  std::map<std::string, std::string> final_fields;
 };
 
 const char* to_string(MountType type);

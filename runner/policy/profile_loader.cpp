@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "policy/environment.h"
 #include "policy/json_reader.h"
+#include "policy/review/review.h"
 
 namespace tierbox::policy {
 namespace {
@@ -107,11 +108,34 @@ void apply_workspace(JsonObjectReader reader, WorkspaceSpec& workspace) {
   reader.finish();
 }
 
-// Applies one file's settings over profile; returns the `extends` it names.
-void apply_layer(const json& document, const std::string& file, Profile& profile) {
+// `final`: fields a tier extending this file may only tighten. Returns the
+// names this file adds; profile.final_fields keeps every file's.
+std::vector<std::string> apply_final(JsonObjectReader& reader, Profile& profile) {
+  auto names = reader.string_array("final");
+  if (!names) return {};
+  for (std::size_t i = 0; i < names->size(); ++i) {
+    const auto& name = (*names)[i];
+    if (!is_final_field_name(name)) {
+      std::string known;
+      for (const auto& field : final_field_names()) known += (known.empty() ? "" : ", ") + field;
+      throw ConfigError(reader.file(), json_pointer_append("/final", i),
+                        "unknown field " + json(name).dump() + " (expected one of: " + known + ")");
+    }
+    profile.final_fields.emplace(name, reader.file());
+  }
+  return *names;
+}
+
+// Applies one file's settings over profile; returns the fields it marks final.
+std::vector<std::string> apply_layer(const json& document, const std::string& file, Profile& profile) {
   JsonObjectReader reader(document, file, "");
   reader.string("extends");  // resolved by the caller; registered as known here
   reader.string("comment");
+  ReviewEntry review;
+  apply_metadata(reader, review, profile.metadata);
+  apply_data_access(reader, profile.data_access);
+  apply_commands(reader, profile.commands);
+  auto finals = apply_final(reader, profile);
   if (auto description = reader.string("description")) profile.description = *description;
   if (auto hostname = reader.string("hostname")) {
     if (!is_valid_hostname(*hostname))
@@ -126,6 +150,32 @@ void apply_layer(const json& document, const std::string& file, Profile& profile
   if (auto limits = reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
   if (auto network = reader.object("network")) apply_network(std::move(*network), profile.network);
   reader.finish();
+  return finals;
+}
+
+// A file's `final` fields, with the profile as that file left it.
+struct FinalMark {
+  std::string file;
+  std::vector<std::string> fields;
+  Profile snapshot;
+};
+
+// A tier extending a file may only tighten the fields it marks final: the
+// same comparison as `profile diff`, where anything but narrowing is refused.
+void check_final_fields(const std::vector<FinalMark>& marks, const Profile& profile) {
+  for (const auto& mark : marks) {
+    for (const auto& change : compare_profiles(mark.snapshot, profile)) {
+      if (change.effect == Effect::narrows) continue;
+      for (const auto& field : mark.fields) {
+        if (!final_covers(field, change.field)) continue;
+        std::string pointer = "/" + change.field;
+        std::replace(pointer.begin(), pointer.end(), '.', '/');
+        throw ConfigError(profile.file.string(), pointer,
+                          std::string(to_string(change.effect)) + " " + change.field + " (" + change.text + "), which " +
+                              mark.file + " marks final: a tier extending it may only tighten it (fix: remove the change, or change the base)");
+      }
+    }
+  }
 }
 
 void validate_mounts(const Profile& profile) {
@@ -254,15 +304,20 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   auto chain = read_chain(file, dirs);
   Profile profile;
   std::string all_bytes;
+  std::vector<FinalMark> finals;
   for (const auto& layer : chain) {
-    apply_layer(layer.document, layer.path.string(), profile);
+    auto fields = apply_layer(layer.document, layer.path.string(), profile);
     profile.chain.push_back(layer.path);
     all_bytes += layer.bytes;
+    if (!fields.empty()) finals.push_back({layer.path.string(), std::move(fields), profile});
   }
   profile.file = file;
   profile.name = file.stem().string();
   profile.sha256 = sha256_hex(all_bytes);
   validate_mounts(profile);
+  validate_metadata(profile.metadata, file.string());
+  validate_data_access(profile.data_access, file.string());
+  check_final_fields(finals, profile);
   return profile;
 }
 

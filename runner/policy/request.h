@@ -29,6 +29,9 @@ struct TaskRequest {
   std::optional<std::chrono::milliseconds> timeout;   // --timeout
   std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
   std::vector<std::string> argv;
+  // --allow-expired-tier: run although the tier's review_by date has passed
+  // (recorded in the plan's overrides, for the audit trail).
+  bool allow_expired_tier = false;
   std::map<std::string, std::string> caller_env;
   CallerIdentity caller;
   std::filesystem::path caller_cwd;

@@ -1,5 +1,7 @@
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +74,36 @@ int LinuxMountSyscalls::mount_setattr(int fd, unsigned extra_flags, std::uint64_
 
 int LinuxMountSyscalls::move_mount(int fd, const char* target) {
   return result(::move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH));
+}
+
+int LinuxMountSyscalls::open_path(int dirfd, const char* path, bool beneath) {
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | (beneath ? RESOLVE_BENEATH : 0);
+  return result(static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how)));
+}
+
+int LinuxMountSyscalls::open_tree_of(int fd, unsigned flags) {
+  return result(::open_tree(fd, "", AT_EMPTY_PATH | flags));
+}
+
+int LinuxMountSyscalls::move_mount_onto(int from_fd, int to_fd) {
+  return result(::move_mount(from_fd, "", to_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int LinuxMountSyscalls::empty_read_only_tmpfs() {
+  int context = ::fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (context < 0) return -errno;
+  int mount_fd = -1;
+  if (::fsconfig(context, FSCONFIG_SET_STRING, "size", "4k", 0) == 0 &&
+      ::fsconfig(context, FSCONFIG_SET_STRING, "nr_inodes", "1", 0) == 0 &&
+      ::fsconfig(context, FSCONFIG_SET_STRING, "mode", "0555", 0) == 0 &&
+      ::fsconfig(context, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0)
+    mount_fd = ::fsmount(context, FSMOUNT_CLOEXEC,
+                         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  const int err = errno;
+  ::close(context);
+  return mount_fd >= 0 ? mount_fd : -err;
 }
 
 int LinuxMountSyscalls::is_directory(int fd) {

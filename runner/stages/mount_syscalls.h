@@ -29,6 +29,16 @@ class MountSyscalls {
                             std::uint64_t propagation) = 0;
   // move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH).
   virtual int move_mount(int fd, const char* target) = 0;
+  // openat2(dirfd, path, O_PATH|O_CLOEXEC|O_NOFOLLOW, RESOLVE_NO_SYMLINKS|
+  // RESOLVE_NO_MAGICLINKS, plus RESOLVE_BENEATH when beneath): the entry
+  // itself, never through a symlink; returns the new fd.
+  virtual int open_path(int dirfd, const char* path, bool beneath) = 0;
+  // open_tree(fd, "", AT_EMPTY_PATH | flags): returns the new fd.
+  virtual int open_tree_of(int fd, unsigned flags) = 0;
+  // move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH).
+  virtual int move_mount_onto(int from_fd, int to_fd) = 0;
+  // A new detached, empty, read-only tmpfs (fsopen/fsconfig/fsmount): its fd.
+  virtual int empty_read_only_tmpfs() = 0;
   // 1 when fd refers to a directory, 0 when not.
   virtual int is_directory(int fd) = 0;
   // 1 when path exists (not following a final symlink), 0 when not.
@@ -49,6 +59,10 @@ class LinuxMountSyscalls final : public MountSyscalls {
   int mount_setattr(int fd, unsigned extra_flags, std::uint64_t attr_set, std::uint64_t attr_clear,
                     std::uint64_t propagation) override;
   int move_mount(int fd, const char* target) override;
+  int open_path(int dirfd, const char* path, bool beneath) override;
+  int open_tree_of(int fd, unsigned flags) override;
+  int move_mount_onto(int from_fd, int to_fd) override;
+  int empty_read_only_tmpfs() override;
   int is_directory(int fd) override;
   int exists(const char* path) override;
   int close(int fd) override;

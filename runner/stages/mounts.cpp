@@ -71,6 +71,62 @@ bool clone_read_only_onto(const char* source, unsigned tree_flags, std::uint64_t
   return true;
 }
 
+// The detached tree that goes over a path inside a tree (see beneath()).
+int stand_in_for(const policy::MountOp& op, int entry, MountSyscalls& sys) noexcept {
+  switch (op.kind) {
+    case Kind::hide_file_beneath: {
+      int tree = sys.open_tree("dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (tree < 0) return tree;
+      int set = sys.mount_setattr(tree, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, MS_PRIVATE);
+      if (set < 0) sys.close(tree);
+      return set < 0 ? set : tree;
+    }
+    case Kind::hide_dir_beneath:
+      return sys.empty_read_only_tmpfs();
+    default: {
+      int tree = sys.open_tree_of(entry, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      if (tree < 0) return tree;
+      int set = sys.mount_setattr(tree, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0,
+                                  MS_PRIVATE);
+      if (set < 0) sys.close(tree);
+      return set < 0 ? set : tree;
+    }
+  }
+}
+
+// A stand-in over op.data inside the tree mounted at op.target. The tree's
+// content is controlled by others (a previous task may have planted
+// symlinks), so the entry is looked up with RESOLVE_BENEATH and no symlinks
+// at all, and the stand-in is attached onto the fd, never onto a path.
+bool beneath(const BuildRootInput& input, const policy::MountOp& op, MountSyscalls& sys, ChildFailure& failure) noexcept {
+  // Needs the new mount API throughout; a kernel without mount_setattr
+  // cannot protect these paths, so the launch fails (closed).
+  if (!input.have_mount_setattr) return failed(failure, -ENOSYS, "mount_setattr", op, "needed for protected paths");
+  int root = sys.open_path(AT_FDCWD, op.target.c_str(), false);
+  if (root < 0) return failed(failure, root, "openat2", op, "RESOLVE_NO_SYMLINKS");
+  int entry = sys.open_path(root, op.data.c_str(), true);
+  sys.close(root);
+  // A masked entry that vanished has nothing left to hide; a protected one
+  // must be there (the parent made its placeholder), or the task could
+  // create it.
+  if (entry == -ENOENT && op.kind != Kind::read_only_beneath) return true;
+  if (entry < 0) {
+    auto text = failure.record(-entry);
+    text.add("openat2(").add_quoted(op.target.c_str()).add(" / ").add_quoted(op.data.c_str()).add(", RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)");
+    return false;
+  }
+  int tree = stand_in_for(op, entry, sys);
+  if (tree < 0) {
+    sys.close(entry);
+    return failed(failure, tree, "stand-in for", op, op.data.c_str());
+  }
+  int moved = sys.move_mount_onto(tree, entry);
+  sys.close(tree);
+  sys.close(entry);
+  if (moved < 0) return failed(failure, moved, "move_mount onto", op, op.data.c_str());
+  return true;
+}
+
 bool apply(const BuildRootInput& input, const policy::MountOp& op, MountSyscalls& sys,
            ChildFailure& failure) noexcept {
   const char* target = op.target.c_str();
@@ -114,6 +170,10 @@ bool apply(const BuildRootInput& input, const policy::MountOp& op, MountSyscalls
     case Kind::read_only_remount:
       result = sys.mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | op.flags, nullptr);
       return result >= 0 || failed(failure, result, "mount", op, "MS_REMOUNT|MS_BIND|MS_RDONLY");
+    case Kind::hide_file_beneath:
+    case Kind::hide_dir_beneath:
+    case Kind::read_only_beneath:
+      return beneath(input, op, sys, failure);
   }
   failure.record(EINVAL).add("unknown mount op kind");
   return false;

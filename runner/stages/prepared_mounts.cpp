@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "common/errors.h"
@@ -46,8 +47,16 @@ UniqueFd prepare_workspace(const policy::PreparedMount& mount, const policy::Lau
   // Only the workspace directory itself, not what is mounted below it: a
   // submount there is not part of the caller's repository.
   auto tree = open_tree_or_throw(mount.source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC, false);
-  if (!have_mount_setattr) return tree;
   const auto& workspace = *plan.workspace;
+  // The directory must be the one the policy checked: a symlink swapped into
+  // the path since then (by whoever controls it) would mount an unchecked
+  // tree, e.g. a home directory full of secrets.
+  struct stat opened {};
+  if (::fstat(tree.get(), &opened) != 0) throw_sys_error("fstat(tree of " + quote(mount.source) + ")");
+  if (workspace.inode != 0 && (opened.st_dev != workspace.device || opened.st_ino != workspace.inode))
+    throw Error("--workspace " + quote(mount.source) + " changed while the launch was being prepared (fix: run again)",
+                exit_code::refused);
+  if (!have_mount_setattr) return tree;
   auto userns = create_idmap_user_namespace(workspace.owner_uid, workspace.owner_gid, task_host_uid, task_host_gid);
   set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount) | MOUNT_ATTR_IDMAP, 0, userns.get());
   return tree;

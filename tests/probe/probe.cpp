@@ -242,6 +242,36 @@ json try_read(const std::vector<std::string>& paths) {
   return report;
 }
 
+// Each path: mkdir, then the result.
+json try_mkdir(const std::vector<std::string>& paths) {
+  json report = json::object();
+  for (const auto& path : paths) report[path] = result(mkdir(path.c_str(), 0755));
+  return report;
+}
+
+// Each path: unlink (or rmdir for a directory), then the result.
+json try_remove(const std::vector<std::string>& paths) {
+  json report = json::object();
+  for (const auto& path : paths) {
+    struct stat st {};
+    const bool directory = lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    report[path] = result(directory ? rmdir(path.c_str()) : unlink(path.c_str()));
+  }
+  return report;
+}
+
+// rename FROM TO
+json try_rename(const std::vector<std::string>& args) {
+  return {{"rename", result(rename(args[0].c_str(), args[1].c_str()))}};
+}
+
+// symlink TARGET LINK, then read through LINK.
+json read_through_symlink(const std::vector<std::string>& args) {
+  json report = {{"symlink", result(symlink(args[0].c_str(), args[1].c_str()))}};
+  report["read"] = try_read({args[1]})[args[1]];
+  return report;
+}
+
 json tiocsti() {
   char c = '#';
   int rc = ioctl(0, TIOCSTI, &c);
@@ -429,6 +459,10 @@ int main(int argc, char** argv) {
   if (command == "info") report = info();
   else if (command == "write") report = try_write(args);
   else if (command == "read") report = try_read(args);
+  else if (command == "mkdir") report = try_mkdir(args);
+  else if (command == "remove") report = try_remove(args);
+  else if (command == "rename" && args.size() == 2) report = try_rename(args);
+  else if (command == "read-through-symlink" && args.size() == 2) report = read_through_symlink(args);
   else if (command == "tiocsti") report = tiocsti();
   else if (command == "escape") report = escape();
   else if (command == "loopback") report = loopback();

@@ -75,6 +75,38 @@ int FakeMountSyscalls::move_mount(int fd, const char* target) {
   return record("move_mount " + from + " -> " + target, std::string("move_mount ") + target);
 }
 
+int FakeMountSyscalls::new_fd(const std::string& path) {
+  fd_paths_[next_fd_] = path;
+  return next_fd_++;
+}
+
+std::string FakeMountSyscalls::name_of(int fd) {
+  if (fd == AT_FDCWD) return ".";
+  return fd_paths_.count(fd) ? fd_paths_[fd] : "fd" + std::to_string(fd);
+}
+
+int FakeMountSyscalls::open_path(int dirfd, const char* path, bool beneath) {
+  const std::string full = dirfd == AT_FDCWD ? std::string(path) : name_of(dirfd) + "/" + path;
+  int rc = record("openat2 " + full + (beneath ? " BENEATH" : "") + " NO_SYMLINKS", "openat2 " + full);
+  return rc < 0 ? rc : new_fd(full);
+}
+
+int FakeMountSyscalls::open_tree_of(int fd, unsigned flags) {
+  const std::string path = name_of(fd);
+  int rc = record("open_tree_of " + path + ((flags & AT_RECURSIVE) ? " RECURSIVE" : ""), "open_tree_of " + path);
+  return rc < 0 ? rc : new_fd("clone of " + path);
+}
+
+int FakeMountSyscalls::move_mount_onto(int from_fd, int to_fd) {
+  const std::string target = name_of(to_fd);
+  return record("move_mount " + name_of(from_fd) + " onto " + target, "move_mount onto " + target);
+}
+
+int FakeMountSyscalls::empty_read_only_tmpfs() {
+  int rc = record("fsmount tmpfs RDONLY", "fsmount tmpfs");
+  return rc < 0 ? rc : new_fd("empty tmpfs");
+}
+
 int FakeMountSyscalls::is_directory(int fd) {
   std::string path = fd_paths_.count(fd) ? fd_paths_[fd] : "fd" + std::to_string(fd);
   return std::find(files.begin(), files.end(), path) == files.end() ? 1 : 0;

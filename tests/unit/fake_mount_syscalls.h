@@ -31,12 +31,18 @@ class FakeMountSyscalls final : public stages::MountSyscalls {
   int mount_setattr(int fd, unsigned extra_flags, std::uint64_t attr_set, std::uint64_t attr_clear,
                     std::uint64_t propagation) override;
   int move_mount(int fd, const char* target) override;
+  int open_path(int dirfd, const char* path, bool beneath) override;
+  int open_tree_of(int fd, unsigned flags) override;
+  int move_mount_onto(int from_fd, int to_fd) override;
+  int empty_read_only_tmpfs() override;
   int is_directory(int fd) override;
   int exists(const char* path) override;
   int close(int fd) override;
 
  private:
   int record(const std::string& call, const std::string& key);
+  int new_fd(const std::string& path);
+  std::string name_of(int fd);
   std::map<int, std::string> fd_paths_;
   int next_fd_ = 100;
 };

@@ -9,6 +9,12 @@
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "stages/mounts.h"
+#include "stages/prepared_mounts.h"
+
+#include <sys/stat.h>
+
+#include "common/errors.h"
+#include "common/temp_dir.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
@@ -155,6 +161,97 @@ BOOST_AUTO_TEST_CASE(a_whole_planned_root_builds_against_the_fake) {
   int attached = 0;
   for (const auto& call : f.sys.calls) attached += call.rfind("move_mount fd", 0) == 0;
   BOOST_TEST(attached == static_cast<int>(f.plan.prepared_mounts.size()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tree_stand_ins)
+
+// Masks and protected paths inside a tree are looked up beneath the tree's
+// root without symlinks, and the stand-in is attached onto that fd.
+BOOST_AUTO_TEST_CASE(a_secret_file_is_hidden_by_a_read_only_clone_of_dev_null) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::hide_file_beneath, "workspace", "app/.env"});
+  BOOST_TEST(f.build());
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/app/.env BENEATH NO_SYMLINKS",
+                    "open_tree dev/null", "mount_setattr dev/null RDONLY|NOSUID|NOEXEC PRIVATE",
+                    "move_mount dev/null onto workspace/app/.env"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_secret_directory_is_hidden_by_an_empty_read_only_tmpfs) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::hide_dir_beneath, "workspace", ".aws"});
+  BOOST_TEST(f.build());
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/.aws BENEATH NO_SYMLINKS",
+                    "fsmount tmpfs RDONLY", "move_mount empty tmpfs onto workspace/.aws"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_protected_path_is_bound_onto_itself_recursively_read_only) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::read_only_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(f.build());
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/.git/hooks BENEATH NO_SYMLINKS",
+                    "open_tree_of workspace/.git/hooks RECURSIVE",
+                    "mount_setattr clone of workspace/.git/hooks RDONLY|NOSUID|NODEV RECURSIVE PRIVATE",
+                    "move_mount clone of workspace/.git/hooks onto workspace/.git/hooks"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_vanished_secret_is_fine_but_a_vanished_protected_path_fails_closed) {
+  Fixture hidden;
+  hidden.sys.failures["openat2 workspace/.env"] = -ENOENT;
+  hidden.plan.mount_ops.push_back({Kind::hide_file_beneath, "workspace", ".env"});
+  BOOST_TEST(hidden.build());
+  Fixture protected_path;
+  protected_path.sys.failures["openat2 workspace/.git/hooks"] = -ENOENT;
+  protected_path.plan.mount_ops.push_back({Kind::read_only_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(!protected_path.build());
+  BOOST_TEST(protected_path.failure.err == ENOENT);
+  // A symlink planted on the path: openat2 refuses with ELOOP, and so does the launch.
+  Fixture planted;
+  planted.sys.failures["openat2 workspace/.git/hooks"] = -ELOOP;
+  planted.plan.mount_ops.push_back({Kind::hide_file_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(!planted.build());
+  BOOST_TEST(planted.failure.err == ELOOP);
+  BOOST_TEST(std::string(planted.failure.detail).find("RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS") != std::string::npos,
+             planted.failure.detail);
+}
+
+BOOST_AUTO_TEST_CASE(without_mount_setattr_protected_paths_fail_closed) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::read_only_beneath, "workspace", ".git/hooks"});
+  BOOST_TEST(!f.build(false));
+  BOOST_TEST(f.failure.err == ENOSYS);
+  BOOST_TEST(f.sys.calls.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(workspace_identity)
+
+// The parent opens the workspace by path after the policy checked it; if the
+// path now leads to another directory (a symlink swapped in), it refuses.
+// open_tree(OPEN_TREE_CLONE) makes a detached copy only: nothing is mounted.
+BOOST_AUTO_TEST_CASE(a_workspace_swapped_after_the_check_is_refused) {
+  tierbox::testing::TempDir checked, other;
+  struct stat st {};
+  BOOST_REQUIRE(::stat(checked.path().c_str(), &st) == 0);
+  LaunchPlan plan;
+  plan.workspace = WorkspacePlan{checked.str(), "/workspace", false, 0, 0, st.st_dev, st.st_ino};
+  plan.prepared_mounts.push_back({PreparedMount::Kind::workspace, checked.str(), true});
+  // Same path, same directory: fine (without the idmapping step).
+  BOOST_CHECK_NO_THROW(stages::prepare_mounts(plan, 0x70000001, 0x70000001, false));
+  // The path now names another directory.
+  plan.prepared_mounts[0].source = other.str();
+  try {
+    stages::prepare_mounts(plan, 0x70000001, 0x70000001, false);
+    BOOST_ERROR("a different workspace was opened");
+  } catch (const Error& error) {
+    BOOST_TEST(std::string(error.what()).find("changed while the launch was being prepared") != std::string::npos, error.what());
+    BOOST_TEST(error.exit_status() == 126);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -136,6 +136,7 @@ BOOST_AUTO_TEST_CASE(generated_etc_files_name_the_task_user) {
 BOOST_AUTO_TEST_CASE(a_tier_binding_etc_gets_no_generated_files) {
   Profile profile;
   profile.name = "t";
+  profile.metadata.chain.push_back({"t.json", "o", "r", Date{2026, 1, 1}, Date{2099, 1, 1}});
   profile.mounts.push_back({MountType::bind, "/etc", "/etc"});
   auto plan = make_plan(profile, request_for({"x"}), {}, "r");
   BOOST_TEST(index_of(plan, Kind::file, "etc/passwd") == -1);
@@ -184,6 +185,76 @@ BOOST_AUTO_TEST_CASE(path_for_exec_follows_the_tier_path) {
   auto profile = load_tier("untrusted", {kShipped});
   profile.environment.set["PATH"] = "/opt/tools/bin:/usr/bin";
   BOOST_TEST(make_plan(profile, request_for({"x"}), {}, "r").exec_search_path == "/opt/tools/bin:/usr/bin");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(planner_data_access)
+
+namespace {
+
+HostFacts facts_with(std::vector<TreeEntryAction> actions) {
+  auto facts = with_workspace("/home/dev/repo");
+  TreeAssessment tree;
+  tree.target = "/workspace";
+  tree.host_path = "/home/dev/repo";
+  tree.writable = true;
+  tree.workspace = true;
+  tree.actions = std::move(actions);
+  facts.data_access.trees.push_back(tree);
+  return facts;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(tree_actions_become_ops_after_every_mount_and_placeholders) {
+  using Action = TreeEntryAction::Kind;
+  auto facts = facts_with({{Action::hide, {".env"}, EntryType::file, "secret"},
+                           {Action::hide, {"keys"}, EntryType::directory, "secret"},
+                           {Action::read_only, {".git", "hooks"}, EntryType::directory, "protected"},
+                           {Action::placeholder, {".tierbox"}, EntryType::directory, "protected"}});
+  auto plan = make_plan(load_tier("workspace-write", {kShipped}), request_for({"x"}), facts, "r");
+  auto hide = index_of(plan, Kind::hide_file_beneath, "workspace");
+  BOOST_REQUIRE(hide >= 0);
+  BOOST_TEST(plan.mount_ops[static_cast<std::size_t>(hide)].data == ".env");
+  BOOST_TEST(index_of(plan, Kind::hide_dir_beneath, "workspace") > hide);
+  // After /dev (its null is what hides files) and after the workspace.
+  BOOST_TEST(hide > index_of(plan, Kind::symlink, "dev/stderr"));
+  BOOST_TEST(hide > index_of(plan, Kind::attach_prepared, "workspace"));
+  BOOST_REQUIRE(plan.placeholders.size() == 1u);
+  BOOST_TEST(plan.placeholders[0].tree == "/home/dev/repo");
+  BOOST_TEST(plan.placeholders[0].relative == ".tierbox");
+  BOOST_TEST(plan.placeholders[0].directory);
+  std::size_t read_only = 0;
+  for (const auto& op : plan.mount_ops) read_only += op.kind == Kind::read_only_beneath ? 1 : 0;
+  BOOST_TEST(read_only == 2u);  // .git/hooks, and the placeholder
+}
+
+BOOST_AUTO_TEST_CASE(exposures_and_tree_problems_refuse) {
+  auto facts = with_workspace();
+  facts.data_access.exposures.push_back({"--workspace /root", "/root/.ssh", DataClass::secret, "secret (rule ~/.ssh)",
+                                         "through a parent directory bind"});
+  auto message = refusal_of([&] { make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), facts, "r"); });
+  BOOST_TEST(message.find("/root/.ssh") != std::string::npos, message);
+  BOOST_TEST(message.find("secret") != std::string::npos, message);
+  BOOST_TEST(message.find("tier 'untrusted' may see at most internal") != std::string::npos, message);
+  auto problem = facts_with({});
+  problem.data_access.trees[0].problems.push_back("protected path .git/hooks/: /workspace/.git is a symlink");
+  auto text = refusal_of([&] { make_plan(load_tier("workspace-write", {kShipped}), request_for({"x"}), problem, "r"); });
+  BOOST_TEST(text.find("is a symlink") != std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(a_checked_command_is_executed_by_its_resolved_path) {
+  auto facts = with_workspace();
+  CommandAssessment command;
+  command.restricted = true;
+  command.exec_path = "/usr/bin/git";
+  facts.command = command;
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"git", "status"}), facts, "r");
+  BOOST_TEST(plan.exec_path == "/usr/bin/git");
+  BOOST_TEST(plan.argv[0] == "git");
+  facts.command->refusal = "\"curl\" resolves to /usr/bin/curl, which tier 'untrusted' does not allow";
+  BOOST_TEST(refusal_of([&] { make_plan(load_tier("untrusted", {kShipped}), request_for({"curl"}), facts, "r"); }).find("curl") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

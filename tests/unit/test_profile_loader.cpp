@@ -16,6 +16,10 @@ namespace {
 
 const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
 
+// What a tier without a base must state besides its settings.
+constexpr const char* kStandalone =
+    R"("owner": "o@example.com", "reviewed_by": "r@example.com", "reviewed_on": "2026-01-01", "review_by": "2099-01-01", "max_data_class": "internal")";
+
 // Loads text as tiers/NAME.json of a temp config dir, with the shipped
 // profiles behind it (so `extends: base` works).
 Profile load_text(const TempDir& dir, const std::string& text, const std::string& name = "t") {
@@ -64,8 +68,8 @@ BOOST_AUTO_TEST_CASE(search_order_is_flag_env_system_shipped) {
 
 BOOST_AUTO_TEST_CASE(an_earlier_directory_shadows_a_later_one) {
   TempDir first, second;
-  first.write("tiers/x.json", R"({"hostname": "first"})");
-  second.write("tiers/x.json", R"({"hostname": "second"})");
+  first.write("tiers/x.json", std::string(R"({"hostname": "first", )") + kStandalone + "}");
+  second.write("tiers/x.json", std::string(R"({"hostname": "second", )") + kStandalone + "}");
   BOOST_TEST(load_tier("x", {first.path(), second.path()}).hostname == "first");
   BOOST_TEST(load_tier("x", {second.path(), first.path()}).hostname == "second");
 }
@@ -87,9 +91,9 @@ BOOST_AUTO_TEST_CASE(extends_merges_objects_and_appends_mounts) {
 
 BOOST_AUTO_TEST_CASE(digest_covers_the_base_file) {
   TempDir dir;
-  dir.write("tiers/b.json", R"({"hostname": "one"})");
+  dir.write("tiers/b.json", std::string(R"({"hostname": "one", )") + kStandalone + "}");
   auto first = load_text(dir, R"({"extends": "b"})");
-  dir.write("tiers/b.json", R"({"hostname": "two"})");
+  dir.write("tiers/b.json", std::string(R"({"hostname": "two", )") + kStandalone + "}");
   auto second = load_text(dir, R"({"extends": "b"})");
   BOOST_TEST(first.sha256 != second.sha256);
 }
@@ -110,6 +114,8 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_errors) {
   expect_error(R"({"limits": {"wall_time": "soon"}})", {"/limits/wall_time", "duration"});
   expect_error(R"({"environment": {"pass": ["TERM", 3]}})", {"/environment/pass/1", "expected a string"});
   expect_error(R"([1, 2])", {"expected an object"});
+  // Found by the fuzzer: a number overflowing a double is not a parse_error.
+  expect_error(R"({"limits": {"wall_time": 1e999}})", {"tiers/t.json", "invalid JSON", "number overflow"});
 }
 
 BOOST_AUTO_TEST_CASE(paths_must_be_absolute_and_normalized) {

@@ -1,0 +1,35 @@
+// `tierbox profile check`: every validation a tier gets before it runs, as
+// errors (the tier must not be merged) and warnings (a reviewer should look).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "policy/data_classes.h"
+#include "policy/host_view.h"
+#include "policy/review/review.h"
+#include "policy/sections/metadata.h"
+
+namespace tierbox::policy {
+
+struct CheckReport {
+  std::string file;
+  std::string tier;
+  bool loaded = false;
+  std::string sha256;
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+};
+
+// inventory: nullptr when none could be loaded (data classes are then an error).
+CheckReport check_profile(const std::filesystem::path& file, const std::vector<std::filesystem::path>& dirs,
+                          const DataClassInventory* inventory, const HostView& view, Date today);
+
+// Every tiers/NAME.json in the search dirs, the first of each name.
+std::vector<std::filesystem::path> list_tier_files(const std::vector<std::filesystem::path>& dirs);
+
+// `profile diff` of two data-class inventories.
+Changes compare_inventories(const DataClassInventory& before, const DataClassInventory& after);
+
+}  // namespace tierbox::policy

@@ -1,0 +1,115 @@
+// Review entries of the filesystem: mounts, the workspace, /dev/shm.
+#include <algorithm>
+#include <map>
+
+#include "common/units.h"
+#include "policy/review/review.h"
+
+namespace tierbox::policy {
+namespace {
+
+std::string describe_mount(const MountSpec& mount) {
+  switch (mount.type) {
+    case MountType::bind:
+      return std::string(mount.writable ? "writable" : "read-only") + " bind of the host's " + mount.source +
+             (mount.optional ? " (skipped where it does not exist)" : "");
+    case MountType::tmpfs:
+      return std::string(mount.writable ? "writable" : "read-only") + " tmpfs of " + format_size(mount.size_bytes);
+    case MountType::symlink:
+      return "symlink to " + mount.link;
+  }
+  return "?";
+}
+
+void compare_one_mount(const MountSpec& before, const MountSpec& after, Changes& out) {
+  const std::string field = "mounts";
+  const std::string where = after.target + ": ";
+  if (before.type != after.type) {
+    add_change(out, field, after.type == MountType::bind ? Effect::widens : Effect::changes,
+               where + describe_mount(before) + " -> " + describe_mount(after));
+    return;
+  }
+  if (after.type == MountType::bind && before.source != after.source)
+    add_change(out, field, Effect::widens, where + "now exposes the host's " + after.source + " instead of " + before.source);
+  if (before.writable != after.writable)
+    add_change(out, field, after.writable ? Effect::widens : Effect::narrows,
+               where + (after.writable ? "read-only -> writable" : "writable -> read-only"));
+  if (after.type == MountType::bind && before.optional != after.optional)
+    add_change(out, field, Effect::changes, where + (after.optional ? "now optional" : "now required"));
+  if (after.type == MountType::tmpfs) {
+    compare_ordered(out, field, before.size_bytes, after.size_bytes, true, where + "size " + format_size(before.size_bytes),
+                    format_size(after.size_bytes));
+    if (before.mode != after.mode) add_change(out, field, Effect::changes, where + "mode changed");
+  }
+  if (after.type == MountType::symlink && before.link != after.link)
+    add_change(out, field, Effect::changes, where + "symlink " + before.link + " -> " + after.link);
+}
+
+std::map<std::string, const MountSpec*> by_target(const std::vector<MountSpec>& mounts) {
+  std::map<std::string, const MountSpec*> map;
+  for (const auto& mount : mounts) map[mount.target] = &mount;
+  return map;
+}
+
+}  // namespace
+
+void compare_filesystem(const Profile& before, const Profile& after, Changes& out) {
+  auto old_mounts = by_target(before.mounts);
+  auto new_mounts = by_target(after.mounts);
+  for (const auto& [target, mount] : new_mounts) {
+    auto old = old_mounts.find(target);
+    if (old != old_mounts.end()) {
+      compare_one_mount(*old->second, *mount, out);
+      continue;
+    }
+    const bool host_data = mount->type == MountType::bind;
+    add_change(out, "mounts", host_data ? Effect::widens : Effect::changes,
+               "new mount " + target + ": " + describe_mount(*mount));
+  }
+  for (const auto& [target, mount] : old_mounts) {
+    if (new_mounts.count(target)) continue;
+    add_change(out, "mounts", mount->type == MountType::bind ? Effect::narrows : Effect::changes,
+               "removed mount " + target + " (was: " + describe_mount(*mount) + ")");
+  }
+  if (before.workspace.writable != after.workspace.writable)
+    add_change(out, "workspace.writable", after.workspace.writable ? Effect::widens : Effect::narrows,
+               after.workspace.writable ? "read-only -> writable" : "writable -> read-only");
+  if (before.workspace.target != after.workspace.target)
+    add_change(out, "workspace.target", Effect::changes, before.workspace.target + " -> " + after.workspace.target);
+  compare_ordered(out, "shm_size", before.shm_size_bytes, after.shm_size_bytes, true, format_size(before.shm_size_bytes),
+                  format_size(after.shm_size_bytes));
+}
+
+void explain_filesystem(const Profile& profile, const ExplainContext& context, Explanation& out) {
+  ExplainSection section{"Files the task sees", {}};
+  std::vector<const MountSpec*> mounts;
+  for (const auto& mount : profile.mounts) mounts.push_back(&mount);
+  std::sort(mounts.begin(), mounts.end(), [](auto* a, auto* b) { return a->target < b->target; });
+  for (const auto* mount : mounts) {
+    std::string line = mount->target + ": ";
+    switch (mount->type) {
+      case MountType::bind:
+        line += "the host's " + mount->source + ", " + (mount->writable ? "WRITABLE by the task" : "read-only");
+        if (context.classifier) line += ", class " + describe(context.classifier->classify(mount->source));
+        if (mount->optional) line += " (left out where it does not exist)";
+        break;
+      case MountType::tmpfs:
+        line += "private scratch space in memory, " + format_size(mount->size_bytes) + ", " +
+                (mount->writable ? "writable" : "read-only") + ", gone when the task ends";
+        break;
+      case MountType::symlink:
+        line += "a symlink to " + mount->link;
+        break;
+    }
+    section.lines.push_back(line);
+  }
+  section.lines.push_back(profile.workspace.target + ": the directory given with --workspace, " +
+                          (profile.workspace.writable ? "WRITABLE by the task (changes land on the host)" : "read-only") +
+                          "; the task starts there. Its class is checked against the inventory at launch.");
+  section.lines.push_back("/proc (the sandbox's own processes only), /dev (null, zero, full, random, urandom, tty, pts, shm " +
+                          format_size(profile.shm_size_bytes) +
+                          "), /etc/passwd, /etc/group, /etc/hosts, /etc/hostname: made by tierbox; the root itself is read-only.");
+  out.push_back(std::move(section));
+}
+
+}  // namespace tierbox::policy

@@ -1,0 +1,67 @@
+#include "policy/sections/data_access.h"
+
+#include "common/errors.h"
+#include "policy/json_reader.h"
+
+namespace tierbox::policy {
+namespace {
+
+using nlohmann::json;
+
+ProtectedPath parse_protected_path(const json& value, const std::string& file, const std::string& pointer) {
+  ProtectedPath entry;
+  entry.origin = file + ":" + pointer;
+  std::string text;
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else {
+    JsonObjectReader reader(value, file, pointer);
+    auto path = reader.string("path");
+    if (!path) reader.fail("path", "missing (expected a path relative to the mount, e.g. \".git/hooks/\")");
+    text = *path;
+    if (auto mode = reader.string("mode")) {
+      if (*mode == "read-only") entry.mode = ProtectionMode::read_only;
+      else if (*mode == "hidden") entry.mode = ProtectionMode::hidden;
+      else reader.fail("mode", "expected \"read-only\" or \"hidden\", got " + json(*mode).dump());
+    }
+    reader.string("comment");
+    reader.finish();
+  }
+  std::string error;
+  auto pattern = parse_path_pattern(text, {PatternAnchor::relative, PatternAnchor::anywhere}, &error);
+  if (!pattern) throw ConfigError(file, pointer, error);
+  entry.pattern = std::move(*pattern);
+  return entry;
+}
+
+}  // namespace
+
+const char* to_string(ProtectionMode mode) {
+  switch (mode) {
+    case ProtectionMode::read_only: return "read-only";
+    case ProtectionMode::hidden: return "hidden";
+  }
+  return "?";
+}
+
+void apply_data_access(JsonObjectReader& reader, DataAccessSpec& spec) {
+  if (auto max = reader.string("max_data_class")) {
+    auto parsed = parse_data_class(*max);
+    if (!parsed) reader.fail("max_data_class", "expected \"public\", \"internal\" or \"secret\", got " + json(*max).dump());
+    spec.max_data_class = *parsed;
+  }
+  if (const auto* entries = reader.array("protected_paths")) {
+    spec.protected_paths.clear();
+    for (std::size_t i = 0; i < entries->size(); ++i)
+      spec.protected_paths.push_back(
+          parse_protected_path((*entries)[i], reader.file(), json_pointer_append("/protected_paths", i)));
+  }
+}
+
+void validate_data_access(const DataAccessSpec& spec, const std::string& leaf_file) {
+  if (!spec.max_data_class)
+    throw ConfigError(leaf_file, "/max_data_class",
+                      "missing: every tier states the highest data class it may see (\"public\", \"internal\" or \"secret\")");
+}
+
+}  // namespace tierbox::policy
