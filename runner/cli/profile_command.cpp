@@ -20,8 +20,10 @@ int check(const ProfileCheckOptions& options, const CommonOptions& common) {
   for (const auto& file : options.files) {
     try {
       const auto profile = policy::load_profile_file(file, dirs);
-      std::printf("%s: ok (tier %s, %zu mounts, sha256 %s)\n", file.c_str(), profile.name.c_str(),
-                  profile.mounts.size(), profile.sha256.substr(0, 12).c_str());
+      std::printf("%s: ok (tier %s, %zu mounts, network %s, sha256 %s)\n", file.c_str(), profile.name.c_str(),
+                  profile.mounts.size(), policy::to_string(profile.network.mode), profile.sha256.substr(0, 12).c_str());
+      for (const auto& warning : policy::network_warnings(profile.network))
+        std::fprintf(stderr, "tierbox: warning: %s: %s\n", file.c_str(), warning.c_str());
     } catch (const Error& error) {
       std::fprintf(stderr, "tierbox: %s\n", error.what());
       ++invalid;

@@ -79,7 +79,7 @@ int run(const RunOptions& options, const CommonOptions& common) {
                            : policy::load_profile_file(options.profile, dirs);
   logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
   const auto request = make_request(options);
-  const auto facts = policy::gather_host_facts(request);
+  const auto facts = policy::gather_host_facts(request, profile);
   const auto plan = policy::make_plan(profile, request, facts, new_run_id());
   const auto outcome = launch::launch(plan, config);
   if (!outcome.failure.empty()) logging::error("{}", outcome.failure);

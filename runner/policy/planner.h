@@ -6,8 +6,10 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/launch_plan.h"
 #include "policy/profile.h"
@@ -25,6 +27,9 @@ struct WorkspaceFacts {
 // What the planner needs to know about the host (gathered by host_facts.cpp).
 struct HostFacts {
   std::optional<WorkspaceFacts> workspace;
+  // The IPv4 addresses of each host name in network.allow, as the host's
+  // resolver answered at launch (mode allowlist only).
+  std::map<std::string, std::vector<net::Ipv4Address>> resolved_names;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,
