@@ -123,8 +123,16 @@ std::optional<SyncMessage> receive_from_child(int fd, std::chrono::steady_clock:
   }
   SyncMessage message;
   ssize_t received;
+  bool reset_seen = false;
   do {
     received = ::recv(fd, &message, sizeof message, 0);
+    // A child that fails while sync #2 waits unread in its socket makes the
+    // kernel report ECONNRESET once, ahead of the failure message it sent
+    // before exiting; that message is still queued: read it.
+    if (received < 0 && errno == ECONNRESET && !reset_seen) {
+      reset_seen = true;
+      errno = EINTR;
+    }
   } while (received < 0 && errno == EINTR);
   if (received == 0) return std::nullopt;
   if (received != static_cast<ssize_t>(sizeof message)) throw_sys_error("recv(sync socket)");
