@@ -10,6 +10,7 @@ constexpr const char* kForm = " (expected HOST:PORT/PROTO, e.g. \"api.github.com
 
 std::optional<std::uint16_t> parse_port(std::string_view digits) {
   if (digits.empty() || digits.size() > 5 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+  if (digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
   unsigned port = 0;
   auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
   if (error != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) return std::nullopt;

@@ -20,6 +20,7 @@ std::optional<Ipv4Address> parse_ipv4(std::string_view text) {
     const auto digits = part < 3 ? text.substr(0, dot) : text;
     if ((part < 3 && dot == std::string_view::npos) || digits.empty() || digits.size() > 3) return std::nullopt;
     if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
+    if (digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
     unsigned number = 0;
     auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
     if (error != std::errc() || end != digits.data() + digits.size() || number > 255) return std::nullopt;
@@ -51,6 +52,7 @@ std::optional<Ipv4Cidr> parse_ipv4_cidr(std::string_view text) {
   if (slash != std::string_view::npos) {
     const auto digits = text.substr(slash + 1);
     if (digits.empty() || digits.size() > 2 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+    if (digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
     int prefix = 0;
     auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
     if (error != std::errc() || end != digits.data() + digits.size() || prefix > 32) return std::nullopt;

@@ -108,17 +108,19 @@ nftnl_expr* lookup(const std::string& set, bool verdict_map) {
   return expression;
 }
 
-// Matches the address block with as few bytes as nft would load: a /8 is
-// one byte compared, a /12 two bytes masked and compared.
+// Matches the address block the way nft does (so `nft list` prints it as
+// "ip daddr 172.16.0.0/12"): a byte-aligned prefix loads and compares only
+// its bytes (a /16 two); any other loads all four, masks and compares.
 void add_address_match(nftnl_rule* rule, std::uint32_t offset, const Ipv4Cidr& block, bool negated) {
   if (block.prefix == 0) return;
-  const std::uint32_t length = static_cast<std::uint32_t>((block.prefix + 7) / 8);
+  const bool aligned = block.prefix % 8 == 0;
+  const std::uint32_t length = aligned ? static_cast<std::uint32_t>(block.prefix / 8) : 4;
   add(rule, payload(NFT_PAYLOAD_NETWORK_HEADER, offset, length, NFT_REG_1));
-  const std::uint32_t network = block.network.network_order();
-  if (block.prefix % 8 != 0) {
+  if (!aligned) {
     const std::uint32_t bits = htonl(block.mask());
     add(rule, mask(&bits, length));
   }
+  const std::uint32_t network = block.network.network_order();
   add(rule, compare(negated ? NFT_CMP_NEQ : NFT_CMP_EQ, &network, length));
 }
 
