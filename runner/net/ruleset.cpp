@@ -227,7 +227,7 @@ std::string set_text(const Set& set) {
 
 const std::vector<DeniedRange>& always_denied_ranges() {
   static const std::vector<DeniedRange> ranges = {
-      {cidr("0.0.0.0/8"), "\"this network\" (RFC 791)"},
+      {cidr("0.0.0.0/8"), "this network (RFC 791)"},
       {cidr("10.0.0.0/8"), "private network (RFC 1918)"},
       {cidr("100.64.0.0/10"), "shared address space (RFC 6598; some clouds' metadata and DNS)"},
       {cidr("127.0.0.0/8"), "loopback"},
