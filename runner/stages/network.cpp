@@ -96,7 +96,7 @@ nlohmann::json await_reply_from(int channel, const std::string& request) {
   if (reply.is_discarded() || !reply.is_object())
     throw Error("network helper, " + request + ": unreadable reply", exit_code::runner_failed);
   if (!reply.value("ok", false))
-    throw Error("network " + request + ": " + reply.value("error", std::string("failed")), exit_code::runner_failed);
+    throw Error(request + ": " + reply.value("error", std::string("failed")), exit_code::runner_failed);
   return reply;
 }
 

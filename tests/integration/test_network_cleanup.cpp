@@ -224,4 +224,37 @@ BOOST_AUTO_TEST_CASE(gc_removes_what_a_killed_runner_and_helper_left) {
   BOOST_TEST(again.out == "[]\n", again.out);
 }
 
+BOOST_AUTO_TEST_CASE(a_pool_that_overlaps_a_host_route_fails_closed) {
+  TestHost host({"198.51.100"}, {kPort}, {});
+  PrivatePool pool(host);
+  // A route of the test's own (on its test host's veth) inside the pool,
+  // standing in for a VPN or container network that uses the same range.
+  const std::string route = "10.209." + std::to_string(pool.third_octet) + ".0/28";
+  BOOST_TEST_REQUIRE(run_process({"/usr/sbin/ip", "route", "add", route, "dev", host.interface()}).status == 0);
+  Workspace workspace;
+  auto args = pool.run_args(workspace, {"info"});
+  auto result = run_tierbox(args);
+  run_process({"/usr/sbin/ip", "route", "del", route, "dev", host.interface()});
+  BOOST_TEST(result.status == 125, result.err);
+  BOOST_TEST(result.err.find("overlaps the host route " + route) != std::string::npos, result.err);
+  BOOST_TEST(result.err.find("network_pool") != std::string::npos, result.err);
+  BOOST_TEST(pool.leftovers_after(std::chrono::seconds(5)).empty(), joined(pool.leftovers()));
+}
+
+BOOST_AUTO_TEST_CASE(host_wide_settings_are_made_once_and_kept) {
+  TestHost host({"198.51.100"}, {kPort}, {});
+  PrivatePool pool(host);
+  Workspace workspace;
+  auto result = run_tierbox(pool.run_args(workspace, {"exchange", "tcp", host.address(), std::to_string(kPort)}));
+  BOOST_TEST_REQUIRE(result.status == 0, result.err);
+  std::ifstream forward("/proc/sys/net/ipv4/ip_forward");
+  std::string value;
+  forward >> value;
+  BOOST_TEST(value == "1");
+  auto table = run_process({"/usr/sbin/nft", "list", "table", "inet", "tierbox"});
+  for (const char* part : {"chain forward", "chain input", "chain postrouting", "map egress_from", "map ingress_to",
+                           "set sandbox_interfaces", "set sandbox_addresses", "masquerade"})
+    BOOST_TEST(table.out.find(part) != std::string::npos, part << " not in:\n" << table.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
