@@ -383,8 +383,10 @@ std::vector<std::string> clean(const RunNetwork& network, int inherited_lock) {
   if (!lock) throw system_error("open(" + network.slot_lock + ")");
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) throw system_error("flock(" + network.slot_lock + ", LOCK_EX)");
-    return {"nothing: slot " + std::to_string(network.slot) + " belongs to a live run now, which owns (and reclaimed) " +
-            network.addresses.host_interface};
+    // A live process holds the slot: a new run, which has taken the names
+    // over (and removed what it found), or this run's helper, still
+    // removing them. Either way, nothing here is gc's to touch.
+    return {};
   }
   NetlinkSocket netfilter(NETLINK_NETFILTER);
   NetlinkSocket route(NETLINK_ROUTE);
