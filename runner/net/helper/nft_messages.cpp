@@ -333,37 +333,39 @@ void NftBatch::add_table(const Table& table, bool only_if_new) {
   nftnl_table_nlmsg_build_payload(message, object.get());
   TIERBOX_NEXT(batch_);
 
-  for (const auto& name : table.counters) {
-    auto* counter_header = next_message("add counter inet " + table.name + " " + name);
-    std::unique_ptr<nftnl_obj, decltype(&nftnl_obj_free)> counter(nftnl_obj_alloc(), &nftnl_obj_free);
-    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_TABLE, table.name.c_str());
-    nftnl_obj_set_str(counter.get(), NFTNL_OBJ_NAME, name.c_str());
-    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
-    nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-    auto* counter_message = nftnl_nlmsg_build_hdr(counter_header, NFT_MSG_NEWOBJ, NFPROTO_INET,
-                                                  NLM_F_CREATE | NLM_F_EXCL, sequence_);
-    nftnl_obj_nlmsg_build_payload(counter_message, counter.get());
-    TIERBOX_NEXT(batch_);
-  }
+  for (const auto& name : table.counters) add_counter(table.name, name);
   std::uint32_t set_id = 1;
-  for (const auto& spec : table.sets) {
-    auto* set_header = next_message("add set inet " + table.name + " " + spec.name);
-    std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> set(nftnl_set_alloc(), &nftnl_set_free);
-    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.name.c_str());
-    nftnl_set_set_str(set.get(), NFTNL_SET_NAME, spec.name.c_str());
-    nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_ID, set_id++);
-    describe_set(set.get(), spec);
-    auto* set_message = nftnl_nlmsg_build_hdr(set_header, NFT_MSG_NEWSET, NFPROTO_INET,
-                                              NLM_F_CREATE | NLM_F_EXCL, sequence_);
-    nftnl_set_nlmsg_build_payload(set_message, set.get());
-    TIERBOX_NEXT(batch_);
-  }
+  for (const auto& spec : table.sets) add_set(table.name, spec, set_id++);
   // Regular chains first: base chains jump (goto) into them.
   for (const auto& chain : table.chains)
     if (chain.hook == Hook::none) add_chain(table.name, chain);
   for (const auto& chain : table.chains)
     if (chain.hook != Hook::none) add_chain(table.name, chain);
+}
+
+void NftBatch::add_counter(const std::string& table, const std::string& name) {
+  auto* header = next_message("add counter inet " + table + " " + name);
+  std::unique_ptr<nftnl_obj, decltype(&nftnl_obj_free)> counter(nftnl_obj_alloc(), &nftnl_obj_free);
+  nftnl_obj_set_str(counter.get(), NFTNL_OBJ_TABLE, table.c_str());
+  nftnl_obj_set_str(counter.get(), NFTNL_OBJ_NAME, name.c_str());
+  nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_FAMILY, NFPROTO_INET);
+  nftnl_obj_set_u32(counter.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+  auto* message = nftnl_nlmsg_build_hdr(header, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE | NLM_F_EXCL, sequence_);
+  nftnl_obj_nlmsg_build_payload(message, counter.get());
+  TIERBOX_NEXT(batch_);
+}
+
+void NftBatch::add_set(const std::string& table, const Set& spec, std::uint32_t id) {
+  auto* header = next_message("add set inet " + table + " " + spec.name);
+  std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> set(nftnl_set_alloc(), &nftnl_set_free);
+  nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(set.get(), NFTNL_SET_NAME, spec.name.c_str());
+  nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+  nftnl_set_set_u32(set.get(), NFTNL_SET_ID, id);
+  describe_set(set.get(), spec);
+  auto* message = nftnl_nlmsg_build_hdr(header, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_EXCL, sequence_);
+  nftnl_set_nlmsg_build_payload(message, set.get());
+  TIERBOX_NEXT(batch_);
 }
 
 void NftBatch::add_chain(const std::string& table, const Chain& chain) {

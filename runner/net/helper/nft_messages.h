@@ -59,6 +59,8 @@ class NftBatch {
 
  private:
   char* next_message(const std::string& description);
+  void add_counter(const std::string& table, const std::string& name);
+  void add_set(const std::string& table, const Set& spec, std::uint32_t id);
   void add_rule(const std::string& table, const std::string& chain, const Rule& rule);
 
   std::vector<char> buffer_;
