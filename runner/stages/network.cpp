@@ -184,10 +184,12 @@ std::vector<std::string> NetworkSession::attach(int sandbox_netns_fd) {
   if (!prepare_answered_) {
     const auto reply = await_reply_from(channel_.get(), "prepare");
     notes_ = reply.value("notes", std::vector<std::string>{});
+    notes_.push_back(fmt::format("the helper prepared the host side in {:.3f} ms", reply.value("ms", 0.0)));
     prepare_answered_ = true;
   }
   send_request(channel_.get(), {{"op", "attach"}}, sandbox_netns_fd);
-  await_reply_from(channel_.get(), "attach");
+  const auto reply = await_reply_from(channel_.get(), "attach");
+  notes_.push_back(fmt::format("the helper attached the sandbox in {:.3f} ms", reply.value("ms", 0.0)));
   return notes_;
 }
 

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -44,6 +45,11 @@ void reply(const json& message) {
 
 json failure(const std::exception& error) { return {{"ok", false}, {"error", error.what()}}; }
 
+// Milliseconds since start, for the runner's -v output.
+double elapsed_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 // The next request, or nullopt when the runner closed the channel.
 std::optional<std::pair<json, tierbox::UniqueFd>> next_request() {
   auto message = receive_message(kChannel, -1);
@@ -63,9 +69,11 @@ int session() {
   auto first = next_request();
   if (!first) return 0;
   if (first->first.value("op", "") != "prepare") throw std::runtime_error("expected a prepare request first");
+  const auto started = std::chrono::steady_clock::now();
   helper::RunSession session(run_network_from_json(first->first.at("network")));
   try {
-    reply({{"ok", true}, {"notes", session.prepare()}});
+    auto notes = session.prepare();
+    reply({{"ok", true}, {"notes", notes}, {"ms", elapsed_ms(started)}});
   } catch (const std::exception& error) {
     reply(failure(error));
     remove_remaining(session);
@@ -81,8 +89,9 @@ int session() {
     try {
       if (op == "attach") {
         if (!request->second) throw std::runtime_error("attach without the sandbox's network namespace fd");
+        const auto attach_started = std::chrono::steady_clock::now();
         session.attach(std::move(request->second));
-        reply({{"ok", true}});
+        reply({{"ok", true}, {"ms", elapsed_ms(attach_started)}});
       } else if (op == "finish") {
         reply({{"ok", true}, {"report", session.finish().to_json()}});
         // The runner may exit now; this process keeps the run's slot (fd 4)
