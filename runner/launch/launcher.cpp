@@ -284,6 +284,13 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   status.write_end.reset();
   prepared.trees.clear();
   logging::step("clone3: sandbox init is host pid {}", pid);
+  // (allowlist) The sandbox's network namespace exists now: the helper can
+  // start attaching it while this runner writes the id maps and the record.
+  if (network_session) {
+    with_stage("network", [&] {
+      network_session->begin_attach(open_network_namespace(outcome.pid, network->netns_inode).get());
+    });
+  }
 
   // Parent 7: id maps, then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
@@ -293,18 +300,14 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     // does not start before it is written (sync #2 comes after).
     run_entry.record().sandbox_pid = outcome.pid;
     run_entry.record().state = "running";
-    UniqueFd sandbox_netns;
-    if (network_session) {
-      sandbox_netns = with_stage("network", [&] { return open_network_namespace(outcome.pid, network->netns_inode); });
-      run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
-    }
+    if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
-    // lo up); host: no namespace; allowlist: the helper attaches the veth
-    // pair and installs the sandbox's rules before the task can run.
+    // lo up); host: no namespace; allowlist: wait until the helper has
+    // attached the veth pair and installed the sandbox's rules.
     if (network_session) {
-      const auto notes = with_stage("network", [&] { return network_session->attach(sandbox_netns.get()); });
+      const auto notes = with_stage("network", [&] { return network_session->wait_attached(); });
       for (const auto& note : notes) logging::step("network: {}", note);
       logging::step("network ready: eth0 {} via {}", network->addresses.sandbox_side.to_string(),
                     network->addresses.host_side.to_string());

@@ -49,11 +49,19 @@ ReceivedMessage receive_message(int socket, int timeout_ms) {
   message.msg_control = control;
   message.msg_controllen = sizeof control;
   ssize_t received;
+  bool reset_seen = false;
   do {
     received = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    // A peer that exits with a message of ours unread makes the kernel
+    // report ECONNRESET once, ahead of what the peer sent before exiting,
+    // which is still queued: read on. A second one is the end.
+    if (received < 0 && errno == ECONNRESET) {
+      if (reset_seen) received = 0;
+      reset_seen = true;
+      errno = EINTR;
+    }
   } while (received < 0 && errno == EINTR);
   ReceivedMessage result;
-  if (received < 0 && errno == ECONNRESET) received = 0;
   if (received < 0) throw std::runtime_error(std::string("recvmsg(network helper channel): ") + std::strerror(errno));
   for (auto* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
     if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {

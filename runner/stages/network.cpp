@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,11 +35,14 @@ UniqueFd duplicate_high(int fd) {
 }
 
 // The helper starts in a process group of its own (a Ctrl-C meant for the
-// task does not reach it; it ignores SIGINT and SIGHUP too, and not setsid:
-// with autogroup scheduling a new session costs milliseconds), with every
-// signal at its default and unblocked (the
-// runner blocks the ones it relays), an empty environment, stdin and stdout
-// on /dev/null and the runner's stderr for its last-resort messages.
+// task does not reach it; it ignores SIGINT and SIGHUP too), with no signal
+// blocked, an empty environment, stdin and stdout on /dev/null and the
+// runner's stderr for its last-resort messages. fork, not posix_spawn: a
+// vfork-style spawn holds the runner until the helper's execve is under
+// way, which on a busy host (execve may move the child to another CPU) took
+// 1-5 ms of the launch; after fork the runner carries on at once. The
+// runner is single-threaded, and the child only makes async-signal-safe
+// calls before execve.
 Helper start_helper(const char* verb, int slot_lock_fd) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
@@ -50,35 +52,31 @@ Helper start_helper(const char* verb, int slot_lock_fd) {
   UniqueFd theirs(fds[1]);
   UniqueFd channel_high = duplicate_high(theirs.get());
   UniqueFd lock_high = slot_lock_fd >= 0 ? duplicate_high(slot_lock_fd) : UniqueFd();
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, channel_high.get(), net::kHelperChannelFd);
-  if (lock_high) posix_spawn_file_actions_adddup2(&actions, lock_high.get(), net::kHelperChannelFd + 1);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setsigdefault(&attributes, &all);
+  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd) throw_sys_error("open(\"/dev/null\")");
   const auto path = network_helper_path().string();
-  char* argv[] = {const_cast<char*>(path.c_str()), const_cast<char*>(verb), nullptr};
-  char* envp[] = {nullptr};
-  const int rc = ::posix_spawn(&helper.pid, path.c_str(), &actions, &attributes, argv, envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (rc != 0) {
-    throw Error("posix_spawn(" + quote(path) + ", " + verb + "): " + errno_text(rc) +
+  if (::access(path.c_str(), X_OK) != 0)
+    throw Error("network helper " + quote(path) + ": " + errno_text(errno) +
                     " (fix: install tierbox-net next to the tierbox executable)",
                 exit_code::runner_failed);
+  char* argv[] = {const_cast<char*>(path.c_str()), const_cast<char*>(verb), nullptr};
+  char* envp[] = {nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) throw_sys_error("fork(network helper)");
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setpgid(0, 0);
+    // dup2 clears close-on-exec on the copies; the sources keep it.
+    if (::dup2(null_fd.get(), 0) < 0 || ::dup2(null_fd.get(), 1) < 0 ||
+        ::dup2(channel_high.get(), net::kHelperChannelFd) < 0 ||
+        (lock_high && ::dup2(lock_high.get(), net::kHelperChannelFd + 1) < 0))
+      ::_exit(126);
+    ::execve(path.c_str(), argv, envp);
+    ::_exit(127);
   }
+  helper.pid = pid;
   return helper;
 }
 
@@ -180,17 +178,22 @@ NetworkSession::~NetworkSession() {
   reap(pid_, std::chrono::seconds(30));
 }
 
-std::vector<std::string> NetworkSession::attach(int sandbox_netns_fd) {
-  if (!prepare_answered_) {
-    const auto reply = await_reply_from(channel_.get(), "prepare");
-    notes_ = reply.value("notes", std::vector<std::string>{});
-    notes_.push_back(fmt::format("the helper prepared the host side in {:.3f} ms", reply.value("ms", 0.0)));
-    prepare_answered_ = true;
-  }
-  send_request(channel_.get(), {{"op", "attach"}}, sandbox_netns_fd);
-  const auto reply = await_reply_from(channel_.get(), "attach");
-  notes_.push_back(fmt::format("the helper attached the sandbox in {:.3f} ms", reply.value("ms", 0.0)));
-  return notes_;
+void NetworkSession::begin_attach(int sandbox_netns_fd) {
+  // A helper that failed to prepare has answered and exited: its answer,
+  // read in wait_attached(), says why; the failed send does not.
+  if (!net::send_message(channel_.get(), nlohmann::json{{"op", "attach"}}.dump(), sandbox_netns_fd) &&
+      errno != EPIPE && errno != ECONNRESET)
+    throw_sys_error("sendmsg(network helper channel, attach)");
+}
+
+std::vector<std::string> NetworkSession::wait_attached() {
+  // The helper answers in order: prepare first, then attach.
+  auto reply = await_reply_from(channel_.get(), "prepare");
+  std::vector<std::string> notes = reply.value("notes", std::vector<std::string>{});
+  notes.push_back(fmt::format("the helper prepared the host side in {:.3f} ms", reply.value("ms", 0.0)));
+  reply = await_reply_from(channel_.get(), "attach");
+  notes.push_back(fmt::format("the helper attached the sandbox in {:.3f} ms", reply.value("ms", 0.0)));
+  return notes;
 }
 
 net::NetworkReport NetworkSession::finish() {

@@ -44,10 +44,12 @@ class NetworkSession {
   NetworkSession& operator=(const NetworkSession&) = delete;
 
   [[nodiscard]] pid_t helper_pid() const { return pid_; }
-  // Waits for prepare, then gives the helper the sandbox's network
-  // namespace; returns when the network is ready (the helper's notes for
-  // -v). Throws Error with the helper's one-line reason.
-  std::vector<std::string> attach(int sandbox_netns_fd);
+  // Gives the helper the sandbox's network namespace (it attaches it once
+  // prepare is done); does not wait.
+  void begin_attach(int sandbox_netns_fd);
+  // Returns when the network is ready (with the helper's notes for -v).
+  // Throws Error with the helper's one-line reason.
+  std::vector<std::string> wait_attached();
   // The counters, with the run's nft objects already removed; the helper
   // then deletes the veth pair (the kernel takes ~20 ms for that) and exits
   // on its own, holding the slot until it is done.
@@ -57,9 +59,7 @@ class NetworkSession {
 
   UniqueFd channel_;
   pid_t pid_ = -1;
-  bool prepare_answered_ = false;
   bool finished_ = false;
-  std::vector<std::string> notes_;
 };
 
 // After the task: the session's report. If the helper failed (or died), a
