@@ -66,6 +66,13 @@ RunNetwork run_network_from_json(const nlohmann::json& json) {
     network.pool = cidr_field(json, "pool");
     network.slot = json.at("slot").get<unsigned>();
     network.slot_lock = json.at("slot_lock").get<std::string>();
+    // gc opens (and may create) this file as root: only a slot lock of the
+    // record's own slot is accepted.
+    const std::string lock_name = "/slots/" + std::to_string(network.slot) + ".lock";
+    if (network.slot_lock.empty() || network.slot_lock[0] != '/' || network.slot_lock.find("/../") != std::string::npos ||
+        network.slot_lock.size() < lock_name.size() ||
+        network.slot_lock.compare(network.slot_lock.size() - lock_name.size(), lock_name.size(), lock_name) != 0)
+      throw std::runtime_error("slot_lock is not the lock file of slot " + std::to_string(network.slot));
     auto addresses = address_plan_for_slot(network.pool, network.slot);
     if (!addresses) throw std::runtime_error("slot outside the pool");
     network.addresses = *addresses;

@@ -191,6 +191,11 @@ BOOST_AUTO_TEST_CASE(report_and_record_round_trip) {
   auto tampered = to_json(network);
   tampered["host_interface"] = "eth0";  // gc must never delete a name the record does not own
   BOOST_CHECK_THROW(run_network_from_json(tampered), std::runtime_error);
+  tampered = to_json(network);
+  tampered["slot_lock"] = "/etc/shadow";
+  BOOST_CHECK_THROW(run_network_from_json(tampered), std::runtime_error);
+  tampered["slot_lock"] = "/run/tierbox/slots/8.lock";  // another slot's
+  BOOST_CHECK_THROW(run_network_from_json(tampered), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
