@@ -1,7 +1,9 @@
-// The netlink messages of the network helper: a batch is decoded again
+// The netlink messages of the network helper (and the runner's channel to
+// it): a batch is decoded again
 // with libnftnl and its expressions compared with what the nft tool (1.0.6)
 // sends for the same rule (`nft --debug=netlink`), so the kernel gets from
 // tierbox exactly what it gets from nft.
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter/nf_tables.h>
@@ -10,7 +12,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "net/channel.h"
 #include "net/helper/nft_messages.h"
 #include "net/ruleset.h"
 
@@ -275,6 +280,60 @@ BOOST_AUTO_TEST_CASE(element_keys_are_the_bytes_the_kernel_compares) {
   batch.finish();
   BOOST_TEST(batch.describe(2) == "add element inet tierbox egress_from { tbx0ad20000 : jump sandbox-0ad20000-egress }");
   BOOST_TEST(batch.describe(3) == "delete element inet tierbox sandbox_addresses { 10.210.0.2 }");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(network_channel)
+
+struct Pair {
+  tierbox::UniqueFd runner, helper;
+  Pair() {
+    int fds[2];
+    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+    runner.reset(fds[0]);
+    helper.reset(fds[1]);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(messages_keep_their_bounds_and_carry_an_fd) {
+  Pair pair;
+  int pipe_fds[2];
+  BOOST_TEST_REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  BOOST_TEST(send_message(pair.runner.get(), R"({"op":"attach"})", pipe_fds[0]));
+  BOOST_TEST(send_message(pair.runner.get(), R"({"op":"finish"})"));
+  auto first = receive_message(pair.helper.get(), 1000);
+  BOOST_TEST(first.text == R"({"op":"attach"})");
+  BOOST_TEST_REQUIRE(first.fd.valid());
+  BOOST_TEST(::write(pipe_fds[1], "x", 1) == 1);  // the fd that arrived is the pipe
+  char byte = 0;
+  BOOST_TEST(::read(first.fd.get(), &byte, 1) == 1);
+  BOOST_TEST(byte == 'x');
+  BOOST_TEST((::fcntl(first.fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+  auto second = receive_message(pair.helper.get(), 1000);
+  BOOST_TEST(second.text == R"({"op":"finish"})");
+  BOOST_TEST(!second.fd.valid());
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_that_answered_and_left_is_still_heard) {
+  // The helper answers (an error) and exits while a request of the
+  // runner's waits unread: the kernel reports ECONNRESET first; the answer
+  // must still be read, and only then the end.
+  Pair pair;
+  BOOST_TEST(send_message(pair.helper.get(), R"({"ok":false,"error":"why"})"));
+  BOOST_TEST(send_message(pair.runner.get(), R"({"op":"attach"})"));
+  pair.helper.reset();
+  auto answer = receive_message(pair.runner.get(), 1000);
+  BOOST_TEST(!answer.end_of_file);
+  BOOST_TEST(answer.text == R"({"ok":false,"error":"why"})");
+  BOOST_TEST(receive_message(pair.runner.get(), 1000).end_of_file);
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_peer_times_out) {
+  Pair pair;
+  BOOST_CHECK_THROW(receive_message(pair.runner.get(), 20), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
