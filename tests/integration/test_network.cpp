@@ -356,6 +356,13 @@ BOOST_AUTO_TEST_CASE(none_has_only_lo_and_reaches_no_test_host) {
   BOOST_TEST(host.connections(kPort) == 1);
   auto loopback = probe({"--tier", "untrusted"}, {"loopback"});
   BOOST_TEST(loopback["exchanged"] == true);
+  // Mode none starts no helper and reports its mode.
+  auto verbose = run_tierbox({"run", "-v", "--tier", "untrusted", "--", "/bin/true"});
+  BOOST_TEST(verbose.status == 0);
+  BOOST_TEST(verbose.err.find("network helper") == std::string::npos, verbose.err);
+  auto report = network_report_from(verbose.err);
+  BOOST_TEST_REQUIRE(report.has_value());
+  BOOST_TEST((*report)["mode"] == "none");
 }
 
 BOOST_AUTO_TEST_CASE(host_shares_the_hosts_network_and_check_warns) {
