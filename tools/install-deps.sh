@@ -8,7 +8,7 @@ PACKAGES="
   libcap-dev libseccomp-dev libmnl-dev libnftnl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libboost-test-dev libsodium-dev
-  iproute2 util-linux procps
+  iproute2 nftables util-linux procps
   bubblewrap hyperfine
   clang libclang-rt-14-dev
 "

@@ -24,6 +24,7 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
                                      const std::vector<std::string>& command_after_dashes);
 std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common);
+std::function<int()> add_isolate_network_command(CLI::App& app, CommonOptions& common);
 
 // The config search path for these options (see policy::config_search_dirs).
 std::vector<std::string> search_dirs(const CommonOptions& common);

@@ -167,7 +167,8 @@ void reset_signals(std::uint64_t ignored) noexcept {
   step(ChildStep::pivot_root, stages::pivot_into_new_root(failure));
   step(ChildStep::root_read_only, stages::make_root_read_only(failure));
   step(ChildStep::hostname, stages::set_host_name(plan.hostname.c_str(), failure));
-  step(ChildStep::loopback, stages::bring_up_loopback(failure));
+  // Mode host has no network namespace of its own: lo is the host's (and up).
+  step(ChildStep::loopback, plan.network == policy::NetworkMode::host || stages::bring_up_loopback(failure));
   step(ChildStep::rlimits, stages::apply_rlimits(plan.rlimits, failure));
   step(ChildStep::wait_network_ready, wait_for(context.sync_fd, SyncKind::network_ready, failure));  // sync #2
   step(ChildStep::new_session, stages::start_new_session(failure));

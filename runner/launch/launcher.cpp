@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "launch/supervisor.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
+#include "stages/network.h"
 #include "stages/placeholders.h"
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
@@ -34,9 +36,26 @@ char* g_title_area = nullptr;
 std::size_t g_title_size = 0;
 
 // Every namespace but cgroup, which the child unshares after sync #1 (see
-// child.cpp: on cgroup v1 it must first be moved into its cgroups).
-constexpr std::uint64_t kNamespaces =
-    CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+// child.cpp: on cgroup v1 it must first be moved into its cgroups), and
+// network, which network mode host leaves out.
+constexpr std::uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+
+std::uint64_t namespaces_for(const policy::LaunchPlan& plan) {
+  return plan.network == policy::NetworkMode::host ? kNamespaces : kNamespaces | CLONE_NEWNET;
+}
+
+// The sandbox's network namespace, for the network helper; its inode goes
+// into the run's record so that isolation can tell this sandbox from a
+// later process with the same pid.
+UniqueFd open_network_namespace(pid_t pid, std::uint64_t& inode) {
+  const auto path = "/proc/" + std::to_string(pid) + "/ns/net";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_sys_error("open(" + quote(path) + ")");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_sys_error("fstat(" + quote(path) + ")");
+  inode = st.st_ino;
+  return fd;
+}
 
 struct Channel {
   UniqueFd parent_end;
@@ -106,8 +125,16 @@ std::optional<SyncMessage> receive_from_child(int fd, std::chrono::steady_clock:
   }
   SyncMessage message;
   ssize_t received;
+  bool reset_seen = false;
   do {
     received = ::recv(fd, &message, sizeof message, 0);
+    // A child that fails while sync #2 waits unread in its socket makes the
+    // kernel report ECONNRESET once, ahead of the failure message it sent
+    // before exiting; that message is still queued: read it.
+    if (received < 0 && errno == ECONNRESET && !reset_seen) {
+      reset_seen = true;
+      errno = EINTR;
+    }
   } while (received < 0 && errno == EINTR);
   if (received == 0) return std::nullopt;
   if (received != static_cast<ssize_t>(sizeof message)) throw_sys_error("recv(sync socket)");
@@ -192,8 +219,25 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   record.started_at = rfc3339_utc(std::chrono::system_clock::now());
   record.network_mode = policy::to_string(plan.network);
   record.overrides = plan.overrides;
+  std::optional<net::RunNetwork> network;
+  if (plan.egress) {
+    network = with_stage("network", [&] {
+      return stages::plan_run_network(*plan.egress, config.network_pool, slot.index, plan.run_id, slot.path);
+    });
+    record.resources["network"] = net::to_json(*network);
+  }
   auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
   logging::step("run {} registered", plan.run_id);
+
+  // Parent 2b (allowlist): the record first (what gc would clean), then the
+  // network helper, which prepares the host side while this runner clones.
+  std::optional<stages::NetworkSession> network_session;
+  if (network) {
+    with_stage("register the run", [&] { run_entry.update(); });
+    with_stage("network", [&] { network_session.emplace(*network, slot.lock.get()); });
+    logging::step("network helper started (pid {}): subnet {}, host interface {}", network_session->helper_pid(),
+                  network->addresses.subnet.to_string(), network->addresses.host_interface);
+  }
 
   // Parent 3: placeholders for protected paths that do not exist yet (listed
   // in the record before the sandbox exists, so gc finds them after a crash),
@@ -235,11 +279,15 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 6: clone3 into the new namespaces.
   int pidfd_raw = -1;
   struct clone_args args {};
-  args.flags = kNamespaces | CLONE_PIDFD;
+  args.flags = namespaces_for(plan) | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) throw_sys_error("clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_PIDFD)");
+  if (pid < 0)
+    throw_sys_error("clone3(" + describe_flags(args.flags, {{CLONE_NEWUSER, "CLONE_NEWUSER"}, {CLONE_NEWNS, "CLONE_NEWNS"},
+                                                            {CLONE_NEWPID, "CLONE_NEWPID"}, {CLONE_NEWNET, "CLONE_NEWNET"},
+                                                            {CLONE_NEWIPC, "CLONE_NEWIPC"}, {CLONE_NEWUTS, "CLONE_NEWUTS"},
+                                                            {CLONE_PIDFD, "CLONE_PIDFD"}}) + ")");
   if (pid == 0) run_child(context);
   UniqueFd pidfd(pidfd_raw);
   SandboxGuard guard(pidfd.get());
@@ -250,6 +298,13 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   status.write_end.reset();
   prepared.trees.clear();
   logging::step("clone3: sandbox init is host pid {}", pid);
+  // (allowlist) The sandbox's network namespace exists now: the helper can
+  // start attaching it while this runner writes the id maps and the record.
+  if (network_session) {
+    with_stage("network", [&] {
+      network_session->begin_attach(open_network_namespace(outcome.pid, network->netns_inode).get());
+    });
+  }
 
   // Parent 7: id maps, then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
@@ -259,9 +314,18 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     // does not start before it is written (sync #2 comes after).
     run_entry.record().sandbox_pid = outcome.pid;
     run_entry.record().state = "running";
+    if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
-    // Parent 9: network (lo only in mode none: the child brings it up), sync #2.
+    // Parent 9: network, then sync #2. Mode none: nothing (the child brings
+    // lo up); host: no namespace; allowlist: wait until the helper has
+    // attached the veth pair and installed the sandbox's rules.
+    if (network_session) {
+      const auto notes = with_stage("network", [&] { return network_session->wait_attached(); });
+      for (const auto& note : notes) logging::step("network: {}", note);
+      logging::step("network ready: eth0 {} via {}", network->addresses.sandbox_side.to_string(),
+                    network->addresses.host_side.to_string());
+    }
     if (send_to_child(channel.parent_end.get(), SyncKind::network_ready)) logging::step("sync #2 sent (network ready)");
   }
 
@@ -292,6 +356,12 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   record_task_status(outcome, result);
   if (result.task_exit) logging::step_at(result.task_exit->reaped_at_ns, "  init: the task exited and was reaped");
   logging::step("sandbox ended after {} ms", outcome.wall.count());
+
+  // Parent 12: the network's counters; the helper removes the run's rules
+  // (and then, on its own, the veth pair).
+  outcome.network = network_session ? stages::finish_network(*network_session, *network, slot.lock.get())
+                                    : stages::uncounted_network_report(plan.network);
+  if (outcome.network) logging::step("network report: {}", outcome.network->to_json().dump());
   return outcome;
 }
 

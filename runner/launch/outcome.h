@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "net/report.h"
+
 namespace tierbox::launch {
 
 struct Outcome {
@@ -23,6 +25,9 @@ struct Outcome {
   std::chrono::system_clock::time_point ended_at{};
   std::chrono::milliseconds wall{0};
   std::vector<std::string> overrides;  // audited exceptions the plan carried (--allow-expired-tier)
+  // What the network did (mode allowlist counts; none and host report only
+  // their mode). Set when the task ran; for the run's result file.
+  std::optional<net::NetworkReport> network;
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

@@ -28,7 +28,7 @@ RunSlot acquire_run_slot(const std::filesystem::path& slots_dir, unsigned max_sl
       fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     }
     if (!fd) throw_sys_error("open(" + quote(path.string()) + ", O_RDWR|O_CREAT)");
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return RunSlot{index, std::move(fd)};
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return RunSlot{index, std::move(fd), path};
     if (errno != EWOULDBLOCK) throw_sys_error("flock(" + quote(path.string()) + ", LOCK_EX|LOCK_NB)");
   }
   throw Error("all " + std::to_string(max_slots) + " run slots in " + slots_dir.string() +

@@ -13,6 +13,7 @@ namespace tierbox::launch {
 struct RunSlot {
   unsigned index = 0;
   UniqueFd lock;
+  std::filesystem::path path;  // the lock file
 };
 
 // The lowest free slot below max_slots. Throws Error when all are taken.

@@ -2,11 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -271,6 +275,26 @@ Date today_utc() {
   return Date{utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday};
 }
 
+std::vector<net::Ipv4Address> resolve_ipv4(const std::string& name) {
+  struct addrinfo hints {};
+  hints.ai_family = AF_INET;  // sandboxes have no IPv6
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* results = nullptr;
+  const int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &results);
+  if (rc != 0)
+    throw Error("network.allow: cannot resolve " + name + ": " + ::gai_strerror(rc) +
+                    " (fix: check the name and the host's resolver, or allow its address instead)",
+                exit_code::runner_failed);
+  std::vector<net::Ipv4Address> addresses;
+  for (auto* result = results; result; result = result->ai_next) {
+    const auto* address = reinterpret_cast<const sockaddr_in*>(result->ai_addr);
+    const net::Ipv4Address found{ntohl(address->sin_addr.s_addr)};
+    if (std::find(addresses.begin(), addresses.end(), found) == addresses.end()) addresses.push_back(found);
+  }
+  ::freeaddrinfo(results);
+  return addresses;
+}
+
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
                             const HostView& view) {
   HostFacts facts;
@@ -297,6 +321,11 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, 
       if (entry.rfind("PATH=", 0) == 0) search_path = entry.substr(5);
     const std::string cwd = workspace ? profile.workspace.target : "/";
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
+  }
+  if (profile.network.mode == NetworkMode::allowlist) {
+    for (const auto& destination : profile.network.allow)
+      if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))
+        facts.resolved_names[destination.host_name] = resolve_ipv4(destination.host_name);
   }
   return facts;
 }

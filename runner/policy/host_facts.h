@@ -2,7 +2,8 @@
 // syscalls: the workspace's canonical path and owner, what the tier's mounts
 // would expose of the host's data (policy/data_access.h), how the command
 // resolves in the sandbox (policy/commands.h), and today's date. This file and
-// its LinuxHostView are the only policy code that makes system calls.
+// its LinuxHostView are the only policy code that makes system calls. For
+// mode allowlist it also resolves network.allow's names.
 #pragma once
 
 #include "policy/data_classes.h"
@@ -35,5 +36,9 @@ Date today_utc();
 
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
                             const HostView& view);
+
+// The IPv4 addresses the host's resolver gives for name (getaddrinfo:
+// /etc/hosts, then DNS, as nsswitch.conf says). Throws Error when it gives none.
+std::vector<net::Ipv4Address> resolve_ipv4(const std::string& name);
 
 }  // namespace tierbox::policy

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "net/ruleset.h"
 #include "policy/profile.h"
 
 namespace tierbox::policy {
@@ -85,6 +86,19 @@ struct WorkspacePlan {
   ino_t inode = 0;
 };
 
+// A name of network.allow, pinned in the sandbox's /etc/hosts to the
+// addresses tierbox resolved at launch.
+struct PinnedHost {
+  std::string name;
+  std::vector<net::Ipv4Address> addresses;
+};
+
+// Mode allowlist: where the task may connect, resolved to addresses.
+struct EgressPlan {
+  std::vector<net::AllowRule> allow;
+  std::vector<PinnedHost> pinned_hosts;
+};
+
 struct LaunchPlan {
   std::string run_id;
   std::string tier;
@@ -118,6 +132,7 @@ struct LaunchPlan {
   std::chrono::milliseconds wall_time{0};
   std::vector<RlimitSetting> rlimits;
   NetworkMode network = NetworkMode::none;
+  std::optional<EgressPlan> egress;  // mode allowlist only
 };
 
 const char* to_string(MountOp::Kind kind);

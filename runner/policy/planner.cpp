@@ -183,25 +183,84 @@ std::string group_file(const Profile& profile) {
   return "root:x:0:\n" + profile.user.name + ":x:" + std::to_string(profile.user.gid) + ":\nnogroup:x:65534:\n";
 }
 
+std::string hosts_file(const Profile& profile, const LaunchPlan& plan) {
+  std::string hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + profile.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  if (!plan.egress) return hosts;
+  hosts += "# pinned by tierbox at launch (network.allow); nothing else resolves\n";
+  for (const auto& pinned : plan.egress->pinned_hosts)
+    for (const auto& address : pinned.addresses) hosts += address.to_string() + "\t" + pinned.name + "\n";
+  return hosts;
+}
+
+// In mode allowlist the pinned /etc/hosts is the only source of names:
+// nsswitch never asks DNS, and a program that reads resolv.conf itself
+// (dig, some language runtimes) is pointed at the sandbox's own loopback,
+// where nothing answers.
+constexpr const char* kNoDnsResolvConf =
+    "# tierbox: network mode allowlist; the allowed names are pinned in /etc/hosts\n"
+    "# and nothing else resolves (docs/network.md)\n"
+    "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n";
+
+bool is_covered(const Profile& profile, const MountOpBuilder& builder, const std::string& path) {
+  return builder.inside_bind(path) || std::any_of(profile.mounts.begin(), profile.mounts.end(),
+                                                  [&](const auto& mount) { return is_under(path, mount.target); });
+}
+
 // /etc files tierbox writes into the new root, unless the tier mounts
 // something there itself.
-void plan_etc(const Profile& profile, MountOpBuilder& builder) {
-  const std::pair<std::string, std::string> files[] = {
+void plan_etc(const Profile& profile, LaunchPlan& plan, MountOpBuilder& builder) {
+  const bool allowlist = plan.network == NetworkMode::allowlist;
+  std::vector<std::pair<std::string, std::string>> files = {
       {"/etc/passwd", passwd_file(profile)},
       {"/etc/group", group_file(profile)},
       {"/etc/hostname", profile.hostname + "\n"},
-      {"/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t" + profile.hostname +
-                         "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
-      {"/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"},
+      {"/etc/hosts", hosts_file(profile, plan)},
+      {"/etc/nsswitch.conf", std::string("passwd: files\ngroup: files\nshadow: files\nhosts: ") +
+                                 (allowlist ? "files\n" : "files dns\n")},
   };
+  if (allowlist) files.emplace_back("/etc/resolv.conf", kNoDnsResolvConf);
   for (const auto& [path, content] : files) {
-    bool covered = builder.inside_bind(path) ||
-                   std::any_of(profile.mounts.begin(), profile.mounts.end(),
-                               [&path = path](const auto& mount) { return is_under(path, mount.target); });
-    if (covered) continue;
+    if (is_covered(profile, builder, path)) continue;
     builder.make_parents(path);
     builder.add({Kind::file, relative(path), content, 0644});
   }
+  // Mode host shares the host's network, so it gets the host's resolver too.
+  if (plan.network == NetworkMode::host && !is_covered(profile, builder, "/etc/resolv.conf")) {
+    builder.make_parents("/etc/resolv.conf");
+    PreparedMount resolver{PreparedMount::Kind::host_path, "/etc/resolv.conf", true};
+    resolver.optional = true;
+    builder.add({Kind::attach_prepared, "etc/resolv.conf", "", 0, 0, builder.prepare(resolver)});
+  }
+}
+
+// Mode allowlist: the allow list with every name replaced by the addresses
+// the host resolved at launch. A name never opens an always-denied range
+// (DNS rebinding: a public name answering 169.254.169.254 or 10.0.0.5).
+EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
+  EgressPlan egress;
+  for (const auto& destination : profile.network.allow) {
+    if (destination.block) {
+      egress.allow.push_back({*destination.block, destination.ports, destination.protocol, true, destination.text});
+      continue;
+    }
+    const auto& name = destination.host_name;
+    auto resolved = host.resolved_names.find(name);
+    if (resolved == host.resolved_names.end() || resolved->second.empty())
+      throw Error("network.allow " + quote(destination.text) + ": " + name + " was not resolved at launch",
+                  exit_code::runner_failed);
+    for (const auto& address : resolved->second) {
+      if (auto denied = net::denied_range_of(address))
+        throw Refusal("tier '" + profile.name + "' network.allow " + quote(destination.text) + ": " + name +
+                      " resolves to " + address.to_string() + ", " + denied->reason +
+                      "; a name never opens an always-denied range (fix: if intended, allow the address itself, e.g. " +
+                      quote(address.to_string() + ":" + destination.ports.to_string() + "/" + net::to_string(destination.protocol)) + ")");
+      egress.allow.push_back({net::host_cidr(address), destination.ports, destination.protocol, false, destination.text});
+    }
+    auto pinned = std::find_if(egress.pinned_hosts.begin(), egress.pinned_hosts.end(),
+                               [&](const auto& entry) { return entry.name == name; });
+    if (pinned == egress.pinned_hosts.end()) egress.pinned_hosts.push_back({name, resolved->second});
+  }
+  return egress;
 }
 
 void check_request(const Profile& profile, const TaskRequest& request, const HostFacts& host) {
@@ -325,6 +384,7 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan.task_gid = profile.user.gid;
   plan.wall_time = request.timeout ? std::min(*request.timeout, profile.limits.wall_time) : profile.limits.wall_time;
   plan.network = profile.network.mode;
+  if (plan.network == NetworkMode::allowlist) plan.egress = plan_egress(profile, host);
   // No core dumps: they would write the task's memory (secrets included)
   // somewhere the caller may not expect.
   plan.rlimits.push_back({RLIMIT_CORE, 0, 0});
@@ -341,7 +401,7 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan_profile_mounts(profile, plan.workspace, builder);
   plan_dev(profile, builder);
   plan_proc(builder);
-  plan_etc(profile, builder);
+  plan_etc(profile, plan, builder);
   plan_tree_actions(host, plan);
   return plan;
 }

@@ -6,8 +6,10 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/command_resolution.h"
 #include "policy/data_access.h"
@@ -36,6 +38,9 @@ struct HostFacts {
   std::optional<CommandAssessment> command;   // when the tier has allowed_commands
   std::string data_classes_file;
   std::string data_classes_sha256;
+  // The IPv4 addresses of each host name in network.allow, as the host's
+  // resolver answered at launch (mode allowlist only).
+  std::map<std::string, std::vector<net::Ipv4Address>> resolved_names;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,

@@ -31,7 +31,18 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
       config.max_concurrent_runs = static_cast<unsigned>(*runs);
     }
     if (auto state = reader.absolute_path("state_dir")) config.state_dir = *state;
+    if (auto pool = reader.string("network_pool")) {
+      auto parsed = net::parse_ipv4_cidr(*pool);
+      if (!parsed || parsed->prefix < 8 || parsed->prefix > net::kRunSubnetPrefix)
+        reader.fail("network_pool", "expected an IPv4 block between /8 and /30 with the host bits zero, e.g. \"10.210.0.0/16\"");
+      config.network_pool = *parsed;
+    }
     reader.finish();
+    if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
+      throw ConfigError(file.string(), "/network_pool",
+                        config.network_pool.to_string() + " holds " + std::to_string(net::pool_capacity(config.network_pool)) +
+                            " run subnets (/30) but max_concurrent_runs is " + std::to_string(config.max_concurrent_runs) +
+                            " (fix: a larger pool, e.g. a /18 for 4096 runs, or lower max_concurrent_runs)");
     if (static_cast<std::uint64_t>(config.host_id_base) + 1 + config.max_concurrent_runs >= 0xffffffffULL)
       throw ConfigError(file.string(), "/host_id_base", "host_id_base + max_concurrent_runs exceeds the uid range");
     break;

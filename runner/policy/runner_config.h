@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "net/address_plan.h"
+#include "net/ipv4.h"
+
 namespace tierbox::policy {
 
 struct RunnerConfig {
@@ -19,6 +22,8 @@ struct RunnerConfig {
   uid_t host_id_base = 0x70000000;
   unsigned max_concurrent_runs = 4096;
   std::filesystem::path state_dir = "/run/tierbox";
+  // Allowlist runs take their /30 from here, by run slot (docs/network.md).
+  net::Ipv4Cidr network_pool = *net::parse_ipv4_cidr(net::kDefaultPool);
   std::filesystem::path source;  // the file it came from, if any
 };
 

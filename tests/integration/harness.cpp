@@ -184,7 +184,7 @@ nlohmann::json probe(const std::vector<std::string>& run_args, const std::vector
   return probe_in(workspace, run_args, probe_args);
 }
 
-BackgroundRun::BackgroundRun(const std::vector<std::string>& args) {
+BackgroundRun::BackgroundRun(const std::vector<std::string>& args, const std::vector<std::string>& prefix) {
   int out[2], err[2];
   make_pipe(out);
   make_pipe(err);
@@ -193,7 +193,8 @@ BackgroundRun::BackgroundRun(const std::vector<std::string>& args) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  std::vector<std::string> argv = {kTierbox};
+  std::vector<std::string> argv = prefix;
+  argv.push_back(kTierbox);
   argv.insert(argv.end(), args.begin(), args.end());
   auto c_args = c_strings(argv);
   int rc = ::posix_spawn(&pid_, c_args[0], &actions, nullptr, c_args.data(), environ);

@@ -52,7 +52,8 @@ nlohmann::json probe_in(const Workspace& workspace, const std::vector<std::strin
 // A tierbox started in the background, its stderr readable line by line.
 class BackgroundRun {
  public:
-  explicit BackgroundRun(const std::vector<std::string>& args);
+  // prefix: what runs tierbox (e.g. with_hosts_file()), if anything.
+  explicit BackgroundRun(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {});
   ~BackgroundRun();
   BackgroundRun(const BackgroundRun&) = delete;
   BackgroundRun& operator=(const BackgroundRun&) = delete;

@@ -9,6 +9,15 @@
 //   tierbox-probe escape               try the known ways back to the host's filesystem
 //   tierbox-probe loopback             serve and connect over 127.0.0.1 inside the sandbox
 //   tierbox-probe connect HOST PORT    TCP connect (fails fast, 2 s timeout)
+//   tierbox-probe connect-many HOST:PORT...   the same for each (HOST "gateway": the default gateway)
+//   tierbox-probe exchange tcp|udp HOST PORT  connect (HOST may be a name), send, expect the echo back
+//   tierbox-probe resolve NAME...      getaddrinfo(AF_INET) of each name
+//   tierbox-probe resolve-after FILE NAME...  resolve, wait for FILE to exist, resolve again
+//   tierbox-probe hold HOST PORT FILE  exchange over TCP, say "probe: holding" on stderr, wait
+//                                      for FILE, exchange again on the same connection, then
+//                                      try a new connection
+//   tierbox-probe net-admin HOST:PORT...  try to take eth0 down and to delete the nft table,
+//                                      then connect-many
 //   tierbox-probe connect-abstract NAME   connect to an abstract unix socket
 //   tierbox-probe orphans N            fork N orphans that exit; report zombies left
 //   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
@@ -18,6 +27,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <ifaddrs.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <netdb.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -120,6 +133,23 @@ json namespaces() {
   return ids;
 }
 
+json addresses() {
+  json list = json::array();
+  struct ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return list;
+  for (auto* it = all; it; it = it->ifa_next) {
+    if (!it->ifa_addr || (it->ifa_addr->sa_family != AF_INET && it->ifa_addr->sa_family != AF_INET6)) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = it->ifa_addr->sa_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(it->ifa_addr)->sin6_addr);
+    inet_ntop(it->ifa_addr->sa_family, raw, text, sizeof text);
+    list.push_back({{"interface", it->ifa_name}, {"family", it->ifa_addr->sa_family == AF_INET ? "inet" : "inet6"}, {"address", text}});
+  }
+  freeifaddrs(all);
+  return list;
+}
+
 json interfaces() {
   json list = json::array();
   struct if_nameindex* names = if_nameindex();
@@ -163,6 +193,7 @@ json info() {
   report["mounts"] = mounts();
   report["fds"] = open_fds(-1);
   report["interfaces"] = interfaces();
+  report["addresses"] = addresses();
   std::string cmdline = read_text("/proc/1/cmdline");
   report["proc1_cmdline"] = cmdline.substr(0, cmdline.find('\0'));
   std::string environ1 = read_text("/proc/1/environ");
@@ -380,6 +411,215 @@ json connect_tcp(const std::string& host, int port) {
   return {{"connect", outcome}};
 }
 
+// The first IPv4 address of host (a literal or a name), or "" with error set.
+std::string resolve_one(const std::string& host, std::string& error) {
+  struct addrinfo hints {};
+  hints.ai_family = AF_INET;
+  struct addrinfo* found = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0) {
+    error = rc == EAI_NONAME ? "EAI_NONAME" : gai_strerror(rc);
+    return "";
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof text);
+  freeaddrinfo(found);
+  return text;
+}
+
+json resolve(const std::vector<std::string>& names) {
+  json report = json::object();
+  for (const auto& name : names) {
+    struct addrinfo hints {};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo* found = nullptr;
+    int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found);
+    if (rc != 0) {
+      report[name] = rc == EAI_NONAME ? "EAI_NONAME" : std::string(gai_strerror(rc));
+      continue;
+    }
+    json list = json::array();
+    for (auto* it = found; it; it = it->ai_next) {
+      char text[INET_ADDRSTRLEN] = {};
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr, text, sizeof text);
+      list.push_back(text);
+    }
+    freeaddrinfo(found);
+    report[name] = list;
+  }
+  return report;
+}
+
+// Waits until fd is ready for events, up to 2 s: "ok", "timeout" or the error.
+std::string wait_ready(int fd, short events) {
+  struct pollfd wait_for {fd, events, 0};
+  int ready = poll(&wait_for, 1, 2000);
+  if (ready == 0) return "timeout";
+  if (ready < 0) return errno_name(errno);
+  int err = 0;
+  socklen_t length = sizeof err;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length);
+  return err ? errno_name(err) : "ok";
+}
+
+// A connected socket (nonblocking) and how the connect went.
+std::pair<int, std::string> open_connection(bool tcp, const std::string& host, int port) {
+  std::string error;
+  std::string address_text = resolve_one(host, error);
+  if (address_text.empty()) return {-1, error};
+  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_in address {};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, address_text.c_str(), &address.sin_addr);
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  std::string outcome = rc == 0 ? "ok" : errno_name(errno);
+  if (rc < 0 && errno == EINPROGRESS) outcome = wait_ready(fd, POLLOUT);
+  return {fd, outcome};
+}
+
+// Sends text and expects it echoed: "ok", "timeout", or the error.
+std::string echo(int fd, const std::string& text) {
+  if (send(fd, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) return errno_name(errno);
+  std::string received;
+  while (received.size() < text.size()) {
+    std::string ready = wait_ready(fd, POLLIN);
+    if (ready != "ok") return ready;
+    char buffer[256];
+    ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EAGAIN) continue;
+    if (n <= 0) return n == 0 ? "closed" : errno_name(errno);
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+  return received == text ? "ok" : "garbled";
+}
+
+json exchange(const std::string& protocol, const std::string& host, int port) {
+  auto [fd, connected] = open_connection(protocol == "tcp", host, port);
+  json report = {{"connect", connected}};
+  report["echo"] = connected == "ok" ? echo(fd, "tierbox-probe " + protocol) : "not connected";
+  report["exchanged"] = report["echo"] == "ok";
+  if (fd >= 0) close(fd);
+  return report;
+}
+
+// The default gateway, from /proc/net/route ("" without one).
+std::string default_gateway() {
+  std::istringstream routes(read_text("/proc/net/route"));
+  std::string line;
+  std::getline(routes, line);  // header
+  while (std::getline(routes, line)) {
+    std::istringstream fields(line);
+    std::string interface, destination, gateway;
+    fields >> interface >> destination >> gateway;
+    if (destination != "00000000") continue;
+    struct in_addr address {};
+    address.s_addr = static_cast<in_addr_t>(std::stoul(gateway, nullptr, 16));
+    return inet_ntoa(address);
+  }
+  return "";
+}
+
+// HOST may be "gateway": the sandbox's default gateway (the host's end).
+json connect_many(const std::vector<std::string>& targets) {
+  json report = json::object();
+  for (const auto& target : targets) {
+    auto colon = target.rfind(':');
+    std::string host = target.substr(0, colon);
+    if (host == "gateway") host = default_gateway();
+    auto [fd, outcome] = open_connection(true, host, std::stoi(target.substr(colon + 1)));
+    report[target] = outcome;
+    if (fd >= 0) close(fd);
+  }
+  return report;
+}
+
+bool wait_for_file(const std::string& path) {
+  for (int i = 0; i < 600; ++i) {
+    if (access(path.c_str(), F_OK) == 0) return true;
+    usleep(50000);
+  }
+  return false;
+}
+
+json resolve_after(const std::string& trigger, const std::vector<std::string>& names) {
+  json report;
+  report["before"] = resolve(names);
+  std::cerr << "probe: resolved" << std::endl;
+  report["triggered"] = wait_for_file(trigger);
+  report["after"] = resolve(names);
+  return report;
+}
+
+json hold(const std::string& host, int port, const std::string& trigger) {
+  auto [fd, connected] = open_connection(true, host, port);
+  json report = {{"connect", connected}};
+  report["before"] = connected == "ok" ? echo(fd, "before") : "not connected";
+  std::cerr << "probe: holding" << std::endl;
+  report["triggered"] = wait_for_file(trigger);
+  report["after"] = connected == "ok" ? echo(fd, "after") : "not connected";
+  if (fd >= 0) close(fd);
+  auto [second, reconnected] = open_connection(true, host, port);
+  report["new_connection"] = reconnected;
+  if (second >= 0) close(second);
+  return report;
+}
+
+// What a task with a network could try against its own firewall: take the
+// interface down, and delete tierbox's nftables table over netlink.
+json net_admin(const std::vector<std::string>& then_connect) {
+  json report;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq request {};
+  std::strncpy(request.ifr_name, "eth0", IFNAMSIZ - 1);
+  ioctl(fd, SIOCGIFFLAGS, &request);
+  request.ifr_flags = static_cast<short>(request.ifr_flags & ~IFF_UP);
+  report["link_down"] = result(ioctl(fd, SIOCSIFFLAGS, &request));
+  close(fd);
+
+  int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (nl < 0) {
+    report["nft_delete_table"] = "socket: " + errno_name(errno);
+    return report;
+  }
+  struct {
+    nlmsghdr begin_header;
+    nfgenmsg begin;
+    nlmsghdr header;
+    nfgenmsg table;
+    nlattr name_attribute;
+    char name[8];
+    nlmsghdr end_header;
+    nfgenmsg end;
+  } batch{};
+  batch.begin_header = {sizeof(nlmsghdr) + sizeof(nfgenmsg), NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0};
+  batch.begin.res_id = htons(NFNL_SUBSYS_NFTABLES);
+  batch.header = {sizeof(nlmsghdr) + sizeof(nfgenmsg) + sizeof(nlattr) + 8,
+                  static_cast<__u16>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE), NLM_F_REQUEST | NLM_F_ACK, 2, 0};
+  batch.table.nfgen_family = 1;  // NFPROTO_INET
+  batch.name_attribute = {static_cast<__u16>(sizeof(nlattr) + 8), NFTA_TABLE_NAME};
+  std::memcpy(batch.name, "tierbox", 8);
+  batch.end_header = {sizeof(nlmsghdr) + sizeof(nfgenmsg), NFNL_MSG_BATCH_END, NLM_F_REQUEST, 3, 0};
+  batch.end.res_id = htons(NFNL_SUBSYS_NFTABLES);
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(nl, &batch, sizeof batch, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+    report["nft_delete_table"] = "sendto: " + errno_name(errno);
+  } else {
+    char answer[512];
+    ssize_t n = recv(nl, answer, sizeof answer, 0);
+    auto* header = reinterpret_cast<nlmsghdr*>(answer);
+    if (n >= static_cast<ssize_t>(sizeof(nlmsghdr) + sizeof(nlmsgerr)) && header->nlmsg_type == NLMSG_ERROR)
+      report["nft_delete_table"] = errno_name(-reinterpret_cast<nlmsgerr*>(NLMSG_DATA(header))->error);
+    else
+      report["nft_delete_table"] = "no answer";
+  }
+  close(nl);
+  report["afterwards"] = connect_many(then_connect);
+  return report;
+}
+
 json connect_abstract(const std::string& name) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_un address {};
@@ -450,7 +690,8 @@ json fill(const std::string& path, long long bytes) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: tierbox-probe info|write|read|tiocsti|escape|loopback|connect|connect-abstract|orphans|fill ...\n";
+    std::cerr << "usage: tierbox-probe info|write|read|tiocsti|escape|loopback|connect|connect-many|exchange|resolve|"
+                 "resolve-after|hold|net-admin|connect-abstract|orphans|fill ...\n";
     return 2;
   }
   const std::string command = argv[1];
@@ -468,6 +709,13 @@ int main(int argc, char** argv) {
   else if (command == "loopback") report = loopback();
   else if (command == "connect" && args.size() == 2) report = connect_tcp(args[0], std::stoi(args[1]));
   else if (command == "connect-abstract" && args.size() == 1) report = connect_abstract(args[0]);
+  else if (command == "connect-many") report = connect_many(args);
+  else if (command == "exchange" && args.size() == 3) report = exchange(args[0], args[1], std::stoi(args[2]));
+  else if (command == "resolve") report = resolve(args);
+  else if (command == "resolve-after" && args.size() >= 2)
+    report = resolve_after(args[0], std::vector<std::string>(args.begin() + 1, args.end()));
+  else if (command == "hold" && args.size() == 3) report = hold(args[0], std::stoi(args[1]), args[2]);
+  else if (command == "net-admin") report = net_admin(args);
   else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));
   else if (command == "fill" && args.size() == 2) report = fill(args[0], std::stoll(args[1]));
   else if (command == "keyring" && args.size() == 2) report = keyring(std::stol(args[0]), args[1]);

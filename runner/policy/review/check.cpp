@@ -90,6 +90,7 @@ CheckReport check_profile(const fs::path& file, const std::vector<fs::path>& dir
   check_review(profile, today, report);
   check_data_classes(profile, inventory, view, report);
   check_commands(profile, view, report);
+  for (const auto& warning : network_warnings(profile.network)) report.warnings.push_back("network: " + warning);
   return report;
 }
 

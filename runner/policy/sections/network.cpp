@@ -1,5 +1,6 @@
 #include "policy/sections/network.h"
 
+#include "common/errors.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::policy {
@@ -7,6 +8,8 @@ namespace tierbox::policy {
 const char* to_string(NetworkMode mode) {
   switch (mode) {
     case NetworkMode::none: return "none";
+    case NetworkMode::allowlist: return "allowlist";
+    case NetworkMode::host: return "host";
   }
   return "?";
 }
@@ -14,9 +17,43 @@ const char* to_string(NetworkMode mode) {
 void apply_network(JsonObjectReader reader, NetworkSpec& spec) {
   if (auto mode = reader.string("mode")) {
     if (*mode == "none") spec.mode = NetworkMode::none;
-    else reader.fail("mode", "expected \"none\" (the only network mode this build implements), got " + nlohmann::json(*mode).dump());
+    else if (*mode == "allowlist") spec.mode = NetworkMode::allowlist;
+    else if (*mode == "host") spec.mode = NetworkMode::host;
+    else reader.fail("mode", "expected \"none\", \"allowlist\" or \"host\", got " + nlohmann::json(*mode).dump());
+    spec.mode_origin = reader.file() + ":" + reader.pointer_of("mode");
+  }
+  if (auto allow = reader.string_array("allow")) {
+    spec.allow.clear();
+    for (std::size_t i = 0; i < allow->size(); ++i) {
+      auto parsed = net::parse_destination((*allow)[i]);
+      if (auto* message = std::get_if<std::string>(&parsed))
+        throw ConfigError(reader.file(), json_pointer_append(reader.pointer_of("allow"), i),
+                          nlohmann::json((*allow)[i]).dump() + ": " + *message);
+      spec.allow.push_back(std::get<net::Destination>(std::move(parsed)));
+    }
+    spec.allow_origin = reader.file() + ":" + reader.pointer_of("allow");
   }
   reader.finish();
+}
+
+void validate_network(const NetworkSpec& spec, const std::string& leaf_file) {
+  const auto where = [&](const std::string& origin, const char* field) {
+    return origin.empty() ? leaf_file + ":/network/" + field : origin;
+  };
+  if (spec.mode == NetworkMode::allowlist && spec.allow.empty())
+    throw ConfigError(where(spec.allow_origin, "allow") +
+                      ": mode \"allowlist\" with nothing allowed (fix: list destinations such as "
+                      "\"api.github.com:443/tcp\", or use mode \"none\")");
+  if (spec.mode != NetworkMode::allowlist && !spec.allow.empty())
+    throw ConfigError(where(spec.allow_origin, "allow") + ": destinations are listed but network.mode is \"" +
+                      to_string(spec.mode) + "\" (" + where(spec.mode_origin, "mode") +
+                      "; fix: set mode \"allowlist\", or \"allow\": [])");
+}
+
+std::vector<std::string> network_warnings(const NetworkSpec& spec) {
+  if (spec.mode != NetworkMode::host) return {};
+  return {"network.mode \"host\": the task shares the host's network (every address and port the host can reach, "
+          "its loopback services and cloud metadata included); for trusted tiers only"};
 }
 
 }  // namespace tierbox::policy

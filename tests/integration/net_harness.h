@@ -1,0 +1,106 @@
+// Network test fixtures: test hosts in network namespaces of this test
+// process (never a real address: 198.51.100.0/24 and 203.0.113.0/24, the
+// documentation ranges, and one private range, 172.30.254.0/24), each joined
+// to the host by a veth pair and a /32 route, with TCP and UDP echo servers;
+// and a way to run tierbox with a hosts file of the test's own (a private
+// mount namespace: the host's /etc is never touched).
+//
+// Every name a fixture creates on the host carries this process's pid, and
+// the destructor removes it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/temp_dir.h"
+#include "integration/harness.h"
+
+namespace tierbox::testing {
+
+// Runs argv; fails the test unless it exits 0 (or allow_failure).
+ProcessResult run_or_fail(const std::vector<std::string>& argv, bool allow_failure = false);
+
+class TestHost {
+ public:
+  // ranges: the first three octets of each address to take, e.g.
+  // {"198.51.100", "172.30.254"}; one free address is picked in each.
+  TestHost(const std::vector<std::string>& ranges, const std::vector<std::uint16_t>& tcp_ports,
+           const std::vector<std::uint16_t>& udp_ports);
+  ~TestHost();
+  TestHost(const TestHost&) = delete;
+  TestHost& operator=(const TestHost&) = delete;
+
+  [[nodiscard]] const std::string& address(std::size_t index = 0) const { return addresses_.at(index); }
+  [[nodiscard]] const std::string& interface() const { return host_interface_; }
+  // Connections accepted and bytes received on a TCP port, datagrams on a UDP port.
+  [[nodiscard]] int connections(std::uint16_t tcp_port) const;
+  [[nodiscard]] long received_bytes(std::uint16_t port) const;
+  // Waits (up to 5 s) until the server has accepted at least count connections on the port.
+  bool wait_for_connections(std::uint16_t tcp_port, int count) const;
+
+ private:
+  void serve(int stop_fd);
+  void tear_down();
+
+  std::vector<std::string> addresses_;
+  std::string host_interface_;
+  std::vector<std::uint16_t> tcp_ports_;
+  std::vector<std::uint16_t> udp_ports_;
+  std::thread server_;
+  // Start-up handshake with the server thread (members: the thread may wake
+  // after the constructor has returned).
+  std::mutex startup_mutex_;
+  std::condition_variable startup_;
+  bool started_ = false;
+  bool configured_ = false;
+  bool serving_ = false;  // listening: a connection now finds the servers
+  std::string thread_error_;
+  int stop_fd_ = -1;
+  pid_t thread_id_ = 0;
+  mutable std::mutex mutex_;
+  std::map<std::uint16_t, int> connections_;
+  std::map<std::uint16_t, long> received_;
+};
+
+// A TCP listener on the host itself (0.0.0.0, an ephemeral port), accepting
+// in the background: what a sandbox must never reach.
+class HostListener {
+ public:
+  HostListener();
+  ~HostListener();
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// The host's first IPv4 address that is not loopback (its "own address").
+std::string host_ipv4_address();
+
+// The command prefix that runs what follows in a private mount namespace
+// where /etc/hosts is hosts_file and /etc/nsswitch.conf says "hosts: files"
+// (so no test ever asks a real DNS server).
+std::vector<std::string> with_hosts_file(const std::string& hosts_file, const std::string& nsswitch_file);
+
+// The `network report: {...}` line of `run -v`'s stderr.
+std::optional<nlohmann::json> network_report_from(const std::string& err);
+// The run id from `run -v` ("run ID registered").
+std::string run_id_from(const std::string& err);
+// The helper's host interface from `run -v` ("host interface tbx...").
+std::string host_interface_from(const std::string& err);
+
+// Writes a profile extending the shipped `untrusted` tier with these network settings.
+std::string write_network_profile(const TempDir& dir, const std::string& name, const nlohmann::json& network);
+
+}  // namespace tierbox::testing
