@@ -22,6 +22,7 @@
 #include "launch/supervisor.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
+#include "stages/cgroup.h"
 #include "stages/prepared_mounts.h"
 #include "stages/user_namespace.h"
 
@@ -145,6 +146,40 @@ std::uint64_t ignored_signals() {
   return std::strtoull(field + 9, nullptr, 16);
 }
 
+stages::RunCgroups create_cgroups(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
+                                  stages::CgroupSyscalls& syscalls) {
+  const auto host = stages::parse_host_cgroups(stages::read_host_cgroup_inputs(syscalls));
+  const stages::RunCgroupsRequest request{plan.run_id,       plan.tier,           plan.cgroup_limits,
+                                          plan.cgroup_parent, config.cgroup_parent, ::getpid()};
+  return stages::RunCgroups::create(request, host, syscalls);
+}
+
+// In the run's record, so that `tierbox gc` removes them if the runner dies.
+nlohmann::json describe_for_record(const stages::RunCgroups& cgroups) {
+  nlohmann::json dirs = nlohmann::json::array();
+  for (const auto& [path, version] : cgroups.directories())
+    dirs.push_back({{"path", path}, {"version", static_cast<int>(version)}});
+  return {{"dirs", dirs}};
+}
+
+void log_cgroups(const stages::CgroupReport& report) {
+  for (const auto& warning : report.warnings) logging::warn("{}", warning);
+  if (!logging::verbose()) return;
+  std::string controllers, limits;
+  for (const auto& [name, version] : report.controllers) controllers += " " + name + "(" + stages::to_string(version) + ")";
+  for (const auto& limit : report.enforced) limits += " " + limit.field + "=" + std::to_string(limit.value);
+  logging::step("cgroups created ({}):{}; limits:{}; kill via {}", report.mode(), controllers,
+                limits.empty() ? " none" : limits, report.kill);
+}
+
+// CPU time from init's rusage where no cgroup counted it (cgroup v1 without
+// a v2 cgroup: cpuacct is not created, this is free and counts the same tree).
+void add_cpu_from_rusage(stages::CgroupUsage& usage, const struct rusage& tree) {
+  if (usage.cpu_user_us) return;
+  usage.cpu_user_us = static_cast<std::uint64_t>(tree.ru_utime.tv_sec) * 1'000'000 + tree.ru_utime.tv_usec;
+  usage.cpu_system_us = static_cast<std::uint64_t>(tree.ru_stime.tv_sec) * 1'000'000 + tree.ru_stime.tv_usec;
+}
+
 void record_task_status(Outcome& outcome, const SupervisionResult& result) {
   if (result.task_exit) {
     const int status = result.task_exit->status;
@@ -189,6 +224,14 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
   logging::step("run {} registered", plan.run_id);
 
+  // Parent 2b: the run's cgroups with the tier's limits, made before the
+  // task exists; a host that cannot enforce a required limit refuses here.
+  stages::LinuxCgroupSyscalls cgroup_syscalls;
+  auto cgroups = with_stage("cgroup", [&] { return create_cgroups(plan, config, cgroup_syscalls); });
+  outcome.cgroup = cgroups.report();
+  run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
+  log_cgroups(outcome.cgroup);
+
   // Parent 3: open and seal every host path the sandbox binds.
   const bool have_mount_setattr = stages::kernel_has_mount_setattr();
   auto prepared = with_stage("prepare mounts", [&] {
@@ -218,14 +261,21 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   SignalRelay relay;
   const auto deadline = std::chrono::steady_clock::now() + plan.wall_time;
 
-  // Parent 6: clone3 into the new namespaces.
+  // Parent 6: clone3 into the new namespaces and, on cgroup v2, straight
+  // into the run's cgroup: the task never runs anywhere else.
   int pidfd_raw = -1;
   struct clone_args args {};
   args.flags = kNamespaces | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
+  if (cgroups.clone_into_fd() >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(cgroups.clone_into_fd());
+  }
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) throw_sys_error("clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_PIDFD)");
+  if (pid < 0)
+    throw_sys_error(std::string("clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_PIDFD") +
+                    (args.flags & CLONE_INTO_CGROUP ? "|CLONE_INTO_CGROUP)" : ")"));
   if (pid == 0) run_child(context);
   UniqueFd pidfd(pidfd_raw);
   SandboxGuard guard(pidfd.get());
@@ -237,8 +287,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   prepared.trees.clear();
   logging::step("clone3: sandbox init is host pid {}", pid);
 
-  // Parent 7: id maps, then sync #1.
+  // Parent 7: id maps; on cgroup v1 the child joins its cgroups (it waits
+  // for #1 before doing anything); then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
+  with_stage("cgroup", [&] { cgroups.place(outcome.pid); });
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
     logging::step("sync #1 sent (id maps written)");
     // Parent 8: while the child builds its root, the run's record; the task
@@ -270,14 +322,29 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.exec_succeeded = true;
   logging::step("exec succeeded");
 
-  // Parent 11: supervise until the sandbox ends.
-  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline);
+  // Parent 11: supervise until the sandbox ends; on the wall-clock limit the
+  // tree is killed through its cgroup and its pid namespace.
+  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline, [&] {
+    if (cgroups.kill()) logging::step("task tree killed through its cgroup ({})", outcome.cgroup.kill);
+  });
   guard.release();
   outcome.ended_at = std::chrono::system_clock::now();
   outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   record_task_status(outcome, result);
   if (result.task_exit) logging::step_at(result.task_exit->reaped_at_ns, "  init: the task exited and was reaped");
   logging::step("sandbox ended after {} ms", outcome.wall.count());
+
+  // Parent 12: what the task used, then its cgroups go. A cgroup that cannot
+  // be removed keeps the run's registry entry, for `tierbox gc`.
+  outcome.usage = cgroups.usage();
+  add_cpu_from_rusage(outcome.usage, result.usage);
+  try {
+    cgroups.destroy();
+  } catch (const Error& error) {
+    logging::warn("cgroup: {} (left for `tierbox gc`)", error.what());
+    run_entry.keep_for_gc();
+  }
+  logging::step("usage read, cgroups removed");
   return outcome;
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "stages/cgroup.h"
+
 namespace tierbox::launch {
 
 struct Outcome {
@@ -21,6 +23,10 @@ struct Outcome {
   std::chrono::system_clock::time_point started_at{};
   std::chrono::system_clock::time_point ended_at{};
   std::chrono::milliseconds wall{0};
+  // What the task used: from its cgroups; CPU time from the sandbox init's
+  // rusage (its whole tree) where no cgroup counts it.
+  stages::CgroupUsage usage;
+  stages::CgroupReport cgroup;     // how the run's cgroups were set up
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

@@ -1,5 +1,6 @@
 #include "policy/host_facts.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -11,6 +12,10 @@ namespace tierbox::policy {
 
 HostFacts gather_host_facts(const TaskRequest& request) {
   HostFacts facts;
+  for (int resource : {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE, RLIMIT_STACK, RLIMIT_AS}) {
+    struct rlimit limit {};
+    if (::getrlimit(static_cast<__rlimit_resource>(resource), &limit) == 0) facts.rlimit_hard[resource] = limit.rlim_max;
+  }
   if (request.workspace) {
     const auto& given = *request.workspace;
     std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(given.c_str(), nullptr), &std::free);

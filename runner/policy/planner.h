@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -25,6 +27,9 @@ struct WorkspaceFacts {
 // What the planner needs to know about the host (gathered by host_facts.cpp).
 struct HostFacts {
   std::optional<WorkspaceFacts> workspace;
+  // The caller's hard limits (RLIMIT_* -> value): a tier's rlimit above one
+  // is lowered to it, since only CAP_SYS_RESOURCE on the host could raise it.
+  std::map<int, std::uint64_t> rlimit_hard;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,

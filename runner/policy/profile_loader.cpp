@@ -263,6 +263,7 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   profile.name = file.stem().string();
   profile.sha256 = sha256_hex(all_bytes);
   validate_mounts(profile);
+  validate_limits(profile.limits, file.string());
   return profile;
 }
 

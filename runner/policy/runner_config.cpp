@@ -31,6 +31,7 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
       config.max_concurrent_runs = static_cast<unsigned>(*runs);
     }
     if (auto state = reader.absolute_path("state_dir")) config.state_dir = *state;
+    if (auto parent = reader.absolute_path("cgroup_parent")) config.cgroup_parent = *parent;
     reader.finish();
     if (static_cast<std::uint64_t>(config.host_id_base) + 1 + config.max_concurrent_runs >= 0xffffffffULL)
       throw ConfigError(file.string(), "/host_id_base", "host_id_base + max_concurrent_runs exceeds the uid range");

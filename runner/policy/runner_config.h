@@ -19,6 +19,10 @@ struct RunnerConfig {
   uid_t host_id_base = 0x70000000;
   unsigned max_concurrent_runs = 4096;
   std::filesystem::path state_dir = "/run/tierbox";
+  // Where runs' cgroups are made, in every hierarchy (e.g. /tierbox.slice):
+  // a subtree the administrator grants tierbox. "" is below the runner's own
+  // cgroup. --cgroup-parent may name a cgroup below either.
+  std::string cgroup_parent;
   std::filesystem::path source;  // the file it came from, if any
 };
 

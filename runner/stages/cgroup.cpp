@@ -1,0 +1,448 @@
+#include "stages/cgroup.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <sstream>
+
+#include "common/errors.h"
+#include "common/logging.h"
+#include "stages/cgroup_internal.h"
+
+namespace tierbox::stages {
+
+// --- Shared helpers -------------------------------------------------------
+
+namespace cgroup_internal {
+
+std::string join(const std::string& dir, const char* file) { return dir + "/" + file; }
+
+std::optional<std::uint64_t> number_in(const std::string& text) {
+  std::uint64_t value = 0;
+  const auto* end = text.data() + text.size();
+  auto [next, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || (next != end && *next != '\n')) return std::nullopt;
+  return value;
+}
+
+void write_or_throw(CgroupSyscalls& syscalls, const std::string& path, std::string_view text) {
+  if (int err = syscalls.write_file(path, text); err != 0) {
+    errno = err;
+    throw_sys_error("write(" + quote(path) + ", " + quote(text) + ")");
+  }
+}
+
+void write_limit(CgroupSyscalls& syscalls, const std::string& dir, const LimitFile& limit, const std::string& tier,
+                 CgroupReport& report) {
+  for (const auto& [file, text] : limit.candidates) {
+    const auto path = join(dir, file);
+    const int err = syscalls.write_file(path, text);
+    if (err == 0) {
+      report.enforced.push_back({limit.field, limit.value});
+      return;
+    }
+    if (err == ENOENT) continue;  // not on this host: try the next file
+    errno = err;
+    throw_sys_error("write(" + quote(path) + ", " + quote(text) + ")");
+  }
+  if (limit.implicit) return;
+  const std::string reason = join(dir, limit.candidates.front().first) + " does not exist: " + limit.missing_reason;
+  if (limit.required)
+    throw Refusal("tier '" + tier + "' limits." + limit.field + ": this host cannot enforce it (" + reason +
+                  "); fix: enable it on the host, or mark the limit {\"value\": ..., \"required\": false}");
+  report.not_enforced.push_back(limit.field);
+  report.warnings.push_back("limits." + std::string(limit.field) + " is not enforced on this host (" + reason + ")");
+}
+
+std::size_t kill_listed(CgroupSyscalls& syscalls, const std::string& dir) {
+  const auto procs = syscalls.read_file(join(dir, "cgroup.procs"));
+  if (!procs) return 0;
+  const auto pids = parse_pid_list(*procs);
+  // ESRCH: it died meanwhile. Nothing else can fail for root.
+  for (pid_t pid : pids) syscalls.kill_process(pid, SIGKILL);
+  return pids.size();
+}
+
+void remove_directory(CgroupSyscalls& syscalls, const std::string& dir, const std::function<void()>& kill_remaining) {
+  // The task's processes have exited when its init is reaped, but the last
+  // ones may still be leaving the cgroup (EBUSY) for a moment.
+  constexpr int kAttempts = 400;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const int err = syscalls.remove_directory(dir);
+    if (err == 0 || err == ENOENT) return;
+    if (err != EBUSY) {
+      errno = err;
+      throw_sys_error("rmdir(" + quote(dir) + ")");
+    }
+    if (attempt % 50 == 10) kill_remaining();
+    syscalls.pause(std::chrono::microseconds(attempt < 20 ? 200 : 5000));
+  }
+  errno = EBUSY;
+  throw_sys_error("rmdir(" + quote(dir) + ") (processes are still in it)");
+}
+
+bool wait_for_content(CgroupSyscalls& syscalls, const std::string& path, std::string_view expected) {
+  for (int i = 0; i < 1000; ++i) {
+    const auto text = syscalls.read_file(path);
+    if (!text || text->compare(0, expected.size(), expected) == 0) return true;
+    syscalls.pause(std::chrono::microseconds(i < 20 ? 100 : 2000));
+  }
+  return false;
+}
+
+}  // namespace cgroup_internal
+
+using namespace cgroup_internal;
+
+const char* to_string(CgroupUse use) {
+  switch (use) {
+    case CgroupUse::memory: return "memory";
+    case CgroupUse::pids: return "pids";
+    case CgroupUse::cpu: return "cpu";
+    case CgroupUse::io: return "io";
+    case CgroupUse::freezer: return "freezer";
+  }
+  return "?";
+}
+
+bool CgroupDir::serves(CgroupUse use) const { return std::find(uses.begin(), uses.end(), use) != uses.end(); }
+
+std::string CgroupReport::mode() const {
+  bool v1 = false, v2 = false;
+  for (const auto& [name, version] : controllers) (version == CgroupVersion::v1 ? v1 : v2) = true;
+  if (v1 && v2) return "mixed";
+  if (v1) return "v1";
+  if (v2) return "v2";
+  return "none";
+}
+
+std::string run_cgroup_name(const std::string& run_id) { return "tierbox-" + run_id; }
+
+std::string run_id_of_cgroup_name(const std::string& name) {
+  constexpr std::string_view prefix = "tierbox-";
+  if (name.size() <= prefix.size() || name.size() > prefix.size() + 64 || name.compare(0, prefix.size(), prefix) != 0)
+    return "";
+  const auto id = name.substr(prefix.size());
+  const bool hex = std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return hex ? id : "";
+}
+
+std::optional<std::uint64_t> keyed_value(const std::string& text, const std::string& key) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end - start > key.size() && text.compare(start, key.size(), key) == 0 && text[start + key.size()] == ' ')
+      return number_in(text.substr(start + key.size() + 1, end - start - key.size() - 1));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::vector<pid_t> parse_pid_list(const std::string& text) {
+  std::vector<pid_t> pids;
+  std::istringstream in(text);
+  pid_t pid;
+  while (in >> pid)
+    if (pid > 0) pids.push_back(pid);
+  return pids;
+}
+
+// --- Choosing where each controller comes from ------------------------------
+
+namespace {
+
+constexpr const char* kRunnerLeaf = "tierbox-runner";
+
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string word;
+  while (in >> word) out.push_back(word);
+  return out;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// One use of the run's cgroups and the limit (if any) that needs it.
+struct Want {
+  CgroupUse use;
+  const char* v2_controller;
+  const char* v1_controller;
+  const char* field;       // the tier's limit that needs it
+  bool limited = false;    // that limit is set
+  bool required = false;
+  bool for_accounting = false;  // wanted even without a limit
+};
+
+class Chooser {
+ public:
+  Chooser(const RunCgroupsRequest& request, const HostCgroups& host, CgroupSyscalls& syscalls, CgroupReport& report)
+      : request_(request), host_(host), syscalls_(syscalls), report_(report) {}
+
+  // Fills v2_uses and v1_dirs.
+  void choose() {
+    const auto& limits = request_.limits;
+    const Want wants[] = {
+        {CgroupUse::memory, "memory", "memory", "memory", limits.memory.value.has_value(), limits.memory.required, true},
+        {CgroupUse::pids, "pids", "pids", "pids", limits.pids.value.has_value(), limits.pids.required, true},
+        {CgroupUse::cpu, "cpu", "cpu", "cpu", limits.cpu_millicores.value.has_value(), limits.cpu_millicores.required, false},
+        {CgroupUse::io, "io", "blkio", "io_weight", limits.io_weight.value.has_value(), limits.io_weight.required, false},
+    };
+    read_v2_parent();
+    std::vector<const Want*> on_v2;
+    for (const auto& want : wants) {
+      if (!want.limited && !want.for_accounting) continue;
+      if (contains(v2_available_, want.v2_controller)) on_v2.push_back(&want);
+      else if (const auto* hierarchy = host_.v1_with(want.v1_controller)) add_v1(*hierarchy, want.use, want.v1_controller);
+      else unavailable(want, "no " + std::string(want.v2_controller) + " controller in cgroup v2 nor a cgroup v1 hierarchy with it");
+    }
+    enable_v2(on_v2);
+    choose_killer();
+  }
+
+  std::string v2_dir;
+  std::vector<CgroupUse> v2_uses;
+  std::vector<CgroupDir> v1_dirs;
+
+ private:
+  // The cgroup runs are created below, in this hierarchy.
+  std::string parent_in(const CgroupHierarchy& hierarchy, const char* name) const {
+    const auto& requested = request_.requested_parent;
+    const auto& configured = request_.configured_parent;
+    if (requested.empty()) return configured.empty() ? hierarchy.own_cgroup : configured;
+    if (cgroup_path_is_within(requested, hierarchy.own_cgroup) ||
+        (!configured.empty() && cgroup_path_is_within(requested, configured)))
+      return requested;
+    throw Refusal("--cgroup-parent " + requested + " lies outside the runner's own " + name + " cgroup " +
+                  hierarchy.own_cgroup + (configured.empty() ? "" : " and the configured cgroup_parent " + configured) +
+                  " (a task never leaves the subtree its caller was given; fix: name a cgroup below one of them)");
+  }
+
+  std::string run_dir_in(const CgroupHierarchy& hierarchy, const char* name) const {
+    const auto parent = hierarchy.directory_of(parent_in(hierarchy, name));
+    if (parent.empty())
+      throw Error(std::string("cgroup: the parent cgroup is not visible through the ") + name + " hierarchy mounted at " +
+                      hierarchy.mount_point + " (fix: check --cgroup-parent / cgroup_parent)",
+                  exit_code::runner_failed);
+    return parent + "/" + run_cgroup_name(request_.run_id);
+  }
+
+  void read_v2_parent() {
+    const auto* unified = host_.unified();
+    if (!unified) return;
+    v2_dir = run_dir_in(*unified, "cgroup v2");
+    v2_parent_ = v2_dir.substr(0, v2_dir.rfind('/'));
+    if (auto text = syscalls_.read_file(join(v2_parent_, "cgroup.controllers"))) v2_available_ = words(*text);
+  }
+
+  void add_v1(const CgroupHierarchy& hierarchy, CgroupUse use, const char* controller) {
+    report_.controllers.emplace_back(controller, CgroupVersion::v1);
+    const auto path = run_dir_in(hierarchy, controller);
+    for (auto& dir : v1_dirs) {
+      if (dir.path == path) {  // co-mounted controllers share a hierarchy
+        dir.uses.push_back(use);
+        return;
+      }
+    }
+    v1_dirs.push_back({path, {use}});
+  }
+
+  void unavailable(const Want& want, const std::string& reason) {
+    if (!want.limited) return;  // accounting only: the result leaves it unknown
+    if (want.required)
+      throw Refusal("tier '" + request_.tier + "' limits." + want.field + ": this host cannot enforce it (" + reason +
+                    "); fix: enable the controller, or mark the limit {\"value\": ..., \"required\": false}");
+    report_.not_enforced.push_back(want.field);
+    report_.warnings.push_back("limits." + std::string(want.field) + " is not enforced on this host (" + reason + ")");
+  }
+
+  // The controllers must be on in the parent's cgroup.subtree_control.
+  void enable_v2(const std::vector<const Want*>& on_v2) {
+    if (on_v2.empty()) return;
+    std::string missing;
+    const auto enabled = words(syscalls_.read_file(join(v2_parent_, "cgroup.subtree_control")).value_or(""));
+    for (const auto* want : on_v2)
+      if (!contains(enabled, want->v2_controller)) missing += (missing.empty() ? "+" : " +") + std::string(want->v2_controller);
+    int err = missing.empty() ? 0 : syscalls_.write_file(join(v2_parent_, "cgroup.subtree_control"), missing);
+    if (err == EBUSY && move_runner_to_leaf()) err = syscalls_.write_file(join(v2_parent_, "cgroup.subtree_control"), missing);
+    if (err == 0) {
+      for (const auto* want : on_v2) {
+        v2_uses.push_back(want->use);
+        report_.controllers.emplace_back(want->v2_controller, CgroupVersion::v2);
+      }
+      return;
+    }
+    const std::string reason = "cannot enable it in " + join(v2_parent_, "cgroup.subtree_control") + ": " +
+                               errno_text(err) +
+                               (err == EBUSY ? ": the cgroup has processes of its own; start tierbox in a cgroup of its "
+                                               "own, e.g. systemd-run --scope -p Delegate=yes, or set cgroup_parent"
+                                             : "");
+    for (const auto* want : on_v2) unavailable(*want, reason);
+  }
+
+  // cgroup v2's no-internal-processes rule: a cgroup with processes cannot
+  // hand controllers to its children. A runner alone in its cgroup (a
+  // delegated unit, e.g. systemd-run --scope -p Delegate=yes) moves itself
+  // into a leaf of its own, tierbox-runner, like systemd-nspawn's
+  // supervisor; it is shared by later runs and never removed. A cgroup with
+  // other processes in it is not ours to rearrange.
+  bool move_runner_to_leaf() {
+    if (v2_parent_ != host_.unified()->directory_of(host_.unified()->own_cgroup)) return false;
+    const auto procs = parse_pid_list(syscalls_.read_file(join(v2_parent_, "cgroup.procs")).value_or(""));
+    if (procs != std::vector<pid_t>{request_.runner_pid}) return false;
+    const auto leaf = v2_parent_ + "/" + kRunnerLeaf;
+    if (int err = syscalls_.make_directory(leaf); err != 0 && err != EEXIST) return false;
+    return syscalls_.write_file(join(leaf, "cgroup.procs"), std::to_string(request_.runner_pid)) == 0;
+  }
+
+  // How the tree is killed: cgroup.kill if the run has a v2 cgroup anyway;
+  // else the v1 freezer; else a v2 cgroup of its own (no controllers needed).
+  void choose_killer() {
+    if (!v2_uses.empty()) {
+      report_.kill = "cgroup.kill";
+      return;
+    }
+    if (const auto* freezer = host_.v1_with("freezer")) {
+      add_v1(*freezer, CgroupUse::freezer, "freezer");
+      report_.kill = "freezer";
+      v2_dir.clear();
+      return;
+    }
+    if (host_.unified()) {
+      report_.kill = "cgroup.kill";
+      return;
+    }
+    v2_dir.clear();
+  }
+
+  const RunCgroupsRequest& request_;
+  const HostCgroups& host_;
+  CgroupSyscalls& syscalls_;
+  CgroupReport& report_;
+  std::string v2_parent_;
+  std::vector<std::string> v2_available_;
+};
+
+}  // namespace
+
+// --- RunCgroups ---------------------------------------------------------------
+
+RunCgroups RunCgroups::create(const RunCgroupsRequest& request, const HostCgroups& host, CgroupSyscalls& syscalls) {
+  RunCgroups run;
+  Chooser chooser(request, host, syscalls, run.report_);
+  chooser.choose();
+  // Constructed before anything is made, so that a failure below destroys
+  // (in ~RunCgroups) exactly what was made.
+  if (!chooser.v2_dir.empty()) run.v2_ = make_cgroup_v2_driver(syscalls, {chooser.v2_dir, chooser.v2_uses});
+  if (!chooser.v1_dirs.empty()) run.v1_ = make_cgroup_v1_driver(syscalls, chooser.v1_dirs);
+  if (run.v2_) {
+    run.v2_->create(request.limits, request.tier, run.report_);
+    run.v2_fd_ = syscalls.open_directory(chooser.v2_dir);
+    run.report_.paths.push_back(chooser.v2_dir);
+  }
+  if (run.v1_) {
+    run.v1_->create(request.limits, request.tier, run.report_);
+    for (const auto& dir : chooser.v1_dirs) run.report_.paths.push_back(dir.path);
+  }
+  return run;
+}
+
+RunCgroups::~RunCgroups() {
+  if (destroyed_ || (!v1_ && !v2_)) return;
+  try {
+    destroy();
+  } catch (const std::exception& error) {
+    logging::warn("cgroup: {} (`tierbox gc` removes it later)", error.what());
+  }
+}
+
+void RunCgroups::place(pid_t pid) {
+  if (v1_) v1_->place(pid);
+}
+
+bool RunCgroups::kill() {
+  if (v2_) return v2_->kill();
+  return v1_ && v1_->kill();
+}
+
+CgroupUsage RunCgroups::usage() {
+  CgroupUsage usage;
+  if (v1_) v1_->add_usage(usage);
+  if (v2_) v2_->add_usage(usage);
+  return usage;
+}
+
+void RunCgroups::destroy() {
+  destroyed_ = true;
+  v2_fd_.reset();
+  std::optional<Error> first_error;
+  for (auto* driver : {v2_.get(), v1_.get()}) {
+    if (!driver) continue;
+    try {
+      driver->destroy();
+    } catch (const Error& error) {
+      if (!first_error) first_error = error;
+    }
+  }
+  if (first_error) throw *first_error;
+}
+
+std::vector<std::pair<std::string, CgroupVersion>> RunCgroups::directories() const {
+  std::vector<std::pair<std::string, CgroupVersion>> all;
+  for (const auto* driver : {v2_.get(), v1_.get()}) {
+    if (!driver) continue;
+    for (const auto& dir : driver->dirs()) all.emplace_back(dir.path, driver->version());
+  }
+  return all;
+}
+
+// --- gc ---------------------------------------------------------------------
+
+void remove_leftover_cgroup(CgroupSyscalls& syscalls, const std::string& path, CgroupVersion version) {
+  if (version == CgroupVersion::v2) {
+    auto driver = make_cgroup_v2_driver(syscalls, {path, {}});
+    if (syscalls.read_file(join(path, "cgroup.procs"))) driver->kill();
+    remove_directory(syscalls, path, [&] { driver->kill(); });
+    return;
+  }
+  const bool freezer = syscalls.read_file(join(path, "freezer.state")).has_value();
+  const auto kill_all = [&] {
+    if (freezer) {
+      // A runner that died between freezing and thawing leaves them frozen.
+      write_or_throw(syscalls, join(path, "freezer.state"), "FROZEN");
+      wait_for_content(syscalls, join(path, "freezer.state"), "FROZEN");
+    }
+    kill_listed(syscalls, path);
+    if (freezer) write_or_throw(syscalls, join(path, "freezer.state"), "THAWED");
+  };
+  if (syscalls.read_file(join(path, "cgroup.procs"))) kill_all();
+  remove_directory(syscalls, path, kill_all);
+}
+
+namespace {
+
+void collect_run_cgroups(CgroupSyscalls& syscalls, const std::string& dir, CgroupVersion version, int depth,
+                         std::vector<std::pair<std::string, CgroupVersion>>& found) {
+  if (depth > 32) return;
+  for (const auto& name : syscalls.list_directories(dir)) {
+    const auto path = dir + "/" + name;
+    if (!run_id_of_cgroup_name(name).empty()) found.emplace_back(path, version);
+    else collect_run_cgroups(syscalls, path, version, depth + 1, found);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, CgroupVersion>> find_run_cgroups(CgroupSyscalls& syscalls, const HostCgroups& host) {
+  std::vector<std::pair<std::string, CgroupVersion>> found;
+  for (const auto& hierarchy : host.hierarchies)
+    collect_run_cgroups(syscalls, hierarchy.mount_point, hierarchy.version, 0, found);
+  return found;
+}
+
+}  // namespace tierbox::stages
