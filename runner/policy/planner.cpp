@@ -211,9 +211,14 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
                   "' limits.wall_time (" + format_duration(profile.limits.wall_time) +
                   "); --timeout may only shorten it");
   if (request.timeout && request.timeout->count() <= 0) throw Refusal("--timeout must be positive");
-  if (request.cgroup_parent && !is_normalized_absolute_path(*request.cgroup_parent))
-    throw Refusal("--cgroup-parent " + *request.cgroup_parent +
-                  ": expected a cgroup path such as /tierbox.slice (absolute, as in /proc/self/cgroup)");
+  if (request.cgroup_parent) {
+    const auto& parent = *request.cgroup_parent;
+    const bool relative = !parent.empty() && parent.front() != '/';
+    if (!is_normalized_absolute_path(relative ? "/" + parent : parent) || parent == "/")
+      throw Refusal("--cgroup-parent " + parent +
+                    ": expected a cgroup path, absolute as in /proc/self/cgroup (/tierbox.slice) or relative to the "
+                    "runner's own cgroup (jobs/ci), without . or ..");
+  }
   for (const auto& [name, value] : request.env_overrides) {
     if (!is_valid_variable_name(name)) throw Refusal("--env " + name + ": not a valid variable name");
     if (is_forbidden_variable(name))

@@ -210,11 +210,15 @@ class Chooser {
   std::vector<CgroupDir> v1_dirs;
 
  private:
-  // The cgroup runs are created below, in this hierarchy.
+  // The cgroup runs are created below, in this hierarchy: the configured
+  // parent or the runner's own cgroup; a relative --cgroup-parent below
+  // that, an absolute one only inside either.
   std::string parent_in(const CgroupHierarchy& hierarchy, const char* name) const {
     const auto& requested = request_.requested_parent;
     const auto& configured = request_.configured_parent;
-    if (requested.empty()) return configured.empty() ? hierarchy.own_cgroup : configured;
+    const auto& base = configured.empty() ? hierarchy.own_cgroup : configured;
+    if (requested.empty()) return base;
+    if (requested.front() != '/') return (base == "/" ? "" : base) + "/" + requested;
     if (cgroup_path_is_within(requested, hierarchy.own_cgroup) ||
         (!configured.empty() && cgroup_path_is_within(requested, configured)))
       return requested;

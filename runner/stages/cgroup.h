@@ -105,7 +105,9 @@ struct RunCgroupsRequest {
   std::string run_id;
   std::string tier;                  // for messages
   policy::CgroupLimits limits;
-  std::string requested_parent;      // --cgroup-parent, "" if none
+  // --cgroup-parent, "" if none: absolute (as in /proc/self/cgroup, the same
+  // path in every hierarchy), or relative to the default place.
+  std::string requested_parent;
   std::string configured_parent;     // cgroup_parent of tierbox.json, "" if none
   pid_t runner_pid = 0;
 };

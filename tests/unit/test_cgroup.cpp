@@ -359,6 +359,11 @@ BOOST_AUTO_TEST_CASE(cgroup_parent_must_stay_inside_the_callers_subtree) {
     auto cgroups = create(fake, inputs, request);
     BOOST_TEST(fake.made.back() == "/sys/fs/cgroup/user.slice/ci.scope/jobs/tierbox-00c0ffee12345678");
   }
+  request.requested_parent = "jobs";  // relative: below the runner's own cgroup
+  {
+    auto cgroups = create(fake, inputs, request);
+    BOOST_TEST(fake.made.back() == "/sys/fs/cgroup/user.slice/ci.scope/jobs/tierbox-00c0ffee12345678");
+  }
   request.requested_parent = "/tierbox.slice";
   auto message = refusal_of([&] { create(fake, inputs, request); });
   BOOST_TEST(contains(message, "--cgroup-parent /tierbox.slice lies outside the runner's own"), message);
@@ -369,6 +374,11 @@ BOOST_AUTO_TEST_CASE(cgroup_parent_must_stay_inside_the_callers_subtree) {
   {
     auto cgroups = create(fake, inputs, request);
     BOOST_TEST(fake.made.back() == "/sys/fs/cgroup/tierbox.slice/tierbox-00c0ffee12345678");
+  }
+  request.requested_parent = "team-a";
+  {
+    auto cgroups = create(fake, inputs, request);
+    BOOST_TEST(fake.made.back() == "/sys/fs/cgroup/tierbox.slice/team-a/tierbox-00c0ffee12345678");
   }
   request.requested_parent = "/tierbox.slice/team-a";
   {

@@ -227,10 +227,12 @@ BOOST_AUTO_TEST_CASE(an_rlimit_above_the_callers_hard_limit_is_lowered_to_it) {
 BOOST_AUTO_TEST_CASE(cgroup_parent_must_be_a_cgroup_path) {
   auto profile = load_tier("untrusted", {kShipped});
   auto request = request_for({"/bin/true"});
-  request.cgroup_parent = "tierbox.slice";
-  BOOST_TEST(refusal_of([&] { make_plan(profile, request, {}, "run1"); }).find("--cgroup-parent") != std::string::npos);
-  request.cgroup_parent = "/tierbox.slice/../x";
-  BOOST_TEST(!refusal_of([&] { make_plan(profile, request, {}, "run1"); }).empty());
+  for (const char* bad : {"/tierbox.slice/../x", "../x", "jobs/./ci", "jobs/", "/"}) {
+    request.cgroup_parent = bad;
+    BOOST_TEST(refusal_of([&] { make_plan(profile, request, {}, "run1"); }).find("--cgroup-parent") != std::string::npos, bad);
+  }
+  request.cgroup_parent = "jobs/ci";  // below the runner's own cgroup
+  BOOST_TEST(make_plan(profile, request, {}, "run1").cgroup_parent == "jobs/ci");
   request.cgroup_parent = "/tierbox.slice";
   BOOST_TEST(make_plan(profile, request, {}, "run1").cgroup_parent == "/tierbox.slice");
 }
