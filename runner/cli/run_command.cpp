@@ -154,8 +154,8 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
   run_app->add_option("--result", options->result_file,
                       "Write the run's result (exit, usage, limits) as one JSON object to FILE (may be /dev/fd/N)");
   run_app->add_option("--cgroup-parent", options->cgroup_parent,
-                      "Create the run's cgroups below this cgroup (e.g. /tierbox.slice); it must lie below the "
-                      "runner's own cgroup or the configured cgroup_parent");
+                      "Create the run's cgroups below PATH: relative (jobs) to the runner's own cgroup or the "
+                      "configured cgroup_parent, or absolute (as in /proc/self/cgroup) inside one of them");
   run_app->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
   run_app->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
   // The command: everything from its first word on, untouched by option
