@@ -168,16 +168,39 @@ void log_cgroups(const stages::CgroupReport& report) {
   std::string controllers, limits;
   for (const auto& [name, version] : report.controllers) controllers += " " + name + "(" + stages::to_string(version) + ")";
   for (const auto& limit : report.enforced) limits += " " + limit.field + "=" + std::to_string(limit.value);
-  logging::step("cgroups created ({}):{}; limits:{}; kill via {}", report.mode(), controllers,
+  logging::step("cgroups created ({}):{}; limits:{}; kill via {}", report.mode, controllers,
                 limits.empty() ? " none" : limits, report.kill);
 }
 
-// CPU time from init's rusage where no cgroup counted it (cgroup v1 without
-// a v2 cgroup: cpuacct is not created, this is free and counts the same tree).
-void add_cpu_from_rusage(stages::CgroupUsage& usage, const struct rusage& tree) {
-  if (usage.cpu_user_us) return;
-  usage.cpu_user_us = static_cast<std::uint64_t>(tree.ru_utime.tv_sec) * 1'000'000 + tree.ru_utime.tv_usec;
-  usage.cpu_system_us = static_cast<std::uint64_t>(tree.ru_stime.tv_sec) * 1'000'000 + tree.ru_stime.tv_usec;
+// After the sandbox is gone, so the numbers are final. CPU time comes from
+// init's rusage where no cgroup counts it (cgroup v1 without a v2 cgroup:
+// cpuacct is not made, since this is free and covers the same tree). A
+// cgroup that cannot be removed keeps the run's registry entry for `gc`.
+stages::CgroupUsage read_usage_and_remove(stages::RunCgroups& cgroups, const struct rusage& tree,
+                                          RunRegistry::Entry& run_entry) {
+  auto usage = cgroups.usage();
+  if (!usage.cpu_user_us) {
+    usage.cpu_user_us = static_cast<std::uint64_t>(tree.ru_utime.tv_sec) * 1'000'000 + tree.ru_utime.tv_usec;
+    usage.cpu_system_us = static_cast<std::uint64_t>(tree.ru_stime.tv_sec) * 1'000'000 + tree.ru_stime.tv_usec;
+  }
+  try {
+    cgroups.destroy();
+  } catch (const Error& error) {
+    logging::warn("cgroup: {} (left for `tierbox gc`)", error.what());
+    run_entry.keep_for_gc();
+  }
+  return usage;
+}
+
+// On the wall-clock limit, before init is killed: the cgroup kill gets every
+// process even if one forks meanwhile. If it fails, init's SIGKILL still
+// tears down the whole pid namespace.
+void kill_through_cgroup(stages::RunCgroups& cgroups, const std::string& how) {
+  try {
+    if (cgroups.kill()) logging::step("task tree killed through its cgroup ({})", how);
+  } catch (const Error& error) {
+    logging::warn("cgroup: {} (killing through the pid namespace only)", error.what());
+  }
 }
 
 void record_task_status(Outcome& outcome, const SupervisionResult& result) {
@@ -291,8 +314,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // for #1 before doing anything); then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
   with_stage("cgroup", [&] { cgroups.place(outcome.pid); });
+  logging::step("id maps written, child placed in its cgroups");
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
-    logging::step("sync #1 sent (id maps written)");
+    logging::step("sync #1 sent");
     // Parent 8: while the child builds its root, the run's record; the task
     // does not start before it is written (sync #2 comes after).
     run_entry.record().sandbox_pid = outcome.pid;
@@ -324,9 +348,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
 
   // Parent 11: supervise until the sandbox ends; on the wall-clock limit the
   // tree is killed through its cgroup and its pid namespace.
-  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline, [&] {
-    if (cgroups.kill()) logging::step("task tree killed through its cgroup ({})", outcome.cgroup.kill);
-  });
+  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
+                                [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); });
   guard.release();
   outcome.ended_at = std::chrono::system_clock::now();
   outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -334,16 +357,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   if (result.task_exit) logging::step_at(result.task_exit->reaped_at_ns, "  init: the task exited and was reaped");
   logging::step("sandbox ended after {} ms", outcome.wall.count());
 
-  // Parent 12: what the task used, then its cgroups go. A cgroup that cannot
-  // be removed keeps the run's registry entry, for `tierbox gc`.
-  outcome.usage = cgroups.usage();
-  add_cpu_from_rusage(outcome.usage, result.usage);
-  try {
-    cgroups.destroy();
-  } catch (const Error& error) {
-    logging::warn("cgroup: {} (left for `tierbox gc`)", error.what());
-    run_entry.keep_for_gc();
-  }
+  // Parent 12: what the task used, then its cgroups go.
+  outcome.usage = read_usage_and_remove(cgroups, result.usage, run_entry);
   logging::step("usage read, cgroups removed");
   return outcome;
 }

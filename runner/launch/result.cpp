@@ -59,7 +59,7 @@ void add_cgroup(json& result, const stages::CgroupReport& report) {
     if (limit.field == "cpu") enforced[limit.field] = static_cast<double>(limit.value) / 1000.0;
     else enforced[limit.field] = limit.value;
   }
-  result["cgroup"] = {{"mode", report.mode()},       {"controllers", controllers},
+  result["cgroup"] = {{"mode", report.mode},       {"controllers", controllers},
                       {"enforced", enforced},        {"not_enforced", report.not_enforced},
                       {"kill", report.kill},         {"paths", report.paths}};
 }

@@ -109,15 +109,6 @@ const char* to_string(CgroupUse use) {
 
 bool CgroupDir::serves(CgroupUse use) const { return std::find(uses.begin(), uses.end(), use) != uses.end(); }
 
-std::string CgroupReport::mode() const {
-  bool v1 = false, v2 = false;
-  for (const auto& [name, version] : controllers) (version == CgroupVersion::v1 ? v1 : v2) = true;
-  if (v1 && v2) return "mixed";
-  if (v1) return "v1";
-  if (v2) return "v2";
-  return "none";
-}
-
 std::string run_cgroup_name(const std::string& run_id) { return "tierbox-" + run_id; }
 
 std::string run_id_of_cgroup_name(const std::string& name) {
@@ -193,12 +184,14 @@ class Chooser {
         {CgroupUse::cpu, "cpu", "cpu", "cpu", limits.cpu_millicores.value.has_value(), limits.cpu_millicores.required, false},
         {CgroupUse::io, "io", "blkio", "io_weight", limits.io_weight.value.has_value(), limits.io_weight.required, false},
     };
-    read_v2_parent();
+    locate_v2_parent();
     std::vector<const Want*> on_v2;
     for (const auto& want : wants) {
       if (!want.limited && !want.for_accounting) continue;
-      if (contains(v2_available_, want.v2_controller)) on_v2.push_back(&want);
-      else if (const auto* hierarchy = host_.v1_with(want.v1_controller)) add_v1(*hierarchy, want.use, want.v1_controller);
+      // A controller mounted as v1 cannot be on v2 as well (the kernel binds
+      // it to one hierarchy): only the others need v2's cgroup.controllers.
+      if (const auto* hierarchy = host_.v1_with(want.v1_controller)) add_v1(*hierarchy, want.use, want.v1_controller);
+      else if (contains(v2_available(), want.v2_controller)) on_v2.push_back(&want);
       else unavailable(want, "no " + std::string(want.v2_controller) + " controller in cgroup v2 nor a cgroup v1 hierarchy with it");
     }
     enable_v2(on_v2);
@@ -236,12 +229,20 @@ class Chooser {
     return parent + "/" + run_cgroup_name(request_.run_id);
   }
 
-  void read_v2_parent() {
+  void locate_v2_parent() {
     const auto* unified = host_.unified();
     if (!unified) return;
     v2_dir = run_dir_in(*unified, "cgroup v2");
     v2_parent_ = v2_dir.substr(0, v2_dir.rfind('/'));
-    if (auto text = syscalls_.read_file(join(v2_parent_, "cgroup.controllers"))) v2_available_ = words(*text);
+  }
+
+  // The controllers the v2 parent offers its children, read on first need.
+  const std::vector<std::string>& v2_available() {
+    if (!v2_read_ && !v2_parent_.empty()) {
+      if (auto text = syscalls_.read_file(join(v2_parent_, "cgroup.controllers"))) v2_available_ = words(*text);
+    }
+    v2_read_ = true;
+    return v2_available_;
   }
 
   void add_v1(const CgroupHierarchy& hierarchy, CgroupUse use, const char* controller) {
@@ -330,6 +331,7 @@ class Chooser {
   CgroupReport& report_;
   std::string v2_parent_;
   std::vector<std::string> v2_available_;
+  bool v2_read_ = false;
 };
 
 }  // namespace
@@ -353,6 +355,7 @@ RunCgroups RunCgroups::create(const RunCgroupsRequest& request, const HostCgroup
     run.v1_->create(request.limits, request.tier, run.report_);
     for (const auto& dir : chooser.v1_dirs) run.report_.paths.push_back(dir.path);
   }
+  run.report_.mode = run.v1_ && run.v2_ ? "mixed" : run.v1_ ? "v1" : run.v2_ ? "v2" : "none";
   return run;
 }
 

@@ -67,9 +67,7 @@ struct CgroupReport {
   std::vector<std::string> warnings;      // one line each, saying why
   std::vector<std::string> paths;
   std::string kill = "none";  // "cgroup.kill", "freezer", or "none" (the pid namespace kill only)
-
-  // "v1", "v2", "mixed" or "none".
-  [[nodiscard]] std::string mode() const;
+  std::string mode = "none";  // "v1", "v2", "mixed" (cgroups of both) or "none"
 };
 
 // One hierarchy version's part of a run's cgroups.

@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(creates_the_run_cgroup_below_the_runner_with_exactly_the_li
   for (const auto& write : fake.writes) written.push_back(write.path + "=" + write.text);
   BOOST_TEST(written == expected, boost::test_tools::per_element());
   BOOST_TEST(cgroups.clone_into_fd() >= 0);
-  BOOST_TEST(cgroups.report().mode() == "v2");
+  BOOST_TEST(cgroups.report().mode == "v2");
   BOOST_TEST(cgroups.report().kill == "cgroup.kill");
   BOOST_TEST(cgroups.report().paths == std::vector<std::string>{fake.root() + dir}, boost::test_tools::per_element());
   BOOST_TEST(cgroups.report().enforced.size() == 4u);
@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
   };
   BOOST_TEST(written == expected, boost::test_tools::per_element());
   BOOST_TEST(cgroups.clone_into_fd() == -1);  // no CLONE_INTO_CGROUP on v1
-  BOOST_TEST(cgroups.report().mode() == "v1");
+  BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(cgroups.report().kill == "freezer");
 
   fake.writes.clear();
@@ -493,7 +493,31 @@ BOOST_AUTO_TEST_CASE(without_a_freezer_or_cgroup2_the_pid_namespace_kill_is_all)
   const auto inputs = fake.v1_without_freezer();
   auto cgroups = create(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "none");
+  BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(!cgroups.kill());
+}
+
+BOOST_AUTO_TEST_CASE(without_a_freezer_an_empty_cgroup2_still_kills_and_counts_cpu) {
+  // cgroup.kill and cpu.stat's usage are core files of every v2 cgroup: no
+  // controller needed, so an otherwise empty cgroup2 mount is enough.
+  FakeCgroupHost fake;
+  auto inputs = fake.this_machine("/");
+  inputs.self_cgroup = "8:pids:/\n4:memory:/\n0::/\n";
+  inputs.mountinfo =
+      "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+      "39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+  auto cgroups = create(fake, inputs, request_with({}));
+  BOOST_TEST(cgroups.report().kill == "cgroup.kill");
+  BOOST_TEST(cgroups.report().mode == "mixed");
+  BOOST_TEST(cgroups.clone_into_fd() >= 0);
+  BOOST_TEST(fake.made.front() == "/sys/fs/cgroup/unified/tierbox-00c0ffee12345678");  // v2 first, then v1
+  BOOST_TEST(fake.writes_to("cgroup.subtree_control").empty());
+  fake.set_file("/sys/fs/cgroup/unified/tierbox-00c0ffee12345678/cpu.stat", "usage_usec 9\nuser_usec 7\nsystem_usec 2\n");
+  BOOST_TEST(cgroups.usage().cpu_user_us.value() == 7u);
+  BOOST_TEST(cgroups.kill());
+  BOOST_TEST(fake.writes_to("unified/tierbox-00c0ffee12345678/cgroup.kill") == std::vector<std::string>{"1"},
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_mixed_host_takes_each_controller_where_it_is) {
@@ -511,7 +535,7 @@ BOOST_AUTO_TEST_CASE(a_mixed_host_takes_each_controller_where_it_is) {
   limits.cpu_millicores = {};  // no cpu controller in this layout
   auto cgroups = create(fake, inputs, request_with(limits));
   const auto& report = cgroups.report();
-  BOOST_TEST(report.mode() == "mixed");
+  BOOST_TEST(report.mode == "mixed");
   BOOST_TEST(report.kill == "cgroup.kill");
   BOOST_TEST(cgroups.clone_into_fd() >= 0);
   BOOST_TEST(fake.writes_to("/sys/fs/cgroup/unified/cgroup.subtree_control") == std::vector<std::string>{"+memory"},

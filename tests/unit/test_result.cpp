@@ -58,6 +58,7 @@ Outcome finished_outcome() {
                                 {"cpu", stages::CgroupVersion::v1}, {"freezer", stages::CgroupVersion::v1}};
   outcome.cgroup.enforced = {{"memory", 512ULL << 20}, {"memory_swap", 0}, {"pids", 128}, {"cpu", 500}};
   outcome.cgroup.kill = "freezer";
+  outcome.cgroup.mode = "v1";
   outcome.cgroup.paths = {"/sys/fs/cgroup/pids/tierbox-5ad47a37ca9309b8"};
   return outcome;
 }
