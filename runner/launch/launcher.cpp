@@ -247,13 +247,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
   logging::step("run {} registered", plan.run_id);
 
-  // Parent 2b: the run's cgroups with the tier's limits, made before the
-  // task exists; a host that cannot enforce a required limit refuses here.
+  // Parent 2b: choose the run's cgroups and make the v2 part, which clone3
+  // enters; a host that cannot enforce a required limit refuses here.
   stages::LinuxCgroupSyscalls cgroup_syscalls;
   auto cgroups = with_stage("cgroup", [&] { return create_cgroups(plan, config, cgroup_syscalls); });
-  outcome.cgroup = cgroups.report();
-  run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
-  log_cgroups(outcome.cgroup);
+  logging::step("cgroups chosen");
 
   // Parent 3: open and seal every host path the sandbox binds.
   const bool have_mount_setattr = stages::kernel_has_mount_setattr();
@@ -310,15 +308,18 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   prepared.trees.clear();
   logging::step("clone3: sandbox init is host pid {}", pid);
 
-  // Parent 7: id maps; on cgroup v1 the child joins its cgroups (it waits
-  // for #1 before doing anything); then sync #1.
+  // Parent 7: id maps, then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
-  with_stage("cgroup", [&] { cgroups.place(outcome.pid); });
-  logging::step("id maps written, child placed in its cgroups");
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
-    logging::step("sync #1 sent");
-    // Parent 8: while the child builds its root, the run's record; the task
-    // does not start before it is written (sync #2 comes after).
+    logging::step("sync #1 sent (id maps written)");
+    // Parent 8: while the child builds its root, the cgroup v1 part is made
+    // and the child moved into it, and the run's record is written. Nothing
+    // of the task runs before #2, and the child enters its cgroup namespace
+    // only after #2, so it sees these cgroups as its root.
+    with_stage("cgroup", [&] { cgroups.place(outcome.pid); });
+    outcome.cgroup = cgroups.report();
+    log_cgroups(outcome.cgroup);
+    run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
     run_entry.record().sandbox_pid = outcome.pid;
     run_entry.record().state = "running";
     with_stage("register the run", [&] { run_entry.update(); });

@@ -351,11 +351,9 @@ RunCgroups RunCgroups::create(const RunCgroupsRequest& request, const HostCgroup
     run.v2_fd_ = syscalls.open_directory(chooser.v2_dir);
     run.report_.paths.push_back(chooser.v2_dir);
   }
-  if (run.v1_) {
-    run.v1_->create(request.limits, request.tier, run.report_);
-    for (const auto& dir : chooser.v1_dirs) run.report_.paths.push_back(dir.path);
-  }
   run.report_.mode = run.v1_ && run.v2_ ? "mixed" : run.v1_ ? "v1" : run.v2_ ? "v2" : "none";
+  run.limits_ = request.limits;
+  run.tier_ = request.tier;
   return run;
 }
 
@@ -369,7 +367,10 @@ RunCgroups::~RunCgroups() {
 }
 
 void RunCgroups::place(pid_t pid) {
-  if (v1_) v1_->place(pid);
+  if (!v1_) return;
+  v1_->create(limits_, tier_, report_);
+  for (const auto& dir : v1_->dirs()) report_.paths.push_back(dir.path);
+  v1_->place(pid);
 }
 
 bool RunCgroups::kill() {

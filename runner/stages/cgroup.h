@@ -110,11 +110,16 @@ struct RunCgroupsRequest {
   pid_t runner_pid = 0;
 };
 
+// Made in two steps, so that cgroup v1's cost stays off the launch's
+// critical path: create() before clone3, place() after it, while the child
+// builds its root (it waits for sync #2, and runs nothing of the task's
+// before; the cgroup namespace comes after #2 too).
 class RunCgroups {
  public:
-  // Chooses a hierarchy per controller, creates the cgroups with their
-  // limits. Throws Refusal when a required limit cannot be enforced here or
-  // the requested parent lies outside the caller's subtree.
+  // Chooses a hierarchy per controller and makes the cgroup v2 part, which
+  // clone3 enters (clone_into_fd). Throws Refusal when a required limit
+  // cannot be enforced here or the requested parent lies outside the
+  // caller's subtree.
   static RunCgroups create(const RunCgroupsRequest& request, const HostCgroups& host, CgroupSyscalls& syscalls);
 
   RunCgroups(RunCgroups&&) noexcept = default;
@@ -127,6 +132,9 @@ class RunCgroups {
 
   // The v2 cgroup's directory fd for clone3(CLONE_INTO_CGROUP), or -1.
   [[nodiscard]] int clone_into_fd() const { return v2_fd_.get(); }
+  // Makes the cgroup v1 part (a directory per hierarchy, with its limits; a
+  // required one the host cannot enforce throws Refusal) and moves pid into
+  // it. Nothing to do on pure v2.
   void place(pid_t pid);
   // Kills the whole task tree through the cgroup; false when no part can.
   bool kill();
@@ -142,6 +150,8 @@ class RunCgroups {
   std::unique_ptr<CgroupDriver> v2_;
   UniqueFd v2_fd_;
   CgroupReport report_;
+  policy::CgroupLimits limits_;  // for the v1 part, made by place()
+  std::string tier_;
   bool destroyed_ = false;
 };
 

@@ -1,24 +1,37 @@
 #include "stages/cgroup_detect.h"
 
 #include <algorithm>
-#include <sstream>
+#include <string_view>
 
 #include "common/errors.h"
 
 namespace tierbox::stages {
 namespace {
 
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, separator))
-    if (!part.empty()) parts.push_back(part);
-  return parts;
+// Calls fn with each non-empty piece of text between separators. (Parsing
+// runs on every launch: string_views, no streams.)
+template <typename Fn>
+void for_each_piece(std::string_view text, char separator, Fn&& fn) {
+  while (!text.empty()) {
+    const auto end = text.find(separator);
+    if (const auto piece = text.substr(0, end); !piece.empty()) fn(piece);
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+}
+
+// The next space-separated field of text, which is advanced past it.
+std::string_view next_field(std::string_view& text) {
+  const auto start = text.find_first_not_of(' ');
+  if (start == std::string_view::npos) return text = {};
+  text.remove_prefix(start);
+  const auto field = text.substr(0, text.find(' '));
+  text.remove_prefix(field.size());
+  return field;
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mount_field(const std::string& field) {
+std::string unescape_mount_field(std::string_view field) {
   std::string out;
   for (std::size_t i = 0; i < field.size(); ++i) {
     const bool octal_escape = field[i] == '\\' && i + 3 < field.size() &&
@@ -40,7 +53,7 @@ constexpr const char* kV1Controllers[] = {"cpu",    "cpuacct", "cpuset",     "me
                                           "net_cls", "blkio",  "perf_event", "net_prio", "hugetlb", "pids",
                                           "rdma",   "misc"};
 
-bool is_v1_controller(const std::string& name) {
+bool is_v1_controller(std::string_view name) {
   return std::any_of(std::begin(kV1Controllers), std::end(kV1Controllers), [&](const char* c) { return name == c; });
 }
 
@@ -50,22 +63,28 @@ struct SelfEntry {
   std::string path;
 };
 
-std::vector<SelfEntry> parse_self_cgroup(const std::string& text) {
+std::vector<std::string> v1_controllers_in(std::string_view list) {
+  std::vector<std::string> controllers;
+  for_each_piece(list, ',', [&](std::string_view name) {
+    if (is_v1_controller(name)) controllers.emplace_back(name);
+  });
+  std::sort(controllers.begin(), controllers.end());
+  return controllers;
+}
+
+// "4:memory:/process_api/x", "1:cpu,cpuacct:/", "0::/user.slice/..."
+std::vector<SelfEntry> parse_self_cgroup(std::string_view text) {
   std::vector<SelfEntry> entries;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  for_each_piece(text, '\n', [&](std::string_view line) {
     const auto first = line.find(':');
-    const auto second = first == std::string::npos ? first : line.find(':', first + 1);
-    if (second == std::string::npos) continue;
+    const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second == std::string_view::npos) return;
     SelfEntry entry;
-    entry.unified = line.compare(0, first, "0") == 0 && second == first + 1;
-    for (auto& name : split(line.substr(first + 1, second - first - 1), ','))
-      if (is_v1_controller(name)) entry.controllers.push_back(name);
-    std::sort(entry.controllers.begin(), entry.controllers.end());
+    entry.unified = line.substr(0, first) == "0" && second == first + 1;
+    entry.controllers = v1_controllers_in(line.substr(first + 1, second - first - 1));
     entry.path = line.substr(second + 1);
     if (entry.unified || !entry.controllers.empty()) entries.push_back(std::move(entry));
-  }
+  });
   return entries;
 }
 
@@ -76,28 +95,26 @@ struct CgroupMount {
   std::string mount_point;
 };
 
-std::vector<CgroupMount> parse_cgroup_mounts(const std::string& mountinfo) {
+// "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw"
+std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo) {
   std::vector<CgroupMount> mounts;
-  std::istringstream in(mountinfo);
-  std::string line;
-  while (std::getline(in, line)) {
+  for_each_piece(mountinfo, '\n', [&](std::string_view line) {
     const auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream left(line.substr(0, dash));
-    std::istringstream right(line.substr(dash + 3));
-    std::string id, parent, device, root, mount_point, fstype, source, options;
-    left >> id >> parent >> device >> root >> mount_point;
-    right >> fstype >> source >> options;
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    if (dash == std::string_view::npos) return;
+    auto right = line.substr(dash + 3);
+    const auto fstype = next_field(right);
+    if (fstype != "cgroup" && fstype != "cgroup2") return;
+    next_field(right);  // source
+    const auto options = next_field(right);
+    auto left = line.substr(0, dash);
+    for (int skip = 0; skip < 3; ++skip) next_field(left);  // id, parent id, device
     CgroupMount mount;
     mount.unified = fstype == "cgroup2";
-    mount.root = unescape_mount_field(root);
-    mount.mount_point = unescape_mount_field(mount_point);
-    for (auto& option : split(options, ','))
-      if (is_v1_controller(option)) mount.controllers.push_back(option);
-    std::sort(mount.controllers.begin(), mount.controllers.end());
+    mount.root = unescape_mount_field(next_field(left));
+    mount.mount_point = unescape_mount_field(next_field(left));
+    if (!mount.unified) mount.controllers = v1_controllers_in(options);
     mounts.push_back(std::move(mount));
-  }
+  });
   return mounts;
 }
 

@@ -43,6 +43,14 @@ RunCgroups create(FakeCgroupHost& fake, const CgroupHostInputs& inputs, const Ru
   return RunCgroups::create(request, parse_host_cgroups(inputs), fake);
 }
 
+// create() before clone, place() after it (the v1 part is made then).
+RunCgroups create_placed(FakeCgroupHost& fake, const CgroupHostInputs& inputs, const RunCgroupsRequest& request,
+                         pid_t child = 31337) {
+  auto cgroups = create(fake, inputs, request);
+  cgroups.place(child);
+  return cgroups;
+}
+
 template <typename Fn>
 std::string refusal_of(Fn&& fn) {
   try {
@@ -395,6 +403,11 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine("/process_api/abc");
   auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+  // Before clone nothing is made on v1 (no CLONE_INTO_CGROUP to need it):
+  // the directories come with the child's pid, off the critical path.
+  BOOST_TEST(fake.made.empty());
+  BOOST_TEST(cgroups.clone_into_fd() == -1);
+  cgroups.place(31337);
   const std::string id = "tierbox-00c0ffee12345678";
   const std::vector<std::string> dirs = {"/sys/fs/cgroup/memory/process_api/abc/" + id, "/sys/fs/cgroup/pids/" + id,
                                          "/sys/fs/cgroup/cpu/" + id, "/sys/fs/cgroup/freezer/" + id};
@@ -406,17 +419,15 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
       dirs[0] + "/memory.memsw.limit_in_bytes=536870912",  // memory + 0 swap
       dirs[1] + "/pids.max=128",
       dirs[2] + "/cpu.cfs_quota_us=50000",
+      dirs[0] + "/cgroup.procs=31337",  // then the child joins every one
+      dirs[1] + "/cgroup.procs=31337",
+      dirs[2] + "/cgroup.procs=31337",
+      dirs[3] + "/cgroup.procs=31337",
   };
   BOOST_TEST(written == expected, boost::test_tools::per_element());
-  BOOST_TEST(cgroups.clone_into_fd() == -1);  // no CLONE_INTO_CGROUP on v1
   BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(cgroups.report().kill == "freezer");
-
-  fake.writes.clear();
-  cgroups.place(31337);
-  for (const auto& dir : dirs)
-    BOOST_TEST(fake.writes_to(dir + "/cgroup.procs") == std::vector<std::string>{"31337"}, boost::test_tools::per_element());
-  BOOST_TEST(fake.writes.size() == dirs.size());
+  BOOST_TEST(cgroups.report().paths.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
@@ -424,7 +435,7 @@ BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
   const auto inputs = fake.this_machine();
   auto limits = untrusted_limits();
   limits.memory_swap.value = 1ULL << 30;
-  auto cgroups = create(fake, inputs, request_with(limits));
+  auto cgroups = create_placed(fake, inputs, request_with(limits));
   BOOST_TEST(fake.writes_to("memory.memsw.limit_in_bytes") == std::vector<std::string>{std::to_string((512ULL << 20) + (1ULL << 30))},
              boost::test_tools::per_element());
 }
@@ -432,7 +443,7 @@ BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
 BOOST_AUTO_TEST_CASE(the_freezer_kills_the_tree_frozen_so_nothing_forks_meanwhile) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create(fake, inputs, request_with({}));
+  auto cgroups = create_placed(fake, inputs, request_with({}));
   const std::string freezer = "/sys/fs/cgroup/freezer/tierbox-00c0ffee12345678";
   fake.set_file(freezer + "/cgroup.procs", "501\n502\n503\n");
   fake.writes.clear();
@@ -447,7 +458,7 @@ BOOST_AUTO_TEST_CASE(the_freezer_kills_the_tree_frozen_so_nothing_forks_meanwhil
 BOOST_AUTO_TEST_CASE(usage_from_max_usage_oom_control_pids_and_cpu_stat) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+  auto cgroups = create_placed(fake, inputs, request_with(untrusted_limits()));
   const std::string id = "tierbox-00c0ffee12345678";
   fake.set_file("/sys/fs/cgroup/memory/process_api/abc/" + id + "/memory.max_usage_in_bytes", "536870912\n");
   fake.set_file("/sys/fs/cgroup/memory/process_api/abc/" + id + "/memory.oom_control",
@@ -467,7 +478,7 @@ BOOST_AUTO_TEST_CASE(usage_from_max_usage_oom_control_pids_and_cpu_stat) {
 BOOST_AUTO_TEST_CASE(destroy_removes_every_directory_and_kills_leftovers_through_the_freezer) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+  auto cgroups = create_placed(fake, inputs, request_with(untrusted_limits()));
   const std::string id = "tierbox-00c0ffee12345678";
   // A process the pid namespace teardown somehow missed, in every hierarchy.
   for (const char* dir : {"memory/process_api/abc/", "pids/", "cpu/", "freezer/"})
@@ -483,7 +494,10 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_removes_what_was_made) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
   fake.fail_next_write("pids.max", EINVAL);
-  BOOST_CHECK_THROW(create(fake, inputs, request_with(untrusted_limits())), SysError);
+  {
+    auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+    BOOST_CHECK_THROW(cgroups.place(31337), SysError);
+  }
   BOOST_TEST(fake.made.size() == 2u);  // memory, pids
   BOOST_TEST(fake.removed.size() == 2u);
 }
@@ -491,7 +505,7 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_removes_what_was_made) {
 BOOST_AUTO_TEST_CASE(without_a_freezer_or_cgroup2_the_pid_namespace_kill_is_all) {
   FakeCgroupHost fake;
   const auto inputs = fake.v1_without_freezer();
-  auto cgroups = create(fake, inputs, request_with({}));
+  auto cgroups = create_placed(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "none");
   BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(!cgroups.kill());
@@ -507,7 +521,7 @@ BOOST_AUTO_TEST_CASE(without_a_freezer_an_empty_cgroup2_still_kills_and_counts_c
       "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
       "39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
       "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-  auto cgroups = create(fake, inputs, request_with({}));
+  auto cgroups = create_placed(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "cgroup.kill");
   BOOST_TEST(cgroups.report().mode == "mixed");
   BOOST_TEST(cgroups.clone_into_fd() >= 0);
@@ -542,10 +556,11 @@ BOOST_AUTO_TEST_CASE(a_mixed_host_takes_each_controller_where_it_is) {
              boost::test_tools::per_element());
   BOOST_TEST(fake.writes_to("unified/tierbox-00c0ffee12345678/memory.max") == std::vector<std::string>{"536870912"},
              boost::test_tools::per_element());
+  BOOST_TEST(fake.writes_to("pids/tierbox-00c0ffee12345678/pids.max").empty());  // v1: made by place()
+  cgroups.place(999);
   BOOST_TEST(fake.writes_to("pids/tierbox-00c0ffee12345678/pids.max") == std::vector<std::string>{"128"},
              boost::test_tools::per_element());
   BOOST_TEST(report.not_enforced.empty());
-  cgroups.place(999);
   BOOST_TEST(fake.writes_to("pids/tierbox-00c0ffee12345678/cgroup.procs") == std::vector<std::string>{"999"},
              boost::test_tools::per_element());
   BOOST_TEST(fake.writes_to("unified/tierbox-00c0ffee12345678/cgroup.procs").empty());
