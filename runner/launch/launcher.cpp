@@ -32,7 +32,7 @@ namespace {
 char* g_title_area = nullptr;
 std::size_t g_title_size = 0;
 
-// Every namespace but cgroup, which the child unshares after sync #1 (see
+// Every namespace but cgroup, which the child unshares after sync #2 (see
 // child.cpp: on cgroup v1 it must first be moved into its cgroups).
 constexpr std::uint64_t kNamespaces =
     CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;

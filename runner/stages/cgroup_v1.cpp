@@ -1,7 +1,8 @@
 // cgroup v1: one directory per hierarchy the run uses (memory, pids, cpu,
 // blkio, freezer), each below the runner's own cgroup in that hierarchy. v1
-// has no CLONE_INTO_CGROUP: the parent writes the child's pid into every
-// directory before sync #1, before the child does anything (launcher.cpp).
+// has no CLONE_INTO_CGROUP: the parent makes the directories and writes the
+// child's pid into each while the child builds its root, before sync #2,
+// before anything of the task runs (launcher.cpp).
 // The tree is killed with the freezer: frozen processes cannot fork, so one
 // pass of SIGKILL over cgroup.procs gets them all; thawing lets them die.
 #include <signal.h>
