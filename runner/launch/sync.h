@@ -2,7 +2,7 @@
 // message per sync point, so a message is never split or merged. The numbers
 // are the sync points of docs/launch-sequence.md, the same on both sides:
 //   #1 parent -> child: id maps written
-//   #2 parent -> child: cgroups joined (v1), record written, network ready
+//   #2 parent -> child: network ready
 //   #3 child  -> parent: setup done, about to exec
 //   failure   child  -> parent: {step, errno, detail}; the child then exits
 // After #3 the child's end is close-on-exec: EOF means exec succeeded; a

@@ -351,9 +351,12 @@ RunCgroups RunCgroups::create(const RunCgroupsRequest& request, const HostCgroup
     run.v2_fd_ = syscalls.open_directory(chooser.v2_dir);
     run.report_.paths.push_back(chooser.v2_dir);
   }
+  if (run.v1_) {
+    run.v1_->create(request.limits, request.tier, run.report_);
+    run.join_fds_ = run.v1_->open_join_files();
+    for (const auto& dir : chooser.v1_dirs) run.report_.paths.push_back(dir.path);
+  }
   run.report_.mode = run.v1_ && run.v2_ ? "mixed" : run.v1_ ? "v1" : run.v2_ ? "v2" : "none";
-  run.limits_ = request.limits;
-  run.tier_ = request.tier;
   return run;
 }
 
@@ -366,11 +369,10 @@ RunCgroups::~RunCgroups() {
   }
 }
 
-void RunCgroups::place(pid_t pid) {
-  if (!v1_) return;
-  v1_->create(limits_, tier_, report_);
-  for (const auto& dir : v1_->dirs()) report_.paths.push_back(dir.path);
-  v1_->place(pid);
+std::vector<int> RunCgroups::join_fds() const {
+  std::vector<int> fds;
+  for (const auto& fd : join_fds_) fds.push_back(fd.get());
+  return fds;
 }
 
 bool RunCgroups::kill() {
@@ -388,6 +390,7 @@ CgroupUsage RunCgroups::usage() {
 void RunCgroups::destroy() {
   destroyed_ = true;
   v2_fd_.reset();
+  join_fds_.clear();
   std::optional<Error> first_error;
   for (auto* driver : {v2_.get(), v1_.get()}) {
     if (!driver) continue;

@@ -80,8 +80,9 @@ class CgroupDriver {
   // file that does not exist is a limit this host cannot enforce: a Refusal
   // if required, else noted in report.not_enforced.
   virtual void create(const policy::CgroupLimits& limits, const std::string& tier, CgroupReport& report) = 0;
-  // Moves pid into every directory (v1; v2 places the task with clone3).
-  virtual void place(pid_t pid) = 0;
+  // Files the child writes "0" into to join every directory (v1's `tasks`,
+  // see cgroup_join.h); none on v2, where clone3 places the child.
+  virtual std::vector<UniqueFd> open_join_files() = 0;
   // SIGKILL to every process in the cgroup, atomically (no fork escapes it);
   // false when this part has no way to (a v1 part without a freezer).
   virtual bool kill() = 0;
@@ -110,16 +111,13 @@ struct RunCgroupsRequest {
   pid_t runner_pid = 0;
 };
 
-// Made in two steps, so that cgroup v1's cost stays off the launch's
-// critical path: create() before clone3, place() after it, while the child
-// builds its root (it waits for sync #2, and runs nothing of the task's
-// before; the cgroup namespace comes after #2 too).
+// Made before clone3. The child is placed by clone3 (v2: clone_into_fd) or
+// places itself as its first step (v1: join_fds, see cgroup_join.h).
 class RunCgroups {
  public:
-  // Chooses a hierarchy per controller and makes the cgroup v2 part, which
-  // clone3 enters (clone_into_fd). Throws Refusal when a required limit
-  // cannot be enforced here or the requested parent lies outside the
-  // caller's subtree.
+  // Chooses a hierarchy per controller, makes the cgroups and writes their
+  // limits. Throws Refusal when a required limit cannot be enforced here or
+  // the requested parent lies outside the caller's subtree.
   static RunCgroups create(const RunCgroupsRequest& request, const HostCgroups& host, CgroupSyscalls& syscalls);
 
   RunCgroups(RunCgroups&&) noexcept = default;
@@ -132,10 +130,10 @@ class RunCgroups {
 
   // The v2 cgroup's directory fd for clone3(CLONE_INTO_CGROUP), or -1.
   [[nodiscard]] int clone_into_fd() const { return v2_fd_.get(); }
-  // Makes the cgroup v1 part (a directory per hierarchy, with its limits; a
-  // required one the host cannot enforce throws Refusal) and moves pid into
-  // it. Nothing to do on pure v2.
-  void place(pid_t pid);
+  // The v1 `tasks` files the child joins through; closed in the parent
+  // once the child has its copies (close_join_fds after clone).
+  [[nodiscard]] std::vector<int> join_fds() const;
+  void close_join_fds() { join_fds_.clear(); }
   // Kills the whole task tree through the cgroup; false when no part can.
   bool kill();
   CgroupUsage usage();
@@ -149,9 +147,8 @@ class RunCgroups {
   std::unique_ptr<CgroupDriver> v1_;
   std::unique_ptr<CgroupDriver> v2_;
   UniqueFd v2_fd_;
+  std::vector<UniqueFd> join_fds_;
   CgroupReport report_;
-  policy::CgroupLimits limits_;  // for the v1 part, made by place()
-  std::string tier_;
   bool destroyed_ = false;
 };
 

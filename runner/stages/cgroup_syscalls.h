@@ -32,6 +32,8 @@ class CgroupSyscalls {
   virtual int remove_directory(const std::string& path) = 0;
   // An O_PATH directory fd (for clone3's CLONE_INTO_CGROUP).
   virtual UniqueFd open_directory(const std::string& path) = 0;
+  // An O_WRONLY fd, for the child to write later (cgroup v1 `tasks`).
+  virtual UniqueFd open_for_writing(const std::string& path) = 0;
   // Names of the subdirectories of path (none if it does not exist).
   virtual std::vector<std::string> list_directories(const std::string& path) = 0;
   // How long ago path was created (its mtime); nullopt if it does not exist.
@@ -48,6 +50,7 @@ class LinuxCgroupSyscalls final : public CgroupSyscalls {
   int make_directory(const std::string& path) override;
   int remove_directory(const std::string& path) override;
   UniqueFd open_directory(const std::string& path) override;
+  UniqueFd open_for_writing(const std::string& path) override;
   std::vector<std::string> list_directories(const std::string& path) override;
   std::optional<std::chrono::seconds> age(const std::string& path) override;
   int kill_process(pid_t pid, int signal_number) override;

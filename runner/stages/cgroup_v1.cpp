@@ -1,8 +1,7 @@
 // cgroup v1: one directory per hierarchy the run uses (memory, pids, cpu,
 // blkio, freezer), each below the runner's own cgroup in that hierarchy. v1
-// has no CLONE_INTO_CGROUP: the parent makes the directories and writes the
-// child's pid into each while the child builds its root, before sync #2,
-// before anything of the task runs (launcher.cpp).
+// has no CLONE_INTO_CGROUP: the child joins them itself as its first step,
+// through `tasks` files the parent opened (cgroup_join.h).
 // The tree is killed with the freezer: frozen processes cannot fork, so one
 // pass of SIGKILL over cgroup.procs gets them all; thawing lets them die.
 #include <signal.h>
@@ -76,9 +75,10 @@ class CgroupV1Driver final : public CgroupDriver {
     }
   }
 
-  void place(pid_t pid) override {
-    const auto text = std::to_string(pid);
-    for (const auto& dir : dirs_) write_or_throw(syscalls_, join(dir.path, "cgroup.procs"), text);
+  std::vector<UniqueFd> open_join_files() override {
+    std::vector<UniqueFd> fds;
+    for (const auto& dir : dirs_) fds.push_back(syscalls_.open_for_writing(join(dir.path, "tasks")));
+    return fds;
   }
 
   bool kill() override {

@@ -1,4 +1,4 @@
-// cgroup v2: the run's one cgroup in the unified hierarchy. The task is
+// cgroup v2: the run's one cgroup in the unified hierarchy. The sandbox is
 // placed in it by clone3(CLONE_INTO_CGROUP) (launcher.cpp), so it never runs
 // anywhere else; limits are the controllers' files, usage is read from
 // memory.peak, memory.events, pids.peak, pids.events and cpu.stat, and the
@@ -69,7 +69,7 @@ class CgroupV2Driver final : public CgroupDriver {
     for (const auto& limit : v2_limit_files(limits, dir)) write_limit(syscalls_, dir.path, limit, tier, report);
   }
 
-  void place(pid_t) override {}  // clone3(CLONE_INTO_CGROUP) did it
+  std::vector<UniqueFd> open_join_files() override { return {}; }  // clone3(CLONE_INTO_CGROUP) does it
 
   bool kill() override {
     const auto& dir = dirs_.front().path;

@@ -60,6 +60,12 @@ UniqueFd LinuxCgroupSyscalls::open_directory(const std::string& path) {
   return fd;
 }
 
+UniqueFd LinuxCgroupSyscalls::open_for_writing(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) throw_sys_error("open(" + quote(path) + ", O_WRONLY)");
+  return fd;
+}
+
 std::vector<std::string> LinuxCgroupSyscalls::list_directories(const std::string& path) {
   std::vector<std::string> names;
   DIR* dir = ::opendir(path.c_str());

@@ -91,9 +91,7 @@ int count_processes_with(const std::string& marker) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const auto name = entry.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    const auto cmdline = process_cmdline(name);
     if (cmdline.find(marker) != std::string::npos && cmdline.find("tierbox") == std::string::npos) ++count;
   }
   return count;
@@ -115,6 +113,24 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return condition();
+}
+
+// For a failure message: the registry's files and which processes hold a
+// run's lock file open.
+std::string describe_lock_holders(const fs::path& runs, const std::string& run_id) {
+  std::ostringstream out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(runs, ec)) out << entry.path().filename().string() << " ";
+  const auto lock = (runs / (run_id + ".lock")).string();
+  for (const auto& process : fs::directory_iterator("/proc", ec)) {
+    std::error_code fd_ec;
+    for (const auto& fd : fs::directory_iterator(process.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      if (fs::read_symlink(fd.path(), link_ec).string() == lock)
+        out << "held by " << process.path().filename().string() << " (" << process_cmdline(process.path().filename().string()) << ") ";
+    }
+  }
+  return out.str();
 }
 
 std::string unique_marker(int salt) { return std::to_string(salt) + std::to_string(::getpid() % 100000) + "17"; }
@@ -456,7 +472,7 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_
       BOOST_TEST(item["removed"].size() == doomed_cgroups.size(), item.dump());
     }
   }
-  BOOST_TEST(cleaned, gc.out);
+  BOOST_TEST(cleaned, gc.out << " / " << gc.err << " / " << describe_lock_holders(config.path() / "state" / "runs", doomed_id));
   for (const auto& path : doomed_cgroups) BOOST_TEST(!fs::exists(path), "gc left " << path);
   for (const auto& path : live_cgroups) BOOST_TEST(fs::exists(path), "gc removed a live run's " << path);
   // The default registry's gc (another state dir) leaves both alone too.

@@ -31,6 +31,7 @@ void write_all(const fs::path& path, const std::string& text) { std::ofstream(pa
 // below /sys/fs/cgroup; "" for pure v2 mounted there).
 std::map<std::string, std::string> files_for(const std::string& hierarchy, const std::string& v2_controllers) {
   std::map<std::string, std::string> files = {{"cgroup.procs", ""}};
+  if (!hierarchy.empty() && hierarchy != "unified") files.insert({"tasks", ""});
   const auto has = [&](const char* name) { return (" " + v2_controllers + " ").find(std::string(" ") + name + " ") != std::string::npos; };
   if (hierarchy.empty() || hierarchy == "unified") {
     files.insert({{"cgroup.kill", ""}, {"cgroup.freeze", "0\n"}, {"cgroup.events", "populated 0\nfrozen 0\n"},
@@ -241,6 +242,11 @@ int FakeCgroupHost::remove_directory(const std::string& path) {
 }
 
 UniqueFd FakeCgroupHost::open_directory(const std::string& path) { return real_.open_directory(path); }
+
+UniqueFd FakeCgroupHost::open_for_writing(const std::string& path) {
+  opened.push_back(relative(path));
+  return real_.open_for_writing(path);
+}
 
 std::vector<std::string> FakeCgroupHost::list_directories(const std::string& path) {
   return real_.list_directories(path);

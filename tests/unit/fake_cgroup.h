@@ -58,6 +58,7 @@ class FakeCgroupHost : public stages::CgroupSyscalls {
   std::vector<Write> writes;
   std::vector<std::string> made;     // mkdir
   std::vector<std::string> removed;  // rmdir that succeeded
+  std::vector<std::string> opened;   // open_for_writing
   std::vector<pid_t> killed;         // SIGKILLs "sent"
   int busy_rmdirs = 0;               // rmdirs refused with EBUSY
 
@@ -69,6 +70,7 @@ class FakeCgroupHost : public stages::CgroupSyscalls {
   int make_directory(const std::string& path) override;
   int remove_directory(const std::string& path) override;
   UniqueFd open_directory(const std::string& path) override;
+  UniqueFd open_for_writing(const std::string& path) override;
   std::vector<std::string> list_directories(const std::string& path) override;
   std::optional<std::chrono::seconds> age(const std::string& path) override;
   int kill_process(pid_t pid, int signal_number) override;

@@ -5,6 +5,8 @@
 // this machine (its cgroup2 mount has no controllers); the v1 path also runs
 // for real in the integration tests.
 #include <signal.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +14,7 @@
 
 #include "common/errors.h"
 #include "stages/cgroup.h"
+#include "stages/cgroup_join.h"
 #include "unit/fake_cgroup.h"
 
 using namespace tierbox;
@@ -43,12 +46,14 @@ RunCgroups create(FakeCgroupHost& fake, const CgroupHostInputs& inputs, const Ru
   return RunCgroups::create(request, parse_host_cgroups(inputs), fake);
 }
 
-// create() before clone, place() after it (the v1 part is made then).
-RunCgroups create_placed(FakeCgroupHost& fake, const CgroupHostInputs& inputs, const RunCgroupsRequest& request,
-                         pid_t child = 31337) {
-  auto cgroups = create(fake, inputs, request);
-  cgroups.place(child);
-  return cgroups;
+// What the child does first on cgroup v1 (stages/cgroup_join.h), with its
+// own copies of the fds, as after clone.
+void join_as_the_child(RunCgroups& cgroups) {
+  std::vector<int> copies;
+  for (int fd : cgroups.join_fds()) copies.push_back(::dup(fd));
+  cgroups.close_join_fds();
+  ChildFailure failure;
+  BOOST_REQUIRE_MESSAGE(join_cgroups(copies.data(), copies.size(), failure), failure.detail);
 }
 
 template <typename Fn>
@@ -403,11 +408,6 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine("/process_api/abc");
   auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
-  // Before clone nothing is made on v1 (no CLONE_INTO_CGROUP to need it):
-  // the directories come with the child's pid, off the critical path.
-  BOOST_TEST(fake.made.empty());
-  BOOST_TEST(cgroups.clone_into_fd() == -1);
-  cgroups.place(31337);
   const std::string id = "tierbox-00c0ffee12345678";
   const std::vector<std::string> dirs = {"/sys/fs/cgroup/memory/process_api/abc/" + id, "/sys/fs/cgroup/pids/" + id,
                                          "/sys/fs/cgroup/cpu/" + id, "/sys/fs/cgroup/freezer/" + id};
@@ -419,15 +419,36 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
       dirs[0] + "/memory.memsw.limit_in_bytes=536870912",  // memory + 0 swap
       dirs[1] + "/pids.max=128",
       dirs[2] + "/cpu.cfs_quota_us=50000",
-      dirs[0] + "/cgroup.procs=31337",  // then the child joins every one
-      dirs[1] + "/cgroup.procs=31337",
-      dirs[2] + "/cgroup.procs=31337",
-      dirs[3] + "/cgroup.procs=31337",
   };
   BOOST_TEST(written == expected, boost::test_tools::per_element());
+  BOOST_TEST(cgroups.clone_into_fd() == -1);  // no CLONE_INTO_CGROUP on v1
   BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(cgroups.report().kill == "freezer");
   BOOST_TEST(cgroups.report().paths.size() == 4u);
+
+  // The child joins each through `tasks` (itself, one thread: no global
+  // lock), with files the parent opened.
+  std::vector<std::string> tasks;
+  for (const auto& dir : dirs) tasks.push_back(dir + "/tasks");
+  BOOST_TEST(fake.opened == tasks, boost::test_tools::per_element());
+  BOOST_REQUIRE(cgroups.join_fds().size() == 4u);
+  join_as_the_child(cgroups);
+  BOOST_TEST(cgroups.join_fds().empty());
+  for (const auto& file : tasks) BOOST_TEST(fake.file(file) == "0", file);
+  BOOST_TEST(fake.writes.size() == expected.size());  // nothing written by the parent
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_join_names_the_file_and_errno_and_closes_every_fd) {
+  int pipe_fds[2];
+  BOOST_REQUIRE(::pipe(pipe_fds) == 0);
+  const int read_only = pipe_fds[0];  // writing it fails with EBADF
+  int fds[] = {read_only, pipe_fds[1]};
+  ChildFailure failure;
+  BOOST_TEST(!join_cgroups(fds, 2, failure));
+  BOOST_TEST(failure.err == EBADF);
+  BOOST_TEST(std::string(failure.detail).find("tasks") != std::string::npos, failure.detail);
+  BOOST_TEST(::fcntl(pipe_fds[0], F_GETFD) == -1);  // both closed, the failed one too
+  BOOST_TEST(::fcntl(pipe_fds[1], F_GETFD) == -1);
 }
 
 BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
@@ -435,7 +456,7 @@ BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
   const auto inputs = fake.this_machine();
   auto limits = untrusted_limits();
   limits.memory_swap.value = 1ULL << 30;
-  auto cgroups = create_placed(fake, inputs, request_with(limits));
+  auto cgroups = create(fake, inputs, request_with(limits));
   BOOST_TEST(fake.writes_to("memory.memsw.limit_in_bytes") == std::vector<std::string>{std::to_string((512ULL << 20) + (1ULL << 30))},
              boost::test_tools::per_element());
 }
@@ -443,7 +464,7 @@ BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
 BOOST_AUTO_TEST_CASE(the_freezer_kills_the_tree_frozen_so_nothing_forks_meanwhile) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create_placed(fake, inputs, request_with({}));
+  auto cgroups = create(fake, inputs, request_with({}));
   const std::string freezer = "/sys/fs/cgroup/freezer/tierbox-00c0ffee12345678";
   fake.set_file(freezer + "/cgroup.procs", "501\n502\n503\n");
   fake.writes.clear();
@@ -458,7 +479,7 @@ BOOST_AUTO_TEST_CASE(the_freezer_kills_the_tree_frozen_so_nothing_forks_meanwhil
 BOOST_AUTO_TEST_CASE(usage_from_max_usage_oom_control_pids_and_cpu_stat) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create_placed(fake, inputs, request_with(untrusted_limits()));
+  auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
   const std::string id = "tierbox-00c0ffee12345678";
   fake.set_file("/sys/fs/cgroup/memory/process_api/abc/" + id + "/memory.max_usage_in_bytes", "536870912\n");
   fake.set_file("/sys/fs/cgroup/memory/process_api/abc/" + id + "/memory.oom_control",
@@ -478,7 +499,7 @@ BOOST_AUTO_TEST_CASE(usage_from_max_usage_oom_control_pids_and_cpu_stat) {
 BOOST_AUTO_TEST_CASE(destroy_removes_every_directory_and_kills_leftovers_through_the_freezer) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create_placed(fake, inputs, request_with(untrusted_limits()));
+  auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
   const std::string id = "tierbox-00c0ffee12345678";
   // A process the pid namespace teardown somehow missed, in every hierarchy.
   for (const char* dir : {"memory/process_api/abc/", "pids/", "cpu/", "freezer/"})
@@ -494,10 +515,7 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_removes_what_was_made) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
   fake.fail_next_write("pids.max", EINVAL);
-  {
-    auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
-    BOOST_CHECK_THROW(cgroups.place(31337), SysError);
-  }
+  BOOST_CHECK_THROW(create(fake, inputs, request_with(untrusted_limits())), SysError);
   BOOST_TEST(fake.made.size() == 2u);  // memory, pids
   BOOST_TEST(fake.removed.size() == 2u);
 }
@@ -505,7 +523,7 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_removes_what_was_made) {
 BOOST_AUTO_TEST_CASE(without_a_freezer_or_cgroup2_the_pid_namespace_kill_is_all) {
   FakeCgroupHost fake;
   const auto inputs = fake.v1_without_freezer();
-  auto cgroups = create_placed(fake, inputs, request_with({}));
+  auto cgroups = create(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "none");
   BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(!cgroups.kill());
@@ -521,7 +539,7 @@ BOOST_AUTO_TEST_CASE(without_a_freezer_an_empty_cgroup2_still_kills_and_counts_c
       "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
       "39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
       "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-  auto cgroups = create_placed(fake, inputs, request_with({}));
+  auto cgroups = create(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "cgroup.kill");
   BOOST_TEST(cgroups.report().mode == "mixed");
   BOOST_TEST(cgroups.clone_into_fd() >= 0);
@@ -556,14 +574,12 @@ BOOST_AUTO_TEST_CASE(a_mixed_host_takes_each_controller_where_it_is) {
              boost::test_tools::per_element());
   BOOST_TEST(fake.writes_to("unified/tierbox-00c0ffee12345678/memory.max") == std::vector<std::string>{"536870912"},
              boost::test_tools::per_element());
-  BOOST_TEST(fake.writes_to("pids/tierbox-00c0ffee12345678/pids.max").empty());  // v1: made by place()
-  cgroups.place(999);
   BOOST_TEST(fake.writes_to("pids/tierbox-00c0ffee12345678/pids.max") == std::vector<std::string>{"128"},
              boost::test_tools::per_element());
   BOOST_TEST(report.not_enforced.empty());
-  BOOST_TEST(fake.writes_to("pids/tierbox-00c0ffee12345678/cgroup.procs") == std::vector<std::string>{"999"},
+  // The child joins the v1 part itself; clone3 places it in the v2 part.
+  BOOST_TEST(fake.opened == std::vector<std::string>{"/sys/fs/cgroup/pids/tierbox-00c0ffee12345678/tasks"},
              boost::test_tools::per_element());
-  BOOST_TEST(fake.writes_to("unified/tierbox-00c0ffee12345678/cgroup.procs").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
