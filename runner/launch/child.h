@@ -20,7 +20,6 @@ struct ChildContext {
   int sync_fd = -1;    // the child's end of the SEQPACKET pair
   int status_fd = -1;  // write end of the pipe init reports the task's status on
   std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
-  std::vector<int> cgroup_join_fds;  // cgroup v1 `tasks` files to write "0" into (stages/cgroup_join.h)
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
   std::vector<char*> argv;        // null-terminated
   std::vector<char*> envp;        // null-terminated

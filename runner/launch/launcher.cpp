@@ -32,7 +32,7 @@ namespace {
 char* g_title_area = nullptr;
 std::size_t g_title_size = 0;
 
-// Every namespace but cgroup, which the child unshares after sync #1 (see
+// Every namespace but cgroup, which the child unshares after sync #2 (see
 // child.cpp: on cgroup v1 it must first join its cgroups).
 constexpr std::uint64_t kNamespaces =
     CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -84,10 +84,10 @@ class SandboxGuard {
 };
 
 // False when the child is gone; its failure message is then waiting to be read.
-bool send_to_child(int fd, SyncKind kind) {
+bool send_to_child(int fd, SyncKind kind, const std::vector<int>& fds = {}) {
   SyncMessage message;
   message.kind = kind;
-  if (send_sync(fd, message)) return true;
+  if (send_sync_with_fds(fd, message, fds.data(), fds.size())) return true;
   if (errno == EPIPE || errno == ECONNRESET) return false;
   throw_sys_error("send(sync #" + std::to_string(static_cast<int>(kind)) + ")");
 }
@@ -247,13 +247,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
   logging::step("run {} registered", plan.run_id);
 
-  // Parent 2b: the run's cgroups with the tier's limits, made before the
-  // task exists; a host that cannot enforce a required limit refuses here.
+  // Parent 2b: choose the run's cgroups and make the v2 part, which clone3
+  // enters; a host that cannot enforce a required limit refuses here.
   stages::LinuxCgroupSyscalls cgroup_syscalls;
   auto cgroups = with_stage("cgroup", [&] { return create_cgroups(plan, config, cgroup_syscalls); });
-  outcome.cgroup = cgroups.report();
-  run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
-  log_cgroups(outcome.cgroup);
+  logging::step("cgroups chosen");
 
   // Parent 3: open and seal every host path the sandbox binds.
   const bool have_mount_setattr = stages::kernel_has_mount_setattr();
@@ -270,7 +268,6 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.sync_fd = channel.child_end.get();
   context.status_fd = status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
-  context.cgroup_join_fds = cgroups.join_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
   context.argv = c_strings(plan.argv);
@@ -309,21 +306,27 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   channel.child_end.reset();
   status.write_end.reset();
   prepared.trees.clear();
-  cgroups.close_join_fds();
   logging::step("clone3: sandbox init is host pid {}", pid);
 
   // Parent 7: id maps, then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
     logging::step("sync #1 sent (id maps written)");
-    // Parent 8: while the child builds its root, the run's record; the task
-    // does not start before it is written (sync #2 comes after).
+    // Parent 8: while the child builds its root, the cgroup v1 part and the
+    // run's record; the task does not start before they are made (#2).
+    with_stage("cgroup", [&] { cgroups.create_v1_part(); });
+    outcome.cgroup = cgroups.report();
+    log_cgroups(outcome.cgroup);
+    run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
     run_entry.record().sandbox_pid = outcome.pid;
     run_entry.record().state = "running";
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
-    // Parent 9: network (lo only in mode none: the child brings it up), sync #2.
-    if (send_to_child(channel.parent_end.get(), SyncKind::network_ready)) logging::step("sync #2 sent (network ready)");
+    // Parent 9: network (lo only in mode none: the child brings it up), then
+    // sync #2 with the cgroup v1 join files (the child joins before the task).
+    if (send_to_child(channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds()))
+      logging::step("sync #2 sent (network ready)");
+    cgroups.close_join_fds();
   }
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.

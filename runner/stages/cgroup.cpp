@@ -351,13 +351,17 @@ RunCgroups RunCgroups::create(const RunCgroupsRequest& request, const HostCgroup
     run.v2_fd_ = syscalls.open_directory(chooser.v2_dir);
     run.report_.paths.push_back(chooser.v2_dir);
   }
-  if (run.v1_) {
-    run.v1_->create(request.limits, request.tier, run.report_);
-    run.join_fds_ = run.v1_->open_join_files();
-    for (const auto& dir : chooser.v1_dirs) run.report_.paths.push_back(dir.path);
-  }
   run.report_.mode = run.v1_ && run.v2_ ? "mixed" : run.v1_ ? "v1" : run.v2_ ? "v2" : "none";
+  run.limits_ = request.limits;
+  run.tier_ = request.tier;
   return run;
+}
+
+void RunCgroups::create_v1_part() {
+  if (!v1_) return;
+  v1_->create(limits_, tier_, report_);
+  join_fds_ = v1_->open_join_files();
+  for (const auto& dir : v1_->dirs()) report_.paths.push_back(dir.path);
 }
 
 RunCgroups::~RunCgroups() {

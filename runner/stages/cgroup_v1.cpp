@@ -1,7 +1,8 @@
 // cgroup v1: one directory per hierarchy the run uses (memory, pids, cpu,
 // blkio, freezer), each below the runner's own cgroup in that hierarchy. v1
-// has no CLONE_INTO_CGROUP: the child joins them itself as its first step,
-// through `tasks` files the parent opened (cgroup_join.h).
+// has no CLONE_INTO_CGROUP: they are made while the child builds its root,
+// and the child joins them itself after sync #2, through `tasks` files the
+// parent opened and sent it (cgroup_join.h).
 // The tree is killed with the freezer: frozen processes cannot fork, so one
 // pass of SIGKILL over cgroup.procs gets them all; thawing lets them die.
 #include <signal.h>

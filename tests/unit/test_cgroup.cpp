@@ -5,6 +5,7 @@
 // this machine (its cgroup2 mount has no controllers); the v1 path also runs
 // for real in the integration tests.
 #include <signal.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "launch/sync.h"
 #include "stages/cgroup.h"
 #include "stages/cgroup_join.h"
 #include "unit/fake_cgroup.h"
@@ -46,8 +48,15 @@ RunCgroups create(FakeCgroupHost& fake, const CgroupHostInputs& inputs, const Ru
   return RunCgroups::create(request, parse_host_cgroups(inputs), fake);
 }
 
-// What the child does first on cgroup v1 (stages/cgroup_join.h), with its
-// own copies of the fds, as after clone.
+// create() before clone, create_v1_part() while the child builds its root.
+RunCgroups create_with_v1(FakeCgroupHost& fake, const CgroupHostInputs& inputs, const RunCgroupsRequest& request) {
+  auto cgroups = create(fake, inputs, request);
+  cgroups.create_v1_part();
+  return cgroups;
+}
+
+// What the child does after sync #2 on cgroup v1 (stages/cgroup_join.h),
+// with its own copies of the fds, as sent with #2.
 void join_as_the_child(RunCgroups& cgroups) {
   std::vector<int> copies;
   for (int fd : cgroups.join_fds()) copies.push_back(::dup(fd));
@@ -408,6 +417,11 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine("/process_api/abc");
   auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+  // Before clone nothing is made on v1 (no CLONE_INTO_CGROUP needs it): the
+  // directories are made while the child builds its root.
+  BOOST_TEST(fake.made.empty());
+  BOOST_TEST(cgroups.clone_into_fd() == -1);
+  cgroups.create_v1_part();
   const std::string id = "tierbox-00c0ffee12345678";
   const std::vector<std::string> dirs = {"/sys/fs/cgroup/memory/process_api/abc/" + id, "/sys/fs/cgroup/pids/" + id,
                                          "/sys/fs/cgroup/cpu/" + id, "/sys/fs/cgroup/freezer/" + id};
@@ -438,6 +452,33 @@ BOOST_AUTO_TEST_CASE(this_machine_gets_one_directory_per_hierarchy_below_the_run
   BOOST_TEST(fake.writes.size() == expected.size());  // nothing written by the parent
 }
 
+BOOST_AUTO_TEST_CASE(the_join_files_travel_with_sync_2_and_arrive_close_on_exec) {
+  FakeCgroupHost fake;
+  const auto inputs = fake.this_machine();
+  auto cgroups = create_with_v1(fake, inputs, request_with(untrusted_limits()));
+  int pair[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+  launch::SyncMessage message;
+  message.kind = launch::SyncKind::network_ready;
+  const auto fds = cgroups.join_fds();
+  BOOST_REQUIRE(launch::send_sync_with_fds(pair[0], message, fds.data(), fds.size()));
+  cgroups.close_join_fds();
+  int received[launch::kMaxSyncFds];
+  std::size_t count = 0;
+  BOOST_REQUIRE(launch::receive_sync_with_fds(pair[1], launch::SyncKind::network_ready, received, &count));
+  BOOST_TEST(count == 4u);
+  for (std::size_t i = 0; i < count; ++i) BOOST_TEST((::fcntl(received[i], F_GETFD) & FD_CLOEXEC) != 0);
+  ChildFailure failure;
+  BOOST_TEST(join_cgroups(received, count, failure));
+  BOOST_TEST(fake.file("/sys/fs/cgroup/freezer/tierbox-00c0ffee12345678/tasks") == "0");
+  // The wrong sync point is refused, fds or not.
+  BOOST_REQUIRE(launch::send_sync_with_fds(pair[0], message, nullptr, 0));
+  BOOST_TEST(!launch::receive_sync_with_fds(pair[1], launch::SyncKind::ids_mapped, received, &count));
+  BOOST_TEST(errno == EPROTO);
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_join_names_the_file_and_errno_and_closes_every_fd) {
   int pipe_fds[2];
   BOOST_REQUIRE(::pipe(pipe_fds) == 0);
@@ -456,7 +497,7 @@ BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
   const auto inputs = fake.this_machine();
   auto limits = untrusted_limits();
   limits.memory_swap.value = 1ULL << 30;
-  auto cgroups = create(fake, inputs, request_with(limits));
+  auto cgroups = create_with_v1(fake, inputs, request_with(limits));
   BOOST_TEST(fake.writes_to("memory.memsw.limit_in_bytes") == std::vector<std::string>{std::to_string((512ULL << 20) + (1ULL << 30))},
              boost::test_tools::per_element());
 }
@@ -464,7 +505,7 @@ BOOST_AUTO_TEST_CASE(swap_is_granted_on_top_of_memory) {
 BOOST_AUTO_TEST_CASE(the_freezer_kills_the_tree_frozen_so_nothing_forks_meanwhile) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create(fake, inputs, request_with({}));
+  auto cgroups = create_with_v1(fake, inputs, request_with({}));
   const std::string freezer = "/sys/fs/cgroup/freezer/tierbox-00c0ffee12345678";
   fake.set_file(freezer + "/cgroup.procs", "501\n502\n503\n");
   fake.writes.clear();
@@ -479,7 +520,7 @@ BOOST_AUTO_TEST_CASE(the_freezer_kills_the_tree_frozen_so_nothing_forks_meanwhil
 BOOST_AUTO_TEST_CASE(usage_from_max_usage_oom_control_pids_and_cpu_stat) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+  auto cgroups = create_with_v1(fake, inputs, request_with(untrusted_limits()));
   const std::string id = "tierbox-00c0ffee12345678";
   fake.set_file("/sys/fs/cgroup/memory/process_api/abc/" + id + "/memory.max_usage_in_bytes", "536870912\n");
   fake.set_file("/sys/fs/cgroup/memory/process_api/abc/" + id + "/memory.oom_control",
@@ -499,7 +540,7 @@ BOOST_AUTO_TEST_CASE(usage_from_max_usage_oom_control_pids_and_cpu_stat) {
 BOOST_AUTO_TEST_CASE(destroy_removes_every_directory_and_kills_leftovers_through_the_freezer) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
-  auto cgroups = create(fake, inputs, request_with(untrusted_limits()));
+  auto cgroups = create_with_v1(fake, inputs, request_with(untrusted_limits()));
   const std::string id = "tierbox-00c0ffee12345678";
   // A process the pid namespace teardown somehow missed, in every hierarchy.
   for (const char* dir : {"memory/process_api/abc/", "pids/", "cpu/", "freezer/"})
@@ -515,7 +556,7 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_removes_what_was_made) {
   FakeCgroupHost fake;
   const auto inputs = fake.this_machine();
   fake.fail_next_write("pids.max", EINVAL);
-  BOOST_CHECK_THROW(create(fake, inputs, request_with(untrusted_limits())), SysError);
+  BOOST_CHECK_THROW(create_with_v1(fake, inputs, request_with(untrusted_limits())), SysError);
   BOOST_TEST(fake.made.size() == 2u);  // memory, pids
   BOOST_TEST(fake.removed.size() == 2u);
 }
@@ -523,7 +564,7 @@ BOOST_AUTO_TEST_CASE(a_failed_creation_removes_what_was_made) {
 BOOST_AUTO_TEST_CASE(without_a_freezer_or_cgroup2_the_pid_namespace_kill_is_all) {
   FakeCgroupHost fake;
   const auto inputs = fake.v1_without_freezer();
-  auto cgroups = create(fake, inputs, request_with({}));
+  auto cgroups = create_with_v1(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "none");
   BOOST_TEST(cgroups.report().mode == "v1");
   BOOST_TEST(!cgroups.kill());
@@ -539,7 +580,7 @@ BOOST_AUTO_TEST_CASE(without_a_freezer_an_empty_cgroup2_still_kills_and_counts_c
       "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
       "39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
       "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-  auto cgroups = create(fake, inputs, request_with({}));
+  auto cgroups = create_with_v1(fake, inputs, request_with({}));
   BOOST_TEST(cgroups.report().kill == "cgroup.kill");
   BOOST_TEST(cgroups.report().mode == "mixed");
   BOOST_TEST(cgroups.clone_into_fd() >= 0);
@@ -565,7 +606,7 @@ BOOST_AUTO_TEST_CASE(a_mixed_host_takes_each_controller_where_it_is) {
       "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
   auto limits = untrusted_limits();
   limits.cpu_millicores = {};  // no cpu controller in this layout
-  auto cgroups = create(fake, inputs, request_with(limits));
+  auto cgroups = create_with_v1(fake, inputs, request_with(limits));
   const auto& report = cgroups.report();
   BOOST_TEST(report.mode == "mixed");
   BOOST_TEST(report.kill == "cgroup.kill");
