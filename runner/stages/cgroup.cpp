@@ -27,6 +27,17 @@ std::optional<std::uint64_t> number_in(const std::string& text) {
   return value;
 }
 
+void make_run_directory(CgroupSyscalls& syscalls, const std::string& dir) {
+  const int err = syscalls.make_directory(dir);
+  if (err == 0) return;
+  if (err == ENOENT)
+    throw Error("cgroup: the parent cgroup " + dir.substr(0, dir.rfind('/')) +
+                    " does not exist (fix: create it, or check --cgroup-parent and cgroup_parent)",
+                exit_code::runner_failed);
+  errno = err;
+  throw_sys_error("mkdir(" + quote(dir) + ", 0755)");
+}
+
 void write_or_throw(CgroupSyscalls& syscalls, const std::string& path, std::string_view text) {
   if (int err = syscalls.write_file(path, text); err != 0) {
     errno = err;
@@ -239,7 +250,12 @@ class Chooser {
   // The controllers the v2 parent offers its children, read on first need.
   const std::vector<std::string>& v2_available() {
     if (!v2_read_ && !v2_parent_.empty()) {
-      if (auto text = syscalls_.read_file(join(v2_parent_, "cgroup.controllers"))) v2_available_ = words(*text);
+      auto text = syscalls_.read_file(join(v2_parent_, "cgroup.controllers"));
+      if (!text)
+        throw Error("cgroup: the parent cgroup " + v2_parent_ +
+                        " does not exist (fix: create it, or check --cgroup-parent and cgroup_parent)",
+                    exit_code::runner_failed);
+      v2_available_ = words(*text);
     }
     v2_read_ = true;
     return v2_available_;

@@ -16,6 +16,9 @@ std::string join(const std::string& dir, const char* file);
 // The number a one-value file holds ("4096\n"); nullopt for "max" or garbage.
 std::optional<std::uint64_t> number_in(const std::string& text);
 
+// mkdir of a run's cgroup; a missing parent is named with the fix.
+void make_run_directory(CgroupSyscalls& syscalls, const std::string& dir);
+
 // Throws SysError naming the file and the value.
 void write_or_throw(CgroupSyscalls& syscalls, const std::string& path, std::string_view text);
 

@@ -67,10 +67,7 @@ class CgroupV1Driver final : public CgroupDriver {
 
   void create(const policy::CgroupLimits& limits, const std::string& tier, CgroupReport& report) override {
     for (const auto& dir : dirs_) {
-      if (int err = syscalls_.make_directory(dir.path); err != 0) {
-        errno = err;
-        throw_sys_error("mkdir(" + quote(dir.path) + ", 0755)");
-      }
+      make_run_directory(syscalls_, dir.path);
       ++created_;
       for (const auto& limit : v1_limit_files(limits, dir)) write_limit(syscalls_, dir.path, limit, tier, report);
     }

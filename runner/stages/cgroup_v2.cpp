@@ -61,10 +61,7 @@ class CgroupV2Driver final : public CgroupDriver {
 
   void create(const policy::CgroupLimits& limits, const std::string& tier, CgroupReport& report) override {
     const auto& dir = dirs_.front();
-    if (int err = syscalls_.make_directory(dir.path); err != 0) {
-      errno = err;
-      throw_sys_error("mkdir(" + quote(dir.path) + ", 0755)");
-    }
+    make_run_directory(syscalls_, dir.path);
     created_ = true;
     for (const auto& limit : v2_limit_files(limits, dir)) write_limit(syscalls_, dir.path, limit, tier, report);
   }

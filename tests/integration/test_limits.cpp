@@ -295,6 +295,10 @@ BOOST_AUTO_TEST_CASE(cgroup_parent_places_runs_below_it_and_never_outside_the_ca
   expect_no_cgroup_left(run.result);
   for (const auto& dir : made) BOOST_TEST(::rmdir(dir.c_str()) == 0, dir);
 
+  auto missing = run_tierbox({"run", "--cgroup-parent", name + "-missing", "--", "/bin/true"});
+  BOOST_TEST(missing.status == 125);
+  BOOST_TEST(missing.err.find("does not exist (fix: create it") != std::string::npos, missing.err);
+
   auto outside = run_tierbox({"run", "--cgroup-parent", "/elsewhere-" + std::to_string(::getpid()), "--", "/bin/true"});
   if (own_cgroup("memory") == "/") {
     BOOST_TEST_MESSAGE("note: the caller is in the root cgroup; every parent is inside its subtree");

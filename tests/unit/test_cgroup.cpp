@@ -386,6 +386,14 @@ BOOST_AUTO_TEST_CASE(cgroup_parent_must_stay_inside_the_callers_subtree) {
     auto cgroups = create(fake, inputs, request);
     BOOST_TEST(fake.made.back() == "/sys/fs/cgroup/user.slice/ci.scope/jobs/tierbox-00c0ffee12345678");
   }
+  request.requested_parent = "missing";  // inside, but nobody made it
+  try {
+    create(fake, inputs, request);
+    BOOST_ERROR("a missing parent was not reported");
+  } catch (const Error& error) {
+    BOOST_TEST(std::string(error.what()).find("parent cgroup") != std::string::npos, error.what());
+    BOOST_TEST(std::string(error.what()).find("does not exist") != std::string::npos, error.what());
+  }
   request.requested_parent = "/tierbox.slice";
   auto message = refusal_of([&] { create(fake, inputs, request); });
   BOOST_TEST(contains(message, "--cgroup-parent /tierbox.slice lies outside the runner's own"), message);
