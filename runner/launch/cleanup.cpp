@@ -59,6 +59,9 @@ std::vector<std::pair<std::string, std::string>> clean_up_orphaned_cgroups(const
     const auto listed = registry.find(run_id);
     if (listed && listed->runner_alive) continue;
     if (!listed) {
+      // cgroupfs (kernfs) gives a directory the time its inode was first
+      // instantiated, not made: "old" means seen at least that long ago,
+      // which errs on the side of leaving it for a later gc.
       const auto procs = syscalls.read_file(path + "/cgroup.procs");
       const auto age = syscalls.age(path);
       if (!procs || !stages::parse_pid_list(*procs).empty() || !age || *age < RunRegistry::kLockGrace) continue;
