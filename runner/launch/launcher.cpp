@@ -251,6 +251,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // enters; a host that cannot enforce a required limit refuses here.
   stages::LinuxCgroupSyscalls cgroup_syscalls;
   auto cgroups = with_stage("cgroup", [&] { return create_cgroups(plan, config, cgroup_syscalls); });
+  outcome.cgroup = cgroups.report();
   logging::step("cgroups chosen");
 
   // Parent 3: open and seal every host path the sandbox binds.
