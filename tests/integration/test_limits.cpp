@@ -368,28 +368,35 @@ BOOST_AUTO_TEST_CASE(a_memory_hog_is_oom_killed_at_the_limit_and_the_runner_surv
 
 BOOST_AUTO_TEST_CASE(a_busy_loop_in_a_half_core_tier_gets_about_half_a_core) {
   Workspace workspace;
+  // Control first: without the limit the same two threads get more than the
+  // cap, when the machine has that much to give.
+  auto control = run_with_result({"--profile", test_profile("no-cpu-limit.json"), "--workspace", workspace.str()},
+                                 {"./probe", "spin", "2", "2"});
+  BOOST_REQUIRE_MESSAGE(control.process.status == 0, control.process.err);
+  const double free_cores = report_of(control.process)["cores"].get<double>();
+  BOOST_TEST_MESSAGE("without a cpu limit: " << free_cores << " cores");
+  BOOST_TEST(control.result["cpu_throttled_ms"].is_null());
+
   auto run = run_with_result({"--profile", test_profile("half-core.json"), "--workspace", workspace.str()},
                              {"./probe", "spin", "2", "2"});
   BOOST_REQUIRE_MESSAGE(run.process.status == 0, run.process.err);
   const auto report = report_of(run.process);
   const double cores = report["cores"].get<double>();
   BOOST_TEST_MESSAGE("half-core tier: " << cores << " cores over " << report["wall_ms"] << " ms");
-  // A loose band: the quota caps it at 0.5; a busy machine may give less.
-  BOOST_TEST(cores <= 0.7);
-  BOOST_TEST(cores >= 0.2);
   BOOST_TEST(run.result["cgroup"]["enforced"]["cpu"] == 0.5);
-  BOOST_TEST(run.result["cpu_throttled_ms"].get<long>() > 0, run.result.dump());
+  // The cap holds whatever the machine's load (a loose band: the quota is
+  // 50 ms per 100 ms period).
+  BOOST_TEST(cores <= 0.7);
   // The result's CPU time is the task tree's (init's rusage on this host).
   const long reported = run.result["cpu_user_ms"].get<long>() + run.result["cpu_system_ms"].get<long>();
   BOOST_TEST(reported >= report["cpu_ms"].get<long>() * 9 / 10, reported << " vs the probe's " << report["cpu_ms"]);
-  // Control: without the limit the same two threads get more than the cap.
-  auto control = run_with_result({"--profile", test_profile("no-cpu-limit.json"), "--workspace", workspace.str()},
-                                 {"./probe", "spin", "2", "2"});
-  BOOST_REQUIRE_MESSAGE(control.process.status == 0, control.process.err);
-  const double free_cores = report_of(control.process)["cores"].get<double>();
-  BOOST_TEST_MESSAGE("without a cpu limit: " << free_cores << " cores");
-  BOOST_WARN_MESSAGE(free_cores > 0.75, "the machine is too busy to show the control (" << free_cores << " cores)");
-  BOOST_TEST(control.result["cpu_throttled_ms"].is_null());
+  if (free_cores < 0.8) {
+    BOOST_TEST_MESSAGE("skipped the lower band and throttling checks: the machine gave only " << free_cores
+                                                                                              << " cores without a limit");
+    return;
+  }
+  BOOST_TEST(cores >= 0.3);
+  BOOST_TEST(run.result["cpu_throttled_ms"].get<long>() > 0, run.result.dump());
 }
 
 BOOST_AUTO_TEST_CASE(fsize_makes_a_big_write_fail_with_efbig_and_nofile_shows_in_proc_limits) {
