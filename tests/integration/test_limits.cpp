@@ -336,9 +336,11 @@ BOOST_AUTO_TEST_CASE(a_fork_bomb_is_contained_by_the_pids_limit_and_reported) {
   BOOST_TEST(result["pids_peak"].get<long>() >= 100, "the bomb never got near the limit: " << result.dump());
   BOOST_TEST(most_seen <= 128, "the host saw " << most_seen << " processes of the bomb");
   BOOST_TEST(most_seen > 0, "the watcher never saw the bomb");
-  // Afterwards: none of it is left, the host's process count is back.
+  // Afterwards none of it is left (by its marker: exact), and the host's
+  // process count is back near where it was (other work on this shared
+  // machine comes and goes, hence the slack; the bomb alone was 128).
   BOOST_TEST(wait_until([&] { return count_processes_with(marker) == 0; }, std::chrono::seconds(5)));
-  BOOST_TEST(wait_until([&] { return count_all_processes() <= before + 40; }, std::chrono::seconds(10)),
+  BOOST_TEST(wait_until([&] { return count_all_processes() <= before + 60; }, std::chrono::seconds(10)),
              "processes before " << before << ", after " << count_all_processes());
   expect_no_cgroup_left(result);
 }
