@@ -450,9 +450,11 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_
   TempDir config("tierbox-config");
   config.write("tierbox.json", json({{"state_dir", (config.path() / "state").string()}}).dump());
   const auto marker = unique_marker(7);
-  BackgroundRun live({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c", "echo ready >&2; sleep 30"});
+  // The tasks announce themselves with a word of their own: `run -v` prints
+  // "ready" in its step lines long before the task runs.
+  BackgroundRun live({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c", "echo task-started >&2; sleep 30"});
   BackgroundRun doomed({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c",
-                        "sleep " + marker + " & echo ready >&2; sleep " + marker});
+                        "sleep " + marker + " & echo task-started >&2; sleep " + marker});
   auto id_of = [](BackgroundRun& run) {
     auto line = run.wait_for_line("registered");
     auto id = line.substr(line.find("run ") + 4);
@@ -460,8 +462,10 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_
   };
   const auto live_id = id_of(live);
   const auto doomed_id = id_of(doomed);
-  BOOST_REQUIRE(!live.wait_for_line("ready").empty());
-  BOOST_REQUIRE(!doomed.wait_for_line("ready").empty());
+  const auto doomed_sandbox = sandbox_pid_from(doomed.wait_for_line("sandbox init is host pid"));
+  BOOST_REQUIRE(doomed_sandbox.has_value());
+  BOOST_REQUIRE(!live.wait_for_line("task-started").empty());
+  BOOST_REQUIRE(!doomed.wait_for_line("task-started").empty());
   const auto live_cgroups = cgroups_of_run(live_id);
   const auto doomed_cgroups = cgroups_of_run(doomed_id);
   BOOST_REQUIRE(!live_cgroups.empty());
@@ -470,6 +474,7 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_
   doomed.signal(SIGKILL);
   BOOST_TEST(doomed.wait() == 137);
   // PDEATHSIG and the pid namespace: no task outlives its runner...
+  BOOST_TEST(wait_until_gone(*doomed_sandbox, std::chrono::seconds(10)), "the sandbox outlived its runner");
   BOOST_TEST(wait_until([&] { return count_processes_with("sleep " + marker) == 0; }, std::chrono::seconds(10)));
   // ...but its cgroups are the runner's to remove: still there.
   for (const auto& path : doomed_cgroups) BOOST_TEST(fs::exists(path), path);
