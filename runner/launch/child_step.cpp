@@ -5,7 +5,6 @@ namespace tierbox::launch {
 const char* child_step_name(ChildStep step) {
   switch (step) {
     case ChildStep::parent_death_signal: return "parent death signal";
-    case ChildStep::join_cgroups: return "join the run's cgroups";
     case ChildStep::wait_ids_mapped: return "wait for id maps (sync #1)";
     case ChildStep::become_setup_root: return "become root of the user namespace";
     case ChildStep::forbid_nested_user_namespaces: return "forbid nested user namespaces";
@@ -18,6 +17,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::loopback: return "bring up lo";
     case ChildStep::rlimits: return "rlimits";
     case ChildStep::wait_network_ready: return "wait for the network (sync #2)";
+    case ChildStep::join_cgroups: return "join the run's cgroups";
     case ChildStep::new_session: return "new session";
     case ChildStep::close_fds: return "close inherited fds";
     case ChildStep::drop_capabilities: return "drop capabilities";
