@@ -14,6 +14,23 @@ struct GcOptions {
   bool json = false;
 };
 
+// Run cgroups without a registry entry to clean them by (see cleanup.h).
+int clean_orphaned_cgroups(const launch::RunRegistry& registry, const GcOptions& options, nlohmann::json& report) {
+  try {
+    stages::LinuxCgroupSyscalls syscalls;
+    const auto host = stages::parse_host_cgroups(stages::read_host_cgroup_inputs(syscalls));
+    for (const auto& [run_id, path] : launch::clean_up_orphaned_cgroups(registry, syscalls, host)) {
+      if (!options.json) std::printf("cleaned %s (no registry entry)\n  removed cgroup %s\n", run_id.c_str(), path.c_str());
+      report.push_back({{"run_id", run_id}, {"tier", nullptr}, {"removed", {"cgroup " + path}}, {"result", "cleaned"}});
+    }
+  } catch (const Error& error) {
+    if (!options.json) std::printf("failed to clean orphaned cgroups: %s\n", error.what());
+    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"result", "failed"}, {"error", error.what()}});
+    return 1;
+  }
+  return 0;
+}
+
 int gc(const GcOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   const auto dirs_text = search_dirs(common);
@@ -43,6 +60,7 @@ int gc(const GcOptions& options, const CommonOptions& common) {
     }
     report.push_back(std::move(item));
   }
+  failures += clean_orphaned_cgroups(registry, options, report);
   if (options.json) std::printf("%s\n", report.dump().c_str());
   return failures == 0 ? 0 : 1;
 }

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -8,7 +9,9 @@
 #include "common/run_id.h"
 #include "common/units.h"
 #include "common/users.h"
+#include "common/unique_fd.h"
 #include "launch/launcher.h"
+#include "launch/result.h"
 #include "policy/host_facts.h"
 #include "policy/data_classes.h"
 #include "policy/planner.h"
@@ -25,6 +28,8 @@ struct RunOptions {
   std::string profile;
   std::string workspace;
   std::string timeout;
+  std::string result_file;
+  std::string cgroup_parent;
   std::vector<std::string> env;
   std::vector<std::string> command;
   bool allow_expired_tier = false;
@@ -57,6 +62,7 @@ policy::TaskRequest make_request(const RunOptions& options) {
       throw Error("--env " + setting + ": expected NAME=VALUE", exit_code::runner_failed);
     request.env_overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
   }
+  if (!options.cgroup_parent.empty()) request.cgroup_parent = options.cgroup_parent;
   request.argv = options.command;
   request.allow_expired_tier = options.allow_expired_tier;
   request.caller_env = caller_environment();
@@ -69,29 +75,74 @@ policy::TaskRequest make_request(const RunOptions& options) {
   return request;
 }
 
+// Opened before anything runs: a result that cannot be written is an error
+// before the task starts, not after. 0600: argv may hold secrets.
+UniqueFd open_result_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd)
+    throw Error("--result " + quote(path) + ": " + errno_text(errno) + " (fix: pass a writable file or /dev/fd/N)",
+                exit_code::runner_failed);
+  return fd;
+}
+
+void write_result(const UniqueFd& fd, const launch::ResultContext& context, const launch::Outcome& outcome) {
+  if (!fd) return;
+  const auto text = launch::make_result(context, outcome).dump() + "\n";
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      logging::error("--result: write: {}", errno_text(errno));
+      return;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+}
+
 int run(const RunOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   logging::step("tierbox started");
-  const auto dirs_text = search_dirs(common);
-  const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
-  const auto config = policy::load_runner_config(dirs);
-  if (!options.tier.empty() && !options.profile.empty())
-    throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
-  const auto profile = options.profile.empty()
-                           ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
-                           : policy::load_profile_file(options.profile, dirs);
-  logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
-  const auto inventory = policy::load_data_classes(dirs);
-  const auto request = make_request(options);
-  const policy::LinuxHostView host;
-  const auto facts = policy::gather_host_facts(request, profile, inventory, host);
-  logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
-  const auto plan = policy::make_plan(profile, request, facts, new_run_id());
-  for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
-  const auto outcome = launch::launch(plan, config);
-  if (!outcome.failure.empty()) logging::error("{}", outcome.failure);
+  const auto result_fd = options.result_file.empty() ? UniqueFd() : open_result_file(options.result_file);
+  launch::ResultContext context;
+  context.argv = options.command;
+  context.run_id = new_run_id();
+  launch::Outcome outcome;
+  std::chrono::milliseconds wall_time{0};
+  try {
+    const auto dirs_text = search_dirs(common);
+    const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
+    const auto config = policy::load_runner_config(dirs);
+    if (!options.tier.empty() && !options.profile.empty())
+      throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
+    const auto profile = options.profile.empty()
+                             ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
+                             : policy::load_profile_file(options.profile, dirs);
+    logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
+    context.tier = profile.name;
+    const auto inventory = policy::load_data_classes(dirs);
+    const auto request = make_request(options);
+    const policy::LinuxHostView host;
+    const auto facts = policy::gather_host_facts(request, profile, inventory, host);
+    logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
+    const auto plan = policy::make_plan(profile, request, facts, context.run_id);
+    for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
+    context.rlimits = plan.rlimits;
+    wall_time = plan.wall_time;
+    outcome = launch::launch(plan, config);
+  } catch (const Error& error) {
+    // The caller's result still says what happened (and main() prints it).
+    context.exit_status = error.exit_status();
+    context.error = error.what();
+    write_result(result_fd, context, outcome);
+    throw;
+  }
+  context.exit_status = outcome.exit_status();
+  if (!outcome.failure.empty()) context.error = outcome.failure;
   if (outcome.timed_out)
-    logging::error("the task exceeded its wall-clock limit of {} and was killed", format_duration(plan.wall_time));
+    context.error = "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
+  if (!context.error.empty()) logging::error("{}", context.error);
+  write_result(result_fd, context, outcome);
   logging::step("exit status {}", outcome.exit_status());
   return outcome.exit_status();
 }
@@ -107,6 +158,11 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
   run_app->add_option("--workspace", options->workspace, "Directory bound at the tier's workspace target; the task starts there");
   run_app->add_option("--timeout", options->timeout, "Wall-clock limit (seconds, or 30s/5m/1h); may only shorten the tier's");
   run_app->add_option("--env", options->env, "NAME=VALUE for the task; only names the tier's environment.allow lists");
+  run_app->add_option("--result", options->result_file,
+                      "Write the run's result (exit, usage, limits) as one JSON object to FILE (may be /dev/fd/N)");
+  run_app->add_option("--cgroup-parent", options->cgroup_parent,
+                      "Create the run's cgroups below PATH: relative (jobs) to the runner's own cgroup or the "
+                      "configured cgroup_parent, or absolute (as in /proc/self/cgroup) inside one of them");
   run_app->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
   run_app->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
   run_app->add_flag("--allow-expired-tier", options->allow_expired_tier,

@@ -12,6 +12,7 @@
 #include "launch/init.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
+#include "stages/cgroup_join.h"
 #include "stages/child_failure.h"
 #include "stages/loopback.h"
 #include "stages/mounts.h"
@@ -46,10 +47,17 @@ bool wait_for(int sync_fd, SyncKind kind, stages::ChildFailure& failure) noexcep
   return false;
 }
 
+// The same, taking the fds that come with the message.
+bool wait_for(int sync_fd, SyncKind kind, int* fds, std::size_t* count, stages::ChildFailure& failure) noexcept {
+  if (receive_sync_with_fds(sync_fd, kind, fds, count)) return true;
+  failure.record(errno).add("recvmsg(sync socket): the parent did not send sync #").add_number(static_cast<int>(kind));
+  return false;
+}
+
 bool unshare_cgroup_namespace(stages::ChildFailure& failure) noexcept {
-  // Here, not at clone: on cgroup v1 the parent moves the child into its
-  // cgroups before sync #1, and the namespace's root is wherever the child is
-  // when it is created. The task then sees its own cgroup as "/".
+  // Here, not at clone: on cgroup v1 the child joins its cgroups after sync
+  // #2, and the namespace's root is wherever the child is when it is
+  // created. The task then sees its own cgroup as "/".
   if (::unshare(CLONE_NEWCGROUP) == 0) return true;
   return failure.fail_errno("unshare(CLONE_NEWCGROUP)");
 }
@@ -160,7 +168,6 @@ void reset_signals(std::uint64_t ignored) noexcept {
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
   step(ChildStep::become_setup_root, stages::become_setup_root(failure));
   step(ChildStep::forbid_nested_user_namespaces, stages::forbid_nested_user_namespaces(failure));
-  step(ChildStep::cgroup_namespace, unshare_cgroup_namespace(failure));
   step(ChildStep::private_mounts, stages::make_mounts_private(failure));
   step(ChildStep::build_root, stages::enter_new_root(plan.root_size_bytes, failure) &&
                                   stages::build_root(root, mount_syscalls, failure));
@@ -170,7 +177,11 @@ void reset_signals(std::uint64_t ignored) noexcept {
   // Mode host has no network namespace of its own: lo is the host's (and up).
   step(ChildStep::loopback, plan.network == policy::NetworkMode::host || stages::bring_up_loopback(failure));
   step(ChildStep::rlimits, stages::apply_rlimits(plan.rlimits, failure));
-  step(ChildStep::wait_network_ready, wait_for(context.sync_fd, SyncKind::network_ready, failure));  // sync #2
+  int join_fds[kMaxSyncFds];
+  std::size_t join_count = 0;
+  step(ChildStep::wait_network_ready, wait_for(context.sync_fd, SyncKind::network_ready, join_fds, &join_count, failure));  // sync #2
+  step(ChildStep::join_cgroups, stages::join_cgroups(join_fds, join_count, failure));
+  step(ChildStep::cgroup_namespace, unshare_cgroup_namespace(failure));
   step(ChildStep::new_session, stages::start_new_session(failure));
   step(ChildStep::close_fds, stages::close_fds_except(context.keep_fds.data(), context.keep_fds.size(), failure));
   step(ChildStep::drop_capabilities, stages::drop_bounding_and_ambient(context.capabilities, failure));

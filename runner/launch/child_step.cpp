@@ -17,6 +17,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::loopback: return "bring up lo";
     case ChildStep::rlimits: return "rlimits";
     case ChildStep::wait_network_ready: return "wait for the network (sync #2)";
+    case ChildStep::join_cgroups: return "join the run's cgroups";
     case ChildStep::new_session: return "new session";
     case ChildStep::close_fds: return "close inherited fds";
     case ChildStep::drop_capabilities: return "drop capabilities";

@@ -12,7 +12,6 @@ enum class ChildStep : std::uint32_t {
   wait_ids_mapped,       // sync #1
   become_setup_root,
   forbid_nested_user_namespaces,
-  cgroup_namespace,
   private_mounts,
   build_root,
   pivot_root,
@@ -21,6 +20,8 @@ enum class ChildStep : std::uint32_t {
   loopback,
   rlimits,
   wait_network_ready,    // sync #2
+  join_cgroups,          // cgroup v1 (on v2 clone3 placed the child)
+  cgroup_namespace,
   new_session,
   close_fds,
   drop_capabilities,

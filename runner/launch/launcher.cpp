@@ -23,6 +23,7 @@
 #include "launch/supervisor.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
+#include "stages/cgroup.h"
 #include "stages/network.h"
 #include "stages/placeholders.h"
 #include "stages/prepared_mounts.h"
@@ -35,9 +36,9 @@ namespace {
 char* g_title_area = nullptr;
 std::size_t g_title_size = 0;
 
-// Every namespace but cgroup, which the child unshares after sync #1 (see
-// child.cpp: on cgroup v1 it must first be moved into its cgroups), and
-// network, which network mode host leaves out.
+// Every namespace but cgroup, which the child unshares after sync #2 (see
+// child.cpp: on cgroup v1 it must first join its cgroups), and network,
+// which network mode host leaves out.
 constexpr std::uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 
 std::uint64_t namespaces_for(const policy::LaunchPlan& plan) {
@@ -104,10 +105,10 @@ class SandboxGuard {
 };
 
 // False when the child is gone; its failure message is then waiting to be read.
-bool send_to_child(int fd, SyncKind kind) {
+bool send_to_child(int fd, SyncKind kind, const std::vector<int>& fds = {}) {
   SyncMessage message;
   message.kind = kind;
-  if (send_sync(fd, message)) return true;
+  if (send_sync_with_fds(fd, message, fds.data(), fds.size())) return true;
   if (errno == EPIPE || errno == ECONNRESET) return false;
   throw_sys_error("send(sync #" + std::to_string(static_cast<int>(kind)) + ")");
 }
@@ -172,6 +173,63 @@ std::uint64_t ignored_signals() {
   const char* field = std::strstr(buffer, "\nSigIgn:");
   if (!field) return ~0ULL;
   return std::strtoull(field + 9, nullptr, 16);
+}
+
+stages::RunCgroups create_cgroups(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
+                                  stages::CgroupSyscalls& syscalls) {
+  const auto host = stages::parse_host_cgroups(stages::read_host_cgroup_inputs(syscalls));
+  const stages::RunCgroupsRequest request{plan.run_id,       plan.tier,           plan.cgroup_limits,
+                                          plan.cgroup_parent, config.cgroup_parent, ::getpid()};
+  return stages::RunCgroups::create(request, host, syscalls);
+}
+
+// In the run's record, so that `tierbox gc` removes them if the runner dies.
+nlohmann::json describe_for_record(const stages::RunCgroups& cgroups) {
+  nlohmann::json dirs = nlohmann::json::array();
+  for (const auto& [path, version] : cgroups.directories())
+    dirs.push_back({{"path", path}, {"version", static_cast<int>(version)}});
+  return {{"dirs", dirs}};
+}
+
+void log_cgroups(const stages::CgroupReport& report) {
+  for (const auto& warning : report.warnings) logging::warn("{}", warning);
+  if (!logging::verbose()) return;
+  std::string controllers, limits;
+  for (const auto& [name, version] : report.controllers) controllers += " " + name + "(" + stages::to_string(version) + ")";
+  for (const auto& limit : report.enforced) limits += " " + limit.field + "=" + std::to_string(limit.value);
+  logging::step("cgroups created ({}):{}; limits:{}; kill via {}", report.mode, controllers,
+                limits.empty() ? " none" : limits, report.kill);
+}
+
+// After the sandbox is gone, so the numbers are final. CPU time comes from
+// init's rusage where no cgroup counts it (cgroup v1 without a v2 cgroup:
+// cpuacct is not made, since this is free and covers the same tree). A
+// cgroup that cannot be removed keeps the run's registry entry for `gc`.
+stages::CgroupUsage read_usage_and_remove(stages::RunCgroups& cgroups, const struct rusage& tree,
+                                          RunRegistry::Entry& run_entry) {
+  auto usage = cgroups.usage();
+  if (!usage.cpu_user_us) {
+    usage.cpu_user_us = static_cast<std::uint64_t>(tree.ru_utime.tv_sec) * 1'000'000 + tree.ru_utime.tv_usec;
+    usage.cpu_system_us = static_cast<std::uint64_t>(tree.ru_stime.tv_sec) * 1'000'000 + tree.ru_stime.tv_usec;
+  }
+  try {
+    cgroups.destroy();
+  } catch (const Error& error) {
+    logging::warn("cgroup: {} (left for `tierbox gc`)", error.what());
+    run_entry.keep_for_gc();
+  }
+  return usage;
+}
+
+// On the wall-clock limit, before init is killed: the cgroup kill gets every
+// process even if one forks meanwhile. If it fails, init's SIGKILL still
+// tears down the whole pid namespace.
+void kill_through_cgroup(stages::RunCgroups& cgroups, const std::string& how) {
+  try {
+    if (cgroups.kill()) logging::step("task tree killed through its cgroup ({})", how);
+  } catch (const Error& error) {
+    logging::warn("cgroup: {} (killing through the pid namespace only)", error.what());
+  }
 }
 
 void record_task_status(Outcome& outcome, const SupervisionResult& result) {
@@ -239,6 +297,13 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
                   network->addresses.subnet.to_string(), network->addresses.host_interface);
   }
 
+  // Parent 2c: choose the run's cgroups and make the v2 part, which clone3
+  // enters; a host that cannot enforce a required limit refuses here.
+  stages::LinuxCgroupSyscalls cgroup_syscalls;
+  auto cgroups = with_stage("cgroup", [&] { return create_cgroups(plan, config, cgroup_syscalls); });
+  outcome.cgroup = cgroups.report();
+  logging::step("cgroups chosen");
+
   // Parent 3: placeholders for protected paths that do not exist yet (listed
   // in the record before the sandbox exists, so gc finds them after a crash),
   // then open and seal every host path the sandbox binds.
@@ -276,18 +341,24 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   SignalRelay relay;
   const auto deadline = std::chrono::steady_clock::now() + plan.wall_time;
 
-  // Parent 6: clone3 into the new namespaces.
+  // Parent 6: clone3 into the new namespaces and, on cgroup v2, straight
+  // into the run's cgroup: the task never runs anywhere else.
   int pidfd_raw = -1;
   struct clone_args args {};
   args.flags = namespaces_for(plan) | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
+  if (cgroups.clone_into_fd() >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(cgroups.clone_into_fd());
+  }
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0)
     throw_sys_error("clone3(" + describe_flags(args.flags, {{CLONE_NEWUSER, "CLONE_NEWUSER"}, {CLONE_NEWNS, "CLONE_NEWNS"},
                                                             {CLONE_NEWPID, "CLONE_NEWPID"}, {CLONE_NEWNET, "CLONE_NEWNET"},
                                                             {CLONE_NEWIPC, "CLONE_NEWIPC"}, {CLONE_NEWUTS, "CLONE_NEWUTS"},
-                                                            {CLONE_PIDFD, "CLONE_PIDFD"}}) + ")");
+                                                            {CLONE_PIDFD, "CLONE_PIDFD"},
+                                                            {CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"}}) + ")");
   if (pid == 0) run_child(context);
   UniqueFd pidfd(pidfd_raw);
   SandboxGuard guard(pidfd.get());
@@ -310,8 +381,12 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
     logging::step("sync #1 sent (id maps written)");
-    // Parent 8: while the child builds its root, the run's record; the task
-    // does not start before it is written (sync #2 comes after).
+    // Parent 8: while the child builds its root, the cgroup v1 part and the
+    // run's record; the task does not start before they are made (#2).
+    with_stage("cgroup", [&] { cgroups.create_v1_part(); });
+    outcome.cgroup = cgroups.report();
+    log_cgroups(outcome.cgroup);
+    run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
     run_entry.record().sandbox_pid = outcome.pid;
     run_entry.record().state = "running";
     if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
@@ -326,7 +401,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
       logging::step("network ready: eth0 {} via {}", network->addresses.sandbox_side.to_string(),
                     network->addresses.host_side.to_string());
     }
-    if (send_to_child(channel.parent_end.get(), SyncKind::network_ready)) logging::step("sync #2 sent (network ready)");
+    // Sync #2 carries the cgroup v1 join files (the child joins before the task).
+    if (send_to_child(channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds()))
+      logging::step("sync #2 sent (network ready)");
+    cgroups.close_join_fds();
   }
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.
@@ -348,8 +426,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.exec_succeeded = true;
   logging::step("exec succeeded");
 
-  // Parent 11: supervise until the sandbox ends.
-  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline);
+  // Parent 11: supervise until the sandbox ends; on the wall-clock limit the
+  // tree is killed through its cgroup and its pid namespace.
+  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
+                                [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); });
   guard.release();
   outcome.ended_at = std::chrono::system_clock::now();
   outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -362,6 +442,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.network = network_session ? stages::finish_network(*network_session, *network, slot.lock.get())
                                     : stages::uncounted_network_report(plan.network);
   if (outcome.network) logging::step("network report: {}", outcome.network->to_json().dump());
+
+  // Parent 12: what the task used, then its cgroups go.
+  outcome.usage = read_usage_and_remove(cgroups, result.usage, run_entry);
+  logging::step("usage read, cgroups removed");
   return outcome;
 }
 

@@ -10,6 +10,8 @@
 
 #include "net/report.h"
 
+#include "stages/cgroup.h"
+
 namespace tierbox::launch {
 
 struct Outcome {
@@ -28,6 +30,10 @@ struct Outcome {
   // What the network did (mode allowlist counts; none and host report only
   // their mode). Set when the task ran; for the run's result file.
   std::optional<net::NetworkReport> network;
+  // What the task used: from its cgroups; CPU time from the sandbox init's
+  // rusage (its whole tree) where no cgroup counts it.
+  stages::CgroupUsage usage;
+  stages::CgroupReport cgroup;     // how the run's cgroups were set up
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

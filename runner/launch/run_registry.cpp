@@ -98,7 +98,7 @@ RunRegistry::Entry::Entry(fs::path dir, RunRecord record, UniqueFd lock)
     : dir_(std::move(dir)), record_(std::move(record)), lock_(std::move(lock)) {}
 
 RunRegistry::Entry::~Entry() {
-  if (!lock_) return;  // moved from
+  if (!lock_ || keep_) return;  // moved from, or left for gc
   ::unlink((dir_ / (record_.run_id + ".json")).c_str());
   ::unlink((dir_ / (record_.run_id + ".lock")).c_str());
 }

@@ -65,11 +65,15 @@ class RunRegistry {
     Entry& operator=(const Entry&) = delete;
     RunRecord& record() { return record_; }
     void update();  // writes record() atomically
+    // Leaves the entry for `tierbox gc` (something of the run could not be
+    // removed): the files stay, the lock goes with the runner.
+    void keep_for_gc() { keep_ = true; }
 
    private:
     std::filesystem::path dir_;
     RunRecord record_;
     UniqueFd lock_;
+    bool keep_ = false;
   };
 
   // Creates and locks the run's lock file; the record is written by the

@@ -21,9 +21,10 @@ int pidfd_send_signal(int pidfd, int signal_number, siginfo_t* info, unsigned fl
 
 constexpr int kRelayedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
-int wait_init(int pidfd) {
+// The raw syscall: glibc's waitid() has no rusage argument.
+int wait_init(int pidfd, struct rusage& usage) {
   siginfo_t info{};
-  while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) != 0) {
+  while (::syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED, &usage) != 0) {
     if (errno != EINTR) throw_sys_error("waitid(P_PIDFD, WEXITED)");
   }
   return info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status & 0x7f;
@@ -58,7 +59,7 @@ std::optional<int> SignalRelay::next() {
 }
 
 SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
-                            std::chrono::steady_clock::time_point deadline) {
+                            std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree) {
   SupervisionResult result;
   while (true) {
     const auto now = std::chrono::steady_clock::now();
@@ -76,6 +77,7 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
     if (ready == 0) {
       logging::step("wall-clock limit reached: killing the sandbox");
       result.timed_out = true;
+      kill_tree();
       if (pidfd_send_signal(pidfd, SIGKILL, nullptr, 0) != 0 && errno != ESRCH)
         throw_sys_error("pidfd_send_signal(SIGKILL)");
       continue;
@@ -88,7 +90,7 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
     }
     if (fds[0].revents & POLLIN) break;
   }
-  result.init_status = wait_init(pidfd);
+  result.init_status = wait_init(pidfd, result.usage);
   result.task_exit = read_task_exit(status_fd);
   return result;
 }

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "common/unique_fd.h"
@@ -36,12 +38,16 @@ struct SupervisionResult {
   int init_status = 0;             // wait status of the sandbox's init
   std::optional<TaskExit> task_exit;  // what init reported about the task
   bool timed_out = false;
+  // init's rusage and that of every process it reaped: the whole task tree,
+  // since every orphan of the sandbox is reparented to init.
+  struct rusage usage {};
 };
 
-// Until init exits. On the deadline, SIGKILL to init tears down the whole pid
-// namespace, so every process of the task dies with it.
+// Until init exits. On the deadline, kill_tree() kills the task tree through
+// its cgroup (a fork racing with the kill cannot escape it), and SIGKILL to
+// init tears down the whole pid namespace as well.
 SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
-                            std::chrono::steady_clock::time_point deadline);
+                            std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree);
 
 // Kills (if still alive) and reaps the sandbox's init; for error paths.
 void kill_and_reap(int pidfd);

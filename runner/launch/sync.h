@@ -1,14 +1,16 @@
 // The parent <-> child channel: a SOCK_SEQPACKET socketpair, one fixed-size
 // message per sync point, so a message is never split or merged. The numbers
 // are the sync points of docs/launch-sequence.md, the same on both sides:
-//   #1 parent -> child: id maps written (and cgroups joined)
-//   #2 parent -> child: network ready
+//   #1 parent -> child: id maps written
+//   #2 parent -> child: network ready; carries the cgroup v1 `tasks` fds the
+//      child joins its cgroups through (stages/cgroup_join.h)
 //   #3 child  -> parent: setup done, about to exec
 //   failure   child  -> parent: {step, errno, detail}; the child then exits
 // After #3 the child's end is close-on-exec: EOF means exec succeeded; a
 // failure message instead means exec failed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "launch/child_step.h"
@@ -36,5 +38,11 @@ struct SyncMessage {
 // failed or the parent went away (EOF).
 bool send_sync(int fd, const SyncMessage& message) noexcept;
 bool receive_sync(int fd, SyncKind expected) noexcept;
+
+// The same with file descriptors attached (SCM_RIGHTS), at most kMaxSyncFds.
+// Received fds are close-on-exec; *count says how many arrived.
+inline constexpr std::size_t kMaxSyncFds = 8;
+bool send_sync_with_fds(int fd, const SyncMessage& message, const int* fds, std::size_t count) noexcept;
+bool receive_sync_with_fds(int fd, SyncKind expected, int* fds, std::size_t* count) noexcept;
 
 }  // namespace tierbox::launch

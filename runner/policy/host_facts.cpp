@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sodium.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -301,6 +302,10 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, 
   facts.today = today_utc();
   facts.data_classes_file = inventory.file.string();
   facts.data_classes_sha256 = inventory.sha256;
+  for (int resource : {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE, RLIMIT_STACK, RLIMIT_AS}) {
+    struct rlimit limit {};
+    if (::getrlimit(static_cast<__rlimit_resource>(resource), &limit) == 0) facts.rlimit_hard[resource] = limit.rlim_max;
+  }
   if (request.workspace) {
     const auto& given = *request.workspace;
     std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(given.c_str(), nullptr), &std::free);

@@ -188,6 +188,8 @@ const nlohmann::json* JsonObjectReader::array(const std::string& key) {
   return value;
 }
 
+const nlohmann::json* JsonObjectReader::raw(const std::string& key) { return find(key); }
+
 void JsonObjectReader::finish() const {
   for (const auto& [key, unused] : value_.items()) {
     if (known_.count(key)) continue;

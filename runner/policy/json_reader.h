@@ -40,6 +40,8 @@ class JsonObjectReader {
   std::optional<JsonObjectReader> object(const std::string& key);
   // An array of anything; each element is read by the caller.
   const nlohmann::json* array(const std::string& key);
+  // Any value, for fields that accept several forms; nullptr when absent.
+  const nlohmann::json* raw(const std::string& key);
 
   // Rejects keys no getter asked for.
   void finish() const;

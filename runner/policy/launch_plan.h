@@ -71,7 +71,7 @@ struct Placeholder {
 };
 
 struct RlimitSetting {
-  int resource = 0;
+  int resource = 0;                // RLIMIT_*
   std::uint64_t soft = 0;
   std::uint64_t hard = 0;
 };
@@ -130,11 +130,15 @@ struct LaunchPlan {
   std::vector<std::string> overrides;
 
   std::chrono::milliseconds wall_time{0};
-  std::vector<RlimitSetting> rlimits;
+  std::vector<RlimitSetting> rlimits;    // applied in the child, in this order
+  CgroupLimits cgroup_limits;            // enforced by the run's cgroups (stages/cgroup.h)
+  std::string cgroup_parent;             // --cgroup-parent, "" for the default place
   NetworkMode network = NetworkMode::none;
   std::optional<EgressPlan> egress;  // mode allowlist only
 };
 
 const char* to_string(MountOp::Kind kind);
+// "nofile" for RLIMIT_NOFILE, ... (the names of the tier's limits.rlimits).
+const char* rlimit_name(int resource);
 
 }  // namespace tierbox::policy

@@ -10,6 +10,7 @@
 #include "common/units.h"
 #include "policy/environment.h"
 #include "policy/path_pattern.h"
+#include "policy/json_reader.h"
 
 namespace tierbox::policy {
 namespace {
@@ -270,6 +271,14 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
                   "' limits.wall_time (" + format_duration(profile.limits.wall_time) +
                   "); --timeout may only shorten it");
   if (request.timeout && request.timeout->count() <= 0) throw Refusal("--timeout must be positive");
+  if (request.cgroup_parent) {
+    const auto& parent = *request.cgroup_parent;
+    const bool relative = !parent.empty() && parent.front() != '/';
+    if (!is_normalized_absolute_path(relative ? "/" + parent : parent) || parent == "/")
+      throw Refusal("--cgroup-parent " + parent +
+                    ": expected a cgroup path, absolute as in /proc/self/cgroup (/tierbox.slice) or relative to the "
+                    "runner's own cgroup (jobs/ci), without . or ..");
+  }
   for (const auto& [name, value] : request.env_overrides) {
     if (!is_valid_variable_name(name)) throw Refusal("--env " + name + ": not a valid variable name");
     if (is_forbidden_variable(name))
@@ -336,7 +345,36 @@ void plan_tree_actions(const HostFacts& host, LaunchPlan& plan) {
   }
 }
 
+// The tier's rlimits, each lowered to the caller's hard limit where that is
+// lower: a stricter limit than the tier's is still within the tier.
+void plan_rlimits(const RlimitsSpec& spec, const HostFacts& host, LaunchPlan& plan) {
+  const std::pair<int, const std::optional<RlimitValue>*> limits[] = {
+      {RLIMIT_NOFILE, &spec.nofile}, {RLIMIT_NPROC, &spec.nproc}, {RLIMIT_FSIZE, &spec.fsize},
+      {RLIMIT_CORE, &spec.core},     {RLIMIT_STACK, &spec.stack}, {RLIMIT_AS, &spec.as}};
+  for (const auto& [resource, value] : limits) {
+    if (!*value) continue;
+    RlimitSetting setting{resource, (*value)->soft, (*value)->hard};
+    if (auto caller = host.rlimit_hard.find(resource); caller != host.rlimit_hard.end()) {
+      setting.hard = std::min(setting.hard, caller->second);
+      setting.soft = std::min(setting.soft, setting.hard);
+    }
+    plan.rlimits.push_back(setting);
+  }
+}
+
 }  // namespace
+
+const char* rlimit_name(int resource) {
+  switch (resource) {
+    case RLIMIT_NOFILE: return "nofile";
+    case RLIMIT_NPROC: return "nproc";
+    case RLIMIT_FSIZE: return "fsize";
+    case RLIMIT_CORE: return "core";
+    case RLIMIT_STACK: return "stack";
+    case RLIMIT_AS: return "as";
+    default: return "?";
+  }
+}
 
 const char* to_string(MountOp::Kind kind) {
   switch (kind) {
@@ -385,9 +423,9 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan.wall_time = request.timeout ? std::min(*request.timeout, profile.limits.wall_time) : profile.limits.wall_time;
   plan.network = profile.network.mode;
   if (plan.network == NetworkMode::allowlist) plan.egress = plan_egress(profile, host);
-  // No core dumps: they would write the task's memory (secrets included)
-  // somewhere the caller may not expect.
-  plan.rlimits.push_back({RLIMIT_CORE, 0, 0});
+  plan_rlimits(profile.limits.rlimits, host, plan);
+  plan.cgroup_limits = profile.limits.cgroup;
+  plan.cgroup_parent = request.cgroup_parent.value_or("");
 
   if (host.workspace) {
     plan.workspace = WorkspacePlan{host.workspace->canonical_path, profile.workspace.target,

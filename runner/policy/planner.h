@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ struct HostFacts {
   // The IPv4 addresses of each host name in network.allow, as the host's
   // resolver answered at launch (mode allowlist only).
   std::map<std::string, std::vector<net::Ipv4Address>> resolved_names;
+  // The caller's hard limits (RLIMIT_* -> value): a tier's rlimit above one
+  // is lowered to it, since only CAP_SYS_RESOURCE on the host could raise it.
+  std::map<int, std::uint64_t> rlimit_hard;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,

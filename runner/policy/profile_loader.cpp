@@ -316,6 +316,7 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   profile.sha256 = sha256_hex(all_bytes);
   validate_mounts(profile);
   validate_network(profile.network, file.string());
+  validate_limits(profile.limits, file.string());
   validate_metadata(profile.metadata, file.string());
   validate_data_access(profile.data_access, file.string());
   check_final_fields(finals, profile);

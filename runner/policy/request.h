@@ -27,6 +27,7 @@ struct TaskRequest {
   std::optional<std::filesystem::path> profile_file;  // --profile
   std::optional<std::filesystem::path> workspace;     // --workspace, as given
   std::optional<std::chrono::milliseconds> timeout;   // --timeout
+  std::optional<std::string> cgroup_parent;            // --cgroup-parent
   std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
   std::vector<std::string> argv;
   // --allow-expired-tier: run although the tier's review_by date has passed

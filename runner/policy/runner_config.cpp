@@ -37,6 +37,7 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
         reader.fail("network_pool", "expected an IPv4 block between /8 and /30 with the host bits zero, e.g. \"10.210.0.0/16\"");
       config.network_pool = *parsed;
     }
+    if (auto parent = reader.absolute_path("cgroup_parent")) config.cgroup_parent = *parent;
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",

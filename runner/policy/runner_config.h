@@ -24,6 +24,10 @@ struct RunnerConfig {
   std::filesystem::path state_dir = "/run/tierbox";
   // Allowlist runs take their /30 from here, by run slot (docs/network.md).
   net::Ipv4Cidr network_pool = *net::parse_ipv4_cidr(net::kDefaultPool);
+  // Where runs' cgroups are made, in every hierarchy (e.g. /tierbox.slice):
+  // a subtree the administrator grants tierbox. "" is below the runner's own
+  // cgroup. --cgroup-parent may name a cgroup below either.
+  std::string cgroup_parent;
   std::filesystem::path source;  // the file it came from, if any
 };
 

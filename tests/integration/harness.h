@@ -76,6 +76,9 @@ class BackgroundRun {
 // The sandbox init's host pid, from a `run -v` line "sandbox init is host pid N".
 std::optional<pid_t> sandbox_pid_from(const std::string& line);
 bool process_exists(pid_t pid);
+// /proc/<pid>/cmdline with NULs as spaces; "" when the process is gone (it
+// may exit while being read: never an exception).
+std::string process_cmdline(const std::string& pid);
 // Polls until pid is gone; false if it still exists after timeout.
 bool wait_until_gone(pid_t pid, std::chrono::milliseconds timeout);
 

@@ -173,10 +173,10 @@ std::string run_id_from(BackgroundRun& run) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_live_run_is_registered_and_gc_leaves_it_alone) {
-  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo ready >&2; sleep 30"});
+  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo task-started >&2; sleep 30"});
   auto id = run_id_from(run);
   BOOST_REQUIRE(!id.empty());
-  BOOST_REQUIRE(!run.wait_for_line("ready").empty());
+  BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
   const auto record_file = std::filesystem::path("/run/tierbox/runs") / (id + ".json");
   BOOST_REQUIRE(std::filesystem::exists(record_file));
   std::ifstream in(record_file);
@@ -195,10 +195,13 @@ BOOST_AUTO_TEST_CASE(a_live_run_is_registered_and_gc_leaves_it_alone) {
 }
 
 BOOST_AUTO_TEST_CASE(gc_removes_the_entry_of_a_killed_runner) {
-  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo ready >&2; sleep 30"});
+  // "task-started", not "ready": `run -v` prints "network ready" before the
+  // sandbox has closed its inherited fds (the run's lock among them), and gc
+  // rightly sees a run whose sandbox still holds its lock as alive.
+  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo task-started >&2; sleep 30"});
   auto id = run_id_from(run);
   BOOST_REQUIRE(!id.empty());
-  BOOST_REQUIRE(!run.wait_for_line("ready").empty());
+  BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
   run.signal(SIGKILL);
   BOOST_TEST(run.wait() == 137);
   const auto record_file = std::filesystem::path("/run/tierbox/runs") / (id + ".json");

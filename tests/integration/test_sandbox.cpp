@@ -53,9 +53,7 @@ int count_host_processes_with(const std::string& marker) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const auto name = entry.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    const auto cmdline = process_cmdline(name);
     if (cmdline.find(marker) != std::string::npos && cmdline.find("tierbox") == std::string::npos) ++count;
   }
   return count;

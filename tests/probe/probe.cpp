@@ -22,6 +22,11 @@
 //   tierbox-probe orphans N            fork N orphans that exit; report zombies left
 //   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
 //   tierbox-probe keyring SERIAL DESC  read a key, search the session keyring
+//   tierbox-probe limits               /proc/self/limits and /proc/self/cgroup, parsed
+//   tierbox-probe forkbomb SECONDS [MARKER]   every process forks as fast as it can for SECONDS;
+//                                      report how many forks failed (EAGAIN) in the first process
+//   tierbox-probe hog BYTES            allocate and touch BYTES, 1 MiB at a time, report progress on stderr
+//   tierbox-probe spin SECONDS THREADS busy-loop THREADS threads for SECONDS; report CPU and wall time
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -44,6 +49,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -56,6 +62,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using nlohmann::json;
@@ -668,6 +675,9 @@ json keyring(long serial, const std::string& description) {
 }
 
 json fill(const std::string& path, long long bytes) {
+  // Past RLIMIT_FSIZE the kernel sends SIGXFSZ (default: die) before write
+  // fails with EFBIG; ignoring it shows the EFBIG.
+  signal(SIGXFSZ, SIG_IGN);
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return {{"open", errno_name(errno)}};
   std::vector<char> chunk(1 << 20, 'x');
@@ -686,12 +696,97 @@ json fill(const std::string& path, long long bytes) {
   return {{"written", written}, {"result", outcome}};
 }
 
+json limits() {
+  json report;
+  json table = json::object();
+  std::istringstream in(read_text("/proc/self/limits"));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    // "Max open files            256                  256                  files"
+    if (line.size() < 47) continue;
+    std::string name = line.substr(0, 26);
+    name.erase(name.find_last_not_of(' ') + 1);
+    std::istringstream values(line.substr(26));
+    std::string soft, hard;
+    values >> soft >> hard;
+    table[name] = {{"soft", soft}, {"hard", hard}};
+  }
+  report["limits"] = table;
+  json cgroups = json::array();
+  std::istringstream cgroup(read_text("/proc/self/cgroup"));
+  while (std::getline(cgroup, line)) cgroups.push_back(line);
+  report["cgroup"] = cgroups;
+  return report;
+}
+
+double monotonic_seconds() {
+  struct timespec now {};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+json forkbomb(double seconds) {
+  const double deadline = monotonic_seconds() + seconds;
+  const pid_t first = getpid();
+  long failed = 0, forked = 0;
+  while (monotonic_seconds() < deadline) {
+    const pid_t child = fork();
+    if (child < 0) {
+      ++failed;
+      usleep(2000);  // the limit holds: no need to burn the CPU
+    } else if (child == 0) {
+      failed = forked = 0;  // a copy: forks on, reports nothing
+    } else {
+      ++forked;
+    }
+  }
+  if (getpid() != first) _exit(0);
+  return {{"forked", forked}, {"failed", failed}, {"errno", failed > 0 ? "EAGAIN" : "ok"}};
+}
+
+json hog(long long bytes) {
+  std::vector<char*> chunks;
+  long long touched = 0;
+  while (touched < bytes) {
+    char* chunk = static_cast<char*>(malloc(1 << 20));
+    if (!chunk) return {{"touched", touched}, {"result", "ENOMEM"}};
+    memset(chunk, 0x5a, 1 << 20);  // touch every page: charged to the cgroup
+    chunks.push_back(chunk);
+    touched += 1 << 20;
+    if (touched % (16 << 20) == 0) std::cerr << "hog: " << (touched >> 20) << " MiB" << std::endl;
+  }
+  return {{"touched", touched}, {"result", "ok"}};
+}
+
+double cpu_seconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+json spin(double seconds, int threads) {
+  const double start_wall = monotonic_seconds();
+  const double start_cpu = cpu_seconds();
+  std::vector<std::thread> spinners;
+  for (int i = 0; i < threads; ++i)
+    spinners.emplace_back([&] {
+      volatile unsigned long counter = 0;
+      while (monotonic_seconds() - start_wall < seconds) counter = counter + 1;
+    });
+  for (auto& spinner : spinners) spinner.join();
+  const double wall = monotonic_seconds() - start_wall;
+  const double cpu = cpu_seconds() - start_cpu;
+  return {{"wall_ms", static_cast<long>(wall * 1000)}, {"cpu_ms", static_cast<long>(cpu * 1000)}, {"cores", cpu / wall}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: tierbox-probe info|write|read|tiocsti|escape|loopback|connect|connect-many|exchange|resolve|"
-                 "resolve-after|hold|net-admin|connect-abstract|orphans|fill ...\n";
+                 "resolve-after|hold|net-admin|connect-abstract|orphans|fill|keyring|limits|forkbomb|hog|spin ...\n";
     return 2;
   }
   const std::string command = argv[1];
@@ -719,6 +814,10 @@ int main(int argc, char** argv) {
   else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));
   else if (command == "fill" && args.size() == 2) report = fill(args[0], std::stoll(args[1]));
   else if (command == "keyring" && args.size() == 2) report = keyring(std::stol(args[0]), args[1]);
+  else if (command == "limits") report = limits();
+  else if (command == "forkbomb" && !args.empty()) report = forkbomb(std::stod(args[0]));
+  else if (command == "hog" && args.size() == 1) report = hog(std::stoll(args[0]));
+  else if (command == "spin" && args.size() == 2) report = spin(std::stod(args[0]), std::stoi(args[1]));
   else {
     std::cerr << "tierbox-probe: unknown command " << command << "\n";
     return 2;

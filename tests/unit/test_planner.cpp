@@ -258,3 +258,54 @@ BOOST_AUTO_TEST_CASE(a_checked_command_is_executed_by_its_resolved_path) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(planner_limits)
+
+const RlimitSetting* find_rlimit(const LaunchPlan& plan, int resource) {
+  auto it = std::find_if(plan.rlimits.begin(), plan.rlimits.end(), [&](auto& r) { return r.resource == resource; });
+  return it == plan.rlimits.end() ? nullptr : &*it;
+}
+
+BOOST_AUTO_TEST_CASE(rlimits_and_cgroup_limits_come_from_the_tier) {
+  auto profile = load_tier("untrusted", {kShipped});
+  auto plan = make_plan(profile, request_for({"/bin/true"}), {}, "run1");
+  BOOST_REQUIRE(find_rlimit(plan, RLIMIT_NOFILE));
+  BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->soft == 256u);
+  BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->hard == 256u);
+  BOOST_REQUIRE(find_rlimit(plan, RLIMIT_FSIZE));
+  BOOST_TEST(find_rlimit(plan, RLIMIT_FSIZE)->hard == 1ULL << 30);
+  BOOST_TEST(find_rlimit(plan, RLIMIT_CORE)->hard == 0u);
+  BOOST_TEST(!find_rlimit(plan, RLIMIT_AS));  // not set: the caller's applies
+  BOOST_TEST(plan.cgroup_limits.memory.value.value() == 512ULL << 20);
+  BOOST_TEST(plan.cgroup_limits.pids.value.value() == 128u);
+  BOOST_TEST(plan.cgroup_parent == "");
+  BOOST_TEST(std::string(rlimit_name(RLIMIT_NOFILE)) == "nofile");
+}
+
+BOOST_AUTO_TEST_CASE(an_rlimit_above_the_callers_hard_limit_is_lowered_to_it) {
+  auto profile = load_tier("workspace-write", {kShipped});  // nofile 4096
+  HostFacts host;
+  host.rlimit_hard[RLIMIT_NOFILE] = 1024;
+  host.rlimit_hard[RLIMIT_CORE] = 0;
+  auto plan = make_plan(profile, request_for({"/bin/true"}), host, "run1");
+  BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->hard == 1024u);
+  BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->soft == 1024u);
+  host.rlimit_hard[RLIMIT_NOFILE] = 1 << 20;  // higher: the tier's stands
+  plan = make_plan(profile, request_for({"/bin/true"}), host, "run1");
+  BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->hard == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(cgroup_parent_must_be_a_cgroup_path) {
+  auto profile = load_tier("untrusted", {kShipped});
+  auto request = request_for({"/bin/true"});
+  for (const char* bad : {"/tierbox.slice/../x", "../x", "jobs/./ci", "jobs/", "/"}) {
+    request.cgroup_parent = bad;
+    BOOST_TEST(refusal_of([&] { make_plan(profile, request, {}, "run1"); }).find("--cgroup-parent") != std::string::npos, bad);
+  }
+  request.cgroup_parent = "jobs/ci";  // below the runner's own cgroup
+  BOOST_TEST(make_plan(profile, request, {}, "run1").cgroup_parent == "jobs/ci");
+  request.cgroup_parent = "/tierbox.slice";
+  BOOST_TEST(make_plan(profile, request, {}, "run1").cgroup_parent == "/tierbox.slice");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

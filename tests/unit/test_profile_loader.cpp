@@ -206,3 +206,77 @@ BOOST_AUTO_TEST_CASE(missing_tier_lists_the_searched_directories) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(profile_limits)
+
+BOOST_AUTO_TEST_CASE(shipped_tiers_carry_small_limits_for_untrusted_code) {
+  const auto untrusted = load_tier("untrusted", {kShipped}).limits;
+  BOOST_TEST(untrusted.cgroup.memory.value.value() == 512ULL << 20);
+  BOOST_TEST(untrusted.cgroup.memory.required);
+  BOOST_TEST(untrusted.cgroup.pids.value.value() == 128u);
+  BOOST_TEST(untrusted.cgroup.cpu_millicores.value.value() == 1000u);
+  BOOST_TEST(untrusted.rlimits.nofile.value().hard == 256u);
+  BOOST_TEST(untrusted.rlimits.fsize.value().soft == 1ULL << 30);
+  BOOST_TEST(untrusted.rlimits.core.value().hard == 0u);
+  const auto build = load_tier("workspace-write", {kShipped}).limits;
+  BOOST_TEST(build.cgroup.memory.value.value() > untrusted.cgroup.memory.value.value());
+  BOOST_TEST(build.cgroup.pids.value.value() > untrusted.cgroup.pids.value.value());
+}
+
+BOOST_AUTO_TEST_CASE(a_limit_is_a_value_or_an_object_and_null_removes_it) {
+  TempDir dir;
+  auto limits = load_text(dir, R"({"extends": "untrusted", "limits": {
+      "memory": {"value": "64M", "required": false}, "cpu": 0.5, "pids": null,
+      "memory_swap": "32M", "io_weight": {"value": 50}}})").limits.cgroup;
+  BOOST_TEST(limits.memory.value.value() == 64ULL << 20);
+  BOOST_TEST(!limits.memory.required);
+  BOOST_TEST(limits.cpu_millicores.value.value() == 500u);
+  BOOST_TEST(limits.cpu_millicores.required);
+  BOOST_TEST(!limits.pids.value.has_value());  // the base's 128 removed
+  BOOST_TEST(limits.memory_swap.value.value() == 32ULL << 20);
+  BOOST_TEST(limits.io_weight.value.value() == 50u);
+  BOOST_TEST(limits.io_weight.required);
+  // A later layer's plain value is required again.
+  auto relaxed = load_text(dir, R"({"extends": "base", "limits": {"memory": {"value": "1G", "required": false}}})", "relaxed");
+  BOOST_TEST(!relaxed.limits.cgroup.memory.required);
+  dir.write("tiers/relaxed.json", R"({"extends": "base", "limits": {"memory": {"value": "1G", "required": false}}})");
+  auto strict = load_text(dir, R"({"extends": "relaxed", "limits": {"memory": "1G"}})", "strict");
+  BOOST_TEST(strict.limits.cgroup.memory.required);
+}
+
+BOOST_AUTO_TEST_CASE(rlimits_take_numbers_sizes_unlimited_soft_and_hard) {
+  TempDir dir;
+  auto rlimits = load_text(dir, std::string("{") + kStandalone + R"(, "limits": {"rlimits": {
+      "nofile": {"soft": 64, "hard": 128}, "fsize": "1M", "stack": "unlimited", "as": 1073741824,
+      "nproc": 50, "core": null}}})").limits.rlimits;
+  BOOST_TEST(rlimits.nofile.value().soft == 64u);
+  BOOST_TEST(rlimits.nofile.value().hard == 128u);
+  BOOST_TEST(rlimits.fsize.value().hard == 1ULL << 20);
+  BOOST_TEST(rlimits.stack.value().hard == kRlimitUnlimited);
+  BOOST_TEST(rlimits.as.value().soft == 1ULL << 30);
+  BOOST_TEST(rlimits.nproc.value().hard == 50u);
+  BOOST_TEST(!rlimits.core.has_value());  // null: inherit the caller's
+  // Not mentioned: no core dumps.
+  BOOST_TEST(load_text(dir, std::string("{") + kStandalone + "}", "plain").limits.rlimits.core.value().hard == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_limits_name_the_field_and_the_fix) {
+  expect_error(R"({"limits": {"memory": "10K"}})", {"/limits/memory", "at least 1M"});
+  expect_error(R"({"limits": {"memory": "lots"}})", {"/limits/memory", "expected a size"});
+  expect_error(R"({"limits": {"memory": {"required": false}}})", {"/limits/memory/value", "missing"});
+  expect_error(R"({"limits": {"memory": {"value": "1G", "requird": false}}})", {"/limits/memory/requird", "unknown key"});
+  expect_error(R"({"limits": {"memory": {"value": "1G", "required": "no"}}})", {"/limits/memory/required", "true or false"});
+  expect_error(R"({"limits": {"cpu": 0}})", {"/limits/cpu", "between 0.01 and 1024"});
+  expect_error(R"({"limits": {"cpu": "half"}})", {"/limits/cpu", "number of cores"});
+  expect_error(R"({"limits": {"pids": 0}})", {"/limits/pids", "at least 1"});
+  expect_error(R"({"limits": {"pids": -5}})", {"/limits/pids", "non-negative integer"});
+  expect_error(R"({"limits": {"io_weight": 20000}})", {"/limits/io_weight", "at most 10000"});
+  expect_error(R"({"limits": {"memory_swap": "1G"}})", {"/limits/memory_swap", "needs limits.memory"});
+  expect_error(R"({"limits": {"rlimits": {"nofiles": 10}}})", {"/limits/rlimits/nofiles", "unknown key", "nofile"});
+  expect_error(R"({"limits": {"rlimits": {"nofile": {"soft": 10, "hard": 5}}}})", {"/limits/rlimits/nofile/soft", "must not exceed hard"});
+  expect_error(R"({"limits": {"rlimits": {"nofile": {"soft": 10}}}})", {"/limits/rlimits/nofile/hard", "missing"});
+  expect_error(R"({"limits": {"rlimits": {"fsize": "big"}}})", {"/limits/rlimits/fsize", "\"unlimited\""});
+  expect_error(R"({"limits": {"memroy": "1G"}})", {"/limits/memroy", "unknown key", "memory"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

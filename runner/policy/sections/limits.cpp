@@ -1,14 +1,135 @@
 #include "policy/sections/limits.h"
 
+#include <cmath>
+
+#include "common/errors.h"
+#include "common/units.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::policy {
+namespace {
+
+using json = nlohmann::json;
+
+// The largest pid the kernel can hand out (PID_MAX_LIMIT on 64-bit).
+constexpr std::uint64_t kMaxPids = 4194304;
+
+// A limit is written either as its value or as {"value": ..., "required": false};
+// null (in either place) removes a limit a base tier set.
+template <typename T, typename Parse>
+void read_cgroup_limit(JsonObjectReader& reader, const std::string& key, CgroupLimit<T>& limit, Parse parse) {
+  const json* value = reader.raw(key);
+  if (!value) return;
+  if (value->is_null()) {
+    limit = {};
+    return;
+  }
+  if (!value->is_object()) {
+    limit.value = parse(reader, key);
+    limit.required = true;
+    return;
+  }
+  JsonObjectReader inner(*value, reader.file(), reader.pointer_of(key));
+  const json* inner_value = inner.raw("value");
+  if (!inner_value) inner.fail("value", "missing: the limit itself, e.g. {\"value\": ..., \"required\": false}");
+  limit.value = inner_value->is_null() ? std::nullopt : std::optional<T>(parse(inner, "value"));
+  limit.required = inner.boolean("required").value_or(true);
+  inner.finish();
+}
+
+std::uint64_t parse_memory(JsonObjectReader& reader, const std::string& key) {
+  const auto bytes = *reader.size(key);
+  if (bytes < (1ULL << 20)) reader.fail(key, "expected at least 1M (a smaller limit kills any task at once)");
+  return bytes;
+}
+
+std::uint64_t parse_swap(JsonObjectReader& reader, const std::string& key) { return *reader.size(key); }
+
+std::uint64_t parse_pids(JsonObjectReader& reader, const std::string& key) {
+  const auto pids = *reader.unsigned_integer(key, kMaxPids);
+  if (pids == 0) reader.fail(key, "expected at least 1 (the task itself)");
+  return pids;
+}
+
+std::uint32_t parse_cpu(JsonObjectReader& reader, const std::string& key) {
+  const json& value = *reader.raw(key);
+  // 0.01 core is the smallest share cgroup v1 can give (1 ms per 100 ms period).
+  if (!value.is_number() || value.get<double>() < 0.01 || value.get<double>() > 1024)
+    reader.fail(key, "expected a number of cores between 0.01 and 1024, such as 0.5 or 2, got " + value.dump());
+  return static_cast<std::uint32_t>(std::llround(value.get<double>() * 1000));
+}
+
+std::uint32_t parse_io_weight(JsonObjectReader& reader, const std::string& key) {
+  const auto weight = *reader.unsigned_integer(key, 10000);
+  if (weight == 0) reader.fail(key, "expected a weight from 1 to 10000 (100 is the default share)");
+  return static_cast<std::uint32_t>(weight);
+}
+
+// A number, a size such as "1G", or "unlimited".
+std::uint64_t parse_rlimit_number(JsonObjectReader& reader, const std::string& key) {
+  const json& value = *reader.raw(key);
+  if (value.is_string() && value.get<std::string>() == "unlimited") return kRlimitUnlimited;
+  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+  if (value.is_string()) {
+    if (auto number = parse_size(value.get<std::string>())) return *number;
+  }
+  reader.fail(key, "expected a number, a size such as \"1G\", \"unlimited\", null or {\"soft\": ..., \"hard\": ...}, got " +
+                       value.dump());
+}
+
+// One rlimit: a value for both soft and hard limit, {"soft", "hard"}, or null
+// (inherit the caller's).
+void read_rlimit(JsonObjectReader& reader, const std::string& key, std::optional<RlimitValue>& limit) {
+  const json* value = reader.raw(key);
+  if (!value) return;
+  if (value->is_null()) {
+    limit.reset();
+    return;
+  }
+  if (!value->is_object()) {
+    const auto number = parse_rlimit_number(reader, key);
+    limit = RlimitValue{number, number};
+    return;
+  }
+  JsonObjectReader inner(*value, reader.file(), reader.pointer_of(key));
+  if (!inner.has("soft")) inner.fail("soft", "missing (give both soft and hard, or one value for both)");
+  if (!inner.has("hard")) inner.fail("hard", "missing (give both soft and hard, or one value for both)");
+  RlimitValue pair{parse_rlimit_number(inner, "soft"), parse_rlimit_number(inner, "hard")};
+  if (pair.soft > pair.hard) inner.fail("soft", "must not exceed hard");
+  inner.finish();
+  limit = pair;
+}
+
+void apply_rlimits(JsonObjectReader reader, RlimitsSpec& spec) {
+  read_rlimit(reader, "nofile", spec.nofile);
+  read_rlimit(reader, "nproc", spec.nproc);
+  read_rlimit(reader, "fsize", spec.fsize);
+  read_rlimit(reader, "core", spec.core);
+  read_rlimit(reader, "stack", spec.stack);
+  read_rlimit(reader, "as", spec.as);
+  reader.finish();
+}
+
+}  // namespace
+
+void validate_limits(const LimitsSpec& spec, const std::string& file) {
+  // Swap is granted on top of a memory limit (cgroup v1 can only limit the
+  // two together), so it means nothing alone.
+  if (spec.cgroup.memory_swap.value && !spec.cgroup.memory.value)
+    throw ConfigError(file, "/limits/memory_swap", "needs limits.memory (swap is allowed on top of a memory limit)");
+}
 
 void apply_limits(JsonObjectReader reader, LimitsSpec& spec) {
   if (auto wall_time = reader.duration("wall_time")) {
     if (wall_time->count() <= 0) reader.fail("wall_time", "expected a positive duration, e.g. \"10m\"");
     spec.wall_time = *wall_time;
   }
+  read_cgroup_limit(reader, "memory", spec.cgroup.memory, parse_memory);
+  read_cgroup_limit(reader, "memory_swap", spec.cgroup.memory_swap, parse_swap);
+  read_cgroup_limit(reader, "pids", spec.cgroup.pids, parse_pids);
+  read_cgroup_limit(reader, "cpu", spec.cgroup.cpu_millicores, parse_cpu);
+  read_cgroup_limit(reader, "io_weight", spec.cgroup.io_weight, parse_io_weight);
+  if (auto rlimits = reader.object("rlimits")) apply_rlimits(std::move(*rlimits), spec.rlimits);
   reader.finish();
 }
 
