@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "policy/profile_loader.h"
+#include "policy/seccomp_groups.h"
 
 namespace tierbox::cli {
 namespace {
@@ -11,6 +12,16 @@ namespace {
 struct ProfileCheckOptions {
   std::vector<std::string> files;
 };
+
+// What a reviewer must not miss: a tier that lifts a protection every other
+// tier has. One line each, on stdout with the result.
+void print_warnings(const std::string& file, const policy::Profile& profile) {
+  for (const auto& id : profile.seccomp.allow_dangerous) {
+    const auto* item = policy::find_blocked_item(id);
+    std::printf("%s: WARNING: seccomp.allow_dangerous opts in to the always-blocked item '%s': %s\n", file.c_str(),
+                id.c_str(), item ? std::string(item->description).c_str() : "?");
+  }
+}
 
 int check(const ProfileCheckOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
@@ -22,6 +33,7 @@ int check(const ProfileCheckOptions& options, const CommonOptions& common) {
       const auto profile = policy::load_profile_file(file, dirs);
       std::printf("%s: ok (tier %s, %zu mounts, sha256 %s)\n", file.c_str(), profile.name.c_str(),
                   profile.mounts.size(), profile.sha256.substr(0, 12).c_str());
+      print_warnings(file, profile);
     } catch (const Error& error) {
       std::fprintf(stderr, "tierbox: %s\n", error.what());
       ++invalid;

@@ -17,6 +17,7 @@
 #include "stages/mounts.h"
 #include "stages/process.h"
 #include "stages/root.h"
+#include "stages/seccomp.h"
 #include "stages/user_namespace.h"
 #include "stages/uts.h"
 
@@ -175,6 +176,9 @@ void reset_signals(std::uint64_t ignored) noexcept {
   step(ChildStep::verify_capabilities, stages::verify_no_capabilities(context.capabilities, failure));
   step(ChildStep::working_directory, change_directory(plan.cwd.c_str(), failure));
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
+  // Last: init and the task share the filters, and everything above ran
+  // without them (see policy/seccomp_groups.h for what init still needs).
+  step(ChildStep::seccomp, stages::install_seccomp(*context.seccomp, failure));
   // Signals stay blocked in init (it takes them with sigwaitinfo) from before
   // the fork, so none is lost in between; the task unblocks its own.
   step(ChildStep::fork_task, block_all_signals(failure));

@@ -12,6 +12,7 @@
 
 #include "policy/launch_plan.h"
 #include "stages/capabilities.h"
+#include "stages/seccomp.h"
 
 namespace tierbox::launch {
 
@@ -24,6 +25,7 @@ struct ChildContext {
   std::vector<char*> argv;        // null-terminated
   std::vector<char*> envp;        // null-terminated
   stages::CapabilityInput capabilities;
+  const stages::CompiledSeccomp* seccomp = nullptr;  // installed last, before the task starts
   bool have_mount_setattr = true;
   std::uint64_t ignored_signals = 0;  // bit N-1: signal N is SIG_IGN in the runner
   char* title_area = nullptr;     // the runner's argv+environ memory

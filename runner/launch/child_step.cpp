@@ -24,6 +24,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::become_task_user: return "become the task user";
     case ChildStep::verify_capabilities: return "verify capabilities are empty";
     case ChildStep::working_directory: return "working directory";
+    case ChildStep::seccomp: return "install the seccomp filters";
     case ChildStep::fork_task: return "fork the task";
     case ChildStep::report_ready: return "report ready (sync #3)";
     case ChildStep::exec: return "exec";

@@ -28,6 +28,7 @@ enum class ChildStep : std::uint32_t {
   become_task_user,
   verify_capabilities,
   working_directory,
+  seccomp,
   fork_task,
   report_ready,          // sync #3
   exec,

@@ -23,6 +23,7 @@
 #include "launch/sync.h"
 #include "stages/capabilities.h"
 #include "stages/prepared_mounts.h"
+#include "stages/seccomp_cache.h"
 #include "stages/user_namespace.h"
 
 namespace tierbox::launch {
@@ -196,7 +197,16 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   });
   logging::step("{} host trees opened and sealed", prepared.trees.size());
 
-  // Parent 4: the sync channel, init's status pipe, the child's inputs.
+  // Parent 4: the sync channel, init's status pipe, the child's inputs,
+  // among them the seccomp filters, compiled here (or read from the cache):
+  // the child may not allocate, and libseccomp does.
+  const auto seccomp = with_stage("seccomp", [&] {
+    return stages::load_or_compile_seccomp(plan.seccomp, config.state_dir / "cache" / "seccomp");
+  });
+  logging::step("seccomp: {} + {} BPF instructions, {}{}", seccomp.filters.arguments.size(),
+                seccomp.filters.syscalls.size(), seccomp.from_cache ? "from the cache" : "compiled",
+                seccomp.cache_note.empty() ? "" : " (" + seccomp.cache_note + ")");
+  for (const auto& item : plan.seccomp.opted_in) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
   auto channel = make_sync_channel();
   auto status = make_status_pipe();
   ChildContext context;
@@ -209,6 +219,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.argv = c_strings(plan.argv);
   context.envp = c_strings(plan.env);
   context.capabilities = stages::prepare_capability_input();
+  context.seccomp = &seccomp.filters;
   context.have_mount_setattr = have_mount_setattr;
   context.ignored_signals = ignored_signals();
   context.title_area = g_title_area;

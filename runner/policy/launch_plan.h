@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "policy/profile.h"
+#include "policy/seccomp_rules.h"
 
 namespace tierbox::policy {
 
@@ -92,6 +93,7 @@ struct LaunchPlan {
   std::chrono::milliseconds wall_time{0};
   std::vector<RlimitSetting> rlimits;
   NetworkMode network = NetworkMode::none;
+  SeccompPlan seccomp;
 };
 
 const char* to_string(MountOp::Kind kind);

@@ -263,6 +263,7 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan.task_gid = profile.user.gid;
   plan.wall_time = request.timeout ? std::min(*request.timeout, profile.limits.wall_time) : profile.limits.wall_time;
   plan.network = profile.network.mode;
+  plan.seccomp = make_seccomp_plan(profile.seccomp);
   // No core dumps: they would write the task's memory (secrets included)
   // somewhere the caller may not expect.
   plan.rlimits.push_back({RLIMIT_CORE, 0, 0});

@@ -15,6 +15,7 @@
 #include "policy/sections/environment.h"
 #include "policy/sections/limits.h"
 #include "policy/sections/network.h"
+#include "policy/sections/seccomp.h"
 
 namespace tierbox::policy {
 
@@ -61,6 +62,7 @@ struct Profile {
   EnvironmentSpec environment;
   LimitsSpec limits;
   NetworkSpec network;
+  SeccompSpec seccomp;
 };
 
 const char* to_string(MountType type);

@@ -125,6 +125,7 @@ void apply_layer(const json& document, const std::string& file, Profile& profile
   if (auto environment = reader.object("environment")) apply_environment(std::move(*environment), profile.environment);
   if (auto limits = reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
   if (auto network = reader.object("network")) apply_network(std::move(*network), profile.network);
+  if (auto seccomp = reader.object("seccomp")) apply_seccomp(std::move(*seccomp), profile.seccomp);
   reader.finish();
 }
 
