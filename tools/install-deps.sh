@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what tierbox needs to build and test, from Debian 12's packages,
-# skipping what is already there. Run as root.
+# skipping what is already there. Run as root. gcc, git and python3 are the
+# workload the integration tests run inside sandboxes (docs/seccomp.md).
 set -eu
 
 PACKAGES="
@@ -10,6 +11,7 @@ PACKAGES="
   libboost-test-dev libsodium-dev
   iproute2 util-linux procps
   bubblewrap hyperfine
+  gcc git python3
 "
 
 missing=""
