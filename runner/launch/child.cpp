@@ -12,12 +12,14 @@
 #include "launch/init.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
+#include "stages/landlock.h"
 #include "stages/child_failure.h"
 #include "stages/loopback.h"
 #include "stages/mounts.h"
 #include "stages/process.h"
 #include "stages/root.h"
 #include "stages/seccomp.h"
+#include "stages/secrets.h"
 #include "stages/user_namespace.h"
 #include "stages/uts.h"
 
@@ -125,8 +127,9 @@ void reset_signals(std::uint64_t ignored) noexcept {
 [[noreturn]] void run_task(const ChildContext& context, SyncMessage& ready) noexcept {
   stages::ChildFailure failure;
   // The sync fd is close-on-exec: its EOF tells the parent exec succeeded.
-  const int keep[] = {context.sync_fd};
-  if (!stages::close_fds_except(keep, 1, failure)) report_failure_and_exit(context.sync_fd, ChildStep::fork_task, failure, 125);
+  // The fds the plan passes stay, at their numbers.
+  if (!stages::close_fds_except(context.task_keep_fds.data(), context.task_keep_fds.size(), failure))
+    report_failure_and_exit(context.sync_fd, ChildStep::fork_task, failure, 125);
   ::setpgid(0, 0);
   reset_signals(context.ignored_signals);
 
@@ -162,12 +165,17 @@ void reset_signals(std::uint64_t ignored) noexcept {
                                   stages::build_root(root, mount_syscalls, failure));
   step(ChildStep::pivot_root, stages::pivot_into_new_root(failure));
   step(ChildStep::root_read_only, stages::make_root_read_only(failure));
+  if (plan.secrets)
+    step(ChildStep::write_secrets, stages::write_secrets(*plan.secrets, plan.task_uid, plan.task_gid, failure));
   step(ChildStep::hostname, stages::set_host_name(plan.hostname.c_str(), failure));
   step(ChildStep::loopback, stages::bring_up_loopback(failure));
   step(ChildStep::rlimits, stages::apply_rlimits(plan.rlimits, failure));
   step(ChildStep::wait_network_ready, wait_for(context.sync_fd, SyncKind::network_ready, failure));  // sync #2
   step(ChildStep::new_session, stages::start_new_session(failure));
   step(ChildStep::close_fds, stages::close_fds_except(context.keep_fds.data(), context.keep_fds.size(), failure));
+  // Landlock while the child still has CAP_SYS_ADMIN in its user namespace
+  // (landlock_restrict_self needs it or no_new_privs), on the new root's paths.
+  step(ChildStep::landlock, stages::apply_landlock(plan.landlock, failure));
   step(ChildStep::drop_capabilities, stages::drop_bounding_and_ambient(context.capabilities, failure));
   step(ChildStep::no_new_privs, stages::set_no_new_privs(failure));
   step(ChildStep::become_task_user, stages::become_task_user(plan.task_uid, plan.task_gid, failure) &&

@@ -13,12 +13,14 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::build_root: return "build the new root";
     case ChildStep::pivot_root: return "pivot root";
     case ChildStep::root_read_only: return "make the root read-only";
+    case ChildStep::write_secrets: return "write the secrets";
     case ChildStep::hostname: return "hostname";
     case ChildStep::loopback: return "bring up lo";
     case ChildStep::rlimits: return "rlimits";
     case ChildStep::wait_network_ready: return "wait for the network (sync #2)";
     case ChildStep::new_session: return "new session";
     case ChildStep::close_fds: return "close inherited fds";
+    case ChildStep::landlock: return "Landlock";
     case ChildStep::drop_capabilities: return "drop capabilities";
     case ChildStep::no_new_privs: return "no_new_privs";
     case ChildStep::become_task_user: return "become the task user";

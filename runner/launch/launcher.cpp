@@ -157,6 +157,19 @@ void record_task_status(Outcome& outcome, const SupervisionResult& result) {
   outcome.timed_out = result.timed_out;
 }
 
+void log_landlock(const policy::LandlockPlan& landlock) {
+  for (const auto& missing : landlock.not_enforced)
+    logging::warn("Landlock ({}): this kernel cannot enforce {}; the task runs without it", to_string(landlock.mode),
+                  missing);
+  if (landlock.abi == 0) {
+    logging::step("landlock: not applied ({})", to_string(landlock.mode));
+    return;
+  }
+  logging::step("landlock: ABI {} ({}), {} path rules, {} port rules{}", landlock.abi, to_string(landlock.mode),
+                landlock.paths.size(), landlock.ports.size(),
+                landlock.scoped ? ", abstract unix sockets and signals scoped" : "");
+}
+
 }  // namespace
 
 void set_process_title_area(char* area, std::size_t size) {
@@ -168,6 +181,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   Outcome outcome;
   outcome.run_id = plan.run_id;
   logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
+  log_landlock(plan.landlock);
+  if (plan.secrets) logging::step("secrets: {} files at {}", plan.secrets->files.size(), plan.secrets->target);
+  if (!plan.pass_fds.empty()) logging::step("{} fds passed to the task", plan.pass_fds.size());
 
   // Parent 1: a run slot, and from it the task's host ids.
   auto slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);
@@ -215,7 +231,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.status_fd = status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};
+  context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
+  context.task_keep_fds = {context.sync_fd};
+  context.task_keep_fds.insert(context.task_keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
+  std::sort(context.task_keep_fds.begin(), context.task_keep_fds.end());
   context.argv = c_strings(plan.argv);
   context.envp = c_strings(plan.env);
   context.capabilities = stages::prepare_capability_input();

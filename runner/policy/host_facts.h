@@ -9,4 +9,8 @@ namespace tierbox::policy {
 
 HostFacts gather_host_facts(const TaskRequest& request);
 
+// The kernel's Landlock ABI (landlock_create_ruleset with
+// LANDLOCK_CREATE_RULESET_VERSION), 0 when it has none or it is disabled.
+int kernel_landlock_abi();
+
 }  // namespace tierbox::policy

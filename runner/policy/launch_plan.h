@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/landlock_rules.h"
 #include "policy/profile.h"
 #include "policy/seccomp_rules.h"
 
@@ -68,6 +69,17 @@ struct WorkspacePlan {
   gid_t owner_gid = 0;
 };
 
+// One secret: a file the task finds in SecretsPlan::target.
+struct SecretFile {
+  std::string name;
+  std::string value;  // never logged, never in the run record
+};
+
+struct SecretsPlan {
+  std::string target;  // absolute, inside the new root; build_root mounts an empty tmpfs there
+  std::vector<SecretFile> files;
+};
+
 struct LaunchPlan {
   std::string run_id;
   std::string tier;
@@ -78,6 +90,7 @@ struct LaunchPlan {
 
   std::vector<std::string> argv;
   std::vector<std::string> env;     // "NAME=VALUE"
+  std::vector<int> pass_fds;        // sorted: fds the task gets besides 0, 1 and 2, at the same numbers
   std::string exec_search_path;     // PATH used to find argv[0] inside
   std::string cwd;                  // inside the sandbox
   std::string hostname;
@@ -89,11 +102,13 @@ struct LaunchPlan {
   std::vector<MountOp> mount_ops;
   std::uint64_t root_size_bytes = 1ULL << 20;  // the tmpfs the new root is built on
   std::optional<WorkspacePlan> workspace;
+  std::optional<SecretsPlan> secrets;  // when the tier names secrets
 
   std::chrono::milliseconds wall_time{0};
   std::vector<RlimitSetting> rlimits;
   NetworkMode network = NetworkMode::none;
   SeccompPlan seccomp;
+  LandlockPlan landlock;
 };
 
 const char* to_string(MountOp::Kind kind);

@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "policy/sections/environment.h"
+#include "policy/sections/landlock.h"
 #include "policy/sections/limits.h"
 #include "policy/sections/network.h"
 #include "policy/sections/seccomp.h"
+#include "policy/sections/secrets.h"
 
 namespace tierbox::policy {
 
@@ -56,6 +58,7 @@ struct Profile {
   std::string description;
   std::string hostname = "sandbox";
   std::uint64_t shm_size_bytes = 16ULL << 20;
+  std::uint32_t pass_fds = 0;  // how many fds `run --pass-fd` may pass to the task
   TaskUserSpec user;
   std::vector<MountSpec> mounts;
   WorkspaceSpec workspace;
@@ -63,6 +66,8 @@ struct Profile {
   LimitsSpec limits;
   NetworkSpec network;
   SeccompSpec seccomp;
+  LandlockMode landlock = LandlockMode::best_effort;
+  SecretsSpec secrets;
 };
 
 const char* to_string(MountType type);

@@ -119,6 +119,7 @@ void apply_layer(const json& document, const std::string& file, Profile& profile
     profile.hostname = *hostname;
   }
   if (auto shm_size = reader.size("shm_size")) profile.shm_size_bytes = *shm_size;
+  if (auto pass_fds = reader.unsigned_integer("pass_fds", 64)) profile.pass_fds = static_cast<std::uint32_t>(*pass_fds);
   if (auto user = reader.object("user")) apply_user(std::move(*user), profile.user);
   if (const auto* mounts = reader.array("mounts")) apply_mounts(*mounts, file, "/mounts", profile.mounts);
   if (auto workspace = reader.object("workspace")) apply_workspace(std::move(*workspace), profile.workspace);
@@ -126,6 +127,8 @@ void apply_layer(const json& document, const std::string& file, Profile& profile
   if (auto limits = reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
   if (auto network = reader.object("network")) apply_network(std::move(*network), profile.network);
   if (auto seccomp = reader.object("seccomp")) apply_seccomp(std::move(*seccomp), profile.seccomp);
+  apply_landlock(reader, profile.landlock);
+  if (auto secrets = reader.object("secrets")) apply_secrets(std::move(*secrets), profile.secrets);
   reader.finish();
 }
 
@@ -264,6 +267,7 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   profile.name = file.stem().string();
   profile.sha256 = sha256_hex(all_bytes);
   validate_mounts(profile);
+  validate_secrets(profile);
   return profile;
 }
 

@@ -28,6 +28,8 @@ struct TaskRequest {
   std::optional<std::filesystem::path> workspace;     // --workspace, as given
   std::optional<std::chrono::milliseconds> timeout;   // --timeout
   std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
+  std::vector<int> pass_fds;                                        // --pass-fd
+  std::vector<std::pair<std::string, std::string>> secrets;        // --secret: name, value (read from a file or fd)
   std::vector<std::string> argv;
   std::map<std::string, std::string> caller_env;
   CallerIdentity caller;
