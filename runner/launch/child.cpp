@@ -186,7 +186,9 @@ void reset_signals(std::uint64_t ignored) noexcept {
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
   // Last: init and the task share the filters, and everything above ran
   // without them (see policy/seccomp_groups.h for what init still needs).
-  step(ChildStep::seccomp, stages::install_seccomp(*context.seccomp, failure));
+  int listener = -1;
+  step(ChildStep::seccomp, stages::install_seccomp(*context.seccomp, &listener, failure));
+  ready.seccomp_listener = listener;  // init keeps it; the task closes its copy before exec
   // Signals stay blocked in init (it takes them with sigwaitinfo) from before
   // the fork, so none is lost in between; the task unblocks its own.
   step(ChildStep::fork_task, block_all_signals(failure));

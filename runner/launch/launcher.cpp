@@ -24,6 +24,7 @@
 #include "stages/capabilities.h"
 #include "stages/prepared_mounts.h"
 #include "stages/seccomp_cache.h"
+#include "stages/seccomp_notify.h"
 #include "stages/user_namespace.h"
 
 namespace tierbox::launch {
@@ -157,6 +158,12 @@ void record_task_status(Outcome& outcome, const SupervisionResult& result) {
   outcome.timed_out = result.timed_out;
 }
 
+UniqueFd take_listener(int pidfd, int fd_in_init) {
+  UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd_in_init, 0)));
+  if (!listener) throw_sys_error("pidfd_getfd(sandbox init, fd " + std::to_string(fd_in_init) + " (the seccomp listener))");
+  return listener;
+}
+
 void log_landlock(const policy::LandlockPlan& landlock) {
   for (const auto& missing : landlock.not_enforced)
     logging::warn("Landlock ({}): this kernel cannot enforce {}; the task runs without it", to_string(landlock.mode),
@@ -222,7 +229,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   logging::step("seccomp: {} + {} BPF instructions, {}{}", seccomp.filters.arguments.size(),
                 seccomp.filters.syscalls.size(), seccomp.from_cache ? "from the cache" : "compiled",
                 seccomp.cache_note.empty() ? "" : " (" + seccomp.cache_note + ")");
-  for (const auto& item : plan.seccomp.opted_in) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
+  for (const auto& item : plan.seccomp.allow_dangerous) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
   auto channel = make_sync_channel();
   auto status = make_status_pipe();
   ChildContext context;
@@ -284,9 +291,15 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.
   auto message = receive_from_child(channel.parent_end.get(), deadline);
+  std::optional<stages::DenialCounter> denials;
   if (message && message->kind == SyncKind::ready_to_exec) {
     log_child_timings(*message);
     logging::step("sync #3 received (child ready to exec)");
+    // count_denials: answer the filter's notifications from now on (the task
+    // execs next). init keeps the listener; the runner takes a copy.
+    if (message->seccomp_listener >= 0)
+      denials.emplace(with_stage("seccomp", [&] { return take_listener(pidfd.get(), message->seccomp_listener); }),
+                      plan.seccomp);
     message = receive_from_child(channel.parent_end.get(), deadline);
   }
   if (message) {
@@ -304,6 +317,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 11: supervise until the sandbox ends.
   const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline);
   guard.release();
+  if (denials) {
+    denials->stop();
+    outcome.denied_syscalls = denials->counts();
+    for (const auto& [name, count] : outcome.denied_syscalls) logging::step("seccomp denied {} {} times", name, count);
+  }
   outcome.ended_at = std::chrono::system_clock::now();
   outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   record_task_status(outcome, result);

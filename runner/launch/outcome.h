@@ -4,6 +4,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -21,6 +23,9 @@ struct Outcome {
   std::chrono::system_clock::time_point started_at{};
   std::chrono::system_clock::time_point ended_at{};
   std::chrono::milliseconds wall{0};
+  // Syscalls the seccomp filter denied with an errno, by name, when the tier
+  // counts them (seccomp.count_denials); for the run's result.
+  std::map<std::string, std::uint64_t> denied_syscalls;
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

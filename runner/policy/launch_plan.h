@@ -13,7 +13,6 @@
 
 #include "policy/landlock_rules.h"
 #include "policy/profile.h"
-#include "policy/seccomp_rules.h"
 
 namespace tierbox::policy {
 
@@ -107,7 +106,10 @@ struct LaunchPlan {
   std::chrono::milliseconds wall_time{0};
   std::vector<RlimitSetting> rlimits;
   NetworkMode network = NetworkMode::none;
-  SeccompPlan seccomp;
+  // The tier's seccomp section. The rules (policy/seccomp_rules.h) follow
+  // from it by a pure function; the launcher derives and compiles them only
+  // when its filter cache has no entry for it (stages/seccomp_cache.h).
+  SeccompSpec seccomp;
   LandlockPlan landlock;
 };
 

@@ -91,7 +91,7 @@ SeccompFilterSpec make_syscalls_filter(const SeccompSpec& spec) {
 void describe_filter(const char* name, const SeccompFilterSpec& filter, std::string& out) {
   out += std::string("filter ") + name + " default " + to_string(filter.default_action) + " bad_arch " +
          to_string(filter.bad_arch_action) + (filter.foreign_arches ? " arches x86_64,x86,x32" : " arches x86_64") +
-         "\n";
+         (filter.notify_errors ? " notify_errors" : "") + "\n";
   out.reserve(out.size() + filter.rules.size() * 24);
   SeccompAction last_action{Kind::allow, 0};
   std::string action_text = to_string(last_action);
@@ -117,9 +117,23 @@ SeccompPlan make_seccomp_plan(const SeccompSpec& spec) {
   SeccompPlan plan;
   plan.arguments = make_arguments_filter(spec);
   plan.syscalls = make_syscalls_filter(spec);
+  plan.syscalls.notify_errors = spec.count_denials;
   plan.log_denials = spec.log_denials;
   plan.opted_in = spec.allow_dangerous;
   return plan;
+}
+
+std::string describe(const SeccompSpec& spec) {
+  const auto list = [](const char* key, std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::string line = key;
+    for (const auto& name : names) line.append(" ").append(name);
+    return line + "\n";
+  };
+  return "default_action " + to_string(spec.default_action) + "\ndeny_action " + to_string(spec.deny_action) + "\n" +
+         list("allow", spec.allow) + list("deny", spec.deny) + list("allow_dangerous", spec.allow_dangerous) +
+         "log_denials " + (spec.log_denials ? "1" : "0") + "\ncount_denials " + (spec.count_denials ? "1" : "0") + "\n";
 }
 
 std::string describe(const SeccompPlan& plan) {

@@ -35,6 +35,9 @@ struct SeccompFilterSpec {
   SeccompAction default_action;
   SeccompAction bad_arch_action{SeccompAction::Kind::kill_process, 0};
   bool foreign_arches = false;  // also x86 (ia32) and x32: allow_dangerous "foreign_abi"
+  // errno actions (rules and default) become SECCOMP_RET_USER_NOTIF: tierbox
+  // answers them with the errno of the rule and counts them (count_denials).
+  bool notify_errors = false;
   std::vector<SeccompRule> rules;  // sorted by syscall, then condition; never default_action
 };
 
@@ -48,7 +51,11 @@ struct SeccompPlan {
 SeccompPlan make_seccomp_plan(const SeccompSpec& spec);
 
 // A canonical text of the plan: one line per filter setting and rule. Equal
-// plans give equal texts; the filter cache keys on its digest.
+// plans give equal texts.
 std::string describe(const SeccompPlan& plan);
+
+// A canonical text of a section (lists sorted, duplicates dropped): sections
+// with equal texts give equal plans, with the same tierbox build.
+std::string describe(const SeccompSpec& spec);
 
 }  // namespace tierbox::policy

@@ -22,6 +22,7 @@ struct CompiledSeccomp {
   BpfProgram arguments;  // empty: not installed (no argument rules)
   BpfProgram syscalls;
   bool log_denials = false;
+  bool listener = false;  // the syscalls filter notifies: install it with a listener (count_denials)
 };
 
 // One filter, with libseccomp: the spec's rules, exported with
@@ -33,7 +34,9 @@ CompiledSeccomp compile_seccomp(const policy::SeccompPlan& plan);
 std::string libseccomp_version();
 
 // Child side: installs arguments, then syscalls (the syscalls filter may not
-// allow seccomp(2) itself, so it goes last). Needs no_new_privs.
-bool install_seccomp(const CompiledSeccomp& filters, ChildFailure& failure) noexcept;
+// allow seccomp(2) itself, so it goes last). Needs no_new_privs. With
+// filters.listener, *listener_fd receives the notification fd
+// (SECCOMP_FILTER_FLAG_NEW_LISTENER); else it is -1.
+bool install_seccomp(const CompiledSeccomp& filters, int* listener_fd, ChildFailure& failure) noexcept;
 
 }  // namespace tierbox::stages

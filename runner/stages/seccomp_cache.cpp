@@ -1,6 +1,8 @@
 #include "stages/seccomp_cache.h"
 
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "common/errors.h"
 #include "common/run_id.h"
 #include "common/unique_fd.h"
+#include "policy/seccomp_rules.h"
 
 namespace tierbox::stages {
 namespace {
@@ -36,13 +39,42 @@ Digest sha256(const void* data, std::size_t size) {
   return digest;
 }
 
-Digest key_of(const policy::SeccompPlan& plan) {
-  // Everything the exported bytes depend on: the rules, libseccomp (its
-  // code generator), the architecture the filter is built for, and this
-  // file's format.
-  const std::string text = "tierbox seccomp cache 1\nlibseccomp " + libseccomp_version() + "\narch x86_64\n" +
-                           policy::describe(plan);
+Digest key_of(const policy::SeccompSpec& spec, const std::string& build_id) {
+  // Everything the exported bytes depend on, and this file's format.
+  std::string text = "tierbox seccomp cache 2\n";
+  if (!build_id.empty())
+    text += "build " + build_id + "\n" + policy::describe(spec);
+  else
+    text += "libseccomp " + libseccomp_version() + "\narch x86_64\n" + policy::describe(policy::make_seccomp_plan(spec));
   return sha256(text.data(), text.size());
+}
+
+int find_build_id(struct dl_phdr_info* info, std::size_t, void* out) {
+  // The first object is the executable itself.
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& header = info->dlpi_phdr[i];
+    if (header.p_type != PT_NOTE) continue;
+    const char* note = reinterpret_cast<const char*>(info->dlpi_addr + header.p_vaddr);
+    const char* end = note + header.p_memsz;
+    while (note + sizeof(ElfW(Nhdr)) <= end) {
+      const auto* nhdr = reinterpret_cast<const ElfW(Nhdr)*>(note);
+      const char* name = note + sizeof *nhdr;
+      const char* desc = name + ((nhdr->n_namesz + 3) & ~3U);
+      if (nhdr->n_type == NT_GNU_BUILD_ID && nhdr->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0 &&
+          desc + nhdr->n_descsz <= end) {
+        auto& id = *static_cast<std::string*>(out);
+        static const char kHex[] = "0123456789abcdef";
+        for (std::uint32_t j = 0; j < nhdr->n_descsz; ++j) {
+          const auto byte = static_cast<unsigned char>(desc[j]);
+          id += kHex[byte >> 4];
+          id += kHex[byte & 15];
+        }
+        return 1;
+      }
+      note = desc + ((nhdr->n_descsz + 3) & ~3U);
+    }
+  }
+  return 1;  // only the executable
 }
 
 std::string hex(const Digest& digest) {
@@ -143,31 +175,52 @@ std::optional<std::string> write_entry(const fs::path& path, const Digest& key, 
 
 }  // namespace
 
-std::string seccomp_cache_key(const policy::SeccompPlan& plan) { return hex(key_of(plan)); }
+const std::string& executable_build_id() {
+  static const std::string id = [] {
+    std::string found;
+    ::dl_iterate_phdr(find_build_id, &found);
+    return found;
+  }();
+  return id;
+}
 
-LoadedSeccomp load_or_compile_seccomp(const policy::SeccompPlan& plan, const fs::path& cache_dir) {
+std::string seccomp_cache_key(const policy::SeccompSpec& spec, const std::string& build_id) {
+  return hex(key_of(spec, build_id));
+}
+
+std::string seccomp_cache_key(const policy::SeccompSpec& spec) { return seccomp_cache_key(spec, executable_build_id()); }
+
+LoadedSeccomp load_or_compile_seccomp(const policy::SeccompSpec& spec, const fs::path& cache_dir) {
   LoadedSeccomp loaded;
   if (cache_dir.empty()) {
-    loaded.filters = compile_seccomp(plan);
+    loaded.filters = compile_seccomp(policy::make_seccomp_plan(spec));
     loaded.cache_note = "cache disabled";
     return loaded;
   }
   if (sodium_init() < 0) throw Error("libsodium failed to initialise", exit_code::runner_failed);
-  const auto key = key_of(plan);
+  const auto key = key_of(spec, executable_build_id());
   const auto path = cache_dir / (hex(key) + ".bpf");
-  if (auto problem = ensure_private_directory(cache_dir)) {
-    loaded.filters = compile_seccomp(plan);
-    loaded.cache_note = "cache not used: " + *problem;
+  // A directory others could write is not trusted even for reading.
+  struct stat st {};
+  const bool exists = ::lstat(cache_dir.c_str(), &st) == 0;
+  if (exists && (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)) {
+    loaded.filters = compile_seccomp(policy::make_seccomp_plan(spec));
+    loaded.cache_note = "cache not used: " + quote(cache_dir.string()) + " is not a 0700 directory of uid " +
+                        std::to_string(::geteuid());
     return loaded;
   }
-  if (auto cached = read_entry(path, key, loaded.cache_note)) {
+  if (!exists) loaded.cache_note = "not cached yet";
+  if (auto cached = exists ? read_entry(path, key, loaded.cache_note) : std::nullopt) {
     loaded.filters = std::move(*cached);
-    loaded.filters.log_denials = plan.log_denials;
+    loaded.filters.log_denials = spec.log_denials;
+    loaded.filters.listener = spec.count_denials;
     loaded.from_cache = true;
     return loaded;
   }
-  loaded.filters = compile_seccomp(plan);
-  if (auto problem = write_entry(path, key, loaded.filters)) loaded.cache_note += "; not stored: " + *problem;
+  loaded.filters = compile_seccomp(policy::make_seccomp_plan(spec));
+  auto problem = ensure_private_directory(cache_dir);
+  if (!problem) problem = write_entry(path, key, loaded.filters);
+  if (problem) loaded.cache_note += "; not stored: " + *problem;
   return loaded;
 }
 

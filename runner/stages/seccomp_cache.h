@@ -2,9 +2,15 @@
 // compile time (about 1.5 ms for the shipped tiers' filters on the reference
 // machine, see docs/performance.md) when the same filters were built before.
 //
-//   STATE_DIR/cache/seccomp/<key>.bpf   key = SHA-256 of the plan's canonical
-//                                       text, libseccomp's version, the
-//                                       architecture and the file format
+//   STATE_DIR/cache/seccomp/<key>.bpf   key = SHA-256 of the tier's seccomp
+//                                       section (canonical text) and the
+//                                       tierbox build that turns it into BPF
+//
+// The build is the executable's ELF build ID, which changes with any change
+// to the groups, the rule generator or the libseccomp linked in: a hit then
+// costs neither deriving the rules nor compiling them. Without a build ID
+// the key is taken from the derived rules, libseccomp's version and the
+// architecture instead (correct, a little slower).
 //
 // Directories are 0700 and files 0600, owned by the runner's user; a file is
 // written to a temporary name and renamed, so a reader never sees half of
@@ -17,7 +23,7 @@
 #include <filesystem>
 #include <string>
 
-#include "policy/seccomp_rules.h"
+#include "policy/sections/seccomp.h"
 #include "stages/seccomp.h"
 
 namespace tierbox::stages {
@@ -28,11 +34,16 @@ struct LoadedSeccomp {
   std::string cache_note;  // why the cache was not used or not written, for -v; "" when all went well
 };
 
-// The filters of plan: from cache_dir when a verified entry exists, else
-// compiled (and stored). An empty cache_dir disables the cache.
-LoadedSeccomp load_or_compile_seccomp(const policy::SeccompPlan& plan, const std::filesystem::path& cache_dir);
+// The filters of spec: from cache_dir when a verified entry exists, else
+// derived, compiled and stored. An empty cache_dir disables the cache.
+LoadedSeccomp load_or_compile_seccomp(const policy::SeccompSpec& spec, const std::filesystem::path& cache_dir);
 
-// The cache key of plan, in hex.
-std::string seccomp_cache_key(const policy::SeccompPlan& plan);
+// The cache key of spec, in hex. build_id: the ELF build ID of this
+// executable by default (see above); "" to key on the derived rules.
+std::string seccomp_cache_key(const policy::SeccompSpec& spec);
+std::string seccomp_cache_key(const policy::SeccompSpec& spec, const std::string& build_id);
+
+// This executable's ELF build ID in hex, "" when it has none.
+const std::string& executable_build_id();
 
 }  // namespace tierbox::stages

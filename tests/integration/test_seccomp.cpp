@@ -121,6 +121,29 @@ BOOST_AUTO_TEST_CASE(profile_check_warns_about_every_opt_in) {
   BOOST_TEST(shipped.out.find("WARNING") == std::string::npos, shipped.out);
 }
 
+BOOST_AUTO_TEST_CASE(count_denials_counts_what_the_task_was_denied_and_answers_as_configured) {
+  Workspace workspace;
+  auto result = run_tierbox({"run", "-v", "--profile", test_profile("seccomp-count.json"), "--workspace",
+                             workspace.str(), "--", "/bin/sh", "-c",
+                             "./probe blocked keyctl ptrace_traceme clone3_user bpf_prog_load && "
+                             "./probe blocked keyctl && hostname sandbox2 2>/dev/null; true"});
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  // The answers are the configured ones, exactly as without counting.
+  const auto first = json::parse(result.out.substr(0, result.out.find('\n')));
+  BOOST_TEST(first["keyctl"] == "EPERM");
+  BOOST_TEST(first["ptrace_traceme"] == "EPERM");
+  BOOST_TEST(first["bpf_prog_load"] == "EPERM");
+  BOOST_TEST(first["clone3_user"] == "ENOSYS");
+  for (const char* line : {"seccomp denied keyctl 2 times", "seccomp denied ptrace 1 times", "seccomp denied bpf 1 times",
+                           "seccomp denied clone3 1 times", "seccomp denied sethostname 1 times"})
+    BOOST_TEST(result.err.find(line) != std::string::npos, line << " not in: " << result.err);
+  // Control: a tier that does not count reports nothing.
+  auto plain = run_tierbox({"run", "-v", "--tier", "untrusted", "--workspace", workspace.str(), "--", "./probe",
+                            "blocked", "keyctl"});
+  BOOST_TEST(plain.status == 0);
+  BOOST_TEST(plain.err.find("seccomp denied") == std::string::npos, plain.err);
+}
+
 BOOST_AUTO_TEST_CASE(verbose_reports_the_filters) {
   auto result = run_tierbox({"run", "-v", "--", "/bin/true"});
   BOOST_TEST(result.status == 0);

@@ -185,7 +185,13 @@ BOOST_AUTO_TEST_CASE(the_plan_text_is_canonical) {
   BOOST_TEST(describe(make_seccomp_plan(a)) == describe(make_seccomp_plan(b)));
   b.deny.clear();
   BOOST_TEST(describe(make_seccomp_plan(a)) != describe(make_seccomp_plan(b)));
-  BOOST_TEST(stages::seccomp_cache_key(make_seccomp_plan(a)) != stages::seccomp_cache_key(make_seccomp_plan(b)));
+  BOOST_TEST(describe(a) != describe(b));
+  BOOST_TEST(stages::seccomp_cache_key(a) != stages::seccomp_cache_key(b));
+  // The section's text is canonical too: order and repetition do not matter.
+  auto c = small_policy();
+  c.allow.push_back("read");
+  std::reverse(c.allow.begin(), c.allow.end());
+  BOOST_TEST(describe(c) == describe(small_policy()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -287,6 +293,23 @@ BOOST_AUTO_TEST_CASE(log_as_the_default_action_still_blocks_what_is_always_block
   CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_socket);
 }
 
+BOOST_AUTO_TEST_CASE(count_denials_turns_errno_denials_of_the_syscalls_filter_into_notifications) {
+  auto spec = small_policy();
+  spec.count_denials = true;
+  const auto filters = compile(spec);
+  BOOST_TEST(filters.listener);
+  CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_read);
+  CHECK_VERDICT(filters, SECCOMP_RET_USER_NOTIF, SYS_openat);  // default ENOSYS
+  CHECK_VERDICT(filters, SECCOMP_RET_USER_NOTIF, SYS_socket);  // denied EPERM
+  CHECK_VERDICT(filters, SECCOMP_RET_USER_NOTIF, SYS_clone3);
+  // The arguments filter keeps its errno (one listener per filter chain).
+  CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, TIOCSTI});
+  CHECK_VERDICT(filters, SECCOMP_RET_KILL_PROCESS, kI386Getpid, {}, AUDIT_ARCH_I386);
+  auto kill = spec;
+  kill.deny_action = {SeccompAction::Kind::kill_process, 0};
+  CHECK_VERDICT(compile(kill), SECCOMP_RET_KILL_PROCESS, SYS_socket);  // kills stay kills
+}
+
 BOOST_AUTO_TEST_CASE(the_shipped_default_runs_ordinary_programs_and_blocks_the_list) {
   const auto filters = compile(SeccompSpec{});
   for (int nr : {SYS_read, SYS_openat, SYS_mmap, SYS_execve, SYS_wait4, SYS_socket, SYS_connect, SYS_pipe2,
@@ -325,7 +348,7 @@ std::filesystem::path only_entry(const std::filesystem::path& dir) {
 BOOST_AUTO_TEST_CASE(a_second_load_comes_from_the_cache_and_is_identical) {
   TempDir dir;
   const auto cache = dir.path() / "cache" / "seccomp";
-  const auto plan = make_seccomp_plan(small_policy());
+  const auto plan = small_policy();
   auto first = stages::load_or_compile_seccomp(plan, cache);
   BOOST_TEST(!first.from_cache);
   auto second = stages::load_or_compile_seccomp(plan, cache);
@@ -344,7 +367,7 @@ BOOST_AUTO_TEST_CASE(a_second_load_comes_from_the_cache_and_is_identical) {
 BOOST_AUTO_TEST_CASE(a_tampered_entry_is_never_used) {
   TempDir dir;
   const auto cache = dir.path() / "seccomp";
-  const auto plan = make_seccomp_plan(small_policy());
+  const auto plan = small_policy();
   const auto compiled = stages::load_or_compile_seccomp(plan, cache).filters;
   const auto entry = only_entry(cache);
   // Flip a bit of the last instruction (a return value): the digest no longer matches.
@@ -368,6 +391,8 @@ BOOST_AUTO_TEST_CASE(a_tampered_entry_is_never_used) {
   auto loose = stages::load_or_compile_seccomp(plan, cache);
   BOOST_TEST(!loose.from_cache);
   // A cache directory others can write is not used at all.
+  BOOST_REQUIRE(::chmod(entry.c_str(), 0600) == 0);
+  BOOST_REQUIRE(stages::load_or_compile_seccomp(plan, cache).from_cache);
   BOOST_REQUIRE(::chmod(cache.c_str(), 0777) == 0);
   auto shared = stages::load_or_compile_seccomp(plan, cache);
   BOOST_TEST(!shared.from_cache);
@@ -375,13 +400,26 @@ BOOST_AUTO_TEST_CASE(a_tampered_entry_is_never_used) {
   BOOST_TEST(same_program(shared.filters.syscalls, compiled.syscalls));
 }
 
+BOOST_AUTO_TEST_CASE(the_key_names_the_tierbox_build_or_else_the_derived_rules) {
+  BOOST_REQUIRE_MESSAGE(!stages::executable_build_id().empty(), "the test binary has no ELF build ID");
+  BOOST_TEST(stages::executable_build_id().size() >= 32u);
+  const auto spec = small_policy();
+  BOOST_TEST(stages::seccomp_cache_key(spec) == stages::seccomp_cache_key(spec, stages::executable_build_id()));
+  BOOST_TEST(stages::seccomp_cache_key(spec, "aaaa") != stages::seccomp_cache_key(spec, "bbbb"));
+  // Without a build ID the derived rules are the key: sections that give
+  // the same rules share it (the opt-in of an item the allow list names anyway).
+  auto same_rules = spec;
+  same_rules.allow.push_back("@signal");
+  BOOST_TEST(stages::seccomp_cache_key(spec, "") == stages::seccomp_cache_key(same_rules, ""));
+  BOOST_TEST(stages::seccomp_cache_key(spec, "") != stages::seccomp_cache_key(spec, "aaaa"));
+}
+
 BOOST_AUTO_TEST_CASE(an_entry_for_another_plan_is_not_confused_with_this_one) {
   TempDir dir;
   const auto cache = dir.path() / "seccomp";
-  auto other_spec = small_policy();
-  other_spec.deny.clear();
-  const auto plan = make_seccomp_plan(small_policy());
-  const auto other = make_seccomp_plan(other_spec);
+  auto other = small_policy();
+  other.deny.clear();
+  const auto plan = small_policy();
   stages::load_or_compile_seccomp(other, cache);
   // Put the other plan's entry under this plan's name: its header's key differs.
   std::filesystem::rename(only_entry(cache), cache / (stages::seccomp_cache_key(plan) + ".bpf"));
@@ -443,6 +481,8 @@ BOOST_AUTO_TEST_CASE(unknown_names_groups_items_and_actions_name_the_json_path) 
   expect_error(R"({"seccomp": {"deny_action": "log"}})", {"/seccomp/deny_action"});
   expect_error(R"({"seccomp": {"log_denial": true}})", {"/seccomp/log_denial", "unknown key"});
   expect_error(R"({"seccomp": {"allow": "@default"}})", {"/seccomp/allow"});
+  expect_error(R"({"seccomp": {"count_denials": true, "allow_dangerous": ["foreign_abi"]}})",
+               {"/seccomp/count_denials", "foreign_abi"});
 }
 
 BOOST_AUTO_TEST_CASE(always_blocked_syscalls_need_the_explicit_opt_in) {

@@ -114,7 +114,12 @@ void apply_seccomp(JsonObjectReader reader, SeccompSpec& spec) {
     spec.deny = *deny;
   }
   if (auto log = reader.boolean("log_denials")) spec.log_denials = *log;
+  if (auto count = reader.boolean("count_denials")) spec.count_denials = *count;
   reader.finish();
+  // The counter answers for the x86_64 table only.
+  if (spec.count_denials && std::find(spec.allow_dangerous.begin(), spec.allow_dangerous.end(), "foreign_abi") !=
+                                spec.allow_dangerous.end())
+    reader.fail("count_denials", "cannot be combined with allow_dangerous \"foreign_abi\" (fix: drop one of them)");
 }
 
 }  // namespace tierbox::policy

@@ -37,6 +37,9 @@ struct SeccompSpec {
                                 "quotactl_fd", "setdomainname", "sethostname", "vhangup"};
   std::vector<std::string> allow_dangerous;           // always-blocked item ids the tier opts in to
   bool log_denials = false;  // SECCOMP_FILTER_FLAG_LOG: the kernel logs every denial
+  // The syscalls filter hands errno denials to tierbox (SECCOMP_RET_USER_NOTIF),
+  // which answers with the same errno and counts them per syscall for the run.
+  bool count_denials = false;
 };
 
 // Applies one file's `seccomp` object over spec: each key present replaces
