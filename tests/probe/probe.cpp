@@ -12,6 +12,7 @@
 //   tierbox-probe connect-abstract NAME   connect to an abstract unix socket
 //   tierbox-probe orphans N            fork N orphans that exit; report zombies left
 //   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
+//   tierbox-probe syscall NR [ARG...]  a raw syscall with numeric arguments: "ok" or the errno name
 //   tierbox-probe blocked [NAME...]    attempt each always-blocked syscall (all, or the
 //                                      named ones), each in a child process: "ok", the
 //                                      errno name, or "killed:SIGSYS" (docs/seccomp.md)
@@ -606,6 +607,13 @@ int main(int argc, char** argv) {
   else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));
   else if (command == "fill" && args.size() == 2) report = fill(args[0], std::stoll(args[1]));
   else if (command == "blocked") report = blocked(args);
+  else if (command == "syscall" && !args.empty() && args.size() <= 7) {
+    long values[6] = {};
+    for (std::size_t i = 1; i < args.size(); ++i) values[i - 1] = std::stol(args[i], nullptr, 0);
+    report = {{"result", in_child([&] {
+                 return errno_of(syscall(std::stol(args[0]), values[0], values[1], values[2], values[3], values[4], values[5]));
+               })}};
+  }
   else {
     std::cerr << "tierbox-probe: unknown command " << command << "\n";
     return 2;
