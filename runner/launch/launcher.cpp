@@ -106,9 +106,12 @@ std::optional<SyncMessage> receive_from_child(int fd, std::chrono::steady_clock:
   }
   SyncMessage message;
   ssize_t received;
+  // ECONNRESET: the child exited with a message of ours unread (sync #2 sent
+  // while it was failing). The kernel reports that error once, ahead of the
+  // queue; the child's failure message is still there to read.
   do {
     received = ::recv(fd, &message, sizeof message, 0);
-  } while (received < 0 && errno == EINTR);
+  } while (received < 0 && (errno == EINTR || errno == ECONNRESET));
   if (received == 0) return std::nullopt;
   if (received != static_cast<ssize_t>(sizeof message)) throw_sys_error("recv(sync socket)");
   return message;
