@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what tierbox needs to build and test, from Debian 12's packages,
-# skipping what is already there. Run as root.
+# skipping what is already there. Run as root. gcc, git and python3 are the
+# workload the integration tests run inside sandboxes (docs/seccomp.md).
 set -eu
 
 PACKAGES="
@@ -11,6 +12,7 @@ PACKAGES="
   iproute2 nftables util-linux procps
   bubblewrap hyperfine
   clang libclang-rt-14-dev
+  gcc git python3
 "
 
 missing=""

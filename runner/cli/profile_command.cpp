@@ -10,6 +10,7 @@
 #include "policy/profile_loader.h"
 #include "policy/review/check.h"
 #include "policy/review/review.h"
+#include "policy/seccomp_groups.h"
 
 namespace tierbox::cli {
 namespace {

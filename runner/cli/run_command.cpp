@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/run_id.h"
+#include "common/unique_fd.h"
 #include "common/units.h"
 #include "common/users.h"
 #include "common/unique_fd.h"
@@ -31,6 +32,8 @@ struct RunOptions {
   std::string result_file;
   std::string cgroup_parent;
   std::vector<std::string> env;
+  std::vector<int> pass_fds;
+  std::vector<std::string> secrets;
   std::vector<std::string> command;
   bool allow_expired_tier = false;
 };
@@ -44,6 +47,47 @@ std::map<std::string, std::string> caller_environment() {
     env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
   }
   return env;
+}
+
+// Reads a secret's value from fd to EOF, at most limit + 1 bytes (the
+// planner refuses what is over the limit).
+std::string read_secret(int fd, const std::string& what) {
+  std::string value;
+  char buffer[8192];
+  while (value.size() <= policy::kMaxSecretBytes) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys_error("read(" + what + ")");
+    if (n == 0) break;
+    value.append(buffer, static_cast<std::size_t>(n));
+  }
+  return value;
+}
+
+// "NAME=@FILE" or "NAME=fd:N". A value on the command line itself is
+// refused: every user of the machine can read it in /proc/PID/cmdline.
+std::pair<std::string, std::string> parse_secret(const std::string& setting) {
+  const auto equals = setting.find('=');
+  const std::string name = setting.substr(0, equals);
+  if (equals == std::string::npos || !policy::is_valid_secret_name(name))
+    throw Error("--secret " + setting + ": expected NAME=@FILE or NAME=fd:N", exit_code::runner_failed);
+  const std::string source = setting.substr(equals + 1);
+  if (source.rfind('@', 0) == 0) {
+    const std::string path = source.substr(1);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) throw_sys_error("--secret " + name + ": open(" + quote(path) + ")");
+    return {name, read_secret(fd.get(), quote(path))};
+  }
+  if (source.rfind("fd:", 0) == 0) {
+    char* end = nullptr;
+    const long fd = std::strtol(source.c_str() + 3, &end, 10);
+    if (*end != '\0' || end == source.c_str() + 3 || fd < 0 || fd > 1 << 20)
+      throw Error("--secret " + name + ": expected fd:N with N a number, got " + quote(source), exit_code::runner_failed);
+    return {name, read_secret(static_cast<int>(fd), "fd " + std::to_string(fd))};
+  }
+  throw Error("--secret " + name + ": a value is never taken from the command line, where any user can read it "
+              "(fix: --secret " + name + "=@FILE or " + name + "=fd:N)",
+              exit_code::runner_failed);
 }
 
 policy::TaskRequest make_request(const RunOptions& options) {
@@ -63,6 +107,8 @@ policy::TaskRequest make_request(const RunOptions& options) {
     request.env_overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
   }
   if (!options.cgroup_parent.empty()) request.cgroup_parent = options.cgroup_parent;
+  request.pass_fds = options.pass_fds;
+  for (const auto& setting : options.secrets) request.secrets.push_back(parse_secret(setting));
   request.argv = options.command;
   request.allow_expired_tier = options.allow_expired_tier;
   request.caller_env = caller_environment();
@@ -163,6 +209,10 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
   run_app->add_option("--cgroup-parent", options->cgroup_parent,
                       "Create the run's cgroups below PATH: relative (jobs) to the runner's own cgroup or the "
                       "configured cgroup_parent, or absolute (as in /proc/self/cgroup) inside one of them");
+  run_app->add_option("--pass-fd", options->pass_fds,
+                       "Pass this open fd (3 or more) to the task at the same number; the tier's pass_fds says how many");
+  run_app->add_option("--secret", options->secrets,
+                       "NAME=@FILE or NAME=fd:N: a secret the task reads from the tier's secrets directory");
   run_app->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
   run_app->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
   run_app->add_flag("--allow-expired-tier", options->allow_expired_tier,

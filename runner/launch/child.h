@@ -12,6 +12,7 @@
 
 #include "policy/launch_plan.h"
 #include "stages/capabilities.h"
+#include "stages/seccomp.h"
 
 namespace tierbox::launch {
 
@@ -21,9 +22,11 @@ struct ChildContext {
   int status_fd = -1;  // write end of the pipe init reports the task's status on
   std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
+  std::vector<int> task_keep_fds;  // sorted: the sync fd and the fds the plan passes to the task
   std::vector<char*> argv;        // null-terminated
   std::vector<char*> envp;        // null-terminated
   stages::CapabilityInput capabilities;
+  const stages::CompiledSeccomp* seccomp = nullptr;  // installed last, before the task starts
   bool have_mount_setattr = true;
   std::uint64_t ignored_signals = 0;  // bit N-1: signal N is SIG_IGN in the runner
   char* title_area = nullptr;     // the runner's argv+environ memory

@@ -13,6 +13,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::build_root: return "build the new root";
     case ChildStep::pivot_root: return "pivot root";
     case ChildStep::root_read_only: return "make the root read-only";
+    case ChildStep::write_secrets: return "write the secrets";
     case ChildStep::hostname: return "hostname";
     case ChildStep::loopback: return "bring up lo";
     case ChildStep::rlimits: return "rlimits";
@@ -20,12 +21,14 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::join_cgroups: return "join the run's cgroups";
     case ChildStep::new_session: return "new session";
     case ChildStep::close_fds: return "close inherited fds";
+    case ChildStep::landlock: return "Landlock";
     case ChildStep::drop_capabilities: return "drop capabilities";
     case ChildStep::no_new_privs: return "no_new_privs";
     case ChildStep::become_task_user: return "become the task user";
     case ChildStep::session_keyring: return "new session keyring";
     case ChildStep::verify_capabilities: return "verify capabilities are empty";
     case ChildStep::working_directory: return "working directory";
+    case ChildStep::seccomp: return "install the seccomp filters";
     case ChildStep::fork_task: return "fork the task";
     case ChildStep::report_ready: return "report ready (sync #3)";
     case ChildStep::exec: return "exec";

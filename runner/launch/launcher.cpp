@@ -28,6 +28,8 @@
 #include "stages/placeholders.h"
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
+#include "stages/seccomp_cache.h"
+#include "stages/seccomp_notify.h"
 #include "stages/user_namespace.h"
 
 namespace tierbox::launch {
@@ -243,6 +245,25 @@ void record_task_status(Outcome& outcome, const SupervisionResult& result) {
   outcome.timed_out = result.timed_out;
 }
 
+UniqueFd take_listener(int pidfd, int fd_in_init) {
+  UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd_in_init, 0)));
+  if (!listener) throw_sys_error("pidfd_getfd(sandbox init, fd " + std::to_string(fd_in_init) + " (the seccomp listener))");
+  return listener;
+}
+
+void log_landlock(const policy::LandlockPlan& landlock) {
+  for (const auto& missing : landlock.not_enforced)
+    logging::warn("Landlock ({}): this kernel cannot enforce {}; the task runs without it", to_string(landlock.mode),
+                  missing);
+  if (landlock.abi == 0) {
+    logging::step("landlock: not applied ({})", to_string(landlock.mode));
+    return;
+  }
+  logging::step("landlock: ABI {} ({}), {} path rules, {} port rules{}", landlock.abi, to_string(landlock.mode),
+                landlock.paths.size(), landlock.ports.size(),
+                landlock.scoped ? ", abstract unix sockets and signals scoped" : "");
+}
+
 }  // namespace
 
 void set_process_title_area(char* area, std::size_t size) {
@@ -255,6 +276,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.run_id = plan.run_id;
   outcome.overrides = plan.overrides;
   logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
+  log_landlock(plan.landlock);
+  if (plan.secrets) logging::step("secrets: {} files at {}", plan.secrets->files.size(), plan.secrets->target);
+  if (!plan.pass_fds.empty()) logging::step("{} fds passed to the task", plan.pass_fds.size());
 
   stages::check_standard_fds();
 
@@ -319,7 +343,16 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   });
   logging::step("{} host trees opened and sealed", prepared.trees.size());
 
-  // Parent 4: the sync channel, init's status pipe, the child's inputs.
+  // Parent 4: the sync channel, init's status pipe, the child's inputs,
+  // among them the seccomp filters, compiled here (or read from the cache):
+  // the child may not allocate, and libseccomp does.
+  const auto seccomp = with_stage("seccomp", [&] {
+    return stages::load_or_compile_seccomp(plan.seccomp, config.state_dir / "cache" / "seccomp");
+  });
+  logging::step("seccomp: {} + {} BPF instructions, {}{}", seccomp.filters.arguments.size(),
+                seccomp.filters.syscalls.size(), seccomp.from_cache ? "from the cache" : "compiled",
+                seccomp.cache_note.empty() ? "" : " (" + seccomp.cache_note + ")");
+  for (const auto& item : plan.seccomp.allow_dangerous) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
   auto channel = make_sync_channel();
   auto status = make_status_pipe();
   ChildContext context;
@@ -328,10 +361,15 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.status_fd = status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};
+  context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
+  context.task_keep_fds = {context.sync_fd};
+  context.task_keep_fds.insert(context.task_keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
+  std::sort(context.task_keep_fds.begin(), context.task_keep_fds.end());
   context.argv = c_strings(plan.argv);
   context.envp = c_strings(plan.env);
   context.capabilities = stages::prepare_capability_input();
+  context.seccomp = &seccomp.filters;
   context.have_mount_setattr = have_mount_setattr;
   context.ignored_signals = ignored_signals();
   context.title_area = g_title_area;
@@ -409,9 +447,15 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.
   auto message = receive_from_child(channel.parent_end.get(), deadline);
+  std::optional<stages::DenialCounter> denials;
   if (message && message->kind == SyncKind::ready_to_exec) {
     log_child_timings(*message);
     logging::step("sync #3 received (child ready to exec)");
+    // count_denials: answer the filter's notifications from now on (the task
+    // execs next). init keeps the listener; the runner takes a copy.
+    if (message->seccomp_listener >= 0)
+      denials.emplace(with_stage("seccomp", [&] { return take_listener(pidfd.get(), message->seccomp_listener); }),
+                      plan.seccomp);
     message = receive_from_child(channel.parent_end.get(), deadline);
   }
   if (message) {
@@ -431,6 +475,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
                                 [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); });
   guard.release();
+  if (denials) {
+    denials->stop();
+    outcome.denied_syscalls = denials->counts();
+    for (const auto& [name, count] : outcome.denied_syscalls) logging::step("seccomp denied {} {} times", name, count);
+  }
   outcome.ended_at = std::chrono::system_clock::now();
   outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   record_task_status(outcome, result);

@@ -4,6 +4,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +36,9 @@ struct Outcome {
   // rusage (its whole tree) where no cgroup counts it.
   stages::CgroupUsage usage;
   stages::CgroupReport cgroup;     // how the run's cgroups were set up
+  // Syscalls the seccomp filter denied with an errno, by name, when the tier
+  // counts them (seccomp.count_denials); for the run's result.
+  std::map<std::string, std::uint64_t> denied_syscalls;
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

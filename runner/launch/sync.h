@@ -28,7 +28,9 @@ struct SyncMessage {
   SyncKind kind = SyncKind::failure;
   ChildStep step = ChildStep::count;
   std::int32_t err = 0;
-  std::uint32_t reserved = 0;
+  // #3: init's seccomp listener fd number (count_denials), -1 for none;
+  // the parent takes a copy with pidfd_getfd.
+  std::int32_t seccomp_listener = -1;
   // CLOCK_MONOTONIC at the end of each child step, for `run -v`.
   std::uint64_t step_done_ns[kChildStepCount] = {};
   char detail[256] = {};

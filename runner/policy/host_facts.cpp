@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -296,15 +297,32 @@ std::vector<net::Ipv4Address> resolve_ipv4(const std::string& name) {
   return addresses;
 }
 
+int kernel_landlock_abi() {
+  // landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
+  const long abi = ::syscall(444 /* SYS_landlock_create_ruleset */, nullptr, 0, 1U);
+  return abi > 0 ? static_cast<int>(abi) : 0;
+}
+
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
                             const HostView& view) {
   HostFacts facts;
   facts.today = today_utc();
   facts.data_classes_file = inventory.file.string();
   facts.data_classes_sha256 = inventory.sha256;
+  facts.landlock_abi = kernel_landlock_abi();
   for (int resource : {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE, RLIMIT_STACK, RLIMIT_AS}) {
     struct rlimit limit {};
     if (::getrlimit(static_cast<__rlimit_resource>(resource), &limit) == 0) facts.rlimit_hard[resource] = limit.rlim_max;
+  }
+  for (int fd : request.pass_fds) {
+    PassedFdFacts passed{fd, false, false};
+    struct stat st {};
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0 && ::fstat(fd, &st) == 0) {
+      passed.open = true;
+      passed.directory = S_ISDIR(st.st_mode) || (flags & O_PATH) == O_PATH;
+    }
+    facts.passed_fds.push_back(passed);
   }
   if (request.workspace) {
     const auto& given = *request.workspace;

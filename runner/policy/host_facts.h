@@ -41,4 +41,8 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, 
 // /etc/hosts, then DNS, as nsswitch.conf says). Throws Error when it gives none.
 std::vector<net::Ipv4Address> resolve_ipv4(const std::string& name);
 
+// The kernel's Landlock ABI (landlock_create_ruleset with
+// LANDLOCK_CREATE_RULESET_VERSION), 0 when it has none or it is disabled.
+int kernel_landlock_abi();
+
 }  // namespace tierbox::policy

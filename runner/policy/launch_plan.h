@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/ruleset.h"
+#include "policy/landlock_rules.h"
 #include "policy/profile.h"
 
 namespace tierbox::policy {
@@ -99,6 +100,17 @@ struct EgressPlan {
   std::vector<PinnedHost> pinned_hosts;
 };
 
+// One secret: a file the task finds in SecretsPlan::target.
+struct SecretFile {
+  std::string name;
+  std::string value;  // never logged, never in the run record
+};
+
+struct SecretsPlan {
+  std::string target;  // absolute, inside the new root; build_root mounts an empty tmpfs there
+  std::vector<SecretFile> files;
+};
+
 struct LaunchPlan {
   std::string run_id;
   std::string tier;
@@ -109,6 +121,7 @@ struct LaunchPlan {
 
   std::vector<std::string> argv;
   std::vector<std::string> env;     // "NAME=VALUE"
+  std::vector<int> pass_fds;        // sorted: fds the task gets besides 0, 1 and 2, at the same numbers
   std::string exec_search_path;     // PATH used to find argv[0] inside
   std::string exec_path;            // when set: the file executed (resolved and checked against allowed_commands)
   std::string cwd;                  // inside the sandbox
@@ -128,6 +141,7 @@ struct LaunchPlan {
   // Exceptions the caller asked for (e.g. --allow-expired-tier), one line
   // each: shown on stderr and kept in the run record for the audit trail.
   std::vector<std::string> overrides;
+  std::optional<SecretsPlan> secrets;  // when the tier names secrets
 
   std::chrono::milliseconds wall_time{0};
   std::vector<RlimitSetting> rlimits;    // applied in the child, in this order
@@ -135,6 +149,11 @@ struct LaunchPlan {
   std::string cgroup_parent;             // --cgroup-parent, "" for the default place
   NetworkMode network = NetworkMode::none;
   std::optional<EgressPlan> egress;  // mode allowlist only
+  // The tier's seccomp section. The rules (policy/seccomp_rules.h) follow
+  // from it by a pure function; the launcher derives and compiles them only
+  // when its filter cache has no entry for it (stages/seccomp_cache.h).
+  SeccompSpec seccomp;
+  LandlockPlan landlock;
 };
 
 const char* to_string(MountOp::Kind kind);

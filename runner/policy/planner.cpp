@@ -264,6 +264,86 @@ EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
   return egress;
 }
 
+// The paths Landlock lets the task use: exactly what the plan mounts, each
+// as the plan mounts it (policy/landlock_rules.h).
+std::vector<LandlockPathInput> landlock_paths(const Profile& profile, const std::optional<WorkspacePlan>& workspace) {
+  using Use = LandlockPathInput::Use;
+  // The root tmpfs (read-only): the generated /etc files, mount points.
+  std::vector<LandlockPathInput> paths = {{"/", Use::read}};
+  for (const auto& mount : profile.mounts) {
+    const auto use = mount.writable ? Use::write : Use::read_execute;
+    if (mount.type == MountType::bind) paths.push_back({mount.target, use, mount.optional});
+    else if (mount.type == MountType::tmpfs) paths.push_back({mount.target, use});
+    // A symlink leads to a path that has its own rule.
+  }
+  if (workspace) paths.push_back({workspace->target, workspace->writable ? Use::write : Use::read_execute});
+  paths.push_back({"/proc", Use::proc});
+  // /dev is on the read-only root: nothing can be created there, and one
+  // rule covers the device binds and the devpts below it.
+  paths.push_back({"/dev", Use::device_directory});
+  paths.push_back({"/dev/shm", Use::write});
+  return paths;
+}
+
+// fds beyond 0, 1 and 2 reach the task only when the caller names them and
+// the tier allows that many; never a directory (or O_PATH) fd, which is a
+// way out of the sandbox's root (CVE-2024-21626).
+void check_passed_fds(const Profile& profile, const HostFacts& host) {
+  std::set<int> seen;
+  for (const auto& passed : host.passed_fds) {
+    const std::string flag = "--pass-fd " + std::to_string(passed.fd);
+    if (passed.fd <= 2) throw Refusal(flag + ": stdin, stdout and stderr always reach the task; pass fds from 3 up");
+    if (!passed.open)
+      throw Error(flag + ": not an open file descriptor of tierbox (fix: open it in the calling shell, e.g. 7>file)",
+                  exit_code::runner_failed);
+    if (passed.directory)
+      throw Refusal(flag + ": a directory (or O_PATH) fd leads out of the sandbox's root and is never passed");
+    if (!seen.insert(passed.fd).second) throw Refusal(flag + ": given twice");
+  }
+  if (host.passed_fds.size() > profile.pass_fds)
+    throw Refusal("--pass-fd: tier '" + profile.name + "' allows passing " + std::to_string(profile.pass_fds) +
+                  " file descriptors (pass_fds), " + std::to_string(host.passed_fds.size()) + " given");
+}
+
+// Secrets come only from the caller, only with names the tier lists, and
+// every required one must be given.
+void check_secrets(const Profile& profile, const TaskRequest& request) {
+  const auto& spec = profile.secrets;
+  std::set<std::string> given;
+  std::size_t total = 0;
+  for (const auto& [name, value] : request.secrets) {
+    if (std::find(spec.names.begin(), spec.names.end(), name) == spec.names.end())
+      throw Refusal("--secret " + name + ": tier '" + profile.name + "' does not take it (secrets.names)");
+    if (!given.insert(name).second) throw Refusal("--secret " + name + ": given twice");
+    if (value.size() > kMaxSecretBytes)
+      throw Refusal("--secret " + name + ": " + std::to_string(value.size()) + " bytes, more than " +
+                    std::to_string(kMaxSecretBytes));
+    total += value.size();
+  }
+  if (total > kMaxSecretsTotalBytes)
+    throw Refusal("--secret: " + std::to_string(total) + " bytes in all, more than " + std::to_string(kMaxSecretsTotalBytes));
+  for (const auto& name : spec.required)
+    if (!given.count(name))
+      throw Refusal("tier '" + profile.name + "' requires the secret '" + name + "' (secrets.required; fix: --secret " +
+                    name + "=@FILE)");
+}
+
+// An empty tmpfs at the secrets target; the child fills it after pivot_root
+// (stages/secrets) and makes it read-only.
+void plan_secrets(const Profile& profile, const TaskRequest& request, LaunchPlan& plan, MountOpBuilder& builder) {
+  if (profile.secrets.names.empty()) return;
+  SecretsPlan secrets{profile.secrets.target, {}};
+  std::uint64_t size = 4096;
+  for (const auto& [name, value] : request.secrets) {
+    secrets.files.push_back({name, value});
+    size += (value.size() + 4095) / 4096 * 4096 + 4096;
+  }
+  builder.make_parents(secrets.target);
+  builder.add({Kind::tmpfs, relative(secrets.target), tmpfs_options(size, 0700), 0, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+  builder.note_directory(secrets.target);
+  plan.secrets = std::move(secrets);
+}
+
 void check_request(const Profile& profile, const TaskRequest& request, const HostFacts& host) {
   if (request.argv.empty()) throw Refusal("no command given (usage: tierbox run --tier NAME -- COMMAND [ARGS...])");
   if (request.timeout && *request.timeout > profile.limits.wall_time)
@@ -288,6 +368,8 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
     if (!allowed)
       throw Refusal("--env " + name + ": tier '" + profile.name + "' does not allow it (environment.allow)");
   }
+  check_passed_fds(profile, host);
+  check_secrets(profile, request);
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
 }
@@ -414,6 +496,8 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan.requester = request.caller.user_name;
   plan.argv = request.argv;
   plan.env = build_environment(profile.environment, request.caller_env, request.env_overrides);
+  for (const auto& passed : host.passed_fds) plan.pass_fds.push_back(passed.fd);
+  std::sort(plan.pass_fds.begin(), plan.pass_fds.end());
   plan.exec_search_path = kDefaultPath;
   for (const auto& entry : plan.env)
     if (entry.rfind("PATH=", 0) == 0) plan.exec_search_path = entry.substr(5);
@@ -426,6 +510,7 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan_rlimits(profile.limits.rlimits, host, plan);
   plan.cgroup_limits = profile.limits.cgroup;
   plan.cgroup_parent = request.cgroup_parent.value_or("");
+  plan.seccomp = profile.seccomp;
 
   if (host.workspace) {
     plan.workspace = WorkspacePlan{host.workspace->canonical_path, profile.workspace.target,
@@ -434,9 +519,14 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
                                    host.workspace->inode};
   }
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
+  // Network mode none restricts no TCP port: its namespace has only lo,
+  // where servers the task starts itself (test suites) must keep working.
+  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace),
+                                     std::nullopt, profile.name);
 
   MountOpBuilder builder(plan);
   plan_profile_mounts(profile, plan.workspace, builder);
+  plan_secrets(profile, request, plan, builder);
   plan_dev(profile, builder);
   plan_proc(builder);
   plan_etc(profile, plan, builder);

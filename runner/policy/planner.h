@@ -31,8 +31,16 @@ struct WorkspaceFacts {
   ino_t inode = 0;
 };
 
+// An fd the caller asks to pass to the task, as the runner found it.
+struct PassedFdFacts {
+  int fd = -1;
+  bool open = false;
+  bool directory = false;  // a directory, or an O_PATH fd: both lead to paths
+};
+
 // What the planner needs to know about the host (gathered by host_facts.cpp).
 struct HostFacts {
+  std::vector<PassedFdFacts> passed_fds;
   std::optional<WorkspaceFacts> workspace;
   Date today;                                 // for the tier's review dates
   DataAccessAssessment data_access;           // data classes and protected paths
@@ -45,10 +53,15 @@ struct HostFacts {
   // The caller's hard limits (RLIMIT_* -> value): a tier's rlimit above one
   // is lowered to it, since only CAP_SYS_RESOURCE on the host could raise it.
   std::map<int, std::uint64_t> rlimit_hard;
+  int landlock_abi = 0;  // 0: the kernel has no Landlock
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,
                      const std::string& run_id);
+
+// Limits of `run --secret` values: each, and all of a launch together.
+inline constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+inline constexpr std::size_t kMaxSecretsTotalBytes = 1024 * 1024;
 
 // The default PATH inside a sandbox whose tier sets none.
 inline constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";

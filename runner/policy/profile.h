@@ -15,9 +15,12 @@
 #include "policy/sections/commands.h"
 #include "policy/sections/data_access.h"
 #include "policy/sections/environment.h"
+#include "policy/sections/landlock.h"
 #include "policy/sections/limits.h"
 #include "policy/sections/metadata.h"
 #include "policy/sections/network.h"
+#include "policy/sections/seccomp.h"
+#include "policy/sections/secrets.h"
 
 namespace tierbox::policy {
 
@@ -58,6 +61,7 @@ struct Profile {
   std::string description;
   std::string hostname = "sandbox";
   std::uint64_t shm_size_bytes = 16ULL << 20;
+  std::uint32_t pass_fds = 0;  // how many fds `run --pass-fd` may pass to the task
   TaskUserSpec user;
   std::vector<MountSpec> mounts;
   WorkspaceSpec workspace;
@@ -70,6 +74,9 @@ struct Profile {
   // Fields a base marked `final` (a child may only tighten them): field name
   // ("limits.wall_time", "mounts", ...) -> the file that marked it.
   std::map<std::string, std::string> final_fields;
+  SeccompSpec seccomp;
+  LandlockMode landlock = LandlockMode::best_effort;
+  SecretsSpec secrets;
 };
 
 const char* to_string(MountType type);

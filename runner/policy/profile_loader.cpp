@@ -143,12 +143,16 @@ std::vector<std::string> apply_layer(const json& document, const std::string& fi
     profile.hostname = *hostname;
   }
   if (auto shm_size = reader.size("shm_size")) profile.shm_size_bytes = *shm_size;
+  if (auto pass_fds = reader.unsigned_integer("pass_fds", 64)) profile.pass_fds = static_cast<std::uint32_t>(*pass_fds);
   if (auto user = reader.object("user")) apply_user(std::move(*user), profile.user);
   if (const auto* mounts = reader.array("mounts")) apply_mounts(*mounts, file, "/mounts", profile.mounts);
   if (auto workspace = reader.object("workspace")) apply_workspace(std::move(*workspace), profile.workspace);
   if (auto environment = reader.object("environment")) apply_environment(std::move(*environment), profile.environment);
   if (auto limits = reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
   if (auto network = reader.object("network")) apply_network(std::move(*network), profile.network);
+  if (auto seccomp = reader.object("seccomp")) apply_seccomp(std::move(*seccomp), profile.seccomp);
+  apply_landlock(reader, profile.landlock);
+  if (auto secrets = reader.object("secrets")) apply_secrets(std::move(*secrets), profile.secrets);
   reader.finish();
   return finals;
 }
@@ -320,6 +324,7 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   validate_metadata(profile.metadata, file.string());
   validate_data_access(profile.data_access, file.string());
   check_final_fields(finals, profile);
+  validate_secrets(profile);
   return profile;
 }
 

@@ -29,6 +29,8 @@ struct TaskRequest {
   std::optional<std::chrono::milliseconds> timeout;   // --timeout
   std::optional<std::string> cgroup_parent;            // --cgroup-parent
   std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
+  std::vector<int> pass_fds;                                        // --pass-fd
+  std::vector<std::pair<std::string, std::string>> secrets;        // --secret: name, value (read from a file or fd)
   std::vector<std::string> argv;
   // --allow-expired-tier: run although the tier's review_by date has passed
   // (recorded in the plan's overrides, for the audit trail).

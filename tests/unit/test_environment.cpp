@@ -9,9 +9,13 @@ BOOST_AUTO_TEST_SUITE(environment)
 BOOST_AUTO_TEST_CASE(loader_and_interpreter_variables_are_forbidden) {
   for (const char* name : {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_ANYTHING_NEW", "GCONV_PATH",
                            "PYTHONPATH", "NODE_OPTIONS", "PERL5OPT", "RUBYOPT", "BASH_ENV", "ENV",
-                           "BASH_FUNC_x%%", "GLIBC_TUNABLES", "JAVA_TOOL_OPTIONS"})
+                           "BASH_FUNC_x%%", "GLIBC_TUNABLES", "JAVA_TOOL_OPTIONS", "PYTHONWARNINGS",
+                           "PYTHONBREAKPOINT", "NODE_REPL_EXTERNAL_MODULE", "GIT_SSH_COMMAND", "GIT_CONFIG_COUNT",
+                           "GIT_CONFIG_KEY_0", "GIT_CONFIG_PARAMETERS", "LESSOPEN", "OPENSSL_CONF", "LUA_INIT",
+                           "npm_config_script_shell", "CLASSPATH", "GCC_EXEC_PREFIX", "DYLD_INSERT_LIBRARIES",
+                           "PERL5SHELL", "ZDOTDIR"})
     BOOST_TEST(is_forbidden_variable(name), name);
-  for (const char* name : {"PATH", "HOME", "LANG", "TERM", "LDFLAGS", "CI"})
+  for (const char* name : {"PATH", "HOME", "LANG", "TERM", "LDFLAGS", "CI", "GIT_AUTHOR_NAME", "EDITOR", "PAGER", "LUA"})
     BOOST_TEST(!is_forbidden_variable(name), name);
 }
 

@@ -16,6 +16,14 @@ using tierbox::testing::TempDir;
 
 namespace {
 
+// A kernel with every Landlock restriction (the shipped untrusted tier requires it).
+tierbox::policy::HostFacts landlock_facts() {
+  tierbox::policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  return facts;
+}
+
+
 const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
 
 Profile load_text(const TempDir& dir, const std::string& text, const std::string& name = "t") {
@@ -127,7 +135,7 @@ BOOST_AUTO_TEST_CASE(names_are_pinned_in_etc_hosts_and_dns_resolves_nothing) {
   TempDir dir;
   auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist",
       "allow": ["api.example.com:443/tcp", "api.example.com:8443/tcp", "10.20.0.0/16:5432/tcp"]}})");
-  HostFacts facts;
+  HostFacts facts = landlock_facts();
   facts.resolved_names["api.example.com"] = {ip("198.51.100.7"), ip("198.51.100.8")};
   auto plan = make_plan(profile, request(), facts, "run1");
   BOOST_TEST_REQUIRE(plan.egress.has_value());
@@ -154,7 +162,7 @@ BOOST_AUTO_TEST_CASE(a_name_resolving_into_a_denied_range_is_refused) {
   TempDir dir;
   auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist", "allow": ["api.example.com:443/tcp"]}})");
   for (const char* address : {"169.254.169.254", "10.0.0.5", "127.0.0.1", "100.100.100.200"}) {
-    HostFacts facts;
+    HostFacts facts = landlock_facts();
     facts.resolved_names["api.example.com"] = {ip("198.51.100.7"), ip(address)};
     try {
       make_plan(profile, request(), facts, "run1");
@@ -163,16 +171,16 @@ BOOST_AUTO_TEST_CASE(a_name_resolving_into_a_denied_range_is_refused) {
       BOOST_TEST(std::string(refusal.what()).find(std::string("resolves to ") + address) != std::string::npos, refusal.what());
     }
   }
-  BOOST_CHECK_THROW(make_plan(profile, request(), {}, "run1"), Error);  // not resolved at all
+  BOOST_CHECK_THROW(make_plan(profile, request(), landlock_facts(), "run1"), Error);  // not resolved at all
 }
 
 BOOST_AUTO_TEST_CASE(none_and_host_modes) {
-  auto none = make_plan(load_tier("untrusted", {kShipped}), request(), {}, "run1");
+  auto none = make_plan(load_tier("untrusted", {kShipped}), request(), landlock_facts(), "run1");
   BOOST_TEST(!none.egress.has_value());
   BOOST_TEST(!file_op(none, "etc/resolv.conf"));
   BOOST_TEST(file_op(none, "etc/nsswitch.conf")->data.find("hosts: files dns") != std::string::npos);
   TempDir dir;
-  auto host = make_plan(load_text(dir, R"({"extends": "untrusted", "network": {"mode": "host"}})"), request(), {}, "run1");
+  auto host = make_plan(load_text(dir, R"({"extends": "untrusted", "network": {"mode": "host"}})"), request(), landlock_facts(), "run1");
   BOOST_TEST((host.network == NetworkMode::host));
   const auto* resolver = file_op(host, "etc/resolv.conf");
   BOOST_TEST_REQUIRE(resolver);

@@ -24,8 +24,15 @@ TaskRequest request_for(std::vector<std::string> argv) {
   return request;
 }
 
-HostFacts with_workspace(const std::string& path = "/home/dev/repo") {
+// A kernel with every Landlock restriction (the shipped untrusted tier requires it).
+HostFacts landlock_kernel() {
   HostFacts facts;
+  facts.landlock_abi = 7;
+  return facts;
+}
+
+HostFacts with_workspace(const std::string& path = "/home/dev/repo") {
+  HostFacts facts = landlock_kernel();
   facts.workspace = WorkspaceFacts{path, true, 1234, 1234};
   return facts;
 }
@@ -53,7 +60,7 @@ BOOST_AUTO_TEST_SUITE(planner)
 
 BOOST_AUTO_TEST_CASE(plan_carries_identity_command_and_limits) {
   auto profile = load_tier("untrusted", {kShipped});
-  auto plan = make_plan(profile, request_for({"/bin/true"}), {}, "run1");
+  auto plan = make_plan(profile, request_for({"/bin/true"}), landlock_kernel(), "run1");
   BOOST_TEST(plan.run_id == "run1");
   BOOST_TEST(plan.tier == "untrusted");
   BOOST_TEST(plan.profile_sha256 == profile.sha256);
@@ -68,7 +75,7 @@ BOOST_AUTO_TEST_CASE(plan_carries_identity_command_and_limits) {
 }
 
 BOOST_AUTO_TEST_CASE(environment_comes_only_from_the_tier) {
-  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), {}, "r");
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), landlock_kernel(), "r");
   for (const auto& entry : plan.env) {
     BOOST_TEST(entry.rfind("LD_PRELOAD", 0) != 0u);
     BOOST_TEST(entry.rfind("AWS_", 0) != 0u);
@@ -91,7 +98,7 @@ BOOST_AUTO_TEST_CASE(parents_are_mounted_before_children) {
 }
 
 BOOST_AUTO_TEST_CASE(dev_has_exactly_the_minimal_devices) {
-  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), {}, "r");
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), landlock_kernel(), "r");
   std::vector<std::string> devices;
   for (const auto& op : plan.mount_ops) {
     if (op.kind != Kind::attach_prepared || op.target.rfind("dev/", 0) != 0) continue;
@@ -125,7 +132,7 @@ BOOST_AUTO_TEST_CASE(host_binds_are_read_only_unless_the_tier_says_writable) {
 }
 
 BOOST_AUTO_TEST_CASE(generated_etc_files_name_the_task_user) {
-  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), {}, "r");
+  auto plan = make_plan(load_tier("untrusted", {kShipped}), request_for({"x"}), landlock_kernel(), "r");
   auto passwd = index_of(plan, Kind::file, "etc/passwd");
   BOOST_REQUIRE(passwd >= 0);
   BOOST_TEST(plan.mount_ops[static_cast<std::size_t>(passwd)].data.find("agent:x:1000:1000:") != std::string::npos);
@@ -138,7 +145,7 @@ BOOST_AUTO_TEST_CASE(a_tier_binding_etc_gets_no_generated_files) {
   profile.name = "t";
   profile.metadata.chain.push_back({"t.json", "o", "r", Date{2026, 1, 1}, Date{2099, 1, 1}});
   profile.mounts.push_back({MountType::bind, "/etc", "/etc"});
-  auto plan = make_plan(profile, request_for({"x"}), {}, "r");
+  auto plan = make_plan(profile, request_for({"x"}), landlock_kernel(), "r");
   BOOST_TEST(index_of(plan, Kind::file, "etc/passwd") == -1);
 }
 
@@ -146,9 +153,9 @@ BOOST_AUTO_TEST_CASE(timeout_may_only_shorten_the_wall_time) {
   auto profile = load_tier("untrusted", {kShipped});
   auto request = request_for({"x"});
   request.timeout = 30s;
-  BOOST_TEST((make_plan(profile, request, {}, "r").wall_time == 30s));
+  BOOST_TEST((make_plan(profile, request, landlock_kernel(), "r").wall_time == 30s));
   request.timeout = 2h;
-  auto message = refusal_of([&] { make_plan(profile, request, {}, "r"); });
+  auto message = refusal_of([&] { make_plan(profile, request, landlock_kernel(), "r"); });
   BOOST_TEST(message.find("limits.wall_time") != std::string::npos, message);
   BOOST_TEST(message.find("untrusted") != std::string::npos, message);
 }
@@ -157,23 +164,23 @@ BOOST_AUTO_TEST_CASE(env_overrides_need_the_tier_allowlist) {
   auto untrusted = load_tier("untrusted", {kShipped});
   auto request = request_for({"x"});
   request.env_overrides = {{"FOO", "1"}};
-  auto message = refusal_of([&] { make_plan(untrusted, request, {}, "r"); });
+  auto message = refusal_of([&] { make_plan(untrusted, request, landlock_kernel(), "r"); });
   BOOST_TEST(message.find("environment.allow") != std::string::npos, message);
 
   auto readonly = load_tier("readonly", {kShipped});
   request.env_overrides = {{"TIERBOX_DEBUG", "1"}};
-  auto plan = make_plan(readonly, request, {}, "r");
+  auto plan = make_plan(readonly, request, landlock_kernel(), "r");
   BOOST_TEST(std::count(plan.env.begin(), plan.env.end(), "TIERBOX_DEBUG=1") == 1);
 
   readonly.environment.allow = {"*"};
   request.env_overrides = {{"LD_PRELOAD", "/x.so"}};
-  message = refusal_of([&] { make_plan(readonly, request, {}, "r"); });
+  message = refusal_of([&] { make_plan(readonly, request, landlock_kernel(), "r"); });
   BOOST_TEST(message.find("never passed") != std::string::npos, message);
 }
 
 BOOST_AUTO_TEST_CASE(empty_command_and_non_directory_workspace_are_refused) {
   auto profile = load_tier("untrusted", {kShipped});
-  BOOST_TEST(!refusal_of([&] { make_plan(profile, request_for({}), {}, "r"); }).empty());
+  BOOST_TEST(!refusal_of([&] { make_plan(profile, request_for({}), landlock_kernel(), "r"); }).empty());
   auto request = request_for({"x"});
   request.workspace = "/etc/passwd";
   HostFacts facts;
@@ -184,7 +191,7 @@ BOOST_AUTO_TEST_CASE(empty_command_and_non_directory_workspace_are_refused) {
 BOOST_AUTO_TEST_CASE(path_for_exec_follows_the_tier_path) {
   auto profile = load_tier("untrusted", {kShipped});
   profile.environment.set["PATH"] = "/opt/tools/bin:/usr/bin";
-  BOOST_TEST(make_plan(profile, request_for({"x"}), {}, "r").exec_search_path == "/opt/tools/bin:/usr/bin");
+  BOOST_TEST(make_plan(profile, request_for({"x"}), landlock_kernel(), "r").exec_search_path == "/opt/tools/bin:/usr/bin");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -268,7 +275,7 @@ const RlimitSetting* find_rlimit(const LaunchPlan& plan, int resource) {
 
 BOOST_AUTO_TEST_CASE(rlimits_and_cgroup_limits_come_from_the_tier) {
   auto profile = load_tier("untrusted", {kShipped});
-  auto plan = make_plan(profile, request_for({"/bin/true"}), {}, "run1");
+  auto plan = make_plan(profile, request_for({"/bin/true"}), landlock_kernel(), "run1");
   BOOST_REQUIRE(find_rlimit(plan, RLIMIT_NOFILE));
   BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->soft == 256u);
   BOOST_TEST(find_rlimit(plan, RLIMIT_NOFILE)->hard == 256u);
@@ -284,7 +291,7 @@ BOOST_AUTO_TEST_CASE(rlimits_and_cgroup_limits_come_from_the_tier) {
 
 BOOST_AUTO_TEST_CASE(an_rlimit_above_the_callers_hard_limit_is_lowered_to_it) {
   auto profile = load_tier("workspace-write", {kShipped});  // nofile 4096
-  HostFacts host;
+  HostFacts host = landlock_kernel();
   host.rlimit_hard[RLIMIT_NOFILE] = 1024;
   host.rlimit_hard[RLIMIT_CORE] = 0;
   auto plan = make_plan(profile, request_for({"/bin/true"}), host, "run1");
@@ -300,12 +307,12 @@ BOOST_AUTO_TEST_CASE(cgroup_parent_must_be_a_cgroup_path) {
   auto request = request_for({"/bin/true"});
   for (const char* bad : {"/tierbox.slice/../x", "../x", "jobs/./ci", "jobs/", "/"}) {
     request.cgroup_parent = bad;
-    BOOST_TEST(refusal_of([&] { make_plan(profile, request, {}, "run1"); }).find("--cgroup-parent") != std::string::npos, bad);
+    BOOST_TEST(refusal_of([&] { make_plan(profile, request, landlock_kernel(), "run1"); }).find("--cgroup-parent") != std::string::npos, bad);
   }
   request.cgroup_parent = "jobs/ci";  // below the runner's own cgroup
-  BOOST_TEST(make_plan(profile, request, {}, "run1").cgroup_parent == "jobs/ci");
+  BOOST_TEST(make_plan(profile, request, landlock_kernel(), "run1").cgroup_parent == "jobs/ci");
   request.cgroup_parent = "/tierbox.slice";
-  BOOST_TEST(make_plan(profile, request, {}, "run1").cgroup_parent == "/tierbox.slice");
+  BOOST_TEST(make_plan(profile, request, landlock_kernel(), "run1").cgroup_parent == "/tierbox.slice");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 #include "policy/data_access.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
+#include "policy/seccomp_groups.h"
 
 namespace tierbox::policy {
 namespace {
@@ -91,6 +92,11 @@ CheckReport check_profile(const fs::path& file, const std::vector<fs::path>& dir
   check_data_classes(profile, inventory, view, report);
   check_commands(profile, view, report);
   for (const auto& warning : network_warnings(profile.network)) report.warnings.push_back("network: " + warning);
+  for (const auto& id : profile.seccomp.allow_dangerous) {
+    const auto* item = find_blocked_item(id);
+    report.warnings.push_back("seccomp.allow_dangerous opts in to the always-blocked item '" + id +
+                              "': " + (item ? std::string(item->description) : std::string("?")));
+  }
   return report;
 }
 

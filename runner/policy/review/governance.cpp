@@ -45,9 +45,6 @@ void explain_governance(const Profile& profile, const ExplainContext& context, E
 // Controls other issues are building; each replaces its line with its own
 // section when it lands, so explain never claims a control that is not there.
 void explain_pending_controls(const Profile&, const ExplainContext&, Explanation& out) {
-  out.push_back({"System calls",
-                 {"no syscall filter is configured in this build; what the task may not do comes from namespaces, "
-                  "dropped capabilities and no_new_privs (docs/threat-model.md)"}});
   out.push_back({"Approvals", {"not configured (the approval matrix is not built yet; see docs/governance.md once available)"}});
 }
 

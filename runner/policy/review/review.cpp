@@ -33,7 +33,8 @@ const std::vector<SectionReview>& section_reviews() {
        explain_process},
       {"network", {"network", "network.mode"}, compare_network, explain_network},
       {"limits", {"limits", "limits.wall_time"}, compare_limits, explain_limits},
-      // seccomp (issue 5) and approvals (issue 8) replace this entry.
+      {"kernel", {"seccomp", "landlock"}, compare_kernel_surface, explain_kernel_surface},
+      // approvals (the governance issue) replace this entry.
       {"pending", {}, compare_pending_controls, explain_pending_controls},
   };
   return kSections;

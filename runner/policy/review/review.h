@@ -79,6 +79,8 @@ void compare_network(const Profile& before, const Profile& after, Changes& out);
 void explain_network(const Profile& profile, const ExplainContext& context, Explanation& out);
 void compare_governance(const Profile& before, const Profile& after, Changes& out);
 void explain_governance(const Profile& profile, const ExplainContext& context, Explanation& out);
+void compare_kernel_surface(const Profile& before, const Profile& after, Changes& out);
+void explain_kernel_surface(const Profile& profile, const ExplainContext& context, Explanation& out);
 void compare_pending_controls(const Profile& before, const Profile& after, Changes& out);
 void explain_pending_controls(const Profile& profile, const ExplainContext& context, Explanation& out);
 
