@@ -1,0 +1,60 @@
+// The audit log: one append-only JSON Lines file, a hash chain through every
+// record, each append under flock and fsync'ed before it returns. A launch
+// whose record cannot be written does not start (fail closed).
+//
+// Record (docs/governance.md documents every field): whatever the caller
+// gives (event, run_id, user, tier, decision, exit, usage, ...) plus
+//   seq   1 for the first record, +1 for each next one
+//   ts    RFC 3339 UTC with milliseconds
+//   prev  the previous record's hash (64 zeros for the first)
+//   hash  SHA-256 (hex) of prev followed by the record's canonical JSON
+//         (every field but hash, keys sorted, no spaces)
+// Changing, removing or reordering any line breaks the chain at that line.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace tierbox::audit {
+
+inline constexpr const char* kDefaultAuditLog = "/var/log/tierbox/audit.jsonl";
+inline constexpr const char* kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
+
+// Who did something: the kernel's uid, its name, SUDO_USER as extra
+// information only (never trusted for a decision).
+struct Identity {
+  uid_t uid = 0;
+  std::string name;
+  std::string sudo_user;
+};
+nlohmann::json to_json(const Identity& identity);
+// The calling process's identity.
+Identity current_identity();
+
+// The file: --audit-log, else $TIERBOX_AUDIT_LOG, else the configuration's
+// audit_log, else kDefaultAuditLog.
+std::filesystem::path audit_log_path(const std::string& flag, const std::string& configured);
+
+class AuditLog {
+ public:
+  explicit AuditLog(std::filesystem::path file);
+
+  // Appends record (seq, ts, prev and hash are set here) and returns it as
+  // written. Throws tierbox::Error (exit 125) when it cannot be written and
+  // synced: the caller must then not go on with what it was recording.
+  nlohmann::json append(nlohmann::json record) const;
+
+  [[nodiscard]] const std::filesystem::path& file() const { return file_; }
+
+ private:
+  std::filesystem::path file_;
+};
+
+// The hash of a record as the chain defines it (record["hash"] is ignored).
+std::string record_hash(const nlohmann::json& record);
+
+}  // namespace tierbox::audit
