@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(kill_ends_it_at_once) { end_a_stubborn_task({"kill"}, "kill
 
 BOOST_AUTO_TEST_CASE(stop_of_a_task_that_obeys_sigterm_does_not_wait_for_the_grace_period) {
   ControlConfig config;
-  StartedRun started(config, config.profile_none, {"spin", "60", "1"}, "sandbox init is host pid");
+  StartedRun started(config, config.profile_none, {"spin", "60", "1"}, "exec succeeded");
   const auto began = std::chrono::steady_clock::now();
   auto result = config.tierbox({"stop", "--grace", "30", started.run_id});
   BOOST_TEST(result.status == 0, result.err);
@@ -267,7 +267,7 @@ BOOST_AUTO_TEST_SUITE(control_freeze)
 
 BOOST_AUTO_TEST_CASE(freeze_stops_a_busy_loop_and_thaw_resumes_it) {
   ControlConfig config;
-  StartedRun started(config, config.profile_none, {"spin", "120", "1"}, "sandbox init is host pid");
+  StartedRun started(config, config.profile_none, {"spin", "120", "1"}, "exec succeeded");
   const auto row = config.ps_row(started.run_id);
   BOOST_TEST_REQUIRE(row.is_object());
   BOOST_TEST(row["state"] == "running");
@@ -452,8 +452,8 @@ BOOST_AUTO_TEST_CASE(only_the_requester_an_operator_or_root_may_control_a_run) {
   BackgroundRun run(args, {"/usr/bin/env", "SUDO_UID=" + std::to_string(requester.uid), "SUDO_USER=" + requester.name});
   const auto run_id = run_id_from(run.wait_for_line(" registered"));
   BOOST_TEST_REQUIRE(!run_id.empty());
-  BOOST_TEST_REQUIRE(!run.wait_for_line("sandbox init is host pid").empty());
   BOOST_TEST_REQUIRE(!run.wait_for_line("control socket").empty());
+  BOOST_TEST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
 
   // Someone else, not an operator: refused, and the run goes on.
   auto refused = stranger.tierbox(config, {"stop", "--grace", "0", run_id});
