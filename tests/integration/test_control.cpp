@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -106,12 +107,15 @@ struct StartedRun {
   std::unique_ptr<BackgroundRun> run;
   std::string run_id;
 
+  std::string helper_line;  // "network helper started (pid N)...", for an allowlist run
+
   StartedRun(const ControlConfig& config, const std::string& profile, const std::vector<std::string>& probe_args,
              const std::string& ready_word) {
     run = std::make_unique<BackgroundRun>(config.run_args(profile, *workspace, probe_args));
     const auto registered = run->wait_for_line(" registered");
     run_id = run_id_from(registered);
     BOOST_TEST_REQUIRE(!run_id.empty(), registered);
+    if (profile.find("control-net") != std::string::npos) helper_line = run->wait_for_line("network helper started");
     BOOST_TEST_REQUIRE(!run->wait_for_line(ready_word).empty(), "the task never said " << ready_word);
   }
 };
@@ -511,13 +515,26 @@ BOOST_AUTO_TEST_CASE(gc_after_sigkill_of_the_runner_removes_everything_the_run_m
   const fs::path socket = fs::path(config.state_dir) / "control" / (started.run_id + ".sock");
   BOOST_TEST_REQUIRE(fs::exists(socket));
 
+  // The runner and its network helper (which would otherwise remove the
+  // run's network when the runner dies) are killed: gc must do it all.
+  std::smatch match;
+  BOOST_TEST_REQUIRE(std::regex_search(started.helper_line, match, std::regex("started \\(pid ([0-9]+)\\)")),
+                     started.helper_line);
+  const pid_t helper = std::stoi(match[1].str());
+  BOOST_TEST_REQUIRE(::kill(helper, SIGKILL) == 0);  // no handler runs after it
   started.run->signal(SIGKILL);
   started.run->wait(10s);
+  BOOST_TEST_REQUIRE(wait_until_gone(helper, 5000ms));  // reaped once its parent is gone
   auto dead = config.ps_row(started.run_id);
   BOOST_TEST(dead["state"] == "dead", dead.dump());
+  // What the killed runner could not remove is still there until gc.
+  for (const auto& dir : cgroups) BOOST_TEST(fs::exists(dir), dir);
+  BOOST_TEST(fs::exists(socket));
   auto gc = config.tierbox({"gc"});
   BOOST_TEST(gc.status == 0, gc.out << gc.err);
   BOOST_TEST(gc.out.find("cleaned " + started.run_id) != std::string::npos, gc.out);
+  BOOST_TEST(gc.out.find("removed control socket") != std::string::npos, gc.out);
+  BOOST_TEST(gc.out.find("removed network:") != std::string::npos, gc.out);
   for (pid_t pid : processes) BOOST_TEST(wait_until_gone(pid, 5000ms), "process " << pid);
   for (const auto& dir : cgroups) BOOST_TEST(!fs::exists(dir), dir);
   BOOST_TEST(!fs::exists(socket));
