@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "audit/audit_log.h"
 #include "cli/commands.h"
@@ -94,11 +95,24 @@ std::string act_as_root(const Context& context, const launch::RunRecord& record,
     }
     case ControlAction::panic: {
       if (request.kill) return launch::kill_run(record);
-      auto line = launch::freeze_run(record);
-      // Frozen first: a task that cannot run cannot react to losing its network.
-      line += "; " + launch::isolate_run(registry, record);
-      launch::update_control_state(registry, record.run_id, [](launch::ControlState& state) { state.isolated = true; });
-      return line;
+      // Frozen first: a task that cannot run cannot react to losing its
+      // network. Each is tried even when the other fails.
+      std::string done, failed;
+      const auto attempt = [&](const std::function<std::string()>& action) {
+        try {
+          done += (done.empty() ? "" : "; ") + action();
+        } catch (const Error& error) {
+          failed += (failed.empty() ? "" : "; ") + std::string(error.what());
+        }
+      };
+      attempt([&] { return launch::freeze_run(record); });
+      attempt([&] {
+        auto line = launch::isolate_run(registry, record);
+        launch::update_control_state(registry, record.run_id, [](launch::ControlState& state) { state.isolated = true; });
+        return line;
+      });
+      if (!failed.empty()) throw Error(failed + (done.empty() ? "" : " (done: " + done + ")"), exit_code::runner_failed);
+      return done;
     }
     case ControlAction::status: break;
   }
@@ -124,7 +138,12 @@ bool control_one_as_root(const Context& context, const launch::RunRecord& record
     result = error.what();
     std::fprintf(stderr, "tierbox: %s: %s\n", action.c_str(), result.c_str());
   }
-  audit_control(context, action, record.run_id, result);
+  try {
+    audit_control(context, action, record.run_id, result);
+  } catch (const Error& error) {
+    std::fprintf(stderr, "tierbox: %s: run %s: %s\n", action.c_str(), record.run_id.c_str(), error.what());
+    return false;
+  }
   return result == "ok";
 }
 

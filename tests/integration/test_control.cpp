@@ -52,7 +52,10 @@ struct ControlConfig {
     config.write("tierbox.json", settings.dump());
     profile_none = write_network_profile(config, "control-none", {{"mode", "none"}});
   }
+  // The runs (their BackgroundRuns, made after this) are gone by now; what
+  // a failed test's killed runner left, gc removes before the registry goes.
   ~ControlConfig() {
+    run_tierbox({"gc", "--config-dir", config.str()});
     std::error_code ec;
     fs::remove_all(state_dir, ec);
   }
