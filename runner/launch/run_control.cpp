@@ -260,7 +260,7 @@ nlohmann::json describe_run(const RunRegistry::Listed& listed, const ControlStat
           {"tier", record.tier},
           {"requester", requester},
           {"requester_uid", record.requester_uid},
-          {"sudo_user", record.sudo_user},
+          {"sudo_user", record.sudo_user.empty() ? nlohmann::json() : nlohmann::json(record.sudo_user)},
           {"argv", record.argv},
           {"pid", record.sandbox_pid},
           {"runner_pid", record.runner_pid},
