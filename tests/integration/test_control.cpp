@@ -284,6 +284,9 @@ BOOST_AUTO_TEST_CASE(freeze_stops_a_busy_loop_and_thaw_resumes_it) {
   BOOST_TEST(row["network_mode"] == "none");
   BOOST_TEST(row["pids"].get<int>() >= 2);
   BOOST_TEST(row["mem_bytes"].get<long long>() > 0);
+  for (const char* key : {"run_id", "tier", "requester", "argv", "pid", "started_at", "state", "mem_bytes", "pids",
+                          "network_mode"})
+    BOOST_TEST(row.contains(key), key);
   const auto task = descendants_of(row["pid"].get<pid_t>());
   BOOST_TEST_REQUIRE(task.size() == 1u);
   // Control: running, it accumulates CPU (loose: the 2 cores are shared).
@@ -293,6 +296,10 @@ BOOST_AUTO_TEST_CASE(freeze_stops_a_busy_loop_and_thaw_resumes_it) {
   BOOST_TEST_REQUIRE(freeze.status == 0, freeze.err);
   BOOST_TEST(freeze.out.find("frozen") != std::string::npos, freeze.out);
   BOOST_TEST(config.ps_row(started.run_id)["state"] == "frozen");
+  const auto table = config.tierbox({"ps"});
+  BOOST_TEST(table.out.find("RUN ID") == 0, table.out);
+  BOOST_TEST(table.out.find(started.run_id + " control-none") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find(" frozen ") != std::string::npos, table.out);
   BOOST_TEST(cpu_over(task[0], 1000ms) <= 0.02);
 
   auto thaw = config.tierbox({"thaw", started.run_id});
