@@ -131,12 +131,27 @@ void audit_control(const Context& context, const std::string& action, const std:
 bool control_one_as_root(const Context& context, const launch::RunRecord& record, const launch::ControlRequest& request) {
   const std::string action = policy::to_string(request.action);
   std::string result = "ok";
+  std::string line;
   try {
-    std::printf("%s\n", act_as_root(context, record, request).c_str());
+    line = act_as_root(context, record, request);
+    std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   } catch (const Error& error) {
     result = error.what();
     std::fprintf(stderr, "tierbox: %s: %s\n", action.c_str(), result.c_str());
+  }
+  // What ps shows under "actions"; not for stop and kill, whose run (and
+  // its control state with it) is gone by now.
+  if (request.action != ControlAction::stop && request.action != ControlAction::kill &&
+      !(request.action == ControlAction::panic && request.kill)) {
+    try {
+      launch::update_control_state(context.registry, record.run_id, [&](launch::ControlState& state) {
+        state.actions.push_back(launch::control_action_entry(action, caller_identity(), result == "ok" ? "ok" : "failed",
+                                                             result == "ok" ? line : result));
+      });
+    } catch (const Error& error) {
+      logging::warn("{}: run {}: control state not updated: {}", action, record.run_id, error.what());
+    }
   }
   try {
     audit_control(context, action, record.run_id, result);

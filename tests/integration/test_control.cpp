@@ -301,6 +301,10 @@ BOOST_AUTO_TEST_CASE(freeze_stops_a_busy_loop_and_thaw_resumes_it) {
   BOOST_TEST(table.out.find(started.run_id + " control-none") != std::string::npos, table.out);
   BOOST_TEST(table.out.find(" frozen ") != std::string::npos, table.out);
   BOOST_TEST(cpu_over(task[0], 1000ms) <= 0.02);
+  const auto taken = config.ps_row(started.run_id)["actions"];
+  BOOST_TEST_REQUIRE(taken.size() == 1u, taken.dump());
+  BOOST_TEST(taken[0]["action"] == "freeze");
+  BOOST_TEST(taken[0]["by"]["uid"] == 0);
 
   auto thaw = config.tierbox({"thaw", started.run_id});
   BOOST_TEST_REQUIRE(thaw.status == 0, thaw.err);
