@@ -651,6 +651,14 @@ json connect_abstract(const std::string& name) {
   return {{"connect", result(connect(fd, reinterpret_cast<sockaddr*>(&address), length))}};
 }
 
+json connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  return {{"connect", result(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address))}};
+}
+
 json orphans(int count) {
   for (int i = 0; i < count; ++i) {
     pid_t child = fork();
@@ -1022,6 +1030,7 @@ int main(int argc, char** argv) {
   else if (command == "loopback") report = loopback();
   else if (command == "connect" && args.size() == 2) report = connect_tcp(args[0], std::stoi(args[1]));
   else if (command == "connect-abstract" && args.size() == 1) report = connect_abstract(args[0]);
+  else if (command == "connect-unix" && args.size() == 1) report = connect_unix(args[0]);
   else if (command == "connect-many") report = connect_many(args);
   else if (command == "exchange" && args.size() == 3) report = exchange(args[0], args[1], std::stoi(args[2]));
   else if (command == "resolve") report = resolve(args);
