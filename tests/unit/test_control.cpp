@@ -3,7 +3,13 @@
 // prefixes, and a running run's cgroups attached from its record, against
 // the cgroup fixture (cgroup v2's cgroup.freeze, which this host's kernel
 // has no hierarchy to use for, and the v1 freezer).
+#include <sys/stat.h>
+#include <utime.h>
+
 #include <boost/test/unit_test.hpp>
+
+#include <ctime>
+#include <fstream>
 
 #include "common/errors.h"
 #include "common/process_info.h"
@@ -100,6 +106,34 @@ BOOST_AUTO_TEST_CASE(start_time_is_field_22_counted_after_the_last_parenthesis) 
   BOOST_TEST((parse_process_start_time(stat) == std::optional<std::uint64_t>(987654)));
   BOOST_TEST(!parse_process_start_time("42 (a) S 1").has_value());
   BOOST_TEST(process_start_time(::getpid()).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(gc_removes_control_files_only_of_runs_without_an_entry) {
+  tierbox::testing::TempDir state;
+  launch::RunRegistry registry(state.path());
+  std::filesystem::create_directories(registry.dir());
+  std::filesystem::create_directories(registry.control_dir());
+  const auto make_old = [](const std::filesystem::path& file) {
+    std::ofstream{file};
+    struct utimbuf old {std::time(nullptr) - 3600, std::time(nullptr) - 3600};
+    BOOST_REQUIRE(::utime(file.c_str(), &old) == 0);
+  };
+  // aaaa: no entry left (stray); bbbb: still registered; cccc: stray but
+  // just made (a runner that is starting).
+  make_old(registry.control_state_file("aaaa000000000001"));
+  make_old(registry.control_socket("aaaa000000000001"));
+  make_old(registry.control_state_file("bbbb000000000002"));
+  make_old(registry.control_socket("bbbb000000000002"));
+  make_old(registry.dir() / "bbbb000000000002.lock");
+  std::ofstream{registry.control_socket("cccc000000000003")};
+  auto removed = registry.forget_strays();
+  std::sort(removed.begin(), removed.end());
+  BOOST_TEST(removed == (std::vector<std::string>{registry.control_socket("aaaa000000000001").string(),
+                                                  registry.control_state_file("aaaa000000000001").string()}),
+             boost::test_tools::per_element());
+  BOOST_TEST(std::filesystem::exists(registry.control_socket("bbbb000000000002")));
+  BOOST_TEST(std::filesystem::exists(registry.control_state_file("bbbb000000000002")));
+  BOOST_TEST(std::filesystem::exists(registry.control_socket("cccc000000000003")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
