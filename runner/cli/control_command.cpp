@@ -207,6 +207,7 @@ int panic(const CommonOptions& common, const ControlOptions& options) {
   request.action = ControlAction::panic;
   request.kill = options.kill;
   int failures = 0;
+  int refusals = 0;
   int count = 0;
   if (::getuid() == 0) {
     for (const auto& listed : context.registry.list()) {
@@ -222,11 +223,13 @@ int panic(const CommonOptions& common, const ControlOptions& options) {
       } catch (const Error& error) {
         std::fprintf(stderr, "tierbox: panic: run %s: %s\n", run_id.c_str(), error.what());
         ++failures;
+        refusals += error.exit_status() == exit_code::refused;
       }
     }
   }
   std::printf("panic: %d run(s), %d failed\n", count, failures);
-  return failures == 0 ? 0 : exit_code::runner_failed;
+  if (failures == 0) return 0;
+  return refusals == failures ? exit_code::refused : exit_code::runner_failed;
 }
 
 std::string human_bytes(const nlohmann::json& bytes) {

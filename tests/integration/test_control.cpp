@@ -486,6 +486,9 @@ BOOST_AUTO_TEST_CASE(only_the_requester_an_operator_or_root_may_control_a_run) {
   BOOST_TEST(listed.status == 0, listed.err);
   BOOST_TEST(listed.out == "[]\n", listed.out);  // not even shown
   BOOST_TEST(config.ps_row(run_id)["state"] == "running");
+  auto panic = stranger.tierbox(config, {"panic"});
+  BOOST_TEST(panic.status == 126, panic.out << panic.err);
+  BOOST_TEST(panic.out.find("panic: 1 run(s), 1 failed") != std::string::npos, panic.out);
   // Control: the refusal is the permission, not an unreachable runner.
   auto frozen = operator_user.tierbox(config, {"freeze", run_id});
   BOOST_TEST(frozen.status == 0, frozen.out << frozen.err);
@@ -501,17 +504,22 @@ BOOST_AUTO_TEST_CASE(only_the_requester_an_operator_or_root_may_control_a_run) {
   BOOST_TEST(run.wait(15s) == 128 + SIGTERM);
 
   const auto events = config.audit_events();
-  BOOST_TEST_REQUIRE(events.size() == 4u);
+  BOOST_TEST_REQUIRE(events.size() == 5u);
   BOOST_TEST(events[0]["action"] == "stop");
+  BOOST_TEST(events[0]["run_id"] == run_id);
   BOOST_TEST(events[0]["by"]["uid"] == stranger.uid);
   BOOST_TEST(events[0]["by"]["name"] == stranger.name);
+  BOOST_TEST(events[0]["by"]["sudo_user"].is_null());
   BOOST_TEST(events[0]["result"].get<std::string>().find("refused") != std::string::npos, events[0].dump());
-  BOOST_TEST(events[1]["action"] == "freeze");
-  BOOST_TEST(events[1]["by"]["uid"] == operator_user.uid);
-  BOOST_TEST(events[1]["result"] == "ok");
-  BOOST_TEST(events[3]["action"] == "stop");
-  BOOST_TEST(events[3]["by"]["uid"] == requester.uid);
-  BOOST_TEST(events[3]["result"] == "ok");
+  BOOST_TEST(events[1]["action"] == "panic");
+  BOOST_TEST(events[1]["result"].get<std::string>().find("refused") != std::string::npos, events[1].dump());
+  BOOST_TEST(events[2]["action"] == "freeze");
+  BOOST_TEST(events[2]["by"]["uid"] == operator_user.uid);
+  BOOST_TEST(events[2]["result"] == "ok");
+  BOOST_TEST(events[3]["action"] == "thaw");
+  BOOST_TEST(events[4]["action"] == "stop");
+  BOOST_TEST(events[4]["by"]["uid"] == requester.uid);
+  BOOST_TEST(events[4]["result"] == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(a_sandboxed_task_cannot_reach_any_runs_control_socket) {
