@@ -216,10 +216,12 @@ void end_a_stubborn_task(const std::vector<std::string>& command, const std::str
   BOOST_TEST_REQUIRE(!cgroups.empty());
   for (const auto& dir : cgroups) BOOST_TEST_REQUIRE(fs::exists(dir), dir);
 
-  auto args = command;
-  args.push_back(started.run_id);
+  // As root through sudo: SUDO_USER is recorded, as information.
+  std::vector<std::string> args = {"/usr/bin/env", "SUDO_USER=incident-responder", kTierbox};
+  args.insert(args.end(), command.begin(), command.end());
+  args.insert(args.end(), {started.run_id, "--config-dir", config.config.str()});
   const auto began = std::chrono::steady_clock::now();
-  auto result = config.tierbox(args);
+  auto result = run_process(args);
   const auto took = std::chrono::steady_clock::now() - began;
   BOOST_TEST(result.status == 0, result.out << result.err);
   BOOST_TEST(result.out.find(expected_output) != std::string::npos, result.out);
@@ -237,6 +239,8 @@ void end_a_stubborn_task(const std::vector<std::string>& command, const std::str
   BOOST_TEST(events[0]["run_id"] == started.run_id);
   BOOST_TEST(events[0]["result"] == "ok");
   BOOST_TEST(events[0]["by"]["uid"] == 0);
+  BOOST_TEST(events[0]["by"]["name"] == "root");
+  BOOST_TEST(events[0]["by"]["sudo_user"] == "incident-responder");
 }
 
 }  // namespace
