@@ -307,7 +307,7 @@ int ps(const CommonOptions& common, const ControlOptions& options) {
   return 0;
 }
 
-void add_common(CLI::App* command, CommonOptions& common, ControlOptions& options) {
+void add_common(CLI::App* command, CommonOptions& common) {
   command->add_option("--config-dir", common.config_dir, "Look for tierbox.json here first");
   command->add_flag("-v,--verbose", common.verbose, "Log each step to stderr");
 }
@@ -326,7 +326,7 @@ std::vector<std::pair<std::string, std::function<int()>>> add_control_commands(C
 
   auto* ps_app = app.add_subcommand("ps", "List running sandboxes (root: all; others: those they may control)");
   ps_app->add_flag("--json", options->json, "Print a JSON array, one object per run");
-  add_common(ps_app, common, *options);
+  add_common(ps_app, common);
   handlers.emplace_back("ps", [options, &common] { return ps(common, *options); });
 
   const struct {
@@ -346,7 +346,7 @@ std::vector<std::pair<std::string, std::function<int()>>> add_control_commands(C
     if (entry.action == ControlAction::stop)
       command->add_option("--grace", options->grace_seconds, "Seconds between SIGTERM and the kill (default 10)");
     add_audited(command, *options);
-    add_common(command, common, *options);
+    add_common(command, common);
     const auto action = entry.action;
     handlers.emplace_back(entry.name, [options, &common, action] { return control(common, *options, action); });
   }
@@ -354,7 +354,7 @@ std::vector<std::pair<std::string, std::function<int()>>> add_control_commands(C
   auto* panic_app = app.add_subcommand("panic", "Freeze and isolate every running sandbox on the host");
   panic_app->add_flag("--kill", options->kill, "Kill them instead");
   add_audited(panic_app, *options);
-  add_common(panic_app, common, *options);
+  add_common(panic_app, common);
   handlers.emplace_back("panic", [options, &common] { return panic(common, *options); });
   return handlers;
 }

@@ -3,7 +3,9 @@
 // runner that was killed. Every test uses a state directory of its own
 // (/run/tierbox-control-test-<pid>), so `panic` and `ps` see only this
 // test's runs, never another test's or helper's on the same host.
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/file.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -32,13 +34,50 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::uint16_t kTcpPort = 8080;
+
+struct UniqueLock {
+  int fd = -1;
+  UniqueLock() = default;
+  UniqueLock(const UniqueLock&) = delete;
+  UniqueLock& operator=(const UniqueLock&) = delete;
+  ~UniqueLock() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 constexpr std::uint16_t kUdpPort = 9090;
+
+// One /24 of 10.211.0.0/16 for this process alone: held by an flock on
+// /run/tierbox-control-test-pools/<octet>.lock while the fixture lives (the
+// pid alone is no unique choice: suites run in parallel processes).
+struct PoolClaim {
+  UniqueLock lock;
+  unsigned third_octet = 0;
+
+  PoolClaim() {
+    const std::string dir = "/run/tierbox-control-test-pools";
+    ::mkdir(dir.c_str(), 0700);
+    for (unsigned i = 0; i < 256; ++i) {
+      const unsigned octet = (static_cast<unsigned>(::getpid()) + i) % 256;
+      const auto file = dir + "/" + std::to_string(octet) + ".lock";
+      const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) continue;
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        lock.fd = fd;
+        third_octet = octet;
+        return;
+      }
+      ::close(fd);
+    }
+    BOOST_FAIL("no free test network pool in 10.211.0.0/16");
+  }
+};
 
 // A tierbox.json with a state directory, network pool and audit log of this
 // test process's own.
 struct ControlConfig {
+  PoolClaim pool;
   TempDir config{"tierbox-ctl"};
-  const unsigned third_octet = 16 + static_cast<unsigned>(::getpid()) % 200;
+  const unsigned third_octet = pool.third_octet;
   const std::string state_dir = "/run/tierbox-control-test-" + std::to_string(::getpid());
   const std::string audit_log = (config.path() / "audit.jsonl").string();
   std::string profile_none;
