@@ -3,9 +3,9 @@
 // runner that was killed. Every test uses a state directory of its own
 // (/run/tierbox-control-test-<pid>), so `panic` and `ps` see only this
 // test's runs, never another test's or helper's on the same host.
-#include <fcntl.h>
 #include <grp.h>
-#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,6 +13,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -46,22 +48,25 @@ struct UniqueLock {
 };
 constexpr std::uint16_t kUdpPort = 9090;
 
-// One /24 of 10.211.0.0/16 for this process alone: held by an flock on
-// /run/tierbox-control-test-pools/<octet>.lock while the fixture lives (the
-// pid alone is no unique choice: suites run in parallel processes).
+// One /24 of 10.211.0.0/16 for this process alone, claimed by binding the
+// abstract unix socket "tierbox-control-test-pool-<octet>" (the pid alone is
+// no unique choice: suites run in parallel processes). The kernel releases
+// the name when the socket closes, so nothing is left on the host.
 struct PoolClaim {
   UniqueLock lock;
   unsigned third_octet = 0;
 
   PoolClaim() {
-    const std::string dir = "/run/tierbox-control-test-pools";
-    ::mkdir(dir.c_str(), 0700);
     for (unsigned i = 0; i < 256; ++i) {
       const unsigned octet = (static_cast<unsigned>(::getpid()) + i) % 256;
-      const auto file = dir + "/" + std::to_string(octet) + ".lock";
-      const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) continue;
-      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      const std::string name = "tierbox-control-test-pool-" + std::to_string(octet);
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      BOOST_TEST_REQUIRE(fd >= 0);
+      struct sockaddr_un address {};
+      address.sun_family = AF_UNIX;
+      std::memcpy(address.sun_path + 1, name.data(), name.size());
+      const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0) {
         lock.fd = fd;
         third_octet = octet;
         return;
