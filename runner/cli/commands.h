@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tierbox::cli {
@@ -25,6 +26,8 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
 std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_isolate_network_command(CLI::App& app, CommonOptions& common);
+// ps, stop, kill, freeze, thaw, isolate, panic: {subcommand name, handler}.
+std::vector<std::pair<std::string, std::function<int()>>> add_control_commands(CLI::App& app, CommonOptions& common);
 
 // The config search path for these options (see policy::config_search_dirs).
 std::vector<std::string> search_dirs(const CommonOptions& common);

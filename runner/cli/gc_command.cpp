@@ -43,8 +43,12 @@ int gc(const GcOptions& options, const CommonOptions& common) {
     if (listed.runner_alive) continue;
     nlohmann::json item = {{"run_id", listed.record.run_id}, {"tier", listed.record.tier}};
     try {
-      item["removed"] = launch::clean_up_run_resources(listed.record);
+      auto removed = launch::clean_up_run_resources(listed.record);
+      std::error_code ec;
+      if (std::filesystem::exists(registry.control_socket(listed.record.run_id), ec))
+        removed.push_back("control socket " + registry.control_socket(listed.record.run_id).string());
       registry.forget(listed.record.run_id);
+      item["removed"] = removed;
       item["result"] = "cleaned";
     } catch (const Error& error) {
       item["result"] = "failed";
@@ -61,6 +65,11 @@ int gc(const GcOptions& options, const CommonOptions& common) {
     report.push_back(std::move(item));
   }
   failures += clean_orphaned_cgroups(registry, options, report);
+  // Control sockets and control state files whose run has no entry left.
+  for (const auto& path : registry.forget_strays()) {
+    if (!options.json) std::printf("removed stray %s\n", path.c_str());
+    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {path}}, {"result", "cleaned"}});
+  }
   if (options.json) std::printf("%s\n", report.dump().c_str());
   return failures == 0 ? 0 : 1;
 }

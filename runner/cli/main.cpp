@@ -52,6 +52,7 @@ int main(int argc, char** argv, char** envp) {
   auto profile = tierbox::cli::add_profile_command(app, common);
   auto gc = tierbox::cli::add_gc_command(app, common);
   auto isolate_network = tierbox::cli::add_isolate_network_command(app, common);
+  auto controls = tierbox::cli::add_control_commands(app, common);
   try {
     std::reverse(options.begin(), options.end());  // CLI11 takes them last-first
     app.parse(options);
@@ -64,6 +65,8 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("profile")) return profile();
     if (app.got_subcommand("gc")) return gc();
     if (app.got_subcommand("isolate-network")) return isolate_network();
+    for (const auto& [name, handler] : controls)
+      if (app.got_subcommand(name)) return handler();
   } catch (const tierbox::Error& error) {
     std::fprintf(stderr, "tierbox: %s\n", error.what());
     return error.exit_status();

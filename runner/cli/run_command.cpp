@@ -90,6 +90,16 @@ std::pair<std::string, std::string> parse_secret(const std::string& setting) {
               exit_code::runner_failed);
 }
 
+// SUDO_UID, believed only when the caller is root (see policy/request.h).
+std::optional<uid_t> sudo_uid_of_root_caller(uid_t caller_uid) {
+  const char* text = std::getenv("SUDO_UID");
+  if (caller_uid != 0 || !text || !*text) return std::nullopt;
+  char* end = nullptr;
+  const unsigned long value = std::strtoul(text, &end, 10);
+  if (*end != '\0' || value == 0 || value >= 0xffffffffUL) return std::nullopt;
+  return static_cast<uid_t>(value);
+}
+
 policy::TaskRequest make_request(const RunOptions& options) {
   policy::TaskRequest request;
   if (!options.tier.empty()) request.tier = options.tier;
@@ -116,6 +126,7 @@ policy::TaskRequest make_request(const RunOptions& options) {
   request.caller.gid = ::getgid();
   request.caller.user_name = user_name(request.caller.uid);
   if (const char* sudo_user = std::getenv("SUDO_USER")) request.caller.sudo_user = sudo_user;
+  request.caller.sudo_uid = sudo_uid_of_root_caller(request.caller.uid);
   std::error_code ec;
   request.caller_cwd = std::filesystem::current_path(ec);
   return request;

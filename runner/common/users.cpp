@@ -95,4 +95,14 @@ std::vector<std::string> group_members(const std::string& name, const std::strin
   return members;
 }
 
+bool is_group_member(uid_t uid, const std::string& group, const std::string& group_file,
+                     const std::string& passwd_file) {
+  if (group.empty()) return false;
+  const auto name = user_name(uid, passwd_file);
+  if (name.empty()) return false;
+  for (const auto& member : group_members(group, group_file, passwd_file))
+    if (member == name) return true;
+  return false;
+}
+
 }  // namespace tierbox

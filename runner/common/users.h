@@ -27,5 +27,9 @@ std::optional<gid_t> primary_group(uid_t uid, const std::string& passwd_file = "
 // primary group it is.
 std::vector<std::string> group_members(const std::string& name, const std::string& group_file = "/etc/group",
                                         const std::string& passwd_file = "/etc/passwd");
+// Whether the user of uid is one of group_members(group); false for an empty
+// group name or a uid without a passwd entry.
+bool is_group_member(uid_t uid, const std::string& group, const std::string& group_file = "/etc/group",
+                     const std::string& passwd_file = "/etc/passwd");
 
 }  // namespace tierbox

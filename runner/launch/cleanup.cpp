@@ -6,22 +6,6 @@
 #include "stages/placeholders.h"
 
 namespace tierbox::launch {
-namespace {
-
-// Whether path is a run cgroup of run_id inside one of the host's cgroup
-// mounts of that version: a record is never trusted to name anything else.
-bool is_run_cgroup_of(const std::string& path, stages::CgroupVersion version, const std::string& run_id,
-                      const stages::HostCgroups& host) {
-  if (!policy::is_normalized_absolute_path(path)) return false;
-  if (path.substr(path.rfind('/') + 1) != stages::run_cgroup_name(run_id)) return false;
-  for (const auto& hierarchy : host.hierarchies) {
-    if (hierarchy.version == version && path.compare(0, hierarchy.mount_point.size() + 1, hierarchy.mount_point + "/") == 0)
-      return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 std::vector<std::string> clean_up_run_cgroups(const RunRecord& record, stages::CgroupSyscalls& syscalls,
                                               const stages::HostCgroups& host) {
@@ -31,7 +15,7 @@ std::vector<std::string> clean_up_run_cgroups(const RunRecord& record, stages::C
   for (const auto& dir : cgroup->value("dirs", nlohmann::json::array())) {
     const auto path = dir.value("path", "");
     const auto version = dir.value("version", 0) == 1 ? stages::CgroupVersion::v1 : stages::CgroupVersion::v2;
-    if (!is_run_cgroup_of(path, version, record.run_id, host))
+    if (!stages::is_run_cgroup_of(path, version, record.run_id, host))
       throw Error("cgroup " + quote(path) + " in the record of run " + record.run_id +
                       " is not a run cgroup of this host; left alone", exit_code::runner_failed);
     if (!syscalls.age(path)) continue;  // already gone

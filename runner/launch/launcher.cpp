@@ -15,9 +15,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "audit/audit_log.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "common/process_info.h"
 #include "launch/child.h"
+#include "launch/control_server.h"
 #include "launch/run_registry.h"
 #include "launch/run_slot.h"
 #include "launch/supervisor.h"
@@ -297,6 +300,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   record.argv = plan.argv;
   record.requester_uid = plan.requester_uid;
   record.requester = plan.requester;
+  record.sudo_uid = plan.requester_sudo_uid;
+  record.sudo_user = plan.requester_sudo_user;
   record.runner_pid = ::getpid();
   record.started_at = rfc3339_utc(std::chrono::system_clock::now());
   record.network_mode = policy::to_string(plan.network);
@@ -415,6 +420,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     });
   }
 
+  std::unique_ptr<ControlServer> control;
+
   // Parent 7: id maps, then sync #1.
   with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
   if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
@@ -426,10 +433,19 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     log_cgroups(outcome.cgroup);
     run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
     run_entry.record().sandbox_pid = outcome.pid;
+    run_entry.record().sandbox_start_time = process_start_time(outcome.pid).value_or(0);
     run_entry.record().state = "running";
     if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
+    // The control socket, through which users who are not root (operators,
+    // the requester) reach this run; served from Parent 11.
+    control = with_stage("control socket", [&] {
+      return std::make_unique<ControlServer>(
+          registry, run_entry.record(),
+          ControlServer::Settings{config.operators_group, audit::audit_log_path("", config.audit_log)});
+    });
+    logging::step("control socket {}", registry.control_socket(plan.run_id).string());
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
     // lo up); host: no namespace; allowlist: wait until the helper has
     // attached the veth pair and installed the sandbox's rules.
@@ -473,7 +489,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 11: supervise until the sandbox ends; on the wall-clock limit the
   // tree is killed through its cgroup and its pid namespace.
   const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
-                                [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); });
+                                [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); },
+                                control.get());
   guard.release();
   if (denials) {
     denials->stop();

@@ -70,7 +70,10 @@ nlohmann::json to_json(const RunRecord& record) {
   return {{"run_id", record.run_id},         {"tier", record.tier},
           {"argv", record.argv},             {"requester_uid", record.requester_uid},
           {"requester", record.requester},   {"runner_pid", record.runner_pid},
-          {"sandbox_pid", record.sandbox_pid}, {"started_at", record.started_at},
+          {"sudo_uid", record.sudo_uid ? nlohmann::json(*record.sudo_uid) : nlohmann::json()},
+          {"sudo_user", record.sudo_user},
+          {"sandbox_pid", record.sandbox_pid}, {"sandbox_start_time", record.sandbox_start_time},
+          {"started_at", record.started_at},
           {"network_mode", record.network_mode}, {"state", record.state},
           {"overrides", record.overrides}, {"resources", record.resources}};
 }
@@ -83,7 +86,11 @@ RunRecord record_from_json(const nlohmann::json& json) {
   record.requester_uid = json.value("requester_uid", 0u);
   record.requester = json.value("requester", "");
   record.runner_pid = json.value("runner_pid", 0);
+  if (const auto sudo_uid = json.find("sudo_uid"); sudo_uid != json.end() && sudo_uid->is_number_unsigned())
+    record.sudo_uid = sudo_uid->get<uid_t>();
+  record.sudo_user = json.value("sudo_user", "");
   record.sandbox_pid = json.value("sandbox_pid", 0);
+  record.sandbox_start_time = json.value("sandbox_start_time", std::uint64_t{0});
   record.started_at = json.value("started_at", "");
   record.network_mode = json.value("network_mode", "");
   record.state = json.value("state", "");
@@ -99,6 +106,7 @@ RunRegistry::Entry::Entry(fs::path dir, RunRecord record, UniqueFd lock)
 
 RunRegistry::Entry::~Entry() {
   if (!lock_ || keep_) return;  // moved from, or left for gc
+  ::unlink((dir_ / (record_.run_id + ".control.json")).c_str());
   ::unlink((dir_ / (record_.run_id + ".json")).c_str());
   ::unlink((dir_ / (record_.run_id + ".lock")).c_str());
 }
@@ -164,8 +172,36 @@ std::optional<RunRegistry::Listed> RunRegistry::find(const std::string& run_id) 
 void RunRegistry::forget(const std::string& run_id) const {
   auto listed = find(run_id);
   if (!listed || listed->runner_alive) return;
+  ::unlink(control_socket(run_id).c_str());
+  ::unlink(control_state_file(run_id).c_str());
   ::unlink((dir_ / (run_id + ".json")).c_str());
   ::unlink((dir_ / (run_id + ".lock")).c_str());
+}
+
+std::vector<std::string> RunRegistry::forget_strays() const {
+  std::vector<std::string> removed;
+  const auto has_entry = [&](const std::string& id) {
+    std::error_code ec;
+    return fs::exists(dir_ / (id + ".lock"), ec) || fs::exists(dir_ / (id + ".json"), ec);
+  };
+  const auto remove_if_stray = [&](const fs::path& file, const std::string& id) {
+    // Younger than the lock grace: maybe a runner that is just starting.
+    std::error_code ec;
+    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(file, ec);
+    if (ec || !is_valid_run_id(id) || has_entry(id) || age < kLockGrace) return;
+    if (::unlink(file.c_str()) == 0) removed.push_back(file.string());
+  };
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(dir_, ec)) {
+    const auto name = item.path().filename().string();
+    constexpr std::string_view suffix = ".control.json";
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      remove_if_stray(item.path(), name.substr(0, name.size() - suffix.size()));
+  }
+  for (const auto& item : fs::directory_iterator(control_dir(), ec)) {
+    if (item.path().extension() == ".sock") remove_if_stray(item.path(), item.path().stem().string());
+  }
+  return removed;
 }
 
 }  // namespace tierbox::launch

@@ -5,6 +5,9 @@
 //   runs/<run_id>.lock   created and flock()ed by the runner first thing
 //   runs/<run_id>.json   the RunRecord, written (atomically: write + rename)
 //                        while the child builds its root, off the critical path
+//   runs/<run_id>.control.json  what control commands did to the run
+//                        (launch/control_state.h); written by them, not the runner
+//   control/<run_id>.sock  the runner's control socket (launch/control_server.h)
 //
 // The lock is how a dead runner is told from a live one: the kernel drops it
 // when the runner exits, however it exits. A run whose lock can be taken is a
@@ -17,6 +20,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -33,8 +37,16 @@ struct RunRecord {
   std::vector<std::string> argv;
   uid_t requester_uid = 0;
   std::string requester;        // user name of requester_uid
+  // Root started the run through sudo for this user (SUDO_UID): who else may
+  // control it (policy/control_permission.h).
+  std::optional<uid_t> sudo_uid;
+  std::string sudo_user;
   pid_t runner_pid = 0;
   pid_t sandbox_pid = 0;        // host pid of the sandbox's init, 0 before clone
+  // The sandbox init's start time (/proc/PID/stat field 22): sandbox_pid
+  // names this run's init only while that process has this start time, so
+  // a control command never signals a later process that reuses the pid.
+  std::uint64_t sandbox_start_time = 0;
   std::string started_at;       // RFC 3339, UTC
   std::string network_mode;
   std::string state = "starting";  // starting, running, frozen, isolated
@@ -88,8 +100,23 @@ class RunRegistry {
   };
   std::vector<Listed> list() const;
   std::optional<Listed> find(const std::string& run_id) const;
-  // Removes the entry of a run whose runner is dead (gc, after cleaning).
+  // Removes the entry of a run whose runner is dead (gc, after cleaning),
+  // its control state and control socket included.
   void forget(const std::string& run_id) const;
+  // Control state files and control sockets of runs that have no entry any
+  // more (a control command racing with the end of its run, a runner killed
+  // between removing its socket and its entry); returns what was removed.
+  std::vector<std::string> forget_strays() const;
+
+  // STATE_DIR/control: the runners' control sockets (0755, the sockets 0666:
+  // every user may ask; each runner decides who may do what).
+  [[nodiscard]] std::filesystem::path control_dir() const { return dir_.parent_path() / "control"; }
+  [[nodiscard]] std::filesystem::path control_socket(const std::string& run_id) const {
+    return control_dir() / (run_id + ".sock");
+  }
+  [[nodiscard]] std::filesystem::path control_state_file(const std::string& run_id) const {
+    return dir_ / (run_id + ".control.json");
+  }
 
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
 

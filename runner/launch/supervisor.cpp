@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "common/errors.h"
 #include "common/logging.h"
+#include "launch/control_server.h"
 
 namespace tierbox::launch {
 namespace {
@@ -59,22 +61,31 @@ std::optional<int> SignalRelay::next() {
 }
 
 SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
-                            std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree) {
+                            std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree,
+                            ControlServer* control) {
   SupervisionResult result;
+  std::vector<struct pollfd> fds;
   while (true) {
     const auto now = std::chrono::steady_clock::now();
+    const auto control_due = control ? control->next_deadline() : std::nullopt;
     int timeout_ms = -1;
-    if (!result.timed_out) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+    if (!result.timed_out || control_due) {
+      const auto wake = result.timed_out ? *control_due : control_due ? std::min(deadline, *control_due) : deadline;
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
       timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
     }
-    struct pollfd fds[2] = {{pidfd, POLLIN, 0}, {relay.fd(), POLLIN, 0}};
-    const int ready = ::poll(fds, 2, timeout_ms);
+    fds = {{pidfd, POLLIN, 0}, {relay.fd(), POLLIN, 0}};
+    if (control) control->add_poll_fds(fds);
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      throw_sys_error("poll(pidfd, signalfd)");
+      throw_sys_error("poll(pidfd, signalfd, control socket)");
     }
-    if (ready == 0) {
+    if (control) {
+      control->handle(fds.data() + 2, fds.size() - 2);
+      control->handle_timers();
+    }
+    if (!result.timed_out && std::chrono::steady_clock::now() >= deadline) {
       logging::step("wall-clock limit reached: killing the sandbox");
       result.timed_out = true;
       kill_tree();

@@ -43,11 +43,15 @@ struct SupervisionResult {
   struct rusage usage {};
 };
 
+class ControlServer;
+
 // Until init exits. On the deadline, kill_tree() kills the task tree through
 // its cgroup (a fork racing with the kill cannot escape it), and SIGKILL to
-// init tears down the whole pid namespace as well.
+// init tears down the whole pid namespace as well. control (if any): the
+// run's control socket, served meanwhile (control_server.h).
 SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
-                            std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree);
+                            std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree,
+                            ControlServer* control = nullptr);
 
 // Kills (if still alive) and reaps the sandbox's init; for error paths.
 void kill_and_reap(int pidfd);

@@ -118,6 +118,8 @@ struct LaunchPlan {
   std::string profile_sha256;
   uid_t requester_uid = 0;
   std::string requester;  // user name, "" when the uid has none
+  std::optional<uid_t> requester_sudo_uid;  // TaskRequest's caller.sudo_uid
+  std::string requester_sudo_user;
 
   std::vector<std::string> argv;
   std::vector<std::string> env;     // "NAME=VALUE"

@@ -494,6 +494,8 @@ LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const H
   plan.profile_sha256 = profile.sha256;
   plan.requester_uid = request.caller.uid;
   plan.requester = request.caller.user_name;
+  plan.requester_sudo_uid = request.caller.sudo_uid;
+  plan.requester_sudo_user = request.caller.sudo_user;
   plan.argv = request.argv;
   plan.env = build_environment(profile.environment, request.caller_env, request.env_overrides);
   for (const auto& passed : host.passed_fds) plan.pass_fds.push_back(passed.fd);

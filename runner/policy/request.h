@@ -20,6 +20,10 @@ struct CallerIdentity {
   gid_t gid = 0;
   std::string user_name;  // from the passwd entry of uid, "" if none
   std::string sudo_user;  // SUDO_USER, extra information only
+  // SUDO_UID when uid is 0 (root started tierbox through sudo): whom the run
+  // is for. It grants only control of this run (policy/control_permission.h),
+  // which root could grant anyway; never read from a non-root caller.
+  std::optional<uid_t> sudo_uid;
 };
 
 struct TaskRequest {

@@ -38,6 +38,12 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
       config.network_pool = *parsed;
     }
     if (auto parent = reader.absolute_path("cgroup_parent")) config.cgroup_parent = *parent;
+    if (auto group = reader.string("operators_group")) {
+      if (group->empty() || group->find_first_of(":,\n ") != std::string::npos)
+        reader.fail("operators_group", "expected the name of a group in /etc/group, e.g. \"tierbox-operators\"");
+      config.operators_group = *group;
+    }
+    if (auto log = reader.absolute_path("audit_log")) config.audit_log = *log;
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",

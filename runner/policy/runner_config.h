@@ -28,6 +28,13 @@ struct RunnerConfig {
   // a subtree the administrator grants tierbox. "" is below the runner's own
   // cgroup. --cgroup-parent may name a cgroup below either.
   std::string cgroup_parent;
+  // Members of this group (/etc/group) may control every run: ps, stop,
+  // kill, freeze, thaw, isolate, panic (docs/incident-response.md). "" for
+  // none: then only root and each run's requester.
+  std::string operators_group;
+  // The audit log (audit::audit_log_path: --audit-log and $TIERBOX_AUDIT_LOG
+  // come first); "" for the default.
+  std::string audit_log;
   std::filesystem::path source;  // the file it came from, if any
 };
 

@@ -95,6 +95,9 @@ class CgroupDriver {
 };
 
 std::unique_ptr<CgroupDriver> make_cgroup_v1_driver(CgroupSyscalls& syscalls, std::vector<CgroupDir> dirs);
+// The v1 part of a run that exists already (made by its runner): kill,
+// freeze and thaw work at once, create() must not be called.
+std::unique_ptr<CgroupDriver> attach_cgroup_v1_driver(CgroupSyscalls& syscalls, std::vector<CgroupDir> dirs);
 // dir: the run's cgroup; its uses name the controllers to use (the parent
 // must have them in cgroup.subtree_control). Killing and freezing use the
 // core files every v2 cgroup has.
@@ -180,5 +183,54 @@ void remove_leftover_cgroup(CgroupSyscalls& syscalls, const std::string& path, C
 
 // Every tierbox-<id> directory in the host's hierarchies, with its version.
 std::vector<std::pair<std::string, CgroupVersion>> find_run_cgroups(CgroupSyscalls& syscalls, const HostCgroups& host);
+
+// Whether path is a run cgroup of run_id (named tierbox-<run_id>) inside
+// one of the host's cgroup mounts of that version: a record is never trusted
+// to name anything else.
+bool is_run_cgroup_of(const std::string& path, CgroupVersion version, const std::string& run_id,
+                      const HostCgroups& host);
+
+// --- A running run's cgroups, for the control commands --------------------
+
+// What a run uses right now (`tierbox ps`). nullopt: this host cannot tell.
+struct CgroupNow {
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<std::uint64_t> pids;
+  std::optional<std::uint64_t> cpu_us;
+  std::optional<bool> frozen;  // nullopt: the run has no freezer
+};
+
+// The cgroups a running run's record lists, attached by a process other
+// than its runner (stop, kill, freeze, thaw, ps). What each directory serves
+// is read from the files it has (freezer.state, memory.*, pids.*), so the
+// record needs only paths and versions. Directories that are gone (the run
+// ended) are left out.
+class AttachedRunCgroups {
+ public:
+  // Throws Error when a listed directory is not a run cgroup of run_id on
+  // this host (see is_run_cgroup_of).
+  AttachedRunCgroups(CgroupSyscalls& syscalls, const HostCgroups& host, const std::string& run_id,
+                     const std::vector<std::pair<std::string, CgroupVersion>>& dirs);
+
+  [[nodiscard]] bool empty() const { return !v1_ && !v2_; }
+  // Freezing uses cgroup.freeze where the run has a v2 cgroup, else the v1
+  // freezer; false when it has neither.
+  [[nodiscard]] bool can_freeze() const;
+  // Returns when every process has stopped (bounded wait). Throws Error
+  // when the run has no freezer, SysError when a file cannot be written.
+  void freeze();
+  void thaw();
+  // SIGKILL to every process, no fork escaping (cgroup.kill, or freeze,
+  // kill, thaw); false when no part can (no v2 cgroup, no v1 freezer).
+  bool kill();
+  CgroupNow now();
+  // The host pids in the run's cgroups.
+  std::vector<pid_t> processes();
+
+ private:
+  CgroupSyscalls& syscalls_;
+  std::unique_ptr<CgroupDriver> v1_;
+  std::unique_ptr<CgroupDriver> v2_;
+};
 
 }  // namespace tierbox::stages

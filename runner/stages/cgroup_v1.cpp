@@ -60,7 +60,10 @@ std::vector<LimitFile> v1_limit_files(const policy::CgroupLimits& limits, const 
 
 class CgroupV1Driver final : public CgroupDriver {
  public:
-  CgroupV1Driver(CgroupSyscalls& syscalls, std::vector<CgroupDir> dirs) : syscalls_(syscalls), dirs_(std::move(dirs)) {}
+  // existing: the directories were made by another process (a running
+  // run's, attached by a control command).
+  CgroupV1Driver(CgroupSyscalls& syscalls, std::vector<CgroupDir> dirs, bool existing)
+      : syscalls_(syscalls), dirs_(std::move(dirs)), created_(existing ? dirs_.size() : 0) {}
 
   [[nodiscard]] CgroupVersion version() const override { return CgroupVersion::v1; }
   [[nodiscard]] const std::vector<CgroupDir>& dirs() const override { return dirs_; }
@@ -153,7 +156,11 @@ class CgroupV1Driver final : public CgroupDriver {
 }  // namespace
 
 std::unique_ptr<CgroupDriver> make_cgroup_v1_driver(CgroupSyscalls& syscalls, std::vector<CgroupDir> dirs) {
-  return std::make_unique<CgroupV1Driver>(syscalls, std::move(dirs));
+  return std::make_unique<CgroupV1Driver>(syscalls, std::move(dirs), false);
+}
+
+std::unique_ptr<CgroupDriver> attach_cgroup_v1_driver(CgroupSyscalls& syscalls, std::vector<CgroupDir> dirs) {
+  return std::make_unique<CgroupV1Driver>(syscalls, std::move(dirs), true);
 }
 
 }  // namespace tierbox::stages

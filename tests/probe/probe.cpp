@@ -651,6 +651,14 @@ json connect_abstract(const std::string& name) {
   return {{"connect", result(connect(fd, reinterpret_cast<sockaddr*>(&address), length))}};
 }
 
+json connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  return {{"connect", result(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address))}};
+}
+
 json orphans(int count) {
   for (int i = 0; i < count; ++i) {
     pid_t child = fork();
@@ -794,6 +802,39 @@ json spin(double seconds, int threads) {
   const double wall = monotonic_seconds() - start_wall;
   const double cpu = cpu_seconds() - start_cpu;
   return {{"wall_ms", static_cast<long>(wall * 1000)}, {"cpu_ms", static_cast<long>(cpu * 1000)}, {"cores", cpu / wall}};
+}
+
+// A task that will not stop on SIGTERM: it ignores it, and double-forks a
+// grandchild that leaves the task's session and process group (so a signal
+// to the group misses it) and ignores SIGTERM too. Never returns.
+json stubborn() {
+  signal(SIGTERM, SIG_IGN);
+  pid_t middle = fork();
+  if (middle == 0) {
+    if (fork() == 0) {
+      setsid();
+      for (;;) sleep(1000);
+    }
+    _exit(0);
+  }
+  waitpid(middle, nullptr, 0);
+  std::cerr << "probe: stubborn" << std::endl;
+  for (;;) sleep(1000);
+}
+
+// Sends a UDP datagram to host:port every 10 ms, forever (what a frozen or
+// cut-off task must no longer be able to do).
+json stream(const std::string& host, int port) {
+  auto [fd, connected] = open_connection(false, host, port);
+  if (connected != "ok") return {{"connect", connected}};
+  bool announced = false;
+  for (;;) {
+    if (send(fd, "tierbox-stream", 14, MSG_NOSIGNAL) == 14 && !announced) {
+      std::cerr << "probe: streaming" << std::endl;
+      announced = true;
+    }
+    usleep(10000);
+  }
 }
 
 // --- always-blocked syscalls (docs/seccomp.md) ---
@@ -971,7 +1012,7 @@ json blocked(const std::vector<std::string>& names) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: tierbox-probe info|write|read|tiocsti|escape|loopback|connect|connect-many|exchange|resolve|"
-                 "resolve-after|hold|net-admin|connect-abstract|orphans|fill|keyring|limits|forkbomb|hog|spin ...\n";
+                 "resolve-after|hold|net-admin|connect-abstract|orphans|fill|keyring|limits|forkbomb|hog|spin|stubborn|stream ...\n";
     return 2;
   }
   const std::string command = argv[1];
@@ -989,6 +1030,7 @@ int main(int argc, char** argv) {
   else if (command == "loopback") report = loopback();
   else if (command == "connect" && args.size() == 2) report = connect_tcp(args[0], std::stoi(args[1]));
   else if (command == "connect-abstract" && args.size() == 1) report = connect_abstract(args[0]);
+  else if (command == "connect-unix" && args.size() == 1) report = connect_unix(args[0]);
   else if (command == "connect-many") report = connect_many(args);
   else if (command == "exchange" && args.size() == 3) report = exchange(args[0], args[1], std::stoi(args[2]));
   else if (command == "resolve") report = resolve(args);
@@ -1004,6 +1046,8 @@ int main(int argc, char** argv) {
   else if (command == "hog" && args.size() == 1) report = hog(std::stoll(args[0]));
   else if (command == "spin" && args.size() == 2) report = spin(std::stod(args[0]), std::stoi(args[1]));
   else if (command == "blocked") report = blocked(args);
+  else if (command == "stubborn") report = stubborn();
+  else if (command == "stream" && args.size() == 2) report = stream(args[0], std::stoi(args[1]));
   else if (command == "syscall" && !args.empty() && args.size() <= 7) {
     long values[6] = {};
     for (std::size_t i = 1; i < args.size(); ++i) values[i - 1] = std::stol(args[i], nullptr, 0);
