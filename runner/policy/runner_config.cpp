@@ -38,6 +38,10 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
       config.network_pool = *parsed;
     }
     if (auto parent = reader.absolute_path("cgroup_parent")) config.cgroup_parent = *parent;
+    if (auto audit_log = reader.absolute_path("audit_log")) config.audit_log = *audit_log;
+    if (auto syslog = reader.absolute_path("audit_syslog")) config.audit_syslog = *syslog;
+    if (auto approvals = reader.absolute_path("approvals_dir")) config.approvals_dir = *approvals;
+    if (auto governance = reader.absolute_path("governance_dir")) config.governance_dir = *governance;
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",
