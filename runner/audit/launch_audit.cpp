@@ -1,5 +1,6 @@
 #include "audit/launch_audit.h"
 
+#include "common/errors.h"
 #include "common/logging.h"
 
 namespace tierbox::audit {
@@ -27,7 +28,12 @@ void LaunchAudit::record_now(nlohmann::json record) {
 void LaunchAudit::started(const policy::LaunchPlan& plan, const std::string& plan_digest, pid_t pid,
                           const std::vector<std::string>& cgroups) {
   queue(start_record(context_, plan, plan_digest, pid, cgroups));
-  flush();
+  try {
+    flush();
+  } catch (const Error&) {
+    queue_.pop_back();  // the task does not start: no start record may follow later
+    throw;
+  }
   start_written_ = true;
 }
 

@@ -271,7 +271,7 @@ void set_process_title_area(char* area, std::size_t size) {
   g_title_size = size;
 }
 
-Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config) {
+Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config, const LaunchHooks& hooks) {
   Outcome outcome;
   outcome.run_id = plan.run_id;
   outcome.overrides = plan.overrides;
@@ -428,8 +428,17 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     run_entry.record().sandbox_pid = outcome.pid;
     run_entry.record().state = "running";
     if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
+    if (!hooks.audit_resource.is_null()) run_entry.record().resources["audit"] = hooks.audit_resource;
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
+    // Parent 8b: the audit trail's start record (with the request and
+    // decision still queued), on disk before #2: a log that cannot be written
+    // stops the launch here, and the guard kills the sandbox.
+    if (hooks.before_start) {
+      std::vector<std::string> cgroup_dirs;
+      for (const auto& [path, version] : cgroups.directories()) cgroup_dirs.push_back(path);
+      with_stage("audit", [&] { hooks.before_start(outcome.pid, cgroup_dirs); });
+    }
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
     // lo up); host: no namespace; allowlist: wait until the helper has
     // attached the veth pair and installed the sandbox's rules.
