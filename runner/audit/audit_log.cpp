@@ -148,11 +148,26 @@ nlohmann::json AuditLog::append(nlohmann::json record) const {
 
 std::vector<nlohmann::json> AuditLog::append_all(std::vector<nlohmann::json> records) const {
   if (records.empty()) return records;
+  return append_locked([&](std::uint64_t, const std::string&) { return std::move(records); });
+}
+
+nlohmann::json AuditLog::append_built(const std::function<nlohmann::json(std::uint64_t, const std::string&)>& build) const {
+  auto written = append_locked([&](std::uint64_t seq, const std::string& prev) {
+    std::vector<nlohmann::json> records;
+    records.push_back(build(seq, prev));
+    return records;
+  });
+  return std::move(written.front());
+}
+
+std::vector<nlohmann::json> AuditLog::append_locked(
+    const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const {
   if (sodium_init() < 0) throw Error("audit log: libsodium failed to initialise", exit_code::runner_failed);
   const auto fd = open_log(file_);
   // One writer at a time: the tail read and the append are one step.
   if (::flock(fd.get(), LOCK_EX) != 0) throw SysError(errno, "audit log: flock(" + quote(file_.string()) + ", LOCK_EX)");
   auto [seq, prev] = chain_tail(fd.get(), file_);
+  auto records = build(seq, prev);
   const auto ts = launch::rfc3339_utc(std::chrono::system_clock::now());
   std::string text;
   for (auto& record : records) {

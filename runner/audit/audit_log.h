@@ -56,6 +56,9 @@ class AuditLog {
   // one write and one fsync (a launch's request, decision and start). All or
   // none: a failed write or fsync truncates the file back to where it was.
   std::vector<nlohmann::json> append_all(std::vector<nlohmann::json> records) const;
+  // Appends the record build returns, given the seq it will get and the hash
+  // of the line before it, under the same lock (a checkpoint signs them).
+  nlohmann::json append_built(const std::function<nlohmann::json(std::uint64_t seq, const std::string& prev)>& build) const;
   // Creates the directory (0700) and the file (0600) if missing and checks it
   // can be opened for appending; the caller learns at once, before doing
   // anything else, that its records could not be written.
@@ -64,6 +67,8 @@ class AuditLog {
   [[nodiscard]] const std::filesystem::path& file() const { return file_; }
 
  private:
+  std::vector<nlohmann::json> append_locked(
+      const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const;
   std::filesystem::path file_;
   std::string syslog_socket_;
 };
