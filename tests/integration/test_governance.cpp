@@ -1,0 +1,468 @@
+// Governance end to end: approvers (two real local users and a third made by
+// the test), signed grants, and the audit trail of real launches (a full
+// disk, a runner killed mid-run, tampering caught by `audit verify`, the log
+// kept out of the sandbox).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "integration/harness.h"
+
+using namespace tierbox::testing;
+using nlohmann::json;
+
+namespace {
+
+// Runs a command, failing the test when it does not exit 0.
+void must(const std::vector<std::string>& argv) {
+  const auto result = run_process(argv);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, argv[0] + " failed: " + result.err);
+}
+
+// A group and three users made for this test (names carry the pid, so
+// concurrent runs never collide) and removed after it.
+struct LocalUsers {
+  std::string group = "tbx8g" + std::to_string(::getpid());
+  std::string alice = "tbx8a" + std::to_string(::getpid());  // the requester (through sudo)
+  std::string bob = "tbx8b" + std::to_string(::getpid());    // an approver
+  std::string carol = "tbx8c" + std::to_string(::getpid());  // an approver
+  std::string dave = "tbx8d" + std::to_string(::getpid());   // not an approver
+  LocalUsers() {
+    must({"/usr/sbin/groupadd", group});
+    for (const auto& user : {alice, bob, carol})
+      must({"/usr/sbin/useradd", "-M", "-N", "-g", "users", "-G", group, "-s", "/usr/sbin/nologin", user});
+    must({"/usr/sbin/useradd", "-M", "-N", "-g", "users", "-s", "/usr/sbin/nologin", dave});
+  }
+  ~LocalUsers() {
+    for (const auto& user : {alice, bob, carol, dave}) run_process({"/usr/sbin/userdel", user});
+    run_process({"/usr/sbin/groupdel", group});
+  }
+};
+
+// Its own config dir (tiers, approval matrix, tierbox.json), approvals
+// directory, governance state and audit log, readable where approvers need it.
+struct Governance {
+  TempDir dir{"tierbox-test-gov"};
+  std::string config = (dir.path() / "config").string();
+  std::string log = (dir.path() / "audit.jsonl").string();
+  explicit Governance(const std::string& approver_group) {
+    ::chmod(dir.str().c_str(), 0755);
+    dir.write("config/tierbox.json", json{{"approvals_dir", dir.str() + "/approvals"},
+                                          {"governance_dir", dir.str() + "/state"}}.dump());
+    for (const char* tier : {"gov-approver", "gov-two", "gov-timeout", "gov-grant", "gov-open"})
+      dir.write(std::string("config/tiers/") + tier + ".json", R"({"extends": "base"})");
+    dir.write("config/approvals.json", json{
+        {"tiers", {"gov-*"}},
+        {"approvers", approver_group},
+        {"approval_timeout", "60s"},
+        {"rules", {{{"id", "open"}, {"require", "none"}},
+                   {{"id", "one-approver"}, {"when", {{"tiers", {"gov-approver", "gov-grant"}}}}, {"require", "approver"}},
+                   {{"id", "two-approvers"}, {"when", {{"tiers", {"gov-two"}}}}, {"require", "two_person"}},
+                   {{"id", "quick"}, {"when", {{"tiers", {"gov-timeout"}}}}, {"require", "approver"}, {"timeout", "2s"}}}}}
+        .dump());
+    ::chmod(config.c_str(), 0755);
+    ::chmod((dir.path() / "config/tiers").c_str(), 0755);
+    for (const char* file : {"tierbox.json", "approvals.json"}) ::chmod((dir.path() / "config" / file).c_str(), 0644);
+  }
+  std::vector<std::string> run(const std::string& tier, const std::vector<std::string>& command) const {
+    std::vector<std::string> args = {"run", "--config-dir", config, "--audit-log", log, "--tier", tier, "--"};
+    args.insert(args.end(), command.begin(), command.end());
+    return args;
+  }
+  // tierbox run by root through sudo, as user: SUDO_USER says who.
+  [[nodiscard]] std::vector<std::string> sudo_prefix(const std::string& user) const {
+    return {"/usr/bin/env", "SUDO_USER=" + user};
+  }
+  // tierbox run as another (unprivileged) user.
+  ProcessResult as(const std::string& user, std::vector<std::string> args) const {
+    std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", user, "--regid", "users", "--init-groups", kTierbox};
+    args.push_back("--config-dir");
+    args.push_back(config);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv);
+  }
+  std::vector<json> records() const {
+    std::vector<json> out;
+    std::ifstream in(log);
+    std::string line;
+    while (std::getline(in, line)) out.push_back(json::parse(line));
+    return out;
+  }
+  std::vector<json> records_of(const std::string& run_id, const std::string& event) const {
+    std::vector<json> out;
+    for (auto& record : records())
+      if (record.value("run_id", "") == run_id && record.value("event", "") == event) out.push_back(record);
+    return out;
+  }
+  ProcessResult verify() const { return run_tierbox({"audit", "verify", "--config-dir", config, "--audit-log", log}); }
+};
+
+// "tierbox: waiting for approval of request ID: ..." -> ID
+std::string request_id(const std::string& line) {
+  std::smatch match;
+  if (!std::regex_search(line, match, std::regex("approval of request ([0-9a-f]+)"))) return "";
+  return match[1];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(approvals)
+
+BOOST_AUTO_TEST_CASE(an_approver_lets_a_waiting_run_start_and_the_requester_cannot) {
+  LocalUsers users;
+  Governance gov(users.group);
+  BackgroundRun run(gov.run("gov-approver", {"/bin/echo", "approved-task-ran"}), gov.sudo_prefix(users.alice));
+  const auto id = request_id(run.wait_for_line("waiting for approval of request"));
+  BOOST_REQUIRE(!id.empty());
+  // Listed for approvers, with what they approve.
+  const auto listed = gov.as(users.bob, {"approvals"});
+  BOOST_TEST(listed.status == 0, listed.err);
+  BOOST_TEST(listed.out.find(id) != std::string::npos, listed.out);
+  BOOST_TEST(listed.out.find("approved-task-ran") != std::string::npos, listed.out);
+  // The requester (alice, through sudo) cannot approve, nor can an outsider.
+  const auto own = gov.as(users.alice, {"approve", id});
+  BOOST_TEST(own.status == 126, own.out + own.err);
+  BOOST_TEST(own.out.find("cannot approve their own request") != std::string::npos, own.out);
+  const auto outsider = gov.as(users.dave, {"approve", id});
+  BOOST_TEST(outsider.status == 126, outsider.out + outsider.err);
+  BOOST_TEST(outsider.out.find("not in the approver group") != std::string::npos, outsider.out);
+  // The task has not started.
+  BOOST_TEST(gov.records_of(id, "start").empty());
+  // bob approves: the task runs.
+  const auto approved = gov.as(users.bob, {"approve", id, "--reason", "reviewed"});
+  BOOST_TEST(approved.status == 0, approved.out + approved.err);
+  BOOST_TEST(run.wait() == 0);
+  BOOST_TEST(run.out() == "approved-task-ran\n");
+  const auto decision = gov.records_of(id, "decision");
+  BOOST_REQUIRE(decision.size() == 1u);
+  BOOST_TEST(decision[0]["outcome"] == "allowed");
+  BOOST_TEST(decision[0]["decision"]["how"] == "approver");
+  BOOST_TEST(decision[0]["decision"]["by"][0]["name"] == users.bob);
+  BOOST_TEST(gov.records_of(id, "approval").size() == 3u);  // alice and dave rejected, bob counted
+  BOOST_TEST(gov.records_of(id, "start").size() == 1u);
+  BOOST_TEST(gov.records_of(id, "end").size() == 1u);
+  BOOST_TEST(gov.verify().status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_denial_refuses_with_one_line_naming_the_rule) {
+  LocalUsers users;
+  Governance gov(users.group);
+  BackgroundRun run(gov.run("gov-approver", {"/bin/echo", "must-not-run"}), gov.sudo_prefix(users.alice));
+  const auto id = request_id(run.wait_for_line("waiting for approval of request"));
+  BOOST_REQUIRE(!id.empty());
+  const auto denied = gov.as(users.carol, {"deny", id, "--reason", "not this week"});
+  BOOST_TEST(denied.status == 0, denied.out + denied.err);
+  const auto line = run.wait_for_line("refused:");
+  BOOST_TEST(line.find("rule 'one-approver'") != std::string::npos, line);
+  BOOST_TEST(line.find("denied by " + users.carol + ": not this week") != std::string::npos, line);
+  BOOST_TEST(run.wait() == 126);
+  BOOST_TEST(run.out().empty());
+  BOOST_TEST(gov.records_of(id, "start").empty());
+  BOOST_TEST(gov.records_of(id, "decision").at(0)["outcome"] == "denied");
+}
+
+BOOST_AUTO_TEST_CASE(no_approval_within_the_timeout_is_a_denial) {
+  LocalUsers users;
+  Governance gov(users.group);
+  const auto result = run_process([&] {
+    auto argv = gov.sudo_prefix(users.alice);
+    argv.push_back(kTierbox);
+    for (const auto& arg : gov.run("gov-timeout", {"/bin/echo", "must-not-run"})) argv.push_back(arg);
+    return argv;
+  }());
+  BOOST_TEST(result.status == 126, result.err);
+  BOOST_TEST(result.out.empty());
+  BOOST_TEST(result.err.find("refused: rule 'quick'") != std::string::npos, result.err);
+  BOOST_TEST(result.err.find("(timeout)") != std::string::npos, result.err);
+  for (const auto& record : gov.records()) BOOST_TEST(record["event"] != "start");
+}
+
+BOOST_AUTO_TEST_CASE(two_person_needs_two_distinct_approvers) {
+  LocalUsers users;
+  Governance gov(users.group);
+  BackgroundRun run(gov.run("gov-two", {"/bin/echo", "two-person-ran"}), gov.sudo_prefix(users.alice));
+  const auto id = request_id(run.wait_for_line("waiting for approval of request"));
+  BOOST_REQUIRE(!id.empty());
+  const auto first = gov.as(users.bob, {"approve", id});
+  BOOST_TEST(first.status == 0, first.out + first.err);
+  BOOST_TEST(first.out.find("1 of 2") != std::string::npos, first.out);
+  // The same approver twice is one approver.
+  const auto again = gov.as(users.bob, {"approve", id});
+  BOOST_TEST(again.status == 126, again.out + again.err);
+  BOOST_TEST(again.out.find("already approved") != std::string::npos, again.out);
+  BOOST_TEST(gov.records_of(id, "start").empty());
+  const auto second = gov.as(users.carol, {"approve", id});
+  BOOST_TEST(second.status == 0, second.out + second.err);
+  BOOST_TEST(run.wait() == 0);
+  BOOST_TEST(run.out() == "two-person-ran\n");
+  const auto decision = gov.records_of(id, "decision").at(0);
+  BOOST_TEST(decision["decision"]["how"] == "two_person");
+  BOOST_TEST(decision["decision"]["by"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+struct GrantSetup {
+  LocalUsers users;
+  Governance gov{users.group};
+  std::string bob_key = gov.dir.str() + "/bob.key";
+
+  GrantSetup() { add_key("bob-1", users.bob, bob_key); }
+
+  // Generates a key pair and trusts its public key for owner.
+  void add_key(const std::string& id, const std::string& owner, const std::string& secret) {
+    const auto generated = run_tierbox({"keys", "generate", "--id", id, "--out", secret});
+    BOOST_REQUIRE_MESSAGE(generated.status == 0, generated.err);
+    const auto pub = gov.dir.write(id + ".pub", generated.out);
+    const auto added = run_tierbox({"keys", "add", pub.string(), "--owner", owner, "--config-dir", gov.config});
+    BOOST_REQUIRE_MESSAGE(added.status == 0, added.err);
+  }
+  std::string digest(const std::string& tier, const std::vector<std::string>& command) const {
+    auto args = gov.run(tier, command);
+    args.insert(args.begin() + 1, "--dry-run");
+    const auto result = run_tierbox(args);
+    std::smatch match;
+    BOOST_REQUIRE_MESSAGE(std::regex_search(result.out, match, std::regex("plan digest: ([0-9a-f]{64})")), result.out + result.err);
+    return match[1];
+  }
+  std::string grant(const std::string& key, const std::string& tier, const std::vector<std::string>& command,
+                    const std::string& expires = "10m") {
+    static int counter = 0;
+    const auto file = gov.dir.str() + "/grant-" + std::to_string(++counter) + ".json";
+    std::vector<std::string> args = {"grant", "--key", key, "--tier", tier, "--plan-digest", digest(tier, command),
+                                     "--expires", expires, "--out", file, "--config-dir", gov.config, "--"};
+    args.insert(args.end(), command.begin(), command.end());
+    const auto result = run_tierbox(args);
+    BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+    return file;
+  }
+  ProcessResult run_with(const std::string& grant_file, const std::string& tier, const std::vector<std::string>& command) const {
+    auto args = gov.run(tier, command);
+    args.insert(args.begin() + 1, {"--grant", grant_file});
+    return run_tierbox(args);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(grants)
+
+BOOST_AUTO_TEST_CASE(a_valid_grant_runs_once_and_each_wrong_grant_is_refused_with_its_own_message) {
+  GrantSetup setup;
+  const std::vector<std::string> command = {"/bin/echo", "granted-task-ran"};
+  const auto grant = setup.grant(setup.bob_key, "gov-grant", command);
+  const auto ran = setup.run_with(grant, "gov-grant", command);
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(ran.out == "granted-task-ran\n");
+
+  std::set<std::string> messages;
+  const auto refused = [&](const ProcessResult& result, const std::string& contains) {
+    BOOST_TEST(result.status == 126, result.err);
+    BOOST_TEST(result.out.empty(), result.out);
+    BOOST_TEST(result.err.find(contains) != std::string::npos, result.err);
+    BOOST_TEST(result.err.find("rule 'one-approver'") != std::string::npos, result.err);
+    // One line.
+    BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1, result.err);
+    const auto reason = result.err.substr(result.err.find(": grant ") + 1);
+    BOOST_TEST(messages.insert(reason.substr(reason.find(".json: ") + 7)).second, "not distinct: " + result.err);
+  };
+  // Replay.
+  refused(setup.run_with(grant, "gov-grant", command), "already used");
+  // Expired.
+  const auto short_lived = setup.grant(setup.bob_key, "gov-grant", command, "1s");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  refused(setup.run_with(short_lived, "gov-grant", command), "expired at");
+  // Tampered argv in the grant file.
+  const auto tampered = setup.grant(setup.bob_key, "gov-grant", command);
+  auto document = json::parse(std::ifstream(tampered));
+  document["grant"]["argv"] = json::array({"/bin/sh", "-c", "echo pwned"});
+  std::ofstream(tampered) << document.dump();
+  refused(setup.run_with(tampered, "gov-grant", {"/bin/sh", "-c", "echo pwned"}), "altered after it was signed");
+  // A valid grant used for another command.
+  const auto other_command = setup.grant(setup.bob_key, "gov-grant", command);
+  refused(setup.run_with(other_command, "gov-grant", {"/bin/echo", "something-else"}), "binds the command");
+  // Wrong tier.
+  const auto wrong_tier = setup.grant(setup.bob_key, "gov-grant", command);
+  refused(setup.run_with(wrong_tier, "gov-approver", command), "is for tier 'gov-grant'");
+  // Unknown key (generated, never trusted).
+  const auto stranger_key = setup.gov.dir.str() + "/stranger.key";
+  BOOST_REQUIRE(run_tierbox({"keys", "generate", "--id", "stranger", "--out", stranger_key}).status == 0);
+  refused(setup.run_with(setup.grant(stranger_key, "gov-grant", command), "gov-grant", command), "unknown key 'stranger'");
+  // Revoked key.
+  const auto carol_key = setup.gov.dir.str() + "/carol.key";
+  setup.add_key("carol-1", setup.users.carol, carol_key);
+  const auto by_carol = setup.grant(carol_key, "gov-grant", command);
+  const auto revoked = run_tierbox({"keys", "revoke", "carol-1", "--reason", "laptop lost", "--config-dir", setup.gov.config});
+  BOOST_REQUIRE_MESSAGE(revoked.status == 0, revoked.err);
+  refused(setup.run_with(by_carol, "gov-grant", command), "was revoked on");
+
+  // Every use and refusal is in the trail, which still verifies.
+  int used = 0, refusals = 0;
+  for (const auto& record : setup.gov.records()) {
+    used += record["event"] == "grant_used";
+    refusals += record["event"] == "grant_refused";
+  }
+  BOOST_TEST(used == 1);
+  BOOST_TEST(refusals == 7);
+  BOOST_TEST(setup.gov.verify().status == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(audit_trail)
+
+BOOST_AUTO_TEST_CASE(every_launch_is_recorded_request_decision_start_end) {
+  Governance gov("nogroup");
+  const auto result = run_tierbox(gov.run("gov-open", {"/bin/sh", "-c", "exit 3"}));
+  BOOST_TEST(result.status == 3, result.err);
+  const auto records = gov.records();
+  BOOST_REQUIRE(records.size() == 4u);
+  const std::vector<std::string> events = {"request", "decision", "start", "end"};
+  for (std::size_t i = 0; i < 4; ++i) {
+    BOOST_TEST(records[i]["event"] == events[i]);
+    BOOST_TEST(records[i]["run_id"] == records[0]["run_id"]);
+    BOOST_TEST(records[i]["user"]["uid"] == 0);
+    BOOST_TEST(records[i]["argv"] == json({"/bin/sh", "-c", "exit 3"}));
+  }
+  BOOST_TEST(records[2]["pid"].get<int>() > 0);
+  BOOST_TEST(records[2]["plan_digest"].get<std::string>().size() == 64u);
+  BOOST_TEST(records[2]["profile_sha256"].get<std::string>().size() == 64u);
+  BOOST_TEST(records[3]["exit"]["code"] == 3);
+  BOOST_TEST(records[3]["outcome"] == "failed");
+  BOOST_TEST(records[3]["usage"].contains("wall_ms"));
+  BOOST_TEST(gov.verify().status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_dry_run_shows_the_rules_and_records_nothing) {
+  LocalUsers users;
+  Governance gov(users.group);
+  auto args = gov.run("gov-two", {"/bin/echo", "x"});
+  args.insert(args.begin() + 1, "--dry-run");
+  const auto result = run_tierbox(args);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(result.out.find("rule 'two-approvers'") != std::string::npos, result.out);
+  BOOST_TEST(result.out.find("requires: rule 'two-approvers'") != std::string::npos, result.out);
+  BOOST_TEST(result.out.find("two distinct approvers from group '" + users.group + "'") != std::string::npos, result.out);
+  BOOST_TEST(!std::filesystem::exists(gov.log));
+  BOOST_TEST(!std::filesystem::exists(gov.dir.path() / "approvals" / ""));
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_tier_is_refused_and_recorded) {
+  Governance gov("nogroup");
+  gov.dir.write("config/tiers/not-in-matrix.json", R"({"extends": "base"})");
+  const auto result = run_tierbox(gov.run("not-in-matrix", {"/bin/echo", "x"}));
+  BOOST_TEST(result.status == 126, result.err);
+  BOOST_TEST(result.err.find("not in the approval matrix") != std::string::npos, result.err);
+  const auto records = gov.records();
+  BOOST_REQUIRE(records.size() == 1u);
+  BOOST_TEST(records[0]["event"] == "profile_refused");
+}
+
+BOOST_AUTO_TEST_CASE(verify_names_the_first_edited_line) {
+  Governance gov("nogroup");
+  for (int i = 0; i < 2; ++i) BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(gov.log);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  BOOST_REQUIRE(lines.size() == 8u);
+  auto record = json::parse(lines[5]);
+  record["argv"] = json::array({"/bin/innocent"});
+  lines[5] = record.dump();
+  {
+    std::ofstream out(gov.log, std::ios::trunc);
+    for (const auto& line : lines) out << line << "\n";
+  }
+  const auto result = gov.verify();
+  BOOST_TEST(result.status == 1);
+  BOOST_TEST(result.out.find("line 6: hash mismatch") != std::string::npos, result.out);
+}
+
+BOOST_AUTO_TEST_CASE(the_audit_log_is_not_visible_in_the_sandbox) {
+  Governance gov("nogroup");
+  Workspace workspace;
+  // The log inside the workspace: the sandbox gets an empty stand-in.
+  const auto log = (workspace.path() / "audit.jsonl").string();
+  BOOST_REQUIRE(run_tierbox({"run", "--config-dir", gov.config, "--audit-log", log, "--tier", "gov-open", "--", "/bin/true"}).status == 0);
+  BOOST_REQUIRE(std::filesystem::file_size(log) > 0);
+  const auto result = run_tierbox({"run", "--config-dir", gov.config, "--audit-log", log, "--tier", "gov-open", "--workspace",
+                                   workspace.str(), "--", "./probe", "read", "audit.jsonl"});
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto report = json::parse(result.out);
+  BOOST_TEST(report.dump().find("\"hash\"") == std::string::npos, report.dump());
+  BOOST_TEST(report.dump().find("request") == std::string::npos, report.dump());
+  BOOST_TEST_MESSAGE("inside the sandbox: " + report.dump());
+  // A mount of the governance state itself (here as the workspace) is refused.
+  std::filesystem::create_directories(gov.dir.path() / "state");
+  const auto refused = run_tierbox({"run", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open",
+                                    "--workspace", gov.dir.str() + "/state", "--", "/bin/true"});
+  BOOST_TEST(refused.status == 126, refused.err);
+  BOOST_TEST(refused.err.find("which no sandbox ever sees") != std::string::npos, refused.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_refuses_the_launch_and_leaves_the_log_valid) {
+  Governance gov("nogroup");
+  Workspace workspace;
+  ::chmod(workspace.str().c_str(), 0755);
+  // A 64 KiB tmpfs in a private mount namespace of this test only.
+  const std::string script =
+      "set -e; d=" + gov.dir.str() + "/small; mkdir -p $d; mount -t tmpfs -o size=64k tmpfs $d;"
+      "tb=" + std::string(kTierbox) + "; cfg=" + gov.config + ";"
+      "$tb run --config-dir $cfg --audit-log $d/audit.jsonl --tier gov-open -- /bin/true;"
+      "dd if=/dev/zero of=$d/filler bs=1k 2>/dev/null || true;"
+      "set +e; $tb run --config-dir $cfg --audit-log $d/audit.jsonl --tier gov-open --workspace " + workspace.str() +
+      " -- /bin/sh -c 'echo ran > ran-marker'; echo status=$?;"
+      "$tb audit verify --config-dir $cfg --audit-log $d/audit.jsonl; echo verify=$?;"
+      "wc -l < $d/audit.jsonl; umount $d";
+  const auto result = run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script});
+  BOOST_TEST_MESSAGE(result.out + result.err);
+  BOOST_TEST(result.out.find("status=125") != std::string::npos, result.out + result.err);
+  BOOST_TEST(result.err.find("No space left on device") != std::string::npos, result.err);
+  BOOST_TEST(result.out.find("verify=0") != std::string::npos, result.out);
+  BOOST_TEST(result.out.find("ok: 4 records") != std::string::npos, result.out);
+  BOOST_TEST(!std::filesystem::exists(workspace.path() / "ran-marker"));
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_records_the_end) {
+  Governance gov("nogroup");
+  BackgroundRun run({"run", "-v", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--",
+                     "/bin/sh", "-c", "echo task-started >&2; sleep 60"});
+  BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
+  run.signal(SIGKILL);
+  run.wait();
+  const auto start = gov.records().at(2);
+  BOOST_REQUIRE(start["event"] == "start");
+  const auto run_id = start["run_id"].get<std::string>();
+  BOOST_REQUIRE(wait_until_gone(start["pid"].get<pid_t>(), std::chrono::seconds(10)));
+  auto verified = gov.verify();
+  BOOST_TEST(verified.status == 0, verified.out);
+  BOOST_TEST(verified.out.find(run_id + " (tier gov-open") != std::string::npos, verified.out);
+  BOOST_TEST(verified.out.find("ended unknown") != std::string::npos, verified.out);
+  auto shown = run_tierbox({"audit", "show", "--config-dir", gov.config, "--audit-log", gov.log, "--outcome", "ended unknown", "--json"});
+  BOOST_TEST(shown.out.find(run_id) != std::string::npos, shown.out);
+  // gc appends the end (and cleans what the run left).
+  const auto gc = run_tierbox({"gc", "--config-dir", gov.config});
+  BOOST_TEST(gc.status == 0, gc.out + gc.err);
+  const auto ends = gov.records_of(run_id, "end");
+  BOOST_REQUIRE(ends.size() == 1u);
+  BOOST_TEST(ends[0]["outcome"] == "ended unknown");
+  BOOST_TEST(ends[0]["recorded_by"] == "tierbox gc");
+  verified = gov.verify();
+  BOOST_TEST(verified.status == 0, verified.out);
+  // A second gc adds nothing.
+  BOOST_TEST(run_tierbox({"gc", "--config-dir", gov.config}).status == 0);
+  BOOST_TEST(gov.records_of(run_id, "end").size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
