@@ -84,7 +84,7 @@ int gc(const GcOptions& options, const CommonOptions& common) {
       item["removed"] = launch::clean_up_run_resources(listed.record);
       // The end record before the registry entry goes: if it cannot be
       // written, the entry stays and the next gc tries again.
-      if (auto line = record_missing_end(listed.record, item["removed"]); !line.empty()) item["removed"].push_back(line);
+      if (auto line = record_missing_end(listed.record, item["removed"]); !line.empty()) item["audit"] = line;
       registry.forget(listed.record.run_id);
       item["result"] = "cleaned";
     } catch (const Error& error) {
@@ -98,6 +98,7 @@ int gc(const GcOptions& options, const CommonOptions& common) {
                   item.contains("error") ? item["error"].get<std::string>().c_str() : "");
       for (const auto& line : item.value("removed", nlohmann::json::array()))
         std::printf("  removed %s\n", line.get<std::string>().c_str());
+      if (item.contains("audit")) std::printf("  %s\n", item["audit"].get<std::string>().c_str());
     }
     report.push_back(std::move(item));
   }

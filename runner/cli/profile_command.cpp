@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "policy/approval_matrix.h"
 #include "policy/host_facts.h"
 #include "policy/json_reader.h"
 #include "policy/profile_loader.h"
@@ -92,7 +93,13 @@ int explain(const ProfileOptions& options, const CommonOptions& common) {
   policy::LinuxHostView view;
   std::optional<policy::DataClassifier> classifier;
   if (inventory) classifier.emplace(*inventory, view.home_directories());
-  policy::ExplainContext context{classifier ? &*classifier : nullptr, policy::today_utc()};
+  std::optional<policy::ApprovalMatrix> matrix;
+  try {
+    matrix = policy::load_approval_matrix(dirs);
+  } catch (const Error& error) {
+    logging::warn("{}", error.what());
+  }
+  policy::ExplainContext context{classifier ? &*classifier : nullptr, policy::today_utc(), matrix ? &*matrix : nullptr};
   const auto explanation = policy::explain_profile(profile, context);
   if (options.json) {
     auto sections = json::array();

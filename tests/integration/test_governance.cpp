@@ -447,10 +447,16 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
   BOOST_REQUIRE(wait_until_gone(start["pid"].get<pid_t>(), std::chrono::seconds(10)));
   auto verified = gov.verify();
   BOOST_TEST(verified.status == 0, verified.out);
-  BOOST_TEST(verified.out.find(run_id + " (tier gov-open") != std::string::npos, verified.out);
-  BOOST_TEST(verified.out.find("ended unknown") != std::string::npos, verified.out);
   auto shown = run_tierbox({"audit", "show", "--config-dir", gov.config, "--audit-log", gov.log, "--outcome", "ended unknown", "--json"});
   BOOST_TEST(shown.out.find(run_id) != std::string::npos, shown.out);
+  // Another test's `tierbox gc` on this host may have recorded the end
+  // already (gc closes every dead run's trail); otherwise verify reports it.
+  if (gov.records_of(run_id, "end").empty()) {
+    BOOST_TEST(verified.out.find(run_id + " (tier gov-open") != std::string::npos, verified.out);
+    BOOST_TEST(verified.out.find("ended unknown") != std::string::npos, verified.out);
+  } else {
+    BOOST_TEST_MESSAGE("the end was recorded by a concurrent gc before this test's verify");
+  }
   // gc appends the end (and cleans what the run left).
   const auto gc = run_tierbox({"gc", "--config-dir", gov.config});
   BOOST_TEST(gc.status == 0, gc.out + gc.err);
