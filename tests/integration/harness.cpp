@@ -130,7 +130,7 @@ ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptio
   return run_process(argv, options);
 }
 
-ProcessResult run_in_pty(const std::vector<std::string>& argv) {
+ProcessResult run_in_pty(const std::vector<std::string>& argv, std::string reply_after, const std::string& reply) {
   int master = -1;
   auto args = c_strings(argv);
   pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
@@ -151,6 +151,11 @@ ProcessResult run_in_pty(const std::vector<std::string>& argv) {
     ssize_t n = ::read(master, buffer, sizeof buffer);
     if (n <= 0) break;  // EIO once the slave side is closed
     result.out.append(buffer, static_cast<std::size_t>(n));
+    if (!reply_after.empty() && result.out.find(reply_after) != std::string::npos) {
+      if (::write(master, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size()))
+        throw std::runtime_error("write to the pty failed");
+      reply_after.clear();
+    }
   }
   ::close(master);
   int status = 0;

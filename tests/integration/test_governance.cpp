@@ -56,7 +56,7 @@ struct Governance {
     ::chmod(dir.str().c_str(), 0755);
     dir.write("config/tierbox.json", json{{"approvals_dir", dir.str() + "/approvals"},
                                           {"governance_dir", dir.str() + "/state"}}.dump());
-    for (const char* tier : {"gov-approver", "gov-two", "gov-timeout", "gov-grant", "gov-open"})
+    for (const char* tier : {"gov-approver", "gov-two", "gov-timeout", "gov-grant", "gov-open", "gov-confirm"})
       dir.write(std::string("config/tiers/") + tier + ".json", R"({"extends": "base"})");
     dir.write("config/approvals.json", json{
         {"tiers", {"gov-*"}},
@@ -65,7 +65,8 @@ struct Governance {
         {"rules", {{{"id", "open"}, {"require", "none"}},
                    {{"id", "one-approver"}, {"when", {{"tiers", {"gov-approver", "gov-grant"}}}}, {"require", "approver"}},
                    {{"id", "two-approvers"}, {"when", {{"tiers", {"gov-two"}}}}, {"require", "two_person"}},
-                   {{"id", "quick"}, {"when", {{"tiers", {"gov-timeout"}}}}, {"require", "approver"}, {"timeout", "2s"}}}}}
+                   {{"id", "quick"}, {"when", {{"tiers", {"gov-timeout"}}}}, {"require", "approver"}, {"timeout", "2s"}},
+                   {{"id", "ask-me"}, {"when", {{"tiers", {"gov-confirm"}}}}, {"require", "confirm"}}}}}
         .dump());
     ::chmod(config.c_str(), 0755);
     ::chmod((dir.path() / "config/tiers").c_str(), 0755);
@@ -205,6 +206,44 @@ BOOST_AUTO_TEST_CASE(two_person_needs_two_distinct_approvers) {
   const auto decision = gov.records_of(id, "decision").at(0);
   BOOST_TEST(decision["decision"]["how"] == "two_person");
   BOOST_TEST(decision["decision"]["by"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(confirm)
+
+BOOST_AUTO_TEST_CASE(the_caller_confirms_at_the_terminal_never_through_stdin) {
+  Governance gov("nogroup");
+  auto argv = gov.run("gov-confirm", {"/bin/echo", "confirmed-task-ran"});
+  argv.insert(argv.begin(), kTierbox);
+  // Yes at the terminal: the summary is shown, the task runs.
+  const auto yes = run_in_pty(argv, "run this task? [y/N]", "y\n");
+  BOOST_TEST(yes.status == 0, yes.out);
+  BOOST_TEST(yes.out.find("command: \"/bin/echo\" \"confirmed-task-ran\"") != std::string::npos, yes.out);
+  BOOST_TEST(yes.out.find("plan digest: ") != std::string::npos, yes.out);
+  BOOST_TEST(yes.out.find("rule 'ask-me'") != std::string::npos, yes.out);
+  BOOST_TEST(yes.out.find("confirmed-task-ran") != std::string::npos, yes.out);
+  // No (or anything but y/yes): refused.
+  const auto no = run_in_pty(argv, "run this task? [y/N]", "n\n");
+  BOOST_TEST(no.status == 126, no.out);
+  BOOST_TEST(no.out.find("refused: rule 'ask-me'") != std::string::npos, no.out);
+  // "y" on stdin without a terminal (a new session has none): refused.
+  std::vector<std::string> detached = {"/usr/bin/setsid", "-w"};
+  detached.insert(detached.end(), argv.begin(), argv.end());
+  SpawnOptions options;
+  options.stdin_data = "y\ny\n";
+  const auto piped = run_process(detached, options);
+  BOOST_TEST(piped.status == 126, piped.err);
+  BOOST_TEST(piped.out.empty());
+  BOOST_TEST(piped.err.find("no terminal to confirm at") != std::string::npos, piped.err);
+  int confirmed = 0, denied = 0;
+  for (const auto& record : gov.records()) {
+    if (record["event"] != "decision") continue;
+    BOOST_TEST(record["decision"]["how"] == "confirm");
+    (record["outcome"] == "allowed" ? confirmed : denied)++;
+  }
+  BOOST_TEST(confirmed == 1);
+  BOOST_TEST(denied == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
