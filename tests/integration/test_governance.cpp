@@ -3,14 +3,18 @@
 // disk, a runner killed mid-run, tampering caught by `audit verify`, the log
 // kept out of the sandbox).
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
 #include <regex>
+#include <cstring>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "integration/harness.h"
@@ -508,6 +512,170 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
   // A second gc adds nothing.
   BOOST_TEST(run_tierbox({"gc", "--config-dir", gov.config}).status == 0);
   BOOST_TEST(gov.records_of(run_id, "end").size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(audit_tools)
+
+BOOST_AUTO_TEST_CASE(show_filters_and_report_summarises) {
+  LocalUsers users;
+  Governance gov(users.group);
+  BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
+  BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/sh", "-c", "exit 2"})).status == 2);
+  BOOST_REQUIRE(run_tierbox(gov.run("gov-timeout", {"/bin/true"})).status == 126);  // nobody approves: timeout
+  const auto show = [&](std::vector<std::string> filter) {
+    std::vector<std::string> args = {"audit", "show", "--json", "--config-dir", gov.config, "--audit-log", gov.log};
+    args.insert(args.end(), filter.begin(), filter.end());
+    const auto result = run_tierbox(args);
+    BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+    std::vector<json> records;
+    std::istringstream in(result.out);
+    std::string line;
+    while (std::getline(in, line)) records.push_back(json::parse(line));
+    return records;
+  };
+  BOOST_TEST(show({}).size() == gov.records().size());
+  BOOST_TEST(show({"--event", "start"}).size() == 2u);
+  BOOST_TEST(show({"--outcome", "denied"}).size() == 1u);
+  BOOST_TEST(show({"--tier", "gov-timeout"}).size() == 2u);  // request, decision
+  BOOST_TEST(show({"--user", "root"}).size() == gov.records().size());
+  BOOST_TEST(show({"--user", users.bob}).empty());
+  BOOST_TEST(show({"--since", "1h", "--event", "end"}).size() == 2u);
+  BOOST_TEST(show({"--until", "2000-01-01"}).empty());
+  const auto table = run_tierbox({"audit", "show", "--config-dir", gov.config, "--audit-log", gov.log, "--event", "end"});
+  BOOST_TEST(table.out.find("TIME") == 0u, table.out);
+  BOOST_TEST(table.out.find("failed") != std::string::npos, table.out);
+
+  const auto report = run_tierbox({"audit", "report", "--since", "1d", "--json", "--config-dir", gov.config, "--audit-log", gov.log});
+  BOOST_REQUIRE_MESSAGE(report.status == 0, report.err);
+  const auto summary = json::parse(report.out);
+  BOOST_TEST_MESSAGE(summary.dump());
+  BOOST_TEST(summary.dump().find("\"gov-open\"") != std::string::npos);
+  BOOST_TEST(summary["refusals"].size() == 1u, summary.dump());
+  BOOST_TEST(summary["new_commands"].size() == 2u, summary.dump());
+  const auto text = run_tierbox({"audit", "report", "--config-dir", gov.config, "--audit-log", gov.log});
+  BOOST_TEST(text.out.find("Commands seen for the first time: 2") != std::string::npos, text.out);
+}
+
+BOOST_AUTO_TEST_CASE(signed_checkpoints_detect_a_rewritten_or_cut_log) {
+  LocalUsers users;
+  Governance gov(users.group);
+  const auto key = gov.dir.str() + "/auditor.key";
+  const auto generated = run_tierbox({"keys", "generate", "--id", "auditor-1", "--out", key});
+  BOOST_REQUIRE(generated.status == 0);
+  const auto pub = gov.dir.write("auditor.pub", generated.out);
+  BOOST_REQUIRE(run_tierbox({"keys", "add", pub.string(), "--owner", users.bob, "--config-dir", gov.config}).status == 0);
+  BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
+  const auto checkpoint = run_tierbox({"audit", "checkpoint", "--key", key, "--config-dir", gov.config, "--audit-log", gov.log});
+  BOOST_REQUIRE_MESSAGE(checkpoint.status == 0, checkpoint.err);
+  const auto kept = gov.dir.write("checkpoints.jsonl", checkpoint.out);  // kept "elsewhere"
+  BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
+  const auto verify = [&](const std::string& log) {
+    return run_tierbox({"audit", "verify", "--config-dir", gov.config, "--audit-log", log, "--checkpoints", kept.string()});
+  };
+  auto ok = verify(gov.log);
+  BOOST_TEST(ok.status == 0, ok.out);
+  BOOST_TEST(ok.out.find("1 signed checkpoints, 1 external") != std::string::npos, ok.out);
+
+  // Cut after the checkpoint: the external checkpoint misses its records.
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(gov.log);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  BOOST_REQUIRE(lines.size() == 9u);
+  const auto cut = gov.dir.write("cut.jsonl", lines[0] + "\n" + lines[1] + "\n" + lines[2] + "\n");
+  auto result = verify(cut.string());
+  BOOST_TEST(result.status == 1);
+  BOOST_TEST(result.out.find("missing records") != std::string::npos, result.out);
+
+  // Rewritten as a whole with a valid chain (no key): the checkpoint's
+  // signature no longer covers its line.
+  TempDir forged_dir;
+  {
+    const auto forged = forged_dir.path() / "audit.jsonl";
+    std::string prev(64, '0');
+    std::ofstream out(forged);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      auto record = json::parse(lines[i]);
+      if (record["event"] == "start") record["argv"] = json::array({"/bin/innocent"});
+      record["prev"] = prev;
+      if (record["event"] == "checkpoint") record["covers_hash"] = prev;
+      record.erase("hash");
+      // The chain's hash, as tierbox computes it: sha256(prev + canonical JSON).
+      const auto hashed = run_process({"/bin/sh", "-c", "printf '%s' \"$0\" | sha256sum | cut -c1-64", prev + record.dump()});
+      record["hash"] = hashed.out.substr(0, 64);
+      prev = record["hash"];
+      out << record.dump() << "\n";
+    }
+  }
+  result = run_tierbox({"audit", "verify", "--config-dir", gov.config, "--audit-log", (forged_dir.path() / "audit.jsonl").string()});
+  BOOST_TEST(result.status == 1, result.out);
+  BOOST_TEST(result.out.find("line 5: checkpoint: the signature does not verify") != std::string::npos, result.out);
+}
+
+BOOST_AUTO_TEST_CASE(every_record_also_goes_to_syslog_when_configured) {
+  Governance gov("nogroup");
+  const auto socket_path = gov.dir.path() / "log.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  gov.dir.write("config/tierbox.json", json{{"approvals_dir", gov.dir.str() + "/approvals"},
+                                            {"governance_dir", gov.dir.str() + "/state"},
+                                            {"audit_syslog", socket_path.string()}}.dump());
+  BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
+  std::vector<std::string> messages;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT)) > 0) messages.emplace_back(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  BOOST_REQUIRE(messages.size() == 4u);
+  BOOST_TEST(messages[0].find("<86>tierbox[") == 0u, messages[0]);
+  const auto records = gov.records();
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto body = json::parse(messages[i].substr(messages[i].find("]: ") + 3));
+    BOOST_TEST(body == records[i]);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(widening)
+
+BOOST_AUTO_TEST_CASE(extra_binds_need_the_tier_widening_and_the_matrix_sees_them) {
+  Governance gov("nogroup");
+  gov.dir.write("config/tiers/gov-wide.json", R"({"extends": "base", "widening": {"binds": "read-only"}})");
+  TempDir data;
+  ::chmod(data.str().c_str(), 0755);
+  data.write("hello.txt", "extra-bind-content\n");
+  ::chmod((data.path() / "hello.txt").c_str(), 0644);
+  const std::string bind = data.str() + ":/data";
+  // A tier without widening refuses the flag.
+  auto refused = run_tierbox({"run", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--bind", bind,
+                              "--", "/bin/cat", "/data/hello.txt"});
+  BOOST_TEST(refused.status == 126, refused.err);
+  BOOST_TEST(refused.err.find("allows no extra binds") != std::string::npos, refused.err);
+  // Read-only allowed, read-write not.
+  auto writable = run_tierbox({"run", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-wide", "--bind-rw", bind,
+                               "--", "/bin/true"});
+  BOOST_TEST(writable.status == 126, writable.err);
+  BOOST_TEST(writable.err.find("only read-only extra binds") != std::string::npos, writable.err);
+  auto ran = run_tierbox({"run", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-wide", "--bind", bind,
+                          "--", "/bin/sh", "-c", "cat /data/hello.txt; echo x > /data/new 2>/dev/null || echo read-only"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(ran.out == "extra-bind-content\nread-only\n", ran.out);
+  BOOST_TEST(!std::filesystem::exists(data.path() / "new"));
+  // The request record lists the widening.
+  bool listed = false;
+  for (const auto& record : gov.records())
+    if (record["event"] == "request" && !record["widening"].empty())
+      listed = record["widening"][0]["kind"] == "bind" && record["widening"][0]["text"] == "--bind " + bind;
+  BOOST_TEST(listed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
