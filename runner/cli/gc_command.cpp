@@ -41,6 +41,10 @@ std::string record_missing_end(const launch::RunRecord& record, const nlohmann::
   const auto audit = record.resources.find("audit");
   if (audit == record.resources.end() || !audit->is_object()) return "";
   const std::filesystem::path log = audit->value("log", "");
+  std::error_code ec;
+  // A log that no longer exists (removed with its directory) has no trail to
+  // close; any other failure keeps the entry for the next gc.
+  if (!std::filesystem::exists(log, ec) && !ec) return "audit: the log " + log.string() + " is gone; no end recorded";
   bool started = false;
   bool ended = false;
   audit::scan_backwards(log, [&](const nlohmann::json& line) {
