@@ -102,8 +102,26 @@ std::optional<TimePoint> parse_timestamp(const std::string& text) {
   return std::chrono::system_clock::from_time_t(::timegm(&utc)) + std::chrono::milliseconds(millis);
 }
 
+namespace {
+
+// Who a record is about: its user, or for a record that has none (a control
+// record as issue 9 writes it), who acted.
+json actor(const json& record) {
+  if (record.contains("user") && record["user"].is_object()) return record["user"];
+  if (record.contains("by") && record["by"].is_object()) return record["by"];
+  return json::object();
+}
+
+// A control record says "result" where the others say "outcome".
+std::string outcome_of(const json& record) {
+  if (record.contains("outcome")) return text_of(record["outcome"]);
+  return text_of(record.value("result", json()));
+}
+
+}  // namespace
+
 std::string user_label(const json& record) {
-  const auto user = record.value("user", json::object());
+  const auto user = actor(record);
   std::string name = text_of(user.value("name", json()));
   if (name.empty()) name = text_of(user.value("uid", json()));
   const auto sudo = text_of(user.value("sudo_user", json()));
@@ -116,7 +134,7 @@ bool matches(const json& record, const ShowFilter& filter) {
     if (!ts || (filter.since && *ts < *filter.since) || (filter.until && *ts > *filter.until)) return false;
   }
   if (!filter.user.empty()) {
-    const auto user = record.value("user", json::object());
+    const auto user = actor(record);
     if (text_of(user.value("name", json())) != filter.user && text_of(user.value("uid", json())) != filter.user &&
         text_of(user.value("sudo_user", json())) != filter.user)
       return false;
@@ -124,7 +142,7 @@ bool matches(const json& record, const ShowFilter& filter) {
   if (!filter.tier.empty() && record.value("tier", "") != filter.tier) return false;
   if (!filter.run_id.empty() && record.value("run_id", "") != filter.run_id) return false;
   if (!filter.event.empty() && record.value("event", "") != filter.event) return false;
-  if (!filter.outcome.empty() && record.value("outcome", "") != filter.outcome) return false;
+  if (!filter.outcome.empty() && outcome_of(record) != filter.outcome) return false;
   return true;
 }
 
@@ -137,14 +155,14 @@ std::string table_row(const json& record) {
   return pad(record.value("ts", ""), 24) + " " + pad(text_of(record.value("seq", json())), 6) + " " +
          pad(record.value("event", ""), 15) + " " + pad(record.value("run_id", ""), 16) + " " +
          pad(user_label(record), 16) + " " + pad(record.value("tier", ""), 16) + " " +
-         pad(record.value("outcome", ""), 13) + " " + detail(record);
+         pad(outcome_of(record), 13) + " " + detail(record);
 }
 
 json build_report(const std::vector<json>& records, TimePoint since, TimePoint until) {
   std::map<std::string, int> by_tier, by_user, approvers, violation_counts;
   std::map<std::pair<std::string, std::string>, int> by_tier_user;
   json refusals = json::array(), approvals = json::array(), violations = json::array(), overrides = json::array(),
-       new_commands = json::array();
+       new_commands = json::array(), controls = json::array();
   std::set<std::string> seen_before, seen_in_window;
   std::map<std::string, json> open_runs;
   int runs = 0;
@@ -197,6 +215,13 @@ json build_report(const std::vector<json>& records, TimePoint since, TimePoint u
       item["reason"] = event == "decision" ? record.value("decision", json::object()).value("reason", "") : record.value("reason", "");
       refusals.push_back(item);
     }
+    if (event == "control") {
+      auto item = brief(record);
+      item["action"] = record.value("action", "");
+      item["result"] = outcome_of(record);
+      controls.push_back(item);
+      continue;
+    }
     if (event == "decision" && record.value("outcome", "") == "allowed") {
       const auto decision = record.value("decision", json::object());
       if (decision.value("how", "none") == "none") continue;
@@ -228,6 +253,7 @@ json build_report(const std::vector<json>& records, TimePoint since, TimePoint u
           {"violation_counts", violation_counts},
           {"overrides", overrides},
           {"new_commands", new_commands},
+          {"controls", controls},
           {"without_end", still_open}};
 }
 
@@ -265,6 +291,9 @@ std::string render_report(const json& report) {
   });
   section("Commands seen for the first time", report["new_commands"], [](const json& item) {
     return item.value("command", "") + " by " + item.value("user", "") + " (tier " + item.value("tier", "") + ")";
+  });
+  section("Incident-response actions", report["controls"], [](const json& item) {
+    return item.value("action", "") + " by " + item.value("user", "") + ": " + item.value("result", "");
   });
   section("Started, no end record yet (running, or ended unknown)", report["without_end"], [](const json& item) {
     return item.value("user", "") + " tier " + item.value("tier", "");

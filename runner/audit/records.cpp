@@ -161,8 +161,9 @@ json ended_unknown_record(const RunContext& context, const json& learned) {
 
 json control_record(const std::string& action, const std::string& run_id, const std::string& result,
                     const Identity& by) {
-  return {{"event", "control"}, {"action", action}, {"run_id", run_id}, {"result", result}, {"by", to_json(by)},
-          {"user", to_json(by)}, {"host", host_name()}, {"outcome", result}};
+  // Exactly the shape issue 9 (incident response) writes; show and report
+  // read who acted from "by" and the outcome from "result".
+  return {{"event", "control"}, {"action", action}, {"run_id", run_id}, {"result", result}, {"by", to_json(by)}};
 }
 
 }  // namespace tierbox::audit

@@ -10,6 +10,7 @@
 #include "approval/eligibility.h"
 #include "approval/grant.h"
 #include "audit/audit_log.h"
+#include "audit/query.h"
 #include "audit/verify.h"
 #include "common/errors.h"
 #include "common/temp_dir.h"
@@ -405,6 +406,49 @@ BOOST_AUTO_TEST_CASE(requester_root_and_outsiders_cannot_approve) {
                  .find("not in the approver group 'approvers'") != std::string::npos);
   BOOST_TEST(approval::why_not_eligible({1000, "alice", ""}, {1000, "alice", ""}, "approvers", members)
                  .find("cannot approve their own request") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(audit_query)
+
+BOOST_AUTO_TEST_CASE(control_records_as_incident_response_writes_them_are_shown_and_reported) {
+  // The shape issue 9 writes: no user and no outcome, but by and result.
+  const json control = {{"event", "control"}, {"action", "stop"}, {"run_id", "0123456789abcdef"}, {"result", "stopped"},
+                        {"by", {{"uid", 1001}, {"name", "bob"}, {"sudo_user", ""}}}, {"seq", 7},
+                        {"ts", "2026-11-25T12:00:00.000Z"}};
+  audit::ShowFilter filter;
+  filter.user = "bob";
+  BOOST_TEST(audit::matches(control, filter));
+  filter.user = "1001";
+  BOOST_TEST(audit::matches(control, filter));
+  filter.outcome = "stopped";
+  BOOST_TEST(audit::matches(control, filter));
+  filter.outcome = "frozen";
+  BOOST_TEST(!audit::matches(control, filter));
+  BOOST_TEST(audit::table_row(control).find("stop stopped") != std::string::npos, audit::table_row(control));
+  const auto since = *audit::parse_timestamp("2026-11-25T00:00:00.000Z");
+  const auto report = audit::build_report({control}, since, since + std::chrono::hours(24));
+  BOOST_REQUIRE(report["controls"].size() == 1u);
+  BOOST_TEST(report["controls"][0]["action"] == "stop");
+  BOOST_TEST(report["controls"][0]["user"] == "bob");
+  BOOST_TEST(audit::render_report(report).find("Incident-response actions: 1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(new_commands_are_those_no_earlier_start_ran) {
+  const auto start = [](const std::string& ts, const std::string& command) {
+    return json{{"event", "start"}, {"ts", ts}, {"argv", {command}}, {"run_id", "r" + ts}, {"tier", "t"},
+                {"user", {{"uid", 0}, {"name", "root"}, {"sudo_user", ""}}}};
+  };
+  const std::vector<json> records = {start("2026-11-01T00:00:00.000Z", "/usr/bin/git"),
+                                     start("2026-11-20T00:00:00.000Z", "/usr/bin/git"),
+                                     start("2026-11-20T01:00:00.000Z", "/usr/bin/curl"),
+                                     start("2026-11-20T02:00:00.000Z", "/usr/bin/curl")};
+  const auto since = *audit::parse_timestamp("2026-11-15T00:00:00.000Z");
+  const auto report = audit::build_report(records, since, since + std::chrono::hours(24 * 10));
+  BOOST_REQUIRE(report["new_commands"].size() == 1u);
+  BOOST_TEST(report["new_commands"][0]["command"] == "/usr/bin/curl");
+  BOOST_TEST(report["runs"]["total"] == 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
