@@ -359,6 +359,30 @@ BOOST_AUTO_TEST_CASE(a_valid_grant_runs_once_and_each_wrong_grant_is_refused_wit
   BOOST_TEST(setup.gov.verify().status == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_two_person_grant_needs_two_distinct_eligible_signers) {
+  GrantSetup setup;
+  const auto carol_key = setup.gov.dir.str() + "/carol.key";
+  setup.add_key("carol-1", setup.users.carol, carol_key);
+  const auto dave_key = setup.gov.dir.str() + "/dave.key";
+  setup.add_key("dave-1", setup.users.dave, dave_key);  // not in the approver group
+  const std::vector<std::string> command = {"/bin/echo", "two-signatures"};
+  const auto grant = setup.grant(setup.bob_key, "gov-two", command);
+  auto once = setup.run_with(grant, "gov-two", command);
+  BOOST_TEST(once.status == 126, once.err);
+  BOOST_TEST(once.err.find("signed by 1 eligible approver, 2 needed") != std::string::npos, once.err);
+  // An outsider's signature does not count.
+  const auto by_outsider = setup.gov.dir.str() + "/outsider-signed.json";
+  BOOST_REQUIRE(run_tierbox({"grant", "--key", dave_key, "--countersign", grant, "--out", by_outsider}).status == 0);
+  auto outsider = setup.run_with(by_outsider, "gov-two", command);
+  BOOST_TEST(outsider.status == 126, outsider.err);
+  BOOST_TEST(outsider.err.find("not in the approver group") != std::string::npos, outsider.err);
+  // bob and carol: runs.
+  BOOST_REQUIRE(run_tierbox({"grant", "--key", carol_key, "--countersign", grant}).status == 0);
+  const auto twice = setup.run_with(grant, "gov-two", command);
+  BOOST_TEST(twice.status == 0, twice.err);
+  BOOST_TEST(twice.out == "two-signatures\n");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(audit_trail)
