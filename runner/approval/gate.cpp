@@ -96,7 +96,13 @@ audit::Decision use_grant(const GateRequest& request, audit::LaunchAudit& audit)
   const auto store = load_trust_store(request.config->governance_dir);
   GrantBinding binding{plan.tier, plan.argv, std::nullopt, request.plan_digest};
   if (plan.workspace) binding.workspace = plan.workspace->host_path;
-  auto check = check_grant(document, store, binding, std::chrono::system_clock::now());
+  GrantCheck check;
+  try {
+    check = check_grant(document, store, binding, std::chrono::system_clock::now());
+  } catch (const std::exception&) {
+    // A field of the wrong type: the file is not a grant tierbox wrote.
+    return refuse("malformed (a field has the wrong type; not a grant `tierbox grant` wrote)", json::object());
+  }
   check.summary["file"] = file.string();
   if (!check.ok) return refuse(check.reason, check.summary);
   if (auto problem = signers_problem(request, check); !problem.empty()) return refuse(problem, check.summary);

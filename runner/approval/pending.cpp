@@ -155,17 +155,25 @@ std::optional<Vote> PendingRequest::next_vote(std::chrono::steady_clock::time_po
     const auto line = read_line(connection.get(), kVoteReadTimeoutMs);
     if (!identity || !line) continue;
     const auto message = json::parse(*line, nullptr, false);
-    if (!message.is_object() || !message.contains("vote") || !message["vote"].is_string()) {
-      send_line(connection.get(), json{{"accepted", false}, {"message", "not a vote"}}.dump());
+    // Whatever an approver sends is untrusted: anything but a well-formed
+    // vote is answered and dropped, never allowed to throw here.
+    const auto text = [&](const char* key) {
+      return message.is_object() && message.contains(key) && message[key].is_string() ? message[key].get<std::string>() : "";
+    };
+    const auto vote_text = text("vote");
+    if (vote_text != "approve" && vote_text != "deny") {
+      send_line(connection.get(), json{{"accepted", false}, {"message", "not a vote (expected approve or deny)"}}.dump());
       continue;
     }
     Vote vote;
     vote.by = *identity;
     // Information only: what the approver's environment said.
-    if (message.contains("sudo_user") && message["sudo_user"].is_string()) vote.by.sudo_user = message["sudo_user"];
-    vote.approve = message["vote"] == "approve";
-    vote.reason = message.value("reason", "");
-    vote.plan_digest = message.value("plan_digest", "");
+    vote.by.sudo_user = text("sudo_user");
+    vote.approve = vote_text == "approve";
+    vote.reason = text("reason");
+    // Shown in the requester's one-line refusal and the audit trail.
+    std::replace_if(vote.reason.begin(), vote.reason.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }, ' ');
+    vote.plan_digest = text("plan_digest");
     vote.connection = std::move(connection);
     return vote;
   }
