@@ -24,9 +24,16 @@ using nlohmann::json;
 
 namespace {
 
-// Runs a command, failing the test when it does not exit 0.
+// Runs a command, failing the test when it does not exit 0. useradd and
+// friends fail when another process holds /etc/passwd's lock (other tests on
+// this host add users too): tried again for a few seconds.
 void must(const std::vector<std::string>& argv) {
-  const auto result = run_process(argv);
+  ProcessResult result;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    result = run_process(argv);
+    if (result.status == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   BOOST_REQUIRE_MESSAGE(result.status == 0, argv[0] + " failed: " + result.err);
 }
 
@@ -45,8 +52,12 @@ struct LocalUsers {
     must({"/usr/sbin/useradd", "-M", "-N", "-g", "users", "-s", "/usr/sbin/nologin", dave});
   }
   ~LocalUsers() {
-    for (const auto& user : {alice, bob, carol, dave}) run_process({"/usr/sbin/userdel", user});
-    run_process({"/usr/sbin/groupdel", group});
+    const auto retry = [](const std::vector<std::string>& argv) {
+      for (int attempt = 0; attempt < 50 && run_process(argv).status != 0; ++attempt)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    };
+    for (const auto& user : {alice, bob, carol, dave}) retry({"/usr/sbin/userdel", user});
+    retry({"/usr/sbin/groupdel", group});
   }
 };
 
