@@ -514,6 +514,11 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_the_launch_and_leaves_the_log_valid) {
 
 BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_records_the_end) {
   Governance gov("nogroup");
+  // A registry of this test's own: no other `tierbox gc` on this host (other
+  // tests, other builds) cleans the killed run before this test's gc does.
+  gov.dir.write("config/tierbox.json", json{{"approvals_dir", gov.dir.str() + "/approvals"},
+                                            {"governance_dir", gov.dir.str() + "/state"},
+                                            {"state_dir", gov.dir.str() + "/run"}}.dump());
   BackgroundRun run({"run", "-v", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--",
                      "/bin/sh", "-c", "echo task-started >&2; sleep 60"});
   BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
