@@ -223,6 +223,28 @@ BOOST_AUTO_TEST_CASE(two_person_needs_two_distinct_approvers) {
   BOOST_TEST(decision["decision"]["by"].size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_request_whose_runner_died_is_not_listed_and_gc_removes_it) {
+  LocalUsers users;
+  Governance gov(users.group);
+  gov.dir.write("config/tierbox.json", json{{"approvals_dir", gov.dir.str() + "/approvals"},
+                                            {"governance_dir", gov.dir.str() + "/state"},
+                                            {"state_dir", gov.dir.str() + "/run"}}.dump());
+  BackgroundRun run(gov.run("gov-approver", {"/bin/true"}), gov.sudo_prefix(users.alice));
+  const auto id = request_id(run.wait_for_line("waiting for approval of request"));
+  BOOST_REQUIRE(!id.empty());
+  run.signal(SIGKILL);
+  run.wait();
+  BOOST_TEST(gov.as(users.bob, {"approvals"}).out.find(id) == std::string::npos);
+  BOOST_TEST(gov.as(users.bob, {"approvals", "--all"}).out.find(id + "  requested by") != std::string::npos);
+  const auto approve = gov.as(users.bob, {"approve", id});
+  BOOST_TEST(approve.status == 125, approve.out + approve.err);
+  BOOST_TEST(approve.err.find("is waiting") != std::string::npos, approve.err);
+  const auto gc = run_tierbox({"gc", "--config-dir", gov.config});
+  BOOST_TEST(gc.out.find("removed stale approval request " + id) != std::string::npos, gc.out + gc.err);
+  for (const char* suffix : {".json", ".sock", ".lock"})
+    BOOST_TEST(!std::filesystem::exists(gov.dir.path() / "approvals" / (id + suffix)), suffix);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(confirm)
