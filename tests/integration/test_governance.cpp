@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <map>
 #include <regex>
 #include <cstring>
 #include <set>
@@ -440,6 +441,33 @@ BOOST_AUTO_TEST_CASE(every_launch_is_recorded_request_decision_start_end) {
   BOOST_TEST(records[3]["outcome"] == "failed");
   BOOST_TEST(records[3]["usage"].contains("wall_ms"));
   BOOST_TEST(gov.verify().status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_runners_share_one_valid_chain) {
+  // 8 runners at once, 5 launches each (the 8 x 200 records of the issue are
+  // appended by 8 processes in unit.audit_log, without sandboxes).
+  Governance gov("nogroup");
+  const std::string script =
+      "for w in 1 2 3 4 5 6 7 8; do (for i in 1 2 3 4 5; do " + std::string(kTierbox) + " run --config-dir " + gov.config +
+      " --audit-log " + gov.log + " --tier gov-open -- /bin/echo w$w-$i >/dev/null || exit 1; done) & done; "
+      "for w in 1 2 3 4 5 6 7 8; do wait -n || exit 1; done";
+  const auto result = run_process({"/bin/bash", "-c", script}, SpawnOptions{{}, {}, {}, std::chrono::seconds(120)});
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto records = gov.records();
+  BOOST_REQUIRE(records.size() == 160u);
+  std::map<std::string, std::vector<std::string>> events;
+  std::set<std::string> commands;
+  for (const auto& record : records) {
+    events[record["run_id"]].push_back(record["event"]);
+    if (record["event"] == "start") commands.insert(record["argv"][1].get<std::string>());
+  }
+  BOOST_TEST(events.size() == 40u);
+  for (const auto& [run_id, sequence] : events)
+    BOOST_TEST((sequence == std::vector<std::string>{"request", "decision", "start", "end"}), run_id);
+  BOOST_TEST(commands.size() == 40u);
+  const auto verified = gov.verify();
+  BOOST_TEST(verified.status == 0, verified.out);
+  BOOST_TEST(verified.out.find("ok: 160 records") != std::string::npos, verified.out);
 }
 
 BOOST_AUTO_TEST_CASE(a_dry_run_shows_the_rules_and_records_nothing) {
