@@ -16,6 +16,7 @@
 #include "common/temp_dir.h"
 #include "policy/approval_matrix.h"
 #include "policy/plan_summary.h"
+#include "policy/widening.h"
 
 using namespace tierbox;
 using tierbox::testing::TempDir;
@@ -449,6 +450,65 @@ BOOST_AUTO_TEST_CASE(new_commands_are_those_no_earlier_start_ran) {
   BOOST_REQUIRE(report["new_commands"].size() == 1u);
   BOOST_TEST(report["new_commands"][0]["command"] == "/usr/bin/curl");
   BOOST_TEST(report["runs"]["total"] == 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(caller_widening)
+
+BOOST_AUTO_TEST_CASE(limits_rise_only_up_to_the_tier_ceiling_and_are_listed) {
+  policy::Profile tier;
+  tier.name = "t";
+  tier.limits.cgroup.memory.value = 512ull << 20;
+  tier.limits.wall_time = std::chrono::minutes(10);
+  policy::TaskRequest request;
+  request.memory = 256ull << 20;  // lower: fine, not a widening
+  auto widened = policy::widen(tier, request);
+  BOOST_TEST(widened.items.empty());
+  BOOST_TEST(*widened.profile.limits.cgroup.memory.value == (256ull << 20));
+  request.memory = 1ull << 30;
+  BOOST_CHECK_THROW(policy::widen(tier, request), Refusal);  // no ceiling: never above
+  tier.widening.memory = 2ull << 30;
+  widened = policy::widen(tier, request);
+  BOOST_REQUIRE(widened.items.size() == 1u);
+  BOOST_TEST(widened.items[0].kind == "memory");
+  BOOST_TEST(widened.items[0].text == "--memory 1G (tier: 512M)");
+  request.memory = 4ull << 30;
+  try {
+    policy::widen(tier, request);
+    BOOST_FAIL("above the ceiling was not refused");
+  } catch (const Refusal& refusal) {
+    BOOST_TEST(std::string(refusal.what()).find("widening.limits.memory (2G)") != std::string::npos, refusal.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(binds_need_the_tier_widening_and_a_target_of_their_own) {
+  policy::Profile tier;
+  tier.name = "t";
+  policy::MountSpec usr;
+  usr.type = policy::MountType::bind;
+  usr.source = "/usr";
+  usr.target = "/usr";
+  tier.mounts.push_back(usr);
+  policy::TaskRequest request;
+  request.binds.push_back({"/srv/data", "/data", true});
+  BOOST_CHECK_THROW(policy::widen(tier, request), Refusal);
+  tier.widening.binds = policy::BindWidening::read_only;
+  try {
+    policy::widen(tier, request);
+    BOOST_FAIL("a writable bind on a read-only widening was not refused");
+  } catch (const Refusal& refusal) {
+    BOOST_TEST(std::string(refusal.what()).find("only read-only extra binds") != std::string::npos, refusal.what());
+  }
+  tier.widening.binds = policy::BindWidening::read_write;
+  const auto widened = policy::widen(tier, request);
+  BOOST_REQUIRE(widened.items.size() == 1u);
+  BOOST_TEST(widened.items[0].kind == "bind_rw");
+  BOOST_TEST(widened.profile.mounts.size() == 2u);
+  request.binds = {{"/srv/tools", "/usr/local", false}};  // over the tier's /usr
+  BOOST_CHECK_THROW(policy::widen(tier, request), Refusal);
+  request.binds = {{"/srv/x", "/etc/x", false}};
+  BOOST_CHECK_THROW(policy::widen(tier, request), Refusal);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
