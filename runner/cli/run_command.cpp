@@ -244,6 +244,47 @@ struct Governed {
   std::string digest;
 };
 
+// What `tierbox gc` needs to close the trail of a run whose runner died: the
+// log, and the fields every record of the run repeats.
+nlohmann::json audit_resource(const std::filesystem::path& log, const policy::RunnerConfig& config,
+                              const audit::RunContext& context) {
+  return {{"log", log.string()},
+          {"syslog", config.audit_syslog},
+          {"context",
+           {{"run_id", context.run_id},
+            {"user", audit::to_json(context.user)},
+            {"host", context.host},
+            {"tier", context.tier},
+            {"argv", context.argv},
+            {"cwd", context.cwd}}}};
+}
+
+// The approval gate: queues the request, obtains what the matrix requires
+// (writing the records a person's answer depends on as it goes) and queues
+// the decision. A denial is written at once and thrown (126) with the line
+// naming the rule; an allowed launch's records wait for the start record.
+void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
+                        const policy::RunnerConfig& config, const std::string& grant_file, audit::LaunchAudit& trail) {
+  const auto& plan = governed.plan;
+  policy::MatrixDecision matrix_decision;
+  try {
+    matrix_decision = policy::evaluate_matrix(matrix, plan);
+  } catch (const Error& error) {
+    record_refusal(trail.log(), trail.context(), error);
+    throw;
+  }
+  trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
+  approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
+  if (!grant_file.empty()) gate.grant_file = grant_file;
+  const auto decision = approval::obtain_approval(gate, trail);
+  trail.queue(audit::decision_record(trail.context(), decision));
+  if (!decision.allowed) {
+    trail.flush();
+    throw Error(decision.reason, exit_code::refused);
+  }
+  logging::step("approval: {} ({})", decision.how, decision.reason);
+}
+
 int run(const RunOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   logging::step("tierbox started");
@@ -301,37 +342,11 @@ int run(const RunOptions& options, const CommonOptions& common) {
     context.rlimits = plan.rlimits;
     wall_time = plan.wall_time;
 
-    // The approval gate: request, decision (and grant or vote records).
     trail.emplace(log, run_context);
-    policy::MatrixDecision matrix_decision;
-    try {
-      matrix_decision = policy::evaluate_matrix(*matrix, plan);
-    } catch (const Error& error) {
-      trail.reset();
-      record_refusal(log, run_context, error);
-      throw;
-    }
-    trail->queue(audit::request_record(run_context, plan, governed->digest, matrix_decision));
-    approval::GateRequest gate{&plan, governed->digest, &matrix_decision, run_context.user, &config, std::nullopt};
-    if (!options.grant_file.empty()) gate.grant_file = options.grant_file;
-    const auto decision = approval::obtain_approval(gate, *trail);
-    trail->queue(audit::decision_record(run_context, decision));
-    if (!decision.allowed) {
-      trail->flush();
-      throw Error(decision.reason, exit_code::refused);
-    }
-    logging::step("approval: {} ({})", decision.how, decision.reason);
+    pass_approval_gate(*governed, *matrix, config, options.grant_file, *trail);
 
     launch::LaunchHooks hooks;
-    hooks.audit_resource = {{"log", log_path.string()},
-                            {"syslog", config.audit_syslog},
-                            {"context",
-                             {{"run_id", run_context.run_id},
-                              {"user", audit::to_json(run_context.user)},
-                              {"host", run_context.host},
-                              {"tier", run_context.tier},
-                              {"argv", run_context.argv},
-                              {"cwd", run_context.cwd}}}};
+    hooks.audit_resource = audit_resource(log_path, config, run_context);
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       trail->started(plan, governed->digest, pid, cgroups);
     };
