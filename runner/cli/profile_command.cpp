@@ -169,8 +169,20 @@ int check(const ProfileOptions& options, const CommonOptions& common) {
   auto reports = json::array();
   bool failed = !inventory;
   if (!inventory) reports.push_back({{"file", policy::kDataClassesFile}, {"ok", false}, {"errors", {inventory_error}}, {"warnings", json::array()}});
+  // The approval matrix: an invalid one refuses every launch; a tier it
+  // does not list is refused at run time.
+  std::optional<policy::ApprovalMatrix> matrix;
+  try {
+    matrix = policy::load_approval_matrix(dirs);
+  } catch (const Error& error) {
+    failed = true;
+    reports.push_back({{"file", policy::kApprovalsFile}, {"ok", false}, {"errors", {error.what()}}, {"warnings", json::array()}});
+  }
   for (const auto& file : files) {
     auto report = policy::check_profile(file, dirs, inventory ? &*inventory : nullptr, view, today);
+    if (matrix && report.loaded && !policy::matrix_knows_tier(*matrix, report.tier))
+      report.warnings.push_back("tier '" + report.tier + "' is not in the approval matrix " + matrix->file.string() +
+                                " (tiers): every launch of it is refused");
     failed = failed || !report.errors.empty();
     reports.push_back(report_json(report));
   }

@@ -495,6 +495,23 @@ BOOST_AUTO_TEST_CASE(an_unknown_tier_is_refused_and_recorded) {
   BOOST_TEST(records[0]["event"] == "profile_refused");
 }
 
+BOOST_AUTO_TEST_CASE(profile_check_validates_the_matrix_and_warns_of_unlisted_tiers) {
+  Governance gov("nogroup");
+  gov.dir.write("config/tiers/not-in-matrix.json", R"({"extends": "base"})");
+  auto result = run_tierbox({"profile", "check", "--config-dir", gov.config, "not-in-matrix", "gov-open"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(result.err.find("tier 'not-in-matrix' is not in the approval matrix") != std::string::npos, result.err);
+  BOOST_TEST(result.err.find("tier 'gov-open' is not") == std::string::npos, result.err);
+  gov.dir.write("config/approvals.json", R"({"tiers": ["gov-*"], "rules": [{"id": "x", "require": "maybe"}]})");
+  result = run_tierbox({"profile", "check", "--config-dir", gov.config, "gov-open"});
+  BOOST_TEST(result.status == 1, result.err);
+  BOOST_TEST(result.err.find("/rules/0/require") != std::string::npos, result.err);
+  // And such a matrix refuses every launch.
+  const auto run = run_tierbox(gov.run("gov-open", {"/bin/true"}));
+  BOOST_TEST(run.status == 125, run.err);
+  BOOST_TEST(run.err.find("/rules/0/require") != std::string::npos, run.err);
+}
+
 BOOST_AUTO_TEST_CASE(verify_names_the_first_edited_line) {
   Governance gov("nogroup");
   for (int i = 0; i < 2; ++i) BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
