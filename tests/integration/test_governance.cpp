@@ -72,7 +72,7 @@ struct Governance {
     ::chmod(dir.str().c_str(), 0755);
     dir.write("config/tierbox.json", json{{"approvals_dir", dir.str() + "/approvals"},
                                           {"governance_dir", dir.str() + "/state"}}.dump());
-    for (const char* tier : {"gov-approver", "gov-two", "gov-timeout", "gov-grant", "gov-open", "gov-confirm"})
+    for (const char* tier : {"gov-approver", "gov-two", "gov-timeout", "gov-grant", "gov-open", "gov-confirm", "gov-confirm-quick"})
       dir.write(std::string("config/tiers/") + tier + ".json", R"({"extends": "base"})");
     dir.write("config/approvals.json", json{
         {"tiers", {"gov-*"}},
@@ -82,7 +82,8 @@ struct Governance {
                    {{"id", "one-approver"}, {"when", {{"tiers", {"gov-approver", "gov-grant"}}}}, {"require", "approver"}},
                    {{"id", "two-approvers"}, {"when", {{"tiers", {"gov-two"}}}}, {"require", "two_person"}},
                    {{"id", "quick"}, {"when", {{"tiers", {"gov-timeout"}}}}, {"require", "approver"}, {"timeout", "2s"}},
-                   {{"id", "ask-me"}, {"when", {{"tiers", {"gov-confirm"}}}}, {"require", "confirm"}}}}}
+                   {{"id", "ask-me"}, {"when", {{"tiers", {"gov-confirm"}}}}, {"require", "confirm"}},
+                   {{"id", "ask-me-quickly"}, {"when", {{"tiers", {"gov-confirm-quick"}}}}, {"require", "confirm"}, {"timeout", "1s"}}}}}
         .dump());
     ::chmod(config.c_str(), 0755);
     ::chmod((dir.path() / "config/tiers").c_str(), 0755);
@@ -201,6 +202,20 @@ BOOST_AUTO_TEST_CASE(no_approval_within_the_timeout_is_a_denial) {
   for (const auto& record : gov.records()) BOOST_TEST(record["event"] != "start");
 }
 
+BOOST_AUTO_TEST_CASE(the_requester_interrupting_the_wait_cancels_the_request) {
+  LocalUsers users;
+  Governance gov(users.group);
+  BackgroundRun run(gov.run("gov-approver", {"/bin/echo", "must-not-run"}), gov.sudo_prefix(users.alice));
+  const auto id = request_id(run.wait_for_line("waiting for approval of request"));
+  BOOST_REQUIRE(!id.empty());
+  run.signal(SIGINT);
+  const auto line = run.wait_for_line("refused:");
+  BOOST_TEST(line.find("the requester cancelled while waiting for approval") != std::string::npos, line);
+  BOOST_TEST(run.wait() == 126);
+  BOOST_TEST(gov.records_of(id, "decision").at(0)["outcome"] == "denied");
+  BOOST_TEST(!std::filesystem::exists(gov.dir.path() / "approvals" / (id + ".sock")));
+}
+
 BOOST_AUTO_TEST_CASE(two_person_needs_two_distinct_approvers) {
   LocalUsers users;
   Governance gov(users.group);
@@ -274,6 +289,13 @@ BOOST_AUTO_TEST_CASE(the_caller_confirms_at_the_terminal_never_through_stdin) {
   BOOST_TEST(piped.status == 126, piped.err);
   BOOST_TEST(piped.out.empty());
   BOOST_TEST(piped.err.find("no terminal to confirm at") != std::string::npos, piped.err);
+  // No answer within the rule's timeout: refused.
+  auto quick = gov.run("gov-confirm-quick", {"/bin/echo", "must-not-run"});
+  quick.insert(quick.begin(), kTierbox);
+  const auto unanswered = run_in_pty(quick);
+  BOOST_TEST(unanswered.status == 126, unanswered.out);
+  BOOST_TEST(unanswered.out.find("no answer at the terminal within 1s") != std::string::npos, unanswered.out);
+  BOOST_TEST(unanswered.out.find("must-not-run\r\n") == std::string::npos, unanswered.out);
   int confirmed = 0, denied = 0;
   for (const auto& record : gov.records()) {
     if (record["event"] != "decision") continue;
@@ -281,7 +303,7 @@ BOOST_AUTO_TEST_CASE(the_caller_confirms_at_the_terminal_never_through_stdin) {
     (record["outcome"] == "allowed" ? confirmed : denied)++;
   }
   BOOST_TEST(confirmed == 1);
-  BOOST_TEST(denied == 2);
+  BOOST_TEST(denied == 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
