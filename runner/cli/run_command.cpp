@@ -239,6 +239,14 @@ void record_refusal(const audit::AuditLog& log, const audit::RunContext& context
   }
 }
 
+// The one line tierbox prints about how the task ended, "" when it simply
+// exited or was killed by a signal.
+std::string task_error(const launch::Outcome& outcome, std::chrono::milliseconds wall_time) {
+  if (outcome.timed_out)
+    return "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
+  return outcome.failure;
+}
+
 struct Governed {
   policy::LaunchPlan plan;
   std::string digest;
@@ -295,6 +303,7 @@ int run(const RunOptions& options, const CommonOptions& common) {
   launch::Outcome outcome;
   std::chrono::milliseconds wall_time{0};
   std::optional<audit::LaunchAudit> trail;
+  std::string end_failure;  // why the end record could not be written
   try {
     const auto dirs_text = search_dirs(common);
     const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
@@ -350,6 +359,13 @@ int run(const RunOptions& options, const CommonOptions& common) {
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       trail->started(plan, governed->digest, pid, cgroups);
     };
+    hooks.after_end = [&](const launch::Outcome& ended) {
+      try {
+        trail->ended(ended, ended.exit_status(), task_error(ended, wall_time));
+      } catch (const Error& failed) {
+        end_failure = failed.what();
+      }
+    };
     outcome = launch::launch(plan, config, hooks);
   } catch (const Error& error) {
     // The caller's result still says what happened (and main() prints it).
@@ -367,17 +383,18 @@ int run(const RunOptions& options, const CommonOptions& common) {
     throw;
   }
   context.exit_status = outcome.exit_status();
-  if (!outcome.failure.empty()) context.error = outcome.failure;
-  if (outcome.timed_out)
-    context.error = "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
+  context.error = task_error(outcome, wall_time);
   if (!context.error.empty()) logging::error("{}", context.error);
   int status = outcome.exit_status();
   try {
-    trail->ended(outcome, status, context.error);
+    trail->ended(outcome, status, context.error);  // when the launch ended before the after_end hook
   } catch (const Error& failed) {
+    end_failure = failed.what();
+  }
+  if (!end_failure.empty()) {
     // The task ran; its end is missing from the log (verify reports it as
     // ended unknown). Say so, and make the caller see a runner failure.
-    logging::error("the end of the run could not be recorded: {}", failed.what());
+    logging::error("the end of the run could not be recorded: {}", end_failure);
     if (status == 0) status = exit_code::runner_failed;
   }
   write_result(result_fd, context, outcome);

@@ -504,6 +504,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 12: what the task used, then its cgroups go.
   outcome.usage = read_usage_and_remove(cgroups, result.usage, run_entry);
   logging::step("usage read, cgroups removed");
+
+  // Parent 13: the audit trail's end record, before the run's registry entry
+  // goes with this function.
+  if (hooks.after_end) hooks.after_end(outcome);
   return outcome;
 }
 

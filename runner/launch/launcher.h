@@ -24,6 +24,10 @@ struct LaunchHooks {
   // throws, the sandbox is killed and the launch fails with that error
   // (fail closed: a start record that cannot be written stops the task).
   std::function<void(pid_t pid, const std::vector<std::string>& cgroups)> before_start;
+  // Called with the final outcome of a task that ran, while the run is still
+  // registered (so a runner killed before it returns leaves the run for
+  // `tierbox gc`, which then records the end itself). Must not throw.
+  std::function<void(const Outcome& outcome)> after_end;
 };
 
 // Throws tierbox::Error when the parent's own preparation fails; failures in
