@@ -471,10 +471,10 @@ BOOST_AUTO_TEST_CASE(concurrent_runners_share_one_valid_chain) {
   Governance gov("nogroup");
   const std::string script =
       "for w in 1 2 3 4 5 6 7 8; do (for i in 1 2 3 4 5; do " + std::string(kTierbox) + " run --config-dir " + gov.config +
-      " --audit-log " + gov.log + " --tier gov-open -- /bin/echo w$w-$i >/dev/null || exit 1; done) & done; "
-      "for w in 1 2 3 4 5 6 7 8; do wait -n || exit 1; done";
+      " --audit-log " + gov.log + " --tier gov-open -- /bin/echo w$w-$i >/dev/null || exit $?; done) & pids=\"$pids $!\"; done; "
+      "for pid in $pids; do wait $pid || { status=$?; echo \"runner loop $pid failed: $status\" >&2; exit 1; }; done";
   const auto result = run_process({"/bin/bash", "-c", script}, SpawnOptions{{}, {}, {}, std::chrono::seconds(120)});
-  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, "status " << result.status << ": " << result.err);
   const auto records = gov.records();
   BOOST_REQUIRE(records.size() == 160u);
   std::map<std::string, std::vector<std::string>> events;
