@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 
+#include "audit/syslog.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
@@ -17,14 +19,6 @@ namespace tierbox::audit {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
-}
 
 void make_private_dirs(const fs::path& dir) {
   fs::path path;
@@ -68,6 +62,51 @@ void write_all(int fd, const std::string& text, const fs::path& file) {
   }
 }
 
+UniqueFd open_log(const fs::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd && errno == ENOENT) {
+    make_private_dirs(file.parent_path());
+    fd.reset(::open(file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  }
+  if (!fd) throw SysError(errno, "audit log: open(" + quote(file.string()) + ", O_RDWR|O_APPEND|O_CREAT)");
+  return fd;
+}
+
+// The chain's tail: the next seq and the previous hash.
+std::pair<std::uint64_t, std::string> chain_tail(int fd, const fs::path& file) {
+  const auto tail = last_line(fd, file);
+  if (tail.empty()) return {1, kGenesisHash};
+  try {
+    const auto last = nlohmann::json::parse(tail);
+    return {last.at("seq").get<std::uint64_t>() + 1, last.at("hash").get<std::string>()};
+  } catch (const std::exception&) {
+    throw Error("audit log: the last line of " + file.string() +
+                    " is not a record; run `tierbox audit verify` (nothing is appended to a broken log)",
+                exit_code::runner_failed);
+  }
+}
+
+off_t file_size(int fd, const fs::path& file) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw SysError(errno, "audit log: fstat(" + quote(file.string()) + ")");
+  return st.st_size;
+}
+
+// Writes and syncs text at the end of the file; on failure (a full disk, an
+// I/O error) cuts the file back to size, so no partial line is left behind
+// and the chain stays verifiable, then throws.
+void write_durably(int fd, const std::string& text, off_t size, const fs::path& file) {
+  try {
+    write_all(fd, text, file);
+    // Durable before the caller goes on (a launch starts only after its
+    // record is on disk).
+    if (::fsync(fd) != 0) throw SysError(errno, "audit log: fsync(" + quote(file.string()) + ")");
+  } catch (const Error&) {
+    if (::ftruncate(fd, size) == 0) (void)::fsync(fd);
+    throw;
+  }
+}
+
 }  // namespace
 
 nlohmann::json to_json(const Identity& identity) {
@@ -98,40 +137,81 @@ std::string record_hash(const nlohmann::json& record) {
 
 AuditLog::AuditLog(fs::path file) : file_(std::move(file)) {}
 
+AuditLog::AuditLog(fs::path file, std::string syslog_socket)
+    : file_(std::move(file)), syslog_socket_(std::move(syslog_socket)) {}
+
 nlohmann::json AuditLog::append(nlohmann::json record) const {
+  std::vector<nlohmann::json> records;
+  records.push_back(std::move(record));
+  return std::move(append_all(std::move(records)).front());
+}
+
+std::vector<nlohmann::json> AuditLog::append_all(std::vector<nlohmann::json> records) const {
+  if (records.empty()) return records;
+  return append_locked([&](std::uint64_t, const std::string&) { return std::move(records); });
+}
+
+nlohmann::json AuditLog::append_built(const std::function<nlohmann::json(std::uint64_t, const std::string&)>& build) const {
+  auto written = append_locked([&](std::uint64_t seq, const std::string& prev) {
+    std::vector<nlohmann::json> records;
+    records.push_back(build(seq, prev));
+    return records;
+  });
+  return std::move(written.front());
+}
+
+std::vector<nlohmann::json> AuditLog::append_locked(
+    const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const {
   if (sodium_init() < 0) throw Error("audit log: libsodium failed to initialise", exit_code::runner_failed);
-  UniqueFd fd(::open(file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd && errno == ENOENT) {
-    make_private_dirs(file_.parent_path());
-    fd.reset(::open(file_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  }
-  if (!fd) throw SysError(errno, "audit log: open(" + quote(file_.string()) + ", O_RDWR|O_APPEND|O_CREAT)");
+  const auto fd = open_log(file_);
   // One writer at a time: the tail read and the append are one step.
   if (::flock(fd.get(), LOCK_EX) != 0) throw SysError(errno, "audit log: flock(" + quote(file_.string()) + ", LOCK_EX)");
-  std::uint64_t seq = 1;
-  std::string prev = kGenesisHash;
-  const auto tail = last_line(fd.get(), file_);
-  if (!tail.empty()) {
-    try {
-      const auto last = nlohmann::json::parse(tail);
-      seq = last.at("seq").get<std::uint64_t>() + 1;
-      prev = last.at("hash").get<std::string>();
-    } catch (const std::exception&) {
-      throw Error("audit log: the last line of " + file_.string() +
-                      " is not a record; run `tierbox audit verify` (nothing is appended to a broken log)",
-                  exit_code::runner_failed);
+  auto [seq, prev] = chain_tail(fd.get(), file_);
+  auto records = build(seq, prev);
+  const auto ts = launch::rfc3339_utc(std::chrono::system_clock::now());
+  std::string text;
+  for (auto& record : records) {
+    record["seq"] = seq++;
+    record["ts"] = ts;
+    record["prev"] = prev;
+    record.erase("hash");
+    record["hash"] = record_hash(record);
+    prev = record["hash"].get<std::string>();
+    text += record.dump() + "\n";
+  }
+  write_durably(fd.get(), text, file_size(fd.get(), file_), file_);
+  if (!syslog_socket_.empty())
+    for (const auto& record : records) forward_to_syslog(syslog_socket_, record);
+  return records;
+}
+
+void AuditLog::create_if_missing() const { open_log(file_); }
+
+void scan_backwards(const fs::path& file, const std::function<bool(const nlohmann::json&)>& visit) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) throw SysError(errno, "audit log: open(" + quote(file.string()) + ", O_RDONLY)");
+  off_t end = file_size(fd.get(), file);
+  std::string pending;  // a line's tail read so far, before its start is found
+  char buffer[65536];
+  while (end > 0) {
+    const off_t start = end > static_cast<off_t>(sizeof buffer) ? end - static_cast<off_t>(sizeof buffer) : 0;
+    const ssize_t n = ::pread(fd.get(), buffer, static_cast<std::size_t>(end - start), start);
+    if (n < 0) throw SysError(errno, "audit log: pread(" + quote(file.string()) + ")");
+    pending.insert(0, buffer, static_cast<std::size_t>(n));
+    end = start;
+    std::size_t newline;
+    while ((newline = pending.rfind('\n', pending.empty() ? 0 : pending.size() - 1)) != std::string::npos) {
+      const auto line = pending.substr(newline + 1);
+      pending.resize(newline);
+      if (line.empty()) continue;
+      auto record = nlohmann::json::parse(line, nullptr, false);
+      if (!record.is_discarded() && !visit(record)) return;
     }
   }
-  record["seq"] = seq;
-  record["ts"] = launch::rfc3339_utc(std::chrono::system_clock::now());
-  record["prev"] = prev;
-  record.erase("hash");
-  record["hash"] = record_hash(record);
-  write_all(fd.get(), record.dump() + "\n", file_);
-  // Durable before the caller goes on (a launch starts only after its record
-  // is on disk).
-  if (::fsync(fd.get()) != 0) throw SysError(errno, "audit log: fsync(" + quote(file_.string()) + ")");
-  return record;
+  if (!pending.empty()) {
+    auto record = nlohmann::json::parse(pending, nullptr, false);
+    if (!record.is_discarded()) visit(record);
+  }
 }
 
 }  // namespace tierbox::audit

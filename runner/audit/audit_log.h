@@ -16,8 +16,10 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tierbox::audit {
 
@@ -42,17 +44,40 @@ std::filesystem::path audit_log_path(const std::string& flag, const std::string&
 class AuditLog {
  public:
   explicit AuditLog(std::filesystem::path file);
+  // syslog_socket: also send every record, after it is on disk, to this unix
+  // datagram socket (/dev/log: syslog or journald); "" for none.
+  AuditLog(std::filesystem::path file, std::string syslog_socket);
 
   // Appends record (seq, ts, prev and hash are set here) and returns it as
   // written. Throws tierbox::Error (exit 125) when it cannot be written and
   // synced: the caller must then not go on with what it was recording.
   nlohmann::json append(nlohmann::json record) const;
+  // Appends several records as consecutive lines of the chain with one lock,
+  // one write and one fsync (a launch's request, decision and start). All or
+  // none: a failed write or fsync truncates the file back to where it was.
+  std::vector<nlohmann::json> append_all(std::vector<nlohmann::json> records) const;
+  // Appends the record build returns, given the seq it will get and the hash
+  // of the line before it, under the same lock (a checkpoint signs them).
+  nlohmann::json append_built(const std::function<nlohmann::json(std::uint64_t seq, const std::string& prev)>& build) const;
+  // Creates the directory (0700) and the file (0600) if missing and checks it
+  // can be opened for appending; the caller learns at once, before doing
+  // anything else, that its records could not be written.
+  void create_if_missing() const;
 
   [[nodiscard]] const std::filesystem::path& file() const { return file_; }
 
  private:
+  std::vector<nlohmann::json> append_locked(
+      const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const;
   std::filesystem::path file_;
+  std::string syslog_socket_;
 };
+
+// Walks the records from the end backwards until visit returns false or the
+// start of the file. Lines that are not JSON are skipped. For `tierbox gc`,
+// which looks for a run's end record behind its start, without reading a
+// long log from the beginning.
+void scan_backwards(const std::filesystem::path& file, const std::function<bool(const nlohmann::json&)>& visit);
 
 // The hash of a record as the chain defines it (record["hash"] is ignored).
 std::string record_hash(const nlohmann::json& record);

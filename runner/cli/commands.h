@@ -28,6 +28,13 @@ std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_isolate_network_command(CLI::App& app, CommonOptions& common);
 // ps, stop, kill, freeze, thaw, isolate, panic: {subcommand name, handler}.
 std::vector<std::pair<std::string, std::function<int()>>> add_control_commands(CLI::App& app, CommonOptions& common);
+std::function<int()> add_audit_command(CLI::App& app, CommonOptions& common);
+// approvals, approve, deny (approval_commands.cpp)
+std::function<int()> add_approval_commands(CLI::App& app, CommonOptions& common);
+// grant, key (grant_commands.cpp)
+// command_after_dashes: the command a grant binds (as for run).
+std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
+                                        const std::vector<std::string>& command_after_dashes);
 
 // The config search path for these options (see policy::config_search_dirs).
 std::vector<std::string> search_dirs(const CommonOptions& common);

@@ -1,5 +1,8 @@
 #include <cstdio>
 
+#include "approval/pending.h"
+#include "audit/audit_log.h"
+#include "audit/records.h"
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
@@ -31,6 +34,45 @@ int clean_orphaned_cgroups(const launch::RunRegistry& registry, const GcOptions&
   return 0;
 }
 
+// A dead run whose start record has no end: appends the end ("ended
+// unknown") with what the registry still tells. Returns a line for the
+// report, "" when there was nothing to record.
+std::string record_missing_end(const launch::RunRecord& record, const nlohmann::json& removed) {
+  const auto audit = record.resources.find("audit");
+  if (audit == record.resources.end() || !audit->is_object()) return "";
+  const std::filesystem::path log = audit->value("log", "");
+  std::error_code ec;
+  // A log that no longer exists (removed with its directory) has no trail to
+  // close; any other failure keeps the entry for the next gc.
+  if (!std::filesystem::exists(log, ec) && !ec) return "audit: the log " + log.string() + " is gone; no end recorded";
+  bool started = false;
+  bool ended = false;
+  audit::scan_backwards(log, [&](const nlohmann::json& line) {
+    if (line.value("run_id", "") != record.run_id) return true;
+    const auto event = line.value("event", "");
+    if (event == "end") ended = true;
+    if (event == "start") started = true;
+    return !(started || ended);  // the latest of the two decides
+  });
+  if (!started || ended) return "";
+  const auto saved = audit->value("context", nlohmann::json::object());
+  audit::RunContext context;
+  context.run_id = record.run_id;
+  context.user.uid = saved.value("user", nlohmann::json::object()).value("uid", 0u);
+  context.user.name = saved.value("user", nlohmann::json::object()).value("name", "");
+  context.user.sudo_user = saved.value("user", nlohmann::json::object()).value("sudo_user", "");
+  context.host = saved.value("host", audit::host_name());
+  context.tier = saved.value("tier", record.tier);
+  context.argv = saved.value("argv", record.argv);
+  context.cwd = saved.value("cwd", "");
+  const nlohmann::json learned = {{"runner_pid", record.runner_pid}, {"sandbox_pid", record.sandbox_pid},
+                                  {"started_at", record.started_at}, {"state", record.state},
+                                  {"cleaned", removed}, {"gc_by", audit::to_json(audit::current_identity())}};
+  const audit::AuditLog audit_log(log, audit->value("syslog", ""));
+  const auto written = audit_log.append(audit::ended_unknown_record(context, learned));
+  return "audit: end recorded as ended unknown (" + log.string() + " seq " + std::to_string(written.value("seq", 0)) + ")";
+}
+
 int gc(const GcOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   const auto dirs_text = search_dirs(common);
@@ -47,8 +89,11 @@ int gc(const GcOptions& options, const CommonOptions& common) {
       std::error_code ec;
       if (std::filesystem::exists(registry.control_socket(listed.record.run_id), ec))
         removed.push_back("control socket " + registry.control_socket(listed.record.run_id).string());
-      registry.forget(listed.record.run_id);
       item["removed"] = removed;
+      // The end record before the registry entry goes: if it cannot be
+      // written, the entry stays and the next gc tries again.
+      if (auto line = record_missing_end(listed.record, item["removed"]); !line.empty()) item["audit"] = line;
+      registry.forget(listed.record.run_id);
       item["result"] = "cleaned";
     } catch (const Error& error) {
       item["result"] = "failed";
@@ -61,6 +106,7 @@ int gc(const GcOptions& options, const CommonOptions& common) {
                   item.contains("error") ? item["error"].get<std::string>().c_str() : "");
       for (const auto& line : item.value("removed", nlohmann::json::array()))
         std::printf("  removed %s\n", line.get<std::string>().c_str());
+      if (item.contains("audit")) std::printf("  %s\n", item["audit"].get<std::string>().c_str());
     }
     report.push_back(std::move(item));
   }
@@ -69,6 +115,11 @@ int gc(const GcOptions& options, const CommonOptions& common) {
   for (const auto& path : registry.forget_strays()) {
     if (!options.json) std::printf("removed stray %s\n", path.c_str());
     report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {path}}, {"result", "cleaned"}});
+  }
+  // Approval requests whose runner died.
+  for (const auto& id : approval::remove_stale_requests(config.approvals_dir)) {
+    if (!options.json) std::printf("removed stale approval request %s\n", id.c_str());
+    report.push_back({{"run_id", id}, {"tier", nullptr}, {"removed", {"approval request " + id}}, {"result", "cleaned"}});
   }
   if (options.json) std::printf("%s\n", report.dump().c_str());
   return failures == 0 ? 0 : 1;

@@ -53,6 +53,9 @@ int main(int argc, char** argv, char** envp) {
   auto gc = tierbox::cli::add_gc_command(app, common);
   auto isolate_network = tierbox::cli::add_isolate_network_command(app, common);
   auto controls = tierbox::cli::add_control_commands(app, common);
+  auto audit = tierbox::cli::add_audit_command(app, common);
+  auto approvals = tierbox::cli::add_approval_commands(app, common);
+  auto grants = tierbox::cli::add_grant_commands(app, common, command);
   try {
     std::reverse(options.begin(), options.end());  // CLI11 takes them last-first
     app.parse(options);
@@ -67,6 +70,9 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("isolate-network")) return isolate_network();
     for (const auto& [name, handler] : controls)
       if (app.got_subcommand(name)) return handler();
+    if (app.got_subcommand("audit")) return audit();
+    if (app.got_subcommand("approvals") || app.got_subcommand("approve") || app.got_subcommand("deny")) return approvals();
+    if (app.got_subcommand("grant") || app.got_subcommand("keys")) return grants();
   } catch (const tierbox::Error& error) {
     std::fprintf(stderr, "tierbox: %s\n", error.what());
     return error.exit_status();

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "policy/approval_matrix.h"
 #include "policy/host_facts.h"
 #include "policy/json_reader.h"
 #include "policy/profile_loader.h"
@@ -92,7 +93,13 @@ int explain(const ProfileOptions& options, const CommonOptions& common) {
   policy::LinuxHostView view;
   std::optional<policy::DataClassifier> classifier;
   if (inventory) classifier.emplace(*inventory, view.home_directories());
-  policy::ExplainContext context{classifier ? &*classifier : nullptr, policy::today_utc()};
+  std::optional<policy::ApprovalMatrix> matrix;
+  try {
+    matrix = policy::load_approval_matrix(dirs);
+  } catch (const Error& error) {
+    logging::warn("{}", error.what());
+  }
+  policy::ExplainContext context{classifier ? &*classifier : nullptr, policy::today_utc(), matrix ? &*matrix : nullptr};
   const auto explanation = policy::explain_profile(profile, context);
   if (options.json) {
     auto sections = json::array();
@@ -162,8 +169,20 @@ int check(const ProfileOptions& options, const CommonOptions& common) {
   auto reports = json::array();
   bool failed = !inventory;
   if (!inventory) reports.push_back({{"file", policy::kDataClassesFile}, {"ok", false}, {"errors", {inventory_error}}, {"warnings", json::array()}});
+  // The approval matrix: an invalid one refuses every launch; a tier it
+  // does not list is refused at run time.
+  std::optional<policy::ApprovalMatrix> matrix;
+  try {
+    matrix = policy::load_approval_matrix(dirs);
+  } catch (const Error& error) {
+    failed = true;
+    reports.push_back({{"file", policy::kApprovalsFile}, {"ok", false}, {"errors", {error.what()}}, {"warnings", json::array()}});
+  }
   for (const auto& file : files) {
     auto report = policy::check_profile(file, dirs, inventory ? &*inventory : nullptr, view, today);
+    if (matrix && report.loaded && !policy::matrix_knows_tier(*matrix, report.tier))
+      report.warnings.push_back("tier '" + report.tier + "' is not in the approval matrix " + matrix->file.string() +
+                                " (tiers): every launch of it is refused");
     failed = failed || !report.errors.empty();
     reports.push_back(report_json(report));
   }

@@ -3,6 +3,10 @@
 
 #include <cstdlib>
 
+#include "approval/gate.h"
+#include "audit/audit_log.h"
+#include "audit/launch_audit.h"
+#include "audit/records.h"
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
@@ -15,6 +19,8 @@
 #include "launch/result.h"
 #include "policy/host_facts.h"
 #include "policy/data_classes.h"
+#include "policy/approval_matrix.h"
+#include "policy/plan_summary.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
@@ -36,6 +42,17 @@ struct RunOptions {
   std::vector<std::string> secrets;
   std::vector<std::string> command;
   bool allow_expired_tier = false;
+  // Governance (docs/governance.md).
+  std::string audit_log;
+  std::string grant_file;
+  bool dry_run = false;
+  // Widening (policy/widening.h): each needs the tier's `widening`.
+  std::vector<std::string> binds;
+  std::vector<std::string> binds_rw;
+  std::vector<std::string> allow_net;
+  std::string memory;
+  std::string pids;
+  std::string cpu;
 };
 
 std::map<std::string, std::string> caller_environment() {
@@ -100,8 +117,41 @@ std::optional<uid_t> sudo_uid_of_root_caller(uid_t caller_uid) {
   return static_cast<uid_t>(value);
 }
 
+policy::ExtraBind parse_bind(const std::string& text, bool writable) {
+  const auto colon = text.find(':');
+  const std::string flag = writable ? "--bind-rw " : "--bind ";
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    throw Error(flag + text + ": expected SOURCE:TARGET (e.g. /srv/data:/data)", exit_code::runner_failed);
+  return {text.substr(0, colon), text.substr(colon + 1), writable};
+}
+
+void add_widening(const RunOptions& options, policy::TaskRequest& request) {
+  for (const auto& bind : options.binds) request.binds.push_back(parse_bind(bind, false));
+  for (const auto& bind : options.binds_rw) request.binds.push_back(parse_bind(bind, true));
+  request.allow_net = options.allow_net;
+  if (!options.memory.empty()) {
+    request.memory = parse_size(options.memory);
+    if (!request.memory) throw Error("--memory " + options.memory + ": expected a size such as 512M or 2G", exit_code::runner_failed);
+  }
+  if (!options.pids.empty()) {
+    char* end = nullptr;
+    const auto pids = std::strtoull(options.pids.c_str(), &end, 10);
+    if (*end != '\0' || end == options.pids.c_str() || pids == 0)
+      throw Error("--pids " + options.pids + ": expected a positive number", exit_code::runner_failed);
+    request.pids = pids;
+  }
+  if (!options.cpu.empty()) {
+    char* end = nullptr;
+    const double cores = std::strtod(options.cpu.c_str(), &end);
+    if (*end != '\0' || end == options.cpu.c_str() || !(cores > 0) || cores > 4096)
+      throw Error("--cpu " + options.cpu + ": expected a number of cores such as 2 or 0.5", exit_code::runner_failed);
+    request.cpu_millicores = static_cast<std::uint32_t>(cores * 1000 + 0.5);
+  }
+}
+
 policy::TaskRequest make_request(const RunOptions& options) {
   policy::TaskRequest request;
+  add_widening(options, request);
   if (!options.tier.empty()) request.tier = options.tier;
   if (!options.profile.empty()) request.profile_file = options.profile;
   if (!options.workspace.empty()) request.workspace = options.workspace;
@@ -157,6 +207,103 @@ void write_result(const UniqueFd& fd, const launch::ResultContext& context, cons
   }
 }
 
+// Paths no sandbox may ever see: the audit log and the governance state.
+std::vector<std::string> never_visible(const std::filesystem::path& log, const policy::RunnerConfig& config) {
+  std::vector<std::string> paths;
+  for (const auto& path : {log, config.approvals_dir, config.governance_dir}) {
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(path, ec);
+    paths.push_back(ec ? path.string() : canonical.string());
+  }
+  return paths;
+}
+
+// `run --dry-run`: the plan summary and what the matrix requires; nothing is
+// launched, filed or recorded.
+int print_dry_run(const policy::LaunchPlan& plan, const policy::ApprovalMatrix& matrix) {
+  for (const auto& line : policy::plan_summary_lines(plan)) std::printf("%s\n", line.c_str());
+  std::printf("approval matrix: %s\n", matrix.file.c_str());
+  if (!policy::matrix_knows_tier(matrix, plan.tier)) {
+    std::printf("refused: tier '%s' is not in the approval matrix (tiers)\n", plan.tier.c_str());
+    return exit_code::refused;
+  }
+  const auto decision = policy::evaluate_matrix(matrix, plan);
+  for (const auto& matched : decision.matched) {
+    std::string because;
+    for (const auto& reason : matched.because) because += (because.empty() ? "" : "; ") + reason;
+    std::printf("rule '%s' (%s) matches: requires %s (%s)%s\n", matched.rule->id.c_str(), matched.rule->origin.c_str(),
+                policy::describe_requirement(matched.rule->require, matched.rule->approvers).c_str(), because.c_str(),
+                &matched == decision.deciding ? " [deciding]" : "");
+  }
+  if (decision.matched.empty()) std::printf("no rule matches\n");
+  std::printf("requires: %s\n", decision.describe().c_str());
+  return 0;
+}
+
+// Records a refused profile or plan; the refusal stands even when the record
+// cannot be written (a warning says so).
+void record_refusal(const audit::AuditLog& log, const audit::RunContext& context, const Error& error) {
+  try {
+    (void)log.append(audit::profile_refused_record(context, error.what(), error.exit_status()));
+  } catch (const Error& failed) {
+    logging::warn("the refusal could not be recorded: {}", failed.what());
+  }
+}
+
+// The one line tierbox prints about how the task ended, "" when it simply
+// exited or was killed by a signal.
+std::string task_error(const launch::Outcome& outcome, std::chrono::milliseconds wall_time) {
+  if (outcome.timed_out)
+    return "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
+  return outcome.failure;
+}
+
+struct Governed {
+  policy::LaunchPlan plan;
+  std::string digest;
+};
+
+// What `tierbox gc` needs to close the trail of a run whose runner died: the
+// log, and the fields every record of the run repeats.
+nlohmann::json audit_resource(const std::filesystem::path& log, const policy::RunnerConfig& config,
+                              const audit::RunContext& context) {
+  return {{"log", log.string()},
+          {"syslog", config.audit_syslog},
+          {"context",
+           {{"run_id", context.run_id},
+            {"user", audit::to_json(context.user)},
+            {"host", context.host},
+            {"tier", context.tier},
+            {"argv", context.argv},
+            {"cwd", context.cwd}}}};
+}
+
+// The approval gate: queues the request, obtains what the matrix requires
+// (writing the records a person's answer depends on as it goes) and queues
+// the decision. A denial is written at once and thrown (126) with the line
+// naming the rule; an allowed launch's records wait for the start record.
+void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
+                        const policy::RunnerConfig& config, const std::string& grant_file, audit::LaunchAudit& trail) {
+  const auto& plan = governed.plan;
+  policy::MatrixDecision matrix_decision;
+  try {
+    matrix_decision = policy::evaluate_matrix(matrix, plan);
+  } catch (const Error& error) {
+    record_refusal(trail.log(), trail.context(), error);
+    throw;
+  }
+  trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
+  approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
+  if (!grant_file.empty()) gate.grant_file = grant_file;
+  const auto decision = approval::obtain_approval(gate, trail);
+  trail.queue(audit::decision_record(trail.context(), decision));
+  if (!decision.allowed) {
+    trail.flush();
+    throw Error(decision.reason, exit_code::refused);
+  }
+  logging::step("approval: {} ({})", decision.how, decision.reason);
+}
+
 int run(const RunOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   logging::step("tierbox started");
@@ -166,42 +313,104 @@ int run(const RunOptions& options, const CommonOptions& common) {
   context.run_id = new_run_id();
   launch::Outcome outcome;
   std::chrono::milliseconds wall_time{0};
+  std::optional<audit::LaunchAudit> trail;
+  std::string end_failure;  // why the end record could not be written
   try {
     const auto dirs_text = search_dirs(common);
     const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
     const auto config = policy::load_runner_config(dirs);
     if (!options.tier.empty() && !options.profile.empty())
       throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
-    const auto profile = options.profile.empty()
-                             ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
-                             : policy::load_profile_file(options.profile, dirs);
-    logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
-    context.tier = profile.name;
-    const auto inventory = policy::load_data_classes(dirs);
-    const auto request = make_request(options);
-    const policy::LinuxHostView host;
-    const auto facts = policy::gather_host_facts(request, profile, inventory, host);
-    logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
-    const auto plan = policy::make_plan(profile, request, facts, context.run_id);
+    if (options.dry_run && !options.grant_file.empty())
+      throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
+    const auto log_path = audit::audit_log_path(options.audit_log, config.audit_log);
+    audit::RunContext run_context{context.run_id, audit::current_identity(), audit::host_name(),
+                                  options.profile.empty() ? (options.tier.empty() ? config.default_tier : options.tier)
+                                                          : options.profile,
+                                  options.command, {}};
+    std::error_code ec;
+    run_context.cwd = std::filesystem::current_path(ec).string();
+    const audit::AuditLog log(log_path, config.audit_syslog);
+    // Fail closed before anything else: a log that cannot be opened for
+    // appending stops the run here.
+    if (!options.dry_run) log.create_if_missing();
+    std::optional<Governed> governed;
+    std::optional<policy::ApprovalMatrix> matrix;
+    try {
+      const auto profile = options.profile.empty()
+                               ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
+                               : policy::load_profile_file(options.profile, dirs);
+      logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
+      context.tier = profile.name;
+      run_context.tier = profile.name;
+      const auto inventory = policy::load_data_classes(dirs);
+      const auto request = make_request(options);
+      const policy::LinuxHostView host;
+      const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
+      logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
+      auto plan = policy::make_plan(profile, request, facts, context.run_id);
+      matrix = policy::load_approval_matrix(dirs);
+      if (options.dry_run) return print_dry_run(plan, *matrix);
+      auto digest = policy::plan_digest(plan);
+      governed = Governed{std::move(plan), std::move(digest)};
+    } catch (const Error& error) {
+      if (!options.dry_run) record_refusal(log, run_context, error);
+      throw;
+    }
+    const auto& plan = governed->plan;
     for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
     context.rlimits = plan.rlimits;
     wall_time = plan.wall_time;
-    outcome = launch::launch(plan, config);
+
+    trail.emplace(log, run_context);
+    pass_approval_gate(*governed, *matrix, config, options.grant_file, *trail);
+
+    launch::LaunchHooks hooks;
+    hooks.audit_resource = audit_resource(log_path, config, run_context);
+    hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
+      trail->started(plan, governed->digest, pid, cgroups);
+    };
+    hooks.after_end = [&](const launch::Outcome& ended) {
+      try {
+        trail->ended(ended, ended.exit_status(), task_error(ended, wall_time));
+      } catch (const Error& failed) {
+        end_failure = failed.what();
+      }
+    };
+    outcome = launch::launch(plan, config, hooks);
   } catch (const Error& error) {
     // The caller's result still says what happened (and main() prints it).
     context.exit_status = error.exit_status();
     context.error = error.what();
     write_result(result_fd, context, outcome);
+    if (trail && (trail->start_written() || trail->queued() > 0)) {
+      // A launch that failed after its request was recorded: its end says why.
+      try {
+        trail->ended(outcome, error.exit_status(), error.what());
+      } catch (const Error& failed) {
+        logging::warn("the end of the run could not be recorded: {}", failed.what());
+      }
+    }
     throw;
   }
   context.exit_status = outcome.exit_status();
-  if (!outcome.failure.empty()) context.error = outcome.failure;
-  if (outcome.timed_out)
-    context.error = "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
+  context.error = task_error(outcome, wall_time);
   if (!context.error.empty()) logging::error("{}", context.error);
+  int status = outcome.exit_status();
+  try {
+    trail->ended(outcome, status, context.error);  // when the launch ended before the after_end hook
+  } catch (const Error& failed) {
+    end_failure = failed.what();
+  }
+  if (!end_failure.empty()) {
+    // The task ran; its end is missing from the log (verify reports it as
+    // ended unknown). Say so, and make the caller see a runner failure.
+    logging::error("the end of the run could not be recorded: {}", end_failure);
+    if (status == 0) status = exit_code::runner_failed;
+  }
   write_result(result_fd, context, outcome);
-  logging::step("exit status {}", outcome.exit_status());
-  return outcome.exit_status();
+  logging::step("exit status {}", status);
+  return status;
 }
 
 }  // namespace
@@ -228,6 +437,18 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
   run_app->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
   run_app->add_flag("--allow-expired-tier", options->allow_expired_tier,
                     "Run although the tier is past its review_by date (recorded as an override in the run record)");
+  run_app->add_option("--audit-log", options->audit_log,
+                      "Append the run's audit records to FILE (default: $TIERBOX_AUDIT_LOG, tierbox.json audit_log, "
+                      "/var/log/tierbox/audit.jsonl)");
+  run_app->add_option("--grant", options->grant_file, "Run on a signed grant (tierbox grant) instead of asking a person");
+  run_app->add_flag("--dry-run", options->dry_run,
+                    "Print the plan summary and the approval rules that apply; launch, file and record nothing");
+  run_app->add_option("--bind", options->binds, "SRC:TARGET: an extra read-only bind (the tier's widening.binds)");
+  run_app->add_option("--bind-rw", options->binds_rw, "SRC:TARGET: an extra writable bind (widening.binds \"read-write\")");
+  run_app->add_option("--allow-net", options->allow_net, "HOST:PORT/PROTO: an extra allowlist destination (widening.network)");
+  run_app->add_option("--memory", options->memory, "Memory limit above the tier's, up to widening.limits.memory");
+  run_app->add_option("--pids", options->pids, "Pids limit above the tier's, up to widening.limits.pids");
+  run_app->add_option("--cpu", options->cpu, "CPU cores above the tier's, up to widening.limits.cpu");
   // The command: everything from its first word on, untouched by option
   // parsing (so `run -- sh -c 'x --tier y'` passes "--tier" to sh).
   run_app->prefix_command();

@@ -274,7 +274,7 @@ void set_process_title_area(char* area, std::size_t size) {
   g_title_size = size;
 }
 
-Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config) {
+Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config, const LaunchHooks& hooks) {
   Outcome outcome;
   outcome.run_id = plan.run_id;
   outcome.overrides = plan.overrides;
@@ -436,16 +436,29 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     run_entry.record().sandbox_start_time = process_start_time(outcome.pid).value_or(0);
     run_entry.record().state = "running";
     if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
+    if (!hooks.audit_resource.is_null()) run_entry.record().resources["audit"] = hooks.audit_resource;
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
     // The control socket, through which users who are not root (operators,
-    // the requester) reach this run; served from Parent 11.
+    // the requester) reach this run; served from Parent 11. Its control
+    // records go to the run's own audit log.
+    const auto& audit = hooks.audit_resource;
+    const std::filesystem::path control_audit_log =
+        audit.is_object() && audit.contains("log") ? std::filesystem::path(audit["log"].get<std::string>())
+                                                   : audit::audit_log_path("", config.audit_log);
     control = with_stage("control socket", [&] {
-      return std::make_unique<ControlServer>(
-          registry, run_entry.record(),
-          ControlServer::Settings{config.operators_group, audit::audit_log_path("", config.audit_log)});
+      return std::make_unique<ControlServer>(registry, run_entry.record(),
+                                             ControlServer::Settings{config.operators_group, control_audit_log});
     });
     logging::step("control socket {}", registry.control_socket(plan.run_id).string());
+    // Parent 8b: the audit trail's start record (with the request and
+    // decision still queued), on disk before #2: a log that cannot be written
+    // stops the launch here, and the guard kills the sandbox.
+    if (hooks.before_start) {
+      std::vector<std::string> cgroup_dirs;
+      for (const auto& [path, version] : cgroups.directories()) cgroup_dirs.push_back(path);
+      with_stage("audit", [&] { hooks.before_start(outcome.pid, cgroup_dirs); });
+    }
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
     // lo up); host: no namespace; allowlist: wait until the helper has
     // attached the veth pair and installed the sandbox's rules.
@@ -512,6 +525,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 12: what the task used, then its cgroups go.
   outcome.usage = read_usage_and_remove(cgroups, result.usage, run_entry);
   logging::step("usage read, cgroups removed");
+
+  // Parent 13: the audit trail's end record, before the run's registry entry
+  // goes with this function.
+  if (hooks.after_end) hooks.after_end(outcome);
   return outcome;
 }
 

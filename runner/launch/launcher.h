@@ -2,15 +2,37 @@
 // Outcome. The order is written once, in launch() (docs/launch-sequence.md).
 #pragma once
 
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "launch/outcome.h"
 #include "policy/launch_plan.h"
 #include "policy/runner_config.h"
 
 namespace tierbox::launch {
 
+// What the caller does at fixed points of the launch (the audit trail).
+struct LaunchHooks {
+  // Kept in the run's registry record as resources["audit"] before
+  // before_start runs, so `tierbox gc` can append the end record of a run
+  // whose runner died (null: nothing kept).
+  nlohmann::json audit_resource;
+  // Called once the sandbox exists (its pid and cgroup directories) and
+  // before sync #2, so the task cannot start before it returns; when it
+  // throws, the sandbox is killed and the launch fails with that error
+  // (fail closed: a start record that cannot be written stops the task).
+  std::function<void(pid_t pid, const std::vector<std::string>& cgroups)> before_start;
+  // Called with the final outcome of a task that ran, while the run is still
+  // registered (so a runner killed before it returns leaves the run for
+  // `tierbox gc`, which then records the end itself). Must not throw.
+  std::function<void(const Outcome& outcome)> after_end;
+};
+
 // Throws tierbox::Error when the parent's own preparation fails; failures in
 // the child are reported in Outcome::failure.
-Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config);
+Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config, const LaunchHooks& hooks = {});
 
 // The runner's argv and environment memory, recorded by main(): the child
 // overwrites it so the sandbox's pid 1 does not show the caller's command

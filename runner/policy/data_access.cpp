@@ -344,9 +344,53 @@ void normalize(TreeAssessment& tree) {
   actions = std::move(kept);
 }
 
+// The highest class visible in a tree: its root's, raised by inventory paths
+// anchored strictly inside it up to the tier's max (those above are refused
+// or masked). Only rules that can lie below the root are expanded.
+DataClass visible_class(const TreeSource& source, const DataClassifier& classifier, DataClass max,
+                        RuleExpander& expander) {
+  auto best = std::min(classifier.classify(source.real).data_class, max);
+  const auto root = path_components(source.real);
+  for (const auto& expanded : classifier.anchored()) {
+    const auto rule_class = expanded.rule->data_class;
+    if (rule_class <= best || rule_class > max || expanded.components.size() <= root.size()) continue;
+    bool under = true;
+    for (std::size_t i = 0; i < root.size() && under; ++i) under = component_matches(expanded.components[i], root[i]);
+    if (!under) continue;
+    for (const auto& match : expander.expand(expanded.components)) {
+      const auto found = classifier.classify(match.path).data_class;
+      if (found <= max && found > best) best = found;
+    }
+  }
+  return best;
+}
+
+// tierbox's own state inside a tree is hidden (an empty stand-in), whatever
+// the tier's classes; a tree inside it is refused.
+void keep_out_never_visible(const TreeSource& source, const std::vector<std::string>& never_visible,
+                            const HostView& view, TreeAssessment& tree, DataAccessAssessment& out) {
+  for (const auto& path : never_visible) {
+    if (is_same_or_under(source.real, path)) {
+      out.forbidden.push_back(source.mount + " would expose " + path +
+                              ", tierbox's own audit log or governance state, which no sandbox ever sees");
+      continue;
+    }
+    if (!is_strictly_under(path, source.real)) continue;
+    const auto type = view.entry_type(path);
+    if (type == EntryType::missing) continue;
+    auto all = path_components(path);
+    std::vector<std::string> relative(all.begin() + static_cast<std::ptrdiff_t>(path_components(source.real).size()), all.end());
+    tree.actions.push_back({Kind::hide, relative, type == EntryType::directory ? EntryType::directory : EntryType::file,
+                            "tierbox's audit log or governance state"});
+  }
+}
+
 void assess_tree(const TreeSource& source, const DataClassifier& classifier, DataClass max,
-                 const Profile& profile, const HostView& view, std::uint64_t& budget, DataAccessAssessment& out) {
+                 const Profile& profile, const HostView& view, std::uint64_t& budget, DataAccessAssessment& out,
+                 RuleExpander& expander, const std::vector<std::string>& never_visible) {
   TreeAssessment tree;
+  tree.data_class = visible_class(source, classifier, max, expander);
+  keep_out_never_visible(source, never_visible, view, tree, out);
   tree.target = source.target;
   tree.host_path = source.real;
   tree.writable = source.writable;
@@ -386,7 +430,8 @@ void assess_tree(const TreeSource& source, const DataClassifier& classifier, Dat
 }  // namespace
 
 DataAccessAssessment assess_data_access(const Profile& profile, const DataClassInventory& inventory,
-                                        const std::optional<std::string>& workspace, const HostView& view) {
+                                        const std::optional<std::string>& workspace, const HostView& view,
+                                        const std::vector<std::string>& never_visible) {
   DataAccessAssessment out;
   const DataClass max = profile.data_access.max_data_class.value_or(DataClass::public_data);
   const DataClassifier classifier(inventory, view.home_directories());
@@ -395,7 +440,8 @@ DataAccessAssessment assess_data_access(const Profile& profile, const DataClassI
   for (const auto& source : sources) check_exposure(source, classifier, max, secrets, out);
   if (!out.exposures.empty()) return out;  // refused: no need to look inside
   std::uint64_t budget = inventory.scan_limit;
-  for (const auto& source : sources) assess_tree(source, classifier, max, profile, view, budget, out);
+  RuleExpander expander(view);
+  for (const auto& source : sources) assess_tree(source, classifier, max, profile, view, budget, out, expander, never_visible);
   return out;
 }
 

@@ -56,17 +56,30 @@ struct TreeAssessment {
   std::vector<TreeEntryAction> actions;
   std::vector<std::string> problems;  // each refuses the launch (symlink in a protected path, scan limit)
   std::uint64_t entries_scanned = 0;
+  // The highest class the sandbox sees in this tree: its root's, or that of
+  // an inventory path anchored inside it (at most the tier's max: what is
+  // above is refused or masked). `**/` rules at or below the tier's max are
+  // not looked for.
+  DataClass data_class = DataClass::public_data;
 };
 
 struct DataAccessAssessment {
   std::vector<Exposure> exposures;
+  // Mounts that would show tierbox's own state (the audit log, approvals,
+  // grant keys): each refuses the launch.
+  std::vector<std::string> forbidden;
   std::vector<TreeAssessment> trees;
   std::uint64_t entries_scanned = 0;
 };
 
 // workspace: the canonical host path of --workspace, if given.
+// never_visible: canonical host paths no sandbox may ever see, whatever its
+// class (tierbox's audit log and governance state): hidden with an empty
+// stand-in inside a mounted tree, and a mount of one (or of something inside
+// one) is refused.
 DataAccessAssessment assess_data_access(const Profile& profile, const DataClassInventory& inventory,
-                                        const std::optional<std::string>& workspace, const HostView& view);
+                                        const std::optional<std::string>& workspace, const HostView& view,
+                                        const std::vector<std::string>& never_visible = {});
 
 // "refused: bind /data (host /srv/data) would expose /srv/data/.ssh (secret, rule ...) through a
 // parent directory bind; tier 'x' may see at most internal (max_data_class)"

@@ -1,4 +1,5 @@
 #include "policy/host_facts.h"
+#include "policy/widening.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -303,8 +304,10 @@ int kernel_landlock_abi() {
   return abi > 0 ? static_cast<int>(abi) : 0;
 }
 
-HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
-                            const HostView& view) {
+HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
+                            const HostView& view, const std::vector<std::string>& never_visible) {
+  const auto widened = widen(tier, request);
+  const Profile& profile = widened.profile;
   HostFacts facts;
   facts.today = today_utc();
   facts.data_classes_file = inventory.file.string();
@@ -336,7 +339,7 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, 
   }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;
-  facts.data_access = assess_data_access(profile, inventory, workspace, view);
+  facts.data_access = assess_data_access(profile, inventory, workspace, view, never_visible);
   if (!request.argv.empty() && profile.commands.allowed) {
     // The same PATH and working directory the child will use.
     std::string search_path = kDefaultPath;

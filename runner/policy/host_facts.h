@@ -34,8 +34,10 @@ class LinuxHostView final : public HostView {
 // Today's date, UTC.
 Date today_utc();
 
-HostFacts gather_host_facts(const TaskRequest& request, const Profile& profile, const DataClassInventory& inventory,
-                            const HostView& view);
+// profile: the tier as loaded; the caller's widening (policy/widening.h) is
+// applied here as in make_plan. never_visible: see assess_data_access.
+HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
+                            const HostView& view, const std::vector<std::string>& never_visible = {});
 
 // The IPv4 addresses the host's resolver gives for name (getaddrinfo:
 // /etc/hosts, then DNS, as nsswitch.conf says). Throws Error when it gives none.

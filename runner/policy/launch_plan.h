@@ -14,6 +14,7 @@
 #include "net/ruleset.h"
 #include "policy/landlock_rules.h"
 #include "policy/profile.h"
+#include "policy/widening.h"
 
 namespace tierbox::policy {
 
@@ -111,6 +112,14 @@ struct SecretsPlan {
   std::vector<SecretFile> files;
 };
 
+// A tree the sandbox sees, with the highest data class it shows there.
+struct DataExposure {
+  std::string target;
+  std::string host_path;
+  DataClass data_class = DataClass::public_data;
+  bool writable = false;
+};
+
 struct LaunchPlan {
   std::string run_id;
   std::string tier;
@@ -143,6 +152,13 @@ struct LaunchPlan {
   // Exceptions the caller asked for (e.g. --allow-expired-tier), one line
   // each: shown on stderr and kept in the run record for the audit trail.
   std::vector<std::string> overrides;
+  bool review_expired = false;  // the tier is past review_by (run with --allow-expired-tier)
+  // What the caller asked for beyond the tier (policy/widening.h), for the
+  // approval matrix and the audit trail.
+  std::vector<Widening> widening;
+  // Every bound tree (tier binds, extra binds, the workspace) and the data
+  // class it exposes, for the approval matrix, the plan summary and the audit.
+  std::vector<DataExposure> data_exposure;
   std::optional<SecretsPlan> secrets;  // when the tier names secrets
 
   std::chrono::milliseconds wall_time{0};

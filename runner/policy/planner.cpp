@@ -11,6 +11,7 @@
 #include "policy/environment.h"
 #include "policy/path_pattern.h"
 #include "policy/json_reader.h"
+#include "policy/widening.h"
 
 namespace tierbox::policy {
 namespace {
@@ -383,11 +384,13 @@ void check_review(const Profile& profile, const TaskRequest& request, const Host
   if (!request.allow_expired_tier)
     throw Refusal(what + " (fix: have the tier re-reviewed and update review_by, or pass --allow-expired-tier, which is audited)");
   plan.overrides.push_back("--allow-expired-tier: " + what);
+  plan.review_expired = true;
 }
 
 void check_data_access(const Profile& profile, const HostFacts& host) {
   const auto max = profile.data_access.max_data_class.value_or(DataClass::public_data);
   for (const auto& exposure : host.data_access.exposures) throw Refusal(describe(exposure, profile.name, max));
+  for (const auto& forbidden : host.data_access.forbidden) throw Refusal(forbidden);
   for (const auto& tree : host.data_access.trees)
     for (const auto& problem : tree.problems) throw Refusal(tree.target + ": " + problem + " (tier '" + profile.name + "')");
 }
@@ -478,13 +481,21 @@ const char* to_string(MountOp::Kind kind) {
   return "?";
 }
 
-LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,
+LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const HostFacts& host,
                      const std::string& run_id) {
+  // The caller's widening, within the tier's `widening`: from here on the
+  // plan is made from the widened tier, so an extra bind or destination goes
+  // through every check a tier's own does.
+  auto widened = widen(tier, request);
+  const Profile& profile = widened.profile;
   check_request(profile, request, host);
 
   LaunchPlan plan;
+  plan.widening = std::move(widened.items);
   check_review(profile, request, host, plan);
   check_data_access(profile, host);
+  for (const auto& tree : host.data_access.trees)
+    plan.data_exposure.push_back({tree.target, tree.host_path, tree.data_class, tree.writable});
   check_command(host, plan);
   plan.data_classes_file = host.data_classes_file;
   plan.data_classes_sha256 = host.data_classes_sha256;

@@ -21,6 +21,7 @@
 #include "policy/sections/network.h"
 #include "policy/sections/seccomp.h"
 #include "policy/sections/secrets.h"
+#include "policy/sections/widening.h"
 
 namespace tierbox::policy {
 
@@ -77,6 +78,7 @@ struct Profile {
   SeccompSpec seccomp;
   LandlockMode landlock = LandlockMode::best_effort;
   SecretsSpec secrets;
+  WideningSpec widening;        // what a caller may ask for beyond the tier (sections/widening.h)
 };
 
 const char* to_string(MountType type);

@@ -153,6 +153,7 @@ std::vector<std::string> apply_layer(const json& document, const std::string& fi
   if (auto seccomp = reader.object("seccomp")) apply_seccomp(std::move(*seccomp), profile.seccomp);
   apply_landlock(reader, profile.landlock);
   if (auto secrets = reader.object("secrets")) apply_secrets(std::move(*secrets), profile.secrets);
+  if (auto widening = reader.object("widening")) apply_widening(std::move(*widening), profile.widening);
   reader.finish();
   return finals;
 }
@@ -341,6 +342,7 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   validate_data_access(profile.data_access, file.string());
   check_final_fields(finals, profile);
   validate_secrets(profile);
+  validate_widening(profile);
   return profile;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -26,6 +27,15 @@ struct CallerIdentity {
   std::optional<uid_t> sudo_uid;
 };
 
+// --bind SRC:TARGET / --bind-rw SRC:TARGET: a host path the caller asks to
+// have bound besides the tier's mounts (the tier's `widening.binds` says
+// whether it may).
+struct ExtraBind {
+  std::string source;
+  std::string target;
+  bool writable = false;
+};
+
 struct TaskRequest {
   std::optional<std::string> tier;                    // --tier
   std::optional<std::filesystem::path> profile_file;  // --profile
@@ -36,6 +46,12 @@ struct TaskRequest {
   std::vector<int> pass_fds;                                        // --pass-fd
   std::vector<std::pair<std::string, std::string>> secrets;        // --secret: name, value (read from a file or fd)
   std::vector<std::string> argv;
+  // Widening (policy/widening.h): each needs the tier's `widening` to allow it.
+  std::vector<ExtraBind> binds;                        // --bind, --bind-rw
+  std::vector<std::string> allow_net;                  // --allow-net HOST:PORT/PROTO
+  std::optional<std::uint64_t> memory;                 // --memory
+  std::optional<std::uint64_t> pids;                   // --pids
+  std::optional<std::uint32_t> cpu_millicores;         // --cpu
   // --allow-expired-tier: run although the tier's review_by date has passed
   // (recorded in the plan's overrides, for the audit trail).
   bool allow_expired_tier = false;

@@ -43,7 +43,10 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
         reader.fail("operators_group", "expected the name of a group in /etc/group, e.g. \"tierbox-operators\"");
       config.operators_group = *group;
     }
-    if (auto log = reader.absolute_path("audit_log")) config.audit_log = *log;
+    if (auto audit_log = reader.absolute_path("audit_log")) config.audit_log = *audit_log;
+    if (auto syslog = reader.absolute_path("audit_syslog")) config.audit_syslog = *syslog;
+    if (auto approvals = reader.absolute_path("approvals_dir")) config.approvals_dir = *approvals;
+    if (auto governance = reader.absolute_path("governance_dir")) config.governance_dir = *governance;
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",

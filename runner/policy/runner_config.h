@@ -32,9 +32,19 @@ struct RunnerConfig {
   // kill, freeze, thaw, isolate, panic (docs/incident-response.md). "" for
   // none: then only root and each run's requester.
   std::string operators_group;
-  // The audit log (audit::audit_log_path: --audit-log and $TIERBOX_AUDIT_LOG
-  // come first); "" for the default.
+  // The audit trail (docs/governance.md): the log ("" for the default,
+  // /var/log/tierbox/audit.jsonl; --audit-log and $TIERBOX_AUDIT_LOG come
+  // first), and the unix datagram socket every record is also sent to (""
+  // for none, "/dev/log" for syslog or journald).
   std::string audit_log;
+  std::string audit_syslog;
+  // Pending approval requests, where approvers (unprivileged users) read
+  // them and reach the waiting runner: one directory, 0755, root's.
+  std::filesystem::path approvals_dir = "/run/tierbox-approvals";
+  // Persistent governance state: the grant keys trusted (grant-keys.json)
+  // and the nonces of grants used (grants-used/). Kept across reboots, so a
+  // grant cannot be replayed after one.
+  std::filesystem::path governance_dir = "/var/lib/tierbox";
   std::filesystem::path source;  // the file it came from, if any
 };
 

@@ -59,7 +59,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const SpawnOptio
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   for (const auto& [from, to] : options.inherit_fds) posix_spawn_file_actions_adddup2(&actions, from, to);
   auto args = c_strings(argv);
-  auto env = c_strings(options.env);
+  // A replaced environment keeps the test process's audit log and approval
+  // matrix (main.cpp) unless it names its own.
+  auto env_strings = options.env;
+  for (const char* name : {"TIERBOX_AUDIT_LOG", "TIERBOX_CONFIG_DIR"}) {
+    const std::string prefix = std::string(name) + "=";
+    const bool named = std::any_of(env_strings.begin(), env_strings.end(),
+                                   [&](const std::string& entry) { return entry.rfind(prefix, 0) == 0; });
+    if (const char* value = std::getenv(name); value && !named && !env_strings.empty()) env_strings.push_back(prefix + value);
+  }
+  auto env = c_strings(env_strings);
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), options.env.empty() ? environ : env.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -121,7 +130,7 @@ ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptio
   return run_process(argv, options);
 }
 
-ProcessResult run_in_pty(const std::vector<std::string>& argv) {
+ProcessResult run_in_pty(const std::vector<std::string>& argv, std::string reply_after, const std::string& reply) {
   int master = -1;
   auto args = c_strings(argv);
   pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
@@ -142,6 +151,11 @@ ProcessResult run_in_pty(const std::vector<std::string>& argv) {
     ssize_t n = ::read(master, buffer, sizeof buffer);
     if (n <= 0) break;  // EIO once the slave side is closed
     result.out.append(buffer, static_cast<std::size_t>(n));
+    if (!reply_after.empty() && result.out.find(reply_after) != std::string::npos) {
+      if (::write(master, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size()))
+        throw std::runtime_error("write to the pty failed");
+      reply_after.clear();
+    }
   }
   ::close(master);
   int status = 0;

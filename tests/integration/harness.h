@@ -34,7 +34,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const SpawnOptio
 // build/tierbox with args.
 ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptions& options = {});
 // argv run with a new pseudo-terminal as its controlling terminal and stdio.
-ProcessResult run_in_pty(const std::vector<std::string>& argv);
+// When the output so far contains reply_after, reply is typed once.
+ProcessResult run_in_pty(const std::vector<std::string>& argv, std::string reply_after = "",
+                         const std::string& reply = "");
 
 // A workspace directory holding a copy of the probe as ./probe.
 class Workspace : public TempDir {

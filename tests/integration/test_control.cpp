@@ -13,7 +13,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -78,10 +80,13 @@ struct PoolClaim {
 };
 
 // A tierbox.json with a state directory, network pool and audit log of this
-// test process's own.
+// test process's own. The log is also put in $TIERBOX_AUDIT_LOG for the
+// test's lifetime (the integration tests' global fixture points it at a log
+// of the process's own, and the variable wins over tierbox.json).
 struct ControlConfig {
   PoolClaim pool;
   TempDir config{"tierbox-ctl"};
+  const std::string saved_audit_log_variable = std::getenv("TIERBOX_AUDIT_LOG") ? std::getenv("TIERBOX_AUDIT_LOG") : "";
   const unsigned third_octet = pool.third_octet;
   const std::string state_dir = "/run/tierbox-control-test-" + std::to_string(::getpid());
   const std::string audit_log = (config.path() / "audit.jsonl").string();
@@ -95,6 +100,7 @@ struct ControlConfig {
     if (!operators_group.empty()) settings["operators_group"] = operators_group;
     config.write("tierbox.json", settings.dump());
     profile_none = write_network_profile(config, "control-none", {{"mode", "none"}});
+    ::setenv("TIERBOX_AUDIT_LOG", audit_log.c_str(), 1);
   }
   // The runs (their BackgroundRuns, made after this) are gone by now; what
   // a failed test's killed runner left, gc removes before the registry goes.
@@ -102,6 +108,8 @@ struct ControlConfig {
     run_tierbox({"gc", "--config-dir", config.str()});
     std::error_code ec;
     fs::remove_all(state_dir, ec);
+    if (saved_audit_log_variable.empty()) ::unsetenv("TIERBOX_AUDIT_LOG");
+    else ::setenv("TIERBOX_AUDIT_LOG", saved_audit_log_variable.c_str(), 1);
   }
 
   [[nodiscard]] std::string allowlist_profile(const TestHost& host) const {
@@ -139,11 +147,16 @@ struct ControlConfig {
     return nullptr;
   }
 
+  // The control records (the runs' own request, decision, start and end
+  // records are in the same log).
   [[nodiscard]] std::vector<json> audit_events() const {
     std::vector<json> events;
     std::ifstream in(audit_log);
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) events.push_back(json::parse(line));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      auto record = json::parse(line);
+      if (record.value("event", "") == "control") events.push_back(std::move(record));
+    }
     return events;
   }
 };
@@ -456,6 +469,11 @@ BOOST_AUTO_TEST_CASE(panic_freezes_and_isolates_every_run_and_audits_each) {
   }
   BOOST_TEST(config.audit_events().size() == 5u);
   BOOST_TEST((audited == ids));
+  // The control records are links of the same hash chain as the runs' own.
+  const auto verify = config.tierbox({"audit", "verify", "--audit-log", config.audit_log});
+  BOOST_TEST(verify.status == 0, verify.out << verify.err);
+  const auto shown = config.tierbox({"audit", "show", "--event", "control", "--json", "--audit-log", config.audit_log});
+  BOOST_TEST(std::count(shown.out.begin(), shown.out.end(), '\n') == 5, shown.out << shown.err);
 
   auto kill = config.tierbox({"panic", "--kill"});
   BOOST_TEST(kill.status == 0, kill.out << kill.err);

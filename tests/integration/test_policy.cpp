@@ -325,11 +325,11 @@ BOOST_AUTO_TEST_CASE(list_shows_owner_class_network_and_review) {
   BOOST_TEST(found, listed.dump());
 }
 
-BOOST_AUTO_TEST_CASE(explain_is_plain_language_and_names_what_is_not_built) {
+BOOST_AUTO_TEST_CASE(explain_is_plain_language_and_names_the_approval_rules) {
   auto result = run_tierbox({"profile", "explain", "workspace-write"});
   BOOST_TEST(result.status == 0, result.err);
   for (const char* part : {"/workspace: the directory given with --workspace, WRITABLE", "masked inside mounted trees",
-                           "Approvals", "not configured", "System calls", "Allowed: @system-service", "Landlock", "Wall-clock time: 1h", ".git/hooks/: read-only"})
+                           "Approvals", "Matrix: ", "Extra binds (--bind/--bind-rw): none", "System calls", "Allowed: @system-service", "Landlock", "Wall-clock time: 1h", ".git/hooks/: read-only"})
     BOOST_TEST(result.out.find(part) != std::string::npos, part);
 }
 

@@ -123,6 +123,7 @@ BOOST_AUTO_TEST_CASE(config_dir_flag_then_environment_then_shipped) {
   TempDir flag_dir, env_dir;
   flag_dir.write("tiers/custom.json", R"({"extends": "base", "hostname": "from-flag"})");
   env_dir.write("tiers/custom.json", R"({"extends": "base", "hostname": "from-env"})");
+  env_dir.write("approvals.json", R"({"tiers": ["*"], "rules": []})");
   SpawnOptions options;
   options.env = {"PATH=/usr/bin:/bin", "TIERBOX_CONFIG_DIR=" + env_dir.str()};
   auto by_flag = run_tierbox({"run", "--config-dir", flag_dir.str(), "--tier", "custom", "--", "/bin/hostname"}, options);

@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(inventory_changes) {
   BOOST_TEST(paths.find("widens:/usr: no longer scanned") != std::string::npos, paths);
 }
 
-BOOST_AUTO_TEST_CASE(explain_covers_every_section_and_says_what_is_not_built) {
+BOOST_AUTO_TEST_CASE(explain_covers_every_section_and_the_approvals) {
   auto profile = load_tier("workspace-write", {kShipped});
   auto explanation = explain_profile(profile, ExplainContext{nullptr, Date{2026, 11, 25}});
   std::string all;
@@ -144,7 +144,8 @@ BOOST_AUTO_TEST_CASE(explain_covers_every_section_and_says_what_is_not_built) {
   }
   for (const char* part : {"/workspace: the directory given with --workspace, WRITABLE", "/usr: the host's /usr, read-only",
                            "up to class \"internal\"", ".git/hooks/: read-only", "Wall-clock time: 1h", "Network",
-                           "none:", "Approvals", "not configured", "System calls", "Review status: current until 2027-05-25",
+                           "none:", "Approvals", "no approval matrix (approvals.json) found: every launch is refused",
+                           "Extra binds (--bind/--bind-rw): none", "System calls", "Review status: current until 2027-05-25",
                            "Owner: security-team@example.com", "Any command"})
     BOOST_TEST(all.find(part) != std::string::npos, part);
 }

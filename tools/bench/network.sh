@@ -14,6 +14,10 @@
 set -eu
 cd "$(dirname "$0")/../.."
 [ -x build/tierbox ] && [ -x build/tierbox-net ] && [ -x build/launch_bench ] || tools/build.sh >/dev/null
+# The benchmarks' own approval matrix, and an audit log on the same disk as
+# the default one (the fsyncs are part of a launch's cost, docs/performance.md).
+export TIERBOX_CONFIG_DIR="$(pwd)/tools/bench"
+export TIERBOX_AUDIT_LOG="${TIERBOX_AUDIT_LOG:-/var/tmp/tierbox-bench/audit.jsonl}"
 
 TIERBOX="$(pwd)/build/tierbox run"
 ALLOW="--profile $(pwd)/tools/bench/allowlist.json -- /bin/true"

@@ -34,8 +34,7 @@ const std::vector<SectionReview>& section_reviews() {
       {"network", {"network", "network.mode"}, compare_network, explain_network},
       {"limits", {"limits", "limits.wall_time"}, compare_limits, explain_limits},
       {"kernel", {"seccomp", "landlock"}, compare_kernel_surface, explain_kernel_surface},
-      // approvals (the governance issue) replace this entry.
-      {"pending", {}, compare_pending_controls, explain_pending_controls},
+      {"approvals", {"widening"}, compare_approvals, explain_approvals},
   };
   return kSections;
 }

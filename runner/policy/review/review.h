@@ -17,6 +17,8 @@
 
 namespace tierbox::policy {
 
+struct ApprovalMatrix;
+
 enum class Effect {
   widens,   // the new version allows more (CI gates on this)
   narrows,  // the new version allows less
@@ -37,6 +39,7 @@ using Changes = std::vector<Change>;
 struct ExplainContext {
   const DataClassifier* classifier = nullptr;  // classes of bound paths; nullptr: not shown
   std::optional<Date> today;                   // review status; nullopt: not shown
+  const ApprovalMatrix* matrix = nullptr;      // the approval matrix; nullptr: none found
 };
 
 struct ExplainSection {
@@ -81,8 +84,8 @@ void compare_governance(const Profile& before, const Profile& after, Changes& ou
 void explain_governance(const Profile& profile, const ExplainContext& context, Explanation& out);
 void compare_kernel_surface(const Profile& before, const Profile& after, Changes& out);
 void explain_kernel_surface(const Profile& profile, const ExplainContext& context, Explanation& out);
-void compare_pending_controls(const Profile& before, const Profile& after, Changes& out);
-void explain_pending_controls(const Profile& profile, const ExplainContext& context, Explanation& out);
+void compare_approvals(const Profile& before, const Profile& after, Changes& out);
+void explain_approvals(const Profile& profile, const ExplainContext& context, Explanation& out);
 
 // Helpers for section files.
 void add_change(Changes& out, std::string field, Effect effect, std::string text);

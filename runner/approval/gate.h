@@ -1,0 +1,39 @@
+// The approval gate of `tierbox run`: obtains what the approval matrix
+// requires for a plan, through a signed grant (--grant), a confirmation at
+// the caller's terminal, or approvers voting on a pending request, and says
+// how it was decided. Records the request, grants and votes through the
+// run's LaunchAudit as they happen. docs/governance.md describes each path.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/launch_audit.h"
+#include "audit/records.h"
+#include "policy/approval_matrix.h"
+#include "policy/launch_plan.h"
+#include "policy/runner_config.h"
+
+namespace tierbox::approval {
+
+struct GateRequest {
+  const policy::LaunchPlan* plan = nullptr;
+  std::string plan_digest;
+  const policy::MatrixDecision* matrix = nullptr;
+  audit::Identity requester;
+  const policy::RunnerConfig* config = nullptr;
+  std::optional<std::filesystem::path> grant_file;
+};
+
+// The decision (allowed, or denied with the one line the caller is shown).
+// The request record is queued first; records a human decision depends on
+// are written before the human is asked. Throws Error (125) when the gate
+// itself fails (the audit log, the approvals directory).
+audit::Decision obtain_approval(const GateRequest& request, audit::LaunchAudit& audit);
+
+// "refused: rule 'x' (...) requires ...: <why it was not given>"
+std::string refusal_text(const policy::MatrixDecision& matrix, const std::string& why);
+
+}  // namespace tierbox::approval
