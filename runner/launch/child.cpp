@@ -192,9 +192,15 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   };
   const stages::BuildRootInput root{&plan, context.prepared_fds.data(), context.have_mount_setattr};
 
+  // The runner's end of the pair came along with clone3. Closed first: then a
+  // runner that dies before the task starts makes every wait for a sync
+  // point below read EOF, and the child exits instead of waiting forever.
+  ::close(context.parent_sync_fd);
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
-  step(ChildStep::become_setup_root, stages::become_setup_root(failure));
+  // Changing credentials clears the parent-death signal (prctl(2)): set it
+  // again at once, as after becoming the task user below.
+  step(ChildStep::become_setup_root, stages::become_setup_root(failure) && stages::set_parent_death_signal(failure));
   step(ChildStep::forbid_nested_user_namespaces, stages::forbid_nested_user_namespaces(failure));
   step(ChildStep::private_mounts, stages::make_mounts_private(failure));
   step(ChildStep::build_root, stages::enter_new_root(plan.root_size_bytes, failure) &&

@@ -19,6 +19,7 @@ namespace tierbox::launch {
 struct ChildContext {
   const policy::LaunchPlan* plan = nullptr;
   int sync_fd = -1;    // the child's end of the SEQPACKET pair
+  int parent_sync_fd = -1;  // the runner's end, inherited by clone3: closed first
   int status_fd = -1;  // write end of the pipe init reports the task's status on
   std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"

@@ -363,6 +363,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   ChildContext context;
   context.plan = &plan;
   context.sync_fd = channel.child_end.get();
+  context.parent_sync_fd = channel.parent_end.get();
   context.status_fd = status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -199,6 +200,30 @@ BOOST_AUTO_TEST_CASE(sandbox_dies_with_the_runner) {
   BOOST_TEST(wait_until_gone(*sandbox, std::chrono::seconds(10)), "sandbox init survived its runner");
   for (int i = 0; i < 100 && count_host_processes_with("sleep " + marker) > 0; ++i) ::usleep(50000);
   BOOST_TEST(count_host_processes_with("sleep " + marker) == 0);
+}
+
+// A runner killed after sync #1 and before #2 must not leave its sandbox
+// init waiting for #2 forever. Changing credentials after #1 clears the
+// parent-death signal, so what saves it is the child having closed its copy
+// of the runner's end of the sync socket: its wait reads EOF. The runner is
+// held there, deterministically, on the audit log's flock (Parent 8b).
+BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
+  TempDir dir{"tierbox-held-log"};
+  const auto log = (dir.path() / "audit.jsonl").string();
+  const int held = ::open(log.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  BOOST_REQUIRE(held >= 0);
+  BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
+  BackgroundRun run({"run", "-v", "--audit-log", log, "--", "/bin/true"});
+  auto sandbox = sandbox_pid_from(run.wait_for_line("sandbox init is host pid"));
+  BOOST_REQUIRE(sandbox.has_value());
+  BOOST_REQUIRE(!run.wait_for_line("control socket").empty());  // next: the audit write, held
+  ::usleep(200000);
+  BOOST_TEST(process_exists(*sandbox), "control: the sandbox waits for sync #2 while its runner lives");
+  run.signal(SIGKILL);
+  BOOST_TEST(run.wait() == 137);
+  BOOST_TEST(wait_until_gone(*sandbox, std::chrono::seconds(10)), "sandbox init survived a runner killed before sync #2");
+  ::close(held);
+  run_tierbox({"gc"});  // the dead run's cgroups and registry entry
 }
 
 BOOST_AUTO_TEST_CASE(tiocsti_cannot_type_into_the_callers_terminal) {
