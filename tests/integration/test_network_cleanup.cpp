@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -95,18 +96,45 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
-// Every process's namespaces and open fds that refer to network namespace inode.
-int references_to_network_namespace(std::uint64_t inode) {
+// Clock ticks since boot, the unit of a process's start time in /proc/PID/stat.
+std::uint64_t ticks_since_boot() {
+  std::ifstream uptime("/proc/uptime");
+  double seconds = 0;
+  uptime >> seconds;
+  return static_cast<std::uint64_t>(seconds * static_cast<double>(::sysconf(_SC_CLK_TCK)));
+}
+
+// Field 22 of /proc/PID/stat; max when unreadable (the process is gone).
+std::uint64_t start_ticks(const std::filesystem::path& process) {
+  std::ifstream stat(process / "stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return UINT64_MAX;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i)
+    if (i == 22) return std::stoull(field);
+  return UINT64_MAX;
+}
+
+// Processes whose namespace or open fds refer to network namespace inode,
+// counting only those that started before the namespace's run ended: the
+// kernel reuses a freed namespace's inode number, and the concurrent tests
+// of other suites make new namespaces all the time. A process that kept the
+// run's namespace alive must have existed while the run did.
+int references_to_network_namespace(std::uint64_t inode, std::uint64_t run_ended_ticks) {
   const std::string wanted = "net:[" + std::to_string(inode) + "]";
   int count = 0;
   std::error_code ec;
   for (const auto& process : std::filesystem::directory_iterator("/proc", ec)) {
     const auto name = process.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    bool refers = false;
     std::error_code link_error;
-    if (std::filesystem::read_symlink(process.path() / "ns/net", link_error).string() == wanted) ++count;
+    if (std::filesystem::read_symlink(process.path() / "ns/net", link_error).string() == wanted) refers = true;
     for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", link_error))
-      if (std::filesystem::read_symlink(fd.path(), link_error).string() == wanted) ++count;
+      if (std::filesystem::read_symlink(fd.path(), link_error).string() == wanted) refers = true;
+    if (refers && start_ticks(process.path()) <= run_ended_ticks) ++count;
   }
   return count;
 }
@@ -140,13 +168,13 @@ BOOST_AUTO_TEST_CASE(nothing_remains_after_20_sequential_and_20_concurrent_runs)
   TestHost host({"198.51.100"}, {kPort}, {});
   PrivatePool pool(host);
   BOOST_TEST_REQUIRE(pool.leftovers().empty(), joined(pool.leftovers()));
-  std::vector<std::uint64_t> namespaces;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> namespaces;  // inode, when its run had ended
   std::vector<pid_t> helpers;
   for (int i = 0; i < 20; ++i) {
     Workspace workspace;
     auto result = run_tierbox(pool.run_args(workspace, {"info"}));
     BOOST_TEST_REQUIRE(result.status == 0, result.err);
-    namespaces.push_back(json::parse(result.out)["namespaces"]["net"].get<std::uint64_t>());
+    namespaces.emplace_back(json::parse(result.out)["namespaces"]["net"].get<std::uint64_t>(), ticks_since_boot());
     if (auto helper = helper_pid_from(result.err)) helpers.push_back(*helper);
   }
   std::vector<ProcessResult> concurrent(20);
@@ -174,7 +202,8 @@ BOOST_AUTO_TEST_CASE(nothing_remains_after_20_sequential_and_20_concurrent_runs)
   // has removed the run's veth pair: so everything is gone by now.
   BOOST_TEST(pool.leftovers().empty(), joined(pool.leftovers()));
   for (pid_t helper : helpers) BOOST_TEST(has_ended(helper, std::chrono::seconds(2)), "helper " << helper << " still runs");
-  for (auto inode : namespaces) BOOST_TEST(references_to_network_namespace(inode) == 0, "netns " << inode);
+  for (const auto& [inode, ended] : namespaces)
+    BOOST_TEST(references_to_network_namespace(inode, ended) == 0, "netns " << inode);
   auto netns = run_process({"/usr/sbin/ip", "netns", "list"});
   BOOST_TEST(netns.out.find("tierbox") == std::string::npos, netns.out);
 }

@@ -190,7 +190,10 @@ BOOST_AUTO_TEST_CASE(wall_clock_limit_kills_the_whole_tree) {
 
 BOOST_AUTO_TEST_CASE(sandbox_dies_with_the_runner) {
   const std::string marker = "8" + std::to_string(::getpid() % 100000) + "23";
-  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "sleep " + marker + " & sleep " + marker});
+  // A state directory of this test's own, for its gc at the end.
+  TempDir config{"tierbox-killed-runner"};
+  config.write("tierbox.json", "{\"state_dir\": \"" + (config.path() / "state").string() + "\"}");
+  BackgroundRun run({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c", "sleep " + marker + " & sleep " + marker});
   auto line = run.wait_for_line("sandbox init is host pid");
   auto sandbox = sandbox_pid_from(line);
   BOOST_REQUIRE(sandbox.has_value());
@@ -200,6 +203,9 @@ BOOST_AUTO_TEST_CASE(sandbox_dies_with_the_runner) {
   BOOST_TEST(wait_until_gone(*sandbox, std::chrono::seconds(10)), "sandbox init survived its runner");
   for (int i = 0; i < 100 && count_host_processes_with("sleep " + marker) > 0; ++i) ::usleep(50000);
   BOOST_TEST(count_host_processes_with("sleep " + marker) == 0);
+  const auto gc = run_tierbox({"gc", "--config-dir", config.str()});  // the dead run's cgroups and entry
+  BOOST_TEST(gc.status == 0, gc.out << gc.err);
+  BOOST_TEST(gc.out.find("cleaned") != std::string::npos, gc.out);
 }
 
 // A runner killed after sync #1 and before #2 must not leave its sandbox
@@ -208,12 +214,15 @@ BOOST_AUTO_TEST_CASE(sandbox_dies_with_the_runner) {
 // of the runner's end of the sync socket: its wait reads EOF. The runner is
 // held there, deterministically, on the audit log's flock (Parent 8b).
 BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
+  // A state directory of this test's own, so that its gc below touches no
+  // other test's dead runs (and no other test's gc cleans this one first).
   TempDir dir{"tierbox-held-log"};
+  dir.write("tierbox.json", "{\"state_dir\": \"" + (dir.path() / "state").string() + "\"}");
   const auto log = (dir.path() / "audit.jsonl").string();
   const int held = ::open(log.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   BOOST_REQUIRE(held >= 0);
   BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
-  BackgroundRun run({"run", "-v", "--audit-log", log, "--", "/bin/true"});
+  BackgroundRun run({"run", "-v", "--config-dir", dir.str(), "--audit-log", log, "--", "/bin/true"});
   auto sandbox = sandbox_pid_from(run.wait_for_line("sandbox init is host pid"));
   BOOST_REQUIRE(sandbox.has_value());
   BOOST_REQUIRE(!run.wait_for_line("control socket").empty());  // next: the audit write, held
@@ -223,7 +232,8 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
   BOOST_TEST(run.wait() == 137);
   BOOST_TEST(wait_until_gone(*sandbox, std::chrono::seconds(10)), "sandbox init survived a runner killed before sync #2");
   ::close(held);
-  run_tierbox({"gc"});  // the dead run's cgroups and registry entry
+  const auto gc = run_tierbox({"gc", "--config-dir", dir.str()});  // the dead run's cgroups and entry
+  BOOST_TEST(gc.status == 0, gc.out << gc.err);
 }
 
 BOOST_AUTO_TEST_CASE(tiocsti_cannot_type_into_the_callers_terminal) {
