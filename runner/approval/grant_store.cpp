@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "launch/run_registry.h"
 #include "policy/json_reader.h"
@@ -34,31 +35,9 @@ void check_owned_by_root(const fs::path& path) {
                 exit_code::runner_failed);
 }
 
-void write_all(int fd, const std::string& content, const std::string& what) {
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_sys_error("write(" + quote(what) + ")");
-    written += static_cast<std::size_t>(n);
-  }
-}
-
 }  // namespace
 
 nlohmann::json read_json_document(const fs::path& file) { return policy::read_json_file(file.string()); }
-
-void write_file_atomically(const fs::path& file, const std::string& content, unsigned mode) {
-  const auto temporary = file.string() + ".tmp";
-  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd) throw_sys_error("open(" + quote(temporary) + ", O_WRONLY|O_CREAT|O_TRUNC)");
-  if (::fchmod(fd.get(), mode) != 0) throw_sys_error("fchmod(" + quote(temporary) + ")");
-  write_all(fd.get(), content, temporary);
-  if (::fsync(fd.get()) != 0) throw_sys_error("fsync(" + quote(temporary) + ")");
-  fd.reset();
-  if (::rename(temporary.c_str(), file.c_str()) != 0)
-    throw_sys_error("rename(" + quote(temporary) + " -> " + quote(file.string()) + ")");
-}
 
 TrustStore load_trust_store(const fs::path& governance_dir) {
   const auto file = governance_dir / kTrustStoreFile;
@@ -77,7 +56,7 @@ void edit_trust_store(const fs::path& governance_dir, const std::function<void(T
   if (::flock(lock.get(), LOCK_EX) != 0) throw_sys_error("flock(" + quote(lock_path.string()) + ", LOCK_EX)");
   auto store = load_trust_store(governance_dir);
   change(store);
-  write_file_atomically(governance_dir / kTrustStoreFile, to_json(store).dump(2) + "\n", 0644);
+  write_file_atomically(governance_dir / kTrustStoreFile, to_json(store).dump(2) + "\n", 0644, Durability::fsync);
 }
 
 void consume_nonce(const fs::path& governance_dir, const std::string& nonce, const std::string& run_id) {

@@ -36,7 +36,5 @@ void write_signing_key(const std::filesystem::path& file, const SigningKey& key)
 
 // Reads a JSON document of a file, naming it in errors.
 nlohmann::json read_json_document(const std::filesystem::path& file);
-// Writes content to file atomically (temporary file, fsync, rename) with mode.
-void write_file_atomically(const std::filesystem::path& file, const std::string& content, unsigned mode);
 
 }  // namespace tierbox::approval

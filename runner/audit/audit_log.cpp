@@ -11,6 +11,7 @@
 #include "audit/syslog.h"
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
@@ -19,15 +20,6 @@ namespace tierbox::audit {
 namespace {
 
 namespace fs = std::filesystem;
-
-void make_private_dirs(const fs::path& dir) {
-  fs::path path;
-  for (const auto& part : dir) {
-    path /= part;
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-      throw SysError(errno, "audit log: mkdir(" + quote(path.string()) + ", 0700)");
-  }
-}
 
 // The last complete line of the file (the chain's tail), "" when empty. Read
 // from the end, so appending stays cheap however long the log grows.
@@ -52,20 +44,10 @@ std::string last_line(int fd, const fs::path& file) {
   return tail.substr(0, body_end);
 }
 
-void write_all(int fd, const std::string& text, const fs::path& file) {
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SysError(errno, "audit log: write(" + quote(file.string()) + ")");
-    written += static_cast<std::size_t>(n);
-  }
-}
-
 UniqueFd open_log(const fs::path& file) {
   UniqueFd fd(::open(file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd && errno == ENOENT) {
-    make_private_dirs(file.parent_path());
+    make_private_dirs(file.parent_path(), "audit log: ");
     fd.reset(::open(file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   }
   if (!fd) throw SysError(errno, "audit log: open(" + quote(file.string()) + ", O_RDWR|O_APPEND|O_CREAT)");
@@ -97,7 +79,7 @@ off_t file_size(int fd, const fs::path& file) {
 // and the chain stays verifiable, then throws.
 void write_durably(int fd, const std::string& text, off_t size, const fs::path& file) {
   try {
-    write_all(fd, text, file);
+    write_all(fd, text, file.string(), "audit log: ");
     // Durable before the caller goes on (a launch starts only after its
     // record is on disk).
     if (::fsync(fd) != 0) throw SysError(errno, "audit log: fsync(" + quote(file.string()) + ")");

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/units.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
@@ -52,7 +53,7 @@ void write_grant(const std::string& out, const json& document) {
     std::printf("%s\n", document.dump(2).c_str());
     return;
   }
-  approval::write_file_atomically(out, document.dump(2) + "\n", 0644);
+  write_file_atomically(out, document.dump(2) + "\n", 0644, Durability::fsync);
   std::fprintf(stderr, "tierbox: grant written to %s\n", out.c_str());
 }
 

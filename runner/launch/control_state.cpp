@@ -5,22 +5,13 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::launch {
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_all(int fd, const std::string& text, const std::string& file) {
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_sys_error("write(" + quote(file) + ")");
-    written += static_cast<std::size_t>(n);
-  }
-}
 
 }  // namespace
 
@@ -56,13 +47,7 @@ void update_control_state(const RunRegistry& registry, const std::string& run_id
   auto state = read_control_state(registry, run_id);
   change(state);
   while (state.actions.size() > ControlState::kMaxActions) state.actions.erase(state.actions.begin());
-  const auto file = registry.control_state_file(run_id).string();
-  const auto temporary = file + ".tmp";
-  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw_sys_error("open(" + quote(temporary) + ", O_WRONLY|O_CREAT|O_TRUNC)");
-  write_all(fd.get(), to_json(state).dump() + "\n", temporary);
-  fd.reset();
-  if (::rename(temporary.c_str(), file.c_str()) != 0) throw_sys_error("rename(" + quote(temporary) + " -> " + quote(file) + ")");
+  write_file_atomically(registry.control_state_file(run_id), to_json(state).dump() + "\n", 0600, Durability::none);
 }
 
 nlohmann::json control_action_entry(const std::string& action, const nlohmann::json& by, const std::string& result,

@@ -8,36 +8,13 @@
 #include <ctime>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::launch {
 namespace {
 
 namespace fs = std::filesystem;
-
-void make_private_dirs(const fs::path& dir) {
-  fs::path path;
-  for (const auto& part : dir) {
-    path /= part;
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw_sys_error("mkdir(" + quote(path.string()) + ", 0700)");
-  }
-}
-
-void write_atomically(const fs::path& file, const std::string& content) {
-  const auto temporary = file.string() + ".tmp";
-  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw_sys_error("open(" + quote(temporary) + ", O_WRONLY|O_CREAT|O_TRUNC)");
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_sys_error("write(" + quote(temporary) + ")");
-    written += static_cast<std::size_t>(n);
-  }
-  fd.reset();
-  if (::rename(temporary.c_str(), file.c_str()) != 0)
-    throw_sys_error("rename(" + quote(temporary) + " -> " + quote(file.string()) + ")");
-}
 
 bool lock_is_held(const fs::path& lock_file) {
   UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
@@ -112,7 +89,8 @@ RunRegistry::Entry::~Entry() {
 }
 
 void RunRegistry::Entry::update() {
-  write_atomically(dir_ / (record_.run_id + ".json"), to_json(record_).dump() + "\n");
+  // /run is tmpfs: nothing to fsync.
+  write_file_atomically(dir_ / (record_.run_id + ".json"), to_json(record_).dump() + "\n", 0600, Durability::none);
 }
 
 RunRegistry::Entry RunRegistry::register_run(RunRecord record) {

@@ -5,20 +5,9 @@
 #include <sys/stat.h>
 
 #include "common/errors.h"
+#include "common/files.h"
 
 namespace tierbox::launch {
-namespace {
-
-void make_private_dirs(const std::filesystem::path& dir) {
-  std::filesystem::path path;
-  for (const auto& part : dir) {
-    path /= part;
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw_sys_error("mkdir(" + quote(path.string()) + ", 0700)");
-  }
-}
-
-}  // namespace
-
 RunSlot acquire_run_slot(const std::filesystem::path& slots_dir, unsigned max_slots) {
   for (unsigned index = 0; index < max_slots; ++index) {
     const auto path = slots_dir / (std::to_string(index) + ".lock");
