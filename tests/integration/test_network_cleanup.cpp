@@ -162,6 +162,24 @@ std::optional<pid_t> helper_pid_from(const std::string& err) {
 
 }  // namespace
 
+// An allowlist run whose task holds a connection to the test host open,
+// and the pid of its network helper.
+struct HeldRun {
+  TestHost host{{"198.51.100"}, {kPort}, {}};
+  PrivatePool pool{host};
+  Workspace workspace;
+  BackgroundRun run{pool.run_args(workspace, {"hold", host.address(), std::to_string(kPort), "/workspace/go"})};
+  pid_t helper = -1;
+
+  HeldRun() {
+    auto started = run.wait_for_line("network helper started");
+    auto pid = helper_pid_from(started);
+    BOOST_TEST_REQUIRE(pid.has_value(), started);
+    helper = *pid;
+    BOOST_TEST_REQUIRE(!run.wait_for_line("probe: holding").empty());
+  }
+};
+
 BOOST_AUTO_TEST_SUITE(network_cleanup)
 
 BOOST_AUTO_TEST_CASE(nothing_remains_after_20_sequential_and_20_concurrent_runs) {
@@ -209,18 +227,12 @@ BOOST_AUTO_TEST_CASE(nothing_remains_after_20_sequential_and_20_concurrent_runs)
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_runner_leaves_the_cleanup_to_its_helper) {
-  TestHost host({"198.51.100"}, {kPort}, {});
-  PrivatePool pool(host);
-  Workspace workspace;
-  BackgroundRun run(pool.run_args(workspace, {"hold", host.address(), std::to_string(kPort), "/workspace/go"}));
-  auto started = run.wait_for_line("network helper started");
-  auto helper = helper_pid_from(started);
-  BOOST_TEST_REQUIRE(helper.has_value(), started);
-  BOOST_TEST_REQUIRE(!run.wait_for_line("probe: holding").empty());
+  HeldRun held;
+  auto& [host, pool, workspace, run, helper] = held;
   BOOST_TEST_REQUIRE(!pool.leftovers().empty());  // the run's objects exist while it runs
   run.signal(SIGKILL);
   run.wait();
-  BOOST_TEST(has_ended(*helper, std::chrono::seconds(10)));
+  BOOST_TEST(has_ended(helper, std::chrono::seconds(10)));
   BOOST_TEST(pool.leftovers_after(std::chrono::seconds(5)).empty(), joined(pool.leftovers()));
   auto gc = run_tierbox({"gc", "--config-dir", pool.config.str()});  // only the registry entry is left
   BOOST_TEST(gc.status == 0, gc.out << gc.err);
@@ -228,16 +240,10 @@ BOOST_AUTO_TEST_CASE(a_killed_runner_leaves_the_cleanup_to_its_helper) {
 }
 
 BOOST_AUTO_TEST_CASE(gc_removes_what_a_killed_runner_and_helper_left) {
-  TestHost host({"198.51.100"}, {kPort}, {});
-  PrivatePool pool(host);
-  Workspace workspace;
-  BackgroundRun run(pool.run_args(workspace, {"hold", host.address(), std::to_string(kPort), "/workspace/go"}));
-  auto started = run.wait_for_line("network helper started");
-  auto helper = helper_pid_from(started);
-  BOOST_TEST_REQUIRE(helper.has_value(), started);
-  BOOST_TEST_REQUIRE(!run.wait_for_line("probe: holding").empty());
-  ::kill(*helper, SIGKILL);
-  BOOST_TEST_REQUIRE(has_ended(*helper, std::chrono::seconds(10)));
+  HeldRun held;
+  auto& [host, pool, workspace, run, helper] = held;
+  ::kill(helper, SIGKILL);
+  BOOST_TEST_REQUIRE(has_ended(helper, std::chrono::seconds(10)));
   run.signal(SIGKILL);
   run.wait();
   // The kernel removes the veth pair with the sandbox's namespace; the nft
