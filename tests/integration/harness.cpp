@@ -124,6 +124,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const SpawnOptio
   return result;
 }
 
+ProcessResult run_account_tool(const std::vector<std::string>& argv) {
+  ProcessResult result;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    result = run_process(argv);
+    if (result.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return result;
+}
+
 ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptions& options) {
   std::vector<std::string> argv = {kTierbox};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -31,6 +31,10 @@ struct SpawnOptions {
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, const SpawnOptions& options = {});
+// useradd, userdel, groupadd, groupdel: they fail while another process holds
+// /etc/passwd's lock (concurrent tests make users too), so this tries again
+// for up to 5 s; returns the last attempt's result.
+ProcessResult run_account_tool(const std::vector<std::string>& argv);
 // build/tierbox with args.
 ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptions& options = {});
 // argv run with a new pseudo-terminal as its controlling terminal and stdio.

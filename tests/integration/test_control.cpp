@@ -497,14 +497,14 @@ struct TestUser {
     std::vector<std::string> useradd = {"/usr/sbin/useradd", "-M", "-N", "-s", "/usr/sbin/nologin"};
     if (!supplementary_group.empty()) useradd.insert(useradd.end(), {"-G", supplementary_group});
     useradd.push_back(name);
-    auto made = run_process(useradd);
+    auto made = run_account_tool(useradd);
     BOOST_TEST_REQUIRE(made.status == 0, made.err);
     const struct passwd* entry = ::getpwnam(name.c_str());
     BOOST_TEST_REQUIRE(entry != nullptr);
     uid = entry->pw_uid;
     gid = entry->pw_gid;
   }
-  ~TestUser() { run_process({"/usr/sbin/userdel", name}); }
+  ~TestUser() { run_account_tool({"/usr/sbin/userdel", name}); }
 
   // tierbox args run as this user (real and effective uid, no groups but its own).
   [[nodiscard]] ProcessResult tierbox(const ControlConfig& config, const std::vector<std::string>& args) const {
@@ -518,8 +518,8 @@ struct TestUser {
 
 struct TestGroup {
   std::string name = "tbxops" + std::to_string(::getpid());
-  TestGroup() { BOOST_TEST_REQUIRE(run_process({"/usr/sbin/groupadd", name}).status == 0); }
-  ~TestGroup() { run_process({"/usr/sbin/groupdel", name}); }
+  TestGroup() { BOOST_TEST_REQUIRE(run_account_tool({"/usr/sbin/groupadd", name}).status == 0); }
+  ~TestGroup() { run_account_tool({"/usr/sbin/groupdel", name}); }
 };
 
 }  // namespace

@@ -25,16 +25,9 @@ using nlohmann::json;
 
 namespace {
 
-// Runs a command, failing the test when it does not exit 0. useradd and
-// friends fail when another process holds /etc/passwd's lock (other tests on
-// this host add users too): tried again for a few seconds.
+// Runs an account tool, failing the test when it does not succeed.
 void must(const std::vector<std::string>& argv) {
-  ProcessResult result;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    result = run_process(argv);
-    if (result.status == 0) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const auto result = run_account_tool(argv);
   BOOST_REQUIRE_MESSAGE(result.status == 0, argv[0] + " failed: " + result.err);
 }
 
@@ -53,12 +46,8 @@ struct LocalUsers {
     must({"/usr/sbin/useradd", "-M", "-N", "-g", "users", "-s", "/usr/sbin/nologin", dave});
   }
   ~LocalUsers() {
-    const auto retry = [](const std::vector<std::string>& argv) {
-      for (int attempt = 0; attempt < 50 && run_process(argv).status != 0; ++attempt)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    };
-    for (const auto& user : {alice, bob, carol, dave}) retry({"/usr/sbin/userdel", user});
-    retry({"/usr/sbin/groupdel", group});
+    for (const auto& user : {alice, bob, carol, dave}) run_account_tool({"/usr/sbin/userdel", user});
+    run_account_tool({"/usr/sbin/groupdel", group});
   }
 };
 
