@@ -208,32 +208,70 @@ BOOST_AUTO_TEST_CASE(sandbox_dies_with_the_runner) {
   BOOST_TEST(gc.out.find("cleaned") != std::string::npos, gc.out);
 }
 
-// A runner killed after sync #1 and before #2 must not leave its sandbox
-// init waiting for #2 forever. Changing credentials after #1 clears the
-// parent-death signal, so what saves it is the child having closed its copy
-// of the runner's end of the sync socket: its wait reads EOF. The runner is
-// held there, deterministically, on the audit log's flock (Parent 8b).
-BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
-  // A state directory of this test's own, so that its gc below touches no
-  // other test's dead runs (and no other test's gc cleans this one first).
+// The runner is held, deterministically, on the audit log's flock while it
+// writes the start record (Parent 8b), after sync #1: the child builds its
+// root and waits for sync #2.
+struct HeldAuditLog {
   TempDir dir{"tierbox-held-log"};
-  dir.write("tierbox.json", "{\"state_dir\": \"" + (dir.path() / "state").string() + "\"}");
-  const auto log = (dir.path() / "audit.jsonl").string();
-  const int held = ::open(log.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  BOOST_REQUIRE(held >= 0);
-  BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
-  BackgroundRun run({"run", "-v", "--config-dir", dir.str(), "--audit-log", log, "--", "/bin/true"});
+  Workspace workspace;
+  std::string log = (dir.path() / "audit.jsonl").string();
+  int held = -1;
+
+  HeldAuditLog() {
+    // A state directory of this test's own, so that its gc below touches no
+    // other test's dead runs (and no other test's gc cleans this one first).
+    dir.write("tierbox.json", "{\"state_dir\": \"" + (dir.path() / "state").string() + "\"}");
+    held = ::open(log.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    BOOST_REQUIRE(held >= 0);
+    BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
+  }
+  ~HeldAuditLog() { release(); }
+  void release() {
+    if (held >= 0) ::close(held);
+    held = -1;
+  }
+  // A task that leaves a mark in the (writable) workspace if it ever runs.
+  std::vector<std::string> run_args() const {
+    return {"run", "-v", "--config-dir", dir.str(), "--audit-log", log, "--tier", "workspace-write",
+            "--workspace", workspace.str(), "--", "/bin/sh", "-c", "echo ran > /workspace/ran"};
+  }
+  bool task_ran() const { return std::filesystem::exists(workspace.path() / "ran"); }
+};
+
+// Nothing of the task runs before its start record is on disk: while the
+// record waits, the sandbox is set up and waiting, but the task's command
+// has not run. A runner killed there must not leave its sandbox waiting
+// forever: changing credentials after #1 clears the parent-death signal, so
+// what saves it is the child having closed its copy of the runner's end of
+// the sync socket: its wait for #2 reads EOF.
+BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
+  HeldAuditLog held;
+  BackgroundRun run(held.run_args());
   auto sandbox = sandbox_pid_from(run.wait_for_line("sandbox init is host pid"));
   BOOST_REQUIRE(sandbox.has_value());
   BOOST_REQUIRE(!run.wait_for_line("control socket").empty());  // next: the audit write, held
-  ::usleep(200000);
+  ::usleep(300000);
   BOOST_TEST(process_exists(*sandbox), "control: the sandbox waits for sync #2 while its runner lives");
+  BOOST_TEST(!held.task_ran(), "the task ran before its start record was written");
   run.signal(SIGKILL);
   BOOST_TEST(run.wait() == 137);
   BOOST_TEST(wait_until_gone(*sandbox, std::chrono::seconds(10)), "sandbox init survived a runner killed before sync #2");
-  ::close(held);
-  const auto gc = run_tierbox({"gc", "--config-dir", dir.str()});  // the dead run's cgroups and entry
+  BOOST_TEST(!held.task_ran(), "the task ran although its runner died before sync #2");
+  held.release();
+  const auto gc = run_tierbox({"gc", "--config-dir", held.dir.str()});  // the dead run's cgroups and entry
   BOOST_TEST(gc.status == 0, gc.out << gc.err);
+}
+
+// The control for the test above: the same run, released, runs its task.
+BOOST_AUTO_TEST_CASE(a_held_start_record_only_delays_the_task) {
+  HeldAuditLog held;
+  BackgroundRun run(held.run_args());
+  BOOST_REQUIRE(!run.wait_for_line("control socket").empty());
+  ::usleep(300000);
+  BOOST_TEST(!held.task_ran(), "the task ran before its start record was written");
+  held.release();
+  BOOST_TEST(run.wait() == 0);
+  BOOST_TEST(held.task_ran());
 }
 
 BOOST_AUTO_TEST_CASE(tiocsti_cannot_type_into_the_callers_terminal) {
