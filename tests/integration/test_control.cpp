@@ -649,10 +649,13 @@ BOOST_AUTO_TEST_CASE(gc_after_sigkill_of_the_runner_removes_everything_the_run_m
   BOOST_TEST(!fs::exists(socket));
   for (const auto& entry : fs::directory_iterator(runs))
     BOOST_TEST(entry.path().filename().string().find(started.run_id) == std::string::npos, entry.path());
+  // On failure, what gc said it removed goes with what is still there.
   auto links = run_process({"/usr/sbin/ip", "-o", "-4", "address", "show"});
-  BOOST_TEST(links.out.find("10.211." + std::to_string(config.third_octet) + ".") == std::string::npos, links.out);
+  BOOST_TEST(links.out.find("10.211." + std::to_string(config.third_octet) + ".") == std::string::npos,
+             links.out << "\ngc said:\n" << gc.out << gc.err);
   auto nft = run_process({"/usr/sbin/nft", "list", "table", "inet", "tierbox"});
-  BOOST_TEST(nft.out.find("10.211." + std::to_string(config.third_octet) + ".") == std::string::npos, nft.out);
+  BOOST_TEST(nft.out.find("10.211." + std::to_string(config.third_octet) + ".") == std::string::npos,
+             nft.out << "\ngc said:\n" << gc.out << gc.err);
   BOOST_TEST(config.ps().empty());
 }
 
