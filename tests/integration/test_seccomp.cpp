@@ -1,7 +1,8 @@
 // The seccomp filter seen from inside real sandboxes: every always-blocked
-// syscall is attempted for real by the probe (tests/probe, `blocked`), in
-// each shipped tier, and must fail as the tier configures it; controls show
-// which attempts work without the filter. And a real workload still runs.
+// syscall is attempted for real by the probe (`blocked`, in
+// tests/probe/probe_syscalls.cpp), in each shipped tier, and must fail as the
+// tier configures it; controls show which attempts work without the filter.
+// And a real workload still runs.
 #include <boost/test/unit_test.hpp>
 
 #include <unistd.h>

@@ -1,0 +1,209 @@
+// The always-blocked syscalls (docs/seccomp.md), each attempted for real in a child process.
+#include "probe.h"
+
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <linux/sched.h>
+#include <linux/userfaultfd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+namespace probe {
+namespace {
+
+// Runs attempt in a child process, so a filter that kills does not take the
+// probe with it. attempt returns 0 or an errno.
+std::string in_child(const std::function<int()>& attempt) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "probe-error";
+  pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    int err = attempt();
+    if (write(fds[1], &err, sizeof err) != sizeof err) _exit(3);
+    _exit(0);
+  }
+  close(fds[1]);
+  int err = -1;
+  ssize_t n = read(fds[0], &err, sizeof err);
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    return std::string("killed:SIG") + (name ? name : "?");
+  }
+  if (n != sizeof err) return "probe-error";
+  return errno_name(err);
+}
+
+int errno_of(long rc) { return rc < 0 ? errno : 0; }
+
+// A sleeping sibling for the ptrace and process_vm attempts; killed after.
+struct Sibling {
+  pid_t pid = fork();
+  Sibling() {
+    if (pid == 0) {
+      // Not the attempt's result pipe: a filter that kills the attempt must
+      // not leave the probe waiting for this process to close it.
+      close_range(3, ~0U, 0);
+      pause();
+      _exit(0);
+    }
+  }
+  ~Sibling() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+int attempt_clone_user() {
+  long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0) _exit(0);
+  if (pid < 0) return errno;
+  waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  return 0;
+}
+
+int attempt_clone3_user() {
+  struct clone_args args {};
+  args.flags = CLONE_NEWUSER;
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) _exit(0);
+  if (pid < 0) return errno;
+  waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  return 0;
+}
+
+int attempt_bpf_prog_load() {
+  // The smallest valid socket filter: return 0.
+  struct bpf_insn program[] = {{BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0}, {BPF_JMP | BPF_EXIT, 0, 0, 0, 0}};
+  union bpf_attr attr {};
+  attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  attr.insns = reinterpret_cast<std::uint64_t>(program);
+  attr.insn_cnt = 2;
+  attr.license = reinterpret_cast<std::uint64_t>("GPL");
+  return errno_of(syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr));
+}
+
+int attempt_perf_event_open() {
+  struct perf_event_attr attr {};
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_TASK_CLOCK;
+  attr.exclude_kernel = 1;
+  return errno_of(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+}
+
+int attempt_io_uring_setup() {
+  struct io_uring_params params {};
+  return errno_of(syscall(SYS_io_uring_setup, 1, &params));
+}
+
+int attempt_ptrace_attach_sibling() {
+  Sibling sibling;
+  return errno_of(ptrace(PTRACE_ATTACH, sibling.pid, nullptr, nullptr));
+}
+
+int attempt_process_vm_readv_sibling() {
+  Sibling sibling;
+  static char buffer[16];
+  struct iovec local {buffer, sizeof buffer}, remote {buffer, sizeof buffer};
+  return errno_of(process_vm_readv(sibling.pid, &local, 1, &remote, 1, 0));
+}
+
+// The i386 entry point: getpid is 20 in the 32-bit table.
+int attempt_int80() {
+  long result;
+  asm volatile("int $0x80" : "=a"(result) : "a"(20L) : "memory");
+  return result < 0 && result > -4096 ? static_cast<int>(-result) : 0;
+}
+
+std::vector<std::pair<std::string, std::function<int()>>> blocked_attempts() {
+  return {
+      {"unshare_user", [] { return errno_of(unshare(CLONE_NEWUSER)); }},
+      {"clone_user", attempt_clone_user},
+      {"clone3_user", attempt_clone3_user},
+      {"mount_tmpfs", [] { return errno_of(mount("none", "/tmp", "tmpfs", 0, nullptr)); }},
+      {"umount", [] { return errno_of(umount2("/proc", MNT_DETACH)); }},
+      {"pivot_root", [] { return errno_of(syscall(SYS_pivot_root, ".", ".")); }},
+      {"open_tree", [] { return errno_of(syscall(SYS_open_tree, AT_FDCWD, "/tmp", 1 /* OPEN_TREE_CLONE */)); }},
+      {"move_mount", [] { return errno_of(syscall(SYS_move_mount, -1, "", AT_FDCWD, "/tmp", 4 /* F_EMPTY_PATH */)); }},
+      {"fsopen", [] { return errno_of(syscall(SYS_fsopen, "tmpfs", 0)); }},
+      {"fsmount", [] { return errno_of(syscall(SYS_fsmount, -1, 0, 0)); }},
+      {"kexec_load", [] { return errno_of(syscall(SYS_kexec_load, 0, 0, nullptr, 0)); }},
+      {"init_module", [] { return errno_of(syscall(SYS_init_module, nullptr, 0, "")); }},
+      {"finit_module", [] { return errno_of(syscall(SYS_finit_module, -1, "", 0)); }},
+      {"delete_module", [] { return errno_of(syscall(SYS_delete_module, "tierbox_probe", 0)); }},
+      {"bpf_prog_load", attempt_bpf_prog_load},
+      {"perf_event_open", attempt_perf_event_open},
+      {"keyctl", [] { return errno_of(syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr)); }},
+      {"add_key", [] { return errno_of(syscall(SYS_add_key, "user", "tierbox-probe", "x", 1, KEY_SPEC_PROCESS_KEYRING)); }},
+      {"request_key", [] { return errno_of(syscall(SYS_request_key, "user", "tierbox-probe-absent", nullptr, 0)); }},
+      {"ptrace_traceme", [] { return errno_of(ptrace(PTRACE_TRACEME, 0, nullptr, nullptr)); }},
+      {"ptrace_attach_sibling", attempt_ptrace_attach_sibling},
+      {"process_vm_readv", attempt_process_vm_readv_sibling},
+      {"userfaultfd", [] { return errno_of(syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY)); }},
+      {"io_uring_setup", attempt_io_uring_setup},
+      {"tiocsti", [] { char c = '#'; return errno_of(ioctl(0, TIOCSTI, &c)); }},
+      {"tiocsti_high_bits", [] { char c = '#'; return errno_of(syscall(SYS_ioctl, 0, 0x100000000UL | TIOCSTI, &c)); }},
+      {"tioclinux", [] { char subcode = 0; return errno_of(ioctl(0, TIOCLINUX, &subcode)); }},
+      {"personality_no_randomize", [] { return errno_of(personality(static_cast<unsigned long>(PER_LINUX) | ADDR_NO_RANDOMIZE)); }},
+      {"int80", attempt_int80},
+      {"x32", [] { return errno_of(syscall(0x40000000 | SYS_getpid)); }},
+  };
+}
+
+// Attempts that change the system when they succeed: run only inside a
+// tierbox sandbox (whose pid 1 is tierbox-init), never on a test host as root.
+bool changes_the_system(const std::string& name) {
+  for (const char* unsafe : {"mount_tmpfs", "umount", "pivot_root", "open_tree", "move_mount", "fsopen", "fsmount",
+                             "kexec_load", "init_module", "finit_module", "delete_module"})
+    if (name == unsafe) return true;
+  return false;
+}
+
+}  // namespace
+
+json blocked(const std::vector<std::string>& names) {
+  json report = json::object();
+  const bool in_sandbox = read_text("/proc/1/cmdline").rfind("tierbox-init", 0) == 0;
+  for (const auto& [name, attempt] : blocked_attempts()) {
+    if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
+    if (!in_sandbox && changes_the_system(name)) {
+      report[name] = "skipped-outside-a-sandbox";
+      continue;
+    }
+    report[name] = in_child(attempt);
+  }
+  report["status_seccomp"] = status_fields().value("Seccomp", "");
+  return report;
+}
+
+// syscall NR [ARG...]: a raw syscall with numeric arguments, in a child process.
+json raw_syscall(const std::vector<std::string>& args) {
+  long values[6] = {};
+  for (std::size_t i = 1; i < args.size(); ++i) values[i - 1] = std::stol(args[i], nullptr, 0);
+  return {{"result", in_child([&] {
+             return errno_of(syscall(std::stol(args[0]), values[0], values[1], values[2], values[3], values[4], values[5]));
+           })}};
+}
+
+}  // namespace probe
