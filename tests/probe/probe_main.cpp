@@ -7,6 +7,10 @@
 //   tierbox-probe info                 identity, capabilities, namespaces, mounts, fds, ...
 //   tierbox-probe write PATH...        try to create a file in (or open for writing) each PATH
 //   tierbox-probe read PATH...         try to read each PATH
+//   tierbox-probe mkdir PATH...        try to create each directory
+//   tierbox-probe remove PATH...       try to remove each PATH
+//   tierbox-probe rename FROM TO       try to rename FROM to TO
+//   tierbox-probe read-through-symlink TARGET LINK   make LINK -> TARGET, read through LINK
 //   tierbox-probe tiocsti              push a character into the terminal on fd 0
 //   tierbox-probe escape               try the known ways back to the host's filesystem
 //   tierbox-probe loopback             serve and connect over 127.0.0.1 inside the sandbox
@@ -21,6 +25,7 @@
 //   tierbox-probe net-admin HOST:PORT...  try to take eth0 down and to delete the nft table,
 //                                      then connect-many
 //   tierbox-probe connect-abstract NAME   connect to an abstract unix socket
+//   tierbox-probe connect-unix PATH    connect to a unix socket at PATH
 //   tierbox-probe orphans N            fork N orphans that exit; report zombies left
 //   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
 //   tierbox-probe keyring SERIAL DESC  read a key, search the session keyring
@@ -29,6 +34,8 @@
 //                                      report how many forks failed (EAGAIN) in the first process
 //   tierbox-probe hog BYTES            allocate and touch BYTES, 1 MiB at a time, report progress on stderr
 //   tierbox-probe spin SECONDS THREADS busy-loop THREADS threads for SECONDS; report CPU and wall time
+//   tierbox-probe stubborn             ignore SIGTERM and double-fork a grandchild that does too; never ends
+//   tierbox-probe stream HOST PORT     a UDP datagram to HOST:PORT every 10 ms, forever
 //   tierbox-probe syscall NR [ARG...]  a raw syscall with numeric arguments: "ok" or the errno name
 //   tierbox-probe blocked [NAME...]    attempt each always-blocked syscall (all, or the
 //                                      named ones), each in a child process: "ok", the
@@ -43,8 +50,9 @@ using namespace probe;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: tierbox-probe info|write|read|tiocsti|escape|loopback|connect|connect-many|exchange|resolve|"
-                 "resolve-after|hold|net-admin|connect-abstract|orphans|fill|keyring|limits|forkbomb|hog|spin|stubborn|stream ...\n";
+    std::cerr << "usage: tierbox-probe info|write|read|mkdir|remove|rename|read-through-symlink|tiocsti|escape|loopback|"
+                 "connect|connect-many|exchange|resolve|resolve-after|hold|net-admin|connect-abstract|connect-unix|"
+                 "orphans|fill|keyring|limits|forkbomb|hog|spin|stubborn|stream|syscall|blocked ...\n";
     return 2;
   }
   const std::string command = argv[1];
