@@ -9,15 +9,15 @@
 #include "policy/landlock_rules.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
+#include "profile_text.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
+using namespace tierbox::testing;
 using namespace tierbox::policy::landlock;
 using Use = LandlockPathInput::Use;
 
 namespace {
-
-const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
 
 std::vector<LandlockPathInput> sample_paths() {
   return {{"/", Use::read}, {"/usr", Use::read_execute}, {"/tmp", Use::write}, {"/proc", Use::proc},

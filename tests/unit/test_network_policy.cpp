@@ -6,13 +6,14 @@
 
 #include "common/errors.h"
 #include "common/temp_dir.h"
+#include "profile_text.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
-using tierbox::testing::TempDir;
+using namespace tierbox::testing;
 
 namespace {
 
@@ -21,23 +22,6 @@ tierbox::policy::HostFacts landlock_facts() {
   tierbox::policy::HostFacts facts;
   facts.landlock_abi = 7;
   return facts;
-}
-
-
-const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
-
-Profile load_text(const TempDir& dir, const std::string& text, const std::string& name = "t") {
-  return load_profile_file(dir.write("tiers/" + name + ".json", text), {dir.path(), kShipped});
-}
-
-std::string error_of(const std::string& text) {
-  TempDir dir;
-  try {
-    load_text(dir, text);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
 }
 
 TaskRequest request() {
@@ -70,21 +54,21 @@ BOOST_AUTO_TEST_CASE(allowlist_lists_destinations) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_entries_name_their_json_pointer_and_the_fix) {
-  auto message = error_of(R"({"network": {"mode": "allowlist", "allow": ["api.github.com:443/tcp", "api.github.com:443"]}})");
+  auto message = load_error(TempDir{}, R"({"network": {"mode": "allowlist", "allow": ["api.github.com:443/tcp", "api.github.com:443"]}})");
   BOOST_TEST(message.find("/network/allow/1") != std::string::npos, message);
   BOOST_TEST(message.find("expected HOST:PORT/PROTO") != std::string::npos, message);
-  message = error_of(R"({"network": {"mode": "allowlist", "allow": ["[::1]:443/tcp"]}})");
+  message = load_error(TempDir{}, R"({"network": {"mode": "allowlist", "allow": ["[::1]:443/tcp"]}})");
   BOOST_TEST(message.find("IPv6") != std::string::npos, message);
-  message = error_of(R"({"network": {"mode": "everything"}})");
+  message = load_error(TempDir{}, R"({"network": {"mode": "everything"}})");
   BOOST_TEST(message.find("\"none\", \"allowlist\" or \"host\"") != std::string::npos, message);
-  message = error_of(R"({"network": {"mode": "allowlist", "allowed": []}})");
+  message = load_error(TempDir{}, R"({"network": {"mode": "allowlist", "allowed": []}})");
   BOOST_TEST(message.find("allowed") != std::string::npos, message);
 }
 
 BOOST_AUTO_TEST_CASE(mode_and_allow_must_agree_across_the_chain) {
-  auto message = error_of(R"({"network": {"mode": "allowlist"}})");
+  auto message = load_error(TempDir{}, R"({"network": {"mode": "allowlist"}})");
   BOOST_TEST(message.find("nothing allowed") != std::string::npos, message);
-  message = error_of(R"({"network": {"mode": "none", "allow": ["api.github.com:443/tcp"]}})");
+  message = load_error(TempDir{}, R"({"network": {"mode": "none", "allow": ["api.github.com:443/tcp"]}})");
   BOOST_TEST(message.find("mode is \"none\"") != std::string::npos, message);
   // A tier extending a networked one can turn the network off, with allow [].
   TempDir dir;

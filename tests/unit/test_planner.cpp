@@ -7,15 +7,15 @@
 #include "common/errors.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
+#include "profile_text.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
+using namespace tierbox::testing;
 using namespace std::chrono_literals;
 using Kind = MountOp::Kind;
 
 namespace {
-
-const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
 
 TaskRequest request_for(std::vector<std::string> argv) {
   TaskRequest request;

@@ -5,41 +5,19 @@
 
 #include "common/errors.h"
 #include "common/temp_dir.h"
+#include "profile_text.h"
 #include "policy/profile_loader.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
-using tierbox::testing::TempDir;
+using namespace tierbox::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
-
 // What a tier without a base must state besides its settings.
 constexpr const char* kStandalone =
     R"("owner": "o@example.com", "reviewed_by": "r@example.com", "reviewed_on": "2026-01-01", "review_by": "2099-01-01", "max_data_class": "internal")";
-
-// Loads text as tiers/NAME.json of a temp config dir, with the shipped
-// profiles behind it (so `extends: base` works).
-Profile load_text(const TempDir& dir, const std::string& text, const std::string& name = "t") {
-  auto file = dir.write("tiers/" + name + ".json", text);
-  return load_profile_file(file, {dir.path(), kShipped});
-}
-
-// Asserts that loading text fails with a ConfigError containing every part.
-void expect_error(const std::string& text, const std::vector<std::string>& parts) {
-  TempDir dir;
-  try {
-    load_text(dir, text);
-    BOOST_ERROR("no error for: " << text);
-  } catch (const ConfigError& error) {
-    const std::string message = error.what();
-    for (const auto& part : parts) BOOST_TEST(message.find(part) != std::string::npos, "'" << part << "' not in: " << message);
-    BOOST_TEST(error.exit_status() == 125);
-    BOOST_TEST(message.find('\n') == std::string::npos, "message is not one line: " << message);
-  }
-}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "common/temp_dir.h"
+#include "profile_text.h"
 #include "policy/command_resolution.h"
 #include "policy/host_facts.h"
 #include "policy/planner.h"
@@ -15,27 +16,11 @@
 
 using namespace tierbox;
 using namespace tierbox::policy;
-using tierbox::testing::TempDir;
+using namespace tierbox::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-const fs::path kShipped = fs::path(TIERBOX_SOURCE_DIR) / "profiles";
-
-Profile load_text(const TempDir& dir, const std::string& text, const std::string& name = "t") {
-  auto file = dir.write("tiers/" + name + ".json", text);
-  return load_profile_file(file, {dir.path(), kShipped});
-}
-
-std::string load_error(const TempDir& dir, const std::string& text) {
-  try {
-    load_text(dir, text);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 std::string effects(const Changes& changes, const std::string& field) {
   std::string text;

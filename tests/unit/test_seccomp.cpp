@@ -17,6 +17,7 @@
 
 #include "common/errors.h"
 #include "common/temp_dir.h"
+#include "profile_text.h"
 #include "policy/profile_loader.h"
 #include "policy/seccomp_groups.h"
 #include "policy/seccomp_rules.h"
@@ -431,28 +432,6 @@ BOOST_AUTO_TEST_CASE(an_entry_for_another_plan_is_not_confused_with_this_one) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(seccomp_profile)
-
-namespace {
-
-const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
-
-Profile load_text(const TempDir& dir, const std::string& text) {
-  return load_profile_file(dir.write("tiers/t.json", text), {dir.path(), kShipped});
-}
-
-void expect_error(const std::string& text, const std::vector<std::string>& parts) {
-  TempDir dir;
-  try {
-    load_text(dir, text);
-    BOOST_ERROR("no error for: " << text);
-  } catch (const ConfigError& error) {
-    const std::string message = error.what();
-    for (const auto& part : parts) BOOST_TEST(message.find(part) != std::string::npos, "'" << part << "' not in: " << message);
-    BOOST_TEST(message.find('\n') == std::string::npos);
-  }
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(shipped_tiers_allow_the_system_service_set_and_opt_in_to_nothing) {
   for (const char* tier : {"untrusted", "readonly", "workspace-write"}) {

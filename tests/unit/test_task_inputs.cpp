@@ -7,20 +7,15 @@
 
 #include "common/errors.h"
 #include "common/temp_dir.h"
+#include "profile_text.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
-using tierbox::testing::TempDir;
+using namespace tierbox::testing;
 
 namespace {
-
-const std::filesystem::path kShipped = std::filesystem::path(TIERBOX_SOURCE_DIR) / "profiles";
-
-Profile load_text(const TempDir& dir, const std::string& text) {
-  return load_profile_file(dir.write("tiers/t.json", text), {dir.path(), kShipped});
-}
 
 HostFacts facts() {
   HostFacts host;
