@@ -14,6 +14,7 @@
 #include "audit/verify.h"
 #include "common/errors.h"
 #include "common/temp_dir.h"
+#include "launch/run_registry.h"
 #include "policy/approval_matrix.h"
 #include "policy/plan_summary.h"
 #include "policy/widening.h"
@@ -323,17 +324,9 @@ struct GrantFixture {
             {"workspace", *binding.workspace},
             {"plan_digest", binding.plan_digest},
             {"issued_at", "2026-11-25T00:00:00Z"},
-            {"not_after", launch_time(now + std::chrono::hours(1))},
+            {"not_after", launch::rfc3339_utc(now + std::chrono::hours(1))},
             {"nonce", std::string(32, 'e')},
             {"issued_by", {{"uid", 1000}, {"name", "alice"}, {"sudo_user", ""}}}};
-  }
-  static std::string launch_time(approval::TimePoint time) {
-    const auto seconds = std::chrono::system_clock::to_time_t(time);
-    std::tm utc{};
-    ::gmtime_r(&seconds, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
   }
   json sign(const json& grant, const approval::SigningKey& with) const {
     return {{"grant", grant},
