@@ -276,13 +276,7 @@ int BackgroundRun::wait(std::chrono::seconds timeout) {
   return -1;
 }
 
-std::string BackgroundRun::out() {
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(out_fd_, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
-  return text;
-}
+std::string BackgroundRun::out() { return read_until_eof(out_fd_); }
 
 std::optional<pid_t> sandbox_pid_from(const std::string& line) {
   const std::string marker = "host pid ";
@@ -291,15 +285,20 @@ std::optional<pid_t> sandbox_pid_from(const std::string& line) {
   return static_cast<pid_t>(std::stol(line.substr(at + marker.size())));
 }
 
+std::string read_until_eof(int fd) {
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  return text;
+}
+
 bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
 std::string process_cmdline(const std::string& pid) {
   const int fd = ::open(("/proc/" + pid + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  std::string text = read_until_eof(fd);
   ::close(fd);
   std::replace(text.begin(), text.end(), '\0', ' ');
   return text;

@@ -81,6 +81,8 @@ class BackgroundRun {
 
 // The sandbox init's host pid, from a `run -v` line "sandbox init is host pid N".
 std::optional<pid_t> sandbox_pid_from(const std::string& line);
+// Everything fd gives until EOF (or an error); the fd stays open.
+std::string read_until_eof(int fd);
 bool process_exists(pid_t pid);
 // /proc/<pid>/cmdline with NULs as spaces; "" when the process is gone (it
 // may exit while being read: never an exception).

@@ -63,10 +63,7 @@ std::vector<std::string> run_confined(const LandlockPlan* plan, const std::vecto
     ::_exit(0);
   }
   ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  const std::string text = read_until_eof(fds[0]);
   ::close(fds[0]);
   ::waitpid(child, nullptr, 0);
   std::vector<std::string> results;

@@ -220,10 +220,7 @@ BOOST_AUTO_TEST_CASE(the_result_may_go_to_an_inherited_fd) {
   options.inherit_fds = {{fds[1], 3}};
   auto process = run_tierbox({"run", "--result", "/dev/fd/3", "--", "/bin/true"}, options);
   ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  const std::string text = read_until_eof(fds[0]);
   ::close(fds[0]);
   BOOST_TEST(process.status == 0, process.err);
   BOOST_TEST(process.out.empty());
