@@ -79,6 +79,8 @@ int gc(const GcOptions& options, const CommonOptions& common) {
   const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
   const auto config = policy::load_runner_config(dirs);
   launch::RunRegistry registry(config.state_dir);
+  // Held to the end: a second gc waits, then finds what this one left.
+  const auto gc_lock = registry.lock_for_gc();
   nlohmann::json report = nlohmann::json::array();
   int failures = 0;
   for (const auto& listed : registry.list()) {
@@ -132,6 +134,7 @@ std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common) {
   auto* gc_app = app.add_subcommand("gc", "Clean up after runs whose runner died (exit 1 if something could not be removed)");
   gc_app->add_flag("--json", options->json, "Print a JSON array of what was cleaned");
   gc_app->add_option("--config-dir", common.config_dir, "Look for tierbox.json here first");
+  gc_app->add_flag("-v,--verbose", common.verbose, "Log to stderr what gc waits for");
   return [options, &common] { return gc(*options, common); };
 }
 

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <utility>
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/logging.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::launch {
@@ -154,6 +156,28 @@ void RunRegistry::forget(const std::string& run_id) const {
   ::unlink(control_state_file(run_id).c_str());
   ::unlink((dir_ / (run_id + ".json")).c_str());
   ::unlink((dir_ / (run_id + ".lock")).c_str());
+}
+
+UniqueFd RunRegistry::lock_for_gc(std::chrono::milliseconds wait) const {
+  make_private_dirs(dir_);
+  // "gc" is not a run id: list() and forget_strays() never take it for a run.
+  const auto path = dir_ / "gc.lock";
+  UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock) throw_sys_error("open(" + quote(path.string()) + ", O_CREAT)");
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  bool told = false;
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) throw_sys_error("flock(" + quote(path.string()) + ", LOCK_EX)");
+    if (!std::exchange(told, true)) logging::step("waiting for another gc ({} is held)", path.string());
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw Error("another tierbox gc still holds " + quote(path.string()) + " after " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+                      " s; let it finish (fuser " + path.string() + " names it), then run gc again",
+                  exit_code::runner_failed);
+    const timespec pause{0, 20'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  return lock;
 }
 
 std::vector<std::string> RunRegistry::forget_strays() const {

@@ -103,6 +103,11 @@ class RunRegistry {
   // Removes the entry of a run whose runner is dead (gc, after cleaning),
   // its control state and control socket included.
   void forget(const std::string& run_id) const;
+  // Holds runs/gc.lock: one `tierbox gc` at a time per registry. Two at
+  // once would clean the same dead run together, each report part of what
+  // was removed, and both append the run's "ended unknown" end record. Waits
+  // up to `wait` for another gc to finish, then throws naming the lock.
+  [[nodiscard]] UniqueFd lock_for_gc(std::chrono::milliseconds wait = std::chrono::seconds(60)) const;
   // Control state files and control sockets of runs that have no entry any
   // more (a control command racing with the end of its run, a runner killed
   // between removing its socket and its entry); returns what was removed.

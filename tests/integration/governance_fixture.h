@@ -53,8 +53,7 @@ struct Governance {
   std::string log = (dir.path() / "audit.jsonl").string();
   explicit Governance(const std::string& approver_group) {
     ::chmod(dir.str().c_str(), 0755);
-    dir.write("config/tierbox.json", json{{"approvals_dir", dir.str() + "/approvals"},
-                                          {"governance_dir", dir.str() + "/state"}}.dump());
+    write_settings({});
     for (const char* tier : {"gov-approver", "gov-two", "gov-timeout", "gov-grant", "gov-open", "gov-confirm", "gov-confirm-quick"})
       dir.write(std::string("config/tiers/") + tier + ".json", R"({"extends": "base"})");
     dir.write("config/approvals.json", json{
@@ -71,6 +70,18 @@ struct Governance {
     ::chmod(config.c_str(), 0755);
     ::chmod((dir.path() / "config/tiers").c_str(), 0755);
     for (const char* file : {"tierbox.json", "approvals.json"}) ::chmod((dir.path() / "config" / file).c_str(), 0644);
+  }
+  void write_settings(json extra) const {
+    extra["approvals_dir"] = dir.str() + "/approvals";
+    extra["governance_dir"] = dir.str() + "/state";
+    dir.write("config/tierbox.json", extra.dump());
+  }
+  // Runs get a registry (state directory) of their own, dir/run, for a test
+  // that kills a runner and then runs gc: no gc of another test cleans the
+  // dead run first. Returns the registry's runs/ directory.
+  std::filesystem::path use_own_registry() const {
+    write_settings({{"state_dir", dir.str() + "/run"}});
+    return dir.path() / "run" / "runs";
   }
   std::vector<std::string> run(const std::string& tier, const std::vector<std::string>& command) const {
     std::vector<std::string> args = {"run", "--config-dir", config, "--audit-log", log, "--tier", tier, "--"};

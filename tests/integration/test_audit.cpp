@@ -1,7 +1,9 @@
 // The audit trail of real launches: records per launch, a full disk, a
 // runner killed mid-run, tampering caught by `audit verify`, the log kept out
 // of the sandbox; and the audit tools (show, report, checkpoints, syslog).
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -187,9 +189,7 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
   Governance gov("nogroup");
   // A registry of this test's own: no other `tierbox gc` on this host (other
   // tests, other builds) cleans the killed run before this test's gc does.
-  gov.dir.write("config/tierbox.json", json{{"approvals_dir", gov.dir.str() + "/approvals"},
-                                            {"governance_dir", gov.dir.str() + "/state"},
-                                            {"state_dir", gov.dir.str() + "/run"}}.dump());
+  gov.use_own_registry();
   BackgroundRun run({"run", "-v", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--",
                      "/bin/sh", "-c", "echo task-started >&2; sleep 60"});
   BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
@@ -203,14 +203,10 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
   BOOST_TEST(verified.status == 0, verified.out);
   auto shown = run_tierbox({"audit", "show", "--config-dir", gov.config, "--audit-log", gov.log, "--outcome", "ended unknown", "--json"});
   BOOST_TEST(shown.out.find(run_id) != std::string::npos, shown.out);
-  // Another test's `tierbox gc` on this host may have recorded the end
-  // already (gc closes every dead run's trail); otherwise verify reports it.
-  if (gov.records_of(run_id, "end").empty()) {
-    BOOST_TEST(verified.out.find(run_id + " (tier gov-open") != std::string::npos, verified.out);
-    BOOST_TEST(verified.out.find("ended unknown") != std::string::npos, verified.out);
-  } else {
-    BOOST_TEST_MESSAGE("the end was recorded by a concurrent gc before this test's verify");
-  }
+  // No gc has seen the run (its registry is this test's): verify reports it.
+  BOOST_TEST(gov.records_of(run_id, "end").empty());
+  BOOST_TEST(verified.out.find(run_id + " (tier gov-open") != std::string::npos, verified.out);
+  BOOST_TEST(verified.out.find("ended unknown") != std::string::npos, verified.out);
   // gc appends the end (and cleans what the run left).
   const auto gc = run_tierbox({"gc", "--config-dir", gov.config});
   BOOST_TEST(gc.status == 0, gc.out + gc.err);
@@ -223,6 +219,49 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
   // A second gc adds nothing.
   BOOST_TEST(run_tierbox({"gc", "--config-dir", gov.config}).status == 0);
   BOOST_TEST(gov.records_of(run_id, "end").size() == 1u);
+}
+
+// Two gcs at once would both clean the dead run and both append its end
+// record: gc holds STATE_DIR/runs/gc.lock to the end, and another waits.
+BOOST_AUTO_TEST_CASE(gcs_started_together_take_turns_and_a_dead_run_gets_one_end_record) {
+  Governance gov("nogroup");
+  const auto runs = gov.use_own_registry();
+  BackgroundRun run({"run", "-v", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--",
+                     "/bin/sh", "-c", "echo task-started >&2; sleep 60"});
+  BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
+  run.signal(SIGKILL);
+  run.wait();
+  const auto start = gov.records().at(2);
+  BOOST_REQUIRE(start["event"] == "start");
+  const auto run_id = start["run_id"].get<std::string>();
+  BOOST_REQUIRE(wait_until_gone(start["pid"].get<pid_t>(), std::chrono::seconds(10)));
+  const auto entry = runs / (run_id + ".json");
+  BOOST_REQUIRE(std::filesystem::exists(entry));
+
+  // This test holds the lock as a running gc would; two gcs start.
+  const int held = ::open((runs / "gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  BOOST_REQUIRE(held >= 0);
+  BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
+  BackgroundRun first({"gc", "-v", "--config-dir", gov.config});
+  BackgroundRun second({"gc", "-v", "--config-dir", gov.config});
+  BOOST_TEST(!first.wait_for_line("waiting for another gc").empty());
+  BOOST_TEST(!second.wait_for_line("waiting for another gc").empty());
+  // Neither has touched the dead run while the lock is held.
+  BOOST_TEST(std::filesystem::exists(entry));
+  BOOST_TEST(gov.records_of(run_id, "end").empty());
+  ::close(held);
+  BOOST_TEST(first.wait() == 0);
+  BOOST_TEST(second.wait() == 0);
+  // One of them cleaned the run and recorded its end; the other found nothing.
+  const auto said = first.out() + "\n" + second.out();
+  std::size_t cleaned = 0;
+  for (auto at = said.find("cleaned " + run_id); at != std::string::npos; at = said.find("cleaned " + run_id, at + 1))
+    ++cleaned;
+  BOOST_TEST(cleaned == 1u, said);
+  BOOST_TEST(!std::filesystem::exists(entry));
+  BOOST_TEST(gov.records_of(run_id, "end").size() == 1u);
+  const auto verified = gov.verify();
+  BOOST_TEST(verified.status == 0, verified.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -336,9 +375,7 @@ BOOST_AUTO_TEST_CASE(every_record_also_goes_to_syslog_when_configured) {
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
   BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  gov.dir.write("config/tierbox.json", json{{"approvals_dir", gov.dir.str() + "/approvals"},
-                                            {"governance_dir", gov.dir.str() + "/state"},
-                                            {"audit_syslog", socket_path.string()}}.dump());
+  gov.write_settings({{"audit_syslog", socket_path.string()}});
   BOOST_REQUIRE(run_tierbox(gov.run("gov-open", {"/bin/true"})).status == 0);
   std::vector<std::string> messages;
   char buffer[65536];
