@@ -313,4 +313,10 @@ bool wait_until_gone(pid_t pid, std::chrono::milliseconds timeout) {
   return false;
 }
 
+std::filesystem::path use_own_registry(const TempDir& config) {
+  const auto state = config.path() / "state";
+  config.write("tierbox.json", nlohmann::json{{"state_dir", state.string()}}.dump());
+  return state / "runs";
+}
+
 }  // namespace tierbox::testing

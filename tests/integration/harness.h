@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -41,6 +42,13 @@ ProcessResult run_tierbox(const std::vector<std::string>& args, const SpawnOptio
 // When the output so far contains reply_after, reply is typed once.
 ProcessResult run_in_pty(const std::vector<std::string>& argv, std::string reply_after = "",
                          const std::string& reply = "");
+
+// Writes config/tierbox.json giving runs started with `--config-dir config` a
+// registry (state directory) of their own, config/state, and returns its
+// runs/ directory. A test that kills a runner and then runs `tierbox gc`
+// needs one: a gc of the default registry, run by a test in parallel, would
+// otherwise clean the dead run first, and this test's gc would find nothing.
+std::filesystem::path use_own_registry(const TempDir& config);
 
 // A workspace directory holding a copy of the probe as ./probe.
 class Workspace : public TempDir {

@@ -135,9 +135,7 @@ BOOST_AUTO_TEST_CASE(two_person_needs_two_distinct_approvers) {
 BOOST_AUTO_TEST_CASE(a_request_whose_runner_died_is_not_listed_and_gc_removes_it) {
   LocalUsers users;
   Governance gov(users.group);
-  gov.dir.write("config/tierbox.json", json{{"approvals_dir", gov.dir.str() + "/approvals"},
-                                            {"governance_dir", gov.dir.str() + "/state"},
-                                            {"state_dir", gov.dir.str() + "/run"}}.dump());
+  gov.use_own_registry();
   BackgroundRun run(gov.run("gov-approver", {"/bin/true"}), gov.sudo_prefix(users.alice));
   const auto id = request_id(run.wait_for_line("waiting for approval of request"));
   BOOST_REQUIRE(!id.empty());

@@ -442,10 +442,10 @@ BOOST_AUTO_TEST_CASE(a_timeout_kills_the_tree_through_its_cgroup) {
 }
 
 BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_runs) {
-  // A state directory of this test's own, so that no other test's gc
-  // cleans this run first (their gc leaves cgroups younger than 10 s alone).
+  // A registry of this test's own (another registry's gc leaves cgroups
+  // younger than 10 s alone).
   TempDir config("tierbox-config");
-  config.write("tierbox.json", json({{"state_dir", (config.path() / "state").string()}}).dump());
+  const auto runs = use_own_registry(config);
   const auto marker = unique_marker(7);
   // The tasks announce themselves with a word of their own: `run -v` prints
   // "ready" in its step lines long before the task runs.
@@ -490,7 +490,7 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_
       BOOST_TEST(cgroup_lines == doomed_cgroups.size(), item.dump());
     }
   }
-  BOOST_TEST(cleaned, gc.out << " / " << gc.err << " / " << describe_lock_holders(config.path() / "state" / "runs", doomed_id));
+  BOOST_TEST(cleaned, gc.out << " / " << gc.err << " / " << describe_lock_holders(runs, doomed_id));
   for (const auto& path : doomed_cgroups) BOOST_TEST(!fs::exists(path), "gc left " << path);
   for (const auto& path : live_cgroups) BOOST_TEST(fs::exists(path), "gc removed a live run's " << path);
   // The default registry's gc (another state dir) leaves both alone too.

@@ -186,8 +186,10 @@ BOOST_AUTO_TEST_CASE(a_symlink_on_a_protected_path_refuses_the_launch) {
 
 BOOST_AUTO_TEST_CASE(placeholders_survive_a_concurrent_run_and_gc_removes_a_crashed_runs) {
   Workspace workspace;
-  BackgroundRun first({"run", "-v", "--tier", "workspace-write", "--workspace", workspace.str(), "--", "/bin/sh", "-c",
-                       "echo ready >&2; sleep 30"});
+  TempDir config;
+  const auto runs = use_own_registry(config);
+  BackgroundRun first({"run", "-v", "--config-dir", config.str(), "--tier", "workspace-write", "--workspace",
+                       workspace.str(), "--", "/bin/sh", "-c", "echo ready >&2; sleep 30"});
   const auto id = run_id_from(first);
   BOOST_REQUIRE(!id.empty());
   BOOST_REQUIRE(!first.wait_for_line("ready").empty());
@@ -200,9 +202,9 @@ BOOST_AUTO_TEST_CASE(placeholders_survive_a_concurrent_run_and_gc_removes_a_cras
   first.signal(SIGKILL);
   BOOST_TEST(first.wait() == 137);
   BOOST_TEST(fs::is_directory(workspace.path() / ".tierbox"));
-  const auto record = read_file(fs::path("/run/tierbox/runs") / (id + ".json"));
+  const auto record = read_file(runs / (id + ".json"));
   BOOST_TEST(record.find("placeholders") != std::string::npos, record);
-  auto gc = run_tierbox({"gc", "--json"});
+  auto gc = run_tierbox({"gc", "--json", "--config-dir", config.str()});
   BOOST_TEST(gc.status == 0, gc.err);
   BOOST_TEST(gc.out.find("placeholder " + workspace.str() + "/.tierbox") != std::string::npos, gc.out);
   for (const char* path : {".git", ".tierbox", ".env"}) BOOST_TEST(!fs::exists(fs::symlink_status(workspace.path() / path)), path);

@@ -199,22 +199,24 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_entry_of_a_killed_runner) {
   // "task-started", not "ready": `run -v` prints "network ready" before the
   // sandbox has closed its inherited fds (the run's lock among them), and gc
   // rightly sees a run whose sandbox still holds its lock as alive.
-  BackgroundRun run({"run", "-v", "--", "/bin/sh", "-c", "echo task-started >&2; sleep 30"});
+  TempDir config;
+  const auto runs = use_own_registry(config);
+  BackgroundRun run({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c", "echo task-started >&2; sleep 30"});
   auto id = run_id_from(run);
   BOOST_REQUIRE(!id.empty());
   BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
   run.signal(SIGKILL);
   BOOST_TEST(run.wait() == 137);
-  const auto record_file = std::filesystem::path("/run/tierbox/runs") / (id + ".json");
+  const auto record_file = runs / (id + ".json");
   BOOST_TEST(std::filesystem::exists(record_file));  // left behind by the crash
-  auto gc = run_tierbox({"gc", "--json"});
+  auto gc = run_tierbox({"gc", "--json", "--config-dir", config.str()});
   BOOST_TEST(gc.status == 0, gc.err);
   auto report = json::parse(gc.out);
   bool cleaned = false;
   for (const auto& item : report) cleaned = cleaned || (item["run_id"] == id && item["result"] == "cleaned");
   BOOST_TEST(cleaned, gc.out);
   BOOST_TEST(!std::filesystem::exists(record_file));
-  BOOST_TEST(!std::filesystem::exists(std::filesystem::path("/run/tierbox/runs") / (id + ".lock")));
+  BOOST_TEST(!std::filesystem::exists(runs / (id + ".lock")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -190,9 +190,8 @@ BOOST_AUTO_TEST_CASE(wall_clock_limit_kills_the_whole_tree) {
 
 BOOST_AUTO_TEST_CASE(sandbox_dies_with_the_runner) {
   const std::string marker = "8" + std::to_string(::getpid() % 100000) + "23";
-  // A state directory of this test's own, for its gc at the end.
   TempDir config{"tierbox-killed-runner"};
-  config.write("tierbox.json", "{\"state_dir\": \"" + (config.path() / "state").string() + "\"}");
+  use_own_registry(config);  // for its gc at the end
   BackgroundRun run({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c", "sleep " + marker + " & sleep " + marker});
   auto line = run.wait_for_line("sandbox init is host pid");
   auto sandbox = sandbox_pid_from(line);
@@ -218,9 +217,7 @@ struct HeldAuditLog {
   int held = -1;
 
   HeldAuditLog() {
-    // A state directory of this test's own, so that its gc below touches no
-    // other test's dead runs (and no other test's gc cleans this one first).
-    dir.write("tierbox.json", "{\"state_dir\": \"" + (dir.path() / "state").string() + "\"}");
+    use_own_registry(dir);  // its gc below touches no other test's dead runs
     held = ::open(log.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     BOOST_REQUIRE(held >= 0);
     BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
