@@ -20,9 +20,11 @@
 #include <thread>
 
 #include "integration/governance_fixture.h"
+#include "common/unique_fd.h"
 #include "integration/harness.h"
 
 using namespace tierbox::testing;
+using tierbox::UniqueFd;
 using nlohmann::json;
 
 BOOST_AUTO_TEST_SUITE(audit_trail)
@@ -239,9 +241,9 @@ BOOST_AUTO_TEST_CASE(gcs_started_together_take_turns_and_a_dead_run_gets_one_end
   BOOST_REQUIRE(std::filesystem::exists(entry));
 
   // This test holds the lock as a running gc would; two gcs start.
-  const int held = ::open((runs / "gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  BOOST_REQUIRE(held >= 0);
-  BOOST_REQUIRE(::flock(held, LOCK_EX) == 0);
+  UniqueFd held(::open((runs / "gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  BOOST_REQUIRE(held);
+  BOOST_REQUIRE(::flock(held.get(), LOCK_EX) == 0);
   BackgroundRun first({"gc", "-v", "--config-dir", gov.config});
   BackgroundRun second({"gc", "-v", "--config-dir", gov.config});
   BOOST_TEST(!first.wait_for_line("waiting for another gc").empty());
@@ -249,7 +251,7 @@ BOOST_AUTO_TEST_CASE(gcs_started_together_take_turns_and_a_dead_run_gets_one_end
   // Neither has touched the dead run while the lock is held.
   BOOST_TEST(std::filesystem::exists(entry));
   BOOST_TEST(gov.records_of(run_id, "end").empty());
-  ::close(held);
+  held.reset();
   BOOST_TEST(first.wait() == 0);
   BOOST_TEST(second.wait() == 0);
   // One of them cleaned the run and recorded its end; the other found nothing.
