@@ -13,9 +13,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
 namespace tierbox::testing {
@@ -277,6 +279,30 @@ std::string host_interface_from(const std::string& err) {
 std::string write_network_profile(const TempDir& dir, const std::string& name, const nlohmann::json& network) {
   nlohmann::json profile = {{"extends", "untrusted"}, {"network", network}};
   return dir.write("tiers/" + name + ".json", profile.dump(2)).string();
+}
+
+std::vector<std::string> nft_lines_of_pool(const std::string& tag_prefix, const std::vector<std::string>& markers) {
+  std::vector<std::string> found;
+  std::istringstream lines(run_process({"/usr/sbin/nft", "list", "table", "inet", "tierbox"}).out);
+  static const std::regex block_start(R"(^\s*(chain|set|map)\s+(\S+)\s*\{)");
+  int depth = 0;  // 1: inside the table; 2 and deeper: inside one of its blocks
+  std::string kind, name;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    if (depth == 1 && std::regex_search(line, match, block_start)) {
+      kind = match[1].str();
+      name = match[2].str();
+    }
+    const bool ours = kind == "chain" ? name.find("sandbox-" + tag_prefix) == 0
+                                      : std::any_of(markers.begin(), markers.end(), [&](const std::string& marker) {
+                                          return line.find(marker) != std::string::npos;
+                                        });
+    if (depth >= 1 && !kind.empty() && ours) found.push_back(line);
+    depth += static_cast<int>(std::count(line.begin(), line.end(), '{')) -
+             static_cast<int>(std::count(line.begin(), line.end(), '}'));
+    if (depth <= 1) kind.clear();
+  }
+  return found;
 }
 
 }  // namespace tierbox::testing

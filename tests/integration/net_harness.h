@@ -103,4 +103,14 @@ std::string host_interface_from(const std::string& err);
 // Writes a profile extending the shipped `untrusted` tier with these network settings.
 std::string write_network_profile(const TempDir& dir, const std::string& name, const nlohmann::json& network);
 
+// The lines of `nft list table inet tierbox` that are one pool's runs' own:
+// their chains (named "sandbox-<tag>...", tag_prefix being the pool's hex),
+// whole, and the lines of the shared maps and sets that contain one of
+// markers (their interface names, their addresses). Not the rules of other
+// runs' chains: every allowlist run refuses the host's addresses as they
+// were at its launch, and these include the host-side veth addresses of the
+// pool's runs alive then, so a run of another pool (another test suite) may
+// name this pool's addresses until it ends.
+std::vector<std::string> nft_lines_of_pool(const std::string& tag_prefix, const std::vector<std::string>& markers);
+
 }  // namespace tierbox::testing

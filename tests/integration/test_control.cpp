@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -653,9 +654,14 @@ BOOST_AUTO_TEST_CASE(gc_after_sigkill_of_the_runner_removes_everything_the_run_m
   auto links = run_process({"/usr/sbin/ip", "-o", "-4", "address", "show"});
   BOOST_TEST(links.out.find("10.211." + std::to_string(config.third_octet) + ".") == std::string::npos,
              links.out << "\ngc said:\n" << gc.out << gc.err);
-  auto nft = run_process({"/usr/sbin/nft", "list", "table", "inet", "tierbox"});
-  BOOST_TEST(nft.out.find("10.211." + std::to_string(config.third_octet) + ".") == std::string::npos,
-             nft.out << "\ngc said:\n" << gc.out << gc.err);
+  // Tags are the hex of the run's /30: 10.211.X. is "0ad3" and X in hex.
+  char tag_prefix[8];
+  std::snprintf(tag_prefix, sizeof tag_prefix, "0ad3%02x", config.third_octet);
+  std::string nft;
+  for (const auto& line : nft_lines_of_pool(tag_prefix, {std::string("tbx") + tag_prefix,
+                                                         "10.211." + std::to_string(config.third_octet) + "."}))
+    nft += line + "\n";
+  BOOST_TEST(nft.empty(), nft << "\ngc said:\n" << gc.out << gc.err);
   BOOST_TEST(config.ps().empty());
 }
 

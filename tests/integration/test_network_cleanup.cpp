@@ -73,7 +73,8 @@ struct PrivatePool {
     scan({"/usr/sbin/ip", "-o", "link", "show"}, "link");
     scan({"/usr/sbin/ip", "-o", "-4", "address", "show"}, "address");
     scan({"/usr/sbin/ip", "-4", "route", "show", "table", "all"}, "route");
-    scan({"/usr/sbin/nft", "list", "table", "inet", "tierbox"}, "nft");
+    for (const auto& line : nft_lines_of_pool(tag_prefix, {"tbx" + tag_prefix, "10.209." + std::to_string(third_octet) + "."}))
+      found.push_back("nft: " + line);
     return found;
   }
 
