@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -67,16 +68,27 @@ std::vector<std::string> cgroup_paths(const json& result) {
   return paths;
 }
 
+// Every cgroup directory, in any hierarchy, whose name passes wanted. Other
+// suites make and remove cgroups meanwhile: a scan that meets one vanishing
+// starts over (rather than stopping early and missing what it must find).
+std::vector<std::string> scan_cgroups(const std::function<bool(const std::string&)>& wanted) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::vector<std::string> found;
+    std::error_code ec;
+    fs::recursive_directory_iterator it("/sys/fs/cgroup", fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code gone;
+      if (it->is_directory(gone) && wanted(it->path().filename().string())) found.push_back(it->path().string());
+    }
+    if (!ec) return found;
+  }
+  BOOST_FAIL("/sys/fs/cgroup could not be scanned whole in 10 attempts");
+  return {};
+}
+
 // Every directory named tierbox-<run_id> in any hierarchy.
 std::vector<std::string> cgroups_of_run(const std::string& run_id) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup", fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_directory(ec) && it->path().filename() == "tierbox-" + run_id) found.push_back(it->path().string());
-  }
-  return found;
+  return scan_cgroups([&](const std::string& name) { return name == "tierbox-" + run_id; });
 }
 
 void expect_no_cgroup_left(const json& result) {
@@ -529,15 +541,8 @@ BOOST_AUTO_TEST_CASE(fifty_runs_back_to_back_and_ten_at_once_leave_no_cgroup) {
   }
   BOOST_TEST(ids.size() == 60u);
   // And nothing under any name: a scan of every hierarchy for these runs.
-  std::set<std::string> left;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup", fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    const auto name = it->path().filename().string();
-    if (name.rfind("tierbox-", 0) == 0 && ids.count(name.substr(8))) left.insert(it->path().string());
-  }
-  BOOST_TEST(left.empty(), left.size() << " cgroups left, e.g. " << (left.empty() ? "" : *left.begin()));
+  const auto left = scan_cgroups([&](const std::string& name) { return name.rfind("tierbox-", 0) == 0 && ids.count(name.substr(8)); });
+  BOOST_TEST(left.empty(), left.size() << " cgroups left, e.g. " << (left.empty() ? "" : left.front()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
