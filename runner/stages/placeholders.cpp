@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <thread>
@@ -17,7 +18,12 @@ namespace tierbox::stages {
 namespace {
 
 constexpr const char* kMark = "trusted.tierbox.placeholder";
-constexpr int kAttempts = 20;
+// How long taking a placeholder may keep meeting concurrent runs that make
+// and remove it. A count of tries can run out within a few milliseconds
+// (a try that finds the entry just removed does not wait), or while a run
+// holding the exclusive lock to remove one is descheduled on a loaded host,
+// and the launch would fail closed for nothing; time is what callers notice.
+constexpr auto kPatience = std::chrono::seconds(2);
 
 UniqueFd open_root(const std::string& tree) {
   UniqueFd root(::open(tree.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -112,7 +118,8 @@ std::optional<HeldPlaceholder> hold(const policy::Placeholder& planned) {
   const std::string directory = slash == std::string::npos ? "" : planned.relative.substr(0, slash);
   const std::string name = slash == std::string::npos ? planned.relative : planned.relative.substr(slash + 1);
   auto parent = open_parent(root.get(), planned.tree, directory);
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (std::chrono::steady_clock::now() < deadline) {
     bool created = false;
     auto fd = open_or_create(parent.get(), name, planned.directory, path, created);
     if (!fd) {
@@ -131,7 +138,8 @@ std::optional<HeldPlaceholder> hold(const policy::Placeholder& planned) {
     if (st.st_nlink == 0) continue;  // removed after we opened it
     return HeldPlaceholder{path, std::move(parent), name, std::move(fd), planned.directory, st.st_dev, st.st_ino};
   }
-  throw Error("could not create the placeholder " + quote(path) + " for a protected path (it kept changing)",
+  throw Error("could not create the placeholder " + quote(path) + " for a protected path (it kept changing for " +
+                  std::to_string(kPatience.count()) + " s)",
               exit_code::runner_failed);
 }
 
