@@ -187,11 +187,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_the_launch_and_leaves_the_log_valid) {
   BOOST_TEST(!std::filesystem::exists(workspace.path() / "ran-marker"));
 }
 
-BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_records_the_end) {
-  Governance gov("nogroup");
-  // A registry of this test's own: no other `tierbox gc` on this host (other
-  // tests, other builds) cleans the killed run before this test's gc does.
-  gov.use_own_registry();
+// Starts a gov-open run of a long task, SIGKILLs its runner once the task
+// runs, waits until the sandbox is gone too, and returns the run's id (from
+// its start record: the trail has request, decision and start, no end).
+std::string run_killed_mid_task(const Governance& gov) {
   BackgroundRun run({"run", "-v", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--",
                      "/bin/sh", "-c", "echo task-started >&2; sleep 60"});
   BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
@@ -199,8 +198,16 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
   run.wait();
   const auto start = gov.records().at(2);
   BOOST_REQUIRE(start["event"] == "start");
-  const auto run_id = start["run_id"].get<std::string>();
   BOOST_REQUIRE(wait_until_gone(start["pid"].get<pid_t>(), std::chrono::seconds(10)));
+  return start["run_id"].get<std::string>();
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_records_the_end) {
+  Governance gov("nogroup");
+  // A registry of this test's own: no other `tierbox gc` on this host (other
+  // tests, other builds) cleans the killed run before this test's gc does.
+  gov.use_own_registry();
+  const auto run_id = run_killed_mid_task(gov);
   auto verified = gov.verify();
   BOOST_TEST(verified.status == 0, verified.out);
   auto shown = run_tierbox({"audit", "show", "--config-dir", gov.config, "--audit-log", gov.log, "--outcome", "ended unknown", "--json"});
@@ -228,15 +235,7 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_mid_run_is_reported_ended_unknown_and_gc_re
 BOOST_AUTO_TEST_CASE(gcs_started_together_take_turns_and_a_dead_run_gets_one_end_record) {
   Governance gov("nogroup");
   const auto runs = gov.use_own_registry();
-  BackgroundRun run({"run", "-v", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-open", "--",
-                     "/bin/sh", "-c", "echo task-started >&2; sleep 60"});
-  BOOST_REQUIRE(!run.wait_for_line("task-started").empty());
-  run.signal(SIGKILL);
-  run.wait();
-  const auto start = gov.records().at(2);
-  BOOST_REQUIRE(start["event"] == "start");
-  const auto run_id = start["run_id"].get<std::string>();
-  BOOST_REQUIRE(wait_until_gone(start["pid"].get<pid_t>(), std::chrono::seconds(10)));
+  const auto run_id = run_killed_mid_task(gov);
   const auto entry = runs / (run_id + ".json");
   BOOST_REQUIRE(std::filesystem::exists(entry));
 

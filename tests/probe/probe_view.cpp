@@ -84,6 +84,17 @@ json addresses() {
   return list;
 }
 
+// The names in dir, hidden ones (".", "..", dotfiles) left out.
+json visible_entries(const char* path) {
+  json entries = json::array();
+  if (DIR* dir = opendir(path)) {
+    while (auto* entry = readdir(dir))
+      if (entry->d_name[0] != '.') entries.push_back(entry->d_name);
+    closedir(dir);
+  }
+  return entries;
+}
+
 json interfaces() {
   json list = json::array();
   struct if_nameindex* names = if_nameindex();
@@ -155,20 +166,8 @@ json info() {
     env[text.substr(0, equals)] = equals == std::string::npos ? "" : text.substr(equals + 1);
   }
   report["env"] = env;
-  json root_entries = json::array();
-  if (DIR* dir = opendir("/")) {
-    while (auto* entry = readdir(dir))
-      if (entry->d_name[0] != '.') root_entries.push_back(entry->d_name);
-    closedir(dir);
-  }
-  report["root_entries"] = root_entries;
-  json dev_entries = json::array();
-  if (DIR* dir = opendir("/dev")) {
-    while (auto* entry = readdir(dir))
-      if (entry->d_name[0] != '.') dev_entries.push_back(entry->d_name);
-    closedir(dir);
-  }
-  report["dev_entries"] = dev_entries;
+  report["root_entries"] = visible_entries("/");
+  report["dev_entries"] = visible_entries("/dev");
   json pids = json::array();
   if (DIR* dir = opendir("/proc")) {
     while (auto* entry = readdir(dir))
