@@ -4,9 +4,11 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <set>
 
 namespace tierbox::policy {
@@ -221,6 +223,33 @@ constexpr ArgumentBlock kPersonality[] = {
     {"personality", {0, ADDR_LIMIT_3GB, ADDR_LIMIT_3GB}},
 };
 
+// socket() families a task may use: local sockets, IP (which the network
+// namespace and nftables confine) and netlink (per network namespace; `ip`
+// and getaddrinfo use it). Every other family is refused: AF_VSOCK is not
+// confined by a network namespace and reaches the hypervisor host of a VM
+// (and, on a hypervisor, its guests) whatever the tier's network mode says;
+// the rest (AF_PACKET, AF_ALG, AF_TIPC, AF_RDS, ...) are kernel code a task
+// never needs, some loaded on demand by the very call. The family is an int:
+// the kernel ignores the upper 32 bits, so each refused family below AF_MAX
+// is compared on the lower 32, and anything from AF_MAX up (families this
+// build does not know, negative numbers, values with upper bits set) is
+// refused on all 64.
+constexpr bool is_permitted_family(int family) {
+  return family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK;
+}
+constexpr std::size_t kPermittedFamilies = 4;
+constexpr auto kSocketFamilies = [] {
+  std::array<ArgumentBlock, AF_MAX - kPermittedFamilies + 1> blocks{};
+  std::size_t next = 0;
+  for (int family = 0; family < AF_MAX; ++family)
+    if (!is_permitted_family(family)) blocks[next++] = {"socket", {0, 0xffffffffULL, static_cast<std::uint64_t>(family)}};
+  blocks[next] = {"socket", {0, 0, AF_MAX, ArgumentMatch::Compare::at_least}};
+  return blocks;
+}();
+static_assert(kSocketFamilies.back().match.compare == ArgumentMatch::Compare::at_least &&
+                  kSocketFamilies[kSocketFamilies.size() - 2].match.value == AF_MAX - 1,
+              "every family below AF_MAX but the permitted ones is refused");
+
 constexpr BlockedItem kBlocked[] = {
     {"new_user_namespace",
      "new user namespaces from inside: unshare/clone with CLONE_NEWUSER; clone3 answers ENOSYS (its flags are in "
@@ -245,6 +274,10 @@ constexpr BlockedItem kBlocked[] = {
      kNoNames, kNoNames, kPersonality},
     {"foreign_abi", "32-bit x86 (int 0x80) and x32 system call entry on x86_64: the process is killed", kNoNames,
      kNoNames, kNoArguments, true},
+    {"socket_families",
+     "socket() with a family other than AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_VSOCK reaches a VM's host "
+     "whatever the network namespace); answered EAFNOSUPPORT, as for a family the kernel lacks",
+     kNoNames, kNoNames, kSocketFamilies, false, EAFNOSUPPORT},
 };
 
 bool contains(std::span<const Names> names, std::string_view name) {

@@ -40,11 +40,14 @@ bool is_known_syscall(std::string_view name);
 // allowed; a tier may not deny them.
 std::span<const std::string_view> runtime_syscalls();
 
-// A condition on one syscall argument: (args[arg] & mask) == value.
+// A condition on one syscall argument: (args[arg] & mask) == value, or
+// args[arg] >= value on all 64 bits (mask unused).
 struct ArgumentMatch {
+  enum class Compare : std::uint8_t { masked_equal, at_least };
   unsigned arg = 0;
   std::uint64_t mask = 0;
   std::uint64_t value = 0;
+  Compare compare = Compare::masked_equal;
 };
 
 // A syscall that an always-blocked item blocks only for some arguments.
@@ -61,6 +64,9 @@ struct BlockedItem {
   std::span<const std::string_view> enosys_syscalls;   // answered ENOSYS whatever the tier's deny_action (clone3)
   std::span<const ArgumentBlock> argument_blocks;      // blocked for these arguments only
   bool foreign_abi = false;      // 32-bit x86 and x32 entry on x86_64
+  // The errno the argument blocks answer when the tier's deny_action is an
+  // errno (0: that errno). kill_process stays kill_process.
+  int refusal_errno = 0;
 };
 
 std::span<const BlockedItem> always_blocked_items();

@@ -29,7 +29,8 @@ void sort_rules(SeccompFilterSpec& filter) {
   std::sort(filter.rules.begin(), filter.rules.end(), [](const SeccompRule& a, const SeccompRule& b) {
     const auto left = a.match.value_or(ArgumentMatch{});
     const auto right = b.match.value_or(ArgumentMatch{});
-    return std::tie(a.syscall, left.arg, left.mask, left.value) < std::tie(b.syscall, right.arg, right.mask, right.value);
+    return std::tie(a.syscall, left.arg, left.compare, left.mask, left.value) <
+           std::tie(b.syscall, right.arg, right.compare, right.mask, right.value);
   });
 }
 
@@ -39,8 +40,9 @@ SeccompFilterSpec make_arguments_filter(const SeccompSpec& spec) {
   filter.foreign_arches = opted_in(spec, "foreign_abi");
   for (const auto& item : always_blocked_items()) {
     if (opted_in(spec, item.id)) continue;
-    for (const auto& block : item.argument_blocks)
-      add_rule(filter, block.syscall, spec.deny_action, block.match);
+    auto action = spec.deny_action;
+    if (item.refusal_errno != 0 && action.kind == Kind::error) action.error_number = item.refusal_errno;
+    for (const auto& block : item.argument_blocks) add_rule(filter, block.syscall, action, block.match);
   }
   sort_rules(filter);
   return filter;
@@ -103,8 +105,11 @@ void describe_filter(const char* name, const SeccompFilterSpec& filter, std::str
     out.append("  ").append(rule.syscall).append(" ").append(action_text);
     if (rule.match) {
       char text[96];
-      std::snprintf(text, sizeof text, " if (arg%u & 0x%" PRIx64 ") == 0x%" PRIx64, rule.match->arg,
-                    rule.match->mask, rule.match->value);
+      if (rule.match->compare == ArgumentMatch::Compare::at_least)
+        std::snprintf(text, sizeof text, " if arg%u >= 0x%" PRIx64, rule.match->arg, rule.match->value);
+      else
+        std::snprintf(text, sizeof text, " if (arg%u & 0x%" PRIx64 ") == 0x%" PRIx64, rule.match->arg,
+                      rule.match->mask, rule.match->value);
       out += text;
     }
     out += "\n";

@@ -9,7 +9,8 @@
 // conditional rules of a syscall that also has an unconditional one):
 //   arguments  default allow; refuses the always-blocked argument patterns
 //              (clone/unshare with CLONE_NEWUSER, ioctl TIOCSTI/TIOCLINUX,
-//              personality flags that weaken ASLR)
+//              personality flags that weaken ASLR, socket families other
+//              than unix, IP and netlink)
 //   syscalls   the tier's allow list; everything else gets default_action,
 //              the deny list and the always-blocked syscalls deny_action
 // Both kill a process entering through a foreign ABI (32-bit x86, x32).

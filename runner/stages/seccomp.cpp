@@ -44,9 +44,13 @@ void add_rule(scmp_filter_ctx context, const policy::SeccompRule& rule, bool not
     check(seccomp_rule_add(context, action, number, 0), "seccomp_rule_add(" + rule.syscall + ")");
     return;
   }
-  const struct scmp_arg_cmp compare {rule.match->arg, SCMP_CMP_MASKED_EQ, rule.match->mask, rule.match->value};
+  const bool at_least = rule.match->compare == policy::ArgumentMatch::Compare::at_least;
+  const struct scmp_arg_cmp compare = at_least
+      ? scmp_arg_cmp{rule.match->arg, SCMP_CMP_GE, rule.match->value, 0}
+      : scmp_arg_cmp{rule.match->arg, SCMP_CMP_MASKED_EQ, rule.match->mask, rule.match->value};
   check(seccomp_rule_add_array(context, action, number, 1, &compare),
-        "seccomp_rule_add(" + rule.syscall + ", arg" + std::to_string(rule.match->arg) + " masked)");
+        "seccomp_rule_add(" + rule.syscall + ", arg" + std::to_string(rule.match->arg) + (at_least ? " >= " : " masked == ") +
+            std::to_string(rule.match->value) + ")");
 }
 
 BpfProgram export_bpf(scmp_filter_ctx context) {

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -166,6 +167,15 @@ std::vector<std::pair<std::string, std::function<int()>>> blocked_attempts() {
       {"tiocsti_high_bits", [] { char c = '#'; return errno_of(syscall(SYS_ioctl, 0, 0x100000000UL | TIOCSTI, &c)); }},
       {"tioclinux", [] { char subcode = 0; return errno_of(ioctl(0, TIOCLINUX, &subcode)); }},
       {"personality_no_randomize", [] { return errno_of(personality(static_cast<unsigned long>(PER_LINUX) | ADDR_NO_RANDOMIZE)); }},
+      // AF_VSOCK is not confined by a network namespace; AF_PACKET needs
+      // CAP_NET_RAW (EPERM without the filter, EAFNOSUPPORT with it); the
+      // permitted families are controls that must keep working.
+      {"socket_vsock", [] { return errno_of(socket(AF_VSOCK, SOCK_STREAM, 0)); }},
+      {"socket_vsock_high_bits", [] { return errno_of(syscall(SYS_socket, 0x100000000UL | AF_VSOCK, SOCK_STREAM, 0)); }},
+      {"socket_packet", [] { return errno_of(socket(AF_PACKET, SOCK_DGRAM, 0)); }},
+      {"socket_unix", [] { return errno_of(socket(AF_UNIX, SOCK_STREAM, 0)); }},
+      {"socket_inet", [] { return errno_of(socket(AF_INET, SOCK_DGRAM, 0)); }},
+      {"socket_netlink", [] { return errno_of(socket(AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */)); }},
       {"int80", attempt_int80},
       {"x32", [] { return errno_of(syscall(0x40000000 | SYS_getpid)); }},
   };
