@@ -1,15 +1,18 @@
 #include "policy/seccomp_groups.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <set>
+#include <utility>
 
 namespace tierbox::policy {
 namespace {
@@ -35,6 +38,8 @@ constexpr Names kBasicIo[] = {"_llseek", "close",  "close_range", "dup",     "du
                               "lseek",   "pread64", "preadv",     "preadv2", "pwrite64", "pwritev",
                               "pwritev2", "read",   "readv",      "write",   "writev"};
 
+// openat2 is not here: its mode is in memory a filter cannot read, so it is
+// answered ENOSYS unless a tier opts in to set-user-ID files.
 constexpr Names kFileSystem[] = {
     "access", "cachestat", "chdir", "chmod", "close", "creat", "faccessat", "faccessat2", "fallocate", "fchdir",
     "fchmod", "fchmodat", "fchmodat2", "fcntl", "fcntl64", "fgetxattr", "flistxattr", "fremovexattr", "fsetxattr",
@@ -42,7 +47,7 @@ constexpr Names kFileSystem[] = {
     "getdents", "getdents64", "getxattr", "inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch",
     "lgetxattr", "link", "linkat", "listxattr", "llistxattr", "lremovexattr", "lsetxattr", "lstat", "lstat64",
     "mkdir", "mkdirat", "mknod", "mknodat", "newfstatat", "oldfstat", "oldlstat", "oldstat", "open", "openat",
-    "openat2", "readlink", "readlinkat", "removexattr", "rename", "renameat", "renameat2", "rmdir", "setxattr",
+    "readlink", "readlinkat", "removexattr", "rename", "renameat", "renameat2", "rmdir", "setxattr",
     "stat", "stat64", "statfs", "statfs64", "statx", "symlink", "symlinkat", "truncate", "truncate64", "unlink",
     "unlinkat", "utime", "utimensat", "utimensat_time64", "utimes"};
 
@@ -250,6 +255,34 @@ static_assert(kSocketFamilies.back().match.compare == ArgumentMatch::Compare::at
                   kSocketFamilies[kSocketFamilies.size() - 2].match.value == AF_MAX - 1,
               "every family below AF_MAX but the permitted ones is refused");
 
+// Set-user-ID and set-group-ID files. A writable workspace is mapped to its
+// owner on the host (often root in CI), so a task that marks a copy of a
+// shell set-user-ID there leaves a root shell for any local user, and a
+// `nosuid` mount inside the sandbox does not follow the file out. The bits
+// come from a mode argument: chmod and friends, mknod and creat always, open
+// and openat when they create (O_CREAT, or O_TMPFILE, whose __O_TMPFILE bit
+// is enough). mkdir ignores both bits (a directory only inherits set-group-ID
+// from its parent) and is left alone; openat2 carries its mode in memory a
+// filter cannot read, so it answers ENOSYS and libc's open stays the way in.
+// The mode is a umode_t and the flags an int: only their low bits count.
+constexpr Names kOpenat2[] = {"openat2"};
+constexpr std::uint64_t kTmpfileFlag = 020000000;  // __O_TMPFILE
+static_assert((O_TMPFILE & kTmpfileFlag) == kTmpfileFlag);
+constexpr auto kSetuidFiles = [] {
+  constexpr std::pair<std::string_view, unsigned> kModeArgument[] = {
+      {"chmod", 1}, {"creat", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2}, {"mknod", 1}, {"mknodat", 2}};
+  constexpr std::pair<std::string_view, unsigned> kCreating[] = {{"open", 1}, {"openat", 2}};  // flags; mode follows
+  std::array<ArgumentBlock, 2 * (std::size(kModeArgument) + 2 * std::size(kCreating))> blocks{};
+  std::size_t next = 0;
+  for (std::uint64_t bit : {std::uint64_t{S_ISUID}, std::uint64_t{S_ISGID}}) {
+    for (const auto& [syscall, arg] : kModeArgument) blocks[next++] = {syscall, {arg, bit, bit}};
+    for (const auto& [syscall, flags] : kCreating)
+      for (std::uint64_t creating : {std::uint64_t{O_CREAT}, kTmpfileFlag})
+        blocks[next++] = {syscall, {flags, creating, creating}, ArgumentMatch{flags + 1, bit, bit}};
+  }
+  return blocks;
+}();
+
 constexpr BlockedItem kBlocked[] = {
     {"new_user_namespace",
      "new user namespaces from inside: unshare/clone with CLONE_NEWUSER; clone3 answers ENOSYS (its flags are in "
@@ -278,6 +311,11 @@ constexpr BlockedItem kBlocked[] = {
      "socket() with a family other than AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_VSOCK reaches a VM's host "
      "whatever the network namespace); answered EAFNOSUPPORT, as for a family the kernel lacks",
      kNoNames, kNoNames, kSocketFamilies, false, EAFNOSUPPORT},
+    {"setuid_files",
+     "set-user-ID and set-group-ID modes: chmod, fchmod, fchmodat, fchmodat2, mknod, mknodat and creat with either bit, "
+     "open and openat with either bit and O_CREAT or O_TMPFILE; openat2 answers ENOSYS (its mode is in memory a "
+     "filter cannot read)",
+     kNoNames, kOpenat2, kSetuidFiles},
 };
 
 bool contains(std::span<const Names> names, std::string_view name) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,10 +51,12 @@ struct ArgumentMatch {
   Compare compare = Compare::masked_equal;
 };
 
-// A syscall that an always-blocked item blocks only for some arguments.
+// A syscall that an always-blocked item blocks only for some arguments:
+// match, and and_match too when there is one (on another argument).
 struct ArgumentBlock {
   std::string_view syscall;
   ArgumentMatch match;
+  std::optional<ArgumentMatch> and_match{};
 };
 
 // One entry of the always-blocked list.

@@ -20,17 +20,20 @@ bool opted_in(const SeccompSpec& spec, std::string_view id) {
 // Rules with the filter's default action are left out: they change nothing,
 // and libseccomp refuses them.
 void add_rule(SeccompFilterSpec& filter, std::string_view syscall, SeccompAction action,
-              std::optional<ArgumentMatch> match = std::nullopt) {
+              std::optional<ArgumentMatch> match = std::nullopt, std::optional<ArgumentMatch> and_match = std::nullopt) {
   if (!match && action == filter.default_action) return;
-  filter.rules.push_back({std::string(syscall), action, match});
+  filter.rules.push_back({std::string(syscall), action, match, match ? and_match : std::nullopt});
 }
 
 void sort_rules(SeccompFilterSpec& filter) {
   std::sort(filter.rules.begin(), filter.rules.end(), [](const SeccompRule& a, const SeccompRule& b) {
     const auto left = a.match.value_or(ArgumentMatch{});
     const auto right = b.match.value_or(ArgumentMatch{});
-    return std::tie(a.syscall, left.arg, left.compare, left.mask, left.value) <
-           std::tie(b.syscall, right.arg, right.compare, right.mask, right.value);
+    const auto left_and = a.and_match.value_or(ArgumentMatch{});
+    const auto right_and = b.and_match.value_or(ArgumentMatch{});
+    return std::tie(a.syscall, left.arg, left.compare, left.mask, left.value, left_and.arg, left_and.mask,
+                    left_and.value) < std::tie(b.syscall, right.arg, right.compare, right.mask, right.value,
+                                               right_and.arg, right_and.mask, right_and.value);
   });
 }
 
@@ -42,7 +45,7 @@ SeccompFilterSpec make_arguments_filter(const SeccompSpec& spec) {
     if (opted_in(spec, item.id)) continue;
     auto action = spec.deny_action;
     if (item.refusal_errno != 0 && action.kind == Kind::error) action.error_number = item.refusal_errno;
-    for (const auto& block : item.argument_blocks) add_rule(filter, block.syscall, action, block.match);
+    for (const auto& block : item.argument_blocks) add_rule(filter, block.syscall, action, block.match, block.and_match);
   }
   sort_rules(filter);
   return filter;
@@ -103,15 +106,17 @@ void describe_filter(const char* name, const SeccompFilterSpec& filter, std::str
       action_text = to_string(last_action);
     }
     out.append("  ").append(rule.syscall).append(" ").append(action_text);
-    if (rule.match) {
+    const auto condition = [&out](const char* lead, const ArgumentMatch& match) {
       char text[96];
-      if (rule.match->compare == ArgumentMatch::Compare::at_least)
-        std::snprintf(text, sizeof text, " if arg%u >= 0x%" PRIx64, rule.match->arg, rule.match->value);
+      if (match.compare == ArgumentMatch::Compare::at_least)
+        std::snprintf(text, sizeof text, " %s arg%u >= 0x%" PRIx64, lead, match.arg, match.value);
       else
-        std::snprintf(text, sizeof text, " if (arg%u & 0x%" PRIx64 ") == 0x%" PRIx64, rule.match->arg,
-                      rule.match->mask, rule.match->value);
+        std::snprintf(text, sizeof text, " %s (arg%u & 0x%" PRIx64 ") == 0x%" PRIx64, lead, match.arg, match.mask,
+                      match.value);
       out += text;
-    }
+    };
+    if (rule.match) condition("if", *rule.match);
+    if (rule.and_match) condition("and", *rule.and_match);
     out += "\n";
   }
 }

@@ -10,7 +10,8 @@
 //   arguments  default allow; refuses the always-blocked argument patterns
 //              (clone/unshare with CLONE_NEWUSER, ioctl TIOCSTI/TIOCLINUX,
 //              personality flags that weaken ASLR, socket families other
-//              than unix, IP and netlink)
+//              than unix, IP and netlink, set-user-ID and set-group-ID
+//              modes)
 //   syscalls   the tier's allow list; everything else gets default_action,
 //              the deny list and the always-blocked syscalls deny_action
 // Both kill a process entering through a foreign ABI (32-bit x86, x32).
@@ -28,7 +29,8 @@ namespace tierbox::policy {
 struct SeccompRule {
   std::string syscall;
   SeccompAction action;
-  std::optional<ArgumentMatch> match;  // none: whatever the arguments
+  std::optional<ArgumentMatch> match;      // none: whatever the arguments
+  std::optional<ArgumentMatch> and_match;  // a second condition that must hold too (only with match)
 };
 
 // One BPF program.

@@ -44,13 +44,19 @@ void add_rule(scmp_filter_ctx context, const policy::SeccompRule& rule, bool not
     check(seccomp_rule_add(context, action, number, 0), "seccomp_rule_add(" + rule.syscall + ")");
     return;
   }
-  const bool at_least = rule.match->compare == policy::ArgumentMatch::Compare::at_least;
-  const struct scmp_arg_cmp compare = at_least
-      ? scmp_arg_cmp{rule.match->arg, SCMP_CMP_GE, rule.match->value, 0}
-      : scmp_arg_cmp{rule.match->arg, SCMP_CMP_MASKED_EQ, rule.match->mask, rule.match->value};
-  check(seccomp_rule_add_array(context, action, number, 1, &compare),
-        "seccomp_rule_add(" + rule.syscall + ", arg" + std::to_string(rule.match->arg) + (at_least ? " >= " : " masked == ") +
-            std::to_string(rule.match->value) + ")");
+  std::string text = "seccomp_rule_add(" + rule.syscall;
+  const auto comparison = [&text](const policy::ArgumentMatch& match) {
+    const bool at_least = match.compare == policy::ArgumentMatch::Compare::at_least;
+    text += ", arg" + std::to_string(match.arg) + (at_least ? " >= " : " masked == ") + std::to_string(match.value);
+    return at_least ? scmp_arg_cmp{match.arg, SCMP_CMP_GE, match.value, 0}
+                    : scmp_arg_cmp{match.arg, SCMP_CMP_MASKED_EQ, match.mask, match.value};
+  };
+  // libseccomp ANDs the comparisons of one rule (each on its own argument).
+  struct scmp_arg_cmp compare[2];
+  unsigned count = 0;
+  compare[count++] = comparison(*rule.match);
+  if (rule.and_match) compare[count++] = comparison(*rule.and_match);
+  check(seccomp_rule_add_array(context, action, number, count, compare), text + ")");
 }
 
 BpfProgram export_bpf(scmp_filter_ctx context) {

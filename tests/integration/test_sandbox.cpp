@@ -453,6 +453,47 @@ BOOST_AUTO_TEST_CASE(a_directory_as_stdio_is_refused) {
   BOOST_TEST(result.out.empty());  // the probe never ran
 }
 
+namespace {
+
+// The files of a workspace whose mode has the set-user-ID or set-group-ID bit.
+std::vector<std::string> setid_files(const std::filesystem::path& dir) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)) != 0)
+      found.push_back(entry.path().filename().string());
+  }
+  return found;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_task_cannot_leave_a_setuid_file_in_a_writable_workspace) {
+  // The workspace is root's, so what the task creates is root's on the host:
+  // a set-user-ID copy of a shell there would be a root shell for any local
+  // user, and the sandbox's nosuid mount does not follow the file out.
+  const std::string plant =
+      "cp /bin/sh sh-suid; chmod 4755 sh-suid; cp /bin/sh sh-sgid; chmod g+s sh-sgid; "
+      "install -m 4755 /bin/true true-suid; mkdir dir-sgid; chmod 2775 dir-sgid; "
+      "python3 -c 'import os; os.close(os.open(\"py-suid\", os.O_WRONLY | os.O_CREAT, 0o4755))'; ls";
+  Workspace workspace;
+  auto refused = run_tierbox({"run", "--tier", "workspace-write", "--workspace", workspace.str(), "--", "/bin/sh", "-c", plant});
+  BOOST_TEST(refused.out.find("sh-suid") != std::string::npos, "the task could not even copy: " << refused.out << refused.err);
+  BOOST_TEST(refused.err.find("Operation not permitted") != std::string::npos, refused.err);
+  const auto planted = setid_files(workspace.path());
+  BOOST_TEST(planted.empty(), "set-ID files left on the host: " << planted.size() << " " << (planted.empty() ? "" : planted[0]));
+
+  // Control: the same commands in a tier that opts in leave them all, so the
+  // check above would have seen them.
+  Workspace control;
+  run_tierbox({"run", "--profile", std::string(kSourceDir) + "/tests/profiles/setuid-files-opt-in.json", "--workspace",
+               control.str(), "--", "/bin/sh", "-c", plant});
+  auto opted_in = setid_files(control.path());
+  std::sort(opted_in.begin(), opted_in.end());
+  BOOST_TEST((opted_in == std::vector<std::string>{"dir-sgid", "py-suid", "sh-sgid", "sh-suid", "true-suid"}),
+             opted_in.size() << " set-ID files with the opt-in");
+}
+
 BOOST_AUTO_TEST_CASE(the_old_root_is_unreachable) {
   auto report = probe({"--tier", "untrusted"}, {"escape"});
   BOOST_TEST(report["host_paths_visible"].empty(), report["host_paths_visible"].dump());

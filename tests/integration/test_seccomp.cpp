@@ -56,6 +56,9 @@ const std::map<std::string, std::string> kExpectedWithEperm = {
     {"socket_vsock", "EAFNOSUPPORT"},   {"socket_vsock_high_bits", "EAFNOSUPPORT"},
     {"socket_packet", "EAFNOSUPPORT"},  {"socket_unix", "ok"},
     {"socket_inet", "ok"},              {"socket_netlink", "ok"},
+    {"chmod_setuid", "EPERM"},          {"fchmodat_setgid", "EPERM"},
+    {"open_create_setuid", "EPERM"},    {"openat2", "ENOSYS"},
+    {"chmod_plain", "ok"},
 };
 
 void expect_report(const json& report, const std::map<std::string, std::string>& expected, const std::string& tier) {
@@ -89,7 +92,8 @@ BOOST_AUTO_TEST_CASE(controls_the_attempts_work_without_the_filter) {
   auto host = json::parse(run_process({kProbe, "blocked", "unshare_user", "clone_user", "ptrace_traceme",
                                        "ptrace_attach_sibling", "process_vm_readv", "keyctl", "add_key",
                                        "io_uring_setup", "userfaultfd", "personality_no_randomize", "int80",
-                                       "perf_event_open", "bpf_prog_load", "socket_packet", "socket_vsock"})
+                                       "perf_event_open", "bpf_prog_load", "socket_packet", "socket_vsock",
+                                       "chmod_setuid", "fchmodat_setgid", "open_create_setuid", "openat2"})
                               .out);
   for (const auto& [attempt, outcome] : host.items())
     if (attempt != "status_seccomp" && attempt != "socket_vsock")
@@ -107,7 +111,8 @@ BOOST_AUTO_TEST_CASE(controls_the_attempts_work_without_the_filter) {
   auto inside = blocked_report({"--profile", test_profile("seccomp-opt-in-all.json")});
   BOOST_TEST(inside["status_seccomp"] == "2");  // the rest of the filter still applies
   for (const char* attempt : {"ptrace_traceme", "ptrace_attach_sibling", "process_vm_readv", "keyctl", "add_key",
-                              "io_uring_setup", "userfaultfd", "personality_no_randomize", "int80"})
+                              "io_uring_setup", "userfaultfd", "personality_no_randomize", "int80", "chmod_setuid",
+                              "fchmodat_setgid", "open_create_setuid", "openat2"})
     BOOST_TEST(inside[attempt] == "ok", "with the opt-in " << attempt << " gave " << inside[attempt]);
   if (host_has_vsock) BOOST_TEST(inside["socket_vsock"] == "ok", "with the opt-in socket_vsock gave " << inside["socket_vsock"]);
   BOOST_TEST(inside["socket_packet"] == "EPERM");  // no CAP_NET_RAW: the kernel's answer, not the filter's

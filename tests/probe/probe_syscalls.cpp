@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <linux/perf_event.h>
 #include <linux/sched.h>
 #include <linux/userfaultfd.h>
@@ -15,6 +16,7 @@
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -130,6 +132,18 @@ int attempt_process_vm_readv_sibling() {
   return errno_of(process_vm_readv(sibling.pid, &local, 1, &remote, 1, 0));
 }
 
+// attempt(path) on a new empty file in /tmp (writable in every tier),
+// removed afterwards; the errno of a failed attempt, else 0.
+int attempt_on_new_file(int (*attempt)(const char*)) {
+  const std::string path = "/tmp/tierbox-probe-mode." + std::to_string(getpid());
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  close(fd);
+  const int err = errno_of(attempt(path.c_str()));
+  unlink(path.c_str());
+  return err;
+}
+
 // The i386 entry point: getpid is 20 in the 32-bit table.
 int attempt_int80() {
   long result;
@@ -176,6 +190,21 @@ std::vector<std::pair<std::string, std::function<int()>>> blocked_attempts() {
       {"socket_unix", [] { return errno_of(socket(AF_UNIX, SOCK_STREAM, 0)); }},
       {"socket_inet", [] { return errno_of(socket(AF_INET, SOCK_DGRAM, 0)); }},
       {"socket_netlink", [] { return errno_of(socket(AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */)); }},
+      // A set-user-ID mode, however it is given; a plain chmod is the control.
+      {"chmod_setuid", [] { return attempt_on_new_file([](const char* path) { return chmod(path, S_ISUID | 0755); }); }},
+      {"fchmodat_setgid",
+       [] { return attempt_on_new_file([](const char* path) { return fchmodat(AT_FDCWD, path, S_ISGID | 0755, 0); }); }},
+      {"open_create_setuid", [] { return attempt_on_new_file([](const char* path) {
+         unlink(path);
+         const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, S_ISUID | 0755);
+         return fd < 0 ? -1 : close(fd);
+       }); }},
+      {"openat2", [] {
+         struct open_how how {};
+         how.flags = O_RDONLY | O_CLOEXEC;
+         return errno_of(syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how));
+       }},
+      {"chmod_plain", [] { return attempt_on_new_file([](const char* path) { return chmod(path, 0755); }); }},
       {"int80", attempt_int80},
       {"x32", [] { return errno_of(syscall(0x40000000 | SYS_getpid)); }},
   };

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -279,6 +280,41 @@ BOOST_AUTO_TEST_CASE(socket_families_other_than_unix_ip_and_netlink_are_refused)
   spec.allow_dangerous = {"socket_families"};
   CHECK_VERDICT(compile(spec), SECCOMP_RET_ALLOW, SYS_socket, {AF_VSOCK, SOCK_STREAM, 0});
   CHECK_VERDICT(compile(spec), SECCOMP_RET_ALLOW, SYS_socket, {AF_MAX, SOCK_STREAM, 0});
+}
+
+BOOST_AUTO_TEST_CASE(setuid_and_setgid_modes_are_refused_wherever_a_mode_is_given) {
+  constexpr int kFchmodat2 = 452;  // newer than this libc's headers
+  const std::uint64_t at_fdcwd = static_cast<std::uint64_t>(AT_FDCWD);
+  SeccompSpec spec;  // the shipped default: @system-service
+  const auto filters = compile(spec);
+  for (std::uint64_t bit : {std::uint64_t{S_ISUID}, std::uint64_t{S_ISGID}}) {
+    for (std::uint64_t mode : {bit | 0755, bit | 0700, std::uint64_t{0xffff0000} | bit | 0644}) {
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_chmod, {0, mode});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_fchmod, {3, mode});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_fchmodat, {at_fdcwd, 0, mode});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), kFchmodat2, {at_fdcwd, 0, mode, 0});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_creat, {0, mode});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_mknodat, {at_fdcwd, 0, S_IFREG | mode, 0});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_open, {0, O_WRONLY | O_CREAT | O_TRUNC, mode});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_openat, {at_fdcwd, 0, O_WRONLY | O_CREAT | O_EXCL, mode});
+      CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_openat, {at_fdcwd, 0, O_RDWR | O_TMPFILE, mode});
+      // Without O_CREAT or O_TMPFILE the kernel ignores the mode.
+      CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_openat, {at_fdcwd, 0, O_RDONLY, mode});
+      CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_open, {0, O_RDWR | O_APPEND, mode});
+    }
+  }
+  // Ordinary modes, the sticky bit, and mkdir (which drops both bits itself).
+  for (std::uint64_t mode : {0755U, 0644U, 01777U, 0600U}) {
+    CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_chmod, {0, mode});
+    CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_fchmodat, {at_fdcwd, 0, mode});
+    CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_openat, {at_fdcwd, 0, O_WRONLY | O_CREAT, mode});
+  }
+  CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_mkdir, {0, S_ISGID | 0755});
+  CHECK_VERDICT(filters, errno_verdict(ENOSYS), SYS_openat2);  // its mode cannot be read: libc falls back
+
+  spec.allow_dangerous = {"setuid_files"};
+  CHECK_VERDICT(compile(spec), SECCOMP_RET_ALLOW, SYS_chmod, {0, S_ISUID | 0755});
+  CHECK_VERDICT(compile(spec), SECCOMP_RET_ALLOW, SYS_openat2);
 }
 
 BOOST_AUTO_TEST_CASE(foreign_abis_are_killed) {
