@@ -214,6 +214,11 @@ constexpr Names kUserfaultfd[] = {"userfaultfd"};
 // is bypassed with 0x1'0000'5412).
 constexpr ArgumentBlock kTiocsti[] = {{"ioctl", {1, 0xffffffffULL, TIOCSTI}}};
 constexpr ArgumentBlock kTioclinux[] = {{"ioctl", {1, 0xffffffffULL, TIOCLINUX}}};
+// A line discipline other than the terminal's own loads (where the host
+// allows ldisc autoloading, Debian's default) and reaches kernel code no
+// ordinary program uses, such as n_hdlc and n_gsm, each with privilege
+// escalations of its own. Any pty the task opens would do.
+constexpr ArgumentBlock kTiocsetd[] = {{"ioctl", {1, 0xffffffffULL, TIOCSETD}}};
 // Each flag that turns off or weakens address-space randomisation or NX.
 // personality() stores any value it is given except 0xffffffff (the query),
 // so every flag is tested on its own. libseccomp 2.5 cannot compare one
@@ -301,6 +306,8 @@ constexpr BlockedItem kBlocked[] = {
     {"io_uring", "io_uring_setup, io_uring_enter, io_uring_register", kIoUring, kNoNames, kNoArguments},
     {"tiocsti", "ioctl(TIOCSTI): pushing input into a terminal", kNoNames, kNoNames, kTiocsti},
     {"tioclinux", "ioctl(TIOCLINUX): console selection and paste", kNoNames, kNoNames, kTioclinux},
+    {"tiocsetd", "ioctl(TIOCSETD): changing a terminal's line discipline (n_hdlc, n_gsm, ...)", kNoNames, kNoNames,
+     kTiocsetd},
     {"personality",
      "personality() with ADDR_NO_RANDOMIZE, ADDR_COMPAT_LAYOUT, READ_IMPLIES_EXEC, MMAP_PAGE_ZERO or the "
      "ADDR_LIMIT flags",

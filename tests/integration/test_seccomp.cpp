@@ -51,7 +51,7 @@ const std::map<std::string, std::string> kExpectedWithEperm = {
     {"ptrace_attach_sibling", "EPERM"}, {"process_vm_readv", "EPERM"},
     {"userfaultfd", "EPERM"},           {"io_uring_setup", "EPERM"},
     {"tiocsti", "EPERM"},               {"tiocsti_high_bits", "EPERM"},
-    {"tioclinux", "EPERM"},             {"personality_no_randomize", "EPERM"},
+    {"tioclinux", "EPERM"},             {"tiocsetd", "EPERM"},             {"personality_no_randomize", "EPERM"},
     {"int80", "killed:SIGSYS"},         {"x32", "killed:SIGSYS"},
     {"socket_vsock", "EAFNOSUPPORT"},   {"socket_vsock_high_bits", "EAFNOSUPPORT"},
     {"socket_packet", "EAFNOSUPPORT"},  {"socket_unix", "ok"},
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(controls_the_attempts_work_without_the_filter) {
                                        "ptrace_attach_sibling", "process_vm_readv", "keyctl", "add_key",
                                        "io_uring_setup", "userfaultfd", "personality_no_randomize", "int80",
                                        "perf_event_open", "bpf_prog_load", "socket_packet", "socket_vsock",
-                                       "chmod_setuid", "fchmodat_setgid", "open_create_setuid", "openat2"})
+                                       "chmod_setuid", "fchmodat_setgid", "open_create_setuid", "openat2", "tiocsetd"})
                               .out);
   for (const auto& [attempt, outcome] : host.items())
     if (attempt != "status_seccomp" && attempt != "socket_vsock")
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(controls_the_attempts_work_without_the_filter) {
   BOOST_TEST(inside["status_seccomp"] == "2");  // the rest of the filter still applies
   for (const char* attempt : {"ptrace_traceme", "ptrace_attach_sibling", "process_vm_readv", "keyctl", "add_key",
                               "io_uring_setup", "userfaultfd", "personality_no_randomize", "int80", "chmod_setuid",
-                              "fchmodat_setgid", "open_create_setuid", "openat2"})
+                              "fchmodat_setgid", "open_create_setuid", "openat2", "tiocsetd"})
     BOOST_TEST(inside[attempt] == "ok", "with the opt-in " << attempt << " gave " << inside[attempt]);
   if (host_has_vsock) BOOST_TEST(inside["socket_vsock"] == "ok", "with the opt-in socket_vsock gave " << inside["socket_vsock"]);
   BOOST_TEST(inside["socket_packet"] == "EPERM");  // no CAP_NET_RAW: the kernel's answer, not the filter's

@@ -144,6 +144,23 @@ int attempt_on_new_file(int (*attempt)(const char*)) {
   return err;
 }
 
+// Sets N_NULL (a discipline that does nothing) on a new pty of the task's
+// own, then puts N_TTY back.
+int attempt_tiocsetd() {
+  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return errno;
+  const char* name = ptsname(master);
+  const int pty = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+  if (pty < 0) return errno;
+  int discipline = 27;  // N_NULL
+  const int err = errno_of(ioctl(pty, TIOCSETD, &discipline));
+  discipline = 0;  // N_TTY
+  ioctl(pty, TIOCSETD, &discipline);
+  close(pty);
+  close(master);
+  return err;
+}
+
 // The i386 entry point: getpid is 20 in the 32-bit table.
 int attempt_int80() {
   long result;
@@ -179,6 +196,7 @@ std::vector<std::pair<std::string, std::function<int()>>> blocked_attempts() {
       {"io_uring_setup", attempt_io_uring_setup},
       {"tiocsti", [] { char c = '#'; return errno_of(ioctl(0, TIOCSTI, &c)); }},
       {"tiocsti_high_bits", [] { char c = '#'; return errno_of(syscall(SYS_ioctl, 0, 0x100000000UL | TIOCSTI, &c)); }},
+      {"tiocsetd", attempt_tiocsetd},
       {"tioclinux", [] { char subcode = 0; return errno_of(ioctl(0, TIOCLINUX, &subcode)); }},
       {"personality_no_randomize", [] { return errno_of(personality(static_cast<unsigned long>(PER_LINUX) | ADDR_NO_RANDOMIZE)); }},
       // AF_VSOCK is not confined by a network namespace; AF_PACKET needs

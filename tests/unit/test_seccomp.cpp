@@ -232,6 +232,9 @@ BOOST_AUTO_TEST_CASE(tiocsti_and_tioclinux_are_refused_whatever_the_upper_bits) 
   CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_ioctl, {0, TIOCGWINSZ});
   CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, TIOCSTI});
   CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, TIOCLINUX});
+  CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, TIOCSETD});
+  CHECK_VERDICT(filters, SECCOMP_RET_ALLOW, SYS_ioctl, {0, TIOCGETD});
+  CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, 0x700000000ULL | TIOCSETD});
   // The kernel reads the request as an unsigned int: 0x1'0000'5412 is TIOCSTI.
   CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, 0x100000000ULL | TIOCSTI});
   CHECK_VERDICT(filters, errno_verdict(EPERM), SYS_ioctl, {0, 0xdeadbeef00000000ULL | TIOCLINUX});
