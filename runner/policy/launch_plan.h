@@ -54,6 +54,11 @@ struct MountOp {
     hide_file_beneath,  // an empty read-only file over data (also over a symlink)
     hide_dir_beneath,   // an empty read-only directory over data
     read_only_beneath,  // data bound onto itself, recursively read-only
+    // data bound onto itself as it is (writable where its tree is): a mount
+    // point cannot be renamed, removed or replaced, so a protected path's
+    // parent directories keep their names (the task cannot move .git aside
+    // and make a new one around a config of its own).
+    pin_beneath,
   };
   Kind kind = Kind::directory;
   std::string target;

@@ -405,11 +405,33 @@ void check_command(const HostFacts& host, LaunchPlan& plan) {
   plan.exec_path = command.exec_path;
 }
 
+// The directories between a tree's root and its protected paths, parents
+// first. Each is pinned (bound onto itself) before anything is mounted below
+// it: a directory holding a mount can still be renamed, which would take the
+// protected path out of its place and let the task make a new one.
+std::vector<std::string> pinned_parents(const TreeAssessment& tree) {
+  std::vector<std::vector<std::string>> parents;
+  for (const auto& action : tree.actions) {
+    if (action.kind == TreeEntryAction::Kind::hide) continue;  // a mask moved aside still masks
+    for (std::size_t depth = 1; depth < action.relative.size(); ++depth)
+      parents.emplace_back(action.relative.begin(), action.relative.begin() + static_cast<std::ptrdiff_t>(depth));
+  }
+  std::sort(parents.begin(), parents.end(), [](const auto& a, const auto& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+  std::vector<std::string> paths;
+  for (const auto& parent : parents) paths.push_back(join_components(parent, parent.size(), false));
+  return paths;
+}
+
 // Stand-ins inside trees (masks, read-only protected paths), after every
-// mount is attached: the hide ops clone the sandbox's own dev/null.
+// mount is attached: the hide ops clone the sandbox's own dev/null. The pins
+// of protected paths' parents come first in each tree.
 void plan_tree_actions(const HostFacts& host, LaunchPlan& plan) {
   using Action = TreeEntryAction::Kind;
   for (const auto& tree : host.data_access.trees) {
+    for (const auto& parent : pinned_parents(tree)) plan.mount_ops.push_back({Kind::pin_beneath, relative(tree.target), parent});
     for (const auto& action : tree.actions) {
       const auto below = join_components(action.relative, action.relative.size(), false);
       const auto root = relative(tree.target);
@@ -477,6 +499,7 @@ const char* to_string(MountOp::Kind kind) {
     case Kind::hide_file_beneath: return "hide-file-beneath";
     case Kind::hide_dir_beneath: return "hide-dir-beneath";
     case Kind::read_only_beneath: return "read-only-beneath";
+    case Kind::pin_beneath: return "pin-beneath";
   }
   return "?";
 }

@@ -83,6 +83,10 @@ int stand_in_for(const policy::MountOp& op, int entry, MountSyscalls& sys) noexc
     }
     case Kind::hide_dir_beneath:
       return sys.empty_read_only_tmpfs();
+    case Kind::pin_beneath:
+      // A clone keeps the tree's attributes and id mapping: only the mount
+      // point is new. Recursive, so a host submount below stays visible.
+      return sys.open_tree_of(entry, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     default: {
       int tree = sys.open_tree_of(entry, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
       if (tree < 0) return tree;
@@ -109,7 +113,7 @@ bool beneath(const BuildRootInput& input, const policy::MountOp& op, MountSyscal
   // A masked entry that vanished has nothing left to hide; a protected one
   // must be there (the parent made its placeholder), or the task could
   // create it.
-  if (entry == -ENOENT && op.kind != Kind::read_only_beneath) return true;
+  if (entry == -ENOENT && op.kind != Kind::read_only_beneath && op.kind != Kind::pin_beneath) return true;
   if (entry < 0) {
     auto text = failure.record(-entry);
     text.add("openat2(").add_quoted(op.target.c_str()).add(" / ").add_quoted(op.data.c_str()).add(", RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)");
@@ -173,6 +177,7 @@ bool apply(const BuildRootInput& input, const policy::MountOp& op, MountSyscalls
     case Kind::hide_file_beneath:
     case Kind::hide_dir_beneath:
     case Kind::read_only_beneath:
+    case Kind::pin_beneath:
       return beneath(input, op, sys, failure);
   }
   failure.record(EINVAL).add("unknown mount op kind");

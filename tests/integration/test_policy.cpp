@@ -157,6 +157,30 @@ BOOST_AUTO_TEST_CASE(an_existing_git_hooks_cannot_be_written_replaced_or_removed
   BOOST_TEST(fs::exists(workspace.path() / ".git/hooks/pre-commit.sample"));
 }
 
+BOOST_AUTO_TEST_CASE(git_cannot_be_moved_aside_and_replaced_by_a_git_of_the_tasks) {
+  // .git holds the protected mounts but is not one itself: renaming it
+  // would carry .git/config away and leave the name free for a new .git
+  // whose config runs code on the developer's next `git status`.
+  Workspace workspace;
+  workspace.write(".git/HEAD", "ref: refs/heads/main\n");
+  workspace.write(".git/config", "[core]\n\tbare = false\n");
+  workspace.write(".git/hooks/pre-commit.sample", "#!/bin/sh\n");
+  workspace.write("src/main.c", "int main() {}\n");
+  auto renamed = probe_in(workspace, {"--tier", "workspace-write"}, {"rename", ".git", ".git-old"});
+  BOOST_TEST(renamed["rename"] == "EBUSY", renamed.dump());
+  auto removed = probe_in(workspace, {"--tier", "workspace-write"}, {"remove", ".git"});
+  BOOST_TEST(removed[".git"] == "EBUSY", removed.dump());
+  // Control: the same rename of a directory without protected paths works,
+  // and .git's other files stay writable.
+  auto control = probe_in(workspace, {"--tier", "workspace-write"}, {"rename", "src", "src-moved"});
+  BOOST_TEST(control["rename"] == "ok", control.dump());
+  auto writes = probe_in(workspace, {"--tier", "workspace-write"}, {"write", ".git/ORIG_HEAD"});
+  BOOST_TEST(writes[".git/ORIG_HEAD"] == "ok", writes.dump());
+  BOOST_TEST(read_file(workspace.path() / ".git/config") == "[core]\n\tbare = false\n");
+  BOOST_TEST(!fs::exists(workspace.path() / ".git-old"));
+  BOOST_TEST(fs::is_directory(workspace.path() / "src-moved"));
+}
+
 BOOST_AUTO_TEST_CASE(missing_protected_paths_cannot_be_created_and_leave_nothing_behind) {
   Workspace workspace;  // no .git, .tierbox or .env
   auto report = probe_in(workspace, {"--tier", "workspace-write"}, {"mkdir", ".git", ".git/hooks", ".tierbox/x", "ok-dir"});

@@ -199,6 +199,21 @@ BOOST_AUTO_TEST_CASE(a_protected_path_is_bound_onto_itself_recursively_read_only
   BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_protected_paths_parent_is_pinned_by_a_plain_recursive_clone_of_itself) {
+  Fixture f;
+  f.plan.mount_ops.push_back({Kind::pin_beneath, "workspace", ".git"});
+  BOOST_TEST(f.build());
+  // No attribute change: the clone stays writable where the workspace is.
+  Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/.git BENEATH NO_SYMLINKS",
+                    "open_tree_of workspace/.git RECURSIVE", "move_mount clone of workspace/.git onto workspace/.git"};
+  BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
+  Fixture vanished;
+  vanished.sys.failures["openat2 workspace/.git"] = -ENOENT;
+  vanished.plan.mount_ops.push_back({Kind::pin_beneath, "workspace", ".git"});
+  BOOST_TEST(!vanished.build());  // what it pins must be there, or the path below it is not protected
+  BOOST_TEST(vanished.failure.err == ENOENT);
+}
+
 BOOST_AUTO_TEST_CASE(a_vanished_secret_is_fine_but_a_vanished_protected_path_fails_closed) {
   Fixture hidden;
   hidden.sys.failures["openat2 workspace/.env"] = -ENOENT;

@@ -237,6 +237,30 @@ BOOST_AUTO_TEST_CASE(tree_actions_become_ops_after_every_mount_and_placeholders)
   BOOST_TEST(read_only == 2u);  // .git/hooks, and the placeholder
 }
 
+BOOST_AUTO_TEST_CASE(parents_of_protected_paths_are_pinned_first_and_parents_of_masks_are_not) {
+  using Action = TreeEntryAction::Kind;
+  auto facts = facts_with({{Action::hide, {"app", "keys", ".env"}, EntryType::file, "secret"},
+                           {Action::read_only, {".git", "config"}, EntryType::file, "protected"},
+                           {Action::read_only, {".git", "hooks"}, EntryType::directory, "protected"},
+                           {Action::placeholder, {"a", "b", ".env"}, EntryType::file, "protected"}});
+  auto plan = make_plan(load_tier("workspace-write", {kShipped}), request_for({"x"}), facts, "r");
+  std::vector<std::string> pins;
+  std::ptrdiff_t last_pin = -1, first_stand_in = -1;
+  for (std::size_t i = 0; i < plan.mount_ops.size(); ++i) {
+    const auto& op = plan.mount_ops[i];
+    if (op.kind == Kind::pin_beneath) {
+      BOOST_TEST(op.target == "workspace");
+      pins.push_back(op.data);
+      last_pin = static_cast<std::ptrdiff_t>(i);
+    } else if ((op.kind == Kind::read_only_beneath || op.kind == Kind::hide_file_beneath) && first_stand_in < 0) {
+      first_stand_in = static_cast<std::ptrdiff_t>(i);
+    }
+  }
+  // Each parent once, shallower first; none for the mask under app/keys.
+  BOOST_TEST((pins == std::vector<std::string>{".git", "a", "a/b"}), boost::test_tools::per_element());
+  BOOST_TEST(last_pin < first_stand_in);
+}
+
 BOOST_AUTO_TEST_CASE(exposures_and_tree_problems_refuse) {
   auto facts = with_workspace();
   facts.data_access.exposures.push_back({"--workspace /root", "/root/.ssh", DataClass::secret, "secret (rule ~/.ssh)",
