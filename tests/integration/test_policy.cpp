@@ -157,6 +157,27 @@ BOOST_AUTO_TEST_CASE(an_existing_git_hooks_cannot_be_written_replaced_or_removed
   BOOST_TEST(fs::exists(workspace.path() / ".git/hooks/pre-commit.sample"));
 }
 
+BOOST_AUTO_TEST_CASE(a_submodules_git_config_cannot_be_changed) {
+  // `git status` in the superproject runs each submodule's core.fsmonitor
+  // from .git/modules/NAME/config: as good as .git/config for a task.
+  Workspace workspace;
+  workspace.write(".git/HEAD", "ref: refs/heads/main\n");
+  workspace.write(".git/modules/lib/config", "[core]\n\tbare = false\n");
+  auto writes = probe_in(workspace, {"--tier", "workspace-write"}, {"write", ".git/modules/lib/config", ".git/modules/lib"});
+  BOOST_TEST(writes[".git/modules/lib/config"] == "EROFS", writes.dump());
+  BOOST_TEST(writes[".git/modules/lib"] == "EROFS", writes.dump());
+  auto renamed = probe_in(workspace, {"--tier", "workspace-write"}, {"rename", ".git/modules", ".git/old-modules"});
+  BOOST_TEST(renamed["rename"] == "EBUSY", renamed.dump());
+  BOOST_TEST(read_file(workspace.path() / ".git/modules/lib/config") == "[core]\n\tbare = false\n");
+  // A repository without submodules: .git/modules cannot be created, and
+  // its placeholder is gone after the run.
+  Workspace plain;
+  plain.write(".git/HEAD", "ref: refs/heads/main\n");
+  auto made = probe_in(plain, {"--tier", "workspace-write"}, {"mkdir", ".git/modules/lib"});
+  BOOST_TEST(made[".git/modules/lib"] == "EROFS", made.dump());
+  BOOST_TEST(!fs::exists(plain.path() / ".git/modules"));
+}
+
 BOOST_AUTO_TEST_CASE(git_cannot_be_moved_aside_and_replaced_by_a_git_of_the_tasks) {
   // .git holds the protected mounts but is not one itself: renaming it
   // would carry .git/config away and leave the name free for a new .git

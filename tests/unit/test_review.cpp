@@ -54,7 +54,7 @@ BOOST_AUTO_TEST_CASE(each_field_is_classified) {
     "limits": {"wall_time": "2h"},
     "environment": {"pass": ["TERM", "SSH_AUTH_SOCK"], "allow": ["CI"], "set": {"PATH": "/bin"}},
     "hostname": "other",
-    "protected_paths": [".git/hooks/", ".git/config", ".tierbox/", ".env", ".env*", "secrets/"],
+    "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", ".tierbox/", ".env", ".env*", "secrets/"],
     "allowed_commands": ["sh"]
   })", "new");
   auto changes = compare_profiles(old_tier, new_tier);
@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_child_may_not_widen_or_change_a_final_field) {
   // Shipped base: protected_paths is final, so a tier cannot drop .git/hooks/.
   auto dropped = load_error(dir, R"({"extends": "base", "protected_paths": [".git/config"]})");
   BOOST_TEST(dropped.find("/protected_paths: widens protected_paths (no longer protected: ") != std::string::npos, dropped);
-  BOOST_TEST(load_error(dir, R"({"extends": "base", "protected_paths": [".git/hooks/", ".git/config", ".tierbox/", ".env", ".env*", "more/"]})").empty());
+  BOOST_TEST(load_error(dir, R"({"extends": "base", "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", ".tierbox/", ".env", ".env*", "more/"]})").empty());
 }
 
 BOOST_AUTO_TEST_CASE(unknown_final_fields_are_errors) {
