@@ -239,26 +239,49 @@ constexpr ArgumentBlock kPersonality[] = {
 // confined by a network namespace and reaches the hypervisor host of a VM
 // (and, on a hypervisor, its guests) whatever the tier's network mode says;
 // the rest (AF_PACKET, AF_ALG, AF_TIPC, AF_RDS, ...) are kernel code a task
-// never needs, some loaded on demand by the very call. The family is an int:
-// the kernel ignores the upper 32 bits, so each refused family below AF_MAX
-// is compared on the lower 32, and anything from AF_MAX up (families this
-// build does not know, negative numbers, values with upper bits set) is
-// refused on all 64.
-constexpr bool is_permitted_family(int family) {
+// never needs, some loaded on demand by the very call.
+//
+// The refused families below the highest permitted one are grouped into
+// aligned blocks, each one masked comparison ({0}, {3}, 4-7, 8-9, {11},
+// 12-15), and everything above it is one comparison on all 64 bits: far
+// fewer instructions than a rule per family, which the kernel emulates for
+// every syscall number when the filter is attached. The family is an int,
+// so the blocks compare the lower 32 bits; the last rule also refuses
+// families newer than this build, negative numbers and upper bits set.
+constexpr bool is_permitted_family(std::uint64_t family) {
   return family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK;
 }
-constexpr std::size_t kPermittedFamilies = 4;
-constexpr auto kSocketFamilies = [] {
-  std::array<ArgumentBlock, AF_MAX - kPermittedFamilies + 1> blocks{};
-  std::size_t next = 0;
-  for (int family = 0; family < AF_MAX; ++family)
-    if (!is_permitted_family(family)) blocks[next++] = {"socket", {0, 0xffffffffULL, static_cast<std::uint64_t>(family)}};
-  blocks[next] = {"socket", {0, 0, AF_MAX, ArgumentMatch::Compare::at_least}};
-  return blocks;
+constexpr std::uint64_t kFamiliesAbove = AF_NETLINK + 1;  // the highest permitted, plus one
+constexpr std::size_t kMaxFamilyBlocks = 16;
+struct FamilyBlocks {
+  std::array<ArgumentBlock, kMaxFamilyBlocks> blocks{};
+  std::size_t count = 0;
+};
+constexpr FamilyBlocks kFamilyBlocks = [] {
+  FamilyBlocks out;
+  for (std::uint64_t first = 0; first < kFamiliesAbove;) {
+    if (is_permitted_family(first)) {
+      ++first;
+      continue;
+    }
+    // The largest aligned power-of-two block from first that is all refused.
+    std::uint64_t size = 1;
+    for (;;) {
+      const std::uint64_t next = size * 2;
+      if (first % next != 0 || first + next > kFamiliesAbove) break;
+      bool all_refused = true;
+      for (std::uint64_t family = first; family < first + next; ++family) all_refused &= !is_permitted_family(family);
+      if (!all_refused) break;
+      size = next;
+    }
+    out.blocks[out.count++] = {"socket", {0, 0xffffffffULL & ~(size - 1), first}};
+    first += size;
+  }
+  out.blocks[out.count++] = {"socket", {0, 0, kFamiliesAbove, ArgumentMatch::Compare::at_least}};
+  return out;
 }();
-static_assert(kSocketFamilies.back().match.compare == ArgumentMatch::Compare::at_least &&
-                  kSocketFamilies[kSocketFamilies.size() - 2].match.value == AF_MAX - 1,
-              "every family below AF_MAX but the permitted ones is refused");
+static_assert(kFamilyBlocks.count == 7, "{0}, {3}, 4-7, 8-9, {11}, 12-15 and everything from 17 up");
+constexpr std::span<const ArgumentBlock> kSocketFamilies{kFamilyBlocks.blocks.data(), kFamilyBlocks.count};
 
 // Set-user-ID and set-group-ID files. A writable workspace is mapped to its
 // owner on the host (often root in CI), so a task that marks a copy of a
