@@ -203,9 +203,12 @@ BOOST_AUTO_TEST_CASE(a_protected_paths_parent_is_pinned_by_a_plain_recursive_clo
   Fixture f;
   f.plan.mount_ops.push_back({Kind::pin_beneath, "workspace", ".git"});
   BOOST_TEST(f.build());
-  // No attribute change: the clone stays writable where the workspace is.
+  // No attribute change (0): the clone stays writable where the workspace
+  // is; only its propagation is made private.
   Calls expected = {"openat2 workspace NO_SYMLINKS", "openat2 workspace/.git BENEATH NO_SYMLINKS",
-                    "open_tree_of workspace/.git RECURSIVE", "move_mount clone of workspace/.git onto workspace/.git"};
+                    "open_tree_of workspace/.git RECURSIVE",
+                    "mount_setattr clone of workspace/.git 0 RECURSIVE PRIVATE",
+                    "move_mount clone of workspace/.git onto workspace/.git"};
   BOOST_TEST(f.sys.calls == expected, boost::test_tools::per_element());
   Fixture vanished;
   vanished.sys.failures["openat2 workspace/.git"] = -ENOENT;
