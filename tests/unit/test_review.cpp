@@ -13,6 +13,7 @@
 #include "policy/profile_loader.h"
 #include "policy/review/check.h"
 #include "policy/review/review.h"
+#include "policy/seccomp_groups.h"
 
 using namespace tierbox;
 using namespace tierbox::policy;
@@ -133,6 +134,15 @@ BOOST_AUTO_TEST_CASE(explain_covers_every_section_and_the_approvals) {
                            "Extra binds (--bind/--bind-rw): none", "System calls", "Review status: current until 2027-05-25",
                            "Owner: security-team@example.com", "Any command"})
     BOOST_TEST(all.find(part) != std::string::npos, part);
+  // Every always-blocked item is named, from the table itself; an opted-in
+  // one moves to a WARNING line.
+  for (const auto& item : always_blocked_items()) BOOST_TEST(all.find(std::string(item.id)) != std::string::npos, item.id);
+  profile.seccomp.allow_dangerous = {"setuid_files"};
+  std::string opted;
+  for (const auto& section : explain_profile(profile, ExplainContext{nullptr, Date{2026, 11, 25}}))
+    for (const auto& line : section.lines) opted += line + "\n";
+  BOOST_TEST(opted.find("socket_families (docs/seccomp.md)") != std::string::npos, opted);
+  BOOST_TEST(opted.find("WARNING: opts in to 'setuid_files'") != std::string::npos, opted);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -83,10 +83,14 @@ void explain_kernel_surface(const Profile& profile, const ExplainContext&, Expla
                           " syscalls); any other gets " + to_string(spec.default_action) + ".");
   if (!spec.deny.empty())
     section.lines.push_back("Denied with " + to_string(spec.deny_action) + ": " + joined(spec.deny, 20) + ".");
-  section.lines.push_back(
-      "Always blocked (every tier): new user namespaces, mounts, kexec, kernel modules, bpf, perf_event_open, "
-      "keyrings, ptrace and process_vm_*, userfaultfd, io_uring, TIOCSTI/TIOCLINUX, personality flags that weaken "
-      "ASLR, 32-bit and x32 entry (docs/seccomp.md).");
+  // From the item table, so a new item shows up here without an edit.
+  std::string blocked;
+  for (const auto& item : always_blocked_items()) {
+    if (std::find(spec.allow_dangerous.begin(), spec.allow_dangerous.end(), item.id) != spec.allow_dangerous.end())
+      continue;
+    blocked += (blocked.empty() ? "" : ", ") + std::string(item.id);
+  }
+  section.lines.push_back("Always blocked (every tier that does not opt in): " + blocked + " (docs/seccomp.md).");
   if (spec.allow_dangerous.empty()) section.lines.push_back("Opt-ins to always-blocked items: none.");
   for (const auto& item : spec.allow_dangerous) {
     const auto* blocked = find_blocked_item(item);
