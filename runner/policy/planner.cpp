@@ -31,8 +31,9 @@ constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "
 // integration tests check they stay unreadable.)
 constexpr const char* kProcMaskedFiles[] = {"kcore",       "kmsg",          "kallsyms",      "keys", "key-users",
                                             "timer_list",  "sched_debug",   "latency_stats", "config.gz"};
-// procfs directories hidden behind an empty read-only tmpfs.
-constexpr const char* kProcMaskedDirs[] = {"acpi", "scsi"};
+// procfs directories hidden behind an empty read-only tmpfs: firmware tables,
+// sound cards and disks of the host (the list runc masks).
+constexpr const char* kProcMaskedDirs[] = {"acpi", "asound", "scsi"};
 
 std::vector<std::string> components(const std::string& absolute) {
   std::vector<std::string> parts;
