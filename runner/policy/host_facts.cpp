@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -335,7 +336,10 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
                       " (fix: pass an existing directory)", exit_code::runner_failed);
     struct stat st {};
     if (::stat(resolved.get(), &st) != 0) throw_sys_error("stat(" + quote(resolved.get()) + ")");
-    facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_dev, st.st_ino};
+    struct statfs fs {};
+    if (::statfs(resolved.get(), &fs) != 0) throw_sys_error("statfs(" + quote(resolved.get()) + ")");
+    facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_dev, st.st_ino,
+                                     static_cast<std::uint64_t>(fs.f_type)};
   }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/filesystems.h"
 #include "common/units.h"
 #include "policy/environment.h"
 #include "policy/path_pattern.h"
@@ -374,6 +375,12 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
   check_secrets(profile, request);
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
+  // The kernel's views of itself (a host /proc lists every process and its
+  // command line) are never a workspace, whatever the inventory says.
+  if (request.workspace && host.workspace && is_kernel_filesystem(host.workspace->filesystem))
+    throw Refusal("--workspace " + host.workspace->canonical_path + ": a directory of the kernel's " +
+                  filesystem_name(host.workspace->filesystem) +
+                  " filesystem, not of a project (fix: pass the directory of the files the task works on)");
 }
 
 // A tier past its review date runs only with --allow-expired-tier, and the

@@ -29,6 +29,7 @@ struct WorkspaceFacts {
   // refuses to mount another one if the path changed in between.
   dev_t device = 0;
   ino_t inode = 0;
+  std::uint64_t filesystem = 0;  // statfs f_type: a kernel view (proc, sysfs, ...) is refused
 };
 
 // An fd the caller asks to pass to the task, as the runner found it.

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include "common/errors.h"
+#include "common/filesystems.h"
 #include "stages/mounts.h"
 #include "stages/user_namespace.h"
 
@@ -58,7 +60,19 @@ UniqueFd prepare_workspace(const policy::PreparedMount& mount, const policy::Lau
                 exit_code::refused);
   if (!have_mount_setattr) return tree;
   auto userns = create_idmap_user_namespace(workspace.owner_uid, workspace.owner_gid, task_host_uid, task_host_gid);
-  set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount) | MOUNT_ATTR_IDMAP, 0, userns.get());
+  try {
+    set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount) | MOUNT_ATTR_IDMAP, 0, userns.get());
+  } catch (const SysError& error) {
+    // EINVAL here is the filesystem refusing an id-mapped mount: say which,
+    // and what works, rather than leave the caller with the raw errno.
+    struct statfs fs {};
+    if (error.err() != EINVAL || ::fstatfs(tree.get(), &fs) != 0) throw;
+    throw Error("--workspace " + quote(mount.source) + ": its filesystem (" +
+                    filesystem_name(static_cast<std::uint64_t>(fs.f_type)) +
+                    ") cannot be mounted id-mapped, which maps the task to the workspace's owner (fix: use a "
+                    "workspace on ext4, xfs or btrfs; " + error.what() + ")",
+                exit_code::runner_failed);
+  }
   return tree;
 }
 

@@ -65,6 +65,23 @@ BOOST_AUTO_TEST_CASE(requests_the_tier_forbids_are_refused_with_126_naming_the_f
   BOOST_TEST(line_count(timeout.err) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_kernel_filesystem_or_one_without_id_mapping_is_no_workspace) {
+  // The host's /proc would show the task every process of the host and its
+  // command line: refused by policy (126), in one line with the fix.
+  auto proc = run_tierbox({"run", "--tier", "untrusted", "--workspace", "/proc", "--", "/bin/true"});
+  BOOST_TEST(proc.status == 126);
+  BOOST_TEST(proc.err.find("--workspace /proc: a directory of the kernel's proc filesystem") != std::string::npos, proc.err);
+  BOOST_TEST(line_count(proc.err) == 1);
+  // devtmpfs shares tmpfs's magic number, so policy cannot tell it apart;
+  // it cannot be mounted id-mapped, and the launch fails closed (125) saying so.
+  auto dev = run_tierbox({"run", "--tier", "untrusted", "--workspace", "/dev", "--", "/bin/true"});
+  BOOST_TEST(dev.status == 125);
+  BOOST_TEST(dev.err.find("--workspace \"/dev\": its filesystem (tmpfs/devtmpfs) cannot be mounted id-mapped") !=
+                 std::string::npos,
+             dev.err);
+  BOOST_TEST(line_count(dev.err) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(allowed_env_reaches_the_task) {
   auto result = run_tierbox({"run", "--tier", "readonly", "--env", "TIERBOX_GREETING=hi there", "--", "/bin/sh", "-c",
                              "echo \"$TIERBOX_GREETING\""});

@@ -1,8 +1,10 @@
+#include <linux/magic.h>
 #include <sys/resource.h>
 
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/errors.h"
 #include "policy/planner.h"
@@ -186,6 +188,29 @@ BOOST_AUTO_TEST_CASE(empty_command_and_non_directory_workspace_are_refused) {
   HostFacts facts;
   facts.workspace = WorkspaceFacts{"/etc/passwd", false, 0, 0};
   BOOST_TEST(refusal_of([&] { make_plan(profile, request, facts, "r"); }).find("not a directory") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_workspace_on_a_kernel_filesystem_is_refused_whatever_the_inventory_says) {
+  auto profile = load_tier("untrusted", {kShipped});
+  auto request = request_for({"x"});
+  for (const auto& [path, magic, name] : {std::tuple{"/proc", PROC_SUPER_MAGIC, "proc"}, {"/sys", SYSFS_MAGIC, "sysfs"},
+                                          {"/sys/fs/cgroup/pids", CGROUP_SUPER_MAGIC, "cgroup"},
+                                          {"/dev/pts", DEVPTS_SUPER_MAGIC, "devpts"}}) {
+    request.workspace = path;
+    auto facts = landlock_kernel();
+    facts.workspace = WorkspaceFacts{path, true, 0, 0, 1, 2, static_cast<std::uint64_t>(magic)};
+    const auto message = refusal_of([&] { make_plan(profile, request, facts, "r"); });
+    BOOST_TEST(message.find(std::string("a directory of the kernel's ") + name + " filesystem") != std::string::npos,
+               message);
+    BOOST_TEST(message.find("(fix: ") != std::string::npos, message);
+  }
+  // A project on a disk or a tmpfs is planned as usual.
+  for (auto magic : {EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, TMPFS_MAGIC}) {
+    request.workspace = "/home/dev/repo";
+    auto facts = with_workspace("/home/dev/repo");
+    facts.workspace->filesystem = static_cast<std::uint64_t>(magic);
+    BOOST_TEST(refusal_of([&] { make_plan(profile, request, facts, "r"); }).empty());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(path_for_exec_follows_the_tier_path) {
