@@ -341,6 +341,12 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_dev, st.st_ino,
                                      static_cast<std::uint64_t>(fs.f_type)};
   }
+  for (const auto& mount : profile.mounts) {
+    struct statfs fs {};
+    // A source that cannot be read here fails at open_tree, naming it.
+    if (mount.origin.rfind("--bind", 0) == 0 && ::statfs(mount.source.c_str(), &fs) == 0)
+      facts.bind_filesystems[mount.source] = static_cast<std::uint64_t>(fs.f_type);
+  }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;
   facts.data_access = assess_data_access(profile, inventory, workspace, view, never_visible);

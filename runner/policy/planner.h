@@ -55,6 +55,9 @@ struct HostFacts {
   // is lowered to it, since only CAP_SYS_RESOURCE on the host could raise it.
   std::map<int, std::uint64_t> rlimit_hard;
   int landlock_abi = 0;  // 0: the kernel has no Landlock
+  // statfs f_type of the source of each caller bind (--bind, --bind-rw):
+  // a kernel filesystem there is refused like a workspace on one.
+  std::map<std::string, std::uint64_t> bind_filesystems;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,

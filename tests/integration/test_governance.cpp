@@ -357,6 +357,12 @@ BOOST_AUTO_TEST_CASE(extra_binds_need_the_tier_widening_and_the_matrix_sees_them
   BOOST_TEST(ran.status == 0, ran.err);
   BOOST_TEST(ran.out == "extra-bind-content\nread-only\n", ran.out);
   BOOST_TEST(!std::filesystem::exists(data.path() / "new"));
+  // The host's /proc is no data directory, whatever the inventory says.
+  auto proc = run_tierbox({"run", "--config-dir", gov.config, "--audit-log", gov.log, "--tier", "gov-wide", "--bind",
+                           "/proc:/hostproc", "--", "/bin/true"});
+  BOOST_TEST(proc.status == 126, proc.err);
+  BOOST_TEST(proc.err.find("--bind /proc:/hostproc: a directory of the kernel's proc filesystem") != std::string::npos,
+             proc.err);
   // The request record lists the widening.
   bool listed = false;
   for (const auto& record : gov.records())

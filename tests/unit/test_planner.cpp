@@ -204,6 +204,16 @@ BOOST_AUTO_TEST_CASE(a_workspace_on_a_kernel_filesystem_is_refused_whatever_the_
                message);
     BOOST_TEST(message.find("(fix: ") != std::string::npos, message);
   }
+  // The same for a caller's --bind, in a tier that allows extra binds.
+  auto widening = profile;
+  widening.widening.binds = BindWidening::read_only;
+  auto bind_request = request_for({"x"});
+  bind_request.binds = {{"/proc", "/hostproc", false}};
+  auto bind_facts = landlock_kernel();
+  bind_facts.bind_filesystems["/proc"] = PROC_SUPER_MAGIC;
+  const auto bind_message = refusal_of([&] { make_plan(widening, bind_request, bind_facts, "r"); });
+  BOOST_TEST(bind_message.find("--bind /proc:/hostproc: a directory of the kernel's proc filesystem") != std::string::npos,
+             bind_message);
   // A project on a disk or a tmpfs is planned as usual.
   for (auto magic : {EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, TMPFS_MAGIC}) {
     request.workspace = "/home/dev/repo";
