@@ -58,9 +58,14 @@ EntryType type_of_dirent(int dir_fd, const struct dirent* entry) {
 // Whether dir/name carries the mark stages/placeholders.cpp sets. O_PATH fds
 // have no xattr calls; the fd's /proc link reaches the directory without
 // following anything in name.
-bool is_placeholder(int dir, const std::string& name) {
+enum class Mark { placeholder, none, gone };
+Mark placeholder_mark(int dir, const std::string& name) {
   const std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
-  return ::lgetxattr(path.c_str(), "trusted.tierbox.placeholder", nullptr, 0) >= 0;
+  if (::lgetxattr(path.c_str(), "trusted.tierbox.placeholder", nullptr, 0) >= 0) return Mark::placeholder;
+  // Removed since the fstatat: another run's placeholder going away. Taken
+  // for a real entry, it would be planned as existing, and this run would
+  // hold nothing there and find it gone when the sandbox mounts over it.
+  return errno == ENOENT ? Mark::gone : Mark::none;
 }
 
 std::uint64_t mount_id(int fd) {
@@ -212,9 +217,10 @@ BeneathState LinuxHostView::inspect_beneath(const std::string& root, const std::
       if (errno != ENOENT) state.error = "fstatat(" + quote(relative[i]) + "): " + errno_text(errno);
       return state;
     }
-    if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) && is_placeholder(dir.get(), relative[i])) {
-      state.placeholder = true;
-      return state;  // found == i: missing from here on
+    if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+      const auto mark = placeholder_mark(dir.get(), relative[i]);
+      if (mark == Mark::placeholder) state.placeholder = true;
+      if (mark != Mark::none) return state;  // found == i: missing from here on
     }
     state.found = i + 1;
     state.type = type_of_mode(st.st_mode);

@@ -3,7 +3,12 @@
 // trees, checked against real temp trees through the real LinuxHostView.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "common/errors.h"
 #include "common/temp_dir.h"
@@ -387,6 +392,41 @@ BOOST_AUTO_TEST_CASE(glob_entries_protect_what_matches_at_launch_and_hidden_wins
   auto assessment = assess_data_access(profile, inventory_of(kInventory), workspace.str(), view);
   const auto text = actions_text(tree_at(assessment, "/workspace"));
   BOOST_TEST(text == "hide .env ro .env.local ro cfg/app.key ", text);
+}
+
+BOOST_AUTO_TEST_CASE(another_runs_placeholder_going_away_is_never_taken_for_a_real_entry) {
+  // Another run removes its placeholder while this one inspects the path. An
+  // entry seen by fstatat but gone before its mark is read was once taken
+  // for the owner's real .tierbox: planned as existing, held by no run, and
+  // missing when the sandbox mounted over it (a launch failed closed).
+  TempDir dir;
+  const auto placeholder = dir.path() / ".tierbox";
+  const auto temporary = dir.path() / ".tierbox-placeholder.test";
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    // As stages/placeholders.cpp makes one: marked under a temporary name,
+    // renamed into place, later removed.
+    while (!stop) {
+      if (::mkdir(temporary.c_str(), 0755) != 0) continue;
+      if (::setxattr(temporary.c_str(), "trusted.tierbox.placeholder", "1", 1, 0) != 0 ||
+          ::rename(temporary.c_str(), placeholder.c_str()) != 0) {
+        ::rmdir(temporary.c_str());
+        continue;
+      }
+      ::rmdir(placeholder.c_str());
+    }
+  });
+  const LinuxHostView view;
+  int seen_marked = 0, taken_for_real = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const auto state = view.inspect_beneath(dir.str(), {".tierbox"});
+    if (state.placeholder) ++seen_marked;
+    if (state.found == 1) ++taken_for_real;
+  }
+  stop = true;
+  churn.join();
+  BOOST_TEST_MESSAGE(seen_marked << " of 20000 inspections met the placeholder");
+  BOOST_TEST(taken_for_real == 0);
 }
 
 BOOST_AUTO_TEST_CASE(writable_binds_are_protected_like_the_workspace) {
