@@ -48,11 +48,12 @@ int list(const ApprovalOptions& options, const CommonOptions& common) {
   for (const auto& request : out) {
     const auto requester = request.value("requester", json::object());
     std::printf("%s  requested by %s at %s, expires %s%s\n", request.value("id", "").c_str(),
-                requester.value("name", "?").c_str(), request.value("created_at", "").c_str(),
+                printable(requester.value("name", "?")).c_str(), request.value("created_at", "").c_str(),
                 request.value("expires_at", "").c_str(), request["waiting"].get<bool>() ? "" : " (stale: its runner is gone)");
     std::printf("  requires: %s\n", request.value("requires", "").c_str());
     std::printf("  approvals so far: %zu of %d\n", request.value("approved_by", json::array()).size(), request.value("needed", 0));
-    for (const auto& line : request.value("summary", json::array())) std::printf("  %s\n", line.get<std::string>().c_str());
+    for (const auto& line : request.value("summary", json::array()))
+      std::printf("  %s\n", printable(line.get<std::string>()).c_str());
   }
   return 0;
 }
@@ -65,9 +66,13 @@ int vote(const ApprovalOptions& options, const CommonOptions& common, bool appro
   if (!listed || !listed->alive)
     throw Error("no approval request " + quote(options.id) + " is waiting (see `tierbox approvals`)", exit_code::runner_failed);
   const auto& request = listed->request;
-  std::printf("request %s by %s: %s\n", options.id.c_str(),
-              request.value("requester", json::object()).value("name", "?").c_str(), argv_text(request.value("argv", json::array())).c_str());
-  for (const auto& line : request.value("summary", json::array())) std::printf("  %s\n", line.get<std::string>().c_str());
+  // What the approver reads must be what they approve: no escape sequence
+  // of the caller's command line may rewrite it on their terminal.
+  std::printf("request %s by %s: %s\n", printable(options.id).c_str(),
+              printable(request.value("requester", json::object()).value("name", "?")).c_str(),
+              printable(argv_text(request.value("argv", json::array()))).c_str());
+  for (const auto& line : request.value("summary", json::array()))
+    std::printf("  %s\n", printable(line.get<std::string>()).c_str());
   const auto answer = approval::send_vote(dir, options.id, approve, options.reason, request.value("plan_digest", ""));
   std::printf("%s\n", answer.message.c_str());
   if (answer.accepted) return 0;

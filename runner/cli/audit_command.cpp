@@ -185,9 +185,21 @@ int show(const AuditOptions& options, const CommonOptions& common) {
   for (const auto& record : records) {
     if (!audit::matches(record, filter)) continue;
     if (options.json) std::printf("%s\n", record.dump().c_str());
-    else std::printf("%s\n", audit::table_row(record).c_str());
+    else std::printf("%s\n", printable(audit::table_row(record)).c_str());  // argv is the caller's
   }
   return 0;
+}
+
+// Each line of text with its control characters spelled out (printable()).
+void print_lines(const std::string& text) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    const auto line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::printf("%s\n", printable(line).c_str());
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
 }
 
 int report(const AuditOptions& options, const CommonOptions& common) {
@@ -196,7 +208,7 @@ int report(const AuditOptions& options, const CommonOptions& common) {
   const auto since = time_option(options.since, "--since").value_or(now - std::chrono::hours(24 * 7));
   const auto summary = audit::build_report(read_records(log), since, now);
   if (options.json) std::printf("%s\n", summary.dump(2).c_str());
-  else std::printf("%s", audit::render_report(summary).c_str());
+  else print_lines(audit::render_report(summary));
   return 0;
 }
 

@@ -257,13 +257,16 @@ void print_table(const nlohmann::json& rows) {
   for (const auto& row : rows) {
     std::string command;
     for (const auto& word : row.value("argv", nlohmann::json::array())) command += (command.empty() ? "" : " ") + word.get<std::string>();
+    // The caller chose the command line: spelled out, so no escape sequence
+    // in it rewrites what an incident responder reads.
+    command = printable(command);
     if (command.size() > 60) command = command.substr(0, 57) + "...";
     const auto pids = row["pids"].is_number() ? std::to_string(row["pids"].get<long long>()) : "-";
     // started_at is RFC 3339 UTC: its time of day (UTC) is enough beside the runtime.
     const auto started_at = row.value("started_at", "");
     const auto started = started_at.size() >= 19 ? started_at.substr(11, 8) : "-";
     std::printf("%-16s %-12s %-10s %-16s %-9s %5s %7s %-8s %8s  %s\n", row.value("run_id", "").c_str(),
-                row.value("tier", "").c_str(), row["requester"].is_string() ? row["requester"].get<std::string>().c_str() : "",
+                row.value("tier", "").c_str(), row["requester"].is_string() ? printable(row["requester"].get<std::string>()).c_str() : "",
                 row.value("state", "").c_str(), row.value("network_mode", "").c_str(), pids.c_str(),
                 human_bytes(row["mem_bytes"]).c_str(), started.c_str(), human_runtime(row["runtime_ms"]).c_str(),
                 command.c_str());

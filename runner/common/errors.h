@@ -76,6 +76,13 @@ std::string describe_flags(std::uint64_t flags,
 // Quotes a path or argument for an error message.
 std::string quote(std::string_view text);
 
+// text with every terminal control character spelled out: C0 (ESC, CR, ...)
+// and DEL as \xNN, UTF-8 C1 controls (U+0080-U+009F; U+009B starts a CSI
+// sequence on some terminals) as \uNNNN. For what operators' terminals show
+// of strings a task's caller chose (its command line above all): an escape
+// sequence there could erase or rewrite the line an incident responder reads.
+std::string printable(std::string_view text);
+
 // Runs fn; a tierbox::Error escaping it is rethrown with "stage: " in front, so
 // a message says where in the launch it happened.
 template <typename Fn>

@@ -269,6 +269,41 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(audit_tools)
 
+BOOST_AUTO_TEST_CASE(operators_read_a_callers_control_characters_spelled_out) {
+  // A command line is the caller's (an agent's) choice: escape sequences in
+  // it must not erase or rewrite what ps, audit show and audit report print
+  // on an incident responder's terminal. ESC, CR and U+009B (a one-byte CSI
+  // on some terminals) below.
+  Governance gov("nogroup");
+  gov.use_own_registry();
+  const std::string hostile = "x\x1b[2K\r\x1b[31mFAKE\x1b[0m\xc2\x9b" "1A";
+  auto args = gov.run("gov-open", {"/bin/sh", "-c", "sleep 30", hostile});
+  args.insert(args.begin() + 1, "-v");
+  BackgroundRun run(args);
+  BOOST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
+  const auto raw_control = [](const std::string& text) {
+    return text.find('\x1b') != std::string::npos || text.find('\r') != std::string::npos ||
+           text.find("\xc2\x9b") != std::string::npos;
+  };
+  const auto ps = run_tierbox({"ps", "--config-dir", gov.config});
+  BOOST_TEST(ps.status == 0, ps.err);
+  BOOST_TEST(ps.out.find("x\\x1b[2K\\x0d\\x1b[31mFAKE") != std::string::npos, ps.out);
+  BOOST_TEST(!raw_control(ps.out));
+  run.signal(SIGTERM);
+  run.wait();
+  const auto show = run_tierbox({"audit", "show", "--config-dir", gov.config, "--audit-log", gov.log});
+  BOOST_TEST(show.out.find("\\x1b[31mFAKE\\x1b[0m\\u009b1A") != std::string::npos, show.out);
+  BOOST_TEST(!raw_control(show.out));
+  const auto report = run_tierbox({"audit", "report", "--config-dir", gov.config, "--audit-log", gov.log});
+  BOOST_TEST(report.status == 0, report.err);
+  BOOST_TEST(!raw_control(report.out));
+  // The log itself keeps the exact bytes (JSON-escaped), for the record.
+  bool exact = false;
+  for (const auto& record : gov.records())
+    if (record.value("event", "") == "start") exact = record["argv"].back() == hostile;
+  BOOST_TEST(exact);
+}
+
 BOOST_AUTO_TEST_CASE(show_filters_and_report_summarises) {
   LocalUsers users;
   Governance gov(users.group);
