@@ -83,21 +83,16 @@ int stand_in_for(const policy::MountOp& op, int entry, MountSyscalls& sys) noexc
     }
     case Kind::hide_dir_beneath:
       return sys.empty_read_only_tmpfs();
-    case Kind::pin_beneath: {
-      // A clone keeps the tree's attributes and id mapping: only the mount
-      // point is new (private, like every stand-in). Recursive, so a host
-      // submount below stays visible.
-      int tree = sys.open_tree_of(entry, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-      if (tree < 0) return tree;
-      int set = sys.mount_setattr(tree, AT_RECURSIVE, 0, 0, MS_PRIVATE);
-      if (set < 0) sys.close(tree);
-      return set < 0 ? set : tree;
-    }
     default: {
+      // A clone of the entry itself, recursive (a host submount below stays
+      // visible) and private like every stand-in: read-only for a protected
+      // path; for a pin no attribute changes, so it keeps the tree's (its
+      // writability, its id mapping) and only the mount point is new.
+      const std::uint64_t attr =
+          op.kind == Kind::pin_beneath ? 0 : MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
       int tree = sys.open_tree_of(entry, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
       if (tree < 0) return tree;
-      int set = sys.mount_setattr(tree, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0,
-                                  MS_PRIVATE);
+      int set = sys.mount_setattr(tree, AT_RECURSIVE, attr, 0, MS_PRIVATE);
       if (set < 0) sys.close(tree);
       return set < 0 ? set : tree;
     }
