@@ -1,8 +1,10 @@
 // The sandbox's pid 1 after the task is forked: a minimal init. It reaps every
-// orphan re-parented to it (so zombies never pile up), forwards the signals
-// the runner relays to the task's process group, and when the task itself
-// exits it reports the task's wait status on status_fd and exits; the kernel
-// then kills whatever else is left in the pid namespace.
+// orphan re-parented to it (so zombies never pile up) and forwards the signals
+// the runner relays to the task's process group. When the task itself exits,
+// init kills every other process of the sandbox, reaps them all, reports the
+// task's wait status and the whole tree's CPU time on status_fd, and exits.
+// The report thus means "nothing of the task runs any more": the runner writes
+// the end record while the kernel tears the namespaces down.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +17,10 @@ namespace tierbox::launch {
 struct TaskExit {
   int status = 0;                  // the task's wait status
   std::uint64_t reaped_at_ns = 0;  // CLOCK_MONOTONIC when init reaped it
+  // CPU time of the whole tree (every process init reaped, and init itself),
+  // in microseconds: what init's rusage would give its parent at its exit.
+  std::uint64_t cpu_user_us = 0;
+  std::uint64_t cpu_system_us = 0;
 };
 
 [[noreturn]] void run_init(pid_t task, int status_fd) noexcept;

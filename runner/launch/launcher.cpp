@@ -206,24 +206,28 @@ void log_cgroups(const stages::CgroupReport& report) {
                 limits.empty() ? " none" : limits, report.kill);
 }
 
-// After the sandbox is gone, so the numbers are final. CPU time comes from
-// init's rusage where no cgroup counts it (cgroup v1 without a v2 cgroup:
-// cpuacct is not made, since this is free and covers the same tree). A
-// cgroup that cannot be removed keeps the run's registry entry for `gc`.
-stages::CgroupUsage read_usage_and_remove(stages::RunCgroups& cgroups, const struct rusage& tree,
-                                          RunRegistry::Entry& run_entry) {
+// After the task tree is gone, so the numbers are final (init, still in the
+// cgroups while it exits, adds nothing). CPU time comes from the tree's
+// rusage where no cgroup counts it (cgroup v1 without a v2 cgroup: cpuacct is
+// not made, since this is free and covers the same tree).
+stages::CgroupUsage read_usage(stages::RunCgroups& cgroups, const struct rusage& tree) {
   auto usage = cgroups.usage();
   if (!usage.cpu_user_us) {
     usage.cpu_user_us = static_cast<std::uint64_t>(tree.ru_utime.tv_sec) * 1'000'000 + tree.ru_utime.tv_usec;
     usage.cpu_system_us = static_cast<std::uint64_t>(tree.ru_stime.tv_sec) * 1'000'000 + tree.ru_stime.tv_usec;
   }
+  return usage;
+}
+
+// After init is reaped. A cgroup that cannot be removed keeps the run's
+// registry entry for `gc`.
+void remove_cgroups(stages::RunCgroups& cgroups, RunRegistry::Entry& run_entry) {
   try {
     cgroups.destroy();
   } catch (const Error& error) {
     logging::warn("cgroup: {} (left for `tierbox gc`)", error.what());
     run_entry.keep_for_gc();
   }
-  return usage;
 }
 
 // On the wall-clock limit, before init is killed: the cgroup kill gets every
@@ -500,12 +504,11 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.exec_succeeded = true;
   logging::step("exec succeeded");
 
-  // Parent 11: supervise until the sandbox ends; on the wall-clock limit the
-  // tree is killed through its cgroup and its pid namespace.
-  const auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
-                                [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); },
-                                control.get());
-  guard.release();
+  // Parent 11: supervise until init reports that the task exited (the whole
+  // tree is dead and reaped then) or init is gone; on the wall-clock limit
+  // the tree is killed through its cgroup and its pid namespace.
+  auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
+                          [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); }, control.get());
   if (denials) {
     denials->stop();
     outcome.denied_syscalls = denials->counts();
@@ -513,9 +516,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   }
   outcome.ended_at = std::chrono::system_clock::now();
   outcome.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  record_task_status(outcome, result);
   if (result.task_exit) logging::step_at(result.task_exit->reaped_at_ns, "  init: the task exited and was reaped");
-  logging::step("sandbox ended after {} ms", outcome.wall.count());
+  logging::step("task tree ended after {} ms{}", outcome.wall.count(),
+                result.init_reaped ? "" : " (init reported; the namespaces are being torn down)");
 
   // Parent 12: the network's counters; the helper removes the run's rules
   // (and then, on its own, the veth pair).
@@ -523,13 +526,21 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
                                     : stages::uncounted_network_report(plan.network);
   if (outcome.network) logging::step("network report: {}", outcome.network->to_json().dump());
 
-  // Parent 12: what the task used, then its cgroups go.
-  outcome.usage = read_usage_and_remove(cgroups, result.usage, run_entry);
-  logging::step("usage read, cgroups removed");
-
-  // Parent 13: the audit trail's end record, before the run's registry entry
-  // goes with this function.
+  // Parent 13: what the task used (final: nothing of it runs), then the audit
+  // trail's end record, while init's exit tears the namespaces down on
+  // another CPU; the record comes before the run's registry entry goes with
+  // this function.
+  record_task_status(outcome, result);  // init's report, or (no report) init's own end
+  outcome.usage = read_usage(cgroups, result.usage);
+  logging::step("usage read");
   if (hooks.after_end) hooks.after_end(outcome);
+
+  // Parent 14: init's exit, then the cgroups go (they hold init until then).
+  reap_init(pidfd.get(), result);
+  guard.release();
+  logging::step("sandbox ended");
+  remove_cgroups(cgroups, run_entry);
+  logging::step("cgroups removed");
   return outcome;
 }
 

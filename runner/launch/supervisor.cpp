@@ -42,6 +42,16 @@ std::optional<TaskExit> read_task_exit(int status_fd) {
   return std::nullopt;
 }
 
+struct timeval as_timeval(std::uint64_t microseconds) {
+  return {static_cast<time_t>(microseconds / 1'000'000), static_cast<suseconds_t>(microseconds % 1'000'000)};
+}
+
+void take_report(SupervisionResult& result, const TaskExit& exit) {
+  result.task_exit = exit;
+  result.usage.ru_utime = as_timeval(exit.cpu_user_us);
+  result.usage.ru_stime = as_timeval(exit.cpu_system_us);
+}
+
 }  // namespace
 
 SignalRelay::SignalRelay() {
@@ -74,15 +84,16 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
       auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
       timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
     }
-    fds = {{pidfd, POLLIN, 0}, {relay.fd(), POLLIN, 0}};
+    // The status pipe until it reads EOF (-1: poll skips it).
+    fds = {{pidfd, POLLIN, 0}, {relay.fd(), POLLIN, 0}, {status_fd, POLLIN, 0}};
     if (control) control->add_poll_fds(fds);
     const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      throw_sys_error("poll(pidfd, signalfd, control socket)");
+      throw_sys_error("poll(pidfd, signalfd, status pipe, control socket)");
     }
     if (control) {
-      control->handle(fds.data() + 2, fds.size() - 2);
+      control->handle(fds.data() + 3, fds.size() - 3);
       control->handle_timers();
     }
     if (!result.timed_out && std::chrono::steady_clock::now() >= deadline) {
@@ -99,11 +110,28 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
         pidfd_send_signal(pidfd, *signal_number, nullptr, 0);
       }
     }
+    if (fds[2].revents & (POLLIN | POLLHUP)) {
+      if (auto exit = read_task_exit(status_fd)) {
+        take_report(result, *exit);
+        return result;
+      }
+      status_fd = -1;  // init exited (or was killed) without a report
+    }
     if (fds[0].revents & POLLIN) break;
   }
   result.init_status = wait_init(pidfd, result.usage);
-  result.task_exit = read_task_exit(status_fd);
+  result.init_reaped = true;
+  if (status_fd >= 0) {
+    if (auto exit = read_task_exit(status_fd)) take_report(result, *exit);
+  }
   return result;
+}
+
+void reap_init(int pidfd, SupervisionResult& result) {
+  if (result.init_reaped) return;
+  struct rusage ignored {};  // the report counted the tree already
+  result.init_status = wait_init(pidfd, ignored);
+  result.init_reaped = true;
 }
 
 void kill_and_reap(int pidfd) {

@@ -35,23 +35,31 @@ class SignalRelay {
 };
 
 struct SupervisionResult {
-  int init_status = 0;             // wait status of the sandbox's init
+  bool init_reaped = false;        // false: init reported and is exiting (reap_init)
+  int init_status = 0;             // wait status of the sandbox's init, once reaped
   std::optional<TaskExit> task_exit;  // what init reported about the task
   bool timed_out = false;
-  // init's rusage and that of every process it reaped: the whole task tree,
-  // since every orphan of the sandbox is reparented to init.
+  // CPU time of the whole task tree (ru_utime, ru_stime): from init's report,
+  // or from init's rusage when it was reaped without one; every orphan of the
+  // sandbox is reparented to init, so either counts them all.
   struct rusage usage {};
 };
 
 class ControlServer;
 
-// Until init exits. On the deadline, kill_tree() kills the task tree through
+// Until init reports the task's exit (the whole tree is then dead and
+// reaped; init itself is still exiting: see reap_init) or init exits without
+// a report (killed). On the deadline, kill_tree() kills the task tree through
 // its cgroup (a fork racing with the kill cannot escape it), and SIGKILL to
 // init tears down the whole pid namespace as well. control (if any): the
 // run's control socket, served meanwhile (control_server.h).
 SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
                             std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree,
                             ControlServer* control = nullptr);
+
+// Waits for init's exit after its report (namespace teardown), unless
+// supervise already reaped it.
+void reap_init(int pidfd, SupervisionResult& result);
 
 // Kills (if still alive) and reaps the sandbox's init; for error paths.
 void kill_and_reap(int pidfd);

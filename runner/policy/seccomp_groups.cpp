@@ -187,9 +187,9 @@ constexpr SyscallGroup kGroups[] = {
 };
 
 constexpr Names kRuntime[] = {"clock_gettime", "clone",   "close",          "close_range",     "execve",
-                              "exit",          "exit_group", "kill",        "restart_syscall", "rt_sigaction",
-                              "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sendmsg",    "sendto",
-                              "setpgid",       "wait4",   "write"};
+                              "exit",          "exit_group", "getrusage",   "kill",            "restart_syscall",
+                              "rt_sigaction",  "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sendmsg",
+                              "sendto",        "setpgid",  "wait4",          "write"};
 
 // --- the always-blocked list ---
 

@@ -36,9 +36,9 @@ void for_each_syscall(std::string_view name_or_group, const std::function<void(s
 bool is_known_syscall(std::string_view name);
 
 // What tierbox's own init and the start of the task need once the filter is
-// in place (init: sigwaitinfo, wait4, kill, write, exit; the task: clone,
-// close_range, setpgid, rt_sigaction, rt_sigprocmask, send, execve). Always
-// allowed; a tier may not deny them.
+// in place (init: sigwaitinfo, wait4, kill, getrusage, write, exit; the task:
+// clone, close_range, setpgid, rt_sigaction, rt_sigprocmask, send, execve).
+// Always allowed; a tier may not deny them.
 std::span<const std::string_view> runtime_syscalls();
 
 // A condition on one syscall argument: (args[arg] & mask) == value, or

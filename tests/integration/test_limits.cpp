@@ -441,6 +441,25 @@ BOOST_AUTO_TEST_CASE(a_double_forked_background_process_is_gone_when_the_task_ex
   expect_no_cgroup_left(run.result);
 }
 
+// When the task exits, init kills and reaps every other process of the
+// sandbox before it reports, and the runner writes the end record on that
+// report: so an orphan still spinning then is dead by the time the record is
+// written, and its CPU time is the run's. Were the report sent before the
+// reaping, the orphan's time would be missing here (on cgroup v1 hosts the
+// tree's rusage is where it comes from).
+BOOST_AUTO_TEST_CASE(an_orphan_still_spinning_when_the_task_exits_is_killed_and_its_cpu_counted) {
+  const auto marker = unique_marker(7);
+  auto run = run_with_result({}, {"/bin/sh", "-c", "(sh -c 'while :; do :; done # " + marker + "' &) ; sleep 0.6; exit 3"});
+  BOOST_TEST(run.process.status == 3, run.process.err);
+  BOOST_TEST(count_processes_with(marker) == 0, "the orphan outlived its task");
+  const long cpu_ms = run.result["cpu_user_ms"].get<long>() + run.result["cpu_system_ms"].get<long>();
+  BOOST_TEST_MESSAGE("the run's CPU time with a 0.6 s orphan spinning: " << cpu_ms << " ms");
+  // 0.6 s of wall time spinning; even a quarter of a core is 150 ms, while
+  // sh and sleep alone take a few ms.
+  BOOST_TEST(cpu_ms >= 100, run.result.dump());
+  expect_no_cgroup_left(run.result);
+}
+
 BOOST_AUTO_TEST_CASE(a_timeout_kills_the_tree_through_its_cgroup) {
   const auto marker = unique_marker(6);
   auto run = run_with_result({"-v", "--timeout", "1"},

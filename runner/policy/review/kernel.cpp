@@ -93,9 +93,9 @@ void explain_kernel_surface(const Profile& profile, const ExplainContext&, Expla
   section.lines.push_back("Always blocked (every tier that does not opt in): " + blocked + " (docs/seccomp.md).");
   if (spec.allow_dangerous.empty()) section.lines.push_back("Opt-ins to always-blocked items: none.");
   for (const auto& item : spec.allow_dangerous) {
-    const auto* blocked = find_blocked_item(item);
+    const auto* opted = find_blocked_item(item);
     section.lines.push_back("WARNING: opts in to '" + item + "'" +
-                            (blocked ? ": " + std::string(blocked->description) : std::string()));
+                            (opted ? ": " + std::string(opted->description) : std::string()));
   }
   if (spec.log_denials) section.lines.push_back("Denials are logged by the kernel (audit records).");
   if (spec.count_denials) section.lines.push_back("Denials are counted per syscall by tierbox.");
