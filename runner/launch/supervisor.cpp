@@ -113,6 +113,11 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
     if (fds[2].revents & (POLLIN | POLLHUP)) {
       if (auto exit = read_task_exit(status_fd)) {
         take_report(result, *exit);
+        // init exits right after its report. The kill makes that so, whoever
+        // wrote it (only init holds the pipe's write end; the task closed
+        // its copy and cannot reach init's fds): once supervision ends here,
+        // nothing of the sandbox may keep running unwatched.
+        pidfd_send_signal(pidfd, SIGKILL, nullptr, 0);
         return result;
       }
       status_fd = -1;  // init exited (or was killed) without a report

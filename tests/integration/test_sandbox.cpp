@@ -504,6 +504,10 @@ BOOST_AUTO_TEST_CASE(the_old_root_is_unreachable) {
   BOOST_TEST(report["proc1_mem"] == "EACCES");
   BOOST_TEST(report["proc1_exe_open"] == "EACCES");
   BOOST_TEST(report["proc1_exe_readlink"] == "EACCES");
+  // init's fds (the status pipe among them) are out of the task's reach.
+  BOOST_TEST(report["proc_self_fd_dir"] == "ok");
+  BOOST_TEST(report["proc1_fd_dir"] == "EACCES");
+  BOOST_TEST(report["proc1_fds_opened_for_writing"].empty(), report["proc1_fds_opened_for_writing"].dump());
   auto info = probe({"--tier", "untrusted"}, {"info"});
   BOOST_TEST(info["cwd"] == "/workspace");
   for (const auto& mount : info["mounts"]) BOOST_TEST(mount["mount_point"] != "/tmp/tierbox-root");

@@ -236,6 +236,22 @@ json escape() {
   report["proc1_exe_open"] = result(open("/proc/1/exe", O_RDONLY | O_CLOEXEC));
   char exe[4096];
   report["proc1_exe_readlink"] = result(static_cast<int>(readlink("/proc/1/exe", exe, sizeof exe)));
+  // init's fds: its end of the status pipe carries the report the runner
+  // writes the end record on; a task that could write there would end its
+  // own supervision. The control: the probe's own fd directory.
+  auto opened = [](const char* path, int flags) {
+    const int fd = open(path, flags | O_CLOEXEC);
+    const std::string outcome = result(fd);
+    if (fd >= 0) close(fd);
+    return outcome;
+  };
+  report["proc1_fd_dir"] = opened("/proc/1/fd", O_RDONLY | O_DIRECTORY);
+  report["proc_self_fd_dir"] = opened("/proc/self/fd", O_RDONLY | O_DIRECTORY);
+  json init_fds_opened = json::array();
+  for (int fd = 0; fd < 64; ++fd) {
+    if (opened(("/proc/1/fd/" + std::to_string(fd)).c_str(), O_WRONLY) == "ok") init_fds_opened.push_back(fd);
+  }
+  report["proc1_fds_opened_for_writing"] = init_fds_opened;
   return report;
 }
 

@@ -1,7 +1,10 @@
 // Helpers the child uses after clone (no allocation), the sync protocol, and
 // the error text the parent prints.
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +15,8 @@
 #include "common/errors.h"
 #include "common/process_title.h"
 #include "launch/fixed_text.h"
+#include "launch/init.h"
+#include "launch/supervisor.h"
 #include "launch/sync.h"
 #include "stages/process.h"
 
@@ -96,6 +101,63 @@ BOOST_AUTO_TEST_CASE(sys_error_names_call_arguments_and_errno) {
   BOOST_TEST(describe_flags(0x5, {{0x1, "A"}, {0x4, "C"}}) == "A|C");
   BOOST_TEST(describe_flags(0x18, {{0x8, "D"}}) == "D|0x10");
   BOOST_TEST(quote("a\"b\n") == "\"a\\\"b\\x0a\"");
+}
+
+// The runner ends its supervision on init's report and then waits for init's
+// exit without a deadline; so a report must never leave a process running:
+// a stand-in "init" that reports and then lingers is killed at once.
+BOOST_AUTO_TEST_CASE(a_report_ends_supervision_and_an_init_that_lingers_after_it_is_killed) {
+  int status_pipe[2];
+  BOOST_REQUIRE(::pipe2(status_pipe, O_CLOEXEC) == 0);
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    launch::TaskExit exit{W_EXITCODE(3, 0), 1, 1500, 250};
+    if (::write(status_pipe[1], &exit, sizeof exit) != static_cast<ssize_t>(sizeof exit)) ::_exit(1);
+    ::sleep(60);
+    ::_exit(0);
+  }
+  ::close(status_pipe[1]);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  BOOST_REQUIRE(pidfd >= 0);
+  launch::SignalRelay relay;
+  auto result = launch::supervise(pidfd, relay, status_pipe[0], std::chrono::steady_clock::now() + std::chrono::seconds(60),
+                                  [] {});
+  BOOST_TEST(!result.init_reaped);
+  BOOST_REQUIRE(result.task_exit.has_value());
+  BOOST_TEST(WEXITSTATUS(result.task_exit->status) == 3);
+  BOOST_TEST(result.usage.ru_utime.tv_usec == 1500);
+  BOOST_TEST(result.usage.ru_stime.tv_usec == 250);
+  struct pollfd exited {pidfd, POLLIN, 0};
+  const bool gone = ::poll(&exited, 1, 5000) == 1;
+  BOOST_TEST(gone, "the stand-in init still runs 5 s after its report");
+  if (!gone) ::kill(child, SIGKILL);
+  launch::reap_init(pidfd, result);
+  BOOST_TEST(result.init_reaped);
+  BOOST_TEST(WIFSIGNALED(result.init_status));
+  ::close(pidfd);
+  ::close(status_pipe[0]);
+}
+
+// Without a report (init killed, say by the wall-clock limit), supervision
+// lasts until init is gone and reaps it.
+BOOST_AUTO_TEST_CASE(without_a_report_supervision_reaps_init) {
+  int status_pipe[2];
+  BOOST_REQUIRE(::pipe2(status_pipe, O_CLOEXEC) == 0);
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) ::_exit(9);
+  ::close(status_pipe[1]);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  BOOST_REQUIRE(pidfd >= 0);
+  launch::SignalRelay relay;
+  auto result = launch::supervise(pidfd, relay, status_pipe[0], std::chrono::steady_clock::now() + std::chrono::seconds(60),
+                                  [] {});
+  BOOST_TEST(result.init_reaped);
+  BOOST_TEST(!result.task_exit.has_value());
+  BOOST_TEST(WEXITSTATUS(result.init_status) == 9);
+  ::close(pidfd);
+  ::close(status_pipe[0]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
