@@ -295,11 +295,16 @@ std::string read_until_eof(int fd) {
 
 bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
-std::string process_cmdline(const std::string& pid) {
-  const int fd = ::open(("/proc/" + pid + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+std::string read_proc_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   std::string text = read_until_eof(fd);
   ::close(fd);
+  return text;
+}
+
+std::string process_cmdline(const std::string& pid) {
+  std::string text = read_proc_file("/proc/" + pid + "/cmdline");
   std::replace(text.begin(), text.end(), '\0', ' ');
   return text;
 }

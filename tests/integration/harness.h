@@ -95,6 +95,10 @@ bool process_exists(pid_t pid);
 // /proc/<pid>/cmdline with NULs as spaces; "" when the process is gone (it
 // may exit while being read: never an exception).
 std::string process_cmdline(const std::string& pid);
+// A /proc file of some process, "" when it cannot be read: the process may
+// exit between listing /proc and the read, which makes read() fail with
+// ESRCH (an std::ifstream throws from underflow then).
+std::string read_proc_file(const std::string& path);
 // Polls until pid is gone; false if it still exists after timeout.
 bool wait_until_gone(pid_t pid, std::chrono::milliseconds timeout);
 

@@ -187,8 +187,7 @@ std::vector<pid_t> descendants_of(pid_t root) {
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const auto name = entry.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const std::string text = read_proc_file((entry.path() / "stat").string());  // any host process: it may exit meanwhile
     const auto paren = text.rfind(')');
     if (paren == std::string::npos) continue;
     std::istringstream fields(text.substr(paren + 2));
@@ -215,7 +214,7 @@ std::vector<pid_t> descendants_of(pid_t root) {
 // The host directories of pid's cgroups that are the run's (tierbox-<id>).
 std::vector<std::string> run_cgroup_dirs(pid_t pid, const std::string& run_id) {
   std::vector<std::string> dirs;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::istringstream in(read_proc_file("/proc/" + std::to_string(pid) + "/cgroup"));
   for (std::string line; std::getline(in, line);) {
     if (line.find("tierbox-" + run_id) == std::string::npos) continue;
     const auto first = line.find(':');
@@ -231,8 +230,7 @@ std::vector<std::string> run_cgroup_dirs(pid_t pid, const std::string& run_id) {
 
 // CPU seconds pid has used (utime + stime).
 double cpu_seconds_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::string text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   const auto paren = text.rfind(')');
   if (paren == std::string::npos) return -1;
   std::istringstream fields(text.substr(paren + 2));

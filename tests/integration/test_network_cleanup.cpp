@@ -107,8 +107,7 @@ std::uint64_t ticks_since_boot() {
 
 // Field 22 of /proc/PID/stat; max when unreadable (the process is gone).
 std::uint64_t start_ticks(const std::filesystem::path& process) {
-  std::ifstream stat(process / "stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::string text = read_proc_file((process / "stat").string());
   const auto paren = text.rfind(')');
   if (paren == std::string::npos) return UINT64_MAX;
   std::istringstream fields(text.substr(paren + 2));
@@ -144,8 +143,7 @@ int references_to_network_namespace(std::uint64_t inode, std::uint64_t run_ended
 bool has_ended(pid_t pid, std::chrono::seconds patience) {
   const auto deadline = std::chrono::steady_clock::now() + patience;
   while (true) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const std::string text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
     const auto paren = text.rfind(')');
     if (text.empty() || (paren != std::string::npos && paren + 2 < text.size() && (text[paren + 2] == 'Z' || text[paren + 2] == 'X')))
       return true;
