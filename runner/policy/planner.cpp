@@ -27,11 +27,13 @@ constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom",
 constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
 // procfs files hidden behind /dev/null: kernel memory and log, keys, and
 // scheduler/timer internals and the kernel's build config, which leak host
-// state. (Files only the host's root may read, such as /proc/slabinfo or
-// /proc/kpageflags, need no mask: the task is never that user; the
-// integration tests check they stay unreadable.)
-constexpr const char* kProcMaskedFiles[] = {"kcore",       "kmsg",          "kallsyms",      "keys", "key-users",
-                                            "timer_list",  "sched_debug",   "latency_stats", "config.gz"};
+// state; and the kernel's command line, which in a VM often carries the
+// guest agent's own arguments (here: its listening address and vsock
+// ports), boot tokens or the root device. (Files only the host's root may
+// read, such as /proc/slabinfo or /proc/kpageflags, need no mask: the task
+// is never that user; the integration tests check they stay unreadable.)
+constexpr const char* kProcMaskedFiles[] = {"kcore",      "kmsg",        "kallsyms",      "keys",      "key-users",
+                                            "timer_list", "sched_debug", "latency_stats", "config.gz", "cmdline"};
 // procfs directories hidden behind an empty read-only tmpfs: firmware tables,
 // sound cards and disks of the host (the list runc masks).
 constexpr const char* kProcMaskedDirs[] = {"acpi", "asound", "scsi"};

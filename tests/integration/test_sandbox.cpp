@@ -404,7 +404,8 @@ BOOST_AUTO_TEST_CASE(proc_is_fresh_with_kernel_knobs_read_only_and_leaks_masked)
   std::vector<std::string> masked;
   for (const char* path : {"/proc/kcore", "/proc/kmsg", "/proc/kallsyms", "/proc/keys", "/proc/key-users",
                            "/proc/timer_list", "/proc/sched_debug", "/proc/config.gz", "/proc/slabinfo",
-                           "/proc/kpageflags", "/proc/kpagecount", "/proc/vmallocinfo", "/proc/pagetypeinfo"})
+                           "/proc/kpageflags", "/proc/kpagecount", "/proc/vmallocinfo", "/proc/pagetypeinfo",
+                           "/proc/cmdline"})
     if (std::filesystem::exists(path)) masked.push_back(path);
   BOOST_REQUIRE(!masked.empty());
   std::vector<std::string> args = {"read"};
@@ -414,6 +415,12 @@ BOOST_AUTO_TEST_CASE(proc_is_fresh_with_kernel_knobs_read_only_and_leaks_masked)
     auto outcome = reads[path];
     BOOST_TEST((outcome["result"] != "ok" || outcome["bytes"] == 0), path << " leaks: " << outcome.dump());
   }
+  // The control for the kernel's command line, which every user may read
+  // outside: the host's is not empty.
+  std::ifstream host_cmdline("/proc/cmdline");
+  std::string cmdline;
+  std::getline(host_cmdline, cmdline);
+  BOOST_TEST(!cmdline.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
