@@ -316,7 +316,9 @@ void protect_literal(const TreeSource& source, const ProtectedPath& entry, const
   // components follow it (or the entry ends in '/'), else a file.
   std::vector<std::string> missing(components.begin(), components.begin() + static_cast<std::ptrdiff_t>(state.found) + 1);
   const bool directory = missing.size() < components.size() || entry.pattern.directory;
-  tree.actions.push_back({Kind::placeholder, missing, directory ? EntryType::directory : EntryType::file, reason});
+  // The entry's own content only when the placeholder is the entry itself.
+  tree.actions.push_back({Kind::placeholder, missing, directory ? EntryType::directory : EntryType::file, reason,
+                          directory ? std::string() : entry.placeholder});
 }
 
 // Parents before children; one action per path; nothing below a hidden

@@ -46,6 +46,7 @@ struct TreeEntryAction {
   std::vector<std::string> relative;  // components below the tree's root
   EntryType type = EntryType::file;   // of the entry (or the placeholder to create)
   std::string reason;                 // "secret (rule **/.env* ...)", "protected_paths .git/hooks/"
+  std::string content;                // a placeholder file's content (ProtectedPath::placeholder)
 };
 
 struct TreeAssessment {

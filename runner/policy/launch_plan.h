@@ -68,13 +68,15 @@ struct MountOp {
   int prepared = -1;        // index into LaunchPlan::prepared_mounts
 };
 
-// An empty file or directory the parent creates in a writable tree before the
-// launch, so a protected path that does not exist yet can be covered (the
-// task then cannot create it); removed after the run (stages/placeholders).
+// A file (empty, or with the content the tier gives) or an empty directory
+// the parent creates in a writable tree before the launch, so a protected
+// path that does not exist yet can be covered (the task then cannot create
+// it); removed after the run (stages/placeholders).
 struct Placeholder {
   std::string tree;      // canonical host path of the tree's root
   std::string relative;  // below it, "a/b"
   bool directory = false;
+  std::string content;   // of a file placeholder; usually empty
 };
 
 struct RlimitSetting {

@@ -459,7 +459,7 @@ void plan_tree_actions(const HostFacts& host, LaunchPlan& plan) {
                                     root, below});
           break;
         case Action::placeholder:
-          plan.placeholders.push_back({tree.host_path, below, action.type == EntryType::directory});
+          plan.placeholders.push_back({tree.host_path, below, action.type == EntryType::directory, action.content});
           plan.mount_ops.push_back({Kind::read_only_beneath, root, below});
           break;
         case Action::read_only:

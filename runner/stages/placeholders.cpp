@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -57,11 +58,24 @@ void own_and_mark(int fd, int parent, const std::string& path) {
     throw_sys_error("fsetxattr(" + quote(path) + ", " + kMark + ")");
 }
 
-// A new placeholder, marked before anyone can see it: made under a temporary
-// name and renamed into place (RENAME_NOREPLACE), so a concurrent run never
-// finds it unmarked and mistakes it for the owner's own file. Invalid when
-// something already exists at name.
-UniqueFd create_marked(int parent, const std::string& name, bool directory, const std::string& path) {
+// Writes a file placeholder's content (short: a few bytes).
+void write_content(int fd, const std::string& content, const std::string& path) {
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_sys_error("write(" + quote(path) + " (temporary), " + std::to_string(content.size()) + " bytes)");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// A new placeholder, marked and filled before anyone can see it: made under
+// a temporary name and renamed into place (RENAME_NOREPLACE), so a concurrent
+// run never finds it unmarked and mistakes it for the owner's own file, and
+// no reader ever sees it empty when it has content. Invalid when something
+// already exists at name.
+UniqueFd create_marked(int parent, const std::string& name, bool directory, const std::string& content,
+                       const std::string& path) {
   static unsigned counter = 0;
   const std::string temporary = ".tierbox-placeholder." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   UniqueFd fd;
@@ -69,11 +83,12 @@ UniqueFd create_marked(int parent, const std::string& name, bool directory, cons
     if (::mkdirat(parent, temporary.c_str(), 0755) != 0) throw_sys_error("mkdirat(" + quote(path) + " (temporary), 0755)");
     fd = UniqueFd(::openat(parent, temporary.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   } else {
-    fd = UniqueFd(::openat(parent, temporary.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    fd = UniqueFd(::openat(parent, temporary.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   }
   if (!fd) throw_sys_error("openat(" + quote(path) + " (temporary), O_CREAT|O_EXCL|O_NOFOLLOW)");
   const auto discard = [&] { ::unlinkat(parent, temporary.c_str(), directory ? AT_REMOVEDIR : 0); };
   try {
+    if (!directory) write_content(fd.get(), content, path);
     own_and_mark(fd.get(), parent, path);
   } catch (...) {
     discard();
@@ -90,12 +105,13 @@ UniqueFd create_marked(int parent, const std::string& name, bool directory, cons
 }
 
 // Opens the entry at name, creating it when missing. created: whether we did.
-UniqueFd open_or_create(int parent, const std::string& name, bool directory, const std::string& path, bool& created) {
+UniqueFd open_or_create(int parent, const std::string& name, bool directory, const std::string& content,
+                        const std::string& path, bool& created) {
   created = false;
   struct stat st {};
   if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno != ENOENT) throw_sys_error("fstatat(" + quote(path) + ")");
-    if (auto fd = create_marked(parent, name, directory, path)) {
+    if (auto fd = create_marked(parent, name, directory, content, path)) {
       created = true;
       return fd;
     }
@@ -121,7 +137,7 @@ std::optional<HeldPlaceholder> hold(const policy::Placeholder& planned) {
   const auto deadline = std::chrono::steady_clock::now() + kPatience;
   while (std::chrono::steady_clock::now() < deadline) {
     bool created = false;
-    auto fd = open_or_create(parent.get(), name, planned.directory, path, created);
+    auto fd = open_or_create(parent.get(), name, planned.directory, planned.content, path, created);
     if (!fd) {
       if (errno == ENOENT) continue;  // removed between the two calls
       return std::nullopt;
@@ -136,20 +152,30 @@ std::optional<HeldPlaceholder> hold(const policy::Placeholder& planned) {
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw_sys_error("fstat(" + quote(path) + ")");
     if (st.st_nlink == 0) continue;  // removed after we opened it
-    return HeldPlaceholder{path, std::move(parent), name, std::move(fd), planned.directory, st.st_dev, st.st_ino};
+    return HeldPlaceholder{path,         std::move(parent), name,     std::move(fd), planned.directory,
+                           planned.content, st.st_dev,     st.st_ino};
   }
   throw Error("could not create the placeholder " + quote(path) + " for a protected path (it kept changing for " +
                   std::to_string(kPatience.count()) + " s)",
               exit_code::runner_failed);
 }
 
-// Removes it if no other run holds it and it is still our empty entry.
+// Whether the file holds exactly content: what the host's user wrote into a
+// placeholder meanwhile is theirs, and stays.
+bool holds_exactly(int fd, const std::string& content, off_t size) {
+  if (size != static_cast<off_t>(content.size())) return false;
+  if (content.empty()) return true;
+  std::string read(content.size(), '\0');
+  return ::pread(fd, read.data(), read.size(), 0) == static_cast<ssize_t>(read.size()) && read == content;
+}
+
+// Removes it if no other run holds it and it is still our entry, as made.
 bool remove_if_unused(const HeldPlaceholder& item) {
   if (::flock(item.fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
   struct stat now {}, held {};
   if (::fstatat(item.parent.get(), item.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) return false;
   if (::fstat(item.fd.get(), &held) != 0 || now.st_dev != held.st_dev || now.st_ino != held.st_ino) return false;
-  if (!item.directory && held.st_size != 0) return false;
+  if (!item.directory && !holds_exactly(item.fd.get(), item.content, held.st_size)) return false;
   // A directory that is not empty fails with ENOTEMPTY and is kept.
   return ::unlinkat(item.parent.get(), item.name.c_str(), item.directory ? AT_REMOVEDIR : 0) == 0;
 }
@@ -164,8 +190,11 @@ Placeholders::~Placeholders() {
 nlohmann::json Placeholders::to_record() const {
   auto list = nlohmann::json::array();
   for (const auto& item : held)
-    list.push_back({{"path", item.path}, {"device", static_cast<std::uint64_t>(item.device)},
-                    {"inode", static_cast<std::uint64_t>(item.inode)}, {"directory", item.directory}});
+    list.push_back({{"path", item.path},
+                    {"device", static_cast<std::uint64_t>(item.device)},
+                    {"inode", static_cast<std::uint64_t>(item.inode)},
+                    {"directory", item.directory},
+                    {"content", item.content}});
   return list;
 }
 
@@ -188,6 +217,7 @@ std::vector<std::string> remove_recorded_placeholders(const nlohmann::json& reco
     held.path = path;
     held.name = path.substr(slash + 1);
     held.directory = item.value("directory", false);
+    held.content = item.value("content", "");
     // The recorded path was built from a canonical tree; a symlink there now
     // means it is not ours any more.
     held.parent = UniqueFd(::open(slash == 0 ? "/" : path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -30,6 +30,7 @@ struct HeldPlaceholder {
   std::string name;
   UniqueFd fd;          // the placeholder itself, flock(LOCK_SH) held
   bool directory = false;
+  std::string content;  // a file placeholder's (removed only while it still holds exactly this)
   dev_t device = 0;
   ino_t inode = 0;
 };
@@ -45,7 +46,7 @@ class Placeholders {
   ~Placeholders();
 
   std::vector<HeldPlaceholder> held;
-  // {"path", "device", "inode", "directory"} per placeholder, for gc.
+  // {"path", "device", "inode", "directory", "content"} per placeholder, for gc.
   [[nodiscard]] nlohmann::json to_record() const;
 };
 

@@ -178,6 +178,45 @@ BOOST_AUTO_TEST_CASE(a_submodules_git_config_cannot_be_changed) {
   BOOST_TEST(!fs::exists(plain.path() / ".git/modules"));
 }
 
+// git takes config and hooks from the directory `.git/commondir` names, from
+// `.git/config.worktree` when the repository has extensions.worktreeConfig
+// (`git sparse-checkout` sets it), and a linked worktree's from
+// `.git/worktrees/NAME/`. Each led around the protected .git/config: the
+// host's next `git status` ran a core.fsmonitor of the task's (reproduced
+// with git 2.39; the control below does it on the host).
+BOOST_AUTO_TEST_CASE(git_cannot_be_pointed_at_a_config_of_the_tasks) {
+  TempDir markers("tierbox-git-markers");
+  const auto marker = markers.path() / "fsmonitor-ran";
+  const std::string git = "git -c user.email=t@example.com -c user.name=t";
+  // Lays a config whose fsmonitor touches the marker, and points .git/commondir at it.
+  const std::string plant = "mkdir -p .cache/evil && cp -r .git/objects .git/refs .git/HEAD .cache/evil/ && "
+                            "printf '[core]\\n\\tfsmonitor = \"touch " + marker.string() + "; false\"\\n' > .cache/evil/config; "
+                            "echo ../.cache/evil > .git/commondir; echo commondir=$?; ";
+  // Control, on the host: the attack works where nothing blocks it.
+  Workspace control;
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + control.str() + " && git init -q && " + plant + " git status >/dev/null 2>&1; true"}).status == 0);
+  BOOST_TEST(fs::exists(marker), "control: git on the host did not follow .git/commondir");
+  fs::remove(marker);
+
+  Workspace workspace;
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + git + " commit -q --allow-empty -m host"}).status == 0);
+  auto result = run_tierbox({"run", "--tier", "workspace-write", "--workspace", workspace.str(), "--", "/bin/sh", "-c",
+                             plant + "rm -f .git/commondir; echo rm=$?; "
+                             "printf '[core]\\n\\tfsmonitor = x\\n' > .git/config.worktree; echo config_worktree=$?; "
+                             "mkdir -p .git/worktrees/wt; echo worktrees=$?; "
+                             "echo commondir_holds=$(cat .git/commondir); " + git + " commit -q --allow-empty -m sandbox; echo commit=$?"});
+  BOOST_TEST(result.status == 0, result.err);
+  for (const char* expected : {"commondir=2", "rm=1", "config_worktree=2", "worktrees=1", "commondir_holds=.", "commit=0"})
+    BOOST_TEST(result.out.find(expected) != std::string::npos, expected << " not in: " << result.out << result.err);
+  // After the run: the placeholders are gone, the task's commit is there,
+  // and the host's git runs nothing of the task's.
+  for (const char* path : {".git/commondir", ".git/config.worktree", ".git/worktrees"})
+    BOOST_TEST(!fs::exists(fs::symlink_status(workspace.path() / path)), path);
+  auto log = run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git status >/dev/null 2>&1; git log --format=%s"});
+  BOOST_TEST(log.out == "sandbox\nhost\n", log.out << log.err);
+  BOOST_TEST(!fs::exists(marker), "the host's git ran the task's fsmonitor");
+}
+
 BOOST_AUTO_TEST_CASE(git_cannot_be_moved_aside_and_replaced_by_a_git_of_the_tasks) {
   // .git holds the protected mounts but is not one itself: renaming it
   // would carry .git/config away and leave the name free for a new .git

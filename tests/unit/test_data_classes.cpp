@@ -344,6 +344,29 @@ BOOST_AUTO_TEST_CASE(existing_paths_become_read_only_and_missing_ones_get_placeh
   BOOST_TEST(text.find("deep/er") == std::string::npos, text);
 }
 
+BOOST_AUTO_TEST_CASE(a_missing_file_gets_its_placeholder_content_and_a_missing_parent_none) {
+  auto profile = tier_with(DataClass::secret);
+  profile.workspace.writable = true;
+  auto commondir = protect(".git/commondir");
+  commondir.placeholder = ".\n";
+  profile.data_access.protected_paths = {commondir};
+  TestView view;
+  TempDir repository;
+  repository.write(".git/HEAD", "ref");
+  const auto in_repository = assess_data_access(profile, inventory_of(kInventory), repository.str(), view);
+  const auto& file = tree_at(in_repository, "/workspace").actions;
+  BOOST_REQUIRE(file.size() == 1u);
+  BOOST_TEST((file[0].kind == TreeEntryAction::Kind::placeholder));
+  BOOST_TEST(file[0].content == ".\n");
+  // Not a repository: the placeholder is the directory .git, empty.
+  TempDir plain;
+  const auto in_plain = assess_data_access(profile, inventory_of(kInventory), plain.str(), view);
+  const auto& directory = tree_at(in_plain, "/workspace").actions;
+  BOOST_REQUIRE(directory.size() == 1u);
+  BOOST_TEST((directory[0].type == EntryType::directory));
+  BOOST_TEST(directory[0].content.empty());
+}
+
 BOOST_AUTO_TEST_CASE(read_only_trees_need_no_protection) {
   TempDir workspace;
   TestView view;

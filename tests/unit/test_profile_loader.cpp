@@ -96,6 +96,18 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_errors) {
   expect_error(R"({"limits": {"wall_time": 1e999}})", {"tiers/t.json", "invalid JSON", "number overflow"});
 }
 
+BOOST_AUTO_TEST_CASE(a_placeholder_content_is_only_for_a_literal_file) {
+  expect_error(R"({"protected_paths": [{"path": ".env*", "placeholder": "x"}]})",
+               {"tiers/t.json", "/protected_paths/0/placeholder", "a pattern", "fix: remove"});
+  expect_error(R"({"protected_paths": [{"path": "**/conf", "placeholder": "x"}]})", {"/protected_paths/0/placeholder", "a pattern"});
+  expect_error(R"({"protected_paths": [{"path": "conf/", "placeholder": "x"}]})", {"/protected_paths/0/placeholder", "directory"});
+  expect_error(R"({"protected_paths": [{"path": "a", "mode": "hidden", "placeholder": "x"}]})",
+               {"/protected_paths/0/placeholder", "hidden"});
+  expect_error(R"({"protected_paths": [{"path": "a", "placeholder": 5}]})", {"/protected_paths/0/placeholder", "expected a string"});
+  expect_error(R"({"protected_paths": [{"path": "a", "placeholder": ")" + std::string(4097, 'x') + R"("}]})",
+               {"/protected_paths/0/placeholder", "longer than 4096 bytes", "fix: shorten it"});
+}
+
 BOOST_AUTO_TEST_CASE(paths_must_be_absolute_and_normalized) {
   for (const char* target : {"usr", "/usr/", "/usr/../etc", "/usr/./bin", "//usr", ""})
     expect_error(std::string(R"({"mounts": [{"type": "bind", "source": "/usr", "target": ")") + target + R"("}]})",

@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(each_field_is_classified) {
     "limits": {"wall_time": "2h"},
     "environment": {"pass": ["TERM", "SSH_AUTH_SOCK"], "allow": ["CI"], "set": {"PATH": "/bin"}},
     "hostname": "other",
-    "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", ".tierbox/", ".env", ".env*", "secrets/"],
+    "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", {"path": ".git/commondir", "placeholder": ".\n"}, ".git/config.worktree", ".git/worktrees/", ".tierbox/", ".env", ".env*", "secrets/"],
     "allowed_commands": ["sh"]
   })", "new");
   auto changes = compare_profiles(old_tier, new_tier);
@@ -168,10 +168,13 @@ BOOST_AUTO_TEST_CASE(a_child_may_not_widen_or_change_a_final_field) {
   BOOST_TEST(load_error(dir, R"({"extends": "strict", "max_data_class": "secret"})").find("max_data_class") != std::string::npos);
   BOOST_TEST(load_error(dir, R"({"extends": "strict", "mounts": [{"type": "tmpfs", "target": "/x", "size": "1M"}]})").find("mounts") != std::string::npos);
   BOOST_TEST(load_error(dir, R"({"extends": "strict", "hostname": "other"})").find("changes hostname") != std::string::npos);
+  // A placeholder's content is neither tighter nor looser: a change is refused.
+  auto moved = load_error(dir, R"({"extends": "base", "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", {"path": ".git/commondir", "placeholder": "../elsewhere"}, ".git/config.worktree", ".git/worktrees/", ".tierbox/", ".env", ".env*"]})");
+  BOOST_TEST(moved.find("changes protected_paths (.git/commondir: placeholder \".\\n\" -> \"../elsewhere\")") != std::string::npos, moved);
   // Shipped base: protected_paths is final, so a tier cannot drop .git/hooks/.
   auto dropped = load_error(dir, R"({"extends": "base", "protected_paths": [".git/config"]})");
   BOOST_TEST(dropped.find("/protected_paths: widens protected_paths (no longer protected: ") != std::string::npos, dropped);
-  BOOST_TEST(load_error(dir, R"({"extends": "base", "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", ".tierbox/", ".env", ".env*", "more/"]})").empty());
+  BOOST_TEST(load_error(dir, R"({"extends": "base", "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", {"path": ".git/commondir", "placeholder": ".\n"}, ".git/config.worktree", ".git/worktrees/", ".tierbox/", ".env", ".env*", "more/"]})").empty());
 }
 
 BOOST_AUTO_TEST_CASE(unknown_final_fields_are_errors) {

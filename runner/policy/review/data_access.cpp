@@ -10,9 +10,9 @@ std::string class_text(const std::optional<DataClass>& data_class) {
   return data_class ? to_string(*data_class) : "(unset)";
 }
 
-std::map<std::string, ProtectionMode> by_pattern(const std::vector<ProtectedPath>& paths) {
-  std::map<std::string, ProtectionMode> map;
-  for (const auto& entry : paths) map[entry.pattern.text] = entry.mode;
+std::map<std::string, const ProtectedPath*> by_pattern(const std::vector<ProtectedPath>& paths) {
+  std::map<std::string, const ProtectedPath*> map;
+  for (const auto& entry : paths) map[entry.pattern.text] = &entry;
   return map;
 }
 
@@ -29,18 +29,28 @@ void compare_data_access(const Profile& before, const Profile& after, Changes& o
   }
   auto old_paths = by_pattern(before.data_access.protected_paths);
   auto new_paths = by_pattern(after.data_access.protected_paths);
-  for (const auto& [pattern, mode] : old_paths) {
+  for (const auto& [pattern, old_entry] : old_paths) {
     auto now = new_paths.find(pattern);
     if (now == new_paths.end()) {
       add_change(out, "protected_paths", Effect::widens, "no longer protected: " + pattern);
-    } else if (now->second != mode) {
-      add_change(out, "protected_paths", now->second == ProtectionMode::read_only ? Effect::widens : Effect::narrows,
-                 pattern + ": " + to_string(mode) + " -> " + to_string(now->second));
+      continue;
     }
+    const auto mode = old_entry->mode;
+    const auto new_mode = now->second->mode;
+    if (new_mode != mode)
+      add_change(out, "protected_paths", new_mode == ProtectionMode::read_only ? Effect::widens : Effect::narrows,
+                 pattern + ": " + to_string(mode) + " -> " + to_string(new_mode));
+    // What a missing path's placeholder holds can change what programs on
+    // the host do with it (git follows .git/commondir): neither side of it.
+    if (now->second->placeholder != old_entry->placeholder)
+      add_change(out, "protected_paths", Effect::changes,
+                 pattern + ": placeholder " + nlohmann::json(old_entry->placeholder).dump() + " -> " +
+                     nlohmann::json(now->second->placeholder).dump());
   }
-  for (const auto& [pattern, mode] : new_paths)
+  for (const auto& [pattern, entry] : new_paths)
     if (!old_paths.count(pattern))
-      add_change(out, "protected_paths", Effect::narrows, "newly protected (" + std::string(to_string(mode)) + "): " + pattern);
+      add_change(out, "protected_paths", Effect::narrows,
+                 "newly protected (" + std::string(to_string(entry->mode)) + "): " + pattern);
 }
 
 void explain_data_access(const Profile& profile, const ExplainContext& context, Explanation& out) {

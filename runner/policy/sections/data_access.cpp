@@ -8,6 +8,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr std::size_t kMaxPlaceholderBytes = 4096;
+
 ProtectedPath parse_protected_path(const json& value, const std::string& file, const std::string& pointer) {
   ProtectedPath entry;
   entry.origin = file + ":" + pointer;
@@ -24,6 +26,11 @@ ProtectedPath parse_protected_path(const json& value, const std::string& file, c
       else if (*mode == "hidden") entry.mode = ProtectionMode::hidden;
       else reader.fail("mode", "expected \"read-only\" or \"hidden\", got " + json(*mode).dump());
     }
+    if (auto placeholder = reader.string("placeholder")) {
+      if (placeholder->size() > kMaxPlaceholderBytes)
+        reader.fail("placeholder", "longer than " + std::to_string(kMaxPlaceholderBytes) + " bytes (fix: shorten it)");
+      entry.placeholder = *placeholder;
+    }
     reader.string("comment");
     reader.finish();
   }
@@ -31,6 +38,15 @@ ProtectedPath parse_protected_path(const json& value, const std::string& file, c
   auto pattern = parse_path_pattern(text, {PatternAnchor::relative, PatternAnchor::anywhere}, &error);
   if (!pattern) throw ConfigError(file, pointer, error);
   entry.pattern = std::move(*pattern);
+  if (!entry.placeholder.empty()) {
+    // Only a literal file path gets a placeholder file of its own.
+    const char* why = entry.pattern.has_wildcards() || entry.pattern.anchor == PatternAnchor::anywhere
+                          ? "a pattern protects only what exists at launch, so it has no placeholder"
+                      : entry.pattern.directory          ? "a directory's placeholder is an empty directory"
+                      : entry.mode == ProtectionMode::hidden ? "a hidden path's stand-in is always empty"
+                                                             : nullptr;
+    if (why) throw ConfigError(file, pointer + "/placeholder", std::string(why) + " (fix: remove \"placeholder\")");
+  }
   return entry;
 }
 

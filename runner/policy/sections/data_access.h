@@ -26,6 +26,11 @@ struct ProtectedPath {
   PathPattern pattern;  // relative to the tree's root (".git/hooks/"), or "**/name"
   ProtectionMode mode = ProtectionMode::read_only;
   std::string origin;   // "file.json:/protected_paths/2"
+  // What the placeholder file holds when the path is missing at launch ("" by
+  // default). For files whose mere existence changes what a program does:
+  // git refuses to run with an empty `.git/commondir`, and reads "." as
+  // "this directory".
+  std::string placeholder;
 };
 
 struct DataAccessSpec {
