@@ -17,10 +17,6 @@ std::uint64_t monotonic_ns() noexcept {
   return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(now.tv_nsec);
 }
 
-std::uint64_t microseconds(const struct timeval& time) noexcept {
-  return static_cast<std::uint64_t>(time.tv_sec) * 1'000'000ULL + static_cast<std::uint64_t>(time.tv_usec);
-}
-
 // After the task's exit: every other process of the sandbox is killed and
 // reaped (orphans are init's children), so that the report below comes only
 // when none of them can run any more. kill(-1) spares init itself; every

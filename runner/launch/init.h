@@ -7,6 +7,7 @@
 // the end record while the kernel tears the namespaces down.
 #pragma once
 
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -22,6 +23,11 @@ struct TaskExit {
   std::uint64_t cpu_user_us = 0;
   std::uint64_t cpu_system_us = 0;
 };
+
+// A rusage time in microseconds, the unit TaskExit and the run's usage use.
+inline std::uint64_t microseconds(const struct timeval& time) noexcept {
+  return static_cast<std::uint64_t>(time.tv_sec) * 1'000'000ULL + static_cast<std::uint64_t>(time.tv_usec);
+}
 
 [[noreturn]] void run_init(pid_t task, int status_fd) noexcept;
 

@@ -210,11 +210,11 @@ void log_cgroups(const stages::CgroupReport& report) {
 // cgroups while it exits, adds nothing). CPU time comes from the tree's
 // rusage where no cgroup counts it (cgroup v1 without a v2 cgroup: cpuacct is
 // not made, since this is free and covers the same tree).
-stages::CgroupUsage read_usage(stages::RunCgroups& cgroups, const struct rusage& tree) {
+stages::CgroupUsage read_usage(stages::RunCgroups& cgroups, const SupervisionResult& tree) {
   auto usage = cgroups.usage();
   if (!usage.cpu_user_us) {
-    usage.cpu_user_us = static_cast<std::uint64_t>(tree.ru_utime.tv_sec) * 1'000'000 + tree.ru_utime.tv_usec;
-    usage.cpu_system_us = static_cast<std::uint64_t>(tree.ru_stime.tv_sec) * 1'000'000 + tree.ru_stime.tv_usec;
+    usage.cpu_user_us = tree.cpu_user_us;
+    usage.cpu_system_us = tree.cpu_system_us;
   }
   return usage;
 }
@@ -531,7 +531,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // another CPU; the record comes before the run's registry entry goes with
   // this function.
   record_task_status(outcome, result);  // init's report, or (no report) init's own end
-  outcome.usage = read_usage(cgroups, result.usage);
+  outcome.usage = read_usage(cgroups, result);
   logging::step("usage read");
   if (hooks.after_end) hooks.after_end(outcome);
 

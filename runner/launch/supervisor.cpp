@@ -1,6 +1,7 @@
 #include "launch/supervisor.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -42,14 +43,10 @@ std::optional<TaskExit> read_task_exit(int status_fd) {
   return std::nullopt;
 }
 
-struct timeval as_timeval(std::uint64_t microseconds) {
-  return {static_cast<time_t>(microseconds / 1'000'000), static_cast<suseconds_t>(microseconds % 1'000'000)};
-}
-
 void take_report(SupervisionResult& result, const TaskExit& exit) {
   result.task_exit = exit;
-  result.usage.ru_utime = as_timeval(exit.cpu_user_us);
-  result.usage.ru_stime = as_timeval(exit.cpu_system_us);
+  result.cpu_user_us = exit.cpu_user_us;
+  result.cpu_system_us = exit.cpu_system_us;
 }
 
 }  // namespace
@@ -124,8 +121,11 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
     }
     if (fds[0].revents & POLLIN) break;
   }
-  result.init_status = wait_init(pidfd, result.usage);
+  struct rusage tree {};
+  result.init_status = wait_init(pidfd, tree);
   result.init_reaped = true;
+  result.cpu_user_us = microseconds(tree.ru_utime);
+  result.cpu_system_us = microseconds(tree.ru_stime);
   if (status_fd >= 0) {
     if (auto exit = read_task_exit(status_fd)) take_report(result, *exit);
   }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <signal.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <functional>
@@ -39,10 +38,11 @@ struct SupervisionResult {
   int init_status = 0;             // wait status of the sandbox's init, once reaped
   std::optional<TaskExit> task_exit;  // what init reported about the task
   bool timed_out = false;
-  // CPU time of the whole task tree (ru_utime, ru_stime): from init's report,
-  // or from init's rusage when it was reaped without one; every orphan of the
+  // CPU time of the whole task tree, in microseconds: from init's report, or
+  // from init's rusage when it was reaped without one; every orphan of the
   // sandbox is reparented to init, so either counts them all.
-  struct rusage usage {};
+  std::uint64_t cpu_user_us = 0;
+  std::uint64_t cpu_system_us = 0;
 };
 
 class ControlServer;

@@ -126,8 +126,8 @@ BOOST_AUTO_TEST_CASE(a_report_ends_supervision_and_an_init_that_lingers_after_it
   BOOST_TEST(!result.init_reaped);
   BOOST_REQUIRE(result.task_exit.has_value());
   BOOST_TEST(WEXITSTATUS(result.task_exit->status) == 3);
-  BOOST_TEST(result.usage.ru_utime.tv_usec == 1500);
-  BOOST_TEST(result.usage.ru_stime.tv_usec == 250);
+  BOOST_TEST(result.cpu_user_us == 1500u);
+  BOOST_TEST(result.cpu_system_us == 250u);
   struct pollfd exited {pidfd, POLLIN, 0};
   const bool gone = ::poll(&exited, 1, 5000) == 1;
   BOOST_TEST(gone, "the stand-in init still runs 5 s after its report");
