@@ -21,6 +21,7 @@
 #include "stages/root.h"
 #include "stages/seccomp.h"
 #include "stages/secrets.h"
+#include "stages/time_namespace.h"
 #include "stages/user_namespace.h"
 #include "stages/uts.h"
 
@@ -210,6 +211,8 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   if (plan.secrets)
     step(ChildStep::write_secrets, stages::write_secrets(*plan.secrets, plan.task_uid, plan.task_gid, failure));
   step(ChildStep::hostname, stages::set_host_name(plan.hostname.c_str(), failure));
+  // For the task, which enters it at execve; init keeps the host's clocks.
+  step(ChildStep::time_namespace, stages::enter_time_namespace_for_children(failure));
   // Mode host has no network namespace of its own: lo is the host's (and up).
   step(ChildStep::loopback, plan.network == policy::NetworkMode::host || stages::bring_up_loopback(failure));
   step(ChildStep::rlimits, stages::apply_rlimits(plan.rlimits, failure));

@@ -15,6 +15,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::root_read_only: return "make the root read-only";
     case ChildStep::write_secrets: return "write the secrets";
     case ChildStep::hostname: return "hostname";
+    case ChildStep::time_namespace: return "time namespace";
     case ChildStep::loopback: return "bring up lo";
     case ChildStep::rlimits: return "rlimits";
     case ChildStep::wait_network_ready: return "wait for the network (sync #2)";

@@ -18,6 +18,7 @@ enum class ChildStep : std::uint32_t {
   root_read_only,
   write_secrets,
   hostname,
+  time_namespace,
   loopback,
   rlimits,
   wait_network_ready,    // sync #2

@@ -29,11 +29,14 @@ constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "
 // scheduler/timer internals and the kernel's build config, which leak host
 // state; and the kernel's command line, which in a VM often carries the
 // guest agent's own arguments (here: its listening address and vsock
-// ports), boot tokens or the root device. (Files only the host's root may
+// ports), boot tokens or the root device; and the boot id, one value for the
+// host and every sandbox on it since its boot, which tells the task which
+// host it runs on and links its runs there. (Files only the host's root may
 // read, such as /proc/slabinfo or /proc/kpageflags, need no mask: the task
 // is never that user; the integration tests check they stay unreadable.)
 constexpr const char* kProcMaskedFiles[] = {"kcore",      "kmsg",        "kallsyms",      "keys",      "key-users",
-                                            "timer_list", "sched_debug", "latency_stats", "config.gz", "cmdline"};
+                                            "timer_list", "sched_debug", "latency_stats", "config.gz", "cmdline",
+                                            "sys/kernel/random/boot_id"};
 // procfs directories hidden behind an empty read-only tmpfs: firmware tables,
 // sound cards and disks of the host (the list runc masks).
 constexpr const char* kProcMaskedDirs[] = {"acpi", "asound", "scsi"};

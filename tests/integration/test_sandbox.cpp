@@ -13,6 +13,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -66,11 +68,39 @@ BOOST_AUTO_TEST_SUITE(sandbox_identity)
 
 BOOST_AUTO_TEST_CASE(every_namespace_is_new) {
   auto info = probe({"--tier", "untrusted"}, {"info"});
-  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
+  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"}) {
     struct stat host {};
     BOOST_REQUIRE(::stat((std::string("/proc/self/ns/") + name).c_str(), &host) == 0);
     BOOST_TEST(info["namespaces"][name].get<ino_t>() != host.st_ino, name << " namespace is the host's");
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_task_cannot_read_how_long_the_host_has_been_up) {
+  // The time namespace: the sandbox's monotonic and boot clocks start at its
+  // launch, so /proc/uptime, /proc/stat's btime and process start times say
+  // nothing of the host's uptime, and the task cannot move them.
+  const double host_uptime = std::strtod(read_proc_file("/proc/uptime").c_str(), nullptr);
+  const auto launched = std::chrono::system_clock::now();
+  auto clocks = probe({"--tier", "untrusted"}, {"clocks"});
+  BOOST_TEST_INFO("inside: " << clocks.dump() << "; the host's uptime " << host_uptime << " s");
+  // Generous bounds: the probe runs well within a minute of the launch.
+  for (const char* clock : {"monotonic", "boottime", "uptime", "init_started", "self_started"}) {
+    BOOST_TEST(clocks[clock].get<double>() >= 0.0, clock);
+    BOOST_TEST(clocks[clock].get<double>() < 60.0, clock);
+  }
+  BOOST_TEST(clocks["init_started"].get<double>() <= clocks["self_started"].get<double>());
+  const auto launched_s = std::chrono::duration_cast<std::chrono::seconds>(launched.time_since_epoch()).count();
+  BOOST_TEST(std::abs(clocks["btime"].get<long long>() - launched_s) < 60);
+  // The wall clock is the host's: only the clocks since boot move.
+  BOOST_TEST(std::abs(clocks["realtime"].get<double>() - static_cast<double>(launched_s)) < 60.0);
+  BOOST_TEST(clocks["set_offsets"] != "ok");
+  BOOST_TEST(clocks["unshare_time"] != "ok");
+  // The control: outside, the host's uptime is longer than any of the above
+  // could be, unless this host booted less than two minutes ago.
+  if (host_uptime < 120.0)
+    BOOST_TEST_MESSAGE("note: the host booted " << host_uptime << " s ago; its uptime and the sandbox's cannot be told apart");
+  else
+    BOOST_TEST(clocks["uptime"].get<double>() < host_uptime - 60.0);
 }
 
 BOOST_AUTO_TEST_CASE(task_is_unprivileged_inside_and_on_the_host) {
@@ -405,7 +435,7 @@ BOOST_AUTO_TEST_CASE(proc_is_fresh_with_kernel_knobs_read_only_and_leaks_masked)
   for (const char* path : {"/proc/kcore", "/proc/kmsg", "/proc/kallsyms", "/proc/keys", "/proc/key-users",
                            "/proc/timer_list", "/proc/sched_debug", "/proc/config.gz", "/proc/slabinfo",
                            "/proc/kpageflags", "/proc/kpagecount", "/proc/vmallocinfo", "/proc/pagetypeinfo",
-                           "/proc/cmdline"})
+                           "/proc/cmdline", "/proc/sys/kernel/random/boot_id"})
     if (std::filesystem::exists(path)) masked.push_back(path);
   BOOST_REQUIRE(!masked.empty());
   std::vector<std::string> args = {"read"};
@@ -421,6 +451,7 @@ BOOST_AUTO_TEST_CASE(proc_is_fresh_with_kernel_knobs_read_only_and_leaks_masked)
   std::string cmdline;
   std::getline(host_cmdline, cmdline);
   BOOST_TEST(!cmdline.empty());
+  BOOST_TEST(!read_proc_file("/proc/sys/kernel/random/boot_id").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -37,6 +37,7 @@ json info();
 json tiocsti();
 json escape();
 json keyring(long serial, const std::string& description);
+json clocks();
 
 // probe_files.cpp: file system attempts.
 json try_write(const std::vector<std::string>& paths);

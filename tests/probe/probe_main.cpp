@@ -29,6 +29,7 @@
 //   tierbox-probe orphans N            fork N orphans that exit; report zombies left
 //   tierbox-probe fill PATH BYTES      write BYTES into PATH, report how far it got
 //   tierbox-probe keyring SERIAL DESC  read a key, search the session keyring
+//   tierbox-probe clocks               the clocks, uptime, boot and start times; try to change the offsets
 //   tierbox-probe limits               /proc/self/limits and /proc/self/cgroup, parsed
 //   tierbox-probe forkbomb SECONDS [MARKER]   every process forks as fast as it can for SECONDS;
 //                                      report how many forks failed (EAGAIN) in the first process
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: tierbox-probe info|write|read|mkdir|remove|rename|read-through-symlink|tiocsti|escape|loopback|"
                  "connect|connect-many|exchange|resolve|resolve-after|hold|net-admin|connect-abstract|connect-unix|"
-                 "orphans|fill|keyring|limits|forkbomb|hog|spin|stubborn|stream|syscall|blocked ...\n";
+                 "orphans|fill|keyring|clocks|limits|forkbomb|hog|spin|stubborn|stream|syscall|blocked ...\n";
     return 2;
   }
   const std::string command = argv[1];
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   else if (command == "fill" && args.size() == 2) report = fill(args[0], std::stoll(args[1]));
   else if (command == "keyring" && args.size() == 2) report = keyring(std::stol(args[0]), args[1]);
   else if (command == "limits") report = limits();
+  else if (command == "clocks") report = clocks();
   else if (command == "forkbomb" && !args.empty()) report = forkbomb(std::stod(args[0]));
   else if (command == "hog" && args.size() == 1) report = hog(std::stoll(args[0]));
   else if (command == "spin" && args.size() == 2) report = spin(std::stod(args[0]), std::stoi(args[1]));

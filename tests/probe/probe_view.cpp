@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 
 namespace probe {
 namespace {
@@ -60,7 +61,7 @@ json open_fds(int exclude) {
 
 json namespaces() {
   json ids = json::object();
-  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
+  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"}) {
     struct stat st {};
     if (stat((std::string("/proc/self/ns/") + name).c_str(), &st) == 0) ids[name] = st.st_ino;
   }
@@ -263,6 +264,46 @@ json keyring(long serial, const std::string& description) {
   std::string read_result = read >= 0 ? std::string(payload, static_cast<std::size_t>(std::min<long>(read, sizeof payload))) : errno_name(errno);
   long found = syscall(SYS_keyctl, 10 /* KEYCTL_SEARCH */, -3 /* KEY_SPEC_SESSION_KEYRING */, "user", description.c_str(), 0);
   return {{"read", read_result}, {"search", found >= 0 ? "found" : errno_name(errno)}};
+}
+
+json clocks() {
+  json report;
+  const auto seconds = [](clockid_t clock) {
+    struct timespec now {};
+    clock_gettime(clock, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+  };
+  report["monotonic"] = seconds(CLOCK_MONOTONIC);
+  report["boottime"] = seconds(CLOCK_BOOTTIME);
+  report["realtime"] = seconds(CLOCK_REALTIME);
+  report["uptime"] = std::strtod(read_text("/proc/uptime").c_str(), nullptr);
+  const std::string stat = read_text("/proc/stat");
+  const auto btime = stat.find("\nbtime ");
+  report["btime"] = btime == std::string::npos ? -1LL : std::strtoll(stat.c_str() + btime + 7, nullptr, 10);
+  // Field 22 of /proc/PID/stat: the start time, in clock ticks since boot.
+  const auto start_ticks = [](const std::string& pid) {
+    const std::string text = read_text("/proc/" + pid + "/stat");
+    auto position = text.rfind(')');
+    if (position == std::string::npos) return -1.0;
+    std::istringstream fields(text.substr(position + 2));
+    std::string field;
+    for (int index = 3; index <= 22 && fields >> field; ++index)
+      if (index == 22) return std::strtod(field.c_str(), nullptr) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return -1.0;
+  };
+  report["init_started"] = start_ticks("1");
+  report["self_started"] = start_ticks("self");
+  // The attempts to change them: new offsets for this namespace, and a new one.
+  const int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+  std::string offsets = fd < 0 ? errno_name(errno) : "ok";
+  if (fd >= 0) {
+    const char text[] = "monotonic 100000 0\n";
+    if (write(fd, text, sizeof text - 1) < 0) offsets = errno_name(errno);
+    close(fd);
+  }
+  report["set_offsets"] = offsets;
+  report["unshare_time"] = result(static_cast<int>(syscall(SYS_unshare, 0x00000080 /* CLONE_NEWTIME */)));
+  return report;
 }
 
 }  // namespace probe

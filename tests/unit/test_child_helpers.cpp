@@ -19,6 +19,7 @@
 #include "launch/supervisor.h"
 #include "launch/sync.h"
 #include "stages/process.h"
+#include "stages/time_namespace.h"
 
 using namespace tierbox;
 
@@ -32,6 +33,23 @@ BOOST_AUTO_TEST_CASE(fixed_text_truncates_instead_of_overflowing) {
   char numbers[32];
   launch::FixedText(numbers, sizeof numbers).add_number(0).add(" ").add_number(9223372036854775807LL);
   BOOST_TEST(std::string(numbers) == "0 9223372036854775807");
+}
+
+BOOST_AUTO_TEST_CASE(time_offsets_start_the_sandbox_clocks_at_one_second) {
+  // The host has been up 52091.7 s (monotonic) and 52100.2 s (boot time,
+  // which also counts suspends): inside, both read 1 s plus the fraction.
+  char buffer[128];
+  const struct timespec monotonic {52091, 700'000'000}, boottime {52100, 200'000'000};
+  const auto length = stages::format_time_offsets(monotonic, boottime, buffer, sizeof buffer);
+  BOOST_TEST(std::string(buffer, length) == "monotonic -52090 0\nboottime -52099 0\n");
+  // The kernel refuses offsets that put a clock below zero: a host up for
+  // less than a second gets a positive offset instead.
+  const struct timespec young {0, 400'000'000};
+  stages::format_time_offsets(young, young, buffer, sizeof buffer);
+  BOOST_TEST(std::string(buffer) == "monotonic 1 0\nboottime 1 0\n");
+  // A buffer too small for the text is refused, not cut short.
+  char small[20];
+  BOOST_TEST(stages::format_time_offsets(monotonic, boottime, small, sizeof small) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(child_failure_records_call_and_errno) {
