@@ -225,6 +225,20 @@ class TreeScanner {
                                "class " + describe(classification)});
       return false;  // all of it is hidden
     }
+    // A unix socket or a named pipe is a door out of the sandbox whatever its
+    // network mode: a host service listening in the workspace (a database's
+    // or an agent's socket, git's fsmonitor daemon) would take the task's
+    // connections, a host process reading or writing a pipe there would talk
+    // with the task. Neither a read-only mount nor the task's uid stops it:
+    // opening them is no write to the mount, and the workspace's idmap makes
+    // the task their owner. Landlock cannot refuse a socket's connect() before
+    // ABI 9 (LANDLOCK_ACCESS_FS_RESOLVE_UNIX). Endpoints the task makes itself
+    // are not in the host's tree at launch, so they work.
+    if (scan_classes_ && type == EntryType::endpoint) {
+      tree_.actions.push_back({Kind::hide, relative, EntryType::file,
+                               "a unix socket or named pipe of a process outside the sandbox"});
+      return false;
+    }
     match_globs(relative, type);
     if (type != EntryType::directory) return false;
     if (!scan_classes_ && !glob_may_match_below(relative)) return false;

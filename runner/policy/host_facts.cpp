@@ -38,6 +38,7 @@ EntryType type_of_mode(mode_t mode) {
   if (S_ISREG(mode)) return EntryType::file;
   if (S_ISDIR(mode)) return EntryType::directory;
   if (S_ISLNK(mode)) return EntryType::symlink;
+  if (S_ISSOCK(mode) || S_ISFIFO(mode)) return EntryType::endpoint;
   return EntryType::other;
 }
 
@@ -46,6 +47,8 @@ EntryType type_of_dirent(int dir_fd, const struct dirent* entry) {
     case DT_REG: return EntryType::file;
     case DT_DIR: return EntryType::directory;
     case DT_LNK: return EntryType::symlink;
+    case DT_SOCK:
+    case DT_FIFO: return EntryType::endpoint;
     case DT_UNKNOWN: {
       struct stat st {};
       if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return EntryType::missing;

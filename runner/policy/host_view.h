@@ -15,9 +15,9 @@
 
 namespace tierbox::policy {
 
-enum class EntryType { missing, file, directory, symlink, other };
-
-const char* to_string(EntryType type);
+// endpoint: a unix socket or a named pipe, through which whatever process
+// holds its other end can be reached.
+enum class EntryType { missing, file, directory, symlink, endpoint, other };
 
 // What lies at a relative path below a tree's root, looked up without
 // following any symlink.

@@ -4,18 +4,24 @@
 // mounts exposing a higher class refuse; and the reviewer tools' exit codes.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
+#include "common/unique_fd.h"
 #include "integration/harness.h"
 
 using namespace tierbox::testing;
+using tierbox::UniqueFd;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -76,6 +82,57 @@ BOOST_AUTO_TEST_CASE(a_mask_cannot_be_removed_bypassed_by_a_new_symlink_or_writt
   BOOST_TEST(renamed["rename"] == "EBUSY", renamed.dump());
   probe_in(workspace, {"--tier", "workspace-write"}, {"write", ".env"});
   BOOST_TEST(read_file(workspace.path() / ".env") == "TOKEN=abc");
+}
+
+BOOST_AUTO_TEST_CASE(a_host_processs_socket_or_pipe_in_the_workspace_cannot_be_reached) {
+  // A service on the host listening in the workspace (a project's database
+  // socket, an agent's, git's fsmonitor daemon), or a named pipe a host
+  // process holds: in a tier without network the task must not reach them.
+  // A read-only mount stops neither, and the workspace's idmap makes the task
+  // their owner.
+  Workspace workspace;
+  fs::create_directories(workspace.path() / "run");
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  BOOST_REQUIRE(listener);
+  struct sockaddr_un address {};
+  address.sun_family = AF_UNIX;
+  const auto path = (workspace.path() / "run/db.sock").string();
+  BOOST_REQUIRE(path.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  BOOST_REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  BOOST_REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  BOOST_REQUIRE(::listen(listener.get(), 8) == 0);
+  const auto accepted = [&] {
+    int count = 0;
+    while (true) {
+      UniqueFd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!connection) break;
+      ++count;
+    }
+    return count;
+  };
+  // The pipe's host end is open and holds data for whoever reads it.
+  const auto pipe_path = workspace.path() / "run/pipe";
+  BOOST_REQUIRE(::mkfifo(pipe_path.c_str(), 0600) == 0);
+  UniqueFd host_end(::open(pipe_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  BOOST_REQUIRE(host_end);
+  BOOST_REQUIRE(::write(host_end.get(), "from the host", 13) == 13);
+  for (const char* tier : {"untrusted", "workspace-write"}) {
+    auto report = probe_in(workspace, {"--tier", tier}, {"connect-unix", "run/db.sock"});
+    BOOST_TEST(report["connect"] != "ok", tier << ": " << report.dump());
+    BOOST_TEST(accepted() == 0, tier << ": the host's service took a connection from the sandbox");
+    auto read = probe_in(workspace, {"--tier", tier}, {"read", "run/pipe"});
+    BOOST_TEST(read["run/pipe"]["bytes"] == 0, tier << ": " << read.dump());
+  }
+  // The host's data is still in the pipe: nobody inside read it.
+  char buffer[32];
+  BOOST_TEST(::read(host_end.get(), buffer, sizeof buffer) == 13);
+  // The control: the socket still works on the host.
+  UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  BOOST_REQUIRE(client);
+  BOOST_TEST(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  BOOST_TEST(accepted() == 1);
+  BOOST_TEST(fs::is_socket(path));
 }
 
 BOOST_AUTO_TEST_CASE(a_symlink_planted_over_a_secret_path_does_not_redirect_the_mask) {

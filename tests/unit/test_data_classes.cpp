@@ -3,10 +3,14 @@
 // trees, checked against real temp trees through the real LinuxHostView.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <sys/xattr.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -294,6 +298,40 @@ BOOST_AUTO_TEST_CASE(secrets_inside_a_mounted_tree_are_masked_not_refused) {
   auto none = assess_data_access(secret_tier, inventory_of(kInventory), workspace.str(), view);
   BOOST_TEST(tree_at(none, "/workspace").actions.empty());
   BOOST_TEST(view.walks == 0);
+}
+
+BOOST_AUTO_TEST_CASE(unix_sockets_and_named_pipes_in_a_scanned_tree_are_masked) {
+  // A host service's socket in the workspace (a database's, an agent's) would
+  // take the task's connections, a pipe a host process holds would carry
+  // data either way; the task's own come later and are not in the host's tree.
+  TempDir workspace;
+  workspace.write("src/main.c", "int main;");
+  fs::create_directories(workspace.path() / "run");
+  std::vector<int> sockets;
+  for (const char* name : {"run/db.sock", "agent.sock"}) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_REQUIRE(fd >= 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    const auto path = (workspace.path() / name).string();
+    BOOST_REQUIRE(path.size() < sizeof address.sun_path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    BOOST_REQUIRE(::bind(fd, reinterpret_cast<struct sockaddr*>(&address), sizeof address) == 0);
+    sockets.push_back(fd);
+  }
+  BOOST_REQUIRE(::mkfifo((workspace.path() / "run/pipe").c_str(), 0600) == 0);
+  TestView view;
+  auto assessment = assess_data_access(tier_with(DataClass::internal), inventory_of(kInventory), workspace.str(), view);
+  const auto& tree = tree_at(assessment, "/workspace");
+  const auto text = actions_text(tree);
+  BOOST_TEST(text.find("hide agent.sock ") != std::string::npos, text);
+  BOOST_TEST(text.find("hide run/pipe ") != std::string::npos, text);
+  BOOST_TEST(text.find("hide run/db.sock ") != std::string::npos, text);
+  BOOST_TEST(text.find("main.c") == std::string::npos, text);
+  for (const auto& action : tree.actions)
+    if (action.relative.back() == "agent.sock")
+      BOOST_TEST(action.reason == "a unix socket or named pipe of a process outside the sandbox");
+  for (int fd : sockets) ::close(fd);
 }
 
 BOOST_AUTO_TEST_CASE(a_secret_symlink_in_the_tree_is_masked_itself_and_never_followed) {
