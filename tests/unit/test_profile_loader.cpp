@@ -108,6 +108,29 @@ BOOST_AUTO_TEST_CASE(a_placeholder_content_is_only_for_a_literal_file) {
                {"/protected_paths/0/placeholder", "longer than 4096 bytes", "fix: shorten it"});
 }
 
+BOOST_AUTO_TEST_CASE(protected_paths_plus_adds_to_the_bases_list) {
+  TempDir dir;
+  auto base = load_text(dir, R"({"extends": "base"})", "plain");
+  auto added = load_text(dir, R"({"extends": "base", "protected_paths+": [".husky/", {"path": ".env", "mode": "hidden"}]})");
+  std::vector<std::string> before, after;
+  for (const auto& entry : base.data_access.protected_paths) before.push_back(entry.pattern.text);
+  for (const auto& entry : added.data_access.protected_paths) after.push_back(entry.pattern.text);
+  // The base's entries stay, in order; .env is replaced in place, .husky/ added.
+  auto expected = before;
+  expected.push_back(".husky/");
+  BOOST_TEST((after == expected));
+  const auto env = std::find_if(added.data_access.protected_paths.begin(), added.data_access.protected_paths.end(),
+                                [](const auto& entry) { return entry.pattern.text == ".env"; });
+  BOOST_REQUIRE(env != added.data_access.protected_paths.end());
+  BOOST_TEST((env->mode == policy::ProtectionMode::hidden));
+  // A file that marks protected_paths final: an entry loosening one of its
+  // own (hidden back to read-only) is refused like a replacement list.
+  dir.write("tiers/strict.json",
+            R"({"extends": "base", "final": ["protected_paths"], "protected_paths+": [{"path": ".env", "mode": "hidden"}]})");
+  BOOST_CHECK_THROW(load_text(dir, R"({"extends": "strict", "protected_paths+": [".env"]})"), ConfigError);
+  expect_error(R"({"protected_paths+": ["/abs"]})", {"/protected_paths+/0"});
+}
+
 BOOST_AUTO_TEST_CASE(paths_must_be_absolute_and_normalized) {
   for (const char* target : {"usr", "/usr/", "/usr/../etc", "/usr/./bin", "//usr", ""})
     expect_error(std::string(R"({"mounts": [{"type": "bind", "source": "/usr", "target": ")") + target + R"("}]})",

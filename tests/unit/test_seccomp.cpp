@@ -514,8 +514,8 @@ BOOST_AUTO_TEST_SUITE(seccomp_profile)
 BOOST_AUTO_TEST_CASE(shipped_tiers_allow_the_system_service_set_and_opt_in_to_nothing) {
   for (const char* tier : {"untrusted", "readonly", "workspace-write"}) {
     const auto profile = load_tier(tier, {kShipped});
-    // untrusted repeats base.json's list (a key replaces the base's) and adds
-    // inotify; this keeps the repeated part in step with the base.
+    // base.json's list is the built-in default's; untrusted adds inotify
+    // with `deny+`.
     auto expected = SeccompSpec{}.deny;
     if (std::string(tier) == "untrusted") expected.insert(expected.end(), {"inotify_add_watch", "inotify_init", "inotify_init1"});
     BOOST_TEST((profile.seccomp.deny == expected), tier << ": base.json, the built-in default and the tier differ");
@@ -532,6 +532,27 @@ BOOST_AUTO_TEST_CASE(a_tier_overrides_single_keys_of_its_base) {
   BOOST_TEST(to_string(profile.seccomp.deny_action) == "kill_process");
   BOOST_TEST((profile.seccomp.deny == std::vector<std::string>{"@ipc"}));
   BOOST_TEST((profile.seccomp.allow == std::vector<std::string>{"@system-service"}));  // the base's
+}
+
+BOOST_AUTO_TEST_CASE(deny_plus_adds_to_the_list_in_effect) {
+  TempDir dir;
+  // Onto the base's list, once each (@swap is in it already).
+  auto added = load_text(dir, R"({"extends": "base", "seccomp": {"deny+": ["@ipc", "@swap"]}})");
+  auto expected = SeccompSpec{}.deny;
+  expected.push_back("@ipc");
+  BOOST_TEST((added.seccomp.deny == expected));
+  // After this file's own `deny`, which replaces the base's first.
+  auto both = load_text(dir, R"({"extends": "base", "seccomp": {"deny": ["@swap"], "deny+": ["@ipc"]}})");
+  BOOST_TEST((both.seccomp.deny == std::vector<std::string>{"@swap", "@ipc"}));
+  // Through a chain: each file adds to what the one before left.
+  dir.write("tiers/middle.json", R"({"extends": "base", "seccomp": {"deny+": ["@ipc"]}})");
+  auto chained = load_text(dir, R"({"extends": "middle", "seccomp": {"deny+": ["inotify_init1"]}})");
+  BOOST_TEST(chained.seccomp.deny.back() == "inotify_init1");
+  BOOST_TEST(chained.seccomp.deny[chained.seccomp.deny.size() - 2] == "@ipc");
+  // The same checks as `deny`, naming `deny+`.
+  expect_error(R"({"seccomp": {"deny+": ["@filesystem"]}})", {"/seccomp/deny+/0", "unknown syscall group"});
+  expect_error(R"({"seccomp": {"deny+": ["read", "wait4"]}})", {"/seccomp/deny+/1", "wait4", "init"});
+  expect_error(R"({"seccomp": {"deny+": "@ipc"}})", {"/seccomp/deny+"});
 }
 
 BOOST_AUTO_TEST_CASE(unknown_names_groups_items_and_actions_name_the_json_path) {

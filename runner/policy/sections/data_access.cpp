@@ -1,5 +1,7 @@
 #include "policy/sections/data_access.h"
 
+#include <algorithm>
+
 #include "common/errors.h"
 #include "policy/json_reader.h"
 
@@ -71,6 +73,18 @@ void apply_data_access(JsonObjectReader& reader, DataAccessSpec& spec) {
     for (std::size_t i = 0; i < entries->size(); ++i)
       spec.protected_paths.push_back(
           parse_protected_path((*entries)[i], reader.file(), json_pointer_append("/protected_paths", i)));
+  }
+  // `protected_paths+`: added to the list in effect (the base's), so a tier
+  // protects more (`.husky/`, `.vscode/`) without repeating the base's list.
+  // An entry for a path already listed replaces it (`hidden` over `read-only`).
+  if (const auto* entries = reader.array("protected_paths+")) {
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+      auto entry = parse_protected_path((*entries)[i], reader.file(), json_pointer_append("/protected_paths+", i));
+      auto same = std::find_if(spec.protected_paths.begin(), spec.protected_paths.end(),
+                               [&](const ProtectedPath& listed) { return listed.pattern.text == entry.pattern.text; });
+      if (same != spec.protected_paths.end()) *same = std::move(entry);
+      else spec.protected_paths.push_back(std::move(entry));
+    }
   }
 }
 

@@ -63,12 +63,12 @@ void check_allow(JsonObjectReader& reader, const std::vector<std::string>& names
 
 // tierbox's own init and the start of the task need these once the filter is
 // in place; denying one would break every launch of the tier.
-void check_deny(JsonObjectReader& reader, const std::vector<std::string>& names) {
+void check_deny(JsonObjectReader& reader, const char* key, const std::vector<std::string>& names) {
   const auto runtime = runtime_syscalls();
   for (std::size_t i = 0; i < names.size(); ++i) {
     for (const auto& syscall : expand_syscall_names(names[i])) {
       if (std::find(runtime.begin(), runtime.end(), syscall) == runtime.end()) continue;
-      throw ConfigError(reader.file(), json_pointer_append(reader.pointer_of("deny"), i),
+      throw ConfigError(reader.file(), json_pointer_append(reader.pointer_of(key), i),
                         json(names[i]).dump() + " denies " + syscall +
                             ", which tierbox's init needs to start and supervise the task (fix: deny the other syscalls by name)");
     }
@@ -110,8 +110,17 @@ void apply_seccomp(JsonObjectReader reader, SeccompSpec& spec) {
   }
   if (auto deny = reader.string_array("deny")) {
     check_names(reader, "deny", *deny);
-    check_deny(reader, *deny);
+    check_deny(reader, "deny", *deny);
     spec.deny = *deny;
+  }
+  // `deny+`: added to the list in effect (the base's, or this file's `deny`),
+  // so a tier denies more without repeating its base's list and falling
+  // behind when the base's grows.
+  if (auto more = reader.string_array("deny+")) {
+    check_names(reader, "deny+", *more);
+    check_deny(reader, "deny+", *more);
+    for (const auto& name : *more)
+      if (std::find(spec.deny.begin(), spec.deny.end(), name) == spec.deny.end()) spec.deny.push_back(name);
   }
   if (auto log = reader.boolean("log_denials")) spec.log_denials = *log;
   if (auto count = reader.boolean("count_denials")) spec.count_denials = *count;
