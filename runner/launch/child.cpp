@@ -159,7 +159,12 @@ int task_entry(void* start) {
 // 0.1 ms), and init sleeps until the task has exec'd or died.
 pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   TaskStart start{&context, &ready};
-  return ::clone(task_entry, g_task_stack + sizeof g_task_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+  const pid_t task = ::clone(task_entry, g_task_stack + sizeof g_task_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+  if (task >= 0 || errno != EINVAL) return task;
+  // Linux 5.6-5.19 refuse CLONE_VM into another time namespace (6.0+ let a
+  // vfork child enter it at execve). Without CLONE_VM the task gets a copy
+  // of init's memory, and with it the time namespace at once.
+  return ::clone(task_entry, g_task_stack + sizeof g_task_stack, CLONE_VFORK | SIGCHLD, &start);
 }
 
 [[noreturn]] void run_task(const ChildContext& context, SyncMessage& ready) noexcept {

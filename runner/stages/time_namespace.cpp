@@ -28,7 +28,12 @@ std::size_t format_time_offsets(const struct timespec& monotonic_now, const stru
 }
 
 bool enter_time_namespace_for_children(ChildFailure& failure) noexcept {
-  if (::unshare(CLONE_NEWTIME) != 0) return failure.fail_errno("unshare(CLONE_NEWTIME)");
+  if (::unshare(CLONE_NEWTIME) != 0) {
+    const int err = errno;
+    auto text = failure.record(err).add("unshare(CLONE_NEWTIME)");
+    if (err == EINVAL) text.add(": the kernel has no time namespaces (Linux 5.6+ with CONFIG_TIME_NS)");
+    return false;
+  }
   struct timespec monotonic {}, boottime {};
   if (::clock_gettime(CLOCK_MONOTONIC, &monotonic) != 0) return failure.fail_errno("clock_gettime(CLOCK_MONOTONIC)");
   if (::clock_gettime(CLOCK_BOOTTIME, &boottime) != 0) return failure.fail_errno("clock_gettime(CLOCK_BOOTTIME)");

@@ -8,7 +8,8 @@
 // unshare(CLONE_NEWTIME) puts only the child's future children in the new
 // namespace (init stays in the host's, so its own clocks are the runner's);
 // its offsets can be set until the first process enters it. The task, started
-// with CLONE_VM, enters it at execve (Linux 5.18+: exec_task_namespaces()).
+// with CLONE_VM|CLONE_VFORK, enters it at execve (Linux 6.0+; older kernels
+// refuse CLONE_VM across time namespaces, and the task is started without it).
 #pragma once
 
 #include <time.h>
