@@ -111,6 +111,8 @@ json violations(const launch::Outcome& outcome) {
   if (outcome.network && !outcome.network->dropped_destinations.empty())
     out.push_back({{"kind", "network_denied"}, {"destinations", outcome.network->dropped_destinations}});
   if (!outcome.denied_syscalls.empty()) out.push_back({{"kind", "syscall_denied"}, {"syscalls", outcome.denied_syscalls}});
+  if (!outcome.workspace_warnings.empty())
+    out.push_back({{"kind", "nested_git_repository"}, {"detail", outcome.workspace_warnings}});
   return out;
 }
 

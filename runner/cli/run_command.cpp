@@ -396,6 +396,9 @@ int run(const RunOptions& options, const CommonOptions& common) {
   context.exit_status = outcome.exit_status();
   context.error = task_error(outcome, wall_time);
   if (!context.error.empty()) logging::error("{}", context.error);
+  for (const auto& line : outcome.workspace_warnings)
+    logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
+                  "remove it before running git here (docs/threat-model.md)", line);
   int status = outcome.exit_status();
   try {
     trail->ended(outcome, status, context.error);  // when the launch ended before the after_end hook

@@ -24,6 +24,7 @@
 #include "launch/run_registry.h"
 #include "launch/run_slot.h"
 #include "launch/supervisor.h"
+#include "launch/workspace_review.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
 #include "stages/cgroup.h"
@@ -351,6 +352,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);
   });
   logging::step("{} host trees opened and sealed", prepared.trees.size());
+  // The index of a writable workspace's repository as it is before the task
+  // (compared after it: workspace_review.h).
+  const bool review_workspace = plan.workspace && plan.workspace->writable;
+  const auto index_before = review_workspace ? stamp_git_index(plan.workspace->host_path) : GitIndexStamp{};
 
   // Parent 4: the sync channel, init's status pipe, the child's inputs,
   // among them the seccomp filters, compiled here (or read from the cache):
@@ -533,6 +538,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   record_task_status(outcome, result);  // init's report, or (no report) init's own end
   outcome.usage = read_usage(cgroups, result);
   logging::step("usage read");
+  if (review_workspace) {
+    outcome.workspace_warnings = nested_repositories(plan.workspace->host_path, index_before);
+    logging::step("workspace reviewed ({} nested repositories)", outcome.workspace_warnings.size());
+  }
   if (hooks.after_end) hooks.after_end(outcome);
 
   // Parent 14: init's exit, then the cgroups go (they hold init until then).

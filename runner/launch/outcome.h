@@ -39,6 +39,10 @@ struct Outcome {
   // Syscalls the seccomp filter denied with an errno, by name, when the tier
   // counts them (seccomp.count_denials); for the run's result.
   std::map<std::string, std::uint64_t> denied_syscalls;
+  // Repositories the task registered as submodules in a writable workspace's
+  // index, whose config and hooks git on the host would run: one line each
+  // (launch/workspace_review.h).
+  std::vector<std::string> workspace_warnings;
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

@@ -274,6 +274,63 @@ BOOST_AUTO_TEST_CASE(git_cannot_be_pointed_at_a_config_of_the_tasks) {
   BOOST_TEST(!fs::exists(marker), "the host's git ran the task's fsmonitor");
 }
 
+BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported) {
+  // The index stays writable (the task commits), so a task can make a
+  // repository of its own whose config runs a command, and register it as a
+  // submodule: git status on the host then runs the command. tierbox cannot
+  // refuse that in the sandbox; it reports it after the run.
+  TempDir markers("tierbox-git-markers");
+  const auto marker = markers.path() / "fsmonitor-ran";
+  const std::string git = "git -c user.email=t@example.com -c user.name=t";
+  const std::string plant = "git init -q vendor/x && " + git + " -C vendor/x commit -q --allow-empty -m x && "
+                            "printf '[core]\\n\\tfsmonitor = \"touch " + marker.string() + "; false\"\\n' >> vendor/x/.git/config && "
+                            "git update-index --add --cacheinfo 160000,$(git -C vendor/x rev-parse HEAD),vendor/x; echo planted=$?";
+  // Control, on the host: the attack works where nothing stops it.
+  Workspace control;
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + control.str() + " && git init -q && " + plant + " && git status >/dev/null 2>&1; true"}).status == 0);
+  BOOST_TEST(fs::exists(marker), "control: git on the host did not recurse into the registered repository");
+  fs::remove(marker);
+
+  // A repository with a submodule the host absorbed (its .git a file into
+  // the superproject's protected .git/modules/): not reported.
+  Workspace workspace;
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + git + " commit -q --allow-empty -m host && "
+                             "git init -q lib && " + git + " -C lib commit -q --allow-empty -m lib && mkdir -p .git/modules && "
+                             "mv lib/.git .git/modules/lib && echo 'gitdir: ../.git/modules/lib' > lib/.git && "
+                             "git config -f .git/modules/lib/config core.worktree ../../../lib && "
+                             "git update-index --add --cacheinfo 160000,$(git -C lib rev-parse HEAD),lib"}).status == 0);
+  TempDir audit("tierbox-audit");
+  const auto log = (audit.path() / "audit.jsonl").string();
+  const auto run = [&](const std::string& script) {
+    return run_tierbox({"run", "--audit-log", log, "--tier", "workspace-write", "--workspace", workspace.str(), "--",
+                        "/bin/sh", "-c", script});
+  };
+  // Nothing reported when the index does not change, nor when it changes
+  // without a repository of the task's.
+  auto untouched = run("true");
+  BOOST_TEST(untouched.err.find("workspace:") == std::string::npos, untouched.err);
+  auto added = run("echo a > a.txt && git add a.txt");
+  BOOST_TEST(added.status == 0, added.err);
+  BOOST_TEST(added.err.find("workspace:") == std::string::npos, added.err);
+
+  auto planted = run(plant);
+  BOOST_TEST(planted.status == 0, planted.err);
+  BOOST_TEST(planted.out.find("planted=0") != std::string::npos, planted.out << planted.err);
+  BOOST_TEST(planted.err.find("warning: workspace: vendor/x: a git repository of its own") != std::string::npos, planted.err);
+  BOOST_TEST(planted.err.find("workspace: lib") == std::string::npos, planted.err);
+  // The end record says so too.
+  std::ifstream records(log);
+  std::string line, last_end;
+  while (std::getline(records, line))
+    if (line.find("\"event\":\"end\"") != std::string::npos) last_end = line;
+  BOOST_REQUIRE(!last_end.empty());
+  const auto end = json::parse(last_end);
+  bool reported = false;
+  for (const auto& violation : end["violations"])
+    if (violation["kind"] == "nested_git_repository") reported = violation["detail"].dump().find("vendor/x") != std::string::npos;
+  BOOST_TEST(reported, last_end);
+}
+
 BOOST_AUTO_TEST_CASE(git_cannot_be_moved_aside_and_replaced_by_a_git_of_the_tasks) {
   // .git holds the protected mounts but is not one itself: renaming it
   // would carry .git/config away and leave the name free for a new .git
