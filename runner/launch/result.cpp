@@ -83,6 +83,12 @@ void add_network(json& result, const std::optional<net::NetworkReport>& report) 
 // Audited exceptions the run was granted (e.g. --allow-expired-tier).
 void add_overrides(json& result, const std::vector<std::string>& overrides) { result["overrides"] = overrides; }
 
+// What the task left in a writable workspace that git on the host would run
+// (launch/workspace_review.h).
+void add_workspace_warnings(json& result, const std::vector<std::string>& warnings) {
+  result["workspace_warnings"] = warnings;
+}
+
 }  // namespace
 
 json make_result(const ResultContext& context, const Outcome& outcome) {
@@ -94,6 +100,7 @@ json make_result(const ResultContext& context, const Outcome& outcome) {
   add_rlimits(result, context.rlimits);
   add_network(result, outcome.network);
   add_overrides(result, outcome.overrides);
+  add_workspace_warnings(result, outcome.workspace_warnings);
   return result;
 }
 

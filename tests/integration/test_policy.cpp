@@ -313,7 +313,9 @@ BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported)
   BOOST_TEST(added.status == 0, added.err);
   BOOST_TEST(added.err.find("workspace:") == std::string::npos, added.err);
 
-  auto planted = run(plant);
+  const auto result_file = (audit.path() / "result.json").string();
+  auto planted = run_tierbox({"run", "--audit-log", log, "--result", result_file, "--tier", "workspace-write", "--workspace",
+                              workspace.str(), "--", "/bin/sh", "-c", plant});
   BOOST_TEST(planted.status == 0, planted.err);
   BOOST_TEST(planted.out.find("planted=0") != std::string::npos, planted.out << planted.err);
   BOOST_TEST(planted.err.find("warning: workspace: vendor/x: a git repository of its own") != std::string::npos, planted.err);
@@ -329,6 +331,10 @@ BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported)
   for (const auto& violation : end["violations"])
     if (violation["kind"] == "nested_git_repository") reported = violation["detail"].dump().find("vendor/x") != std::string::npos;
   BOOST_TEST(reported, last_end);
+  // And the run's result, for the agent framework that launched it.
+  const auto result = json::parse(read_file(result_file));
+  BOOST_TEST(result["workspace_warnings"].dump().find("vendor/x: a git repository of its own") != std::string::npos,
+             result.dump());
 }
 
 BOOST_AUTO_TEST_CASE(git_cannot_be_moved_aside_and_replaced_by_a_git_of_the_tasks) {

@@ -96,6 +96,16 @@ BOOST_AUTO_TEST_CASE(a_task_that_exited_reports_code_usage_and_limits) {
   BOOST_TEST(result["cgroup"]["kill"] == "freezer");
   BOOST_TEST(result["rlimits"]["nofile"] == json({{"soft", 256}, {"hard", 256}}));
   BOOST_TEST(result["rlimits"]["stack"]["hard"] == "unlimited");
+  BOOST_TEST(result["workspace_warnings"] == json::array());
+}
+
+BOOST_AUTO_TEST_CASE(a_repository_registered_as_a_submodule_is_in_the_result) {
+  auto outcome = finished_outcome();
+  outcome.exit_code = 0;
+  outcome.workspace_warnings = {"vendor/x: a git repository of its own (vendor/x/.git), registered as a submodule"};
+  const auto result = make_result(context_of(0), outcome);
+  expect_conforms(result);
+  BOOST_TEST(result["workspace_warnings"] == json(outcome.workspace_warnings));
 }
 
 BOOST_AUTO_TEST_CASE(a_task_killed_by_the_oom_killer_has_no_exit_code) {
