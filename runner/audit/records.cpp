@@ -111,8 +111,14 @@ json violations(const launch::Outcome& outcome) {
   if (outcome.network && !outcome.network->dropped_destinations.empty())
     out.push_back({{"kind", "network_denied"}, {"destinations", outcome.network->dropped_destinations}});
   if (!outcome.denied_syscalls.empty()) out.push_back({{"kind", "syscall_denied"}, {"syscalls", outcome.denied_syscalls}});
-  if (!outcome.workspace_warnings.empty())
-    out.push_back({{"kind", "nested_git_repository"}, {"detail", outcome.workspace_warnings}});
+  // The workspace's git state (launch/workspace_review.h), one entry per kind.
+  for (const auto& [kind, name] : {std::pair{launch::WorkspaceWarning::Kind::nested_repository, "nested_git_repository"},
+                                   std::pair{launch::WorkspaceWarning::Kind::pending_commands, "pending_git_commands"}}) {
+    json detail = json::array();
+    for (const auto& warning : outcome.workspace_warnings)
+      if (warning.kind == kind) detail.push_back(warning.text);
+    if (!detail.empty()) out.push_back({{"kind", name}, {"detail", detail}});
+  }
   return out;
 }
 

@@ -396,9 +396,13 @@ int run(const RunOptions& options, const CommonOptions& common) {
   context.exit_status = outcome.exit_status();
   context.error = task_error(outcome, wall_time);
   if (!context.error.empty()) logging::error("{}", context.error);
-  for (const auto& line : outcome.workspace_warnings)
-    logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
-                  "remove it before running git here (docs/threat-model.md)", line);
+  for (const auto& warning : outcome.workspace_warnings) {
+    if (warning.kind == launch::WorkspaceWarning::Kind::nested_repository)
+      logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
+                    "remove it before running git here (docs/threat-model.md)", warning.text);
+    else
+      logging::warn("workspace: {} (docs/threat-model.md)", warning.text);
+  }
   int status = outcome.exit_status();
   try {
     trail->ended(outcome, status, context.error);  // when the launch ended before the after_end hook

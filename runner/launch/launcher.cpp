@@ -352,10 +352,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);
   });
   logging::step("{} host trees opened and sealed", prepared.trees.size());
-  // The index of a writable workspace's repository as it is before the task
-  // (compared after it: workspace_review.h).
+  // A writable workspace's git state as it is before the task (compared
+  // after it: workspace_review.h).
   const bool review_workspace = plan.workspace && plan.workspace->writable;
-  const auto index_before = review_workspace ? stamp_git_index(plan.workspace->host_path) : GitIndexStamp{};
+  const auto git_before = review_workspace ? stamp_git_state(plan.workspace->host_path) : GitStateStamp{};
 
   // Parent 4: the sync channel, init's status pipe, the child's inputs,
   // among them the seccomp filters, compiled here (or read from the cache):
@@ -539,8 +539,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   outcome.usage = read_usage(cgroups, result);
   logging::step("usage read");
   if (review_workspace) {
-    outcome.workspace_warnings = nested_repositories(plan.workspace->host_path, index_before);
-    logging::step("workspace reviewed ({} nested repositories)", outcome.workspace_warnings.size());
+    outcome.workspace_warnings = launch::review_workspace(plan.workspace->host_path, git_before);
+    logging::step("workspace reviewed ({} warnings)", outcome.workspace_warnings.size());
   }
   if (hooks.after_end) hooks.after_end(outcome);
 

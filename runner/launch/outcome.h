@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "launch/workspace_review.h"
 #include "net/report.h"
 
 #include "stages/cgroup.h"
@@ -39,10 +40,10 @@ struct Outcome {
   // Syscalls the seccomp filter denied with an errno, by name, when the tier
   // counts them (seccomp.count_denials); for the run's result.
   std::map<std::string, std::uint64_t> denied_syscalls;
-  // Repositories the task registered as submodules in a writable workspace's
-  // index, whose config and hooks git on the host would run: one line each
+  // What the task left in a writable workspace that git on the host would
+  // run: repositories registered as submodules, todo lists with exec lines
   // (launch/workspace_review.h).
-  std::vector<std::string> workspace_warnings;
+  std::vector<WorkspaceWarning> workspace_warnings;
 
   // tierbox's own exit status: the task's code, 128+N for signal N, 124 for a
   // timeout, or the failure status.

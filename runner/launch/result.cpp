@@ -85,8 +85,10 @@ void add_overrides(json& result, const std::vector<std::string>& overrides) { re
 
 // What the task left in a writable workspace that git on the host would run
 // (launch/workspace_review.h).
-void add_workspace_warnings(json& result, const std::vector<std::string>& warnings) {
-  result["workspace_warnings"] = warnings;
+void add_workspace_warnings(json& result, const std::vector<WorkspaceWarning>& warnings) {
+  json lines = json::array();
+  for (const auto& warning : warnings) lines.push_back(warning.text);
+  result["workspace_warnings"] = lines;
 }
 
 }  // namespace

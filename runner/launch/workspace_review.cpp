@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/errors.h"
 #include "common/unique_fd.h"
 #include "policy/git_index.h"
 
@@ -18,6 +19,10 @@ namespace {
 // A larger index (a monorepo's) is not read at the end of every run.
 constexpr off_t kMaxIndexBytes = 64 << 20;
 constexpr std::size_t kMaxGitfileBytes = 4096;
+constexpr off_t kMaxTodoBytes = 1 << 20;
+constexpr const char* kIndex = ".git/index";
+constexpr const char* kRebaseTodo = ".git/rebase-merge/git-rebase-todo";
+constexpr const char* kSequencerTodo = ".git/sequencer/todo";
 
 // Below the workspace only, following no symlink: the task controls every
 // name there, and the runner is root.
@@ -70,14 +75,10 @@ bool normalize(const std::string& path, std::string& out) {
   return true;
 }
 
-}  // namespace
-
-GitIndexStamp stamp_git_index(const std::string& workspace) {
-  GitIndexStamp stamp;
+FileStamp stamp_file(const std::string& path) {
+  FileStamp stamp;
   struct stat st {};
-  // The workspace's own repository only: a .git file (a linked worktree)
-  // keeps its index outside the workspace, where the task cannot write.
-  if (::fstatat(AT_FDCWD, (workspace + "/.git/index").c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return stamp;
+  if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return stamp;
   stamp.present = true;
   stamp.device = st.st_dev;
   stamp.inode = st.st_ino;
@@ -85,6 +86,36 @@ GitIndexStamp stamp_git_index(const std::string& workspace) {
   stamp.mtime_ns = nanoseconds(st.st_mtim);
   stamp.ctime_ns = nanoseconds(st.st_ctim);
   return stamp;
+}
+
+}  // namespace
+
+GitStateStamp stamp_git_state(const std::string& workspace) {
+  return {stamp_file(workspace + "/" + kIndex), stamp_file(workspace + "/" + kRebaseTodo),
+          stamp_file(workspace + "/" + kSequencerTodo)};
+}
+
+std::vector<std::string> todo_commands(const std::string& todo) {
+  std::vector<std::string> commands;
+  std::size_t start = 0;
+  while (start < todo.size()) {
+    auto end = todo.find('\n', start);
+    if (end == std::string::npos) end = todo.size();
+    std::string line = todo.substr(start, end - start);
+    start = end + 1;
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    line = line.substr(first);
+    const auto word_end = line.find_first_of(" \t");
+    const std::string word = line.substr(0, word_end);
+    if ((word != "exec" && word != "x") || word_end == std::string::npos) continue;
+    const auto command = line.find_first_not_of(" \t", word_end);
+    if (command == std::string::npos) continue;
+    std::string text = line.substr(command);
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    commands.push_back(text);
+  }
+  return commands;
 }
 
 bool gitdir_is_absorbed(const std::string& workspace, const std::string& link_path, const std::string& gitdir) {
@@ -100,13 +131,11 @@ bool gitdir_is_absorbed(const std::string& workspace, const std::string& link_pa
   return normal.compare(0, 13, ".git/modules/") == 0 && normal.size() > 13;
 }
 
-std::vector<std::string> nested_repositories(const std::string& workspace, const GitIndexStamp& before) {
+namespace {
+
+std::vector<std::string> nested_repositories(int root, const std::string& workspace) {
   std::vector<std::string> found;
-  const auto after = stamp_git_index(workspace);
-  if (!after.present || after == before) return found;
-  UniqueFd root(::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return {"the workspace could not be opened to read its git index: " + std::string(std::strerror(errno))};
-  UniqueFd index_fd(open_beneath(root.get(), ".git/index", O_RDONLY | O_NONBLOCK));
+  UniqueFd index_fd(open_beneath(root, kIndex, O_RDONLY | O_NONBLOCK));
   std::string index;
   if (!index_fd || !read_regular(index_fd.get(), kMaxIndexBytes, index))
     return {".git/index changed but could not be read (not a regular file of at most 64 MiB); check `git diff --cached` for new submodules before running git here"};
@@ -114,7 +143,7 @@ std::vector<std::string> nested_repositories(const std::string& workspace, const
   if (!links.error.empty())
     return {".git/index changed but could not be read (" + links.error + "); check `git diff --cached` for new submodules before running git here"};
   for (const auto& link : links.gitlinks) {
-    UniqueFd dot_git(open_beneath(root.get(), link + "/.git", O_PATH));
+    UniqueFd dot_git(open_beneath(root, link + "/.git", O_PATH));
     if (!dot_git) {
       // Not populated: git does not go in. Anything else (a symlink on the
       // way) is reported.
@@ -128,7 +157,7 @@ std::vector<std::string> nested_repositories(const std::string& workspace, const
       found.push_back(link + ": a git repository of its own (" + link + "/.git), registered as a submodule");
       continue;
     }
-    UniqueFd file(open_beneath(root.get(), link + "/.git", O_RDONLY | O_NONBLOCK));
+    UniqueFd file(open_beneath(root, link + "/.git", O_RDONLY | O_NONBLOCK));
     std::string text;
     if (!file || !read_regular(file.get(), kMaxGitfileBytes, text) || text.compare(0, 8, "gitdir: ") != 0) {
       found.push_back(link + ": " + link + "/.git is not a directory or a gitdir file git would accept as safe");
@@ -140,6 +169,50 @@ std::vector<std::string> nested_repositories(const std::string& workspace, const
       found.push_back(link + ": its .git points to " + gitdir + ", outside this repository's .git/modules/");
   }
   return found;
+}
+
+std::vector<std::string> pending_commands(int root, const char* todo_path, const char* how) {
+  UniqueFd fd(open_beneath(root, todo_path, O_RDONLY | O_NONBLOCK));
+  std::string todo;
+  if (!fd) return {};  // gone again: nothing in progress
+  if (!read_regular(fd.get(), kMaxTodoBytes, todo))
+    return {std::string(todo_path) + ": changed but could not be read (not a regular file of at most 1 MiB); check it before " + how};
+  const auto commands = todo_commands(todo);
+  if (commands.empty()) return {};
+  std::string listed;
+  for (std::size_t i = 0; i < commands.size() && i < 3; ++i) listed += (i ? "; " : "") + commands[i];
+  if (commands.size() > 3) listed += "; and " + std::to_string(commands.size() - 3) + " more";
+  return {std::string(todo_path) + ": left in progress with " + std::to_string(commands.size()) + " exec line" +
+          (commands.size() == 1 ? "" : "s") + " (" + listed + "): " + how + " on this host would run them"};
+}
+
+}  // namespace
+
+// Every text names paths and commands the task chose: spelled out with
+// printable(), so no escape sequence reaches the developer's terminal.
+std::vector<WorkspaceWarning> review_workspace(const std::string& workspace, const GitStateStamp& before) {
+  std::vector<WorkspaceWarning> warnings;
+  const auto after = stamp_git_state(workspace);
+  const bool index_changed = after.index.present && !(after.index == before.index);
+  const bool rebase_changed = after.rebase_todo.present && !(after.rebase_todo == before.rebase_todo);
+  const bool sequencer_changed = after.sequencer_todo.present && !(after.sequencer_todo == before.sequencer_todo);
+  if (!index_changed && !rebase_changed && !sequencer_changed) return warnings;
+  UniqueFd root(::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    warnings.push_back({WorkspaceWarning::Kind::nested_repository,
+                        "the workspace could not be opened to review its git state: " + std::string(std::strerror(errno))});
+    return warnings;
+  }
+  if (index_changed)
+    for (auto& text : nested_repositories(root.get(), workspace))
+      warnings.push_back({WorkspaceWarning::Kind::nested_repository, printable(text)});
+  if (rebase_changed)
+    for (auto& text : pending_commands(root.get(), kRebaseTodo, "`git rebase --continue`"))
+      warnings.push_back({WorkspaceWarning::Kind::pending_commands, printable(text)});
+  if (sequencer_changed)
+    for (auto& text : pending_commands(root.get(), kSequencerTodo, "`git cherry-pick --continue` or `git revert --continue`"))
+      warnings.push_back({WorkspaceWarning::Kind::pending_commands, printable(text)});
+  return warnings;
 }
 
 }  // namespace tierbox::launch

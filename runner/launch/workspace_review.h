@@ -1,13 +1,18 @@
 // After the task: what it left in a writable workspace that git on the host
-// would act on. A task can make a directory with a .git of its own, give it
-// a config that runs a command (core.fsmonitor and the like), and register it
-// in the index as a submodule (a gitlink): the developer's next `git status`
-// then runs that command on the host. The index must stay writable (the task
-// commits), so this cannot be refused in the sandbox; it is found here and
-// reported (stderr, the audit trail's end record).
+// would act on. Two things git runs from files the task may write (the
+// index, the rest of .git/ but its protected entries):
+// - a nested repository registered as a submodule: a directory with a .git
+//   of its own whose config runs a command (core.fsmonitor and the like),
+//   added to the index as a gitlink; the developer's next `git status` runs
+//   that command on the host;
+// - a rebase or cherry-pick left "in progress" whose todo list has exec
+//   lines: `git rebase --continue` runs them.
+// The index must stay writable (the task commits) and the task may rebase,
+// so neither can be refused in the sandbox; both are found here and reported
+// (stderr, the run's result, the audit trail's end record).
 //
-// Cheap when nothing changed: one fstatat of .git/index at launch and one at
-// the end; the index is read only when it changed.
+// Cheap when nothing changed: one fstatat per file at launch and at the end;
+// a file is read only when it changed.
 #pragma once
 
 #include <sys/types.h>
@@ -18,25 +23,43 @@
 
 namespace tierbox::launch {
 
-// .git/index of the workspace's own repository as it was before the task.
-struct GitIndexStamp {
+// A file of the workspace's own repository as it was before the task.
+struct FileStamp {
   bool present = false;
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
   std::int64_t mtime_ns = 0;
   std::int64_t ctime_ns = 0;
-  bool operator==(const GitIndexStamp&) const = default;
+  bool operator==(const FileStamp&) const = default;
 };
 
-GitIndexStamp stamp_git_index(const std::string& workspace);
+struct GitStateStamp {
+  FileStamp index;         // .git/index
+  FileStamp rebase_todo;   // .git/rebase-merge/git-rebase-todo
+  FileStamp sequencer_todo;  // .git/sequencer/todo (cherry-pick, revert)
+};
 
-// Gitlinks of the workspace's index whose directory holds a repository of
-// its own (a .git directory, or a .git file pointing anywhere but the
-// superproject's .git/modules/, which tierbox protects): one line each,
-// naming the path. Empty when the index is as before or has none. Never
-// throws: a problem reading the index is reported as one line too.
-std::vector<std::string> nested_repositories(const std::string& workspace, const GitIndexStamp& before);
+// The workspace's own repository only: a .git file (a linked worktree) keeps
+// its state outside the workspace, where the task cannot write.
+GitStateStamp stamp_git_state(const std::string& workspace);
+
+struct WorkspaceWarning {
+  enum class Kind { nested_repository, pending_commands };
+  Kind kind;
+  std::string text;  // one line, naming the path
+};
+
+// What changed since before and git would run: gitlinks whose directory
+// holds a repository of its own (a .git directory, or a .git file pointing
+// anywhere but the superproject's .git/modules/, which tierbox protects),
+// and todo lists with exec lines. Never throws: a file that changed but
+// cannot be read safely is reported too.
+std::vector<WorkspaceWarning> review_workspace(const std::string& workspace, const GitStateStamp& before);
+
+// Pure: the commands of a rebase or sequencer todo list ("exec CMD" or
+// "x CMD" lines; comments and other commands skipped).
+std::vector<std::string> todo_commands(const std::string& todo);
 
 // Pure: whether a gitfile's "gitdir: X" (X as written), for the gitlink at
 // link_path (relative to the worktree), points into the worktree's

@@ -337,6 +337,35 @@ BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported)
              result.dump());
 }
 
+BOOST_AUTO_TEST_CASE(a_rebase_left_in_progress_with_exec_lines_is_reported) {
+  // The task stops an interactive rebase at a break with an exec line still
+  // to come: the developer's `git rebase --continue` runs it on the host.
+  TempDir markers("tierbox-git-markers");
+  const auto marker = markers.path() / "exec-ran";
+  const std::string git = "git -c user.email=t@example.com -c user.name=t";
+  Workspace workspace;
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + git + " commit -q --allow-empty -m one && " +
+                             git + " commit -q --allow-empty -m two"}).status == 0);
+  TempDir audit("tierbox-audit");
+  const auto log = (audit.path() / "audit.jsonl").string();
+  auto result = run_tierbox({"run", "--audit-log", log, "--tier", "workspace-write", "--workspace", workspace.str(), "--",
+                             "/bin/sh", "-c", "GIT_SEQUENCE_EDITOR=\"printf 'break\\nexec touch " + marker.string() + "\\n' >\" " + git +
+                             " rebase -q -i HEAD~1 >/dev/null 2>&1; test -f .git/rebase-merge/git-rebase-todo; echo todo=$?"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(result.out.find("todo=0") != std::string::npos, result.out << result.err);
+  BOOST_TEST(result.err.find("warning: workspace: .git/rebase-merge/git-rebase-todo: left in progress with 1 exec line (touch " +
+                             marker.string() + ")") != std::string::npos, result.err);
+  std::ifstream records(log);
+  std::string line, last_end;
+  while (std::getline(records, line))
+    if (line.find("\"event\":\"end\"") != std::string::npos) last_end = line;
+  BOOST_TEST(last_end.find("pending_git_commands") != std::string::npos, last_end);
+  // The control: on the host the warning is no false alarm.
+  BOOST_TEST(!fs::exists(marker));
+  run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && " + git + " rebase --continue >/dev/null 2>&1; true"});
+  BOOST_TEST(fs::exists(marker), "control: git rebase --continue did not run the exec line");
+}
+
 BOOST_AUTO_TEST_CASE(git_cannot_be_moved_aside_and_replaced_by_a_git_of_the_tasks) {
   // .git holds the protected mounts but is not one itself: renaming it
   // would carry .git/config away and leave the name free for a new .git

@@ -1,7 +1,7 @@
 // The review of a writable workspace after the task: git's index read for
 // gitlinks (versions 2-4, SHA-1 and SHA-256, built here byte by byte as
-// gitformat-index(5) lays them out), and which gitdir files point into the
-// superproject's protected .git/modules/.
+// gitformat-index(5) lays them out), which gitdir files point into the
+// superproject's protected .git/modules/, and the exec lines of a todo list.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
@@ -144,6 +144,14 @@ BOOST_AUTO_TEST_CASE(only_gitdirs_inside_the_superprojects_modules_are_absorbed)
   BOOST_TEST(!launch::gitdir_is_absorbed(workspace, "sub", "/home/dev/repo2/.git/modules/sub"));
   BOOST_TEST(!launch::gitdir_is_absorbed(workspace, "sub", "/tmp/evil"));
   BOOST_TEST(!launch::gitdir_is_absorbed(workspace, "sub", "../.git/modules/../config"));
+}
+
+BOOST_AUTO_TEST_CASE(exec_lines_of_a_todo_list_are_its_commands) {
+  const std::string todo = "pick 1a2b3c fix\nexec make test\n# exec not this, a comment\n  x   echo hi  \r\n"
+                           "break\nexec\nexecute nothing\nfixup 4d5e6f more\n\n";
+  BOOST_TEST((launch::todo_commands(todo) == std::vector<std::string>{"make test", "echo hi"}));
+  BOOST_TEST(launch::todo_commands("pick 1a2b3c x\nbreak\n").empty());
+  BOOST_TEST(launch::todo_commands("").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
