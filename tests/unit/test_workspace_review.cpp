@@ -4,10 +4,13 @@
 // superproject's protected .git/modules/, and the exec lines of a todo list.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "launch/workspace_review.h"
 #include "policy/git_index.h"
 
@@ -152,6 +155,27 @@ BOOST_AUTO_TEST_CASE(exec_lines_of_a_todo_list_are_its_commands) {
   BOOST_TEST((launch::todo_commands(todo) == std::vector<std::string>{"make test", "echo hi"}));
   BOOST_TEST(launch::todo_commands("pick 1a2b3c x\nbreak\n").empty());
   BOOST_TEST(launch::todo_commands("").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_review_spells_out_control_characters_and_never_blocks_on_a_fifo) {
+  // The task chose the gitlink's name: an escape sequence in it must not
+  // reach the developer's terminal.
+  testing::TempDir workspace;
+  const std::string hostile = "a\x1b[2Jb";
+  workspace.write(".git/index", index_of(2, 20, {{kGitlink, hostile}}));
+  workspace.write(hostile + "/.git/config", "[core]\n");
+  auto warnings = launch::review_workspace(workspace.str(), {});
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].text.find('\x1b') == std::string::npos, warnings[0].text);
+  BOOST_TEST(warnings[0].text.find("a\\x1b[2Jb: a git repository of its own") != std::string::npos, warnings[0].text);
+  // Nothing changed since the stamp: nothing read, nothing reported.
+  BOOST_TEST(launch::review_workspace(workspace.str(), launch::stamp_git_state(workspace.str())).empty());
+  // A FIFO where the index was: reported as unreadable, not waited on.
+  std::filesystem::remove(workspace.path() / ".git/index");
+  BOOST_REQUIRE(::mkfifo((workspace.path() / ".git/index").c_str(), 0600) == 0);
+  warnings = launch::review_workspace(workspace.str(), {});
+  BOOST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].text.find("could not be read") != std::string::npos, warnings[0].text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
