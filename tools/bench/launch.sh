@@ -2,6 +2,8 @@
 # Launch latency of tierbox's `untrusted` tier next to bubblewrap with the same
 # isolation, measured in one run (tools/bench/launch_bench.cpp): median,
 # p10/p90, ratio to bwrap, and launches per second with 2 parallel callers.
+# A third line, `lean`, is the floor the core issue names: the same isolation
+# with nothing of tierbox's policy or governance (lean_launch.cpp).
 #
 #   tools/bench/launch.sh [--runs N] [--seconds S]
 #
@@ -11,7 +13,7 @@
 # capabilities dropped, uid 1000.
 set -eu
 cd "$(dirname "$0")/../.."
-[ -x build/tierbox ] && [ -x build/launch_bench ] || tools/build.sh >/dev/null
+[ -x build/tierbox ] && [ -x build/launch_bench ] && [ -x build/lean_launch ] || tools/build.sh >/dev/null
 # The benchmarks' own approval matrix, and an audit log on the same disk as
 # the default one (the fsyncs are part of a launch's cost, docs/performance.md).
 export TIERBOX_CONFIG_DIR="$(pwd)/tools/bench"
@@ -25,4 +27,5 @@ BWRAP="bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --uid 
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 exec build/launch_bench "$@" ${EXTRA:+"$EXTRA"} \
   "tierbox-untrusted=$(pwd)/build/tierbox run --tier untrusted -- /bin/true" \
+  "lean=$(pwd)/build/lean_launch /bin/true" \
   "bwrap=$(command -v bwrap | sed 's|bwrap$||')${BWRAP}"
