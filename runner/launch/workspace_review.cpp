@@ -37,8 +37,8 @@ std::int64_t nanoseconds(const struct timespec& time) {
   return static_cast<std::int64_t>(time.tv_sec) * 1'000'000'000 + time.tv_nsec;
 }
 
-// Reads a regular file of at most limit bytes through fd; nullopt-like "" and
-// false when it is something else (a FIFO would block the runner) or larger.
+// Reads a regular file of at most limit bytes through fd; false when it is
+// something else (a FIFO would block the runner) or larger.
 bool read_regular(int fd, off_t limit, std::string& out) {
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > limit) return false;
@@ -87,51 +87,6 @@ FileStamp stamp_file(const std::string& path) {
   stamp.ctime_ns = nanoseconds(st.st_ctim);
   return stamp;
 }
-
-}  // namespace
-
-GitStateStamp stamp_git_state(const std::string& workspace) {
-  return {stamp_file(workspace + "/" + kIndex), stamp_file(workspace + "/" + kRebaseTodo),
-          stamp_file(workspace + "/" + kSequencerTodo)};
-}
-
-std::vector<std::string> todo_commands(const std::string& todo) {
-  std::vector<std::string> commands;
-  std::size_t start = 0;
-  while (start < todo.size()) {
-    auto end = todo.find('\n', start);
-    if (end == std::string::npos) end = todo.size();
-    std::string line = todo.substr(start, end - start);
-    start = end + 1;
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos) continue;
-    line = line.substr(first);
-    const auto word_end = line.find_first_of(" \t");
-    const std::string word = line.substr(0, word_end);
-    if ((word != "exec" && word != "x") || word_end == std::string::npos) continue;
-    const auto command = line.find_first_not_of(" \t", word_end);
-    if (command == std::string::npos) continue;
-    std::string text = line.substr(command);
-    while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
-    commands.push_back(text);
-  }
-  return commands;
-}
-
-bool gitdir_is_absorbed(const std::string& workspace, const std::string& link_path, const std::string& gitdir) {
-  std::string relative;
-  if (!gitdir.empty() && gitdir[0] == '/') {
-    if (gitdir.compare(0, workspace.size() + 1, workspace + "/") != 0) return false;
-    relative = gitdir.substr(workspace.size() + 1);
-  } else {
-    relative = link_path + "/" + gitdir;
-  }
-  std::string normal;
-  if (!normalize(relative, normal)) return false;
-  return normal.compare(0, 13, ".git/modules/") == 0 && normal.size() > 13;
-}
-
-namespace {
 
 std::vector<std::string> nested_repositories(int root, const std::string& workspace) {
   std::vector<std::string> found;
@@ -187,6 +142,47 @@ std::vector<std::string> pending_commands(int root, const char* todo_path, const
 }
 
 }  // namespace
+
+GitStateStamp stamp_git_state(const std::string& workspace) {
+  return {stamp_file(workspace + "/" + kIndex), stamp_file(workspace + "/" + kRebaseTodo),
+          stamp_file(workspace + "/" + kSequencerTodo)};
+}
+
+std::vector<std::string> todo_commands(const std::string& todo) {
+  std::vector<std::string> commands;
+  std::size_t start = 0;
+  while (start < todo.size()) {
+    auto end = todo.find('\n', start);
+    if (end == std::string::npos) end = todo.size();
+    std::string line = todo.substr(start, end - start);
+    start = end + 1;
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    line = line.substr(first);
+    const auto word_end = line.find_first_of(" \t");
+    const std::string word = line.substr(0, word_end);
+    if ((word != "exec" && word != "x") || word_end == std::string::npos) continue;
+    const auto command = line.find_first_not_of(" \t", word_end);
+    if (command == std::string::npos) continue;
+    std::string text = line.substr(command);
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    commands.push_back(text);
+  }
+  return commands;
+}
+
+bool gitdir_is_absorbed(const std::string& workspace, const std::string& link_path, const std::string& gitdir) {
+  std::string relative;
+  if (!gitdir.empty() && gitdir[0] == '/') {
+    if (gitdir.compare(0, workspace.size() + 1, workspace + "/") != 0) return false;
+    relative = gitdir.substr(workspace.size() + 1);
+  } else {
+    relative = link_path + "/" + gitdir;
+  }
+  std::string normal;
+  if (!normalize(relative, normal)) return false;
+  return normal.compare(0, 13, ".git/modules/") == 0 && normal.size() > 13;
+}
 
 // Every text names paths and commands the task chose: spelled out with
 // printable(), so no escape sequence reaches the developer's terminal.
