@@ -63,7 +63,13 @@ bool enter_time_namespace_for_children(ChildFailure& failure) noexcept {
     return failure.fail_errno("open", "/proc/self/timens_offsets");
   }
   if (!written) {
-    failure.record(write_errno == 0 ? EIO : write_errno).add("write(/proc/self/timens_offsets, ").add_quoted(offsets).add(")");
+    // The offsets text has two lines; the error stays on one: the values only.
+    failure.record(write_errno == 0 ? EIO : write_errno)
+        .add("write(\"/proc/self/timens_offsets\", monotonic ")
+        .add_number(-(static_cast<std::int64_t>(monotonic.tv_sec) - kSandboxClockStartSeconds))
+        .add(", boottime ")
+        .add_number(-(static_cast<std::int64_t>(boottime.tv_sec) - kSandboxClockStartSeconds))
+        .add(")");
     return false;
   }
   return true;
