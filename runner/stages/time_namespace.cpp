@@ -13,13 +13,93 @@
 
 namespace tierbox::stages {
 
+namespace {
+
+constexpr std::int64_t kNanosecondsPerSecond = 1'000'000'000;
+
+std::int64_t nanoseconds(const struct timespec& time) {
+  return static_cast<std::int64_t>(time.tv_sec) * kNanosecondsPerSecond + time.tv_nsec;
+}
+
+// The offset, in whole seconds, that makes a clock reading host_ns now read
+// kSandboxClockStartSeconds (plus its fraction).
+std::int64_t offset_seconds(std::int64_t host_ns) {
+  std::int64_t seconds = host_ns / kNanosecondsPerSecond;
+  if (host_ns < 0 && host_ns % kNanosecondsPerSecond != 0) --seconds;  // floor
+  return -(seconds - kSandboxClockStartSeconds);
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+// The next token of text[at, length): its start and length; false at the end.
+bool next_token(const char* text, std::size_t length, std::size_t& at, const char*& token, std::size_t& size) {
+  while (at < length && is_space(text[at])) ++at;
+  if (at >= length) return false;
+  token = text + at;
+  while (at < length && !is_space(text[at])) ++at;
+  size = static_cast<std::size_t>(text + at - token);
+  return true;
+}
+
+bool to_integer(const char* token, std::size_t size, std::int64_t& value) {
+  std::size_t i = 0;
+  const bool negative = size > 0 && token[0] == '-';
+  if (negative) ++i;
+  if (i >= size || size - i > 18) return false;
+  value = 0;
+  for (; i < size; ++i) {
+    if (token[i] < '0' || token[i] > '9') return false;
+    value = value * 10 + (token[i] - '0');
+  }
+  if (negative) value = -value;
+  return true;
+}
+
+bool same(const char* token, std::size_t size, const char* word) {
+  std::size_t i = 0;
+  for (; i < size && word[i] != '\0'; ++i)
+    if (token[i] != word[i]) return false;
+  return i == size && word[i] == '\0';
+}
+
+}  // namespace
+
+bool parse_time_offsets(const char* text, std::size_t length, ClockOffsets& out) noexcept {
+  ClockOffsets parsed;
+  bool monotonic = false, boottime = false;
+  std::size_t at = 0;
+  const char* token = nullptr;
+  std::size_t size = 0;
+  while (next_token(text, length, at, token, size)) {
+    const char* name = token;
+    const std::size_t name_size = size;
+    std::int64_t seconds = 0, fraction = 0;
+    if (!next_token(text, length, at, token, size) || !to_integer(token, size, seconds)) return false;
+    if (!next_token(text, length, at, token, size) || !to_integer(token, size, fraction)) return false;
+    if (fraction < 0 || fraction >= kNanosecondsPerSecond) return false;
+    const std::int64_t value = seconds * kNanosecondsPerSecond + fraction;
+    if (same(name, name_size, "monotonic")) {
+      parsed.monotonic_ns = value;
+      monotonic = true;
+    } else if (same(name, name_size, "boottime")) {
+      parsed.boottime_ns = value;
+      boottime = true;
+    } else {
+      return false;
+    }
+  }
+  if (!monotonic || !boottime) return false;
+  out = parsed;
+  return true;
+}
+
 std::size_t format_time_offsets(const struct timespec& monotonic_now, const struct timespec& boottime_now,
-                                char* buffer, std::size_t capacity) noexcept {
+                                const ClockOffsets& current, char* buffer, std::size_t capacity) noexcept {
   // Whole seconds only: the kernel takes nanoseconds in [0, 1e9), and the
   // host clocks' fraction of a second tells the task nothing.
   launch::FixedText text(buffer, capacity);
-  text.add("monotonic ").add_number(-(static_cast<std::int64_t>(monotonic_now.tv_sec) - kSandboxClockStartSeconds));
-  text.add(" 0\nboottime ").add_number(-(static_cast<std::int64_t>(boottime_now.tv_sec) - kSandboxClockStartSeconds));
+  text.add("monotonic ").add_number(offset_seconds(nanoseconds(monotonic_now) - current.monotonic_ns));
+  text.add(" 0\nboottime ").add_number(offset_seconds(nanoseconds(boottime_now) - current.boottime_ns));
   text.add(" 0\n");
   std::size_t length = 0;
   while (buffer[length] != '\0') ++length;
@@ -28,6 +108,20 @@ std::size_t format_time_offsets(const struct timespec& monotonic_now, const stru
 }
 
 bool enter_time_namespace_for_children(ChildFailure& failure) noexcept {
+  // The offsets of the namespace the child is in (the host's: zeros), read
+  // before the unshare makes the file show the new one's.
+  ClockOffsets current;
+  char shown[256];
+  const int current_fd = ::open("/proc/self/timens_offsets", O_RDONLY | O_CLOEXEC);
+  if (current_fd >= 0) {
+    const ssize_t n = ::read(current_fd, shown, sizeof shown);
+    const int read_errno = errno;
+    ::close(current_fd);
+    if (n <= 0 || !parse_time_offsets(shown, static_cast<std::size_t>(n), current)) {
+      failure.record(n < 0 ? read_errno : EINVAL).add("read(\"/proc/self/timens_offsets\"): not the offsets of a time namespace");
+      return false;
+    }
+  }
   if (::unshare(CLONE_NEWTIME) != 0) {
     const int err = errno;
     auto text = failure.record(err).add("unshare(CLONE_NEWTIME)");
@@ -38,7 +132,7 @@ bool enter_time_namespace_for_children(ChildFailure& failure) noexcept {
   if (::clock_gettime(CLOCK_MONOTONIC, &monotonic) != 0) return failure.fail_errno("clock_gettime(CLOCK_MONOTONIC)");
   if (::clock_gettime(CLOCK_BOOTTIME, &boottime) != 0) return failure.fail_errno("clock_gettime(CLOCK_BOOTTIME)");
   char offsets[128];
-  const std::size_t length = format_time_offsets(monotonic, boottime, offsets, sizeof offsets);
+  const std::size_t length = format_time_offsets(monotonic, boottime, current, offsets, sizeof offsets);
   if (length == 0) {
     failure.record(EOVERFLOW).add("format_time_offsets: the offsets do not fit in 128 bytes");
     return false;
@@ -66,9 +160,9 @@ bool enter_time_namespace_for_children(ChildFailure& failure) noexcept {
     // The offsets text has two lines; the error stays on one: the values only.
     failure.record(write_errno == 0 ? EIO : write_errno)
         .add("write(\"/proc/self/timens_offsets\", monotonic ")
-        .add_number(-(static_cast<std::int64_t>(monotonic.tv_sec) - kSandboxClockStartSeconds))
+        .add_number(offset_seconds(nanoseconds(monotonic) - current.monotonic_ns))
         .add(", boottime ")
-        .add_number(-(static_cast<std::int64_t>(boottime.tv_sec) - kSandboxClockStartSeconds))
+        .add_number(offset_seconds(nanoseconds(boottime) - current.boottime_ns))
         .add(")");
     return false;
   }

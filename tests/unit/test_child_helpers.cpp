@@ -40,16 +40,37 @@ BOOST_AUTO_TEST_CASE(time_offsets_start_the_sandbox_clocks_at_one_second) {
   // which also counts suspends): inside, both read 1 s plus the fraction.
   char buffer[128];
   const struct timespec monotonic {52091, 700'000'000}, boottime {52100, 200'000'000};
-  const auto length = stages::format_time_offsets(monotonic, boottime, buffer, sizeof buffer);
+  const auto length = stages::format_time_offsets(monotonic, boottime, {}, buffer, sizeof buffer);
   BOOST_TEST(std::string(buffer, length) == "monotonic -52090 0\nboottime -52099 0\n");
   // The kernel refuses offsets that put a clock below zero: a host up for
   // less than a second gets a positive offset instead.
   const struct timespec young {0, 400'000'000};
-  stages::format_time_offsets(young, young, buffer, sizeof buffer);
+  stages::format_time_offsets(young, young, {}, buffer, sizeof buffer);
   BOOST_TEST(std::string(buffer) == "monotonic 1 0\nboottime 1 0\n");
+  // Read inside a time namespace of tierbox's own caller (offsets +100.5 s
+  // and -20 s): its offsets come off first, as the kernel applies offsets to
+  // the host's clocks.
+  const stages::ClockOffsets caller{100'500'000'000, -20'000'000'000};
+  stages::format_time_offsets(monotonic, boottime, caller, buffer, sizeof buffer);
+  BOOST_TEST(std::string(buffer) == "monotonic -51990 0\nboottime -52119 0\n");
   // A buffer too small for the text is refused, not cut short.
   char small[20];
-  BOOST_TEST(stages::format_time_offsets(monotonic, boottime, small, sizeof small) == 0u);
+  BOOST_TEST(stages::format_time_offsets(monotonic, boottime, {}, small, sizeof small) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(time_offsets_are_read_as_the_kernel_shows_them) {
+  stages::ClockOffsets offsets;
+  const std::string host = "monotonic           0         0\nboottime            0         0\n";
+  BOOST_TEST(stages::parse_time_offsets(host.data(), host.size(), offsets));
+  BOOST_TEST(offsets.monotonic_ns == 0);
+  const std::string sandbox = "monotonic      -56351         0\nboottime       -56351 500000000\n";
+  BOOST_TEST(stages::parse_time_offsets(sandbox.data(), sandbox.size(), offsets));
+  BOOST_TEST(offsets.monotonic_ns == -56'351'000'000'000);
+  BOOST_TEST(offsets.boottime_ns == -56'350'500'000'000);
+  for (const std::string bad : {"", "monotonic 1 0\n", "monotonic 1 0\nboottime x 0\n",
+                                "monotonic 1 0\nboottime 1 1000000000\n", "monotonic 1 0\nrealtime 1 0\n",
+                                "monotonic 1\nboottime 1 0\n"})
+    BOOST_TEST(!stages::parse_time_offsets(bad.data(), bad.size(), offsets), bad);
 }
 
 BOOST_AUTO_TEST_CASE(child_failure_records_call_and_errno) {
