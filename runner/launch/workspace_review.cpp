@@ -12,6 +12,7 @@
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "policy/git_index.h"
+#include "policy/path_pattern.h"
 
 namespace tierbox::launch {
 namespace {
@@ -51,27 +52,6 @@ bool read_regular(int fd, off_t limit, std::string& out) {
     done += static_cast<std::size_t>(n);
   }
   out.resize(done);
-  return true;
-}
-
-// "a/b/../c" -> "a/c"; false if it climbs above its start.
-bool normalize(const std::string& path, std::string& out) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    const std::string part = path.substr(start, end - start);
-    if (part == "..") {
-      if (parts.empty()) return false;
-      parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    start = end + 1;
-  }
-  out.clear();
-  for (const auto& part : parts) out += (out.empty() ? "" : "/") + part;
   return true;
 }
 
@@ -179,9 +159,20 @@ bool gitdir_is_absorbed(const std::string& workspace, const std::string& link_pa
   } else {
     relative = link_path + "/" + gitdir;
   }
-  std::string normal;
-  if (!normalize(relative, normal)) return false;
-  return normal.compare(0, 13, ".git/modules/") == 0 && normal.size() > 13;
+  // Lexically, ".." taking a component off; climbing above the worktree is
+  // no absorbed gitdir.
+  std::vector<std::string> resolved;
+  for (auto& part : policy::path_components(relative)) {
+    if (part == ".") continue;
+    if (part != "..") {
+      resolved.push_back(std::move(part));
+    } else if (resolved.empty()) {
+      return false;
+    } else {
+      resolved.pop_back();
+    }
+  }
+  return resolved.size() > 2 && resolved[0] == ".git" && resolved[1] == "modules";
 }
 
 // Every text names paths and commands the task chose: spelled out with

@@ -25,6 +25,15 @@ inline void must(const std::vector<std::string>& argv) {
   BOOST_REQUIRE_MESSAGE(result.status == 0, argv[0] + " failed: " + result.err);
 }
 
+// Every record of an audit log, in order.
+inline std::vector<json> read_audit_records(const std::string& log) {
+  std::vector<json> out;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(json::parse(line));
+  return out;
+}
+
 // A group and three users made for this test (names carry the pid, so
 // concurrent runs never collide) and removed after it.
 struct LocalUsers {
@@ -100,13 +109,7 @@ struct Governance {
     argv.insert(argv.end(), args.begin(), args.end());
     return run_process(argv);
   }
-  std::vector<json> records() const {
-    std::vector<json> out;
-    std::ifstream in(log);
-    std::string line;
-    while (std::getline(in, line)) out.push_back(json::parse(line));
-    return out;
-  }
+  std::vector<json> records() const { return read_audit_records(log); }
   std::vector<json> records_of(const std::string& run_id, const std::string& event) const {
     std::vector<json> out;
     for (auto& record : records())

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/unique_fd.h"
+#include "integration/governance_fixture.h"
 #include "integration/harness.h"
 
 using namespace tierbox::testing;
@@ -38,6 +39,17 @@ std::string run_id_from(BackgroundRun& run) {
   if (at == std::string::npos) return "";
   auto id = line.substr(at + 4);
   return id.substr(0, id.find(' '));
+}
+
+// git with an identity for commits (the host's root and the task have none).
+const std::string kGit = "git -c user.email=t@example.com -c user.name=t";
+
+// The last end record of an audit log (null when there is none).
+json last_end_record(const std::string& log) {
+  json last;
+  for (auto& record : read_audit_records(log))
+    if (record.value("event", "") == "end") last = std::move(record);
+  return last;
 }
 
 std::string read_file(const fs::path& file) {
@@ -244,7 +256,6 @@ BOOST_AUTO_TEST_CASE(a_submodules_git_config_cannot_be_changed) {
 BOOST_AUTO_TEST_CASE(git_cannot_be_pointed_at_a_config_of_the_tasks) {
   TempDir markers("tierbox-git-markers");
   const auto marker = markers.path() / "fsmonitor-ran";
-  const std::string git = "git -c user.email=t@example.com -c user.name=t";
   // Lays a config whose fsmonitor touches the marker, and points .git/commondir at it.
   const std::string plant = "mkdir -p .cache/evil && cp -r .git/objects .git/refs .git/HEAD .cache/evil/ && "
                             "printf '[core]\\n\\tfsmonitor = \"touch " + marker.string() + "; false\"\\n' > .cache/evil/config; "
@@ -256,12 +267,12 @@ BOOST_AUTO_TEST_CASE(git_cannot_be_pointed_at_a_config_of_the_tasks) {
   fs::remove(marker);
 
   Workspace workspace;
-  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + git + " commit -q --allow-empty -m host"}).status == 0);
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + kGit + " commit -q --allow-empty -m host"}).status == 0);
   auto result = run_tierbox({"run", "--tier", "workspace-write", "--workspace", workspace.str(), "--", "/bin/sh", "-c",
                              plant + "rm -f .git/commondir; echo rm=$?; "
                              "printf '[core]\\n\\tfsmonitor = x\\n' > .git/config.worktree; echo config_worktree=$?; "
                              "mkdir -p .git/worktrees/wt; echo worktrees=$?; "
-                             "echo commondir_holds=$(cat .git/commondir); " + git + " commit -q --allow-empty -m sandbox; echo commit=$?"});
+                             "echo commondir_holds=$(cat .git/commondir); " + kGit + " commit -q --allow-empty -m sandbox; echo commit=$?"});
   BOOST_TEST(result.status == 0, result.err);
   for (const char* expected : {"commondir=2", "rm=1", "config_worktree=2", "worktrees=1", "commondir_holds=.", "commit=0"})
     BOOST_TEST(result.out.find(expected) != std::string::npos, expected << " not in: " << result.out << result.err);
@@ -281,8 +292,7 @@ BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported)
   // refuse that in the sandbox; it reports it after the run.
   TempDir markers("tierbox-git-markers");
   const auto marker = markers.path() / "fsmonitor-ran";
-  const std::string git = "git -c user.email=t@example.com -c user.name=t";
-  const std::string plant = "git init -q vendor/x && " + git + " -C vendor/x commit -q --allow-empty -m x && "
+  const std::string plant = "git init -q vendor/x && " + kGit + " -C vendor/x commit -q --allow-empty -m x && "
                             "printf '[core]\\n\\tfsmonitor = \"touch " + marker.string() + "; false\"\\n' >> vendor/x/.git/config && "
                             "git update-index --add --cacheinfo 160000,$(git -C vendor/x rev-parse HEAD),vendor/x; echo planted=$?";
   // Control, on the host: the attack works where nothing stops it.
@@ -294,8 +304,8 @@ BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported)
   // A repository with a submodule the host absorbed (its .git a file into
   // the superproject's protected .git/modules/): not reported.
   Workspace workspace;
-  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + git + " commit -q --allow-empty -m host && "
-                             "git init -q lib && " + git + " -C lib commit -q --allow-empty -m lib && mkdir -p .git/modules && "
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + kGit + " commit -q --allow-empty -m host && "
+                             "git init -q lib && " + kGit + " -C lib commit -q --allow-empty -m lib && mkdir -p .git/modules && "
                              "mv lib/.git .git/modules/lib && echo 'gitdir: ../.git/modules/lib' > lib/.git && "
                              "git config -f .git/modules/lib/config core.worktree ../../../lib && "
                              "git update-index --add --cacheinfo 160000,$(git -C lib rev-parse HEAD),lib"}).status == 0);
@@ -321,16 +331,12 @@ BOOST_AUTO_TEST_CASE(a_repository_the_task_registers_as_a_submodule_is_reported)
   BOOST_TEST(planted.err.find("warning: workspace: vendor/x: a git repository of its own") != std::string::npos, planted.err);
   BOOST_TEST(planted.err.find("workspace: lib") == std::string::npos, planted.err);
   // The end record says so too.
-  std::ifstream records(log);
-  std::string line, last_end;
-  while (std::getline(records, line))
-    if (line.find("\"event\":\"end\"") != std::string::npos) last_end = line;
-  BOOST_REQUIRE(!last_end.empty());
-  const auto end = json::parse(last_end);
+  const auto end = last_end_record(log);
+  BOOST_REQUIRE(!end.is_null());
   bool reported = false;
   for (const auto& violation : end["violations"])
     if (violation["kind"] == "nested_git_repository") reported = violation["detail"].dump().find("vendor/x") != std::string::npos;
-  BOOST_TEST(reported, last_end);
+  BOOST_TEST(reported, end.dump());
   // And the run's result, for the agent framework that launched it.
   const auto result = json::parse(read_file(result_file));
   BOOST_TEST(result["workspace_warnings"].dump().find("vendor/x: a git repository of its own") != std::string::npos,
@@ -342,27 +348,24 @@ BOOST_AUTO_TEST_CASE(a_rebase_left_in_progress_with_exec_lines_is_reported) {
   // to come: the developer's `git rebase --continue` runs it on the host.
   TempDir markers("tierbox-git-markers");
   const auto marker = markers.path() / "exec-ran";
-  const std::string git = "git -c user.email=t@example.com -c user.name=t";
   Workspace workspace;
-  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + git + " commit -q --allow-empty -m one && " +
-                             git + " commit -q --allow-empty -m two"}).status == 0);
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && git init -q && " + kGit + " commit -q --allow-empty -m one && " +
+                             kGit + " commit -q --allow-empty -m two"}).status == 0);
   TempDir audit("tierbox-audit");
   const auto log = (audit.path() / "audit.jsonl").string();
   auto result = run_tierbox({"run", "--audit-log", log, "--tier", "workspace-write", "--workspace", workspace.str(), "--",
-                             "/bin/sh", "-c", "GIT_SEQUENCE_EDITOR=\"printf 'break\\nexec touch " + marker.string() + "\\n' >\" " + git +
+                             "/bin/sh", "-c", "GIT_SEQUENCE_EDITOR=\"printf 'break\\nexec touch " + marker.string() + "\\n' >\" " + kGit +
                              " rebase -q -i HEAD~1 >/dev/null 2>&1; test -f .git/rebase-merge/git-rebase-todo; echo todo=$?"});
   BOOST_TEST(result.status == 0, result.err);
   BOOST_TEST(result.out.find("todo=0") != std::string::npos, result.out << result.err);
   BOOST_TEST(result.err.find("warning: workspace: .git/rebase-merge/git-rebase-todo: left in progress with 1 exec line (touch " +
                              marker.string() + ")") != std::string::npos, result.err);
-  std::ifstream records(log);
-  std::string line, last_end;
-  while (std::getline(records, line))
-    if (line.find("\"event\":\"end\"") != std::string::npos) last_end = line;
-  BOOST_TEST(last_end.find("pending_git_commands") != std::string::npos, last_end);
+  const auto end = last_end_record(log);
+  BOOST_REQUIRE(!end.is_null());
+  BOOST_TEST(end["violations"].dump().find("pending_git_commands") != std::string::npos, end.dump());
   // The control: on the host the warning is no false alarm.
   BOOST_TEST(!fs::exists(marker));
-  run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && " + git + " rebase --continue >/dev/null 2>&1; true"});
+  run_process({"/bin/sh", "-c", "cd " + workspace.str() + " && " + kGit + " rebase --continue >/dev/null 2>&1; true"});
   BOOST_TEST(fs::exists(marker), "control: git rebase --continue did not run the exec line");
 }
 
