@@ -2,7 +2,8 @@
 // its `extends` chain has been applied. Plain data; loaded and validated by
 // profile_loader, turned into a LaunchPlan by the planner. docs/profiles.md
 // documents every field. Each section with its own concern (environment,
-// limits, network, ...) is declared and parsed in policy/sections/.
+// limits, network, ...) is declared and parsed in policy/sections/, and
+// registered with its fields in sections/registry.h.
 #pragma once
 
 #include <chrono>
@@ -15,6 +16,8 @@
 #include "policy/sections/commands.h"
 #include "policy/sections/data_access.h"
 #include "policy/sections/environment.h"
+#include "policy/sections/filesystem.h"
+#include "policy/sections/identity.h"
 #include "policy/sections/landlock.h"
 #include "policy/sections/limits.h"
 #include "policy/sections/metadata.h"
@@ -24,35 +27,6 @@
 #include "policy/sections/widening.h"
 
 namespace tierbox::policy {
-
-enum class MountType { bind, tmpfs, symlink };
-
-// One entry of `mounts`.
-struct MountSpec {
-  MountType type = MountType::bind;
-  std::string source;          // bind: absolute host path
-  std::string target;          // absolute path inside the sandbox
-  bool writable = false;       // bind, tmpfs
-  bool optional = false;       // bind: skipped when the source does not exist
-  std::uint64_t size_bytes = 0;  // tmpfs
-  std::uint32_t mode = 0755;     // tmpfs
-  std::string link;            // symlink: what the link points to
-  std::string origin;          // "file.json:/mounts/3", for messages
-};
-
-// The uid, gid and name the task runs as inside the sandbox.
-struct TaskUserSpec {
-  std::uint32_t uid = 1000;
-  std::uint32_t gid = 1000;
-  std::string name = "agent";
-  std::string home = "/tmp";
-};
-
-struct WorkspaceSpec {
-  std::string target = "/workspace";
-  bool writable = false;
-};
-
 
 struct Profile {
   std::string name;                          // the tier name: the leaf file's stem
@@ -80,7 +54,5 @@ struct Profile {
   SecretsSpec secrets;
   WideningSpec widening;        // what a caller may ask for beyond the tier (sections/widening.h)
 };
-
-const char* to_string(MountType type);
 
 }  // namespace tierbox::policy

@@ -6,9 +6,9 @@
 #include <set>
 
 #include "common/errors.h"
-#include "policy/environment.h"
 #include "policy/json_reader.h"
 #include "policy/review/review.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -18,144 +18,27 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxExtendsDepth = 8;
 
-// Paths tierbox builds itself; a profile may not mount over or under them.
-constexpr const char* kReservedTargets[] = {"/", "/proc", "/dev"};
-
-bool is_under(const std::string& path, const std::string& dir) {
-  if (dir == "/") return true;
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
-}
-
-bool is_valid_hostname(const std::string& name) {
-  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-bool is_valid_user_name(const std::string& name) {
-  if (name.empty() || name.size() > 32) return false;
-  if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
-void apply_user(JsonObjectReader reader, TaskUserSpec& user) {
-  // The task never runs as uid 0 inside, and 65534 is the overflow id that
-  // unmapped host files show as; both are refused.
-  if (auto uid = reader.unsigned_integer("uid", 65533)) {
-    if (*uid == 0) reader.fail("uid", "the task may not run as uid 0 inside the sandbox (fix: use e.g. 1000)");
-    user.uid = static_cast<std::uint32_t>(*uid);
+// A key no section declares is refused before any is applied, naming what
+// the registry knows; nested objects are checked by their section's reader.
+void refuse_unregistered_keys(const json& document, const std::string& file) {
+  const auto known = top_level_keys();
+  for (const auto& [key, unused] : document.items()) {
+    if (std::binary_search(known.begin(), known.end(), key)) continue;
+    std::string expected;
+    for (const auto& name : known) expected += (expected.empty() ? "" : ", ") + name;
+    throw ConfigError(file, json_pointer_append("", key), "unknown key (expected one of: " + expected + ")");
   }
-  if (auto gid = reader.unsigned_integer("gid", 65533)) {
-    if (*gid == 0) reader.fail("gid", "the task may not run as gid 0 inside the sandbox (fix: use e.g. 1000)");
-    user.gid = static_cast<std::uint32_t>(*gid);
-  }
-  if (auto name = reader.string("name")) {
-    if (!is_valid_user_name(*name)) reader.fail("name", "expected a user name matching [a-z_][a-z0-9_-]*, got " + json(*name).dump());
-    user.name = *name;
-  }
-  if (auto home = reader.absolute_path("home")) user.home = *home;
-  reader.finish();
 }
 
-MountSpec parse_mount(const json& value, const std::string& file, const std::string& pointer) {
-  JsonObjectReader reader(value, file, pointer);
-  MountSpec mount;
-  mount.origin = file + ":" + pointer;
-  auto type = reader.string("type");
-  if (!type) reader.fail("type", "missing (expected \"bind\", \"tmpfs\" or \"symlink\")");
-  auto target = reader.absolute_path("target");
-  if (!target) reader.fail("target", "missing (expected the absolute path inside the sandbox)");
-  mount.target = *target;
-  if (*type == "bind") {
-    mount.type = MountType::bind;
-    auto source = reader.absolute_path("source");
-    if (!source) reader.fail("source", "missing (expected the absolute host path to bind)");
-    mount.source = *source;
-    mount.writable = reader.boolean("writable").value_or(false);
-    mount.optional = reader.boolean("optional").value_or(false);
-  } else if (*type == "tmpfs") {
-    mount.type = MountType::tmpfs;
-    auto size = reader.size("size");
-    // An unbounded tmpfs lets a task fill the host's memory.
-    if (!size || *size == 0) reader.fail("size", "missing (a tmpfs needs a size limit, e.g. \"64M\")");
-    mount.size_bytes = *size;
-    mount.mode = reader.mode("mode").value_or(0755);
-    mount.writable = reader.boolean("writable").value_or(true);
-  } else if (*type == "symlink") {
-    mount.type = MountType::symlink;
-    auto link = reader.string("link");
-    if (!link || link->empty()) reader.fail("link", "missing (expected what the symlink points to, e.g. \"usr/bin\")");
-    mount.link = *link;
-  } else {
-    reader.fail("type", "expected \"bind\", \"tmpfs\" or \"symlink\", got " + json(*type).dump());
-  }
-  reader.finish();
-  return mount;
-}
-
-void apply_mounts(const json& mounts, const std::string& file, const std::string& pointer,
-                  std::vector<MountSpec>& out) {
-  for (std::size_t i = 0; i < mounts.size(); ++i)
-    out.push_back(parse_mount(mounts[i], file, json_pointer_append(pointer, i)));
-}
-
-void apply_workspace(JsonObjectReader reader, WorkspaceSpec& workspace) {
-  if (auto target = reader.absolute_path("target")) workspace.target = *target;
-  if (auto writable = reader.boolean("writable")) workspace.writable = *writable;
-  reader.finish();
-}
-
-// `final`: fields a tier extending this file may only tighten. Returns the
-// names this file adds; profile.final_fields keeps every file's.
-std::vector<std::string> apply_final(JsonObjectReader& reader, Profile& profile) {
-  auto names = reader.string_array("final");
-  if (!names) return {};
-  for (std::size_t i = 0; i < names->size(); ++i) {
-    const auto& name = (*names)[i];
-    if (!is_final_field_name(name)) {
-      std::string known;
-      for (const auto& field : final_field_names()) known += (known.empty() ? "" : ", ") + field;
-      throw ConfigError(reader.file(), json_pointer_append("/final", i),
-                        "unknown field " + json(name).dump() + " (expected one of: " + known + ")");
-    }
-    profile.final_fields.emplace(name, reader.file());
-  }
-  return *names;
-}
-
-// Applies one file's settings over profile; returns the fields it marks final.
+// Applies one file's settings over profile, section by section (the
+// registry's order); returns the fields it marks final.
 std::vector<std::string> apply_layer(const json& document, const std::string& file, Profile& profile) {
   JsonObjectReader reader(document, file, "");
-  reader.string("extends");  // resolved by the caller; registered as known here
-  reader.string("comment");
-  ReviewEntry review;
-  apply_metadata(reader, review, profile.metadata);
-  apply_data_access(reader, profile.data_access);
-  apply_commands(reader, profile.commands);
-  auto finals = apply_final(reader, profile);
-  if (auto description = reader.string("description")) profile.description = *description;
-  if (auto hostname = reader.string("hostname")) {
-    if (!is_valid_hostname(*hostname))
-      reader.fail("hostname", "expected a host name of 1-63 letters, digits or '-', got " + json(*hostname).dump());
-    profile.hostname = *hostname;
-  }
-  if (auto shm_size = reader.size("shm_size")) profile.shm_size_bytes = *shm_size;
-  if (auto pass_fds = reader.unsigned_integer("pass_fds", 64)) profile.pass_fds = static_cast<std::uint32_t>(*pass_fds);
-  if (auto user = reader.object("user")) apply_user(std::move(*user), profile.user);
-  if (const auto* mounts = reader.array("mounts")) apply_mounts(*mounts, file, "/mounts", profile.mounts);
-  if (auto workspace = reader.object("workspace")) apply_workspace(std::move(*workspace), profile.workspace);
-  if (auto environment = reader.object("environment")) apply_environment(std::move(*environment), profile.environment);
-  if (auto limits = reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
-  if (auto network = reader.object("network")) apply_network(std::move(*network), profile.network);
-  if (auto seccomp = reader.object("seccomp")) apply_seccomp(std::move(*seccomp), profile.seccomp);
-  apply_landlock(reader, profile.landlock);
-  if (auto secrets = reader.object("secrets")) apply_secrets(std::move(*secrets), profile.secrets);
-  if (auto widening = reader.object("widening")) apply_widening(std::move(*widening), profile.widening);
+  refuse_unregistered_keys(document, file);
+  ProfileLayer layer{reader};
+  for (const auto& section : profile_sections()) section.apply(layer, profile);
   reader.finish();
-  return finals;
+  return std::move(layer.marked_final);
 }
 
 // A file's `final` fields, with the profile as that file left it.
@@ -173,7 +56,8 @@ struct FinalMark {
 Changes compare_final_sections(const Profile& before, const Profile& after, const std::vector<std::string>& fields) {
   Changes changes;
   for (const auto& section : section_reviews()) {
-    const bool holds_one = std::any_of(section.final_fields.begin(), section.final_fields.end(), [&](const char* name) {
+    const auto names = final_field_names(section.name);
+    const bool holds_one = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
       return std::any_of(fields.begin(), fields.end(), [&](const std::string& field) {
         return final_covers(field, name) || final_covers(name, field);
       });
@@ -196,41 +80,6 @@ void check_final_fields(const std::vector<FinalMark>& marks, const Profile& prof
                               mark.file + " marks final: a tier extending it may only tighten it (fix: remove the change, or change the base)");
       }
     }
-  }
-}
-
-void validate_mounts(const Profile& profile) {
-  std::map<std::string, const MountSpec*> by_target;
-  for (const auto& mount : profile.mounts) {
-    for (const char* reserved : kReservedTargets) {
-      if (std::string(reserved) == "/" ? mount.target == "/" : is_under(mount.target, reserved))
-        throw ConfigError(mount.origin + "/target: " + json(mount.target).dump() +
-                          " is built by tierbox itself (/, /proc and /dev are not configurable; fix: choose another target)");
-    }
-    auto [it, inserted] = by_target.emplace(mount.target, &mount);
-    if (!inserted)
-      throw ConfigError(mount.origin + "/target: duplicate mount target " + json(mount.target).dump() +
-                        " (already mounted by " + it->second->origin + "; fix: remove one of them)");
-  }
-  for (const auto& mount : profile.mounts) {
-    for (const auto& other : profile.mounts) {
-      if (other.type != MountType::symlink || &other == &mount) continue;
-      if (is_under(mount.target, other.target))
-        throw ConfigError(mount.origin + "/target: " + json(mount.target).dump() + " lies below the symlink " +
-                          json(other.target).dump() + " of " + other.origin + " (fix: use the symlink's destination path)");
-    }
-  }
-  const auto& workspace = profile.workspace.target;
-  const std::string workspace_origin = profile.file.string() + ":/workspace/target";
-  if (workspace == "/" || is_under(workspace, "/proc") || is_under(workspace, "/dev"))
-    throw ConfigError(workspace_origin + ": " + json(workspace).dump() + " is built by tierbox itself (fix: use e.g. /workspace)");
-  for (const auto& mount : profile.mounts) {
-    if (mount.target == workspace)
-      throw ConfigError(workspace_origin + ": " + json(workspace).dump() + " is also the target of " + mount.origin +
-                        " (fix: choose another workspace target)");
-    if (mount.type != MountType::tmpfs && is_under(workspace, mount.target))
-      throw ConfigError(workspace_origin + ": " + json(workspace).dump() + " lies inside the " + to_string(mount.type) +
-                        " mount " + json(mount.target).dump() + " of " + mount.origin + " (fix: use a path outside it)");
   }
 }
 
@@ -335,14 +184,9 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
   profile.file = file;
   profile.name = file.stem().string();
   profile.sha256 = sha256_hex(all_bytes);
-  validate_mounts(profile);
-  validate_network(profile.network, file.string());
-  validate_limits(profile.limits, file.string());
-  validate_metadata(profile.metadata, file.string());
-  validate_data_access(profile.data_access, file.string());
+  for (const auto& section : profile_sections())
+    if (section.validate) section.validate(profile);
   check_final_fields(finals, profile);
-  validate_secrets(profile);
-  validate_widening(profile);
   return profile;
 }
 

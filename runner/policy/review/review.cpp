@@ -21,20 +21,14 @@ const std::vector<SectionReview>& section_reviews() {
   // Sections added later (seccomp, approvals, network destinations, ...)
   // register here with their own compare and explain functions.
   static const std::vector<SectionReview> kSections = {
-      {"governance", {}, compare_governance, explain_governance},
-      {"filesystem",
-       {"mounts", "workspace", "workspace.writable", "workspace.target", "shm_size"},
-       compare_filesystem,
-       explain_filesystem},
-      {"data_access", {"max_data_class", "protected_paths"}, compare_data_access, explain_data_access},
-      {"process",
-       {"allowed_commands", "environment", "environment.set", "environment.pass", "environment.allow", "hostname", "user"},
-       compare_process,
-       explain_process},
-      {"network", {"network", "network.mode"}, compare_network, explain_network},
-      {"limits", {"limits", "limits.wall_time"}, compare_limits, explain_limits},
-      {"kernel", {"seccomp", "landlock"}, compare_kernel_surface, explain_kernel_surface},
-      {"approvals", {"widening"}, compare_approvals, explain_approvals},
+      {"governance", compare_governance, explain_governance},
+      {"filesystem", compare_filesystem, explain_filesystem},
+      {"data_access", compare_data_access, explain_data_access},
+      {"process", compare_process, explain_process},
+      {"network", compare_network, explain_network},
+      {"limits", compare_limits, explain_limits},
+      {"kernel", compare_kernel_surface, explain_kernel_surface},
+      {"approvals", compare_approvals, explain_approvals},
   };
   return kSections;
 }
@@ -49,14 +43,6 @@ Explanation explain_profile(const Profile& profile, const ExplainContext& contex
   Explanation explanation;
   for (const auto& section : section_reviews()) section.explain(profile, context, explanation);
   return explanation;
-}
-
-std::vector<std::string> final_field_names() {
-  std::vector<std::string> names;
-  for (const auto& section : section_reviews())
-    for (const char* field : section.final_fields) names.emplace_back(field);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 bool is_final_field_name(const std::string& name) {

@@ -14,6 +14,7 @@
 #include "policy/data_classes.h"
 #include "policy/profile.h"
 #include "policy/sections/metadata.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 
@@ -50,8 +51,7 @@ struct ExplainSection {
 using Explanation = std::vector<ExplainSection>;
 
 struct SectionReview {
-  const char* name;                        // "limits"
-  std::vector<const char*> final_fields;   // fields `final` may name
+  const char* name;  // "limits"; profile sections name it (sections/registry.h), which gives its `final` fields
   void (*compare)(const Profile& before, const Profile& after, Changes& out);
   void (*explain)(const Profile& profile, const ExplainContext& context, Explanation& out);
 };
@@ -62,9 +62,9 @@ const std::vector<SectionReview>& section_reviews();
 Changes compare_profiles(const Profile& before, const Profile& after);
 Explanation explain_profile(const Profile& profile, const ExplainContext& context);
 
-// Whether name can appear in `final` (a field, or a section for all its fields).
+// Whether name can appear in `final` (a field, or a section for all its
+// fields): the registry's final_field_names().
 bool is_final_field_name(const std::string& name);
-std::vector<std::string> final_field_names();
 // Whether the `final` name covers the changed field ("limits" covers
 // "limits.wall_time").
 bool final_covers(const std::string& final_name, const std::string& field);

@@ -4,6 +4,8 @@
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -57,6 +59,29 @@ void apply_commands(JsonObjectReader& reader, CommandsSpec& spec) {
   for (std::size_t i = 0; i < entries->size(); ++i)
     allowed.push_back(parse_entry((*entries)[i], reader.file(), json_pointer_append("/allowed_commands", i)));
   spec.allowed = std::move(allowed);
+}
+
+namespace {
+
+void apply_commands_layer(ProfileLayer& layer, Profile& profile) { apply_commands(layer.reader, profile.commands); }
+
+}  // namespace
+
+const ProfileSection& commands_section() {
+  static const ProfileSection kSection{
+      "commands",
+      "process",
+      {
+          {"allowed_commands", R"({"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "string"},
+              {"type": "object", "required": ["path"], "additionalProperties": false,
+               "properties": {"path": {"type": "string"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                              "comment": {"type": "string"}}}]}})",
+           nullptr, "which executables may be launched; absent: any command", "Allowed commands", true},
+      },
+      apply_commands_layer,
+      nullptr,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

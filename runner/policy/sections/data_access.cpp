@@ -4,6 +4,8 @@
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -92,6 +94,34 @@ void validate_data_access(const DataAccessSpec& spec, const std::string& leaf_fi
   if (!spec.max_data_class)
     throw ConfigError(leaf_file, "/max_data_class",
                       "missing: every tier states the highest data class it may see (\"public\", \"internal\" or \"secret\")");
+}
+
+namespace {
+
+void apply_data_access_layer(ProfileLayer& layer, Profile& profile) { apply_data_access(layer.reader, profile.data_access); }
+
+void validate_data_access_of(const Profile& profile) {
+  validate_data_access(profile.data_access, profile.file.string());
+}
+
+}  // namespace
+
+const ProfileSection& data_access_section() {
+  static const ProfileSection kSection{
+      "data_access",
+      "data_access",
+      {
+          {"max_data_class", R"({"enum": ["public", "internal", "secret"]})", nullptr,
+           "the highest data class the task may see; required, may come from the base", "Data classes", true},
+          {"protected_paths", R"({"type": "array", "items": {"$ref": "#/$defs/protected_path"}})", "[]",
+           "paths inside the workspace and writable binds the task may not change", "Protected paths", true},
+          {"protected_paths+", R"({"type": "array", "items": {"$ref": "#/$defs/protected_path"}})", nullptr,
+           "entries added to the base's protected_paths", "Protected paths"},
+      },
+      apply_data_access_layer,
+      validate_data_access_of,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

@@ -3,6 +3,8 @@
 #include "common/errors.h"
 #include "policy/environment.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -50,5 +52,32 @@ void apply_environment(JsonObjectReader reader, EnvironmentSpec& environment) {
   reader.finish();
 }
 
+
+namespace {
+
+void apply_environment_layer(ProfileLayer& layer, Profile& profile) {
+  if (auto environment = layer.reader.object("environment")) apply_environment(std::move(*environment), profile.environment);
+}
+
+}  // namespace
+
+const ProfileSection& environment_section() {
+  static const ProfileSection kSection{
+      "environment",
+      "process",
+      {
+          {"environment", nullptr, nullptr, "which variables the task gets", "Environment", true},
+          {"environment.set", R"({"type": "object", "additionalProperties": {"type": "string"}})", "{}",
+           "variables the task gets, merged key by key over the base's", "Environment", true},
+          {"environment.pass", R"({"$ref": "#/$defs/names"})", "[]", "variables copied from the caller when set",
+           "Environment", true},
+          {"environment.allow", R"({"$ref": "#/$defs/names"})", "[]", "names (or PREFIX*) `run --env NAME=VALUE` may set",
+           "Environment", true},
+      },
+      apply_environment_layer,
+      nullptr,
+  };
+  return kSection;
+}
 
 }  // namespace tierbox::policy

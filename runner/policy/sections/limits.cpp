@@ -5,6 +5,8 @@
 #include "common/errors.h"
 #include "common/units.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -131,6 +133,43 @@ void apply_limits(JsonObjectReader reader, LimitsSpec& spec) {
   read_cgroup_limit(reader, "io_weight", spec.cgroup.io_weight, parse_io_weight);
   if (auto rlimits = reader.object("rlimits")) apply_rlimits(std::move(*rlimits), spec.rlimits);
   reader.finish();
+}
+
+namespace {
+
+void apply_limits_layer(ProfileLayer& layer, Profile& profile) {
+  if (auto limits = layer.reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
+}
+
+void validate_limits_of(const Profile& profile) { validate_limits(profile.limits, profile.file.string()); }
+
+}  // namespace
+
+const ProfileSection& limits_section() {
+  static const ProfileSection kSection{
+      "limits",
+      "limits",
+      {
+          {"limits", nullptr, nullptr, "what a task may use", "Limits", true},
+          {"limits.wall_time", R"({"$ref": "#/$defs/duration"})", R"("1h")",
+           "the task tree is killed after this; `run --timeout` may only shorten it", "Limits", true},
+          {"limits.memory", R"({"anyOf": [{"$ref": "#/$defs/size"}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "memory of the whole task tree (at least 1M)", "Limits"},
+          {"limits.memory_swap", R"({"anyOf": [{"$ref": "#/$defs/size"}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "swap the task may use on top of limits.memory", "Limits"},
+          {"limits.pids", R"({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 4194304}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "processes and threads of the task tree at once", "Limits"},
+          {"limits.cpu", R"({"anyOf": [{"type": "number", "minimum": 0.01, "maximum": 1024}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "cores of CPU time per wall time (0.01-1024)", "Limits"},
+          {"limits.io_weight", R"({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10000}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "the task's share of disk time (1-10000, 100 is equal)", "Limits"},
+          {"limits.rlimits", nullptr, nullptr, "rlimits set in the sandbox; null inherits the caller's", "Limits"},
+          {"limits.rlimits.nofile", R"({"$ref": "#/$defs/rlimit"})", nullptr, "open files (RLIMIT_NOFILE)", "Limits"},
+          {"limits.rlimits.nproc", R"({"$ref": "#/$defs/rlimit"})", nullptr, "processes of the task's uid (RLIMIT_NPROC)", "Limits"},
+          {"limits.rlimits.fsize", R"({"$ref": "#/$defs/rlimit"})", nullptr, "largest file the task may write (RLIMIT_FSIZE)", "Limits"},
+          {"limits.rlimits.core", R"({"$ref": "#/$defs/rlimit"})", "0", "core dump size (none by default)", "Limits"},
+          {"limits.rlimits.stack", R"({"$ref": "#/$defs/rlimit"})", nullptr, "main thread stack (RLIMIT_STACK)", "Limits"},
+          {"limits.rlimits.as", R"({"$ref": "#/$defs/rlimit"})", nullptr, "address space (RLIMIT_AS)", "Limits"},
+      },
+      apply_limits_layer,
+      validate_limits_of,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

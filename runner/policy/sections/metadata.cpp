@@ -4,6 +4,8 @@
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -141,6 +143,37 @@ std::string describe(const ReviewStatus& status) {
       return "EXPIRED since " + status.deadline.str() + " (review_by of " + status.file + ")";
   }
   return "?";
+}
+
+namespace {
+
+void apply_metadata_layer(ProfileLayer& layer, Profile& profile) {
+  ReviewEntry review;
+  apply_metadata(layer.reader, review, profile.metadata);
+}
+
+void validate_metadata_of(const Profile& profile) { validate_metadata(profile.metadata, profile.file.string()); }
+
+}  // namespace
+
+const ProfileSection& metadata_section() {
+  static const ProfileSection kSection{
+      "metadata",
+      "governance",
+      {
+          {"owner", R"({"type": "string", "minLength": 1})", nullptr,
+           "who answers for the tier (a team or address); required, may come from the base", "Tier metadata and review dates"},
+          {"reviewed_by", R"({"type": "string", "minLength": 1})", nullptr, "who last reviewed the tier",
+           "Tier metadata and review dates"},
+          {"reviewed_on", R"({"$ref": "#/$defs/date"})", nullptr, "when it was last reviewed (YYYY-MM-DD)",
+           "Tier metadata and review dates"},
+          {"review_by", R"({"$ref": "#/$defs/date"})", nullptr,
+           "the last day the review is valid; after it the tier refuses to run", "Tier metadata and review dates"},
+      },
+      apply_metadata_layer,
+      validate_metadata_of,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

@@ -2,6 +2,8 @@
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 
@@ -54,6 +56,33 @@ std::vector<std::string> network_warnings(const NetworkSpec& spec) {
   if (spec.mode != NetworkMode::host) return {};
   return {"network.mode \"host\": the task shares the host's network (every address and port the host can reach, "
           "its loopback services and cloud metadata included); for trusted tiers only"};
+}
+
+namespace {
+
+void apply_network_layer(ProfileLayer& layer, Profile& profile) {
+  if (auto network = layer.reader.object("network")) apply_network(std::move(*network), profile.network);
+}
+
+void validate_network_of(const Profile& profile) { validate_network(profile.network, profile.file.string()); }
+
+}  // namespace
+
+const ProfileSection& network_section() {
+  static const ProfileSection kSection{
+      "network",
+      "network",
+      {
+          {"network", nullptr, nullptr, "what the task may reach (docs/network.md)", "Fields", true},
+          {"network.mode", R"({"enum": ["none", "allowlist", "host"]})", R"("none")",
+           "none: only lo; allowlist: egress to network.allow; host: the host's network", "Fields", true},
+          {"network.allow", R"({"type": "array", "items": {"type": "string", "pattern": "^[^:]+:[0-9]+(-[0-9]+)?/(tcp|udp)$"}})",
+           "[]", "HOST:PORT/PROTO destinations of mode allowlist", "Fields"},
+      },
+      apply_network_layer,
+      validate_network_of,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

@@ -4,6 +4,8 @@
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
 #include "policy/seccomp_groups.h"
 
 namespace tierbox::policy {
@@ -129,6 +131,40 @@ void apply_seccomp(JsonObjectReader reader, SeccompSpec& spec) {
   if (spec.count_denials && std::find(spec.allow_dangerous.begin(), spec.allow_dangerous.end(), "foreign_abi") !=
                                 spec.allow_dangerous.end())
     reader.fail("count_denials", "cannot be combined with allow_dangerous \"foreign_abi\" (fix: drop one of them)");
+}
+
+namespace {
+
+void apply_seccomp_layer(ProfileLayer& layer, Profile& profile) {
+  if (auto seccomp = layer.reader.object("seccomp")) apply_seccomp(std::move(*seccomp), profile.seccomp);
+}
+
+}  // namespace
+
+const ProfileSection& seccomp_section() {
+  static const ProfileSection kSection{
+      "seccomp",
+      "kernel",
+      {
+          {"seccomp", nullptr, nullptr, "which system calls the task may make (docs/seccomp.md)", "Fields", true},
+          {"seccomp.default_action", R"({"enum": ["errno:ENOSYS", "errno:EPERM", "kill_process", "log"]})",
+           R"("errno:ENOSYS")", "what a syscall outside seccomp.allow gets", "Fields"},
+          {"seccomp.deny_action", R"({"enum": ["errno:EPERM", "errno:ENOSYS", "kill_process"]})", R"("errno:EPERM")",
+           "what seccomp.deny and the always-blocked syscalls get", "Fields"},
+          {"seccomp.allow", R"({"$ref": "#/$defs/names"})", R"(["@system-service"])",
+           "syscall names and @groups the task may make", "Fields"},
+          {"seccomp.deny", R"({"$ref": "#/$defs/names"})", nullptr,
+           "syscalls and @groups taken out of allow (default: the privileged groups, as base.json)", "Fields"},
+          {"seccomp.deny+", R"({"$ref": "#/$defs/names"})", nullptr, "added to seccomp.deny as the base left it", "Fields"},
+          {"seccomp.allow_dangerous", R"({"$ref": "#/$defs/names"})", "[]", "always-blocked item ids the tier opts in to",
+           "Fields"},
+          {"seccomp.log_denials", R"({"type": "boolean"})", "false", "the kernel logs every denial", "Fields"},
+          {"seccomp.count_denials", R"({"type": "boolean"})", "false", "tierbox counts denials per syscall", "Fields"},
+      },
+      apply_seccomp_layer,
+      nullptr,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

@@ -5,6 +5,8 @@
 #include "common/errors.h"
 #include "policy/json_reader.h"
 #include "policy/profile.h"
+#include "policy/sections/registry.h"
+#include "policy/profile.h"
 
 namespace tierbox::policy {
 namespace {
@@ -71,6 +73,35 @@ void validate_secrets(const Profile& profile) {
       throw ConfigError(where + ": " + json(target).dump() + " collides with the " + to_string(mount.type) + " mount " +
                         json(mount.target).dump() + " of " + mount.origin + " (fix: use a path of its own, e.g. /run/secrets)");
   }
+}
+
+namespace {
+
+void apply_secrets_layer(ProfileLayer& layer, Profile& profile) {
+  if (auto secrets = layer.reader.object("secrets")) apply_secrets(std::move(*secrets), profile.secrets);
+}
+
+}  // namespace
+
+// No review section compares secrets yet: `profile diff` does not report a
+// change of them (named in docs/hacking.md's list of known gaps).
+const ProfileSection& secrets_section() {
+  static const ProfileSection kSection{
+      "secrets",
+      "filesystem",
+      {
+          {"secrets", nullptr, nullptr, "which secrets a caller may hand to the task, and where it finds them", "Secrets"},
+          {"secrets.target", R"({"$ref": "#/$defs/absolute_path"})", R"("/run/secrets")",
+           "the directory the secret files appear in", "Secrets"},
+          {"secrets.names", R"({"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}})",
+           "[]", "secrets a caller may give; none: no secrets directory", "Secrets"},
+          {"secrets.required", R"({"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}})",
+           "[]", "secrets every launch must be given (from secrets.names)", "Secrets"},
+      },
+      apply_secrets_layer,
+      validate_secrets,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

@@ -6,6 +6,8 @@
 #include "common/units.h"
 #include "policy/json_reader.h"
 #include "policy/profile.h"
+#include "policy/sections/registry.h"
+#include "policy/profile.h"
 
 namespace tierbox::policy {
 namespace {
@@ -83,6 +85,40 @@ void validate_widening(const Profile& profile) {
   if (spec.network && profile.network.mode == NetworkMode::host)
     throw ConfigError(file, "/widening/network",
                       "network mode host already reaches everything; nothing to widen (fix: remove it)");
+}
+
+namespace {
+
+void apply_widening_layer(ProfileLayer& layer, Profile& profile) {
+  if (auto widening = layer.reader.object("widening")) apply_widening(std::move(*widening), profile.widening);
+}
+
+}  // namespace
+
+const ProfileSection& widening_section() {
+  static const ProfileSection kSection{
+      "widening",
+      "approvals",
+      {
+          {"widening", nullptr, nullptr, "what a caller may ask for beyond the tier (docs/governance.md)", "Fields", true},
+          {"widening.binds", R"({"enum": ["none", "read-only", "read-write"]})", R"("none")",
+           "whether run --bind / --bind-rw may add a bind", "Fields"},
+          {"widening.network", R"({"type": "boolean"})", "false", "whether run --allow-net may add a destination", "Fields"},
+          {"widening.limits", nullptr, nullptr, "the most run --memory, --pids, --cpu, --timeout may raise each limit to",
+           "Fields"},
+          {"widening.limits.memory", R"({"anyOf": [{"type": "null"}, {"$ref": "#/$defs/size"}]})", nullptr,
+           "the most run --memory may ask for", "Fields"},
+          {"widening.limits.pids", R"({"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 1, "maximum": 4194304}]})",
+           nullptr, "the most run --pids may ask for", "Fields"},
+          {"widening.limits.cpu", R"({"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0.01, "maximum": 1024}]})",
+           nullptr, "the most run --cpu may ask for", "Fields"},
+          {"widening.limits.wall_time", R"({"anyOf": [{"type": "null"}, {"$ref": "#/$defs/duration"}]})", nullptr,
+           "the most run --timeout may ask for", "Fields"},
+      },
+      apply_widening_layer,
+      validate_widening,
+  };
+  return kSection;
 }
 
 }  // namespace tierbox::policy

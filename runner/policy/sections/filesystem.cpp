@@ -1,0 +1,142 @@
+// `mounts`, `workspace` and `shm_size` (sections/filesystem.h).
+#include <map>
+
+#include "common/errors.h"
+#include "policy/json_reader.h"
+#include "policy/profile.h"
+#include "policy/sections/registry.h"
+
+namespace tierbox::policy {
+namespace {
+
+using nlohmann::json;
+
+// Paths tierbox builds itself; a profile may not mount over or under them.
+constexpr const char* kReservedTargets[] = {"/", "/proc", "/dev"};
+
+bool is_under(const std::string& path, const std::string& dir) {
+  if (dir == "/") return true;
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+MountSpec parse_mount(const json& value, const std::string& file, const std::string& pointer) {
+  JsonObjectReader reader(value, file, pointer);
+  MountSpec mount;
+  mount.origin = file + ":" + pointer;
+  auto type = reader.string("type");
+  if (!type) reader.fail("type", "missing (expected \"bind\", \"tmpfs\" or \"symlink\")");
+  auto target = reader.absolute_path("target");
+  if (!target) reader.fail("target", "missing (expected the absolute path inside the sandbox)");
+  mount.target = *target;
+  if (*type == "bind") {
+    mount.type = MountType::bind;
+    auto source = reader.absolute_path("source");
+    if (!source) reader.fail("source", "missing (expected the absolute host path to bind)");
+    mount.source = *source;
+    mount.writable = reader.boolean("writable").value_or(false);
+    mount.optional = reader.boolean("optional").value_or(false);
+  } else if (*type == "tmpfs") {
+    mount.type = MountType::tmpfs;
+    auto size = reader.size("size");
+    // An unbounded tmpfs lets a task fill the host's memory.
+    if (!size || *size == 0) reader.fail("size", "missing (a tmpfs needs a size limit, e.g. \"64M\")");
+    mount.size_bytes = *size;
+    mount.mode = reader.mode("mode").value_or(0755);
+    mount.writable = reader.boolean("writable").value_or(true);
+  } else if (*type == "symlink") {
+    mount.type = MountType::symlink;
+    auto link = reader.string("link");
+    if (!link || link->empty()) reader.fail("link", "missing (expected what the symlink points to, e.g. \"usr/bin\")");
+    mount.link = *link;
+  } else {
+    reader.fail("type", "expected \"bind\", \"tmpfs\" or \"symlink\", got " + json(*type).dump());
+  }
+  reader.finish();
+  return mount;
+}
+
+void apply_mounts(const json& mounts, const std::string& file, const std::string& pointer,
+                  std::vector<MountSpec>& out) {
+  for (std::size_t i = 0; i < mounts.size(); ++i)
+    out.push_back(parse_mount(mounts[i], file, json_pointer_append(pointer, i)));
+}
+
+void apply_workspace(JsonObjectReader reader, WorkspaceSpec& workspace) {
+  if (auto target = reader.absolute_path("target")) workspace.target = *target;
+  if (auto writable = reader.boolean("writable")) workspace.writable = *writable;
+  reader.finish();
+}
+
+void validate_mounts(const Profile& profile) {
+  std::map<std::string, const MountSpec*> by_target;
+  for (const auto& mount : profile.mounts) {
+    for (const char* reserved : kReservedTargets) {
+      if (std::string(reserved) == "/" ? mount.target == "/" : is_under(mount.target, reserved))
+        throw ConfigError(mount.origin + "/target: " + json(mount.target).dump() +
+                          " is built by tierbox itself (/, /proc and /dev are not configurable; fix: choose another target)");
+    }
+    auto [it, inserted] = by_target.emplace(mount.target, &mount);
+    if (!inserted)
+      throw ConfigError(mount.origin + "/target: duplicate mount target " + json(mount.target).dump() +
+                        " (already mounted by " + it->second->origin + "; fix: remove one of them)");
+  }
+  for (const auto& mount : profile.mounts) {
+    for (const auto& other : profile.mounts) {
+      if (other.type != MountType::symlink || &other == &mount) continue;
+      if (is_under(mount.target, other.target))
+        throw ConfigError(mount.origin + "/target: " + json(mount.target).dump() + " lies below the symlink " +
+                          json(other.target).dump() + " of " + other.origin + " (fix: use the symlink's destination path)");
+    }
+  }
+  const auto& workspace = profile.workspace.target;
+  const std::string workspace_origin = profile.file.string() + ":/workspace/target";
+  if (workspace == "/" || is_under(workspace, "/proc") || is_under(workspace, "/dev"))
+    throw ConfigError(workspace_origin + ": " + json(workspace).dump() + " is built by tierbox itself (fix: use e.g. /workspace)");
+  for (const auto& mount : profile.mounts) {
+    if (mount.target == workspace)
+      throw ConfigError(workspace_origin + ": " + json(workspace).dump() + " is also the target of " + mount.origin +
+                        " (fix: choose another workspace target)");
+    if (mount.type != MountType::tmpfs && is_under(workspace, mount.target))
+      throw ConfigError(workspace_origin + ": " + json(workspace).dump() + " lies inside the " + to_string(mount.type) +
+                        " mount " + json(mount.target).dump() + " of " + mount.origin + " (fix: use a path outside it)");
+  }
+}
+
+void apply_filesystem(ProfileLayer& layer, Profile& profile) {
+  auto& reader = layer.reader;
+  if (auto shm_size = reader.size("shm_size")) profile.shm_size_bytes = *shm_size;
+  if (const auto* mounts = reader.array("mounts")) apply_mounts(*mounts, reader.file(), "/mounts", profile.mounts);
+  if (auto workspace = reader.object("workspace")) apply_workspace(std::move(*workspace), profile.workspace);
+}
+
+}  // namespace
+
+const ProfileSection& filesystem_section() {
+  static const ProfileSection kSection{
+      "filesystem",
+      "filesystem",
+      {
+          {"shm_size", R"({"$ref": "#/$defs/size"})", R"("16M")", "the size of the tmpfs at /dev/shm", "Fields", true},
+          {"mounts", R"({"type": "array", "items": {"type": "object", "required": ["type", "target"],
+              "properties": {"type": {"enum": ["bind", "tmpfs", "symlink"]}, "target": {"$ref": "#/$defs/absolute_path"},
+                             "source": {"$ref": "#/$defs/absolute_path"}, "writable": {"type": "boolean"},
+                             "optional": {"type": "boolean"}, "size": {"$ref": "#/$defs/size"},
+                             "mode": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^0*[0-7]{1,4}$"}]},
+                             "link": {"type": "string", "minLength": 1}},
+              "additionalProperties": false,
+              "allOf": [{"if": {"properties": {"type": {"const": "bind"}}}, "then": {"required": ["source"]}},
+                        {"if": {"properties": {"type": {"const": "tmpfs"}}}, "then": {"required": ["size"]}},
+                        {"if": {"properties": {"type": {"const": "symlink"}}}, "then": {"required": ["link"]}}]}})",
+           "[]", "what the new root holds, after the base's mounts", "Mounts", true},
+          {"workspace", nullptr, nullptr, "where and how `run --workspace DIR` is bound", "Fields", true},
+          {"workspace.target", R"({"$ref": "#/$defs/absolute_path"})", R"("/workspace")",
+           "where the workspace is bound; the task starts there", "Fields", true},
+          {"workspace.writable", R"({"type": "boolean"})", "false", "whether the task may write the workspace", "Fields", true},
+      },
+      apply_filesystem,
+      validate_mounts,
+  };
+  return kSection;
+}
+
+}  // namespace tierbox::policy
