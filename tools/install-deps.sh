@@ -14,6 +14,8 @@ PACKAGES="
   clang libclang-rt-14-dev
   gcc git python3
 "
+# Test suite only: tests/schema/check_schemas.py validates the shipped files against profiles/schema/.
+PACKAGES="$PACKAGES python3-jsonschema"
 
 missing=""
 for package in $PACKAGES; do

@@ -1,4 +1,4 @@
-// `tierbox profile list|explain|diff|check`: what a reviewer reads. Every
+// `tierbox profile list|explain|diff|check|schema`: what a reviewer reads. Every
 // decision is made in policy/review; this file parses and prints.
 #include <cstdio>
 
@@ -12,6 +12,7 @@
 #include "policy/review/check.h"
 #include "policy/review/review.h"
 #include "policy/seccomp_groups.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::cli {
 namespace {
@@ -23,6 +24,7 @@ struct ProfileOptions {
   std::vector<std::string> files;  // check
   std::string tier;                // explain
   std::string old_version, new_version;  // diff
+  std::string schema = "tier";           // schema: tier, approvals or data-classes
   bool json = false;
 };
 
@@ -200,6 +202,15 @@ int check(const ProfileOptions& options, const CommonOptions& common) {
   return failed ? 1 : 0;
 }
 
+// The JSON Schema of one kind of file, as shipped in profiles/schema/.
+int schema(const ProfileOptions& options) {
+  const json printed = options.schema == "approvals"      ? policy::approvals_schema()
+                       : options.schema == "data-classes" ? policy::data_classes_schema()
+                                                          : policy::tier_profile_schema();
+  std::printf("%s\n", printed.dump(2).c_str());
+  return 0;
+}
+
 }  // namespace
 
 std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common) {
@@ -222,6 +233,10 @@ std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common) {
       "check", "Validate tiers without running anything (all tiers when none is given); exit 1 if any is invalid");
   check_app->add_option("files", options->files, "Profile files or tier names");
   check_app->add_flag("--json", options->json, "Print a JSON report (for CI)");
+  auto* schema_app = profile_app->add_subcommand(
+      "schema", "Print the JSON Schema of tier profiles, approvals.json or data-classes.json (as in profiles/schema/)");
+  schema_app->add_option("kind", options->schema, "tier (the default), approvals or data-classes")
+      ->check(CLI::IsMember({"tier", "approvals", "data-classes"}));
   for (auto* sub : {list_app, explain_app, diff_app, check_app})
     sub->add_option("--config-dir", common.config_dir, "Look for tiers/ and data-classes.json here first");
   return [=, &common] {
@@ -229,6 +244,7 @@ std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common) {
     if (explain_app->parsed()) return explain(*options, common);
     if (diff_app->parsed()) return diff(*options, common);
     if (check_app->parsed()) return check(*options, common);
+    if (schema_app->parsed()) return schema(*options);
     return static_cast<int>(exit_code::runner_failed);
   };
 }

@@ -11,6 +11,7 @@
 #include "policy/json_reader.h"
 #include "policy/path_pattern.h"
 #include "policy/profile_loader.h"
+#include "policy/sections/registry.h"
 
 namespace tierbox::policy {
 namespace {
@@ -200,6 +201,7 @@ ApprovalMatrix parse_approval_matrix(const json& document, const std::string& fi
   JsonObjectReader reader(document, file, "");
   ApprovalMatrix matrix;
   matrix.file = file;
+  reader.string("$schema");
   reader.string("comment");
   reader.string("owner");
   auto tiers = reader.string_array("tiers");
@@ -222,6 +224,42 @@ ApprovalMatrix parse_approval_matrix(const json& document, const std::string& fi
   }
   reader.finish();
   return matrix;
+}
+
+json approvals_schema() {
+  json schema = json::parse(R"json({
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://tierbox.example/schema/approvals.schema.json",
+    "title": "tierbox approval matrix (profiles/approvals.json; docs/governance.md)",
+    "type": "object", "additionalProperties": false, "required": ["tiers", "rules"],
+    "properties": {
+      "$schema": {"type": "string"}, "comment": {"type": "string"}, "owner": {"type": "string"},
+      "tiers": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+      "approvers": {"$ref": "#/$defs/group"},
+      "approval_timeout": {"$ref": "#/$defs/duration"},
+      "rules": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["id", "require"],
+        "properties": {
+          "id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "comment": {"type": "string"},
+          "require": {"enum": ["none", "confirm", "approver", "two_person"]},
+          "approvers": {"$ref": "#/$defs/group"}, "timeout": {"$ref": "#/$defs/duration"},
+          "when": {"type": "object", "additionalProperties": false, "properties": {
+            "tiers": {"type": "array", "items": {"type": "string"}},
+            "widening": {"type": "array", "items": {"enum": []}},
+            "data_class_at_least": {"enum": ["public", "internal", "secret"]},
+            "memory_above": {"$ref": "#/$defs/size"}, "cpu_above": {"type": "number", "minimum": 0},
+            "pids_above": {"type": "integer", "minimum": 0, "maximum": 4194304},
+            "wall_time_above": {"$ref": "#/$defs/duration"},
+            "network": {"type": "array", "items": {"enum": ["none", "allowlist", "host"]}},
+            "review_expired": {"type": "boolean"}}}}}}
+    },
+    "$defs": {"group": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"}}
+  })json");
+  const auto shared = profile_schema_definitions();
+  schema["$defs"]["size"] = shared["size"];
+  schema["$defs"]["duration"] = shared["duration"];
+  auto& kinds = schema["properties"]["rules"]["items"]["properties"]["when"]["properties"]["widening"]["items"]["enum"];
+  for (const char* kind : kWideningKinds) kinds.push_back(kind);
+  return schema;
 }
 
 std::optional<std::filesystem::path> find_approval_matrix_file(const std::vector<std::filesystem::path>& dirs) {

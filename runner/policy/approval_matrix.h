@@ -64,6 +64,9 @@ struct ApprovalMatrix {
 
 // Errors name the file and the JSON pointer (ConfigError, exit 125).
 ApprovalMatrix parse_approval_matrix(const nlohmann::json& document, const std::string& file);
+// The JSON Schema (draft 2020-12) of approvals.json, for editors and CI
+// (`tierbox profile schema approvals`, profiles/schema/).
+nlohmann::json approvals_schema();
 std::optional<std::filesystem::path> find_approval_matrix_file(const std::vector<std::filesystem::path>& dirs);
 // The first approvals.json of the config search dirs; none is an error (fail
 // closed: without a matrix nobody decided what needs approval).

@@ -59,10 +59,29 @@ std::optional<DataClass> parse_data_class(std::string_view text) {
   return std::nullopt;
 }
 
+json data_classes_schema() {
+  return json::parse(R"json({
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://tierbox.example/schema/data-classes.schema.json",
+    "title": "tierbox data-class inventory (profiles/data-classes.json; docs/profiles.md, Data classes)",
+    "type": "object", "additionalProperties": false, "required": ["paths"],
+    "properties": {
+      "$schema": {"type": "string"}, "comment": {"type": "string"}, "owner": {"type": "string"},
+      "description": {"type": "string"},
+      "default_class": {"enum": ["public", "internal", "secret"]},
+      "scan_limit": {"type": "integer", "minimum": 1, "maximum": 100000000},
+      "paths": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["path", "class"],
+        "properties": {"path": {"type": "string", "minLength": 1}, "class": {"enum": ["public", "internal", "secret"]},
+                       "scan": {"type": "boolean"}, "comment": {"type": "string"}}}}
+    }
+  })json");
+}
+
 DataClassInventory parse_data_classes(const json& document, const std::string& file) {
   JsonObjectReader reader(document, file, "");
   DataClassInventory inventory;
   inventory.file = file;
+  reader.string("$schema");
   reader.string("comment");
   reader.string("owner");
   reader.string("description");

@@ -51,6 +51,9 @@ inline constexpr const char* kDataClassesFile = "data-classes.json";
 
 // Parses an inventory document; errors name the file and JSON pointer.
 DataClassInventory parse_data_classes(const nlohmann::json& document, const std::string& file);
+// The JSON Schema (draft 2020-12) of data-classes.json, for editors and CI
+// (`tierbox profile schema data-classes`, profiles/schema/).
+nlohmann::json data_classes_schema();
 // The first DIR/data-classes.json of the search dirs.
 std::optional<std::filesystem::path> find_data_classes_file(const std::vector<std::filesystem::path>& dirs);
 // Loads it; throws ConfigError when none exists (fail closed: without an
