@@ -158,7 +158,7 @@ const ProfileSection& limits_section() {
           {"limits.pids", R"({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 4194304}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "processes and threads of the task tree at once", "Limits"},
           {"limits.cpu", R"({"anyOf": [{"type": "number", "minimum": 0.01, "maximum": 1024}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "cores of CPU time per wall time (0.01-1024)", "Limits"},
           {"limits.io_weight", R"({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10000}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "the task's share of disk time (1-10000, 100 is equal)", "Limits"},
-          {"limits.rlimits", nullptr, nullptr, "rlimits set in the sandbox; null inherits the caller's", "Limits"},
+          {"limits.rlimits", nullptr, nullptr, "rlimits set in the sandbox (each null: the caller's is inherited)", "Limits"},
           {"limits.rlimits.nofile", R"({"$ref": "#/$defs/rlimit"})", nullptr, "open files (RLIMIT_NOFILE)", "Limits"},
           {"limits.rlimits.nproc", R"({"$ref": "#/$defs/rlimit"})", nullptr, "processes of the task's uid (RLIMIT_NPROC)", "Limits"},
           {"limits.rlimits.fsize", R"({"$ref": "#/$defs/rlimit"})", nullptr, "largest file the task may write (RLIMIT_FSIZE)", "Limits"},
