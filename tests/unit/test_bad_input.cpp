@@ -9,7 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
+#include <cstring>
 
 #include "audit/audit_log.h"
 #include "audit/verify.h"
@@ -47,10 +47,6 @@ std::string error_of(Fn&& fn) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// What a tier without a base must state besides its settings.
-constexpr const char* kStandalone =
-    R"("owner": "o@example.com", "reviewed_by": "r@example.com", "reviewed_on": "2026-01-01", "review_by": "2099-01-01", "max_data_class": "internal")";
 
 }  // namespace
 
