@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "audit/audit_log.h"
+#include "audit/records.h"
 #include "audit/verify.h"
 #include "common/errors.h"
 #include "common/files.h"
@@ -281,6 +282,16 @@ BOOST_AUTO_TEST_CASE(a_record_with_bytes_that_are_not_utf8_is_written_faithfully
   const auto report = audit::verify_log(again, [](const json&) { return std::string(); });
   BOOST_TEST(report.ok());
   BOOST_TEST(report.records == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_naming_bytes_that_are_not_utf8_stays_text_and_its_fields_stay_faithful) {
+  TempDir dir;
+  const audit::AuditLog log(dir.path() / "audit.jsonl");
+  const audit::RunContext context{"r2", {}, "host", "untrusted", {"/bin/true", "\xe9"}, "/tmp/x\xe9"};
+  const auto written = log.append(audit::profile_refused_record(context, "--workspace /tmp/x\xe9: not found", 125));
+  BOOST_TEST(written["reason"] == "--workspace /tmp/x\\xe9: not found");
+  BOOST_TEST(bytes_from_json(written["cwd"]).value() == "/tmp/x\xe9");
+  BOOST_TEST(written["argv"][1] == json::array({0xe9}));
 }
 
 BOOST_AUTO_TEST_CASE(a_line_longer_than_any_record_is_bounded) {
