@@ -166,6 +166,26 @@ BOOST_AUTO_TEST_CASE(an_end_record_that_cannot_be_written_makes_the_exit_status_
   BOOST_TEST(contains(verify.out, "ended unknown"), verify.out);
 }
 
+BOOST_AUTO_TEST_CASE(an_audit_log_that_cannot_be_written_is_named_first_in_one_line) {
+  // The first append (request to start, some 2 KB at once) fails: EFBIG
+  // under a 1400-byte RLIMIT_FSIZE (the run registry's file, under 1 KB, still
+  // fits), as a full or broken disk would fail it. The line says
+  // what failed first, then that the end is missing too (it used to print
+  // "the end of the run could not be recorded" first, as a warning of its own).
+  TempDir dir;
+  const auto log = dir.path() / "audit.jsonl";
+  auto result = run_process({"/bin/sh", "-c",
+                             "trap '' XFSZ; exec prlimit --fsize=1400 " + std::string(kTierbox) + " run --audit-log " +
+                                 log.string() + " -- /bin/true"},
+                            quick());
+  BOOST_TEST(result.status == 125, result.err);
+  BOOST_TEST(line_count(result.err) == 1, result.err);
+  BOOST_TEST(result.err.rfind("tierbox: audit: audit log: write", 0) == 0, result.err);
+  BOOST_TEST(contains(result.err, "EFBIG"), result.err);
+  // Nothing half-written is left behind.
+  BOOST_TEST(fs::file_size(log) == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(bad_input_config)
