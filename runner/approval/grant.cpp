@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "launch/run_registry.h"
 #include "policy/json_reader.h"
+#include "common/json_bytes.h"
 
 namespace tierbox::approval {
 namespace {
@@ -43,7 +44,7 @@ std::string time_text(const std::optional<TimePoint>& time) {
 }
 
 std::string argv_text(const std::vector<std::string>& argv) {
-  return json(argv).dump();
+  return utf8_safe(argv).dump();
 }
 
 }  // namespace
@@ -216,12 +217,12 @@ GrantCheck check_grant(const json& document, const TrustStore& store, const Gran
   if (body.value("tier", "") != binding.tier)
     return fail("the grant is for tier '" + body.value("tier", "") + "', this run is tier '" + binding.tier + "'");
   const auto argv = body.value("argv", json::array());
-  if (argv != json(binding.argv))
+  if (argv != utf8_safe(binding.argv))
     return fail("the grant binds the command " + argv.dump() + ", this run's command is " + argv_text(binding.argv));
   const auto workspace = body.value("workspace", json());
-  if (workspace != (binding.workspace ? json(*binding.workspace) : json(nullptr)))
+  if (workspace != (binding.workspace ? json_bytes(*binding.workspace) : json(nullptr)))
     return fail("the grant binds the workspace " + workspace.dump() + ", this run's is " +
-                (binding.workspace ? json(*binding.workspace).dump() : "none"));
+                (binding.workspace ? json_bytes(*binding.workspace).dump() : "none"));
   if (body.value("plan_digest", "") != binding.plan_digest)
     return fail("the grant binds plan digest " + body.value("plan_digest", "") + ", this run's plan is " +
                 binding.plan_digest + " (the tier, its data classes or the request changed since it was signed)");

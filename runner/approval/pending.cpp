@@ -14,6 +14,7 @@
 #include "approval/grant_store.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_bytes.h"
 #include "common/users.h"
 
 namespace tierbox::approval {
@@ -132,7 +133,7 @@ PendingRequest::~PendingRequest() {
 }
 
 void PendingRequest::update(const json& request) {
-  write_file_atomically(dir_ / (id_ + ".json"), request.dump(2) + "\n", 0644, Durability::fsync);
+  write_file_atomically(dir_ / (id_ + ".json"), utf8_safe(request).dump(2) + "\n", 0644, Durability::fsync);
 }
 
 std::optional<Vote> PendingRequest::next_vote(std::chrono::steady_clock::time_point deadline, int cancel_fd,

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "audit/syslog.h"
+#include "audit/verify.h"
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_bytes.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
@@ -39,6 +42,9 @@ std::string last_line(int fd, const fs::path& file) {
     const auto body_end = tail.size() > 0 && tail.back() == '\n' ? tail.size() - 1 : tail.size();
     const auto newline = tail.rfind('\n', body_end == 0 ? 0 : body_end - 1);
     if (newline != std::string::npos && body_end > 0) return tail.substr(newline + 1, body_end - newline - 1);
+    // Longer than any record: not one (chain_tail refuses it), and reading on
+    // could take the whole file into memory.
+    if (tail.size() > kMaxRecordLineBytes) return tail;
   }
   const auto body_end = !tail.empty() && tail.back() == '\n' ? tail.size() - 1 : tail.size();
   return tail.substr(0, body_end);
@@ -51,6 +57,13 @@ UniqueFd open_log(const fs::path& file) {
     fd.reset(::open(file.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   }
   if (!fd) throw SysError(errno, "audit log: open(" + quote(file.string()) + ", O_RDWR|O_APPEND|O_CREAT)");
+  // A FIFO, /dev/null or a socket would take records and keep none.
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) throw SysError(errno, "audit log: fstat(" + quote(file.string()) + ")");
+  if (!S_ISREG(status.st_mode))
+    throw Error("audit log " + quote(file.string()) + ": is " + file_type_name(status.st_mode) +
+                    ", not a regular file; records written there would not be kept (fix: --audit-log FILE)",
+                exit_code::runner_failed);
   return fd;
 }
 
@@ -153,6 +166,9 @@ std::vector<nlohmann::json> AuditLog::append_locked(
   const auto ts = launch::rfc3339_utc(std::chrono::system_clock::now());
   std::string text;
   for (auto& record : records) {
+    // A caller's bytes (argv, cwd, paths) need not be UTF-8: recorded as
+    // json_bytes() arrays, faithfully, so the line dumps and verifies.
+    record = utf8_safe(std::move(record));
     record["seq"] = seq++;
     record["ts"] = ts;
     record["prev"] = prev;
@@ -170,10 +186,16 @@ std::vector<nlohmann::json> AuditLog::append_locked(
 void AuditLog::create_if_missing() const { open_log(file_); }
 
 void scan_backwards(const fs::path& file, const std::function<bool(const nlohmann::json&)>& visit) {
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) throw SysError(errno, "audit log: open(" + quote(file.string()) + ", O_RDONLY)");
-  off_t end = file_size(fd.get(), file);
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) throw SysError(errno, "audit log: fstat(" + quote(file.string()) + ")");
+  if (!S_ISREG(status.st_mode))
+    throw Error("audit log " + quote(file.string()) + ": is " + file_type_name(status.st_mode) + ", not a regular file",
+                exit_code::runner_failed);
+  off_t end = status.st_size;
   std::string pending;  // a line's tail read so far, before its start is found
+  bool drop_next = false;  // the next line found is the start of one too long to be a record
   char buffer[65536];
   while (end > 0) {
     const off_t start = end > static_cast<off_t>(sizeof buffer) ? end - static_cast<off_t>(sizeof buffer) : 0;
@@ -185,12 +207,16 @@ void scan_backwards(const fs::path& file, const std::function<bool(const nlohman
     while ((newline = pending.rfind('\n', pending.empty() ? 0 : pending.size() - 1)) != std::string::npos) {
       const auto line = pending.substr(newline + 1);
       pending.resize(newline);
-      if (line.empty()) continue;
+      if (std::exchange(drop_next, false) || line.empty()) continue;
       auto record = nlohmann::json::parse(line, nullptr, false);
       if (!record.is_discarded() && !visit(record)) return;
     }
+    if (pending.size() > kMaxRecordLineBytes) {
+      pending.clear();
+      drop_next = true;
+    }
   }
-  if (!pending.empty()) {
+  if (!pending.empty() && !drop_next) {
     auto record = nlohmann::json::parse(pending, nullptr, false);
     if (!record.is_discarded()) visit(record);
   }

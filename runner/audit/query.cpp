@@ -6,6 +6,9 @@
 #include <map>
 #include <set>
 
+#include "common/json_bytes.h"
+#include "common/utf8.h"
+
 namespace tierbox::audit {
 namespace {
 
@@ -17,15 +20,22 @@ std::string text_of(const json& value) {
   return value.dump();
 }
 
+// One word of a recorded argv as text: a word that is not UTF-8 is recorded
+// as its bytes (common/json_bytes.h) and shown with them spelled \xNN.
+std::string word_of(const json& word) {
+  if (const auto bytes = bytes_from_json(word)) return spell_out_invalid_utf8(*bytes);
+  return text_of(word);
+}
+
 std::string command_of(const json& record) {
   const auto argv = record.value("argv", json::array());
   if (!argv.is_array() || argv.empty()) return "";
-  return text_of(argv[0]);
+  return word_of(argv[0]);
 }
 
 std::string argv_text(const json& record) {
   std::string text;
-  for (const auto& arg : record.value("argv", json::array())) text += (text.empty() ? "" : " ") + text_of(arg);
+  for (const auto& arg : record.value("argv", json::array())) text += (text.empty() ? "" : " ") + word_of(arg);
   return text;
 }
 

@@ -2,11 +2,17 @@
 
 #include <sys/utsname.h>
 
+#include "common/utf8.h"
 #include "launch/run_registry.h"
 #include "policy/widening.h"
 
 namespace tierbox::audit {
 namespace {
+
+// A message is text for people: a byte that is not UTF-8 in it (from a path
+// or an argument it names) is spelled \xNN, so it stays a string; the
+// faithful bytes are in the record's own fields (docs/governance.md).
+std::string message_text(const std::string& text) { return spell_out_invalid_utf8(text); }
 
 using json = nlohmann::json;
 
@@ -73,7 +79,7 @@ json request_record(const RunContext& context, const policy::LaunchPlan& plan, c
 json decision_record(const RunContext& context, const Decision& decision) {
   auto record = base_record("decision", context);
   record["decision"] = {{"how", decision.how},           {"require", decision.require}, {"rule", decision.rule},
-                        {"by", identities(decision.by)}, {"at", decision.at},           {"reason", decision.reason}};
+                        {"by", identities(decision.by)}, {"at", decision.at},           {"reason", message_text(decision.reason)}};
   record["outcome"] = decision.allowed ? "allowed" : "denied";
   return record;
 }
@@ -84,9 +90,9 @@ json approval_record(const RunContext& context, const std::string& request_id, c
   record["request_id"] = request_id;
   record["by"] = to_json(by);
   record["vote"] = vote;
-  record["reason"] = reason;
+  record["reason"] = message_text(reason);
   record["accepted"] = accepted;
-  record["message"] = message;
+  record["message"] = message_text(message);
   record["outcome"] = accepted ? vote : "rejected";
   return record;
 }
@@ -134,14 +140,14 @@ json end_record(const RunContext& context, const launch::Outcome& outcome, int e
                      {"mem_peak", value_or_null(usage.memory_peak_bytes)},
                      {"pids_peak", value_or_null(usage.pids_peak)}};
   record["violations"] = violations(outcome);
-  record["error"] = error.empty() ? json(nullptr) : json(error);
+  record["error"] = error.empty() ? json(nullptr) : json(message_text(error));
   record["outcome"] = end_outcome(outcome);
   return record;
 }
 
 json profile_refused_record(const RunContext& context, const std::string& reason, int exit_status) {
   auto record = base_record("profile_refused", context);
-  record["reason"] = reason;
+  record["reason"] = message_text(reason);
   record["exit_status"] = exit_status;
   record["outcome"] = "refused";
   return record;
@@ -150,7 +156,7 @@ json profile_refused_record(const RunContext& context, const std::string& reason
 json grant_record(const RunContext& context, bool used, const json& grant, const std::string& reason) {
   auto record = base_record(used ? "grant_used" : "grant_refused", context);
   record["grant"] = grant;
-  record["reason"] = reason;
+  record["reason"] = message_text(reason);
   record["outcome"] = used ? "used" : "refused";
   return record;
 }

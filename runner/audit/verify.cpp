@@ -1,6 +1,7 @@
 #include "audit/verify.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "audit/audit_log.h"
 
@@ -45,6 +46,41 @@ void track_runs(const json& record, std::uint64_t line, std::map<std::string, Op
 
 }  // namespace
 
+LineRead read_bounded_line(std::istream& in, std::string& line, std::size_t max) {
+  line.clear();
+  char buffer[65536];
+  bool read_any = false;
+  while (true) {
+    in.getline(buffer, sizeof buffer);
+    const auto count = static_cast<std::size_t>(in.gcount());
+    read_any = read_any || count > 0;
+    if (in.eof()) {
+      // The end of input before a newline (getline sets eofbit, not failbit,
+      // when it read something).
+      line.append(buffer, count);
+      return read_any ? LineRead::no_newline : LineRead::end;
+    }
+    if (in.fail() && count == sizeof buffer - 1) {
+      // The buffer filled before the newline: go on, within the limit.
+      line.append(buffer, count);
+      in.clear(in.rdstate() & ~std::ios::failbit);
+      if (line.size() > max) {
+        line.clear();
+        in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+        return LineRead::too_long;
+      }
+      continue;
+    }
+    if (in.fail()) return LineRead::end;  // a read error
+    line.append(buffer, count - 1);       // count includes the newline
+    if (line.size() > max) {
+      line.clear();
+      return LineRead::too_long;
+    }
+    return LineRead::complete;
+  }
+}
+
 std::string checkpoint_message(std::uint64_t covers_seq, const std::string& covers_hash) {
   return "tierbox-audit-checkpoint-v1\n" + std::to_string(covers_seq) + "\n" + covers_hash;
 }
@@ -57,13 +93,18 @@ VerifyReport verify_log(std::istream& in, const CheckpointCheck& check_checkpoin
   std::uint64_t line_number = 0;
   std::map<std::string, OpenRun> open;
   std::string line;
-  while (std::getline(in, line)) {
+  LineRead read;
+  while ((read = read_bounded_line(in, line)) != LineRead::end) {
     ++line_number;
-    const bool complete = !in.eof();  // getline stopped at a newline
+    if (read == LineRead::too_long) {
+      report.first_bad = BadLine{line_number, "unparsable: longer than " + std::to_string(kMaxRecordLineBytes) +
+                                                  " bytes, not a record"};
+      return report;
+    }
     auto record = json::parse(line, nullptr, false);
     std::optional<std::string> problem;
     if (record.is_discarded()) problem = "unparsable: not JSON";
-    else if (!complete) problem = "unparsable: the last line has no newline (a partial write)";
+    else if (read == LineRead::no_newline) problem = "unparsable: the last line has no newline (a partial write)";
     else problem = chain_problem(record, seq, prev, line_number);
     if (!problem && record.value("event", "") == "checkpoint") {
       problem = checkpoint_problem(record, seq, prev, check_checkpoint);

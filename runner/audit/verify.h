@@ -25,6 +25,21 @@
 
 namespace tierbox::audit {
 
+// The longest line read as a record: far above any real record (an argv at
+// the kernel's ARG_MAX, 2 MiB, written as byte arrays), so that a log
+// without newlines (a sparse file, a device) cannot grow memory without bound.
+inline constexpr std::size_t kMaxRecordLineBytes = 16 << 20;
+
+enum class LineRead {
+  end,          // nothing more to read
+  complete,     // a line and its newline
+  no_newline,   // the last line, without a newline (a partial write)
+  too_long,     // longer than the limit: skipped to its newline, not kept
+};
+
+// Reads one line (without its newline) into line, keeping at most max bytes.
+LineRead read_bounded_line(std::istream& in, std::string& line, std::size_t max = kMaxRecordLineBytes);
+
 struct BadLine {
   std::uint64_t line = 0;  // 1-based line number in the file
   std::string reason;      // "hash mismatch: ...", "sequence gap: ...", "unparsable: ...", ...

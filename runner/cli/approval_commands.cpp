@@ -7,6 +7,7 @@
 #include "approval/pending.h"
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/json_bytes.h"
 #include "policy/runner_config.h"
 
 namespace tierbox::cli {
@@ -28,7 +29,8 @@ std::filesystem::path approvals_dir(const CommonOptions& common) {
 
 std::string argv_text(const json& argv) {
   std::string text;
-  for (const auto& word : argv) text += (text.empty() ? "" : " ") + quote(word.get<std::string>());
+  // A word that is not UTF-8 is stored as its bytes (common/json_bytes.h).
+  for (const auto& word : argv) text += (text.empty() ? "" : " ") + quote(bytes_from_json(word).value_or("?"));
   return text;
 }
 

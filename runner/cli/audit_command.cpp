@@ -11,6 +11,7 @@
 #include "audit/verify.h"
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/units.h"
 #include "launch/run_registry.h"
 #include "policy/runner_config.h"
@@ -43,12 +44,16 @@ Setup setup(const AuditOptions& options, const CommonOptions& common) {
   return out;
 }
 
-std::ifstream open_log(const fs::path& file) {
+// A regular file only: a directory reads as an empty, "ok" log, a FIFO
+// blocks forever and /dev/zero never ends (open_regular_file).
+std::ifstream open_regular_stream(const fs::path& file, std::string_view what) {
+  (void)open_regular_file(file.string(), what);
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error("audit log " + quote(file.string()) + ": " + errno_text(errno) + " (fix: --audit-log FILE)",
-                       exit_code::runner_failed);
+  if (!in) throw Error(std::string(what) + " " + quote(file.string()) + ": " + errno_text(errno), exit_code::runner_failed);
   return in;
 }
+
+std::ifstream open_log(const fs::path& file) { return open_regular_stream(file, "audit log"); }
 
 // Checkpoint signatures are checked against the grant keys' trust store.
 audit::CheckpointCheck checkpoint_checker(const fs::path& governance_dir) {
@@ -68,12 +73,13 @@ audit::CheckpointCheck checkpoint_checker(const fs::path& governance_dir) {
 std::map<std::uint64_t, std::string> read_external_checkpoints(const std::string& file) {
   std::map<std::uint64_t, std::string> out;
   if (file.empty()) return out;
-  std::ifstream in(file);
-  if (!in) throw Error("--checkpoints " + quote(file) + ": " + errno_text(errno), exit_code::runner_failed);
+  auto in = open_regular_stream(file, "--checkpoints");
   std::string line;
-  while (std::getline(in, line)) {
-    auto record = json::parse(line, nullptr, false);
-    if (record.is_discarded() || !record.contains("seq") || !record.contains("hash"))
+  audit::LineRead read;
+  while ((read = audit::read_bounded_line(in, line)) != audit::LineRead::end) {
+    auto record = read == audit::LineRead::too_long ? json(nullptr) : json::parse(line, nullptr, false);
+    if (!record.is_object() || !record.contains("seq") || !record["seq"].is_number_unsigned() ||
+        !record.contains("hash") || !record["hash"].is_string())
       throw Error("--checkpoints " + quote(file) + ": expected one {\"seq\", \"hash\"} object per line", exit_code::runner_failed);
     out[record["seq"].get<std::uint64_t>()] = record["hash"].get<std::string>();
   }
@@ -130,7 +136,9 @@ std::vector<json> read_records(const fs::path& log) {
   auto in = open_log(log);
   std::vector<json> records;
   std::string line;
-  while (std::getline(in, line)) {
+  audit::LineRead read;
+  while ((read = audit::read_bounded_line(in, line)) != audit::LineRead::end) {
+    if (read == audit::LineRead::too_long) continue;  // not a record (audit verify names it)
     auto record = json::parse(line, nullptr, false);
     if (!record.is_discarded() && record.is_object()) records.push_back(std::move(record));
   }

@@ -12,6 +12,7 @@
 #include "audit/audit_log.h"
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/json_bytes.h"
 #include "common/logging.h"
 #include "common/users.h"
 #include "launch/control_protocol.h"
@@ -256,7 +257,7 @@ void print_table(const nlohmann::json& rows) {
               "PIDS", "MEM", "STARTED", "RUNTIME", "COMMAND");
   for (const auto& row : rows) {
     std::string command;
-    for (const auto& word : row.value("argv", nlohmann::json::array())) command += (command.empty() ? "" : " ") + word.get<std::string>();
+    for (const auto& word : row.value("argv", nlohmann::json::array())) command += (command.empty() ? "" : " ") + bytes_from_json(word).value_or("?");
     // The caller chose the command line: spelled out, so no escape sequence
     // in it rewrites what an incident responder reads.
     command = printable(command);
@@ -277,6 +278,9 @@ nlohmann::json ps_rows(const Context& context) {
   nlohmann::json rows = nlohmann::json::array();
   if (::getuid() == 0) {
     for (const auto& listed : context.registry.list()) {
+      // A dead runner that left only its lock file has nothing to show (no
+      // tier, no command): a blank row; `tierbox gc` removes the file.
+      if (!listed.runner_alive && !listed.has_record) continue;
       launch::RunFigures figures;
       if (listed.runner_alive) {
         try {
@@ -305,7 +309,7 @@ nlohmann::json ps_rows(const Context& context) {
 int ps(const CommonOptions& common, const ControlOptions& options) {
   const auto context = load_context(common, options);
   const auto rows = ps_rows(context);
-  if (options.json) std::printf("%s\n", rows.dump().c_str());
+  if (options.json) std::printf("%s\n", utf8_safe(rows).dump().c_str());
   else print_table(rows);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include "audit/records.h"
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/json_bytes.h"
 #include "common/logging.h"
 #include "launch/cleanup.h"
 #include "launch/run_registry.h"
@@ -123,7 +124,7 @@ int gc(const GcOptions& options, const CommonOptions& common) {
     if (!options.json) std::printf("removed stale approval request %s\n", id.c_str());
     report.push_back({{"run_id", id}, {"tier", nullptr}, {"removed", {"approval request " + id}}, {"result", "cleaned"}});
   }
-  if (options.json) std::printf("%s\n", report.dump().c_str());
+  if (options.json) std::printf("%s\n", utf8_safe(report).dump().c_str());
   return failures == 0 ? 0 : 1;
 }
 

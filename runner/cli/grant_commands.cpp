@@ -12,6 +12,7 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_bytes.h"
 #include "common/units.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
@@ -95,8 +96,8 @@ int grant(const GrantOptions& options) {
   const auto issuer = audit::current_identity();
   const json body = {{"version", 1},
                      {"tier", options.tier},
-                     {"argv", options.command},
-                     {"workspace", workspace},
+                     {"argv", utf8_safe(options.command)},
+                     {"workspace", utf8_safe(workspace)},
                      {"plan_digest", options.plan_digest},
                      {"issued_at", now_text()},
                      {"not_after", launch::rfc3339_utc(std::chrono::system_clock::now() + *lifetime)},

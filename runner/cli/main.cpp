@@ -25,6 +25,41 @@ void ensure_standard_fds() {
   }
 }
 
+// CLI11 takes `--tier ""` as a given option with an empty value, which the
+// subcommands then read as "not given" (the default tier, the default log):
+// refuse it, for every option and argument of every subcommand given.
+void refuse_empty_values(const CLI::App& app) {
+  for (const auto* option : app.get_options()) {
+    if (option->count() == 0) continue;
+    for (const auto& value : option->results()) {
+      if (value.empty())
+        throw CLI::ValidationError(option->get_name() + ": an empty value (fix: give a value, or leave the option out)");
+    }
+  }
+  for (const auto* subcommand : app.get_subcommands()) refuse_empty_values(*subcommand);
+}
+
+// "tierbox run" for the parser error of `tierbox run --x`: where --help helps.
+std::string command_path(const CLI::App& app) {
+  std::string path = "tierbox";
+  for (const auto* subcommand = &app; !subcommand->get_subcommands().empty();) {
+    subcommand = subcommand->get_subcommands().front();
+    path += " " + subcommand->get_name();
+  }
+  return path;
+}
+
+// One line with the tierbox: prefix, like every other error (CLI11's own
+// exit() prints two lines without it).
+int usage_error(const CLI::App& app, const CLI::ParseError& error) {
+  std::string message = error.what();
+  for (auto& c : message)
+    if (c == '\n') c = ' ';
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  std::fprintf(stderr, "tierbox: %s (see %s --help)\n", message.c_str(), command_path(app).c_str());
+  return tierbox::exit_code::runner_failed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv, char** envp) {
@@ -68,9 +103,11 @@ int main(int argc, char** argv, char** envp) {
   try {
     std::reverse(options.begin(), options.end());  // CLI11 takes them last-first
     app.parse(options);
+    refuse_empty_values(app);
   } catch (const CLI::ParseError& error) {
-    const int status = app.exit(error);
-    return status == 0 ? 0 : tierbox::exit_code::runner_failed;
+    // --help and --version are "errors" with status 0: CLI11 prints them.
+    if (error.get_exit_code() == 0) return app.exit(error);
+    return usage_error(app, error);
   }
   try {
     if (app.got_subcommand("run")) return run();

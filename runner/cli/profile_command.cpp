@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/json_bytes.h"
 #include "common/logging.h"
 #include "policy/approval_matrix.h"
 #include "policy/host_facts.h"
@@ -71,7 +72,7 @@ int list(const ProfileOptions& options, const CommonOptions& common) {
     rows.push_back(std::move(row));
   }
   if (options.json) {
-    std::printf("%s\n", rows.dump(2).c_str());
+    std::printf("%s\n", utf8_safe(rows).dump(2).c_str());
     return 0;
   }
   std::printf("%-20s %-28s %-10s %-8s %s\n", "TIER", "OWNER", "MAX CLASS", "NETWORK", "REVIEW");
@@ -106,7 +107,7 @@ int explain(const ProfileOptions& options, const CommonOptions& common) {
   if (options.json) {
     auto sections = json::array();
     for (const auto& section : explanation) sections.push_back({{"title", section.title}, {"lines", section.lines}});
-    std::printf("%s\n", sections.dump(2).c_str());
+    std::printf("%s\n", utf8_safe(sections).dump(2).c_str());
     return 0;
   }
   for (const auto& section : explanation) {
@@ -139,7 +140,7 @@ int diff(const ProfileOptions& options, const CommonOptions& common) {
     json report = {{"old", old_file.string()}, {"new", new_file.string()}, {"widens", widens}, {"changes", json::array()}};
     for (const auto& change : changes)
       report["changes"].push_back({{"field", change.field}, {"effect", policy::to_string(change.effect)}, {"text", change.text}});
-    std::printf("%s\n", report.dump(2).c_str());
+    std::printf("%s\n", utf8_safe(report).dump(2).c_str());
   } else {
     std::printf("%s -> %s\n", old_file.c_str(), new_file.c_str());
     if (changes.empty()) std::printf("no security-relevant change\n");
@@ -189,7 +190,7 @@ int check(const ProfileOptions& options, const CommonOptions& common) {
     reports.push_back(report_json(report));
   }
   if (options.json) {
-    std::printf("%s\n", json{{"ok", !failed}, {"data_classes", inventory ? inventory->file.string() : ""}, {"files", reports}}.dump(2).c_str());
+    std::printf("%s\n", utf8_safe(json{{"ok", !failed}, {"data_classes", inventory ? inventory->file.string() : ""}, {"files", reports}}).dump(2).c_str());
     return failed ? 1 : 0;
   }
   for (const auto& report : reports) {

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 
 #include "approval/gate.h"
@@ -9,6 +10,8 @@
 #include "audit/records.h"
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/files.h"
+#include "common/json_bytes.h"
 #include "common/logging.h"
 #include "common/run_id.h"
 #include "common/unique_fd.h"
@@ -134,10 +137,12 @@ void add_widening(const RunOptions& options, policy::TaskRequest& request) {
     if (!request.memory) throw Error("--memory " + options.memory + ": expected a size such as 512M or 2G", exit_code::runner_failed);
   }
   if (!options.pids.empty()) {
-    char* end = nullptr;
-    const auto pids = std::strtoull(options.pids.c_str(), &end, 10);
-    if (*end != '\0' || end == options.pids.c_str() || pids == 0)
-      throw Error("--pids " + options.pids + ": expected a positive number", exit_code::runner_failed);
+    // from_chars, not strtoull: strtoull takes "-1" and wraps it to 2^64-1.
+    std::uint64_t pids = 0;
+    const auto* end = options.pids.data() + options.pids.size();
+    const auto [next, error] = std::from_chars(options.pids.data(), end, pids);
+    if (error != std::errc() || next != end || pids == 0)
+      throw Error("--pids " + quote(options.pids) + ": expected a positive number", exit_code::runner_failed);
     request.pids = pids;
   }
   if (!options.cpu.empty()) {
@@ -184,27 +189,35 @@ policy::TaskRequest make_request(const RunOptions& options) {
 
 // Opened before anything runs: a result that cannot be written is an error
 // before the task starts, not after. 0600: argv may hold secrets.
+// O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of
+// blocking the open forever; a pipe the caller passes as /dev/fd/N has its
+// reader, and the flag is cleared again so that writes wait for it.
 UniqueFd open_result_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd)
-    throw Error("--result " + quote(path) + ": " + errno_text(errno) + " (fix: pass a writable file or /dev/fd/N)",
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0600));
+  if (!fd) {
+    const int error = errno;
+    throw Error("--result " + quote(path) + ": " + errno_text(error) +
+                    (error == ENXIO ? " (a FIFO nobody reads; fix: start its reader first, or pass a file)"
+                                    : " (fix: pass a writable file or /dev/fd/N)"),
                 exit_code::runner_failed);
+  }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    throw Error("--result " + quote(path) + ": fcntl(F_SETFL): " + errno_text(errno), exit_code::runner_failed);
   return fd;
 }
 
-void write_result(const UniqueFd& fd, const launch::ResultContext& context, const launch::Outcome& outcome) {
-  if (!fd) return;
-  const auto text = launch::make_result(context, outcome).dump() + "\n";
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      logging::error("--result: write: {}", errno_text(errno));
-      return;
-    }
-    written += static_cast<std::size_t>(n);
+// The result, written whole; "" when written (or none was asked for), else
+// why not.
+std::string write_result(const UniqueFd& fd, const launch::ResultContext& context, const launch::Outcome& outcome) {
+  if (!fd) return "";
+  const auto text = utf8_safe(launch::make_result(context, outcome)).dump() + "\n";
+  try {
+    write_all(fd.get(), text, "--result");
+  } catch (const Error& error) {
+    return error.what();
   }
+  return "";
 }
 
 // Paths no sandbox may ever see: the audit log and the governance state.
@@ -380,18 +393,21 @@ int run(const RunOptions& options, const CommonOptions& common) {
     outcome = launch::launch(plan, config, hooks);
   } catch (const Error& error) {
     // The caller's result still says what happened (and main() prints it).
-    context.exit_status = error.exit_status();
-    context.error = error.what();
-    write_result(result_fd, context, outcome);
+    std::string message = error.what();
     if (trail && (trail->start_written() || trail->queued() > 0)) {
       // A launch that failed after its request was recorded: its end says why.
+      // When that fails too (the log itself is what failed, most often), the
+      // cause comes first on the one line, then the lost end.
       try {
         trail->ended(outcome, error.exit_status(), error.what());
       } catch (const Error& failed) {
-        logging::warn("the end of the run could not be recorded: {}", failed.what());
+        message += "; the end of the run could not be recorded either: " + std::string(failed.what());
       }
     }
-    throw;
+    context.exit_status = error.exit_status();
+    context.error = message;
+    if (const auto failed = write_result(result_fd, context, outcome); !failed.empty()) message += "; " + failed;
+    throw Error(message, error.exit_status());
   }
   context.exit_status = outcome.exit_status();
   context.error = task_error(outcome, wall_time);
@@ -411,11 +427,20 @@ int run(const RunOptions& options, const CommonOptions& common) {
   }
   if (!end_failure.empty()) {
     // The task ran; its end is missing from the log (verify reports it as
-    // ended unknown). Say so, and make the caller see a runner failure.
-    logging::error("the end of the run could not be recorded: {}", end_failure);
+    // ended unknown). Say so, and make the caller see a runner failure, in
+    // the exit status and in the result alike.
+    const auto text = "the end of the run could not be recorded: " + end_failure;
+    logging::error("{}", text);
+    if (status == 0) status = exit_code::runner_failed;
+    context.exit_status = status;
+    context.error = context.error.empty() ? text : context.error + "; " + text;
+  }
+  if (const auto failed = write_result(result_fd, context, outcome); !failed.empty()) {
+    // The caller reads the result, and it is not there: never a success.
+    logging::error("the result could not be written: {} (the task's exit status was {})", failed,
+                   outcome.exit_status());
     if (status == 0) status = exit_code::runner_failed;
   }
-  write_result(result_fd, context, outcome);
   logging::step("exit status {}", status);
   return status;
 }
@@ -463,6 +488,13 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
   run_app->footer("Usage: tierbox run [OPTIONS] [--] COMMAND [ARGS...]");
   return [options, &common, run_app, &command_after_dashes] {
     options->command = run_app->remaining();
+    // prefix_command() hands an unknown option (a typo: --timout) over as
+    // the command's first word; a command is never an option, so it is a
+    // usage error, before anything is launched or recorded.
+    if (!options->command.empty() && options->command.front().size() > 1 && options->command.front()[0] == '-')
+      throw Error("run: unknown option " + quote(options->command.front()) +
+                      " (fix: check the spelling in tierbox run --help; a command that starts with - goes after --)",
+                  exit_code::runner_failed);
     options->command.insert(options->command.end(), command_after_dashes.begin(), command_after_dashes.end());
     return run(*options, common);
   };
@@ -470,7 +502,12 @@ std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
 
 std::vector<std::string> search_dirs(const CommonOptions& common) {
   std::optional<std::filesystem::path> flag;
-  if (!common.config_dir.empty()) flag = common.config_dir;
+  if (!common.config_dir.empty()) {
+    flag = common.config_dir;
+    policy::check_named_config_dir(*flag, "--config-dir");
+  }
+  if (const char* env = std::getenv("TIERBOX_CONFIG_DIR"); env && *env)
+    policy::check_named_config_dir(env, "TIERBOX_CONFIG_DIR");
   std::vector<std::string> dirs;
   for (const auto& dir : policy::config_search_dirs(flag, std::getenv("TIERBOX_CONFIG_DIR"), "/etc/tierbox",
                                                     TIERBOX_SHIPPED_PROFILES))

@@ -1,5 +1,7 @@
 #include "common/errors.h"
 
+#include "common/utf8.h"
+
 #include <cstdio>
 #include <cstring>
 
@@ -37,15 +39,22 @@ std::string describe_flags(std::uint64_t flags,
 
 std::string quote(std::string_view text) {
   std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto length = utf8_sequence_length(text, i);
+    const char c = text[i];
+    // A byte that is not UTF-8 (a file name may hold any) is spelled \xNN
+    // like a control character, so that a message stays text an audit
+    // record can hold as a string.
+    if (length == 0 || static_cast<unsigned char>(c) < 0x20) {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
       out += escaped;
+      ++i;
       continue;
     }
-    out += c;
+    if (c == '"' || c == '\\') out += '\\';
+    out.append(text.substr(i, length));
+    i += length;
   }
   return out + '"';
 }

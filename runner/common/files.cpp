@@ -11,6 +11,46 @@
 
 namespace tierbox {
 
+std::string file_type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "an unknown file type";
+}
+
+UniqueFd open_regular_file(const std::string& path, std::string_view what) {
+  const std::string prefix = std::string(what) + (what.empty() ? "" : " ") + quote(path) + ": ";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) throw Error(prefix + "cannot open: " + errno_text(errno), exit_code::runner_failed);
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) throw Error(prefix + "fstat: " + errno_text(errno), exit_code::runner_failed);
+  if (!S_ISREG(status.st_mode))
+    throw Error(prefix + "is " + file_type_name(status.st_mode) + ", not a regular file (fix: name a file)",
+                exit_code::runner_failed);
+  return fd;
+}
+
+std::string read_regular_file(const std::string& path, std::string_view what, std::size_t limit) {
+  const auto fd = open_regular_file(path, what);
+  std::string text;
+  char buffer[16384];
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      throw Error(std::string(what) + (what.empty() ? "" : " ") + quote(path) + ": read: " + errno_text(errno),
+                  exit_code::runner_failed);
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > limit) break;
+  }
+  return text;
+}
+
 void make_private_dirs(const std::filesystem::path& dir, std::string_view context) {
   std::filesystem::path path;
   for (const auto& part : dir) {

@@ -4,11 +4,29 @@
 // call in the SysError's message (e.g. "audit log: ").
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
 
+#include "common/unique_fd.h"
+
 namespace tierbox {
+
+// "a directory", "a FIFO", "a character device", ... for st_mode.
+std::string file_type_name(mode_t mode);
+
+// Opens path for reading and refuses anything but a regular file (exit 125,
+// what and the path named): a FIFO would block the open or the read forever,
+// /dev/zero never ends, a directory reads as empty. The open is O_NONBLOCK so
+// that a FIFO without a writer cannot hold it. Also for the files a user
+// names on the command line (profiles, grants, keys, the audit log to verify).
+UniqueFd open_regular_file(const std::string& path, std::string_view what);
+
+// open_regular_file, then the file's bytes: all of them, or the first
+// limit + 1 or more when it is longer (the caller refuses those).
+std::string read_regular_file(const std::string& path, std::string_view what, std::size_t limit);
 
 // mkdir -p with mode 0700 for every component it creates; components that
 // exist are kept as they are.

@@ -16,6 +16,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+[[noreturn]] void throw_not_answering(const std::string& run_id, std::chrono::milliseconds timeout) {
+  throw Error("the runner of run " + run_id + " did not answer within " + std::to_string(timeout.count() / 1000) +
+                  " s: it is stopped (SIGSTOP, Ctrl-Z) or stuck (fix: root acts without it: sudo tierbox kill " +
+                  run_id + ")",
+              exit_code::runner_failed);
+}
+
 std::vector<std::string_view> words(std::string_view line) {
   std::vector<std::string_view> found;
   while (!line.empty()) {
@@ -30,15 +37,25 @@ std::vector<std::string_view> words(std::string_view line) {
   return found;
 }
 
-UniqueFd connect_to(const fs::path& socket_path, const std::string& run_id) {
+// Non-blocking: a runner that is stopped (SIGSTOP, Ctrl-Z) accepts nothing,
+// and once its listen backlog is full a blocking connect would wait for it
+// for ever; here a full backlog is retried until the deadline.
+UniqueFd connect_to(const fs::path& socket_path, const std::string& run_id,
+                    std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds timeout) {
   struct sockaddr_un address {};
   address.sun_family = AF_UNIX;
   if (socket_path.string().size() >= sizeof address.sun_path)
     throw Error("control socket path " + quote(socket_path.string()) + " is too long", exit_code::runner_failed);
   std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw_sys_error("socket(AF_UNIX, SOCK_STREAM)");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) throw_sys_error("socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK)");
+  while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (errno == EAGAIN) throw_not_answering(run_id, timeout);
     if (errno == ENOENT || errno == ECONNREFUSED)
       throw Error("run " + run_id + " is not running (no runner answers on " + socket_path.string() + ")",
                   exit_code::runner_failed);
@@ -51,8 +68,8 @@ UniqueFd connect_to(const fs::path& socket_path, const std::string& run_id) {
   return fd;
 }
 
-std::string read_reply(int fd, const std::string& run_id, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+std::string read_reply(int fd, const std::string& run_id, std::chrono::steady_clock::time_point deadline,
+                       std::chrono::milliseconds timeout) {
   std::string reply;
   char buffer[4096];
   while (reply.find('\n') == std::string::npos) {
@@ -61,11 +78,9 @@ std::string read_reply(int fd, const std::string& run_id, std::chrono::milliseco
     const int ready = ::poll(&readable, 1, static_cast<int>(std::max<long long>(left, 0)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) throw_sys_error("poll(control socket)");
-    if (ready == 0)
-      throw Error("the runner of run " + run_id + " did not answer within " + std::to_string(timeout.count()) + " ms",
-                  exit_code::runner_failed);
+    if (ready == 0) throw_not_answering(run_id, timeout);
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) throw_sys_error("read(control socket)");
     if (n == 0) break;
     reply.append(buffer, static_cast<std::size_t>(n));
@@ -118,11 +133,14 @@ std::vector<std::string> runs_with_control_sockets(const RunRegistry& registry) 
 
 nlohmann::json ask_runner(const RunRegistry& registry, const std::string& run_id, const ControlRequest& request,
                           std::chrono::milliseconds timeout) {
-  auto fd = connect_to(registry.control_socket(run_id), run_id);
+  // One deadline for the whole exchange: connecting, asking and the answer.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto fd = connect_to(registry.control_socket(run_id), run_id, deadline, timeout);
   const auto line = format_control_request(request) + "\n";
+  // A few bytes into an empty socket buffer: a non-blocking send takes them whole.
   if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
     throw_sys_error("send(control socket of run " + run_id + ")");
-  const auto reply = read_reply(fd.get(), run_id, timeout);
+  const auto reply = read_reply(fd.get(), run_id, deadline, timeout);
   auto parsed = nlohmann::json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("result"))
     throw Error("the runner of run " + run_id + " closed the connection without an answer (it is ending)",

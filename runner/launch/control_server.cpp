@@ -9,6 +9,7 @@
 
 #include "audit/audit_log.h"
 #include "common/errors.h"
+#include "common/json_bytes.h"
 #include "common/logging.h"
 #include "common/users.h"
 #include "launch/control_state.h"
@@ -35,7 +36,8 @@ void prepare_directories(const RunRegistry& registry) {
 }
 
 void send_reply(int fd, const nlohmann::json& reply) {
-  const auto text = reply.dump() + "\n";
+  // utf8_safe: a run's argv may hold any bytes (common/json_bytes.h).
+  const auto text = utf8_safe(reply).dump() + "\n";
   // Non-blocking: a caller that does not read loses its answer, the runner
   // never waits for it.
   if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

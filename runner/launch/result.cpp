@@ -1,5 +1,7 @@
 #include "launch/result.h"
 
+#include "common/utf8.h"
+
 #include "launch/run_registry.h"
 
 namespace tierbox::launch {
@@ -34,7 +36,8 @@ void add_exit(json& result, const ResultContext& context, const Outcome& outcome
   result["signal"] = value_or_null(outcome.signal);
   result["timed_out"] = outcome.timed_out;
   result["exit_status"] = context.exit_status;
-  result["error"] = text_or_null(context.error);
+  // A message: bytes that are not UTF-8 spelled \xNN (docs/governance.md).
+  result["error"] = text_or_null(spell_out_invalid_utf8(context.error));
   result["started_at"] = time_or_null(outcome.started_at);
   result["ended_at"] = time_or_null(outcome.ended_at);
   result["wall_ms"] = outcome.wall.count();

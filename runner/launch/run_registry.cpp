@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_bytes.h"
 #include "common/logging.h"
 #include "policy/json_reader.h"
 
@@ -61,7 +62,8 @@ RunRecord record_from_json(const nlohmann::json& json) {
   RunRecord record;
   record.run_id = json.value("run_id", "");
   record.tier = json.value("tier", "");
-  record.argv = json.value("argv", std::vector<std::string>{});
+  if (const auto argv = json.find("argv"); argv != json.end() && argv->is_array())
+    for (const auto& word : *argv) record.argv.push_back(bytes_from_json(word).value_or(""));
   record.requester_uid = json.value("requester_uid", 0u);
   record.requester = json.value("requester", "");
   record.runner_pid = json.value("runner_pid", 0);
@@ -92,7 +94,7 @@ RunRegistry::Entry::~Entry() {
 
 void RunRegistry::Entry::update() {
   // /run is tmpfs: nothing to fsync.
-  write_file_atomically(dir_ / (record_.run_id + ".json"), to_json(record_).dump() + "\n", 0600, Durability::none);
+  write_file_atomically(dir_ / (record_.run_id + ".json"), utf8_safe(to_json(record_)).dump() + "\n", 0600, Durability::none);
 }
 
 RunRegistry::Entry RunRegistry::register_run(RunRecord record) {
@@ -131,6 +133,7 @@ std::optional<RunRegistry::Listed> RunRegistry::find(const std::string& run_id) 
   Listed listed;
   listed.record.run_id = run_id;
   listed.record.state = "starting";
+  listed.has_record = has_record;
   if (has_record) {
     try {
       listed.record = record_from_json(policy::read_json_file(record_file.string()));

@@ -98,6 +98,7 @@ class RunRegistry {
   struct Listed {
     RunRecord record;
     bool runner_alive = false;
+    bool has_record = false;  // false: only the lock file (a runner starting, or one that died before its record)
   };
   std::vector<Listed> list() const;
   std::optional<Listed> find(const std::string& run_id) const;

@@ -263,12 +263,7 @@ json approvals_schema() {
 }
 
 std::optional<std::filesystem::path> find_approval_matrix_file(const std::vector<std::filesystem::path>& dirs) {
-  for (const auto& dir : dirs) {
-    auto candidate = dir / kApprovalsFile;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
-  }
-  return std::nullopt;
+  return find_config_file(dirs, kApprovalsFile);
 }
 
 ApprovalMatrix load_approval_matrix_file(const std::filesystem::path& file) {

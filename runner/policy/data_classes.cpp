@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
+#include "policy/profile_loader.h"
 
 namespace tierbox::policy {
 namespace {
@@ -103,12 +104,7 @@ DataClassInventory parse_data_classes(const json& document, const std::string& f
 }
 
 std::optional<std::filesystem::path> find_data_classes_file(const std::vector<std::filesystem::path>& dirs) {
-  for (const auto& dir : dirs) {
-    auto candidate = dir / kDataClassesFile;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
-  }
-  return std::nullopt;
+  return find_config_file(dirs, kDataClassesFile);
 }
 
 DataClassInventory load_data_classes_file(const std::filesystem::path& file) {

@@ -266,6 +266,12 @@ WalkResult LinuxHostView::walk(const std::string& root, const WalkLimits& limits
   return walk.result;
 }
 
+std::optional<std::uint64_t> LinuxHostView::filesystem_of(const std::string& path) const {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(fs.f_type);
+}
+
 std::map<std::string, std::string> LinuxHostView::home_directories() const {
   // A home is a directory its user owns: system accounts whose "home" is
   // /bin, /usr/sbin or /var/www (owned by root) have none, and a rule below a
@@ -351,10 +357,11 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
                                      static_cast<std::uint64_t>(fs.f_type)};
   }
   for (const auto& mount : profile.mounts) {
-    struct statfs fs {};
-    // A source that cannot be read here fails at open_tree, naming it.
-    if (mount.origin.rfind("--bind", 0) == 0 && ::statfs(mount.source.c_str(), &fs) == 0)
-      facts.bind_filesystems[mount.source] = static_cast<std::uint64_t>(fs.f_type);
+    // The tier's binds and the caller's alike (the planner refuses kernel
+    // filesystems in both). A source that cannot be read here fails at
+    // open_tree, naming it.
+    if (mount.type != MountType::bind) continue;
+    if (const auto magic = view.filesystem_of(mount.source)) facts.bind_filesystems[mount.source] = *magic;
   }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;

@@ -29,6 +29,7 @@ class LinuxHostView final : public HostView {
   [[nodiscard]] WalkResult walk(const std::string& root, const WalkLimits& limits,
                                 const WalkVisitor& visitor) const override;
   [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
+  [[nodiscard]] std::optional<std::uint64_t> filesystem_of(const std::string& path) const override;
 };
 
 // Today's date, UTC.

@@ -68,6 +68,9 @@ class HostView {
                                                      const std::vector<std::string>& relative) const = 0;
   [[nodiscard]] virtual WalkResult walk(const std::string& root, const WalkLimits& limits,
                                         const WalkVisitor& visitor) const = 0;
+  // statfs(2) f_type of the filesystem path is on (following symlinks);
+  // nullopt when it cannot be reached.
+  [[nodiscard]] virtual std::optional<std::uint64_t> filesystem_of(const std::string& path) const = 0;
   // user name -> home directory, from /etc/passwd.
   [[nodiscard]] virtual std::map<std::string, std::string> home_directories() const = 0;
 };

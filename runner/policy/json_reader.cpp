@@ -1,10 +1,12 @@
 #include "policy/json_reader.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
 
 #include "common/errors.h"
-#include "common/unique_fd.h"
+#include "common/files.h"
+#include "common/utf8.h"
 #include "common/units.h"
 
 namespace tierbox::policy {
@@ -199,19 +201,213 @@ void JsonObjectReader::finish() const {
   }
 }
 
-nlohmann::json read_json_file(const std::string& path, std::string* raw_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw ConfigError(path + ": cannot read: " + errno_text(errno));
-  std::string text;
-  char buffer[16384];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw ConfigError(path + ": cannot read: " + errno_text(errno));
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-    if (text.size() > kMaxJsonBytes) break;  // parse_json_text refuses it
+namespace {
+
+// Where the text is, as an editor counts: line and column, both from 1.
+std::string line_and_column(std::string_view text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
   }
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+// A char iterator over the text that tells how far the lexer has read, so
+// that the SAX handler can say where a key is (nlohmann's events carry no
+// position).
+class CountingIterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingIterator(const char* at, std::size_t* read) : at_(at), read_(read) {}
+  reference operator*() const { return *at_; }
+  CountingIterator& operator++() {
+    ++at_;
+    ++*read_;
+    return *this;
+  }
+  CountingIterator operator++(int) {
+    auto before = *this;
+    ++*this;
+    return before;
+  }
+  bool operator==(const CountingIterator& other) const { return at_ == other.at_; }
+  bool operator!=(const CountingIterator& other) const { return at_ != other.at_; }
+
+ private:
+  const char* at_;
+  std::size_t* read_;
+};
+
+// Builds the document like nlohmann's own DOM parser, and on the way refuses
+// what nlohmann accepts or reports badly: a key twice in one object (nlohmann
+// keeps the last, so `"landlock":"required","landlock":"off"` would turn
+// Landlock off), nesting deeper than kMaxJsonDepth, and syntax errors whose
+// message would echo bytes that are not UTF-8 (an audit record of the
+// refusal could then not be written).
+class CheckedDocumentBuilder {
+ public:
+  using json = nlohmann::json;
+
+  CheckedDocumentBuilder(json& root, std::string_view text, const std::size_t& read, const std::string& path)
+      : dom_(root), text_(text), read_(read), path_(path) {}
+
+  bool null() { return value([&] { return dom_.null(); }); }
+  bool boolean(bool value_read) { return value([&] { return dom_.boolean(value_read); }); }
+  bool number_integer(json::number_integer_t number) { return value([&] { return dom_.number_integer(number); }); }
+  bool number_unsigned(json::number_unsigned_t number) { return value([&] { return dom_.number_unsigned(number); }); }
+  bool number_float(json::number_float_t number, const std::string& text) {
+    return value([&] { return dom_.number_float(number, text); });
+  }
+  bool string(std::string& text) {
+    refuse_nul(text, value_pointer());
+    return value([&] { return dom_.string(text); });
+  }
+  bool binary(json::binary_t& bytes) { return value([&] { return dom_.binary(bytes); }); }
+
+  bool start_object(std::size_t size) { return open(true) && dom_.start_object(size); }
+  bool start_array(std::size_t size) { return open(false) && dom_.start_array(size); }
+  bool end_object() { return close() && dom_.end_object(); }
+  bool end_array() { return close() && dom_.end_array(); }
+
+  bool key(std::string& name) {
+    auto& level = levels_.back();
+    refuse_nul(name, level.pointer);
+    const auto where = string_start();
+    if (auto first = level.keys.find(name); first != level.keys.end())
+      throw ConfigError(path_, json_pointer_append(level.pointer, name),
+                        "duplicate key " + quoted(name) + " at " + line_and_column(text_, first->second) + " and " +
+                            line_and_column(text_, where) + " (JSON keeps only one; fix: remove one of them)");
+    level.keys.emplace(name, where);
+    level.key = name;
+    level.has_key = true;
+    return dom_.key(name);
+  }
+
+  [[noreturn]] bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& error) {
+    std::string reason = error.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 9: syntax
+    // error ... - invalid string: ...; last read: '...'": keep the reason only;
+    // the last-read bytes may be the very bytes that are not UTF-8.
+    if (auto at = reason.find("syntax error"); at != std::string::npos) reason = reason.substr(at);
+    else if (auto after_id = reason.find("] "); after_id != std::string::npos) reason = reason.substr(after_id + 2);
+    if (auto last_read = reason.find("; last read:"); last_read != std::string::npos) reason.resize(last_read);
+    std::size_t offset = position == 0 ? 0 : position - 1;
+    if (reason.find("ill-formed UTF-8") != std::string::npos) {
+      // The lexer stops at the byte that broke the sequence (the '"' after a
+      // lead byte, say); name the byte that began it.
+      offset = first_invalid_utf8(text_.substr(0, std::min(offset + 1, text_.size()))).value_or(offset);
+      const auto bad = offset < text_.size() ? static_cast<unsigned char>(text_[offset]) : 0;
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", bad);
+      reason = std::string("byte ") + hex + " is not UTF-8 (JSON text must be UTF-8; fix: save the file as UTF-8)";
+    }
+    throw ConfigError(path_ + ":" + line_and_column(text_, offset) + ": invalid JSON at " + where_now() + ": " + reason);
+  }
+
+ private:
+  struct Level {
+    bool object = false;
+    std::string pointer;
+    std::size_t index = 0;
+    std::string key;
+    bool has_key = false;
+    std::map<std::string, std::size_t> keys;  // name -> offset of its opening quote
+  };
+
+  static std::string quoted(const std::string& name) { return nlohmann::json(name).dump(); }
+
+  // The JSON pointer of the value about to be read.
+  [[nodiscard]] std::string value_pointer() const {
+    if (levels_.empty()) return "";
+    const auto& level = levels_.back();
+    if (!level.object) return json_pointer_append(level.pointer, level.index);
+    return level.has_key ? json_pointer_append(level.pointer, level.key) : level.pointer;
+  }
+
+  [[nodiscard]] std::string where_now() const {
+    const auto pointer = value_pointer();
+    if (!levels_.empty() && levels_.back().object && !levels_.back().has_key)
+      return "a key of " + (pointer.empty() ? std::string("/") : pointer);
+    return pointer.empty() ? std::string("/") : pointer;
+  }
+
+  // A path, an environment value or a symlink target is a C string to the
+  // kernel: it would end at the first NUL, silently, so no document may hold one.
+  void refuse_nul(const std::string& text, const std::string& pointer) const {
+    if (text.find('\0') == std::string::npos) return;
+    throw ConfigError(path_ + ":" + line_and_column(text_, string_start()) + ": " +
+                      (pointer.empty() ? std::string("/") : pointer) +
+                      ": contains a NUL character (\\u0000), at which the kernel would cut it (fix: remove it)");
+  }
+
+  // The offset of the opening quote of the string the lexer just read: it
+  // has consumed the closing quote; the opening one is the nearest '"' before
+  // it that is not escaped (preceded by an even number of backslashes).
+  [[nodiscard]] std::size_t string_start() const {
+    std::size_t at = read_ >= 2 ? read_ - 2 : 0;
+    while (at > 0) {
+      if (text_[at] == '"') {
+        std::size_t backslashes = 0;
+        while (at > backslashes && text_[at - 1 - backslashes] == '\\') ++backslashes;
+        if (backslashes % 2 == 0) return at;
+      }
+      --at;
+    }
+    return at;
+  }
+
+  template <typename Add>
+  bool value(Add add) {
+    const bool ok = add();
+    after_value();
+    return ok;
+  }
+
+  void after_value() {
+    if (levels_.empty()) return;
+    auto& level = levels_.back();
+    if (level.object) level.has_key = false;
+    else ++level.index;
+  }
+
+  bool open(bool object) {
+    if (levels_.size() >= static_cast<std::size_t>(kMaxJsonDepth))
+      throw ConfigError(path_ + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    Level level;
+    level.object = object;
+    level.pointer = value_pointer();
+    levels_.push_back(std::move(level));
+    return true;
+  }
+
+  bool close() {
+    levels_.pop_back();
+    after_value();
+    return true;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  std::string_view text_;
+  const std::size_t& read_;
+  const std::string& path_;
+  std::vector<Level> levels_;
+};
+
+}  // namespace
+
+nlohmann::json read_json_file(const std::string& path, std::string* raw_bytes) {
+  // More than kMaxJsonBytes is enough for parse_json_text to refuse it.
+  auto text = read_regular_file(path, "", kMaxJsonBytes);
   return parse_json_text(std::move(text), path, raw_bytes);
 }
 
@@ -220,37 +416,14 @@ nlohmann::json parse_json_text(std::string text, const std::string& path, std::s
   // exhaust memory or the stack (nlohmann's destructor recurses per level).
   if (text.size() > kMaxJsonBytes)
     throw ConfigError(path + ": file is larger than " + std::to_string(kMaxJsonBytes) + " bytes");
-  const auto limit_depth = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > kMaxJsonDepth)
-      throw ConfigError(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    return true;
-  };
-  try {
-    auto json = nlohmann::json::parse(text, limit_depth);
-    if (raw_bytes) *raw_bytes = std::move(text);
-    return json;
-  } catch (const nlohmann::json::parse_error& error) {
-    // Turn the byte offset into line:column, which an editor can jump to.
-    std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i + 1 < error.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    std::string reason = error.what();
-    if (auto pos = reason.find("syntax error"); pos != std::string::npos) reason = reason.substr(pos);
-    throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                      ": invalid JSON: " + reason);
-  } catch (const nlohmann::json::exception& error) {
-    // Not a syntax error but still the file's fault: a number too large for
-    // a double ("1e999", found by the fuzzer) is out_of_range.406.
-    std::string reason = error.what();
-    if (auto pos = reason.find("] "); pos != std::string::npos) reason = reason.substr(pos + 2);
-    throw ConfigError(path + ": invalid JSON: " + reason);
-  }
+  nlohmann::json document;
+  std::size_t read = 0;
+  CheckedDocumentBuilder builder(document, text, read, path);
+  const CountingIterator begin(text.data(), &read);
+  const CountingIterator end(text.data() + text.size(), &read);
+  nlohmann::json::sax_parse(begin, end, &builder);
+  if (raw_bytes) *raw_bytes = std::move(text);
+  return document;
 }
 
 }  // namespace tierbox::policy

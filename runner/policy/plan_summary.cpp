@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/digest.h"
+#include "common/json_bytes.h"
 #include "common/units.h"
 
 namespace tierbox::policy {
@@ -94,14 +95,14 @@ json plan_summary(const LaunchPlan& plan) {
 
 std::string plan_digest(const LaunchPlan& plan) {
   // nlohmann keeps keys sorted: dump() is canonical.
-  return sha256_hex("tierbox-plan-v1\n" + plan_summary(plan).dump());
+  return sha256_hex("tierbox-plan-v1\n" + utf8_safe(plan_summary(plan)).dump());
 }
 
 std::vector<std::string> plan_summary_lines(const LaunchPlan& plan) {
   std::vector<std::string> lines;
   lines.push_back("tier: " + plan.tier + " (profile sha256 " + plan.profile_sha256.substr(0, 12) + ")");
   std::string command;
-  for (const auto& arg : plan.argv) command += (command.empty() ? "" : " ") + json(arg).dump();
+  for (const auto& arg : plan.argv) command += (command.empty() ? "" : " ") + json_bytes(arg).dump();
   lines.push_back("command: " + command + (plan.exec_path.empty() ? "" : " (executes " + plan.exec_path + ")"));
   if (plan.workspace)
     lines.push_back("workspace: " + plan.workspace->host_path + " at " + plan.workspace->target + " (" +

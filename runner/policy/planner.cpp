@@ -381,19 +381,26 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
   // The kernel's views of itself (a host /proc lists every process and its
-  // command line) are never a workspace or a caller's bind, whatever the
-  // inventory says. (A tier's own mounts are the security team's choice.)
-  const auto refuse_kernel_filesystem = [](const std::string& what, std::uint64_t magic) {
-    if (is_kernel_filesystem(magic))
-      throw Refusal(what + ": a directory of the kernel's " + filesystem_name(magic) +
-                    " filesystem, not of a project (fix: pass the directory of the files the task works on)");
+  // command line) are never a workspace or a bind, whatever the inventory
+  // says: not a caller's (refused, 126), and not a tier's either (a bad
+  // profile, 125; `profile check` reports it too). The sandbox gets its own
+  // /proc and a minimal /dev.
+  const auto kernel_filesystem = [](const std::string& what, std::uint64_t magic) {
+    return what + ": a directory of the kernel's " + filesystem_name(magic) + " filesystem, not of a project";
   };
-  if (request.workspace && host.workspace)
-    refuse_kernel_filesystem("--workspace " + host.workspace->canonical_path, host.workspace->filesystem);
-  for (const auto& mount : profile.mounts)
-    if (auto found = host.bind_filesystems.find(mount.source);
-        mount.origin.rfind("--bind", 0) == 0 && found != host.bind_filesystems.end())
-      refuse_kernel_filesystem(mount.origin, found->second);
+  if (request.workspace && host.workspace && is_kernel_filesystem(host.workspace->filesystem))
+    throw Refusal(kernel_filesystem("--workspace " + host.workspace->canonical_path, host.workspace->filesystem) +
+                  " (fix: pass the directory of the files the task works on)");
+  for (const auto& mount : profile.mounts) {
+    const auto found = host.bind_filesystems.find(mount.source);
+    if (mount.type != MountType::bind || found == host.bind_filesystems.end() || !is_kernel_filesystem(found->second))
+      continue;
+    if (mount.origin.rfind("--bind", 0) == 0)
+      throw Refusal(kernel_filesystem(mount.origin, found->second) +
+                    " (fix: pass the directory of the files the task works on)");
+    throw ConfigError(kernel_filesystem(mount.origin + ": " + mount.source, found->second) +
+                      " (fix: remove the mount; the sandbox has its own /proc and /dev)");
+  }
 }
 
 // A tier past its review date runs only with --allow-expired-tier, and the

@@ -1,11 +1,13 @@
 #include "policy/profile_loader.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "policy/json_reader.h"
 #include "policy/review/review.h"
 #include "policy/sections/registry.h"
@@ -125,8 +127,7 @@ std::vector<LoadedFile> read_chain(const fs::path& leaf, const std::vector<fs::p
     // Look next to the extending file first, so a profile directory is
     // self-contained; then the normal search path.
     auto sibling = current.parent_path() / (*base + ".json");
-    std::error_code ec;
-    if (fs::is_regular_file(sibling, ec)) {
+    if (config_file_exists(sibling)) {
       current = sibling;
       continue;
     }
@@ -159,14 +160,43 @@ std::vector<fs::path> config_search_dirs(const std::optional<fs::path>& config_d
   return dirs;
 }
 
-std::optional<fs::path> find_tier_file(const std::string& name, const std::vector<fs::path>& dirs) {
-  if (!is_valid_tier_name(name)) return std::nullopt;
+void check_named_config_dir(const fs::path& dir, const std::string& origin) {
+  struct stat status {};
+  if (::stat(dir.c_str(), &status) != 0)
+    throw ConfigError(origin + " " + quote(dir.string()) + ": " + errno_text(errno) + " (fix: name an existing directory)");
+  if (!S_ISDIR(status.st_mode))
+    throw ConfigError(origin + " " + quote(dir.string()) + ": is " + file_type_name(status.st_mode) +
+                      ", not a directory (fix: name the directory that holds tiers/)");
+}
+
+bool config_file_exists(const fs::path& file) {
+  struct stat status {};
+  if (::lstat(file.c_str(), &status) != 0) {
+    if (errno == ENOENT) return false;
+    throw ConfigError(file.string() + ": cannot be looked at: " + errno_text(errno) +
+                      " (fix: make it readable, or remove it to use the next config directory)");
+  }
+  const bool link = S_ISLNK(status.st_mode);
+  if (link && ::stat(file.c_str(), &status) != 0)
+    throw ConfigError(file.string() + ": a symbolic link whose target cannot be reached (" + errno_text(errno) +
+                      "); it is not skipped (fix: repair or remove the link)");
+  if (!S_ISREG(status.st_mode))
+    throw ConfigError(file.string() + ": is " + file_type_name(status.st_mode) + (link ? " (through a link)" : "") +
+                      ", not a regular file; it is not skipped (fix: replace it with a JSON file, or remove it)");
+  return true;
+}
+
+std::optional<fs::path> find_config_file(const std::vector<fs::path>& dirs, const fs::path& relative) {
   for (const auto& dir : dirs) {
-    auto candidate = dir / "tiers" / (name + ".json");
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) return candidate;
+    auto candidate = dir / relative;
+    if (config_file_exists(candidate)) return candidate;
   }
   return std::nullopt;
+}
+
+std::optional<fs::path> find_tier_file(const std::string& name, const std::vector<fs::path>& dirs) {
+  if (!is_valid_tier_name(name)) return std::nullopt;
+  return find_config_file(dirs, fs::path("tiers") / (name + ".json"));
 }
 
 Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dirs) {
@@ -192,12 +222,12 @@ Profile load_profile_file(const fs::path& file, const std::vector<fs::path>& dir
 
 Profile load_tier(const std::string& name, const std::vector<fs::path>& dirs) {
   if (!is_valid_tier_name(name))
-    throw ConfigError("invalid tier name " + json(name).dump() + " (expected [a-z0-9][a-z0-9._-]*)");
+    throw ConfigError("invalid tier name " + quote(name) + " (expected [a-z0-9][a-z0-9._-]*)");
   auto file = find_tier_file(name, dirs);
   if (!file) {
     std::string searched;
     for (const auto& dir : dirs) searched += (searched.empty() ? "" : ", ") + (dir / "tiers").string();
-    throw ConfigError("tier " + json(name).dump() + " not found (searched " + searched +
+    throw ConfigError("tier " + quote(name) + " not found (searched " + searched +
                       "; fix: check the name, or pass --config-dir)");
   }
   return load_profile_file(*file, dirs);

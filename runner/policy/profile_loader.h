@@ -25,7 +25,22 @@ std::vector<std::filesystem::path> config_search_dirs(const std::optional<std::f
                                                       const std::filesystem::path& system_dir,
                                                       const std::filesystem::path& shipped_dir);
 
-// The first dirs[i]/tiers/NAME.json that exists.
+// Refuses a config directory the caller named (--config-dir, or
+// $TIERBOX_CONFIG_DIR; origin says which) that is missing or not a
+// directory: a typo there must not quietly fall back to the shipped policy.
+void check_named_config_dir(const std::filesystem::path& dir, const std::string& origin);
+
+// The first dirs[i]/relative that exists. An entry that exists but is not a
+// regular file (a dangling symbolic link, a directory, a FIFO) is a
+// ConfigError naming it, never skipped in favour of a later directory: a
+// security team's policy must not be replaced by the defaults without a word.
+std::optional<std::filesystem::path> find_config_file(const std::vector<std::filesystem::path>& dirs,
+                                                      const std::filesystem::path& relative);
+// Whether file is there: false when it does not exist, true when it is a
+// regular file (or a link to one), a ConfigError for anything else.
+bool config_file_exists(const std::filesystem::path& file);
+
+// The first dirs[i]/tiers/NAME.json that exists (find_config_file).
 std::optional<std::filesystem::path> find_tier_file(const std::string& name,
                                                     const std::vector<std::filesystem::path>& dirs);
 

@@ -12,8 +12,7 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
   RunnerConfig config;
   for (const auto& dir : dirs) {
     const auto file = dir / "tierbox.json";
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) continue;
+    if (!config_file_exists(file)) continue;
     config.source = file;
     const auto document = read_json_file(file.string());
     JsonObjectReader reader(document, file.string(), "");

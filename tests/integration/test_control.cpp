@@ -587,6 +587,49 @@ BOOST_AUTO_TEST_CASE(only_the_requester_an_operator_or_root_may_control_a_run) {
   BOOST_TEST(events[4]["result"] == "ok");
 }
 
+BOOST_AUTO_TEST_CASE(a_user_gets_a_bounded_answer_when_the_runs_runner_is_stopped) {
+  // Issue 20: the requester's `kill` went through the runner's control
+  // socket and waited for ever once the stopped runner's listen backlog was
+  // full (each earlier attempt, even one given up, stays queued there).
+  ControlConfig config;
+  TestUser requester("k", "");
+  fs::permissions(config.config.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                            fs::perms::others_read | fs::perms::others_exec);
+  Workspace workspace;
+  BackgroundRun run(config.run_args(config.profile_none, workspace, {"spin", "120", "1"}),
+                    {"/usr/bin/env", "SUDO_UID=" + std::to_string(requester.uid), "SUDO_USER=" + requester.name});
+  const auto run_id = run_id_from(run.wait_for_line(" registered"));
+  BOOST_TEST_REQUIRE(!run_id.empty());
+  BOOST_TEST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
+  run.signal(SIGSTOP);
+  // Fill the backlog (8) with status requests of the requester's, which
+  // give up after 5 s each.
+  const std::string as_requester = "/usr/bin/setpriv --reuid=" + std::to_string(requester.uid) +
+                                   " --regid=" + std::to_string(requester.gid) + " --init-groups " + kTierbox;
+  SpawnOptions options;
+  options.timeout = std::chrono::seconds(40);
+  auto flood = run_process({"/bin/sh", "-c",
+                            "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do " + as_requester + " ps --json --config-dir " +
+                                config.config.str() + " >/dev/null 2>&1 & done; wait"},
+                           options);
+  BOOST_TEST(!flood.timed_out, "a ps of the requester hung");
+  const auto started = std::chrono::steady_clock::now();
+  options.timeout = std::chrono::seconds(60);
+  auto kill = run_process({"/usr/bin/setpriv", "--reuid=" + std::to_string(requester.uid),
+                           "--regid=" + std::to_string(requester.gid), "--init-groups", kTierbox, "kill", run_id,
+                           "--config-dir", config.config.str()},
+                          options);
+  BOOST_TEST(!kill.timed_out, "the requester's kill hung");
+  BOOST_TEST(kill.status == 125, kill.out << kill.err);
+  BOOST_TEST(kill.err.find("did not answer within 30 s: it is stopped") != std::string::npos, kill.err);
+  BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(45)));
+  // Control: root acts without the runner, stopped or not.
+  run.signal(SIGCONT);
+  auto root_kill = config.tierbox({"kill", run_id});
+  BOOST_TEST(root_kill.status == 0, root_kill.out << root_kill.err);
+  BOOST_TEST(run.wait(15s) == 128 + SIGKILL);
+}
+
 BOOST_AUTO_TEST_CASE(a_sandboxed_task_cannot_reach_any_runs_control_socket) {
   ControlConfig config;
   StartedRun other(config, config.profile_none, {"spin", "120", "1"}, "exec succeeded");

@@ -388,12 +388,12 @@ BOOST_AUTO_TEST_CASE(read_only_binds_refuse_writes_with_erofs) {
 }
 
 BOOST_AUTO_TEST_CASE(read_only_holds_through_submounts_of_a_bound_tree) {
-  // /dev and /sys/fs/cgroup have submounts on this host (/dev/shm, /dev/pts,
-  // the cgroup hierarchies); each is writable on the host.
+  // /dev has submounts on this host (/dev/shm, /dev/pts); each is writable
+  // on the host. (/sys/fs/cgroup, used here before, is a kernel filesystem:
+  // refused as a bind source, see test_policy.cpp.)
   auto writes = probe({"--profile", test_profile("host-submounts.json")},
-                      {"write", "/hostdev", "/hostdev/shm", "/hostdev/pts", "/hostcgroup", "/hostcgroup/memory",
-                       "/hostcgroup/pids", "/hostdev/null"});
-  for (const char* path : {"/hostdev", "/hostdev/shm", "/hostcgroup", "/hostcgroup/memory", "/hostcgroup/pids"})
+                      {"write", "/hostdev", "/hostdev/shm", "/hostdev/pts", "/hostdev/null"});
+  for (const char* path : {"/hostdev", "/hostdev/shm"})
     BOOST_TEST(writes[path] == "EROFS", path << ": " << writes[path]);
   BOOST_TEST(writes["/hostdev/pts"] != "ok");
   // nodev: a host device node is useless even though it is visible.
@@ -402,12 +402,12 @@ BOOST_AUTO_TEST_CASE(read_only_holds_through_submounts_of_a_bound_tree) {
   int submounts = 0;
   for (const auto& mount : info["mounts"]) {
     const std::string point = mount["mount_point"];
-    if (point.rfind("/hostdev/", 0) == 0 || point.rfind("/hostcgroup/", 0) == 0) {
+    if (point.rfind("/hostdev/", 0) == 0) {
       ++submounts;
       BOOST_TEST(has_option(mount, "ro"), point << " is writable");
     }
   }
-  BOOST_TEST(submounts >= 3);
+  BOOST_TEST(submounts >= 2);
 }
 
 BOOST_AUTO_TEST_CASE(workspace_is_writable_only_where_the_tier_says) {

@@ -47,6 +47,9 @@ class TestView final : public HostView {
     return real_.walk(root, limits, visitor);
   }
   std::map<std::string, std::string> home_directories() const override { return homes; }
+  std::optional<std::uint64_t> filesystem_of(const std::string& path) const override {
+    return real_.filesystem_of(path);
+  }
   mutable int walks = 0;
 
  private:

@@ -200,7 +200,9 @@ BOOST_AUTO_TEST_CASE(hostile_inputs_fail_cleanly) {
   expect_error(std::string(100000, '['), {"nested deeper"});
   expect_error("{\"description\": \"" + std::string(2 << 20, 'a') + "\"}", {"larger than"});
   expect_error(std::string("{\"hostname\": \"a\0b\"}", 20), {"tiers/t.json"});
-  expect_error(R"({"hostname": "x", "hostname": "y", "extends": {"a": 1}})", {"/extends"});
+  // A key twice is refused before any field is read (issue 20).
+  expect_error(R"({"hostname": "x", "hostname": "y", "extends": {"a": 1}})",
+               {"/hostname", "duplicate key \"hostname\" at 1:2 and 1:19"});
   expect_error("\xff\xfe{}", {"invalid JSON"});
   expect_error(R"({"mounts": [null]})", {"/mounts/0", "expected an object"});
 }

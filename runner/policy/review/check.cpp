@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/filesystems.h"
 #include "policy/command_resolution.h"
 #include "policy/data_access.h"
 #include "policy/planner.h"
@@ -70,6 +71,19 @@ void check_commands(const Profile& profile, const HostView& view, CheckReport& r
   }
 }
 
+// The same refusal as at launch (planner.cpp), reported before a launch.
+void check_kernel_filesystems(const Profile& profile, const HostView& view, CheckReport& report) {
+  for (const auto& mount : profile.mounts) {
+    if (mount.type != MountType::bind) continue;
+    const auto magic = view.filesystem_of(mount.source);
+    if (magic && is_kernel_filesystem(*magic))
+      report.errors.push_back(mount.origin + ": " + mount.source + ": a directory of the kernel's " +
+                              filesystem_name(*magic) +
+                              " filesystem, not of a project; launches are refused (fix: remove the mount; the "
+                              "sandbox has its own /proc and /dev)");
+  }
+}
+
 int rank(const std::optional<DataClass>& data_class) { return data_class ? static_cast<int>(*data_class) : -1; }
 
 }  // namespace
@@ -91,6 +105,7 @@ CheckReport check_profile(const fs::path& file, const std::vector<fs::path>& dir
   check_review(profile, today, report);
   check_data_classes(profile, inventory, view, report);
   check_commands(profile, view, report);
+  check_kernel_filesystems(profile, view, report);
   for (const auto& warning : network_warnings(profile.network)) report.warnings.push_back("network: " + warning);
   for (const auto& id : profile.seccomp.allow_dangerous) {
     const auto* item = find_blocked_item(id);

@@ -114,7 +114,28 @@ void apply_rlimits(JsonObjectReader reader, RlimitsSpec& spec) {
 
 }  // namespace
 
+namespace {
+
+// The smallest soft limit a launch can work with; each checked at `profile
+// check` and load, so a tier never passes review and then fails every run.
+void require_rlimit_minimum(const std::optional<RlimitValue>& limit, const char* key, std::uint64_t minimum,
+                            const char* why, const std::string& file) {
+  if (!limit || limit->soft >= minimum) return;
+  throw ConfigError(file, std::string("/limits/rlimits/") + key,
+                    std::to_string(limit->soft) + " is below the minimum of " + std::to_string(minimum) + " (" + why +
+                        "; fix: at least " + std::to_string(minimum) + ", or null to inherit the caller's)");
+}
+
+}  // namespace
+
 void validate_limits(const LimitsSpec& spec, const std::string& file) {
+  const auto& rlimits = spec.rlimits;
+  require_rlimit_minimum(rlimits.nofile, "nofile", kMinNofile,
+                         "the sandbox's init and the runner's channels to it are open when the limit is set", file);
+  require_rlimit_minimum(rlimits.stack, "stack", kMinStackBytes,
+                         "below it the task dies with SIGSEGV before its first instruction", file);
+  require_rlimit_minimum(rlimits.as, "as", kMinAddressSpaceBytes,
+                         "below it no dynamically linked program can map its C library", file);
   // Swap is granted on top of a memory limit (cgroup v1 can only limit the
   // two together), so it means nothing alone.
   if (spec.cgroup.memory_swap.value && !spec.cgroup.memory.value)

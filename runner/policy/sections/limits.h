@@ -33,6 +33,22 @@ struct CgroupLimits {
 
 inline constexpr std::uint64_t kRlimitUnlimited = ~0ULL;  // RLIM_INFINITY
 
+// The smallest rlimits a launch works with (validate_limits refuses less).
+// nofile: the child sets it while it still holds stdio and one fd per cgroup
+// v1 hierarchy it joins, and then receives sync #2's fds, which need free
+// numbers below the limit (else recvmsg cuts them: "the parent did not send
+// sync #2: EMSGSIZE"). Measured on a host with four v1 hierarchies: 0-8
+// fail, 9 works; each further hierarchy (blkio for io_weight) takes one
+// more. 16 covers every hierarchy tierbox joins.
+inline constexpr std::uint64_t kMinNofile = 16;
+// Measured on x86-64 Debian: /bin/true needs 12 KiB of stack (8 KiB dies
+// with SIGSEGV); the kernel also fits argv and the environment in a quarter
+// of it at execve.
+inline constexpr std::uint64_t kMinStackBytes = 64 << 10;
+// Measured: /bin/true needs 2.5 MB of address space, below that ld.so
+// cannot map libc ("failed to map segment from shared object").
+inline constexpr std::uint64_t kMinAddressSpaceBytes = 8 << 20;
+
 struct RlimitValue {
   std::uint64_t soft = 0;
   std::uint64_t hard = 0;
