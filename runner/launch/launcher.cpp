@@ -261,13 +261,13 @@ UniqueFd take_listener(int pidfd, int fd_in_init) {
 
 void log_landlock(const policy::LandlockPlan& landlock) {
   for (const auto& missing : landlock.not_enforced)
-    logging::warn("Landlock ({}): this kernel cannot enforce {}; the task runs without it", to_string(landlock.mode),
+    logging::warn("Landlock ({}): this kernel cannot enforce {}; the task runs without it", to_string(landlock.setting),
                   missing);
   if (landlock.abi == 0) {
-    logging::step("landlock: not applied ({})", to_string(landlock.mode));
+    logging::step("landlock: not applied ({})", to_string(landlock.setting));
     return;
   }
-  logging::step("landlock: ABI {} ({}), {} path rules, {} port rules{}", landlock.abi, to_string(landlock.mode),
+  logging::step("landlock: ABI {} ({}), {} path rules, {} port rules{}", landlock.abi, to_string(landlock.setting),
                 landlock.paths.size(), landlock.ports.size(),
                 landlock.scoped ? ", abstract unix sockets and signals scoped" : "");
 }
@@ -283,6 +283,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   Outcome outcome;
   outcome.run_id = plan.run_id;
   outcome.overrides = plan.overrides;
+  outcome.landlock = policy::landlock_report(plan.landlock);
   logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
   log_landlock(plan.landlock);
   if (plan.secrets) logging::step("secrets: {} files at {}", plan.secrets->files.size(), plan.secrets->target);
