@@ -70,10 +70,9 @@ std::string refusal(const LandlockSetting& setting, int kernel_abi, const std::v
   return "tier '" + tier + "' " + asks + ", but this kernel " +
          (kernel_abi < 1 ? std::string("has no Landlock") : "has Landlock ABI " + std::to_string(kernel_abi)) +
          " and cannot enforce: " + joined(missing) +
-         " (fix: run on a kernel with Landlock ABI " + std::to_string(setting.minimum_abi) +
-         " or newer, or lower \"landlock\" in the tier to " +
-         (kernel_abi >= 1 ? "{\"minimum_abi\": " + std::to_string(kernel_abi) + "} or " : std::string()) +
-         "\"best_effort\")";
+         " (fix: run on a kernel with Landlock ABI " + std::to_string(setting.minimum_abi) + " or newer, or set " +
+         (kernel_abi >= 1 ? "\"landlock\": {\"minimum_abi\": " + std::to_string(kernel_abi) + "} or " : std::string()) +
+         "\"landlock\": \"best_effort\" in the tier)";
 }
 
 void add_ports(LandlockPlan& plan, const std::vector<std::uint16_t>& ports, std::uint64_t access) {

@@ -64,6 +64,9 @@ readme_task() {
   # "says what it could not apply": -v on stderr, the result file, the audit log.
   in_own_cgroup task-true build/tierbox run -v --result /tmp/result.json --tier untrusted -- true || return 1
   say "result landlock: $(python3 -c 'import json; print(json.dumps(json.load(open("/tmp/result.json"))["landlock"]))')"
+  say "audit start landlock: $(python3 -c 'import json
+records = [json.loads(line) for line in open("/var/log/tierbox/audit.jsonl")]
+print(json.dumps([r for r in records if r["event"] == "start"][-1]["landlock"]))')"
   say "tierbox runs took $(awk -v started="$started" '{ printf "%.1f", $1 - started }' /proc/uptime) s"
 }
 if readme_task; then say "readme task: pass"; else say "readme task: FAIL"; fi
