@@ -58,8 +58,9 @@ std::string expected_cgroup_mode() {
 std::string expected_cgroup_kill() {
   const auto mode = expected_cgroup_mode();
   if (mode == "v2" || mode == "mixed") return "cgroup.kill";
-  if (host_cgroups_of().v1_with("freezer")) return "freezer";
-  return host_cgroups_of().unified() ? "cgroup.kill" : "none";
+  const auto host = host_cgroups_of();
+  if (host.v1_with("freezer")) return "freezer";
+  return host.unified() ? "cgroup.kill" : "none";
 }
 
 std::vector<std::string> cgroup_directories_of(pid_t pid, const std::string& marker) {
@@ -71,7 +72,8 @@ std::vector<std::string> cgroup_directories_of(pid_t pid, const std::string& mar
 }
 
 bool is_v2_directory(const std::string& directory) {
-  const auto* unified = host_cgroups_of().unified();
+  const auto host = host_cgroups_of();  // kept: unified() points into it
+  const auto* unified = host.unified();
   return unified && stages::cgroup_path_is_within(directory, unified->mount_point);
 }
 

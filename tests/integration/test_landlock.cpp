@@ -249,19 +249,6 @@ BOOST_AUTO_TEST_CASE(abstract_unix_sockets_and_signals_are_scoped_to_the_sandbox
   ::close(server);
 }
 
-BOOST_AUTO_TEST_CASE(a_tier_whose_minimum_the_kernel_lacks_is_refused_in_one_line) {
-  auto result = run_tierbox({"run", "--profile", test_profile("landlock-required.json"), "--", "/bin/true"});
-  if (kernel_landlock_abi() >= kLandlockFullAbi) {
-    // Control: a kernel with every restriction runs it.
-    BOOST_TEST(result.status == 0, result.err);
-    BOOST_TEST_MESSAGE("this kernel has every Landlock ABI: the refusal itself is shown on older kernels (tools/vm)");
-    return;
-  }
-  BOOST_TEST(result.status == 125, result.err);
-  BOOST_TEST(result.err.find("requires Landlock (\"landlock\": \"required\")") != std::string::npos, result.err);
-  BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1, result.err);
-}
-
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(landlock_sandbox)

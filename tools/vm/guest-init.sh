@@ -23,6 +23,9 @@ mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev || fail "mount devtmpfs"
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts || fail "mount devpts"
 mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs -o mode=755 tmpfs /run || fail "mount tmpfs"
+# What udev would add: /dev/fd (tests pass results through /dev/fd/N) and friends.
+ln -sf /proc/self/fd /dev/fd && ln -sf /proc/self/fd/0 /dev/stdin && ln -sf /proc/self/fd/1 /dev/stdout &&
+  ln -sf /proc/self/fd/2 /dev/stderr || fail "link /dev/fd"
 hostname tierbox-vm
 
 source_dir=$(param source)
@@ -37,6 +40,12 @@ modprobe virtio_blk && modprobe ext4 || fail "modprobe virtio_blk ext4"
 for attempt in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.5; done
 mount -t ext4 /dev/vda /tmp && chmod 1777 /tmp || fail "mount the ext4 disk on /tmp"
 ip link set lo up
+# QEMU's user-mode network: the tests need an address of the host's own that
+# is not loopback (a service there that a sandbox must not reach).
+modprobe virtio_net
+for attempt in 1 2 3 4 5 6 7 8 9 10; do ip link show eth0 >/dev/null 2>&1 && break; sleep 0.5; done
+ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 ||
+  fail "configure eth0 (QEMU user network)"
 
 # Pure cgroup v2, as systemd sets it up: nsdelegate, init out of the root
 # cgroup, the controllers handed down from the root.
@@ -77,8 +86,8 @@ if [ -n "$suites" ]; then
   # test process, so no cgroup below the root would hold tierbox alone (v2's
   # no-internal-processes rule); the root is exempt from that rule.
   echo $$ >/sys/fs/cgroup/cgroup.procs
-  (cd build && ctest -R "^integration\.($suites)_" --output-on-failure -j2 --timeout 600) >/tmp/ctest.log 2>&1
-  cat /tmp/ctest.log
+  # Streamed, so a guest that runs out of time shows how far it got.
+  (cd build && ctest -R "^integration\.($suites)_" --output-on-failure -j2 --timeout 600) 2>&1 | tee /tmp/ctest.log
   summary=$(grep -E '^[0-9]+% tests passed' /tmp/ctest.log || echo "no ctest summary")
   say "ctest: $summary"
   say "ctest took $(awk -v started="$started" '{ printf "%.1f", $1 - started }' /proc/uptime) s"

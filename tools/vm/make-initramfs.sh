@@ -49,6 +49,8 @@ for module in $(closure virtio_pci 9pnet_virtio 9p overlay); do
     *) cp "$modules/$module" "$tree/lib/modules/$version/$module" ;;
   esac
 done
-cp "$modules/modules.builtin" "$modules/modules.order" "$tree/lib/modules/$version/"
+for index in modules.builtin modules.builtin.modinfo modules.order; do
+  [ ! -e "$modules/$index" ] || cp "$modules/$index" "$tree/lib/modules/$version/"
+done
 depmod -b "$tree" "$version"
 (cd "$tree" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$output"

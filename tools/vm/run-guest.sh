@@ -33,7 +33,7 @@ mkfs.ext4 -q -F "$work/tmp.img"
 started=$(date +%s)
 status=0
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2G -smp 2 -nographic \
-  -no-reboot -nic none \
+  -no-reboot -nic user,model=virtio-net-pci \
   -kernel "$work/kernel/vmlinux" -initrd "$work/initrd" \
   -append "console=ttyS0 panic=-1 quiet tierbox.stage2=$root/tools/vm/guest-init.sh tierbox.source=$root tierbox.suites=$suites tierbox.modules=$work/kernel/modules" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
