@@ -8,6 +8,7 @@ set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
 
 say() { echo "tierbox-vm: $*"; }
+echo  # the firmware leaves the console mid-line; the host reads whole lines
 power_off() {
   sync
   echo 1 >/proc/sys/kernel/sysrq
