@@ -17,8 +17,13 @@ PACKAGES="
 # Test suite only: tests/schema/check_schemas.py validates the shipped files against profiles/schema/.
 PACKAGES="$PACKAGES python3-jsonschema"
 
+# --- kernel matrix (tools/vm, docs/testing.md): QEMU, a static busybox for the
+# guests' initramfs, kmod's depmod and modprobe, mkfs.ext4 for their /tmp.
+VM_TEST_PACKAGES="qemu-system-x86 busybox-static kmod e2fsprogs"
+# --- end kernel matrix
+
 missing=""
-for package in $PACKAGES; do
+for package in $PACKAGES $VM_TEST_PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing="$missing $package"
   fi

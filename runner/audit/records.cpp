@@ -105,6 +105,7 @@ json start_record(const RunContext& context, const policy::LaunchPlan& plan, con
   record["plan_digest"] = plan_digest;
   record["profile_sha256"] = plan.profile_sha256;
   record["overrides"] = plan.overrides;
+  record["landlock"] = policy::landlock_report(plan.landlock);
   record["outcome"] = "started";
   return record;
 }
@@ -140,6 +141,7 @@ json end_record(const RunContext& context, const launch::Outcome& outcome, int e
                      {"mem_peak", value_or_null(usage.memory_peak_bytes)},
                      {"pids_peak", value_or_null(usage.pids_peak)}};
   record["violations"] = violations(outcome);
+  record["landlock"] = outcome.landlock;
   record["error"] = error.empty() ? json(nullptr) : json(message_text(error));
   record["outcome"] = end_outcome(outcome);
   return record;

@@ -38,6 +38,11 @@ std::uint64_t start_monotonic_ns() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(g_start.time_since_epoch()).count());
 }
 
+double milliseconds_between(std::uint64_t start_ns, std::uint64_t at_ns) {
+  // Subtracted as signed: the unsigned difference of an earlier time wraps.
+  return static_cast<double>(static_cast<std::int64_t>(at_ns - start_ns)) / 1e6;
+}
+
 double elapsed_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g_start).count();
 }

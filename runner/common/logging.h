@@ -21,6 +21,10 @@ bool verbose();
 double elapsed_ms();
 // mark_process_start() on CLOCK_MONOTONIC, to place the child's timestamps.
 std::uint64_t start_monotonic_ns();
+// Milliseconds from start_ns to at_ns, both CLOCK_MONOTONIC, signed: a time
+// before the start (a clock read in another time namespace, or a step done
+// before mark_process_start) reads as negative, never as 2^64 - x.
+double milliseconds_between(std::uint64_t start_ns, std::uint64_t at_ns);
 // The stderr logger ("tierbox: error: ...").
 spdlog::logger& logger();
 
@@ -35,7 +39,7 @@ void step(fmt::format_string<Args...> format, Args&&... args) {
 template <typename... Args>
 void step_at(std::uint64_t monotonic_ns, fmt::format_string<Args...> format, Args&&... args) {
   if (!verbose()) return;
-  const double at_ms = static_cast<double>(monotonic_ns - start_monotonic_ns()) / 1e6;
+  const double at_ms = milliseconds_between(start_monotonic_ns(), monotonic_ns);
   logger().debug("[{:8.3f} ms] {}", at_ms, fmt::format(format, std::forward<Args>(args)...));
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "launch/workspace_review.h"
 #include "net/report.h"
 
@@ -37,6 +39,9 @@ struct Outcome {
   // rusage (its whole tree) where no cgroup counts it.
   stages::CgroupUsage usage;
   stages::CgroupReport cgroup;     // how the run's cgroups were set up
+  // What Landlock applied and what this kernel could not
+  // (policy::landlock_report); null when the launch never began.
+  nlohmann::json landlock;
   // Syscalls the seccomp filter denied with an errno, by name, when the tier
   // counts them (seccomp.count_denials); for the run's result.
   std::map<std::string, std::uint64_t> denied_syscalls;

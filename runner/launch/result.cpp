@@ -102,6 +102,7 @@ json make_result(const ResultContext& context, const Outcome& outcome) {
   add_exit(result, context, outcome);
   add_usage(result, outcome.usage);
   add_cgroup(result, outcome.cgroup);
+  result["landlock"] = outcome.landlock;  // null when the launch never began
   add_rlimits(result, context.rlimits);
   add_network(result, outcome.network);
   add_overrides(result, outcome.overrides);

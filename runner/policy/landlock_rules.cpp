@@ -60,6 +60,21 @@ std::string joined(const std::vector<std::string>& items) {
   return text;
 }
 
+// One line: what the tier asks, what the kernel has, what it lacks, the fix.
+std::string refusal(const LandlockSetting& setting, int kernel_abi, const std::vector<std::string>& missing,
+                    const std::string& tier) {
+  const std::string asks = setting.minimum_abi >= kLandlockFullAbi
+                               ? "requires Landlock (\"landlock\": \"required\")"
+                               : "requires Landlock ABI " + std::to_string(setting.minimum_abi) +
+                                     " (\"landlock\": " + to_string(setting) + ")";
+  return "tier '" + tier + "' " + asks + ", but this kernel " +
+         (kernel_abi < 1 ? std::string("has no Landlock") : "has Landlock ABI " + std::to_string(kernel_abi)) +
+         " and cannot enforce: " + joined(missing) +
+         " (fix: run on a kernel with Landlock ABI " + std::to_string(setting.minimum_abi) + " or newer, or set " +
+         (kernel_abi >= 1 ? "\"landlock\": {\"minimum_abi\": " + std::to_string(kernel_abi) + "} or " : std::string()) +
+         "\"landlock\": \"best_effort\" in the tier)";
+}
+
 void add_ports(LandlockPlan& plan, const std::vector<std::uint16_t>& ports, std::uint64_t access) {
   for (auto port : ports) {
     auto it = std::find_if(plan.ports.begin(), plan.ports.end(), [&](const auto& rule) { return rule.port == port; });
@@ -70,17 +85,14 @@ void add_ports(LandlockPlan& plan, const std::vector<std::uint16_t>& ports, std:
 
 }  // namespace
 
-LandlockPlan make_landlock_plan(LandlockMode mode, int kernel_abi, const std::vector<LandlockPathInput>& paths,
+LandlockPlan make_landlock_plan(const LandlockSetting& setting, int kernel_abi, const std::vector<LandlockPathInput>& paths,
                                 const std::optional<LandlockTcpPorts>& tcp, const std::string& tier) {
   LandlockPlan plan;
-  plan.mode = mode;
-  if (mode == LandlockMode::off) return plan;
+  plan.setting = setting;
+  if (setting.mode == LandlockMode::off) return plan;
   plan.not_enforced = missing_restrictions(kernel_abi, tcp.has_value());
-  if (mode == LandlockMode::required && !plan.not_enforced.empty())
-    throw Error("tier '" + tier + "' requires Landlock (\"landlock\": \"required\"), but this kernel " +
-                    (kernel_abi < 1 ? std::string("has no Landlock") : "has Landlock ABI " + std::to_string(kernel_abi)) +
-                    " and cannot enforce: " + joined(plan.not_enforced) + " (fix: run on Linux 6.12 or newer, or set \"landlock\": \"best_effort\" in the tier)",
-                exit_code::runner_failed);
+  if (setting.mode == LandlockMode::required && kernel_abi < setting.minimum_abi)
+    throw Error(refusal(setting, kernel_abi, plan.not_enforced, tier), exit_code::runner_failed);
   if (kernel_abi < 1) return plan;
 
   // Rules of the newest ABI tierbox knows; a newer kernel accepts them.
@@ -95,6 +107,13 @@ LandlockPlan make_landlock_plan(LandlockMode mode, int kernel_abi, const std::ve
   }
   if (abi >= 6) plan.scoped = kScopeAbstractUnixSocket | kScopeSignal;
   return plan;
+}
+
+nlohmann::json landlock_report(const LandlockPlan& plan) {
+  return {{"mode", to_string(plan.setting.mode)},
+          {"minimum_abi", plan.setting.minimum_abi},
+          {"abi", plan.abi},
+          {"not_enforced", plan.not_enforced}};
 }
 
 }  // namespace tierbox::policy

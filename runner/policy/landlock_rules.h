@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "policy/sections/landlock.h"
 
 namespace tierbox::policy {
@@ -52,10 +54,6 @@ inline constexpr std::uint64_t kScopeSignal = 1ULL << 1;              // ABI 6
 std::uint64_t filesystem_rights(int abi);
 }  // namespace landlock
 
-// The ABI that makes every restriction below enforceable: scoping (6) and
-// device ioctls (5) included. "required" refuses a kernel below it.
-inline constexpr int kLandlockFullAbi = 6;
-
 // A path the plan puts in the new root, with what it may be used for.
 struct LandlockPathInput {
   enum class Use { read, read_execute, write, proc, device, device_directory };
@@ -83,22 +81,32 @@ struct LandlockPortRule {
 };
 
 struct LandlockPlan {
-  LandlockMode mode = LandlockMode::off;
+  LandlockSetting setting{LandlockMode::off, 0};
   int abi = 0;  // the ABI the rules are made for; 0: Landlock is not applied
   std::uint64_t handled_fs = 0;
   std::uint64_t handled_net = 0;
   std::uint64_t scoped = 0;
   std::vector<LandlockPathRule> paths;
   std::vector<LandlockPortRule> ports;
-  // What the tier asks for that this kernel cannot enforce: the launch
-  // warns about each (best_effort) or is refused (required).
+  // What the newest ABI would enforce and this kernel cannot: the launch
+  // names each in a warning, the result and the audit record. A kernel
+  // below the tier's minimum_abi refuses the launch instead.
   std::vector<std::string> not_enforced;
 };
 
 // kernel_abi: landlock_create_ruleset(NULL, 0, VERSION), 0 when unsupported.
-// Throws tierbox::Error (exit 125) when mode is required and the kernel
-// lacks a restriction.
-LandlockPlan make_landlock_plan(LandlockMode mode, int kernel_abi, const std::vector<LandlockPathInput>& paths,
+// Throws tierbox::Error (exit 125) when the setting is required and the
+// kernel is below its minimum_abi.
+LandlockPlan make_landlock_plan(const LandlockSetting& setting, int kernel_abi, const std::vector<LandlockPathInput>& paths,
                                 const std::optional<LandlockTcpPorts>& tcp, const std::string& tier);
+
+}  // namespace tierbox::policy
+
+namespace tierbox::policy {
+
+// What a launch gets from Landlock, as `run -v`, the result file (docs/result.md)
+// and the audit start and end records show it: {"mode", "minimum_abi",
+// "abi" (0: not applied), "not_enforced" [...]}.
+nlohmann::json landlock_report(const LandlockPlan& plan);
 
 }  // namespace tierbox::policy

@@ -50,7 +50,7 @@ struct Profile {
   // ("limits.wall_time", "mounts", ...) -> the file that marked it.
   std::map<std::string, std::string> final_fields;
   SeccompSpec seccomp;
-  LandlockMode landlock = LandlockMode::best_effort;
+  LandlockSetting landlock;
   SecretsSpec secrets;
   WideningSpec widening;        // what a caller may ask for beyond the tier (sections/widening.h)
 };

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <sstream>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -322,6 +323,19 @@ std::filesystem::path use_own_registry(const TempDir& config) {
   const auto state = config.path() / "state";
   config.write("tierbox.json", nlohmann::json{{"state_dir", state.string()}}.dump());
   return state / "runs";
+}
+
+int line_count(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+std::string without_landlock_warnings(const std::string& err) {
+  std::istringstream lines(err);
+  std::string kept;
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("tierbox: warning: Landlock (", 0) != 0 || line.find("this kernel cannot enforce") == std::string::npos)
+      kept += line + "\n";
+  // getline drops a last line's missing newline; keep the text's own ending.
+  if (!err.empty() && err.back() != '\n' && !kept.empty()) kept.pop_back();
+  return kept;
 }
 
 }  // namespace tierbox::testing

@@ -95,6 +95,13 @@ bool process_exists(pid_t pid);
 // /proc/<pid>/cmdline with NULs as spaces; "" when the process is gone (it
 // may exit while being read: never an exception).
 std::string process_cmdline(const std::string& pid);
+// stderr without the warnings that name what an older kernel's Landlock
+// cannot enforce (one per missing restriction: three on Debian 12's 6.1,
+// none on 6.12 and later): for checks of the rest of stderr, on any kernel.
+std::string without_landlock_warnings(const std::string& err);
+// The number of lines (newlines) of a text.
+int line_count(const std::string& text);
+
 // A /proc file of some process, "" when it cannot be read: the process may
 // exit between listing /proc and the read, which makes read() fail with
 // ESRCH (an std::ifstream throws from underflow then).

@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "integration/harness.h"
+#include "integration/host_cgroups.h"
 #include "integration/net_harness.h"
 
 using namespace tierbox::testing;
@@ -211,21 +212,10 @@ std::vector<pid_t> descendants_of(pid_t root) {
   return found;
 }
 
-// The host directories of pid's cgroups that are the run's (tierbox-<id>).
+// The host directories of pid's cgroups that are the run's (tierbox-<id>),
+// wherever this host mounts its hierarchies (integration/host_cgroups.h).
 std::vector<std::string> run_cgroup_dirs(pid_t pid, const std::string& run_id) {
-  std::vector<std::string> dirs;
-  std::istringstream in(read_proc_file("/proc/" + std::to_string(pid) + "/cgroup"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.find("tierbox-" + run_id) == std::string::npos) continue;
-    const auto first = line.find(':');
-    const auto second = line.find(':', first + 1);
-    auto controllers = line.substr(first + 1, second - first - 1);
-    const auto path = line.substr(second + 1);
-    if (controllers.rfind("name=", 0) == 0) controllers = controllers.substr(5);
-    const std::string mount = controllers.empty() ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup/" + controllers;
-    dirs.push_back(mount + path);
-  }
-  return dirs;
+  return cgroup_directories_of(pid, "tierbox-" + run_id);
 }
 
 // CPU seconds pid has used (utime + stime).
@@ -350,7 +340,7 @@ BOOST_AUTO_TEST_CASE(freeze_stops_a_busy_loop_and_thaw_resumes_it) {
   const auto task = descendants_of(row["pid"].get<pid_t>());
   BOOST_TEST_REQUIRE(task.size() == 1u);
   bool v2 = false;
-  for (const auto& dir : run_cgroup_dirs(task[0], started.run_id)) v2 = v2 || dir.rfind("/sys/fs/cgroup/unified/", 0) == 0;
+  for (const auto& dir : run_cgroup_dirs(task[0], started.run_id)) v2 = v2 || is_v2_directory(dir);
   if (!v2)
     BOOST_TEST_MESSAGE("this run has no cgroup v2 directory (v1 host): the live freeze uses freezer.state; "
                        "cgroup.freeze is tested against the fixture (unit.control_cgroups)");

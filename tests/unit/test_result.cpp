@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "launch/result.h"
+#include "policy/landlock_rules.h"
 #include "unit/json_schema_check.h"
 
 using namespace tierbox;
@@ -97,6 +98,22 @@ BOOST_AUTO_TEST_CASE(a_task_that_exited_reports_code_usage_and_limits) {
   BOOST_TEST(result["rlimits"]["nofile"] == json({{"soft", 256}, {"hard", 256}}));
   BOOST_TEST(result["rlimits"]["stack"]["hard"] == "unlimited");
   BOOST_TEST(result["workspace_warnings"] == json::array());
+  BOOST_TEST(result["landlock"].is_null());  // this outcome never had a plan
+}
+
+BOOST_AUTO_TEST_CASE(what_landlock_could_not_enforce_is_in_the_result) {
+  auto outcome = finished_outcome();
+  outcome.exit_code = 0;
+  // Debian 12's 6.1 (ABI 2) under the default tier's {"minimum_abi": 1}.
+  outcome.landlock = policy::landlock_report(
+      policy::make_landlock_plan({policy::LandlockMode::required, 1}, 2, {{"/", policy::LandlockPathInput::Use::read}},
+                                 std::nullopt, "untrusted"));
+  const auto result = make_result(context_of(0), outcome);
+  expect_conforms(result);
+  BOOST_TEST(result["landlock"]["mode"] == "required");
+  BOOST_TEST(result["landlock"]["minimum_abi"] == 1);
+  BOOST_TEST(result["landlock"]["abi"] == 2);
+  BOOST_TEST(result["landlock"]["not_enforced"].size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(a_repository_registered_as_a_submodule_is_in_the_result) {
@@ -183,6 +200,8 @@ BOOST_AUTO_TEST_CASE(every_field_of_the_schema_is_documented) {
     BOOST_TEST(doc.find("`" + name + "`") != std::string::npos, name << " is not documented in docs/result.md");
   for (const auto& [name, unused] : s["properties"]["cgroup"]["properties"].items())
     BOOST_TEST(doc.find("`cgroup." + name + "`") != std::string::npos, "cgroup." << name << " is not documented");
+  for (const auto& [name, unused] : s["properties"]["landlock"]["properties"].items())
+    BOOST_TEST(doc.find("`landlock." + name + "`") != std::string::npos, "landlock." << name << " is not documented");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

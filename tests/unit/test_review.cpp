@@ -145,6 +145,31 @@ BOOST_AUTO_TEST_CASE(explain_covers_every_section_and_the_approvals) {
   BOOST_TEST(opted.find("WARNING: opts in to 'setuid_files'") != std::string::npos, opted);
 }
 
+BOOST_AUTO_TEST_CASE(landlock_minimums_are_ordered_and_explained) {
+  auto strict = load_tier("untrusted", {kShipped});
+  strict.landlock = {LandlockMode::required, kLandlockFullAbi};
+  auto minimum_two = strict;
+  minimum_two.landlock = {LandlockMode::required, 2};
+  auto minimum_one = strict;
+  minimum_one.landlock = {LandlockMode::required, 1};
+  auto best_effort = strict;
+  best_effort.landlock = {LandlockMode::best_effort, 0};
+  BOOST_TEST(effects(compare_profiles(strict, minimum_two), "landlock") == "widens:required -> {\"minimum_abi\": 2};");
+  BOOST_TEST(effects(compare_profiles(minimum_two, minimum_one), "landlock") ==
+             "widens:{\"minimum_abi\": 2} -> {\"minimum_abi\": 1};");
+  BOOST_TEST(effects(compare_profiles(minimum_one, best_effort), "landlock") ==
+             "widens:{\"minimum_abi\": 1} -> best_effort;");
+  BOOST_TEST(effects(compare_profiles(best_effort, minimum_one), "landlock") ==
+             "narrows:best_effort -> {\"minimum_abi\": 1};");
+  BOOST_TEST(compare_profiles(minimum_one, minimum_one).empty());
+  std::string explained;
+  for (const auto& section : explain_profile(minimum_two, ExplainContext{nullptr, Date{2026, 11, 25}}))
+    for (const auto& line : section.lines) explained += line + "\n";
+  BOOST_TEST(explained.find("{\"minimum_abi\": 2}: file access confined to the planned mounts; a kernel below Landlock "
+                            "ABI 2 refuses the launch") != std::string::npos,
+             explained);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(final_fields)
@@ -175,6 +200,16 @@ BOOST_AUTO_TEST_CASE(a_child_may_not_widen_or_change_a_final_field) {
   auto dropped = load_error(dir, R"({"extends": "base", "protected_paths": [".git/config"]})");
   BOOST_TEST(dropped.find("/protected_paths: widens protected_paths (no longer protected: ") != std::string::npos, dropped);
   BOOST_TEST(load_error(dir, R"({"extends": "base", "protected_paths": [".git/hooks/", ".git/config", ".git/modules/", {"path": ".git/commondir", "placeholder": ".\n"}, ".git/config.worktree", ".git/worktrees/", ".tierbox/", ".env", ".env*", "more/"]})").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_final_landlock_minimum_may_only_rise) {
+  TempDir dir;
+  dir.write("tiers/floor.json", R"({"extends": "base", "landlock": {"minimum_abi": 2}, "final": ["landlock"]})");
+  BOOST_TEST(load_error(dir, R"({"extends": "floor", "landlock": {"minimum_abi": 3}})").empty());
+  BOOST_TEST(load_error(dir, R"({"extends": "floor", "landlock": "required"})").empty());
+  auto lowered = load_error(dir, R"({"extends": "floor", "landlock": {"minimum_abi": 1}})");
+  BOOST_TEST(lowered.find("widens landlock ({\"minimum_abi\": 2} -> {\"minimum_abi\": 1})") != std::string::npos, lowered);
+  BOOST_TEST(load_error(dir, R"({"extends": "floor", "landlock": "best_effort"})").find("widens landlock") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_final_fields_are_errors) {

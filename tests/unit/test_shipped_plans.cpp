@@ -64,7 +64,7 @@ std::string plan_fingerprint(LaunchPlan plan) {
                     plan.seccomp.deny, plan.seccomp.allow_dangerous, plan.seccomp.log_denials,
                     plan.seccomp.count_denials};
   const auto& landlock = plan.landlock;
-  out["landlock"] = {to_string(landlock.mode), landlock.abi, landlock.handled_fs, landlock.handled_net,
+  out["landlock"] = {to_string(landlock.setting), landlock.abi, landlock.handled_fs, landlock.handled_net,
                      landlock.scoped};
   for (const auto& rule : landlock.paths) out["landlock_paths"].push_back({rule.path, rule.access, rule.optional});
   return sha256_hex(out.dump());
@@ -83,7 +83,9 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
       {"base", "d18482a95b9983ccdd4adbbd45271cf34c037889ed679a477f7175dcd4fddf40"},
       {"networked", "b8f95a722529dfce569cf999c454a25331ffdf122a692c53e617b689812aa8f6"},
       {"readonly", "19b4c22c5c7d074374d169bbc0470bcdbfc48be6afb4fb83377795c0e208a5b7"},
-      {"untrusted", "ef7173c68b18d59c93ca135e35b0a22368e3c66f93e759c3c2cb80fc94455d9c"},
+      // untrusted changed on purpose with issue 18: "landlock": {"minimum_abi": 1}
+      // instead of "required" (ABI 6), so the default tier runs on Linux 6.1.
+      {"untrusted", "9129344474d586c5edf28bbc05f4f55b3fec5a4846243ce07997dbc7dc25a3c0"},
       {"workspace-write", "0751e2fd366093f734fdd7287366f38d2b0f6fb75b8099fafe7e914376757b35"},
   };
   for (const auto& [tier, expected] : kExpected) {

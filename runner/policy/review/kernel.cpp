@@ -47,6 +47,23 @@ void compare_syscall_sets(const SeccompSpec& before, const SeccompSpec& after, C
   if (!removed.empty()) add_change(out, "seccomp.allow", Effect::narrows, "syscalls no longer allowed: " + joined(removed));
 }
 
+std::string landlock_meaning(const LandlockSetting& setting) {
+  switch (setting.mode) {
+    case LandlockMode::off: return "not applied (the mount namespace alone confines file access).";
+    case LandlockMode::best_effort:
+      return "file access confined to the planned mounts as far as this kernel supports; what it cannot enforce is "
+             "named in a warning, the result and the audit record.";
+    case LandlockMode::required: break;
+  }
+  if (setting.minimum_abi >= kLandlockFullAbi)
+    return "file access confined to exactly the planned mounts; a kernel that cannot enforce every restriction "
+           "refuses the launch.";
+  return "file access confined to the planned mounts; a kernel below Landlock ABI " +
+         std::to_string(setting.minimum_abi) +
+         " refuses the launch; above it, everything the kernel supports is applied and the rest named in a warning, "
+         "the result and the audit record.";
+}
+
 }  // namespace
 
 void compare_kernel_surface(const Profile& before, const Profile& after, Changes& out) {
@@ -71,8 +88,9 @@ void compare_kernel_surface(const Profile& before, const Profile& after, Changes
   if (old_spec.count_denials != new_spec.count_denials)
     add_change(out, "seccomp.count_denials", Effect::changes,
                new_spec.count_denials ? "denials counted" : "denials not counted");
-  // off < best_effort < required: a lower mode confines less.
-  compare_ordered(out, "landlock", static_cast<int>(before.landlock), static_cast<int>(after.landlock), false,
+  // off < best_effort < {"minimum_abi": 1} < ... < required: a lower floor
+  // lets the tier run on kernels that enforce less.
+  compare_ordered(out, "landlock", strictness(before.landlock), strictness(after.landlock), false,
                   to_string(before.landlock), to_string(after.landlock));
 }
 
@@ -100,15 +118,7 @@ void explain_kernel_surface(const Profile& profile, const ExplainContext&, Expla
   if (spec.log_denials) section.lines.push_back("Denials are logged by the kernel (audit records).");
   if (spec.count_denials) section.lines.push_back("Denials are counted per syscall by tierbox.");
   out.push_back(std::move(section));
-  out.push_back({"Landlock",
-                 {std::string(to_string(profile.landlock)) +
-                  (profile.landlock == LandlockMode::required
-                       ? ": file access confined to exactly the planned mounts; a kernel that cannot enforce every "
-                         "restriction refuses the launch."
-                       : profile.landlock == LandlockMode::best_effort
-                             ? ": file access confined to the planned mounts as far as this kernel supports; what it "
-                               "cannot enforce is named in a warning."
-                             : ": not applied (the mount namespace alone confines file access).")}});
+  out.push_back({"Landlock", {to_string(profile.landlock) + ": " + landlock_meaning(profile.landlock)}});
 }
 
 }  // namespace tierbox::policy
