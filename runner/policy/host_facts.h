@@ -10,6 +10,7 @@
 #include "policy/host_view.h"
 #include "policy/planner.h"
 #include "policy/request.h"
+#include "rootfs/store.h"
 
 namespace tierbox::policy {
 
@@ -30,6 +31,10 @@ class LinuxHostView final : public HostView {
                                 const WalkVisitor& visitor) const override;
   [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
 };
+
+// The facts of the store's image NAME; nullopt when the store has none.
+// Throws Error when its manifest does not match its digest.
+std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const std::string& name);
 
 // Today's date, UTC.
 Date today_utc();
