@@ -64,7 +64,9 @@ struct ProbeWorkspace : Workspace {
 };
 
 // Lines of a mountinfo whose root (field 4) is a host path other than the
-// image store's, the workspace's, or a device node of tierbox's /dev.
+// image store's or the workspace's. Mounts at /dev/* (tierbox's device
+// binds, roots like /null of devtmpfs) and /proc/* (procfs rebinds and
+// masks, roots like /sys of procfs) are not host trees.
 std::vector<std::string> host_paths_in(const std::string& mountinfo, const std::string& workspace) {
   std::vector<std::string> found;
   std::istringstream lines(mountinfo);
@@ -73,7 +75,8 @@ std::vector<std::string> host_paths_in(const std::string& mountinfo, const std::
     std::string id, parent, device, root, mount_point;
     fields >> id >> parent >> device >> root >> mount_point;
     const bool allowed = root == "/" || root.rfind(store().store.string() + "/", 0) == 0 ||
-                         root.rfind(workspace, 0) == 0 || mount_point.rfind("/dev/", 0) == 0;
+                         root.rfind(workspace, 0) == 0 || mount_point.rfind("/dev/", 0) == 0 ||
+                         mount_point.rfind("/proc/", 0) == 0;
     if (!allowed) found.push_back(line);
   }
   return found;

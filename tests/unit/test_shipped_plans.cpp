@@ -39,6 +39,12 @@ HostFacts fixed_host() {
   facts.data_classes_file = "/etc/tierbox/data-classes.json";
   facts.data_classes_sha256 = std::string(64, 'a');
   facts.resolved_names["api.github.com"] = {net::Ipv4Address{0xC0000201}};
+  // sealed's image (host tiers ignore it).
+  facts.rootfs_image = RootfsImageFacts{"minimal", "sha256:" + std::string(64, 'c'), "/var/lib/tierbox/rootfs/images/cc/tree",
+                                        {{"bin", rootfs::EntryKind::directory, ""}, {"etc", rootfs::EntryKind::directory, ""},
+                                         {"sbin", rootfs::EntryKind::symlink, "bin"}, {"tmp", rootfs::EntryKind::directory, ""},
+                                         {"usr", rootfs::EntryKind::directory, ""}},
+                                        {}};
   return facts;
 }
 
@@ -82,6 +88,7 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
   const std::pair<const char*, const char*> kExpected[] = {
       {"base", "d18482a95b9983ccdd4adbbd45271cf34c037889ed679a477f7175dcd4fddf40"},
       {"networked", "b8f95a722529dfce569cf999c454a25331ffdf122a692c53e617b689812aa8f6"},
+      {"sealed", "to-be-recorded"},
       {"readonly", "19b4c22c5c7d074374d169bbc0470bcdbfc48be6afb4fb83377795c0e208a5b7"},
       {"untrusted", "ef7173c68b18d59c93ca135e35b0a22368e3c66f93e759c3c2cb80fc94455d9c"},
       {"workspace-write", "0751e2fd366093f734fdd7287366f38d2b0f6fb75b8099fafe7e914376757b35"},
