@@ -93,6 +93,16 @@ void write_tier(const std::string& name, const std::string& rootfs) {
   store().config.write("tiers/" + name + ".json", tier.dump());
 }
 
+// sealed-watch: sealed with inotify allowed, the control of the inotify tests.
+void write_watch_tier() {
+  auto tier = json::parse(std::ifstream(fs::path(TIERBOX_SOURCE_DIR) / "profiles/tiers/sealed.json"));
+  tier.erase("$schema");
+  auto& deny = tier["seccomp"]["deny"];
+  deny.erase(std::remove_if(deny.begin(), deny.end(), [](const json& name) { return name.get<std::string>().rfind("inotify", 0) == 0; }),
+             deny.end());
+  store().config.write("tiers/sealed-watch.json", tier.dump());
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(rootfs_images)
@@ -158,14 +168,31 @@ BOOST_AUTO_TEST_CASE(inotify_is_denied_in_the_image_tier) {
   auto fanotify = store().run("sealed", {"./probe-static", "syscall", "300", "0", "0"}, workspace);  // fanotify_init
   BOOST_TEST(json::parse(fanotify.out)["result"] == "EPERM", fanotify.out);
   // Control: the same image tier without the denial.
-  auto tier = json::parse(std::ifstream(fs::path(TIERBOX_SOURCE_DIR) / "profiles/tiers/sealed.json"));
-  tier.erase("$schema");
-  auto& deny = tier["seccomp"]["deny"];
-  deny.erase(std::remove_if(deny.begin(), deny.end(), [](const json& name) { return name.get<std::string>().rfind("inotify", 0) == 0; }),
-             deny.end());
-  store().config.write("tiers/sealed-watch.json", tier.dump());
+  write_watch_tier();
   auto allowed = store().run("sealed-watch", {"./probe-static", "syscall", "294", "0"}, workspace);
   BOOST_TEST(json::parse(allowed.out)["result"] == "ok", allowed.out + allowed.err);
+}
+
+// Two runs on the same image: a watch in run A on /bin while run B executes
+// /bin/sh. sealed: A cannot watch at all. Control: in the image tier with
+// inotify allowed, A learns that B ran busybox (the leak the denial stops).
+BOOST_AUTO_TEST_CASE(a_watch_in_one_run_sees_nothing_of_another) {
+  ProbeWorkspace workspace;
+  write_watch_tier();
+  const auto watch_while_other_runs = [&](const std::string& tier) {
+    BackgroundRun watcher({"run", "--config-dir", store().config.str(), "--tier", tier, "--workspace", workspace.str(), "--",
+                           "./probe-static", "watch", "/bin", "3"});
+    const bool watching = !watcher.wait_for_line("watching", std::chrono::seconds(10)).empty();
+    if (watching) BOOST_TEST(store().run("sealed", {"sh", "-c", "true"}, workspace).status == 0);
+    BOOST_TEST(watcher.wait() == 0);
+    return json::parse(watcher.out());
+  };
+  auto sealed = watch_while_other_runs("sealed");
+  BOOST_TEST(sealed["result"] == "EPERM", sealed.dump());
+  BOOST_TEST(!sealed.contains("opened"));
+  auto allowed = watch_while_other_runs("sealed-watch");
+  BOOST_TEST(allowed["result"] == "ok", allowed.dump());
+  BOOST_TEST(allowed["opened"].dump().find("busybox") != std::string::npos, allowed.dump());
 }
 
 BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_is_refused_naming_both) {
