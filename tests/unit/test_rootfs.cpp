@@ -58,6 +58,12 @@ policy::HostFacts image_host(const std::string& digest = kDigestA) {
   return facts;
 }
 
+// A minimal valid image tier: the metadata every tier needs, and rootfs.
+std::string image_tier(const std::string& rootfs) {
+  return R"({"owner": "o", "reviewed_by": "r", "reviewed_on": "2026-12-01", "review_by": "2099-01-01",
+            "max_data_class": "internal", "landlock": "off", "rootfs": ")" + rootfs + R"("})";
+}
+
 policy::TaskRequest request_of(std::vector<std::string> argv) {
   policy::TaskRequest request;
   request.argv = std::move(argv);
@@ -252,7 +258,7 @@ BOOST_AUTO_TEST_CASE(the_plan_mounts_the_image_read_only_and_no_host_path) {
 
 BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_refuses_naming_both) {
   TempDir dir;
-  auto tier = load_text(dir, R"({"rootfs": "image:minimal@)" + kDigestA + R"(", "landlock": "off"})");
+  auto tier = load_text(dir, image_tier("image:minimal@" + kDigestA));
   try {
     policy::make_plan(tier, request_of({"sh"}), image_host(kDigestB), "r1");
     BOOST_ERROR("no refusal");
@@ -267,7 +273,7 @@ BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_refuses_naming_both) {
 
 BOOST_AUTO_TEST_CASE(a_missing_image_fails_with_the_fix) {
   TempDir dir;
-  auto tier = load_text(dir, R"({"rootfs": "image:minimal", "landlock": "off"})");
+  auto tier = load_text(dir, image_tier("image:minimal"));
   auto host = image_host();
   host.rootfs_image.reset();
   try {
@@ -280,7 +286,7 @@ BOOST_AUTO_TEST_CASE(a_missing_image_fails_with_the_fix) {
 
 BOOST_AUTO_TEST_CASE(the_image_digest_changes_the_plan_digest) {
   TempDir dir;
-  auto tier = load_text(dir, R"({"rootfs": "image:minimal", "landlock": "off"})");
+  auto tier = load_text(dir, image_tier("image:minimal"));
   auto a = policy::make_plan(tier, request_of({"sh"}), image_host(kDigestA), "r1");
   auto b = policy::make_plan(tier, request_of({"sh"}), image_host(kDigestB), "r1");
   BOOST_TEST(policy::plan_digest(a) != policy::plan_digest(b));
@@ -300,8 +306,8 @@ BOOST_AUTO_TEST_CASE(check_flags_a_missing_unpinned_or_changed_image) {
 
 BOOST_AUTO_TEST_CASE(diff_reports_a_changed_image) {
   TempDir dir;
-  auto before = load_text(dir, R"({"rootfs": "image:minimal"})", "a");
-  auto after = load_text(dir, R"({"rootfs": "image:minimal@)" + kDigestA + R"("})", "b");
+  auto before = load_text(dir, image_tier("image:minimal"), "a");
+  auto after = load_text(dir, image_tier("image:minimal@" + kDigestA), "b");
   auto changes = policy::compare_profiles(before, after);
   auto found = std::find_if(changes.begin(), changes.end(), [](const auto& change) { return change.field == "rootfs"; });
   BOOST_REQUIRE(found != changes.end());

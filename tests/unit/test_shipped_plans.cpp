@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
   const std::pair<const char*, const char*> kExpected[] = {
       {"base", "d18482a95b9983ccdd4adbbd45271cf34c037889ed679a477f7175dcd4fddf40"},
       {"networked", "b8f95a722529dfce569cf999c454a25331ffdf122a692c53e617b689812aa8f6"},
-      {"sealed", "to-be-recorded"},
+      {"sealed", "c9952ef9d52444f0631551d5207b685300205a0b8f3058123d8448b4620baa03"},
       {"readonly", "19b4c22c5c7d074374d169bbc0470bcdbfc48be6afb4fb83377795c0e208a5b7"},
       {"untrusted", "ef7173c68b18d59c93ca135e35b0a22368e3c66f93e759c3c2cb80fc94455d9c"},
       {"workspace-write", "0751e2fd366093f734fdd7287366f38d2b0f6fb75b8099fafe7e914376757b35"},
