@@ -111,6 +111,7 @@ std::vector<fs::path> oci_layers(const fs::path& layout) {
 }
 
 ImageName import_archive(const Store& store, const std::string& name, const fs::path& file) {
+  (void)store.name_file(name);  // throws for an invalid name, before any work
   ensure_store(store);
   StagingDir staging(store);
   ExtractReport report;

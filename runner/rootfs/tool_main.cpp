@@ -70,7 +70,11 @@ int main(int argc, char** argv) {
   verify_command->add_option("NAME", name)->required();
   auto* remove = app.add_subcommand("remove", "Remove NAME (and the image, once no name refers to it)");
   remove->add_option("NAME", name)->required();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : exit_code::runner_failed;  // 125, as every tierbox usage error
+  }
   try {
     const auto store = store_of(config_dir);
     if (import->parsed()) {

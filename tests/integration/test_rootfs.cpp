@@ -286,6 +286,25 @@ open(out, 'wb').write(tar_of(files))
   BOOST_TEST(store().rootfs({"remove", "oci-test"}).status == 0);
 }
 
+// Bad input: one line naming the file, the entry and why; exit 125; nothing stored.
+BOOST_AUTO_TEST_CASE(bad_imports_fail_with_one_line) {
+  TempDir source;
+  fs::create_directories(source.path() / "d");
+  BOOST_REQUIRE(std::system(("mknod " + source.str() + "/d/null c 1 3 && tar -C " + source.str() + "/d -cf " +
+                             source.str() + "/device.tar ./null").c_str()) == 0);
+  auto device = store().rootfs({"import", "with-device", source.str() + "/device.tar"});
+  BOOST_TEST(device.status == 125);
+  BOOST_TEST(device.err.find("device.tar: entry \"null\": a device node") != std::string::npos, device.err);
+  BOOST_TEST(std::count(device.err.begin(), device.err.end(), '\n') == 1);
+  BOOST_TEST(store().rootfs({"list"}).out.find("with-device") == std::string::npos);
+  auto name = store().rootfs({"import", "../escape", source.str() + "/device.tar"});
+  BOOST_TEST(name.status == 125);
+  BOOST_TEST(name.err.find("image name \"../escape\"") != std::string::npos, name.err);
+  auto missing = store().rootfs({"verify", "no-such-image"});
+  BOOST_TEST(missing.status == 125);
+  BOOST_TEST(missing.err.find("tierbox rootfs list") != std::string::npos, missing.err);
+}
+
 BOOST_AUTO_TEST_CASE(the_store_is_root_only_and_images_immutable) {
   struct stat st {};
   BOOST_REQUIRE(::stat(store().store.c_str(), &st) == 0);
