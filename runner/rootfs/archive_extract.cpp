@@ -82,7 +82,11 @@ void apply_whiteout(const fs::path& tree, const std::string& name) {
     for (const auto& child : fs::directory_iterator(directory)) fs::remove_all(child.path());
     return;
   }
-  fs::remove_all(directory / base.substr(kWhiteoutPrefix.size()));  // a symlink itself, never what it names
+  const auto target = base.substr(kWhiteoutPrefix.size());
+  // ".wh.." or ".wh..." would name the directory itself or its parent.
+  if (target.empty() || target == "." || target == "..")
+    throw Error("whiteout " + quote(name) + ": names no entry; refused", exit_code::runner_failed);
+  fs::remove_all(directory / target);  // a symlink itself, never what it names
 }
 
 // The entry's name made canonical, or a refusal naming it.

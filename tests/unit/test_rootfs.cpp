@@ -164,6 +164,23 @@ BOOST_AUTO_TEST_CASE(nothing_is_written_through_a_symlink) {
   BOOST_TEST(!fs::exists(outside.path() / "planted"));
 }
 
+// A hard link through a symlink to a host file would put the host's inode
+// (e.g. /etc/shadow) into the image: refused, no link made.
+BOOST_AUTO_TEST_CASE(a_hard_link_through_a_symlink_is_refused) {
+  TempDir source, tree, outside;
+  outside.write("secret", "s");
+  fs::create_directories(source.path() / "h");
+  fs::create_symlink(outside.path(), source.path() / "h/l");
+  tar(source.path() / "h", "-cf ../links.tar ./l");
+  // GNU tar cannot write a hard link to a path through a symlink; append one by hand.
+  BOOST_REQUIRE(std::system(("python3 -c \"import tarfile; t = tarfile.open('" + source.str() +
+                             "/links.tar', 'a'); i = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; "
+                             "i.linkname = 'l/secret'; t.addfile(i); t.close()\"").c_str()) == 0);
+  ExtractReport report;
+  BOOST_CHECK_THROW(extract_archive(source.path() / "links.tar", tree.path(), false, report), Error);
+  BOOST_TEST(!fs::exists(tree.path() / "h"));
+}
+
 BOOST_AUTO_TEST_CASE(a_device_node_is_refused) {
   TempDir source, tree;
   fs::create_directories(source.path() / "d");
@@ -192,6 +209,17 @@ BOOST_AUTO_TEST_CASE(whiteouts_remove_lower_layers_content) {
   BOOST_TEST(!fs::exists(tree.path() / "etc/.wh.gone"));
   BOOST_TEST(!fs::exists(tree.path() / "opaque/old"));
   BOOST_TEST(fs::exists(tree.path() / "opaque/new"));  // the same layer's entry stays
+}
+
+// ".wh..." would name the layer directory's parent: refused, nothing removed.
+BOOST_AUTO_TEST_CASE(a_whiteout_of_dot_or_dotdot_is_refused) {
+  TempDir source, tree;
+  tree.write("etc/keep", "k");
+  source.write("l/etc/.wh...", "");
+  tar(source.path() / "l", "-cf ../layer.tar .");
+  ExtractReport report;
+  BOOST_CHECK_THROW(extract_archive(source.path() / "layer.tar", tree.path(), true, report), Error);
+  BOOST_TEST(fs::exists(tree.path() / "etc/keep"));
 }
 
 BOOST_AUTO_TEST_CASE(scan_and_seal_give_a_root_owned_read_only_tree) {
