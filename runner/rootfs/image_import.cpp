@@ -116,9 +116,15 @@ ImageName import_archive(const Store& store, const std::string& name, const fs::
   StagingDir staging(store);
   ExtractReport report;
   const auto names = archive_names(file);
-  const bool oci = std::any_of(names.begin(), names.end(), [](const auto& entry) {
-    return entry == "oci-layout" || entry == "./oci-layout";
-  });
+  const auto has = [&](const char* wanted) {
+    return std::any_of(names.begin(), names.end(), [&](const auto& entry) { return entry == wanted || entry == std::string("./") + wanted; });
+  };
+  const bool oci = has("oci-layout");
+  // A docker save of Docker before 25 (manifest.json and repositories, no
+  // oci-layout) would otherwise be taken for a root filesystem tarball.
+  if (!oci && has("manifest.json") && has("repositories"))
+    throw Error(file.string() + ": a docker save archive without oci-layout, not supported (fix: podman save --format oci-archive, or docker save of Docker 25 or later)",
+                exit_code::runner_failed);
   if (!oci) {
     extract_archive(file, staging.tree(), false, report);
     return commit_image(store, name, staging, "tarball " + fs::absolute(file).string(), report.stripped);
