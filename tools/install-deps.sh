@@ -16,6 +16,10 @@ PACKAGES="
 "
 # Test suite only: tests/schema/check_schemas.py validates the shipped files against profiles/schema/.
 PACKAGES="$PACKAGES python3-jsonschema"
+# Root filesystem images (issue 22): libarchive for tierbox-rootfs (import of
+# tarballs and OCI archives); busybox-static, the shell of the `minimal` image
+# (tierbox rootfs build minimal fetches it with apt-get download when absent).
+PACKAGES="$PACKAGES libarchive-dev busybox-static"
 
 # --- kernel matrix (tools/vm, docs/testing.md): QEMU, a static busybox for the
 # guests' initramfs, kmod's depmod and modprobe, mkfs.ext4 for their /tmp.

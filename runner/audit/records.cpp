@@ -59,6 +59,7 @@ json request_record(const RunContext& context, const policy::LaunchPlan& plan, c
   auto record = base_record("request", context);
   record["profile_sha256"] = plan.profile_sha256;
   record["plan_digest"] = plan_digest;
+  if (plan.rootfs_image) record["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
   record["workspace"] = plan.workspace ? json(plan.workspace->host_path) : json(nullptr);
   record["widening"] = widening_json(plan);
   json classes = json::array();
@@ -106,6 +107,7 @@ json start_record(const RunContext& context, const policy::LaunchPlan& plan, con
   record["profile_sha256"] = plan.profile_sha256;
   record["overrides"] = plan.overrides;
   record["landlock"] = policy::landlock_report(plan.landlock);
+  if (plan.rootfs_image) record["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
   record["outcome"] = "started";
   return record;
 }

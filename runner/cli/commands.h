@@ -36,6 +36,10 @@ std::function<int()> add_approval_commands(CLI::App& app, CommonOptions& common)
 std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
                                         const std::vector<std::string>& command_after_dashes);
 
+// `tierbox rootfs ARGS`: executes tierbox-rootfs (beside this program) with
+// argv[first_argument...]; returns only when that fails.
+int exec_rootfs_tool(int argc, char** argv, int first_argument);
+
 // The config search path for these options (see policy::config_search_dirs).
 std::vector<std::string> search_dirs(const CommonOptions& common);
 

@@ -83,6 +83,8 @@ int main(int argc, char** argv, char** envp) {
     }
     (after_dashes ? command : options).emplace_back(argv[i]);
   }
+  // The image store's commands live in their own program (libarchive).
+  if (argc > 1 && std::string_view(argv[1]) == "rootfs") return tierbox::cli::exec_rootfs_tool(argc, argv, 2);
   auto run = tierbox::cli::add_run_command(app, common, command);
   // `tierbox run` is the hot path: building the other subcommands' CLI11
   // trees (some hundred options and validators) costs it ~0.1-0.2 ms per
@@ -99,6 +101,7 @@ int main(int argc, char** argv, char** envp) {
     audit = tierbox::cli::add_audit_command(app, common);
     approvals = tierbox::cli::add_approval_commands(app, common);
     grants = tierbox::cli::add_grant_commands(app, common, command);
+    app.add_subcommand("rootfs", "Root filesystem images: build, import, list, verify, remove (tierbox rootfs --help)");
   }
   try {
     std::reverse(options.begin(), options.end());  // CLI11 takes them last-first

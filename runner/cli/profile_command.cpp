@@ -11,6 +11,9 @@
 #include "policy/json_reader.h"
 #include "policy/profile_loader.h"
 #include "policy/review/check.h"
+#include "policy/rootfs_status.h"
+#include "policy/runner_config.h"
+#include "rootfs/store.h"
 #include "policy/review/review.h"
 #include "policy/seccomp_groups.h"
 #include "policy/sections/registry.h"
@@ -51,6 +54,14 @@ std::optional<policy::DataClassInventory> try_inventory(const std::vector<fs::pa
   }
 }
 
+// The tier's rootfs as the store holds it now (policy/rootfs_status.h).
+std::optional<policy::RootfsStatus> rootfs_status_of(const policy::Profile& profile, const std::vector<fs::path>& dirs) {
+  if (!profile.rootfs.is_image()) return std::nullopt;
+  const rootfs::Store store(policy::load_runner_config(dirs).rootfs_dir);
+  const auto image = store.find(profile.rootfs.image);
+  return policy::rootfs_status(profile.rootfs, image ? std::optional(image->digest) : std::nullopt, store.root().string());
+}
+
 int list(const ProfileOptions& options, const CommonOptions& common) {
   const auto dirs = dirs_of(common);
   const auto today = policy::today_utc();
@@ -64,6 +75,8 @@ int list(const ProfileOptions& options, const CommonOptions& common) {
       row["max_data_class"] = max ? policy::to_string(*max) : "";
       row["network"] = policy::to_string(profile.network.mode);
       row["review"] = policy::describe(policy::review_status(profile.metadata, today));
+      row["rootfs"] = profile.rootfs.text();
+      if (auto status = rootfs_status_of(profile, dirs)) row["rootfs_status"] = status->message;
       row["valid"] = true;
     } catch (const Error& error) {
       row["valid"] = false;
@@ -84,6 +97,7 @@ int list(const ProfileOptions& options, const CommonOptions& common) {
     std::printf("%-20s %-28s %-10s %-8s %s\n", row["tier"].get<std::string>().c_str(), row["owner"].get<std::string>().c_str(),
                 row["max_data_class"].get<std::string>().c_str(), row["network"].get<std::string>().c_str(),
                 row["review"].get<std::string>().c_str());
+    if (row.contains("rootfs_status")) std::printf("%-20s   %s\n", "", row["rootfs_status"].get<std::string>().c_str());
   }
   return 0;
 }
@@ -183,6 +197,9 @@ int check(const ProfileOptions& options, const CommonOptions& common) {
   }
   for (const auto& file : files) {
     auto report = policy::check_profile(file, dirs, inventory ? &*inventory : nullptr, view, today);
+    if (report.loaded)
+      if (auto status = rootfs_status_of(policy::load_profile_file(file, dirs), dirs))
+        (status->error ? report.errors : report.warnings).push_back(status->message);
     if (matrix && report.loaded && !policy::matrix_knows_tier(*matrix, report.tier))
       report.warnings.push_back("tier '" + report.tier + "' is not in the approval matrix " + matrix->file.string() +
                                 " (tiers): every launch of it is refused");

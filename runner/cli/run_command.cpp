@@ -357,7 +357,8 @@ int run(const RunOptions& options, const CommonOptions& common) {
       context.tier = profile.name;
       run_context.tier = profile.name;
       const auto inventory = policy::load_data_classes(dirs);
-      const auto request = make_request(options);
+      auto request = make_request(options);
+      request.rootfs_store = config.rootfs_dir;
       const policy::LinuxHostView host;
       const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
       logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);

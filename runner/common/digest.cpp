@@ -1,6 +1,9 @@
 #include "common/digest.h"
 
 #include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "common/errors.h"
 
@@ -17,6 +20,25 @@ std::string sha256_hex(std::string_view bytes) {
   ensure_sodium();
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+std::string sha256_hex_of_fd(int fd, const std::string& name) {
+  ensure_sodium();
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  unsigned char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys_error("read(" + quote(name) + ")");
+    if (n == 0) break;
+    crypto_hash_sha256_update(&state, buffer, static_cast<unsigned long long>(n));
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
   char hex[crypto_hash_sha256_BYTES * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
   return hex;

@@ -1,11 +1,11 @@
 #include "policy/host_facts.h"
 #include "policy/widening.h"
+#include "rootfs/store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,6 +20,7 @@
 #include <ctime>
 #include <memory>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
@@ -184,27 +185,12 @@ std::optional<std::vector<std::pair<std::string, EntryType>>> LinuxHostView::lis
 }
 
 std::string LinuxHostView::sha256_of_file(const std::string& path) const {
-  if (sodium_init() < 0) throw Error("libsodium failed to initialise", exit_code::runner_failed);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) throw_sys_error("open(" + quote(path) + ", O_RDONLY)");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw_sys_error("fstat(" + quote(path) + ")");
   if (!S_ISREG(st.st_mode)) throw Error(quote(path) + " is not a regular file", exit_code::refused);
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  unsigned char buffer[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_sys_error("read(" + quote(path) + ")");
-    if (n == 0) break;
-    crypto_hash_sha256_update(&state, buffer, static_cast<unsigned long long>(n));
-  }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
+  return sha256_hex_of_fd(fd.get(), path);
 }
 
 BeneathState LinuxHostView::inspect_beneath(const std::string& root, const std::vector<std::string>& relative) const {
@@ -320,6 +306,25 @@ int kernel_landlock_abi() {
   return abi > 0 ? static_cast<int>(abi) : 0;
 }
 
+std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const std::string& name) {
+  auto image = store.find(name);
+  if (!image) return std::nullopt;
+  // The manifest, checked against the digest it is stored under.
+  const auto manifest = store.manifest(image->digest);
+  RootfsImageFacts facts{name, image->digest, store.tree(image->digest).string(), {}, {}};
+  const auto entries_of = [&](const std::string& directory) {
+    std::vector<ImageEntryFacts> out;
+    for (const auto* entry : rootfs::children_of(manifest, directory))
+      out.push_back({entry->path.substr(directory.empty() ? 0 : directory.size() + 1), entry->kind, entry->link});
+    return out;
+  };
+  facts.top = entries_of("");
+  const auto etc = std::find_if(manifest.entries.begin(), manifest.entries.end(),
+                                [](const auto& entry) { return entry.path == "etc"; });
+  if (etc != manifest.entries.end() && etc->kind == rootfs::EntryKind::directory) facts.etc = entries_of("etc");
+  return facts;
+}
+
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
                             const HostView& view, const std::vector<std::string>& never_visible) {
   const auto widened = widen(tier, request);
@@ -374,6 +379,7 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     const std::string cwd = workspace ? profile.workspace.target : "/";
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
   }
+  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (profile.network.mode == NetworkMode::allowlist) {
     for (const auto& destination : profile.network.allow)
       if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))

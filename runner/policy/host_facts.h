@@ -10,6 +10,7 @@
 #include "policy/host_view.h"
 #include "policy/planner.h"
 #include "policy/request.h"
+#include "rootfs/store.h"
 
 namespace tierbox::policy {
 
@@ -31,6 +32,10 @@ class LinuxHostView final : public HostView {
   [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
   [[nodiscard]] std::optional<std::uint64_t> filesystem_of(const std::string& path) const override;
 };
+
+// The facts of the store's image NAME; nullopt when the store has none.
+// Throws Error when its manifest does not match its digest.
+std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const std::string& name);
 
 // Today's date, UTC.
 Date today_utc();

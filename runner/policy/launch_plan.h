@@ -127,6 +127,12 @@ struct DataExposure {
   bool writable = false;
 };
 
+// The store image the root is built from (tier `rootfs: image:NAME`).
+struct RootfsImagePlan {
+  std::string name;
+  std::string digest;  // "sha256:<hex>": in the plan digest and every audit record
+};
+
 struct LaunchPlan {
   std::string run_id;
   std::string tier;
@@ -148,6 +154,7 @@ struct LaunchPlan {
   uid_t task_uid = 1000;            // inside the sandbox
   gid_t task_gid = 1000;
 
+  std::optional<RootfsImagePlan> rootfs_image;  // nullopt: the host's trees (rootfs "host")
   std::vector<PreparedMount> prepared_mounts;
   std::vector<MountOp> mount_ops;
   std::uint64_t root_size_bytes = 1ULL << 20;  // the tmpfs the new root is built on

@@ -68,6 +68,8 @@ json plan_summary(const LaunchPlan& plan) {
   summary["tier"] = plan.tier;
   summary["profile_sha256"] = plan.profile_sha256;
   summary["data_classes_sha256"] = plan.data_classes_sha256;
+  // Only image tiers carry it, so a host tier's digest is what it was.
+  if (plan.rootfs_image) summary["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
   summary["argv"] = plan.argv;
   summary["exec_path"] = plan.exec_path;
   summary["workspace"] = plan.workspace ? json{{"path", plan.workspace->host_path}, {"target", plan.workspace->target},
@@ -101,6 +103,7 @@ std::string plan_digest(const LaunchPlan& plan) {
 std::vector<std::string> plan_summary_lines(const LaunchPlan& plan) {
   std::vector<std::string> lines;
   lines.push_back("tier: " + plan.tier + " (profile sha256 " + plan.profile_sha256.substr(0, 12) + ")");
+  if (plan.rootfs_image) lines.push_back("root filesystem: image " + plan.rootfs_image->name + " " + plan.rootfs_image->digest);
   std::string command;
   for (const auto& arg : plan.argv) command += (command.empty() ? "" : " ") + json_bytes(arg).dump();
   lines.push_back("command: " + command + (plan.exec_path.empty() ? "" : " (executes " + plan.exec_path + ")"));

@@ -149,6 +149,65 @@ void plan_profile_mounts(const Profile& profile, const std::optional<WorkspacePl
   }
 }
 
+// Files tierbox writes into /etc itself (plan_etc): an image's own are left out.
+constexpr const char* kGeneratedEtcFiles[] = {"passwd", "group", "hostname", "hosts", "nsswitch.conf", "resolv.conf"};
+
+// A tier on a store image: the image's root entries become the new root's,
+// each directory (and file) a prepared read-only tree sealed like a host
+// bind, each symlink recreated. /proc and /dev stay tierbox's; /etc is a
+// directory on the root tmpfs holding the image's etc entries one by one
+// beside the generated files; what the tier mounts itself (/tmp) or the
+// workspace's place is not taken from the image.
+void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
+                     const std::optional<WorkspacePlan>& workspace, MountOpBuilder& builder) {
+  const auto taken = [&](const std::string& path) {
+    return (workspace && is_under(workspace->target, path)) ||
+           std::any_of(profile.mounts.begin(), profile.mounts.end(),
+                       [&](const auto& mount) { return is_under(mount.target, path); });
+  };
+  const auto place = [&](const ImageEntryFacts& entry, const std::string& directory) {
+    const auto path = directory + "/" + entry.name;
+    if (entry.kind == rootfs::EntryKind::symlink) {
+      builder.add({Kind::symlink, relative(path), entry.link});
+    } else {
+      PreparedMount prepared{PreparedMount::Kind::host_path, image.tree + path, true};
+      builder.add({Kind::attach_prepared, relative(path), "", 0, 0, builder.prepare(prepared)});
+    }
+    builder.note_bind(path);
+  };
+  for (const auto& entry : image.top) {
+    if (entry.name == "proc" || entry.name == "dev" || taken("/" + entry.name)) continue;
+    if (entry.name == "etc" && entry.kind == rootfs::EntryKind::directory) {
+      builder.note_directory("/etc");
+      builder.add({Kind::directory, "etc", "", 0755});
+      for (const auto& child : image.etc)
+        if (std::find(std::begin(kGeneratedEtcFiles), std::end(kGeneratedEtcFiles), child.name) == std::end(kGeneratedEtcFiles) &&
+            !taken("/etc/" + child.name))
+          place(child, "/etc");
+      continue;
+    }
+    place(entry, "");
+  }
+}
+
+// rootfs image:NAME: the store must hold NAME, and a pinned digest must be
+// the one it holds (a changed image is re-certified before it runs).
+void check_rootfs(const Profile& profile, const HostFacts& host, LaunchPlan& plan) {
+  const auto& spec = profile.rootfs;
+  if (!spec.is_image()) return;
+  if (!host.rootfs_image)
+    throw Error("tier '" + profile.name + "' rootfs " + quote(spec.text()) + ": the image store has no image named " +
+                    quote(spec.image) + " (fix: tierbox rootfs build " + spec.image + ", or tierbox rootfs import " +
+                    spec.image + " FILE; see docs/rootfs.md)",
+                exit_code::runner_failed);
+  if (!spec.pinned_digest.empty() && spec.pinned_digest != host.rootfs_image->digest)
+    throw Refusal("tier '" + profile.name + "' pins rootfs image " + spec.image + " at " + spec.pinned_digest +
+                  " but the store's " + spec.image + " is " + host.rootfs_image->digest +
+                  " (the image changed since the tier was reviewed; fix: tierbox rootfs verify " + spec.image +
+                  ", review the new image and re-pin the tier, docs/rootfs.md)");
+  plan.rootfs_image = RootfsImagePlan{spec.image, host.rootfs_image->digest};
+}
+
 // /dev lives on the root tmpfs, so it becomes read-only with the root: no
 // device node can be added to it.
 void plan_dev(const Profile& profile, MountOpBuilder& builder) {
@@ -274,10 +333,16 @@ EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
 
 // The paths Landlock lets the task use: exactly what the plan mounts, each
 // as the plan mounts it (policy/landlock_rules.h).
-std::vector<LandlockPathInput> landlock_paths(const Profile& profile, const std::optional<WorkspacePlan>& workspace) {
+std::vector<LandlockPathInput> landlock_paths(const Profile& profile, const std::optional<WorkspacePlan>& workspace,
+                                              const HostFacts& host) {
   using Use = LandlockPathInput::Use;
   // The root tmpfs (read-only): the generated /etc files, mount points.
   std::vector<LandlockPathInput> paths = {{"/", Use::read}};
+  // An image's trees hold the programs: read and execute, never write.
+  if (profile.rootfs.is_image() && host.rootfs_image)
+    for (const auto& entry : host.rootfs_image->top)
+      if (entry.kind == rootfs::EntryKind::directory && entry.name != "proc" && entry.name != "dev" && entry.name != "etc")
+        paths.push_back({"/" + entry.name, Use::read_execute, true});
   for (const auto& mount : profile.mounts) {
     const auto use = mount.writable ? Use::write : Use::read_execute;
     if (mount.type == MountType::bind) paths.push_back({mount.target, use, mount.optional});
@@ -548,6 +613,7 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   for (const auto& tree : host.data_access.trees)
     plan.data_exposure.push_back({tree.target, tree.host_path, tree.data_class, tree.writable});
   check_command(host, plan);
+  check_rootfs(profile, host, plan);
   plan.data_classes_file = host.data_classes_file;
   plan.data_classes_sha256 = host.data_classes_sha256;
   plan.run_id = run_id;
@@ -585,10 +651,11 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
   // Network mode none restricts no TCP port: its namespace has only lo,
   // where servers the task starts itself (test suites) must keep working.
-  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace),
+  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host),
                                      std::nullopt, profile.name);
 
   MountOpBuilder builder(plan);
+  if (plan.rootfs_image) plan_image_root(profile, *host.rootfs_image, plan.workspace, builder);
   plan_profile_mounts(profile, plan.workspace, builder);
   plan_secrets(profile, request, plan, builder);
   plan_dev(profile, builder);

@@ -17,6 +17,7 @@
 #include "policy/launch_plan.h"
 #include "policy/profile.h"
 #include "policy/request.h"
+#include "rootfs/manifest.h"
 
 namespace tierbox::policy {
 
@@ -39,6 +40,22 @@ struct PassedFdFacts {
   bool directory = false;  // a directory, or an O_PATH fd: both lead to paths
 };
 
+// One entry of a store image that the planner places in the new root.
+struct ImageEntryFacts {
+  std::string name;  // "bin", or below etc/: "hosts.allow"
+  rootfs::EntryKind kind = rootfs::EntryKind::directory;
+  std::string link;  // symlinks
+};
+
+// The image of a tier with `rootfs: image:NAME`, as the store holds it now.
+struct RootfsImageFacts {
+  std::string name;
+  std::string digest;                     // "sha256:<hex>" of its manifest
+  std::string tree;                       // host path of the image's root
+  std::vector<ImageEntryFacts> top;       // the entries of its root
+  std::vector<ImageEntryFacts> etc;       // of its etc/, when that is a directory
+};
+
 // What the planner needs to know about the host (gathered by host_facts.cpp).
 struct HostFacts {
   std::vector<PassedFdFacts> passed_fds;
@@ -58,6 +75,8 @@ struct HostFacts {
   // statfs f_type of the source of each caller bind (--bind, --bind-rw):
   // a kernel filesystem there is refused like a workspace on one.
   std::map<std::string, std::uint64_t> bind_filesystems;
+  // rootfs image:NAME: the image, nullopt when the store has no such name.
+  std::optional<RootfsImageFacts> rootfs_image;
 };
 
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,

@@ -38,6 +38,7 @@ struct Profile {
   std::uint64_t shm_size_bytes = 16ULL << 20;
   std::uint32_t pass_fds = 0;  // how many fds `run --pass-fd` may pass to the task
   TaskUserSpec user;
+  RootfsSpec rootfs;             // host, or a store image (sections/filesystem.h)
   std::vector<MountSpec> mounts;
   WorkspaceSpec workspace;
   EnvironmentSpec environment;

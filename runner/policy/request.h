@@ -58,6 +58,9 @@ struct TaskRequest {
   std::map<std::string, std::string> caller_env;
   CallerIdentity caller;
   std::filesystem::path caller_cwd;
+  // The image store a tier's `rootfs: image:NAME` is looked up in
+  // (tierbox.json rootfs_dir).
+  std::filesystem::path rootfs_store = "/var/lib/tierbox/rootfs";
 };
 
 }  // namespace tierbox::policy

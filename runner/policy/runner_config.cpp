@@ -46,6 +46,7 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
     if (auto syslog = reader.absolute_path("audit_syslog")) config.audit_syslog = *syslog;
     if (auto approvals = reader.absolute_path("approvals_dir")) config.approvals_dir = *approvals;
     if (auto governance = reader.absolute_path("governance_dir")) config.governance_dir = *governance;
+    if (auto rootfs = reader.absolute_path("rootfs_dir")) config.rootfs_dir = *rootfs;
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",

@@ -45,6 +45,9 @@ struct RunnerConfig {
   // and the nonces of grants used (grants-used/). Kept across reboots, so a
   // grant cannot be replayed after one.
   std::filesystem::path governance_dir = "/var/lib/tierbox";
+  // The root filesystem image store (rootfs/store.h): persistent, beside
+  // the governance state, since a tier pins its images by digest.
+  std::filesystem::path rootfs_dir = "/var/lib/tierbox/rootfs";
   std::filesystem::path source;  // the file it came from, if any
 };
 

@@ -72,5 +72,6 @@ json stubborn();
 // probe_syscalls.cpp: the always-blocked syscalls (docs/seccomp.md).
 json blocked(const std::vector<std::string>& names);
 json raw_syscall(const std::vector<std::string>& args);
+json watch_directory(const std::string& directory, int seconds);
 
 }  // namespace probe

@@ -37,6 +37,7 @@
 //   tierbox-probe spin SECONDS THREADS busy-loop THREADS threads for SECONDS; report CPU and wall time
 //   tierbox-probe stubborn             ignore SIGTERM and double-fork a grandchild that does too; never ends
 //   tierbox-probe stream HOST PORT     a UDP datagram to HOST:PORT every 10 ms, forever
+//   tierbox-probe watch DIR SECONDS    an inotify watch on DIR: "result" and the names "opened" there
 //   tierbox-probe syscall NR [ARG...]  a raw syscall with numeric arguments: "ok" or the errno name
 //   tierbox-probe blocked [NAME...]    attempt each always-blocked syscall (all, or the
 //                                      named ones), each in a child process: "ok", the
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   else if (command == "stubborn") report = stubborn();
   else if (command == "stream" && args.size() == 2) report = stream(args[0], std::stoi(args[1]));
   else if (command == "syscall" && !args.empty() && args.size() <= 7) report = raw_syscall(args);
+  else if (command == "watch" && args.size() == 2) report = watch_directory(args[0], std::stoi(args[1]));
   else {
     std::cerr << "tierbox-probe: unknown command " << command << "\n";
     return 2;

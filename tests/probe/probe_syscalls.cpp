@@ -11,6 +11,8 @@
 #include <linux/userfaultfd.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -23,6 +25,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -259,6 +264,42 @@ json raw_syscall(const std::vector<std::string>& args) {
   return {{"result", in_child([&] {
              return errno_of(syscall(std::stol(args[0]), values[0], values[1], values[2], values[3], values[4], values[5]));
            })}};
+}
+
+// An inotify watch on a directory for some seconds: the names of the files
+// others opened there (what a task learns about other runs). Prints
+// "watching" on stderr once the watch is in place.
+json watch_directory(const std::string& directory, int seconds) {
+  json report;
+  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) {
+    report["result"] = errno_name(errno);
+    return report;
+  }
+  if (inotify_add_watch(fd, directory.c_str(), IN_OPEN | IN_ACCESS) < 0) {
+    report["result"] = errno_name(errno);
+    close(fd);
+    return report;
+  }
+  std::fprintf(stderr, "watching\n");
+  std::fflush(stderr);
+  std::set<std::string> names;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  alignas(inotify_event) char buffer[8192];
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd poll_fd{fd, POLLIN, 0};
+    if (poll(&poll_fd, 1, 100) <= 0) continue;
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
+      if (event->len > 0) names.insert(event->name);
+      offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+    }
+  }
+  close(fd);
+  report["result"] = "ok";
+  report["opened"] = names;
+  return report;
 }
 
 }  // namespace probe

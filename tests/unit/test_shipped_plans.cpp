@@ -39,6 +39,12 @@ HostFacts fixed_host() {
   facts.data_classes_file = "/etc/tierbox/data-classes.json";
   facts.data_classes_sha256 = std::string(64, 'a');
   facts.resolved_names["api.github.com"] = {net::Ipv4Address{0xC0000201}};
+  // sealed's image (host tiers ignore it).
+  facts.rootfs_image = RootfsImageFacts{"minimal", "sha256:" + std::string(64, 'c'), "/var/lib/tierbox/rootfs/images/cc/tree",
+                                        {{"bin", rootfs::EntryKind::directory, ""}, {"etc", rootfs::EntryKind::directory, ""},
+                                         {"sbin", rootfs::EntryKind::symlink, "bin"}, {"tmp", rootfs::EntryKind::directory, ""},
+                                         {"usr", rootfs::EntryKind::directory, ""}},
+                                        {}};
   return facts;
 }
 
@@ -82,6 +88,7 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
   const std::pair<const char*, const char*> kExpected[] = {
       {"base", "d18482a95b9983ccdd4adbbd45271cf34c037889ed679a477f7175dcd4fddf40"},
       {"networked", "b8f95a722529dfce569cf999c454a25331ffdf122a692c53e617b689812aa8f6"},
+      {"sealed", "c9952ef9d52444f0631551d5207b685300205a0b8f3058123d8448b4620baa03"},
       {"readonly", "19b4c22c5c7d074374d169bbc0470bcdbfc48be6afb4fb83377795c0e208a5b7"},
       // untrusted changed on purpose with issue 18: "landlock": {"minimum_abi": 1}
       // instead of "required" (ABI 6), so the default tier runs on Linux 6.1.

@@ -54,6 +54,14 @@ std::map<std::string, const MountSpec*> by_target(const std::vector<MountSpec>& 
 }  // namespace
 
 void compare_filesystem(const Profile& before, const Profile& after, Changes& out) {
+  // Another image (or the host's trees) is other code, reviewed anew;
+  // pinning an image narrows what may run, unpinning widens it.
+  if (before.rootfs.text() != after.rootfs.text()) {
+    const bool only_pin = before.rootfs.image == after.rootfs.image && before.rootfs.is_image();
+    const auto effect = !only_pin ? Effect::changes
+                                  : (after.rootfs.pinned_digest.empty() ? Effect::widens : Effect::narrows);
+    add_change(out, "rootfs", effect, before.rootfs.text() + " -> " + after.rootfs.text());
+  }
   auto old_mounts = by_target(before.mounts);
   auto new_mounts = by_target(after.mounts);
   for (const auto& [target, mount] : new_mounts) {
@@ -82,6 +90,12 @@ void compare_filesystem(const Profile& before, const Profile& after, Changes& ou
 
 void explain_filesystem(const Profile& profile, const ExplainContext& context, Explanation& out) {
   ExplainSection section{"Files the task sees", {}};
+  if (profile.rootfs.is_image())
+    section.lines.push_back("/: the store image " + profile.rootfs.image + ", read-only, nosuid, nodev" +
+                            (profile.rootfs.pinned_digest.empty() ? " (not pinned: whatever the store holds under that name)"
+                                                                  : ", pinned at " + profile.rootfs.pinned_digest) +
+                            "; none of the host's trees. Build it once: tierbox rootfs build " + profile.rootfs.image +
+                            " (docs/rootfs.md)");
   std::vector<const MountSpec*> mounts;
   for (const auto& mount : profile.mounts) mounts.push_back(&mount);
   std::sort(mounts.begin(), mounts.end(), [](auto* a, auto* b) { return a->target < b->target; });

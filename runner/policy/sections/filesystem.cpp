@@ -102,8 +102,36 @@ void validate_mounts(const Profile& profile) {
   }
 }
 
+// An image tier's root holds the image and what tierbox makes, nothing of
+// the host's: a tier bind (base.json's /usr) would put the host's tools back,
+// so an image tier does not extend the host-bound base. allowed_commands
+// resolves commands through host binds, which an image tier has none of.
+void validate_image_tier(const Profile& profile) {
+  if (!profile.rootfs.is_image()) return;
+  for (const auto& mount : profile.mounts)
+    if (mount.type == MountType::bind)
+      throw ConfigError(mount.origin + ": binds the host's " + mount.source + " into an image tier (rootfs " +
+                        json(profile.rootfs.text()).dump() +
+                        "); an image tier sees none of the host's trees (fix: do not extend base.json; see profiles/tiers/sealed.json)");
+  if (profile.commands.allowed)
+    throw ConfigError(profile.file.string() + ": /allowed_commands: not supported in an image tier yet (rootfs " +
+                      json(profile.rootfs.text()).dump() + "; fix: remove allowed_commands, or use rootfs \"host\")");
+}
+
+void validate_filesystem(const Profile& profile) {
+  validate_mounts(profile);
+  validate_image_tier(profile);
+}
+
 void apply_filesystem(ProfileLayer& layer, Profile& profile) {
   auto& reader = layer.reader;
+  if (auto rootfs = reader.string("rootfs")) {
+    auto parsed = parse_rootfs(*rootfs);
+    if (!parsed)
+      reader.fail("rootfs", "expected \"host\", \"image:NAME\" or \"image:NAME@sha256:<64 hex digits>\", got " +
+                                json(*rootfs).dump() + " (fix: e.g. \"image:minimal\"; see docs/rootfs.md)");
+    profile.rootfs = *parsed;
+  }
   if (auto shm_size = reader.size("shm_size")) profile.shm_size_bytes = *shm_size;
   if (const auto* mounts = reader.array("mounts")) apply_mounts(*mounts, reader.file(), "/mounts", profile.mounts);
   if (auto workspace = reader.object("workspace")) apply_workspace(std::move(*workspace), profile.workspace);
@@ -111,11 +139,36 @@ void apply_filesystem(ProfileLayer& layer, Profile& profile) {
 
 }  // namespace
 
+std::optional<RootfsSpec> parse_rootfs(const std::string& text) {
+  if (text == "host") return RootfsSpec{};
+  constexpr std::string_view prefix = "image:";
+  if (text.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  RootfsSpec spec;
+  auto rest = text.substr(prefix.size());
+  if (auto at = rest.find('@'); at != std::string::npos) {
+    spec.pinned_digest = rest.substr(at + 1);
+    rest = rest.substr(0, at);
+    const auto hex = spec.pinned_digest.substr(std::min<std::size_t>(7, spec.pinned_digest.size()));
+    if (spec.pinned_digest.rfind("sha256:", 0) != 0 || hex.size() != 64 ||
+        hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return std::nullopt;
+  }
+  const bool valid_name = !rest.empty() && rest.size() <= 64 && rest.front() != '.' && rest.front() != '-' &&
+                          rest.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                              std::string::npos;
+  if (!valid_name) return std::nullopt;
+  spec.image = rest;
+  return spec;
+}
+
 const ProfileSection& filesystem_section() {
   static const ProfileSection kSection{
       "filesystem",
       "filesystem",
       {
+          {"rootfs", R"({"type": "string", "pattern": "^(host|image:[A-Za-z0-9_][A-Za-z0-9._-]{0,63}(@sha256:[0-9a-f]{64})?)$"})",
+           R"("host")", "what the root is built from: the tier's host mounts, or a store image, optionally pinned by digest",
+           "Root filesystem", false},
           {"shm_size", R"({"$ref": "#/$defs/size"})", R"("16M")", "the size of the tmpfs at /dev/shm", "Fields", true},
           {"mounts", R"({"type": "array", "items": {"type": "object", "required": ["type", "target"],
               "properties": {"type": {"enum": ["bind", "tmpfs", "symlink"]}, "target": {"$ref": "#/$defs/absolute_path"},
@@ -134,7 +187,7 @@ const ProfileSection& filesystem_section() {
           {"workspace.writable", R"({"type": "boolean"})", "false", "whether the task may write the workspace", "Fields", true},
       },
       apply_filesystem,
-      validate_mounts,
+      validate_filesystem,
   };
   return kSection;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace tierbox::policy {
@@ -28,6 +29,23 @@ struct WorkspaceSpec {
   std::string target = "/workspace";
   bool writable = false;
 };
+
+// `rootfs`: what the new root is built from. "host" (the default): the
+// tier's mounts alone, on an empty tmpfs (the shipped tiers bind the host's
+// /usr). "image:NAME[@sha256:HEX]": the store's image NAME (rootfs/store.h),
+// mounted read-only as the root's content; pinned, the launch is refused
+// when the image's digest is another.
+struct RootfsSpec {
+  std::string image;          // "" for host
+  std::string pinned_digest;  // "sha256:<hex>", "" when not pinned
+  [[nodiscard]] bool is_image() const { return !image.empty(); }
+  [[nodiscard]] std::string text() const {
+    return image.empty() ? "host" : "image:" + image + (pinned_digest.empty() ? "" : "@" + pinned_digest);
+  }
+};
+
+// nullopt when text is not "host" or "image:NAME[@sha256:<64 hex>]".
+std::optional<RootfsSpec> parse_rootfs(const std::string& text);
 
 const char* to_string(MountType type);
 

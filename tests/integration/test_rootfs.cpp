@@ -1,0 +1,318 @@
+// Root filesystem images end to end: `tierbox rootfs build minimal` into a
+// store of the test's own, the shipped `sealed` tier on it, what the task
+// sees (and does not), verify, pinning, OCI import, and inotify.
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/temp_dir.h"
+#include "harness.h"
+
+using namespace tierbox::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One store for the suite, with `minimal` built once: a config directory
+// whose tierbox.json names the store (rootfs_dir).
+struct Store {
+  TempDir config{"tierbox-rootfs"};
+  fs::path store = config.path() / "store";
+  std::string digest;
+  ProcessResult built;
+  Store() {
+    config.write("tierbox.json", json{{"rootfs_dir", store.string()}}.dump());
+    built = rootfs({"build", "minimal"});
+    std::istringstream words(built.out);
+    std::string verb, name;
+    words >> verb >> name >> digest;
+  }
+  [[nodiscard]] ProcessResult rootfs(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"rootfs", "--config-dir", config.str()});
+    return run_tierbox(args);
+  }
+  // `run --tier TIER` with this store, in a workspace holding the probes.
+  [[nodiscard]] ProcessResult run(const std::string& tier, const std::vector<std::string>& command,
+                                  const Workspace& workspace) const {
+    std::vector<std::string> args = {"run", "--config-dir", config.str(), "--tier", tier, "--workspace", workspace.str(), "--"};
+    args.insert(args.end(), command.begin(), command.end());
+    return run_tierbox(args);
+  }
+  [[nodiscard]] fs::path tree(const std::string& digest_of_image) const {
+    return store / "images" / digest_of_image.substr(7) / "tree";
+  }
+};
+
+const Store& store() {
+  static const Store instance;
+  BOOST_REQUIRE_MESSAGE(instance.built.status == 0, "rootfs build minimal: " + instance.built.err);
+  return instance;
+}
+
+// A workspace with the static probe (the image has no libc for the usual one).
+struct ProbeWorkspace : Workspace {
+  ProbeWorkspace() {
+    fs::copy_file(TIERBOX_STATIC_PROBE, path() / "probe-static");
+  }
+};
+
+// Lines of a mountinfo whose root (field 4) is a host path other than the
+// image store's or the workspace's. Mounts at /dev/* (tierbox's device
+// binds, roots like /null of devtmpfs) and /proc/* (procfs rebinds and
+// masks, roots like /sys of procfs) are not host trees.
+std::vector<std::string> host_paths_in(const std::string& mountinfo, const std::string& workspace) {
+  std::vector<std::string> found;
+  std::istringstream lines(mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point;
+    fields >> id >> parent >> device >> root >> mount_point;
+    const bool allowed = root == "/" || root.rfind(store().store.string() + "/", 0) == 0 ||
+                         root.rfind(workspace, 0) == 0 || mount_point.rfind("/dev/", 0) == 0 ||
+                         mount_point.rfind("/proc/", 0) == 0;
+    if (!allowed) found.push_back(line);
+  }
+  return found;
+}
+
+// A tier file in the store's config directory.
+void write_tier(const std::string& name, const std::string& rootfs) {
+  auto text = std::ifstream(fs::path(TIERBOX_SOURCE_DIR) / "profiles/tiers/sealed.json");
+  std::stringstream buffer;
+  buffer << text.rdbuf();
+  auto tier = json::parse(buffer.str());
+  tier.erase("$schema");
+  tier["rootfs"] = rootfs;
+  store().config.write("tiers/" + name + ".json", tier.dump());
+}
+
+// sealed-watch: sealed with inotify allowed, the control of the inotify tests.
+void write_watch_tier() {
+  auto tier = json::parse(std::ifstream(fs::path(TIERBOX_SOURCE_DIR) / "profiles/tiers/sealed.json"));
+  tier.erase("$schema");
+  auto& deny = tier["seccomp"]["deny"];
+  deny.erase(std::remove_if(deny.begin(), deny.end(), [](const json& name) { return name.get<std::string>().rfind("inotify", 0) == 0; }),
+             deny.end());
+  store().config.write("tiers/sealed-watch.json", tier.dump());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rootfs_images)
+
+BOOST_AUTO_TEST_CASE(sealed_runs_a_shell_from_the_image) {
+  ProbeWorkspace workspace;
+  auto result = store().run("sealed", {"sh", "-c", "ls /; echo ok"}, workspace);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(result.out.find("bin\n") != std::string::npos, result.out);
+  BOOST_TEST(result.out.find("ok\n") != std::string::npos, result.out);
+}
+
+BOOST_AUTO_TEST_CASE(no_host_directory_tool_or_setuid_program_is_visible) {
+  ProbeWorkspace workspace;
+  // The host's top-level directories that neither the image nor tierbox has.
+  std::set<std::string> own = {"proc", "dev", "tmp", "etc", "workspace"};
+  for (const auto& entry : fs::directory_iterator(store().tree(store().digest))) own.insert(entry.path().filename());
+  std::string script;
+  for (const auto& entry : fs::directory_iterator("/"))
+    if (!own.count(entry.path().filename())) script += "test -e " + entry.path().string() + " && echo FOUND " + entry.path().string() + "; ";
+  for (const char* tool : {"/usr/bin/nsenter", "/usr/bin/unshare", "/usr/bin/su", "/usr/bin/mount", "/usr/bin/python3", "/usr/lib"})
+    script += std::string("test -e ") + tool + " && echo FOUND " + tool + "; ";
+  script += "find / -path /proc -prune -o -perm /6000 -print; echo done";
+  auto sealed = store().run("sealed", {"sh", "-c", script}, workspace);
+  BOOST_TEST(sealed.status == 0, sealed.err);
+  BOOST_TEST(sealed.out == "done\n", sealed.out);
+  // Control: the same script on the host's /usr finds the host's tools.
+  auto host = store().run("untrusted", {"/bin/sh", "-c", script}, workspace);
+  BOOST_TEST(host.out.find("FOUND /usr/bin/nsenter") != std::string::npos, host.out);
+  BOOST_TEST(host.out.find("/usr/bin/su\n") != std::string::npos, host.out);  // setuid root on the host
+}
+
+BOOST_AUTO_TEST_CASE(the_mount_table_names_no_host_path_but_the_workspace) {
+  ProbeWorkspace workspace;
+  auto sealed = store().run("sealed", {"cat", "/proc/self/mountinfo"}, workspace);
+  BOOST_TEST(sealed.status == 0, sealed.err);
+  BOOST_TEST(sealed.out.find(workspace.str()) != std::string::npos, sealed.out);
+  auto found = host_paths_in(sealed.out, workspace.str());
+  BOOST_TEST(found.empty(), json(found).dump());
+  // Control: untrusted's table names the host's /usr.
+  auto host = store().run("untrusted", {"cat", "/proc/self/mountinfo"}, workspace);
+  BOOST_TEST(!host_paths_in(host.out, workspace.str()).empty(), host.out);
+}
+
+BOOST_AUTO_TEST_CASE(the_static_probe_runs_in_the_image_and_finds_no_way_out) {
+  ProbeWorkspace workspace;
+  auto result = store().run("sealed", {"./probe-static", "escape"}, workspace);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  auto report = json::parse(result.out);
+  BOOST_TEST(report["host_paths_visible"].empty(), report["host_paths_visible"].dump());
+  BOOST_TEST(report["root_parent_is_root"] == true);
+  BOOST_TEST(report["fd_escapes"].empty(), report["fd_escapes"].dump());
+}
+
+// Mechanism: the sealed tier denies inotify (and fanotify_init) by seccomp.
+// A per-run mount of the image would not help: inotify watches inodes, and
+// every run's mount of the image shows the same inodes. Control: the image
+// tier with inotify allowed can watch, and sees another run execute /bin/sh.
+BOOST_AUTO_TEST_CASE(inotify_is_denied_in_the_image_tier) {
+  ProbeWorkspace workspace;
+  auto denied = store().run("sealed", {"./probe-static", "syscall", "294", "0"}, workspace);  // inotify_init1
+  BOOST_TEST(json::parse(denied.out)["result"] == "EPERM", denied.out);
+  auto fanotify = store().run("sealed", {"./probe-static", "syscall", "300", "0", "0"}, workspace);  // fanotify_init
+  BOOST_TEST(json::parse(fanotify.out)["result"] == "EPERM", fanotify.out);
+  // Control: the same image tier without the denial.
+  write_watch_tier();
+  auto allowed = store().run("sealed-watch", {"./probe-static", "syscall", "294", "0"}, workspace);
+  BOOST_TEST(json::parse(allowed.out)["result"] == "ok", allowed.out + allowed.err);
+}
+
+// Two runs on the same image: a watch in run A on /bin while run B executes
+// /bin/sh. sealed: A cannot watch at all. Control: in the image tier with
+// inotify allowed, A learns that B ran busybox (the leak the denial stops).
+BOOST_AUTO_TEST_CASE(a_watch_in_one_run_sees_nothing_of_another) {
+  ProbeWorkspace workspace;
+  write_watch_tier();
+  const auto watch_while_other_runs = [&](const std::string& tier) {
+    BackgroundRun watcher({"run", "--config-dir", store().config.str(), "--tier", tier, "--workspace", workspace.str(), "--",
+                           "./probe-static", "watch", "/bin", "3"});
+    const bool watching = !watcher.wait_for_line("watching", std::chrono::seconds(10)).empty();
+    if (watching) BOOST_TEST(store().run("sealed", {"sh", "-c", "true"}, workspace).status == 0);
+    BOOST_TEST(watcher.wait() == 0);
+    return json::parse(watcher.out());
+  };
+  auto sealed = watch_while_other_runs("sealed");
+  BOOST_TEST(sealed["result"] == "EPERM", sealed.dump());
+  BOOST_TEST(!sealed.contains("opened"));
+  auto allowed = watch_while_other_runs("sealed-watch");
+  BOOST_TEST(allowed["result"] == "ok", allowed.dump());
+  BOOST_TEST(allowed["opened"].dump().find("busybox") != std::string::npos, allowed.dump());
+}
+
+BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_is_refused_naming_both) {
+  ProbeWorkspace workspace;
+  const std::string wrong = "sha256:" + std::string(64, '0');
+  write_tier("pinned-wrong", "image:minimal@" + wrong);
+  auto refused = store().run("pinned-wrong", {"true"}, workspace);
+  BOOST_TEST(refused.status == 126);
+  BOOST_TEST(refused.err.find(wrong) != std::string::npos, refused.err);
+  BOOST_TEST(refused.err.find(store().digest) != std::string::npos, refused.err);
+  // Control: pinned at the image's own digest, it runs.
+  write_tier("pinned-right", "image:minimal@" + store().digest);
+  auto ran = store().run("pinned-right", {"true"}, workspace);
+  BOOST_TEST(ran.status == 0, ran.err);
+  // profile check flags the changed image as an error.
+  auto check = run_tierbox({"profile", "check", "--config-dir", store().config.str(), "pinned-wrong"});
+  BOOST_TEST(check.status == 1);
+  BOOST_TEST(check.err.find("changed since it was pinned") != std::string::npos, check.err);
+}
+
+BOOST_AUTO_TEST_CASE(verify_names_modified_added_and_removed_files) {
+  TempDir source;
+  source.write("root/bin/a", "a");
+  source.write("root/bin/b", "b");
+  BOOST_REQUIRE(std::system(("tar -C " + source.str() + "/root -cf " + source.str() + "/image.tar .").c_str()) == 0);
+  auto imported = store().rootfs({"import", "victim", source.str() + "/image.tar"});
+  BOOST_REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  auto intact = store().rootfs({"verify", "victim"});
+  BOOST_TEST(intact.status == 0, intact.out);
+  BOOST_TEST(intact.out.find("intact") != std::string::npos);
+  std::istringstream words(imported.out);
+  std::string verb, name, digest;
+  words >> verb >> name >> digest;
+  const auto tree = store().tree(digest);
+  std::ofstream(tree / "bin/a", std::ios::app) << "changed";
+  std::ofstream(tree / "bin/new") << "planted";
+  fs::remove(tree / "bin/b");
+  auto changed = store().rootfs({"verify", "victim"});
+  BOOST_TEST(changed.status == 1);
+  BOOST_TEST(changed.out.find("modified /bin/a (size, sha256)") != std::string::npos, changed.out);
+  BOOST_TEST(changed.out.find("added /bin/new") != std::string::npos, changed.out);
+  BOOST_TEST(changed.out.find("removed /bin/b") != std::string::npos, changed.out);
+  BOOST_TEST(store().rootfs({"remove", "victim"}).status == 0);
+  BOOST_TEST(!fs::exists(tree));
+}
+
+// An OCI image archive as podman save --format oci-archive writes it: two
+// layers, the second whiting out a file and a directory's old content.
+BOOST_AUTO_TEST_CASE(an_oci_archive_imports_with_layers_and_whiteouts) {
+  TempDir work;
+  const std::string script = R"PY(
+import hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]
+def tar_of(files):
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode='w') as t:
+        for name, content in files:
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type = tarfile.DIRTYPE; info.mode = 0o755
+                t.addfile(info)
+            else:
+                info.size = len(content); info.mode = 0o644
+                t.addfile(info, io.BytesIO(content))
+    return data.getvalue()
+blobs = {}
+def blob(data):
+    digest = hashlib.sha256(data).hexdigest(); blobs[digest] = data
+    return {'digest': 'sha256:' + digest, 'size': len(data)}
+layer1 = blob(tar_of([('etc', None), ('etc/keep', b'k'), ('etc/gone', b'g'), ('data', None), ('data/old', b'o')]))
+layer2 = blob(tar_of([('etc', None), ('etc/.wh.gone', b''), ('etc/new', b'n'), ('data', None), ('data/.wh..wh..opq', b''), ('data/fresh', b'f')]))
+config = blob(json.dumps({'architecture': 'amd64', 'os': 'linux'}).encode())
+manifest = blob(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json', 'config': config, 'layers': [layer1, layer2]}).encode())
+index = json.dumps({'schemaVersion': 2, 'manifests': [dict(manifest, mediaType='application/vnd.oci.image.manifest.v1+json')]}).encode()
+files = [('oci-layout', json.dumps({'imageLayoutVersion': '1.0.0'}).encode()), ('index.json', index), ('blobs', None), ('blobs/sha256', None)]
+files += [('blobs/sha256/' + d, b) for d, b in blobs.items()]
+open(out, 'wb').write(tar_of(files))
+)PY";
+  work.write("make_oci.py", script);
+  BOOST_REQUIRE(std::system(("python3 " + work.str() + "/make_oci.py " + work.str() + "/image.oci.tar").c_str()) == 0);
+  auto imported = store().rootfs({"import", "oci-test", work.str() + "/image.oci.tar"});
+  BOOST_REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  std::istringstream words(imported.out);
+  std::string verb, name, digest;
+  words >> verb >> name >> digest;
+  const auto tree = store().tree(digest);
+  std::set<std::string> entries;
+  for (const auto& entry : fs::recursive_directory_iterator(tree)) entries.insert(entry.path().lexically_relative(tree).string());
+  BOOST_TEST((entries == std::set<std::string>{"etc", "etc/keep", "etc/new", "data", "data/fresh"}), json(entries).dump());
+  BOOST_TEST(store().rootfs({"list"}).out.find("oci-test") != std::string::npos);
+  BOOST_TEST(store().rootfs({"remove", "oci-test"}).status == 0);
+}
+
+// Bad input: one line naming the file, the entry and why; exit 125; nothing stored.
+BOOST_AUTO_TEST_CASE(bad_imports_fail_with_one_line) {
+  TempDir source;
+  fs::create_directories(source.path() / "d");
+  BOOST_REQUIRE(std::system(("mknod " + source.str() + "/d/null c 1 3 && tar -C " + source.str() + "/d -cf " +
+                             source.str() + "/device.tar ./null").c_str()) == 0);
+  auto device = store().rootfs({"import", "with-device", source.str() + "/device.tar"});
+  BOOST_TEST(device.status == 125);
+  BOOST_TEST(device.err.find("device.tar: entry \"null\": a device node") != std::string::npos, device.err);
+  BOOST_TEST(std::count(device.err.begin(), device.err.end(), '\n') == 1);
+  BOOST_TEST(store().rootfs({"list"}).out.find("with-device") == std::string::npos);
+  auto name = store().rootfs({"import", "../escape", source.str() + "/device.tar"});
+  BOOST_TEST(name.status == 125);
+  BOOST_TEST(name.err.find("image name \"../escape\"") != std::string::npos, name.err);
+  auto missing = store().rootfs({"verify", "no-such-image"});
+  BOOST_TEST(missing.status == 125);
+  BOOST_TEST(missing.err.find("tierbox rootfs list") != std::string::npos, missing.err);
+}
+
+BOOST_AUTO_TEST_CASE(the_store_is_root_only_and_images_immutable) {
+  struct stat st {};
+  BOOST_REQUIRE(::stat(store().store.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0700u);
+  BOOST_TEST(st.st_uid == 0u);
+  BOOST_REQUIRE(::stat((store().tree(store().digest) / "bin/busybox").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0222) == 0u);
+  BOOST_TEST((st.st_mode & 06000) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
