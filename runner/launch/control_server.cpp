@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/json_bytes.h"
 #include "common/logging.h"
+#include "common/rfc3339.h"
 #include "common/users.h"
 #include "launch/control_state.h"
 #include "launch/run_control.h"

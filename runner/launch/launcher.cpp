@@ -19,6 +19,7 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/process_info.h"
+#include "common/rfc3339.h"
 #include "launch/child.h"
 #include "launch/control_server.h"
 #include "launch/run_registry.h"

@@ -131,7 +131,4 @@ class RunRegistry {
   std::filesystem::path dir_;
 };
 
-// "2026-11-25T16:59:45.123Z"
-std::string rfc3339_utc(std::chrono::system_clock::time_point time);
-
 }  // namespace tierbox::launch
