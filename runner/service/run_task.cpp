@@ -52,21 +52,6 @@ struct Governed {
   std::string digest;
 };
 
-// What `tierbox gc` needs to close the trail of a run whose runner died: the
-// log, and the fields every record of the run repeats.
-nlohmann::json audit_resource(const std::filesystem::path& log, const policy::RunnerConfig& config,
-                              const audit::RunContext& context) {
-  return {{"log", log.string()},
-          {"syslog", config.audit_syslog},
-          {"context",
-           {{"run_id", context.run_id},
-            {"user", audit::to_json(context.user)},
-            {"host", context.host},
-            {"tier", context.tier},
-            {"argv", context.argv},
-            {"cwd", context.cwd}}}};
-}
-
 // The approval gate: queues the request, obtains what the matrix requires
 // (writing the records a person's answer depends on as it goes) and queues
 // the decision. A denial is written at once and thrown (126) with the line
@@ -176,7 +161,8 @@ class TaskRun {
     pass_approval_gate(*governed, *matrix, config, settings_.grant_file, *trail_);
 
     launch::LaunchHooks hooks;
-    hooks.audit_resource = audit_resource(log_path, config, run_context);
+    // What `tierbox gc` needs to close the trail of a run whose runner died.
+    hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       trail_->started(plan, governed->digest, pid, cgroups);
     };

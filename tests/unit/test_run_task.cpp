@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 
+#include "audit/run_trail.h"
 #include "audit/verify.h"
 #include "common/errors.h"
 #include "common/temp_dir.h"
@@ -25,10 +26,12 @@ class FakeLauncher final : public service::Launcher {
   int exit_code = 0;
   std::optional<Error> failure;        // thrown after the start record (a setup failure)
   std::function<void()> while_running;  // between the start record and the end
+  std::optional<audit::RunTrail> trail;  // what the hooks said to keep for gc
 
   launch::Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig&,
                          const launch::LaunchHooks& hooks) override {
     ++calls;
+    trail = hooks.audit_trail;
     launch::Outcome outcome;
     outcome.run_id = plan.run_id;
     outcome.pid = 4242;
@@ -95,6 +98,11 @@ BOOST_AUTO_TEST_CASE(a_task_that_ran_returns_its_own_code_and_its_trail_is_whole
   BOOST_TEST(result.context.tier == "untrusted");
   BOOST_TEST(fixture.events() == kWholeRun);
   BOOST_TEST(fixture.chain_verifies());
+  // gc closes the trail of a run whose runner died from what the launcher kept.
+  BOOST_REQUIRE(fixture.launcher.trail.has_value());
+  BOOST_TEST(fixture.launcher.trail->log == fixture.log);
+  BOOST_TEST(fixture.launcher.trail->context.run_id == result.context.run_id);
+  BOOST_TEST(fixture.launcher.trail->context.tier == "untrusted");
 }
 
 BOOST_AUTO_TEST_CASE(the_configured_default_tier_is_used_when_none_is_asked_for) {
@@ -177,6 +185,36 @@ BOOST_AUTO_TEST_CASE(a_dry_run_returns_the_plan_and_records_nothing) {
   BOOST_REQUIRE(result.dry_run.has_value());
   BOOST_TEST(result.dry_run->plan.tier == "untrusted");
   BOOST_TEST(!std::filesystem::exists(fixture.log));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(run_trail)
+
+BOOST_AUTO_TEST_CASE(the_trail_kept_for_gc_reads_back_as_written) {
+  audit::RunTrail trail{"/var/log/tierbox/audit.jsonl", "local0", {}};
+  trail.context = {"abc123", {1000, "alice", "bob"}, "host1", "untrusted", {"/bin/true", "x"}, "/home/alice"};
+  const auto read = audit::run_trail_from_json(audit::to_json(trail), {"abc123", {}, "other", "other", {}, ""});
+  BOOST_TEST(read.log == trail.log);
+  BOOST_TEST(read.syslog == "local0");
+  BOOST_TEST(read.context.user.uid == 1000u);
+  BOOST_TEST(read.context.user.name == "alice");
+  BOOST_TEST(read.context.user.sudo_user == "bob");
+  BOOST_TEST(read.context.host == "host1");
+  BOOST_TEST(read.context.tier == "untrusted");
+  BOOST_TEST(read.context.argv == trail.context.argv);
+  BOOST_TEST(read.context.cwd == "/home/alice");
+}
+
+BOOST_AUTO_TEST_CASE(fields_a_kept_trail_lacks_come_from_the_registry_record_and_the_run_id_always_does) {
+  const json saved = {{"log", "/l"}, {"context", {{"run_id", "forged"}}}};
+  const auto read = audit::run_trail_from_json(saved, {"abc123", {}, "host2", "readonly", {"/bin/ls"}, ""});
+  BOOST_TEST(read.log == "/l");
+  BOOST_TEST(read.syslog.empty());
+  BOOST_TEST(read.context.run_id == "abc123");
+  BOOST_TEST(read.context.host == "host2");
+  BOOST_TEST(read.context.tier == "readonly");
+  BOOST_TEST(read.context.argv == std::vector<std::string>{"/bin/ls"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()
