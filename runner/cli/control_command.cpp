@@ -16,9 +16,9 @@
 #include "common/logging.h"
 #include "common/rfc3339.h"
 #include "common/users.h"
-#include "launch/control_protocol.h"
-#include "launch/control_state.h"
-#include "launch/run_control.h"
+#include "control/control_protocol.h"
+#include "control/control_state.h"
+#include "control/run_control.h"
 #include "policy/runner_config.h"
 
 namespace tierbox::cli {

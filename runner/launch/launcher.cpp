@@ -21,7 +21,7 @@
 #include "common/process_info.h"
 #include "common/rfc3339.h"
 #include "launch/child.h"
-#include "launch/control_server.h"
+#include "control/control_server.h"
 #include "launch/run_registry.h"
 #include "launch/run_slot.h"
 #include "launch/supervisor.h"

@@ -1,4 +1,4 @@
-#include "launch/control_state.h"
+#include "control/control_state.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
