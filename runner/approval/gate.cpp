@@ -15,7 +15,7 @@
 #include "common/unique_fd.h"
 #include "common/units.h"
 #include "common/users.h"
-#include "launch/run_registry.h"
+#include "common/rfc3339.h"
 #include "policy/plan_summary.h"
 
 namespace tierbox::approval {
@@ -24,7 +24,7 @@ namespace {
 using json = nlohmann::json;
 using policy::Requirement;
 
-std::string now_text() { return launch::rfc3339_utc(std::chrono::system_clock::now()); }
+std::string now_text() { return rfc3339_utc(std::chrono::system_clock::now()); }
 
 std::string rule_text(const policy::MatrixDecision& matrix) {
   return matrix.deciding ? matrix.deciding->rule->id + " (" + matrix.deciding->rule->origin + ")" : "";
@@ -190,7 +190,7 @@ json pending_document(const GateRequest& request, const std::vector<audit::Ident
           {"needed", policy::approvers_needed(request.matrix->require)},
           {"approved_by", approved},
           {"created_at", now_text()},
-          {"expires_at", launch::rfc3339_utc(expires)}};
+          {"expires_at", rfc3339_utc(expires)}};
 }
 
 struct VoteOutcome {

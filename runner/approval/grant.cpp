@@ -9,7 +9,7 @@
 #include "audit/query.h"
 #include "common/digest.h"
 #include "common/errors.h"
-#include "launch/run_registry.h"
+#include "common/rfc3339.h"
 #include "policy/json_reader.h"
 #include "common/json_bytes.h"
 
@@ -40,7 +40,7 @@ std::optional<TimePoint> time_field(policy::JsonObjectReader& reader, const std:
 }
 
 std::string time_text(const std::optional<TimePoint>& time) {
-  return time ? launch::rfc3339_utc(*time) : std::string();
+  return time ? rfc3339_utc(*time) : std::string();
 }
 
 std::string argv_text(const std::vector<std::string>& argv) {
@@ -157,9 +157,9 @@ std::string key_problem(const TrustedKey& key, TimePoint now) {
     return "key '" + key.id + "' was revoked on " + key.revoked->at + " by " + key.revoked->by +
            (key.revoked->reason.empty() ? "" : " (" + key.revoked->reason + ")");
   if (key.not_before && now < *key.not_before)
-    return "key '" + key.id + "' is not valid before " + launch::rfc3339_utc(*key.not_before);
+    return "key '" + key.id + "' is not valid before " + rfc3339_utc(*key.not_before);
   if (key.not_after && now > *key.not_after)
-    return "key '" + key.id + "' expired on " + launch::rfc3339_utc(*key.not_after) + " (rotated out)";
+    return "key '" + key.id + "' expired on " + rfc3339_utc(*key.not_after) + " (rotated out)";
   return "";
 }
 

@@ -8,7 +8,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/unique_fd.h"
-#include "launch/run_registry.h"
+#include "common/rfc3339.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::approval {
@@ -76,7 +76,7 @@ void consume_nonce(const fs::path& governance_dir, const std::string& nonce, con
                   "): a grant runs once (replay refused; fix: ask an approver for a new grant)");
   }
   if (!fd) throw_sys_error("open(" + quote(file.string()) + ", O_WRONLY|O_CREAT|O_EXCL)");
-  const nlohmann::json used = {{"run_id", run_id}, {"used_at", launch::rfc3339_utc(std::chrono::system_clock::now())}};
+  const nlohmann::json used = {{"run_id", run_id}, {"used_at", rfc3339_utc(std::chrono::system_clock::now())}};
   write_all(fd.get(), used.dump() + "\n", file.string());
   // On disk before the run goes on: after a crash the grant is still used.
   if (::fsync(fd.get()) != 0) throw_sys_error("fsync(" + quote(file.string()) + ")");

@@ -17,7 +17,7 @@
 #include "common/json_bytes.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
-#include "launch/run_registry.h"
+#include "common/rfc3339.h"
 
 namespace tierbox::audit {
 namespace {
@@ -163,7 +163,7 @@ std::vector<nlohmann::json> AuditLog::append_locked(
   if (::flock(fd.get(), LOCK_EX) != 0) throw SysError(errno, "audit log: flock(" + quote(file_.string()) + ", LOCK_EX)");
   auto [seq, prev] = chain_tail(fd.get(), file_);
   auto records = build(seq, prev);
-  const auto ts = launch::rfc3339_utc(std::chrono::system_clock::now());
+  const auto ts = rfc3339_utc(std::chrono::system_clock::now());
   std::string text;
   for (auto& record : records) {
     // A caller's bytes (argv, cwd, paths) need not be UTF-8: recorded as

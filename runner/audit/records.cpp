@@ -3,7 +3,6 @@
 #include <sys/utsname.h>
 
 #include "common/utf8.h"
-#include "launch/run_registry.h"
 #include "policy/widening.h"
 
 namespace tierbox::audit {

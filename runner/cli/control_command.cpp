@@ -14,10 +14,11 @@
 #include "common/errors.h"
 #include "common/json_bytes.h"
 #include "common/logging.h"
+#include "common/rfc3339.h"
 #include "common/users.h"
-#include "launch/control_protocol.h"
-#include "launch/control_state.h"
-#include "launch/run_control.h"
+#include "control/control_protocol.h"
+#include "control/control_state.h"
+#include "control/run_control.h"
 #include "policy/runner_config.h"
 
 namespace tierbox::cli {
@@ -74,7 +75,7 @@ std::string act_as_root(const Context& context, const launch::RunRecord& record,
   switch (request.action) {
     case ControlAction::stop: {
       launch::update_control_state(registry, record.run_id, [](launch::ControlState& state) {
-        state.stopping_since = launch::rfc3339_utc(std::chrono::system_clock::now());
+        state.stopping_since = rfc3339_utc(std::chrono::system_clock::now());
       });
       auto line = launch::stop_run(record, request.grace);
       // The runner removes the cgroups and network once init is gone.

@@ -3,6 +3,7 @@
 #include "approval/pending.h"
 #include "audit/audit_log.h"
 #include "audit/records.h"
+#include "audit/run_trail.h"
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/json_bytes.h"
@@ -41,7 +42,13 @@ int clean_orphaned_cgroups(const launch::RunRegistry& registry, const GcOptions&
 std::string record_missing_end(const launch::RunRecord& record, const nlohmann::json& removed) {
   const auto audit = record.resources.find("audit");
   if (audit == record.resources.end() || !audit->is_object()) return "";
-  const std::filesystem::path log = audit->value("log", "");
+  audit::RunContext fallback;
+  fallback.run_id = record.run_id;
+  fallback.host = audit::host_name();
+  fallback.tier = record.tier;
+  fallback.argv = record.argv;
+  const auto trail = audit::run_trail_from_json(*audit, fallback);
+  const auto& log = trail.log;
   std::error_code ec;
   // A log that no longer exists (removed with its directory) has no trail to
   // close; any other failure keeps the entry for the next gc.
@@ -56,21 +63,11 @@ std::string record_missing_end(const launch::RunRecord& record, const nlohmann::
     return !(started || ended);  // the latest of the two decides
   });
   if (!started || ended) return "";
-  const auto saved = audit->value("context", nlohmann::json::object());
-  audit::RunContext context;
-  context.run_id = record.run_id;
-  context.user.uid = saved.value("user", nlohmann::json::object()).value("uid", 0u);
-  context.user.name = saved.value("user", nlohmann::json::object()).value("name", "");
-  context.user.sudo_user = saved.value("user", nlohmann::json::object()).value("sudo_user", "");
-  context.host = saved.value("host", audit::host_name());
-  context.tier = saved.value("tier", record.tier);
-  context.argv = saved.value("argv", record.argv);
-  context.cwd = saved.value("cwd", "");
   const nlohmann::json learned = {{"runner_pid", record.runner_pid}, {"sandbox_pid", record.sandbox_pid},
                                   {"started_at", record.started_at}, {"state", record.state},
                                   {"cleaned", removed}, {"gc_by", audit::to_json(audit::current_identity())}};
-  const audit::AuditLog audit_log(log, audit->value("syslog", ""));
-  const auto written = audit_log.append(audit::ended_unknown_record(context, learned));
+  const audit::AuditLog audit_log(log, trail.syslog);
+  const auto written = audit_log.append(audit::ended_unknown_record(trail.context, learned));
   return "audit: end recorded as ended unknown (" + log.string() + " seq " + std::to_string(written.value("seq", 0)) + ")";
 }
 

@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json_bytes.h"
+#include "common/rfc3339.h"
 #include "common/units.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
@@ -47,7 +48,7 @@ fs::path governance_dir(const CommonOptions& common) {
   return policy::load_runner_config({text.begin(), text.end()}).governance_dir;
 }
 
-std::string now_text() { return launch::rfc3339_utc(std::chrono::system_clock::now()); }
+std::string now_text() { return rfc3339_utc(std::chrono::system_clock::now()); }
 
 void write_grant(const std::string& out, const json& document) {
   if (out.empty() || out == "-") {
@@ -100,7 +101,7 @@ int grant(const GrantOptions& options) {
                      {"workspace", utf8_safe(workspace)},
                      {"plan_digest", options.plan_digest},
                      {"issued_at", now_text()},
-                     {"not_after", launch::rfc3339_utc(std::chrono::system_clock::now() + *lifetime)},
+                     {"not_after", rfc3339_utc(std::chrono::system_clock::now() + *lifetime)},
                      {"nonce", random_hex(16)},
                      {"issued_by", audit::to_json(issuer)}};
   write_grant(options.out, {{"grant", body}, {"signatures", json::array({signature(key, body)})}});

@@ -2,7 +2,7 @@
 
 #include "cli/commands.h"
 #include "common/logging.h"
-#include "launch/isolation.h"
+#include "control/isolation.h"
 #include "launch/run_registry.h"
 #include "policy/runner_config.h"
 

@@ -4,10 +4,6 @@
 #include <charconv>
 #include <cstdlib>
 
-#include "approval/gate.h"
-#include "audit/audit_log.h"
-#include "audit/launch_audit.h"
-#include "audit/records.h"
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/files.h"
@@ -18,15 +14,13 @@
 #include "common/units.h"
 #include "common/users.h"
 #include "common/unique_fd.h"
-#include "launch/launcher.h"
 #include "launch/result.h"
-#include "policy/host_facts.h"
-#include "policy/data_classes.h"
 #include "policy/approval_matrix.h"
 #include "policy/plan_summary.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "service/run_task.h"
 
 extern char** environ;
 
@@ -220,17 +214,6 @@ std::string write_result(const UniqueFd& fd, const launch::ResultContext& contex
   return "";
 }
 
-// Paths no sandbox may ever see: the audit log and the governance state.
-std::vector<std::string> never_visible(const std::filesystem::path& log, const policy::RunnerConfig& config) {
-  std::vector<std::string> paths;
-  for (const auto& path : {log, config.approvals_dir, config.governance_dir}) {
-    std::error_code ec;
-    auto canonical = std::filesystem::weakly_canonical(path, ec);
-    paths.push_back(ec ? path.string() : canonical.string());
-  }
-  return paths;
-}
-
 // `run --dry-run`: the plan summary and what the matrix requires; nothing is
 // launched, filed or recorded.
 int print_dry_run(const policy::LaunchPlan& plan, const policy::ApprovalMatrix& matrix) {
@@ -253,193 +236,37 @@ int print_dry_run(const policy::LaunchPlan& plan, const policy::ApprovalMatrix& 
   return 0;
 }
 
-// Records a refused profile or plan; the refusal stands even when the record
-// cannot be written (a warning says so).
-void record_refusal(const audit::AuditLog& log, const audit::RunContext& context, const Error& error) {
-  try {
-    (void)log.append(audit::profile_refused_record(context, error.what(), error.exit_status()));
-  } catch (const Error& failed) {
-    logging::warn("the refusal could not be recorded: {}", failed.what());
-  }
-}
-
-// The one line tierbox prints about how the task ended, "" when it simply
-// exited or was killed by a signal.
-std::string task_error(const launch::Outcome& outcome, std::chrono::milliseconds wall_time) {
-  if (outcome.timed_out)
-    return "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
-  return outcome.failure;
-}
-
-struct Governed {
-  policy::LaunchPlan plan;
-  std::string digest;
-};
-
-// What `tierbox gc` needs to close the trail of a run whose runner died: the
-// log, and the fields every record of the run repeats.
-nlohmann::json audit_resource(const std::filesystem::path& log, const policy::RunnerConfig& config,
-                              const audit::RunContext& context) {
-  return {{"log", log.string()},
-          {"syslog", config.audit_syslog},
-          {"context",
-           {{"run_id", context.run_id},
-            {"user", audit::to_json(context.user)},
-            {"host", context.host},
-            {"tier", context.tier},
-            {"argv", context.argv},
-            {"cwd", context.cwd}}}};
-}
-
-// The approval gate: queues the request, obtains what the matrix requires
-// (writing the records a person's answer depends on as it goes) and queues
-// the decision. A denial is written at once and thrown (126) with the line
-// naming the rule; an allowed launch's records wait for the start record.
-void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
-                        const policy::RunnerConfig& config, const std::string& grant_file, audit::LaunchAudit& trail) {
-  const auto& plan = governed.plan;
-  policy::MatrixDecision matrix_decision;
-  try {
-    matrix_decision = policy::evaluate_matrix(matrix, plan);
-  } catch (const Error& error) {
-    record_refusal(trail.log(), trail.context(), error);
-    throw;
-  }
-  trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
-  approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
-  if (!grant_file.empty()) gate.grant_file = grant_file;
-  const auto decision = approval::obtain_approval(gate, trail);
-  trail.queue(audit::decision_record(trail.context(), decision));
-  if (!decision.allowed) {
-    trail.flush();
-    throw Error(decision.reason, exit_code::refused);
-  }
-  logging::step("approval: {} ({})", decision.how, decision.reason);
-}
-
 int run(const RunOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   logging::step("tierbox started");
   const auto result_fd = options.result_file.empty() ? UniqueFd() : open_result_file(options.result_file);
-  launch::ResultContext context;
-  context.argv = options.command;
-  context.run_id = new_run_id();
-  launch::Outcome outcome;
-  std::chrono::milliseconds wall_time{0};
-  std::optional<audit::LaunchAudit> trail;
-  std::string end_failure;  // why the end record could not be written
+  service::TaskInput input{options.tier, options.profile, options.command, [&options] { return make_request(options); }};
+  service::RunSettings settings;
   try {
-    const auto dirs_text = search_dirs(common);
-    const std::vector<std::filesystem::path> dirs(dirs_text.begin(), dirs_text.end());
-    const auto config = policy::load_runner_config(dirs);
-    if (!options.tier.empty() && !options.profile.empty())
-      throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
-    if (options.dry_run && !options.grant_file.empty())
-      throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
-    const auto log_path = audit::audit_log_path(options.audit_log, config.audit_log);
-    audit::RunContext run_context{context.run_id, audit::current_identity(), audit::host_name(),
-                                  options.profile.empty() ? (options.tier.empty() ? config.default_tier : options.tier)
-                                                          : options.profile,
-                                  options.command, {}};
-    std::error_code ec;
-    run_context.cwd = std::filesystem::current_path(ec).string();
-    const audit::AuditLog log(log_path, config.audit_syslog);
-    // Fail closed before anything else: a log that cannot be opened for
-    // appending stops the run here.
-    if (!options.dry_run) log.create_if_missing();
-    std::optional<Governed> governed;
-    std::optional<policy::ApprovalMatrix> matrix;
-    try {
-      const auto profile = options.profile.empty()
-                               ? policy::load_tier(options.tier.empty() ? config.default_tier : options.tier, dirs)
-                               : policy::load_profile_file(options.profile, dirs);
-      logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
-      context.tier = profile.name;
-      run_context.tier = profile.name;
-      const auto inventory = policy::load_data_classes(dirs);
-      auto request = make_request(options);
-      request.rootfs_store = config.rootfs_dir;
-      const policy::LinuxHostView host;
-      const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
-      logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
-      auto plan = policy::make_plan(profile, request, facts, context.run_id);
-      matrix = policy::load_approval_matrix(dirs);
-      if (options.dry_run) return print_dry_run(plan, *matrix);
-      auto digest = policy::plan_digest(plan);
-      governed = Governed{std::move(plan), std::move(digest)};
-    } catch (const Error& error) {
-      if (!options.dry_run) record_refusal(log, run_context, error);
-      throw;
-    }
-    const auto& plan = governed->plan;
-    for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
-    context.rlimits = plan.rlimits;
-    wall_time = plan.wall_time;
-
-    trail.emplace(log, run_context);
-    pass_approval_gate(*governed, *matrix, config, options.grant_file, *trail);
-
-    launch::LaunchHooks hooks;
-    hooks.audit_resource = audit_resource(log_path, config, run_context);
-    hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
-      trail->started(plan, governed->digest, pid, cgroups);
-    };
-    hooks.after_end = [&](const launch::Outcome& ended) {
-      try {
-        trail->ended(ended, ended.exit_status(), task_error(ended, wall_time));
-      } catch (const Error& failed) {
-        end_failure = failed.what();
-      }
-    };
-    outcome = launch::launch(plan, config, hooks);
+    const auto dirs = search_dirs(common);
+    settings.config_dirs.assign(dirs.begin(), dirs.end());
   } catch (const Error& error) {
-    // The caller's result still says what happened (and main() prints it).
-    std::string message = error.what();
-    if (trail && (trail->start_written() || trail->queued() > 0)) {
-      // A launch that failed after its request was recorded: its end says why.
-      // When that fails too (the log itself is what failed, most often), the
-      // cause comes first on the one line, then the lost end.
-      try {
-        trail->ended(outcome, error.exit_status(), error.what());
-      } catch (const Error& failed) {
-        message += "; the end of the run could not be recorded either: " + std::string(failed.what());
-      }
-    }
-    context.exit_status = error.exit_status();
-    context.error = message;
-    if (const auto failed = write_result(result_fd, context, outcome); !failed.empty()) message += "; " + failed;
-    throw Error(message, error.exit_status());
+    // A bad --config-dir: the caller's result still says so.
+    const launch::ResultContext context{new_run_id(), "", options.command, {}, error.exit_status(), error.what()};
+    const auto failed = write_result(result_fd, context, launch::Outcome{});
+    throw Error(failed.empty() ? context.error : context.error + "; " + failed, error.exit_status());
   }
-  context.exit_status = outcome.exit_status();
-  context.error = task_error(outcome, wall_time);
-  if (!context.error.empty()) logging::error("{}", context.error);
-  for (const auto& warning : outcome.workspace_warnings) {
-    if (warning.kind == launch::WorkspaceWarning::Kind::nested_repository)
-      logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
-                    "remove it before running git here (docs/threat-model.md)", warning.text);
-    else
-      logging::warn("workspace: {} (docs/threat-model.md)", warning.text);
+  settings.audit_log = options.audit_log;
+  settings.grant_file = options.grant_file;
+  settings.dry_run = options.dry_run;
+  service::SandboxLauncher launcher;
+  const auto result = service::run_task(input, settings, launcher);
+  if (result.dry_run) return print_dry_run(result.dry_run->plan, result.dry_run->matrix);
+  const auto failed = write_result(result_fd, result.context, result.outcome);
+  if (result.runner_error) {
+    // main() prints the line; the result said it already.
+    throw Error(failed.empty() ? result.context.error : result.context.error + "; " + failed, result.exit_status());
   }
-  int status = outcome.exit_status();
-  try {
-    trail->ended(outcome, status, context.error);  // when the launch ended before the after_end hook
-  } catch (const Error& failed) {
-    end_failure = failed.what();
-  }
-  if (!end_failure.empty()) {
-    // The task ran; its end is missing from the log (verify reports it as
-    // ended unknown). Say so, and make the caller see a runner failure, in
-    // the exit status and in the result alike.
-    const auto text = "the end of the run could not be recorded: " + end_failure;
-    logging::error("{}", text);
-    if (status == 0) status = exit_code::runner_failed;
-    context.exit_status = status;
-    context.error = context.error.empty() ? text : context.error + "; " + text;
-  }
-  if (const auto failed = write_result(result_fd, context, outcome); !failed.empty()) {
+  int status = result.exit_status();
+  if (!failed.empty()) {
     // The caller reads the result, and it is not there: never a success.
     logging::error("the result could not be written: {} (the task's exit status was {})", failed,
-                   outcome.exit_status());
+                   result.outcome.exit_status());
     if (status == 0) status = exit_code::runner_failed;
   }
   logging::step("exit status {}", status);

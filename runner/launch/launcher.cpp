@@ -19,8 +19,9 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/process_info.h"
+#include "common/rfc3339.h"
 #include "launch/child.h"
-#include "launch/control_server.h"
+#include "control/control_server.h"
 #include "launch/run_registry.h"
 #include "launch/run_slot.h"
 #include "launch/supervisor.h"
@@ -455,16 +456,14 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     run_entry.record().sandbox_start_time = process_start_time(outcome.pid).value_or(0);
     run_entry.record().state = "running";
     if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
-    if (!hooks.audit_resource.is_null()) run_entry.record().resources["audit"] = hooks.audit_resource;
+    if (hooks.audit_trail) run_entry.record().resources["audit"] = audit::to_json(*hooks.audit_trail);
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
     // The control socket, through which users who are not root (operators,
     // the requester) reach this run; served from Parent 11. Its control
     // records go to the run's own audit log.
-    const auto& audit = hooks.audit_resource;
     const std::filesystem::path control_audit_log =
-        audit.is_object() && audit.contains("log") ? std::filesystem::path(audit["log"].get<std::string>())
-                                                   : audit::audit_log_path("", config.audit_log);
+        hooks.audit_trail ? hooks.audit_trail->log : audit::audit_log_path("", config.audit_log);
     control = with_stage("control socket", [&] {
       return std::make_unique<ControlServer>(registry, run_entry.record(),
                                              ControlServer::Settings{config.operators_group, control_audit_log});

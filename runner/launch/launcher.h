@@ -3,10 +3,11 @@
 #pragma once
 
 #include <functional>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "audit/run_trail.h"
 #include "launch/outcome.h"
 #include "policy/launch_plan.h"
 #include "policy/runner_config.h"
@@ -17,8 +18,9 @@ namespace tierbox::launch {
 struct LaunchHooks {
   // Kept in the run's registry record as resources["audit"] before
   // before_start runs, so `tierbox gc` can append the end record of a run
-  // whose runner died (null: nothing kept).
-  nlohmann::json audit_resource;
+  // whose runner died; the run's control records go to its log (none:
+  // nothing kept, control records go to the configured log).
+  std::optional<audit::RunTrail> audit_trail;
   // Called once the sandbox exists (its pid and cgroup directories) and
   // before sync #2, so the task cannot start before it returns; when it
   // throws, the sandbox is killed and the launch fails with that error

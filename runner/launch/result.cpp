@@ -1,5 +1,6 @@
 #include "launch/result.h"
 
+#include "common/rfc3339.h"
 #include "common/utf8.h"
 
 #include "launch/run_registry.h"

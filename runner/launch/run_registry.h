@@ -6,9 +6,9 @@
 //   runs/<run_id>.json   the RunRecord, written (atomically: write + rename)
 //                        while the child builds its root, off the critical path
 //   runs/<run_id>.control.json  what control commands did to the run
-//                        (launch/control_state.h); written by them, not the runner
+//                        (control/control_state.h); written by them, not the runner
 //   runs/gc.lock         held by `tierbox gc` while it runs: one gc at a time
-//   control/<run_id>.sock  the runner's control socket (launch/control_server.h)
+//   control/<run_id>.sock  the runner's control socket (control/control_server.h)
 //
 // The lock is how a dead runner is told from a live one: the kernel drops it
 // when the runner exits, however it exits. A run whose lock can be taken is a
@@ -130,8 +130,5 @@ class RunRegistry {
  private:
   std::filesystem::path dir_;
 };
-
-// "2026-11-25T16:59:45.123Z"
-std::string rfc3339_utc(std::chrono::system_clock::time_point time);
 
 }  // namespace tierbox::launch

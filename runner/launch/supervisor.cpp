@@ -12,7 +12,7 @@
 
 #include "common/errors.h"
 #include "common/logging.h"
-#include "launch/control_server.h"
+#include "control/control_server.h"
 
 namespace tierbox::launch {
 namespace {

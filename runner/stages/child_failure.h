@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "launch/fixed_text.h"
+#include "common/fixed_text.h"
 
 namespace tierbox::stages {
 
@@ -14,9 +14,9 @@ struct ChildFailure {
   char detail[256] = {};
 
   // Records err (positive errno) and returns the detail text to fill in.
-  launch::FixedText record(int error_number) noexcept {
+  FixedText record(int error_number) noexcept {
     err = error_number;
-    return launch::FixedText(detail, sizeof detail);
+    return FixedText(detail, sizeof detail);
   }
   // Shorthand: record errno with "call(argument)" and return false.
   bool fail_errno(const char* call, const char* argument = nullptr) noexcept {

@@ -4,7 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "launch/fixed_text.h"
+#include "common/fixed_text.h"
 
 namespace tierbox::stages {
 
@@ -16,7 +16,7 @@ bool make_mounts_private(ChildFailure& failure) noexcept {
 
 bool enter_new_root(std::uint64_t size_bytes, ChildFailure& failure) noexcept {
   char options[64];
-  launch::FixedText(options, sizeof options).add("mode=0755,size=").add_number(static_cast<std::int64_t>(size_bytes));
+  FixedText(options, sizeof options).add("mode=0755,size=").add_number(static_cast<std::int64_t>(size_bytes));
   if (::mount("tierbox-root", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) {
     failure.record(errno).add("mount(\"tmpfs\" -> \"/tmp\", ").add(options).add(")");
     return false;

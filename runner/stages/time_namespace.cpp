@@ -5,7 +5,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "launch/fixed_text.h"
+#include "common/fixed_text.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -97,7 +97,7 @@ std::size_t format_time_offsets(const struct timespec& monotonic_now, const stru
                                 const ClockOffsets& current, char* buffer, std::size_t capacity) noexcept {
   // Whole seconds only: the kernel takes nanoseconds in [0, 1e9), and the
   // host clocks' fraction of a second tells the task nothing.
-  launch::FixedText text(buffer, capacity);
+  FixedText text(buffer, capacity);
   text.add("monotonic ").add_number(offset_seconds(nanoseconds(monotonic_now) - current.monotonic_ns));
   text.add(" 0\nboottime ").add_number(offset_seconds(nanoseconds(boottime_now) - current.boottime_ns));
   text.add(" 0\n");

@@ -14,7 +14,7 @@
 
 #include "common/errors.h"
 #include "common/process_title.h"
-#include "launch/fixed_text.h"
+#include "common/fixed_text.h"
 #include "launch/init.h"
 #include "launch/supervisor.h"
 #include "launch/sync.h"
@@ -27,11 +27,11 @@ BOOST_AUTO_TEST_SUITE(child_helpers)
 
 BOOST_AUTO_TEST_CASE(fixed_text_truncates_instead_of_overflowing) {
   char buffer[8];
-  launch::FixedText text(buffer, sizeof buffer);
+  FixedText text(buffer, sizeof buffer);
   text.add("abc").add_number(-42).add("overflow");
   BOOST_TEST(std::string(buffer) == "abc-42o");
   char numbers[32];
-  launch::FixedText(numbers, sizeof numbers).add_number(0).add(" ").add_number(9223372036854775807LL);
+  FixedText(numbers, sizeof numbers).add_number(0).add(" ").add_number(9223372036854775807LL);
   BOOST_TEST(std::string(numbers) == "0 9223372036854775807");
 }
 

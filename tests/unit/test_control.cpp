@@ -13,9 +13,9 @@
 
 #include "common/errors.h"
 #include "common/process_info.h"
-#include "launch/control_protocol.h"
-#include "launch/control_state.h"
-#include "launch/run_control.h"
+#include "control/control_protocol.h"
+#include "control/control_state.h"
+#include "control/run_control.h"
 #include "policy/control_permission.h"
 #include "stages/cgroup.h"
 #include "unit/fake_cgroup.h"

@@ -13,6 +13,7 @@
 #include "audit/query.h"
 #include "audit/verify.h"
 #include "common/errors.h"
+#include "common/rfc3339.h"
 #include "common/temp_dir.h"
 #include "launch/run_registry.h"
 #include "policy/approval_matrix.h"
@@ -324,7 +325,7 @@ struct GrantFixture {
             {"workspace", *binding.workspace},
             {"plan_digest", binding.plan_digest},
             {"issued_at", "2026-11-25T00:00:00Z"},
-            {"not_after", launch::rfc3339_utc(now + std::chrono::hours(1))},
+            {"not_after", rfc3339_utc(now + std::chrono::hours(1))},
             {"nonce", std::string(32, 'e')},
             {"issued_by", {{"uid", 1000}, {"name", "alice"}, {"sudo_user", ""}}}};
   }

@@ -1,4 +1,4 @@
-#include "launch/run_control.h"
+#include "control/run_control.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 
 #include "common/errors.h"
 #include "common/process_info.h"
-#include "launch/isolation.h"
+#include "control/isolation.h"
 #include "stages/cgroup.h"
 
 namespace tierbox::launch {

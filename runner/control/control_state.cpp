@@ -1,4 +1,4 @@
-#include "launch/control_state.h"
+#include "control/control_state.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/rfc3339.h"
 #include "policy/json_reader.h"
 
 namespace tierbox::launch {

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace tierbox::launch {
+namespace tierbox {
 
 class FixedText {
  public:
@@ -41,4 +41,4 @@ class FixedText {
   std::size_t length_ = 0;
 };
 
-}  // namespace tierbox::launch
+}  // namespace tierbox

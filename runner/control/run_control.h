@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "launch/control_state.h"
+#include "control/control_state.h"
 #include "launch/run_registry.h"
 
 namespace tierbox::launch {

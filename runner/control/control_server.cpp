@@ -1,4 +1,4 @@
-#include "launch/control_server.h"
+#include "control/control_server.h"
 
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,9 +11,10 @@
 #include "common/errors.h"
 #include "common/json_bytes.h"
 #include "common/logging.h"
+#include "common/rfc3339.h"
 #include "common/users.h"
-#include "launch/control_state.h"
-#include "launch/run_control.h"
+#include "control/control_state.h"
+#include "control/run_control.h"
 
 namespace tierbox::launch {
 namespace {

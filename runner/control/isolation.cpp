@@ -1,4 +1,4 @@
-#include "launch/isolation.h"
+#include "control/isolation.h"
 
 #include "common/errors.h"
 #include "stages/network.h"

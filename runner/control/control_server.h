@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "launch/control_protocol.h"
+#include "control/control_protocol.h"
 #include "launch/run_registry.h"
 
 namespace tierbox::launch {

@@ -1,0 +1,239 @@
+#include "service/run_task.h"
+
+#include "approval/gate.h"
+#include "audit/audit_log.h"
+#include "audit/launch_audit.h"
+#include "audit/records.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "common/run_id.h"
+#include "common/units.h"
+#include "policy/data_classes.h"
+#include "policy/host_facts.h"
+#include "policy/plan_summary.h"
+#include "policy/planner.h"
+#include "policy/profile_loader.h"
+#include "policy/runner_config.h"
+
+namespace tierbox::service {
+namespace {
+
+// Paths no sandbox may ever see: the audit log and the governance state.
+std::vector<std::string> never_visible(const std::filesystem::path& log, const policy::RunnerConfig& config) {
+  std::vector<std::string> paths;
+  for (const auto& path : {log, config.approvals_dir, config.governance_dir}) {
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(path, ec);
+    paths.push_back(ec ? path.string() : canonical.string());
+  }
+  return paths;
+}
+
+// Records a refused profile or plan; the refusal stands even when the record
+// cannot be written (a warning says so).
+void record_refusal(const audit::AuditLog& log, const audit::RunContext& context, const Error& error) {
+  try {
+    (void)log.append(audit::profile_refused_record(context, error.what(), error.exit_status()));
+  } catch (const Error& failed) {
+    logging::warn("the refusal could not be recorded: {}", failed.what());
+  }
+}
+
+// The one line tierbox prints about how the task ended, "" when it simply
+// exited or was killed by a signal.
+std::string task_error(const launch::Outcome& outcome, std::chrono::milliseconds wall_time) {
+  if (outcome.timed_out)
+    return "the task exceeded its wall-clock limit of " + format_duration(wall_time) + " and was killed";
+  return outcome.failure;
+}
+
+struct Governed {
+  policy::LaunchPlan plan;
+  std::string digest;
+};
+
+// The approval gate: queues the request, obtains what the matrix requires
+// (writing the records a person's answer depends on as it goes) and queues
+// the decision. A denial is written at once and thrown (126) with the line
+// naming the rule; an allowed launch's records wait for the start record.
+void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
+                        const policy::RunnerConfig& config, const std::string& grant_file, audit::LaunchAudit& trail) {
+  const auto& plan = governed.plan;
+  policy::MatrixDecision matrix_decision;
+  try {
+    matrix_decision = policy::evaluate_matrix(matrix, plan);
+  } catch (const Error& error) {
+    record_refusal(trail.log(), trail.context(), error);
+    throw;
+  }
+  trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
+  approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
+  if (!grant_file.empty()) gate.grant_file = grant_file;
+  const auto decision = approval::obtain_approval(gate, trail);
+  trail.queue(audit::decision_record(trail.context(), decision));
+  if (!decision.allowed) {
+    trail.flush();
+    throw Error(decision.reason, exit_code::refused);
+  }
+  logging::step("approval: {} ({})", decision.how, decision.reason);
+}
+
+void warn_about_workspace(const launch::Outcome& outcome) {
+  for (const auto& warning : outcome.workspace_warnings) {
+    if (warning.kind == launch::WorkspaceWarning::Kind::nested_repository)
+      logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
+                    "remove it before running git here (docs/threat-model.md)", warning.text);
+    else
+      logging::warn("workspace: {} (docs/threat-model.md)", warning.text);
+  }
+}
+
+// One run, from the request to its end record; the state the steps share.
+class TaskRun {
+ public:
+  TaskRun(const TaskInput& input, const RunSettings& settings, Launcher& launcher)
+      : input_(input), settings_(settings), launcher_(launcher) {
+    result_.context.argv = input.argv;
+    result_.context.run_id = new_run_id();
+  }
+
+  TaskResult run() {
+    try {
+      if (!launch_governed()) return std::move(result_);
+    } catch (const Error& error) {
+      fail(error);
+      return std::move(result_);
+    }
+    finish();
+    return std::move(result_);
+  }
+
+ private:
+  // Everything up to the task's end; false for a dry run (nothing launched).
+  bool launch_governed() {
+    const auto config = policy::load_runner_config(settings_.config_dirs);
+    if (!input_.tier.empty() && !input_.profile_file.empty())
+      throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
+    if (settings_.dry_run && !settings_.grant_file.empty())
+      throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
+    // The one place the default tier is picked.
+    const std::string tier = input_.tier.empty() ? config.default_tier : input_.tier;
+    const auto log_path = audit::audit_log_path(settings_.audit_log, config.audit_log);
+    audit::RunContext run_context{result_.context.run_id, audit::current_identity(), audit::host_name(),
+                                  input_.profile_file.empty() ? tier : input_.profile_file.string(), input_.argv, {}};
+    std::error_code ec;
+    run_context.cwd = std::filesystem::current_path(ec).string();
+    const audit::AuditLog log(log_path, config.audit_syslog);
+    // Fail closed before anything else: a log that cannot be opened for
+    // appending stops the run here.
+    if (!settings_.dry_run) log.create_if_missing();
+    std::optional<Governed> governed;
+    std::optional<policy::ApprovalMatrix> matrix;
+    try {
+      const auto profile = input_.profile_file.empty() ? policy::load_tier(tier, settings_.config_dirs)
+                                                       : policy::load_profile_file(input_.profile_file, settings_.config_dirs);
+      logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
+      result_.context.tier = profile.name;
+      run_context.tier = profile.name;
+      const auto inventory = policy::load_data_classes(settings_.config_dirs);
+      auto request = input_.make_request();
+      request.rootfs_store = config.rootfs_dir;  // where image tiers find their images
+      const policy::LinuxHostView host;
+      const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
+      logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
+      auto plan = policy::make_plan(profile, request, facts, result_.context.run_id);
+      matrix = policy::load_approval_matrix(settings_.config_dirs);
+      if (settings_.dry_run) {
+        result_.dry_run = DryRun{std::move(plan), std::move(*matrix)};
+        return false;
+      }
+      auto digest = policy::plan_digest(plan);
+      governed = Governed{std::move(plan), std::move(digest)};
+    } catch (const Error& error) {
+      if (!settings_.dry_run) record_refusal(log, run_context, error);
+      throw;
+    }
+    const auto& plan = governed->plan;
+    for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
+    result_.context.rlimits = plan.rlimits;
+    wall_time_ = plan.wall_time;
+
+    trail_.emplace(log, run_context);
+    pass_approval_gate(*governed, *matrix, config, settings_.grant_file, *trail_);
+
+    launch::LaunchHooks hooks;
+    // What `tierbox gc` needs to close the trail of a run whose runner died.
+    hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
+    hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
+      trail_->started(plan, governed->digest, pid, cgroups);
+    };
+    hooks.after_end = [&](const launch::Outcome& ended) {
+      try {
+        trail_->ended(ended, ended.exit_status(), task_error(ended, wall_time_));
+      } catch (const Error& failed) {
+        end_failure_ = failed.what();
+      }
+    };
+    result_.outcome = launcher_.launch(plan, config, hooks);
+    return true;
+  }
+
+  // The run failed or was refused: the caller's result still says what
+  // happened, and the entry point prints it.
+  void fail(const Error& error) {
+    std::string message = error.what();
+    if (trail_ && (trail_->start_written() || trail_->queued() > 0)) {
+      // A launch that failed after its request was recorded: its end says why.
+      // When that fails too (the log itself is what failed, most often), the
+      // cause comes first on the one line, then the lost end.
+      try {
+        trail_->ended(result_.outcome, error.exit_status(), error.what());
+      } catch (const Error& failed) {
+        message += "; the end of the run could not be recorded either: " + std::string(failed.what());
+      }
+    }
+    result_.context.exit_status = error.exit_status();
+    result_.context.error = message;
+    result_.runner_error = true;
+  }
+
+  // The task ran: its end record (unless the after_end hook wrote it) and
+  // its exit status.
+  void finish() {
+    auto& context = result_.context;
+    const auto& outcome = result_.outcome;
+    context.exit_status = outcome.exit_status();
+    context.error = task_error(outcome, wall_time_);
+    if (!context.error.empty()) logging::error("{}", context.error);
+    warn_about_workspace(outcome);
+    try {
+      trail_->ended(outcome, context.exit_status, context.error);  // when the launch ended before the after_end hook
+    } catch (const Error& failed) {
+      end_failure_ = failed.what();
+    }
+    if (end_failure_.empty()) return;
+    // The task ran; its end is missing from the log (verify reports it as
+    // ended unknown). Say so, and make the caller see a runner failure, in
+    // the exit status and in the result alike.
+    const auto text = "the end of the run could not be recorded: " + end_failure_;
+    logging::error("{}", text);
+    if (context.exit_status == 0) context.exit_status = exit_code::runner_failed;
+    context.error = context.error.empty() ? text : context.error + "; " + text;
+  }
+
+  const TaskInput& input_;
+  const RunSettings& settings_;
+  Launcher& launcher_;
+  TaskResult result_;
+  std::optional<audit::LaunchAudit> trail_;
+  std::chrono::milliseconds wall_time_{0};
+  std::string end_failure_;  // why the end record could not be written
+};
+
+}  // namespace
+
+TaskResult run_task(const TaskInput& input, const RunSettings& settings, Launcher& launcher) {
+  return TaskRun(input, settings, launcher).run();
+}
+
+}  // namespace tierbox::service

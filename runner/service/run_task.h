@@ -1,0 +1,68 @@
+// run_task(): the one launch path behind every entry point (the CLI today,
+// the daemon and the OCI runtime mode later). It carries a request through
+// profile -> host facts -> plan -> approval gate -> launch, writing the audit
+// trail as it goes (request, decision, start, end; or the refusal), and
+// returns how the run ended. Entry points parse, print and map the result to
+// an exit status; none of them sequences policy, approval or audit itself.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "launch/outcome.h"
+#include "launch/result.h"
+#include "policy/approval_matrix.h"
+#include "policy/launch_plan.h"
+#include "policy/request.h"
+#include "service/launcher.h"
+
+namespace tierbox::service {
+
+// What the entry point asks for. The request itself is built inside the
+// audited part of the run (make_request), so a request that cannot be built
+// (an unreadable secret, a malformed limit) is refused and recorded like a
+// bad profile; tier, profile_file and argv are known before it and name the
+// run in the records written until then.
+struct TaskInput {
+  std::string tier;                     // "" = the configured default tier
+  std::filesystem::path profile_file;   // a profile file instead of a tier
+  std::vector<std::string> argv;
+  std::function<policy::TaskRequest()> make_request;
+};
+
+// What the entry point resolved about where the run's state lives.
+struct RunSettings {
+  std::vector<std::filesystem::path> config_dirs;
+  std::string audit_log;   // as asked (--audit-log); "" = TIERBOX_AUDIT_LOG, tierbox.json, the default
+  std::string grant_file;  // a signed grant instead of asking a person; "" = none
+  bool dry_run = false;    // plan and matrix only: nothing is launched, filed or recorded
+};
+
+// `--dry-run`: what the entry point prints.
+struct DryRun {
+  policy::LaunchPlan plan;
+  policy::ApprovalMatrix matrix;
+};
+
+struct TaskResult {
+  // The run's exit status (the task's own, or 124-127), with the error line,
+  // as the result file reports them.
+  launch::ResultContext context;
+  launch::Outcome outcome;
+  // True when the runner failed or refused (context.error is the one line to
+  // print); false when the task ran (context.error says why it ended badly,
+  // "" when it simply exited).
+  bool runner_error = false;
+  std::optional<DryRun> dry_run;
+  [[nodiscard]] int exit_status() const { return context.exit_status; }
+};
+
+// Throws only what is not a tierbox::Error (a bug); every Error is in the
+// result, its audit record written (or, when that failed too, named in the
+// error line).
+TaskResult run_task(const TaskInput& input, const RunSettings& settings, Launcher& launcher);
+
+}  // namespace tierbox::service
