@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <nlohmann/json.hpp>
 
 namespace tierbox::audit {
 namespace {

@@ -1,6 +1,7 @@
 #include "audit/verify.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "audit/audit_log.h"
 
