@@ -1,22 +1,34 @@
 #!/bin/sh
-# Installs what tierbox needs to build and test, from Debian 12's packages,
-# skipping what is already there. Run as root. gcc, git and python3 are the
-# workload the integration tests run inside sandboxes (docs/seccomp.md).
+# Installs what tierbox needs from Debian 12's packages, skipping what is
+# already there. Run as root.
+#   tools/install-deps.sh          what building and running tierbox need
+#   tools/install-deps.sh --test   that and what the tests, benchmarks and
+#                                  fuzzer need (tools/test.sh)
+# gcc, git and python3 in the test set are the workload the integration tests
+# run inside sandboxes (docs/seccomp.md).
 set -eu
 
-PACKAGES="
+RUN_PACKAGES="
   cmake g++ make pkg-config
-  libcap-dev libseccomp-dev libmnl-dev libnftnl-dev
+  libcap-dev libseccomp-dev libmnl-dev libnftnl-dev libsodium-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libboost-test-dev libsodium-dev
+"
+TEST_PACKAGES="
+  libboost-test-dev
   iproute2 nftables util-linux procps
   bubblewrap hyperfine
   clang libclang-rt-14-dev
   gcc git python3
 "
 
+case "${1:-}" in
+  "") packages="$RUN_PACKAGES" ;;
+  --test) packages="$RUN_PACKAGES $TEST_PACKAGES" ;;
+  *) echo "usage: tools/install-deps.sh [--test]" >&2; exit 2 ;;
+esac
+
 missing=""
-for package in $PACKAGES; do
+for package in $packages; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
     missing="$missing $package"
   fi
