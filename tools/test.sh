@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs missing dependencies, builds, and runs the whole test suite (unit
+# Installs missing dependencies (the test set too), builds everything, and runs the whole test suite (unit
 # and integration; integration tests create real sandboxes and need root),
 # then the kernel matrix: the kernel-dependent integration suites again in
 # VMs on Debian 12's 6.1 and Debian's 6.12, pure cgroup v2 (tools/vm,
@@ -7,7 +7,7 @@
 # matrix (it says so), e.g. when running a few suites with ctest arguments.
 set -eu
 cd "$(dirname "$0")/.."
-tools/build.sh
+tools/build.sh --tests
 host_status=0
 (cd build && ctest --output-on-failure -j "$(nproc)" "$@") || host_status=$?
 vm_status=0

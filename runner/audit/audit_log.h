@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <functional>
 #include <optional>
 #include <string>

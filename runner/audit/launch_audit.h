@@ -17,6 +17,7 @@
 
 #include <string>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 #include "audit/audit_log.h"
 #include "audit/records.h"

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <nlohmann/json.hpp>
 
 #include "common/json_bytes.h"
 #include "common/utf8.h"

@@ -18,7 +18,7 @@
 //                    launch::control_audit_event)
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
 #include "common/logging.h"

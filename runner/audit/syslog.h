@@ -5,7 +5,7 @@
 // refused launch.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace tierbox::audit {

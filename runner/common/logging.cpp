@@ -1,7 +1,9 @@
 #include "common/logging.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <memory>
 
 namespace tierbox::logging {
@@ -9,15 +11,8 @@ namespace {
 std::chrono::steady_clock::time_point g_start = std::chrono::steady_clock::now();
 bool g_verbose = false;
 std::shared_ptr<spdlog::logger> g_logger;
-}  // namespace
 
-void mark_process_start() { g_start = std::chrono::steady_clock::now(); }
-
-void configure(bool verbose_mode) {
-  g_verbose = verbose_mode;
-  if (g_logger) g_logger->set_level(verbose_mode ? spdlog::level::debug : spdlog::level::warn);
-}
-
+// The stderr logger ("tierbox: error: ...").
 spdlog::logger& logger() {
   if (!g_logger) {
     // A plain (uncoloured) stderr sink: stdout belongs to the task. Not
@@ -28,6 +23,14 @@ spdlog::logger& logger() {
     g_logger->set_level(g_verbose ? spdlog::level::debug : spdlog::level::warn);
   }
   return *g_logger;
+}
+}  // namespace
+
+void mark_process_start() { g_start = std::chrono::steady_clock::now(); }
+
+void configure(bool verbose_mode) {
+  g_verbose = verbose_mode;
+  if (g_logger) g_logger->set_level(verbose_mode ? spdlog::level::debug : spdlog::level::warn);
 }
 
 bool verbose() { return g_verbose; }
@@ -45,6 +48,18 @@ double milliseconds_between(std::uint64_t start_ns, std::uint64_t at_ns) {
 
 double elapsed_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g_start).count();
+}
+
+void step_formatted(double at_ms, fmt::string_view format, fmt::format_args args) {
+  logger().debug("[{:8.3f} ms] {}", at_ms, fmt::vformat(format, args));
+}
+
+void warn_formatted(fmt::string_view format, fmt::format_args args) {
+  logger().warn(fmt::string_view(fmt::vformat(format, args)));
+}
+
+void error_formatted(fmt::string_view format, fmt::format_args args) {
+  logger().error(fmt::string_view(fmt::vformat(format, args)));
 }
 
 }  // namespace tierbox::logging

@@ -2,13 +2,16 @@
 // (-v) prints each launch step with the time since tierbox started, so a user
 // can see where the milliseconds of a launch go. The spdlog logger is made on
 // first use: a launch that logs nothing does not pay for it.
+//
+// Only fmt/core.h is included here: spdlog, used header-only, costs about 9 s
+// of compile per unit that includes it, so it stays in logging.cpp. The
+// templates below only check the format string (at compile time) and erase the
+// arguments' types; the formatting itself is compiled once, in logging.cpp.
 #pragma once
 
-#include <spdlog/spdlog.h>
+#include <fmt/core.h>
 
-#include <chrono>
 #include <cstdint>
-#include <string_view>
 
 namespace tierbox::logging {
 
@@ -25,14 +28,17 @@ std::uint64_t start_monotonic_ns();
 // before the start (a clock read in another time namespace, or a step done
 // before mark_process_start) reads as negative, never as 2^64 - x.
 double milliseconds_between(std::uint64_t start_ns, std::uint64_t at_ns);
-// The stderr logger ("tierbox: error: ...").
-spdlog::logger& logger();
+
+// The type-erased forms the templates below call (logging.cpp).
+void step_formatted(double at_ms, fmt::string_view format, fmt::format_args args);
+void warn_formatted(fmt::string_view format, fmt::format_args args);
+void error_formatted(fmt::string_view format, fmt::format_args args);
 
 // "[   1.234 ms] step text" when verbose; nothing (and no formatting) otherwise.
 template <typename... Args>
 void step(fmt::format_string<Args...> format, Args&&... args) {
   if (!verbose()) return;
-  logger().debug("[{:8.3f} ms] {}", elapsed_ms(), fmt::format(format, std::forward<Args>(args)...));
+  step_formatted(elapsed_ms(), format, fmt::make_format_args(args...));
 }
 
 // A step that happened at a CLOCK_MONOTONIC time measured elsewhere (the child).
@@ -40,17 +46,19 @@ template <typename... Args>
 void step_at(std::uint64_t monotonic_ns, fmt::format_string<Args...> format, Args&&... args) {
   if (!verbose()) return;
   const double at_ms = milliseconds_between(start_monotonic_ns(), monotonic_ns);
-  logger().debug("[{:8.3f} ms] {}", at_ms, fmt::format(format, std::forward<Args>(args)...));
+  step_formatted(at_ms, format, fmt::make_format_args(args...));
 }
 
+// "tierbox: warning: ..." on stderr.
 template <typename... Args>
 void warn(fmt::format_string<Args...> format, Args&&... args) {
-  logger().warn(format, std::forward<Args>(args)...);
+  warn_formatted(format, fmt::make_format_args(args...));
 }
 
+// "tierbox: error: ..." on stderr.
 template <typename... Args>
 void error(fmt::format_string<Args...> format, Args&&... args) {
-  logger().error(format, std::forward<Args>(args)...);
+  error_formatted(format, fmt::make_format_args(args...));
 }
 
 }  // namespace tierbox::logging

@@ -1,5 +1,7 @@
 #include "net/report.h"
 
+#include <nlohmann/json.hpp>
+
 namespace tierbox::net {
 
 nlohmann::json NetworkReport::to_json() const {

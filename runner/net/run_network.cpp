@@ -1,6 +1,7 @@
 #include "net/run_network.h"
 
 #include <stdexcept>
+#include <nlohmann/json.hpp>
 
 namespace tierbox::net {
 namespace {

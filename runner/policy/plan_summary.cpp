@@ -1,6 +1,7 @@
 #include "policy/plan_summary.h"
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "common/digest.h"
 #include "common/json_bytes.h"

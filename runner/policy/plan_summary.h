@@ -9,7 +9,7 @@
 // own, addresses a name resolves to, which protected paths exist yet).
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <thread>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
 #include "common/logging.h"

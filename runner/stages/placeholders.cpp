@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <optional>
 #include <thread>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
 

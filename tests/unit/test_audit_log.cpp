@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "audit/audit_log.h"
 #include "common/errors.h"

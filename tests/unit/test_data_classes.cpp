@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
 #include "common/temp_dir.h"

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <set>
+#include <nlohmann/json.hpp>
 
 #include "net/address_plan.h"
 #include "net/destination.h"

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
 #include "common/temp_dir.h"

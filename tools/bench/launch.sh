@@ -13,7 +13,9 @@
 # capabilities dropped, uid 1000.
 set -eu
 cd "$(dirname "$0")/../.."
-[ -x build/tierbox ] && [ -x build/launch_bench ] && [ -x build/lean_launch ] || tools/build.sh >/dev/null
+# The benchmarks and bwrap come with the test set (tools/build.sh --tests).
+[ -x build/tierbox ] && [ -x build/launch_bench ] && [ -x build/lean_launch ] && command -v bwrap >/dev/null ||
+  tools/build.sh --tests >/dev/null
 # The benchmarks' own approval matrix, and an audit log on the same disk as
 # the default one (the fsyncs are part of a launch's cost, docs/performance.md).
 export TIERBOX_CONFIG_DIR="$(pwd)/tools/bench"

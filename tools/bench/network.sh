@@ -13,7 +13,8 @@
 # until that is done too (until-clean.sh waits for the helper's stderr).
 set -eu
 cd "$(dirname "$0")/../.."
-[ -x build/tierbox ] && [ -x build/tierbox-net ] && [ -x build/launch_bench ] || tools/build.sh >/dev/null
+# launch_bench is built with the tests (tools/build.sh --tests).
+[ -x build/tierbox ] && [ -x build/tierbox-net ] && [ -x build/launch_bench ] || tools/build.sh --tests >/dev/null
 # The benchmarks' own approval matrix, and an audit log on the same disk as
 # the default one (the fsyncs are part of a launch's cost, docs/performance.md).
 export TIERBOX_CONFIG_DIR="$(pwd)/tools/bench"

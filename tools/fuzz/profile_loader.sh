@@ -12,7 +12,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
-command -v clang++ >/dev/null || { echo "tierbox: clang++ missing (tools/install-deps.sh)" >&2; exit 1; }
+command -v clang++ >/dev/null || { echo "tierbox: clang++ missing (tools/install-deps.sh --test)" >&2; exit 1; }
 sanitize="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTIERBOX_BUILD_TESTS=OFF -DTIERBOX_FUZZ=ON -DCMAKE_CXX_FLAGS="$sanitize" -DCMAKE_C_FLAGS="$sanitize" >/dev/null

@@ -1,5 +1,6 @@
 // Review entries of data access: max_data_class and protected_paths.
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "policy/review/review.h"
 
