@@ -39,7 +39,15 @@ mount --bind "$(param modules)" "/lib/modules/$(uname -r)" || fail "bind the ker
 # No udev here: the disk's driver is loaded by hand, devtmpfs makes /dev/vda.
 modprobe virtio_blk && modprobe ext4 || fail "modprobe virtio_blk ext4"
 for attempt in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.5; done
+# A checkout under /tmp (CI may clone there) would vanish below the new /tmp:
+# keep it reachable at its own path, since the build has it compiled in.
+mkdir -p /run/tierbox-source && mount --bind "$source_dir" /run/tierbox-source ||
+  fail "bind the source directory $source_dir"
 mount -t ext4 /dev/vda /tmp && chmod 1777 /tmp || fail "mount the ext4 disk on /tmp"
+case "$source_dir" in
+  /tmp/*) mkdir -p "$source_dir" && mount --bind /run/tierbox-source "$source_dir" ||
+            fail "bind the source directory back at $source_dir" ;;
+esac
 ip link set lo up
 # QEMU's user-mode network: the tests need an address of the host's own that
 # is not loopback (a service there that a sandbox must not reach).
