@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "policy/json_reader.h"
 #include "policy/profile_loader.h"
@@ -32,14 +33,6 @@ DataClassRule parse_rule(const json& value, const std::string& file, const std::
   reader.string("comment");
   reader.finish();
   return rule;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "policy/json_reader.h"
@@ -83,14 +84,6 @@ void check_final_fields(const std::vector<FinalMark>& marks, const Profile& prof
       }
     }
   }
-}
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
 }
 
 struct LoadedFile {
