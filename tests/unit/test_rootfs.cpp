@@ -18,6 +18,7 @@
 #include "profile_text.h"
 #include "rootfs/archive_extract.h"
 #include "rootfs/manifest.h"
+#include "rootfs/recipe_build.h"
 #include "rootfs/tree_scan.h"
 
 using namespace tierbox;
@@ -340,6 +341,55 @@ BOOST_AUTO_TEST_CASE(diff_reports_a_changed_image) {
   auto found = std::find_if(changes.begin(), changes.end(), [](const auto& change) { return change.field == "rootfs"; });
   BOOST_REQUIRE(found != changes.end());
   BOOST_TEST((found->effect == policy::Effect::narrows));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rootfs_recipes)
+
+// The shipped recipes load; debian's builds the host's release with the
+// three packages the issue names, through mmdebstrap, without /dev nodes.
+BOOST_AUTO_TEST_CASE(the_shipped_debian_recipe_gives_mmdebstraps_arguments) {
+  const auto recipe = load_recipe(fs::path(TIERBOX_SOURCE_DIR) / "rootfs/debian.json");
+  BOOST_TEST(recipe.builder == "mmdebstrap");
+  BOOST_TEST(recipe.suite == "host");
+  const auto argv = mmdebstrap_argv(recipe, "bookworm", "/tmp/out.tar");
+  const std::vector<std::string> expected = {"mmdebstrap", "--mode=root", "--variant=minbase", "--format=tar",
+                                             "--skip=output/dev", "--quiet",
+                                             "--include=python3,git,ca-certificates", "bookworm", "/tmp/out.tar"};
+  BOOST_TEST(argv == expected, boost::test_tools::per_element());
+  BOOST_TEST(load_recipe(fs::path(TIERBOX_SOURCE_DIR) / "rootfs/minimal.json").builder == "busybox-static");
+}
+
+BOOST_AUTO_TEST_CASE(the_host_suite_is_the_debian_codename) {
+  BOOST_TEST(host_debian_codename("PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\nVERSION_CODENAME=bookworm\n", "r.json") == "bookworm");
+  try {
+    host_debian_codename("ID=ubuntu\nVERSION_CODENAME=noble\n", "r.json");
+    BOOST_FAIL("a non-Debian host was taken");
+  } catch (const Error& error) {
+    BOOST_TEST(std::string(error.what()).find("r.json: /suite") != std::string::npos, error.what());
+    BOOST_TEST(std::string(error.what()).find("ID=ubuntu") != std::string::npos, error.what());
+  }
+}
+
+// A package that mmdebstrap would read as an option, or an unknown variant,
+// is refused naming the file and the field.
+BOOST_AUTO_TEST_CASE(a_bad_debian_recipe_is_refused_naming_the_field) {
+  TempDir dir;
+  const auto refused = [&](const std::string& text, const std::string& field) {
+    const auto file = dir.write("bad.json", text);
+    try {
+      load_recipe(file);
+      BOOST_ERROR("accepted: " + text);
+    } catch (const Error& error) {
+      BOOST_TEST(std::string(error.what()).find(file.string() + ": " + field) != std::string::npos, error.what());
+    }
+  };
+  refused(R"({"builder": "mmdebstrap", "packages": ["--hook-dir=/x"]})", "/packages");
+  refused(R"({"builder": "mmdebstrap", "packages": "git"})", "/packages");
+  refused(R"({"builder": "mmdebstrap", "variant": "everything"})", "/variant");
+  refused(R"({"builder": "mmdebstrap", "suite": "-x"})", "/suite");
+  refused(R"({"builder": "debootstrap"})", "/builder");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
