@@ -371,15 +371,16 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;
   facts.data_access = assess_data_access(profile, inventory, workspace, view, never_visible);
+  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (!request.argv.empty() && profile.commands.allowed) {
     // The same PATH and working directory the child will use.
     std::string search_path = kDefaultPath;
     for (const auto& entry : build_environment(profile.environment, request.caller_env, request.env_overrides))
       if (entry.rfind("PATH=", 0) == 0) search_path = entry.substr(5);
     const std::string cwd = workspace ? profile.workspace.target : "/";
-    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
+    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
+                                   facts.rootfs_image ? facts.rootfs_image->tree : "");
   }
-  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (profile.network.mode == NetworkMode::allowlist) {
     for (const auto& destination : profile.network.allow)
       if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))

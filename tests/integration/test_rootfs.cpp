@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/temp_dir.h"
 #include "harness.h"
+#include "integration/rootfs_store.h"
 
 using namespace tierbox::testing;
 using nlohmann::json;
@@ -20,48 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One store for the suite, with `minimal` built once: a config directory
-// whose tierbox.json names the store (rootfs_dir).
-struct Store {
-  TempDir config{"tierbox-rootfs"};
-  fs::path store = config.path() / "store";
-  std::string digest;
-  ProcessResult built;
-  Store() {
-    config.write("tierbox.json", json{{"rootfs_dir", store.string()}}.dump());
-    built = rootfs({"build", "minimal"});
-    std::istringstream words(built.out);
-    std::string verb, name;
-    words >> verb >> name >> digest;
-  }
-  [[nodiscard]] ProcessResult rootfs(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"rootfs", "--config-dir", config.str()});
-    return run_tierbox(args);
-  }
-  // `run --tier TIER` with this store, in a workspace holding the probes.
-  [[nodiscard]] ProcessResult run(const std::string& tier, const std::vector<std::string>& command,
-                                  const Workspace& workspace) const {
-    std::vector<std::string> args = {"run", "--config-dir", config.str(), "--tier", tier, "--workspace", workspace.str(), "--"};
-    args.insert(args.end(), command.begin(), command.end());
-    return run_tierbox(args);
-  }
-  [[nodiscard]] fs::path tree(const std::string& digest_of_image) const {
-    return store / "images" / digest_of_image.substr(7) / "tree";
-  }
-};
-
-const Store& store() {
-  static const Store instance;
-  BOOST_REQUIRE_MESSAGE(instance.built.status == 0, "rootfs build minimal: " + instance.built.err);
-  return instance;
-}
-
-// A workspace with the static probe (the image has no libc for the usual one).
-struct ProbeWorkspace : Workspace {
-  ProbeWorkspace() {
-    fs::copy_file(TIERBOX_STATIC_PROBE, path() / "probe-static");
-  }
-};
+const RootfsStore& store() { return minimal_store(); }
 
 // Lines of a mountinfo whose root (field 4) is a host path other than the
 // image store's or the workspace's. Mounts at /dev/* (tierbox's device
@@ -173,26 +134,85 @@ BOOST_AUTO_TEST_CASE(inotify_is_denied_in_the_image_tier) {
   BOOST_TEST(json::parse(allowed.out)["result"] == "ok", allowed.out + allowed.err);
 }
 
-// Two runs on the same image: a watch in run A on /bin while run B executes
-// /bin/sh. sealed: A cannot watch at all. Control: in the image tier with
-// inotify allowed, A learns that B ran busybox (the leak the denial stops).
-BOOST_AUTO_TEST_CASE(a_watch_in_one_run_sees_nothing_of_another) {
+// The test: a watch inside run A on the image's /usr/bin sees nothing
+// while run B (same image) and the host run programs from the image. sealed:
+// A cannot watch at all (EPERM). Controls: the image tier with inotify
+// allowed sees both (the leak the denial stops: inotify watches inodes, and
+// every run's mount of the image shows the same ones), and so does the same
+// watch on the host's /usr/bin in readonly, a host-/usr tier that allows
+// inotify, while run B and the host run /usr/bin/true.
+BOOST_AUTO_TEST_CASE(a_watch_in_one_run_sees_nothing_of_another_or_the_host) {
   ProbeWorkspace workspace;
   write_watch_tier();
-  const auto watch_while_other_runs = [&](const std::string& tier) {
+  const auto image_busybox = (store().tree(store().digest) / "bin/busybox").string();
+  const auto watch_while_others_run = [&](const std::string& tier, const std::string& probe,
+                                          const std::function<void()>& others) {
     BackgroundRun watcher({"run", "--config-dir", store().config.str(), "--tier", tier, "--workspace", workspace.str(), "--",
-                           "./probe-static", "watch", "/bin", "3"});
+                           probe, "watch", "/usr/bin", "3"});
     const bool watching = !watcher.wait_for_line("watching", std::chrono::seconds(10)).empty();
-    if (watching) BOOST_TEST(store().run("sealed", {"sh", "-c", "true"}, workspace).status == 0);
+    others();  // also when A could not watch: it must see nothing of them
     BOOST_TEST(watcher.wait() == 0);
-    return json::parse(watcher.out());
+    auto report = json::parse(watcher.out());
+    BOOST_TEST(watching == (report["result"] == "ok"), report.dump());
+    return report;
   };
-  auto sealed = watch_while_other_runs("sealed");
+  const auto image_programs = [&] {
+    BOOST_TEST(store().run("sealed", {"sh", "-c", "true"}, workspace).status == 0);  // run B
+    BOOST_TEST(run_process({image_busybox, "true"}).status == 0);                    // the host
+  };
+  auto sealed = watch_while_others_run("sealed", "./probe-static", image_programs);
   BOOST_TEST(sealed["result"] == "EPERM", sealed.dump());
-  BOOST_TEST(!sealed.contains("opened"));
-  auto allowed = watch_while_other_runs("sealed-watch");
+  BOOST_TEST(!sealed.contains("opened"), sealed.dump());
+  // Control 1: the image tier with inotify allowed sees the image's busybox run.
+  auto allowed = watch_while_others_run("sealed-watch", "./probe-static", image_programs);
   BOOST_TEST(allowed["result"] == "ok", allowed.dump());
   BOOST_TEST(allowed["opened"].dump().find("busybox") != std::string::npos, allowed.dump());
+  // Control 2: readonly on the host's /usr sees run B's and the host's programs.
+  auto host = watch_while_others_run("readonly", "./probe", [&] {
+    BOOST_TEST(store().run("untrusted", {"/usr/bin/true"}, workspace).status == 0);
+    BOOST_TEST(run_process({"/usr/bin/true"}).status == 0);
+  });
+  BOOST_TEST(host["result"] == "ok", host.dump());
+  BOOST_TEST(host["opened"].dump().find("\"true\"") != std::string::npos, host.dump());
+}
+
+// allowed_commands in an image tier resolve inside the image, never on the
+// host: sh (busybox there) runs, ls is refused, the host's python3 is not
+// found, and a sha256 pin is checked against the image's file.
+BOOST_AUTO_TEST_CASE(allowed_commands_resolve_inside_the_image) {
+  ProbeWorkspace workspace;
+  const auto busybox = store().tree(store().digest) / "bin/busybox";
+  const auto digest_of_busybox = run_process({"/usr/bin/sha256sum", busybox.string()}).out.substr(0, 64);
+  const auto write_commands_tier = [&](const std::string& name, const json& allowed) {
+    auto tier = json::parse(std::ifstream(fs::path(TIERBOX_SOURCE_DIR) / "profiles/tiers/sealed.json"));
+    tier.erase("$schema");
+    tier["allowed_commands"] = allowed;
+    store().config.write("tiers/" + name + ".json", tier.dump());
+  };
+  write_commands_tier("sealed-commands", {"sh", "/usr/bin/python3", {{"path", "/bin/cat"}, {"sha256", digest_of_busybox}}});
+  auto sh = store().run("sealed-commands", {"sh", "-c", "echo ok"}, workspace);
+  BOOST_TEST(sh.status == 0, sh.err);
+  BOOST_TEST(sh.out == "ok\n");
+  auto ls = store().run("sealed-commands", {"ls", "/"}, workspace);
+  BOOST_TEST(ls.status == 126);
+  BOOST_TEST(ls.err.find("\"ls\" resolves to /bin/ls, which tier 'sealed-commands' does not allow") != std::string::npos, ls.err);
+  // On the host /usr/bin/python3 exists; in the image it does not.
+  BOOST_REQUIRE(fs::exists("/usr/bin/python3"));
+  auto python = store().run("sealed-commands", {"/usr/bin/python3", "-c", "1"}, workspace);
+  BOOST_TEST(python.status == 127, python.err);
+  BOOST_TEST(python.err.find("not found in the sandbox") != std::string::npos, python.err);
+  // The pin matches the image's busybox (cat links to it).
+  auto cat = store().run("sealed-commands", {"cat", "/etc/hostname"}, workspace);
+  BOOST_TEST(cat.status == 0, cat.err);
+  // A pin the image's file does not have refuses the launch; profile check says so too.
+  write_commands_tier("sealed-commands-wrong", {{{"path", "/bin/cat"}, {"sha256", std::string(64, 'f')}}});
+  auto wrong = store().run("sealed-commands-wrong", {"cat", "/etc/hostname"}, workspace);
+  BOOST_TEST(wrong.status == 126);
+  BOOST_TEST(wrong.err.find("the file now has sha256 " + digest_of_busybox) != std::string::npos, wrong.err);
+  auto check = run_tierbox({"profile", "check", "--config-dir", store().config.str(),
+                            (store().config.path() / "tiers/sealed-commands-wrong.json").string()});
+  BOOST_TEST(check.status == 1);
+  BOOST_TEST(check.err.find("has sha256 " + digest_of_busybox) != std::string::npos, check.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_is_refused_naming_both) {
