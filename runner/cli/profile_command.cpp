@@ -59,7 +59,8 @@ std::optional<policy::RootfsStatus> rootfs_status_of(const policy::Profile& prof
   if (!profile.rootfs.is_image()) return std::nullopt;
   const rootfs::Store store(policy::load_runner_config(dirs).rootfs_dir);
   const auto image = store.find(profile.rootfs.image);
-  return policy::rootfs_status(profile.rootfs, image ? std::optional(image->digest) : std::nullopt, store.root().string());
+  return policy::rootfs_status(profile.rootfs, image ? std::optional(image->digest) : std::nullopt, store.root().string(),
+                               image ? image->created : "", profile.metadata.reviewed_on);
 }
 
 int list(const ProfileOptions& options, const CommonOptions& common) {

@@ -9,6 +9,7 @@
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/rfc3339.h"
 #include "common/unique_fd.h"
 #include "policy/json_reader.h"
 #include "rootfs/archive_extract.h"
@@ -88,9 +89,9 @@ ImageName commit_image(const Store& store, const std::string& name, StagingDir& 
   std::error_code ec;
   if (!fs::exists(destination, ec) && ::rename(staging.path().c_str(), destination.c_str()) != 0)
     throw_sys_error("rename(" + quote(staging.path().string()) + ", " + quote(destination.string()) + ")");
-  ImageName image{name, digest, source, std::move(stripped)};
+  ImageName image{name, digest, source, std::move(stripped), rfc3339_utc(std::chrono::system_clock::now())};
   write_file_atomically(name_file, json{{"name", image.name}, {"digest", image.digest}, {"source", image.source},
-                                        {"stripped", image.stripped}}.dump(1) + "\n");
+                                        {"stripped", image.stripped}, {"created", image.created}}.dump(1) + "\n");
   return image;
 }
 

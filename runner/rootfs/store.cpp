@@ -25,7 +25,8 @@ json read_json(const fs::path& file) {
 ImageName name_from(const json& document, const fs::path& file) {
   try {
     ImageName image{document.at("name").get<std::string>(), document.at("digest").get<std::string>(),
-                    document.value("source", ""), document.value("stripped", std::vector<std::string>{})};
+                    document.value("source", ""), document.value("stripped", std::vector<std::string>{}),
+                    document.value("created", "")};
     if (!digest_hex(image.digest)) throw Error(file.string() + ": /digest: expected sha256:<64 hex digits>", exit_code::runner_failed);
     return image;
   } catch (const json::exception& error) {

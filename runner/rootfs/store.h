@@ -26,6 +26,7 @@ struct ImageName {
   std::string digest;  // "sha256:<hex>"
   std::string source;  // what it was imported or built from
   std::vector<std::string> stripped;  // setuid/setgid bits removed at import
+  std::string created;  // when the name was pointed at this digest (RFC 3339 UTC); "" in older stores
 };
 
 class Store {

@@ -231,6 +231,23 @@ BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_is_refused_naming_both) {
   auto check = run_tierbox({"profile", "check", "--config-dir", store().config.str(), "pinned-wrong"});
   BOOST_TEST(check.status == 1);
   BOOST_TEST(check.err.find("changed since it was pinned") != std::string::npos, check.err);
+  // Unpinned, reviewed before the image was made: check and list flag it.
+  write_tier("unpinned-old", "image:minimal");
+  auto tier = json::parse(std::ifstream(store().config.path() / "tiers/unpinned-old.json"));
+  tier["reviewed_on"] = "2026-01-01";
+  store().config.write("tiers/unpinned-old.json", tier.dump());
+  const auto tier_file = (store().config.path() / "tiers/unpinned-old.json").string();
+  auto old = run_tierbox({"profile", "check", "--config-dir", store().config.str(), tier_file});
+  BOOST_TEST(old.err.find("the image changed since the tier was last reviewed: made ") != std::string::npos, old.err);
+  auto listed = json::parse(run_tierbox({"profile", "list", "--json", "--config-dir", store().config.str()}).out);
+  std::string status;
+  for (const auto& row : listed)
+    if (row["tier"] == "unpinned-old") status = row.value("rootfs_status", "");
+  BOOST_TEST(status.find("changed since the tier was last reviewed") != std::string::npos, listed.dump());
+  // Control: pinned-right, whose pin is the image's, is not flagged.
+  auto right = run_tierbox({"profile", "check", "--config-dir", store().config.str(),
+                            (store().config.path() / "tiers/pinned-right.json").string()});
+  BOOST_TEST(right.err.find("changed since") == std::string::npos, right.err);
 }
 
 BOOST_AUTO_TEST_CASE(verify_names_modified_added_and_removed_files) {

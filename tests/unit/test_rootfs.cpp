@@ -331,6 +331,14 @@ BOOST_AUTO_TEST_CASE(check_flags_a_missing_unpinned_or_changed_image) {
   auto unpinned = policy::rootfs_status(*policy::parse_rootfs("image:minimal"), kDigestA, "/s");
   BOOST_TEST((unpinned && !unpinned->error && unpinned->message.find("not pinned") != std::string::npos));
   BOOST_TEST(!policy::rootfs_status(*policy::parse_rootfs("host"), std::nullopt, "/s"));
+  // Unpinned: an image made after the tier's last review is named as changed.
+  const auto reviewed = policy::parse_date("2026-12-01");
+  auto after = policy::rootfs_status(*policy::parse_rootfs("image:minimal"), kDigestA, "/s", "2026-12-07T05:00:00Z", reviewed);
+  BOOST_TEST((after && !after->error), "no status");
+  BOOST_TEST(after->message.find("changed since the tier was last reviewed: made 2026-12-07, reviewed_on 2026-12-01") != std::string::npos,
+             after->message);
+  auto before = policy::rootfs_status(*policy::parse_rootfs("image:minimal"), kDigestA, "/s", "2026-11-30T23:59:59Z", reviewed);
+  BOOST_TEST(before->message.find("changed since") == std::string::npos, before->message);
 }
 
 BOOST_AUTO_TEST_CASE(diff_reports_a_changed_image) {
