@@ -118,6 +118,44 @@ BOOST_AUTO_TEST_CASE(the_static_probe_runs_in_the_image_and_finds_no_way_out) {
   BOOST_TEST(report["fd_escapes"].empty(), report["fd_escapes"].dump());
 }
 
+// The identity and mount checks test_sandbox.cpp makes in untrusted, in the
+// image tier: no capability, no_new_privs, every namespace new, the task's
+// uid, every mount nosuid and nodev, read-only unless it is a planned
+// writable one, kernel knobs not writable.
+BOOST_AUTO_TEST_CASE(the_sandbox_checks_of_the_host_tiers_hold_in_the_image_tier) {
+  ProbeWorkspace workspace;
+  auto result = store().run("sealed", {"./probe-static", "info"}, workspace);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  auto info = json::parse(result.out);
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+    BOOST_TEST(info[set] == "0000000000000000", set << " = " << info[set]);
+  BOOST_TEST(info["NoNewPrivs"] == "1");
+  for (const char* attempt : {"setuid0", "sethostname", "mount_tmpfs", "mknod", "unshare_mount"})
+    BOOST_TEST(info[attempt] == "EPERM", attempt << ": " << info[attempt]);
+  BOOST_TEST(info["uid"] == 1000);
+  BOOST_TEST(info["groups"].empty(), info["groups"].dump());
+  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"}) {
+    struct stat host {};
+    BOOST_REQUIRE(::stat((std::string("/proc/self/ns/") + name).c_str(), &host) == 0);
+    BOOST_TEST(info["namespaces"][name].get<ino_t>() != host.st_ino, name << " namespace is the host's");
+  }
+  const std::set<std::string> writable = {"/tmp", "/dev/pts", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full",
+                                          "/dev/random", "/dev/urandom", "/dev/tty", "/proc"};
+  BOOST_TEST(info["mounts"].size() > 5u, info["mounts"].dump());
+  for (const auto& mount : info["mounts"]) {
+    const std::string point = mount["mount_point"];
+    const std::string options = "," + mount["options"].get<std::string>() + ",";
+    BOOST_TEST(options.find(",nosuid,") != std::string::npos, point << " lacks nosuid");
+    if (!writable.count(point)) BOOST_TEST(options.find(",ro,") != std::string::npos, point << " is writable: " << options);
+    if (mount["fstype"] != "devtmpfs" && point != "/dev/pts") BOOST_TEST(options.find(",nodev,") != std::string::npos, point << " lacks nodev");
+  }
+  auto writes = store().run("sealed", {"./probe-static", "write", "/bin/busybox", "/etc", "/proc/sys/kernel/hostname", "/workspace"}, workspace);
+  BOOST_REQUIRE_MESSAGE(writes.status == 0, writes.err);
+  const auto outcomes = json::parse(writes.out);
+  BOOST_TEST(outcomes.size() == 4u, outcomes.dump());
+  for (const auto& [path, outcome] : outcomes.items()) BOOST_TEST(outcome != "ok", path << ": " << outcome);
+}
+
 // Mechanism: the sealed tier denies inotify (and fanotify_init) by seccomp.
 // A per-run mount of the image would not help: inotify watches inodes, and
 // every run's mount of the image shows the same inodes. Control: the image

@@ -19,6 +19,7 @@
 #include "rootfs/archive_extract.h"
 #include "rootfs/manifest.h"
 #include "rootfs/recipe_build.h"
+#include "rootfs/store.h"
 #include "rootfs/tree_scan.h"
 
 using namespace tierbox;
@@ -234,6 +235,40 @@ BOOST_AUTO_TEST_CASE(scan_and_seal_give_a_root_owned_read_only_tree) {
   BOOST_TEST(manifest.entries[1].mode == 0555u);
   BOOST_TEST(manifest.entries[1].size == 3u);
   BOOST_TEST(manifest.entries[1].sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+// A launch hashes the manifest's bytes when they are the canonical JSON,
+// parses an older indented one, and refuses either once changed; the root's
+// entries come from the tree, unhashed.
+BOOST_AUTO_TEST_CASE(the_launch_check_of_a_manifest_and_the_roots_entries) {
+  TempDir store_dir;
+  store_dir.write("tree/bin/tool", "abc");
+  store_dir.write("tree/etc/hosts", "h");
+  fs::create_directory_symlink("bin", store_dir.path() / "tree/sbin");
+  const auto manifest = scan_tree(store_dir.path() / "tree");
+  const auto digest = manifest_digest(manifest);
+  const Store store(store_dir.path() / "store");
+  const auto image = store.image_dir(digest);
+  fs::create_directories(image);
+  const auto write_manifest = [&](const std::string& text) { std::ofstream(image / "manifest.json", std::ios::trunc) << text; };
+  write_manifest(to_json(manifest).dump() + "\n");
+  BOOST_CHECK_NO_THROW(store.check_manifest(digest));
+  write_manifest(to_json(manifest).dump(1) + "\n");  // an older store's form
+  BOOST_CHECK_NO_THROW(store.check_manifest(digest));
+  auto changed = manifest;
+  changed.entries[0].mode = 0777;
+  for (const auto& text : {to_json(changed).dump() + "\n", to_json(changed).dump(1)}) {
+    write_manifest(text);
+    BOOST_CHECK_THROW(store.check_manifest(digest), Error);
+  }
+  const auto top = scan_directory(store_dir.path() / "tree", "");
+  BOOST_REQUIRE_EQUAL(top.size(), 3u);
+  BOOST_TEST(top[0].path == "bin");
+  BOOST_TEST((top[2].kind == EntryKind::symlink && top[2].link == "bin"));
+  const auto etc = scan_directory(store_dir.path() / "tree", "etc");
+  BOOST_REQUIRE_EQUAL(etc.size(), 1u);
+  BOOST_TEST(etc[0].path == "etc/hosts");
+  BOOST_TEST(etc[0].sha256.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
