@@ -84,7 +84,7 @@ ImageName commit_image(const Store& store, const std::string& name, StagingDir& 
   const auto manifest = scan_tree(staging.tree());
   const auto digest = manifest_digest(manifest);
   // Canonical JSON, the bytes its digest is taken over (Store::check_manifest).
-  write_file_atomically(staging.path() / "manifest.json", to_json(manifest).dump() + "\n");
+  write_file_atomically(staging.path() / "manifest.json", to_json(manifest).dump());
   if (::chmod(staging.path().c_str(), 0755) != 0) throw_sys_error("chmod(" + quote(staging.path().string()) + ", 0755)");
   const auto destination = store.image_dir(digest);
   std::error_code ec;
@@ -95,7 +95,7 @@ ImageName commit_image(const Store& store, const std::string& name, StagingDir& 
     // The same image, committed before: its manifest is rewritten in the
     // canonical form (an older tierbox wrote it indented, which launches
     // must parse instead of hash; same entries, same digest).
-    write_file_atomically(destination / "manifest.json", to_json(manifest).dump() + "\n");
+    write_file_atomically(destination / "manifest.json", to_json(manifest).dump());
   }
   ImageName image{name, digest, source, std::move(stripped), rfc3339_utc(std::chrono::system_clock::now())};
   write_file_atomically(name_file, json{{"name", image.name}, {"digest", image.digest}, {"source", image.source},

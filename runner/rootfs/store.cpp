@@ -1,11 +1,13 @@
 #include "rootfs/store.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <fstream>
-#include <iterator>
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/unique_fd.h"
 #include "rootfs/tree_scan.h"
 
 namespace tierbox::rootfs {
@@ -95,14 +97,9 @@ Manifest Store::manifest(const std::string& digest) const {
 void Store::check_manifest(const std::string& digest) const {
   const auto file = image_dir(digest) / "manifest.json";
   const auto hex = digest_hex(digest);
-  std::string bytes;
-  {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(file.string() + ": cannot be read (fix: tierbox rootfs verify, then re-import the image)", exit_code::runner_failed);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  if (!bytes.empty() && bytes.back() == '\n') bytes.pop_back();
-  if (hex && sha256_hex(bytes) == *hex) return;
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) throw_sys_error("open(" + quote(file.string()) + ")");
+  if (hex && sha256_hex_of_fd(fd.get(), file.string()) == *hex) return;
   (void)manifest(digest);  // another form, or changed: parsed, and refused if changed
 }
 

@@ -251,13 +251,13 @@ BOOST_AUTO_TEST_CASE(the_launch_check_of_a_manifest_and_the_roots_entries) {
   const auto image = store.image_dir(digest);
   fs::create_directories(image);
   const auto write_manifest = [&](const std::string& text) { std::ofstream(image / "manifest.json", std::ios::trunc) << text; };
-  write_manifest(to_json(manifest).dump() + "\n");
+  write_manifest(to_json(manifest).dump());
   BOOST_CHECK_NO_THROW(store.check_manifest(digest));
   write_manifest(to_json(manifest).dump(1) + "\n");  // an older store's form
   BOOST_CHECK_NO_THROW(store.check_manifest(digest));
   auto changed = manifest;
   changed.entries[0].mode = 0777;
-  for (const auto& text : {to_json(changed).dump() + "\n", to_json(changed).dump(1)}) {
+  for (const auto& text : {to_json(changed).dump(), to_json(changed).dump(1)}) {
     write_manifest(text);
     BOOST_CHECK_THROW(store.check_manifest(digest), Error);
   }
