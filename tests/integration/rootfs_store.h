@@ -61,4 +61,24 @@ struct ProbeWorkspace : Workspace {
   ProbeWorkspace() { std::filesystem::copy_file(TIERBOX_STATIC_PROBE, path() / "probe-static"); }
 };
 
+// Lines of a mountinfo whose root (field 4) is a host path other than the
+// image store's or the workspace's. Mounts at /dev/* (tierbox's device
+// binds, roots like /null of devtmpfs) and /proc/* (procfs rebinds and
+// masks, roots like /sys of procfs) are not host trees.
+inline std::vector<std::string> host_paths_in(const std::string& mountinfo, const std::string& workspace,
+                                              const std::filesystem::path& store) {
+  std::vector<std::string> found;
+  std::istringstream lines(mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point;
+    fields >> id >> parent >> device >> root >> mount_point;
+    const bool allowed = root == "/" || root.rfind(store.string() + "/", 0) == 0 ||
+                         root.rfind(workspace, 0) == 0 || mount_point.rfind("/dev/", 0) == 0 ||
+                         mount_point.rfind("/proc/", 0) == 0;
+    if (!allowed) found.push_back(line);
+  }
+  return found;
+}
+
 }  // namespace tierbox::testing

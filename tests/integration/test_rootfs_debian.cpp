@@ -85,6 +85,17 @@ BOOST_AUTO_TEST_CASE(no_setuid_program_and_no_host_tool_is_visible) {
   BOOST_TEST(host.out.find("FOUND /usr/bin/") != std::string::npos, host.out);
 }
 
+BOOST_AUTO_TEST_CASE(the_mount_table_names_no_host_path_but_the_workspace) {
+  const auto* store = debian_store();
+  if (!store) return;
+  ProbeWorkspace workspace;
+  auto sealed = store->run("sealed-debian", {"cat", "/proc/self/mountinfo"}, workspace);
+  BOOST_TEST(sealed.status == 0, sealed.err);
+  BOOST_TEST(sealed.out.find(workspace.str()) != std::string::npos, sealed.out);
+  const auto found = host_paths_in(sealed.out, workspace.str(), store->store);
+  BOOST_TEST(found.empty(), json(found).dump());
+}
+
 BOOST_AUTO_TEST_CASE(the_probe_finds_no_way_out_and_the_image_verifies) {
   const auto* store = debian_store();
   if (!store) return;
