@@ -325,6 +325,49 @@ std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const st
   return facts;
 }
 
+// The OCI runtime mode: a bundle's root directory, described like a store
+// image (its root's entries, its etc/'s), so the planner binds it the same
+// way: each entry a read-only, nosuid, nodev tree. Entries of another type
+// (a device node, fifo or socket at the top or in etc/) are left out.
+namespace {
+
+std::optional<RootfsImageFacts> container_root_facts(const ContainerRoot& container) {
+  RootfsImageFacts facts{"container:" + container.id, container.image_digest, container.tree.string(), {}, {}};
+  const auto entries_of = [&](const std::filesystem::path& directory) {
+    std::vector<ImageEntryFacts> out;
+    std::error_code ec;
+    std::filesystem::directory_iterator it(directory, ec);
+    if (ec)
+      throw Error("container " + container.id + ": cannot list " + quote(directory.string()) + ": " + ec.message() +
+                      " (fix: check the bundle's root.path)",
+                  exit_code::runner_failed);
+    for (const auto& entry : it) {
+      const auto status = entry.symlink_status(ec);
+      if (ec) continue;
+      ImageEntryFacts facts_entry{entry.path().filename().string(), rootfs::EntryKind::directory, ""};
+      if (std::filesystem::is_symlink(status)) {
+        facts_entry.kind = rootfs::EntryKind::symlink;
+        facts_entry.link = std::filesystem::read_symlink(entry.path(), ec).string();
+        if (ec) continue;
+      } else if (std::filesystem::is_regular_file(status)) {
+        facts_entry.kind = rootfs::EntryKind::file;
+      } else if (!std::filesystem::is_directory(status)) {
+        continue;
+      }
+      out.push_back(std::move(facts_entry));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+  };
+  facts.top = entries_of(container.tree);
+  std::error_code ec;
+  if (std::filesystem::is_directory(std::filesystem::symlink_status(container.tree / "etc", ec)))
+    facts.etc = entries_of(container.tree / "etc");
+  return facts;
+}
+
+}  // namespace
+
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
                             const HostView& view, const std::vector<std::string>& never_visible) {
   const auto widened = widen(tier, request);
@@ -379,7 +422,8 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     const std::string cwd = workspace ? profile.workspace.target : "/";
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
   }
-  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
+  if (request.container) facts.rootfs_image = container_root_facts(*request.container);
+  else if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (profile.network.mode == NetworkMode::allowlist) {
     for (const auto& destination : profile.network.allow)
       if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))
