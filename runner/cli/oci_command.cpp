@@ -139,13 +139,15 @@ int supervise(const Globals& globals, const oci::Spec& spec, const CreateOptions
     state.sandbox_pid = sandbox_pid;
     state.sandbox_start_time = process_start_time(sandbox_pid).value_or(0);
     state.status = "created";
+    // The fifo is open for reading before create returns: a `start` right
+    // after it finds a reader (else its open would fail with ENXIO).
+    UniqueFd fifo(::open(store.fifo(state.id).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) throw_sys_error("open(" + quote(store.fifo(state.id).string()) + ", O_RDONLY)");
     store.write(state);
     write_all(notify_fd.get(), "ok\n", "the create notification");
     notify_fd.reset();
     // Wait for `start` (a byte on the fifo) or the sandbox's end (kill or
     // delete --force before start).
-    UniqueFd fifo(::open(store.fifo(state.id).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!fifo) throw_sys_error("open(" + quote(store.fifo(state.id).string()) + ", O_RDONLY)");
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, sandbox_pid, 0)));
     if (!pidfd) throw_sys_error("pidfd_open(" + std::to_string(sandbox_pid) + ")");
     while (true) {
@@ -248,6 +250,10 @@ pid_t create_container(const Globals& globals, const CreateOptions& options) {
   if (child == 0) {
     notify_read.reset();
     ::setsid();
+    // The container's stdio may be a pipe the engine closes early: a warning
+    // written then must not kill the run. (The task gets SIGPIPE back: the
+    // launch resets every ignored signal for it.)
+    ::signal(SIGPIPE, SIG_IGN);
     if (pty) {
       for (int fd = 0; fd <= 2; ++fd) ::dup2(pty->slave.get(), fd);
       pty.reset();

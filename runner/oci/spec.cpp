@@ -154,13 +154,16 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out)
     const bool bind = mount.type == "bind" || has_option(mount, "bind") || has_option(mount, "rbind");
     if (is_under(mount.destination, "/proc") || is_under(mount.destination, "/dev") ||
         is_under(mount.destination, "/sys")) {
+      // tierbox's own /proc, /dev, /dev/pts and /dev/shm (podman binds a
+      // /dev/shm of its own: tierbox's tmpfs takes its place).
+      if (mount.destination == "/proc" || mount.destination == "/dev" || mount.destination == "/dev/pts" ||
+          mount.destination == "/dev/shm") {
+        if (bind) out.notes.push_back(field + ": tierbox gives its own");
+        continue;
+      }
       if (bind)
         throw Refusal(field + ": a host bind below /proc, /dev or /sys; tier '" + tier.name +
                       "' never binds host paths there (fix: leave it out)");
-      // tierbox's own /proc, /dev, /dev/pts and /dev/shm; no /sys, no mqueue.
-      if (mount.destination == "/proc" || mount.destination == "/dev" || mount.destination == "/dev/pts" ||
-          mount.destination == "/dev/shm")
-        continue;
       out.notes.push_back(field + ": " + mount.type + " not mounted (tierbox gives no sysfs, cgroupfs or mqueue)");
       continue;
     }

@@ -203,6 +203,14 @@ BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refus
   document["hooks"] = {{"prestart", json::array({{{"path", "/bin/true"}}})}};
   BOOST_TEST(contains(refusal(document), "hooks.prestart: OCI hooks are not supported"));
 
+  // podman binds a /dev/shm of its own: tierbox's takes its place; a host
+  // bind anywhere else below /dev, /proc or /sys is refused.
+  document = runc_default_spec();
+  document["mounts"].push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", "/var/lib/c/shm"}, {"options", {"rbind"}}});
+  BOOST_TEST(refusal(document).empty());
+  document["mounts"].push_back({{"destination", "/sys/kernel/debug"}, {"type", "bind"}, {"source", "/sys/kernel/debug"}});
+  BOOST_TEST(contains(refusal(document), "mounts[6] (/sys/kernel/debug): a host bind below /proc, /dev or /sys"));
+
   document = runc_default_spec();
   document["mounts"].push_back({{"destination", "/mnt"}, {"type", "nfs"}, {"source", "server:/x"}});
   BOOST_TEST(contains(refusal(document), "mounts[5] (/mnt).type \"nfs\""));
