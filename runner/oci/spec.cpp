@@ -186,14 +186,19 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out)
   }
 }
 
+// A limit is a ceiling on both sides: below the tier's it narrows the run;
+// above it (podman's default pids limit of 2048, a pod's memory limit) the
+// tier's stays in force, noted for --log: the bundle never raises it.
 template <typename T>
 void narrow_limit(const std::optional<T>& asked, const std::optional<T>& tier_value, const std::string& field,
-                  const std::string& key, const policy::Profile& tier, std::string (*text)(T), std::optional<T>& out) {
+                  const std::string& key, const policy::Profile& tier, std::string (*text)(T), std::optional<T>& out,
+                  std::vector<std::string>& notes) {
   if (!asked) return;
-  if (tier_value && *asked > *tier_value)
-    throw Refusal(field + " " + text(*asked) + ": above tier '" + tier.name + "' limits." + key + " (" +
-                  text(*tier_value) + "); a bundle may only narrow the tier (fix: ask for at most " + text(*tier_value) +
-                  ", or use a tier that allows more)");
+  if (tier_value && *asked > *tier_value) {
+    notes.push_back(field + " " + text(*asked) + ": above tier '" + tier.name + "' limits." + key + "; the tier's " +
+                    text(*tier_value) + " applies");
+    return;
+  }
   out = *asked;
 }
 
@@ -300,16 +305,16 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   const auto& limits = tier.limits.cgroup;
   if (spec.memory_limit && *spec.memory_limit > 0)
     narrow_limit<std::uint64_t>(static_cast<std::uint64_t>(*spec.memory_limit), limits.memory.value,
-                                "linux.resources.memory.limit", "memory", tier, size_text, request.memory);
+                                "linux.resources.memory.limit", "memory", tier, size_text, request.memory, out.notes);
   if (spec.pids_limit && *spec.pids_limit > 0)
     narrow_limit<std::uint64_t>(static_cast<std::uint64_t>(*spec.pids_limit), limits.pids.value,
-                                "linux.resources.pids.limit", "pids", tier, count_text, request.pids);
+                                "linux.resources.pids.limit", "pids", tier, count_text, request.pids, out.notes);
   if (spec.cpu_quota && *spec.cpu_quota > 0) {
     const std::uint64_t period = spec.cpu_period && *spec.cpu_period > 0 ? *spec.cpu_period : 100000;
     const auto millicores = static_cast<std::uint32_t>(
         std::max<std::uint64_t>(10, static_cast<std::uint64_t>(*spec.cpu_quota) * 1000 / period));
     narrow_limit<std::uint32_t>(millicores, limits.cpu_millicores.value, "linux.resources.cpu.quota", "cpu", tier,
-                                millicores_text, request.cpu_millicores);
+                                millicores_text, request.cpu_millicores, out.notes);
   }
   if (!spec.root_readonly) out.notes.push_back("root.readonly: false: the root is read-only in tierbox");
 

@@ -82,7 +82,8 @@ struct Narrowed {
 // The bundle within tier: throws Refusal with one line naming the field for
 // a privileged bundle, a host namespace, a joined namespace, an added
 // capability, a device, a hook, a host network under a tier without
-// network, limits above the tier's. A bind mount becomes a --bind of the
+// network. Limits below the tier's narrow it; above it the tier's stay (a
+// note). A bind mount becomes a --bind of the
 // request, checked by the planner like one (the tier's widening.binds and
 // data classes). bundle: the bundle directory (root.path is relative to it).
 Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std::filesystem::path& bundle,

@@ -216,17 +216,26 @@ BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refus
   BOOST_TEST(contains(refusal(document), "mounts[5] (/mnt).type \"nfs\""));
 }
 
-BOOST_AUTO_TEST_CASE(limits_above_the_tier_are_refused_naming_the_field) {
+BOOST_AUTO_TEST_CASE(limits_never_rise_above_the_tier) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
   auto document = runc_default_spec();
   document["linux"]["resources"]["memory"]["limit"] = 4LL << 30;
-  const auto memory = refusal(document);
-  BOOST_TEST(contains(memory, "linux.resources.memory.limit 4G: above tier 'untrusted' limits.memory (512M)"), memory);
-  document = runc_default_spec();
-  document["linux"]["resources"]["pids"]["limit"] = 100000;
-  BOOST_TEST(contains(refusal(document), "linux.resources.pids.limit 100000"));
-  document = runc_default_spec();
+  document["linux"]["resources"]["pids"]["limit"] = 2048;  // podman's default
   document["linux"]["resources"]["cpu"] = {{"quota", 400000}, {"period", 100000}};
-  BOOST_TEST(contains(refusal(document), "linux.resources.cpu.quota 4000m CPU"));
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  // Nothing asked of the planner: the tier's 512M, 128 pids and 1 CPU stay.
+  BOOST_TEST(!narrowed.request.memory);
+  BOOST_TEST(!narrowed.request.pids);
+  BOOST_TEST(!narrowed.request.cpu_millicores);
+  const auto noted = [&](const std::string& part) {
+    return std::any_of(narrowed.notes.begin(), narrowed.notes.end(), [&](const auto& note) { return contains(note, part); });
+  };
+  BOOST_TEST(noted("linux.resources.memory.limit 4G: above tier 'untrusted' limits.memory; the tier's 512M applies"));
+  BOOST_TEST(noted("linux.resources.pids.limit 2048"));
+  BOOST_TEST(noted("linux.resources.cpu.quota 4000m CPU"));
+  // Below the tier: narrowed.
+  document["linux"]["resources"]["cpu"] = {{"quota", 50000}, {"period", 100000}};
+  BOOST_TEST(*oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00").request.cpu_millicores == 500u);
 }
 
 BOOST_AUTO_TEST_CASE(a_container_root_replaces_the_tiers_host_binds) {
