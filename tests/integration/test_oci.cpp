@@ -73,7 +73,7 @@ struct Bundle {
     fs::create_directories(bundle / "rootfs" / "etc");
     fs::create_directories(bundle / "rootfs" / "tmp");
     fs::copy_file("/bin/busybox", bundle / "rootfs" / "bin" / "busybox");
-    for (const char* applet : {"sh", "echo", "cat", "sleep", "id", "hostname", "ls", "test", "[", "true"})
+    for (const char* applet : {"sh", "echo", "cat", "sleep", "id", "hostname", "ls", "test", "[", "true", "grep"})
       fs::create_symlink("busybox", bundle / "rootfs" / "bin" / applet);
     ::chmod(dir.path().c_str(), 0755);
     write_config(config_json);
@@ -377,6 +377,117 @@ BOOST_AUTO_TEST_CASE(systemd_cgroup_is_refused_clearly) {
   BOOST_TEST(result.status != 0);
   BOOST_TEST(contains(result.err, "--systemd-cgroup: not supported"), result.err);
   BOOST_TEST(line_count(result.err) == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Container engines from Debian's packages, each in a mount namespace of the
+// test's own (podman's and containerd's mounts vanish with it), with storage,
+// state and sockets in a temp directory, and tierbox as their runtime through
+// a wrapper that names the test's config and audit log.
+namespace {
+
+bool have_program(const std::string& name) {
+  return run_process({"/bin/sh", "-c", "command -v " + name}).status == 0;
+}
+
+struct Engine {
+  Bundle b{bundle_config({"true"})};
+  fs::path wrapper = b.dir.path() / "tierbox-runc";
+  Engine() {
+    std::ofstream(wrapper) << "#!/bin/sh\nexport TIERBOX_AUDIT_LOG='" << b.audit_log.string() << "'\nexec '" << kTierbox
+                           << "' oci --config-dir '" << b.config.string() << "' \"$@\"\n";
+    fs::permissions(wrapper, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec);
+  }
+  // The script in a private mount namespace; its output and status.
+  [[nodiscard]] ProcessResult script(const std::string& text) const {
+    SpawnOptions options;
+    options.timeout = std::chrono::seconds(120);
+    return run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", text}, options);
+  }
+  [[nodiscard]] std::string file(const std::string& name) const { return Bundle::read_text(b.dir.path() / name); }
+  [[nodiscard]] bool audited(const std::string& event) const {
+    for (const auto& record : b.audit_records())
+      if (record.at("event") == event && record.contains("container")) return true;
+    return false;
+  }
+};
+
+// What the probe prints inside: the tier's seccomp filter, no_new_privs, no
+// capabilities, the tier's nofile rlimit (untrusted: 256).
+const char* const kProbeCommand =
+    "echo hello-engine; grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status; ulimit -n; exit 5";
+
+void expect_tier_in_force(const std::string& out) {
+  BOOST_TEST(contains(out, "hello-engine"), out);
+  BOOST_TEST(contains(out, "Seccomp:\t2"), out);
+  BOOST_TEST(contains(out, "NoNewPrivs:\t1"), out);
+  BOOST_TEST(contains(out, "CapEff:\t0000000000000000"), out);
+  BOOST_TEST(contains(out, "\n256\n"), out);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(oci_engines)
+
+BOOST_AUTO_TEST_CASE(podman_runs_an_imported_image_in_the_tier) {
+  REQUIRE_BUSYBOX();
+  if (!have_program("podman")) {
+    BOOST_TEST_MESSAGE("skipped: podman is not installed (apt-get install podman; tools/install-deps.sh --test)");
+    return;
+  }
+  Engine engine;
+  const auto base = engine.b.dir.path().string();
+  const std::string podman = "podman --root " + base + "/storage --runroot " + base +
+                             "/run --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime " +
+                             engine.wrapper.string();
+  const std::string image = "localhost/tierbox-oci-test:1";
+  const auto result = engine.script(
+      "set -u; cd " + base + " && tar -C bundle/rootfs -cf image.tar . && " + podman + " import image.tar " + image +
+      " >/dev/null && " + podman + " run --rm --network none --annotation io.tierbox.tier=untrusted " + image +
+      " /bin/sh -c \"" + kProbeCommand + "\" >probe.out 2>probe.err; echo $? >probe.status; " + podman +
+      " run --rm --network none --privileged " + image + " /bin/true >privileged.out 2>privileged.err; echo $? "
+      ">privileged.status; " + podman + " rm -a -f >/dev/null 2>&1; " + podman + " rmi -a -f >/dev/null 2>&1; true");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  BOOST_TEST(engine.file("probe.status") == "5\n", engine.file("probe.err"));
+  expect_tier_in_force(engine.file("probe.out"));
+  BOOST_TEST(engine.file("privileged.status") != "0\n");
+  BOOST_TEST(contains(engine.file("privileged.err"), "the bundle is privileged"), engine.file("privileged.err"));
+  BOOST_TEST(engine.audited("start"));
+  BOOST_TEST(engine.audited("end"));
+  BOOST_TEST(engine.audited("profile_refused"));
+}
+
+BOOST_AUTO_TEST_CASE(containerd_runs_a_rootfs_with_tierbox_as_the_runc_binary) {
+  REQUIRE_BUSYBOX();
+  if (!have_program("containerd") || !have_program("ctr")) {
+    BOOST_TEST_MESSAGE("skipped: containerd is not installed (apt-get install containerd; tools/install-deps.sh --test)");
+    return;
+  }
+  Engine engine;
+  const auto base = engine.b.dir.path().string();
+  std::ofstream(engine.b.dir.path() / "containerd.toml")
+      << "version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n";
+  const std::string ctr = "ctr -a " + base + "/c.sock";
+  // containerd started here, with its own root, state and socket, stopped
+  // (and waited for) at the end; its shims end with their containers.
+  const auto result = engine.script(
+      "set -u; cd " + base + "; containerd --root " + base + "/croot --state " + base + "/cstate --address " + base +
+      "/c.sock --config " + base + "/containerd.toml >containerd.log 2>&1 & pid=$!; "
+      "for i in $(seq 100); do [ -S c.sock ] && break; sleep 0.1; done; " +
+      ctr + " run --rm --runc-binary " + engine.wrapper.string() + " --rootfs " + base +
+      "/bundle/rootfs tierbox-oci-ctr1 /bin/sh -c \"" + kProbeCommand + "\" >probe.out 2>probe.err; echo $? >probe.status; " +
+      ctr + " run --rm --runc-binary " + engine.wrapper.string() + " --privileged --rootfs " + base +
+      "/bundle/rootfs tierbox-oci-ctr2 /bin/true >privileged.out 2>privileged.err; echo $? >privileged.status; " +
+      ctr + " containers rm tierbox-oci-ctr2 >/dev/null 2>&1; kill $pid; wait $pid; true");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  BOOST_TEST(engine.file("probe.status") == "5\n", engine.file("probe.err"));
+  expect_tier_in_force(engine.file("probe.out"));
+  BOOST_TEST(engine.file("privileged.status") != "0\n");
+  BOOST_TEST(contains(engine.file("privileged.err"), "the bundle is privileged"), engine.file("privileged.err"));
+  BOOST_TEST(engine.audited("start"));
+  BOOST_TEST(engine.audited("end"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
