@@ -114,8 +114,7 @@ void write_pid_file(const std::string& path, pid_t pid) {
 // The supervising process: the container's run, start to end. Its exit
 // status is the container's. notify_fd gets "ok\n" once the container is
 // created, or "error: LINE\n" when the run ends before that.
-int supervise(const Globals& globals, const oci::Spec& spec, const CreateOptions& options, oci::ContainerState state,
-              UniqueFd notify_fd) {
+int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState state, UniqueFd notify_fd) {
   const oci::StateStore store(globals.root);
   const auto dirs = config_dirs(globals);
   service::TaskInput input;
@@ -192,7 +191,6 @@ int supervise(const Globals& globals, const oci::Spec& spec, const CreateOptions
   } catch (const Error&) {
     // Deleted meanwhile (delete --force): nothing to record.
   }
-  (void)options;
   return status;
 }
 
@@ -262,7 +260,7 @@ pid_t create_container(const Globals& globals, const CreateOptions& options) {
     try {
       state.pid = ::getpid();
       state.pid_start_time = process_start_time(state.pid).value_or(0);
-      status = supervise(globals, spec, options, state, std::move(notify_write));
+      status = supervise(globals, spec, state, std::move(notify_write));
     } catch (const std::exception& error) {
       log_line(globals, "error", "container " + state.id + ": " + error.what(), false);
     }

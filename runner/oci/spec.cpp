@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/units.h"
+#include "policy/path_pattern.h"
 
 namespace tierbox::oci {
 namespace {
@@ -128,10 +129,6 @@ bool has_option(const Mount& mount, const std::string& option) {
   return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
 }
 
-bool is_under(const std::string& path, const std::string& directory) {
-  return path == directory || path.rfind(directory + "/", 0) == 0;
-}
-
 // The capabilities container engines give by default (containerd's and
 // podman's default set): tierbox tasks run without any, so these are
 // dropped, which only narrows. Any other one is an added capability.
@@ -152,8 +149,8 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out)
     const auto& mount = spec.mounts[i];
     const auto field = "mounts[" + std::to_string(i) + "] (" + mount.destination + ")";
     const bool bind = mount.type == "bind" || has_option(mount, "bind") || has_option(mount, "rbind");
-    if (is_under(mount.destination, "/proc") || is_under(mount.destination, "/dev") ||
-        is_under(mount.destination, "/sys")) {
+    if (policy::is_same_or_under(mount.destination, "/proc") || policy::is_same_or_under(mount.destination, "/dev") ||
+        policy::is_same_or_under(mount.destination, "/sys")) {
       // tierbox's own /proc, /dev, /dev/pts and /dev/shm (podman binds a
       // /dev/shm of its own: tierbox's tmpfs takes its place).
       if (mount.destination == "/proc" || mount.destination == "/dev" || mount.destination == "/dev/pts" ||
@@ -234,6 +231,14 @@ Spec parse_spec(const json& document, const std::string& origin) {
                   reader.strings_at(entry, "options", field + ".options")};
       if (mount.destination.empty() || mount.destination.front() != '/')
         reader.fail(field + ".destination", "not an absolute path", "give an absolute path in the container");
+      // Lexically normal, so that a check of where it lands cannot be
+      // walked around ("/dev/../etc").
+      const auto& destination = mount.destination;
+      if (destination.find("//") != std::string::npos || destination.find("/./") != std::string::npos ||
+          destination.find("/../") != std::string::npos || (destination.size() > 1 && destination.back() == '/') ||
+          destination.ends_with("/..") || destination.ends_with("/."))
+        reader.fail(field + ".destination", quote(destination) + " is not a normalized path",
+                    "write it without '.', '..', '//' or a trailing '/'");
       spec.mounts.push_back(std::move(mount));
     }
   }

@@ -142,12 +142,6 @@ struct Bundle {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Each refused bundle: create fails with the one line, no state is left,
 // no sandbox ran, and the refusal is in the audit trail with the container.
@@ -159,7 +153,7 @@ void expect_refused(const json& config, const std::string& id, const std::string
   BOOST_TEST(contains(created.err, line_part), created.err);
   BOOST_TEST(!fs::exists(b.root / id));
   // The engine reads the error back from --log.
-  const auto log = read_file(b.dir.path() / "log.json");
+  const auto log = Bundle::read_text(b.dir.path() / "log.json");
   BOOST_TEST(contains(log, "\"level\":\"error\""), log);
   bool refusal_recorded = false;
   for (const auto& record : b.audit_records()) {
@@ -179,7 +173,7 @@ BOOST_AUTO_TEST_CASE(create_start_state_kill_delete) {
   const auto pid_file = b.dir.path() / "pid";
   const auto created = b.oci_detached({"create", "--bundle", b.bundle.string(), "--pid-file", pid_file.string(), "c1"});
   BOOST_REQUIRE_MESSAGE(created.status == 0, "create: " + created.err);
-  const int pid = std::stoi(read_file(pid_file));
+  const int pid = std::stoi(Bundle::read_text(pid_file));
 
   auto state = b.state("c1");
   BOOST_TEST(state.at("ociVersion") == "1.0.2");

@@ -105,6 +105,9 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named_with_the_file) {
   document.erase("root");
   BOOST_TEST(contains(parse_error(document), "root: missing"));
   document = runc_default_spec();
+  document["mounts"][4]["destination"] = "/dev/../etc/passwd";
+  BOOST_TEST(contains(parse_error(document), "mounts[4].destination: \"/dev/../etc/passwd\" is not a normalized path"));
+  document = runc_default_spec();
   document["mounts"][0]["options"] = "ro";
   BOOST_TEST(contains(parse_error(document), "mounts[0].options: not an array"));
 }
