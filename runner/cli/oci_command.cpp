@@ -100,10 +100,14 @@ std::filesystem::path root_tree(const oci::Spec& spec, const std::filesystem::pa
 
 // An annotation's digest, else the manifest digest of the root tree (every
 // file read: for a large image, annotate io.tierbox.image-digest instead).
+// The host's root is never scanned: the planner refuses it (audited).
 std::string image_digest(const oci::Spec& spec, const std::filesystem::path& bundle) {
   auto digest = oci::annotated_digest(spec);
   if (!digest.empty()) return digest;
-  return rootfs::manifest_digest(rootfs::scan_tree(root_tree(spec, bundle)));
+  std::error_code ec;
+  const auto root = std::filesystem::canonical(root_tree(spec, bundle), ec);
+  if (ec || root == "/") return "";
+  return rootfs::manifest_digest(rootfs::scan_tree(root));
 }
 
 void write_pid_file(const std::string& path, pid_t pid) {

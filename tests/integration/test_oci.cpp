@@ -359,6 +359,21 @@ BOOST_AUTO_TEST_CASE(privileged_host_network_and_unknown_tier) {
   unknown["annotations"]["io.tierbox.tier"] = "no-such-tier";
   expect_refused(unknown, "u1", "no-such-tier");
 
+  // A root that is the host's, or holds the audit log: never bound.
+  auto host_root = bundle_config({"true"});
+  host_root["root"]["path"] = "/";
+  expect_refused(host_root, "h1", "root.path \"/\" is the host's root");
+  {
+    Bundle holder(bundle_config({"true"}));
+    auto config = bundle_config({"true"});
+    config["root"]["path"] = holder.dir.path().string();  // holds holder's audit log, which the run writes to
+    holder.write_config(config);
+    const auto created = holder.oci_detached({"create", "--bundle", holder.bundle.string(), "a1"});
+    BOOST_TEST(created.status != 0);
+    BOOST_TEST(contains(created.err, "which no sandbox may see"), created.err);
+    BOOST_TEST(!fs::exists(holder.root / "a1"));
+  }
+
   // Control: the same bundle with nothing widened runs.
   Bundle b(bundle_config({"true"}));
   const auto result = b.oci({"run", "--bundle", b.bundle.string(), "ok1"});
