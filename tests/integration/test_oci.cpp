@@ -457,12 +457,16 @@ BOOST_AUTO_TEST_CASE(podman_runs_an_imported_image_in_the_tier) {
       " >/dev/null && " + podman + " run --rm --network none --annotation io.tierbox.tier=untrusted " + image +
       " /bin/sh -c \"" + kProbeCommand + "\" >probe.out 2>probe.err; echo $? >probe.status; " + podman +
       " run --rm --network none --privileged " + image + " /bin/true >privileged.out 2>privileged.err; echo $? "
-      ">privileged.status; " + podman + " rm -a -f >/dev/null 2>&1; " + podman + " rmi -a -f >/dev/null 2>&1; true");
+      ">privileged.status; id=$(" + podman + " run -d --network none " + image + " /bin/sleep 4323) && " + podman +
+      " stop -t 5 $id >/dev/null && " + podman + " inspect --format '{{.State.Status}} {{.State.ExitCode}}' $id "
+      ">stopped.out 2>&1; " + podman + " rm -a -f >/dev/null 2>&1; " + podman + " rmi -a -f >/dev/null 2>&1; true");
   BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
   BOOST_TEST(engine.file("probe.status") == "5\n", engine.file("probe.err"));
   expect_tier_in_force(engine.file("probe.out"));
   BOOST_TEST(engine.file("privileged.status") != "0\n");
   BOOST_TEST(contains(engine.file("privileged.err"), "the bundle is privileged"), engine.file("privileged.err"));
+  // podman stop: `kill ID SIGTERM` reaches the task through the sandbox's init.
+  BOOST_TEST(engine.file("stopped.out") == "exited 143\n");
   BOOST_TEST(engine.audited("start"));
   BOOST_TEST(engine.audited("end"));
   BOOST_TEST(engine.audited("profile_refused"));
