@@ -1,5 +1,7 @@
 #include "oci/spec.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <set>
 
@@ -77,6 +79,18 @@ void parse_process(const Reader& reader, const json& process, Spec& spec) {
   if (const auto it = process.find("terminal"); it != process.end()) {
     if (!it->is_boolean()) reader.fail("process.terminal", "not a boolean", "true or false");
     spec.terminal = it->get<bool>();
+  }
+  if (const auto it = process.find("rlimits"); it != process.end() && !it->is_null()) {
+    if (!it->is_array()) reader.fail("process.rlimits", "not an array", "make it a JSON array");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto field = "process.rlimits[" + std::to_string(i) + "]";
+      if (!(*it)[i].is_object()) reader.fail(field, "not an object", "{\"type\": \"RLIMIT_NOFILE\", \"soft\": N, \"hard\": N}");
+      const auto soft = reader.number_at<std::uint64_t>((*it)[i], "soft", field + ".soft");
+      const auto hard = reader.number_at<std::uint64_t>((*it)[i], "hard", field + ".hard");
+      if (!soft || !hard) reader.fail(field, "soft and hard are required", "give both");
+      if (*soft > *hard) reader.fail(field, "soft above hard", "make soft at most hard");
+      spec.rlimits.push_back({reader.string_at((*it)[i], "type", field + ".type", true), *soft, *hard});
+    }
   }
   if (const auto* capabilities = reader.object_at(process, "capabilities", "process.capabilities")) {
     std::set<std::string> all;
@@ -323,6 +337,20 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   }
   if (!spec.root_readonly) out.notes.push_back("root.readonly: false: the root is read-only in tierbox");
 
+  std::vector<policy::RlimitRequest> rlimits;
+  for (const auto& limit : spec.rlimits) {
+    static const std::pair<const char*, int> kKnown[] = {{"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},
+                                                         {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_CORE", RLIMIT_CORE},
+                                                         {"RLIMIT_STACK", RLIMIT_STACK},   {"RLIMIT_AS", RLIMIT_AS}};
+    const auto known = std::find_if(std::begin(kKnown), std::end(kKnown),
+                                    [&](const auto& entry) { return limit.type == entry.first; });
+    if (known == std::end(kKnown)) {
+      out.notes.push_back("process.rlimits: " + limit.type + " not applied (tierbox sets nofile, nproc, fsize, core, stack, as)");
+      continue;
+    }
+    rlimits.push_back({known->second, limit.soft, limit.hard});
+  }
+
   request.argv = spec.args;
   for (const auto& entry : spec.env) {
     const auto equals = entry.find('=');
@@ -335,6 +363,7 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   root.image_digest = image_digest;
   root.cwd = spec.cwd;
   root.hostname = spec.hostname;
+  root.rlimits = std::move(rlimits);
   request.container = std::move(root);
   return out;
 }

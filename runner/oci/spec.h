@@ -45,6 +45,12 @@ struct Spec {
   std::string cwd = "/";
   bool terminal = false;
   std::vector<std::string> capabilities;  // the union of every set, "CAP_..."
+  struct Rlimit {
+    std::string type;  // "RLIMIT_NOFILE"
+    std::uint64_t soft = 0;
+    std::uint64_t hard = 0;
+  };
+  std::vector<Rlimit> rlimits;
   // root
   std::string root_path;
   bool root_readonly = false;

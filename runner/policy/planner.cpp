@@ -572,6 +572,25 @@ void plan_rlimits(const RlimitsSpec& spec, const HostFacts& host, LaunchPlan& pl
   }
 }
 
+// A container's process.rlimits: each lowers the tier's (or the caller's
+// hard limit, where the tier sets none); none raises one.
+void narrow_rlimits(const std::vector<RlimitRequest>& requested, const HostFacts& host, LaunchPlan& plan) {
+  for (const auto& asked : requested) {
+    auto it = std::find_if(plan.rlimits.begin(), plan.rlimits.end(),
+                           [&](const auto& setting) { return setting.resource == asked.resource; });
+    if (it == plan.rlimits.end()) {
+      RlimitSetting setting{asked.resource, asked.soft, asked.hard};
+      if (auto caller = host.rlimit_hard.find(asked.resource); caller != host.rlimit_hard.end())
+        setting.hard = std::min(setting.hard, caller->second);
+      setting.soft = std::min(setting.soft, setting.hard);
+      plan.rlimits.push_back(setting);
+      continue;
+    }
+    it->hard = std::min(it->hard, asked.hard);
+    it->soft = std::min({it->soft, asked.soft, it->hard});
+  }
+}
+
 }  // namespace
 
 const char* rlimit_name(int resource) {
@@ -649,6 +668,7 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.network = profile.network.mode;
   if (plan.network == NetworkMode::allowlist) plan.egress = plan_egress(profile, host);
   plan_rlimits(profile.limits.rlimits, host, plan);
+  if (request.container) narrow_rlimits(request.container->rlimits, host, plan);
   plan.cgroup_limits = profile.limits.cgroup;
   plan.cgroup_parent = request.cgroup_parent.value_or("");
   plan.seccomp = profile.seccomp;

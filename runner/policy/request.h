@@ -38,12 +38,20 @@ struct ExtraBind {
 
 // The OCI runtime mode (runner/oci): a container bundle's root directory
 // takes the place of the tier's root (rootfs host's binds or image:NAME).
+// process.rlimits of a container: each only lowers what the tier sets.
+struct RlimitRequest {
+  int resource = 0;  // RLIMIT_*
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+};
+
 struct ContainerRoot {
   std::filesystem::path tree;   // the bundle's root.path, absolute
   std::string id;               // the engine's container id
   std::string image_digest;     // "sha256:<hex>": an annotation's, or the tree's manifest digest
   std::string cwd = "/";        // process.cwd
   std::string hostname;         // "" = the tier's
+  std::vector<RlimitRequest> rlimits;
 };
 
 struct TaskRequest {

@@ -272,6 +272,14 @@ BOOST_AUTO_TEST_CASE(run_passes_exit_codes_and_the_container_sees_its_root) {
   BOOST_TEST(!contains(result.out, "HOST-USR"), result.out);
   BOOST_TEST(!fs::exists(b.root / "r1"));  // run deletes what it created
 
+  // process.rlimits below the tier's (untrusted: nofile 256) are applied.
+  auto limited = bundle_config({"sh", "-c", "ulimit -n"});
+  limited["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"soft", 64}, {"hard", 64}}});
+  b.write_config(limited);
+  const auto narrowed = b.oci({"run", "--bundle", b.bundle.string(), "r3"});
+  BOOST_TEST(narrowed.status == 0, narrowed.err);
+  BOOST_TEST(narrowed.out == "64\n");
+
   b.write_config(bundle_config({"sh", "-c", "kill -TERM $$"}));
   BOOST_TEST(b.oci({"run", "--bundle", b.bundle.string(), "r2"}).status == 128 + SIGTERM);
 }

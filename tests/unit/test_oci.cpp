@@ -1,6 +1,8 @@
 // The OCI runtime mode's pure parts: config.json parsing, narrowing to a
 // tier (every refusal names its field), the plan of a container root, the
 // state JSON and the audit record's container field.
+#include <sys/resource.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -267,6 +269,36 @@ BOOST_AUTO_TEST_CASE(a_container_root_replaces_the_tiers_host_binds) {
                          [](const auto& op) { return op.target == "etc/hostname" && op.data == "box\n"; }));
   // Narrowed limits are in force.
   BOOST_TEST(*plan.cgroup_limits.memory.value == 268435456u);
+}
+
+BOOST_AUTO_TEST_CASE(process_rlimits_only_lower_the_tiers) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});  // nofile 256, fsize 1G
+  auto document = runc_default_spec();
+  document["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", 1048576}},
+                                                {{"type", "RLIMIT_FSIZE"}, {"soft", 4096}, {"hard", 8192}},
+                                                {{"type", "RLIMIT_CORE"}, {"soft", 0}, {"hard", 0}},
+                                                {{"type", "RLIMIT_MEMLOCK"}, {"soft", 1}, {"hard", 1}}});
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  BOOST_TEST(std::any_of(narrowed.notes.begin(), narrowed.notes.end(),
+                         [](const auto& note) { return contains(note, "RLIMIT_MEMLOCK not applied"); }));
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{"container:c1", "sha256:00", "/b/rootfs", {}, {}};
+  const auto plan = policy::make_plan(profile, narrowed.request, facts, "r1");
+  const auto limit_of = [&](int resource) {
+    const auto it = std::find_if(plan.rlimits.begin(), plan.rlimits.end(),
+                                 [&](const auto& setting) { return setting.resource == resource; });
+    BOOST_REQUIRE(it != plan.rlimits.end());
+    return std::make_pair(it->soft, it->hard);
+  };
+  BOOST_TEST(limit_of(RLIMIT_NOFILE).first == 256u);  // the bundle's 1024/1048576 never raise the tier's
+  BOOST_TEST(limit_of(RLIMIT_NOFILE).second == 256u);
+  BOOST_TEST(limit_of(RLIMIT_FSIZE).first == 4096u);  // lowered
+  BOOST_TEST(limit_of(RLIMIT_FSIZE).second == 8192u);
+  BOOST_TEST(limit_of(RLIMIT_CORE).second == 0u);     // added: the tier sets none
+  auto bad = runc_default_spec();
+  bad["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"soft", 10}, {"hard", 5}}});
+  BOOST_TEST(contains(parse_error(bad), "process.rlimits[0]: soft above hard"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
