@@ -143,6 +143,9 @@ json end_record(const RunContext& context, const launch::Outcome& outcome, int e
                      {"pids_peak", value_or_null(usage.pids_peak)}};
   record["violations"] = violations(outcome);
   record["landlock"] = outcome.landlock;
+  // Mode allowlist: what the task reached and was refused, and with names
+  // what it asked the run's resolver (docs/network.md).
+  if (outcome.network && outcome.network->mode == "allowlist") record["network"] = outcome.network->to_json();
   record["error"] = error.empty() ? json(nullptr) : json(message_text(error));
   record["outcome"] = end_outcome(outcome);
   return record;

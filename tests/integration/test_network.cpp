@@ -240,7 +240,7 @@ struct NamesFixture {
 
 BOOST_FIXTURE_TEST_CASE(pinned_names_resolve_to_the_launch_address_and_nothing_else_resolves, NamesFixture) {
   write_hosts(pinned.address());
-  const auto profile = write_network_profile(files, "named", {{"mode", "allowlist"}, {"allow", {"svc.tierbox.test:8080/tcp"}}});
+  const auto profile = write_network_profile(files, "named", {{"mode", "allowlist"}, {"names", "pinned"}, {"allow", {"svc.tierbox.test:8080/tcp"}}});
   const auto prefix = with_hosts_file(hosts_file, nsswitch_file);
   // By name: the pinned host answers; a name the host knows but the tier
   // does not list does not resolve at all.
@@ -273,7 +273,7 @@ BOOST_FIXTURE_TEST_CASE(pinned_names_resolve_to_the_launch_address_and_nothing_e
 
 BOOST_FIXTURE_TEST_CASE(a_name_that_resolves_into_a_denied_range_is_refused, NamesFixture) {
   write_hosts(pinned.address());
-  const auto profile = write_network_profile(files, "meta", {{"mode", "allowlist"}, {"allow", {"meta.tierbox.test:80/tcp"}}});
+  const auto profile = write_network_profile(files, "meta", {{"mode", "allowlist"}, {"names", "pinned"}, {"allow", {"meta.tierbox.test:80/tcp"}}});
   std::vector<std::string> argv = with_hosts_file(hosts_file, nsswitch_file);
   argv.insert(argv.end(), {kTierbox, "run", "--profile", profile, "--", "/bin/true"});
   auto result = run_process(argv);
@@ -283,7 +283,7 @@ BOOST_FIXTURE_TEST_CASE(a_name_that_resolves_into_a_denied_range_is_refused, Nam
 
 BOOST_FIXTURE_TEST_CASE(a_name_that_does_not_resolve_fails_the_launch, NamesFixture) {
   write_hosts(pinned.address());
-  const auto profile = write_network_profile(files, "missing", {{"mode", "allowlist"}, {"allow", {"nowhere.tierbox.test:80/tcp"}}});
+  const auto profile = write_network_profile(files, "missing", {{"mode", "allowlist"}, {"names", "pinned"}, {"allow", {"nowhere.tierbox.test:80/tcp"}}});
   std::vector<std::string> argv = with_hosts_file(hosts_file, nsswitch_file);
   argv.insert(argv.end(), {kTierbox, "run", "--profile", profile, "--", "/bin/true"});
   auto result = run_process(argv);

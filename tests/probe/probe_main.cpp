@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   else if (command == "resolve") report = resolve(args);
   else if (command == "resolve-after" && args.size() >= 2)
     report = resolve_after(args[0], std::vector<std::string>(args.begin() + 1, args.end()));
+  else if (command == "exchange-after" && args.size() == 5)
+    report = exchange_after(args[0], args[1], args[2], std::stoi(args[3]), args[4]);
+  else if (command == "dns-flood" && args.size() == 2) report = dns_flood(std::stoi(args[0]), args[1]);
   else if (command == "hold" && args.size() == 3) report = hold(args[0], std::stoi(args[1]), args[2]);
   else if (command == "net-admin") report = net_admin(args);
   else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));
