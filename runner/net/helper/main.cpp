@@ -156,6 +156,7 @@ int print_rules() {
   policy.allow = network.allow;
   policy.addresses = network.addresses;
   policy.pool = network.pool;
+  policy.names = network.names;
   std::cout << "# in the sandbox's network namespace\n" << to_text(sandbox_table(policy));
   std::cout << "# on the host, in table inet " << kTableName << " (host addresses are added at launch)\n";
   for (const auto& chain : host_run_chains(policy)) std::cout << to_text(chain);

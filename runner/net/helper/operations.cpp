@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -347,38 +348,45 @@ UniqueFd RunSession::configure_sandbox_side() {
 
 namespace {
 
-// Adds the element with its timeout; an element already there (answered
-// before) gets the new timeout: removed and added again in one transaction.
-// If it expired in between, the add alone.
-void add_with_timeout(NetlinkSocket& socket, const std::string& set, Ipv4Address address, std::uint64_t timeout_ms) {
+// Adds the element with its timeout, or gives one that is there (answered
+// before) the new timeout: removed and added again in one transaction
+// (kernels before 6.x cannot update an element's timeout in place). The
+// caller's belief whether it is there picks the first attempt; the kernel
+// may have expired it meanwhile, or (after a restart of nothing: the set is
+// the run's own) hold it still, and the other attempt follows. A failed
+// transaction costs the kernel far more than a lookup here, which is why
+// the caller keeps that belief.
+void add_with_timeout(NetlinkSocket& socket, const std::string& set, Ipv4Address address, std::uint64_t timeout_ms,
+                      bool present) {
   const auto key = address_key(address);
-  NftBatch add(socket.next_sequence());
-  add.add_element_with_timeout(kTableName, set, key, timeout_ms);
-  int err = try_batch(socket, add);
-  if (err != EEXIST) {
-    if (err != 0) throw NetlinkError("add " + address.to_string() + " to set " + set + ": " + errno_text(err), err);
-    return;
-  }
-  NftBatch renew(socket.next_sequence());
-  renew.delete_element(kTableName, set, key);
-  renew.add_element_with_timeout(kTableName, set, key, timeout_ms);
-  err = try_batch(socket, renew);
-  if (err == ENOENT) {
-    NftBatch again(socket.next_sequence());
-    again.add_element_with_timeout(kTableName, set, key, timeout_ms);
-    err = try_batch(socket, again);
-  }
-  if (err != 0 && err != EEXIST)
-    throw NetlinkError("renew " + address.to_string() + " in set " + set + ": " + errno_text(err), err);
+  const auto attempt = [&](bool renew) {
+    NftBatch batch(socket.next_sequence());
+    if (renew) batch.delete_element(kTableName, set, key);
+    batch.add_element_with_timeout(kTableName, set, key, timeout_ms);
+    return try_batch(socket, batch);
+  };
+  int err = attempt(present);
+  if ((present && err == ENOENT) || (!present && err == EEXIST)) err = attempt(!present);
+  if (err != 0) throw NetlinkError("add " + address.to_string() + " to set " + set + ": " + errno_text(err), err);
 }
 
 }  // namespace
 
 // The host's copy first: a packet the sandbox lets out must pass there too.
+// An address still open for at least half the new timeout is left as it is:
+// a task that asks for the same name again and again costs no netlink
+// transaction (tools/bench/dns.sh).
 void RunSession::open_address(std::size_t entry, Ipv4Address address, std::uint32_t seconds) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto timeout = std::chrono::seconds(seconds);
+  auto& expiry = opened_until_[{entry, address.value}];
+  const bool present = expiry > now;
+  if (present && expiry - now >= timeout / 2) return;
   const std::uint64_t timeout_ms = static_cast<std::uint64_t>(seconds) * 1000;
-  add_with_timeout(*host_netfilter_, host_name_set(network_.addresses, entry), address, timeout_ms);
-  add_with_timeout(*sandbox_netfilter_, sandbox_name_set(entry), address, timeout_ms);
+  expiry = {};  // unknown until both sets have it
+  add_with_timeout(*host_netfilter_, host_name_set(network_.addresses, entry), address, timeout_ms, present);
+  add_with_timeout(*sandbox_netfilter_, sandbox_name_set(entry), address, timeout_ms, present);
+  expiry = now + timeout;
 }
 
 NetworkReport RunSession::finish() {

@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +58,9 @@ class RunSession {
   std::unique_ptr<NetlinkSocket> host_netfilter_;
   std::unique_ptr<NetlinkSocket> sandbox_netfilter_;  // keeps the namespace readable after the sandbox ends
   std::unique_ptr<Resolver> resolver_;
+  // Until when each (name entry, address) is open in both sets, as far as
+  // this helper made it so.
+  std::map<std::pair<std::size_t, std::uint32_t>, std::chrono::steady_clock::time_point> opened_until_;
   bool host_objects_made_ = false;
   bool rules_removed_ = false;
 };
