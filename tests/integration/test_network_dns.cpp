@@ -12,6 +12,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -219,6 +220,19 @@ BOOST_AUTO_TEST_CASE(listed_names_and_wildcards_resolve_and_connect_and_nothing_
   BOOST_TEST(opened_addresses(exact.report).count(web.address()) == 1u, exact.report.dump());
   BOOST_TEST(exact.report["connected_destinations"].dump().find(web.address() + ":8080/tcp") != std::string::npos,
              exact.report.dump());
+
+  // The audit trail's end record carries the same report.
+  const auto run_id = run_id_from(exact.process.err);
+  BOOST_TEST_REQUIRE(!run_id.empty());
+  json end;
+  std::ifstream log(std::getenv("TIERBOX_AUDIT_LOG"));
+  for (std::string line; std::getline(log, line);) {
+    const auto record = json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value("event", "") == "end" && record.value("run_id", "") == run_id) end = record;
+  }
+  BOOST_TEST_REQUIRE(end.contains("network"), end.dump());
+  BOOST_TEST(outcomes_of(end["network"], "api.exact-dns.example").count("answered") == 1u, end.dump());
+  BOOST_TEST(opened_addresses(end["network"]).count(web.address()) == 1u, end.dump());
 
   auto wildcard = run_probe(config, profile, {"exchange", "tcp", "a.b.wild-dns.example", "8080"});
   BOOST_TEST(wildcard.probe["exchanged"] == true, wildcard.probe.dump());
