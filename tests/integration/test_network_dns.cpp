@@ -249,6 +249,17 @@ BOOST_AUTO_TEST_CASE(listed_names_and_wildcards_resolve_and_connect_and_nothing_
   BOOST_TEST(outcomes_of(refused.report, "unlisted-dns.example").count("refused") == 1u, refused.report.dump());
   BOOST_TEST(refused.report["dns"]["refused"].get<int>() >= 2, refused.report.dump());
 
+  // AAAA for a listed name: an empty answer from the run's resolver (no
+  // IPv6 in sandboxes), never forwarded.
+  const int asked_before = server.zone.asked("api.exact-dns.example");
+  auto v6 = run_probe(config, profile, {"resolve6", "api.exact-dns.example"});
+  BOOST_TEST(v6.probe["api.exact-dns.example"].is_string(), v6.probe.dump());
+  BOOST_TEST(server.zone.asked("api.exact-dns.example") == asked_before);
+  bool empty_aaaa = false;
+  for (const auto& entry : v6.report["dns"]["names"])
+    empty_aaaa |= entry["name"] == "api.exact-dns.example" && entry["type"] == "AAAA" && entry["outcome"] == "answered";
+  BOOST_TEST(empty_aaaa, v6.report.dump());
+
   // The listed name's other port stays closed (control: open from the host).
   auto other_port = run_probe(config, profile, {"exchange", "tcp", "api.exact-dns.example", "8081"});
   BOOST_TEST(other_port.probe["connect"] == "ECONNREFUSED", other_port.probe.dump());

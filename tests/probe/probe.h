@@ -59,6 +59,7 @@ json hold(const std::string& host, int port, const std::string& trigger);
 json exchange_after(const std::string& trigger, const std::string& protocol, const std::string& host, int port,
                     const std::string& old);
 json dns_flood(int count, const std::string& suffix);
+json resolve6(const std::vector<std::string>& names);
 json net_admin(const std::vector<std::string>& then_connect);
 json connect_abstract(const std::string& name);
 json connect_unix(const std::string& path);

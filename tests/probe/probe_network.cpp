@@ -187,6 +187,31 @@ json resolve(const std::vector<std::string>& names) {
   return report;
 }
 
+// IPv6 addresses of each name (AF_INET6): the error, or the addresses.
+json resolve6(const std::vector<std::string>& names) {
+  json report = json::object();
+  for (const auto& name : names) {
+    struct addrinfo hints {};
+    hints.ai_family = AF_INET6;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo* found = nullptr;
+    int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found);
+    if (rc != 0) {
+      report[name] = gai_strerror(rc);
+      continue;
+    }
+    json list = json::array();
+    for (auto* it = found; it; it = it->ai_next) {
+      char text[INET6_ADDRSTRLEN] = {};
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr, text, sizeof text);
+      list.push_back(text);
+    }
+    freeaddrinfo(found);
+    report[name] = list;
+  }
+  return report;
+}
+
 json exchange(const std::string& protocol, const std::string& host, int port) {
   auto [fd, connected] = open_connection(protocol == "tcp", host, port);
   json report = {{"connect", connected}};
