@@ -25,6 +25,8 @@ std::optional<PortRange> parse_ports(std::string_view text) {
   return PortRange{*first, *last};
 }
 
+}  // namespace
+
 std::string lower_case(std::string_view text) {
   std::string lower(text);
   for (auto& c : lower)
@@ -35,8 +37,6 @@ std::string lower_case(std::string_view text) {
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && lower_case(a) == lower_case(b);
 }
-
-}  // namespace
 
 bool name_matches(std::string_view pattern, std::string_view name) {
   if (pattern.substr(0, 2) != "*.") return equal_ignoring_case(pattern, name);

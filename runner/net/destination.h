@@ -52,4 +52,8 @@ bool is_valid_host_name(std::string_view name);
 // with one or more labels before ".example.com" (never example.com itself).
 bool name_matches(std::string_view pattern, std::string_view name);
 
+// ASCII lower case (DNS names compare case-insensitively; nothing else is folded).
+std::string lower_case(std::string_view text);
+bool equal_ignoring_case(std::string_view a, std::string_view b);
+
 }  // namespace tierbox::net

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "net/destination.h"
+
 namespace tierbox::net::dns {
 namespace {
 
@@ -135,12 +137,7 @@ void put_question(std::vector<std::uint8_t>& out, const Question& question) {
   put16(out, question.klass);
 }
 
-bool same_name(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
-}
+bool same_name(const std::string& a, const std::string& b) { return equal_ignoring_case(a, b); }
 
 }  // namespace
 

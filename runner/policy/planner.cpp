@@ -285,16 +285,16 @@ bool is_covered(const Profile& profile, const MountOpBuilder& builder, const std
 // something there itself.
 void plan_etc(const Profile& profile, LaunchPlan& plan, MountOpBuilder& builder) {
   const bool allowlist = plan.network == NetworkMode::allowlist;
-  const bool resolver = allowlist && plan.egress && !plan.egress->names.empty();
+  const bool run_resolver = allowlist && plan.egress && !plan.egress->names.empty();
   std::vector<std::pair<std::string, std::string>> files = {
       {"/etc/passwd", passwd_file(profile)},
       {"/etc/group", group_file(profile)},
       {"/etc/hostname", profile.hostname + "\n"},
       {"/etc/hosts", hosts_file(profile, plan)},
       {"/etc/nsswitch.conf", std::string("passwd: files\ngroup: files\nshadow: files\nhosts: ") +
-                                 (allowlist && !resolver ? "files\n" : "files dns\n")},
+                                 (allowlist && !run_resolver ? "files\n" : "files dns\n")},
   };
-  if (allowlist) files.emplace_back("/etc/resolv.conf", resolver ? kRunResolverResolvConf : kNoDnsResolvConf);
+  if (allowlist) files.emplace_back("/etc/resolv.conf", run_resolver ? kRunResolverResolvConf : kNoDnsResolvConf);
   for (const auto& [path, content] : files) {
     if (is_covered(profile, builder, path)) continue;
     builder.make_parents(path);

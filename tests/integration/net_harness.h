@@ -91,6 +91,9 @@ class HostListener {
   std::uint16_t port_ = 0;
 };
 
+// A TCP connect from the host itself (the controls): "ok", "timeout" or the errno name.
+std::string connect_from_host(const std::string& address, std::uint16_t port);
+
 // The host's first IPv4 address that is not loopback (its "own address").
 std::string host_ipv4_address();
 

@@ -177,28 +177,6 @@ std::set<std::string> opened_addresses(const json& report) {
   return addresses;
 }
 
-std::string connect_from_host(const std::string& address, std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  sockaddr_in target{};
-  target.sin_family = AF_INET;
-  target.sin_port = htons(port);
-  ::inet_pton(AF_INET, address.c_str(), &target.sin_addr);
-  std::string outcome = "ok";
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
-    if (errno != EINPROGRESS) {
-      outcome = strerrorname_np(errno);
-    } else {
-      pollfd wait_for{fd, POLLOUT, 0};
-      int err = 0;
-      socklen_t length = sizeof err;
-      if (::poll(&wait_for, 1, 2000) != 1) outcome = "timeout";
-      else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length) == 0 && err != 0) outcome = strerrorname_np(err);
-    }
-  }
-  ::close(fd);
-  return outcome;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(network_dns)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "net/destination.h"
 #include "net/helper/netlink.h"
 
 namespace tierbox::net::helper {
@@ -29,12 +30,6 @@ std::string type_text(std::uint16_t type) {
     case dns::kTypeCname: return "CNAME";
     default: return "type-" + std::to_string(type);
   }
-}
-
-std::string lower(std::string text) {
-  for (auto& c : text)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return text;
 }
 
 std::uint64_t now_ms() {
@@ -154,7 +149,7 @@ void Resolver::handle_query(std::span<const std::uint8_t> message, const sockadd
     return;
   }
   auto& query = std::get<dns::Query>(parsed);
-  const auto name = lower(query.question.name);
+  const auto name = lower_case(query.question.name);
   const auto entries = matching_names(network_.names, name);
   const auto type = query.question.type;
   if (entries.empty() || query.question.klass != dns::kClassIn || (type != dns::kTypeA && type != dns::kTypeAaaa)) {
@@ -202,7 +197,7 @@ void Resolver::on_upstream_readable() {
     Pending pending = std::move(it->second);
     pending_.erase(it);
     const auto& response = std::get<dns::Response>(parsed);
-    const auto name = lower(pending.query.question.name);
+    const auto name = lower_case(pending.query.question.name);
     std::vector<std::string> answered;
     std::string refusals;
     try {
@@ -240,7 +235,7 @@ int Resolver::expire() {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
       ++report_.failed;
-      note(lower(it->second.query.question.name), it->second.query.question.type, "failed", {}, "the upstream did not answer");
+      note(lower_case(it->second.query.question.name), it->second.query.question.type, "failed", {}, "the upstream did not answer");
       if (listener_)
         answer(dns::build_empty_answer(it->second.query, dns::Rcode::servfail), it->second.client, it->second.client_length);
       it = pending_.erase(it);
