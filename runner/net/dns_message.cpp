@@ -184,14 +184,36 @@ std::variant<Query, ParseFailure> parse_query(std::span<const std::uint8_t> mess
     failure.why = "the question's type and class are cut off";
     return failure;
   }
+  if (additional == 1) {
+    // OPT: the root name, type 41, class = the UDP size; its TTL and data
+    // (extended flags, options) are not forwarded.
+    std::uint8_t root = 0xff;
+    std::uint16_t type = 0, size = 0, length = 0;
+    const std::size_t at = end + 4;
+    if (!reader.u8(at, root) || root != 0 || !reader.u16(at + 1, type) || type != kTypeOpt || !reader.u16(at + 3, size) ||
+        !reader.u16(at + 9, length) || at + 11 + length > message.size()) {
+      failure.why = "an additional record that is not an EDNS OPT record";
+      return failure;
+    }
+    query.edns_udp_size = std::clamp<std::uint16_t>(size, 512, kMaxEdnsUdpSize);
+  }
   return query;
 }
 
-std::vector<std::uint8_t> build_query(std::uint16_t id, const Question& question) {
+std::vector<std::uint8_t> build_query(std::uint16_t id, const Question& question, std::uint16_t edns_udp_size) {
   std::vector<std::uint8_t> out;
-  out.reserve(kHeaderBytes + question.name.size() + 6);
+  out.reserve(kHeaderBytes + question.name.size() + 17);
   put_header(out, id, kFlagRecursionDesired, 1);
   put_question(out, question);
+  if (edns_udp_size) {
+    out[11] = 1;  // ARCOUNT
+    out.push_back(0);  // the root name
+    put16(out, kTypeOpt);
+    put16(out, edns_udp_size);
+    put16(out, 0);  // extended rcode, version 0
+    put16(out, 0);  // flags
+    put16(out, 0);  // no options
+  }
   return out;
 }
 

@@ -44,7 +44,12 @@ struct Query {
   std::uint16_t id = 0;
   bool recursion_desired = false;
   Question question;
+  // The UDP size the task's EDNS OPT record offers (RFC 6891), capped at
+  // kMaxEdnsUdpSize; 0 without one (answers then fit 512 bytes).
+  std::uint16_t edns_udp_size = 0;
 };
+
+inline constexpr std::uint16_t kMaxEdnsUdpSize = 1232;
 
 // Why a message could not be used. id_known: the message had a full header,
 // so an error answer (FORMERR, REFUSED) can name its id.
@@ -56,14 +61,15 @@ struct ParseFailure {
 };
 
 // A standard query with exactly one question and no answer or authority
-// records (an EDNS OPT record in the additional section is accepted and
-// ignored). Labels must be letters, digits, '-' or '_': a label holding a
+// records (an EDNS OPT record in the additional section gives only its UDP
+// size; anything else there fails). Labels must be letters, digits, '-' or '_': a label holding a
 // '.' or a control byte would read differently as text than on the wire.
 // Over-long names and labels fail with REFUSED.
 std::variant<Query, ParseFailure> parse_query(std::span<const std::uint8_t> message);
 
-// The query the resolver sends upstream: id, RD set, the question, nothing else.
-std::vector<std::uint8_t> build_query(std::uint16_t id, const Question& question);
+// The query the resolver sends upstream: id, RD set, the question, and
+// with edns_udp_size an OPT record offering that size (no options), nothing else.
+std::vector<std::uint8_t> build_query(std::uint16_t id, const Question& question, std::uint16_t edns_udp_size = 0);
 
 // An answer with no records: the question echoed, QR and RA set, RD copied.
 std::vector<std::uint8_t> build_empty_answer(const Query& query, Rcode rcode);

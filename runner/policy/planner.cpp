@@ -274,7 +274,7 @@ constexpr const char* kNoDnsResolvConf =
 constexpr const char* kRunResolverResolvConf =
     "# tierbox: network mode allowlist; the run's own resolver answers the allowed names\n"
     "# and refuses every other (docs/network.md)\n"
-    "nameserver 127.0.0.53\noptions attempts:2 timeout:2\n";
+    "nameserver 127.0.0.53\noptions edns0 attempts:2 timeout:2\n";
 
 bool is_covered(const Profile& profile, const MountOpBuilder& builder, const std::string& path) {
   return builder.inside_bind(path) || std::any_of(profile.mounts.begin(), profile.mounts.end(),

@@ -238,6 +238,15 @@ BOOST_AUTO_TEST_CASE(listed_names_and_wildcards_resolve_and_connect_and_nothing_
     empty_aaaa |= entry["name"] == "api.exact-dns.example" && entry["type"] == "AAAA" && entry["outcome"] == "answered";
   BOOST_TEST(empty_aaaa, v6.report.dump());
 
+  // An answer larger than 512 bytes (40 A records) comes whole: the task's
+  // EDNS size (resolv.conf has edns0) is offered upstream.
+  std::vector<std::string> many;
+  for (int i = 1; i <= 40; ++i) many.push_back("198.51.100." + std::to_string(i));
+  server.zone.set("many.wild-dns.example", many);
+  auto large = run_probe(config, profile, {"resolve", "many.wild-dns.example"});
+  BOOST_TEST(large.probe["many.wild-dns.example"].size() == 40u, large.probe.dump());
+  BOOST_TEST(opened_addresses(large.report).size() == 40u, large.report.dump());
+
   // The listed name's other port stays closed (control: open from the host).
   auto other_port = run_probe(config, profile, {"exchange", "tcp", "api.exact-dns.example", "8081"});
   BOOST_TEST(other_port.probe["connect"] == "ECONNREFUSED", other_port.probe.dump());

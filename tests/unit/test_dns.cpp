@@ -87,7 +87,18 @@ BOOST_AUTO_TEST_CASE(a_query_is_read_and_a_fresh_one_built_from_its_question_alo
   auto with_opt = message;
   with_opt[11] = 1;
   with_opt.insert(with_opt.end(), {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0});
-  BOOST_TEST(std::holds_alternative<dns::Query>(dns::parse_query(with_opt)));
+  auto edns = dns::parse_query(with_opt);
+  BOOST_TEST_REQUIRE(std::holds_alternative<dns::Query>(edns), failure_of(edns));
+  BOOST_TEST(std::get<dns::Query>(edns).edns_udp_size == dns::kMaxEdnsUdpSize);  // 0x1000 (4096) offered, capped
+  auto forwarded = dns::build_query(5, std::get<dns::Query>(edns).question, std::get<dns::Query>(edns).edns_udp_size);
+  auto reparsed = dns::parse_query(forwarded);
+  BOOST_TEST_REQUIRE(std::holds_alternative<dns::Query>(reparsed), failure_of(reparsed));
+  BOOST_TEST(std::get<dns::Query>(reparsed).edns_udp_size == dns::kMaxEdnsUdpSize);
+  // Any other additional record fails.
+  auto not_opt = message;
+  not_opt[11] = 1;
+  not_opt.insert(not_opt.end(), {0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4});
+  BOOST_TEST(failure_of(dns::parse_query(not_opt)).find("OPT") != std::string::npos);
   auto refused = dns::build_empty_answer(query, dns::Rcode::refused);
   BOOST_TEST((refused[3] & 0x0f) == 5);
   BOOST_TEST((refused[2] & 0x80) == 0x80);

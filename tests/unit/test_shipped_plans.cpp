@@ -89,8 +89,8 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
       {"base", "d18482a95b9983ccdd4adbbd45271cf34c037889ed679a477f7175dcd4fddf40"},
       // networked changed on purpose with issue 25: its name is answered by
       // the run's resolver (network.names "resolver", the new default), so
-      // /etc/hosts pins nothing and resolv.conf names 127.0.0.53.
-      {"networked", "fb38664da325d39d926419f6bd480204e74df55f4abd75298ff61e3038c882e1"},
+      // /etc/hosts pins nothing and resolv.conf names 127.0.0.53 (edns0).
+      {"networked", "3c6770b34b395028e184fe19315db7f9531eecc155ff815208bf881bffd73d0e"},
       {"sealed", "c9952ef9d52444f0631551d5207b685300205a0b8f3058123d8448b4620baa03"},
       {"readonly", "19b4c22c5c7d074374d169bbc0470bcdbfc48be6afb4fb83377795c0e208a5b7"},
       // untrusted changed on purpose with issue 18: "landlock": {"minimum_abi": 1}

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto* parsed = std::get_if<dns::Query>(&query)) {
     // What the resolver would send and answer for it, and an answer to it
     // read back: built messages must parse as what they say.
-    const auto upstream = dns::build_query(1, parsed->question);
+    const auto upstream = dns::build_query(1, parsed->question, parsed->edns_udp_size);
     const auto again = dns::parse_query(upstream);
     if (!std::holds_alternative<dns::Query>(again) || std::get<dns::Query>(again).question.name != parsed->question.name)
       __builtin_trap();

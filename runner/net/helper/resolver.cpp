@@ -166,7 +166,9 @@ void Resolver::handle_query(std::span<const std::uint8_t> message, const sockadd
     return;
   }
   const auto id = fresh_id();
-  const auto upstream_query = dns::build_query(id, query.question);
+  // With the task's EDNS size, so an answer larger than 512 bytes comes
+  // whole (this resolver speaks UDP only); it fits what the task offered.
+  const auto upstream_query = dns::build_query(id, query.question, query.edns_udp_size);
   if (::send(upstream_.get(), upstream_query.data(), upstream_query.size(), MSG_DONTWAIT) < 0) {
     ++report_.failed;
     note(name, type, "failed", {}, "send to the upstream: " + errno_text(errno));
