@@ -171,6 +171,20 @@ std::set<std::string> outcomes_of(const json& report, const std::string& name) {
   return outcomes;
 }
 
+// The audit trail's end record of a run (the log is the test process's own).
+json end_record(const DnsRun& run) {
+  const auto run_id = run_id_from(run.process.err);
+  BOOST_TEST_REQUIRE(!run_id.empty(), run.process.err);
+  json end;
+  std::ifstream log(std::getenv("TIERBOX_AUDIT_LOG"));
+  for (std::string line; std::getline(log, line);) {
+    const auto record = json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value("event", "") == "end" && record.value("run_id", "") == run_id) end = record;
+  }
+  BOOST_TEST_REQUIRE(!end.is_null(), "no end record for run " << run_id);
+  return end;
+}
+
 std::set<std::string> opened_addresses(const json& report) {
   std::set<std::string> addresses;
   for (const auto& entry : report["dns"]["opened"]) addresses.insert(entry["address"].get<std::string>());
@@ -200,14 +214,7 @@ BOOST_AUTO_TEST_CASE(listed_names_and_wildcards_resolve_and_connect_and_nothing_
              exact.report.dump());
 
   // The audit trail's end record carries the same report.
-  const auto run_id = run_id_from(exact.process.err);
-  BOOST_TEST_REQUIRE(!run_id.empty());
-  json end;
-  std::ifstream log(std::getenv("TIERBOX_AUDIT_LOG"));
-  for (std::string line; std::getline(log, line);) {
-    const auto record = json::parse(line, nullptr, false);
-    if (!record.is_discarded() && record.value("event", "") == "end" && record.value("run_id", "") == run_id) end = record;
-  }
+  const auto end = end_record(exact);
   BOOST_TEST_REQUIRE(end.contains("network"), end.dump());
   BOOST_TEST(outcomes_of(end["network"], "api.exact-dns.example").count("answered") == 1u, end.dump());
   BOOST_TEST(opened_addresses(end["network"]).count(web.address()) == 1u, end.dump());
@@ -226,6 +233,9 @@ BOOST_AUTO_TEST_CASE(listed_names_and_wildcards_resolve_and_connect_and_nothing_
   BOOST_TEST(server.zone.asked("wild-dns.example") == 0);
   BOOST_TEST(outcomes_of(refused.report, "unlisted-dns.example").count("refused") == 1u, refused.report.dump());
   BOOST_TEST(refused.report["dns"]["refused"].get<int>() >= 2, refused.report.dump());
+  const auto refusals = end_record(refused)["violations"].dump();
+  BOOST_TEST(refusals.find("dns_refused") != std::string::npos, refusals);
+  BOOST_TEST(refusals.find("unlisted-dns.example") != std::string::npos, refusals);
 
   // AAAA for a listed name: an empty answer from the run's resolver (no
   // IPv6 in sandboxes), never forwarded.
@@ -305,6 +315,10 @@ BOOST_AUTO_TEST_CASE(an_answer_into_a_denied_range_opens_nothing_unless_the_tier
   BOOST_TEST(outcomes_of(others.report, "self-dns.example").count("rebinding_refused") == 1u, others.report.dump());
   BOOST_TEST(opened_addresses(others.report).empty(), others.report.dump());
   BOOST_TEST(others.report["dns"]["rebinding_refused"] == 2, others.report.dump());
+  // The audit trail's end record names them as violations.
+  const auto violations = end_record(others)["violations"].dump();
+  BOOST_TEST(violations.find("dns_rebinding_refused") != std::string::npos, violations);
+  BOOST_TEST(violations.find("metadata-dns.example: 169.254.169.254") != std::string::npos, violations);
 
   // Control: the tier that lists the private block itself reaches it by name.
   const auto listed = config.profile("rebind-listed", {"private-dns.example:8080/tcp", "172.30.254.0/24:8080/tcp"});
