@@ -142,12 +142,11 @@ struct DnsRun {
   json report;
 };
 
-// workspace: made beforehand when runs start from several threads (a
-// workspace's probe copied while another thread forks is busy for execve).
-DnsRun run_probe_in(const Workspace& workspace, const DnsConfig& config, const std::string& profile,
-                    const std::vector<std::string>& probe_args) {
+// What a run printed, checked and parsed (on the test's main thread: a
+// failed requirement throws).
+DnsRun parse_run(ProcessResult process) {
   DnsRun run;
-  run.process = run_tierbox(config.run_args(profile, workspace, probe_args));
+  run.process = std::move(process);
   BOOST_TEST_REQUIRE(run.process.status == 0, "tierbox exited " << run.process.status << ": " << run.process.err);
   run.probe = json::parse(run.process.out, nullptr, false);
   BOOST_TEST_REQUIRE(!run.probe.is_discarded(), "probe output is not JSON: " << run.process.out);
@@ -160,7 +159,7 @@ DnsRun run_probe_in(const Workspace& workspace, const DnsConfig& config, const s
 
 DnsRun run_probe(const DnsConfig& config, const std::string& profile, const std::vector<std::string>& probe_args) {
   Workspace workspace;
-  return run_probe_in(workspace, config, profile, probe_args);
+  return parse_run(run_tierbox(config.run_args(profile, workspace, probe_args)));
 }
 
 // The outcomes the report gives for a name ("answered", "refused", ...).
@@ -334,14 +333,22 @@ BOOST_AUTO_TEST_CASE(a_flood_is_rate_limited_and_another_run_still_resolves) {
   DnsConfig config(server, {{"dns_queries_per_second", 20}});
   const auto flood_profile = config.profile("flood", {"*.flood-dns.example:443/tcp"});
   const auto steady_profile = config.profile("steady", {"steady-dns.example:8080/tcp"});
+  // Workspaces made before the thread starts (a workspace's probe copied
+  // while another thread forks is busy for execve); the flooding run's
+  // output is checked on this thread after the join.
   std::vector<Workspace> workspaces(4);
-  DnsRun flood;
-  std::thread flooding(
-      [&] { flood = run_probe_in(workspaces[0], config, flood_profile, {"dns-flood", "5000", "flood-dns.example"}); });
-  std::vector<DnsRun> steady(3);
-  for (std::size_t i = 0; i < steady.size(); ++i)
-    steady[i] = run_probe_in(workspaces[i + 1], config, steady_profile, {"exchange", "tcp", "steady-dns.example", "8080"});
-  flooding.join();
+  ProcessResult flooding_process;
+  std::thread flooding([&] {
+    flooding_process = run_tierbox(config.run_args(flood_profile, workspaces[0], {"dns-flood", "5000", "flood-dns.example"}));
+  });
+  std::vector<ProcessResult> steady_processes;
+  for (std::size_t i = 1; i < workspaces.size(); ++i)
+    steady_processes.push_back(
+        run_tierbox(config.run_args(steady_profile, workspaces[i], {"exchange", "tcp", "steady-dns.example", "8080"})));
+  flooding.join();  // before any check that may throw
+  const auto flood = parse_run(flooding_process);
+  std::vector<DnsRun> steady;
+  for (auto& process : steady_processes) steady.push_back(parse_run(process));
   for (const auto& run : steady) BOOST_TEST(run.probe["exchanged"] == true, run.probe.dump());
   BOOST_TEST(flood.probe["sent"].get<int>() > 1000, flood.probe.dump());
   BOOST_TEST(flood.report["dns"]["rate_limited"].get<int>() > 0, flood.report.dump());
