@@ -267,7 +267,7 @@ BOOST_AUTO_TEST_CASE(listed_names_and_wildcards_resolve_and_connect_and_nothing_
 
 BOOST_AUTO_TEST_CASE(an_expired_address_closes_and_the_new_answer_opens) {
   DnsServer server;
-  TestHost web({"198.51.100", "192.0.2"}, {kPort}, {});
+  TestHost web({"198.51.100", "203.0.113"}, {kPort}, {});
   server.zone.set("rotate-dns.example", {web.address(0)}, 1);
   DnsConfig config(server);
   const auto profile = config.profile("rotate", {"rotate-dns.example:8080/tcp"});
