@@ -24,8 +24,8 @@ struct ResolverSettings {
   std::uint16_t upstream_port = 53;
   std::uint32_t min_ttl_seconds = 60;
   std::uint32_t max_ttl_seconds = 3600;
-  std::uint32_t queries_per_second = 50;  // burst: as many again
-  std::uint32_t outstanding = 16;         // queries waiting for the upstream at once
+  std::uint32_t queries_per_second = 200;  // burst: as many again
+  std::uint32_t outstanding = 64;          // queries waiting for the upstream at once
 };
 
 struct RunNetwork {

@@ -32,8 +32,8 @@ ip netns exec "$ns" build/dns_bench serve 53 &
 server=$!
 mkdir -p "$work/config" "$work/workspace"
 cp tools/bench/approvals.json "$work/config/"
-# A budget above what the sequential queries ask (the default, 50 a second,
-# would drop them after the first 100: that is the flood limit, not a cost).
+# A budget above what the sequential queries ask (the default, 200 a second,
+# would drop them after the first 400: that is the flood limit, not a cost).
 echo "{\"dns_upstream\": \"$address\", \"dns_queries_per_second\": 100000}" > "$work/config/tierbox.json"
 cp build/dns_bench "$work/workspace/"
 sleep 0.2
