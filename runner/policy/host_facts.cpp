@@ -1,6 +1,7 @@
 #include "policy/host_facts.h"
 #include "policy/widening.h"
 #include "rootfs/store.h"
+#include "rootfs/tree_scan.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -309,19 +310,20 @@ int kernel_landlock_abi() {
 std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const std::string& name) {
   auto image = store.find(name);
   if (!image) return std::nullopt;
-  // The manifest, checked against the digest it is stored under.
-  const auto manifest = store.manifest(image->digest);
+  // The manifest, checked against the digest it is stored under (its bytes
+  // hashed, not parsed: debian's is 2.5 MB). The root's and etc/'s entries
+  // are read from the tree itself, which is what is mounted.
+  store.check_manifest(image->digest);
   RootfsImageFacts facts{name, image->digest, store.tree(image->digest).string(), {}, {}};
   const auto entries_of = [&](const std::string& directory) {
     std::vector<ImageEntryFacts> out;
-    for (const auto* entry : rootfs::children_of(manifest, directory))
-      out.push_back({entry->path.substr(directory.empty() ? 0 : directory.size() + 1), entry->kind, entry->link});
+    for (const auto& entry : rootfs::scan_directory(facts.tree, directory))
+      out.push_back({entry.path.substr(directory.empty() ? 0 : directory.size() + 1), entry.kind, entry.link});
     return out;
   };
   facts.top = entries_of("");
-  const auto etc = std::find_if(manifest.entries.begin(), manifest.entries.end(),
-                                [](const auto& entry) { return entry.path == "etc"; });
-  if (etc != manifest.entries.end() && etc->kind == rootfs::EntryKind::directory) facts.etc = entries_of("etc");
+  const auto etc = std::find_if(facts.top.begin(), facts.top.end(), [](const auto& entry) { return entry.name == "etc"; });
+  if (etc != facts.top.end() && etc->kind == rootfs::EntryKind::directory) facts.etc = entries_of("etc");
   return facts;
 }
 
@@ -371,15 +373,16 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;
   facts.data_access = assess_data_access(profile, inventory, workspace, view, never_visible);
+  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (!request.argv.empty() && profile.commands.allowed) {
     // The same PATH and working directory the child will use.
     std::string search_path = kDefaultPath;
     for (const auto& entry : build_environment(profile.environment, request.caller_env, request.env_overrides))
       if (entry.rfind("PATH=", 0) == 0) search_path = entry.substr(5);
     const std::string cwd = workspace ? profile.workspace.target : "/";
-    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
+    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
+                                   facts.rootfs_image ? facts.rootfs_image->tree : "");
   }
-  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   // Only pinned names are resolved at launch; the run's resolver answers
   // the others during the run (a launch needs no working DNS).
   if (profile.network.mode == NetworkMode::allowlist && profile.network.names == NameResolution::pinned) {

@@ -92,6 +92,8 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
       // /etc/hosts pins nothing and resolv.conf names 127.0.0.53 (edns0).
       {"networked", "3c6770b34b395028e184fe19315db7f9531eecc155ff815208bf881bffd73d0e"},
       {"sealed", "c9952ef9d52444f0631551d5207b685300205a0b8f3058123d8448b4620baa03"},
+      // sealed-debian added with issue 22: sealed on image:debian.
+      {"sealed-debian", "20c9c47d25ac038897cec1b986506e4ea0e4cbba41e9f5c38ac46ffe963991ee"},
       {"readonly", "19b4c22c5c7d074374d169bbc0470bcdbfc48be6afb4fb83377795c0e208a5b7"},
       // untrusted changed on purpose with issue 18: "landlock": {"minimum_abi": 1}
       // instead of "required" (ABI 6), so the default tier runs on Linux 6.1.
