@@ -324,7 +324,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   std::optional<net::RunNetwork> network;
   if (plan.egress) {
     network = with_stage("network", [&] {
-      return stages::plan_run_network(*plan.egress, config.network_pool, slot.index, plan.run_id, slot.path);
+      return stages::plan_run_network(*plan.egress, config, slot.index, plan.run_id, slot.path);
     });
     record.resources["network"] = net::to_json(*network);
   }

@@ -443,7 +443,9 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
                                    facts.rootfs_image ? facts.rootfs_image->tree : "");
   }
-  if (profile.network.mode == NetworkMode::allowlist) {
+  // Only pinned names are resolved at launch; the run's resolver answers
+  // the others during the run (a launch needs no working DNS).
+  if (profile.network.mode == NetworkMode::allowlist && profile.network.names == NameResolution::pinned) {
     for (const auto& destination : profile.network.allow)
       if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))
         facts.resolved_names[destination.host_name] = resolve_ipv4(destination.host_name);

@@ -106,6 +106,8 @@ struct PinnedHost {
 struct EgressPlan {
   std::vector<net::AllowRule> allow;
   std::vector<PinnedHost> pinned_hosts;
+  // Names answered by the run's resolver (network.names "resolver").
+  std::vector<net::NameRule> names;
 };
 
 // One secret: a file the task finds in SecretsPlan::target.

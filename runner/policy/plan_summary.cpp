@@ -46,6 +46,7 @@ json network(const LaunchPlan& plan) {
       seen.push_back(rule.origin);
       allow.push_back(rule.origin);
     }
+    for (const auto& name : plan.egress->names) allow.push_back(name.origin);
   }
   return {{"mode", to_string(plan.network)}, {"allow", allow}};
 }

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,11 @@
 #include "net/ipv4.h"
 
 namespace tierbox::policy {
+
+struct DnsUpstream {
+  net::Ipv4Address address;
+  std::uint16_t port = 53;
+};
 
 struct RunnerConfig {
   std::string default_tier = "untrusted";
@@ -48,9 +55,26 @@ struct RunnerConfig {
   // The root filesystem image store (rootfs/store.h): persistent, beside
   // the governance state, since a tier pins its images by digest.
   std::filesystem::path rootfs_dir = "/var/lib/tierbox/rootfs";
+  // The run's resolver (allowlist tiers with names, docs/network.md): the
+  // upstream it asks (unset: the first IPv4 nameserver of the host's
+  // resolv.conf), the bounds of an opened address's lifetime, and how much
+  // one task may ask.
+  std::optional<DnsUpstream> dns_upstream;
+  std::filesystem::path host_resolv_conf = "/etc/resolv.conf";
+  std::uint32_t dns_min_ttl_seconds = 60;
+  std::uint32_t dns_max_ttl_seconds = 3600;
+  // 200 a second: a package manager fetching in parallel asks A and AAAA
+  // for every connection (glibc caches nothing), far below a flood.
+  std::uint32_t dns_queries_per_second = 200;
+  std::uint32_t dns_outstanding = 64;
   std::filesystem::path source;  // the file it came from, if any
 };
 
 RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs);
+
+// "192.0.2.53" or "192.0.2.53:5353".
+std::optional<DnsUpstream> parse_dns_upstream(const std::string& text);
+// The first IPv4 nameserver of a resolv.conf (port 53); nullopt if none.
+std::optional<DnsUpstream> host_resolver(const std::filesystem::path& resolv_conf);
 
 }  // namespace tierbox::policy

@@ -87,7 +87,10 @@ BOOST_AUTO_TEST_SUITE(shipped_plans)
 BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
   const std::pair<const char*, const char*> kExpected[] = {
       {"base", "d18482a95b9983ccdd4adbbd45271cf34c037889ed679a477f7175dcd4fddf40"},
-      {"networked", "b8f95a722529dfce569cf999c454a25331ffdf122a692c53e617b689812aa8f6"},
+      // networked changed on purpose with issue 25: its name is answered by
+      // the run's resolver (network.names "resolver", the new default), so
+      // /etc/hosts pins nothing and resolv.conf names 127.0.0.53 (edns0).
+      {"networked", "3c6770b34b395028e184fe19315db7f9531eecc155ff815208bf881bffd73d0e"},
       {"sealed", "c9952ef9d52444f0631551d5207b685300205a0b8f3058123d8448b4620baa03"},
       // sealed-debian added with issue 22: sealed on image:debian.
       {"sealed-debian", "20c9c47d25ac038897cec1b986506e4ea0e4cbba41e9f5c38ac46ffe963991ee"},
