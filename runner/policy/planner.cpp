@@ -647,7 +647,10 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
                                    profile.workspace.writable, host.workspace->owner_uid,
                                    host.workspace->owner_gid,    host.workspace->device,
                                    host.workspace->inode};
+    plan.workspace->staged = profile.workspace.staged;
+    if (plan.workspace->staged) plan.workspace->layer_size_bytes = profile.limits.disk.value.value_or(0);
   }
+  plan.output_limit_bytes = profile.limits.output_bytes;
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
   // Network mode none restricts no TCP port: its namespace has only lo,
   // where servers the task starts itself (test suites) must keep working.

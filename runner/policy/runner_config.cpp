@@ -47,6 +47,10 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
     if (auto approvals = reader.absolute_path("approvals_dir")) config.approvals_dir = *approvals;
     if (auto governance = reader.absolute_path("governance_dir")) config.governance_dir = *governance;
     if (auto rootfs = reader.absolute_path("rootfs_dir")) config.rootfs_dir = *rootfs;
+    if (auto retention = reader.duration("staged_retention")) {
+      if (retention->count() <= 0) reader.fail("staged_retention", "expected a positive duration, e.g. \"7d\"");
+      config.staged_retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+    }
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",

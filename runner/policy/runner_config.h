@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ struct RunnerConfig {
   // The root filesystem image store (rootfs/store.h): persistent, beside
   // the governance state, since a tier pins its images by digest.
   std::filesystem::path rootfs_dir = "/var/lib/tierbox/rootfs";
+  // How long `tierbox gc` keeps a staged run's layer (docs/staged-writes.md);
+  // the layer is memory (a tmpfs), so it is not kept forever.
+  std::chrono::hours staged_retention{24 * 7};
   std::filesystem::path source;  // the file it came from, if any
 };
 

@@ -1,5 +1,7 @@
 #include "service/run_task.h"
 
+#include "staged/operations.h"
+
 #include "approval/gate.h"
 #include "audit/audit_log.h"
 #include "audit/launch_audit.h"
@@ -76,6 +78,16 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
     throw Error(decision.reason, exit_code::refused);
   }
   logging::step("approval: {} ({})", decision.how, decision.reason);
+}
+
+// The task of a staged run has ended: its layer waits for review.
+void note_staged(const std::filesystem::path& state_dir, const std::string& run_id) {
+  try {
+    staged::mark_staged_run_ended(state_dir, run_id);
+    logging::warn("staged: the task's changes wait for review: tierbox changes {} (then apply or discard)", run_id);
+  } catch (const Error& error) {
+    logging::warn("staged: {} (`tierbox gc` marks the layer staged)", error.what());
+  }
 }
 
 void warn_about_workspace(const launch::Outcome& outcome) {
@@ -175,6 +187,7 @@ class TaskRun {
       }
     };
     result_.outcome = launcher_.launch(plan, config, hooks);
+    if (plan.workspace && plan.workspace->staged) note_staged(config.state_dir, plan.run_id);
     return true;
   }
 
