@@ -1,5 +1,6 @@
 #include "service/run_task.h"
 
+#include "service/output_relay.h"
 #include "staged/operations.h"
 
 #include "approval/gate.h"
@@ -176,7 +177,12 @@ class TaskRun {
     launch::LaunchHooks hooks;
     // What `tierbox gc` needs to close the trail of a run whose runner died.
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
+    // limits.output: the sandbox's stdio through the relay (output_relay.h);
+    // the runner's own fds are the caller's again once the sandbox exists.
+    std::optional<OutputRelay> relay;
+    if (plan.output_limit_bytes) relay.emplace(*plan.output_limit_bytes);
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
+      if (relay) relay->restore();
       trail_->started(plan, governed->digest, pid, cgroups);
     };
     hooks.after_end = [&](const launch::Outcome& ended) {
@@ -187,6 +193,10 @@ class TaskRun {
       }
     };
     result_.outcome = launcher_.launch(plan, config, hooks);
+    if (relay) {
+      const auto report = relay->finish();
+      result_.context.output = launch::OutputLimitResult{report.limit, report.bytes, report.cut};
+    }
     if (plan.workspace && plan.workspace->staged) note_staged(config.state_dir, plan.run_id);
     return true;
   }
