@@ -309,7 +309,8 @@ std::string change_set_digest(const std::vector<Change>& changes) {
   json list = json::array();
   for (const auto& change : changes)
     list.push_back({change.path, to_string(change.kind), state_json(change.before, false), state_json(change.after, false)});
-  return "sha256:" + sha256_hex("tierbox-change-set-v1\n" + list.dump());
+  // Plain hex, like a plan digest: `tierbox grant --plan-digest` takes it as is.
+  return sha256_hex("tierbox-change-set-v1\n" + list.dump());
 }
 
 ChangeSet collect_changes(const std::string& upper, const std::string& workspace, const std::vector<std::string>& paths) {
