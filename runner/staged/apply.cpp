@@ -276,10 +276,23 @@ mode_t landed_mode(const EntryState& state) {
   return state.mode & 0777;
 }
 
-std::vector<std::string> find_conflicts(const ChangeSet& set, const StagedRun& run) {
+std::map<std::string, EntryState> restored_entries(const StagedPaths& paths) {
+  std::map<std::string, EntryState> restored;
+  std::error_code error;
+  if (!std::filesystem::exists(paths.journal(), error)) return restored;
+  const auto journal = read_journal(paths);
+  if (journal.state != "rolled_back" && journal.state != "undone") return restored;
+  for (const auto& entry : journal.entries)
+    restored[entry.at("path").get<std::string>()] = state_from_json(entry.at("before"));
+  return restored;
+}
+
+std::vector<std::string> find_conflicts(const ChangeSet& set, const StagedRun& run,
+                                        const std::map<std::string, EntryState>& verified) {
   std::vector<std::string> lines;
   for (const auto& change : set.changes) {
     if (change.before.type == EntryType::none || change.kind == ChangeKind::refused) continue;
+    if (auto it = verified.find(change.path); it != verified.end() && same_state(change.before, it->second)) continue;
     if (change.before.ctime_ns >= run.baseline_ns)
       lines.push_back(change.path + ": changed in the workspace since the run started (" +
                       rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::duration_cast<
@@ -417,7 +430,7 @@ std::vector<std::string> rollback_apply(const StagedPaths& paths, StagedRun& run
   ::syncfs(root.get());
   journal.state = "rolled_back";
   write_journal(paths, journal);
-  run.state = "rolled_back";
+  run.state = "staged";
   write_staged_run(paths, run);
   return lines;
 }

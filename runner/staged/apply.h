@@ -21,6 +21,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -33,7 +34,16 @@ namespace tierbox::staged {
 // Pure: one line per entry that changed in the real workspace since the run
 // started ("src/a.c: changed in the workspace since the run started (ctime
 // 2026-...)"); empty when none did.
-std::vector<std::string> find_conflicts(const ChangeSet& set, const StagedRun& run);
+// verified: entries an earlier apply of this run checked and that were
+// restored since (rollback, gc), by path, as they were then; such an entry
+// is no conflict while its content is still that (its ctime is newer: the
+// restore wrote it).
+std::vector<std::string> find_conflicts(const ChangeSet& set, const StagedRun& run,
+                                        const std::map<std::string, EntryState>& verified = {});
+
+// The entries a rolled-back or undone apply restored (for find_conflicts);
+// empty when the run has no such journal.
+std::map<std::string, EntryState> restored_entries(const StagedPaths& paths);
 
 // Pure: the mode an entry lands with (setuid, setgid dropped; sticky kept
 // on directories only).
@@ -52,7 +62,7 @@ ApplyReport apply_changes(const StagedPaths& paths, StagedRun& run, const Change
                           const std::function<void(std::size_t)>& before_entry = {});
 
 // Undoes a finished apply; refuses (Error naming every file) when an entry
-// changed again since. Marks the run "rolled_back".
+// changed again since. The layer is staged again (it may be applied anew).
 std::vector<std::string> rollback_apply(const StagedPaths& paths, StagedRun& run);
 
 // For gc: an apply left "applying" (a crash) is undone entry by entry (each

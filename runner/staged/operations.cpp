@@ -129,7 +129,7 @@ ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, 
   if (run.state != "staged") refuse("run " + run.run_id + ": its layer is " + run.state + ", not staged");
   if (outcome.set.changes.empty()) refuse("run " + run.run_id + ": no changes to apply");
   // 1. Conflicts: every real entry the apply touches must be what the run started from.
-  if (const auto conflicts = find_conflicts(outcome.set, run); !conflicts.empty()) {
+  if (const auto conflicts = find_conflicts(outcome.set, run, restored_entries(opened.paths())); !conflicts.empty()) {
     std::string text;
     for (const auto& line : conflicts) text += "\n  conflict: " + line;
     refuse("apply of run " + run.run_id + ": " + std::to_string(conflicts.size()) +

@@ -44,7 +44,8 @@ struct StagedRun {
   gid_t workspace_gid = 0;
   uid_t layer_uid = 0;      // the task's host uid: the owner of what it wrote
   std::uint64_t size_bytes = 0;  // the layer's tmpfs; 0: the kernel's default (half of RAM)
-  // starting, staged (the run ended), applying, applied, rolled_back
+  // starting, running, staged (the run ended; again after a rollback),
+  // applying, applied
   std::string state = "starting";
 };
 
