@@ -314,6 +314,8 @@ ApplyReport apply_changes(const StagedPaths& paths, StagedRun& run, const Change
   const auto order = landing_order(set);
 
   // 1. The journal and the saved copies, before anything changes.
+  std::error_code stale;
+  std::filesystem::remove_all(paths.backup(), stale);  // an earlier apply's, rolled back
   make_private_dirs(paths.backup(), "apply: ");
   Journal journal{"applying", set.digest, rfc3339_utc(std::chrono::system_clock::now()), json::array()};
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -436,8 +438,11 @@ std::vector<std::string> rollback_apply(const StagedPaths& paths, StagedRun& run
 }
 
 std::string recover_interrupted_apply(const StagedPaths& paths, StagedRun& run) {
-  if (run.state != "applying") return "";
+  // The journal decides (fsynced before anything lands), not the record.
+  std::error_code error;
+  if (!std::filesystem::exists(paths.journal(), error)) return "";
   auto journal = read_journal(paths);
+  if (journal.state != "applying") return "";
   auto root = open_workspace(run);
   const auto landed = landed_entries(root.get(), journal, run);
   for (const auto index : landed) restore_entry(root.get(), journal.entries[index], paths, run, index);

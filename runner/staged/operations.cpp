@@ -105,7 +105,7 @@ std::vector<std::string> check_apply_grant(const std::string& file, const Opened
 OpenedRun::OpenedRun(const OperationSettings& settings, const std::string& run_id, StagedAction action)
     : config_(policy::load_runner_config(settings.config_dirs)),
       approvers_(approvers_group(settings.config_dirs)),
-      paths_(staged_paths(config_.state_dir, run_id)) {
+      paths_(staged_paths(config_.state_dir, run_id, config_.governance_dir)) {
   lock_ = lock_run_dir(paths_, true);
   run_ = read_staged_run(paths_);
   const bool is_approver = !approvers_.empty() && is_group_member(settings.caller_uid, approvers_);
@@ -194,7 +194,7 @@ void mark_staged_run_ended(const std::filesystem::path& state_dir, const std::st
   auto run = read_staged_run(paths);
   if (run.state != "running" && run.state != "starting") return;
   run.state = "staged";
-  write_staged_run(paths, run);
+  write_staged_run(paths, run, Durability::none);
 }
 
 std::vector<std::string> gc_staged(const policy::RunnerConfig& config, const std::filesystem::path& audit_log,
@@ -205,7 +205,7 @@ std::vector<std::string> gc_staged(const policy::RunnerConfig& config, const std
   ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
   const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   for (auto run : list_staged_runs(config.state_dir)) {
-    const auto paths = staged_paths(config.state_dir, run.run_id);
+    const auto paths = staged_paths(config.state_dir, run.run_id, config.governance_dir);
     try {
       auto lock = lock_run_dir(paths, false);
       if (!lock) continue;  // an apply, rollback or discard is at work

@@ -55,16 +55,17 @@ StagedRun staged_run_from_json(const json& in, const std::string& file) {
 
 std::filesystem::path staged_root(const std::filesystem::path& state_dir) { return state_dir / "staged"; }
 
-StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id) {
+StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id,
+                         const std::filesystem::path& governance_dir) {
   // A run id names a directory here: nothing but the id's own characters.
   const bool valid = !run_id.empty() && run_id.size() <= 64 &&
                      run_id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-") == std::string::npos;
   if (!valid) throw Error("run " + quote(run_id) + ": not a run id (fix: the id `tierbox run` printed)", 2);
-  return {staged_root(state_dir) / run_id};
+  return {staged_root(state_dir) / run_id, governance_dir.empty() ? std::filesystem::path() : governance_dir / "staged" / run_id};
 }
 
-void write_staged_run(const StagedPaths& paths, const StagedRun& run) {
-  write_file_atomically(paths.record(), to_json(run).dump(2) + "\n", 0600, Durability::fsync);
+void write_staged_run(const StagedPaths& paths, const StagedRun& run, Durability durability) {
+  write_file_atomically(paths.record(), to_json(run).dump(2) + "\n", 0600, durability);
 }
 
 StagedRun read_staged_run(const StagedPaths& paths) {
@@ -90,7 +91,7 @@ std::vector<StagedRun> list_staged_runs(const std::filesystem::path& state_dir) 
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(staged_root(state_dir), error)) {
     try {
-      runs.push_back(read_staged_run({entry.path()}));
+      runs.push_back(read_staged_run({entry.path(), {}}));
     } catch (const Error&) {
       // A directory without a readable record: a launch that failed before
       // writing one; gc removes it once old.
@@ -109,6 +110,8 @@ void discard_staged_run(const StagedPaths& paths) {
   if (::umount2(paths.layer().c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
     throw_sys_error("umount2(" + quote(paths.layer().string()) + ", MNT_DETACH)");
   std::error_code error;
+  if (!paths.journal_dir.empty()) std::filesystem::remove_all(paths.journal_dir, error);
+  if (error) throw SysError(error.value(), "remove_all(" + quote(paths.journal_dir.string()) + ")");
   std::filesystem::remove_all(paths.dir, error);
   if (error) throw SysError(error.value(), "remove_all(" + quote(paths.dir.string()) + ")");
 }

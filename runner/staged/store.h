@@ -7,8 +7,13 @@
 //                                     upper/ (the task's writes), work/ (overlayfs's),
 //                                     lower/ (where the workspace is attached while
 //                                     the overlay is made; empty afterwards)
-//   STATE_DIR/staged/RUN/journal.json the apply journal (staged/apply.h)
-//   STATE_DIR/staged/RUN/backup/      what an apply overwrote or deleted, for rollback
+//   GOVERNANCE_DIR/staged/RUN/journal.json  the apply journal (staged/apply.h)
+//   GOVERNANCE_DIR/staged/RUN/backup/        what an apply overwrote or deleted, for rollback
+//
+// The journal and the saved copies are on persistent storage (/var/lib by
+// default), unlike the layer (STATE_DIR is /run, a tmpfs, on most hosts):
+// after a power loss in the middle of an apply the workspace on disk is
+// half-changed, and only a journal that survived can undo it.
 //
 // The layer is a tmpfs rather than a directory on disk: its size is the
 // task's disk limit on any host (ext4 without quota options has no other
@@ -24,6 +29,8 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "common/files.h"
 
 namespace tierbox::staged {
 
@@ -54,20 +61,26 @@ StagedRun staged_run_from_json(const nlohmann::json& json, const std::string& fi
 
 struct StagedPaths {
   std::filesystem::path dir;
+  std::filesystem::path journal_dir;  // "" : dir
   [[nodiscard]] std::filesystem::path record() const { return dir / "run.json"; }
   [[nodiscard]] std::filesystem::path layer() const { return dir / "layer"; }
   [[nodiscard]] std::filesystem::path upper() const { return dir / "layer" / "upper"; }
   [[nodiscard]] std::filesystem::path work() const { return dir / "layer" / "work"; }
   [[nodiscard]] std::filesystem::path lower() const { return dir / "layer" / "lower"; }
-  [[nodiscard]] std::filesystem::path journal() const { return dir / "journal.json"; }
-  [[nodiscard]] std::filesystem::path backup() const { return dir / "backup"; }
+  [[nodiscard]] std::filesystem::path journal() const { return journals() / "journal.json"; }
+  [[nodiscard]] std::filesystem::path backup() const { return journals() / "backup"; }
+  [[nodiscard]] std::filesystem::path journals() const { return journal_dir.empty() ? dir : journal_dir; }
 };
 
 std::filesystem::path staged_root(const std::filesystem::path& state_dir);
 // Throws Error when run_id is not a run id (it names a directory).
-StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id);
+// governance_dir: where the journal goes ("": beside the layer).
+StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id,
+                         const std::filesystem::path& governance_dir = {});
 
-void write_staged_run(const StagedPaths& paths, const StagedRun& run);
+// Durability::none at launch (the record describes a tmpfs layer that a
+// power loss takes with it); fsync for the states of an apply.
+void write_staged_run(const StagedPaths& paths, const StagedRun& run, Durability durability = Durability::fsync);
 // Throws Error (exit 1 class: a usage error) naming the run when there is none.
 StagedRun read_staged_run(const StagedPaths& paths);
 // Every staged run's record, oldest first; unreadable ones skipped.

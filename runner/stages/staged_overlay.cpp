@@ -46,7 +46,7 @@ std::vector<std::pair<std::string, std::string>> overlay_parameters(const Overla
 void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedRun& record, uid_t task_host_uid,
                          mode_t root_mode) {
   make_private_dirs(paths.dir, "staged workspace: ");
-  staged::write_staged_run(paths, record);
+  staged::write_staged_run(paths, record, Durability::none);
   make_dir(paths.layer(), 0700);
   std::string options = "mode=0700";
   if (record.size_bytes != 0) options += ",size=" + std::to_string(record.size_bytes);
@@ -77,7 +77,7 @@ UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspac
   // The attachment is only needed until fsconfig(CMD_CREATE) has taken the
   // overlay's private clone of it: detach it on every path out.
   struct DetachLower {
-    const std::filesystem::path& lower;
+    std::filesystem::path lower;  // a copy: paths.lower() is a temporary
     ~DetachLower() { ::umount2(lower.c_str(), MNT_DETACH); }
   } detach{paths.lower()};
   UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
@@ -127,7 +127,7 @@ std::filesystem::path stage_workspace(const policy::LaunchPlan& plan, std::vecto
   create_staged_layer(paths, record, task_host_uid, root.st_mode);
   trees[index] = make_staged_overlay(paths, std::move(trees[index]));
   record.state = "running";
-  staged::write_staged_run(paths, record);
+  staged::write_staged_run(paths, record, Durability::none);
   return paths.dir;
 }
 

@@ -291,6 +291,9 @@ BOOST_AUTO_TEST_CASE(an_apply_killed_half_way_is_undone_by_gc) {
   crash.env = {"PATH=/usr/bin:/bin", "TIERBOX_TEST_APPLY_CRASH_AT=3"};
   const auto killed = staged.tierbox("apply", run_id, {}, crash);
   BOOST_TEST(killed.status == 99);
+  // The journal is on persistent storage (the governance directory), not beside the layer.
+  BOOST_TEST(read_regular_file(staged.dir.str() + "/governance/staged/" + run_id + "/journal.json", "journal", 1 << 20)
+                 .find("\"state\": \"applying\"") != std::string::npos);
   BOOST_TEST(tree_hash(staged.workspace.path()) != original);  // control: half of it landed
   const auto gc = run_tierbox({"gc", "--config-dir", staged.config});
   BOOST_TEST(gc.out.find("interrupted apply undone (3 of 5 entries had landed") != std::string::npos, gc.out + gc.err);
@@ -317,6 +320,11 @@ BOOST_AUTO_TEST_CASE(two_runs_on_one_workspace_get_their_own_layers) {
   BOOST_TEST(diff_first.out.find("+second") == std::string::npos);
   BOOST_TEST(fs::exists(staged.layers() / first / "layer/upper/f"));
   BOOST_TEST(fs::exists(staged.layers() / second / "layer/upper/f"));
+  // The workspace was attached at layer/lower only while the overlay was
+  // made: nothing of it stays mounted in the host's namespace.
+  const auto mounts = read_proc_file("/proc/self/mountinfo");
+  BOOST_TEST(mounts.find((staged.layers() / first / "layer").string() + " ") != std::string::npos);  // control
+  BOOST_TEST(mounts.find((staged.layers() / first / "layer/lower").string()) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_git_repository_works_end_to_end) {
