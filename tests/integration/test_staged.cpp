@@ -3,6 +3,8 @@
 // sandbox's own mount namespace), then `tierbox changes|apply|rollback|
 // discard|gc` on the real workspace. Each test has a config, a state
 // directory (registry and layers) and an audit log of its own.
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -65,7 +68,24 @@ std::string host_listing(const fs::path& root) {
   return result.out;
 }
 
+// A staged run mounts its layer (a tmpfs) in the runner's mount namespace,
+// where the later `tierbox changes|apply` find it. The test process moves
+// itself into a private mount namespace of its own first, so every layer
+// its runs make lives there (never in the host's) and goes away with it.
+void enter_private_mount_namespace() {
+  static bool entered = false;
+  if (entered) return;
+  BOOST_REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): " << std::strerror(errno));
+  BOOST_REQUIRE_MESSAGE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
+                        "mount(/, MS_REC|MS_PRIVATE): " << std::strerror(errno));
+  entered = true;
+}
+
 struct Staged {
+  bool private_namespace = [] {
+    enter_private_mount_namespace();
+    return true;
+  }();
   TempDir dir{"tierbox-test-staged"};
   std::string config = (dir.path() / "config").string();
   std::string log = (dir.path() / "audit.jsonl").string();
