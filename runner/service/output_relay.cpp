@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/logging.h"
 #include "common/units.h"
 
 namespace tierbox::service {
@@ -56,12 +57,18 @@ OutputRelay::OutputRelay(std::uint64_t limit) : limit_(limit) {
     ::dup2(saved_err_.get(), 2);
     throw SysError(error, "dup2(relay pipe, 1/2)");
   }
+  if (const int copy = ::fcntl(saved_err_.get(), F_DUPFD_CLOEXEC, 3); copy >= 0) {
+    log_stream_ = ::fdopen(copy, "w");
+    if (log_stream_) logging::use_stream(log_stream_);
+    else ::close(copy);
+  }
   thread_ = std::thread([this] { relay(); });
 }
 
 OutputRelay::~OutputRelay() {
   restore();
   if (thread_.joinable()) thread_.join();
+  if (log_stream_) std::fclose(log_stream_);
 }
 
 void OutputRelay::restore() {
@@ -69,6 +76,10 @@ void OutputRelay::restore() {
   restored_ = true;
   ::dup2(saved_out_.get(), 1);
   ::dup2(saved_err_.get(), 2);
+  if (log_stream_) {
+    std::fflush(log_stream_);
+    logging::use_stream(stderr);
+  }
 }
 
 OutputReport OutputRelay::finish() {

@@ -7,13 +7,15 @@
 //
 // How: before the launch the runner's own fds 1 and 2 are pointed at two
 // pipes (the sandbox inherits them at clone, like any stdio), and put back
-// once the sandbox exists (restore(), from the launch's before_start hook),
-// so the runner's own messages never count against the task's limit and
-// are never cut. A thread copies from the pipes until both reach EOF, which
+// once the sandbox exists (restore(), from the launch's before_start hook);
+// meanwhile the runner's log goes to a copy of the caller's stderr
+// (logging::use_stream), so its own messages never count against the
+// task's limit and are never cut. A thread copies from the pipes until both reach EOF, which
 // is when the last process of the task has exited.
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -50,6 +52,7 @@ class OutputRelay {
   std::uint64_t limit_;
   UniqueFd saved_out_;
   UniqueFd saved_err_;
+  std::FILE* log_stream_ = nullptr;  // the caller's stderr, for the runner's log meanwhile
   UniqueFd read_out_;
   UniqueFd read_err_;
   bool restored_ = false;

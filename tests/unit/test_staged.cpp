@@ -12,6 +12,7 @@
 #include "common/temp_dir.h"
 #include "policy/approval_matrix.h"
 #include "policy/planner.h"
+#include "policy/review/review.h"
 #include "profile_text.h"
 #include "service/output_relay.h"
 #include "staged/access.h"
@@ -220,6 +221,33 @@ BOOST_AUTO_TEST_CASE(a_disk_limit_the_host_cannot_enforce_is_refused_unless_opti
   BOOST_TEST(*staged.limits.disk.value == (1ULL << 30));
   BOOST_TEST(*staged.limits.output_bytes == (64ULL << 10));
   expect_error(R"({"extends": "base", "limits": {"disk": "10K"}})", {"/limits/disk", "at least 1M"});
+}
+
+BOOST_AUTO_TEST_CASE(unstaging_widens_and_staging_narrows_in_a_diff) {
+  const auto staged = policy::load_tier("workspace-staged", {kShipped});
+  const auto direct = policy::load_tier("workspace-write", {kShipped});
+  const auto text = [](const policy::Changes& changes, const std::string& field) {
+    std::string out;
+    for (const auto& change : changes)
+      if (change.field == field) out += std::string(policy::to_string(change.effect)) + ":" + change.text + ";";
+    return out;
+  };
+  BOOST_TEST(text(policy::compare_profiles(staged, direct), "workspace.staged") ==
+             "widens:staged for review -> writes land in the workspace;");
+  BOOST_TEST(text(policy::compare_profiles(direct, staged), "workspace.staged") ==
+             "narrows:writes land in the workspace -> staged for review;");
+  BOOST_TEST(text(policy::compare_profiles(direct, staged), "limits.disk").find("narrows:") == 0u);
+  // A tier that makes workspace final may stage it, not unstage it.
+  TempDir dir;
+  dir.write("tiers/parent.json", R"({"extends": "workspace-staged", "final": ["workspace"]})");
+  try {
+    load_text(dir, R"({"extends": "parent", "workspace": {"staged": false}, "limits": {"disk": null}})", "child");
+    BOOST_ERROR("unstaging a final workspace loaded");
+  } catch (const ConfigError& error) {
+    BOOST_TEST(std::string(error.what()).find("workspace.staged") != std::string::npos, error.what());
+  }
+  BOOST_TEST(load_text(dir, R"({"extends": "parent", "workspace": {"writable": false, "staged": false}})", "narrower")
+                 .workspace.writable == false);
 }
 
 BOOST_AUTO_TEST_CASE(shipped_staged_tier_plans_a_staged_workspace) {

@@ -12,6 +12,9 @@
 # Runs use a state directory of their own on tmpfs (/run, like the default
 # /run/tierbox) and discard every layer they made at the end.
 set -eu
+# Every layer the runs mount lives in a private mount namespace of this
+# script, never in the host's.
+[ -n "${TIERBOX_BENCH_UNSHARED:-}" ] || exec env TIERBOX_BENCH_UNSHARED=1 unshare -m --propagation private "$0" "$@"
 cd "$(dirname "$0")/../.."
 [ -x build/tierbox ] && [ -x build/launch_bench ] || tools/build.sh --tests >/dev/null
 TB="$(pwd)/build/tierbox"

@@ -84,7 +84,8 @@ void compare_filesystem(const Profile& before, const Profile& after, Changes& ou
                after.workspace.writable ? "read-only -> writable" : "writable -> read-only");
   // Staged is narrower than writing the real workspace (a person sees and
   // applies every change); unstaging a writable workspace widens.
-  if (before.workspace.staged != after.workspace.staged)
+  // A read-only workspace is neither: the writable change says it all.
+  if (before.workspace.staged != after.workspace.staged && after.workspace.writable)
     add_change(out, "workspace.staged", after.workspace.staged ? Effect::narrows : Effect::widens,
                after.workspace.staged ? "writes land in the workspace -> staged for review"
                                       : "staged for review -> writes land in the workspace");
