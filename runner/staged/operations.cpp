@@ -1,17 +1,24 @@
 #include "staged/operations.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
+#include "approval/eligibility.h"
 #include "approval/grant.h"
+#include "approval/pending.h"
 #include "approval/grant_store.h"
 #include "audit/audit_log.h"
 #include "common/errors.h"
 #include "common/rfc3339.h"
+#include "common/run_id.h"
+#include "common/units.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
 #include "policy/approval_matrix.h"
@@ -100,6 +107,86 @@ std::vector<std::string> check_apply_grant(const std::string& file, const Opened
   return approvers;
 }
 
+// No grant: the apply is filed like a launch waiting for approvers
+// (approval/pending.h): `tierbox approvals` lists it with the change set's
+// lines, `tierbox approve ID` votes with the digest it was shown, and the
+// vote counts only from an eligible approver (never the caller) for this
+// exact digest. Returns who approved; throws Refusal on a denial, the
+// rule's timeout or a cancel (SIGINT/SIGTERM).
+std::vector<std::string> wait_for_apply_approvers(const OpenedRun& opened, const StagedRun& run, const ChangeSet& set,
+                                                  const policy::MatrixDecision& decision) {
+  const int needed = policy::approvers_needed(decision.require);
+  const auto requester = audit::current_identity();
+  const auto id = new_run_id();
+  std::vector<std::string> summary = {"apply of staged run " + run.run_id + " (tier " + run.tier + ") to " + run.workspace,
+                                      "change set " + set.digest + ": " + std::to_string(set.changes.size()) + " entries"};
+  for (const auto& change : set.changes) summary.push_back(change_line(change));
+  const auto expires = std::chrono::system_clock::now() + decision.timeout;
+  json approved = json::array();
+  const auto document = [&] {
+    return json{{"id", id},
+                {"run_id", run.run_id},
+                {"requester", audit::to_json(requester)},
+                {"tier", run.tier},
+                {"argv", {"tierbox", "apply", run.run_id}},
+                {"workspace", run.workspace},
+                {"plan_digest", set.digest},
+                {"summary", summary},
+                {"require", policy::to_string(decision.require)},
+                {"requires", decision.describe()},
+                {"approvers", decision.approvers},
+                {"needed", needed},
+                {"approved_by", approved},
+                {"created_at", rfc3339_utc(std::chrono::system_clock::now())},
+                {"expires_at", rfc3339_utc(expires)}};
+  };
+  approval::PendingRequest pending(opened.config().approvals_dir, id, document());
+  std::fprintf(stderr,
+               "tierbox: waiting for approval of request %s: %s; an approver reviews `tierbox changes %s` and runs "
+               "`tierbox approve %s` (or `tierbox deny %s --reason ...`); refused after %s\n",
+               id.c_str(), decision.describe().c_str(), run.run_id.c_str(), id.c_str(), id.c_str(),
+               format_duration(decision.timeout).c_str());
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, signal);
+  sigset_t old_mask;
+  ::sigprocmask(SIG_BLOCK, &signals, &old_mask);
+  UniqueFd cancel(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  struct RestoreMask {
+    sigset_t mask;
+    ~RestoreMask() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{old_mask};
+  const auto deadline = std::chrono::steady_clock::now() + decision.timeout;
+  std::vector<std::string> names;
+  std::vector<uid_t> uids;
+  while (static_cast<int>(names.size()) < needed) {
+    bool cancelled = false;
+    auto vote = pending.next_vote(deadline, cancel.get(), cancelled);
+    if (cancelled) throw Refusal("the apply was cancelled while waiting for approval");
+    if (!vote) throw Refusal("no approval within " + format_duration(decision.timeout) + " (timeout); " + decision.describe());
+    std::string why = approval::why_not_eligible(vote->by, requester, decision.approvers, group_members(decision.approvers));
+    if (why.empty() && vote->plan_digest != set.digest)
+      why = "you were shown change set " + vote->plan_digest + ", the request's is " + set.digest;
+    if (why.empty() && std::find(uids.begin(), uids.end(), vote->by.uid) != uids.end()) why = "already approved";
+    if (!why.empty()) {
+      approval::PendingRequest::answer(*vote, false, "refused: " + why);
+      continue;
+    }
+    if (!vote->approve) {
+      approval::PendingRequest::answer(*vote, true, "denied: the apply is refused");
+      throw Refusal("denied by " + vote->by.name + (vote->reason.empty() ? "" : ": " + vote->reason));
+    }
+    names.push_back(vote->by.name);
+    uids.push_back(vote->by.uid);
+    approved.push_back(audit::to_json(vote->by));
+    approval::PendingRequest::answer(*vote, true,
+                                     static_cast<int>(names.size()) >= needed ? "approved: the apply goes ahead"
+                                                                               : "approved; waiting for another approver");
+    pending.update(document());
+  }
+  return names;
+}
+
 }  // namespace
 
 OpenedRun::OpenedRun(const OperationSettings& settings, const std::string& run_id, StagedAction action)
@@ -148,16 +235,25 @@ ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, 
       std::string command = "tierbox grant --key KEY --tier " + run.tier + " --workspace " + run.workspace +
                             " --plan-digest " + outcome.set.digest + " -- tierbox apply " + run.run_id;
       for (const auto& path : request.paths) command += " " + path;
-      refuse(decision.describe() + "; change set " + outcome.set.digest + " (fix: an approver reviews `tierbox changes " +
-             run.run_id + "` and signs: " + command + "; then apply with --grant FILE)");
-    }
-    try {
-      const auto signers = check_apply_grant(request.grant_file, opened, run, outcome.set, request.paths, decision);
-      std::string by;
-      for (const auto& signer : signers) by += (by.empty() ? "" : ", ") + signer;
-      outcome.decision = "grant " + request.grant_file + " signed by " + by;
-    } catch (const Error& error) {
-      refuse(std::string(error.what()).rfind("refused: ", 0) == 0 ? std::string(error.what()).substr(9) : error.what());
+      try {
+        std::string by;
+        for (const auto& name : wait_for_apply_approvers(opened, run, outcome.set, decision))
+          by += (by.empty() ? "" : ", ") + name;
+        outcome.decision = "approved by " + by;
+      } catch (const Refusal& refusal) {
+        refuse(std::string(refusal.what()).substr(9) + "; change set " + outcome.set.digest +
+               " (fix: an approver approves while the apply waits, or signs a grant: " + command +
+               "; then apply with --grant FILE)");
+      }
+    } else {
+      try {
+        const auto signers = check_apply_grant(request.grant_file, opened, run, outcome.set, request.paths, decision);
+        std::string by;
+        for (const auto& signer : signers) by += (by.empty() ? "" : ", ") + signer;
+        outcome.decision = "grant " + request.grant_file + " signed by " + by;
+      } catch (const Error& error) {
+        refuse(std::string(error.what()).rfind("refused: ", 0) == 0 ? std::string(error.what()).substr(9) : error.what());
+      }
     }
   }
   // 3. Land it, then record what landed, file by file.

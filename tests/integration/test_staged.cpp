@@ -108,9 +108,13 @@ struct Staged {
                     {{{"id", "open"}, {"require", "none"}},
                      {{"id", "guarded-deletes"},
                       {"when", {{"tiers", {"staged-guarded"}}, {"apply", {{"deletes", true}}}}},
-                      {"require", "approver"}}}}}
+                      {"require", "approver"},
+                      {"timeout", "3s"}}}}}
                   .dump());
     ::chmod(workspace.str().c_str(), 0755);
+    // Approvers (other users) read the config when they vote.
+    for (const char* path : {"config", "config/tiers"}) ::chmod((dir.path() / path).c_str(), 0755);
+    for (const char* file : {"config/tierbox.json", "config/approvals.json"}) ::chmod((dir.path() / file).c_str(), 0644);
   }
 
   // Files of the workspace, owned by kOwner; then a pause, so that their
@@ -402,10 +406,14 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_needs_an_approvers_grant_for_that_change_s
   const auto [run_y, result_y] = staged.run("rm y", "staged-guarded");
   BOOST_REQUIRE(result_x.status == 0 && result_y.status == 0);
 
-  // Without a grant: refused, naming the rule and the change set.
+  // Without a grant: the apply waits for approvers, and nobody approving,
+  // is refused at the rule's timeout, naming the rule and the change set.
+  const auto started = std::chrono::steady_clock::now();
   const auto plain = staged.tierbox("apply", run_y);
   BOOST_TEST(plain.status == 126);
-  BOOST_TEST(plain.err.find("rule 'guarded-deletes'") != std::string::npos, plain.err);
+  BOOST_TEST(plain.err.find("tierbox: waiting for approval of request") != std::string::npos, plain.err);
+  BOOST_TEST(plain.err.find("no approval within 3s (timeout); rule 'guarded-deletes'") != std::string::npos, plain.err);
+  BOOST_TEST((std::chrono::steady_clock::now() - started >= std::chrono::seconds(3)));
   BOOST_TEST(fs::exists(staged.workspace.path() / "y"));
 
   const auto grant = [&](const std::string& run_id, const std::string& digest) {
@@ -429,6 +437,26 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_needs_an_approvers_grant_for_that_change_s
   BOOST_TEST(right.status == 0, right.err);
   BOOST_TEST(!fs::exists(staged.workspace.path() / "y"));
   BOOST_TEST(right.out.find("signed by " + users.bob) != std::string::npos, right.out);
+
+  // Waiting: a non-approver's vote does not count, an approver's does.
+  const auto bg_args = std::vector<std::string>{"apply", "--config-dir", staged.config, "--audit-log", staged.log, run_x};
+  BackgroundRun waiting(bg_args);
+  const auto line = waiting.wait_for_line("waiting for approval of request");
+  const auto id = request_id(line);
+  BOOST_REQUIRE_MESSAGE(!id.empty(), line);
+  const auto as = [&](const std::string& user, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", user, "--regid", "users", "--init-groups", kTierbox};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--config-dir", staged.config});
+    return run_process(argv);
+  };
+  const auto outsider = as(users.dave, {"approve", id});
+  BOOST_TEST(outsider.out.find("refused") != std::string::npos, outsider.out + outsider.err);
+  const auto approved = as(users.bob, {"approve", id, "--reason", "reviewed the diff"});
+  BOOST_TEST(approved.status == 0, approved.out + approved.err);
+  BOOST_TEST(waiting.wait() == 0);
+  BOOST_TEST(waiting.out().find("approved by " + users.bob) != std::string::npos);
+  BOOST_TEST(!fs::exists(staged.workspace.path() / "x"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
