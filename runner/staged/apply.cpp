@@ -42,32 +42,13 @@ std::string name_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-const char* type_text(EntryType type) {
-  switch (type) {
-    case EntryType::none: return "none";
-    case EntryType::file: return "file";
-    case EntryType::directory: return "directory";
-    case EntryType::symlink: return "symlink";
-    case EntryType::other: return "other";
-  }
-  return "none";
-}
-
-EntryType type_from(const std::string& text) {
-  if (text == "file") return EntryType::file;
-  if (text == "directory") return EntryType::directory;
-  if (text == "symlink") return EntryType::symlink;
-  if (text == "other") return EntryType::other;
-  return EntryType::none;
-}
-
 json state_to_json(const EntryState& state) {
-  return {{"type", type_text(state.type)}, {"mode", state.mode}, {"sha256", state.sha256}, {"link", state.link}};
+  return {{"type", to_string(state.type)}, {"mode", state.mode}, {"sha256", state.sha256}, {"link", state.link}};
 }
 
 EntryState state_from_json(const json& in) {
   EntryState state;
-  state.type = type_from(in.at("type").get<std::string>());
+  state.type = parse_entry_type(in.at("type").get<std::string>());
   state.mode = in.at("mode").get<mode_t>();
   state.sha256 = in.at("sha256").get<std::string>();
   state.link = in.at("link").get<std::string>();
@@ -76,38 +57,21 @@ EntryState state_from_json(const json& in) {
 
 // The real entry now, through the parent's fd; none when absent (or when a
 // parent is gone). Never follows a symlink.
-EntryState current_state(int root, const std::string& path, const std::string& workspace) {
-  EntryState state;
+// The directory holding path, beneath root; invalid when it is gone (or
+// was replaced by something that is not a directory).
+UniqueFd try_open_parent(int root, const std::string& path) {
   struct open_how how {};
   how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
   how.resolve = kResolve;
   const auto parent_path = parent_of(path);
-  UniqueFd parent(static_cast<int>(
+  return UniqueFd(static_cast<int>(
       ::syscall(SYS_openat2, root, parent_path.empty() ? "." : parent_path.c_str(), &how, sizeof how)));
-  if (!parent) return state;
-  const auto name = name_of(path);
-  struct stat st {};
-  if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return state;
-  state.mode = st.st_mode & 07777;
-  state.size = static_cast<std::uint64_t>(st.st_size);
-  if (S_ISREG(st.st_mode)) {
-    state.type = EntryType::file;
-    UniqueFd fd(::openat(parent.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) throw_sys_error("open(" + quote(workspace + "/" + path) + ", O_NOFOLLOW)");
-    state.sha256 = sha256_hex_of_fd(fd.get(), workspace + "/" + path);
-  } else if (S_ISDIR(st.st_mode)) {
-    state.type = EntryType::directory;
-  } else if (S_ISLNK(st.st_mode)) {
-    state.type = EntryType::symlink;
-    std::string target(PATH_MAX, '\0');
-    const ssize_t n = ::readlinkat(parent.get(), name.c_str(), target.data(), target.size());
-    if (n < 0) throw_sys_error("readlinkat(" + quote(workspace + "/" + path) + ")");
-    target.resize(static_cast<std::size_t>(n));
-    state.link = target;
-  } else {
-    state.type = EntryType::other;
-  }
-  return state;
+}
+
+EntryState current_state(int root, const std::string& path, const std::string& workspace) {
+  auto parent = try_open_parent(root, path);
+  if (!parent) return {};
+  return read_entry(parent.get(), name_of(path), workspace + "/" + path);
 }
 
 bool same_state(const EntryState& a, const EntryState& b) {
@@ -448,14 +412,8 @@ std::string recover_interrupted_apply(const StagedPaths& paths, StagedRun& run) 
   for (const auto index : landed) restore_entry(root.get(), journal.entries[index], paths, run, index);
   // Temporary files of the entry that was landing when the apply stopped.
   for (std::size_t i = 0; i < journal.entries.size(); ++i) {
-    const auto path = journal.entries[i].at("path").get<std::string>();
-    struct open_how how {};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
-    how.resolve = kResolve;
-    const auto parent_path = parent_of(path);
-    UniqueFd parent(static_cast<int>(
-        ::syscall(SYS_openat2, root.get(), parent_path.empty() ? "." : parent_path.c_str(), &how, sizeof how)));
-    if (parent) ::unlinkat(parent.get(), temp_name(run, i).c_str(), 0);
+    if (auto parent = try_open_parent(root.get(), journal.entries[i].at("path").get<std::string>()))
+      ::unlinkat(parent.get(), temp_name(run, i).c_str(), 0);
   }
   ::syncfs(root.get());
   journal.state = "undone";

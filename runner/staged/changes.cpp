@@ -32,7 +32,7 @@ constexpr std::uint64_t kDiffLimit = 1 << 20;
 
 std::string join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
-UniqueFd open_beneath(int dir, const std::string& name, int flags) {
+UniqueFd open_entry(int dir, const std::string& name, int flags) {
   UniqueFd fd(::openat(dir, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
   return fd;
 }
@@ -43,40 +43,6 @@ bool looks_like_text(int fd, std::uint64_t size) {
   const ssize_t n = ::pread(fd, buffer, sizeof buffer, 0);
   if (n < 0) return false;
   return std::find(buffer, buffer + n, '\0') == buffer + n;
-}
-
-// The state of dir/name, not following a symlink; none when absent.
-EntryState read_entry(int dir, const std::string& name, const std::string& where, bool* text = nullptr) {
-  EntryState state;
-  if (dir < 0) return state;
-  struct stat st {};
-  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return state;
-    throw_sys_error("fstatat(" + quote(where) + ", AT_SYMLINK_NOFOLLOW)");
-  }
-  state.mode = st.st_mode & 07777;
-  state.size = static_cast<std::uint64_t>(st.st_size);
-  state.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
-  if (S_ISDIR(st.st_mode)) {
-    state.type = EntryType::directory;
-  } else if (S_ISREG(st.st_mode)) {
-    state.type = EntryType::file;
-    auto fd = open_beneath(dir, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-    if (!fd) throw_sys_error("open(" + quote(where) + ", O_NOFOLLOW)");
-    state.sha256 = sha256_hex_of_fd(fd.get(), where);
-    if (text) *text = looks_like_text(fd.get(), state.size);
-  } else if (S_ISLNK(st.st_mode)) {
-    state.type = EntryType::symlink;
-    std::string target(PATH_MAX, '\0');
-    const ssize_t n = ::readlinkat(dir, name.c_str(), target.data(), target.size());
-    if (n < 0) throw_sys_error("readlinkat(" + quote(where) + ")");
-    target.resize(static_cast<std::size_t>(n));
-    state.link = target;
-  } else {
-    state.type = EntryType::other;
-    state.other = file_type_name(st.st_mode);
-  }
-  return state;
 }
 
 bool is_whiteout(int dir, const std::string& name) {
@@ -128,7 +94,7 @@ class Collector {
   // Every entry below (and then) the lower directory at path: deleted.
   void delete_tree(int lower_parent, const std::string& name, const std::string& path, const EntryState& state) {
     if (state.type == EntryType::directory) {
-      auto dir = open_beneath(lower_parent, name, O_RDONLY | O_DIRECTORY);
+      auto dir = open_entry(lower_parent, name, O_RDONLY | O_DIRECTORY);
       if (!dir) throw_sys_error("open(" + quote(workspace_ + "/" + path) + ", O_DIRECTORY|O_NOFOLLOW)");
       for (const auto& child : names_of(dir.get(), path))
         delete_tree(dir.get(), child, join(path, child), read_entry(dir.get(), child, workspace_ + "/" + join(path, child)));
@@ -198,11 +164,11 @@ class Collector {
 
   void directory(int upper_dir, int lower_dir, const std::string& name, const std::string& path,
                  const EntryState& before, const EntryState& after) {
-    auto upper_child = open_beneath(upper_dir, name, O_RDONLY | O_DIRECTORY);
+    auto upper_child = open_entry(upper_dir, name, O_RDONLY | O_DIRECTORY);
     if (!upper_child) throw_sys_error("open(" + quote(upper_ + "/" + path) + ", O_DIRECTORY|O_NOFOLLOW)");
     UniqueFd lower_child;
     if (before.type == EntryType::directory) {
-      lower_child = open_beneath(lower_dir, name, O_RDONLY | O_DIRECTORY);
+      lower_child = open_entry(lower_dir, name, O_RDONLY | O_DIRECTORY);
       if (!lower_child) throw_sys_error("open(" + quote(workspace_ + "/" + path) + ", O_DIRECTORY|O_NOFOLLOW)");
       if (before.mode != after.mode) add(Change{path, ChangeKind::mode_changed, before, after, "", false});
     } else {
@@ -217,20 +183,9 @@ class Collector {
   std::vector<Change> changes_;
 };
 
-const char* type_name(EntryType type) {
-  switch (type) {
-    case EntryType::none: return "none";
-    case EntryType::file: return "file";
-    case EntryType::directory: return "directory";
-    case EntryType::symlink: return "symlink";
-    case EntryType::other: return "other";
-  }
-  return "?";
-}
-
 json state_json(const EntryState& state, bool with_size) {
   if (state.type == EntryType::none) return nullptr;
-  json out = {{"type", type_name(state.type)}, {"mode", state.mode}};
+  json out = {{"type", to_string(state.type)}, {"mode", state.mode}};
   if (state.type == EntryType::file) {
     out["sha256"] = state.sha256;
     if (with_size) out["size"] = state.size;
@@ -278,6 +233,56 @@ const char* to_string(ChangeKind kind) {
     case ChangeKind::refused: return "refused";
   }
   return "?";
+}
+
+const char* to_string(EntryType type) {
+  switch (type) {
+    case EntryType::none: return "none";
+    case EntryType::file: return "file";
+    case EntryType::directory: return "directory";
+    case EntryType::symlink: return "symlink";
+    case EntryType::other: return "other";
+  }
+  return "none";
+}
+
+EntryType parse_entry_type(const std::string& text) {
+  for (auto type : {EntryType::file, EntryType::directory, EntryType::symlink, EntryType::other})
+    if (text == to_string(type)) return type;
+  return EntryType::none;
+}
+
+EntryState read_entry(int dir, const std::string& name, const std::string& where, bool* text) {
+  EntryState state;
+  if (dir < 0) return state;
+  struct stat st {};
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return state;
+    throw_sys_error("fstatat(" + quote(where) + ", AT_SYMLINK_NOFOLLOW)");
+  }
+  state.mode = st.st_mode & 07777;
+  state.size = static_cast<std::uint64_t>(st.st_size);
+  state.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  if (S_ISDIR(st.st_mode)) {
+    state.type = EntryType::directory;
+  } else if (S_ISREG(st.st_mode)) {
+    state.type = EntryType::file;
+    auto fd = open_entry(dir, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (!fd) throw_sys_error("open(" + quote(where) + ", O_NOFOLLOW)");
+    state.sha256 = sha256_hex_of_fd(fd.get(), where);
+    if (text) *text = looks_like_text(fd.get(), state.size);
+  } else if (S_ISLNK(st.st_mode)) {
+    state.type = EntryType::symlink;
+    std::string target(PATH_MAX, '\0');
+    const ssize_t n = ::readlinkat(dir, name.c_str(), target.data(), target.size());
+    if (n < 0) throw_sys_error("readlinkat(" + quote(where) + ")");
+    target.resize(static_cast<std::size_t>(n));
+    state.link = target;
+  } else {
+    state.type = EntryType::other;
+    state.other = file_type_name(st.st_mode);
+  }
+  return state;
 }
 
 std::size_t ChangeSet::count(ChangeKind kind) const {

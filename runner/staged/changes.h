@@ -56,6 +56,13 @@ struct ChangeSet {
 };
 
 const char* to_string(ChangeKind kind);
+const char* to_string(EntryType type);  // "none", "file", "directory", "symlink", "other"
+EntryType parse_entry_type(const std::string& text);  // none for an unknown name
+
+// The state of dir/name, never following a symlink (type, mode, size, ctime;
+// a file's sha256, a link's target); none when absent. where names it in
+// errors; text, when given, is set to whether a file looks like text.
+EntryState read_entry(int dir, const std::string& name, const std::string& where, bool* text = nullptr);
 
 // Reads upper against workspace (both directories on this host). paths:
 // when not empty, only changes at or below these (relative) paths.
