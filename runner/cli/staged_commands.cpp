@@ -71,6 +71,9 @@ int apply_run(const StagedOptions& options, const CommonOptions& common) {
   for (const auto& line : outcome.lines) std::printf("%s\n", line.c_str());
   std::printf("applied change set %s (%zu entries; %s); `tierbox rollback %s` undoes it\n", outcome.set.digest.c_str(),
               outcome.lines.size(), outcome.decision.c_str(), opened.run().run_id.c_str());
+  for (const auto& warning : outcome.warnings)
+    std::fprintf(stderr, "tierbox: warning: workspace: %s; git on this host runs it (docs/threat-model.md)\n",
+                 warning.c_str());
   for (const auto& change : outcome.set.changes)
     if (change.kind == staged::ChangeKind::refused)
       std::fprintf(stderr, "tierbox: not applied: %s\n", staged::change_line(change).c_str());

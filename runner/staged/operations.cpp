@@ -21,6 +21,7 @@
 #include "common/units.h"
 #include "common/users.h"
 #include "launch/run_registry.h"
+#include "launch/workspace_review.h"
 #include "policy/approval_matrix.h"
 
 namespace tierbox::staged {
@@ -256,11 +257,14 @@ ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, 
       }
     }
   }
-  // 3. Land it, then record what landed, file by file.
+  // 3. Land it, then record what landed, file by file, and review what git
+  // on the host would now run, as after a read-write run.
+  const auto git_before = launch::stamp_git_state(run.workspace);
   auto report = apply_changes(opened.paths(), run, outcome.set, request.before_entry);
+  for (const auto& warning : launch::review_workspace(run.workspace, git_before)) outcome.warnings.push_back(warning.text);
   audit_action(settings, opened.config(), "apply", run,
                {{"result", "applied"}, {"change_set", outcome.set.digest}, {"decision", outcome.decision},
-                {"files", report.files}});
+                {"files", report.files}, {"workspace_warnings", outcome.warnings}});
   outcome.lines = std::move(report.lines);
   return outcome;
 }

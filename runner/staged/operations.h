@@ -58,6 +58,10 @@ struct ApplyOutcome {
   ChangeSet set;
   std::vector<std::string> lines;
   std::string decision;  // how it was allowed
+  // What the applied changes left that git on the host would run (nested
+  // repositories registered as submodules, todo lists with exec lines:
+  // launch/workspace_review.h), one line each.
+  std::vector<std::string> warnings;
 };
 
 // Throws Refusal (126) when governance or a conflict forbids it; the refusal

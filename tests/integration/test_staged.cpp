@@ -389,6 +389,40 @@ BOOST_AUTO_TEST_CASE(protected_paths_hold_at_write_time) {
   BOOST_TEST(read_regular_file(ws + "/.git/config", "config", 10000).find("evil") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(an_apply_that_leaves_git_commands_warns) {
+  Staged staged;
+  const auto ws = staged.workspace.str();
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + ws + " && git init -q ."}).status == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto [run_id, result] =
+      staged.run("mkdir -p .git/rebase-merge && printf 'pick 1234567 x\\nexec make deploy\\n' > .git/rebase-merge/git-rebase-todo");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  BOOST_TEST(applied.err.find("tierbox: warning: workspace: .git/rebase-merge/git-rebase-todo") != std::string::npos,
+             applied.err);
+  BOOST_TEST(applied.err.find("make deploy") != std::string::npos, applied.err);
+}
+
+BOOST_AUTO_TEST_CASE(data_classes_hold_as_in_read_write_mode) {
+  Staged staged;
+  staged.populate({{"vault/key", "k\n"}});
+  // The workspace holds secret data; workspace-staged may see internal at most.
+  staged.dir.write("config/data-classes.json",
+                   json{{"default_class", "internal"},
+                        {"paths", {{{"path", staged.workspace.str() + "/vault"}, {"class", "secret"}},
+                                   {{"path", "/usr"}, {"class", "public"}, {"scan", false}}}}}
+                       .dump());
+  const auto refused = run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
+                                    "staged-open", "--workspace", staged.workspace.str(), "--", "/bin/true"});
+  BOOST_TEST(refused.status == 126, refused.err);
+  BOOST_TEST(refused.err.find(staged.workspace.str() + "/vault") != std::string::npos, refused.err);
+  BOOST_TEST(!fs::exists(staged.layers()));  // refused before any layer was made
+  // Control: without the secret directory the same run is staged.
+  fs::remove_all(staged.workspace.path() / "vault");
+  BOOST_TEST(staged.run("true").second.status == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(staged_approval)
