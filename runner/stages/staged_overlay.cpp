@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/errors.h"
@@ -49,7 +50,11 @@ void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedR
   staged::write_staged_run(paths, record, Durability::none);
   make_dir(paths.layer(), 0700);
   std::string options = "mode=0700";
-  if (record.size_bytes != 0) options += ",size=" + std::to_string(record.size_bytes);
+  // The inodes are bounded with the bytes (one per KiB, at least 16k): a
+  // tmpfs's default is half of RAM's pages, and empty files cost no bytes.
+  if (record.size_bytes != 0)
+    options += ",size=" + std::to_string(record.size_bytes) +
+               ",nr_inodes=" + std::to_string(std::max<std::uint64_t>(record.size_bytes >> 10, 16384));
   // nosuid, nodev, noexec: the layer is only ever read through the overlay
   // (whose own flags govern the task) and by tierbox.
   if (::mount("tierbox-staged", paths.layer().c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0)
