@@ -62,7 +62,12 @@ OutputRelay::OutputRelay(std::uint64_t limit) : limit_(limit) {
     if (log_stream_) logging::use_stream(log_stream_);
     else ::close(copy);
   }
-  thread_ = std::thread([this] { relay(); });
+  // The copying thread starts in restore(), once the sandbox exists: no
+  // thread of the runner exists at clone (the child carries out glibc's
+  // set*id and friends as a copy of a single-threaded process), and it
+  // inherits the launcher's blocked signals (its signalfd stays the only
+  // place they go). Until then nothing of the task has run: the pipes are
+  // empty.
 }
 
 OutputRelay::~OutputRelay() {
@@ -80,6 +85,7 @@ void OutputRelay::restore() {
     std::fflush(log_stream_);
     logging::use_stream(stderr);
   }
+  thread_ = std::thread([this] { relay(); });
 }
 
 OutputReport OutputRelay::finish() {

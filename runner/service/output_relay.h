@@ -10,7 +10,7 @@
 // once the sandbox exists (restore(), from the launch's before_start hook);
 // meanwhile the runner's log goes to a copy of the caller's stderr
 // (logging::use_stream), so its own messages never count against the
-// task's limit and are never cut. A thread copies from the pipes until both reach EOF, which
+// task's limit and are never cut. From restore() on a thread copies from the pipes until both reach EOF, which
 // is when the last process of the task has exited.
 #pragma once
 
@@ -42,7 +42,8 @@ class OutputRelay {
   ~OutputRelay();
   OutputRelay(const OutputRelay&) = delete;
   OutputRelay& operator=(const OutputRelay&) = delete;
-  // Puts the caller's fds 1 and 2 back (idempotent); the sandbox keeps the pipes.
+  // Puts the caller's fds 1 and 2 back and starts copying (idempotent); the
+  // sandbox keeps the pipes.
   void restore();
   // restore(), waits for EOF on both pipes, and reports.
   OutputReport finish();

@@ -100,6 +100,8 @@ struct Staged {
     dir.write("config/tiers/staged-open.json", R"({"extends": "workspace-staged"})");
     dir.write("config/tiers/staged-guarded.json", R"({"extends": "workspace-staged"})");
     dir.write("config/tiers/staged-disk.json", R"({"extends": "workspace-staged", "limits": {"disk": "8M"}})");
+    dir.write("config/tiers/staged-bindrw.json",
+              R"({"extends": "workspace-staged", "widening": {"binds": "read-write"}, "limits": {"disk": "8M"}})");
     dir.write("config/tiers/staged-output.json", R"({"extends": "untrusted", "limits": {"output": "1K"}})");
     dir.write("config/approvals.json",
               json{{"tiers", {"staged-*", "untrusted"}},
@@ -517,6 +519,19 @@ BOOST_AUTO_TEST_CASE(writing_past_the_disk_limit_gets_enospc) {
   BOOST_TEST_MESSAGE("free space before " << free_before << ", after " << free_after);
   BOOST_TEST(free_before - free_after <= 64.0 * (1 << 20));
   BOOST_TEST(!fs::exists(staged.workspace.path() / "big"));
+}
+
+BOOST_AUTO_TEST_CASE(a_writable_bind_under_a_required_disk_limit_is_refused) {
+  Staged staged;
+  TempDir data("tierbox-test-staged-data");
+  const auto run = [&](const std::string& flag) {
+    return run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-bindrw",
+                        "--workspace", staged.workspace.str(), flag, data.str() + ":/data", "--", "/bin/true"});
+  };
+  const auto refused = run("--bind-rw");
+  BOOST_TEST(refused.status == 126, refused.err);
+  BOOST_TEST(refused.err.find("limits.disk cannot be enforced on a writable bind") != std::string::npos, refused.err);
+  BOOST_TEST(run("--bind").status == 0);  // control: a read-only bind is fine
 }
 
 BOOST_AUTO_TEST_CASE(output_past_the_limit_is_cut_and_reported) {
