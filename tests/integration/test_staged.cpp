@@ -149,6 +149,18 @@ struct Staged {
     return json::parse(result.out);
   }
   [[nodiscard]] fs::path layers() const { return dir.path() / "state" / "staged"; }
+
+  // The layers' tmpfs mounts go before the directories they are in
+  // (TempDir removes those after this).
+  ~Staged() {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(layers(), error)) {
+      ::umount2((entry.path() / "layer" / "lower").c_str(), MNT_DETACH);
+      ::umount2((entry.path() / "layer").c_str(), MNT_DETACH);
+    }
+  }
+  Staged(const Staged&) = delete;
+  Staged& operator=(const Staged&) = delete;
 };
 
 std::set<std::string> kinds_of(const json& changes) {
