@@ -92,17 +92,23 @@ class Collector {
   void add(Change change) { changes_.push_back(std::move(change)); }
 
   // Every entry below (and then) the lower directory at path: deleted.
-  void delete_tree(int lower_parent, const std::string& name, const std::string& path, const EntryState& state) {
+  // text: whether the entry (a file) looks like text, for --diff.
+  void delete_tree(int lower_parent, const std::string& name, const std::string& path, const EntryState& state,
+                   bool text) {
     if (state.type == EntryType::directory) {
       auto dir = open_entry(lower_parent, name, O_RDONLY | O_DIRECTORY);
       if (!dir) throw_sys_error("open(" + quote(workspace_ + "/" + path) + ", O_DIRECTORY|O_NOFOLLOW)");
-      for (const auto& child : names_of(dir.get(), path))
-        delete_tree(dir.get(), child, join(path, child), read_entry(dir.get(), child, workspace_ + "/" + join(path, child)));
+      for (const auto& child : names_of(dir.get(), path)) {
+        bool child_text = false;
+        const auto child_state = read_entry(dir.get(), child, workspace_ + "/" + join(path, child), &child_text);
+        delete_tree(dir.get(), child, join(path, child), child_state, child_text);
+      }
     }
     Change change;
     change.path = path;
     change.kind = ChangeKind::deleted;
     change.before = state;
+    change.text = text;
     add(std::move(change));
   }
 
@@ -114,14 +120,17 @@ class Collector {
     for (const auto& name : names_of(lower_dir, workspace_ + "/" + path)) {
       if (std::binary_search(names.begin(), names.end(), name)) continue;
       const auto child = join(path, name);
-      delete_tree(lower_dir, name, child, read_entry(lower_dir, name, workspace_ + "/" + child));
+      bool text = false;
+      const auto state = read_entry(lower_dir, name, workspace_ + "/" + child, &text);
+      delete_tree(lower_dir, name, child, state, text);
     }
   }
 
   void entry(int upper_dir, int lower_dir, const std::string& name, const std::string& path) {
-    const auto before = read_entry(lower_dir, name, workspace_ + "/" + path);
+    bool before_text = false;
+    const auto before = read_entry(lower_dir, name, workspace_ + "/" + path, &before_text);
     if (is_whiteout(upper_dir, name)) {
-      if (before.type != EntryType::none) delete_tree(lower_dir, name, path, before);
+      if (before.type != EntryType::none) delete_tree(lower_dir, name, path, before, before_text);
       return;
     }
     bool text = false;
@@ -148,7 +157,7 @@ class Collector {
       return;
     }
     if (before.type == EntryType::directory) {
-      delete_tree(lower_dir, name, path, before);
+      delete_tree(lower_dir, name, path, before, false);
       change.before = {};
     }
     if (change.before.type == EntryType::none) {
@@ -172,7 +181,7 @@ class Collector {
       if (!lower_child) throw_sys_error("open(" + quote(workspace_ + "/" + path) + ", O_DIRECTORY|O_NOFOLLOW)");
       if (before.mode != after.mode) add(Change{path, ChangeKind::mode_changed, before, after, "", false});
     } else {
-      if (before.type != EntryType::none) delete_tree(lower_dir, name, path, before);
+      if (before.type != EntryType::none) delete_tree(lower_dir, name, path, before, false);
       add(Change{path, ChangeKind::added, {}, after, "", false});
     }
     walk(upper_child.get(), lower_child.get(), path, is_opaque(upper_child.get()));

@@ -296,18 +296,18 @@ BOOST_AUTO_TEST_CASE(upper_layer_read_against_the_workspace) {
   const std::vector<std::string> expected = {
       "M  edit.txt",
       "!  escape (a symlink pointing outside the workspace never lands)",
-      "D  gone.txt (4 bytes, sha256 abc6fd595fc079d3...)",
+      "D  gone.txt",
       "A  inside -> same.txt",
       "m  mode.sh (mode 0644 -> 4755) (setuid/setgid: lands without the bits)",
       "A  new/",
       "A  new/file.bin (3 bytes, sha256 ae4b3280e56e2faf...)",
       "A  opaque/fresh",
-      "D  opaque/old (2 bytes, sha256 7427d152005f9ed0...)",
+      "D  opaque/old",
       "!  pipe (a FIFO never lands in the workspace)",
       "D  tree/",
-      "D  tree/a (2 bytes, sha256 87428fc522803d31...)",
+      "D  tree/a",
       "D  tree/b/",
-      "D  tree/b/c (2 bytes, sha256 a3a5e715f0cc574a...)",
+      "D  tree/b/c",
   };
   BOOST_TEST(lines == expected, boost::test_tools::per_element());
   BOOST_TEST(!find_change(set, "same.txt"));
