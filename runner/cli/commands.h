@@ -36,6 +36,9 @@ std::function<int()> add_approval_commands(CLI::App& app, CommonOptions& common)
 std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
                                         const std::vector<std::string>& command_after_dashes);
 
+// changes, apply, rollback, discard (staged_commands.cpp): {subcommand name, handler}.
+std::vector<std::pair<std::string, std::function<int()>>> add_staged_commands(CLI::App& app, CommonOptions& common);
+
 // `tierbox rootfs ARGS`: executes tierbox-rootfs (beside this program) with
 // argv[first_argument...]; returns only when that fails.
 int exec_rootfs_tool(int argc, char** argv, int first_argument);

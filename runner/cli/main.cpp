@@ -102,7 +102,7 @@ int main(int argc, char** argv, char** envp) {
   // top-level --help, which lists them all, is not a "run".
   const bool only_run = !options.empty() && options.front() == "run";
   std::function<int()> profile, gc, isolate_network, audit, approvals, grants;
-  std::vector<std::pair<std::string, std::function<int()>>> controls;
+  std::vector<std::pair<std::string, std::function<int()>>> controls, staged;
   if (!only_run) {
     profile = tierbox::cli::add_profile_command(app, common);
     gc = tierbox::cli::add_gc_command(app, common);
@@ -111,6 +111,7 @@ int main(int argc, char** argv, char** envp) {
     audit = tierbox::cli::add_audit_command(app, common);
     approvals = tierbox::cli::add_approval_commands(app, common);
     grants = tierbox::cli::add_grant_commands(app, common, command);
+    staged = tierbox::cli::add_staged_commands(app, common);
     app.add_subcommand("rootfs", "Root filesystem images: build, import, list, verify, remove (tierbox rootfs --help)");
     app.add_subcommand("oci", "The OCI runtime command line for container engines (tierbox oci --help; docs/kubernetes.md)");
   }
@@ -130,6 +131,8 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("gc")) return gc();
     if (app.got_subcommand("isolate-network")) return isolate_network();
     for (const auto& [name, handler] : controls)
+      if (app.got_subcommand(name)) return handler();
+    for (const auto& [name, handler] : staged)
       if (app.got_subcommand(name)) return handler();
     if (app.got_subcommand("audit")) return audit();
     if (app.got_subcommand("approvals") || app.got_subcommand("approve") || app.got_subcommand("deny")) return approvals();

@@ -34,6 +34,7 @@
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
 #include "stages/seccomp_cache.h"
+#include "stages/staged_overlay.h"
 #include "stages/seccomp_notify.h"
 #include "stages/user_namespace.h"
 
@@ -362,9 +363,15 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);
   });
   logging::step("{} host trees opened and sealed", prepared.trees.size());
+  // Parent 3b (staged workspace): the run's layer, and the overlay that
+  // takes the workspace tree's place (stages/staged_overlay.h).
+  const auto staged_layer = with_stage("staged workspace", [&] {
+    return stages::stage_workspace(plan, prepared.trees, config.state_dir, ids.host_task, have_mount_setattr);
+  });
+  if (!staged_layer.empty()) logging::step("staged workspace: the task writes {}", staged_layer.string());
   // A writable workspace's git state as it is before the task (compared
   // after it: workspace_review.h).
-  const bool review_workspace = plan.workspace && plan.workspace->writable;
+  const bool review_workspace = plan.workspace && plan.workspace->writable && !plan.workspace->staged;
   const auto git_before = review_workspace ? stamp_git_state(plan.workspace->host_path) : GitStateStamp{};
 
   // Parent 4: the sync channel, init's status pipe, the child's inputs,

@@ -468,6 +468,14 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
   check_secrets(profile, request);
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
+  // A required limits.disk cannot hold where the task writes the host's
+  // disk directly (the tier's own writable mounts are refused at load).
+  if (profile.limits.disk.value && profile.limits.disk.required)
+    for (const auto& bind : request.binds)
+      if (bind.writable)
+        throw Refusal("--bind-rw " + bind.source + ":" + bind.target + ": tier '" + profile.name +
+                      "' limits.disk cannot be enforced on a writable bind (ext4 without quotas has no per-task "
+                      "limit; fix: --bind, or a tier whose disk limit is {\"value\": ..., \"required\": false})");
   // The kernel's views of itself (a host /proc lists every process and its
   // command line) are never a workspace or a bind, whatever the inventory
   // says: not a caller's (refused, 126), and not a tier's either (a bad
@@ -691,7 +699,10 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
                                    profile.workspace.writable, host.workspace->owner_uid,
                                    host.workspace->owner_gid,    host.workspace->device,
                                    host.workspace->inode};
+    plan.workspace->staged = profile.workspace.staged;
+    if (plan.workspace->staged) plan.workspace->layer_size_bytes = profile.limits.disk.value.value_or(0);
   }
+  plan.output_limit_bytes = profile.limits.output_bytes;
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
   if (request.container) plan.cwd = request.container->cwd;
   // Network mode none restricts no TCP port: its namespace has only lo,

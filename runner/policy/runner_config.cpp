@@ -68,6 +68,10 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
       if (*outstanding == 0) reader.fail("dns_outstanding", "must be at least 1");
       config.dns_outstanding = static_cast<std::uint32_t>(*outstanding);
     }
+    if (auto retention = reader.duration("staged_retention")) {
+      if (retention->count() <= 0) reader.fail("staged_retention", "expected a positive duration, e.g. \"7d\"");
+      config.staged_retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+    }
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",

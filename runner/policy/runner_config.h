@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -67,6 +68,9 @@ struct RunnerConfig {
   // for every connection (glibc caches nothing), far below a flood.
   std::uint32_t dns_queries_per_second = 200;
   std::uint32_t dns_outstanding = 64;
+  // How long `tierbox gc` keeps a staged run's layer (docs/staged-writes.md);
+  // the layer is memory (a tmpfs), so it is not kept forever.
+  std::chrono::hours staged_retention{24 * 7};
   std::filesystem::path source;  // the file it came from, if any
 };
 

@@ -1,5 +1,8 @@
 #include "service/run_task.h"
 
+#include "service/output_relay.h"
+#include "staged/operations.h"
+
 #include "approval/gate.h"
 #include "audit/audit_log.h"
 #include "audit/launch_audit.h"
@@ -76,6 +79,16 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
     throw Error(decision.reason, exit_code::refused);
   }
   logging::step("approval: {} ({})", decision.how, decision.reason);
+}
+
+// The task of a staged run has ended: its layer waits for review.
+void note_staged(const std::filesystem::path& state_dir, const std::string& run_id) {
+  try {
+    staged::mark_staged_run_ended(state_dir, run_id);
+    logging::warn("staged: the task's changes wait for review: tierbox changes {} (then apply or discard)", run_id);
+  } catch (const Error& error) {
+    logging::warn("staged: {} (`tierbox gc` marks the layer staged)", error.what());
+  }
 }
 
 void warn_about_workspace(const launch::Outcome& outcome) {
@@ -166,7 +179,12 @@ class TaskRun {
     launch::LaunchHooks hooks;
     // What `tierbox gc` needs to close the trail of a run whose runner died.
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
+    // limits.output: the sandbox's stdio through the relay (output_relay.h);
+    // the runner's own fds are the caller's again once the sandbox exists.
+    std::optional<OutputRelay> relay;
+    if (plan.output_limit_bytes) relay.emplace(*plan.output_limit_bytes);
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
+      if (relay) relay->restore();
       trail_->started(plan, governed->digest, pid, cgroups);
       if (input_.before_release) input_.before_release(pid);
     };
@@ -178,6 +196,11 @@ class TaskRun {
       }
     };
     result_.outcome = launcher_.launch(plan, config, hooks);
+    if (relay) {
+      const auto report = relay->finish();
+      result_.context.output = launch::OutputLimitResult{report.limit, report.bytes, report.cut};
+    }
+    if (plan.workspace && plan.workspace->staged) note_staged(config.state_dir, plan.run_id);
     return true;
   }
 

@@ -99,6 +99,8 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
       // instead of "required" (ABI 6), so the default tier runs on Linux 6.1.
       {"untrusted", "9129344474d586c5edf28bbc05f4f55b3fec5a4846243ce07997dbc7dc25a3c0"},
       {"workspace-write", "0751e2fd366093f734fdd7287366f38d2b0f6fb75b8099fafe7e914376757b35"},
+      // new with issue 21: workspace-write, staged, limits.disk 2G.
+      {"workspace-staged", "6e0624477380d8e022d04568d073a67b5d1806a6b8924d11f14fe6eedd599e87"},
   };
   for (const auto& [tier, expected] : kExpected) {
     BOOST_TEST_CONTEXT("tier " << tier) { BOOST_TEST(shipped_fingerprint(tier) == expected); }
