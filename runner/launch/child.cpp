@@ -203,6 +203,7 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   // point below read EOF, and the child exits instead of waiting forever.
   ::close(context.parent_sync_fd);
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
+  step(ChildStep::caller_stdio, stages::install_stdio(context.stdio, failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
   // Changing credentials clears the parent-death signal (prctl(2)): set it
   // again at once, as after becoming the task user below.

@@ -32,6 +32,7 @@ struct ChildContext {
   std::uint64_t ignored_signals = 0;  // bit N-1: signal N is SIG_IGN in the runner
   char* title_area = nullptr;     // the runner's argv+environ memory
   std::size_t title_size = 0;
+  int stdio[3] = {0, 1, 2};       // become the task's fds 0-2 (LaunchHooks::stdio)
 };
 
 [[noreturn]] void run_child(const ChildContext& context) noexcept;

@@ -445,6 +445,12 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
   check_secrets(profile, request);
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
+  // Through the daemon: a caller hands the task only what it can reach
+  // itself, and a writable workspace only if it may write there.
+  if (request.workspace && host.workspace && profile.workspace.writable && request.workspace_writable_by_caller == false)
+    throw Refusal("--workspace " + host.workspace->canonical_path + ": not writable by " +
+                  (request.caller.user_name.empty() ? "uid " + std::to_string(request.caller.uid) : request.caller.user_name) +
+                  ", and tier '" + profile.name + "' mounts its workspace writable (fix: pass a directory you can write to)");
   // The kernel's views of itself (a host /proc lists every process and its
   // command line) are never a workspace or a bind, whatever the inventory
   // says: not a caller's (refused, 126), and not a tier's either (a bad

@@ -8,12 +8,14 @@
 #include "common/logging.h"
 #include "common/run_id.h"
 #include "common/units.h"
+#include "common/users.h"
 #include "policy/data_classes.h"
 #include "policy/host_facts.h"
 #include "policy/plan_summary.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "policy/tier_access.h"
 
 namespace tierbox::service {
 namespace {
@@ -111,7 +113,8 @@ class TaskRun {
  private:
   // Everything up to the task's end; false for a dry run (nothing launched).
   bool launch_governed() {
-    const auto config = policy::load_runner_config(settings_.config_dirs);
+    auto config = policy::load_runner_config(settings_.config_dirs);
+    if (!settings_.state_dir.empty()) config.state_dir = settings_.state_dir;
     if (!input_.tier.empty() && !input_.profile_file.empty())
       throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
     if (settings_.dry_run && !settings_.grant_file.empty())
@@ -119,10 +122,12 @@ class TaskRun {
     // The one place the default tier is picked.
     const std::string tier = input_.tier.empty() ? config.default_tier : input_.tier;
     const auto log_path = audit::audit_log_path(settings_.audit_log, config.audit_log);
-    audit::RunContext run_context{result_.context.run_id, audit::current_identity(), audit::host_name(),
+    audit::RunContext run_context{result_.context.run_id,
+                                  input_.requester ? input_.requester->identity : audit::current_identity(),
+                                  audit::host_name(),
                                   input_.profile_file.empty() ? tier : input_.profile_file.string(), input_.argv, {}};
     std::error_code ec;
-    run_context.cwd = std::filesystem::current_path(ec).string();
+    run_context.cwd = input_.requester ? input_.requester->cwd : std::filesystem::current_path(ec).string();
     const audit::AuditLog log(log_path, config.audit_syslog);
     // Fail closed before anything else: a log that cannot be opened for
     // appending stops the run here.
@@ -137,6 +142,11 @@ class TaskRun {
       run_context.tier = profile.name;
       const auto inventory = policy::load_data_classes(settings_.config_dirs);
       auto request = input_.make_request();
+      if (const auto refusal = policy::tier_access_refusal(profile, request.caller, [](const std::string& name) {
+            return group_id(name);
+          });
+          !refusal.empty())
+        throw Refusal(refusal);
       request.rootfs_store = config.rootfs_dir;  // where image tiers find their images
       const policy::LinuxHostView host;
       const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
@@ -164,12 +174,15 @@ class TaskRun {
     launch::LaunchHooks hooks;
     // What `tierbox gc` needs to close the trail of a run whose runner died.
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
+    hooks.stdio = input_.stdio;
+    hooks.relay_signals = input_.relay_signals;
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       trail_->started(plan, governed->digest, pid, cgroups);
+      if (input_.on_start) input_.on_start(pid);
     };
     hooks.after_end = [&](const launch::Outcome& ended) {
       try {
-        trail_->ended(ended, ended.exit_status(), task_error(ended, wall_time_));
+        trail_->ended(ended, ended.exit_status(), end_error(ended));
       } catch (const Error& failed) {
         end_failure_ = failed.what();
       }
@@ -203,7 +216,7 @@ class TaskRun {
     auto& context = result_.context;
     const auto& outcome = result_.outcome;
     context.exit_status = outcome.exit_status();
-    context.error = task_error(outcome, wall_time_);
+    context.error = end_error(outcome);
     if (!context.error.empty()) logging::error("{}", context.error);
     warn_about_workspace(outcome);
     try {
@@ -219,6 +232,14 @@ class TaskRun {
     logging::error("{}", text);
     if (context.exit_status == 0) context.exit_status = exit_code::runner_failed;
     context.error = context.error.empty() ? text : context.error + "; " + text;
+  }
+
+  // How the task ended, with why the entry point stopped it if it did.
+  std::string end_error(const launch::Outcome& outcome) const {
+    auto text = task_error(outcome, wall_time_);
+    const auto stopped = input_.stop_reason ? input_.stop_reason() : std::string();
+    if (stopped.empty()) return text;
+    return text.empty() ? stopped : stopped + "; " + text;
   }
 
   const TaskInput& input_;

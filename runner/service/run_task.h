@@ -6,12 +6,14 @@
 // an exit status; none of them sequences policy, approval or audit itself.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "launch/outcome.h"
 #include "launch/result.h"
 #include "policy/approval_matrix.h"
@@ -31,6 +33,26 @@ struct TaskInput {
   std::filesystem::path profile_file;   // a profile file instead of a tier
   std::vector<std::string> argv;
   std::function<policy::TaskRequest()> make_request;
+
+  // Who asked, when it is not this process: the daemon's caller, from the
+  // kernel (SO_PEERCRED). Every audit record names it. None: this process's
+  // own user and working directory.
+  struct Requester {
+    audit::Identity identity;
+    std::string cwd;
+  };
+  std::optional<Requester> requester;
+  // The task's fds 0-2 (the daemon's caller's, received over its socket).
+  std::array<int, 3> stdio{0, 1, 2};
+  // false: the entry point relays its caller's signals itself (on_start
+  // gives it the sandbox's init).
+  bool relay_signals = true;
+  // Called with the host pid of the sandbox's init once its start record is
+  // written and before the task starts; throwing stops the launch.
+  std::function<void(pid_t)> on_start;
+  // Why the entry point stopped the task (the client disconnected), "" when
+  // it did not; the end record and the result name it.
+  std::function<std::string()> stop_reason;
 };
 
 // What the entry point resolved about where the run's state lives.
@@ -39,6 +61,9 @@ struct RunSettings {
   std::string audit_log;   // as asked (--audit-log); "" = TIERBOX_AUDIT_LOG, tierbox.json, the default
   std::string grant_file;  // a signed grant instead of asking a person; "" = none
   bool dry_run = false;    // plan and matrix only: nothing is launched, filed or recorded
+  // The daemon's --state-dir: run registry, slots and control sockets there
+  // instead of tierbox.json's state_dir. "" = as configured.
+  std::filesystem::path state_dir;
 };
 
 // `--dry-run`: what the entry point prints.
