@@ -55,6 +55,7 @@ json base_record(const std::string& event, const RunContext& context) {
 
 json daemon_record(const Identity& user, pid_t peer_pid, const std::string& action, const std::string& detail) {
   auto record = base_record("daemon", RunContext{"", user, host_name(), "", {}, ""});
+  record["outcome"] = action;
   record["action"] = action;
   record["detail"] = detail;
   record["peer_pid"] = peer_pid;

@@ -1,0 +1,493 @@
+// tierbox daemon, end to end: a real daemon started by the test (its own
+// socket, state directory, config and audit log; never systemd), callers
+// that are real unprivileged users made for the test, and the client being
+// `tierbox run` itself (and the Python client of tools/). Every refusal has
+// its control.
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "common/users.h"
+#include "integration/governance_fixture.h"
+#include "integration/harness.h"
+
+namespace fs = std::filesystem;
+using namespace tierbox::testing;
+using nlohmann::json;
+
+namespace {
+
+// Two users made for the test and removed after it: alice in the test's
+// group, bob not.
+struct DaemonUsers {
+  std::string group = "tbxdmg" + std::to_string(::getpid());
+  std::string alice = "tbxdma" + std::to_string(::getpid());
+  std::string bob = "tbxdmb" + std::to_string(::getpid());
+  DaemonUsers() {
+    must({"/usr/sbin/groupadd", group});
+    must({"/usr/sbin/useradd", "-M", "-N", "-g", "users", "-G", group, "-s", "/usr/sbin/nologin", alice});
+    must({"/usr/sbin/useradd", "-M", "-N", "-g", "users", "-s", "/usr/sbin/nologin", bob});
+  }
+  ~DaemonUsers() {
+    for (const auto& user : {alice, bob}) run_account_tool({"/usr/sbin/userdel", user});
+    run_account_tool({"/usr/sbin/groupdel", group});
+  }
+  static uid_t uid(const std::string& name) { return *tierbox::user_id(name); }
+};
+
+// A daemon of the test's own: config (tierbox.json with its state dir, an
+// approval matrix, a tier only the group may use), audit log (in a 0700
+// directory), socket.
+class Daemon {
+ public:
+  explicit Daemon(const std::string& group) {
+    ::chmod(dir_.str().c_str(), 0755);
+    dir_.write("config/tierbox.json", json{{"state_dir", state().string()}}.dump());
+    dir_.write("config/approvals.json",
+               json{{"tiers", {"untrusted", "workspace-write", "dmn-group"}},
+                    {"approvers", "root"},
+                    {"rules", {{{"id", "open"}, {"require", "none"}}}}}
+                   .dump());
+    dir_.write("config/tiers/dmn-group.json", json{{"extends", "untrusted"}, {"allowed_groups", {group}}}.dump());
+    ::chmod((dir_.path() / "config").c_str(), 0755);
+    ::chmod((dir_.path() / "config/tiers").c_str(), 0755);
+    fs::create_directories(dir_.path() / "log");
+    ::chmod((dir_.path() / "log").c_str(), 0700);
+  }
+  ~Daemon() { stop(); }
+
+  void start(const std::vector<std::string>& extra = {}) {
+    // Mode 0666: the test's users reach it without a tierbox group.
+    std::vector<std::string> args = {"daemon", "--socket", socket(), "--socket-mode", "0666", "--config-dir", config(),
+                                     "--audit-log", log(), "--state-dir", state().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<BackgroundRun>(args);
+    BOOST_REQUIRE_MESSAGE(!process_->wait_for_line("listening").empty(), "the daemon did not start");
+  }
+  // SIGTERM; the daemon's exit status.
+  int stop() {
+    if (!process_) return -1;
+    process_->signal(SIGTERM);
+    const int status = process_->wait(std::chrono::seconds(40));
+    process_.reset();
+    return status;
+  }
+  [[nodiscard]] std::string socket() const { return (dir_.path() / "d.sock").string(); }
+  [[nodiscard]] std::string config() const { return (dir_.path() / "config").string(); }
+  [[nodiscard]] std::string log() const { return (dir_.path() / "log/audit.jsonl").string(); }
+  [[nodiscard]] fs::path state() const { return dir_.path() / "state"; }
+  [[nodiscard]] const TempDir& dir() const { return dir_; }
+  [[nodiscard]] std::vector<json> records() const { return read_audit_records(log()); }
+
+  // argv run as user (its groups from /etc/group), with the daemon's socket.
+  ProcessResult as(const std::string& user, const std::vector<std::string>& argv, SpawnOptions options = {}) const {
+    std::vector<std::string> command = {"/usr/bin/setpriv", "--reuid", user, "--regid", "users", "--init-groups"};
+    command.insert(command.end(), argv.begin(), argv.end());
+    options.env = {"TIERBOX_SOCKET=" + socket(), "PATH=/usr/bin:/bin", "HOME=/"};
+    return run_process(command, options);
+  }
+  ProcessResult tierbox_as(const std::string& user, const std::vector<std::string>& args, SpawnOptions options = {}) const {
+    std::vector<std::string> argv = {kTierbox};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return as(user, argv, std::move(options));
+  }
+
+ private:
+  TempDir dir_{"tbx-daemon-test"};
+  std::unique_ptr<BackgroundRun> process_;
+};
+
+std::vector<json> records_of_run(const std::vector<json>& records, const std::string& run_id) {
+  std::vector<json> out;
+  for (const auto& record : records)
+    if (record.value("run_id", "") == run_id) out.push_back(record);
+  return out;
+}
+
+json last_of(const std::vector<json>& records, const std::string& event) {
+  for (auto it = records.rbegin(); it != records.rend(); ++it)
+    if (it->value("event", "") == event) return *it;
+  return json();
+}
+
+// A raw connection to the daemon, for messages `tierbox run` never sends.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    BOOST_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    timeval timeout{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~RawClient() { ::close(fd_); }
+  void send_raw(const std::string& bytes) const { BOOST_REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
+  static std::string frame(const std::string& body) {
+    const auto n = static_cast<std::uint32_t>(body.size());
+    std::string out = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+    return out + body;
+  }
+  // The daemon's reply (one frame), null on EOF.
+  json reply() const {
+    unsigned char header[4];
+    if (!read_exactly(reinterpret_cast<char*>(header), 4)) return json();
+    std::string body((std::size_t{header[0]} << 24) | (header[1] << 16) | (header[2] << 8) | header[3], '\0');
+    if (!read_exactly(body.data(), body.size())) return json();
+    return json::parse(body);
+  }
+
+ private:
+  bool read_exactly(char* data, std::size_t size) const {
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::recv(fd_, data + done, size - done, 0);
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  int fd_ = -1;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(daemon_runs)
+
+BOOST_AUTO_TEST_CASE(an_unprivileged_caller_runs_with_its_stdio_and_exit_code_and_the_kernel_names_it) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  SpawnOptions input;
+  input.stdin_data = "from the caller\n";
+  const auto result_file = daemon.dir().path() / "result.json";
+  {
+    std::ofstream(result_file).flush();
+    ::chown(result_file.c_str(), DaemonUsers::uid(users.alice), static_cast<gid_t>(-1));
+  }
+  const auto ran = daemon.tierbox_as(users.alice, {"run", "--result", result_file.string(), "--", "/bin/sh", "-c",
+                                                   "read line; echo \"out: $line\"; echo err >&2; id -u; exit 7"},
+                                     input);
+  BOOST_TEST(ran.status == 7, ran.err);
+  BOOST_TEST(ran.out.find("out: from the caller") != std::string::npos, ran.out);
+  BOOST_TEST(ran.err.find("err") != std::string::npos);
+  // The result was written by the client, as alice: she owns it.
+  struct stat st {};
+  BOOST_REQUIRE(::stat(result_file.c_str(), &st) == 0);
+  BOOST_TEST(st.st_uid == DaemonUsers::uid(users.alice));
+  const auto result = json::parse(std::ifstream(result_file));
+  BOOST_TEST(result.value("exit_status", -1) == 7);
+  const auto run_id = result.value("run_id", "");
+  const auto trail = records_of_run(daemon.records(), run_id);
+  BOOST_REQUIRE(trail.size() >= 3U);
+  for (const auto& record : trail) {
+    BOOST_TEST(record["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.alice));
+    BOOST_TEST(record["user"]["name"].get<std::string>() == users.alice);
+  }
+  BOOST_TEST(last_of(trail, "end")["exit"]["code"].get<int>() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_daemon_a_caller_gets_one_line_and_125) {
+  DaemonUsers users;
+  Daemon daemon(users.group);  // never started
+  const auto ran = daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"});
+  BOOST_TEST(ran.status == 125);
+  BOOST_TEST(line_count(ran.err) == 1, ran.err);
+  BOOST_TEST(ran.err.find("the tierbox daemon is not running") != std::string::npos, ran.err);
+  BOOST_TEST(ran.err.find("systemctl start tierbox.socket") != std::string::npos, ran.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_forged_requester_field_is_ignored_and_the_python_client_runs_a_task) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  SpawnOptions input;
+  input.stdin_data = "py\n";
+  const auto result_file = (daemon.dir().path() / "py-result.json").string();
+  std::ofstream(result_file).flush();
+  ::chown(result_file.c_str(), DaemonUsers::uid(users.alice), static_cast<gid_t>(-1));
+  const auto ran = daemon.as(users.alice, {"/usr/bin/python3", std::string(kSourceDir) + "/tools/tierbox-client.py",
+                                           "--result", result_file, "--extra", R"(user={"uid": 0, "name": "root"})",
+                                           "--extra", "uid=0", "--extra", R"(requester={"uid": 0})", "--",
+                                           "/bin/sh", "-c", "cat; exit 5"},
+                             input);
+  BOOST_TEST(ran.status == 5, ran.err);
+  BOOST_TEST(ran.out == "py\n");
+  const auto run_id = json::parse(std::ifstream(result_file)).value("run_id", "");
+  const auto trail = records_of_run(daemon.records(), run_id);
+  BOOST_REQUIRE(!trail.empty());
+  for (const auto& record : trail) BOOST_TEST(record["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.alice));
+  // Control: root's own direct run is recorded as uid 0, so the field above
+  // would have shown it had it been believed.
+  const auto direct = run_tierbox({"run", "--config-dir", daemon.config(), "--audit-log", daemon.log(), "--", "/bin/true"});
+  BOOST_TEST(direct.status == 0, direct.err);
+  BOOST_TEST(last_of(daemon.records(), "end")["user"]["uid"].get<uid_t>() == 0U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(daemon_refusals)
+
+BOOST_AUTO_TEST_CASE(a_caller_cannot_edit_a_profile_or_the_audit_log) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  BOOST_TEST(daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"}).status == 0);
+  const auto tier = daemon.config() + "/tiers/dmn-group.json";
+  const auto append_tier = daemon.as(users.alice, {"/bin/sh", "-c", "echo '{}' >> " + tier});
+  BOOST_TEST(append_tier.status != 0);
+  BOOST_TEST(append_tier.err.find("Permission denied") != std::string::npos, append_tier.err);
+  const auto read_tier = daemon.as(users.alice, {"/bin/cat", tier});  // control: readable, not writable
+  BOOST_TEST(read_tier.status == 0, read_tier.err);
+  const auto append_log = daemon.as(users.alice, {"/bin/sh", "-c", "echo x >> " + daemon.log()});
+  BOOST_TEST(append_log.status != 0);
+  const auto truncate_log = daemon.as(users.alice, {"/usr/bin/truncate", "-s", "0", daemon.log()});
+  BOOST_TEST(truncate_log.status != 0);
+  // Control: root can append (the log is there and writable to its owner).
+  BOOST_TEST(::access(daemon.log().c_str(), W_OK) == 0);
+  // The run through the daemon is in it, intact.
+  BOOST_TEST(run_tierbox({"audit", "verify", "--audit-log", daemon.log()}).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_workspace_the_caller_cannot_read_or_write_is_refused) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto secret = daemon.dir().path() / "roots-only";
+  fs::create_directories(secret);
+  ::chmod(secret.c_str(), 0700);
+  std::ofstream(secret / "key").write("k", 1);
+  const auto read = daemon.tierbox_as(users.alice, {"run", "--workspace", secret.string(), "--", "/bin/ls"});
+  BOOST_TEST(read.status == 125);
+  BOOST_TEST(read.err.find("Permission denied") != std::string::npos, read.err);
+  BOOST_TEST(read.out.find("key") == std::string::npos);
+  // Control: root runs in it directly and sees the file.
+  const auto root_read = run_tierbox({"run", "--config-dir", daemon.config(), "--audit-log", daemon.log(), "--workspace",
+                                      secret.string(), "--", "/bin/ls"});
+  BOOST_TEST(root_read.out.find("key") != std::string::npos, root_read.err);
+
+  const auto shared = daemon.dir().path() / "readable";
+  fs::create_directories(shared);
+  ::chmod(shared.c_str(), 0755);
+  const auto write = daemon.tierbox_as(users.alice, {"run", "--tier", "workspace-write", "--workspace", shared.string(),
+                                                    "--", "/bin/sh", "-c", "touch made"});
+  BOOST_TEST(write.status == 126, write.err);
+  BOOST_TEST(write.err.find("not writable by " + users.alice) != std::string::npos, write.err);
+  BOOST_TEST(!fs::exists(shared / "made"));
+  // Controls: the same directory read-only (tier untrusted) runs; alice's
+  // own directory is writable.
+  const auto read_only = daemon.tierbox_as(users.alice, {"run", "--workspace", shared.string(), "--", "/bin/true"});
+  BOOST_TEST(read_only.status == 0, read_only.err);
+  ::chown(shared.c_str(), DaemonUsers::uid(users.alice), static_cast<gid_t>(-1));
+  const auto own = daemon.tierbox_as(users.alice, {"run", "--tier", "workspace-write", "--workspace", shared.string(),
+                                                  "--", "/bin/sh", "-c", "touch made"});
+  BOOST_TEST(own.status == 0, own.err);
+  BOOST_TEST(fs::exists(shared / "made"));
+}
+
+BOOST_AUTO_TEST_CASE(a_tier_not_allowed_to_the_caller_is_refused) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto bob = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-group", "--", "/bin/echo", "ran"});
+  BOOST_TEST(bob.status == 126, bob.err);
+  BOOST_TEST(bob.err.find("may not be used by " + users.bob) != std::string::npos, bob.err);
+  BOOST_TEST(bob.out.find("ran") == std::string::npos);
+  const auto refused = last_of(daemon.records(), "profile_refused");
+  BOOST_TEST(refused["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.bob));
+  // Control: alice is in the group.
+  const auto alice = daemon.tierbox_as(users.alice, {"run", "--tier", "dmn-group", "--", "/bin/echo", "ran"});
+  BOOST_TEST(alice.status == 0, alice.err);
+  BOOST_TEST(alice.out == "ran\n");
+  // profile explain shows who may use it.
+  const auto explain = run_tierbox({"profile", "explain", "dmn-group", "--config-dir", daemon.config()});
+  BOOST_TEST(explain.out.find("members of groups " + users.group) != std::string::npos, explain.out + explain.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_cannot_stop_or_freeze_another_users_run) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  auto alice_run = std::async(std::launch::async, [&] {
+    return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "30"});
+  });
+  std::string run_id;
+  for (int i = 0; i < 100 && run_id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (const auto& record : daemon.records())
+      if (record.value("event", "") == "start") run_id = record.value("run_id", "");
+  }
+  BOOST_REQUIRE(!run_id.empty());
+  for (const char* action : {"stop", "freeze"}) {
+    const auto bob = daemon.tierbox_as(users.bob, {action, run_id, "--config-dir", daemon.config()});
+    BOOST_TEST(bob.status != 0, action);
+    BOOST_TEST(bob.err.find("tierbox:") != std::string::npos, bob.err);
+  }
+  const auto bob_ps = daemon.tierbox_as(users.bob, {"ps", "--config-dir", daemon.config()});
+  BOOST_TEST(bob_ps.out.find(run_id.substr(0, 8)) == std::string::npos, bob_ps.out);
+  // Control: alice may stop her own run.
+  const auto alice_ps = daemon.tierbox_as(users.alice, {"ps", "--config-dir", daemon.config()});
+  BOOST_TEST(alice_ps.out.find(run_id.substr(0, 8)) != std::string::npos, alice_ps.out + alice_ps.err);
+  const auto stop = daemon.tierbox_as(users.alice, {"stop", run_id, "--grace", "1", "--config-dir", daemon.config()});
+  BOOST_TEST(stop.status == 0, stop.err);
+  const auto ran = alice_run.get();
+  BOOST_TEST(ran.status != 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(daemon_faults)
+
+BOOST_AUTO_TEST_CASE(a_client_killed_mid_run_stops_its_task_and_the_end_says_so) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  // setpriv execs tierbox: the pid is the client's.
+  BackgroundRun client({"run", "--", "/bin/sleep", "60"},
+                       {"/usr/bin/env", "TIERBOX_SOCKET=" + daemon.socket(), "/usr/bin/setpriv", "--reuid", users.alice,
+                        "--regid", "users", "--init-groups"});
+  json start;
+  for (int i = 0; i < 100 && start.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    start = last_of(daemon.records(), "start");
+  }
+  BOOST_REQUIRE(!start.is_null());
+  const pid_t sandbox = start.value("pid", -1);
+  BOOST_REQUIRE(process_exists(sandbox));
+  client.signal(SIGKILL);
+  client.wait();
+  BOOST_TEST(wait_until_gone(sandbox, std::chrono::seconds(10)));
+  json end;
+  for (int i = 0; i < 100 && end.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    end = last_of(records_of_run(daemon.records(), start.value("run_id", "")), "end");
+  }
+  BOOST_REQUIRE(!end.is_null());
+  BOOST_TEST(end.value("error", "").find("stopped: the client disconnected") == 0U, end.dump());
+  // Control: a client left alone gets its task's own end.
+  const auto ran = daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(last_of(daemon.records(), "end")["error"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(twenty_concurrent_clients_each_get_their_own_output_and_status) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  std::vector<std::future<ProcessResult>> runs;
+  for (int i = 0; i < 20; ++i)
+    runs.push_back(std::async(std::launch::async, [&, i] {
+      return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sh", "-c", "echo client-" + std::to_string(i) + "; exit " + std::to_string(i % 5)});
+    }));
+  for (int i = 0; i < 20; ++i) {
+    const auto ran = runs[i].get();
+    BOOST_TEST(ran.status == i % 5, ran.err);
+    BOOST_TEST(ran.out == "client-" + std::to_string(i) + "\n");
+  }
+  BOOST_TEST(run_tierbox({"audit", "verify", "--audit-log", daemon.log()}).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_oversized_and_out_of_order_messages_get_an_error_and_a_record) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {RawClient::frame("{not json"), "malformed"},
+      {std::string("\x7f\xff\xff\xff", 4), "too_large"},
+      {RawClient::frame(R"({"tierbox": 9, "type": "run", "argv": ["x"]})"), "bad_version"},
+      {RawClient::frame(R"({"tierbox": 1, "type": "signal", "signal": 2})"), "out_of_order"},
+      {RawClient::frame(R"({"tierbox": 1, "type": "launch-as-root"})"), "unknown_type"},
+  };
+  for (const auto& [bytes, code] : cases) {
+    RawClient client(daemon.socket());
+    client.send_raw(bytes);
+    const auto reply = client.reply();
+    BOOST_TEST(reply.value("type", "") == "error", reply.dump());
+    BOOST_TEST(reply.value("code", "") == code, reply.dump());
+  }
+  std::vector<std::string> recorded;
+  for (const auto& record : daemon.records())
+    if (record.value("event", "") == "daemon") recorded.push_back(record.value("detail", ""));
+  BOOST_TEST(recorded.size() == cases.size());
+  // Control: the daemon still serves a well-formed request.
+  const auto ran = daemon.tierbox_as(users.alice, {"run", "--", "/bin/echo", "fine"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(ran.out == "fine\n");
+  BOOST_TEST(run_tierbox({"audit", "verify", "--audit-log", daemon.log()}).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_sends_nothing_stalls_no_one_and_times_out) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--request-timeout", "3"});
+  RawClient silent(daemon.socket());
+  RawClient half(daemon.socket());
+  half.send_raw(std::string("\x00\x00\x00\x40{\"tierbox\"", 14));  // a frame begun, never finished
+  // Meanwhile others are served at once.
+  const auto start = std::chrono::steady_clock::now();
+  const auto ran = daemon.tierbox_as(users.alice, {"run", "--", "/bin/echo", "served"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  BOOST_TEST(silent.reply().value("code", "") == "timeout");
+  BOOST_TEST(half.reply().value("code", "") == "timeout");
+}
+
+BOOST_AUTO_TEST_CASE(past_the_per_user_limit_a_run_is_refused_with_the_limit_named) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--max-runs-per-user", "1"});
+  auto first = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "3"}); });
+  for (int i = 0; i < 100 && last_of(daemon.records(), "start").is_null(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto second = daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"});
+  BOOST_TEST(second.status == 125);
+  BOOST_TEST(second.err.find("max_runs_per_user") != std::string::npos, second.err);
+  // Control: another user is not held by alice's limit.
+  const auto bob = daemon.tierbox_as(users.bob, {"run", "--", "/bin/true"});
+  BOOST_TEST(bob.status == 0, bob.err);
+  BOOST_TEST(first.get().status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_daemon_stopped_with_live_runs_leaves_nothing_and_a_consistent_log) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  auto live = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "60"}); });
+  json start;
+  for (int i = 0; i < 100 && start.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    start = last_of(daemon.records(), "start");
+  }
+  BOOST_REQUIRE(!start.is_null());
+  const pid_t sandbox = start.value("pid", -1);
+  BOOST_TEST(daemon.stop() == 0);
+  const auto client = live.get();
+  BOOST_TEST(client.status == 125);
+  BOOST_TEST(client.err.find("the tierbox daemon ended the connection") != std::string::npos, client.err);
+  BOOST_TEST(!process_exists(sandbox));
+  const auto end = last_of(records_of_run(daemon.records(), start.value("run_id", "")), "end");
+  BOOST_TEST(end.value("error", "").find("stopped: the daemon stopped") == 0U, end.dump());
+  std::error_code ec;
+  BOOST_TEST(fs::is_empty(daemon.state() / "runs", ec));
+  BOOST_TEST(run_tierbox({"audit", "verify", "--audit-log", daemon.log()}).status == 0);
+  // Restarted on the same socket, it serves again.
+  daemon.start();
+  const auto again = daemon.tierbox_as(users.alice, {"run", "--", "/bin/echo", "again"});
+  BOOST_TEST(again.status == 0, again.err);
+  BOOST_TEST(again.out == "again\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
