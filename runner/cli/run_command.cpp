@@ -223,7 +223,8 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
     throw Error("run " + option + ": " + why + " (fix: leave it out, or run as root)", exit_code::runner_failed);
   };
   if (!options.profile.empty()) refuse("--profile", "a caller who is not root runs named tiers only");
-  if (!common.config_dir.empty() || std::getenv("TIERBOX_CONFIG_DIR"))
+  const char* config_env = std::getenv("TIERBOX_CONFIG_DIR");
+  if (!common.config_dir.empty() || (config_env && *config_env))
     refuse("--config-dir", "the daemon's configuration is root's to choose");
   if (!options.audit_log.empty()) refuse("--audit-log", "the daemon's audit log is root's to choose");
   if (!options.cgroup_parent.empty()) refuse("--cgroup-parent", "the daemon's cgroups are root's to choose");

@@ -67,10 +67,18 @@ void Session::serve() noexcept {
   }
 }
 
-void Session::stop(const std::string& reason) {
-  std::lock_guard lock(mutex_);
+void Session::stop_locked(const std::string& reason) {
   if (stop_reason_.empty()) stop_reason_ = reason;
   if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), SIGKILL);
+  if (cancel_) {
+    const std::uint64_t one = 1;
+    (void)!::write(cancel_.get(), &one, sizeof one);
+  }
+}
+
+void Session::stop(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  stop_locked(reason);
   // Wakes a read of the request or the watch of the client.
   ::shutdown(socket_.get(), SHUT_RDWR);
 }
@@ -210,8 +218,7 @@ void Session::watch_client(int done_fd) {
     watching = false;
     std::lock_guard lock(mutex_);
     connected_ = false;
-    if (stop_reason_.empty()) stop_reason_ = "stopped: " + gone;
-    if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), SIGKILL);
+    stop_locked("stopped: " + gone);
   }
 }
 
@@ -246,7 +253,14 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     if (!null_fd) throw_sys_error("open(/dev/null)");
     fd = null_fd.get();
   }
+  {
+    std::lock_guard lock(mutex_);
+    cancel_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!cancel_) throw_sys_error("eventfd(cancel)");
+    if (!stop_reason_.empty()) stop_locked(stop_reason_);  // stopped while the request was read
+  }
   service::TaskInput input;
+  input.cancel_fd = cancel_.get();
   input.tier = message.tier;
   input.argv = message.argv;
   input.make_request = [&] { return make_request(message, workspace, workspace_path, workspace_writable); };

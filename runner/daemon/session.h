@@ -50,12 +50,16 @@ class Session {
   void refuse(ErrorCode code, const std::string& message);
   void record(const std::string& action, const std::string& detail) const noexcept;
   void on_start(pid_t pid);
+  // With mutex_ held: records why, kills the sandbox if it started, and
+  // cancels a wait for approvers.
+  void stop_locked(const std::string& reason);
 
   UniqueFd socket_;
   const DaemonContext& context_;
   PeerIdentity peer_;
   std::mutex mutex_;            // guards what follows, and sends
   UniqueFd sandbox_init_;       // pidfd of the run's sandbox init, once it started
+  UniqueFd cancel_;             // eventfd: written when the run is stopped (cancels a wait for approvers)
   std::string stop_reason_;     // why the task was stopped, "" if it was not
   bool connected_ = true;
 };

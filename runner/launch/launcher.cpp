@@ -389,6 +389,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.keep_fds = {context.sync_fd, context.status_fd};
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
+  context.setup_keep_fds = context.keep_fds;
+  context.setup_keep_fds.insert(context.setup_keep_fds.end(), context.prepared_fds.begin(), context.prepared_fds.end());
+  std::sort(context.setup_keep_fds.begin(), context.setup_keep_fds.end());
   context.task_keep_fds = {context.sync_fd};
   context.task_keep_fds.insert(context.task_keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.task_keep_fds.begin(), context.task_keep_fds.end());

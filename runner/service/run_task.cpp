@@ -59,7 +59,8 @@ struct Governed {
 // the decision. A denial is written at once and thrown (126) with the line
 // naming the rule; an allowed launch's records wait for the start record.
 void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
-                        const policy::RunnerConfig& config, const std::string& grant_file, audit::LaunchAudit& trail) {
+                        const policy::RunnerConfig& config, const std::string& grant_file, const TaskInput& input,
+                        audit::LaunchAudit& trail) {
   const auto& plan = governed.plan;
   policy::MatrixDecision matrix_decision;
   try {
@@ -71,6 +72,9 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
   approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
   if (!grant_file.empty()) gate.grant_file = grant_file;
+  gate.cancel_fd = input.cancel_fd;
+  gate.notice_fd = input.stdio[2];
+  gate.terminal = !input.requester;
   const auto decision = approval::obtain_approval(gate, trail);
   trail.queue(audit::decision_record(trail.context(), decision));
   if (!decision.allowed) {
@@ -169,7 +173,7 @@ class TaskRun {
     wall_time_ = plan.wall_time;
 
     trail_.emplace(log, run_context);
-    pass_approval_gate(*governed, *matrix, config, settings_.grant_file, *trail_);
+    pass_approval_gate(*governed, *matrix, config, settings_.grant_file, input_, *trail_);
 
     launch::LaunchHooks hooks;
     // What `tierbox gc` needs to close the trail of a run whose runner died.

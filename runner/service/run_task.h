@@ -47,6 +47,9 @@ struct TaskInput {
   // false: the entry point relays its caller's signals itself (on_start
   // gives it the sandbox's init).
   bool relay_signals = true;
+  // Readable when the entry point cancels a wait for approvers (the
+  // daemon's client went away); -1: this process's SIGINT/SIGTERM/SIGHUP.
+  int cancel_fd = -1;
   // Called with the host pid of the sandbox's init once its start record is
   // written and before the task starts; throwing stops the launch.
   std::function<void(pid_t)> on_start;
