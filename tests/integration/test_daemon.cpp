@@ -93,6 +93,13 @@ class Daemon {
     process_.reset();
     return status;
   }
+  // SIGKILL: no orderly stop.
+  void kill() {
+    if (!process_) return;
+    process_->signal(SIGKILL);
+    process_->wait(std::chrono::seconds(10));
+    process_.reset();
+  }
   [[nodiscard]] std::string socket() const { return (dir_.path() / "d.sock").string(); }
   [[nodiscard]] std::string config() const { return (dir_.path() / "config").string(); }
   [[nodiscard]] std::string log() const { return (dir_.path() / "log/audit.jsonl").string(); }
@@ -541,6 +548,41 @@ BOOST_AUTO_TEST_CASE(the_daemon_stopped_with_live_runs_leaves_nothing_and_a_cons
   const auto again = daemon.tierbox_as(users.alice, {"run", "--", "/bin/echo", "again"});
   BOOST_TEST(again.status == 0, again.err);
   BOOST_TEST(again.out == "again\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_daemon_killed_outright_takes_its_sandboxes_and_gc_closes_their_trail) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  auto live = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "60"}); });
+  json start;
+  for (int i = 0; i < 100 && start.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    start = last_of(daemon.records(), "start");
+  }
+  BOOST_REQUIRE(!start.is_null());
+  const pid_t sandbox = start.value("pid", -1);
+  daemon.kill();
+  // Each sandbox's init has the parent-death signal: it dies with the daemon.
+  BOOST_TEST(wait_until_gone(sandbox, std::chrono::seconds(10)));
+  BOOST_TEST(live.get().status == 125);
+  // The trail has a start without an end until gc (tierbox.service runs it
+  // before the daemon starts: ExecStartPre).
+  const auto run_id = start.value("run_id", "");
+  BOOST_TEST(last_of(records_of_run(daemon.records(), run_id), "end").is_null());
+  const auto gc = run_tierbox({"gc", "--config-dir", daemon.config()});  // the trail says which log
+  BOOST_TEST(gc.status == 0, gc.out + gc.err);
+  const auto end = last_of(records_of_run(daemon.records(), run_id), "end");
+  BOOST_REQUIRE(end.is_object());
+  BOOST_TEST(end.value("outcome", "") == "ended unknown", end.dump());
+  std::string left;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(daemon.state() / "runs", ec))
+    if (entry.path().filename() != "gc.lock") left += entry.path().filename().string() + " ";  // gc's own lock stays
+  BOOST_TEST(left.empty(), "left in runs/: " + left + "; gc said: " + gc.out);
+  BOOST_TEST(run_tierbox({"audit", "verify", "--audit-log", daemon.log()}).status == 0);
+  daemon.start();  // a new daemon on the stale socket
+  BOOST_TEST(daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"}).status == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
