@@ -186,35 +186,43 @@ void Session::on_start(pid_t pid) {
   if (!sandbox_init_) throw_sys_error("pidfd_open(" + std::to_string(pid) + ")");
 }
 
+std::string Session::read_client_message() {
+  try {
+    auto frame = receive_frame(socket_.get());
+    if (!frame) return "the client disconnected";
+    if (message_type(frame->message) != "signal")
+      throw ProtocolError(ErrorCode::out_of_order, "a run is going on: only signal messages are expected");
+    const auto signal = parse_signal(frame->message);
+    std::lock_guard lock(mutex_);
+    if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), signal.signal);
+    return "";
+  } catch (const ProtocolError& error) {
+    // A client that breaks the protocol mid-run loses its run: nothing it
+    // sends after this can be trusted to mean what it says.
+    refuse(error.code(), error.what());
+    return "the client broke the protocol (" + std::string(error.what()) + ")";
+  }
+}
+
 void Session::watch_client(int done_fd) {
   bool watching = true;
   while (true) {
-    pollfd fds[2] = {{done_fd, POLLIN, 0}, {watching ? socket_.get() : -1, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    // The client's pidfd (SO_PEERPIDFD, Linux 6.5+) as well as its socket: a
+    // client that dies while a process it started still holds the socket
+    // has gone all the same.
+    pollfd fds[3] = {{done_fd, POLLIN, 0},
+                     {watching ? socket_.get() : -1, POLLIN, 0},
+                     {watching ? peer_.pidfd.get() : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
-      throw_sys_error("poll(run done, client socket)");
+      throw_sys_error("poll(run done, client socket, client pidfd)");
     }
     if (fds[0].revents & POLLIN) return;
-    if (!(fds[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     std::string gone;
-    try {
-      auto frame = receive_frame(socket_.get());
-      if (!frame) {
-        gone = "the client disconnected";
-      } else if (message_type(frame->message) == "signal") {
-        const auto signal = parse_signal(frame->message);
-        std::lock_guard lock(mutex_);
-        if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), signal.signal);
-        continue;
-      } else {
-        throw ProtocolError(ErrorCode::out_of_order, "a run is going on: only signal messages are expected");
-      }
-    } catch (const ProtocolError& error) {
-      // A client that breaks the protocol mid-run loses its run: nothing it
-      // sends after this can be trusted to mean what it says.
-      refuse(error.code(), error.what());
-      gone = "the client broke the protocol (" + std::string(error.what()) + ")";
-    }
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) gone = read_client_message();
+    if (gone.empty() && (fds[2].revents & POLLIN))
+      gone = "the client disconnected (it exited; another process still holds its socket)";
+    if (gone.empty()) continue;
     watching = false;
     std::lock_guard lock(mutex_);
     connected_ = false;

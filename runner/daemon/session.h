@@ -47,6 +47,9 @@ class Session {
   policy::TaskRequest make_request(const RunMessage& message, const std::optional<policy::FileIdentity>& workspace,
                                    const std::string& workspace_path, bool workspace_writable) const;
   void watch_client(int done_fd);
+  // One message from the client during its run (a signal is relayed): ""
+  // while it stays, else why it has gone.
+  std::string read_client_message();
   void refuse(ErrorCode code, const std::string& message);
   void record(const std::string& action, const std::string& detail) const noexcept;
   void on_start(pid_t pid);

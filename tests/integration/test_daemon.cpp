@@ -3,7 +3,9 @@
 // that are real unprivileged users made for the test, and the client being
 // `tierbox run` itself (and the Python client of tools/). Every refusal has
 // its control.
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -439,6 +441,52 @@ BOOST_AUTO_TEST_CASE(a_client_killed_mid_run_stops_its_task_and_the_end_says_so)
   const auto ran = daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"});
   BOOST_TEST(ran.status == 0, ran.err);
   BOOST_TEST(last_of(daemon.records(), "end")["error"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_exits_while_another_process_holds_its_socket_has_gone) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  // The client (a child of the test) sends its run, hands its socket to a
+  // grandchild that only sleeps, and exits: the socket stays open, the
+  // client's pidfd (SO_PEERPIDFD) says it is gone.
+  int holder_pipe[2];
+  BOOST_REQUIRE(::pipe2(holder_pipe, O_CLOEXEC) == 0);
+  const pid_t client = ::fork();
+  if (client == 0) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) ::_exit(1);
+    const auto frame = RawClient::frame(R"({"tierbox": 1, "type": "run", "argv": ["/bin/sleep", "60"]})");
+    if (::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) ::_exit(1);
+    const pid_t holder = ::fork();
+    if (holder == 0) {
+      ::sleep(60);
+      ::_exit(0);
+    }
+    (void)!::write(holder_pipe[1], &holder, sizeof holder);
+    ::_exit(0);
+  }
+  ::close(holder_pipe[1]);
+  pid_t holder = -1;
+  BOOST_REQUIRE(::read(holder_pipe[0], &holder, sizeof holder) == static_cast<ssize_t>(sizeof holder));
+  ::close(holder_pipe[0]);
+  ::waitpid(client, nullptr, 0);
+  json end;
+  for (int i = 0; i < 100 && end.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    end = last_of(daemon.records(), "end");
+  }
+  ::kill(holder, SIGKILL);  // the test's own grandchild; init reaps it
+  BOOST_REQUIRE(end.is_object());
+  // (Before or after the task started, depending on how fast the client
+  // exited: either way the run was stopped for it.)
+  BOOST_TEST(end.value("error", "").find("stopped: the client disconnected (it exited") != std::string::npos, end.dump());
+  // Control: with the client alive the same request runs to its own end.
+  const auto ran = daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"});
+  BOOST_TEST(ran.status == 0, ran.err);
 }
 
 BOOST_AUTO_TEST_CASE(twenty_concurrent_clients_each_get_their_own_output_and_status) {
