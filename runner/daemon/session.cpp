@@ -93,7 +93,8 @@ void Session::record(const std::string& action, const std::string& detail) const
 }
 
 void Session::refuse(ErrorCode code, const std::string& message) {
-  record(code == ErrorCode::busy ? "refused" : "protocol_error", std::string(error_code_name(code)) + ": " + message);
+  const bool refusal = code == ErrorCode::busy || code == ErrorCode::refused;
+  record(refusal ? "refused" : "protocol_error", std::string(error_code_name(code)) + ": " + message);
   std::lock_guard lock(mutex_);
   (void)send_frame(socket_.get(), error_message(code, message));
 }
@@ -244,6 +245,15 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
       case FdRole::workspace: {
         // The client opened it with its own rights: it can read it. The
         // daemon opens nothing by the name the client gave.
+        // An O_PATH fd proves nothing: it opens a directory its opener may
+        // not read (only the path must be searchable). Only an fd opened
+        // for reading was checked by the kernel against the caller's rights.
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags < 0) throw_sys_error("fcntl(workspace fd, F_GETFL)");
+        if ((flags & O_PATH) == O_PATH || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+          throw Error("--workspace: the fd must be opened for reading (O_RDONLY|O_DIRECTORY), not O_PATH: only then did "
+                      "the kernel check that you may read the directory",
+                      exit_code::refused);
         struct stat st {};
         if (::fstat(fd, &st) != 0) throw_sys_error("fstat(workspace fd)");
         if (!S_ISDIR(st.st_mode)) throw Error("--workspace: not a directory", exit_code::refused);

@@ -322,6 +322,85 @@ BOOST_AUTO_TEST_CASE(a_workspace_the_caller_cannot_read_or_write_is_refused) {
   BOOST_TEST(fs::exists(shared / "made"));
 }
 
+// As uid/gid in a child of the test: opens path with open_flags, sends a run
+// of /bin/ls with that fd as the workspace, and returns the daemon's reply
+// ({"open_errno": N} when the open itself failed).
+json run_with_workspace_fd(const Daemon& daemon, uid_t uid, gid_t gid, const std::string& path, int open_flags) {
+  int out[2];
+  BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    std::string text;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(2);
+    const int workspace = ::open(path.c_str(), open_flags | O_CLOEXEC);
+    if (workspace < 0) {
+      text = json{{"open_errno", errno}}.dump();
+    } else {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un address{};
+      address.sun_family = AF_UNIX;
+      std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) ::_exit(3);
+      auto frame = RawClient::frame(R"({"tierbox": 1, "type": "run", "argv": ["/bin/ls"], "fds": ["workspace"]})");
+      iovec io{frame.data(), frame.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+      msghdr header{};
+      header.msg_iov = &io;
+      header.msg_iovlen = 1;
+      header.msg_control = control;
+      header.msg_controllen = sizeof control;
+      cmsghdr* rights = CMSG_FIRSTHDR(&header);
+      rights->cmsg_level = SOL_SOCKET;
+      rights->cmsg_type = SCM_RIGHTS;
+      rights->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(rights), &workspace, sizeof workspace);
+      if (::sendmsg(fd, &header, MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) ::_exit(4);
+      char buffer[65536];
+      std::string reply;
+      for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+      text = reply.size() > 4 ? reply.substr(4) : "{}";  // one frame, then the daemon closes
+    }
+    (void)!::write(out[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  const auto text = read_until_eof(out[0]);
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the client child failed: " + std::to_string(status));
+  return json::parse(text);
+}
+
+BOOST_AUTO_TEST_CASE(an_o_path_workspace_fd_to_a_directory_the_caller_cannot_read_is_refused) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto secret = daemon.dir().path() / "roots-only";
+  fs::create_directories(secret);
+  ::chmod(secret.c_str(), 0700);
+  const uid_t alice = DaemonUsers::uid(users.alice);
+  const gid_t gid = *tierbox::primary_group(alice);
+  // O_PATH needs no read permission: the fd opens, and must be refused.
+  const auto o_path = run_with_workspace_fd(daemon, alice, gid, secret.string(), O_PATH | O_DIRECTORY);
+  BOOST_TEST(o_path.value("type", "") == "error", o_path.dump());
+  BOOST_TEST(o_path.value("code", "") == "refused", o_path.dump());
+  BOOST_TEST(o_path.value("message", "").find("not O_PATH") != std::string::npos, o_path.dump());
+  const auto recorded = last_of(daemon.records(), "daemon");
+  BOOST_TEST(recorded.value("action", "") == "refused", recorded.dump());
+  BOOST_TEST(recorded["user"]["uid"].get<uid_t>() == alice);
+  BOOST_TEST(last_of(daemon.records(), "start").is_null());  // nothing ran
+  // Controls: reading it is what the kernel refuses alice; a directory she
+  // may read, opened for reading, runs.
+  const auto read = run_with_workspace_fd(daemon, alice, gid, secret.string(), O_RDONLY | O_DIRECTORY);
+  BOOST_TEST(read.value("open_errno", 0) == EACCES, read.dump());
+  const auto readable = daemon.dir().path() / "readable";
+  fs::create_directories(readable);
+  ::chmod(readable.c_str(), 0755);
+  const auto ran = run_with_workspace_fd(daemon, alice, gid, readable.string(), O_RDONLY | O_DIRECTORY);
+  BOOST_TEST(ran.value("exit_status", -1) == 0, ran.dump());
+}
+
 BOOST_AUTO_TEST_CASE(a_tier_not_allowed_to_the_caller_is_refused) {
   DaemonUsers users;
   Daemon daemon(users.group);
