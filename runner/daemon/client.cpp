@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -126,6 +127,9 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
                   code == "refused" ? exit_code::refused : exit_code::runner_failed);
     }
     if (type != "exit") continue;
+    if (const auto warnings = message.find("warnings"); warnings != message.end() && warnings->is_array())
+      for (const auto& line : *warnings)
+        if (line.is_string()) std::fprintf(stderr, "tierbox: warning: %s\n", line.get<std::string>().c_str());
     ClientOutcome outcome;
     outcome.exit_status = message.value("exit_status", static_cast<int>(exit_code::runner_failed));
     outcome.error = message.value("error", "");

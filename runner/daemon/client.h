@@ -29,6 +29,8 @@ struct ClientOutcome {
   bool runner_error = false;
   nlohmann::json result;  // the run's result object (launch/result.h)
 };
+// The client prints the run's warnings (overrides, the workspace review) on
+// its stderr as they come, as a direct run would have.
 
 // Throws Error: 125 when the daemon is not running (naming the command that
 // starts it) or broke off, 126 when it refused.

@@ -167,8 +167,10 @@ SignalMessage parse_signal(const json& message) {
   return SignalMessage{static_cast<int>(number)};
 }
 
-json exit_message(int exit_status, const std::string& error, bool runner_error, const json& result) {
+json exit_message(int exit_status, const std::string& error, bool runner_error, const json& result,
+                  const std::vector<std::string>& warnings) {
   auto message = with_header("exit");
+  message["warnings"] = warnings;
   message["exit_status"] = exit_status;
   message["error"] = error;
   message["runner_error"] = runner_error;

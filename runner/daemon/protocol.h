@@ -99,7 +99,8 @@ SignalMessage parse_signal(const nlohmann::json& message);
 
 // The daemon's messages.
 // exit_status: tierbox's; result: the run's result object (launch/result.h)
-nlohmann::json exit_message(int exit_status, const std::string& error, bool runner_error, const nlohmann::json& result);
+nlohmann::json exit_message(int exit_status, const std::string& error, bool runner_error, const nlohmann::json& result,
+                            const std::vector<std::string>& warnings);
 nlohmann::json error_message(ErrorCode code, const std::string& message);
 
 }  // namespace tierbox::daemon

@@ -317,7 +317,8 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   sandbox_init_.reset();
   if (!connected_) return;
   const auto result_json = launch::make_result(result.context, result.outcome);
-  (void)send_frame(socket_.get(), exit_message(result.exit_status(), result.context.error, result.runner_error, result_json));
+  (void)send_frame(socket_.get(), exit_message(result.exit_status(), result.context.error, result.runner_error, result_json,
+                                                         result.warnings));
 }
 
 }  // namespace tierbox::daemon

@@ -84,14 +84,17 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   logging::step("approval: {} ({})", decision.how, decision.reason);
 }
 
-void warn_about_workspace(const launch::Outcome& outcome) {
+// The warnings about what the task left in a writable workspace, as printed.
+std::vector<std::string> workspace_warnings(const launch::Outcome& outcome) {
+  std::vector<std::string> lines;
   for (const auto& warning : outcome.workspace_warnings) {
     if (warning.kind == launch::WorkspaceWarning::Kind::nested_repository)
-      logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
-                    "remove it before running git here (docs/threat-model.md)", warning.text);
+      lines.push_back("workspace: " + warning.text + "; git on this host runs its config and hooks (git status recurses into it): inspect or "
+                      "remove it before running git here (docs/threat-model.md)");
     else
-      logging::warn("workspace: {} (docs/threat-model.md)", warning.text);
+      lines.push_back("workspace: " + warning.text + " (docs/threat-model.md)");
   }
+  return lines;
 }
 
 // One run, from the request to its end record; the state the steps share.
@@ -168,7 +171,7 @@ class TaskRun {
       throw;
     }
     const auto& plan = governed->plan;
-    for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
+    for (const auto& override_text : plan.overrides) warn(override_text);
     result_.context.rlimits = plan.rlimits;
     wall_time_ = plan.wall_time;
 
@@ -222,7 +225,7 @@ class TaskRun {
     context.exit_status = outcome.exit_status();
     context.error = end_error(outcome);
     if (!context.error.empty()) logging::error("{}", context.error);
-    warn_about_workspace(outcome);
+    for (const auto& line : workspace_warnings(outcome)) warn(line);
     try {
       trail_->ended(outcome, context.exit_status, context.error);  // when the launch ended before the after_end hook
     } catch (const Error& failed) {
@@ -236,6 +239,12 @@ class TaskRun {
     logging::error("{}", text);
     if (context.exit_status == 0) context.exit_status = exit_code::runner_failed;
     context.error = context.error.empty() ? text : context.error + "; " + text;
+  }
+
+  // Printed here and kept for an entry point whose caller is elsewhere.
+  void warn(const std::string& line) {
+    logging::warn("{}", line);
+    result_.warnings.push_back(line);
   }
 
   // How the task ended, with why the entry point stopped it if it did.

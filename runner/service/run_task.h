@@ -85,6 +85,9 @@ struct TaskResult {
   // "" when it simply exited).
   bool runner_error = false;
   std::optional<DryRun> dry_run;
+  // The warnings printed on the way (overrides, the workspace review): the
+  // daemon sends them to its caller.
+  std::vector<std::string> warnings;
   [[nodiscard]] int exit_status() const { return context.exit_status; }
 };
 
