@@ -263,6 +263,27 @@ BOOST_AUTO_TEST_CASE(a_forged_requester_field_is_ignored_and_the_python_client_r
   BOOST_TEST(last_of(daemon.records(), "end")["user"]["uid"].get<uid_t>() == 0U);
 }
 
+BOOST_AUTO_TEST_CASE(sigterm_to_the_client_reaches_the_task) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  BackgroundRun client({"run", "--", "/bin/sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready >&2; sleep 30 & wait"},
+                       {"/usr/bin/env", "TIERBOX_SOCKET=" + daemon.socket(), "TIERBOX_CONFIG_DIR=", "/usr/bin/setpriv",
+                        "--reuid", users.alice, "--regid", "users", "--init-groups"});
+  json start;
+  for (int i = 0; i < 100 && start.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    start = last_of(daemon.records(), "start");
+  }
+  BOOST_REQUIRE(!start.is_null());
+  // The task's stderr is the client's: "ready" comes once the trap is set.
+  BOOST_REQUIRE(!client.wait_for_line("ready").empty());
+  client.signal(SIGTERM);
+  BOOST_TEST(client.wait() == 7);  // the task's own status: it got the signal and chose its exit
+  const auto out = client.out();
+  BOOST_TEST(out.find("got-term") != std::string::npos, out);
+}
+
 BOOST_AUTO_TEST_CASE(the_caller_sees_the_warnings_a_direct_run_prints) {
   DaemonUsers users;
   Daemon daemon(users.group);
