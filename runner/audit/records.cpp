@@ -56,6 +56,15 @@ json base_record(const std::string& event, const RunContext& context) {
   return record;
 }
 
+json daemon_record(const Identity& user, pid_t peer_pid, const std::string& action, const std::string& detail) {
+  auto record = base_record("daemon", RunContext{"", user, host_name(), "", {}, ""});
+  record["outcome"] = action;
+  record["action"] = action;
+  record["detail"] = detail;
+  record["peer_pid"] = peer_pid;
+  return record;
+}
+
 json request_record(const RunContext& context, const policy::LaunchPlan& plan, const std::string& plan_digest,
                     const policy::MatrixDecision& matrix) {
   auto record = base_record("request", context);

@@ -24,6 +24,8 @@ struct CommonOptions {
 std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
                                      const std::vector<std::string>& command_after_dashes);
 std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common);
+// `tierbox daemon` (daemon_command.cpp)
+std::function<int()> add_daemon_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_isolate_network_command(CLI::App& app, CommonOptions& common);
 // ps, stop, kill, freeze, thaw, isolate, panic: {subcommand name, handler}.

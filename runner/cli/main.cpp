@@ -101,10 +101,11 @@ int main(int argc, char** argv, char** envp) {
   // launch, so they are made only when the first word is not "run". The
   // top-level --help, which lists them all, is not a "run".
   const bool only_run = !options.empty() && options.front() == "run";
-  std::function<int()> profile, gc, isolate_network, audit, approvals, grants;
+  std::function<int()> profile, gc, isolate_network, audit, approvals, grants, daemon;
   std::vector<std::pair<std::string, std::function<int()>>> controls, staged;
   if (!only_run) {
     profile = tierbox::cli::add_profile_command(app, common);
+    daemon = tierbox::cli::add_daemon_command(app, common);
     gc = tierbox::cli::add_gc_command(app, common);
     isolate_network = tierbox::cli::add_isolate_network_command(app, common);
     controls = tierbox::cli::add_control_commands(app, common);
@@ -128,6 +129,7 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("run")) return run();
     if (only_run) return tierbox::exit_code::runner_failed;
     if (app.got_subcommand("profile")) return profile();
+    if (app.got_subcommand("daemon")) return daemon();
     if (app.got_subcommand("gc")) return gc();
     if (app.got_subcommand("isolate-network")) return isolate_network();
     for (const auto& [name, handler] : controls)

@@ -33,12 +33,6 @@ void configure(bool verbose_mode) {
   if (g_logger) g_logger->set_level(verbose_mode ? spdlog::level::debug : spdlog::level::warn);
 }
 
-void use_stream(std::FILE* stream) {
-  auto& sinks = logger().sinks();
-  sinks.clear();
-  sinks.push_back(std::make_shared<spdlog::sinks::stdout_sink_base<spdlog::details::console_nullmutex>>(stream));
-}
-
 bool verbose() { return g_verbose; }
 
 std::uint64_t start_monotonic_ns() {

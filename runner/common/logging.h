@@ -12,7 +12,6 @@
 #include <fmt/core.h>
 
 #include <cstdint>
-#include <cstdio>
 
 namespace tierbox::logging {
 
@@ -20,10 +19,6 @@ namespace tierbox::logging {
 void mark_process_start();
 // Sets verbosity; the stderr logger itself is made when first needed.
 void configure(bool verbose);
-// Where the messages go: stderr (the default), or another stream (the
-// output relay points the runner's own fd 2 at the task's pipe for a while,
-// and its messages keep going to the caller's stderr through this).
-void use_stream(std::FILE* stream);
 bool verbose();
 // Milliseconds since mark_process_start().
 double elapsed_ms();

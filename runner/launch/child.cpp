@@ -203,6 +203,12 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   // point below read EOF, and the child exits instead of waiting forever.
   ::close(context.parent_sync_fd);
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
+  step(ChildStep::caller_stdio, stages::install_stdio(context.stdio, failure));
+  // In the daemon, clone3 copied every fd its other runs had open at that
+  // moment, some far above the task's RLIMIT_NOFILE (the kernel then cannot
+  // install the fds sync #2 carries) and some holding their locks: gone now.
+  step(ChildStep::close_other_fds,
+       stages::close_fds_except(context.setup_keep_fds.data(), context.setup_keep_fds.size(), failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
   // Changing credentials clears the parent-death signal (prctl(2)): set it
   // again at once, as after becoming the task user below.

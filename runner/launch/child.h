@@ -23,6 +23,7 @@ struct ChildContext {
   int status_fd = -1;  // write end of the pipe init reports the task's status on
   std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
+  std::vector<int> setup_keep_fds;  // sorted: keep_fds and prepared_fds, which survive "close other fds"
   std::vector<int> task_keep_fds;  // sorted: the sync fd and the fds the plan passes to the task
   std::vector<char*> argv;        // null-terminated
   std::vector<char*> envp;        // null-terminated
@@ -32,6 +33,7 @@ struct ChildContext {
   std::uint64_t ignored_signals = 0;  // bit N-1: signal N is SIG_IGN in the runner
   char* title_area = nullptr;     // the runner's argv+environ memory
   std::size_t title_size = 0;
+  int stdio[3] = {0, 1, 2};       // become the task's fds 0-2 (LaunchHooks::stdio)
 };
 
 [[noreturn]] void run_child(const ChildContext& context) noexcept;

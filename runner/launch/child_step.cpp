@@ -5,6 +5,8 @@ namespace tierbox::launch {
 const char* child_step_name(ChildStep step) {
   switch (step) {
     case ChildStep::parent_death_signal: return "parent death signal";
+    case ChildStep::caller_stdio: return "caller stdio";
+    case ChildStep::close_other_fds: return "close other fds";
     case ChildStep::wait_ids_mapped: return "wait for id maps (sync #1)";
     case ChildStep::become_setup_root: return "become root of the user namespace";
     case ChildStep::forbid_nested_user_namespaces: return "forbid nested user namespaces";

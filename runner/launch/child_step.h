@@ -9,6 +9,8 @@ namespace tierbox::launch {
 
 enum class ChildStep : std::uint32_t {
   parent_death_signal,
+  caller_stdio,          // LaunchHooks::stdio (the daemon's callers)
+  close_other_fds,       // all but what the child needs: other runs' fds, in the daemon
   wait_ids_mapped,       // sync #1
   become_setup_root,
   forbid_nested_user_namespaces,

@@ -299,7 +299,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   if (plan.secrets) logging::step("secrets: {} files at {}", plan.secrets->files.size(), plan.secrets->target);
   if (!plan.pass_fds.empty()) logging::step("{} fds passed to the task", plan.pass_fds.size());
 
-  stages::check_standard_fds();
+  const int stdio[3] = {hooks.stdio[0], hooks.stdio[1], hooks.stdio[2]};
+  stages::check_standard_fds(stdio);
 
   // Parent 1: a run slot, and from it the task's host ids.
   auto slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);
@@ -395,6 +396,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.keep_fds = {context.sync_fd, context.status_fd};
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
+  context.setup_keep_fds = context.keep_fds;
+  context.setup_keep_fds.insert(context.setup_keep_fds.end(), context.prepared_fds.begin(), context.prepared_fds.end());
+  std::sort(context.setup_keep_fds.begin(), context.setup_keep_fds.end());
   context.task_keep_fds = {context.sync_fd};
   context.task_keep_fds.insert(context.task_keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.task_keep_fds.begin(), context.task_keep_fds.end());
@@ -406,9 +410,12 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   context.ignored_signals = ignored_signals();
   context.title_area = g_title_area;
   context.title_size = g_title_size;
+  for (int index = 0; index <= 2; ++index) context.stdio[index] = hooks.stdio[index];
 
-  // Parent 5: relay signals from here on (the child inherits the mask).
-  SignalRelay relay;
+  // Parent 5: relay signals from here on (the child inherits the mask),
+  // unless the entry point relays them itself (the daemon).
+  std::optional<SignalRelay> relay;
+  if (hooks.relay_signals) relay.emplace();
   const auto deadline = std::chrono::steady_clock::now() + plan.wall_time;
 
   // Parent 6: clone3 into the new namespaces and, on cgroup v2, straight
@@ -527,7 +534,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 11: supervise until init reports that the task exited (the whole
   // tree is dead and reaped then) or init is gone; on the wall-clock limit
   // the tree is killed through its cgroup and its pid namespace.
-  auto result = supervise(pidfd.get(), relay, status.read_end.get(), deadline,
+  auto result = supervise(pidfd.get(), relay ? &*relay : nullptr, status.read_end.get(), deadline,
                           [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); }, control.get());
   if (denials) {
     denials->stop();

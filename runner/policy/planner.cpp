@@ -476,6 +476,12 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
         throw Refusal("--bind-rw " + bind.source + ":" + bind.target + ": tier '" + profile.name +
                       "' limits.disk cannot be enforced on a writable bind (ext4 without quotas has no per-task "
                       "limit; fix: --bind, or a tier whose disk limit is {\"value\": ..., \"required\": false})");
+  // Through the daemon: a caller hands the task only what it can reach
+  // itself, and a writable workspace only if it may write there.
+  if (request.workspace && host.workspace && profile.workspace.writable && request.workspace_writable_by_caller == false)
+    throw Refusal("--workspace " + host.workspace->canonical_path + ": not writable by " +
+                  (request.caller.user_name.empty() ? "uid " + std::to_string(request.caller.uid) : request.caller.user_name) +
+                  ", and tier '" + profile.name + "' mounts its workspace writable (fix: pass a directory you can write to)");
   // The kernel's views of itself (a host /proc lists every process and its
   // command line) are never a workspace or a bind, whatever the inventory
   // says: not a caller's (refused, 126), and not a tier's either (a bad

@@ -5,17 +5,17 @@
 // still bounds it). Without an output limit none of this exists and the task
 // writes to the caller's fds itself (no copy, no thread).
 //
-// How: before the launch the runner's own fds 1 and 2 are pointed at two
-// pipes (the sandbox inherits them at clone, like any stdio), and put back
-// once the sandbox exists (restore(), from the launch's before_start hook);
-// meanwhile the runner's log goes to a copy of the caller's stderr
-// (logging::use_stream), so its own messages never count against the
-// task's limit and are never cut. From restore() on a thread copies from the pipes until both reach EOF, which
-// is when the last process of the task has exited.
+// How: the relay makes two pipes whose write ends become the sandbox's fds 1
+// and 2 (LaunchHooks::stdio), so neither the runner's own fds nor its log
+// are touched (the daemon runs many tasks in one process; the runner's own
+// messages never count against the task's limit and are never cut). Once the
+// sandbox exists (start(), from the launch's before_start hook) the runner
+// closes its copies of the write ends and a thread copies from the pipes to
+// the caller's fds until both reach EOF, which is when the last process of
+// the task has exited.
 #pragma once
 
 #include <atomic>
-#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -38,25 +38,31 @@ std::string cut_note(std::uint64_t limit);
 
 class OutputRelay {
  public:
-  explicit OutputRelay(std::uint64_t limit);
+  // out, err: the caller's fds the task's output goes to (borrowed: they
+  // outlive the relay).
+  OutputRelay(std::uint64_t limit, int out, int err);
   ~OutputRelay();
   OutputRelay(const OutputRelay&) = delete;
   OutputRelay& operator=(const OutputRelay&) = delete;
-  // Puts the caller's fds 1 and 2 back and starts copying (idempotent); the
-  // sandbox keeps the pipes.
-  void restore();
-  // restore(), waits for EOF on both pipes, and reports.
+  // The sandbox's fds 1 and 2 (valid until start()).
+  [[nodiscard]] int task_stdout() const { return write_out_.get(); }
+  [[nodiscard]] int task_stderr() const { return write_err_.get(); }
+  // The sandbox holds the write ends: closes the runner's and starts copying
+  // (idempotent).
+  void start();
+  // start(), waits for EOF on both pipes, and reports.
   OutputReport finish();
 
  private:
   void relay();
   std::uint64_t limit_;
-  UniqueFd saved_out_;
-  UniqueFd saved_err_;
-  std::FILE* log_stream_ = nullptr;  // the caller's stderr, for the runner's log meanwhile
+  int out_;
+  int err_;
   UniqueFd read_out_;
   UniqueFd read_err_;
-  bool restored_ = false;
+  UniqueFd write_out_;
+  UniqueFd write_err_;
+  bool started_ = false;
   std::atomic<std::uint64_t> bytes_{0};
   std::atomic<bool> cut_{false};
   std::thread thread_;

@@ -1,5 +1,6 @@
 #include "stages/process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -69,15 +70,43 @@ bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& fai
   return true;
 }
 
-void check_standard_fds() {
-  for (int fd = 0; fd <= 2; ++fd) {
+void check_standard_fds(const int (&stdio)[3]) {
+  for (int index = 0; index <= 2; ++index) {
+    const int fd = stdio[index];
     struct stat st {};
-    if (::fstat(fd, &st) != 0) continue;  // closed: main() put /dev/null there
-    if (S_ISDIR(st.st_mode))
-      throw Error("fd " + std::to_string(fd) +
+    if (::fstat(fd, &st) != 0) {
+      if (fd <= 2) continue;  // closed: main() put /dev/null there
+      throw_sys_error("fstat(stdio fd " + std::to_string(fd) + " for the task's fd " + std::to_string(index) + ")");
+    }
+    // A received O_PATH fd is refused as well: fstat of one to a directory says
+    // directory, and one to anything else is of no use as stdio.
+    const int flags = fd == index ? 0 : ::fcntl(fd, F_GETFL);
+    if (S_ISDIR(st.st_mode) || (flags >= 0 && (flags & O_PATH) == O_PATH))
+      throw Error("fd " + std::to_string(index) +
                       " is a directory; it would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
                   exit_code::runner_failed);
   }
+}
+
+bool install_stdio(const int* stdio, ChildFailure& failure) noexcept {
+  if (stdio[0] == 0 && stdio[1] == 1 && stdio[2] == 2) return true;
+  int copies[3];
+  for (int index = 0; index <= 2; ++index) {
+    copies[index] = ::fcntl(stdio[index], F_DUPFD_CLOEXEC, 3);
+    if (copies[index] < 0) {
+      failure.record(errno).add("fcntl(").add_number(stdio[index]).add(", F_DUPFD_CLOEXEC, 3)");
+      return false;
+    }
+  }
+  // dup2 clears close-on-exec on 0-2; the copies are closed with every
+  // other inherited fd (close_fds).
+  for (int index = 0; index <= 2; ++index) {
+    if (::dup2(copies[index], index) < 0) {
+      failure.record(errno).add("dup2(").add_number(copies[index]).add(", ").add_number(index).add(")");
+      return false;
+    }
+  }
+  return true;
 }
 
 void set_process_title(char* area, std::size_t area_size, const char* title) noexcept {

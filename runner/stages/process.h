@@ -35,7 +35,14 @@ bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& fai
 // Parent, before clone: fds 0, 1 and 2 become the task's stdio. A directory
 // among them (a caller can hand one over) would be a path out of the new
 // root, like the leaked fd of CVE-2024-21626; refuse it. Throws Error.
-void check_standard_fds();
+// stdio: the fds that become 0-2 (the daemon's are the caller's, received
+// over its socket).
+void check_standard_fds(const int (&stdio)[3] = {0, 1, 2});
+
+// Child, first thing after clone: the task's fds 0-2 become stdio[0..2]
+// (each first copied above 2, so an overlap cannot close one before it is
+// copied). Does nothing for {0, 1, 2}.
+bool install_stdio(const int* stdio, ChildFailure& failure) noexcept;
 
 // Overwrites the memory behind /proc/self/cmdline and /proc/self/environ (the
 // runner's own argv and environment, inherited by the child) with title, so
