@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -198,6 +199,21 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
   return status;
 }
 
+// A bundle whose config.json cannot be read or parsed never becomes a
+// request, but the engine's attempt is still on the record: run_task refuses
+// it like a bad profile (its request could not be built), in the default
+// tier, naming the container; nothing is launched. Throws that refusal.
+[[noreturn]] void refuse_audited(const Globals& globals, const std::string& id, const Error& error) {
+  service::TaskInput input;
+  input.container_id = id;
+  input.make_request = [&]() -> policy::TaskRequest { throw error; };
+  service::RunSettings settings;
+  settings.config_dirs = config_dirs(globals);
+  service::SandboxLauncher never_called;
+  const auto result = service::run_task(input, settings, never_called);
+  throw Error(result.context.error.empty() ? std::string(error.what()) : result.context.error, error.exit_status());
+}
+
 // create: returns the supervising process's pid once the container exists.
 pid_t create_container(const Globals& globals, const CreateOptions& options) {
   if (!oci::valid_container_id(options.id))
@@ -205,7 +221,13 @@ pid_t create_container(const Globals& globals, const CreateOptions& options) {
                 exit_code::runner_failed);
   std::error_code ec;
   const auto bundle = std::filesystem::absolute(options.bundle, ec);
-  const auto spec = load_spec(bundle);
+  std::optional<oci::Spec> loaded;
+  try {
+    loaded = load_spec(bundle);
+  } catch (const Error& error) {
+    refuse_audited(globals, options.id, error);
+  }
+  const auto& spec = *loaded;
   if (spec.terminal && options.console_socket.empty())
     throw Error(bundle.string() + "/config.json: process.terminal is true but no --console-socket was given "
                                   "(fix: pass --console-socket, or set process.terminal false)",

@@ -388,6 +388,26 @@ BOOST_AUTO_TEST_CASE(privileged_host_network_and_unknown_tier) {
   BOOST_TEST(result.status == 0, result.err);
 }
 
+// A config.json that is not JSON: refused with one line naming the file, no
+// state left, and the attempt is in the audit trail with the container.
+BOOST_AUTO_TEST_CASE(a_malformed_config_is_refused_and_recorded) {
+  Bundle b(bundle_config({"true"}));
+  std::ofstream(b.bundle / "config.json", std::ios::trunc) << "{\"ociVersion\": ";
+  const auto created = b.oci_detached({"create", "--bundle", b.bundle.string(), "m1"});
+  BOOST_TEST(created.status != 0);
+  BOOST_TEST(contains(created.err, (b.bundle / "config.json").string() + ": not JSON"), created.err);
+  BOOST_TEST(line_count(created.err) == 1);
+  BOOST_TEST(!fs::exists(b.root / "m1"));
+  bool recorded = false;
+  for (const auto& record : b.audit_records()) {
+    BOOST_TEST(record.at("event") != "start");
+    if (record.contains("container") && record.at("container").at("id") == "m1" &&
+        record.at("event") == "profile_refused")
+      recorded = true;
+  }
+  BOOST_TEST(recorded);
+}
+
 BOOST_AUTO_TEST_CASE(systemd_cgroup_is_refused_clearly) {
   Bundle b(bundle_config({"true"}));
   const auto result = b.oci_detached({"--systemd-cgroup", "create", "--bundle", b.bundle.string(), "s1"});
