@@ -14,7 +14,8 @@ nlohmann::json to_json(const RunTrail& trail) {
             {"host", context.host},
             {"tier", context.tier},
             {"argv", context.argv},
-            {"cwd", context.cwd}}}};
+            {"cwd", context.cwd},
+            {"simulation", context.simulation}}}};
 }
 
 RunTrail run_trail_from_json(const nlohmann::json& saved, const RunContext& fallback) {
@@ -31,6 +32,7 @@ RunTrail run_trail_from_json(const nlohmann::json& saved, const RunContext& fall
   trail.context.tier = context.value("tier", fallback.tier);
   trail.context.argv = context.value("argv", fallback.argv);
   trail.context.cwd = context.value("cwd", "");
+  trail.context.simulation = context.value("simulation", "");
   return trail;
 }
 

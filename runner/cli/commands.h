@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "audit/verify.h"
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -35,6 +37,14 @@ std::function<int()> add_approval_commands(CLI::App& app, CommonOptions& common)
 // command_after_dashes: the command a grant binds (as for run).
 std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
                                         const std::vector<std::string>& command_after_dashes);
+
+// redteam (redteam_command.cpp), readiness (readiness_command.cpp)
+std::function<int()> add_redteam_command(CLI::App& app, CommonOptions& common);
+std::function<int()> add_readiness_command(CLI::App& app, CommonOptions& common);
+
+// Checks an audit checkpoint's signature against the grant keys' trust store
+// of governance_dir (audit_command.cpp; used by audit verify and readiness).
+audit::CheckpointCheck checkpoint_checker(const std::filesystem::path& governance_dir);
 
 // `tierbox rootfs ARGS`: executes tierbox-rootfs (beside this program) with
 // argv[first_argument...]; returns only when that fails.

@@ -121,6 +121,7 @@ class TaskRun {
     const auto log_path = audit::audit_log_path(settings_.audit_log, config.audit_log);
     audit::RunContext run_context{result_.context.run_id, audit::current_identity(), audit::host_name(),
                                   input_.profile_file.empty() ? tier : input_.profile_file.string(), input_.argv, {}};
+    run_context.simulation = input_.simulation;
     std::error_code ec;
     run_context.cwd = std::filesystem::current_path(ec).string();
     const audit::AuditLog log(log_path, config.audit_syslog);

@@ -31,6 +31,9 @@ struct TaskInput {
   std::filesystem::path profile_file;   // a profile file instead of a tier
   std::vector<std::string> argv;
   std::function<policy::TaskRequest()> make_request;
+  // "redteam" for `tierbox redteam`'s runs: recorded as "simulation" on each
+  // of the run's audit records (audit/records.h). "" for a real task.
+  std::string simulation;
 };
 
 // What the entry point resolved about where the run's state lives.
