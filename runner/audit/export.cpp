@@ -91,6 +91,7 @@ json ocsf_event(const json& record, const json* decision, const std::string& ver
        {{"version", kOcsfVersion},
         {"product", {{"name", "tierbox"}, {"vendor_name", "tierbox"}, {"version", version}}},
         {"uid", record.value("hash", "")},
+        {"event_code", event},
         {"sequence", record.value("seq", 0)},
         {"original_time", record.value("ts", "")},
         {"correlation_uid", record.value("run_id", "")},

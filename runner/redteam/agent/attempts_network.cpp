@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "redteam/agent/agent.h"
@@ -48,7 +49,7 @@ void find_sockets(const std::string& directory, int depth, std::vector<std::stri
     const auto path = (directory == "/" ? "" : directory) + "/" + name;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
-    if (S_ISSOCK(st.st_mode)) found.push_back(path);
+    if (S_ISSOCK(st.st_mode) && std::find(found.begin(), found.end(), path) == found.end()) found.push_back(path);
     if (S_ISDIR(st.st_mode) && depth > 0 && path != "/proc" && path != "/sys" && path != "/dev" && path != "/usr")
       find_sockets(path, depth - 1, found);
   }
