@@ -183,6 +183,9 @@ std::vector<Scenario> network(const LaunchPlan& plan, const HostContext& host) {
                            (plan.egress && !plan.egress->pinned_hosts.empty() ? std::to_string(plan.egress->pinned_hosts.size()) : "none") +
                            "), no resolver outside answers";
   dns.attempts.push_back({"resolve:tierbox-redteam-" + host.survivor_name + ".example.com", expect, ""});
+  // The control: a name the plan pins resolves (to its pinned address).
+  if (plan.egress && !plan.egress->pinned_hosts.empty())
+    dns.attempts.push_back({"resolve:" + plan.egress->pinned_hosts.front().name, Expect::allowed, ""});
   dns.attempts.push_back({"udp:8.8.8.8:53", expect, allowlist ? destination("8.8.8.8", 53, "udp") : ""});
   out.push_back(dns);
   return out;

@@ -162,6 +162,8 @@ BOOST_AUTO_TEST_CASE(networked_passes_with_its_name_pinned_to_a_test_address) {
   BOOST_TEST(scenario(results[0], "allowlisted-destination")["verdict"] == "pass");
   BOOST_TEST(scenario(results[0], "allowlisted-destination")["observed"].get<std::string>().find("connect:203.0.113.10:443") != std::string::npos);
   BOOST_TEST(scenario(results[0], "cloud-metadata")["verdict"] == "pass");
+  // The pinned name resolves inside, an unpinned one does not.
+  BOOST_TEST(scenario(results[0], "dns-exfiltration")["observed"].get<std::string>().find("resolve:api.github.com -> ok") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_tier_that_cannot_launch_is_not_run_and_says_why) {
@@ -171,6 +173,30 @@ BOOST_AUTO_TEST_CASE(a_tier_that_cannot_launch_is_not_run_and_says_why) {
   const auto results = config.redteam({"sealed"}, 3);
   BOOST_TEST(results[0]["verdict"] == "not run");
   BOOST_TEST(results[0]["error"].get<std::string>().find("no image named \"minimal\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(redteam_slow_scenarios)
+
+// Memory and disk exhaustion with --slow: the memory cgroup OOM-kills the
+// child that allocates past untrusted's 512M, the tmpfs /tmp refuses past
+// its 64M. Control: without --slow both are skipped, not passed.
+BOOST_AUTO_TEST_CASE(memory_and_tmp_exhaustion_are_stopped_by_the_tiers_limits) {
+  const RedteamConfig config;
+  const auto fast = config.redteam({"untrusted"}, 0);
+  BOOST_TEST(scenario(fast[0], "memory-exhaustion")["verdict"] == "skipped");
+  const auto result = config.tierbox({"redteam", "--json", "--slow", "untrusted"});
+  BOOST_TEST_REQUIRE(result.status == 0, result.out << result.err);
+  const auto slow = json::parse(result.out);
+  require_passed(slow[0]);
+  const auto memory = scenario(slow[0], "memory-exhaustion");
+  BOOST_TEST(memory["verdict"] == "pass");
+  BOOST_TEST(memory["observed"].get<std::string>().find("-> killed:KILL") != std::string::npos, memory.dump());
+  const auto disk = scenario(slow[0], "disk-exhaustion");
+  BOOST_TEST(disk["verdict"] == "pass");
+  BOOST_TEST(disk["observed"].get<std::string>().find("-> ENOSPC") != std::string::npos, disk.dump());
+  BOOST_TEST(scenario(slow[0], "output-exhaustion")["verdict"] == "not claimed");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -90,6 +90,7 @@ BOOST_AUTO_TEST_CASE(an_allowlist_tier_expects_its_listed_destination_reachable_
   const auto& metadata = attempt(find(scenarios, "cloud-metadata"), "connect:");
   BOOST_TEST(metadata.destination == "169.254.169.254:80/tcp");
   BOOST_TEST(attempt(find(scenarios, "dns-exfiltration"), "udp:").destination == "8.8.8.8:53/udp");
+  BOOST_TEST((attempt(find(scenarios, "dns-exfiltration"), "resolve:api.github.com").expect == Expect::allowed));
 }
 
 BOOST_AUTO_TEST_CASE(a_host_network_tier_claims_nothing_about_the_network) {
