@@ -175,6 +175,17 @@ BOOST_AUTO_TEST_CASE(a_tier_that_cannot_launch_is_not_run_and_says_why) {
   BOOST_TEST(results[0]["error"].get<std::string>().find("no image named \"minimal\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(sealed_passes_once_its_image_is_built) {
+  const RedteamConfig config;
+  const auto built = run_tierbox({"rootfs", "--config-dir", config.dir.str(), "build", "minimal"}, {.timeout = std::chrono::seconds(300)});
+  BOOST_TEST_REQUIRE(built.status == 0, "rootfs build minimal: " << built.err);
+  const auto results = config.redteam({"sealed"}, 0);
+  require_passed(results[0]);
+  // The image holds no host file: no setuid binary, and inotify is denied.
+  BOOST_TEST(scenario(results[0], "host-file-watch")["verdict"] == "pass");
+  BOOST_TEST(scenario(results[0], "host-file-watch")["observed"].get<std::string>().find("inotify:/usr/bin -> EPERM") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(redteam_slow_scenarios)
