@@ -12,6 +12,8 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <atomic>
+#include <functional>
 #include <thread>
 
 #include "common/errors.h"
@@ -20,6 +22,9 @@
 #include "common/run_id.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
+#include "control/control_state.h"
+#include "control/run_control.h"
+#include "launch/run_registry.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
 #include "service/run_task.h"
@@ -30,6 +35,57 @@ namespace tierbox::redteam {
 namespace {
 
 constexpr const char* kAgentName = "tierbox-redteam-agent";
+// How long the program stays after its report, waiting to be stopped.
+constexpr int kHoldSeconds = 30;
+
+// survive-stop: once the program has reported (its grandchild is running by
+// then), stops the run as `tierbox stop` does (SIGTERM to the task, SIGKILL to
+// the sandbox after a grace); the runner's own launch then ends, and the host
+// is searched for the grandchild. Runs beside run_task on a thread of its own.
+class Stopper {
+ public:
+  Stopper(std::filesystem::path state_dir, std::string marker, std::function<std::string()> report)
+      : thread_([this, state_dir = std::move(state_dir), marker = std::move(marker), report = std::move(report)] {
+          run(state_dir, marker, report);
+        }) {}
+  ~Stopper() { finish(); }
+  Stopper(const Stopper&) = delete;
+  Stopper& operator=(const Stopper&) = delete;
+  // Waits for the thread (a stop in progress finishes first); what it did.
+  std::string finish() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+    return what_;
+  }
+
+ private:
+  void run(const std::filesystem::path& state_dir, const std::string& marker, const std::function<std::string()>& report) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kHoldSeconds + 60);
+    while (!done_ && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto text = report();
+      if (text.empty() || text.back() != '\n') continue;
+      try {
+        const launch::RunRegistry registry(state_dir);
+        for (const auto& listed : registry.list()) {
+          const auto& argv = listed.record.argv;
+          if (!listed.has_record || std::find(argv.begin(), argv.end(), "double-fork:" + marker) == argv.end()) continue;
+          launch::update_control_state(registry, listed.record.run_id, [](launch::ControlState& state) {
+            state.stopping_since = rfc3339_utc(std::chrono::system_clock::now());
+          });
+          what_ = launch::stop_run(listed.record, std::chrono::seconds(2));
+          return;
+        }
+      } catch (const Error& error) {
+        what_ = std::string("stop failed: ") + error.what();
+        return;
+      }
+    }
+  }
+  std::atomic<bool> done_{false};
+  std::string what_;
+  std::thread thread_;
+};
 
 std::vector<std::string> host_ipv4_addresses() {
   std::vector<std::string> out;
@@ -221,6 +277,7 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
   for (const auto& scenario : scenarios)
     if (scenario.not_run.empty())
       for (const auto& attempt : scenario.attempts) argv.push_back(attempt.argument);
+  argv.push_back("hold:" + std::to_string(kHoldSeconds));
 
   Evidence evidence;
   run_settings.dry_run = false;
@@ -228,7 +285,12 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
   service::TaskResult ran;
   {
     CapturedStdio stdio;
-    ran = service::run_task(input, run_settings, launcher);
+    {
+      Stopper stopper(policy::load_runner_config(settings.config_dirs).state_dir, host.survivor_name,
+                            [&stdio] { return stdio.text(); });
+      ran = service::run_task(input, run_settings, launcher);
+      evidence.stopped = stopper.finish();
+    }
     stdio.restore();
     const auto report = nlohmann::json::parse(stdio.text(), nullptr, false);
     if (!report.is_discarded() && report.is_object()) evidence.attempts = report.value("attempts", nlohmann::json::object());

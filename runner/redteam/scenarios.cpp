@@ -351,6 +351,8 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
     row.observed += (row.observed.empty() ? "" : "; ") + text;
   }
   if (scenario.survivor_check) {
+    row.observed += "; " + (evidence.stopped.empty() ? std::string("the run was not stopped (it ended first)")
+                                                     : "stopped: " + evidence.stopped);
     if (!evidence.survivors.empty()) {
       weaker = true;
       row.observed += "; still running on the host after the run: pid";
@@ -361,6 +363,8 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
   }
   if (row.observed.empty()) row.observed = "-";
   row.verdict = weaker ? "WEAKER" : all_unclaimed ? "not claimed" : stricter ? "stricter" : "pass";
+  // Nothing survived, but the run was never stopped: stop was not tested.
+  if (scenario.survivor_check && !weaker && evidence.stopped.empty()) row.verdict = "not run";
   return row;
 }
 

@@ -64,6 +64,7 @@ struct Evidence {
   nlohmann::json attempts = nlohmann::json::object();  // the program's report
   std::vector<std::string> dropped_destinations;  // the run's network report
   std::vector<int> survivors;                     // host pids named survivor_name after the run
+  std::string stopped;                            // what stopping the run did ("" when it was not stopped)
 };
 
 struct Row {

@@ -135,6 +135,9 @@ BOOST_AUTO_TEST_CASE(every_host_tier_passes_every_scenario_and_is_audited_as_a_s
   BOOST_TEST(scenario(untrusted, "privilege-gain")["observed"].get<std::string>().find("ptrace -> EPERM") != std::string::npos);
   BOOST_TEST(scenario(untrusted, "network-egress")["observed"].get<std::string>().find("loopback -> ok") != std::string::npos);
   BOOST_TEST(scenario(untrusted, "pids-exhaustion")["observed"].get<std::string>().find("fork:136 -> EAGAIN") != std::string::npos);
+  // The run was stopped as `tierbox stop` does, and its grandchild did not outlive it.
+  BOOST_TEST(scenario(untrusted, "survive-stop")["observed"].get<std::string>().find("stopped: run ") != std::string::npos);
+  BOOST_TEST(scenario(untrusted, "survive-stop")["observed"].get<std::string>().find("nothing left on the host") != std::string::npos);
   BOOST_TEST(scenario(results[3], "write-outside-workspace")["observed"].get<std::string>().find(
                  "write:/workspace/.tierbox-redteam-new -> ok") != std::string::npos);
   // Each result is kept for readiness.

@@ -181,6 +181,9 @@ BOOST_AUTO_TEST_CASE(a_process_left_after_the_run_is_weaker) {
   const auto stop_all = plan_scenarios(profile, plan_of(profile), host());
   const auto& stop = find(stop_all, "survive-stop");
   auto evidence = launched({{"double-fork:tbxrtunit", result("spawned")}});
+  // Not stopped: the scenario did not test stop.
+  BOOST_TEST(judge(stop, evidence).verdict == "not run");
+  evidence.stopped = "SIGTERM sent";
   BOOST_TEST(judge(stop, evidence).verdict == "pass");
   evidence.survivors = {4242};
   const auto row = judge(stop, evidence);

@@ -99,9 +99,19 @@ int main(int argc, char** argv) {
   // whole report; ignored, the write fails with EFBIG instead.
   ::signal(SIGXFSZ, SIG_IGN);
   json attempts = json::object();
+  int hold_seconds = 0;
   for (int i = 1; i < argc; ++i) {
-    attempts[argv[i]] = attempt_in_child(argv[i]);
+    const std::string text = argv[i];
+    // hold:N is no attempt: after the report, stay N seconds, so that the
+    // runner can stop the run (`survive-stop`) while the double-forked
+    // grandchild still lives.
+    if (text.rfind("hold:", 0) == 0) {
+      hold_seconds = std::stoi(text.substr(5));
+      continue;
+    }
+    attempts[text] = attempt_in_child(text);
   }
   std::cout << json{{"attempts", attempts}}.dump() << std::endl;
+  for (int i = 0; i < hold_seconds; ++i) ::sleep(1);
   return 0;
 }
