@@ -140,15 +140,7 @@ int verify(const AuditOptions& options, const CommonOptions& common) {
 
 std::vector<json> read_records(const fs::path& log) {
   auto in = open_log(log);
-  std::vector<json> records;
-  std::string line;
-  audit::LineRead read;
-  while ((read = audit::read_bounded_line(in, line)) != audit::LineRead::end) {
-    if (read == audit::LineRead::too_long) continue;  // not a record (audit verify names it)
-    auto record = json::parse(line, nullptr, false);
-    if (!record.is_discarded() && record.is_object()) records.push_back(std::move(record));
-  }
-  return records;
+  return audit::read_log_records(in);
 }
 
 std::optional<audit::TimePoint> time_option(const std::string& text, const std::string& flag) {

@@ -22,16 +22,8 @@ using nlohmann::json;
 
 // The log's records (lines that are not JSON are left to verify to name).
 std::vector<json> read_records(const std::filesystem::path& log) {
-  std::vector<json> records;
   std::ifstream in(log, std::ios::binary);
-  std::string line;
-  audit::LineRead read;
-  while ((read = audit::read_bounded_line(in, line)) != audit::LineRead::end) {
-    if (read == audit::LineRead::too_long) continue;
-    auto record = json::parse(line, nullptr, false);
-    if (record.is_object()) records.push_back(std::move(record));
-  }
-  return records;
+  return audit::read_log_records(in);
 }
 
 void check_audit_log(const std::filesystem::path& log, const Settings& settings, const std::vector<json>& records,

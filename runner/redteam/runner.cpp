@@ -18,6 +18,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/process_info.h"
 #include "common/rfc3339.h"
 #include "common/run_id.h"
 #include "common/unique_fd.h"
@@ -29,7 +30,6 @@
 #include "policy/runner_config.h"
 #include "service/run_task.h"
 
-extern char** environ;
 
 namespace tierbox::redteam {
 namespace {
@@ -199,15 +199,6 @@ class CapturedStdio {
   UniqueFd output_, saved_in_, saved_out_;
 };
 
-std::map<std::string, std::string> caller_environment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    const std::string_view text(*entry);
-    const auto equals = text.find('=');
-    if (equals != std::string_view::npos) env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
-  }
-  return env;
-}
 
 }  // namespace
 
@@ -217,7 +208,7 @@ policy::TaskRequest simulated_request(const std::string& tier, const std::filesy
   request.tier = tier;
   request.workspace = workspace;
   request.argv = argv;
-  request.caller_env = caller_environment();
+  request.caller_env = environment_of_this_process();
   request.caller.uid = ::getuid();
   request.caller.gid = ::getgid();
   request.caller.user_name = user_name(request.caller.uid);
