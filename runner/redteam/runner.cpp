@@ -42,6 +42,8 @@ constexpr int kHoldSeconds = 30;
 // then), stops the run as `tierbox stop` does (SIGTERM to the task, SIGKILL to
 // the sandbox after a grace); the runner's own launch then ends, and the host
 // is searched for the grandchild. Runs beside run_task on a thread of its own.
+std::vector<int> processes_named(const std::string& name);
+
 class Stopper {
  public:
   Stopper(std::filesystem::path state_dir, std::string marker, std::function<std::string()> report)
@@ -57,6 +59,8 @@ class Stopper {
     if (thread_.joinable()) thread_.join();
     return what_;
   }
+  // The grandchild's host pids found right after the stop (after finish()).
+  [[nodiscard]] const std::vector<int>& survivors() const { return survivors_; }
 
  private:
   void run(const std::filesystem::path& state_dir, const std::string& marker, const std::function<std::string()>& report) {
@@ -74,6 +78,9 @@ class Stopper {
             state.stopping_since = rfc3339_utc(std::chrono::system_clock::now());
           });
           what_ = launch::stop_run(listed.record, std::chrono::seconds(2));
+          // What outlived the stop, looked for now: a run that lingers
+          // would otherwise let the grandchild end by itself first.
+          survivors_ = processes_named(marker);
           return;
         }
       } catch (const Error& error) {
@@ -84,6 +91,7 @@ class Stopper {
   }
   std::atomic<bool> done_{false};
   std::string what_;
+  std::vector<int> survivors_;
   std::thread thread_;
 };
 
@@ -281,6 +289,7 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
                             [&stdio] { return stdio.text(); });
       ran = service::run_task(input, run_settings, launcher);
       evidence.stopped = stopper.finish();
+      evidence.survivors = stopper.survivors();
     }
     stdio.restore();
     const auto report = nlohmann::json::parse(stdio.text(), nullptr, false);
@@ -295,7 +304,9 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
     evidence.launch_error = "the scenario program gave no report (exit status " + std::to_string(ran.exit_status()) + ")";
   }
   if (ran.outcome.network) evidence.dropped_destinations = ran.outcome.network->dropped_destinations;
-  evidence.survivors = processes_named(host.survivor_name);
+  for (const int pid : processes_named(host.survivor_name))
+    if (std::find(evidence.survivors.begin(), evidence.survivors.end(), pid) == evidence.survivors.end())
+      evidence.survivors.push_back(pid);
   for (const auto& scenario : scenarios) result.rows.push_back(judge(scenario, evidence));
   return result;
 }

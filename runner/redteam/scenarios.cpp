@@ -333,7 +333,9 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
     const bool succeeded = result == "ok";
     if (attempt.expect == Expect::blocked) {
       if (succeeded) weaker = true;
-      if (!succeeded && !attempt.destination.empty() && !dropped(attempt.destination)) {
+      // ENETUNREACH comes from the sandbox's own routing table (no route
+      // out of its namespace): blocked inside, not by a dead route upstream.
+      if (!succeeded && !attempt.destination.empty() && !dropped(attempt.destination) && result != "ENETUNREACH") {
         weaker = true;
         text += " (not refused by the run's firewall)";
       }
@@ -343,6 +345,9 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
         if (dropped(attempt.destination)) {
           stricter = true;
           text += " (refused by the run's firewall)";
+        } else if (result == "ENETUNREACH") {
+          stricter = true;
+          text += " (no route out of the sandbox)";
         }
       } else if (!succeeded) {
         stricter = true;

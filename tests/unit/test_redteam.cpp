@@ -174,6 +174,8 @@ BOOST_AUTO_TEST_CASE(an_allowlist_move_counts_as_blocked_only_when_the_firewall_
   BOOST_TEST(judge(metadata, evidence).verdict == "WEAKER");
   evidence.dropped_destinations = {"169.254.169.254:80/tcp"};
   BOOST_TEST(judge(metadata, evidence).verdict == "pass");
+  // No route inside the sandbox's namespace blocks it too (not a dead route upstream).
+  BOOST_TEST(judge(metadata, launched({{"connect:169.254.169.254:80", result("ENETUNREACH")}})).verdict == "pass");
 }
 
 BOOST_AUTO_TEST_CASE(a_process_left_after_the_run_is_weaker) {

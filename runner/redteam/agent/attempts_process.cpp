@@ -165,6 +165,9 @@ json double_fork(const std::string& name) {
   if (child == 0) {
     ::setsid();
     if (::fork() == 0) {
+      // Holding the report pipe would keep the agent waiting for it: the
+      // grandchild keeps only stdio, as a daemon that got away would.
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
       ::signal(SIGTERM, SIG_IGN);
       ::signal(SIGHUP, SIG_IGN);
       ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
