@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "common/json_bytes.h"
 #include "common/logging.h"
+#include "common/process_info.h"
 #include "common/run_id.h"
 #include "common/unique_fd.h"
 #include "common/units.h"
@@ -24,7 +25,6 @@
 #include "service/run_task.h"
 #include "service/task_options.h"
 
-extern char** environ;
 
 namespace tierbox::cli {
 namespace {
@@ -54,16 +54,6 @@ struct RunOptions {
   std::string cpu;
 };
 
-std::map<std::string, std::string> caller_environment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    std::string_view text(*entry);
-    auto equals = text.find('=');
-    if (equals == std::string_view::npos) continue;
-    env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
-  }
-  return env;
-}
 
 // Reads a secret's value from fd to EOF, at most limit + 1 bytes (the
 // planner refuses what is over the limit).
@@ -148,7 +138,7 @@ policy::TaskRequest make_request(const RunOptions& options) {
   for (const auto& setting : options.secrets) request.secrets.push_back(parse_secret(setting));
   request.argv = options.command;
   request.allow_expired_tier = options.allow_expired_tier;
-  request.caller_env = caller_environment();
+  request.caller_env = environment_of_this_process();
   request.caller.uid = ::getuid();
   request.caller.gid = ::getgid();
   request.caller.user_name = user_name(request.caller.uid);
