@@ -229,7 +229,7 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   if (message.argv.empty()) throw Error("run: no command given (usage: tierbox run [OPTIONS] [--] COMMAND [ARGS...])", exit_code::runner_failed);
   std::error_code ec;
   message.cwd = std::filesystem::current_path(ec).string();
-  message.caller_env = caller_environment();
+  message.caller_env = environment_of_this_process();
   for (const auto& setting : options.env) message.env_overrides.push_back(service::split_setting(setting, "--env"));
   // Secret files are read here, with the caller's rights.
   for (const auto& setting : options.secrets) message.secrets.push_back(parse_secret(setting));

@@ -280,7 +280,11 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
 
   Evidence evidence;
   run_settings.dry_run = false;
-  service::TaskInput input{tier, "", argv, [&] { return simulated_request(tier, workspace.path(), argv); }, "redteam"};
+  service::TaskInput input;
+  input.tier = tier;
+  input.argv = argv;
+  input.make_request = [&] { return simulated_request(tier, workspace.path(), argv); };
+  input.simulation = "redteam";
   service::TaskResult ran;
   {
     CapturedStdio stdio;

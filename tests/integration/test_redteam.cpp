@@ -153,30 +153,55 @@ BOOST_AUTO_TEST_CASE(every_host_tier_passes_every_scenario_and_is_audited_as_a_s
   BOOST_TEST(starts == 4);
 }
 
-BOOST_AUTO_TEST_CASE(networked_passes_with_its_name_pinned_to_a_test_address) {
-  const RedteamConfig config;
-  const TempDir files{"tierbox-redteam-hosts"};
-  const auto hosts = files.write("hosts", "127.0.0.1 localhost\n203.0.113.10 api.github.com\n");
-  const auto nsswitch = files.write("nsswitch.conf", "hosts: files\n");
-  const auto results = config.redteam({"networked"}, 0, with_hosts_file(hosts.string(), nsswitch.string()));
-  // Under parallel load the sandbox has been seen without a route at its
-  // first connect (ENETUNREACH: "stricter", never weaker; reported to the
-  // lead). Nothing may be weaker, and everything else must pass.
-  BOOST_TEST(results[0]["verdict"] != "weaker");
-  for (const auto& row : results[0]["scenarios"]) {
+// Checks an allowlist tier's result: nothing weaker, everything else passes
+// (a "stricter" row is printed: under parallel load the sandbox has been seen
+// without a route at its first connect, ENETUNREACH, never weaker).
+void require_allowlist_passed(const json& result) {
+  BOOST_TEST(result["verdict"] != "WEAKER", result.dump(2));
+  for (const auto& row : result["scenarios"]) {
     if (row["verdict"] == "stricter") {
-      BOOST_TEST_MESSAGE("networked: " << row["scenario"] << " stricter than claimed: " << row["observed"]);
+      BOOST_TEST_MESSAGE(result["tier"] << ": " << row["scenario"] << " stricter than claimed: " << row["observed"]);
       continue;
     }
     BOOST_TEST_INFO(row["scenario"] << ": " << row["observed"]);
     BOOST_TEST((row["verdict"] == "pass" || row["verdict"] == "not claimed" || row["verdict"] == "skipped"));
   }
-  // The allowlist's controls: the listed destination was not refused, the
-  // others were refused by the run's own firewall (not a dead route).
+  BOOST_TEST(scenario(result, "cloud-metadata")["verdict"] == "pass");
+}
+
+// The shipped tier answers names through the run's own resolver
+// (docs/network.md); its upstream here is a port on loopback where nothing
+// answers, so no query of the simulation leaves the host. The unlisted name
+// the agent asks is refused by the resolver itself.
+BOOST_AUTO_TEST_CASE(networked_passes_with_its_resolver) {
+  const RedteamConfig config;
+  std::ifstream current(config.dir.path() / "tierbox.json");
+  json settings = json::parse(current);
+  settings["dns_upstream"] = "127.0.0.1:9";
+  config.dir.write("tierbox.json", settings.dump());
+  const auto results = config.redteam({"networked"}, 0);
+  require_allowlist_passed(results[0]);
+  const auto dns = scenario(results[0], "dns-exfiltration");
+  BOOST_TEST(dns["verdict"] == "pass", dns.dump());
+  BOOST_TEST(dns["observed"].get<std::string>().find("resolve:tierbox-redteam-") != std::string::npos, dns.dump());
+}
+
+// The same tier with its name pinned at launch ("names": "pinned") to a
+// test address: the allowlist's controls run (the listed destination is not
+// refused, the pinned name resolves inside, an unpinned one does not).
+BOOST_AUTO_TEST_CASE(networked_passes_with_its_name_pinned_to_a_test_address) {
+  const RedteamConfig config;
+  config.matrix({"*"}, "root");
+  config.dir.write("tiers/networked-pinned.json",
+                   "{\"extends\": \"networked\", " + std::string(kReviewed) +
+                       ", \"network\": {\"mode\": \"allowlist\", \"names\": \"pinned\", \"allow\": [\"api.github.com:443/tcp\"]}}");
+  const TempDir files{"tierbox-redteam-hosts"};
+  const auto hosts = files.write("hosts", "127.0.0.1 localhost\n203.0.113.10 api.github.com\n");
+  const auto nsswitch = files.write("nsswitch.conf", "hosts: files\n");
+  const auto results = config.redteam({"networked-pinned"}, 0, with_hosts_file(hosts.string(), nsswitch.string()));
+  require_allowlist_passed(results[0]);
   BOOST_TEST(scenario(results[0], "allowlisted-destination")["verdict"] != "WEAKER");
   BOOST_TEST(scenario(results[0], "allowlisted-destination")["observed"].get<std::string>().find("connect:203.0.113.10:443") != std::string::npos);
-  BOOST_TEST(scenario(results[0], "cloud-metadata")["verdict"] == "pass");
-  // The pinned name resolves inside, an unpinned one does not.
   BOOST_TEST(scenario(results[0], "dns-exfiltration")["observed"].get<std::string>().find("resolve:api.github.com -> ok") != std::string::npos);
 }
 
