@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "launch/run_inputs.h"
 #include "policy/launch_plan.h"
 #include "stages/capabilities.h"
 #include "stages/seccomp.h"
@@ -21,11 +22,12 @@ struct ChildContext {
   int sync_fd = -1;    // the child's end of the SEQPACKET pair
   int parent_sync_fd = -1;  // the runner's end, inherited by clone3: closed first
   int status_fd = -1;  // write end of the pipe init reports the task's status on
-  std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
+  // Detached trees, one per plan->prepared_mounts: the tier's opened before
+  // clone, the run's (-1 until then) filled in by the child from sync #1b.
+  mutable std::vector<int> prepared_fds;
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
   std::vector<int> task_keep_fds;  // sorted: the sync fd and the fds the plan passes to the task
-  std::vector<char*> argv;        // null-terminated
-  std::vector<char*> envp;        // null-terminated
+  const RunInputs* run = nullptr;  // argv, environment, cwd, rlimits: read after sync #1b
   stages::CapabilityInput capabilities;
   const stages::CompiledSeccomp* seccomp = nullptr;  // installed last, before the task starts
   bool have_mount_setattr = true;

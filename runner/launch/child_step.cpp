@@ -11,6 +11,8 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::cgroup_namespace: return "cgroup namespace";
     case ChildStep::private_mounts: return "make mounts private";
     case ChildStep::build_root: return "build the new root";
+    case ChildStep::wait_run_inputs: return "wait for the run's inputs (sync #1b)";
+    case ChildStep::build_run_root: return "mount the run's trees";
     case ChildStep::pivot_root: return "pivot root";
     case ChildStep::root_read_only: return "make the root read-only";
     case ChildStep::write_secrets: return "write the secrets";

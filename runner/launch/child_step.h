@@ -14,6 +14,8 @@ enum class ChildStep : std::uint32_t {
   forbid_nested_user_namespaces,
   private_mounts,
   build_root,
+  wait_run_inputs,       // sync #1b
+  build_run_root,
   pivot_root,
   root_read_only,
   write_secrets,

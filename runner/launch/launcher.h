@@ -2,6 +2,7 @@
 // Outcome. The order is written once, in launch() (docs/launch-sequence.md).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@ struct LaunchHooks {
   // registered (so a runner killed before it returns leaves the run for
   // `tierbox gc`, which then records the end itself). Must not throw.
   std::function<void(const Outcome& outcome)> after_end;
+  std::array<int, 3> stdio{0, 1, 2};  // the task's fds 0-2 (the daemon passes the caller's)
 };
 
 // Throws tierbox::Error when the parent's own preparation fails; failures in

@@ -39,8 +39,9 @@ bool join_new_session_keyring(ChildFailure& failure) noexcept {
   return failure.fail_errno("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)");
 }
 
-bool apply_rlimits(const std::vector<policy::RlimitSetting>& rlimits, ChildFailure& failure) noexcept {
-  for (const auto& limit : rlimits) {
+bool apply_rlimits(const policy::RlimitSetting* rlimits, std::size_t count, ChildFailure& failure) noexcept {
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& limit = rlimits[i];
     struct rlimit value {static_cast<rlim_t>(limit.soft), static_cast<rlim_t>(limit.hard)};
     if (::setrlimit(static_cast<__rlimit_resource>(limit.resource), &value) != 0) {
       failure.record(errno).add("setrlimit(resource ").add_number(limit.resource).add(", soft ")
@@ -69,10 +70,11 @@ bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& fai
   return true;
 }
 
-void check_standard_fds() {
-  for (int fd = 0; fd <= 2; ++fd) {
+void check_standard_fds(const std::array<int, 3>& fds) {
+  for (int fd : fds) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0) continue;  // closed: main() put /dev/null there
+    // main() puts /dev/null on a closed 0-2; the daemon passes open fds.
+    if (::fstat(fd, &st) != 0) throw_sys_error("fstat(fd " + std::to_string(fd) + ", the task's standard fds)");
     if (S_ISDIR(st.st_mode))
       throw Error("fd " + std::to_string(fd) +
                       " is a directory; it would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
