@@ -238,10 +238,13 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   const stages::BuildRootInput tier_root{&plan, context.prepared_fds.data(), context.have_mount_setattr, 0, first_run_op};
   const stages::BuildRootInput run_root{&plan, context.prepared_fds.data(), context.have_mount_setattr, first_run_op};
 
-  // The runner's end of the pair came along with clone3. Closed first: then a
-  // runner that dies before the task starts makes every wait for a sync
-  // point below read EOF, and the child exits instead of waiting forever.
-  ::close(context.parent_sync_fd);
+  // Every fd but its own came along with clone3: the runner's end of the
+  // pair (closed, a runner that dies before the task starts makes every wait
+  // for a sync point below read EOF, and the child exits instead of waiting
+  // forever), and in a runner with threads (the daemon, a pool refilling)
+  // another launch's fds: its child's end of the sync socket held here would
+  // keep that launch from ever reading EOF after its exec.
+  step(ChildStep::own_fds_only, stages::close_fds_except(context.own_fds.data(), context.own_fds.size(), failure));
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
   // Changing credentials clears the parent-death signal (prctl(2)): set it

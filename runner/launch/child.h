@@ -20,11 +20,11 @@ namespace tierbox::launch {
 struct ChildContext {
   const policy::LaunchPlan* plan = nullptr;
   int sync_fd = -1;    // the child's end of the SEQPACKET pair
-  int parent_sync_fd = -1;  // the runner's end, inherited by clone3: closed first
   int status_fd = -1;  // write end of the pipe init reports the task's status on
   // Detached trees, one per plan->prepared_mounts: the tier's opened before
   // clone, the run's (-1 until then) filled in by the child from sync #1b.
   mutable std::vector<int> prepared_fds;
+  std::vector<int> own_fds;       // sorted: keep_fds and the prepared trees: all the child keeps of what clone3 copied
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
   std::vector<int> task_keep_fds;  // sorted: the sync fd and the fds the plan passes to the task
   const RunInputs* run = nullptr;  // argv, environment, cwd, rlimits: read after sync #1b

@@ -4,6 +4,7 @@ namespace tierbox::launch {
 
 const char* child_step_name(ChildStep step) {
   switch (step) {
+    case ChildStep::own_fds_only: return "keep only its own fds";
     case ChildStep::parent_death_signal: return "parent death signal";
     case ChildStep::wait_ids_mapped: return "wait for id maps (sync #1)";
     case ChildStep::become_setup_root: return "become root of the user namespace";

@@ -8,6 +8,7 @@
 namespace tierbox::launch {
 
 enum class ChildStep : std::uint32_t {
+  own_fds_only,
   parent_death_signal,
   wait_ids_mapped,       // sync #1
   become_setup_root,

@@ -394,12 +394,15 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   ChildContext context;
   context.plan = &plan;
   context.sync_fd = sandbox.channel.child_end.get();
-  context.parent_sync_fd = sandbox.channel.parent_end.get();
   context.status_fd = sandbox.status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
+  context.own_fds = context.keep_fds;
+  for (int tree : context.prepared_fds)
+    if (tree >= 0) context.own_fds.push_back(tree);
+  std::sort(context.own_fds.begin(), context.own_fds.end());
   context.task_keep_fds = {context.sync_fd};
   context.task_keep_fds.insert(context.task_keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.task_keep_fds.begin(), context.task_keep_fds.end());
