@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "launch/run_inputs.h"
+#include "launch/run_registry.h"
 #include "policy/plan_split.h"
 #include "policy/planner.h"
 #include "common/errors.h"
@@ -186,6 +188,54 @@ BOOST_AUTO_TEST_CASE(a_bad_pool_size_names_the_file_the_field_and_the_fix) {
   dir.write("tierbox.json", R"({"warm_pool": {"sise": 1}})");
   error = config_error(dir);
   BOOST_TEST(error.find("sise") != std::string::npos, error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(run_inputs)
+
+BOOST_AUTO_TEST_CASE(the_block_holds_the_runs_own_inputs_for_the_child) {
+  auto plan = untrusted(request_for({"/bin/echo", "two words", ""}), with_workspace("/home/dev/repo"));
+  plan.exec_path = "/usr/bin/echo";
+  launch::RunInputsArea area;
+  area.fill(plan);
+  const auto& inputs = *area.inputs();
+  std::vector<std::string> argv;
+  for (char** arg = inputs.argv; *arg; ++arg) argv.emplace_back(*arg);
+  BOOST_TEST(argv == plan.argv, boost::test_tools::per_element());
+  std::vector<std::string> env;
+  for (char** entry = inputs.envp; *entry; ++entry) env.emplace_back(*entry);
+  BOOST_TEST(env == plan.env, boost::test_tools::per_element());
+  BOOST_TEST(std::string(inputs.cwd) == "/workspace");
+  BOOST_TEST(std::string(inputs.exec_path) == "/usr/bin/echo");
+  BOOST_TEST(std::string(inputs.exec_search_path) == plan.exec_search_path);
+  BOOST_REQUIRE_EQUAL(inputs.rlimit_count, plan.rlimits.size());
+  for (std::size_t i = 0; i < plan.rlimits.size(); ++i) {
+    BOOST_TEST(inputs.rlimits[i].resource == plan.rlimits[i].resource);
+    BOOST_TEST(inputs.rlimits[i].hard == plan.rlimits[i].hard);
+  }
+  // A second fill (never done in a launch: one block per sandbox) replaces it all.
+  plan.argv = {"true"};
+  area.fill(plan);
+  BOOST_TEST(std::string(area.inputs()->argv[0]) == "true");
+  BOOST_TEST(area.inputs()->argv[1] == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(more_rlimits_than_the_block_holds_are_refused) {
+  auto plan = untrusted(request_for({"x"}), kernel_facts());
+  plan.rlimits.resize(launch::kMaxRunRlimits + 1);
+  launch::RunInputsArea area;
+  BOOST_CHECK_THROW(area.fill(plan), Error);
+}
+
+BOOST_AUTO_TEST_CASE(a_warm_runs_cgroups_are_named_by_the_sandbox_the_record_names) {
+  launch::RunRecord record;
+  record.run_id = "aaaa";
+  BOOST_TEST(launch::cgroup_owner_id(record) == "aaaa");
+  record.resources["cgroup"] = {{"dirs", nlohmann::json::array()}};
+  BOOST_TEST(launch::cgroup_owner_id(record) == "aaaa");
+  record.resources["cgroup"]["id"] = "bbbb";
+  BOOST_TEST(launch::cgroup_owner_id(record) == "bbbb");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
