@@ -19,14 +19,19 @@ RUN_PACKAGES="
 # python3-jsonschema: tests/schema/check_schemas.py validates the shipped
 # files against profiles/schema/. busybox-static: the shell of the `minimal`
 # image (tierbox rootfs build minimal fetches it with apt-get download when
-# absent) and of the kernel matrix's initramfs.
+# absent) and of the kernel matrix's initramfs. mmdebstrap: builds the
+# `debian` image (rootfs/debian.json) from Debian's archive. podman, containerd: the
+# OCI runtime mode's engine tests (tests/integration/test_oci.cpp, suite
+# oci_engines, which skips without them); containerd brings runc and podman
+# crun, the runtimes tools/bench/oci_start.sh compares tierbox with.
 TEST_PACKAGES="
   libboost-test-dev
   iproute2 nftables util-linux procps
   bubblewrap hyperfine
   clang libclang-rt-14-dev
   gcc git python3
-  python3-jsonschema busybox-static
+  python3-jsonschema busybox-static mmdebstrap
+  podman containerd
 "
 # The kernel matrix (tools/vm, docs/testing.md): QEMU, kmod's depmod and
 # modprobe, mkfs.ext4 for the guests' /tmp.

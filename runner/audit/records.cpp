@@ -48,9 +48,12 @@ std::string host_name() {
 }
 
 json base_record(const std::string& event, const RunContext& context) {
-  return {{"event", event},          {"run_id", context.run_id}, {"user", to_json(context.user)},
-          {"host", context.host},     {"tier", context.tier},     {"argv", context.argv},
-          {"cwd", context.cwd}};
+  json record = {{"event", event},          {"run_id", context.run_id}, {"user", to_json(context.user)},
+                 {"host", context.host},     {"tier", context.tier},     {"argv", context.argv},
+                 {"cwd", context.cwd}};
+  if (!context.container_id.empty())
+    record["container"] = {{"id", context.container_id}, {"image_digest", context.image_digest}};
+  return record;
 }
 
 json request_record(const RunContext& context, const policy::LaunchPlan& plan, const std::string& plan_digest,

@@ -37,6 +37,10 @@ struct RunContext {
   std::string tier;
   std::vector<std::string> argv;
   std::string cwd;
+  // The OCI runtime mode: the engine's container id and the image digest
+  // ("" for a run that is no container; then no "container" field is written).
+  std::string container_id;
+  std::string image_digest;
 };
 
 // How a launch was decided.

@@ -6,7 +6,7 @@ namespace tierbox::audit {
 
 nlohmann::json to_json(const RunTrail& trail) {
   const auto& context = trail.context;
-  return {{"log", trail.log.string()},
+  nlohmann::json saved = {{"log", trail.log.string()},
           {"syslog", trail.syslog},
           {"context",
            {{"run_id", context.run_id},
@@ -15,6 +15,9 @@ nlohmann::json to_json(const RunTrail& trail) {
             {"tier", context.tier},
             {"argv", context.argv},
             {"cwd", context.cwd}}}};
+  if (!context.container_id.empty())
+    saved["context"]["container"] = {{"id", context.container_id}, {"image_digest", context.image_digest}};
+  return saved;
 }
 
 RunTrail run_trail_from_json(const nlohmann::json& saved, const RunContext& fallback) {
@@ -31,6 +34,9 @@ RunTrail run_trail_from_json(const nlohmann::json& saved, const RunContext& fall
   trail.context.tier = context.value("tier", fallback.tier);
   trail.context.argv = context.value("argv", fallback.argv);
   trail.context.cwd = context.value("cwd", "");
+  const auto container = context.value("container", nlohmann::json::object());
+  trail.context.container_id = container.value("id", "");
+  trail.context.image_digest = container.value("image_digest", "");
   return trail;
 }
 

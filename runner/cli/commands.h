@@ -40,6 +40,10 @@ std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
 // argv[first_argument...]; returns only when that fails.
 int exec_rootfs_tool(int argc, char** argv, int first_argument);
 
+// `tierbox oci ARGS` and tierbox-runc ARGS: the OCI runtime command line
+// (oci_command.cpp); program names the runtime in its messages.
+int oci_main(const std::vector<std::string>& args, const std::string& program);
+
 // The config search path for these options (see policy::config_search_dirs).
 std::vector<std::string> search_dirs(const CommonOptions& common);
 

@@ -68,6 +68,16 @@ int main(int argc, char** argv, char** envp) {
   const auto area = tierbox::find_argv_area(argc, argv, envp);
   tierbox::launch::set_process_title_area(area.start, area.size);
 
+  // The OCI runtime mode: `tierbox oci ...`, or this program installed (or
+  // linked) as tierbox-runc for engines that want a runc-like name. Its
+  // command line is runc's, so it is parsed apart from CLI11's.
+  const std::string_view program = argv[0] ? std::string_view(argv[0]) : std::string_view();
+  const auto slash = program.rfind('/');
+  if (program.substr(slash == std::string_view::npos ? 0 : slash + 1) == "tierbox-runc")
+    return tierbox::cli::oci_main(std::vector<std::string>(argv + 1, argv + argc), "tierbox-runc");
+  if (argc > 1 && std::string_view(argv[1]) == "oci")
+    return tierbox::cli::oci_main(std::vector<std::string>(argv + 2, argv + argc), "tierbox oci");
+
   CLI::App app{"tierbox: run agent tasks in sandboxes whose strength matches their risk tier"};
   app.set_version_flag("--version", std::string("tierbox ") + TIERBOX_VERSION);
   app.require_subcommand(1);
@@ -102,6 +112,7 @@ int main(int argc, char** argv, char** envp) {
     approvals = tierbox::cli::add_approval_commands(app, common);
     grants = tierbox::cli::add_grant_commands(app, common, command);
     app.add_subcommand("rootfs", "Root filesystem images: build, import, list, verify, remove (tierbox rootfs --help)");
+    app.add_subcommand("oci", "The OCI runtime command line for container engines (tierbox oci --help; docs/kubernetes.md)");
   }
   try {
     std::reverse(options.begin(), options.end());  // CLI11 takes them last-first

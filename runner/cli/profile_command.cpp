@@ -59,7 +59,8 @@ std::optional<policy::RootfsStatus> rootfs_status_of(const policy::Profile& prof
   if (!profile.rootfs.is_image()) return std::nullopt;
   const rootfs::Store store(policy::load_runner_config(dirs).rootfs_dir);
   const auto image = store.find(profile.rootfs.image);
-  return policy::rootfs_status(profile.rootfs, image ? std::optional(image->digest) : std::nullopt, store.root().string());
+  return policy::rootfs_status(profile.rootfs, image ? std::optional(image->digest) : std::nullopt, store.root().string(),
+                               image ? image->created : "", profile.metadata.reviewed_on);
 }
 
 int list(const ProfileOptions& options, const CommonOptions& common) {
@@ -196,7 +197,12 @@ int check(const ProfileOptions& options, const CommonOptions& common) {
     reports.push_back({{"file", policy::kApprovalsFile}, {"ok", false}, {"errors", {error.what()}}, {"warnings", json::array()}});
   }
   for (const auto& file : files) {
-    auto report = policy::check_profile(file, dirs, inventory ? &*inventory : nullptr, view, today);
+    const auto image_tree_of = [&](const policy::Profile& profile) {
+      const rootfs::Store store(policy::load_runner_config(dirs).rootfs_dir);
+      const auto image = store.find(profile.rootfs.image);
+      return image ? store.tree(image->digest).string() : std::string();
+    };
+    auto report = policy::check_profile(file, dirs, inventory ? &*inventory : nullptr, view, today, image_tree_of);
     if (report.loaded)
       if (auto status = rootfs_status_of(policy::load_profile_file(file, dirs), dirs))
         (status->error ? report.errors : report.warnings).push_back(status->message);

@@ -38,8 +38,12 @@ std::string entry_text(const AllowedCommand& entry) { return entry.command; }
 }  // namespace
 
 std::vector<SandboxMount> sandbox_mounts(const Profile& profile, const std::optional<std::string>& workspace,
-                                         const HostView& view) {
+                                         const HostView& view, const std::string& image_tree) {
   std::vector<SandboxMount> mounts;
+  // The shortest target: every other mount covers its own part of the root.
+  // (The image's /etc entries are bound one by one beside tierbox's files,
+  // so the image's view of /etc is the task's for every program in it.)
+  if (!image_tree.empty()) mounts.push_back({SandboxMount::Kind::host, "/", image_tree, ""});
   for (const auto& mount : profile.mounts) {
     switch (mount.type) {
       case MountType::bind:
@@ -95,7 +99,7 @@ SandboxPath resolve_sandbox_path(const std::string& path, bool follow_final, con
     }
     const auto* mount = covering(mounts, next_path);
     if (mount && mount->kind == SandboxMount::Kind::host) {
-      const auto host = mount->host + next_path.substr(mount->target.size());
+      const auto host = mount->host + (mount->target == "/" ? next_path : next_path.substr(mount->target.size()));
       const auto type = view.entry_type(host);
       if (type == EntryType::missing) return result;
       if (type == EntryType::symlink && (!last || follow_final)) {
@@ -154,11 +158,11 @@ ResolvedCommand resolve_command(const std::string& command, const std::string& s
 
 CommandAssessment assess_command(const Profile& profile, const std::string& command, const std::string& search_path,
                                  const std::string& cwd, const std::optional<std::string>& workspace,
-                                 const HostView& view) {
+                                 const HostView& view, const std::string& image_tree) {
   CommandAssessment assessment;
   if (!profile.commands.allowed) return assessment;
   assessment.restricted = true;
-  const auto mounts = sandbox_mounts(profile, workspace, view);
+  const auto mounts = sandbox_mounts(profile, workspace, view, image_tree);
   const auto requested = resolve_command(command, search_path, cwd, mounts, view);
   if (!requested.found) {
     assessment.refusal = "command " + quote(command) + " not found in the sandbox (or not executable)";
@@ -175,7 +179,7 @@ CommandAssessment assess_command(const Profile& profile, const std::string& comm
     if (entry.sha256.empty()) return assessment;
     const auto actual = view.sha256_of_file(requested.file.host);
     if (actual != entry.sha256) {
-      assessment.refusal = requested.candidate + " (host file " + requested.file.host + ") changed since tier '" +
+      assessment.refusal = requested.candidate + " (file " + requested.file.host + ") changed since tier '" +
                            profile.name + "' was reviewed: allowed_commands pins sha256 " + entry.sha256 +
                            ", the file now has sha256 " + actual + " (" + entry.origin +
                            "; fix: review the new file and update the pin)";

@@ -23,8 +23,11 @@ struct SandboxMount {
   std::string link;  // symlink: what it points to
 };
 
+// image_tree: an image tier's store tree (host_facts.h RootfsImageFacts),
+// which shows at / under the tier's own mounts; "" for a host tier. Commands
+// of an image tier resolve inside the image, never on the host.
 std::vector<SandboxMount> sandbox_mounts(const Profile& profile, const std::optional<std::string>& workspace,
-                                         const HostView& view);
+                                         const HostView& view, const std::string& image_tree = "");
 
 struct SandboxPath {
   bool exists = false;
@@ -62,6 +65,6 @@ struct CommandAssessment {
 
 CommandAssessment assess_command(const Profile& profile, const std::string& command, const std::string& search_path,
                                  const std::string& cwd, const std::optional<std::string>& workspace,
-                                 const HostView& view);
+                                 const HostView& view, const std::string& image_tree = "");
 
 }  // namespace tierbox::policy

@@ -1,6 +1,7 @@
 #include "policy/host_facts.h"
 #include "policy/widening.h"
 #include "rootfs/store.h"
+#include "rootfs/tree_scan.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include "policy/command_resolution.h"
 #include "policy/data_access.h"
 #include "policy/environment.h"
+#include "policy/path_pattern.h"
 
 namespace tierbox::policy {
 namespace {
@@ -309,21 +311,80 @@ int kernel_landlock_abi() {
 std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const std::string& name) {
   auto image = store.find(name);
   if (!image) return std::nullopt;
-  // The manifest, checked against the digest it is stored under.
-  const auto manifest = store.manifest(image->digest);
+  // The manifest, checked against the digest it is stored under (its bytes
+  // hashed, not parsed: debian's is 2.5 MB). The root's and etc/'s entries
+  // are read from the tree itself, which is what is mounted.
+  store.check_manifest(image->digest);
   RootfsImageFacts facts{name, image->digest, store.tree(image->digest).string(), {}, {}};
   const auto entries_of = [&](const std::string& directory) {
     std::vector<ImageEntryFacts> out;
-    for (const auto* entry : rootfs::children_of(manifest, directory))
-      out.push_back({entry->path.substr(directory.empty() ? 0 : directory.size() + 1), entry->kind, entry->link});
+    for (const auto& entry : rootfs::scan_directory(facts.tree, directory))
+      out.push_back({entry.path.substr(directory.empty() ? 0 : directory.size() + 1), entry.kind, entry.link});
     return out;
   };
   facts.top = entries_of("");
-  const auto etc = std::find_if(manifest.entries.begin(), manifest.entries.end(),
-                                [](const auto& entry) { return entry.path == "etc"; });
-  if (etc != manifest.entries.end() && etc->kind == rootfs::EntryKind::directory) facts.etc = entries_of("etc");
+  const auto etc = std::find_if(facts.top.begin(), facts.top.end(), [](const auto& entry) { return entry.name == "etc"; });
+  if (etc != facts.top.end() && etc->kind == rootfs::EntryKind::directory) facts.etc = entries_of("etc");
   return facts;
 }
+
+// The OCI runtime mode: a bundle's root directory, described like a store
+// image (its root's entries, its etc/'s), so the planner binds it the same
+// way: each entry a read-only, nosuid, nodev tree. Entries of another type
+// (a device node, fifo or socket at the top or in etc/) are left out.
+namespace {
+
+std::optional<RootfsImageFacts> container_root_facts(const ContainerRoot& container,
+                                                    const std::vector<std::string>& never_visible) {
+  // The root is bound whole: it must not be the host's root, nor hold what
+  // no sandbox may ever see (the audit log, the governance state).
+  std::error_code ec;
+  const auto canonical = std::filesystem::canonical(container.tree, ec);
+  if (ec)
+    throw Error("container " + container.id + ": root.path " + quote(container.tree.string()) + ": " + ec.message() +
+                    " (fix: check the bundle's root.path)",
+                exit_code::runner_failed);
+  if (canonical == "/")
+    throw Refusal("container " + container.id + ": root.path " + quote(container.tree.string()) +
+                  " is the host's root (fix: give the container a root of its own)");
+  for (const auto& hidden : never_visible)
+    if (is_same_or_under(hidden, canonical.string()))
+      throw Refusal("container " + container.id + ": root.path " + quote(canonical.string()) + " holds " +
+                    quote(hidden) + ", which no sandbox may see (fix: give the container a root of its own)");
+  RootfsImageFacts facts{"container:" + container.id, container.image_digest, canonical.string(), {}, {}};
+  const auto entries_of = [&](const std::filesystem::path& directory) {
+    std::vector<ImageEntryFacts> out;
+    std::error_code list_ec;
+    std::filesystem::directory_iterator it(directory, list_ec);
+    if (list_ec)
+      throw Error("container " + container.id + ": cannot list " + quote(directory.string()) + ": " +
+                      list_ec.message() + " (fix: check the bundle's root.path)",
+                  exit_code::runner_failed);
+    for (const auto& entry : it) {
+      const auto status = entry.symlink_status(list_ec);
+      if (list_ec) continue;
+      ImageEntryFacts facts_entry{entry.path().filename().string(), rootfs::EntryKind::directory, ""};
+      if (std::filesystem::is_symlink(status)) {
+        facts_entry.kind = rootfs::EntryKind::symlink;
+        facts_entry.link = std::filesystem::read_symlink(entry.path(), list_ec).string();
+        if (list_ec) continue;
+      } else if (std::filesystem::is_regular_file(status)) {
+        facts_entry.kind = rootfs::EntryKind::file;
+      } else if (!std::filesystem::is_directory(status)) {
+        continue;
+      }
+      out.push_back(std::move(facts_entry));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+  };
+  facts.top = entries_of(canonical);
+  if (std::filesystem::is_directory(std::filesystem::symlink_status(canonical / "etc", ec)))
+    facts.etc = entries_of(canonical / "etc");
+  return facts;
+}
+
+}  // namespace
 
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
                             const HostView& view, const std::vector<std::string>& never_visible) {
@@ -371,15 +432,17 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;
   facts.data_access = assess_data_access(profile, inventory, workspace, view, never_visible);
+  if (request.container) facts.rootfs_image = container_root_facts(*request.container, never_visible);
+  else if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (!request.argv.empty() && profile.commands.allowed) {
     // The same PATH and working directory the child will use.
     std::string search_path = kDefaultPath;
     for (const auto& entry : build_environment(profile.environment, request.caller_env, request.env_overrides))
       if (entry.rfind("PATH=", 0) == 0) search_path = entry.substr(5);
     const std::string cwd = workspace ? profile.workspace.target : "/";
-    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view);
+    facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
+                                   facts.rootfs_image ? facts.rootfs_image->tree : "");
   }
-  if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
   if (profile.network.mode == NetworkMode::allowlist) {
     for (const auto& destination : profile.network.allow)
       if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))

@@ -192,7 +192,16 @@ void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
 
 // rootfs image:NAME: the store must hold NAME, and a pinned digest must be
 // the one it holds (a changed image is re-certified before it runs).
-void check_rootfs(const Profile& profile, const HostFacts& host, LaunchPlan& plan) {
+void check_rootfs(const Profile& profile, const TaskRequest& request, const HostFacts& host, LaunchPlan& plan) {
+  if (request.container) {
+    // The OCI runtime mode: the bundle's root, named by the container id.
+    if (!host.rootfs_image)
+      throw Error("container " + request.container->id + ": its root " + quote(request.container->tree.string()) +
+                      " was not scanned",
+                  exit_code::runner_failed);
+    plan.rootfs_image = RootfsImagePlan{"container:" + request.container->id, host.rootfs_image->digest};
+    return;
+  }
   const auto& spec = profile.rootfs;
   if (!spec.is_image()) return;
   if (!host.rootfs_image)
@@ -251,8 +260,8 @@ std::string group_file(const Profile& profile) {
   return "root:x:0:\n" + profile.user.name + ":x:" + std::to_string(profile.user.gid) + ":\nnogroup:x:65534:\n";
 }
 
-std::string hosts_file(const Profile& profile, const LaunchPlan& plan) {
-  std::string hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + profile.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+std::string hosts_file(const LaunchPlan& plan) {
+  std::string hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + plan.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (!plan.egress) return hosts;
   hosts += "# pinned by tierbox at launch (network.allow); nothing else resolves\n";
   for (const auto& pinned : plan.egress->pinned_hosts)
@@ -281,8 +290,8 @@ void plan_etc(const Profile& profile, LaunchPlan& plan, MountOpBuilder& builder)
   std::vector<std::pair<std::string, std::string>> files = {
       {"/etc/passwd", passwd_file(profile)},
       {"/etc/group", group_file(profile)},
-      {"/etc/hostname", profile.hostname + "\n"},
-      {"/etc/hosts", hosts_file(profile, plan)},
+      {"/etc/hostname", plan.hostname + "\n"},
+      {"/etc/hosts", hosts_file(plan)},
       {"/etc/nsswitch.conf", std::string("passwd: files\ngroup: files\nshadow: files\nhosts: ") +
                                  (allowlist ? "files\n" : "files dns\n")},
   };
@@ -334,12 +343,13 @@ EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
 // The paths Landlock lets the task use: exactly what the plan mounts, each
 // as the plan mounts it (policy/landlock_rules.h).
 std::vector<LandlockPathInput> landlock_paths(const Profile& profile, const std::optional<WorkspacePlan>& workspace,
-                                              const HostFacts& host) {
+                                              const HostFacts& host, bool container) {
   using Use = LandlockPathInput::Use;
   // The root tmpfs (read-only): the generated /etc files, mount points.
   std::vector<LandlockPathInput> paths = {{"/", Use::read}};
-  // An image's trees hold the programs: read and execute, never write.
-  if (profile.rootfs.is_image() && host.rootfs_image)
+  // An image's trees hold the programs: read and execute, never write (a
+  // container's root, too).
+  if ((profile.rootfs.is_image() || container) && host.rootfs_image)
     for (const auto& entry : host.rootfs_image->top)
       if (entry.kind == rootfs::EntryKind::directory && entry.name != "proc" && entry.name != "dev" && entry.name != "etc")
         paths.push_back({"/" + entry.name, Use::read_execute, true});
@@ -582,6 +592,25 @@ void plan_rlimits(const RlimitsSpec& spec, const HostFacts& host, LaunchPlan& pl
   }
 }
 
+// A container's process.rlimits: each lowers the tier's (or the caller's
+// hard limit, where the tier sets none); none raises one.
+void narrow_rlimits(const std::vector<RlimitRequest>& requested, const HostFacts& host, LaunchPlan& plan) {
+  for (const auto& asked : requested) {
+    auto it = std::find_if(plan.rlimits.begin(), plan.rlimits.end(),
+                           [&](const auto& setting) { return setting.resource == asked.resource; });
+    if (it == plan.rlimits.end()) {
+      RlimitSetting setting{asked.resource, asked.soft, asked.hard};
+      if (auto caller = host.rlimit_hard.find(asked.resource); caller != host.rlimit_hard.end())
+        setting.hard = std::min(setting.hard, caller->second);
+      setting.soft = std::min(setting.soft, setting.hard);
+      plan.rlimits.push_back(setting);
+      continue;
+    }
+    it->hard = std::min(it->hard, asked.hard);
+    it->soft = std::min({it->soft, asked.soft, it->hard});
+  }
+}
+
 }  // namespace
 
 const char* rlimit_name(int resource) {
@@ -633,7 +662,7 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   for (const auto& tree : host.data_access.trees)
     plan.data_exposure.push_back({tree.target, tree.host_path, tree.data_class, tree.writable});
   check_command(host, plan);
-  check_rootfs(profile, host, plan);
+  check_rootfs(profile, request, host, plan);
   plan.data_classes_file = host.data_classes_file;
   plan.data_classes_sha256 = host.data_classes_sha256;
   plan.run_id = run_id;
@@ -651,13 +680,15 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.exec_search_path = kDefaultPath;
   for (const auto& entry : plan.env)
     if (entry.rfind("PATH=", 0) == 0) plan.exec_search_path = entry.substr(5);
-  plan.hostname = profile.hostname;
+  plan.hostname = request.container && !request.container->hostname.empty() ? request.container->hostname
+                                                                            : profile.hostname;
   plan.task_uid = profile.user.uid;
   plan.task_gid = profile.user.gid;
   plan.wall_time = request.timeout ? std::min(*request.timeout, profile.limits.wall_time) : profile.limits.wall_time;
   plan.network = profile.network.mode;
   if (plan.network == NetworkMode::allowlist) plan.egress = plan_egress(profile, host);
   plan_rlimits(profile.limits.rlimits, host, plan);
+  if (request.container) narrow_rlimits(request.container->rlimits, host, plan);
   plan.cgroup_limits = profile.limits.cgroup;
   plan.cgroup_parent = request.cgroup_parent.value_or("");
   plan.seccomp = profile.seccomp;
@@ -669,9 +700,10 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
                                    host.workspace->inode};
   }
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
+  if (request.container) plan.cwd = request.container->cwd;
   // Network mode none restricts no TCP port: its namespace has only lo,
   // where servers the task starts itself (test suites) must keep working.
-  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host),
+  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host, request.container.has_value()),
                                      std::nullopt, profile.name);
 
   MountOpBuilder builder(plan);

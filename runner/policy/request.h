@@ -36,6 +36,24 @@ struct ExtraBind {
   bool writable = false;
 };
 
+// The OCI runtime mode (runner/oci): a container bundle's root directory
+// takes the place of the tier's root (rootfs host's binds or image:NAME).
+// process.rlimits of a container: each only lowers what the tier sets.
+struct RlimitRequest {
+  int resource = 0;  // RLIMIT_*
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+};
+
+struct ContainerRoot {
+  std::filesystem::path tree;   // the bundle's root.path, absolute
+  std::string id;               // the engine's container id
+  std::string image_digest;     // "sha256:<hex>": an annotation's, or the tree's manifest digest
+  std::string cwd = "/";        // process.cwd
+  std::string hostname;         // "" = the tier's
+  std::vector<RlimitRequest> rlimits;
+};
+
 struct TaskRequest {
   std::optional<std::string> tier;                    // --tier
   std::optional<std::filesystem::path> profile_file;  // --profile
@@ -61,6 +79,10 @@ struct TaskRequest {
   // The image store a tier's `rootfs: image:NAME` is looked up in
   // (tierbox.json rootfs_dir).
   std::filesystem::path rootfs_store = "/var/lib/tierbox/rootfs";
+  // Set by the OCI runtime mode only: the tier's host binds and symlinks are
+  // then left out (the bundle's root replaces them; narrowing), its tmpfs
+  // mounts stay, and the bundle's own binds come in as `binds` above.
+  std::optional<ContainerRoot> container;
 };
 
 }  // namespace tierbox::policy

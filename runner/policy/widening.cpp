@@ -145,8 +145,21 @@ bool is_widening_kind(const std::string& kind) {
   return std::any_of(std::begin(kWideningKinds), std::end(kWideningKinds), [&](const char* known) { return kind == known; });
 }
 
+// The OCI runtime mode: the bundle's root replaces the tier's root, so the
+// tier's host binds (its /usr, /etc/ssl ...) and symlinks (/bin -> usr/bin)
+// would shadow the container's own files: they are left out, which only
+// narrows what the task sees of the host. The tier's tmpfs mounts stay.
+void use_container_root(const TaskRequest& request, WidenedProfile& out) {
+  if (!request.container) return;
+  auto& mounts = out.profile.mounts;
+  mounts.erase(std::remove_if(mounts.begin(), mounts.end(), [](const auto& mount) { return mount.type != MountType::tmpfs; }),
+               mounts.end());
+  out.profile.rootfs = RootfsSpec{};
+}
+
 WidenedProfile widen(const Profile& tier, const TaskRequest& request) {
   WidenedProfile out{tier, {}};
+  use_container_root(request, out);
   widen_binds(request, out, tier);
   widen_network(request, out, tier);
   widen_limits(request, out, tier);

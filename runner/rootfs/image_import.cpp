@@ -9,6 +9,7 @@
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/rfc3339.h"
 #include "common/unique_fd.h"
 #include "policy/json_reader.h"
 #include "rootfs/archive_extract.h"
@@ -82,15 +83,23 @@ ImageName commit_image(const Store& store, const std::string& name, StagingDir& 
   seal_tree(staging.tree());
   const auto manifest = scan_tree(staging.tree());
   const auto digest = manifest_digest(manifest);
-  write_file_atomically(staging.path() / "manifest.json", to_json(manifest).dump(1) + "\n");
+  // Canonical JSON, the bytes its digest is taken over (Store::check_manifest).
+  write_file_atomically(staging.path() / "manifest.json", to_json(manifest).dump());
   if (::chmod(staging.path().c_str(), 0755) != 0) throw_sys_error("chmod(" + quote(staging.path().string()) + ", 0755)");
   const auto destination = store.image_dir(digest);
   std::error_code ec;
-  if (!fs::exists(destination, ec) && ::rename(staging.path().c_str(), destination.c_str()) != 0)
-    throw_sys_error("rename(" + quote(staging.path().string()) + ", " + quote(destination.string()) + ")");
-  ImageName image{name, digest, source, std::move(stripped)};
+  if (!fs::exists(destination, ec)) {
+    if (::rename(staging.path().c_str(), destination.c_str()) != 0)
+      throw_sys_error("rename(" + quote(staging.path().string()) + ", " + quote(destination.string()) + ")");
+  } else {
+    // The same image, committed before: its manifest is rewritten in the
+    // canonical form (an older tierbox wrote it indented, which launches
+    // must parse instead of hash; same entries, same digest).
+    write_file_atomically(destination / "manifest.json", to_json(manifest).dump());
+  }
+  ImageName image{name, digest, source, std::move(stripped), rfc3339_utc(std::chrono::system_clock::now())};
   write_file_atomically(name_file, json{{"name", image.name}, {"digest", image.digest}, {"source", image.source},
-                                        {"stripped", image.stripped}}.dump(1) + "\n");
+                                        {"stripped", image.stripped}, {"created", image.created}}.dump(1) + "\n");
   return image;
 }
 

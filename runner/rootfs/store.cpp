@@ -1,9 +1,13 @@
 #include "rootfs/store.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <fstream>
 
+#include "common/digest.h"
 #include "common/errors.h"
+#include "common/unique_fd.h"
 #include "rootfs/tree_scan.h"
 
 namespace tierbox::rootfs {
@@ -25,7 +29,8 @@ json read_json(const fs::path& file) {
 ImageName name_from(const json& document, const fs::path& file) {
   try {
     ImageName image{document.at("name").get<std::string>(), document.at("digest").get<std::string>(),
-                    document.value("source", ""), document.value("stripped", std::vector<std::string>{})};
+                    document.value("source", ""), document.value("stripped", std::vector<std::string>{}),
+                    document.value("created", "")};
     if (!digest_hex(image.digest)) throw Error(file.string() + ": /digest: expected sha256:<64 hex digits>", exit_code::runner_failed);
     return image;
   } catch (const json::exception& error) {
@@ -87,6 +92,15 @@ Manifest Store::manifest(const std::string& digest) const {
                     " (the manifest was changed after import; fix: tierbox rootfs verify, then re-import the image)",
                 exit_code::runner_failed);
   return manifest;
+}
+
+void Store::check_manifest(const std::string& digest) const {
+  const auto file = image_dir(digest) / "manifest.json";
+  const auto hex = digest_hex(digest);
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) throw_sys_error("open(" + quote(file.string()) + ")");
+  if (hex && sha256_hex_of_fd(fd.get(), file.string()) == *hex) return;
+  (void)manifest(digest);  // another form, or changed: parsed, and refused if changed
 }
 
 Verification verify_image(const Store& store, const ImageName& image) {

@@ -35,7 +35,7 @@ std::string link_of(const fs::path& path) {
   return target;
 }
 
-ManifestEntry entry_of(const fs::path& root, const fs::path& path) {
+ManifestEntry entry_of(const fs::path& root, const fs::path& path, bool hash = true) {
   const auto st = lstat_or_throw(path);
   ManifestEntry entry;
   entry.path = fs::path(path).lexically_relative(root).string();
@@ -47,7 +47,7 @@ ManifestEntry entry_of(const fs::path& root, const fs::path& path) {
   } else if (S_ISREG(st.st_mode)) {
     entry.kind = EntryKind::file;
     entry.size = static_cast<std::uint64_t>(st.st_size);
-    entry.sha256 = file_sha256(path);
+    if (hash) entry.sha256 = file_sha256(path);
   } else if (S_ISLNK(st.st_mode)) {
     entry.kind = EntryKind::symlink;
     entry.link = link_of(path);
@@ -73,6 +73,14 @@ Manifest scan_tree(const fs::path& root) {
   std::sort(manifest.entries.begin(), manifest.entries.end(),
             [](const auto& a, const auto& b) { return a.path < b.path; });
   return manifest;
+}
+
+std::vector<ManifestEntry> scan_directory(const fs::path& root, const std::string& directory) {
+  std::vector<ManifestEntry> out;
+  for (const auto& entry : fs::directory_iterator(directory.empty() ? root : root / directory))
+    out.push_back(entry_of(root, entry.path(), false));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
 }
 
 void seal_tree(const fs::path& root) {

@@ -14,6 +14,11 @@ namespace tierbox::rootfs {
 // Never follows a symlink; throws Error naming the first entry of another type.
 Manifest scan_tree(const std::filesystem::path& root);
 
+// The entries directly in root/directory ("" for root itself), by path,
+// paths relative to root, files not hashed: what a launch needs to lay out
+// an image's root without reading its whole manifest.
+std::vector<ManifestEntry> scan_directory(const std::filesystem::path& root, const std::string& directory);
+
 // chown 0:0 every entry (the store is root's), directories 0755, files
 // without write bits and without setuid/setgid (the sandbox mounts the image
 // nosuid anyway; stripping makes the manifest say so). The root stays 0755.

@@ -123,6 +123,8 @@ class TaskRun {
                                   input_.profile_file.empty() ? tier : input_.profile_file.string(), input_.argv, {}};
     std::error_code ec;
     run_context.cwd = std::filesystem::current_path(ec).string();
+    run_context.container_id = input_.container_id;
+    run_context.image_digest = input_.image_digest;
     const audit::AuditLog log(log_path, config.audit_syslog);
     // Fail closed before anything else: a log that cannot be opened for
     // appending stops the run here.
@@ -166,6 +168,7 @@ class TaskRun {
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       trail_->started(plan, governed->digest, pid, cgroups);
+      if (input_.before_release) input_.before_release(pid);
     };
     hooks.after_end = [&](const launch::Outcome& ended) {
       try {

@@ -31,6 +31,15 @@ struct TaskInput {
   std::filesystem::path profile_file;   // a profile file instead of a tier
   std::vector<std::string> argv;
   std::function<policy::TaskRequest()> make_request;
+  // The OCI runtime mode (runner/oci): named in every audit record of the run.
+  std::string container_id;
+  std::string image_digest;
+  // The OCI runtime mode's create/start split: called once the sandbox exists
+  // and the start record is on disk, before the task may start (launch
+  // hooks' before_start, so the sandbox waits at sync #2, before its last
+  // setup steps and the execve). It returns when the task may start; when it
+  // throws, the sandbox is killed and the run ends with that error.
+  std::function<void(pid_t sandbox_pid)> before_release;
 };
 
 // What the entry point resolved about where the run's state lives.

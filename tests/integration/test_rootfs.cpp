@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/temp_dir.h"
 #include "harness.h"
+#include "integration/rootfs_store.h"
 
 using namespace tierbox::testing;
 using nlohmann::json;
@@ -20,67 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One store for the suite, with `minimal` built once: a config directory
-// whose tierbox.json names the store (rootfs_dir).
-struct Store {
-  TempDir config{"tierbox-rootfs"};
-  fs::path store = config.path() / "store";
-  std::string digest;
-  ProcessResult built;
-  Store() {
-    config.write("tierbox.json", json{{"rootfs_dir", store.string()}}.dump());
-    built = rootfs({"build", "minimal"});
-    std::istringstream words(built.out);
-    std::string verb, name;
-    words >> verb >> name >> digest;
-  }
-  [[nodiscard]] ProcessResult rootfs(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"rootfs", "--config-dir", config.str()});
-    return run_tierbox(args);
-  }
-  // `run --tier TIER` with this store, in a workspace holding the probes.
-  [[nodiscard]] ProcessResult run(const std::string& tier, const std::vector<std::string>& command,
-                                  const Workspace& workspace) const {
-    std::vector<std::string> args = {"run", "--config-dir", config.str(), "--tier", tier, "--workspace", workspace.str(), "--"};
-    args.insert(args.end(), command.begin(), command.end());
-    return run_tierbox(args);
-  }
-  [[nodiscard]] fs::path tree(const std::string& digest_of_image) const {
-    return store / "images" / digest_of_image.substr(7) / "tree";
-  }
-};
-
-const Store& store() {
-  static const Store instance;
-  BOOST_REQUIRE_MESSAGE(instance.built.status == 0, "rootfs build minimal: " + instance.built.err);
-  return instance;
-}
-
-// A workspace with the static probe (the image has no libc for the usual one).
-struct ProbeWorkspace : Workspace {
-  ProbeWorkspace() {
-    fs::copy_file(TIERBOX_STATIC_PROBE, path() / "probe-static");
-  }
-};
-
-// Lines of a mountinfo whose root (field 4) is a host path other than the
-// image store's or the workspace's. Mounts at /dev/* (tierbox's device
-// binds, roots like /null of devtmpfs) and /proc/* (procfs rebinds and
-// masks, roots like /sys of procfs) are not host trees.
-std::vector<std::string> host_paths_in(const std::string& mountinfo, const std::string& workspace) {
-  std::vector<std::string> found;
-  std::istringstream lines(mountinfo);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, mount_point;
-    fields >> id >> parent >> device >> root >> mount_point;
-    const bool allowed = root == "/" || root.rfind(store().store.string() + "/", 0) == 0 ||
-                         root.rfind(workspace, 0) == 0 || mount_point.rfind("/dev/", 0) == 0 ||
-                         mount_point.rfind("/proc/", 0) == 0;
-    if (!allowed) found.push_back(line);
-  }
-  return found;
-}
+const RootfsStore& store() { return minimal_store(); }
 
 // A tier file in the store's config directory.
 void write_tier(const std::string& name, const std::string& rootfs) {
@@ -140,11 +82,11 @@ BOOST_AUTO_TEST_CASE(the_mount_table_names_no_host_path_but_the_workspace) {
   auto sealed = store().run("sealed", {"cat", "/proc/self/mountinfo"}, workspace);
   BOOST_TEST(sealed.status == 0, sealed.err);
   BOOST_TEST(sealed.out.find(workspace.str()) != std::string::npos, sealed.out);
-  auto found = host_paths_in(sealed.out, workspace.str());
+  auto found = host_paths_in(sealed.out, workspace.str(), store().store);
   BOOST_TEST(found.empty(), json(found).dump());
   // Control: untrusted's table names the host's /usr.
   auto host = store().run("untrusted", {"cat", "/proc/self/mountinfo"}, workspace);
-  BOOST_TEST(!host_paths_in(host.out, workspace.str()).empty(), host.out);
+  BOOST_TEST(!host_paths_in(host.out, workspace.str(), store().store).empty(), host.out);
 }
 
 BOOST_AUTO_TEST_CASE(the_static_probe_runs_in_the_image_and_finds_no_way_out) {
@@ -155,6 +97,44 @@ BOOST_AUTO_TEST_CASE(the_static_probe_runs_in_the_image_and_finds_no_way_out) {
   BOOST_TEST(report["host_paths_visible"].empty(), report["host_paths_visible"].dump());
   BOOST_TEST(report["root_parent_is_root"] == true);
   BOOST_TEST(report["fd_escapes"].empty(), report["fd_escapes"].dump());
+}
+
+// The identity and mount checks test_sandbox.cpp makes in untrusted, in the
+// image tier: no capability, no_new_privs, every namespace new, the task's
+// uid, every mount nosuid and nodev, read-only unless it is a planned
+// writable one, kernel knobs not writable.
+BOOST_AUTO_TEST_CASE(the_sandbox_checks_of_the_host_tiers_hold_in_the_image_tier) {
+  ProbeWorkspace workspace;
+  auto result = store().run("sealed", {"./probe-static", "info"}, workspace);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  auto info = json::parse(result.out);
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+    BOOST_TEST(info[set] == "0000000000000000", set << " = " << info[set]);
+  BOOST_TEST(info["NoNewPrivs"] == "1");
+  for (const char* attempt : {"setuid0", "sethostname", "mount_tmpfs", "mknod", "unshare_mount"})
+    BOOST_TEST(info[attempt] == "EPERM", attempt << ": " << info[attempt]);
+  BOOST_TEST(info["uid"] == 1000);
+  BOOST_TEST(info["groups"].empty(), info["groups"].dump());
+  for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"}) {
+    struct stat host {};
+    BOOST_REQUIRE(::stat((std::string("/proc/self/ns/") + name).c_str(), &host) == 0);
+    BOOST_TEST(info["namespaces"][name].get<ino_t>() != host.st_ino, name << " namespace is the host's");
+  }
+  const std::set<std::string> writable = {"/tmp", "/dev/pts", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full",
+                                          "/dev/random", "/dev/urandom", "/dev/tty", "/proc"};
+  BOOST_TEST(info["mounts"].size() > 5u, info["mounts"].dump());
+  for (const auto& mount : info["mounts"]) {
+    const std::string point = mount["mount_point"];
+    const std::string options = "," + mount["options"].get<std::string>() + ",";
+    BOOST_TEST(options.find(",nosuid,") != std::string::npos, point << " lacks nosuid");
+    if (!writable.count(point)) BOOST_TEST(options.find(",ro,") != std::string::npos, point << " is writable: " << options);
+    if (mount["fstype"] != "devtmpfs" && point != "/dev/pts") BOOST_TEST(options.find(",nodev,") != std::string::npos, point << " lacks nodev");
+  }
+  auto writes = store().run("sealed", {"./probe-static", "write", "/bin/busybox", "/etc", "/proc/sys/kernel/hostname", "/workspace"}, workspace);
+  BOOST_REQUIRE_MESSAGE(writes.status == 0, writes.err);
+  const auto outcomes = json::parse(writes.out);
+  BOOST_TEST(outcomes.size() == 4u, outcomes.dump());
+  for (const auto& [path, outcome] : outcomes.items()) BOOST_TEST(outcome != "ok", path << ": " << outcome);
 }
 
 // Mechanism: the sealed tier denies inotify (and fanotify_init) by seccomp.
@@ -173,26 +153,85 @@ BOOST_AUTO_TEST_CASE(inotify_is_denied_in_the_image_tier) {
   BOOST_TEST(json::parse(allowed.out)["result"] == "ok", allowed.out + allowed.err);
 }
 
-// Two runs on the same image: a watch in run A on /bin while run B executes
-// /bin/sh. sealed: A cannot watch at all. Control: in the image tier with
-// inotify allowed, A learns that B ran busybox (the leak the denial stops).
-BOOST_AUTO_TEST_CASE(a_watch_in_one_run_sees_nothing_of_another) {
+// The test: a watch inside run A on the image's /usr/bin sees nothing
+// while run B (same image) and the host run programs from the image. sealed:
+// A cannot watch at all (EPERM). Controls: the image tier with inotify
+// allowed sees both (the leak the denial stops: inotify watches inodes, and
+// every run's mount of the image shows the same ones), and so does the same
+// watch on the host's /usr/bin in readonly, a host-/usr tier that allows
+// inotify, while run B and the host run /usr/bin/true.
+BOOST_AUTO_TEST_CASE(a_watch_in_one_run_sees_nothing_of_another_or_the_host) {
   ProbeWorkspace workspace;
   write_watch_tier();
-  const auto watch_while_other_runs = [&](const std::string& tier) {
+  const auto image_busybox = (store().tree(store().digest) / "bin/busybox").string();
+  const auto watch_while_others_run = [&](const std::string& tier, const std::string& probe,
+                                          const std::function<void()>& others) {
     BackgroundRun watcher({"run", "--config-dir", store().config.str(), "--tier", tier, "--workspace", workspace.str(), "--",
-                           "./probe-static", "watch", "/bin", "3"});
+                           probe, "watch", "/usr/bin", "3"});
     const bool watching = !watcher.wait_for_line("watching", std::chrono::seconds(10)).empty();
-    if (watching) BOOST_TEST(store().run("sealed", {"sh", "-c", "true"}, workspace).status == 0);
+    others();  // also when A could not watch: it must see nothing of them
     BOOST_TEST(watcher.wait() == 0);
-    return json::parse(watcher.out());
+    auto report = json::parse(watcher.out());
+    BOOST_TEST(watching == (report["result"] == "ok"), report.dump());
+    return report;
   };
-  auto sealed = watch_while_other_runs("sealed");
+  const auto image_programs = [&] {
+    BOOST_TEST(store().run("sealed", {"sh", "-c", "true"}, workspace).status == 0);  // run B
+    BOOST_TEST(run_process({image_busybox, "true"}).status == 0);                    // the host
+  };
+  auto sealed = watch_while_others_run("sealed", "./probe-static", image_programs);
   BOOST_TEST(sealed["result"] == "EPERM", sealed.dump());
-  BOOST_TEST(!sealed.contains("opened"));
-  auto allowed = watch_while_other_runs("sealed-watch");
+  BOOST_TEST(!sealed.contains("opened"), sealed.dump());
+  // Control 1: the image tier with inotify allowed sees the image's busybox run.
+  auto allowed = watch_while_others_run("sealed-watch", "./probe-static", image_programs);
   BOOST_TEST(allowed["result"] == "ok", allowed.dump());
   BOOST_TEST(allowed["opened"].dump().find("busybox") != std::string::npos, allowed.dump());
+  // Control 2: readonly on the host's /usr sees run B's and the host's programs.
+  auto host = watch_while_others_run("readonly", "./probe", [&] {
+    BOOST_TEST(store().run("untrusted", {"/usr/bin/true"}, workspace).status == 0);
+    BOOST_TEST(run_process({"/usr/bin/true"}).status == 0);
+  });
+  BOOST_TEST(host["result"] == "ok", host.dump());
+  BOOST_TEST(host["opened"].dump().find("\"true\"") != std::string::npos, host.dump());
+}
+
+// allowed_commands in an image tier resolve inside the image, never on the
+// host: sh (busybox there) runs, ls is refused, the host's python3 is not
+// found, and a sha256 pin is checked against the image's file.
+BOOST_AUTO_TEST_CASE(allowed_commands_resolve_inside_the_image) {
+  ProbeWorkspace workspace;
+  const auto busybox = store().tree(store().digest) / "bin/busybox";
+  const auto digest_of_busybox = run_process({"/usr/bin/sha256sum", busybox.string()}).out.substr(0, 64);
+  const auto write_commands_tier = [&](const std::string& name, const json& allowed) {
+    auto tier = json::parse(std::ifstream(fs::path(TIERBOX_SOURCE_DIR) / "profiles/tiers/sealed.json"));
+    tier.erase("$schema");
+    tier["allowed_commands"] = allowed;
+    store().config.write("tiers/" + name + ".json", tier.dump());
+  };
+  write_commands_tier("sealed-commands", {"sh", "/usr/bin/python3", {{"path", "/bin/cat"}, {"sha256", digest_of_busybox}}});
+  auto sh = store().run("sealed-commands", {"sh", "-c", "echo ok"}, workspace);
+  BOOST_TEST(sh.status == 0, sh.err);
+  BOOST_TEST(sh.out == "ok\n");
+  auto ls = store().run("sealed-commands", {"ls", "/"}, workspace);
+  BOOST_TEST(ls.status == 126);
+  BOOST_TEST(ls.err.find("\"ls\" resolves to /bin/ls, which tier 'sealed-commands' does not allow") != std::string::npos, ls.err);
+  // On the host /usr/bin/python3 exists; in the image it does not.
+  BOOST_REQUIRE(fs::exists("/usr/bin/python3"));
+  auto python = store().run("sealed-commands", {"/usr/bin/python3", "-c", "1"}, workspace);
+  BOOST_TEST(python.status == 127, python.err);
+  BOOST_TEST(python.err.find("not found in the sandbox") != std::string::npos, python.err);
+  // The pin matches the image's busybox (cat links to it).
+  auto cat = store().run("sealed-commands", {"cat", "/etc/hostname"}, workspace);
+  BOOST_TEST(cat.status == 0, cat.err);
+  // A pin the image's file does not have refuses the launch; profile check says so too.
+  write_commands_tier("sealed-commands-wrong", {{{"path", "/bin/cat"}, {"sha256", std::string(64, 'f')}}});
+  auto wrong = store().run("sealed-commands-wrong", {"cat", "/etc/hostname"}, workspace);
+  BOOST_TEST(wrong.status == 126);
+  BOOST_TEST(wrong.err.find("the file now has sha256 " + digest_of_busybox) != std::string::npos, wrong.err);
+  auto check = run_tierbox({"profile", "check", "--config-dir", store().config.str(),
+                            (store().config.path() / "tiers/sealed-commands-wrong.json").string()});
+  BOOST_TEST(check.status == 1);
+  BOOST_TEST(check.err.find("has sha256 " + digest_of_busybox) != std::string::npos, check.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_is_refused_naming_both) {
@@ -211,6 +250,23 @@ BOOST_AUTO_TEST_CASE(a_pinned_digest_that_differs_is_refused_naming_both) {
   auto check = run_tierbox({"profile", "check", "--config-dir", store().config.str(), "pinned-wrong"});
   BOOST_TEST(check.status == 1);
   BOOST_TEST(check.err.find("changed since it was pinned") != std::string::npos, check.err);
+  // Unpinned, reviewed before the image was made: check and list flag it.
+  write_tier("unpinned-old", "image:minimal");
+  auto tier = json::parse(std::ifstream(store().config.path() / "tiers/unpinned-old.json"));
+  tier["reviewed_on"] = "2026-01-01";
+  store().config.write("tiers/unpinned-old.json", tier.dump());
+  const auto tier_file = (store().config.path() / "tiers/unpinned-old.json").string();
+  auto old = run_tierbox({"profile", "check", "--config-dir", store().config.str(), tier_file});
+  BOOST_TEST(old.err.find("the image changed since the tier was last reviewed: made ") != std::string::npos, old.err);
+  auto listed = json::parse(run_tierbox({"profile", "list", "--json", "--config-dir", store().config.str()}).out);
+  std::string status;
+  for (const auto& row : listed)
+    if (row["tier"] == "unpinned-old") status = row.value("rootfs_status", "");
+  BOOST_TEST(status.find("changed since the tier was last reviewed") != std::string::npos, listed.dump());
+  // Control: pinned-right, whose pin is the image's, is not flagged.
+  auto right = run_tierbox({"profile", "check", "--config-dir", store().config.str(),
+                            (store().config.path() / "tiers/pinned-right.json").string()});
+  BOOST_TEST(right.err.find("changed since") == std::string::npos, right.err);
 }
 
 BOOST_AUTO_TEST_CASE(verify_names_modified_added_and_removed_files) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "integration/harness.h"
+#include "integration/rootfs_store.h"
 
 using namespace tierbox::testing;
 using nlohmann::json;
@@ -21,12 +22,11 @@ namespace {
 std::string test_profile(const std::string& name) { return std::string(kSourceDir) + "/tests/profiles/" + name; }
 
 // The probe's report, run under a pseudo-terminal (TIOCSTI needs a tty on fd 0).
-json blocked_report(const std::vector<std::string>& run_args) {
-  Workspace workspace;
+json blocked_report(const std::vector<std::string>& run_args, const std::string& probe = "./probe") {
+  ProbeWorkspace workspace;
   std::vector<std::string> argv = {kTierbox, "run"};
   argv.insert(argv.end(), run_args.begin(), run_args.end());
-  for (const auto& arg : {std::string("--workspace"), workspace.str(), std::string("--"), std::string("./probe"),
-                          std::string("blocked")})
+  for (const auto& arg : {std::string("--workspace"), workspace.str(), std::string("--"), probe, std::string("blocked")})
     argv.push_back(arg);
   auto result = run_in_pty(argv);
   BOOST_REQUIRE_MESSAGE(result.status == 0, "tierbox exited " << result.status << ": " << result.out);
@@ -79,6 +79,13 @@ BOOST_AUTO_TEST_SUITE(seccomp_sandbox)
 BOOST_AUTO_TEST_CASE(every_always_blocked_syscall_fails_in_each_shipped_tier) {
   for (const char* tier : {"untrusted", "readonly", "workspace-write"})
     expect_report(blocked_report({"--tier", tier}), kExpectedWithEperm, tier);
+}
+
+// The same attempts in the image tier (sealed on image:minimal, which has no
+// libc: the static probe).
+BOOST_AUTO_TEST_CASE(every_always_blocked_syscall_fails_in_the_image_tier) {
+  expect_report(blocked_report({"--config-dir", minimal_store().config.str(), "--tier", "sealed"}, "./probe-static"),
+                kExpectedWithEperm, "sealed");
 }
 
 BOOST_AUTO_TEST_CASE(with_kill_process_the_filter_itself_stops_every_attempt) {

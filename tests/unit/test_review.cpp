@@ -354,6 +354,32 @@ BOOST_AUTO_TEST_CASE(sandbox_paths_resolve_through_mounts_and_symlinks) {
   BOOST_TEST(dotdot.host == fixture.skills.str() + "/run.sh");
 }
 
+// An image tier: the image's tree shows at / under the tier's own mounts;
+// an absolute symlink in the image resolves inside the image, not on the host.
+BOOST_AUTO_TEST_CASE(an_image_tree_resolves_at_the_root_under_the_tiers_mounts) {
+  CommandFixture fixture;
+  TempDir image;
+  image.write("usr/bin/tool", "#!/bin/sh\n");
+  fs::permissions(image.path() / "usr/bin/tool", fs::perms(0755));
+  fs::create_directory_symlink("usr/bin", image.path() / "bin");
+  fs::create_symlink("/usr/bin/tool", image.path() / "usr/bin/absolute");
+  Profile tier;
+  MountSpec scratch;
+  scratch.type = MountType::tmpfs;
+  scratch.target = "/tmp";
+  tier.mounts.push_back(scratch);
+  auto mounts = sandbox_mounts(tier, std::nullopt, fixture.view, image.str());
+  auto via_bin = resolve_sandbox_path("/bin/absolute", true, mounts, fixture.view);
+  BOOST_TEST(via_bin.exists);
+  BOOST_TEST(via_bin.path == "/usr/bin/tool");
+  BOOST_TEST(via_bin.host == image.str() + "/usr/bin/tool");
+  BOOST_TEST(!resolve_sandbox_path("/usr/bin/sh", true, mounts, fixture.view).exists);  // the host has it
+  BOOST_TEST(resolve_sandbox_path("/tmp", true, mounts, fixture.view).host.empty());   // the tier's tmpfs
+  auto found = resolve_command("tool", "/bin", "/", mounts, fixture.view);
+  BOOST_TEST(found.found);
+  BOOST_TEST(found.candidate == "/usr/bin/tool");
+}
+
 BOOST_AUTO_TEST_CASE(only_listed_commands_are_allowed) {
   CommandFixture fixture;
   auto tier = fixture.with_commands(R"(["tool", "/opt/skills/run.sh"])");

@@ -18,6 +18,8 @@
 #include "profile_text.h"
 #include "rootfs/archive_extract.h"
 #include "rootfs/manifest.h"
+#include "rootfs/recipe_build.h"
+#include "rootfs/store.h"
 #include "rootfs/tree_scan.h"
 
 using namespace tierbox;
@@ -235,6 +237,40 @@ BOOST_AUTO_TEST_CASE(scan_and_seal_give_a_root_owned_read_only_tree) {
   BOOST_TEST(manifest.entries[1].sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+// A launch hashes the manifest's bytes when they are the canonical JSON,
+// parses an older indented one, and refuses either once changed; the root's
+// entries come from the tree, unhashed.
+BOOST_AUTO_TEST_CASE(the_launch_check_of_a_manifest_and_the_roots_entries) {
+  TempDir store_dir;
+  store_dir.write("tree/bin/tool", "abc");
+  store_dir.write("tree/etc/hosts", "h");
+  fs::create_directory_symlink("bin", store_dir.path() / "tree/sbin");
+  const auto manifest = scan_tree(store_dir.path() / "tree");
+  const auto digest = manifest_digest(manifest);
+  const Store store(store_dir.path() / "store");
+  const auto image = store.image_dir(digest);
+  fs::create_directories(image);
+  const auto write_manifest = [&](const std::string& text) { std::ofstream(image / "manifest.json", std::ios::trunc) << text; };
+  write_manifest(to_json(manifest).dump());
+  BOOST_CHECK_NO_THROW(store.check_manifest(digest));
+  write_manifest(to_json(manifest).dump(1) + "\n");  // an older store's form
+  BOOST_CHECK_NO_THROW(store.check_manifest(digest));
+  auto changed = manifest;
+  changed.entries[0].mode = 0777;
+  for (const auto& text : {to_json(changed).dump(), to_json(changed).dump(1)}) {
+    write_manifest(text);
+    BOOST_CHECK_THROW(store.check_manifest(digest), Error);
+  }
+  const auto top = scan_directory(store_dir.path() / "tree", "");
+  BOOST_REQUIRE_EQUAL(top.size(), 3u);
+  BOOST_TEST(top[0].path == "bin");
+  BOOST_TEST((top[2].kind == EntryKind::symlink && top[2].link == "bin"));
+  const auto etc = scan_directory(store_dir.path() / "tree", "etc");
+  BOOST_REQUIRE_EQUAL(etc.size(), 1u);
+  BOOST_TEST(etc[0].path == "etc/hosts");
+  BOOST_TEST(etc[0].sha256.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(rootfs_tier)
@@ -330,6 +366,14 @@ BOOST_AUTO_TEST_CASE(check_flags_a_missing_unpinned_or_changed_image) {
   auto unpinned = policy::rootfs_status(*policy::parse_rootfs("image:minimal"), kDigestA, "/s");
   BOOST_TEST((unpinned && !unpinned->error && unpinned->message.find("not pinned") != std::string::npos));
   BOOST_TEST(!policy::rootfs_status(*policy::parse_rootfs("host"), std::nullopt, "/s"));
+  // Unpinned: an image made after the tier's last review is named as changed.
+  const auto reviewed = policy::parse_date("2026-12-01");
+  auto after = policy::rootfs_status(*policy::parse_rootfs("image:minimal"), kDigestA, "/s", "2026-12-07T05:00:00Z", reviewed);
+  BOOST_TEST((after && !after->error), "no status");
+  BOOST_TEST(after->message.find("changed since the tier was last reviewed: made 2026-12-07, reviewed_on 2026-12-01") != std::string::npos,
+             after->message);
+  auto before = policy::rootfs_status(*policy::parse_rootfs("image:minimal"), kDigestA, "/s", "2026-11-30T23:59:59Z", reviewed);
+  BOOST_TEST(before->message.find("changed since") == std::string::npos, before->message);
 }
 
 BOOST_AUTO_TEST_CASE(diff_reports_a_changed_image) {
@@ -340,6 +384,55 @@ BOOST_AUTO_TEST_CASE(diff_reports_a_changed_image) {
   auto found = std::find_if(changes.begin(), changes.end(), [](const auto& change) { return change.field == "rootfs"; });
   BOOST_REQUIRE(found != changes.end());
   BOOST_TEST((found->effect == policy::Effect::narrows));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rootfs_recipes)
+
+// The shipped recipes load; debian's builds the host's release with the
+// three packages the issue names, through mmdebstrap, without /dev nodes.
+BOOST_AUTO_TEST_CASE(the_shipped_debian_recipe_gives_mmdebstraps_arguments) {
+  const auto recipe = load_recipe(fs::path(TIERBOX_SOURCE_DIR) / "rootfs/debian.json");
+  BOOST_TEST(recipe.builder == "mmdebstrap");
+  BOOST_TEST(recipe.suite == "host");
+  const auto argv = mmdebstrap_argv(recipe, "bookworm", "/tmp/out.tar");
+  const std::vector<std::string> expected = {"mmdebstrap", "--mode=root", "--variant=minbase", "--format=tar",
+                                             "--skip=output/dev", "--quiet",
+                                             "--include=python3,git,ca-certificates", "bookworm", "/tmp/out.tar"};
+  BOOST_TEST(argv == expected, boost::test_tools::per_element());
+  BOOST_TEST(load_recipe(fs::path(TIERBOX_SOURCE_DIR) / "rootfs/minimal.json").builder == "busybox-static");
+}
+
+BOOST_AUTO_TEST_CASE(the_host_suite_is_the_debian_codename) {
+  BOOST_TEST(host_debian_codename("PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\nVERSION_CODENAME=bookworm\n", "r.json") == "bookworm");
+  try {
+    host_debian_codename("ID=ubuntu\nVERSION_CODENAME=noble\n", "r.json");
+    BOOST_FAIL("a non-Debian host was taken");
+  } catch (const Error& error) {
+    BOOST_TEST(std::string(error.what()).find("r.json: /suite") != std::string::npos, error.what());
+    BOOST_TEST(std::string(error.what()).find("ID=ubuntu") != std::string::npos, error.what());
+  }
+}
+
+// A package that mmdebstrap would read as an option, or an unknown variant,
+// is refused naming the file and the field.
+BOOST_AUTO_TEST_CASE(a_bad_debian_recipe_is_refused_naming_the_field) {
+  TempDir dir;
+  const auto refused = [&](const std::string& text, const std::string& field) {
+    const auto file = dir.write("bad.json", text);
+    try {
+      load_recipe(file);
+      BOOST_ERROR("accepted: " + text);
+    } catch (const Error& error) {
+      BOOST_TEST(std::string(error.what()).find(file.string() + ": " + field) != std::string::npos, error.what());
+    }
+  };
+  refused(R"({"builder": "mmdebstrap", "packages": ["--hook-dir=/x"]})", "/packages");
+  refused(R"({"builder": "mmdebstrap", "packages": "git"})", "/packages");
+  refused(R"({"builder": "mmdebstrap", "variant": "everything"})", "/variant");
+  refused(R"({"builder": "mmdebstrap", "suite": "-x"})", "/suite");
+  refused(R"({"builder": "debootstrap"})", "/builder");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

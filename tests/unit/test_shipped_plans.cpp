@@ -85,7 +85,7 @@ std::string shipped_fingerprint(const std::string& tier) {
 BOOST_AUTO_TEST_SUITE(shipped_plans)
 
 BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
-  // All six changed on purpose with issue 19 (warm launches): the fixed
+  // All seven changed on purpose with issue 19 (warm launches): the fixed
   // request has a workspace, and its mount ops now come after every op of
   // the tier (LaunchPlan::first_run_op, policy/plan_split.h), so a sandbox
   // can be prepared up to them. The ops themselves are the same.
@@ -93,6 +93,8 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_plan_as_recorded) {
       {"base", "92bc675aa1b8d8f260a331a66690c00674691ce4424827f3ff8aa377573601be"},
       {"networked", "622e3fd7f06c6019b5ebfbb77422f7c56f7b9c64a38077a64ae3203298591e76"},
       {"sealed", "41a455626535912198ed1290a09f2a150ab802187f8941fd076fc8f4cf184d18"},
+      // sealed-debian added with issue 22: sealed on image:debian.
+      {"sealed-debian", "3615071c0cb97df527ede5b1c19ad1a74894b7283b02fb9ad81ae8704387e213"},
       {"readonly", "61478214ab15a93ba210bfde06f4334ef6cc7e69a45b1d5b7568473632392a4d"},
       // untrusted changed on purpose with issue 18: "landlock": {"minimum_abi": 1}
       // instead of "required" (ABI 6), so the default tier runs on Linux 6.1.

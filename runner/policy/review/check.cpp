@@ -45,9 +45,14 @@ std::string search_path_of(const Profile& profile) {
   return path == profile.environment.set.end() ? kDefaultPath : path->second;
 }
 
-void check_commands(const Profile& profile, const HostView& view, CheckReport& report) {
+void check_commands(const Profile& profile, const HostView& view, const std::string& image_tree, CheckReport& report) {
   if (!profile.commands.allowed) return;
-  const auto mounts = sandbox_mounts(profile, std::nullopt, view);
+  if (profile.rootfs.is_image() && image_tree.empty()) {
+    report.warnings.push_back("allowed_commands: resolved in the image " + profile.rootfs.image +
+                              " at launch; not checked here (the store has no such image)");
+    return;
+  }
+  const auto mounts = sandbox_mounts(profile, std::nullopt, view, image_tree);
   for (const auto& entry : *profile.commands.allowed) {
     const auto where = "allowed_commands " + entry.command + " (" + entry.origin + ")";
     if (entry.command.front() == '/' && is_same_or_under(entry.command, profile.workspace.target)) {
@@ -63,7 +68,7 @@ void check_commands(const Profile& profile, const HostView& view, CheckReport& r
     try {
       auto actual = view.sha256_of_file(resolved.file.host);
       if (actual != entry.sha256)
-        report.errors.push_back(where + ": " + resolved.candidate + " (host " + resolved.file.host + ") has sha256 " +
+        report.errors.push_back(where + ": " + resolved.candidate + " (file " + resolved.file.host + ") has sha256 " +
                                 actual + ", the pin is " + entry.sha256 + " (launches are refused)");
     } catch (const Error& error) {
       report.errors.push_back(where + ": " + error.what());
@@ -89,7 +94,8 @@ int rank(const std::optional<DataClass>& data_class) { return data_class ? stati
 }  // namespace
 
 CheckReport check_profile(const fs::path& file, const std::vector<fs::path>& dirs, const DataClassInventory* inventory,
-                          const HostView& view, Date today) {
+                          const HostView& view, Date today,
+                          const std::function<std::string(const Profile&)>& image_tree_of) {
   CheckReport report;
   report.file = file.string();
   report.tier = file.stem().string();
@@ -104,7 +110,7 @@ CheckReport check_profile(const fs::path& file, const std::vector<fs::path>& dir
   report.sha256 = profile.sha256;
   check_review(profile, today, report);
   check_data_classes(profile, inventory, view, report);
-  check_commands(profile, view, report);
+  check_commands(profile, view, image_tree_of && profile.rootfs.is_image() ? image_tree_of(profile) : "", report);
   check_kernel_filesystems(profile, view, report);
   for (const auto& warning : network_warnings(profile.network)) report.warnings.push_back("network: " + warning);
   for (const auto& id : profile.seccomp.allow_dangerous) {

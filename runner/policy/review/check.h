@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,11 @@ struct CheckReport {
 };
 
 // inventory: nullptr when none could be loaded (data classes are then an error).
+// image_tree: the store tree of an image tier's image ("" when the store
+// has none, or for a host tier): its allowed_commands resolve there.
 CheckReport check_profile(const std::filesystem::path& file, const std::vector<std::filesystem::path>& dirs,
-                          const DataClassInventory* inventory, const HostView& view, Date today);
+                          const DataClassInventory* inventory, const HostView& view, Date today,
+                          const std::function<std::string(const Profile&)>& image_tree_of = {});
 
 // Every tiers/NAME.json in the search dirs, the first of each name.
 std::vector<std::filesystem::path> list_tier_files(const std::vector<std::filesystem::path>& dirs);

@@ -104,8 +104,7 @@ void validate_mounts(const Profile& profile) {
 
 // An image tier's root holds the image and what tierbox makes, nothing of
 // the host's: a tier bind (base.json's /usr) would put the host's tools back,
-// so an image tier does not extend the host-bound base. allowed_commands
-// resolves commands through host binds, which an image tier has none of.
+// so an image tier does not extend the host-bound base.
 void validate_image_tier(const Profile& profile) {
   if (!profile.rootfs.is_image()) return;
   for (const auto& mount : profile.mounts)
@@ -113,9 +112,6 @@ void validate_image_tier(const Profile& profile) {
       throw ConfigError(mount.origin + ": binds the host's " + mount.source + " into an image tier (rootfs " +
                         json(profile.rootfs.text()).dump() +
                         "); an image tier sees none of the host's trees (fix: do not extend base.json; see profiles/tiers/sealed.json)");
-  if (profile.commands.allowed)
-    throw ConfigError(profile.file.string() + ": /allowed_commands: not supported in an image tier yet (rootfs " +
-                      json(profile.rootfs.text()).dump() + "; fix: remove allowed_commands, or use rootfs \"host\")");
 }
 
 void validate_filesystem(const Profile& profile) {

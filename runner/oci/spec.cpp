@@ -1,0 +1,371 @@
+#include "oci/spec.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/errors.h"
+#include "common/units.h"
+#include "policy/path_pattern.h"
+
+namespace tierbox::oci {
+namespace {
+
+using nlohmann::json;
+
+class Reader {
+ public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const std::string& field, const std::string& problem, const std::string& fix) const {
+    throw Error(origin_ + ": " + field + ": " + problem + " (fix: " + fix + ")", exit_code::runner_failed);
+  }
+
+  std::string string_at(const json& object, const char* key, const std::string& field, bool required = false) const {
+    const auto it = object.find(key);
+    if (it == object.end()) {
+      if (required) fail(field, "missing", "give it, as the OCI runtime specification says");
+      return "";
+    }
+    if (!it->is_string()) fail(field, "not a string", "make it a JSON string");
+    return it->get<std::string>();
+  }
+
+  std::vector<std::string> strings_at(const json& object, const char* key, const std::string& field) const {
+    std::vector<std::string> out;
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return out;
+    if (!it->is_array()) fail(field, "not an array", "make it a JSON array of strings");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string()) fail(field + "[" + std::to_string(i) + "]", "not a string", "make it a JSON string");
+      out.push_back((*it)[i].get<std::string>());
+    }
+    return out;
+  }
+
+  const json* object_at(const json& object, const char* key, const std::string& field) const {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return nullptr;
+    if (!it->is_object()) fail(field, "not an object", "make it a JSON object");
+    return &*it;
+  }
+
+  template <typename T>
+  std::optional<T> number_at(const json& object, const char* key, const std::string& field) const {
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number_integer()) fail(field, "not an integer", "make it a JSON integer");
+    return it->get<T>();
+  }
+
+ private:
+  std::string origin_;
+};
+
+bool valid_hostname(const std::string& name) {
+  if (name.size() > 63) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+void parse_process(const Reader& reader, const json& process, Spec& spec) {
+  spec.args = reader.strings_at(process, "args", "process.args");
+  if (spec.args.empty()) reader.fail("process.args", "empty", "name the command the container runs");
+  spec.env = reader.strings_at(process, "env", "process.env");
+  spec.cwd = reader.string_at(process, "cwd", "process.cwd", true);
+  if (spec.cwd.empty() || spec.cwd.front() != '/') reader.fail("process.cwd", "not an absolute path", "give an absolute path");
+  if (const auto it = process.find("terminal"); it != process.end()) {
+    if (!it->is_boolean()) reader.fail("process.terminal", "not a boolean", "true or false");
+    spec.terminal = it->get<bool>();
+  }
+  if (const auto it = process.find("rlimits"); it != process.end() && !it->is_null()) {
+    if (!it->is_array()) reader.fail("process.rlimits", "not an array", "make it a JSON array");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto field = "process.rlimits[" + std::to_string(i) + "]";
+      if (!(*it)[i].is_object()) reader.fail(field, "not an object", "{\"type\": \"RLIMIT_NOFILE\", \"soft\": N, \"hard\": N}");
+      const auto soft = reader.number_at<std::uint64_t>((*it)[i], "soft", field + ".soft");
+      const auto hard = reader.number_at<std::uint64_t>((*it)[i], "hard", field + ".hard");
+      if (!soft || !hard) reader.fail(field, "soft and hard are required", "give both");
+      if (*soft > *hard) reader.fail(field, "soft above hard", "make soft at most hard");
+      spec.rlimits.push_back({reader.string_at((*it)[i], "type", field + ".type", true), *soft, *hard});
+    }
+  }
+  if (const auto* capabilities = reader.object_at(process, "capabilities", "process.capabilities")) {
+    std::set<std::string> all;
+    for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
+      for (auto& name : reader.strings_at(*capabilities, set, std::string("process.capabilities.") + set)) all.insert(name);
+    spec.capabilities.assign(all.begin(), all.end());
+  }
+}
+
+void parse_linux(const Reader& reader, const json& linux, Spec& spec) {
+  if (const auto it = linux.find("namespaces"); it != linux.end() && !it->is_null()) {
+    if (!it->is_array()) reader.fail("linux.namespaces", "not an array", "make it a JSON array");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto field = "linux.namespaces[" + std::to_string(i) + "]";
+      if (!(*it)[i].is_object()) reader.fail(field, "not an object", "{\"type\": \"pid\"}");
+      spec.namespaces.push_back({reader.string_at((*it)[i], "type", field + ".type", true),
+                                 reader.string_at((*it)[i], "path", field + ".path")});
+    }
+  }
+  if (const auto it = linux.find("devices"); it != linux.end() && !it->is_null()) {
+    if (!it->is_array()) reader.fail("linux.devices", "not an array", "make it a JSON array");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto field = "linux.devices[" + std::to_string(i) + "]";
+      if (!(*it)[i].is_object()) reader.fail(field, "not an object", "{\"path\": \"/dev/null\", ...}");
+      spec.devices.push_back(reader.string_at((*it)[i], "path", field + ".path", true));
+    }
+  }
+  const auto mappings = [&](const char* key) {
+    const auto found = linux.find(key);
+    return found != linux.end() && found->is_array() && !found->empty();
+  };
+  spec.has_uid_mappings = mappings("uidMappings") || mappings("gidMappings");
+  if (const auto* resources = reader.object_at(linux, "resources", "linux.resources")) {
+    if (const auto* memory = reader.object_at(*resources, "memory", "linux.resources.memory"))
+      spec.memory_limit = reader.number_at<std::int64_t>(*memory, "limit", "linux.resources.memory.limit");
+    if (const auto* pids = reader.object_at(*resources, "pids", "linux.resources.pids"))
+      spec.pids_limit = reader.number_at<std::int64_t>(*pids, "limit", "linux.resources.pids.limit");
+    if (const auto* cpu = reader.object_at(*resources, "cpu", "linux.resources.cpu")) {
+      spec.cpu_quota = reader.number_at<std::int64_t>(*cpu, "quota", "linux.resources.cpu.quota");
+      spec.cpu_period = reader.number_at<std::uint64_t>(*cpu, "period", "linux.resources.cpu.period");
+    }
+  }
+}
+
+bool has(const std::vector<Namespace>& namespaces, const std::string& type) {
+  return std::any_of(namespaces.begin(), namespaces.end(), [&](const auto& ns) { return ns.type == type; });
+}
+
+bool has_option(const Mount& mount, const std::string& option) {
+  return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
+}
+
+// The capabilities container engines give by default (containerd's and
+// podman's default set): tierbox tasks run without any, so these are
+// dropped, which only narrows. Any other one is an added capability.
+const std::set<std::string> kEngineDefaultCapabilities = {
+    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",           "CAP_MKNOD",      "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID",       "CAP_SETFCAP", "CAP_SETPCAP",         "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL",     "CAP_AUDIT_WRITE"};
+
+// Devices tierbox gives every sandbox itself (policy/planner.cpp plan_dev).
+const std::set<std::string> kProvidedDevices = {"/dev/null",    "/dev/zero", "/dev/full", "/dev/random",
+                                                "/dev/urandom", "/dev/tty",  "/dev/ptmx", "/dev/console"};
+
+// Files the engine binds that tierbox writes itself into every sandbox.
+const std::set<std::string> kGeneratedFiles = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"};
+
+void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out) {
+  for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
+    const auto& mount = spec.mounts[i];
+    const auto field = "mounts[" + std::to_string(i) + "] (" + mount.destination + ")";
+    const bool bind = mount.type == "bind" || has_option(mount, "bind") || has_option(mount, "rbind");
+    if (policy::is_same_or_under(mount.destination, "/proc") || policy::is_same_or_under(mount.destination, "/dev") ||
+        policy::is_same_or_under(mount.destination, "/sys")) {
+      // tierbox's own /proc, /dev, /dev/pts and /dev/shm (podman binds a
+      // /dev/shm of its own: tierbox's tmpfs takes its place).
+      if (mount.destination == "/proc" || mount.destination == "/dev" || mount.destination == "/dev/pts" ||
+          mount.destination == "/dev/shm") {
+        if (bind) out.notes.push_back(field + ": tierbox gives its own");
+        continue;
+      }
+      if (bind)
+        throw Refusal(field + ": a host bind below /proc, /dev or /sys; tier '" + tier.name +
+                      "' never binds host paths there (fix: leave it out)");
+      out.notes.push_back(field + ": " + mount.type + " not mounted (tierbox gives no sysfs, cgroupfs or mqueue)");
+      continue;
+    }
+    if (bind) {
+      if (kGeneratedFiles.count(mount.destination)) {
+        out.notes.push_back(field + ": tierbox writes its own");
+        continue;
+      }
+      if (mount.source.empty() || mount.source.front() != '/')
+        throw Refusal(field + ".source " + quote(mount.source) + ": not an absolute host path (fix: give one)");
+      out.request.binds.push_back({mount.source, mount.destination, !has_option(mount, "ro")});
+      continue;
+    }
+    if (mount.type == "tmpfs") {
+      out.notes.push_back(field + ": tmpfs not mounted (the tier's tmpfs mounts apply)");
+      continue;
+    }
+    throw Refusal(field + ".type " + quote(mount.type) + ": not supported in tier '" + tier.name +
+                  "' (fix: use a bind or tmpfs mount, or leave it out)");
+  }
+}
+
+// A limit is a ceiling on both sides: below the tier's it narrows the run;
+// above it (podman's default pids limit of 2048, a pod's memory limit) the
+// tier's stays in force, noted for --log: the bundle never raises it.
+template <typename T>
+void narrow_limit(const std::optional<T>& asked, const std::optional<T>& tier_value, const std::string& field,
+                  const std::string& key, const policy::Profile& tier, std::string (*text)(T), std::optional<T>& out,
+                  std::vector<std::string>& notes) {
+  if (!asked) return;
+  if (tier_value && *asked > *tier_value) {
+    notes.push_back(field + " " + text(*asked) + ": above tier '" + tier.name + "' limits." + key + "; the tier's " +
+                    text(*tier_value) + " applies");
+    return;
+  }
+  out = *asked;
+}
+
+std::string size_text(std::uint64_t bytes) { return format_size(bytes); }
+std::string count_text(std::uint64_t count) { return std::to_string(count); }
+std::string millicores_text(std::uint32_t millicores) { return std::to_string(millicores) + "m CPU"; }
+
+}  // namespace
+
+Spec parse_spec(const json& document, const std::string& origin) {
+  const Reader reader(origin);
+  if (!document.is_object()) reader.fail("(top level)", "not a JSON object", "write the bundle's config.json as one object");
+  Spec spec;
+  spec.oci_version = reader.string_at(document, "ociVersion", "ociVersion", true);
+  const auto* process = reader.object_at(document, "process", "process");
+  if (!process) reader.fail("process", "missing", "give the process the container runs");
+  parse_process(reader, *process, spec);
+  const auto* root = reader.object_at(document, "root", "root");
+  if (!root) reader.fail("root", "missing", "give root.path, the container's root directory");
+  spec.root_path = reader.string_at(*root, "path", "root.path", true);
+  if (const auto it = root->find("readonly"); it != root->end() && it->is_boolean()) spec.root_readonly = it->get<bool>();
+  spec.hostname = reader.string_at(document, "hostname", "hostname");
+  if (!valid_hostname(spec.hostname))
+    reader.fail("hostname", quote(spec.hostname) + " is not a host name", "letters, digits, '-' and '.', at most 63");
+  if (const auto it = document.find("mounts"); it != document.end() && !it->is_null()) {
+    if (!it->is_array()) reader.fail("mounts", "not an array", "make it a JSON array");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto field = "mounts[" + std::to_string(i) + "]";
+      const auto& entry = (*it)[i];
+      if (!entry.is_object()) reader.fail(field, "not an object", "{\"destination\": ..., \"type\": ...}");
+      Mount mount{reader.string_at(entry, "destination", field + ".destination", true),
+                  reader.string_at(entry, "type", field + ".type"), reader.string_at(entry, "source", field + ".source"),
+                  reader.strings_at(entry, "options", field + ".options")};
+      if (mount.destination.empty() || mount.destination.front() != '/')
+        reader.fail(field + ".destination", "not an absolute path", "give an absolute path in the container");
+      // Lexically normal, so that a check of where it lands cannot be
+      // walked around ("/dev/../etc").
+      const auto& destination = mount.destination;
+      if (destination.find("//") != std::string::npos || destination.find("/./") != std::string::npos ||
+          destination.find("/../") != std::string::npos || (destination.size() > 1 && destination.back() == '/') ||
+          destination.ends_with("/..") || destination.ends_with("/."))
+        reader.fail(field + ".destination", quote(destination) + " is not a normalized path",
+                    "write it without '.', '..', '//' or a trailing '/'");
+      spec.mounts.push_back(std::move(mount));
+    }
+  }
+  if (const auto* annotations = reader.object_at(document, "annotations", "annotations")) {
+    for (const auto& [key, value] : annotations->items()) {
+      if (!value.is_string()) reader.fail("annotations." + key, "not a string", "make it a JSON string");
+      spec.annotations[key] = value.get<std::string>();
+    }
+  }
+  if (const auto* hooks = reader.object_at(document, "hooks", "hooks"))
+    for (const auto& [kind, list] : hooks->items())
+      if (list.is_array() && !list.empty()) spec.hooks.push_back(kind);
+  if (const auto* linux = reader.object_at(document, "linux", "linux")) parse_linux(reader, *linux, spec);
+  return spec;
+}
+
+std::string tier_of(const Spec& spec, const std::string& default_tier) {
+  const auto it = spec.annotations.find(kTierAnnotation);
+  return it == spec.annotations.end() || it->second.empty() ? default_tier : it->second;
+}
+
+std::string annotated_digest(const Spec& spec) {
+  for (const char* key : kDigestAnnotations)
+    if (const auto it = spec.annotations.find(key); it != spec.annotations.end() && !it->second.empty()) return it->second;
+  return "";
+}
+
+Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std::filesystem::path& bundle,
+                        const std::string& container_id, const std::string& image_digest) {
+  Narrowed out;
+  const auto& name = tier.name;
+  if (!spec.hooks.empty())
+    throw Refusal("hooks." + spec.hooks.front() + ": OCI hooks are not supported (tier '" + name +
+                  "'); they would run on the host outside the sandbox (fix: remove them from the engine's hooks configuration)");
+  // Privileged (podman --privileged, a Kubernetes privileged pod): every
+  // capability, CAP_SYS_ADMIN among them.
+  if (std::find(spec.capabilities.begin(), spec.capabilities.end(), "CAP_SYS_ADMIN") != spec.capabilities.end())
+    throw Refusal("process.capabilities: CAP_SYS_ADMIN: the bundle is privileged; tier '" + name +
+                  "' never runs a privileged container (fix: run it without --privileged / privileged: true)");
+  for (const auto& capability : spec.capabilities)
+    if (!kEngineDefaultCapabilities.count(capability))
+      throw Refusal("process.capabilities: " + capability + " is an added capability; tier '" + name +
+                    "' tasks run without capabilities (fix: drop it, e.g. --cap-drop " + capability + ")");
+  if (!spec.capabilities.empty()) out.notes.push_back("process.capabilities: none granted (tierbox tasks run without capabilities)");
+  for (const auto& ns : spec.namespaces)
+    if (!ns.path.empty())
+      throw Refusal("linux.namespaces (" + ns.type + ").path " + quote(ns.path) +
+                    ": joining an existing namespace is not supported (tier '" + name +
+                    "'; fix: give the container a new " + ns.type + " namespace)");
+  const bool host_network_tier = tier.network.mode == policy::NetworkMode::host;
+  if (!has(spec.namespaces, "network") && !host_network_tier)
+    throw Refusal("linux.namespaces: no network namespace, so the host's network; tier '" + name + "' has network mode " +
+                  policy::to_string(tier.network.mode) +
+                  " (fix: give the container its own network, e.g. podman --network none, or use a tier with network mode host)");
+  if (has(spec.namespaces, "network") && host_network_tier)
+    out.notes.push_back("linux.namespaces: network: tier '" + name + "' shares the host's network");
+  for (const char* type : {"pid", "mount", "ipc", "uts"})
+    if (!has(spec.namespaces, type))
+      throw Refusal(std::string("linux.namespaces: no ") + type + " namespace, so the host's; tier '" + name +
+                    "' never shares it (fix: give the container a new " + type + " namespace)");
+  for (const auto& device : spec.devices)
+    if (!kProvidedDevices.count(device))
+      throw Refusal("linux.devices: " + device + ": tier '" + name +
+                    "' gives no host device but null, zero, full, random, urandom and tty (fix: leave it out)");
+  if (spec.has_uid_mappings) out.notes.push_back("linux.uidMappings/gidMappings: tierbox maps its own ids");
+  narrow_mounts(spec, tier, out);
+
+  auto& request = out.request;
+  const auto& limits = tier.limits.cgroup;
+  if (spec.memory_limit && *spec.memory_limit > 0)
+    narrow_limit<std::uint64_t>(static_cast<std::uint64_t>(*spec.memory_limit), limits.memory.value,
+                                "linux.resources.memory.limit", "memory", tier, size_text, request.memory, out.notes);
+  if (spec.pids_limit && *spec.pids_limit > 0)
+    narrow_limit<std::uint64_t>(static_cast<std::uint64_t>(*spec.pids_limit), limits.pids.value,
+                                "linux.resources.pids.limit", "pids", tier, count_text, request.pids, out.notes);
+  if (spec.cpu_quota && *spec.cpu_quota > 0) {
+    const std::uint64_t period = spec.cpu_period && *spec.cpu_period > 0 ? *spec.cpu_period : 100000;
+    const auto millicores = static_cast<std::uint32_t>(
+        std::max<std::uint64_t>(10, static_cast<std::uint64_t>(*spec.cpu_quota) * 1000 / period));
+    narrow_limit<std::uint32_t>(millicores, limits.cpu_millicores.value, "linux.resources.cpu.quota", "cpu", tier,
+                                millicores_text, request.cpu_millicores, out.notes);
+  }
+  if (!spec.root_readonly) out.notes.push_back("root.readonly: false: the root is read-only in tierbox");
+
+  std::vector<policy::RlimitRequest> rlimits;
+  for (const auto& limit : spec.rlimits) {
+    static const std::pair<const char*, int> kKnown[] = {{"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},
+                                                         {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_CORE", RLIMIT_CORE},
+                                                         {"RLIMIT_STACK", RLIMIT_STACK},   {"RLIMIT_AS", RLIMIT_AS}};
+    const auto known = std::find_if(std::begin(kKnown), std::end(kKnown),
+                                    [&](const auto& entry) { return limit.type == entry.first; });
+    if (known == std::end(kKnown)) {
+      out.notes.push_back("process.rlimits: " + limit.type + " not applied (tierbox sets nofile, nproc, fsize, core, stack, as)");
+      continue;
+    }
+    rlimits.push_back({known->second, limit.soft, limit.hard});
+  }
+
+  request.argv = spec.args;
+  for (const auto& entry : spec.env) {
+    const auto equals = entry.find('=');
+    if (equals == std::string::npos || equals == 0) continue;
+    request.caller_env.emplace(entry.substr(0, equals), entry.substr(equals + 1));
+  }
+  policy::ContainerRoot root;
+  root.tree = spec.root_path.front() == '/' ? std::filesystem::path(spec.root_path) : bundle / spec.root_path;
+  root.id = container_id;
+  root.image_digest = image_digest;
+  root.cwd = spec.cwd;
+  root.hostname = spec.hostname;
+  root.rlimits = std::move(rlimits);
+  request.container = std::move(root);
+  return out;
+}
+
+}  // namespace tierbox::oci

@@ -1,0 +1,98 @@
+// The OCI runtime mode's reading of a bundle's config.json (the OCI runtime
+// specification), and its narrowing to a tier: pure code, no syscalls. The
+// tier is the ceiling: what the bundle asks for within it becomes the
+// TaskRequest of an ordinary run; what would widen it is refused with one
+// line naming the config.json field. docs/kubernetes.md lists what is
+// supported, narrowed or refused.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/profile.h"
+#include "policy/request.h"
+
+namespace tierbox::oci {
+
+// The annotation that names the tier; without it, tierbox.json default_tier.
+inline constexpr const char* kTierAnnotation = "io.tierbox.tier";
+// Annotations that carry the image digest (the first one present wins);
+// without one, the digest of the root tree's manifest is computed.
+inline constexpr const char* kDigestAnnotations[] = {"io.tierbox.image-digest", "org.opencontainers.image.digest"};
+
+struct Mount {
+  std::string destination;
+  std::string type;
+  std::string source;
+  std::vector<std::string> options;
+};
+
+struct Namespace {
+  std::string type;
+  std::string path;  // "" = a new one
+};
+
+struct Spec {
+  std::string oci_version;
+  // process
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd = "/";
+  bool terminal = false;
+  std::vector<std::string> capabilities;  // the union of every set, "CAP_..."
+  struct Rlimit {
+    std::string type;  // "RLIMIT_NOFILE"
+    std::uint64_t soft = 0;
+    std::uint64_t hard = 0;
+  };
+  std::vector<Rlimit> rlimits;
+  // root
+  std::string root_path;
+  bool root_readonly = false;
+  std::string hostname;
+  std::vector<Mount> mounts;
+  std::map<std::string, std::string> annotations;
+  // linux
+  std::vector<Namespace> namespaces;
+  std::vector<std::string> devices;  // linux.devices[].path
+  std::optional<std::int64_t> memory_limit;
+  std::optional<std::int64_t> pids_limit;
+  std::optional<std::int64_t> cpu_quota;
+  std::optional<std::uint64_t> cpu_period;
+  std::vector<std::string> hooks;  // the hook kinds present
+  bool has_uid_mappings = false;
+};
+
+// Throws Error naming origin (the config.json path), the field and the fix.
+Spec parse_spec(const nlohmann::json& document, const std::string& origin);
+
+// The tier the bundle asks for: its annotation, else default_tier.
+std::string tier_of(const Spec& spec, const std::string& default_tier);
+
+// The image digest an annotation gives, "" when none does.
+std::string annotated_digest(const Spec& spec);
+
+struct Narrowed {
+  // args, env (as caller_env), binds, limits, the container root.
+  policy::TaskRequest request;
+  // What the bundle asked for that tierbox does not do (a narrowing, never
+  // a widening): logged, and listed in docs/kubernetes.md.
+  std::vector<std::string> notes;
+};
+
+// The bundle within tier: throws Refusal with one line naming the field for
+// a privileged bundle, a host namespace, a joined namespace, an added
+// capability, a device, a hook, a host network under a tier without
+// network. Limits below the tier's narrow it; above it the tier's stay (a
+// note). A bind mount becomes a --bind of the
+// request, checked by the planner like one (the tier's widening.binds and
+// data classes). bundle: the bundle directory (root.path is relative to it).
+Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std::filesystem::path& bundle,
+                        const std::string& container_id, const std::string& image_digest);
+
+}  // namespace tierbox::oci

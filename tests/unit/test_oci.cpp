@@ -1,0 +1,352 @@
+// The OCI runtime mode's pure parts: config.json parsing, narrowing to a
+// tier (every refusal names its field), the plan of a container root, the
+// state JSON and the audit record's container field.
+#include <sys/resource.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+
+#include "audit/records.h"
+#include "common/errors.h"
+#include "oci/spec.h"
+#include "oci/state.h"
+#include "policy/planner.h"
+#include "policy/profile_loader.h"
+#include "profile_text.h"
+
+using namespace tierbox;
+using namespace tierbox::testing;
+using nlohmann::json;
+
+namespace {
+
+// What `runc spec` writes (trimmed), with the namespaces and mounts engines give.
+json runc_default_spec() {
+  return json::parse(R"({
+    "ociVersion": "1.0.2",
+    "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "echo hi"],
+                "env": ["PATH=/usr/bin:/bin", "TERM=xterm"], "cwd": "/",
+                "capabilities": {"bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                                 "effective": ["CAP_AUDIT_WRITE", "CAP_KILL"]}},
+    "root": {"path": "rootfs", "readonly": true},
+    "hostname": "box",
+    "mounts": [
+      {"destination": "/proc", "type": "proc", "source": "proc"},
+      {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"},
+      {"destination": "/dev/pts", "type": "devpts", "source": "devpts"},
+      {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
+      {"destination": "/etc/hosts", "type": "bind", "source": "/var/lib/x/hosts", "options": ["rbind", "ro"]}
+    ],
+    "annotations": {"io.tierbox.tier": "untrusted"},
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+              "resources": {"memory": {"limit": 268435456}, "pids": {"limit": 64}}}
+  })");
+}
+
+oci::Spec spec_of(const json& document) { return oci::parse_spec(document, "/b/config.json"); }
+
+std::string refusal(const json& document, const std::string& tier = "untrusted") {
+  const auto profile = policy::load_tier(tier, {kShipped});
+  try {
+    (void)oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  } catch (const Refusal& error) {
+    BOOST_TEST(error.exit_status() == 126);
+    const std::string text = error.what();
+    BOOST_TEST(text.find('\n') == std::string::npos);
+    return text;
+  }
+  return "";
+}
+
+std::string parse_error(const json& document) {
+  try {
+    (void)spec_of(document);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(oci_spec)
+
+BOOST_AUTO_TEST_CASE(parses_the_fields_tierbox_reads) {
+  const auto spec = spec_of(runc_default_spec());
+  BOOST_TEST(spec.oci_version == "1.0.2");
+  BOOST_TEST(spec.args == (std::vector<std::string>{"sh", "-c", "echo hi"}), boost::test_tools::per_element());
+  BOOST_TEST(spec.cwd == "/");
+  BOOST_TEST(spec.root_path == "rootfs");
+  BOOST_TEST(spec.root_readonly);
+  BOOST_TEST(spec.hostname == "box");
+  BOOST_TEST(spec.mounts.size() == 5u);
+  BOOST_TEST(spec.namespaces.size() == 5u);
+  BOOST_TEST(*spec.memory_limit == 268435456);
+  BOOST_TEST(*spec.pids_limit == 64);
+  // The union of every capability set, sorted.
+  BOOST_TEST(spec.capabilities == (std::vector<std::string>{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(oci::tier_of(spec, "base") == "untrusted");
+}
+
+BOOST_AUTO_TEST_CASE(bad_fields_are_named_with_the_file) {
+  auto document = runc_default_spec();
+  document["process"]["args"] = json::array();
+  const auto empty_args = parse_error(document);
+  BOOST_TEST(contains(empty_args, "/b/config.json: process.args: empty"), empty_args);
+  document = runc_default_spec();
+  document["hostname"] = "a\nb";
+  BOOST_TEST(contains(parse_error(document), "hostname"));
+  document = runc_default_spec();
+  document["process"]["cwd"] = "relative";
+  BOOST_TEST(contains(parse_error(document), "process.cwd: not an absolute path"));
+  document = runc_default_spec();
+  document.erase("root");
+  BOOST_TEST(contains(parse_error(document), "root: missing"));
+  document = runc_default_spec();
+  document["mounts"][4]["destination"] = "/dev/../etc/passwd";
+  BOOST_TEST(contains(parse_error(document), "mounts[4].destination: \"/dev/../etc/passwd\" is not a normalized path"));
+  document = runc_default_spec();
+  document["mounts"][0]["options"] = "ro";
+  BOOST_TEST(contains(parse_error(document), "mounts[0].options: not an array"));
+}
+
+BOOST_AUTO_TEST_CASE(the_tier_comes_from_the_annotation_or_the_default) {
+  auto document = runc_default_spec();
+  document["annotations"] = json::object();
+  BOOST_TEST(oci::tier_of(spec_of(document), "base") == "base");
+  document["annotations"]["org.opencontainers.image.digest"] = "sha256:ab";
+  BOOST_TEST(oci::annotated_digest(spec_of(document)) == "sha256:ab");
+  document["annotations"]["io.tierbox.image-digest"] = "sha256:cd";
+  BOOST_TEST(oci::annotated_digest(spec_of(document)) == "sha256:cd");
+}
+
+BOOST_AUTO_TEST_CASE(a_default_bundle_narrows_to_the_tier) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  const auto narrowed = oci::narrow_to_tier(spec_of(runc_default_spec()), profile, "/b", "c1", "sha256:00");
+  const auto& request = narrowed.request;
+  BOOST_TEST(request.argv == (std::vector<std::string>{"sh", "-c", "echo hi"}), boost::test_tools::per_element());
+  BOOST_TEST(request.caller_env.at("TERM") == "xterm");
+  BOOST_REQUIRE(request.container);
+  BOOST_TEST(request.container->tree == "/b/rootfs");
+  BOOST_TEST(request.container->id == "c1");
+  BOOST_TEST(request.container->hostname == "box");
+  // Below the tier's 512M and 128: narrowed.
+  BOOST_TEST(*request.memory == 268435456u);
+  BOOST_TEST(*request.pids == 64u);
+  // The engine's /etc/hosts is replaced by tierbox's own; no bind asked for.
+  BOOST_TEST(request.binds.empty());
+  const auto noted = [&](const std::string& part) {
+    return std::any_of(narrowed.notes.begin(), narrowed.notes.end(), [&](const auto& note) { return contains(note, part); });
+  };
+  BOOST_TEST(noted("process.capabilities: none granted"));
+  BOOST_TEST(noted("/sys"));
+  BOOST_TEST(noted("/etc/hosts"));
+}
+
+BOOST_AUTO_TEST_CASE(a_bind_mount_becomes_a_bind_the_planner_checks) {
+  auto document = runc_default_spec();
+  document["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", "/srv/data"}, {"options", {"rbind"}}});
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  BOOST_REQUIRE(narrowed.request.binds.size() == 1u);
+  BOOST_TEST(narrowed.request.binds[0].source == "/srv/data");
+  BOOST_TEST(narrowed.request.binds[0].target == "/data");
+  BOOST_TEST(narrowed.request.binds[0].writable);
+  // The planner refuses it like `--bind-rw`: untrusted lets no caller add binds.
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{"container:c1", "sha256:00", "/b/rootfs", {}, {}};
+  try {
+    (void)policy::make_plan(profile, narrowed.request, facts, "r1");
+    BOOST_ERROR("a bind mount was planned under a tier without widening.binds");
+  } catch (const Refusal& error) {
+    BOOST_TEST(contains(error.what(), "widening.binds"), error.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refused) {
+  auto document = runc_default_spec();
+  document["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+  const auto privileged = refusal(document);
+  BOOST_TEST(contains(privileged, "process.capabilities: CAP_SYS_ADMIN: the bundle is privileged"), privileged);
+
+  document = runc_default_spec();
+  document["process"]["capabilities"]["bounding"].push_back("CAP_NET_ADMIN");
+  BOOST_TEST(contains(refusal(document), "CAP_NET_ADMIN is an added capability"));
+
+  // Control: the engines' default set is not an added capability.
+  document = runc_default_spec();
+  for (const char* capability : {"CAP_CHOWN", "CAP_SETUID", "CAP_NET_RAW", "CAP_SYS_CHROOT"})
+    document["process"]["capabilities"]["bounding"].push_back(capability);
+  BOOST_TEST(refusal(document).empty());
+
+  document = runc_default_spec();
+  document["linux"]["namespaces"].erase(1);  // network
+  const auto host_network = refusal(document);
+  BOOST_TEST(contains(host_network, "linux.namespaces: no network namespace, so the host's network"), host_network);
+  BOOST_TEST(contains(host_network, "network mode none"), host_network);
+
+  document = runc_default_spec();
+  document["linux"]["namespaces"].erase(0);  // pid
+  BOOST_TEST(contains(refusal(document), "no pid namespace"));
+
+  document = runc_default_spec();
+  document["linux"]["namespaces"][1]["path"] = "/proc/1/ns/net";
+  BOOST_TEST(contains(refusal(document), "joining an existing namespace is not supported"));
+
+  document = runc_default_spec();
+  document["linux"]["devices"] = json::array({{{"path", "/dev/sda"}, {"type", "b"}}});
+  BOOST_TEST(contains(refusal(document), "linux.devices: /dev/sda"));
+  document["linux"]["devices"] = json::array({{{"path", "/dev/null"}, {"type", "c"}}});
+  BOOST_TEST(refusal(document).empty());
+
+  document = runc_default_spec();
+  document["hooks"] = {{"prestart", json::array({{{"path", "/bin/true"}}})}};
+  BOOST_TEST(contains(refusal(document), "hooks.prestart: OCI hooks are not supported"));
+
+  // podman binds a /dev/shm of its own: tierbox's takes its place; a host
+  // bind anywhere else below /dev, /proc or /sys is refused.
+  document = runc_default_spec();
+  document["mounts"].push_back({{"destination", "/dev/shm"}, {"type", "bind"}, {"source", "/var/lib/c/shm"}, {"options", {"rbind"}}});
+  BOOST_TEST(refusal(document).empty());
+  document["mounts"].push_back({{"destination", "/sys/kernel/debug"}, {"type", "bind"}, {"source", "/sys/kernel/debug"}});
+  BOOST_TEST(contains(refusal(document), "mounts[6] (/sys/kernel/debug): a host bind below /proc, /dev or /sys"));
+
+  document = runc_default_spec();
+  document["mounts"].push_back({{"destination", "/mnt"}, {"type", "nfs"}, {"source", "server:/x"}});
+  BOOST_TEST(contains(refusal(document), "mounts[5] (/mnt).type \"nfs\""));
+}
+
+BOOST_AUTO_TEST_CASE(limits_never_rise_above_the_tier) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  auto document = runc_default_spec();
+  document["linux"]["resources"]["memory"]["limit"] = 4LL << 30;
+  document["linux"]["resources"]["pids"]["limit"] = 2048;  // podman's default
+  document["linux"]["resources"]["cpu"] = {{"quota", 400000}, {"period", 100000}};
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  // Nothing asked of the planner: the tier's 512M, 128 pids and 1 CPU stay.
+  BOOST_TEST(!narrowed.request.memory);
+  BOOST_TEST(!narrowed.request.pids);
+  BOOST_TEST(!narrowed.request.cpu_millicores);
+  const auto noted = [&](const std::string& part) {
+    return std::any_of(narrowed.notes.begin(), narrowed.notes.end(), [&](const auto& note) { return contains(note, part); });
+  };
+  BOOST_TEST(noted("linux.resources.memory.limit 4G: above tier 'untrusted' limits.memory; the tier's 512M applies"));
+  BOOST_TEST(noted("linux.resources.pids.limit 2048"));
+  BOOST_TEST(noted("linux.resources.cpu.quota 4000m CPU"));
+  // Below the tier: narrowed.
+  document["linux"]["resources"]["cpu"] = {{"quota", 50000}, {"period", 100000}};
+  BOOST_TEST(*oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00").request.cpu_millicores == 500u);
+}
+
+BOOST_AUTO_TEST_CASE(a_container_root_replaces_the_tiers_host_binds) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  const auto narrowed = oci::narrow_to_tier(spec_of(runc_default_spec()), profile, "/b", "c1", "sha256:00");
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{
+      "container:c1", "sha256:00", "/b/rootfs", {{"bin", rootfs::EntryKind::directory, ""}}, {}};
+  const auto plan = policy::make_plan(profile, narrowed.request, facts, "r1");
+  BOOST_REQUIRE(plan.rootfs_image);
+  BOOST_TEST(plan.rootfs_image->name == "container:c1");
+  BOOST_TEST(plan.rootfs_image->digest == "sha256:00");
+  BOOST_TEST(plan.hostname == "box");
+  BOOST_TEST(plan.cwd == "/");
+  // The container's /bin is bound; the tier's host /usr is not.
+  const auto has_target = [&](const std::string& target) {
+    return std::any_of(plan.mount_ops.begin(), plan.mount_ops.end(), [&](const auto& op) { return op.target == target; });
+  };
+  BOOST_TEST(has_target("bin"));
+  BOOST_TEST(!has_target("usr"));
+  BOOST_TEST(std::none_of(plan.prepared_mounts.begin(), plan.prepared_mounts.end(),
+                          [](const auto& prepared) { return prepared.source == "/usr"; }));
+  // The hostname reaches /etc/hostname too.
+  BOOST_TEST(std::any_of(plan.mount_ops.begin(), plan.mount_ops.end(),
+                         [](const auto& op) { return op.target == "etc/hostname" && op.data == "box\n"; }));
+  // Narrowed limits are in force.
+  BOOST_TEST(*plan.cgroup_limits.memory.value == 268435456u);
+}
+
+BOOST_AUTO_TEST_CASE(process_rlimits_only_lower_the_tiers) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});  // nofile 256, fsize 1G
+  auto document = runc_default_spec();
+  document["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", 1048576}},
+                                                {{"type", "RLIMIT_FSIZE"}, {"soft", 4096}, {"hard", 8192}},
+                                                {{"type", "RLIMIT_CORE"}, {"soft", 0}, {"hard", 0}},
+                                                {{"type", "RLIMIT_MEMLOCK"}, {"soft", 1}, {"hard", 1}}});
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  BOOST_TEST(std::any_of(narrowed.notes.begin(), narrowed.notes.end(),
+                         [](const auto& note) { return contains(note, "RLIMIT_MEMLOCK not applied"); }));
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{"container:c1", "sha256:00", "/b/rootfs", {}, {}};
+  const auto plan = policy::make_plan(profile, narrowed.request, facts, "r1");
+  const auto limit_of = [&](int resource) {
+    const auto it = std::find_if(plan.rlimits.begin(), plan.rlimits.end(),
+                                 [&](const auto& setting) { return setting.resource == resource; });
+    BOOST_REQUIRE(it != plan.rlimits.end());
+    return std::make_pair(it->soft, it->hard);
+  };
+  BOOST_TEST(limit_of(RLIMIT_NOFILE).first == 256u);  // the bundle's 1024/1048576 never raise the tier's
+  BOOST_TEST(limit_of(RLIMIT_NOFILE).second == 256u);
+  BOOST_TEST(limit_of(RLIMIT_FSIZE).first == 4096u);  // lowered
+  BOOST_TEST(limit_of(RLIMIT_FSIZE).second == 8192u);
+  BOOST_TEST(limit_of(RLIMIT_CORE).second == 0u);     // added: the tier sets none
+  auto bad = runc_default_spec();
+  bad["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"soft", 10}, {"hard", 5}}});
+  BOOST_TEST(contains(parse_error(bad), "process.rlimits[0]: soft above hard"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(oci_state)
+
+BOOST_AUTO_TEST_CASE(state_json_has_the_specifications_fields) {
+  oci::ContainerState state;
+  state.id = "c1";
+  state.bundle = "/b";
+  state.status = "stopped";
+  state.pid = 4242;
+  state.annotations = {{"io.tierbox.tier", "untrusted"}};
+  const auto document = oci::to_oci_state(state);
+  BOOST_TEST(document.at("ociVersion") == oci::kOciVersion);
+  BOOST_TEST(document.at("id") == "c1");
+  BOOST_TEST(document.at("status") == "stopped");
+  BOOST_TEST(document.at("bundle") == "/b");
+  BOOST_TEST(document.at("pid") == 0);  // stopped: no process
+  BOOST_TEST(document.at("annotations").at("io.tierbox.tier") == "untrusted");
+  // A recorded "running" whose supervisor is gone reads as stopped.
+  state.status = "running";
+  state.pid = 0;
+  BOOST_TEST(oci::current_status(state) == "stopped");
+  // Round trip of what tierbox keeps.
+  state.exit_status = 3;
+  const auto back = oci::state_from_json(oci::to_json(state), "x");
+  BOOST_TEST(back.id == "c1");
+  BOOST_TEST(*back.exit_status == 3);
+}
+
+BOOST_AUTO_TEST_CASE(container_ids_name_one_directory) {
+  BOOST_TEST(oci::valid_container_id("abc-1_2.x"));
+  BOOST_TEST(!oci::valid_container_id(""));
+  BOOST_TEST(!oci::valid_container_id(".."));
+  BOOST_TEST(!oci::valid_container_id("a/b"));
+  BOOST_TEST(!oci::valid_container_id(".hidden"));
+}
+
+BOOST_AUTO_TEST_CASE(audit_records_name_the_container) {
+  audit::RunContext context;
+  context.run_id = "r1";
+  BOOST_TEST(!audit::base_record("start", context).contains("container"));
+  context.container_id = "c1";
+  context.image_digest = "sha256:ab";
+  const auto record = audit::base_record("start", context);
+  BOOST_TEST(record.at("container").at("id") == "c1");
+  BOOST_TEST(record.at("container").at("image_digest") == "sha256:ab");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
