@@ -122,6 +122,11 @@ audit::Decision use_grant(const GateRequest& request, audit::LaunchAudit& audit)
 audit::Decision confirm(const GateRequest& request, audit::LaunchAudit& audit) {
   // The request is on disk before a person is asked.
   audit.flush();
+  // The daemon's /dev/tty is whoever started the daemon's, never its caller's.
+  if (!request.terminal)
+    return denied(request, "confirm", {},
+                  "confirm is not available through the tierbox daemon (it has no terminal of the caller's to ask at; "
+                  "fix: ask the tier's owner for a rule without confirm, or run as root)");
   auto lines = policy::plan_summary_lines(*request.plan);
   lines.push_back("approval: " + request.matrix->describe());
   const auto answer = confirm_at_terminal(lines, "tierbox: run this task?", request.matrix->timeout);
@@ -215,10 +220,14 @@ audit::Decision wait_for_approvers(const GateRequest& request, audit::LaunchAudi
   const auto timeout = request.matrix->timeout;
   const auto expires = std::chrono::system_clock::now() + timeout;
   std::vector<audit::Identity> approvals;
-  CancelSignals cancel;
+  // The daemon cancels through its own fd: a signalfd here would take the
+  // daemon's SIGTERM for this request's cancellation.
+  std::optional<CancelSignals> signals;
+  if (request.cancel_fd < 0) signals.emplace();
+  const int cancel_fd = request.cancel_fd >= 0 ? request.cancel_fd : signals->fd();
   PendingRequest pending(request.config->approvals_dir, plan.run_id, pending_document(request, approvals, expires));
   audit.flush();
-  std::fprintf(stderr,
+  ::dprintf(request.notice_fd,
                "tierbox: waiting for approval of request %s: %s; an approver runs `tierbox approve %s` (or `tierbox deny %s "
                "--reason ...`); denied after %s\n",
                plan.run_id.c_str(), request.matrix->describe().c_str(), plan.run_id.c_str(), plan.run_id.c_str(),
@@ -227,7 +236,7 @@ audit::Decision wait_for_approvers(const GateRequest& request, audit::LaunchAudi
   const auto require = policy::to_string(request.matrix->require);
   while (true) {
     bool cancelled = false;
-    auto vote = pending.next_vote(deadline, cancel.fd(), cancelled);
+    auto vote = pending.next_vote(deadline, cancel_fd, cancelled);
     if (cancelled) return denied(request, require, approvals, "the requester cancelled while waiting for approval");
     if (!vote) return denied(request, require, approvals, "no approval within " + format_duration(timeout) + " (timeout)");
     auto outcome = judge_vote(request, *vote, approvals);

@@ -25,6 +25,14 @@ struct GateRequest {
   audit::Identity requester;
   const policy::RunnerConfig* config = nullptr;
   std::optional<std::filesystem::path> grant_file;
+  // Readable: the request is cancelled (the daemon's client went away).
+  // -1: SIGINT, SIGTERM and SIGHUP of this process cancel it.
+  int cancel_fd = -1;
+  // Where "waiting for approval of request ID" goes: the caller's stderr.
+  int notice_fd = 2;
+  // false: there is no terminal of the requester's to confirm at (the
+  // daemon), and a rule requiring confirm denies.
+  bool terminal = true;
 };
 
 // The decision (allowed, or denied with the one line the caller is shown).

@@ -161,6 +161,14 @@ std::vector<nlohmann::json> AuditLog::append_locked(
   const auto fd = open_log(file_);
   // One writer at a time: the tail read and the append are one step.
   if (::flock(fd.get(), LOCK_EX) != 0) throw SysError(errno, "audit log: flock(" + quote(file_.string()) + ", LOCK_EX)");
+  // Unlocked explicitly, not by the close: in the daemon another run's
+  // clone3 may copy this fd into its child (which closes it only at its
+  // close_fds step), and a flock lasts until every copy is closed; that
+  // child's parent would then wait here for the lock forever.
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::flock(fd, LOCK_UN); }
+  } unlock{fd.get()};
   auto [seq, prev] = chain_tail(fd.get(), file_);
   auto records = build(seq, prev);
   const auto ts = rfc3339_utc(std::chrono::system_clock::now());

@@ -56,6 +56,15 @@ json base_record(const std::string& event, const RunContext& context) {
   return record;
 }
 
+json daemon_record(const Identity& user, pid_t peer_pid, const std::string& action, const std::string& detail) {
+  auto record = base_record("daemon", RunContext{"", user, host_name(), "", {}, ""});
+  record["outcome"] = action;
+  record["action"] = action;
+  record["detail"] = detail;
+  record["peer_pid"] = peer_pid;
+  return record;
+}
+
 json request_record(const RunContext& context, const policy::LaunchPlan& plan, const std::string& plan_digest,
                     const policy::MatrixDecision& matrix) {
   auto record = base_record("request", context);
@@ -121,6 +130,17 @@ json violations(const launch::Outcome& outcome) {
   if (outcome.usage.pids_limit_hit) out.push_back({{"kind", "pids_limit"}, {"detail", "a fork or clone failed on the pids limit"}});
   if (outcome.network && !outcome.network->dropped_destinations.empty())
     out.push_back({{"kind", "network_denied"}, {"destinations", outcome.network->dropped_destinations}});
+  // The run's resolver: names it refused (not on the allow list) and
+  // answers it did not open (rebinding into a denied range, the host).
+  if (outcome.network && outcome.network->dns) {
+    json refused = json::array(), rebinding = json::array();
+    for (const auto& name : outcome.network->dns->names) {
+      if (name.outcome == "refused") refused.push_back(name.name);
+      if (name.outcome == "rebinding_refused") rebinding.push_back(name.name + ": " + name.detail);
+    }
+    if (!refused.empty()) out.push_back({{"kind", "dns_refused"}, {"names", refused}});
+    if (!rebinding.empty()) out.push_back({{"kind", "dns_rebinding_refused"}, {"detail", rebinding}});
+  }
   if (!outcome.denied_syscalls.empty()) out.push_back({{"kind", "syscall_denied"}, {"syscalls", outcome.denied_syscalls}});
   // The workspace's git state (launch/workspace_review.h), one entry per kind.
   for (const auto& [kind, name] : {std::pair{launch::WorkspaceWarning::Kind::nested_repository, "nested_git_repository"},
@@ -146,6 +166,9 @@ json end_record(const RunContext& context, const launch::Outcome& outcome, int e
                      {"pids_peak", value_or_null(usage.pids_peak)}};
   record["violations"] = violations(outcome);
   record["landlock"] = outcome.landlock;
+  // Mode allowlist: what the task reached and was refused, and with names
+  // what it asked the run's resolver (docs/network.md).
+  if (outcome.network && outcome.network->mode == "allowlist") record["network"] = outcome.network->to_json();
   record["error"] = error.empty() ? json(nullptr) : json(message_text(error));
   record["outcome"] = end_outcome(outcome);
   return record;

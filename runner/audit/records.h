@@ -16,6 +16,8 @@
 //   checkpoint       covers_seq, covers_hash, key_id, signature
 //   control          action, run_id, result, by (incident response; built by
 //                    launch::control_audit_event)
+//   daemon           action, detail, peer_pid (tierboxd: a request refused
+//                    before it became a run, a protocol error, a limit)
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -57,6 +59,10 @@ struct Decision {
 std::string host_name();
 
 nlohmann::json base_record(const std::string& event, const RunContext& context);
+// What the daemon did with a connection that never became a run (the user is
+// the caller's kernel identity): action is protocol_error, refused or
+// no_request; detail the one line the client got.
+nlohmann::json daemon_record(const Identity& user, pid_t peer_pid, const std::string& action, const std::string& detail);
 nlohmann::json request_record(const RunContext& context, const policy::LaunchPlan& plan, const std::string& plan_digest,
                               const policy::MatrixDecision& matrix);
 nlohmann::json decision_record(const RunContext& context, const Decision& decision);

@@ -24,6 +24,8 @@ struct CommonOptions {
 std::function<int()> add_run_command(CLI::App& app, CommonOptions& common,
                                      const std::vector<std::string>& command_after_dashes);
 std::function<int()> add_profile_command(CLI::App& app, CommonOptions& common);
+// `tierbox daemon` (daemon_command.cpp)
+std::function<int()> add_daemon_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_gc_command(CLI::App& app, CommonOptions& common);
 std::function<int()> add_isolate_network_command(CLI::App& app, CommonOptions& common);
 // ps, stop, kill, freeze, thaw, isolate, panic: {subcommand name, handler}.
@@ -35,6 +37,9 @@ std::function<int()> add_approval_commands(CLI::App& app, CommonOptions& common)
 // command_after_dashes: the command a grant binds (as for run).
 std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
                                         const std::vector<std::string>& command_after_dashes);
+
+// changes, apply, rollback, discard (staged_commands.cpp): {subcommand name, handler}.
+std::vector<std::pair<std::string, std::function<int()>>> add_staged_commands(CLI::App& app, CommonOptions& common);
 
 // `tierbox rootfs ARGS`: executes tierbox-rootfs (beside this program) with
 // argv[first_argument...]; returns only when that fails.

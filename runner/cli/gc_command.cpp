@@ -11,6 +11,7 @@
 #include "launch/cleanup.h"
 #include "launch/run_registry.h"
 #include "policy/runner_config.h"
+#include "staged/operations.h"
 
 namespace tierbox::cli {
 namespace {
@@ -120,6 +121,11 @@ int gc(const GcOptions& options, const CommonOptions& common) {
   for (const auto& id : approval::remove_stale_requests(config.approvals_dir)) {
     if (!options.json) std::printf("removed stale approval request %s\n", id.c_str());
     report.push_back({{"run_id", id}, {"tier", nullptr}, {"removed", {"approval request " + id}}, {"result", "cleaned"}});
+  }
+  // Staged layers: interrupted applies undone, old layers discarded.
+  for (const auto& line : staged::gc_staged(config, audit::audit_log_path("", config.audit_log), config.staged_retention)) {
+    if (!options.json) std::printf("staged: %s\n", line.c_str());
+    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"staged", line}, {"result", "cleaned"}});
   }
   if (options.json) std::printf("%s\n", utf8_safe(report).dump().c_str());
   return failures == 0 ? 0 : 1;

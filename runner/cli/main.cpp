@@ -101,16 +101,18 @@ int main(int argc, char** argv, char** envp) {
   // launch, so they are made only when the first word is not "run". The
   // top-level --help, which lists them all, is not a "run".
   const bool only_run = !options.empty() && options.front() == "run";
-  std::function<int()> profile, gc, isolate_network, audit, approvals, grants;
-  std::vector<std::pair<std::string, std::function<int()>>> controls;
+  std::function<int()> profile, gc, isolate_network, audit, approvals, grants, daemon;
+  std::vector<std::pair<std::string, std::function<int()>>> controls, staged;
   if (!only_run) {
     profile = tierbox::cli::add_profile_command(app, common);
+    daemon = tierbox::cli::add_daemon_command(app, common);
     gc = tierbox::cli::add_gc_command(app, common);
     isolate_network = tierbox::cli::add_isolate_network_command(app, common);
     controls = tierbox::cli::add_control_commands(app, common);
     audit = tierbox::cli::add_audit_command(app, common);
     approvals = tierbox::cli::add_approval_commands(app, common);
     grants = tierbox::cli::add_grant_commands(app, common, command);
+    staged = tierbox::cli::add_staged_commands(app, common);
     app.add_subcommand("rootfs", "Root filesystem images: build, import, list, verify, remove (tierbox rootfs --help)");
     app.add_subcommand("oci", "The OCI runtime command line for container engines (tierbox oci --help; docs/kubernetes.md)");
   }
@@ -127,9 +129,12 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("run")) return run();
     if (only_run) return tierbox::exit_code::runner_failed;
     if (app.got_subcommand("profile")) return profile();
+    if (app.got_subcommand("daemon")) return daemon();
     if (app.got_subcommand("gc")) return gc();
     if (app.got_subcommand("isolate-network")) return isolate_network();
     for (const auto& [name, handler] : controls)
+      if (app.got_subcommand(name)) return handler();
+    for (const auto& [name, handler] : staged)
       if (app.got_subcommand(name)) return handler();
     if (app.got_subcommand("audit")) return audit();
     if (app.got_subcommand("approvals") || app.got_subcommand("approve") || app.got_subcommand("deny")) return approvals();

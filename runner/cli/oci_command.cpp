@@ -138,7 +138,7 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
     request.caller_cwd = bundle;
     return request;
   };
-  input.before_release = [&](pid_t sandbox_pid) {
+  input.on_start = [&](pid_t sandbox_pid) {
     state.sandbox_pid = sandbox_pid;
     state.sandbox_start_time = process_start_time(sandbox_pid).value_or(0);
     state.status = "created";

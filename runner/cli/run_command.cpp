@@ -21,7 +21,9 @@
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
 #include "service/pooled_launcher.h"
+#include "daemon/client.h"
 #include "service/run_task.h"
+#include "service/task_options.h"
 
 extern char** environ;
 
@@ -123,49 +125,25 @@ policy::ExtraBind parse_bind(const std::string& text, bool writable) {
   return {text.substr(0, colon), text.substr(colon + 1), writable};
 }
 
-void add_widening(const RunOptions& options, policy::TaskRequest& request) {
-  for (const auto& bind : options.binds) request.binds.push_back(parse_bind(bind, false));
-  for (const auto& bind : options.binds_rw) request.binds.push_back(parse_bind(bind, true));
-  request.allow_net = options.allow_net;
-  if (!options.memory.empty()) {
-    request.memory = parse_size(options.memory);
-    if (!request.memory) throw Error("--memory " + options.memory + ": expected a size such as 512M or 2G", exit_code::runner_failed);
-  }
-  if (!options.pids.empty()) {
-    // from_chars, not strtoull: strtoull takes "-1" and wraps it to 2^64-1.
-    std::uint64_t pids = 0;
-    const auto* end = options.pids.data() + options.pids.size();
-    const auto [next, error] = std::from_chars(options.pids.data(), end, pids);
-    if (error != std::errc() || next != end || pids == 0)
-      throw Error("--pids " + quote(options.pids) + ": expected a positive number", exit_code::runner_failed);
-    request.pids = pids;
-  }
-  if (!options.cpu.empty()) {
-    char* end = nullptr;
-    const double cores = std::strtod(options.cpu.c_str(), &end);
-    if (*end != '\0' || end == options.cpu.c_str() || !(cores > 0) || cores > 4096)
-      throw Error("--cpu " + options.cpu + ": expected a number of cores such as 2 or 0.5", exit_code::runner_failed);
-    request.cpu_millicores = static_cast<std::uint32_t>(cores * 1000 + 0.5);
-  }
+service::TypedOptions typed_options(const RunOptions& options) {
+  service::TypedOptions typed;
+  typed.timeout = options.timeout;
+  for (const auto& setting : options.env) typed.env.push_back(service::split_setting(setting, "--env"));
+  for (const auto& bind : options.binds) typed.binds.push_back(parse_bind(bind, false));
+  for (const auto& bind : options.binds_rw) typed.binds.push_back(parse_bind(bind, true));
+  typed.allow_net = options.allow_net;
+  typed.memory = options.memory;
+  typed.pids = options.pids;
+  typed.cpu = options.cpu;
+  return typed;
 }
 
 policy::TaskRequest make_request(const RunOptions& options) {
   policy::TaskRequest request;
-  add_widening(options, request);
+  service::apply_typed_options(typed_options(options), request);
   if (!options.tier.empty()) request.tier = options.tier;
   if (!options.profile.empty()) request.profile_file = options.profile;
   if (!options.workspace.empty()) request.workspace = options.workspace;
-  if (!options.timeout.empty()) {
-    auto timeout = parse_duration(options.timeout);
-    if (!timeout) throw Error("--timeout " + options.timeout + ": expected seconds or a duration such as 30s, 5m", exit_code::runner_failed);
-    request.timeout = *timeout;
-  }
-  for (const auto& setting : options.env) {
-    auto equals = setting.find('=');
-    if (equals == std::string::npos || equals == 0)
-      throw Error("--env " + setting + ": expected NAME=VALUE", exit_code::runner_failed);
-    request.env_overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
-  }
   if (!options.cgroup_parent.empty()) request.cgroup_parent = options.cgroup_parent;
   request.pass_fds = options.pass_fds;
   for (const auto& setting : options.secrets) request.secrets.push_back(parse_secret(setting));
@@ -237,10 +215,67 @@ int print_dry_run(const policy::LaunchPlan& plan, const policy::ApprovalMatrix& 
   return 0;
 }
 
+// Not root: the run goes through the daemon (docs/daemon.md), with the same
+// options, exit status and stdio. What only root may choose (a profile file,
+// config directories, the audit log, a cgroup parent) is refused here, as are
+// the options this version of the protocol does not carry yet.
+int run_through_daemon(const RunOptions& options, const CommonOptions& common, const UniqueFd& result_fd) {
+  const auto refuse = [](const std::string& option, const std::string& why) {
+    throw Error("run " + option + ": " + why + " (fix: leave it out, or run as root)", exit_code::runner_failed);
+  };
+  if (!options.profile.empty()) refuse("--profile", "a caller who is not root runs named tiers only");
+  const char* config_env = std::getenv("TIERBOX_CONFIG_DIR");
+  if (!common.config_dir.empty() || (config_env && *config_env))
+    refuse("--config-dir", "the daemon's configuration is root's to choose");
+  if (!options.audit_log.empty()) refuse("--audit-log", "the daemon's audit log is root's to choose");
+  if (!options.cgroup_parent.empty()) refuse("--cgroup-parent", "the daemon's cgroups are root's to choose");
+  if (!options.grant_file.empty()) refuse("--grant", "not carried by the daemon protocol yet");
+  if (options.dry_run) refuse("--dry-run", "not carried by the daemon protocol yet");
+  if (!options.pass_fds.empty()) refuse("--pass-fd", "not carried by the daemon protocol yet");
+  if (!options.binds.empty() || !options.binds_rw.empty()) refuse("--bind", "not carried by the daemon protocol yet");
+  daemon::ClientRequest request;
+  auto& message = request.message;
+  message.tier = options.tier;
+  message.argv = options.command;
+  if (message.argv.empty()) throw Error("run: no command given (usage: tierbox run [OPTIONS] [--] COMMAND [ARGS...])", exit_code::runner_failed);
+  std::error_code ec;
+  message.cwd = std::filesystem::current_path(ec).string();
+  message.caller_env = caller_environment();
+  for (const auto& setting : options.env) message.env_overrides.push_back(service::split_setting(setting, "--env"));
+  // Secret files are read here, with the caller's rights.
+  for (const auto& setting : options.secrets) message.secrets.push_back(parse_secret(setting));
+  if (!options.timeout.empty()) message.timeout = options.timeout;
+  if (!options.memory.empty()) message.memory = options.memory;
+  if (!options.pids.empty()) message.pids = options.pids;
+  if (!options.cpu.empty()) message.cpu = options.cpu;
+  message.allow_net = options.allow_net;
+  message.allow_expired_tier = options.allow_expired_tier;
+  if (!options.workspace.empty()) request.workspace = options.workspace;
+  const auto outcome = daemon::run_through_daemon(daemon::client_socket_path(), std::move(request));
+  std::string failed;
+  if (result_fd) {
+    try {
+      write_all(result_fd.get(), utf8_safe(outcome.result).dump() + "\n", "--result");
+    } catch (const Error& error) {
+      failed = error.what();
+    }
+  }
+  if (outcome.runner_error)
+    throw Error(failed.empty() ? outcome.error : outcome.error + "; " + failed, outcome.exit_status);
+  if (!outcome.error.empty()) std::fprintf(stderr, "tierbox: %s\n", outcome.error.c_str());
+  int status = outcome.exit_status;
+  if (!failed.empty()) {
+    std::fprintf(stderr, "tierbox: the result could not be written: %s (the task's exit status was %d)\n", failed.c_str(), status);
+    if (status == 0) status = exit_code::runner_failed;
+  }
+  return status;
+}
+
 int run(const RunOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   logging::step("tierbox started");
   const auto result_fd = options.result_file.empty() ? UniqueFd() : open_result_file(options.result_file);
+  if (::geteuid() != 0) return run_through_daemon(options, common, result_fd);
   service::TaskInput input{options.tier, options.profile, options.command, [&options] { return make_request(options); }};
   service::RunSettings settings;
   try {

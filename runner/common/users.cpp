@@ -65,6 +65,16 @@ std::optional<uid_t> user_id(const std::string& name, const std::string& passwd_
   return id;
 }
 
+std::optional<gid_t> group_id(const std::string& name, const std::string& group_file) {
+  std::optional<gid_t> id;
+  for_each_entry(group_file, [&](const std::vector<std::string>& fields) {
+    if (fields.size() < 3 || fields[0] != name) return false;
+    id = number(fields[2]);
+    return true;
+  });
+  return id;
+}
+
 std::optional<gid_t> primary_group(uid_t uid, const std::string& passwd_file) {
   std::optional<gid_t> gid;
   for_each_entry(passwd_file, [&](const std::vector<std::string>& fields) {

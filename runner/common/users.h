@@ -22,6 +22,7 @@ struct UserHome {
 };
 // Every passwd entry with an absolute home directory.
 std::vector<UserHome> user_homes(const std::string& passwd_file = "/etc/passwd");
+std::optional<gid_t> group_id(const std::string& name, const std::string& group_file = "/etc/group");
 std::optional<gid_t> primary_group(uid_t uid, const std::string& passwd_file = "/etc/passwd");
 // Names of the members of group `name` listed in /etc/group, plus users whose
 // primary group it is.

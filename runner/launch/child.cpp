@@ -243,7 +243,10 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   // for a sync point below read EOF, and the child exits instead of waiting
   // forever), and in a runner with threads (the daemon, a pool refilling)
   // another launch's fds: its child's end of the sync socket held here would
-  // keep that launch from ever reading EOF after its exec.
+  // keep that launch from ever reading EOF after its exec, some are far above
+  // the task's RLIMIT_NOFILE (the kernel then could not install the fds the
+  // syncs carry) and some hold their runs' locks. The task's stdio (the
+  // caller's, in the daemon) comes with sync #1b.
   step(ChildStep::own_fds_only, stages::close_fds_except(context.own_fds.data(), context.own_fds.size(), failure));
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1

@@ -37,6 +37,7 @@
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
 #include "stages/seccomp_cache.h"
+#include "stages/staged_overlay.h"
 #include "stages/seccomp_notify.h"
 #include "stages/user_namespace.h"
 
@@ -340,8 +341,7 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   record.network_mode = policy::to_string(plan.network);
   if (plan.egress) {
     sandbox.network = with_stage("network", [&] {
-      return stages::plan_run_network(*plan.egress, config.network_pool, sandbox.slot.index, plan.run_id,
-                                      sandbox.slot.path);
+      return stages::plan_run_network(*plan.egress, config, sandbox.slot.index, plan.run_id, sandbox.slot.path);
     });
     record.resources["network"] = net::to_json(*sandbox.network);
   }
@@ -505,9 +505,12 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + plan.wall_time;
   auto& cgroups = *sandbox.cgroups;
-  // Parent 5 (the run's): relay signals to the sandbox from here on. On the
-  // cold path launch() blocked them before clone already, so none is lost.
-  SignalRelay relay;
+  // Parent 5 (the run's): relay signals to the sandbox from here on, unless
+  // the entry point relays them itself (the daemon, whose own SIGTERM must
+  // stop the daemon, not one of its tasks). On the cold path launch()
+  // blocked them before clone already, so none is lost.
+  std::optional<SignalRelay> relay;
+  if (hooks.relay_signals) relay.emplace();
 
   // Parent 7b: the run's entry (a sandbox prepared ahead registers its run
   // now; its cgroups keep the sandbox's id, which the record names), the
@@ -549,7 +552,15 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
   });
   // A writable workspace's git state as it is before the task (compared
   // after it: workspace_review.h).
-  const bool review_workspace = plan.workspace && plan.workspace->writable;
+  // Parent 7b (staged workspace): the run's layer, and the overlay that
+  // takes the workspace tree's place (stages/staged_overlay.h); the
+  // workspace is one of the run's trees, so a prepared sandbox takes it too.
+  const auto staged_layer = with_stage("staged workspace", [&] {
+    return stages::stage_workspace(plan, run_trees.trees, config.state_dir, sandbox.ids.host_task,
+                                   sandbox.have_mount_setattr);
+  });
+  if (!staged_layer.empty()) logging::step("staged workspace: the task writes {}", staged_layer.string());
+  const bool review_workspace = plan.workspace && plan.workspace->writable && !plan.workspace->staged;
   const auto git_before = review_workspace ? stamp_git_state(plan.workspace->host_path) : GitStateStamp{};
   std::vector<int> tree_fds;
   std::uint64_t missing = 0;
@@ -650,7 +661,7 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
   // Parent 11: supervise until init reports that the task exited (the whole
   // tree is dead and reaped then) or init is gone; on the wall-clock limit
   // the tree is killed through its cgroup and its pid namespace.
-  auto result = supervise(pidfd, relay, sandbox.status.read_end.get(), deadline,
+  auto result = supervise(pidfd, relay ? &*relay : nullptr, sandbox.status.read_end.get(), deadline,
                           [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); }, control.get());
   if (denials) {
     denials->stop();
@@ -694,8 +705,10 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
 
 Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config, const LaunchHooks& hooks) {
   logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
-  // Parent 5: relay signals from before clone (the child inherits the mask).
-  SignalRelay relay;
+  // Parent 5: relay signals from before clone (the child inherits the mask),
+  // unless the entry point relays them itself (the daemon).
+  std::optional<SignalRelay> relay;
+  if (hooks.relay_signals) relay.emplace();
   auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id);
   return run_prepared(std::move(sandbox), plan, config, hooks);
 }

@@ -32,6 +32,10 @@ struct LaunchHooks {
   // `tierbox gc`, which then records the end itself). Must not throw.
   std::function<void(const Outcome& outcome)> after_end;
   std::array<int, 3> stdio{0, 1, 2};  // the task's fds 0-2 (the daemon passes the caller's)
+  // false: the entry point relays the caller's signals itself (the daemon,
+  // whose own SIGTERM must stop the daemon, not one of its tasks); true: the
+  // runner blocks the relayed signals and forwards them (supervisor.h).
+  bool relay_signals = true;
 };
 
 // Throws tierbox::Error when the parent's own preparation fails; failures in

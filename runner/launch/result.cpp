@@ -105,6 +105,9 @@ json make_result(const ResultContext& context, const Outcome& outcome) {
   add_cgroup(result, outcome.cgroup);
   result["landlock"] = outcome.landlock;  // null when the launch never began
   add_rlimits(result, context.rlimits);
+  if (context.output)
+    result["output"] = {{"limit_bytes", context.output->limit_bytes}, {"bytes", context.output->bytes},
+                        {"cut", context.output->cut}};
   add_network(result, outcome.network);
   add_overrides(result, outcome.overrides);
   add_workspace_warnings(result, outcome.workspace_warnings);

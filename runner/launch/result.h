@@ -11,6 +11,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,13 @@ inline constexpr int kResultVersion = 1;
 
 // What is known about a run besides its Outcome. A launch refused or failed
 // before the sandbox started still gets a result: its Outcome is empty.
+// limits.output's account (service/output_relay.h).
+struct OutputLimitResult {
+  std::uint64_t limit_bytes = 0;
+  std::uint64_t bytes = 0;  // what the task wrote to stdout and stderr together
+  bool cut = false;         // past the limit: the rest was discarded
+};
+
 struct ResultContext {
   std::string run_id;                          // "" if none was made
   std::string tier;                            // "" if the tier could not be loaded
@@ -30,6 +39,7 @@ struct ResultContext {
   std::vector<policy::RlimitSetting> rlimits;  // the plan's
   int exit_status = 0;                         // tierbox's own exit status
   std::string error;                           // the one-line error tierbox printed, "" if none
+  std::optional<OutputLimitResult> output;     // only with limits.output
 };
 
 nlohmann::json make_result(const ResultContext& context, const Outcome& outcome);

@@ -67,7 +67,7 @@ std::optional<int> SignalRelay::next() {
   return static_cast<int>(info.ssi_signo);
 }
 
-SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
+SupervisionResult supervise(int pidfd, SignalRelay* relay, int status_fd,
                             std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree,
                             ControlServer* control) {
   SupervisionResult result;
@@ -82,7 +82,7 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
       timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
     }
     // The status pipe until it reads EOF (-1: poll skips it).
-    fds = {{pidfd, POLLIN, 0}, {relay.fd(), POLLIN, 0}, {status_fd, POLLIN, 0}};
+    fds = {{pidfd, POLLIN, 0}, {relay ? relay->fd() : -1, POLLIN, 0}, {status_fd, POLLIN, 0}};
     if (control) control->add_poll_fds(fds);
     const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0) {
@@ -102,7 +102,7 @@ SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
       continue;
     }
     if (fds[1].revents & POLLIN) {
-      while (auto signal_number = relay.next()) {
+      while (auto signal_number = relay->next()) {
         logging::step("relaying signal {} to the task", *signal_number);
         pidfd_send_signal(pidfd, *signal_number, nullptr, 0);
       }

@@ -52,8 +52,9 @@ class ControlServer;
 // a report (killed). On the deadline, kill_tree() kills the task tree through
 // its cgroup (a fork racing with the kill cannot escape it), and SIGKILL to
 // init tears down the whole pid namespace as well. control (if any): the
-// run's control socket, served meanwhile (control_server.h).
-SupervisionResult supervise(int pidfd, SignalRelay& relay, int status_fd,
+// run's control socket, served meanwhile (control_server.h). relay: none
+// when the entry point relays signals itself.
+SupervisionResult supervise(int pidfd, SignalRelay* relay, int status_fd,
                             std::chrono::steady_clock::time_point deadline, const std::function<void()>& kill_tree,
                             ControlServer* control = nullptr);
 

@@ -27,6 +27,25 @@ std::optional<PortRange> parse_ports(std::string_view text) {
 
 }  // namespace
 
+std::string lower_case(std::string_view text) {
+  std::string lower(text);
+  for (auto& c : lower)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return lower;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && lower_case(a) == lower_case(b);
+}
+
+bool name_matches(std::string_view pattern, std::string_view name) {
+  if (pattern.substr(0, 2) != "*.") return equal_ignoring_case(pattern, name);
+  const auto suffix = pattern.substr(1);  // ".example.com"
+  // At least one non-empty label before the suffix.
+  return name.size() > suffix.size() && equal_ignoring_case(name.substr(name.size() - suffix.size()), suffix) &&
+         name[name.size() - suffix.size() - 1] != '.';
+}
+
 const char* to_string(Protocol protocol) { return protocol == Protocol::tcp ? "tcp" : "udp"; }
 
 std::string PortRange::to_string() const {
@@ -76,8 +95,17 @@ std::variant<Destination, std::string> parse_destination(std::string_view text) 
     destination.block = parse_ipv4_cidr(host);
     if (!destination.block)
       return "bad address or block " + std::string(host) + " (expected e.g. 10.20.0.0/16 with the host bits zero, or 198.51.100.7)";
+  } else if (host.substr(0, 2) == "*.") {
+    const auto suffix = host.substr(2);
+    if (!is_valid_host_name(suffix))
+      return "bad wildcard " + std::string(host) + " (expected \"*.\" and a host name, e.g. \"*.githubusercontent.com:443/tcp\")";
+    if (suffix.find('.') == std::string_view::npos)
+      return "wildcard " + std::string(host) + " covers a whole top-level domain (fix: name a domain below it, e.g. \"*.example" +
+             std::string(host.substr(1)) + "\")";
+    destination.host_name = lower_case(host);
+    destination.wildcard = true;
   } else if (is_valid_host_name(host)) {
-    destination.host_name = std::string(host);
+    destination.host_name = lower_case(host);
   } else {
     return "bad host name " + std::string(host) + kForm;
   }

@@ -1,6 +1,7 @@
 #include "net/ruleset.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace tierbox::net {
 namespace {
@@ -25,6 +26,27 @@ Rule refuse_block(const Ipv4Cidr& block, const std::string& reason, const Rule& 
   return rule;
 }
 
+Rule accept_resolved(const NameRule& name, const std::string& set, const std::string& counter) {
+  Rule rule;
+  rule.match.destination_in_set = set;
+  rule.match.protocol = name.protocol;
+  rule.match.destination_ports = name.ports;
+  rule.counter = counter;
+  rule.action = Action::accept;
+  rule.comment = "allow " + name.origin + " (addresses its resolver answered)";
+  return rule;
+}
+
+// Before an accept: the same match, recording the destination (a new
+// connection: replies were accepted earlier) in the connected set. A rule
+// of its own: once the set is full its add fails and only this rule ends.
+Rule record_connection(const Rule& accept) {
+  Rule rule;
+  rule.match = accept.match;
+  rule.record_in_set = kConnectedSet;
+  return rule;
+}
+
 bool inside_static_range(const AllowRule& allow) {
   return allow.given_as_address && std::any_of(always_denied_ranges().begin(), always_denied_ranges().end(),
                                                [&](const auto& denied) { return denied.block.contains(allow.block); });
@@ -44,14 +66,22 @@ bool names_host_address(const AllowRule& allow, Ipv4Address host) {
 //   4. every other allow rule (names, public blocks; a wide block such as
 //      0.0.0.0/0 comes here, after the refusals, so it never opens them);
 //   5. everything else refused.
-std::vector<Rule> destination_rules(const EgressPolicy& policy, const Rule& refusal, const std::string& counter) {
+//   4b. the name entries: the addresses the run's resolver answered, in a set
+//      per entry (the resolver never adds an always-denied address that the
+//      tier did not list; if it did, the refusals above still win);
+std::vector<Rule> destination_rules(const EgressPolicy& policy, const Rule& refusal, const std::string& counter,
+                                    const std::function<std::string(std::size_t)>& name_set, bool record) {
   std::vector<Rule> rules;
+  const auto accept = [&](Rule rule) {
+    if (record) rules.push_back(record_connection(rule));
+    rules.push_back(std::move(rule));
+  };
   rules.push_back(refuse_block(policy.pool, "the sandbox pool: gateways and other sandboxes", refusal));
   std::vector<bool> placed(policy.allow.size(), false);
   for (std::size_t i = 0; i < policy.allow.size(); ++i) {
     for (const auto& host : policy.host_addresses) {
       if (!placed[i] && names_host_address(policy.allow[i], host)) {
-        rules.push_back(accept_allowed(policy.allow[i], counter));
+        accept(accept_allowed(policy.allow[i], counter));
         placed[i] = true;
       }
     }
@@ -62,13 +92,14 @@ std::vector<Rule> destination_rules(const EgressPolicy& policy, const Rule& refu
   }
   for (std::size_t i = 0; i < policy.allow.size(); ++i) {
     if (!placed[i] && inside_static_range(policy.allow[i])) {
-      rules.push_back(accept_allowed(policy.allow[i], counter));
+      accept(accept_allowed(policy.allow[i], counter));
       placed[i] = true;
     }
   }
   for (const auto& denied : always_denied_ranges()) rules.push_back(refuse_block(denied.block, denied.reason, refusal));
   for (std::size_t i = 0; i < policy.allow.size(); ++i)
-    if (!placed[i]) rules.push_back(accept_allowed(policy.allow[i], counter));
+    if (!placed[i]) accept(accept_allowed(policy.allow[i], counter));
+  for (std::size_t i = 0; i < policy.names.size(); ++i) accept(accept_resolved(policy.names[i], name_set(i), counter));
   Rule last = refusal;
   last.comment = "not on the allowlist";
   rules.push_back(last);
@@ -184,11 +215,14 @@ std::string match_text(const Match& match) {
   if (match.input_index) add("meta iif " + std::to_string(*match.input_index));
   if (match.output_index) add("meta oif " + std::to_string(*match.output_index));
   if (!match.input_name_in_set.empty()) add("iifname @" + match.input_name_in_set);
-  const bool ipv4 = match.source || match.destination || !match.source_in_set.empty();
+  const bool ipv4 = match.source || match.destination || !match.source_in_set.empty() ||
+                    !match.destination_in_set.empty() || match.destination_address;
   if (match.family && !ipv4) add(std::string("meta nfproto ") + (*match.family == IpFamily::ipv4 ? "ipv4" : "ipv6"));
   if (match.source) add(std::string("ip saddr ") + (match.source_negated ? "!= " : "") + match.source->to_string());
   if (!match.source_in_set.empty()) add("ip saddr @" + match.source_in_set);
   if (match.destination) add("ip daddr " + match.destination->to_string());
+  if (match.destination_address) add("ip daddr " + match.destination_address->to_string());
+  if (!match.destination_in_set.empty()) add("ip daddr @" + match.destination_in_set);
   if (match.ct_states) add("ct state " + ct_text(match.ct_states));
   if (match.protocol) add(std::string("meta l4proto ") + to_string(*match.protocol));
   if (match.other_protocol) add("meta l4proto != { tcp, udp }");
@@ -218,6 +252,7 @@ std::string set_text(const Set& set) {
     case SetType::interface_names: text += "ifname;"; break;
     case SetType::ipv4_addresses: text += "ipv4_addr;"; break;
     case SetType::interface_verdict_map: text = "map " + set.name + " { type ifname : verdict;"; break;
+    case SetType::resolved_addresses: text += "ipv4_addr; flags timeout;"; break;
   }
   if (set.size) text += " size " + std::to_string(set.size) + ";";
   return text + " }";
@@ -250,19 +285,36 @@ std::optional<DeniedRange> denied_range_of(Ipv4Address address) {
 Table sandbox_table(const EgressPolicy& policy) {
   Table table;
   table.counters = {kAllowedCounter, kDroppedCounter};
-  table.sets = {{kDroppedSet, SetType::dropped_destinations, kDroppedDestinationsKept}};
+  table.sets = {{kDroppedSet, SetType::dropped_destinations, kDroppedDestinationsKept},
+                {kConnectedSet, SetType::dropped_destinations, kConnectedDestinationsKept}};
+  for (std::size_t i = 0; i < policy.names.size(); ++i)
+    table.sets.push_back({sandbox_name_set(i), SetType::resolved_addresses, kNameSetSize});
   Chain output = base_chain("output", Hook::output, Action::drop);
   output.rules.push_back(loopback_accept(true));
   output.rules.push_back(ipv6_drop(kDroppedCounter));
   output.rules.push_back(with_ct(kCtEstablished | kCtRelated, Action::accept, kAllowedCounter, "replies and their errors"));
   output.rules.push_back(with_ct(kCtInvalid, Action::drop, kDroppedCounter, "not part of any connection"));
-  for (auto& rule : destination_rules(policy, go_to_refuse(), kAllowedCounter)) output.rules.push_back(std::move(rule));
+  for (auto& rule : destination_rules(policy, go_to_refuse(), kAllowedCounter, sandbox_name_set, true))
+    output.rules.push_back(std::move(rule));
   table.chains = {refuse_chain(), std::move(output), sandbox_input_chain()};
   return table;
 }
 
 std::vector<Chain> isolated_sandbox_chains() {
   Chain output = base_chain("output", Hook::output, Action::drop);
+  // The run's resolver listens on lo: an isolated run's queries no longer
+  // reach it, so nothing more is resolved (or opened).
+  for (const auto protocol : {Protocol::udp, Protocol::tcp}) {
+    Rule resolver;
+    resolver.match.output_index = kLoopbackIndex;
+    resolver.match.destination_address = *parse_ipv4(kResolverAddress);
+    resolver.match.protocol = protocol;
+    resolver.match.destination_ports = PortRange{kResolverPort, kResolverPort};
+    resolver.counter = kDroppedCounter;
+    resolver.action = Action::drop;
+    resolver.comment = "isolated: the run's resolver stops answering";
+    output.rules.push_back(resolver);
+  }
   output.rules.push_back(loopback_accept(true));
   Rule refuse = go_to_refuse();
   refuse.comment = "isolated: all egress cut";
@@ -300,6 +352,18 @@ Table host_base_table() {
   return table;
 }
 
+std::string sandbox_name_set(std::size_t index) { return "name-" + std::to_string(index); }
+std::string host_name_set(const AddressPlan& addresses, std::size_t index) {
+  return "sandbox-" + addresses.tag + "-name-" + std::to_string(index);
+}
+
+std::vector<Set> host_run_sets(const EgressPolicy& policy) {
+  std::vector<Set> sets;
+  for (std::size_t i = 0; i < policy.names.size(); ++i)
+    sets.push_back({host_name_set(policy.addresses, i), SetType::resolved_addresses, kNameSetSize});
+  return sets;
+}
+
 std::string host_egress_chain(const AddressPlan& addresses) { return "sandbox-" + addresses.tag + "-egress"; }
 std::string host_ingress_chain(const AddressPlan& addresses) { return "sandbox-" + addresses.tag + "-ingress"; }
 
@@ -316,7 +380,8 @@ std::vector<Chain> host_run_chains(const EgressPolicy& policy) {
   egress.rules.push_back(with_ct(kCtInvalid, Action::drop, "", "not part of any connection"));
   Rule drop;
   drop.action = Action::drop;
-  for (auto& rule : destination_rules(policy, drop, "")) egress.rules.push_back(std::move(rule));
+  const auto name_set = [&](std::size_t index) { return host_name_set(policy.addresses, index); };
+  for (auto& rule : destination_rules(policy, drop, "", name_set, false)) egress.rules.push_back(std::move(rule));
   Chain ingress{host_ingress_chain(policy.addresses)};
   ingress.rules.push_back(with_ct(kCtEstablished | kCtRelated, Action::accept, "", "replies"));
   ingress.rules.push_back(with_ct(0, Action::drop, "", "nothing connects into a sandbox"));

@@ -30,6 +30,12 @@ inline constexpr const char* kDroppedCounter = "dropped";
 inline constexpr const char* kDroppedSet = "dropped_destinations";
 inline constexpr const char* kRefuseChain = "refuse";
 inline constexpr std::uint32_t kDroppedDestinationsKept = 20;
+// Destinations the task connected to (new connections the rules accepted).
+inline constexpr const char* kConnectedSet = "connected_destinations";
+inline constexpr std::uint32_t kConnectedDestinationsKept = 64;
+// Addresses the run's resolver answered for one name entry of the allow
+// list, each with a timeout from its TTL; a set holds at most this many.
+inline constexpr std::uint32_t kNameSetSize = 4096;
 // Host table objects shared by all runs.
 inline constexpr const char* kEgressMap = "egress_from";
 inline constexpr const char* kIngressMap = "ingress_to";
@@ -55,6 +61,9 @@ struct Match {
   std::string source_in_set;                    // ip saddr @set
   std::string input_name_in_set;                // iifname @set
   std::optional<Ipv4Cidr> destination;          // ip daddr
+  std::string destination_in_set;               // ip daddr @set
+  // ip daddr 127.0.0.53 (with protocol and ports): the resolver on lo
+  std::optional<Ipv4Address> destination_address;
   std::uint32_t ct_states = 0;                  // ct state (any of these bits)
   std::optional<Protocol> protocol;             // meta l4proto
   bool other_protocol = false;                  // meta l4proto neither tcp nor udp
@@ -90,6 +99,7 @@ enum class SetType {
   interface_names,         // ifname
   ipv4_addresses,          // ipv4_addr
   interface_verdict_map,   // ifname : verdict
+  resolved_addresses,      // ipv4_addr, flags timeout: filled by the run's resolver
 };
 
 struct Set {
@@ -114,6 +124,16 @@ struct AllowRule {
   std::string origin;             // the profile entry, e.g. "api.github.com:443/tcp"
 };
 
+// A name entry of the allow list ("api.github.com:443/tcp",
+// "*.example.com:443/tcp"): opened for the addresses the run's resolver
+// answers for it, through the set named after the entry's index.
+struct NameRule {
+  std::string pattern;  // lower case; "*.example.com" for a wildcard
+  PortRange ports;
+  Protocol protocol = Protocol::tcp;
+  std::string origin;   // the profile entry
+};
+
 struct DeniedRange {
   Ipv4Cidr block;
   const char* reason;
@@ -129,7 +149,19 @@ struct EgressPolicy {
   AddressPlan addresses;
   Ipv4Cidr pool;
   std::vector<Ipv4Address> host_addresses;  // every local IPv4 address of the host
+  std::vector<NameRule> names;              // answered by the run's resolver
 };
+
+// Where the run's resolver listens, in the sandbox's own namespace (on lo).
+inline constexpr const char* kResolverAddress = "127.0.0.53";
+inline constexpr std::uint16_t kResolverPort = 53;
+
+// The set of name entry `index`: in the sandbox's table, and the run's own
+// copy in the host table.
+std::string sandbox_name_set(std::size_t index);
+std::string host_name_set(const AddressPlan& addresses, std::size_t index);
+// The run's sets in the host table (one per name entry), made before its chains.
+std::vector<Set> host_run_sets(const EgressPolicy& policy);
 
 // The table in the sandbox's network namespace.
 Table sandbox_table(const EgressPolicy& policy);

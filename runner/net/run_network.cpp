@@ -33,22 +33,64 @@ AllowRule allow_rule_from_json(const nlohmann::json& json) {
   return rule;
 }
 
+nlohmann::json to_json(const NameRule& rule) {
+  return {{"pattern", rule.pattern},
+          {"ports", rule.ports.to_string()},
+          {"protocol", to_string(rule.protocol)},
+          {"origin", rule.origin}};
+}
+
+NameRule name_rule_from_json(const nlohmann::json& json) {
+  auto parsed = parse_destination(json.at("pattern").get<std::string>() + ":" + json.at("ports").get<std::string>() +
+                                  "/" + json.at("protocol").get<std::string>());
+  const auto* destination = std::get_if<Destination>(&parsed);
+  if (!destination || destination->host_name.empty()) throw std::runtime_error("bad name entry");
+  return {destination->host_name, destination->ports, destination->protocol, json.at("origin").get<std::string>()};
+}
+
+nlohmann::json to_json(const ResolverSettings& settings) {
+  return {{"upstream", settings.upstream.to_string()},
+          {"upstream_port", settings.upstream_port},
+          {"min_ttl_seconds", settings.min_ttl_seconds},
+          {"max_ttl_seconds", settings.max_ttl_seconds},
+          {"queries_per_second", settings.queries_per_second},
+          {"outstanding", settings.outstanding}};
+}
+
+ResolverSettings resolver_from_json(const nlohmann::json& json) {
+  ResolverSettings settings;
+  auto upstream = parse_ipv4(json.at("upstream").get<std::string>());
+  if (!upstream) throw std::runtime_error("bad resolver upstream");
+  settings.upstream = *upstream;
+  settings.upstream_port = json.at("upstream_port").get<std::uint16_t>();
+  settings.min_ttl_seconds = json.at("min_ttl_seconds").get<std::uint32_t>();
+  settings.max_ttl_seconds = json.at("max_ttl_seconds").get<std::uint32_t>();
+  settings.queries_per_second = json.at("queries_per_second").get<std::uint32_t>();
+  settings.outstanding = json.at("outstanding").get<std::uint32_t>();
+  return settings;
+}
+
 }  // namespace
 
 std::vector<std::string> RunNetwork::host_objects() const {
-  return {"veth " + addresses.host_interface,
+  std::vector<std::string> objects = {"veth " + addresses.host_interface,
           "route " + addresses.subnet.to_string() + " dev " + addresses.host_interface,
           std::string("nft chain inet ") + kTableName + " " + host_egress_chain(addresses),
           std::string("nft chain inet ") + kTableName + " " + host_ingress_chain(addresses),
           std::string("nft elements inet ") + kTableName + " " + kEgressMap + "/" + kIngressMap + "/" +
               kSandboxInterfacesSet + " " + addresses.host_interface + ", " + kSandboxAddressesSet + " " +
               addresses.sandbox_side.to_string()};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    objects.push_back(std::string("nft set inet ") + kTableName + " " + host_name_set(addresses, i));
+  return objects;
 }
 
 nlohmann::json to_json(const RunNetwork& network) {
   nlohmann::json allow = nlohmann::json::array();
   for (const auto& rule : network.allow) allow.push_back(to_json(rule));
-  return {{"run_id", network.run_id},
+  nlohmann::json names = nlohmann::json::array();
+  for (const auto& rule : network.names) names.push_back(to_json(rule));
+  nlohmann::json json = {{"run_id", network.run_id},
           {"pool", network.pool.to_string()},
           {"slot", network.slot},
           {"slot_lock", network.slot_lock},
@@ -58,6 +100,11 @@ nlohmann::json to_json(const RunNetwork& network) {
           {"allow", allow},
           {"netns_inode", network.netns_inode},
           {"host_objects", network.host_objects()}};
+  if (!network.names.empty()) {
+    json["names"] = names;
+    json["resolver"] = to_json(network.resolver);
+  }
+  return json;
 }
 
 RunNetwork run_network_from_json(const nlohmann::json& json) {
@@ -80,6 +127,10 @@ RunNetwork run_network_from_json(const nlohmann::json& json) {
     if (json.at("host_interface").get<std::string>() != addresses->host_interface)
       throw std::runtime_error("host_interface does not match pool and slot");
     for (const auto& rule : json.at("allow")) network.allow.push_back(allow_rule_from_json(rule));
+    if (json.contains("names")) {
+      for (const auto& rule : json.at("names")) network.names.push_back(name_rule_from_json(rule));
+      network.resolver = resolver_from_json(json.at("resolver"));
+    }
     network.netns_inode = json.value("netns_inode", std::uint64_t{0});
     return network;
   } catch (const nlohmann::json::exception& error) {

@@ -16,6 +16,18 @@
 
 namespace tierbox::net {
 
+// The run's resolver (docs/network.md, "Names"): where it asks, how long an
+// answered address stays open, and how much one task may ask. From the
+// runner's tierbox.json; the upstream defaults to the host's resolv.conf.
+struct ResolverSettings {
+  Ipv4Address upstream;
+  std::uint16_t upstream_port = 53;
+  std::uint32_t min_ttl_seconds = 60;
+  std::uint32_t max_ttl_seconds = 3600;
+  std::uint32_t queries_per_second = 200;  // burst: as many again
+  std::uint32_t outstanding = 64;          // queries waiting for the upstream at once
+};
+
 struct RunNetwork {
   std::string run_id;
   Ipv4Cidr pool;
@@ -23,6 +35,8 @@ struct RunNetwork {
   std::string slot_lock;       // the run slot's lock file: held while the run (or a cleaner) owns the names
   AddressPlan addresses;       // derived from pool and slot
   std::vector<AllowRule> allow;
+  std::vector<NameRule> names;     // answered by the run's resolver (empty: no resolver)
+  ResolverSettings resolver;
   std::uint64_t netns_inode = 0;  // the sandbox's network namespace, once it exists
 
   // The host objects of this run, for people reading the record.

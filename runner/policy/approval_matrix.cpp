@@ -1,5 +1,7 @@
 #include "policy/approval_matrix.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -80,7 +82,54 @@ void read_conditions(JsonObjectReader reader, MatrixRule& rule) {
     }
   }
   if (auto expired = reader.boolean("review_expired")) rule.review_expired = *expired;
+  if (auto apply = reader.object("apply")) {
+    ApplyConditions conditions;
+    if (auto deletes = apply->boolean("deletes")) conditions.deletes = *deletes;
+    if (apply->has("files_above")) conditions.files_above = apply->unsigned_integer("files_above", 1ULL << 40);
+    if (apply->has("bytes_above")) conditions.bytes_above = apply->size("bytes_above");
+    if (auto paths = apply->string_array("paths")) conditions.paths = *paths;
+    apply->finish();
+    const bool launch_conditions = !rule.widening.empty() || rule.data_class_at_least || rule.memory_above ||
+                                   rule.cpu_above || rule.pids_above || rule.wall_time_above || !rule.network.empty() ||
+                                   rule.review_expired;
+    if (launch_conditions)
+      reader.fail("apply", "an apply rule takes only \"tiers\" besides \"apply\" (the launch conditions say nothing "
+                           "about a change set; fix: make it two rules)");
+    rule.apply = std::move(conditions);
+  }
   reader.finish();
+}
+
+bool apply_holds(const MatrixRule& rule, const ApplyFacts& facts, std::vector<std::string>& because) {
+  if (!rule.apply) return false;
+  if (!rule.tiers.empty()) {
+    if (!tier_matches(rule.tiers, facts.tier)) return false;
+    because.push_back("tier " + facts.tier);
+  }
+  const auto& conditions = *rule.apply;
+  if (conditions.deletes) {
+    if (facts.deleted.empty() == *conditions.deletes) return false;
+    because.push_back(facts.deleted.empty() ? "deletes nothing"
+                                            : "deletes " + std::to_string(facts.deleted.size()) + " entries (" +
+                                                  facts.deleted.front() + (facts.deleted.size() > 1 ? ", ..." : "") + ")");
+  }
+  if (conditions.files_above) {
+    if (facts.files <= *conditions.files_above) return false;
+    because.push_back(std::to_string(facts.files) + " entries");
+  }
+  if (conditions.bytes_above) {
+    if (facts.bytes <= *conditions.bytes_above) return false;
+    because.push_back(format_size(facts.bytes) + " written");
+  }
+  if (!conditions.paths.empty()) {
+    std::string matched;
+    for (const auto& path : facts.paths)
+      for (const auto& pattern : conditions.paths)
+        if (matched.empty() && ::fnmatch(pattern.c_str(), path.c_str(), 0) == 0) matched = path + " matches " + pattern;
+    if (matched.empty()) return false;
+    because.push_back(matched);
+  }
+  return true;
 }
 
 MatrixRule read_rule(const json& value, const std::string& file, const std::string& pointer,
@@ -110,6 +159,7 @@ MatrixRule read_rule(const json& value, const std::string& file, const std::stri
 }
 
 bool holds(const MatrixRule& rule, const LaunchPlan& plan, std::vector<std::string>& because) {
+  if (rule.apply) return false;  // an apply rule: evaluate_apply_matrix
   if (!rule.tiers.empty()) {
     if (!tier_matches(rule.tiers, plan.tier)) return false;
     because.push_back("tier " + plan.tier);
@@ -250,7 +300,10 @@ json approvals_schema() {
             "pids_above": {"type": "integer", "minimum": 0, "maximum": 4194304},
             "wall_time_above": {"$ref": "#/$defs/duration"},
             "network": {"type": "array", "items": {"enum": ["none", "allowlist", "host"]}},
-            "review_expired": {"type": "boolean"}}}}}}
+            "review_expired": {"type": "boolean"},
+            "apply": {"type": "object", "additionalProperties": false, "properties": {
+              "deletes": {"type": "boolean"}, "files_above": {"type": "integer", "minimum": 0},
+              "bytes_above": {"$ref": "#/$defs/size"}, "paths": {"type": "array", "items": {"type": "string"}}}}}}}}}
     },
     "$defs": {"group": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"}}
   })json");
@@ -308,6 +361,25 @@ MatrixDecision evaluate_matrix(const ApprovalMatrix& matrix, const LaunchPlan& p
   return decision;
 }
 
+MatrixDecision evaluate_apply_matrix(const ApprovalMatrix& matrix, const ApplyFacts& facts) {
+  if (!matrix_knows_tier(matrix, facts.tier))
+    throw Refusal("tier '" + facts.tier + "' is not in the approval matrix " + matrix.file.string() +
+                  " (tiers): nobody has decided what its applies need (fix: add it to \"tiers\" there)");
+  MatrixDecision decision;
+  for (const auto& rule : matrix.rules) {
+    std::vector<std::string> because;
+    if (apply_holds(rule, facts, because)) decision.matched.push_back({&rule, std::move(because)});
+  }
+  for (const auto& matched : decision.matched)
+    if (!decision.deciding || matched.rule->require > decision.deciding->rule->require) decision.deciding = &matched;
+  if (decision.deciding) {
+    decision.require = decision.deciding->rule->require;
+    decision.approvers = decision.deciding->rule->approvers;
+    decision.timeout = decision.deciding->rule->timeout;
+  }
+  return decision;
+}
+
 std::string MatrixDecision::describe() const {
   if (!deciding || require == Requirement::none) return "no rule requires an approval";
   std::string because;
@@ -342,6 +414,14 @@ std::string describe_conditions(const MatrixRule& rule) {
     parts.push_back("network mode " + list(modes));
   }
   if (rule.review_expired) parts.push_back(*rule.review_expired ? "the tier is past its review date" : "the tier is reviewed");
+  if (rule.apply) {
+    const auto& apply = *rule.apply;
+    if (apply.deletes) parts.push_back(*apply.deletes ? "an apply deletes files" : "an apply deletes nothing");
+    if (apply.files_above) parts.push_back("an apply changes more than " + std::to_string(*apply.files_above) + " entries");
+    if (apply.bytes_above) parts.push_back("an apply writes more than " + format_size(*apply.bytes_above));
+    if (!apply.paths.empty()) parts.push_back("an apply changes " + list(apply.paths));
+    if (parts.empty()) return "every apply";
+  }
   if (parts.empty()) return "every run";
   std::string text;
   for (const auto& part : parts) text += (text.empty() ? "when " : " and ") + part;

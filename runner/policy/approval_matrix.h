@@ -31,6 +31,25 @@ std::optional<Requirement> parse_requirement(std::string_view text);
 // How many distinct approvers the requirement needs (0, 0, 1, 2).
 int approvers_needed(Requirement requirement);
 
+// Conditions on a staged run's change set (`when.apply`, docs/staged-writes.md).
+// A rule that has them governs `tierbox apply`, never a launch; a rule
+// without them governs launches, never an apply.
+struct ApplyConditions {
+  std::optional<bool> deletes;                 // the change set deletes something
+  std::optional<std::uint64_t> files_above;    // more entries than this
+  std::optional<std::uint64_t> bytes_above;    // more bytes written than this
+  std::vector<std::string> paths;              // a changed path matches one of these globs (fnmatch, * crosses /)
+};
+
+// What an apply is about to do, for the matrix.
+struct ApplyFacts {
+  std::string tier;
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  std::vector<std::string> deleted;  // paths
+  std::vector<std::string> paths;    // every changed path
+};
+
 struct MatrixRule {
   std::string id;
   std::string origin;  // "approvals.json:/rules/2"
@@ -45,6 +64,7 @@ struct MatrixRule {
   std::optional<std::chrono::milliseconds> wall_time_above;
   std::vector<NetworkMode> network;
   std::optional<bool> review_expired;
+  std::optional<ApplyConditions> apply;  // set: an apply rule (see ApplyConditions)
   Requirement require = Requirement::none;
   std::string approvers;  // the group approvers come from (this rule's, else the matrix's)
   std::chrono::milliseconds timeout{0};  // how long a run waits for approvers (this rule's, else the matrix's)
@@ -94,6 +114,10 @@ struct MatrixDecision {
 bool matrix_knows_tier(const ApprovalMatrix& matrix, const std::string& tier);
 // Throws Refusal (126) when the matrix does not know the plan's tier.
 MatrixDecision evaluate_matrix(const ApprovalMatrix& matrix, const LaunchPlan& plan);
+
+// For `tierbox apply`: the rules with apply conditions that hold. Throws
+// Refusal when the matrix does not know the run's tier.
+MatrixDecision evaluate_apply_matrix(const ApprovalMatrix& matrix, const ApplyFacts& facts);
 
 // For `profile explain`: the rules that can apply to a tier (its tier
 // condition holds or it has none), and their conditions in words.

@@ -417,6 +417,13 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
                       " (fix: pass an existing directory)", exit_code::runner_failed);
     struct stat st {};
     if (::stat(resolved.get(), &st) != 0) throw_sys_error("stat(" + quote(resolved.get()) + ")");
+    // Through the daemon the path was read back from the fd the caller
+    // opened: the directory checked and mounted must be that one (the mount
+    // is checked against this stat in turn, stages/prepared_mounts.cpp).
+    if (request.workspace_opened &&
+        (st.st_dev != request.workspace_opened->device || st.st_ino != request.workspace_opened->inode))
+      throw Error("--workspace " + quote(resolved.get()) + " changed while the launch was being prepared (fix: run again)",
+                  exit_code::refused);
     struct statfs fs {};
     if (::statfs(resolved.get(), &fs) != 0) throw_sys_error("statfs(" + quote(resolved.get()) + ")");
     facts.workspace = WorkspaceFacts{resolved.get(), S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_dev, st.st_ino,
@@ -443,7 +450,9 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
                                    facts.rootfs_image ? facts.rootfs_image->tree : "");
   }
-  if (profile.network.mode == NetworkMode::allowlist) {
+  // Only pinned names are resolved at launch; the run's resolver answers
+  // the others during the run (a launch needs no working DNS).
+  if (profile.network.mode == NetworkMode::allowlist && profile.network.names == NameResolution::pinned) {
     for (const auto& destination : profile.network.allow)
       if (!destination.host_name.empty() && !facts.resolved_names.count(destination.host_name))
         facts.resolved_names[destination.host_name] = resolve_ipv4(destination.host_name);

@@ -93,6 +93,10 @@ struct WorkspacePlan {
   gid_t owner_gid = 0;
   dev_t device = 0;  // of the directory the policy checked; 0: not checked
   ino_t inode = 0;
+  // Writes land in a per-run overlay layer (stages/staged_overlay.h) on a
+  // tmpfs of this size (limits.disk; 0: the kernel's default, half of RAM).
+  bool staged = false;
+  std::uint64_t layer_size_bytes = 0;
 };
 
 // A name of network.allow, pinned in the sandbox's /etc/hosts to the
@@ -106,6 +110,8 @@ struct PinnedHost {
 struct EgressPlan {
   std::vector<net::AllowRule> allow;
   std::vector<PinnedHost> pinned_hosts;
+  // Names answered by the run's resolver (network.names "resolver").
+  std::vector<net::NameRule> names;
 };
 
 // One secret: a file the task finds in SecretsPlan::target.
@@ -181,6 +187,9 @@ struct LaunchPlan {
   std::optional<SecretsPlan> secrets;  // when the tier names secrets
 
   std::chrono::milliseconds wall_time{0};
+  // limits.output: stdout and stderr go through the runner, cut past this
+  // many bytes together (launch/output_relay.h); nullopt: straight to the caller.
+  std::optional<std::uint64_t> output_limit_bytes;
   std::vector<RlimitSetting> rlimits;    // applied in the child, in this order
   CgroupLimits cgroup_limits;            // enforced by the run's cgroups (stages/cgroup.h)
   std::string cgroup_parent;             // --cgroup-parent, "" for the default place

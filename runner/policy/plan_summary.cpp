@@ -46,6 +46,7 @@ json network(const LaunchPlan& plan) {
       seen.push_back(rule.origin);
       allow.push_back(rule.origin);
     }
+    for (const auto& name : plan.egress->names) allow.push_back(name.origin);
   }
   return {{"mode", to_string(plan.network)}, {"allow", allow}};
 }
@@ -76,6 +77,11 @@ json plan_summary(const LaunchPlan& plan) {
   summary["workspace"] = plan.workspace ? json{{"path", plan.workspace->host_path}, {"target", plan.workspace->target},
                                                {"writable", plan.workspace->writable}}
                                         : json(nullptr);
+  // Only staged workspaces and output limits carry these, so the digests
+  // of plans without them are what they were.
+  if (plan.workspace && plan.workspace->staged)
+    summary["workspace"]["staged"] = {{"layer_size_bytes", plan.workspace->layer_size_bytes}};
+  if (plan.output_limit_bytes) summary["output_limit_bytes"] = *plan.output_limit_bytes;
   summary["binds"] = binds(plan);
   json exposure = json::array();
   for (const auto& tree : plan.data_exposure)

@@ -262,7 +262,7 @@ std::string group_file(const Profile& profile) {
 
 std::string hosts_file(const LaunchPlan& plan) {
   std::string hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + plan.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-  if (!plan.egress) return hosts;
+  if (!plan.egress || plan.egress->pinned_hosts.empty()) return hosts;
   hosts += "# pinned by tierbox at launch (network.allow); nothing else resolves\n";
   for (const auto& pinned : plan.egress->pinned_hosts)
     for (const auto& address : pinned.addresses) hosts += address.to_string() + "\t" + pinned.name + "\n";
@@ -278,6 +278,13 @@ constexpr const char* kNoDnsResolvConf =
     "# and nothing else resolves (docs/network.md)\n"
     "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n";
 
+// With the run's resolver: it is the only server, on the sandbox's own lo
+// (docs/network.md, "Names").
+constexpr const char* kRunResolverResolvConf =
+    "# tierbox: network mode allowlist; the run's own resolver answers the allowed names\n"
+    "# and refuses every other (docs/network.md)\n"
+    "nameserver 127.0.0.53\noptions edns0 attempts:2 timeout:2\n";
+
 bool is_covered(const Profile& profile, const MountOpBuilder& builder, const std::string& path) {
   return builder.inside_bind(path) || std::any_of(profile.mounts.begin(), profile.mounts.end(),
                                                   [&](const auto& mount) { return is_under(path, mount.target); });
@@ -287,15 +294,16 @@ bool is_covered(const Profile& profile, const MountOpBuilder& builder, const std
 // something there itself.
 void plan_etc(const Profile& profile, LaunchPlan& plan, MountOpBuilder& builder) {
   const bool allowlist = plan.network == NetworkMode::allowlist;
+  const bool run_resolver = allowlist && plan.egress && !plan.egress->names.empty();
   std::vector<std::pair<std::string, std::string>> files = {
       {"/etc/passwd", passwd_file(profile)},
       {"/etc/group", group_file(profile)},
       {"/etc/hostname", plan.hostname + "\n"},
       {"/etc/hosts", hosts_file(plan)},
       {"/etc/nsswitch.conf", std::string("passwd: files\ngroup: files\nshadow: files\nhosts: ") +
-                                 (allowlist ? "files\n" : "files dns\n")},
+                                 (allowlist && !run_resolver ? "files\n" : "files dns\n")},
   };
-  if (allowlist) files.emplace_back("/etc/resolv.conf", kNoDnsResolvConf);
+  if (allowlist) files.emplace_back("/etc/resolv.conf", run_resolver ? kRunResolverResolvConf : kNoDnsResolvConf);
   for (const auto& [path, content] : files) {
     if (is_covered(profile, builder, path)) continue;
     builder.make_parents(path);
@@ -310,8 +318,9 @@ void plan_etc(const Profile& profile, LaunchPlan& plan, MountOpBuilder& builder)
   }
 }
 
-// Mode allowlist: the allow list with every name replaced by the addresses
-// the host resolved at launch. A name never opens an always-denied range
+// Mode allowlist: the allow list's addresses and blocks, and its names:
+// for the run's resolver (the default), or replaced by the addresses the
+// host resolved at launch (network.names "pinned"). A name never opens an always-denied range
 // (DNS rebinding: a public name answering 169.254.169.254 or 10.0.0.5).
 EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
   EgressPlan egress;
@@ -321,6 +330,10 @@ EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
       continue;
     }
     const auto& name = destination.host_name;
+    if (profile.network.names == NameResolution::resolver) {
+      egress.names.push_back({name, destination.ports, destination.protocol, destination.text});
+      continue;
+    }
     auto resolved = host.resolved_names.find(name);
     if (resolved == host.resolved_names.end() || resolved->second.empty())
       throw Error("network.allow " + quote(destination.text) + ": " + name + " was not resolved at launch",
@@ -455,6 +468,20 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
   check_secrets(profile, request);
   if (request.workspace && host.workspace && !host.workspace->is_directory)
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not a directory");
+  // A required limits.disk cannot hold where the task writes the host's
+  // disk directly (the tier's own writable mounts are refused at load).
+  if (profile.limits.disk.value && profile.limits.disk.required)
+    for (const auto& bind : request.binds)
+      if (bind.writable)
+        throw Refusal("--bind-rw " + bind.source + ":" + bind.target + ": tier '" + profile.name +
+                      "' limits.disk cannot be enforced on a writable bind (ext4 without quotas has no per-task "
+                      "limit; fix: --bind, or a tier whose disk limit is {\"value\": ..., \"required\": false})");
+  // Through the daemon: a caller hands the task only what it can reach
+  // itself, and a writable workspace only if it may write there.
+  if (request.workspace && host.workspace && profile.workspace.writable && request.workspace_writable_by_caller == false)
+    throw Refusal("--workspace " + host.workspace->canonical_path + ": not writable by " +
+                  (request.caller.user_name.empty() ? "uid " + std::to_string(request.caller.uid) : request.caller.user_name) +
+                  ", and tier '" + profile.name + "' mounts its workspace writable (fix: pass a directory you can write to)");
   // The kernel's views of itself (a host /proc lists every process and its
   // command line) are never a workspace or a bind, whatever the inventory
   // says: not a caller's (refused, 126), and not a tier's either (a bad
@@ -698,7 +725,10 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
                                    profile.workspace.writable, host.workspace->owner_uid,
                                    host.workspace->owner_gid,    host.workspace->device,
                                    host.workspace->inode};
+    plan.workspace->staged = profile.workspace.staged;
+    if (plan.workspace->staged) plan.workspace->layer_size_bytes = profile.limits.disk.value.value_or(0);
   }
+  plan.output_limit_bytes = profile.limits.output_bytes;
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
   if (request.container) plan.cwd = request.container->cwd;
   // Network mode none restricts no TCP port: its namespace has only lo,

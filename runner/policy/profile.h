@@ -37,6 +37,10 @@ struct Profile {
   std::string hostname = "sandbox";
   std::uint64_t shm_size_bytes = 16ULL << 20;
   std::uint32_t pass_fds = 0;  // how many fds `run --pass-fd` may pass to the task
+  // Who may use the tier (policy/tier_access.h): user and group names; both
+  // empty lets everyone who can reach the runner use it.
+  std::vector<std::string> allowed_users;
+  std::vector<std::string> allowed_groups;
   TaskUserSpec user;
   RootfsSpec rootfs;             // host, or a store image (sections/filesystem.h)
   std::vector<MountSpec> mounts;

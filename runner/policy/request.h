@@ -25,6 +25,20 @@ struct CallerIdentity {
   // is for. It grants only control of this run (policy/control_permission.h),
   // which root could grant anyway; never read from a non-root caller.
   std::optional<uid_t> sudo_uid;
+  // Every group the caller is in (primary and supplementary): for the
+  // daemon's callers from the kernel (SO_PEERGROUPS); the tier's
+  // allowed_groups are matched against them (policy/tier_access.h).
+  std::vector<gid_t> groups;
+  // Whether the caller itself reached tierbox through the daemon (as an
+  // unprivileged user) rather than as root.
+  bool through_daemon = false;
+};
+
+// The file the caller opened as its workspace (the daemon's client sends the
+// fd): the directory the policy checks must be that one.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
 };
 
 // --bind SRC:TARGET / --bind-rw SRC:TARGET: a host path the caller asks to
@@ -58,6 +72,10 @@ struct TaskRequest {
   std::optional<std::string> tier;                    // --tier
   std::optional<std::filesystem::path> profile_file;  // --profile
   std::optional<std::filesystem::path> workspace;     // --workspace, as given
+  // Through the daemon: the workspace fd's identity, and whether the caller
+  // may write to it (a writable tier workspace needs that).
+  std::optional<FileIdentity> workspace_opened;
+  std::optional<bool> workspace_writable_by_caller;
   std::optional<std::chrono::milliseconds> timeout;   // --timeout
   std::optional<std::string> cgroup_parent;            // --cgroup-parent
   std::vector<std::pair<std::string, std::string>> env_overrides;  // --env

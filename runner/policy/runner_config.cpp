@@ -1,6 +1,8 @@
 #include "policy/runner_config.h"
 
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "common/errors.h"
 #include "policy/json_reader.h"
@@ -65,6 +67,29 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
       }
       pool->finish();
     }
+    if (auto upstream = reader.string("dns_upstream")) {
+      config.dns_upstream = parse_dns_upstream(*upstream);
+      if (!config.dns_upstream) reader.fail("dns_upstream", "expected an IPv4 address, optionally with a port, e.g. \"192.0.2.53\" or \"192.0.2.53:5353\"");
+    }
+    if (auto minimum = reader.unsigned_integer("dns_min_ttl_seconds", 86400)) config.dns_min_ttl_seconds = static_cast<std::uint32_t>(*minimum);
+    if (auto maximum = reader.unsigned_integer("dns_max_ttl_seconds", 7 * 86400)) {
+      if (*maximum == 0) reader.fail("dns_max_ttl_seconds", "must be at least 1");
+      config.dns_max_ttl_seconds = static_cast<std::uint32_t>(*maximum);
+    }
+    if (config.dns_min_ttl_seconds > config.dns_max_ttl_seconds)
+      reader.fail("dns_min_ttl_seconds", "is above dns_max_ttl_seconds (fix: lower it, or raise dns_max_ttl_seconds)");
+    if (auto rate = reader.unsigned_integer("dns_queries_per_second", 100000)) {
+      if (*rate == 0) reader.fail("dns_queries_per_second", "must be at least 1");
+      config.dns_queries_per_second = static_cast<std::uint32_t>(*rate);
+    }
+    if (auto outstanding = reader.unsigned_integer("dns_outstanding", 4096)) {
+      if (*outstanding == 0) reader.fail("dns_outstanding", "must be at least 1");
+      config.dns_outstanding = static_cast<std::uint32_t>(*outstanding);
+    }
+    if (auto retention = reader.duration("staged_retention")) {
+      if (retention->count() <= 0) reader.fail("staged_retention", "expected a positive duration, e.g. \"7d\"");
+      config.staged_retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+    }
     reader.finish();
     if (net::pool_capacity(config.network_pool) < config.max_concurrent_runs)
       throw ConfigError(file.string(), "/network_pool",
@@ -76,6 +101,33 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
     break;
   }
   return config;
+}
+
+std::optional<DnsUpstream> parse_dns_upstream(const std::string& text) {
+  const auto colon = text.find(':');
+  auto address = net::parse_ipv4(text.substr(0, colon));
+  if (!address) return std::nullopt;
+  DnsUpstream upstream{*address, 53};
+  if (colon != std::string::npos) {
+    const auto digits = text.substr(colon + 1);
+    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    const auto port = std::stoul(digits);
+    if (port == 0 || port > 65535) return std::nullopt;
+    upstream.port = static_cast<std::uint16_t>(port);
+  }
+  return upstream;
+}
+
+std::optional<DnsUpstream> host_resolver(const std::filesystem::path& resolv_conf) {
+  std::ifstream in(resolv_conf);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string keyword, value;
+    if (!(words >> keyword >> value) || keyword != "nameserver") continue;
+    if (auto address = net::parse_ipv4(value)) return DnsUpstream{*address, 53};
+  }
+  return std::nullopt;
 }
 
 }  // namespace tierbox::policy

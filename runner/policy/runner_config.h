@@ -5,8 +5,11 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,11 @@
 #include "net/ipv4.h"
 
 namespace tierbox::policy {
+
+struct DnsUpstream {
+  net::Ipv4Address address;
+  std::uint16_t port = 53;
+};
 
 struct RunnerConfig {
   std::string default_tier = "untrusted";
@@ -58,9 +66,29 @@ struct RunnerConfig {
     const auto found = warm_pool_tiers.find(tier);
     return found == warm_pool_tiers.end() ? warm_pool_size : found->second;
   }
+  // The run's resolver (allowlist tiers with names, docs/network.md): the
+  // upstream it asks (unset: the first IPv4 nameserver of the host's
+  // resolv.conf), the bounds of an opened address's lifetime, and how much
+  // one task may ask.
+  std::optional<DnsUpstream> dns_upstream;
+  std::filesystem::path host_resolv_conf = "/etc/resolv.conf";
+  std::uint32_t dns_min_ttl_seconds = 60;
+  std::uint32_t dns_max_ttl_seconds = 3600;
+  // 200 a second: a package manager fetching in parallel asks A and AAAA
+  // for every connection (glibc caches nothing), far below a flood.
+  std::uint32_t dns_queries_per_second = 200;
+  std::uint32_t dns_outstanding = 64;
+  // How long `tierbox gc` keeps a staged run's layer (docs/staged-writes.md);
+  // the layer is memory (a tmpfs), so it is not kept forever.
+  std::chrono::hours staged_retention{24 * 7};
   std::filesystem::path source;  // the file it came from, if any
 };
 
 RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs);
+
+// "192.0.2.53" or "192.0.2.53:5353".
+std::optional<DnsUpstream> parse_dns_upstream(const std::string& text);
+// The first IPv4 nameserver of a resolv.conf (port 53); nullopt if none.
+std::optional<DnsUpstream> host_resolver(const std::filesystem::path& resolv_conf);
 
 }  // namespace tierbox::policy

@@ -1,5 +1,8 @@
 #include "service/run_task.h"
 
+#include "service/output_relay.h"
+#include "staged/operations.h"
+
 #include "approval/gate.h"
 #include "audit/audit_log.h"
 #include "audit/launch_audit.h"
@@ -8,12 +11,14 @@
 #include "common/logging.h"
 #include "common/run_id.h"
 #include "common/units.h"
+#include "common/users.h"
 #include "policy/data_classes.h"
 #include "policy/host_facts.h"
 #include "policy/plan_summary.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "policy/tier_access.h"
 
 namespace tierbox::service {
 namespace {
@@ -57,7 +62,8 @@ struct Governed {
 // the decision. A denial is written at once and thrown (126) with the line
 // naming the rule; an allowed launch's records wait for the start record.
 void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
-                        const policy::RunnerConfig& config, const std::string& grant_file, audit::LaunchAudit& trail) {
+                        const policy::RunnerConfig& config, const std::string& grant_file, const TaskInput& input,
+                        audit::LaunchAudit& trail) {
   const auto& plan = governed.plan;
   policy::MatrixDecision matrix_decision;
   try {
@@ -69,6 +75,9 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
   approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
   if (!grant_file.empty()) gate.grant_file = grant_file;
+  gate.cancel_fd = input.cancel_fd;
+  gate.notice_fd = input.stdio[2];
+  gate.terminal = !input.requester;
   const auto decision = approval::obtain_approval(gate, trail);
   trail.queue(audit::decision_record(trail.context(), decision));
   if (!decision.allowed) {
@@ -78,14 +87,28 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   logging::step("approval: {} ({})", decision.how, decision.reason);
 }
 
-void warn_about_workspace(const launch::Outcome& outcome) {
+// The task of a staged run has ended: its layer waits for review. Returns
+// the line the caller sees.
+std::string note_staged(const std::filesystem::path& state_dir, const std::string& run_id) {
+  try {
+    staged::mark_staged_run_ended(state_dir, run_id);
+    return "staged: the task's changes wait for review: tierbox changes " + run_id + " (then apply or discard)";
+  } catch (const Error& error) {
+    return std::string("staged: ") + error.what() + " (`tierbox gc` marks the layer staged)";
+  }
+}
+
+// The warnings about what the task left in a writable workspace, as printed.
+std::vector<std::string> workspace_warnings(const launch::Outcome& outcome) {
+  std::vector<std::string> lines;
   for (const auto& warning : outcome.workspace_warnings) {
     if (warning.kind == launch::WorkspaceWarning::Kind::nested_repository)
-      logging::warn("workspace: {}; git on this host runs its config and hooks (git status recurses into it): inspect or "
-                    "remove it before running git here (docs/threat-model.md)", warning.text);
+      lines.push_back("workspace: " + warning.text + "; git on this host runs its config and hooks (git status recurses into it): inspect or "
+                      "remove it before running git here (docs/threat-model.md)");
     else
-      logging::warn("workspace: {} (docs/threat-model.md)", warning.text);
+      lines.push_back("workspace: " + warning.text + " (docs/threat-model.md)");
   }
+  return lines;
 }
 
 // One run, from the request to its end record; the state the steps share.
@@ -111,7 +134,8 @@ class TaskRun {
  private:
   // Everything up to the task's end; false for a dry run (nothing launched).
   bool launch_governed() {
-    const auto config = policy::load_runner_config(settings_.config_dirs);
+    auto config = policy::load_runner_config(settings_.config_dirs);
+    if (!settings_.state_dir.empty()) config.state_dir = settings_.state_dir;
     if (!input_.tier.empty() && !input_.profile_file.empty())
       throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
     if (settings_.dry_run && !settings_.grant_file.empty())
@@ -119,10 +143,12 @@ class TaskRun {
     // The one place the default tier is picked.
     const std::string tier = input_.tier.empty() ? config.default_tier : input_.tier;
     const auto log_path = audit::audit_log_path(settings_.audit_log, config.audit_log);
-    audit::RunContext run_context{result_.context.run_id, audit::current_identity(), audit::host_name(),
+    audit::RunContext run_context{result_.context.run_id,
+                                  input_.requester ? input_.requester->identity : audit::current_identity(),
+                                  audit::host_name(),
                                   input_.profile_file.empty() ? tier : input_.profile_file.string(), input_.argv, {}};
     std::error_code ec;
-    run_context.cwd = std::filesystem::current_path(ec).string();
+    run_context.cwd = input_.requester ? input_.requester->cwd : std::filesystem::current_path(ec).string();
     run_context.container_id = input_.container_id;
     run_context.image_digest = input_.image_digest;
     const audit::AuditLog log(log_path, config.audit_syslog);
@@ -139,6 +165,11 @@ class TaskRun {
       run_context.tier = profile.name;
       const auto inventory = policy::load_data_classes(settings_.config_dirs);
       auto request = input_.make_request();
+      if (const auto refusal = policy::tier_access_refusal(profile, request.caller, [](const std::string& name) {
+            return group_id(name);
+          });
+          !refusal.empty())
+        throw Refusal(refusal);
       request.rootfs_store = config.rootfs_dir;  // where image tiers find their images
       const policy::LinuxHostView host;
       const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
@@ -156,28 +187,44 @@ class TaskRun {
       throw;
     }
     const auto& plan = governed->plan;
-    for (const auto& override_text : plan.overrides) logging::warn("{}", override_text);
+    for (const auto& override_text : plan.overrides) warn(override_text);
     result_.context.rlimits = plan.rlimits;
     wall_time_ = plan.wall_time;
 
     trail_.emplace(log, run_context);
-    pass_approval_gate(*governed, *matrix, config, settings_.grant_file, *trail_);
+    pass_approval_gate(*governed, *matrix, config, settings_.grant_file, input_, *trail_);
 
     launch::LaunchHooks hooks;
     // What `tierbox gc` needs to close the trail of a run whose runner died.
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
+    hooks.stdio = input_.stdio;
+    hooks.relay_signals = input_.relay_signals;
+    // limits.output: the sandbox's stdout and stderr are the relay's pipes
+    // (output_relay.h), copied to the caller's.
+    std::optional<OutputRelay> relay;
+    if (plan.output_limit_bytes) {
+      relay.emplace(*plan.output_limit_bytes, input_.stdio[1], input_.stdio[2]);
+      hooks.stdio[1] = relay->task_stdout();
+      hooks.stdio[2] = relay->task_stderr();
+    }
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
+      if (relay) relay->start();
       trail_->started(plan, governed->digest, pid, cgroups);
-      if (input_.before_release) input_.before_release(pid);
+      if (input_.on_start) input_.on_start(pid);
     };
     hooks.after_end = [&](const launch::Outcome& ended) {
       try {
-        trail_->ended(ended, ended.exit_status(), task_error(ended, wall_time_));
+        trail_->ended(ended, ended.exit_status(), end_error(ended));
       } catch (const Error& failed) {
         end_failure_ = failed.what();
       }
     };
     result_.outcome = launcher_.launch(plan, config, hooks);
+    if (relay) {
+      const auto report = relay->finish();
+      result_.context.output = launch::OutputLimitResult{report.limit, report.bytes, report.cut};
+    }
+    if (plan.workspace && plan.workspace->staged) warn(note_staged(config.state_dir, plan.run_id));
     return true;
   }
 
@@ -206,9 +253,9 @@ class TaskRun {
     auto& context = result_.context;
     const auto& outcome = result_.outcome;
     context.exit_status = outcome.exit_status();
-    context.error = task_error(outcome, wall_time_);
+    context.error = end_error(outcome);
     if (!context.error.empty()) logging::error("{}", context.error);
-    warn_about_workspace(outcome);
+    for (const auto& line : workspace_warnings(outcome)) warn(line);
     try {
       trail_->ended(outcome, context.exit_status, context.error);  // when the launch ended before the after_end hook
     } catch (const Error& failed) {
@@ -222,6 +269,20 @@ class TaskRun {
     logging::error("{}", text);
     if (context.exit_status == 0) context.exit_status = exit_code::runner_failed;
     context.error = context.error.empty() ? text : context.error + "; " + text;
+  }
+
+  // Printed here and kept for an entry point whose caller is elsewhere.
+  void warn(const std::string& line) {
+    logging::warn("{}", line);
+    result_.warnings.push_back(line);
+  }
+
+  // How the task ended, with why the entry point stopped it if it did.
+  std::string end_error(const launch::Outcome& outcome) const {
+    auto text = task_error(outcome, wall_time_);
+    const auto stopped = input_.stop_reason ? input_.stop_reason() : std::string();
+    if (stopped.empty()) return text;
+    return text.empty() ? stopped : stopped + "; " + text;
   }
 
   const TaskInput& input_;

@@ -6,12 +6,14 @@
 // an exit status; none of them sequences policy, approval or audit itself.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "launch/outcome.h"
 #include "launch/result.h"
 #include "policy/approval_matrix.h"
@@ -34,12 +36,33 @@ struct TaskInput {
   // The OCI runtime mode (runner/oci): named in every audit record of the run.
   std::string container_id;
   std::string image_digest;
-  // The OCI runtime mode's create/start split: called once the sandbox exists
-  // and the start record is on disk, before the task may start (launch
-  // hooks' before_start, so the sandbox waits at sync #2, before its last
-  // setup steps and the execve). It returns when the task may start; when it
-  // throws, the sandbox is killed and the run ends with that error.
-  std::function<void(pid_t sandbox_pid)> before_release;
+
+  // Who asked, when it is not this process: the daemon's caller, from the
+  // kernel (SO_PEERCRED). Every audit record names it. None: this process's
+  // own user and working directory.
+  struct Requester {
+    audit::Identity identity;
+    std::string cwd;
+  };
+  std::optional<Requester> requester;
+  // The task's fds 0-2 (the daemon's caller's, received over its socket).
+  std::array<int, 3> stdio{0, 1, 2};
+  // false: the entry point relays its caller's signals itself (on_start
+  // gives it the sandbox's init).
+  bool relay_signals = true;
+  // Readable when the entry point cancels a wait for approvers (the
+  // daemon's client went away); -1: this process's SIGINT/SIGTERM/SIGHUP.
+  int cancel_fd = -1;
+  // Called with the host pid of the sandbox's init once its start record is
+  // on disk and before the task may start (launch hooks' before_start, so
+  // the sandbox waits at sync #2, before its last setup steps and the
+  // execve); the OCI runtime mode's create/start split returns from it when
+  // the task may start. Throwing kills the sandbox and the run ends with
+  // that error.
+  std::function<void(pid_t)> on_start;
+  // Why the entry point stopped the task (the client disconnected), "" when
+  // it did not; the end record and the result name it.
+  std::function<std::string()> stop_reason;
 };
 
 // What the entry point resolved about where the run's state lives.
@@ -48,6 +71,9 @@ struct RunSettings {
   std::string audit_log;   // as asked (--audit-log); "" = TIERBOX_AUDIT_LOG, tierbox.json, the default
   std::string grant_file;  // a signed grant instead of asking a person; "" = none
   bool dry_run = false;    // plan and matrix only: nothing is launched, filed or recorded
+  // The daemon's --state-dir: run registry, slots and control sockets there
+  // instead of tierbox.json's state_dir. "" = as configured.
+  std::filesystem::path state_dir;
 };
 
 // `--dry-run`: what the entry point prints.
@@ -66,6 +92,9 @@ struct TaskResult {
   // "" when it simply exited).
   bool runner_error = false;
   std::optional<DryRun> dry_run;
+  // The warnings printed on the way (overrides, the workspace review): the
+  // daemon sends them to its caller.
+  std::vector<std::string> warnings;
   [[nodiscard]] int exit_status() const { return context.exit_status; }
 };
 

@@ -139,8 +139,9 @@ std::filesystem::path network_helper_path() {
   return self.parent_path() / "tierbox-net";
 }
 
-net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const net::Ipv4Cidr& pool, unsigned slot,
+net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const policy::RunnerConfig& config, unsigned slot,
                                  const std::string& run_id, const std::filesystem::path& slot_lock) {
+  const auto& pool = config.network_pool;
   auto addresses = net::address_plan_for_slot(pool, slot);
   if (!addresses)
     throw Error("run slot " + std::to_string(slot) + " has no subnet in network_pool " + pool.to_string() +
@@ -159,6 +160,20 @@ net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const net::Ip
   network.slot_lock = slot_lock.string();
   network.addresses = *addresses;
   network.allow = egress.allow;
+  network.names = egress.names;
+  if (!network.names.empty()) {
+    const auto upstream = config.dns_upstream ? config.dns_upstream : policy::host_resolver(config.host_resolv_conf);
+    if (!upstream)
+      throw Error("network.allow names need an upstream resolver: " + config.host_resolv_conf.string() +
+                      " names no IPv4 nameserver (fix: set dns_upstream in tierbox.json, e.g. \"192.0.2.53\")",
+                  exit_code::runner_failed);
+    network.resolver.upstream = upstream->address;
+    network.resolver.upstream_port = upstream->port;
+    network.resolver.min_ttl_seconds = config.dns_min_ttl_seconds;
+    network.resolver.max_ttl_seconds = config.dns_max_ttl_seconds;
+    network.resolver.queries_per_second = config.dns_queries_per_second;
+    network.resolver.outstanding = config.dns_outstanding;
+  }
   return network;
 }
 

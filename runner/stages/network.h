@@ -18,16 +18,18 @@
 #include "net/report.h"
 #include "net/run_network.h"
 #include "policy/launch_plan.h"
+#include "policy/runner_config.h"
 
 namespace tierbox::stages {
 
 // tierbox-net, installed next to the tierbox executable.
 std::filesystem::path network_helper_path();
 
-// The run's network: its /30 from the pool by run slot, and the allow rules.
+// The run's network: its /30 from the pool (config.network_pool) by run
+// slot, the allow rules, and with names the run's resolver's settings.
 // Throws Refusal when an allowed block overlaps the pool, Error when the
-// pool has no subnet for the slot.
-net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const net::Ipv4Cidr& pool, unsigned slot,
+// pool has no subnet for the slot or no upstream resolver is known.
+net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const policy::RunnerConfig& config, unsigned slot,
                                  const std::string& run_id, const std::filesystem::path& slot_lock);
 
 // One allowlist run's helper.

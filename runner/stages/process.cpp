@@ -1,5 +1,6 @@
 #include "stages/process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -71,12 +72,17 @@ bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& fai
 }
 
 void check_standard_fds(const std::array<int, 3>& fds) {
-  for (int fd : fds) {
+  for (std::size_t index = 0; index < fds.size(); ++index) {
+    const int fd = fds[index];
     struct stat st {};
     // main() puts /dev/null on a closed 0-2; the daemon passes open fds.
-    if (::fstat(fd, &st) != 0) throw_sys_error("fstat(fd " + std::to_string(fd) + ", the task's standard fds)");
-    if (S_ISDIR(st.st_mode))
-      throw Error("fd " + std::to_string(fd) +
+    if (::fstat(fd, &st) != 0)
+      throw_sys_error("fstat(fd " + std::to_string(fd) + " for the task's fd " + std::to_string(index) + ")");
+    // A received O_PATH fd is refused as well: fstat of one to a directory says
+    // directory, and one to anything else is of no use as stdio.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (S_ISDIR(st.st_mode) || (flags >= 0 && (flags & O_PATH) == O_PATH))
+      throw Error("fd " + std::to_string(index) +
                       " is a directory; it would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
                   exit_code::runner_failed);
   }

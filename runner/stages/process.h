@@ -35,9 +35,11 @@ bool apply_rlimits(const policy::RlimitSetting* rlimits, std::size_t count, Chil
 bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& failure) noexcept;
 
 // Parent, before the run's inputs are sent: these fds become the task's 0, 1
-// and 2. A directory among them (a caller can hand one over) would be a path
-// out of the new root, like the leaked fd of CVE-2024-21626; refuse it, and a
-// closed one. Throws Error.
+// and 2 (the daemon's are the caller's, received over its socket). A
+// directory among them (a caller can hand one over) would be a path out of
+// the new root, like the leaked fd of CVE-2024-21626; refuse it, an O_PATH fd
+// (of no use as stdio, and fstat hides what it names) and a closed one.
+// Throws Error.
 void check_standard_fds(const std::array<int, 3>& fds);
 
 // Overwrites the memory behind /proc/self/cmdline and /proc/self/environ (the

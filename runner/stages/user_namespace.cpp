@@ -79,12 +79,26 @@ UniqueFd create_idmap_user_namespace(uid_t from_uid, gid_t from_gid, uid_t to_ui
   }
 }
 
+namespace {
+
+// The raw system calls, not glibc's wrappers: in a process with several
+// threads (the daemon) glibc makes setgroups/setresuid/setresgid apply to
+// every thread, signalling each and waiting on a futex for its answer. The
+// child of clone3 has a copy of that thread list but none of the threads, so
+// the wrapper would wait forever. The syscall changes this process only,
+// which is all the child has.
+int set_groups_none() { return static_cast<int>(::syscall(SYS_setgroups, 0, nullptr)); }
+int set_gid(gid_t gid) { return static_cast<int>(::syscall(SYS_setresgid, gid, gid, gid)); }
+int set_uid(uid_t uid) { return static_cast<int>(::syscall(SYS_setresuid, uid, uid, uid)); }
+
+}  // namespace
+
 bool become_setup_root(ChildFailure& failure) noexcept {
   // Until now the child has the host's uid 0, which is unmapped here: it
   // could not even create a file. Inside root (host setup_root) can.
-  if (::setgroups(0, nullptr) != 0) return failure.fail_errno("setgroups(0, NULL)");
-  if (::setresgid(0, 0, 0) != 0) return failure.fail_errno("setresgid(0, 0, 0)");
-  if (::setresuid(0, 0, 0) != 0) return failure.fail_errno("setresuid(0, 0, 0)");
+  if (set_groups_none() != 0) return failure.fail_errno("setgroups(0, NULL)");
+  if (set_gid(0) != 0) return failure.fail_errno("setresgid(0, 0, 0)");
+  if (set_uid(0) != 0) return failure.fail_errno("setresuid(0, 0, 0)");
   return true;
 }
 
@@ -101,12 +115,12 @@ bool forbid_nested_user_namespaces(ChildFailure& failure) noexcept {
 }
 
 bool become_task_user(uid_t uid, gid_t gid, ChildFailure& failure) noexcept {
-  if (::setgroups(0, nullptr) != 0) return failure.fail_errno("setgroups(0, NULL)");
-  if (::setresgid(gid, gid, gid) != 0) {
+  if (set_groups_none() != 0) return failure.fail_errno("setgroups(0, NULL)");
+  if (set_gid(gid) != 0) {
     failure.record(errno).add("setresgid(").add_number(gid).add(")");
     return false;
   }
-  if (::setresuid(uid, uid, uid) != 0) {
+  if (set_uid(uid) != 0) {
     failure.record(errno).add("setresuid(").add_number(uid).add(")");
     return false;
   }

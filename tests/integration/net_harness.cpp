@@ -158,6 +158,11 @@ bool TestHost::wait_for_connections(std::uint16_t tcp_port, int count) const {
   return true;
 }
 
+void TestHost::set_datagram_handler(std::uint16_t udp_port, DatagramHandler handler) {
+  std::lock_guard lock(mutex_);
+  handlers_[udp_port] = std::move(handler);
+}
+
 long TestHost::received_bytes(std::uint16_t port) const {
   std::lock_guard lock(mutex_);
   auto it = received_.find(port);
@@ -211,9 +216,17 @@ void TestHost::serve(int stop_fd) {
         socklen_t length = sizeof peer;
         ssize_t n = ::recvfrom(endpoint.fd, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&peer), &length);
         if (n > 0) {
-          ::sendto(endpoint.fd, buffer, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&peer), length);
-          std::lock_guard lock(mutex_);
-          received_[endpoint.port] += n;
+          DatagramHandler handler;
+          {
+            std::lock_guard lock(mutex_);
+            received_[endpoint.port] += n;
+            if (auto it = handlers_.find(endpoint.port); it != handlers_.end()) handler = it->second;
+          }
+          if (!handler) {
+            ::sendto(endpoint.fd, buffer, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&peer), length);
+          } else if (auto reply = handler(std::string(buffer, static_cast<std::size_t>(n)))) {
+            ::sendto(endpoint.fd, reply->data(), reply->size(), 0, reinterpret_cast<sockaddr*>(&peer), length);
+          }
         }
       }
     }
@@ -232,6 +245,28 @@ HostListener::HostListener() {
 }
 
 HostListener::~HostListener() { ::close(fd_); }
+
+std::string connect_from_host(const std::string& address, std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_in target {};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(port);
+  ::inet_pton(AF_INET, address.c_str(), &target.sin_addr);
+  std::string outcome = "ok";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
+    if (errno != EINPROGRESS) {
+      outcome = strerrorname_np(errno);
+    } else {
+      struct pollfd wait_for {fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t length = sizeof err;
+      if (::poll(&wait_for, 1, 2000) != 1) outcome = "timeout";
+      else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length) == 0 && err != 0) outcome = strerrorname_np(err);
+    }
+  }
+  ::close(fd);
+  return outcome;
+}
 
 std::string host_ipv4_address() {
   struct ifaddrs* all = nullptr;
@@ -293,10 +328,12 @@ std::vector<std::string> nft_lines_of_pool(const std::string& tag_prefix, const 
       kind = match[1].str();
       name = match[2].str();
     }
-    const bool ours = kind == "chain" ? name.find("sandbox-" + tag_prefix) == 0
-                                      : std::any_of(markers.begin(), markers.end(), [&](const std::string& marker) {
+    // Chains and the per-run sets are named after the run; the shared
+    // maps' and sets' lines name its interface or address.
+    const bool ours = name.find("sandbox-" + tag_prefix) == 0 ||
+                      (kind != "chain" && std::any_of(markers.begin(), markers.end(), [&](const std::string& marker) {
                                           return line.find(marker) != std::string::npos;
-                                        });
+                                        }));
     if (depth >= 1 && !kind.empty() && ours) found.push_back(line);
     depth += static_cast<int>(std::count(line.begin(), line.end(), '{')) -
              static_cast<int>(std::count(line.begin(), line.end(), '}'));

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -47,6 +48,10 @@ class TestHost {
   [[nodiscard]] long received_bytes(std::uint16_t port) const;
   // Waits (up to 5 s) until the server has accepted at least count connections on the port.
   bool wait_for_connections(std::uint16_t tcp_port, int count) const;
+  // Datagrams on udp_port get the handler's reply instead of their echo
+  // (nullopt: no reply). Called on the server's thread.
+  using DatagramHandler = std::function<std::optional<std::string>(const std::string& request)>;
+  void set_datagram_handler(std::uint16_t udp_port, DatagramHandler handler);
 
  private:
   void serve(int stop_fd);
@@ -70,6 +75,7 @@ class TestHost {
   mutable std::mutex mutex_;
   std::map<std::uint16_t, int> connections_;
   std::map<std::uint16_t, long> received_;
+  std::map<std::uint16_t, DatagramHandler> handlers_;
 };
 
 // A TCP listener on the host itself (0.0.0.0, an ephemeral port), accepting
@@ -84,6 +90,9 @@ class HostListener {
   int fd_ = -1;
   std::uint16_t port_ = 0;
 };
+
+// A TCP connect from the host itself (the controls): "ok", "timeout" or the errno name.
+std::string connect_from_host(const std::string& address, std::uint16_t port);
 
 // The host's first IPv4 address that is not loopback (its "own address").
 std::string host_ipv4_address();

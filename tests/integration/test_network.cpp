@@ -66,29 +66,6 @@ NetworkRun run_network_probe(const std::string& profile, const std::vector<std::
   return run;
 }
 
-// A TCP connect from the host itself (the control): "ok" or what failed.
-std::string connect_from_host(const std::string& address, std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  struct sockaddr_in target {};
-  target.sin_family = AF_INET;
-  target.sin_port = htons(port);
-  ::inet_pton(AF_INET, address.c_str(), &target.sin_addr);
-  std::string outcome = "ok";
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
-    if (errno != EINPROGRESS) {
-      outcome = strerrorname_np(errno);
-    } else {
-      struct pollfd wait_for {fd, POLLOUT, 0};
-      int err = 0;
-      socklen_t length = sizeof err;
-      if (::poll(&wait_for, 1, 2000) != 1) outcome = "timeout";
-      else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length) == 0 && err != 0) outcome = strerrorname_np(err);
-    }
-  }
-  ::close(fd);
-  return outcome;
-}
-
 std::set<std::string> strings_of(const json& array) {
   std::set<std::string> values;
   for (const auto& item : array) values.insert(item.get<std::string>());
@@ -240,7 +217,7 @@ struct NamesFixture {
 
 BOOST_FIXTURE_TEST_CASE(pinned_names_resolve_to_the_launch_address_and_nothing_else_resolves, NamesFixture) {
   write_hosts(pinned.address());
-  const auto profile = write_network_profile(files, "named", {{"mode", "allowlist"}, {"allow", {"svc.tierbox.test:8080/tcp"}}});
+  const auto profile = write_network_profile(files, "named", {{"mode", "allowlist"}, {"names", "pinned"}, {"allow", {"svc.tierbox.test:8080/tcp"}}});
   const auto prefix = with_hosts_file(hosts_file, nsswitch_file);
   // By name: the pinned host answers; a name the host knows but the tier
   // does not list does not resolve at all.
@@ -273,7 +250,7 @@ BOOST_FIXTURE_TEST_CASE(pinned_names_resolve_to_the_launch_address_and_nothing_e
 
 BOOST_FIXTURE_TEST_CASE(a_name_that_resolves_into_a_denied_range_is_refused, NamesFixture) {
   write_hosts(pinned.address());
-  const auto profile = write_network_profile(files, "meta", {{"mode", "allowlist"}, {"allow", {"meta.tierbox.test:80/tcp"}}});
+  const auto profile = write_network_profile(files, "meta", {{"mode", "allowlist"}, {"names", "pinned"}, {"allow", {"meta.tierbox.test:80/tcp"}}});
   std::vector<std::string> argv = with_hosts_file(hosts_file, nsswitch_file);
   argv.insert(argv.end(), {kTierbox, "run", "--profile", profile, "--", "/bin/true"});
   auto result = run_process(argv);
@@ -283,7 +260,7 @@ BOOST_FIXTURE_TEST_CASE(a_name_that_resolves_into_a_denied_range_is_refused, Nam
 
 BOOST_FIXTURE_TEST_CASE(a_name_that_does_not_resolve_fails_the_launch, NamesFixture) {
   write_hosts(pinned.address());
-  const auto profile = write_network_profile(files, "missing", {{"mode", "allowlist"}, {"allow", {"nowhere.tierbox.test:80/tcp"}}});
+  const auto profile = write_network_profile(files, "missing", {{"mode", "allowlist"}, {"names", "pinned"}, {"allow", {"nowhere.tierbox.test:80/tcp"}}});
   std::vector<std::string> argv = with_hosts_file(hosts_file, nsswitch_file);
   argv.insert(argv.end(), {kTierbox, "run", "--profile", profile, "--", "/bin/true"});
   auto result = run_process(argv);

@@ -41,12 +41,16 @@ struct PrivatePool {
     char hex[16];
     std::snprintf(hex, sizeof hex, "0ad1%02x", third_octet);
     tag_prefix = hex;
+    // A name too, so every run has a resolver and name sets to clean up;
+    // its upstream is the test host (nothing here asks it anything).
     config.write("tierbox.json", json{{"state_dir", state_dir},
                                       {"network_pool", "10.209." + std::to_string(third_octet) + ".0/24"},
-                                      {"max_concurrent_runs", 64}}
+                                      {"max_concurrent_runs", 64},
+                                      {"dns_upstream", host.address()}}
                                      .dump());
     profile = write_network_profile(config, "cleanup",
-                                    {{"mode", "allowlist"}, {"allow", {host.address() + ":" + std::to_string(kPort) + "/tcp"}}});
+                                    {{"mode", "allowlist"},
+                                     {"allow", {host.address() + ":" + std::to_string(kPort) + "/tcp", "cleanup-dns.example:443/tcp"}}});
   }
   ~PrivatePool() {
     std::error_code ec;
@@ -252,6 +256,9 @@ BOOST_AUTO_TEST_CASE(gc_removes_what_a_killed_runner_and_helper_left) {
   auto gc = run_tierbox({"gc", "--config-dir", pool.config.str()});
   BOOST_TEST(gc.status == 0, gc.out << gc.err);
   BOOST_TEST(gc.out.find("removed network: nft chain sandbox-" + pool.tag_prefix) != std::string::npos, gc.out);
+  // The run's name set (its resolver's addresses) was left too, and gc removed it.
+  BOOST_TEST(joined(left).find("set sandbox-" + pool.tag_prefix) != std::string::npos, joined(left));
+  BOOST_TEST(gc.out.find("removed network: nft set sandbox-" + pool.tag_prefix) != std::string::npos, gc.out);
   BOOST_TEST(pool.leftovers_after(std::chrono::seconds(5)).empty(), joined(pool.leftovers()));
   // A second gc finds nothing more to do.
   auto again = run_tierbox({"gc", "--config-dir", pool.config.str(), "--json"});

@@ -56,6 +56,10 @@ json exchange(const std::string& protocol, const std::string& host, int port);
 json connect_many(const std::vector<std::string>& targets);
 json resolve_after(const std::string& trigger, const std::vector<std::string>& names);
 json hold(const std::string& host, int port, const std::string& trigger);
+json exchange_after(const std::string& trigger, const std::string& protocol, const std::string& host, int port,
+                    const std::string& old);
+json dns_flood(int count, const std::string& suffix);
+json resolve6(const std::vector<std::string>& names);
 json net_admin(const std::vector<std::string>& then_connect);
 json connect_abstract(const std::string& name);
 json connect_unix(const std::string& path);

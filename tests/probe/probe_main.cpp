@@ -19,6 +19,11 @@
 //   tierbox-probe exchange tcp|udp HOST PORT  connect (HOST may be a name), send, expect the echo back
 //   tierbox-probe resolve NAME...      getaddrinfo(AF_INET) of each name
 //   tierbox-probe resolve-after FILE NAME...  resolve, wait for FILE to exist, resolve again
+//   tierbox-probe resolve6 NAME...     getaddrinfo(AF_INET6) of each name
+//   tierbox-probe exchange-after FILE tcp|udp NAME PORT OLD
+//                                      exchange, say "probe: exchanged", wait for FILE,
+//                                      exchange again, then TCP connect to the address OLD
+//   tierbox-probe dns-flood N SUFFIX   N A queries for fI.SUFFIX to 127.0.0.53, unanswered
 //   tierbox-probe hold HOST PORT FILE  exchange over TCP, say "probe: holding" on stderr, wait
 //                                      for FILE, exchange again on the same connection, then
 //                                      try a new connection
@@ -53,7 +58,7 @@ using namespace probe;
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: tierbox-probe info|write|read|mkdir|remove|rename|read-through-symlink|tiocsti|escape|loopback|"
-                 "connect|connect-many|exchange|resolve|resolve-after|hold|net-admin|connect-abstract|connect-unix|"
+                 "connect|connect-many|exchange|exchange-after|resolve|resolve6|resolve-after|dns-flood|hold|net-admin|connect-abstract|connect-unix|"
                  "orphans|fill|keyring|clocks|limits|forkbomb|hog|spin|stubborn|stream|syscall|blocked ...\n";
     return 2;
   }
@@ -76,8 +81,12 @@ int main(int argc, char** argv) {
   else if (command == "connect-many") report = connect_many(args);
   else if (command == "exchange" && args.size() == 3) report = exchange(args[0], args[1], std::stoi(args[2]));
   else if (command == "resolve") report = resolve(args);
+  else if (command == "resolve6") report = resolve6(args);
   else if (command == "resolve-after" && args.size() >= 2)
     report = resolve_after(args[0], std::vector<std::string>(args.begin() + 1, args.end()));
+  else if (command == "exchange-after" && args.size() == 5)
+    report = exchange_after(args[0], args[1], args[2], std::stoi(args[3]), args[4]);
+  else if (command == "dns-flood" && args.size() == 2) report = dns_flood(std::stoi(args[0]), args[1]);
   else if (command == "hold" && args.size() == 3) report = hold(args[0], std::stoi(args[1]), args[2]);
   else if (command == "net-admin") report = net_admin(args);
   else if (command == "orphans" && args.size() == 1) report = orphans(std::stoi(args[0]));

@@ -187,6 +187,31 @@ json resolve(const std::vector<std::string>& names) {
   return report;
 }
 
+// IPv6 addresses of each name (AF_INET6): the error, or the addresses.
+json resolve6(const std::vector<std::string>& names) {
+  json report = json::object();
+  for (const auto& name : names) {
+    struct addrinfo hints {};
+    hints.ai_family = AF_INET6;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo* found = nullptr;
+    int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found);
+    if (rc != 0) {
+      report[name] = gai_strerror(rc);
+      continue;
+    }
+    json list = json::array();
+    for (auto* it = found; it; it = it->ai_next) {
+      char text[INET6_ADDRSTRLEN] = {};
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr, text, sizeof text);
+      list.push_back(text);
+    }
+    freeaddrinfo(found);
+    report[name] = list;
+  }
+  return report;
+}
+
 json exchange(const std::string& protocol, const std::string& host, int port) {
   auto [fd, connected] = open_connection(protocol == "tcp", host, port);
   json report = {{"connect", connected}};
@@ -217,6 +242,51 @@ json resolve_after(const std::string& trigger, const std::vector<std::string>& n
   report["triggered"] = wait_for_file(trigger);
   report["after"] = resolve(names);
   return report;
+}
+
+// Exchanges with host (a name), waits for the trigger, exchanges again, and
+// then tries a TCP connect to the address `old` (the name's earlier one).
+json exchange_after(const std::string& trigger, const std::string& protocol, const std::string& host, int port,
+                    const std::string& old) {
+  json report;
+  report["before"] = exchange(protocol, host, port);
+  std::cerr << "probe: exchanged" << std::endl;
+  report["triggered"] = wait_for_file(trigger);
+  report["after"] = exchange(protocol, host, port);
+  report["old"] = connect_tcp(old, port)["connect"];
+  return report;
+}
+
+// Sends count A queries for distinct names to the run's resolver as fast as
+// it can (answers are not read), then reports how many went out.
+json dns_flood(int count, const std::string& suffix) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_in address {};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(53);
+  inet_pton(AF_INET, "127.0.0.53", &address.sin_addr);
+  int sent = 0;
+  for (int i = 0; i < count; ++i) {
+    const std::string label = "f" + std::to_string(i);
+    unsigned char query[300] = {static_cast<unsigned char>(i >> 8), static_cast<unsigned char>(i), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    std::size_t at = 12;
+    query[at++] = static_cast<unsigned char>(label.size());
+    for (char c : label) query[at++] = static_cast<unsigned char>(c);
+    std::size_t start = 0;
+    while (start < suffix.size()) {
+      auto dot = suffix.find('.', start);
+      if (dot == std::string::npos) dot = suffix.size();
+      query[at++] = static_cast<unsigned char>(dot - start);
+      for (std::size_t j = start; j < dot; ++j) query[at++] = static_cast<unsigned char>(suffix[j]);
+      start = dot + 1;
+    }
+    query[at++] = 0;
+    const unsigned char tail[] = {0, 1, 0, 1};
+    for (unsigned char c : tail) query[at++] = c;
+    if (sendto(fd, query, at, 0, reinterpret_cast<sockaddr*>(&address), sizeof address) > 0) ++sent;
+  }
+  close(fd);
+  return {{"sent", sent}};
 }
 
 json hold(const std::string& host, int port, const std::string& trigger) {

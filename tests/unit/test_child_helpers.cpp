@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(a_report_ends_supervision_and_an_init_that_lingers_after_it
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   BOOST_REQUIRE(pidfd >= 0);
   launch::SignalRelay relay;
-  auto result = launch::supervise(pidfd, relay, status_pipe[0], std::chrono::steady_clock::now() + std::chrono::seconds(60),
+  auto result = launch::supervise(pidfd, &relay, status_pipe[0], std::chrono::steady_clock::now() + std::chrono::seconds(60),
                                   [] {});
   BOOST_TEST(!result.init_reaped);
   BOOST_REQUIRE(result.task_exit.has_value());
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(without_a_report_supervision_reaps_init) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   BOOST_REQUIRE(pidfd >= 0);
   launch::SignalRelay relay;
-  auto result = launch::supervise(pidfd, relay, status_pipe[0], std::chrono::steady_clock::now() + std::chrono::seconds(60),
+  auto result = launch::supervise(pidfd, &relay, status_pipe[0], std::chrono::steady_clock::now() + std::chrono::seconds(60),
                                   [] {});
   BOOST_TEST(result.init_reaped);
   BOOST_TEST(!result.task_exit.has_value());

@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(a_sandbox_table_carries_every_rule) {
     new_objects += type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWOBJ);
   }
   BOOST_TEST(new_chains == 3);
-  BOOST_TEST(new_sets == 1);
+  BOOST_TEST(new_sets == 2);  // dropped and connected destinations
   BOOST_TEST(new_objects == 2);
   // The regular chain (refuse) is made before the base chain that jumps to it.
   (void)kNewRule;

@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(the_pool_is_configurable_and_must_hold_every_run) {
 
 BOOST_AUTO_TEST_CASE(names_are_pinned_in_etc_hosts_and_dns_resolves_nothing) {
   TempDir dir;
-  auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist",
+  auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist", "names": "pinned",
       "allow": ["api.example.com:443/tcp", "api.example.com:8443/tcp", "10.20.0.0/16:5432/tcp"]}})");
   HostFacts facts = landlock_facts();
   facts.resolved_names["api.example.com"] = {ip("198.51.100.7"), ip("198.51.100.8")};
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(names_are_pinned_in_etc_hosts_and_dns_resolves_nothing) {
 
 BOOST_AUTO_TEST_CASE(a_name_resolving_into_a_denied_range_is_refused) {
   TempDir dir;
-  auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist", "allow": ["api.example.com:443/tcp"]}})");
+  auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist", "names": "pinned", "allow": ["api.example.com:443/tcp"]}})");
   for (const char* address : {"169.254.169.254", "10.0.0.5", "127.0.0.1", "100.100.100.200"}) {
     HostFacts facts = landlock_facts();
     facts.resolved_names["api.example.com"] = {ip("198.51.100.7"), ip(address)};
@@ -156,6 +156,63 @@ BOOST_AUTO_TEST_CASE(a_name_resolving_into_a_denied_range_is_refused) {
     }
   }
   BOOST_CHECK_THROW(make_plan(profile, request(), landlock_facts(), "run1"), Error);  // not resolved at all
+}
+
+BOOST_AUTO_TEST_CASE(by_default_names_go_to_the_runs_resolver_and_nothing_is_resolved_at_launch) {
+  TempDir dir;
+  auto profile = load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist",
+      "allow": ["api.example.com:443/tcp", "*.cdn.example.com:443/tcp", "10.20.0.0/16:5432/tcp"]}})");
+  BOOST_TEST((profile.network.names == NameResolution::resolver));
+  // No resolved_names in the facts: a launch needs no DNS.
+  auto plan = make_plan(profile, request(), landlock_facts(), "run1");
+  BOOST_TEST_REQUIRE(plan.egress.has_value());
+  BOOST_TEST(plan.egress->allow.size() == 1u);  // the block
+  BOOST_TEST(plan.egress->pinned_hosts.empty());
+  BOOST_TEST_REQUIRE(plan.egress->names.size() == 2u);
+  BOOST_TEST(plan.egress->names[0].pattern == "api.example.com");
+  BOOST_TEST(plan.egress->names[1].pattern == "*.cdn.example.com");
+  BOOST_TEST(plan.egress->names[1].origin == "*.cdn.example.com:443/tcp");
+  BOOST_TEST(file_op(plan, "etc/nsswitch.conf")->data.find("hosts: files dns\n") != std::string::npos);
+  BOOST_TEST(file_op(plan, "etc/resolv.conf")->data.find("nameserver 127.0.0.53\n") != std::string::npos);
+  BOOST_TEST(file_op(plan, "etc/hosts")->data.find("api.example.com") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(wildcards_cannot_be_pinned_and_must_name_a_domain) {
+  TempDir dir;
+  try {
+    load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist", "names": "pinned", "allow": ["*.example.com:443/tcp"]}})");
+    BOOST_ERROR("a pinned wildcard was accepted");
+  } catch (const ConfigError& error) {
+    BOOST_TEST(std::string(error.what()).find("cannot be pinned") != std::string::npos, error.what());
+  }
+  for (const char* bad : {"*.com:443/tcp", "*:443/tcp", "a.*.example.com:443/tcp", "**.example.com:443/tcp", "*.-x.example.com:443/tcp"})
+    BOOST_TEST(std::holds_alternative<std::string>(tierbox::net::parse_destination(bad)), bad);
+  BOOST_CHECK_THROW(load_text(dir, R"({"extends": "untrusted", "network": {"mode": "allowlist", "names": "sometimes", "allow": ["a.example.com:443/tcp"]}})"),
+                    ConfigError);
+}
+
+BOOST_AUTO_TEST_CASE(resolver_settings_come_from_tierbox_json_and_resolv_conf) {
+  TempDir dir;
+  auto defaults = load_runner_config({dir.path()});
+  BOOST_TEST(!defaults.dns_upstream.has_value());
+  BOOST_TEST(defaults.dns_min_ttl_seconds == 60u);
+  dir.write("tierbox.json", R"({"dns_upstream": "192.0.2.53:5353", "dns_min_ttl_seconds": 5, "dns_max_ttl_seconds": 600,
+                               "dns_queries_per_second": 10, "dns_outstanding": 4})");
+  auto config = load_runner_config({dir.path()});
+  BOOST_TEST_REQUIRE(config.dns_upstream.has_value());
+  BOOST_TEST(config.dns_upstream->address.to_string() == "192.0.2.53");
+  BOOST_TEST(config.dns_upstream->port == 5353);
+  BOOST_TEST(config.dns_max_ttl_seconds == 600u);
+  for (const char* bad : {R"({"dns_upstream": "resolver.example"})", R"({"dns_upstream": "192.0.2.53:0"})",
+                          R"({"dns_min_ttl_seconds": 100, "dns_max_ttl_seconds": 10})", R"({"dns_queries_per_second": 0})"}) {
+    dir.write("tierbox.json", bad);
+    BOOST_CHECK_THROW(load_runner_config({dir.path()}), ConfigError);
+  }
+  const auto resolv = dir.write("resolv.conf", "# comment\nsearch example\nnameserver fe80::1\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n");
+  auto host = host_resolver(resolv);
+  BOOST_TEST_REQUIRE(host.has_value());
+  BOOST_TEST(host->address.to_string() == "192.0.2.1");
+  BOOST_TEST(!host_resolver(dir.write("empty.conf", "search example\n")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(none_and_host_modes) {

@@ -167,8 +167,9 @@ BOOST_AUTO_TEST_CASE(each_slot_gets_its_own_subnet_and_names) {
 BOOST_AUTO_TEST_CASE(report_and_record_round_trip) {
   NetworkReport report{"allowlist", 12, 3456, 3, {"169.254.169.254:80/tcp"}};
   auto json = report.to_json();
-  BOOST_TEST(json.size() == 5u);
-  for (const char* key : {"mode", "allowed_packets", "allowed_bytes", "dropped_packets", "dropped_destinations"})
+  BOOST_TEST(json.size() == 6u);  // no resolver: no "dns"
+  for (const char* key : {"mode", "allowed_packets", "allowed_bytes", "dropped_packets", "dropped_destinations",
+                          "connected_destinations"})
     BOOST_TEST(json.contains(key), key);
   BOOST_TEST(NetworkReport::from_json(json).dropped_destinations == report.dropped_destinations);
   BOOST_TEST(format_destination(ip("198.51.100.7"), 17, 53) == "198.51.100.7:53/udp");
@@ -288,8 +289,9 @@ BOOST_AUTO_TEST_CASE(lo_replies_and_ipv6) {
 BOOST_AUTO_TEST_CASE(refusals_are_recorded_counted_and_answered) {
   const auto table = sandbox_table(policy_with({allow("198.51.100.7/32", 443, 443, Protocol::tcp)}));
   BOOST_TEST((table.counters == std::vector<std::string>{kAllowedCounter, kDroppedCounter}));
-  BOOST_TEST_REQUIRE(table.sets.size() == 1u);
+  BOOST_TEST_REQUIRE(table.sets.size() == 2u);
   BOOST_TEST(table.sets[0].size == kDroppedDestinationsKept);
+  BOOST_TEST(table.sets[1].name == kConnectedSet);
   const auto& refuse = chain_named(table, kRefuseChain);
   BOOST_TEST_REQUIRE(refuse.rules.size() == 5u);
   for (int i = 0; i < 3; ++i) {

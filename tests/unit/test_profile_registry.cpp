@@ -137,8 +137,8 @@ BOOST_AUTO_TEST_CASE(final_accepts_the_same_names) {
       "allowed_commands", "environment",    "environment.allow", "environment.pass", "environment.set",
       "hostname",         "landlock",       "limits",            "limits.wall_time", "max_data_class",
       "mounts",           "network",        "network.mode",      "protected_paths",  "seccomp",
-      "shm_size",         "user",           "widening",          "workspace",        "workspace.target",
-      "workspace.writable"};
+      "shm_size",         "user",           "widening",          "workspace",        "workspace.staged",
+      "workspace.target", "workspace.writable"};
   BOOST_TEST(final_field_names() == expected, boost::test_tools::per_element());
   BOOST_TEST(final_field_names("limits") == (std::vector<std::string>{"limits", "limits.wall_time"}),
              boost::test_tools::per_element());

@@ -217,4 +217,36 @@ BOOST_AUTO_TEST_CASE(fields_a_kept_trail_lacks_come_from_the_registry_record_and
   BOOST_TEST(read.context.argv == std::vector<std::string>{"/bin/ls"});
 }
 
+BOOST_AUTO_TEST_CASE(the_daemon_s_requester_names_every_record_and_its_stop_reason_the_end) {
+  Fixture fixture;
+  fixture.input.requester = service::TaskInput::Requester{audit::Identity{61234, "someone", ""}, "/home/someone"};
+  pid_t started = -1;
+  fixture.input.on_start = [&](pid_t pid) { started = pid; };
+  fixture.input.stop_reason = [] { return std::string("stopped: the client disconnected"); };
+  fixture.input.relay_signals = false;
+  const auto result = service::run_task(fixture.input, fixture.settings, fixture.launcher);
+  BOOST_TEST(started == 4242);
+  BOOST_TEST(result.context.error.find("stopped: the client disconnected") == 0U, result.context.error);
+  std::ifstream in(fixture.log);
+  int records = 0;
+  for (std::string line; std::getline(in, line); ++records) {
+    const auto record = json::parse(line);
+    BOOST_TEST(record["user"]["uid"].get<uid_t>() == 61234U);
+    BOOST_TEST(record["cwd"].get<std::string>() == "/home/someone");
+    if (record["event"] == "end") BOOST_TEST(record["error"].get<std::string>().find("stopped: the client disconnected") == 0U);
+  }
+  BOOST_TEST(records >= 4);
+  BOOST_TEST(fixture.chain_verifies());
+}
+
+BOOST_AUTO_TEST_CASE(an_entry_point_that_stops_the_launch_at_the_start_gets_125_and_an_end_record) {
+  Fixture fixture;
+  fixture.input.on_start = [](pid_t) { throw Error("stopped: the client disconnected", exit_code::runner_failed); };
+  const auto result = service::run_task(fixture.input, fixture.settings, fixture.launcher);
+  BOOST_TEST(result.runner_error);
+  BOOST_TEST(result.exit_status() == exit_code::runner_failed);
+  BOOST_TEST(fixture.events().back() == "end");
+  BOOST_TEST(fixture.chain_verifies());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

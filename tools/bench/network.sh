@@ -1,7 +1,8 @@
 #!/bin/sh
 # Launch overhead of network mode allowlist over mode none: /bin/true in the
 # `untrusted` tier and in the same tier with an allowlist of one address
-# (tools/bench/allowlist.json: nothing to resolve, no traffic), interleaved
+# (tools/bench/allowlist.json: nothing to resolve, no traffic) or of one name
+# (allowlist-names.json: the run's resolver starts, nothing is asked), interleaved
 # in one run (tools/bench/launch_bench.cpp), as the median, p10/p90, ratio to
 # none, and launches per second with 2 parallel callers.
 #
@@ -22,9 +23,12 @@ export TIERBOX_AUDIT_LOG="${TIERBOX_AUDIT_LOG:-/var/tmp/tierbox-bench/audit.json
 
 TIERBOX="$(pwd)/build/tierbox run"
 ALLOW="--profile $(pwd)/tools/bench/allowlist.json -- /bin/true"
+# The same with one name instead of the address: the run also gets its
+# resolver (tools/bench/allowlist-names.json; nothing is resolved at launch).
+NAMES="--profile $(pwd)/tools/bench/allowlist-names.json -- /bin/true"
 NONE="--tier untrusted -- /bin/true"
 CLEAN="$(pwd)/tools/bench/until-clean.sh"
 
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-build/launch_bench "$@" "allowlist-exit=$TIERBOX $ALLOW" "none-exit=$TIERBOX $NONE"
+build/launch_bench "$@" "allowlist-exit=$TIERBOX $ALLOW" "names-exit=$TIERBOX $NAMES" "none-exit=$TIERBOX $NONE"
 build/launch_bench "$@" "allowlist-clean=$CLEAN $TIERBOX $ALLOW" "none-clean=$CLEAN $TIERBOX $NONE"

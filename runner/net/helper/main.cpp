@@ -15,11 +15,14 @@
 //
 // Every reply is {"ok": true, ...} or {"ok": false, "error": "one line"}.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -28,6 +31,7 @@
 
 #include "net/channel.h"
 #include "net/helper/operations.h"
+#include "net/helper/resolver.h"
 #include "net/ruleset.h"
 #include "net/run_network.h"
 
@@ -57,6 +61,23 @@ std::optional<std::pair<json, tierbox::UniqueFd>> next_request() {
   return std::make_pair(json::parse(message.text), std::move(message.fd));
 }
 
+// Serves the run's resolver (if any) until the runner's next request
+// arrives or its channel closes.
+void serve_until_request(helper::RunSession& session) {
+  while (true) {
+    auto* resolver = session.resolver();
+    if (!resolver) return;
+    const int timeout = resolver->expire();
+    pollfd fds[3] = {{kChannel, POLLIN, 0}, {resolver->listener_fd(), POLLIN, 0}, {resolver->upstream_fd(), POLLIN, 0}};
+    const int ready = ::poll(fds, 3, timeout);
+    if (ready < 0 && errno != EINTR) throw std::runtime_error(std::string("poll(helper channel, resolver): ") + std::strerror(errno));
+    if (ready <= 0) continue;
+    if (fds[2].revents) resolver->on_upstream_readable();
+    if (fds[1].revents) resolver->on_query_readable();
+    if (fds[0].revents) return;
+  }
+}
+
 void remove_remaining(helper::RunSession& session) {
   try {
     session.remove_host_objects();
@@ -80,6 +101,7 @@ int session() {
     return 1;
   }
   while (true) {
+    serve_until_request(session);
     auto request = next_request();
     if (!request) {  // the runner ended (or died) without finish
       remove_remaining(session);
@@ -134,6 +156,7 @@ int print_rules() {
   policy.allow = network.allow;
   policy.addresses = network.addresses;
   policy.pool = network.pool;
+  policy.names = network.names;
   std::cout << "# in the sandbox's network namespace\n" << to_text(sandbox_table(policy));
   std::cout << "# on the host, in table inet " << kTableName << " (host addresses are added at launch)\n";
   for (const auto& chain : host_run_chains(policy)) std::cout << to_text(chain);

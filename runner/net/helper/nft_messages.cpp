@@ -151,7 +151,8 @@ void add_matches(nftnl_rule* rule, const Match& match) {
     add(rule, lookup(match.input_name_in_set, false));
   }
   // The payload offsets below are IPv4's: the family is checked first.
-  const bool ipv4 = match.source || match.destination || !match.source_in_set.empty();
+  const bool ipv4 = match.source || match.destination || !match.source_in_set.empty() ||
+                    !match.destination_in_set.empty() || match.destination_address;
   if (match.family || ipv4) {
     add(rule, meta(NFT_META_NFPROTO, NFT_REG_1));
     add(rule, compare(NFT_CMP_EQ, static_cast<std::uint8_t>(ipv4 ? IpFamily::ipv4 : *match.family)));
@@ -162,6 +163,11 @@ void add_matches(nftnl_rule* rule, const Match& match) {
     add(rule, lookup(match.source_in_set, false));
   }
   if (match.destination) add_address_match(rule, kIpv4DestinationOffset, *match.destination, false);
+  if (match.destination_address) add_address_match(rule, kIpv4DestinationOffset, host_cidr(*match.destination_address), false);
+  if (!match.destination_in_set.empty()) {
+    add(rule, payload(NFT_PAYLOAD_NETWORK_HEADER, kIpv4DestinationOffset, 4, NFT_REG_1));
+    add(rule, lookup(match.destination_in_set, false));
+  }
   if (match.ct_states) {
     auto* state = nftnl_expr_alloc("ct");
     nftnl_expr_set_u32(state, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
@@ -273,6 +279,12 @@ void describe_set(nftnl_set* set, const Set& spec) {
       nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, kTypeIpv4Address);
       nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, 4);
       nftnl_set_set_u32(set, NFTNL_SET_FLAGS, 0);
+      set_key_byte_order(set, kBigEndian);
+      break;
+    case SetType::resolved_addresses:
+      nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, kTypeIpv4Address);
+      nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, 4);
+      nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
       set_key_byte_order(set, kBigEndian);
       break;
     case SetType::interface_verdict_map:
@@ -447,7 +459,8 @@ std::string key_text(const std::vector<std::uint8_t>& key) {
 
 void build_element_message(char* header, std::uint16_t type, std::uint16_t flags, std::uint32_t sequence,
                            const std::string& table, const std::string& set_name,
-                           const std::vector<std::uint8_t>& key, const std::optional<ElementVerdict>& verdict) {
+                           const std::vector<std::uint8_t>& key, const std::optional<ElementVerdict>& verdict,
+                           std::uint64_t timeout_ms = 0) {
   std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> set(nftnl_set_alloc(), &nftnl_set_free);
   nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
   nftnl_set_set_str(set.get(), NFTNL_SET_NAME, set_name.c_str());
@@ -455,6 +468,7 @@ void build_element_message(char* header, std::uint16_t type, std::uint16_t flags
   auto* element = nftnl_set_elem_alloc();
   if (!element) throw std::bad_alloc();
   nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
+  if (timeout_ms) nftnl_set_elem_set_u64(element, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
   if (verdict) {
     nftnl_set_elem_set_u32(element, NFTNL_SET_ELEM_VERDICT, static_cast<std::uint32_t>(verdict->jump ? NFT_JUMP : NF_DROP));
     if (verdict->jump) nftnl_set_elem_set_str(element, NFTNL_SET_ELEM_CHAIN, verdict->chain.c_str());
@@ -473,6 +487,31 @@ void NftBatch::add_element(const std::string& table, const std::string& set, con
   auto* header = next_message(description + " }");
   build_element_message(header, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, sequence_, table, set,
                         key, verdict);
+  TIERBOX_NEXT(batch_);
+}
+
+void NftBatch::add_element_with_timeout(const std::string& table, const std::string& set,
+                                        const std::vector<std::uint8_t>& key, std::uint64_t timeout_ms) {
+  auto* header = next_message("add element inet " + table + " " + set + " { " + key_text(key) + " timeout " +
+                              std::to_string(timeout_ms) + "ms }");
+  build_element_message(header, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, sequence_, table, set, key,
+                        std::nullopt, timeout_ms);
+  TIERBOX_NEXT(batch_);
+}
+
+void NftBatch::add_sets(const std::string& table, const std::vector<Set>& sets) {
+  std::uint32_t set_id = 1;
+  for (const auto& spec : sets) add_set(table, spec, set_id++);
+}
+
+void NftBatch::delete_set(const std::string& table, const std::string& set) {
+  auto* header = next_message("delete set inet " + table + " " + set);
+  std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> object(nftnl_set_alloc(), &nftnl_set_free);
+  nftnl_set_set_str(object.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(object.get(), NFTNL_SET_NAME, set.c_str());
+  nftnl_set_set_u32(object.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+  auto* message = nftnl_nlmsg_build_hdr(header, NFT_MSG_DELSET, NFPROTO_INET, 0, sequence_);
+  nftnl_set_nlmsg_build_payload(message, object.get());
   TIERBOX_NEXT(batch_);
 }
 

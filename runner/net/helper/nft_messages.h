@@ -46,6 +46,12 @@ class NftBatch {
   void add_element(const std::string& table, const std::string& set, const std::vector<std::uint8_t>& key,
                    const std::optional<ElementVerdict>& verdict = std::nullopt);
   void delete_element(const std::string& table, const std::string& set, const std::vector<std::uint8_t>& key);
+  // An element of a set with flags timeout, gone on its own after timeout_ms.
+  void add_element_with_timeout(const std::string& table, const std::string& set, const std::vector<std::uint8_t>& key,
+                                std::uint64_t timeout_ms);
+  // Sets of an existing table (NLM_F_EXCL), and their removal.
+  void add_sets(const std::string& table, const std::vector<Set>& sets);
+  void delete_set(const std::string& table, const std::string& set);
 
   // Closes the batch; data()/size() are then ready to send.
   void finish();

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -24,6 +25,7 @@
 #include "net/helper/links.h"
 #include "net/helper/netlink.h"
 #include "net/helper/nft_messages.h"
+#include "net/helper/resolver.h"
 
 namespace tierbox::net::helper {
 namespace {
@@ -141,11 +143,11 @@ std::pair<std::uint64_t, std::uint64_t> read_counter(NetlinkSocket& socket, cons
   return values;
 }
 
-std::vector<std::string> read_dropped_destinations(NetlinkSocket& socket) {
+std::vector<std::string> read_destinations(NetlinkSocket& socket, const char* set_name) {
   std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE);
   std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> request(nftnl_set_alloc(), &nftnl_set_free);
   nftnl_set_set_str(request.get(), NFTNL_SET_TABLE, kTableName);
-  nftnl_set_set_str(request.get(), NFTNL_SET_NAME, kDroppedSet);
+  nftnl_set_set_str(request.get(), NFTNL_SET_NAME, set_name);
   nftnl_set_set_u32(request.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
   auto* header = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, socket.next_sequence());
   nftnl_set_elems_nlmsg_build_payload(header, request.get());
@@ -168,7 +170,7 @@ std::vector<std::string> read_dropped_destinations(NetlinkSocket& socket) {
         }
         nftnl_set_elems_iter_destroy(elements);
       },
-      "read the dropped destinations");
+      std::string("read the set ") + set_name);
   return {destinations.begin(), destinations.end()};
 }
 
@@ -178,13 +180,13 @@ struct HostObject {
   std::function<void(NftBatch&)> add_removal;
 };
 
-std::vector<HostObject> host_objects_of(const AddressPlan& addresses) {
+std::vector<HostObject> host_objects_of(const AddressPlan& addresses, std::size_t name_sets) {
   const auto interface = interface_key(addresses.host_interface);
   const auto address = address_key(addresses.sandbox_side);
   const auto egress = host_egress_chain(addresses);
   const auto ingress = host_ingress_chain(addresses);
   const std::string table = kTableName;
-  return {
+  std::vector<HostObject> objects = {
       {std::string(kEgressMap) + " element " + addresses.host_interface,
        [=](NftBatch& batch) { batch.delete_element(table, kEgressMap, interface); }},
       {std::string(kIngressMap) + " element " + addresses.host_interface,
@@ -196,13 +198,19 @@ std::vector<HostObject> host_objects_of(const AddressPlan& addresses) {
       {"chain " + egress, [=](NftBatch& batch) { batch.delete_chain(table, egress); }},
       {"chain " + ingress, [=](NftBatch& batch) { batch.delete_chain(table, ingress); }},
   };
+  // After the chains, whose rules refer to them.
+  for (std::size_t i = 0; i < name_sets; ++i) {
+    const auto set = host_name_set(addresses, i);
+    objects.push_back({"set " + set, [=](NftBatch& batch) { batch.delete_set(table, set); }});
+  }
+  return objects;
 }
 
 // Everything in one transaction when it is all there (the normal end of a
 // run); otherwise object by object, skipping what is already gone.
-std::vector<std::string> remove_rules(NetlinkSocket& netfilter, const AddressPlan& addresses) {
+std::vector<std::string> remove_rules(NetlinkSocket& netfilter, const AddressPlan& addresses, std::size_t name_sets) {
   std::vector<std::string> removed;
-  const auto objects = host_objects_of(addresses);
+  const auto objects = host_objects_of(addresses, name_sets);
   NftBatch all(netfilter.next_sequence());
   for (const auto& object : objects) object.add_removal(all);
   int err = try_batch(netfilter, all);
@@ -228,8 +236,9 @@ std::vector<std::string> remove_link(NetlinkSocket& route, const AddressPlan& ad
   return {};
 }
 
-std::vector<std::string> remove_objects(NetlinkSocket& netfilter, NetlinkSocket& route, const AddressPlan& addresses) {
-  auto removed = remove_rules(netfilter, addresses);
+std::vector<std::string> remove_objects(NetlinkSocket& netfilter, NetlinkSocket& route, const AddressPlan& addresses,
+                                        std::size_t name_sets) {
+  auto removed = remove_rules(netfilter, addresses, name_sets);
   for (auto& line : remove_link(route, addresses)) removed.push_back(std::move(line));
   return removed;
 }
@@ -239,6 +248,7 @@ EgressPolicy policy_of(const RunNetwork& network) {
   policy.allow = network.allow;
   policy.addresses = network.addresses;
   policy.pool = network.pool;
+  policy.names = network.names;
   return policy;
 }
 
@@ -268,7 +278,9 @@ std::vector<std::string> RunSession::prepare() {
 void RunSession::add_run_chains() {
   const auto& addresses = network_.addresses;
   const auto chains = host_run_chains(policy_);
+  const auto sets = host_run_sets(policy_);
   const auto fill = [&](NftBatch& batch) {
+    batch.add_sets(kTableName, sets);
     for (const auto& chain : chains) batch.add_chain(kTableName, chain);
     const auto interface = interface_key(addresses.host_interface);
     batch.add_element(kTableName, kEgressMap, interface, ElementVerdict{true, host_egress_chain(addresses)});
@@ -283,7 +295,7 @@ void RunSession::add_run_chains() {
   // EEXIST: a crashed run of this slot left its objects; the slot's lock,
   // which this run holds, proves that run is dead. Remove them and start
   // afresh. (Any other error: the retry fails again and names the message.)
-  if (err == EEXIST) remove_objects(*host_netfilter_, *host_route_, addresses);
+  if (err == EEXIST) remove_objects(*host_netfilter_, *host_route_, addresses, network_.names.size());
   NftBatch again(host_netfilter_->next_sequence());
   fill(again);
   send_batch(*host_netfilter_, again);
@@ -305,10 +317,16 @@ void RunSession::attach(UniqueFd sandbox_netns) {
   host.disable_ipv6_addresses(index);
   host.add_address(index, addresses.host_side, kRunSubnetPrefix);
   host.set_up(index, true);
-  configure_sandbox_side();
+  auto listener = configure_sandbox_side();
+  // Back in the host's namespace: the resolver's upstream socket is the host's.
+  if (listener)
+    resolver_ = std::make_unique<Resolver>(network_, policy_, std::move(listener),
+                                           [this](std::size_t entry, Ipv4Address address, std::uint32_t seconds) {
+                                             open_address(entry, address, seconds);
+                                           });
 }
 
-void RunSession::configure_sandbox_side() {
+UniqueFd RunSession::configure_sandbox_side() {
   const auto& addresses = network_.addresses;
   InNamespace inside(sandbox_netns_.get(), host_netns_.get());
   // The rules first: eth0 comes up with them already in force.
@@ -324,6 +342,51 @@ void RunSession::configure_sandbox_side() {
   links.add_address(index, addresses.sandbox_side, kRunSubnetPrefix);
   links.set_up(index, true);
   links.add_default_route(index, addresses.host_side);
+  // The resolver's listener belongs to the sandbox's namespace (its lo).
+  return network_.names.empty() ? UniqueFd() : open_resolver_listener();
+}
+
+namespace {
+
+// Adds the element with its timeout, or gives one that is there (answered
+// before) the new timeout: removed and added again in one transaction
+// (kernels before 6.x cannot update an element's timeout in place). The
+// caller's belief whether it is there picks the first attempt; the kernel
+// may have expired it meanwhile, or (after a restart of nothing: the set is
+// the run's own) hold it still, and the other attempt follows. A failed
+// transaction costs the kernel far more than a lookup here, which is why
+// the caller keeps that belief.
+void add_with_timeout(NetlinkSocket& socket, const std::string& set, Ipv4Address address, std::uint64_t timeout_ms,
+                      bool present) {
+  const auto key = address_key(address);
+  const auto attempt = [&](bool renew) {
+    NftBatch batch(socket.next_sequence());
+    if (renew) batch.delete_element(kTableName, set, key);
+    batch.add_element_with_timeout(kTableName, set, key, timeout_ms);
+    return try_batch(socket, batch);
+  };
+  int err = attempt(present);
+  if ((present && err == ENOENT) || (!present && err == EEXIST)) err = attempt(!present);
+  if (err != 0) throw NetlinkError("add " + address.to_string() + " to set " + set + ": " + errno_text(err), err);
+}
+
+}  // namespace
+
+// The host's copy first: a packet the sandbox lets out must pass there too.
+// An address still open for at least half the new timeout is left as it is:
+// a task that asks for the same name again and again costs no netlink
+// transaction (tools/bench/dns.sh).
+void RunSession::open_address(std::size_t entry, Ipv4Address address, std::uint32_t seconds) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto timeout = std::chrono::seconds(seconds);
+  auto& expiry = opened_until_[{entry, address.value}];
+  const bool present = expiry > now;
+  if (present && expiry - now >= timeout / 2) return;
+  const std::uint64_t timeout_ms = static_cast<std::uint64_t>(seconds) * 1000;
+  expiry = {};  // unknown until both sets have it
+  add_with_timeout(*host_netfilter_, host_name_set(network_.addresses, entry), address, timeout_ms, present);
+  add_with_timeout(*sandbox_netfilter_, sandbox_name_set(entry), address, timeout_ms, present);
+  expiry = now + timeout;
 }
 
 NetworkReport RunSession::finish() {
@@ -332,17 +395,23 @@ NetworkReport RunSession::finish() {
   if (sandbox_netfilter_) {
     std::tie(report.allowed_packets, report.allowed_bytes) = read_counter(*sandbox_netfilter_, kAllowedCounter);
     report.dropped_packets = read_counter(*sandbox_netfilter_, kDroppedCounter).first;
-    report.dropped_destinations = read_dropped_destinations(*sandbox_netfilter_);
+    report.dropped_destinations = read_destinations(*sandbox_netfilter_, kDroppedSet);
+    report.connected_destinations = read_destinations(*sandbox_netfilter_, kConnectedSet);
   }
-  if (host_objects_made_) remove_rules(*host_netfilter_, network_.addresses);
+  if (resolver_) {
+    resolver_->stop();
+    report.dns = resolver_->report();
+  }
+  if (host_objects_made_) remove_rules(*host_netfilter_, network_.addresses, network_.names.size());
   rules_removed_ = true;
   return report;
 }
 
 std::vector<std::string> RunSession::remove_host_objects() {
   if (!host_objects_made_) return {};
+  if (resolver_) resolver_->stop();
   auto removed = rules_removed_ ? remove_link(*host_route_, network_.addresses)
-                                : remove_objects(*host_netfilter_, *host_route_, network_.addresses);
+                                : remove_objects(*host_netfilter_, *host_route_, network_.addresses, network_.names.size());
   host_objects_made_ = false;
   return removed;
 }
@@ -390,7 +459,7 @@ std::vector<std::string> clean(const RunNetwork& network, int inherited_lock) {
   }
   NetlinkSocket netfilter(NETLINK_NETFILTER);
   NetlinkSocket route(NETLINK_ROUTE);
-  return remove_objects(netfilter, route, network.addresses);
+  return remove_objects(netfilter, route, network.addresses, network.names.size());
 }
 
 }  // namespace tierbox::net::helper

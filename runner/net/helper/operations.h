@@ -11,6 +11,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,7 @@
 namespace tierbox::net::helper {
 
 class NetlinkSocket;
+class Resolver;
 
 class RunSession {
  public:
@@ -39,10 +42,13 @@ class RunSession {
   // Removes the run's host objects; safe to call more than once.
   std::vector<std::string> remove_host_objects();
   [[nodiscard]] bool attached() const { return static_cast<bool>(sandbox_netns_); }
+  // The run's resolver, once attached, if the allow list has names.
+  [[nodiscard]] Resolver* resolver() { return resolver_.get(); }
 
  private:
   void add_run_chains();
-  void configure_sandbox_side();
+  UniqueFd configure_sandbox_side();
+  void open_address(std::size_t entry, Ipv4Address address, std::uint32_t seconds);
 
   RunNetwork network_;
   EgressPolicy policy_;
@@ -51,6 +57,10 @@ class RunSession {
   std::unique_ptr<NetlinkSocket> host_route_;
   std::unique_ptr<NetlinkSocket> host_netfilter_;
   std::unique_ptr<NetlinkSocket> sandbox_netfilter_;  // keeps the namespace readable after the sandbox ends
+  std::unique_ptr<Resolver> resolver_;
+  // Until when each (name entry, address) is open in both sets, as far as
+  // this helper made it so.
+  std::map<std::pair<std::size_t, std::uint32_t>, std::chrono::steady_clock::time_point> opened_until_;
   bool host_objects_made_ = false;
   bool rules_removed_ = false;
 };

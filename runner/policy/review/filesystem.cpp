@@ -82,6 +82,13 @@ void compare_filesystem(const Profile& before, const Profile& after, Changes& ou
   if (before.workspace.writable != after.workspace.writable)
     add_change(out, "workspace.writable", after.workspace.writable ? Effect::widens : Effect::narrows,
                after.workspace.writable ? "read-only -> writable" : "writable -> read-only");
+  // Staged is narrower than writing the real workspace (a person sees and
+  // applies every change); unstaging a writable workspace widens.
+  // A read-only workspace is neither: the writable change says it all.
+  if (before.workspace.staged != after.workspace.staged && after.workspace.writable)
+    add_change(out, "workspace.staged", after.workspace.staged ? Effect::narrows : Effect::widens,
+               after.workspace.staged ? "writes land in the workspace -> staged for review"
+                                      : "staged for review -> writes land in the workspace");
   if (before.workspace.target != after.workspace.target)
     add_change(out, "workspace.target", Effect::changes, before.workspace.target + " -> " + after.workspace.target);
   compare_ordered(out, "shm_size", before.shm_size_bytes, after.shm_size_bytes, true, format_size(before.shm_size_bytes),
@@ -118,7 +125,11 @@ void explain_filesystem(const Profile& profile, const ExplainContext& context, E
     section.lines.push_back(line);
   }
   section.lines.push_back(profile.workspace.target + ": the directory given with --workspace, " +
-                          (profile.workspace.writable ? "WRITABLE by the task (changes land on the host)" : "read-only") +
+                          (!profile.workspace.writable ? std::string("read-only")
+                           : profile.workspace.staged
+                               ? "writable, STAGED: the task's writes land in a per-run layer; the real workspace changes "
+                                 "only when someone runs tierbox apply (docs/staged-writes.md)"
+                               : "WRITABLE by the task (changes land on the host)") +
                           "; the task starts there. Its class is checked against the inventory at launch.");
   section.lines.push_back("/proc (the sandbox's own processes only), /dev (null, zero, full, random, urandom, tty, pts, shm " +
                           format_size(profile.shm_size_bytes) +

@@ -58,6 +58,13 @@ void compare_limits(const Profile& before, const Profile& after, Changes& out) {
   compare_cgroup_limit(out, "limits.pids", old_cgroup.pids, new_cgroup.pids, count_text);
   compare_cgroup_limit(out, "limits.cpu", old_cgroup.cpu_millicores, new_cgroup.cpu_millicores, cores_text);
   compare_cgroup_limit(out, "limits.io_weight", old_cgroup.io_weight, new_cgroup.io_weight, count_text);
+  compare_cgroup_limit(out, "limits.disk", before.limits.disk, after.limits.disk, size_text);
+  if (before.limits.output_bytes != after.limits.output_bytes) {
+    const auto text = [](const std::optional<std::uint64_t>& value) { return value ? size_text(*value) : std::string("none"); };
+    const bool widens = !after.limits.output_bytes || (before.limits.output_bytes && *after.limits.output_bytes > *before.limits.output_bytes);
+    add_change(out, "limits.output", widens ? Effect::widens : Effect::narrows,
+               text(before.limits.output_bytes) + " -> " + text(after.limits.output_bytes));
+  }
   const auto& old_rlimits = before.limits.rlimits;
   const auto& new_rlimits = after.limits.rlimits;
   compare_rlimit(out, "nofile", old_rlimits.nofile, new_rlimits.nofile);
@@ -84,6 +91,9 @@ void explain_limits(const Profile& profile, const ExplainContext&, Explanation& 
   limit_line("Processes and threads", cgroup.pids, cgroup.pids.value ? count_text(*cgroup.pids.value) : "");
   limit_line("CPU", cgroup.cpu_millicores, cgroup.cpu_millicores.value ? cores_text(*cgroup.cpu_millicores.value) : "");
   if (cgroup.io_weight.value) limit_line("Disk time weight", cgroup.io_weight, count_text(*cgroup.io_weight.value));
+  if (profile.limits.disk.value) limit_line("Disk written (staged layer)", profile.limits.disk, size_text(*profile.limits.disk.value));
+  if (profile.limits.output_bytes)
+    section.lines.push_back("Output (stdout and stderr together): " + size_text(*profile.limits.output_bytes) + ", cut past it");
   const auto& rlimits = profile.limits.rlimits;
   std::string rlimits_text;
   const std::pair<const char*, const std::optional<RlimitValue>*> named[] = {

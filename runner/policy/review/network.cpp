@@ -22,6 +22,12 @@ void compare_network(const Profile& before, const Profile& after, Changes& out) 
   // Within allowlist: a destination added widens, one removed narrows. (A
   // change of mode already says the rest.)
   if (before.network.mode != NetworkMode::allowlist || after.network.mode != NetworkMode::allowlist) return;
+  // Pinned names open the addresses of launch time only; the resolver opens
+  // whatever DNS answers during the run.
+  if (before.network.names != after.network.names)
+    add_change(out, "network.names",
+               after.network.names == NameResolution::resolver ? Effect::widens : Effect::narrows,
+               std::string(to_string(before.network.names)) + " -> " + to_string(after.network.names));
   const auto old_destinations = destinations(before);
   const auto new_destinations = destinations(after);
   for (const auto& destination : new_destinations)
@@ -42,7 +48,11 @@ void explain_network(const Profile& profile, const ExplainContext&, Explanation&
       section.lines.push_back(
           "allowlist: a network namespace joined to the host by a veth pair; egress only to the destinations below, "
           "everything else refused and counted (the host, cloud metadata, link-local, multicast and private ranges "
-          "unless listed by address). Names are resolved at launch and pinned in /etc/hosts; nothing else resolves. "
+          "unless listed by address). " +
+          std::string(profile.network.names == NameResolution::resolver
+                          ? "Names (and wildcards) are answered by the run's own resolver, which opens each answered address "
+                            "for its TTL and refuses every other name. "
+                          : "Names are resolved at launch and pinned in /etc/hosts; nothing else resolves. ") +
           "No IPv6.");
       for (const auto& destination : profile.network.allow) section.lines.push_back("  " + destination.text);
       break;

@@ -84,6 +84,18 @@ void explain_process(const Profile& profile, const ExplainContext&, Explanation&
   for (const auto& name : profile.environment.allow) allow += (allow.empty() ? "" : ", ") + name;
   identity.lines.push_back("Copied from the caller when set: " + (pass.empty() ? std::string("nothing") : pass));
   identity.lines.push_back("The caller may set with --env: " + (allow.empty() ? std::string("nothing") : allow));
+  const auto names = [](const std::vector<std::string>& list) {
+    std::string text;
+    for (const auto& name : list) text += (text.empty() ? "" : ", ") + name;
+    return text;
+  };
+  if (profile.allowed_users.empty() && profile.allowed_groups.empty())
+    identity.lines.push_back("Who may use it: everyone who can reach the runner (allowed_users, allowed_groups empty).");
+  else
+    identity.lines.push_back("Who may use it: root; users " +
+                             (profile.allowed_users.empty() ? std::string("(none listed)") : names(profile.allowed_users)) +
+                             "; members of groups " +
+                             (profile.allowed_groups.empty() ? std::string("(none listed)") : names(profile.allowed_groups)) + ".");
   out.push_back(std::move(identity));
 }
 

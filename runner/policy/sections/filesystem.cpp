@@ -64,6 +64,7 @@ void apply_mounts(const json& mounts, const std::string& file, const std::string
 void apply_workspace(JsonObjectReader reader, WorkspaceSpec& workspace) {
   if (auto target = reader.absolute_path("target")) workspace.target = *target;
   if (auto writable = reader.boolean("writable")) workspace.writable = *writable;
+  if (auto staged = reader.boolean("staged")) workspace.staged = *staged;
   reader.finish();
 }
 
@@ -88,6 +89,9 @@ void validate_mounts(const Profile& profile) {
                           json(other.target).dump() + " of " + other.origin + " (fix: use the symlink's destination path)");
     }
   }
+  if (profile.workspace.staged && !profile.workspace.writable)
+    throw ConfigError(profile.file.string() + ":/workspace/staged: true needs \"writable\": true (a staged workspace is "
+                      "one the task writes into a layer of its own; fix: add \"writable\": true, or drop \"staged\")");
   const auto& workspace = profile.workspace.target;
   const std::string workspace_origin = profile.file.string() + ":/workspace/target";
   if (workspace == "/" || is_under(workspace, "/proc") || is_under(workspace, "/dev"))
@@ -181,6 +185,8 @@ const ProfileSection& filesystem_section() {
           {"workspace.target", R"({"$ref": "#/$defs/absolute_path"})", R"("/workspace")",
            "where the workspace is bound; the task starts there", "Fields", true},
           {"workspace.writable", R"({"type": "boolean"})", "false", "whether the task may write the workspace", "Fields", true},
+          {"workspace.staged", R"({"type": "boolean"})", "false",
+           "with writable: the task's writes land in a per-run layer a person reviews and applies", "Staged workspace", true},
       },
       apply_filesystem,
       validate_filesystem,

@@ -25,9 +25,12 @@ struct MountSpec {
   std::string origin;          // "file.json:/mounts/3", for messages
 };
 
+// staged (with writable): the task writes a per-run overlay layer instead of
+// the workspace; a person reviews the layer and applies it (docs/staged-writes.md).
 struct WorkspaceSpec {
   std::string target = "/workspace";
   bool writable = false;
+  bool staged = false;
 };
 
 // `rootfs`: what the new root is built from. "host" (the default): the

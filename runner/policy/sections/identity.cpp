@@ -1,4 +1,5 @@
-// `hostname`, `pass_fds` and `user` (sections/identity.h).
+// `hostname`, `pass_fds`, `user`, and who may use the tier: `allowed_users`,
+// `allowed_groups` (sections/identity.h, policy/tier_access.h).
 #include <algorithm>
 
 #include "policy/json_reader.h"
@@ -53,6 +54,18 @@ void apply_identity(ProfileLayer& layer, Profile& profile) {
   }
   if (auto pass_fds = reader.unsigned_integer("pass_fds", 64)) profile.pass_fds = static_cast<std::uint32_t>(*pass_fds);
   if (auto user = reader.object("user")) apply_user(std::move(*user), profile.user);
+  if (auto users = reader.string_array("allowed_users")) {
+    for (const auto& name : *users)
+      if (!is_valid_user_name(name))
+        reader.fail("allowed_users", "expected user names matching [a-z_][a-z0-9_-]*, got " + json(name).dump());
+    profile.allowed_users = *users;
+  }
+  if (auto groups = reader.string_array("allowed_groups")) {
+    for (const auto& name : *groups)
+      if (!is_valid_user_name(name))
+        reader.fail("allowed_groups", "expected group names matching [a-z_][a-z0-9_-]*, got " + json(name).dump());
+    profile.allowed_groups = *groups;
+  }
 }
 
 }  // namespace
@@ -74,6 +87,10 @@ const ProfileSection& identity_section() {
           {"user.name", R"({"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"})", R"("agent")",
            "the name in the generated /etc/passwd", "Fields"},
           {"user.home", R"({"$ref": "#/$defs/absolute_path"})", R"("/tmp")", "the home in /etc/passwd", "Fields"},
+          {"allowed_users", R"({"type": "array", "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"}})", "[]",
+           "users who may run the tier through the daemon (with allowed_groups; both empty: everyone)", "Who may use a tier"},
+          {"allowed_groups", R"({"type": "array", "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"}})", "[]",
+           "groups whose members may run the tier through the daemon (with allowed_users)", "Who may use a tier"},
       },
       apply_identity,
       nullptr,

@@ -67,6 +67,18 @@ std::uint32_t parse_io_weight(JsonObjectReader& reader, const std::string& key) 
   return static_cast<std::uint32_t>(weight);
 }
 
+std::uint64_t parse_disk(JsonObjectReader& reader, const std::string& key) {
+  const auto bytes = *reader.size(key);
+  if (bytes < (1ULL << 20)) reader.fail(key, "expected at least 1M (the layer holds the task's whole change set)");
+  return bytes;
+}
+
+std::uint64_t parse_output(JsonObjectReader& reader, const std::string& key) {
+  const auto bytes = *reader.size(key);
+  if (bytes == 0) reader.fail(key, "expected a size of at least 1 byte, e.g. \"64M\" (null for no limit)");
+  return bytes;
+}
+
 // A number, a size such as "1G", or "unlimited".
 std::uint64_t parse_rlimit_number(JsonObjectReader& reader, const std::string& key) {
   const json& value = *reader.raw(key);
@@ -152,6 +164,11 @@ void apply_limits(JsonObjectReader reader, LimitsSpec& spec) {
   read_cgroup_limit(reader, "pids", spec.cgroup.pids, parse_pids);
   read_cgroup_limit(reader, "cpu", spec.cgroup.cpu_millicores, parse_cpu);
   read_cgroup_limit(reader, "io_weight", spec.cgroup.io_weight, parse_io_weight);
+  read_cgroup_limit(reader, "disk", spec.disk, parse_disk);
+  if (reader.has("output")) {
+    if (reader.raw("output")->is_null()) spec.output_bytes.reset();
+    else spec.output_bytes = parse_output(reader, "output");
+  }
   if (auto rlimits = reader.object("rlimits")) apply_rlimits(std::move(*rlimits), spec.rlimits);
   reader.finish();
 }
@@ -162,7 +179,27 @@ void apply_limits_layer(ProfileLayer& layer, Profile& profile) {
   if (auto limits = layer.reader.object("limits")) apply_limits(std::move(*limits), profile.limits);
 }
 
-void validate_limits_of(const Profile& profile) { validate_limits(profile.limits, profile.file.string()); }
+// limits.disk is enforced by the staged layer's tmpfs; a tier whose task
+// writes the host's disk directly (read-write workspace, writable bind)
+// cannot be held to it on ext4 without quotas, so a required limit there is
+// refused, like a cgroup limit a host cannot enforce.
+void validate_disk_limit(const Profile& profile) {
+  if (!profile.limits.disk.value || !profile.limits.disk.required) return;
+  std::string direct;
+  if (profile.workspace.writable && !profile.workspace.staged) direct = "the read-write workspace";
+  for (const auto& mount : profile.mounts)
+    if (direct.empty() && mount.type == MountType::bind && mount.writable) direct = "the writable bind " + mount.origin;
+  if (direct.empty()) return;
+  throw ConfigError(profile.file.string(), "/limits/disk",
+                    "cannot be enforced on " + direct +
+                        " (the task writes the host's disk there, and ext4 without quotas has no per-task limit; fix: "
+                        "\"workspace\": {\"staged\": true}, or {\"value\": ..., \"required\": false})");
+}
+
+void validate_limits_of(const Profile& profile) {
+  validate_limits(profile.limits, profile.file.string());
+  validate_disk_limit(profile);
+}
 
 }  // namespace
 
@@ -179,6 +216,8 @@ const ProfileSection& limits_section() {
           {"limits.pids", R"({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 4194304}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "processes and threads of the task tree at once", "Limits"},
           {"limits.cpu", R"({"anyOf": [{"type": "number", "minimum": 0.01, "maximum": 1024}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "cores of CPU time per wall time (0.01-1024)", "Limits"},
           {"limits.io_weight", R"({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10000}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "the task's share of disk time (1-10000, 100 is equal)", "Limits"},
+          {"limits.disk", R"({"anyOf": [{"$ref": "#/$defs/size"}, {"$ref": "#/$defs/cgroup_limit"}]})", nullptr, "the most the task may write to disk (its staged layer); past it ENOSPC", "Limits"},
+          {"limits.output", R"({"anyOf": [{"$ref": "#/$defs/size"}, {"type": "null"}]})", nullptr, "the most the task may write to stdout and stderr together; past it the stream is cut", "Limits"},
           {"limits.rlimits", nullptr, nullptr, "rlimits set in the sandbox (each null: the caller's is inherited)", "Limits"},
           {"limits.rlimits.nofile", R"({"$ref": "#/$defs/rlimit"})", nullptr, "open files (RLIMIT_NOFILE)", "Limits"},
           {"limits.rlimits.nproc", R"({"$ref": "#/$defs/rlimit"})", nullptr, "processes of the task's uid (RLIMIT_NPROC)", "Limits"},

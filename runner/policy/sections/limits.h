@@ -68,6 +68,14 @@ struct RlimitsSpec {
 struct LimitsSpec {
   std::chrono::milliseconds wall_time{std::chrono::hours(1)};
   CgroupLimits cgroup;
+  // The most the task may write to disk: the size of its staged layer's
+  // tmpfs (docs/staged-writes.md). Where the task writes the host's disk
+  // directly (a read-write workspace or bind) nothing can enforce it on a
+  // plain ext4, so a required limit refuses such a tier.
+  CgroupLimit<std::uint64_t> disk;
+  // The most the task may write to stdout and stderr together; nullopt: the
+  // task writes straight to the caller's fds.
+  std::optional<std::uint64_t> output_bytes;
   RlimitsSpec rlimits;
 };
 

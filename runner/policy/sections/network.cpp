@@ -16,6 +16,8 @@ const char* to_string(NetworkMode mode) {
   return "?";
 }
 
+const char* to_string(NameResolution names) { return names == NameResolution::resolver ? "resolver" : "pinned"; }
+
 void apply_network(JsonObjectReader reader, NetworkSpec& spec) {
   if (auto mode = reader.string("mode")) {
     if (*mode == "none") spec.mode = NetworkMode::none;
@@ -35,6 +37,12 @@ void apply_network(JsonObjectReader reader, NetworkSpec& spec) {
     }
     spec.allow_origin = reader.file() + ":" + reader.pointer_of("allow");
   }
+  if (auto names = reader.string("names")) {
+    if (*names == "resolver") spec.names = NameResolution::resolver;
+    else if (*names == "pinned") spec.names = NameResolution::pinned;
+    else reader.fail("names", "expected \"resolver\" or \"pinned\", got " + nlohmann::json(*names).dump());
+    spec.names_origin = reader.file() + ":" + reader.pointer_of("names");
+  }
   reader.finish();
 }
 
@@ -50,6 +58,13 @@ void validate_network(const NetworkSpec& spec, const std::string& leaf_file) {
     throw ConfigError(where(spec.allow_origin, "allow") + ": destinations are listed but network.mode is \"" +
                       to_string(spec.mode) + "\" (" + where(spec.mode_origin, "mode") +
                       "; fix: set mode \"allowlist\", or \"allow\": [])");
+  if (spec.names == NameResolution::pinned) {
+    for (const auto& destination : spec.allow)
+      if (destination.wildcard)
+        throw ConfigError(where(spec.allow_origin, "allow") + ": " + nlohmann::json(destination.text).dump() +
+                          " is a wildcard, which cannot be pinned at launch (" + where(spec.names_origin, "names") +
+                          " is \"pinned\"; fix: \"names\": \"resolver\", or list the exact names)");
+  }
 }
 
 std::vector<std::string> network_warnings(const NetworkSpec& spec) {
@@ -77,7 +92,11 @@ const ProfileSection& network_section() {
           {"network.mode", R"({"enum": ["none", "allowlist", "host"]})", R"("none")",
            "none: only lo; allowlist: egress to network.allow; host: the host's network", "Fields", true},
           {"network.allow", R"({"type": "array", "items": {"type": "string", "pattern": "^[^:]+:[0-9]+(-[0-9]+)?/(tcp|udp)$"}})",
-           "[]", "HOST:PORT/PROTO destinations of mode allowlist", "Fields"},
+           "[]", "HOST:PORT/PROTO destinations of mode allowlist; HOST may be a name or a wildcard *.example.com", "Fields"},
+          {"network.names", R"({"enum": ["resolver", "pinned"]})", R"("resolver")",
+           "resolver: the run's own resolver answers the allowed names and opens each address for its TTL; "
+           "pinned: names resolved once at launch and pinned in /etc/hosts (no wildcards)",
+           "Fields"},
       },
       apply_network_layer,
       validate_network_of,

@@ -16,15 +16,23 @@ namespace tierbox::policy {
 class JsonObjectReader;
 
 enum class NetworkMode { none, allowlist, host };
+// How the names of network.allow reach addresses (docs/network.md, "Names"):
+// resolver: the run's own resolver answers them during the run and opens
+// each answered address for its TTL (wildcards allowed); pinned: resolved
+// once at launch by the host and pinned in /etc/hosts.
+enum class NameResolution { resolver, pinned };
 
 struct NetworkSpec {
   NetworkMode mode = NetworkMode::none;
   std::vector<net::Destination> allow;
+  NameResolution names = NameResolution::resolver;
+  std::string names_origin;  // "file.json:/network/names" of the layer that set it
   std::string mode_origin;   // "file.json:/network/mode" of the layer that set it
   std::string allow_origin;  // "file.json:/network/allow" of the layer that set it
 };
 
 const char* to_string(NetworkMode mode);
+const char* to_string(NameResolution names);
 
 void apply_network(JsonObjectReader reader, NetworkSpec& spec);
 // After the whole extends chain: mode and allow must agree.

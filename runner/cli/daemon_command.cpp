@@ -1,0 +1,86 @@
+// `tierbox daemon`: the root-owned launch service (docs/daemon.md).
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "daemon/server.h"
+#include "daemon/session.h"
+#include "policy/runner_config.h"
+#include "audit/audit_log.h"
+
+namespace tierbox::cli {
+namespace {
+
+struct DaemonOptions {
+  std::string socket = "/run/tierbox/tierbox.sock";
+  std::string socket_group = "tierbox";
+  std::string socket_mode = "0660";
+  std::string state_dir;
+  std::string audit_log;
+  unsigned pool_size = 0;
+  unsigned request_timeout_seconds = 10;
+  daemon::LimitSettings limits;
+};
+
+int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
+  logging::configure(common.verbose);
+  if (::geteuid() != 0)
+    throw Error("tierbox daemon runs as root (it launches sandboxes for other users; fix: sudo tierbox daemon, or "
+                "systemctl start tierbox.socket)",
+                exit_code::runner_failed);
+  char* end = nullptr;
+  const unsigned long mode = std::strtoul(options.socket_mode.c_str(), &end, 8);
+  if (*end != '\0' || mode > 0777 || (mode & 0111))
+    throw Error("--socket-mode " + options.socket_mode + ": expected an octal mode such as 0660", exit_code::runner_failed);
+  if (options.pool_size > 0)
+    logging::warn("daemon: --pool-size {}: prepared sandboxes are not in this build yet; every launch is cold",
+                  options.pool_size);
+  daemon::DaemonContext context;
+  const auto dirs = search_dirs(common);
+  context.run_settings.config_dirs.assign(dirs.begin(), dirs.end());
+  context.run_settings.audit_log = options.audit_log;
+  context.run_settings.state_dir = options.state_dir;
+  // The daemon's own records (protocol errors, refusals) go to the same
+  // log as the runs'; a log that cannot be written stops the daemon here.
+  const auto config = policy::load_runner_config(context.run_settings.config_dirs);
+  context.audit_log = audit::audit_log_path(options.audit_log, config.audit_log);
+  context.audit_syslog = config.audit_syslog;
+  audit::AuditLog(context.audit_log, context.audit_syslog).create_if_missing();
+  context.request_timeout = std::chrono::seconds(options.request_timeout_seconds);
+  daemon::Limits limits(options.limits);
+  context.limits = &limits;
+  // The launcher every run goes through; the warm pool's PooledLauncher
+  // takes its place here.
+  service::SandboxLauncher launcher;
+  context.launcher = &launcher;
+  auto listener = daemon::socket_from_systemd();
+  if (!listener)
+    listener = daemon::bind_socket({options.socket, static_cast<mode_t>(mode), options.socket_group});
+  std::fprintf(stderr, "tierbox daemon: socket %s, audit log %s\n", listener ? options.socket.c_str() : "?",
+               context.audit_log.c_str());
+  return daemon::serve(std::move(listener), context);
+}
+
+}  // namespace
+
+std::function<int()> add_daemon_command(CLI::App& app, CommonOptions& common) {
+  auto options = std::make_shared<DaemonOptions>();
+  auto* command = app.add_subcommand("daemon", "Serve launches for users who are not root on a unix socket (foreground)");
+  command->add_option("--socket", options->socket, "Listen here (default /run/tierbox/tierbox.sock; ignored under socket activation)");
+  command->add_option("--socket-group", options->socket_group, "The socket's group: who may launch (default tierbox)");
+  command->add_option("--socket-mode", options->socket_mode, "The socket's mode (default 0660)");
+  command->add_option("--state-dir", options->state_dir, "Run registry, slots and control sockets here (default: tierbox.json state_dir)");
+  command->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
+  command->add_option("--audit-log", options->audit_log, "Append every run's records and the daemon's own here");
+  command->add_option("--pool-size", options->pool_size, "Prepared sandboxes per tier (0: none; the warm pool is not in this build)");
+  command->add_option("--request-timeout", options->request_timeout_seconds, "Seconds a client has to send its request (default 10)");
+  command->add_option("--max-runs", options->limits.max_runs, "Runs going on at once, overall (default 256)");
+  command->add_option("--max-runs-per-user", options->limits.max_runs_per_user, "Runs going on at once per user (default 32)");
+  command->add_option("--max-pending", options->limits.max_pending, "Connections waiting for their request, overall (default 128)");
+  command->add_option("--max-pending-per-user", options->limits.max_pending_per_user, "... per user (default 16)");
+  command->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
+  return [options, &common] { return run_daemon(*options, common); };
+}
+
+}  // namespace tierbox::cli

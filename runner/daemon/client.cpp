@@ -1,0 +1,142 @@
+#include "daemon/client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "daemon/wire.h"
+
+namespace tierbox::daemon {
+namespace {
+
+constexpr int kRelayedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+UniqueFd connect_to_daemon(const std::filesystem::path& path) {
+  UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!socket) throw_sys_error("socket(AF_UNIX, SOCK_STREAM)");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.string().size() >= sizeof address.sun_path)
+    throw Error("TIERBOX_SOCKET " + quote(path.string()) + ": too long for a unix socket path", exit_code::runner_failed);
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) return socket;
+  const int error = errno;
+  if (error == ENOENT || error == ECONNREFUSED)
+    throw Error("the tierbox daemon is not running (no one listens at " + path.string() +
+                    "); start it with: sudo systemctl start tierbox.socket (or run this as root)",
+                exit_code::runner_failed);
+  if (error == EACCES)
+    throw Error("connect(" + path.string() + "): " + errno_text(error) +
+                    " (fix: ask for membership of the socket's group, tierbox, and log in again)",
+                exit_code::runner_failed);
+  throw Error("connect(" + path.string() + "): " + errno_text(error), exit_code::runner_failed);
+}
+
+}  // namespace
+
+std::filesystem::path client_socket_path() {
+  if (const char* path = std::getenv("TIERBOX_SOCKET"); path && *path) return path;
+  return "/run/tierbox/tierbox.sock";
+}
+
+ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, ClientRequest request) {
+  // The workspace is opened here, with the caller's rights: what the caller
+  // cannot read, the task never gets.
+  UniqueFd workspace;
+  if (request.workspace) {
+    workspace.reset(::open(request.workspace->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!workspace)
+      throw Error("--workspace " + quote(request.workspace->string()) + ": " + errno_text(errno) +
+                      " (fix: pass a directory you can read)",
+                  exit_code::runner_failed);
+  }
+  // Relayed signals wait in a signalfd from here on: a Ctrl-C while
+  // connecting is not lost.
+  sigset_t relayed;
+  sigemptyset(&relayed);
+  for (int signal_number : kRelayedSignals) sigaddset(&relayed, signal_number);
+  if (::sigprocmask(SIG_BLOCK, &relayed, nullptr) != 0) throw_sys_error("sigprocmask(SIG_BLOCK)");
+  UniqueFd signals(::signalfd(-1, &relayed, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signals) throw_sys_error("signalfd");
+
+  auto socket = connect_to_daemon(socket_path);
+  std::vector<int> fds = {0, 1, 2};
+  request.message.fds = {FdRole::stdin_fd, FdRole::stdout_fd, FdRole::stderr_fd};
+  if (workspace) {
+    fds.push_back(workspace.get());
+    request.message.fds.push_back(FdRole::workspace);
+  }
+  nlohmann::json run = {{"tierbox", kProtocolVersion}, {"type", "run"}, {"argv", request.message.argv},
+                        {"cwd", request.message.cwd}, {"env", request.message.caller_env}};
+  if (!request.message.tier.empty()) run["tier"] = request.message.tier;
+  nlohmann::json roles = nlohmann::json::array();
+  for (auto role : request.message.fds)
+    roles.push_back(role == FdRole::stdin_fd ? "stdin" : role == FdRole::stdout_fd ? "stdout"
+                                                       : role == FdRole::stderr_fd ? "stderr" : "workspace");
+  run["fds"] = roles;
+  nlohmann::json set_env = nlohmann::json::object();
+  for (const auto& [name, value] : request.message.env_overrides) set_env[name] = value;
+  run["set_env"] = set_env;
+  nlohmann::json secrets = nlohmann::json::object();
+  for (const auto& [name, value] : request.message.secrets) secrets[name] = value;
+  run["secrets"] = secrets;
+  if (request.message.timeout) run["timeout"] = *request.message.timeout;
+  if (request.message.memory) run["memory"] = *request.message.memory;
+  if (request.message.pids) run["pids"] = *request.message.pids;
+  if (request.message.cpu) run["cpu"] = *request.message.cpu;
+  run["allow_net"] = request.message.allow_net;
+  run["allow_expired_tier"] = request.message.allow_expired_tier;
+  if (!send_frame(socket.get(), run, fds))
+    throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
+  workspace.reset();
+
+  while (true) {
+    pollfd wait[2] = {{socket.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
+    if (::poll(wait, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw_sys_error("poll(daemon socket, signalfd)");
+    }
+    if (wait[1].revents & POLLIN) {
+      signalfd_siginfo info{};
+      while (::read(signals.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+        (void)send_frame(socket.get(), {{"tierbox", kProtocolVersion}, {"type", "signal"}, {"signal", info.ssi_signo}});
+    }
+    if (!(wait[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    std::optional<ReceivedFrame> frame;
+    try {
+      frame = receive_frame(socket.get());
+    } catch (const ProtocolError& error) {
+      throw Error(std::string("the tierbox daemon sent a bad message: ") + error.what(), exit_code::runner_failed);
+    }
+    if (!frame) throw Error("the tierbox daemon ended the connection before the task ended (it stopped?)", exit_code::runner_failed);
+    const auto& message = frame->message;
+    const auto type = message_type(message);
+    if (type == "error") {
+      const auto code = message.value("code", "");
+      throw Error("the tierbox daemon refused: " + message.value("message", std::string("?")) + " (" + code + ")",
+                  code == "refused" ? exit_code::refused : exit_code::runner_failed);
+    }
+    if (type != "exit") continue;
+    if (const auto warnings = message.find("warnings"); warnings != message.end() && warnings->is_array())
+      for (const auto& line : *warnings)
+        if (line.is_string()) std::fprintf(stderr, "tierbox: warning: %s\n", line.get<std::string>().c_str());
+    ClientOutcome outcome;
+    outcome.exit_status = message.value("exit_status", static_cast<int>(exit_code::runner_failed));
+    outcome.error = message.value("error", "");
+    outcome.runner_error = message.value("runner_error", false);
+    outcome.result = message.value("result", nlohmann::json::object());
+    return outcome;
+  }
+}
+
+}  // namespace tierbox::daemon

@@ -1,0 +1,188 @@
+#include "daemon/protocol.h"
+
+#include <csignal>
+
+namespace tierbox::daemon {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void malformed(const std::string& what) { throw ProtocolError(ErrorCode::malformed, what); }
+
+// A field's reader: absent is nullopt, the wrong type names the field.
+const json* field(const json& message, const char* key) {
+  const auto found = message.find(key);
+  return found == message.end() || found->is_null() ? nullptr : &*found;
+}
+
+std::optional<std::string> string_field(const json& message, const char* key) {
+  const auto* value = field(message, key);
+  if (!value) return std::nullopt;
+  if (!value->is_string()) malformed(std::string("\"") + key + "\": expected a string");
+  return value->get<std::string>();
+}
+
+bool bool_field(const json& message, const char* key) {
+  const auto* value = field(message, key);
+  if (!value) return false;
+  if (!value->is_boolean()) malformed(std::string("\"") + key + "\": expected true or false");
+  return value->get<bool>();
+}
+
+std::vector<std::string> string_list(const json& message, const char* key) {
+  std::vector<std::string> list;
+  const auto* value = field(message, key);
+  if (!value) return list;
+  if (!value->is_array()) malformed(std::string("\"") + key + "\": expected an array of strings");
+  for (const auto& item : *value) {
+    if (!item.is_string()) malformed(std::string("\"") + key + "\": expected an array of strings");
+    list.push_back(item.get<std::string>());
+  }
+  return list;
+}
+
+std::vector<std::pair<std::string, std::string>> string_pairs(const json& message, const char* key) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  const auto* value = field(message, key);
+  if (!value) return pairs;
+  if (!value->is_object()) malformed(std::string("\"") + key + "\": expected an object of strings");
+  for (const auto& [name, item] : value->items()) {
+    if (!item.is_string()) malformed(std::string("\"") + key + "\": \"" + name + "\": expected a string");
+    pairs.emplace_back(name, item.get<std::string>());
+  }
+  return pairs;
+}
+
+FdRole fd_role(const std::string& name) {
+  if (name == "stdin") return FdRole::stdin_fd;
+  if (name == "stdout") return FdRole::stdout_fd;
+  if (name == "stderr") return FdRole::stderr_fd;
+  if (name == "workspace") return FdRole::workspace;
+  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace)");
+}
+
+json with_header(const char* type) { return {{"tierbox", kProtocolVersion}, {"type", type}}; }
+
+}  // namespace
+
+std::string_view error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::malformed: return "malformed";
+    case ErrorCode::too_large: return "too_large";
+    case ErrorCode::bad_version: return "bad_version";
+    case ErrorCode::unknown_type: return "unknown_type";
+    case ErrorCode::out_of_order: return "out_of_order";
+    case ErrorCode::timeout: return "timeout";
+    case ErrorCode::busy: return "busy";
+    case ErrorCode::refused: return "refused";
+    case ErrorCode::internal: return "internal";
+  }
+  return "internal";
+}
+
+bool is_relayable_signal(int signal_number) {
+  for (int relayed : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGKILL})
+    if (signal_number == relayed) return true;
+  return false;
+}
+
+std::size_t frame_length(const unsigned char (&header)[kFrameHeaderBytes]) {
+  const std::size_t length = (std::size_t{header[0]} << 24) | (std::size_t{header[1]} << 16) |
+                             (std::size_t{header[2]} << 8) | std::size_t{header[3]};
+  if (length > kMaxMessageBytes)
+    throw ProtocolError(ErrorCode::too_large, "a message of " + std::to_string(length) + " bytes; at most " +
+                                                  std::to_string(kMaxMessageBytes) + " are read");
+  if (length == 0) malformed("an empty message");
+  return length;
+}
+
+std::string encode_frame(const json& message) {
+  const auto body = message.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string frame;
+  frame.reserve(kFrameHeaderBytes + body.size());
+  const auto length = static_cast<std::uint32_t>(body.size());
+  frame.push_back(static_cast<char>(length >> 24));
+  frame.push_back(static_cast<char>(length >> 16));
+  frame.push_back(static_cast<char>(length >> 8));
+  frame.push_back(static_cast<char>(length));
+  frame += body;
+  return frame;
+}
+
+json parse_message(std::string_view body) {
+  if (body.size() > kMaxMessageBytes) throw ProtocolError(ErrorCode::too_large, "a message over the size limit");
+  // No exceptions from the parser (a deep nesting is a discarded value, not
+  // a stack overflow: nlohmann's parser is iterative for depth).
+  json message = json::parse(body.begin(), body.end(), nullptr, false);
+  if (message.is_discarded()) malformed("not JSON");
+  if (!message.is_object()) malformed("expected a JSON object");
+  const auto* version = field(message, "tierbox");
+  if (!version || !version->is_number_integer())
+    throw ProtocolError(ErrorCode::bad_version, "\"tierbox\": expected the protocol version, 1");
+  if (version->get<std::int64_t>() != kProtocolVersion)
+    throw ProtocolError(ErrorCode::bad_version, "protocol version " + version->dump() + " is not supported (this daemon speaks 1)");
+  const auto type = string_field(message, "type");
+  if (!type) malformed("\"type\": missing");
+  if (*type != "run" && *type != "signal" && *type != "exit" && *type != "error")
+    throw ProtocolError(ErrorCode::unknown_type, "unknown message type \"" + *type + "\" (expected run or signal)");
+  return message;
+}
+
+std::string message_type(const json& message) { return message.at("type").get<std::string>(); }
+
+RunMessage parse_run(const json& message) {
+  RunMessage run;
+  run.tier = string_field(message, "tier").value_or("");
+  run.argv = string_list(message, "argv");
+  if (run.argv.empty()) malformed("\"argv\": expected the command and its arguments");
+  for (const auto& word : run.argv)
+    if (word.find('\0') != std::string::npos) malformed("\"argv\": a word with a NUL byte");
+  for (const auto& name : string_list(message, "fds")) {
+    const auto role = fd_role(name);
+    for (auto seen : run.fds)
+      if (seen == role) malformed("\"fds\": \"" + name + "\" named twice");
+    run.fds.push_back(role);
+  }
+  if (run.fds.size() > kMaxMessageFds) malformed("\"fds\": more than 4");
+  run.cwd = string_field(message, "cwd").value_or("/");
+  for (auto& [name, value] : string_pairs(message, "env")) run.caller_env.emplace(std::move(name), std::move(value));
+  run.env_overrides = string_pairs(message, "set_env");
+  run.secrets = string_pairs(message, "secrets");
+  run.timeout = string_field(message, "timeout");
+  run.memory = string_field(message, "memory");
+  run.pids = string_field(message, "pids");
+  run.cpu = string_field(message, "cpu");
+  run.allow_net = string_list(message, "allow_net");
+  run.allow_expired_tier = bool_field(message, "allow_expired_tier");
+  run.verbose = bool_field(message, "verbose");
+  return run;
+}
+
+SignalMessage parse_signal(const json& message) {
+  const auto* value = field(message, "signal");
+  if (!value || !value->is_number_integer()) malformed("\"signal\": expected a signal number");
+  const auto number = value->get<std::int64_t>();
+  if (number <= 0 || number > 64 || !is_relayable_signal(static_cast<int>(number)))
+    malformed("\"signal\": " + std::to_string(number) + " is not one a client may relay");
+  return SignalMessage{static_cast<int>(number)};
+}
+
+json exit_message(int exit_status, const std::string& error, bool runner_error, const json& result,
+                  const std::vector<std::string>& warnings) {
+  auto message = with_header("exit");
+  message["warnings"] = warnings;
+  message["exit_status"] = exit_status;
+  message["error"] = error;
+  message["runner_error"] = runner_error;
+  message["result"] = result;
+  return message;
+}
+
+json error_message(ErrorCode code, const std::string& message) {
+  auto reply = with_header("error");
+  reply["code"] = std::string(error_code_name(code));
+  reply["message"] = message;
+  return reply;
+}
+
+}  // namespace tierbox::daemon

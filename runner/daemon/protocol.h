@@ -1,0 +1,106 @@
+// The daemon's wire protocol (docs/daemon.md), pure: framing and the parsing
+// of what a client sends. Every message is one frame: a 4-byte big-endian
+// length, then that many bytes of one JSON object with "tierbox": 1 (the
+// protocol version) and "type". fds travel as SCM_RIGHTS with the frame of
+// the message that names them (daemon/wire.h). Nothing here trusts the
+// client: every field is checked, a bad message is a ProtocolError (with the
+// code the error reply carries), never a crash (tools/fuzz).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tierbox::daemon {
+
+inline constexpr int kProtocolVersion = 1;
+// One message, at most: a run request carries argv, the caller's environment
+// and its secrets (at most 1 MiB in all, policy::kMaxSecretBytes).
+inline constexpr std::size_t kMaxMessageBytes = 4U << 20;
+inline constexpr std::size_t kFrameHeaderBytes = 4;
+// fds a run message may carry: stdin, stdout, stderr, the workspace.
+inline constexpr std::size_t kMaxMessageFds = 4;
+
+// The error reply's codes (docs/daemon.md, "Errors").
+enum class ErrorCode {
+  malformed,      // not a JSON object, a field of the wrong type, a bad value
+  too_large,      // the frame's length is over kMaxMessageBytes
+  bad_version,    // "tierbox" is not kProtocolVersion
+  unknown_type,   // "type" is none this version knows
+  out_of_order,   // a message the connection's state does not expect
+  timeout,        // nothing (or not all of a frame) arrived in time
+  busy,           // a limit (per user or overall) refuses the connection or run
+  refused,        // policy refused (the exit message then says why)
+  internal,       // the daemon failed
+};
+std::string_view error_code_name(ErrorCode code);
+
+class ProtocolError : public std::runtime_error {
+ public:
+  ProtocolError(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  [[nodiscard]] ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+// What the fds that come with a run message are, in their order.
+enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace };
+
+// type "run": what `tierbox run` asks for, minus what only root may choose
+// (a profile file, config directories, the audit log, a cgroup parent).
+// Who asks is never in it: the daemon reads that from the kernel.
+struct RunMessage {
+  std::string tier;  // "" = the configured default
+  std::vector<std::string> argv;
+  std::vector<FdRole> fds;  // the SCM_RIGHTS fds, in order
+  std::string cwd;          // the caller's working directory (the record's cwd)
+  std::map<std::string, std::string> caller_env;
+  std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
+  std::vector<std::pair<std::string, std::string>> secrets;        // --secret: name, value (the client read it)
+  std::optional<std::string> timeout;                               // --timeout, as typed
+  std::optional<std::string> memory, pids, cpu;                     // widening, as typed
+  std::vector<std::string> allow_net;
+  bool allow_expired_tier = false;
+  bool verbose = false;  // -v: the launch steps go to the caller's stderr
+};
+
+// type "signal": relay a signal to the task (Ctrl-C, SIGTERM, SIGWINCH...).
+struct SignalMessage {
+  int signal = 0;
+};
+
+// Signals a client may relay: what the direct runner relays
+// (launch/supervisor.cpp), and SIGKILL.
+bool is_relayable_signal(int signal_number);
+
+// Frame header -> body length; throws ProtocolError(too_large) over the limit.
+std::size_t frame_length(const unsigned char (&header)[kFrameHeaderBytes]);
+// The frame of a message: header and JSON text.
+std::string encode_frame(const nlohmann::json& message);
+
+// Parses a message body: a JSON object of this protocol version with a
+// known type (run, signal, exit, error; which one a side expects is its
+// business). Throws ProtocolError.
+nlohmann::json parse_message(std::string_view body);
+std::string message_type(const nlohmann::json& message);
+RunMessage parse_run(const nlohmann::json& message);
+SignalMessage parse_signal(const nlohmann::json& message);
+
+// The daemon's messages.
+// exit_status: tierbox's; result: the run's result object (launch/result.h)
+nlohmann::json exit_message(int exit_status, const std::string& error, bool runner_error, const nlohmann::json& result,
+                            const std::vector<std::string>& warnings);
+nlohmann::json error_message(ErrorCode code, const std::string& message);
+
+}  // namespace tierbox::daemon

@@ -1,0 +1,324 @@
+#include "daemon/session.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <thread>
+
+#include "audit/audit_log.h"
+#include "audit/records.h"
+#include "common/errors.h"
+#include "common/logging.h"
+#include "daemon/wire.h"
+#include "launch/result.h"
+#include "service/task_options.h"
+
+namespace tierbox::daemon {
+namespace {
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_send_signal(int pidfd, int signal_number) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signal_number, nullptr, 0));
+}
+
+// Whether the caller may write to the directory st describes, as the kernel
+// decides without ACLs: the owner's bits for the owner, else the group's for
+// a member, else the others'. A directory with an access ACL is writable
+// only by its owner here (an ACL may deny a named user what the group bits
+// allow): fail closed.
+bool caller_may_write(int fd, const struct stat& st, const PeerIdentity& peer) {
+  if (peer.uid == 0) return true;
+  if (st.st_uid == peer.uid) return (st.st_mode & S_IWUSR) != 0;
+  char probe;
+  const bool has_acl = ::fgetxattr(fd, "system.posix_acl_access", &probe, 0) >= 0;
+  if (has_acl) return false;
+  const bool member = st.st_gid == peer.gid ||
+                      std::find(peer.groups.begin(), peer.groups.end(), st.st_gid) != peer.groups.end();
+  if (member) return (st.st_mode & S_IWGRP) != 0;
+  return (st.st_mode & S_IWOTH) != 0;
+}
+
+std::string fd_path(int fd) {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  std::string path(4096, '\0');
+  const ssize_t n = ::readlink(link, path.data(), path.size());
+  if (n < 0) throw_sys_error(std::string("readlink(") + link + ")");
+  path.resize(static_cast<std::size_t>(n));
+  return path;
+}
+
+}  // namespace
+
+void Session::serve() noexcept {
+  try {
+    serve_connection();
+  } catch (const std::exception& error) {
+    logging::error("daemon: connection of uid {}: {}", peer_.uid, error.what());
+    record("internal_error", error.what());
+  }
+}
+
+void Session::stop_locked(const std::string& reason) {
+  if (stop_reason_.empty()) stop_reason_ = reason;
+  if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), SIGKILL);
+  if (cancel_) {
+    const std::uint64_t one = 1;
+    (void)!::write(cancel_.get(), &one, sizeof one);
+  }
+}
+
+void Session::stop(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  stop_locked(reason);
+  // Wakes a read of the request or the watch of the client.
+  ::shutdown(socket_.get(), SHUT_RDWR);
+}
+
+void Session::record(const std::string& action, const std::string& detail) const noexcept {
+  try {
+    const audit::AuditLog log(context_.audit_log, context_.audit_syslog);
+    (void)log.append(audit::daemon_record(audit::Identity{peer_.uid, peer_.user_name, ""}, peer_.pid, action, detail));
+  } catch (const std::exception& error) {
+    logging::warn("daemon: the {} of uid {} could not be recorded: {}", action, peer_.uid, error.what());
+  }
+}
+
+void Session::refuse(ErrorCode code, const std::string& message) {
+  const bool refusal = code == ErrorCode::busy || code == ErrorCode::refused;
+  record(refusal ? "refused" : "protocol_error", std::string(error_code_name(code)) + ": " + message);
+  std::lock_guard lock(mutex_);
+  (void)send_frame(socket_.get(), error_message(code, message));
+}
+
+void Session::serve_connection() {
+  peer_ = read_peer_identity(socket_.get());
+  if (const auto refusal = context_.limits->admit_connection(peer_.uid); !refusal.empty()) {
+    set_socket_timeouts(socket_.get(), std::chrono::milliseconds(0), std::chrono::milliseconds(100));
+    refuse(ErrorCode::busy, refusal);
+    return;
+  }
+  bool pending = true;
+  const auto release = [&] {
+    if (pending) context_.limits->connection_done(peer_.uid);
+    pending = false;
+  };
+  try {
+    set_socket_timeouts(socket_.get(), context_.request_timeout, context_.request_timeout);
+    auto frame = receive_frame(socket_.get());
+    if (!frame) {
+      record("no_request", "the client closed the connection without a request");
+      release();
+      return;
+    }
+    if (message_type(frame->message) != "run")
+      throw ProtocolError(ErrorCode::out_of_order, "expected a run message first, got " + message_type(frame->message));
+    auto message = parse_run(frame->message);
+    if (frame->fds.size() != message.fds.size())
+      throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(message.fds.size()) + " fds, " +
+                                                    std::to_string(frame->fds.size()) + " came with the message");
+    if (const auto refusal = context_.limits->admit_run(peer_.uid); !refusal.empty()) {
+      release();
+      refuse(ErrorCode::busy, refusal);
+      return;
+    }
+    pending = false;
+    try {
+      run(message, std::move(frame->fds));
+    } catch (...) {
+      context_.limits->run_done(peer_.uid);
+      throw;
+    }
+    context_.limits->run_done(peer_.uid);
+  } catch (const ProtocolError& error) {
+    release();
+    refuse(error.code(), error.what());
+  } catch (const Error& error) {
+    release();
+    refuse(error.exit_status() == exit_code::refused ? ErrorCode::refused : ErrorCode::internal, error.what());
+  }
+}
+
+policy::TaskRequest Session::make_request(const RunMessage& message, const std::optional<policy::FileIdentity>& workspace,
+                                          const std::string& workspace_path, bool workspace_writable) const {
+  policy::TaskRequest request;
+  service::TypedOptions typed;
+  typed.timeout = message.timeout.value_or("");
+  typed.env = message.env_overrides;
+  typed.allow_net = message.allow_net;
+  typed.memory = message.memory.value_or("");
+  typed.pids = message.pids.value_or("");
+  typed.cpu = message.cpu.value_or("");
+  service::apply_typed_options(typed, request);
+  if (!message.tier.empty()) request.tier = message.tier;
+  if (workspace) {
+    request.workspace = workspace_path;
+    request.workspace_opened = workspace;
+    request.workspace_writable_by_caller = workspace_writable;
+  }
+  request.secrets = message.secrets;
+  request.argv = message.argv;
+  request.allow_expired_tier = message.allow_expired_tier;
+  request.caller_env = message.caller_env;
+  // Who asks: the kernel's word, never the message's.
+  request.caller.uid = peer_.uid;
+  request.caller.gid = peer_.gid;
+  request.caller.user_name = peer_.user_name;
+  request.caller.groups = peer_.groups;
+  request.caller.through_daemon = true;
+  request.caller_cwd = message.cwd;
+  return request;
+}
+
+void Session::on_start(pid_t pid) {
+  std::lock_guard lock(mutex_);
+  // The client went away (or the daemon stops) before the task started.
+  if (!stop_reason_.empty()) throw Error(stop_reason_, exit_code::runner_failed);
+  // Our own child, not yet reaped: the pid cannot have been recycled.
+  sandbox_init_.reset(pidfd_open(pid));
+  if (!sandbox_init_) throw_sys_error("pidfd_open(" + std::to_string(pid) + ")");
+}
+
+std::string Session::read_client_message() {
+  try {
+    auto frame = receive_frame(socket_.get());
+    if (!frame) return "the client disconnected";
+    if (message_type(frame->message) != "signal")
+      throw ProtocolError(ErrorCode::out_of_order, "a run is going on: only signal messages are expected");
+    const auto signal = parse_signal(frame->message);
+    std::lock_guard lock(mutex_);
+    if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), signal.signal);
+    return "";
+  } catch (const ProtocolError& error) {
+    // A client that breaks the protocol mid-run loses its run: nothing it
+    // sends after this can be trusted to mean what it says.
+    refuse(error.code(), error.what());
+    return "the client broke the protocol (" + std::string(error.what()) + ")";
+  }
+}
+
+void Session::watch_client(int done_fd) {
+  bool watching = true;
+  while (true) {
+    // The client's pidfd (SO_PEERPIDFD, Linux 6.5+) as well as its socket: a
+    // client that dies while a process it started still holds the socket
+    // has gone all the same.
+    pollfd fds[3] = {{done_fd, POLLIN, 0},
+                     {watching ? socket_.get() : -1, POLLIN, 0},
+                     {watching ? peer_.pidfd.get() : -1, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw_sys_error("poll(run done, client socket, client pidfd)");
+    }
+    if (fds[0].revents & POLLIN) return;
+    std::string gone;
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) gone = read_client_message();
+    if (gone.empty() && (fds[2].revents & POLLIN))
+      gone = "the client disconnected (it exited; another process still holds its socket)";
+    if (gone.empty()) continue;
+    watching = false;
+    std::lock_guard lock(mutex_);
+    connected_ = false;
+    stop_locked("stopped: " + gone);
+  }
+}
+
+void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
+  std::array<int, 3> stdio{-1, -1, -1};
+  std::optional<policy::FileIdentity> workspace;
+  std::string workspace_path;
+  bool workspace_writable = false;
+  for (std::size_t i = 0; i < message.fds.size(); ++i) {
+    const int fd = fds[i].get();
+    switch (message.fds[i]) {
+      case FdRole::stdin_fd: stdio[0] = fd; break;
+      case FdRole::stdout_fd: stdio[1] = fd; break;
+      case FdRole::stderr_fd: stdio[2] = fd; break;
+      case FdRole::workspace: {
+        // The client opened it with its own rights: it can read it. The
+        // daemon opens nothing by the name the client gave.
+        // An O_PATH fd proves nothing: it opens a directory its opener may
+        // not read (only the path must be searchable). Only an fd opened
+        // for reading was checked by the kernel against the caller's rights.
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags < 0) throw_sys_error("fcntl(workspace fd, F_GETFL)");
+        if ((flags & O_PATH) == O_PATH || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+          throw Error("--workspace: the fd must be opened for reading (O_RDONLY|O_DIRECTORY), not O_PATH: only then did "
+                      "the kernel check that you may read the directory",
+                      exit_code::refused);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw_sys_error("fstat(workspace fd)");
+        if (!S_ISDIR(st.st_mode)) throw Error("--workspace: not a directory", exit_code::refused);
+        workspace = policy::FileIdentity{st.st_dev, st.st_ino};
+        workspace_path = fd_path(fd);
+        workspace_writable = caller_may_write(fd, st, peer_);
+        break;
+      }
+    }
+  }
+  UniqueFd null_fd;
+  for (auto& fd : stdio) {
+    if (fd >= 0) continue;
+    if (!null_fd) null_fd.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!null_fd) throw_sys_error("open(/dev/null)");
+    fd = null_fd.get();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    cancel_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!cancel_) throw_sys_error("eventfd(cancel)");
+    if (!stop_reason_.empty()) stop_locked(stop_reason_);  // stopped while the request was read
+  }
+  service::TaskInput input;
+  input.cancel_fd = cancel_.get();
+  input.tier = message.tier;
+  input.argv = message.argv;
+  input.make_request = [&] { return make_request(message, workspace, workspace_path, workspace_writable); };
+  input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
+  input.stdio = stdio;
+  input.relay_signals = false;
+  input.on_start = [this](pid_t pid) { on_start(pid); };
+  input.stop_reason = [this] {
+    std::lock_guard lock(mutex_);
+    return stop_reason_;
+  };
+
+  UniqueFd done(::eventfd(0, EFD_CLOEXEC));
+  if (!done) throw_sys_error("eventfd");
+  service::TaskResult result;
+  std::thread runner([&] {
+    try {
+      result = service::run_task(input, context_.run_settings, *context_.launcher);
+    } catch (const std::exception& error) {
+      result.runner_error = true;
+      result.context.exit_status = exit_code::runner_failed;
+      result.context.error = std::string("internal error: ") + error.what();
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(done.get(), &one, sizeof one);
+  });
+  try {
+    watch_client(done.get());
+  } catch (...) {
+    stop("the daemon failed watching the client");
+    runner.join();
+    throw;
+  }
+  runner.join();
+  std::lock_guard lock(mutex_);
+  sandbox_init_.reset();
+  if (!connected_) return;
+  const auto result_json = launch::make_result(result.context, result.outcome);
+  (void)send_frame(socket_.get(), exit_message(result.exit_status(), result.context.error, result.runner_error, result_json,
+                                                         result.warnings));
+}
+
+}  // namespace tierbox::daemon

@@ -1,0 +1,81 @@
+// The staged-run commands' work, between the CLI (which parses and prints)
+// and the pieces (store, changes, apply, access): finding the run, checking
+// who asks, the approval matrix and grants for an apply, the audit record,
+// one operation at a time per run (an flock on its directory).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "policy/runner_config.h"
+#include "staged/access.h"
+#include "staged/apply.h"
+#include "staged/changes.h"
+#include "staged/store.h"
+
+namespace tierbox::staged {
+
+struct OperationSettings {
+  std::vector<std::filesystem::path> config_dirs;
+  std::string audit_log;  // --audit-log, "" for the configured one
+  uid_t caller_uid = 0;   // the kernel's (getuid(), or the launch service's SO_PEERCRED)
+};
+
+// A staged run opened for one action: its record, paths and lock.
+class OpenedRun {
+ public:
+  OpenedRun(const OperationSettings& settings, const std::string& run_id, StagedAction action);
+  StagedRun& run() { return run_; }
+  [[nodiscard]] const StagedPaths& paths() const { return paths_; }
+  [[nodiscard]] const policy::RunnerConfig& config() const { return config_; }
+  [[nodiscard]] const std::string& approvers() const { return approvers_; }
+
+ private:
+  policy::RunnerConfig config_;
+  std::string approvers_;
+  StagedPaths paths_;
+  UniqueFd lock_;
+  StagedRun run_;
+};
+
+ChangeSet staged_changes(OpenedRun& opened, const std::vector<std::string>& paths);
+
+struct ApplyRequest {
+  std::vector<std::string> paths;  // only these (and below); empty: all
+  std::string grant_file;          // a grant bound to the change set's digest
+  bool yes = false;                // the caller confirms (rules requiring "confirm")
+  std::function<void(std::size_t)> before_entry;  // tests: crash simulation
+};
+
+struct ApplyOutcome {
+  ChangeSet set;
+  std::vector<std::string> lines;
+  std::string decision;  // how it was allowed
+  // What the applied changes left that git on the host would run (nested
+  // repositories registered as submodules, todo lists with exec lines:
+  // launch/workspace_review.h), one line each.
+  std::vector<std::string> warnings;
+};
+
+// Throws Refusal (126) when governance or a conflict forbids it; the refusal
+// is audited too.
+ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, const ApplyRequest& request);
+std::vector<std::string> rollback_staged(OpenedRun& opened, const OperationSettings& settings);
+void discard_staged(OpenedRun& opened, const OperationSettings& settings);
+
+// For gc: interrupted applies undone, the layers of runs whose runner died
+// marked staged, layers older than retention discarded. One line per action.
+std::vector<std::string> gc_staged(const policy::RunnerConfig& config, const std::filesystem::path& audit_log,
+                                   std::chrono::hours retention);
+
+// Marks a staged run's layer "staged" once its task has ended (run_task).
+void mark_staged_run_ended(const std::filesystem::path& state_dir, const std::string& run_id);
+
+}  // namespace tierbox::staged

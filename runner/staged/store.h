@@ -1,0 +1,92 @@
+// Where a staged run's layer and its bookkeeping live, and the record that
+// says whose it is (docs/staged-writes.md).
+//
+//   STATE_DIR/staged/            0700 root: sandboxes and other users never see it
+//   STATE_DIR/staged/RUN/run.json     the StagedRun below (written before the sandbox exists)
+//   STATE_DIR/staged/RUN/layer/       a tmpfs of limits.disk bytes, private mount:
+//                                     upper/ (the task's writes), work/ (overlayfs's),
+//                                     lower/ (where the workspace is attached while
+//                                     the overlay is made; empty afterwards)
+//   GOVERNANCE_DIR/staged/RUN/journal.json  the apply journal (staged/apply.h)
+//   GOVERNANCE_DIR/staged/RUN/backup/        what an apply overwrote or deleted, for rollback
+//
+// The journal and the saved copies are on persistent storage (/var/lib by
+// default), unlike the layer (STATE_DIR is /run, a tmpfs, on most hosts):
+// after a power loss in the middle of an apply the workspace on disk is
+// half-changed, and only a journal that survived can undo it.
+//
+// The layer is a tmpfs rather than a directory on disk: its size is the
+// task's disk limit on any host (ext4 without quota options has no other
+// per-task limit), and the host's disk is not written at all.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/files.h"
+
+namespace tierbox::staged {
+
+struct StagedRun {
+  std::string run_id;
+  std::string tier;
+  std::string workspace;   // canonical host path of the real workspace
+  std::string started_at;  // RFC 3339
+  // CLOCK_REALTIME_COARSE at the launch, in ns: a real file whose ctime is
+  // not older changed since the run started (a conflict at apply). The
+  // coarse clock is the one file timestamps come from, so a change made
+  // after this instant never carries an older ctime.
+  std::int64_t baseline_ns = 0;
+  uid_t requester_uid = 0;
+  std::string requester;
+  std::optional<uid_t> sudo_uid;
+  uid_t workspace_uid = 0;  // what applied files are owned by
+  gid_t workspace_gid = 0;
+  uid_t layer_uid = 0;      // the task's host uid: the owner of what it wrote
+  std::uint64_t size_bytes = 0;  // the layer's tmpfs; 0: the kernel's default (half of RAM)
+  // starting, running, staged (the run ended; again after a rollback),
+  // applying, applied
+  std::string state = "starting";
+};
+
+nlohmann::json to_json(const StagedRun& run);
+StagedRun staged_run_from_json(const nlohmann::json& json, const std::string& file);
+
+struct StagedPaths {
+  std::filesystem::path dir;
+  std::filesystem::path journal_dir;  // "" : dir
+  [[nodiscard]] std::filesystem::path record() const { return dir / "run.json"; }
+  [[nodiscard]] std::filesystem::path layer() const { return dir / "layer"; }
+  [[nodiscard]] std::filesystem::path upper() const { return dir / "layer" / "upper"; }
+  [[nodiscard]] std::filesystem::path work() const { return dir / "layer" / "work"; }
+  [[nodiscard]] std::filesystem::path lower() const { return dir / "layer" / "lower"; }
+  [[nodiscard]] std::filesystem::path journal() const { return journals() / "journal.json"; }
+  [[nodiscard]] std::filesystem::path backup() const { return journals() / "backup"; }
+  [[nodiscard]] std::filesystem::path journals() const { return journal_dir.empty() ? dir : journal_dir; }
+};
+
+std::filesystem::path staged_root(const std::filesystem::path& state_dir);
+// Throws Error when run_id is not a run id (it names a directory).
+// governance_dir: where the journal goes ("": beside the layer).
+StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id,
+                         const std::filesystem::path& governance_dir = {});
+
+// Durability::none at launch (the record describes a tmpfs layer that a
+// power loss takes with it); fsync for the states of an apply.
+void write_staged_run(const StagedPaths& paths, const StagedRun& run, Durability durability = Durability::fsync);
+// Throws Error (exit 1 class: a usage error) naming the run when there is none.
+StagedRun read_staged_run(const StagedPaths& paths);
+// Every staged run's record, oldest first; unreadable ones skipped.
+std::vector<StagedRun> list_staged_runs(const std::filesystem::path& state_dir);
+
+// Unmounts the layer (if mounted) and removes the run's directory.
+void discard_staged_run(const StagedPaths& paths);
+
+}  // namespace tierbox::staged

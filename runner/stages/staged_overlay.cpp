@@ -1,0 +1,139 @@
+#include "stages/staged_overlay.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "common/rfc3339.h"
+
+namespace tierbox::stages {
+namespace {
+
+void make_dir(const std::filesystem::path& dir, mode_t mode) {
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    throw_sys_error("mkdir(" + quote(dir.string()) + ", 0" + std::to_string(mode) + ")");
+}
+
+void fsconfig_or_throw(int context, const std::string& key, const std::string& value) {
+  if (::fsconfig(context, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0)
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_STRING, " + quote(key) + ", " + quote(value) + ")");
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> overlay_parameters(const OverlayOptions& options) {
+  for (const auto* path : {&options.lowerdir, &options.upperdir, &options.workdir})
+    if (path->find_first_of(",:\\") != std::string::npos)
+      throw Error("staged workspace: the layer path " + quote(*path) +
+                      " holds ',', ':' or '\\', which overlayfs splits options on (fix: a state_dir without them)",
+                  exit_code::runner_failed);
+  return {{"lowerdir", options.lowerdir},
+          {"upperdir", options.upperdir},
+          {"workdir", options.workdir},
+          // Renamed directories are copied (EXDEV to the task, which mv
+          // handles) instead of recorded as redirects; copy-up copies data
+          // too; no inode index: the upper layer alone says what changed.
+          {"redirect_dir", "off"},
+          {"metacopy", "off"},
+          {"index", "off"}};
+}
+
+void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedRun& record, uid_t task_host_uid,
+                         mode_t root_mode) {
+  make_private_dirs(paths.dir, "staged workspace: ");
+  staged::write_staged_run(paths, record, Durability::none);
+  make_dir(paths.layer(), 0700);
+  std::string options = "mode=0700";
+  // The inodes are bounded with the bytes (one per KiB, at least 16k): a
+  // tmpfs's default is half of RAM's pages, and empty files cost no bytes.
+  if (record.size_bytes != 0)
+    options += ",size=" + std::to_string(record.size_bytes) +
+               ",nr_inodes=" + std::to_string(std::max<std::uint64_t>(record.size_bytes >> 10, 16384));
+  // nosuid, nodev, noexec: the layer is only ever read through the overlay
+  // (whose own flags govern the task) and by tierbox.
+  if (::mount("tierbox-staged", paths.layer().c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0)
+    throw_sys_error("mount(tmpfs -> " + quote(paths.layer().string()) + ", MS_NOSUID|MS_NODEV|MS_NOEXEC, " +
+                    quote(options) + ")");
+  // Private: the workspace attached below it for a moment must not
+  // propagate into other mount namespaces.
+  if (::mount(nullptr, paths.layer().c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
+    throw_sys_error("mount(" + quote(paths.layer().string()) + ", MS_PRIVATE)");
+  make_dir(paths.upper(), root_mode & 07777);
+  // The merged root takes the upper directory's owner and mode: the task's,
+  // as the id-mapped workspace root shows it.
+  if (::chown(paths.upper().c_str(), task_host_uid, task_host_uid) != 0 ||
+      ::chmod(paths.upper().c_str(), root_mode & 07777) != 0)
+    throw_sys_error("chown/chmod(" + quote(paths.upper().string()) + ", " + std::to_string(task_host_uid) + ")");
+  make_dir(paths.work(), 0700);
+  make_dir(paths.lower(), 0700);
+}
+
+UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree) {
+  const auto parameters = overlay_parameters({paths.lower(), paths.upper(), paths.work()});
+  if (::move_mount(workspace_tree.get(), "", AT_FDCWD, paths.lower().c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    throw_sys_error("move_mount(workspace tree -> " + quote(paths.lower().string()) + ", MOVE_MOUNT_F_EMPTY_PATH)");
+  workspace_tree.reset();
+  // The attachment is only needed until fsconfig(CMD_CREATE) has taken the
+  // overlay's private clone of it: detach it on every path out.
+  struct DetachLower {
+    std::filesystem::path lower;  // a copy: paths.lower() is a temporary
+    ~DetachLower() { ::umount2(lower.c_str(), MNT_DETACH); }
+  } detach{paths.lower()};
+  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context)
+    throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (a staged workspace needs overlayfs: modprobe overlay)");
+  for (const auto& [key, value] : parameters) fsconfig_or_throw(context.get(), key, value);
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(overlay lowerdir=" + quote(paths.lower().string()) + " upperdir=" +
+                    quote(paths.upper().string()) + ", FSCONFIG_CMD_CREATE)");
+  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  return overlay;
+}
+
+std::filesystem::path stage_workspace(const policy::LaunchPlan& plan, std::vector<UniqueFd>& trees,
+                                      const std::filesystem::path& state_dir, uid_t task_host_uid,
+                                      bool have_mount_setattr) {
+  if (!plan.workspace || !plan.workspace->staged) return {};
+  if (!have_mount_setattr)
+    throw Error("staged workspace: this kernel has no mount_setattr (Linux 5.12), which the overlay's id-mapped lower "
+                "layer needs (fix: a newer kernel, or a tier without \"staged\")",
+                exit_code::runner_failed);
+  std::size_t index = 0;
+  while (index < plan.prepared_mounts.size() && plan.prepared_mounts[index].kind != policy::PreparedMount::Kind::workspace)
+    ++index;
+  if (index >= trees.size()) throw Error("staged workspace: the plan prepares no workspace tree", exit_code::runner_failed);
+  const auto& workspace = *plan.workspace;
+  struct stat root {};
+  if (::fstat(trees[index].get(), &root) != 0) throw_sys_error("fstat(tree of " + quote(workspace.host_path) + ")");
+
+  staged::StagedRun record;
+  record.run_id = plan.run_id;
+  record.tier = plan.tier;
+  record.workspace = workspace.host_path;
+  record.started_at = rfc3339_utc(std::chrono::system_clock::now());
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  record.baseline_ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+  record.requester_uid = plan.requester_uid;
+  record.requester = plan.requester;
+  record.sudo_uid = plan.requester_sudo_uid;
+  record.workspace_uid = workspace.owner_uid;
+  record.workspace_gid = workspace.owner_gid;
+  record.layer_uid = task_host_uid;
+  record.size_bytes = workspace.layer_size_bytes;
+  const auto paths = staged::staged_paths(state_dir, plan.run_id);
+  create_staged_layer(paths, record, task_host_uid, root.st_mode);
+  trees[index] = make_staged_overlay(paths, std::move(trees[index]));
+  record.state = "running";
+  staged::write_staged_run(paths, record, Durability::none);
+  return paths.dir;
+}
+
+}  // namespace tierbox::stages

@@ -1,0 +1,61 @@
+// Parent side of a staged workspace (docs/staged-writes.md): the run's layer
+// and the overlay the task sees as its workspace.
+//
+// The overlay is made here, by the runner (root in the host's user
+// namespace), before clone, and handed to the child as the workspace's
+// detached tree: the child attaches it in the sandbox's own mount namespace
+// like any prepared tree. Made from inside the sandbox's user namespace it
+// would need overlayfs's "userxattr" and user.* xattrs on the upper layer,
+// which tmpfs has only since Linux 6.6 (Debian 12 runs 6.1); made here it
+// uses trusted.* xattrs, which every supported kernel has.
+//
+// The lower layer is the workspace's id-mapped tree (prepared_mounts.h):
+// the task sees its files as its own, and copy-up gives the copies the
+// task's host uid. Linux before 6.15 takes overlay layers only as paths in
+// the caller's mount namespace, so the tree is attached for a moment at
+// layer/lower, inside the run's private layer tmpfs (nothing propagates from
+// there), and detached again once the overlay holds its own clone of it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+
+#include "common/unique_fd.h"
+#include "policy/launch_plan.h"
+#include "staged/store.h"
+
+namespace tierbox::stages {
+
+// The options the overlay is made with: no redirects, no metacopy, no index,
+// so the upper layer holds only whole copies, new files, whiteouts and
+// opaque directories (what staged/changes.h reads).
+struct OverlayOptions {
+  std::string lowerdir;
+  std::string upperdir;
+  std::string workdir;
+};
+// Pure: the key=value pairs handed to fsconfig, in order. Throws Error when
+// a path holds a character overlayfs's option parser splits on (',' ':' '\\').
+std::vector<std::pair<std::string, std::string>> overlay_parameters(const OverlayOptions& options);
+
+// Writes the staged run's record (state "starting"), mounts the layer tmpfs
+// (plan.workspace->layer_size_bytes, 0: the kernel's default) and makes
+// upper/ (owned by task_host_uid, the workspace root's mode) and work/.
+void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedRun& record, uid_t task_host_uid,
+                         mode_t root_mode);
+
+// Replaces workspace_tree (the id-mapped workspace, detached) by a detached
+// overlay with it as the lower layer; nosuid, nodev.
+UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree);
+
+// The whole stage, for the launcher: when the plan's workspace is staged,
+// records the run, makes its layer under state_dir and swaps the prepared
+// workspace tree in trees for the overlay. Refuses without mount_setattr
+// (the lower layer must be id-mapped). Returns the layer's directory, or ""
+// when the workspace is not staged.
+std::filesystem::path stage_workspace(const policy::LaunchPlan& plan, std::vector<UniqueFd>& trees,
+                                      const std::filesystem::path& state_dir, uid_t task_host_uid,
+                                      bool have_mount_setattr);
+
+}  // namespace tierbox::stages

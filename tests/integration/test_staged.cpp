@@ -1,0 +1,573 @@
+// Staged workspaces end to end (docs/staged-writes.md): real sandboxes whose
+// workspace is a real overlay (made by the runner, attached in the
+// sandbox's own mount namespace), then `tierbox changes|apply|rollback|
+// discard|gc` on the real workspace. Each test has a config, a state
+// directory (registry and layers) and an audit log of its own.
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "common/digest.h"
+#include "common/files.h"
+#include "integration/governance_fixture.h"
+#include "integration/harness.h"
+
+using namespace tierbox;
+using namespace tierbox::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The workspace's owner on disk: not root, not the task, so ownership
+// mistakes show.
+constexpr uid_t kOwner = 4321;
+
+// A listing of a tree as the task and the host both can make it: every
+// path but what tierbox itself adds during a run (the protected paths'
+// placeholders), with its mode, type and content hash.
+const char* const kListing =
+    "find . \\( -path ./.git -o -path ./.tierbox -o -path ./.env \\) -prune -o -print | LC_ALL=C sort | "
+    "while read -r p; do if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then echo \"$p $(stat -c %a \"$p\") $(sha256sum < \"$p\" | cut -c1-64)\"; "
+    "elif [ -L \"$p\" ]; then echo \"$p -> $(readlink \"$p\")\"; else echo \"$p $(stat -c '%a %F' \"$p\")\"; fi; done";
+
+// Everything of a tree, byte for byte: path, type, mode, owner, content or
+// link target, never following a symlink.
+std::string tree_hash(const fs::path& root) {
+  std::vector<std::string> lines;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    struct stat st {};
+    BOOST_REQUIRE(::lstat(it->path().c_str(), &st) == 0);
+    std::string line = fs::relative(it->path(), root).string() + " " + std::to_string(st.st_mode) + " " +
+                       std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
+    if (S_ISREG(st.st_mode)) line += " " + sha256_hex(read_regular_file(it->path().string(), "tree", 1 << 30));
+    if (S_ISLNK(st.st_mode)) line += " -> " + fs::read_symlink(it->path()).string();
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string all;
+  for (const auto& line : lines) all += line + "\n";
+  return sha256_hex(all);
+}
+
+std::string host_listing(const fs::path& root) {
+  const auto result = run_process({"/bin/sh", "-c", "cd " + root.string() + " && " + kListing});
+  BOOST_REQUIRE(result.status == 0);
+  return result.out;
+}
+
+// A staged run mounts its layer (a tmpfs) in the runner's mount namespace,
+// where the later `tierbox changes|apply` find it. The test process moves
+// itself into a private mount namespace of its own first, so every layer
+// its runs make lives there (never in the host's) and goes away with it.
+void enter_private_mount_namespace() {
+  static bool entered = false;
+  if (entered) return;
+  BOOST_REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): " << std::strerror(errno));
+  BOOST_REQUIRE_MESSAGE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
+                        "mount(/, MS_REC|MS_PRIVATE): " << std::strerror(errno));
+  entered = true;
+}
+
+struct Staged {
+  bool private_namespace = [] {
+    enter_private_mount_namespace();
+    return true;
+  }();
+  TempDir dir{"tierbox-test-staged"};
+  std::string config = (dir.path() / "config").string();
+  std::string log = (dir.path() / "audit.jsonl").string();
+  TempDir workspace{"tierbox-test-staged-ws"};
+
+  explicit Staged(const std::string& approvers = "nobody-tbx-staged") {
+    ::chmod(dir.str().c_str(), 0755);
+    dir.write("config/tierbox.json", json{{"state_dir", dir.str() + "/state"},
+                                          {"approvals_dir", dir.str() + "/approvals"},
+                                          {"governance_dir", dir.str() + "/governance"}}
+                                         .dump());
+    dir.write("config/tiers/staged-open.json", R"({"extends": "workspace-staged"})");
+    dir.write("config/tiers/staged-guarded.json", R"({"extends": "workspace-staged"})");
+    dir.write("config/tiers/staged-disk.json", R"({"extends": "workspace-staged", "limits": {"disk": "8M"}})");
+    dir.write("config/tiers/staged-bindrw.json",
+              R"({"extends": "workspace-staged", "widening": {"binds": "read-write"}, "limits": {"disk": "8M"}})");
+    dir.write("config/tiers/staged-output.json", R"({"extends": "untrusted", "limits": {"output": "1K"}})");
+    dir.write("config/approvals.json",
+              json{{"tiers", {"staged-*", "untrusted"}},
+                   {"approvers", approvers},
+                   {"rules",
+                    {{{"id", "open"}, {"require", "none"}},
+                     {{"id", "guarded-deletes"},
+                      {"when", {{"tiers", {"staged-guarded"}}, {"apply", {{"deletes", true}}}}},
+                      {"require", "approver"},
+                      {"timeout", "3s"}}}}}
+                  .dump());
+    ::chmod(workspace.str().c_str(), 0755);
+    // Approvers (other users) read the config when they vote.
+    for (const char* path : {"config", "config/tiers"}) ::chmod((dir.path() / path).c_str(), 0755);
+    for (const char* file : {"config/tierbox.json", "config/approvals.json"}) ::chmod((dir.path() / file).c_str(), 0644);
+  }
+
+  // Files of the workspace, owned by kOwner; then a pause, so that their
+  // ctimes lie before the run's start (a conflict is a ctime not older).
+  void populate(const std::vector<std::pair<std::string, std::string>>& files) const {
+    for (const auto& [path, content] : files) workspace.write(path, content);
+    run_process({"/bin/chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), workspace.str()});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  // Runs script in a staged sandbox; returns the run id and the result.
+  std::pair<std::string, ProcessResult> run(const std::string& script, const std::string& tier = "staged-open") const {
+    const auto result = run_tierbox({"run", "--config-dir", config, "--audit-log", log, "--tier", tier, "--workspace",
+                                     workspace.str(), "--", "/bin/sh", "-c", script});
+    std::smatch match;
+    std::string run_id;
+    if (std::regex_search(result.err, match, std::regex("tierbox changes ([0-9a-f]{16})"))) run_id = match[1];
+    BOOST_REQUIRE_MESSAGE(!run_id.empty(), "no staged run: " + result.err);
+    return {run_id, result};
+  }
+  ProcessResult tierbox(const std::string& command, const std::string& run_id, std::vector<std::string> more = {},
+                        const SpawnOptions& options = {}) const {
+    std::vector<std::string> args = {command, "--config-dir", config, "--audit-log", log, run_id};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_tierbox(args, options);
+  }
+  json changes_json(const std::string& run_id) const {
+    const auto result = tierbox("changes", run_id, {"--json"});
+    BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+    return json::parse(result.out);
+  }
+  [[nodiscard]] fs::path layers() const { return dir.path() / "state" / "staged"; }
+
+  // The layers' tmpfs mounts go before the directories they are in
+  // (TempDir removes those after this).
+  ~Staged() {
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(layers(), error)) {
+      ::umount2((entry.path() / "layer" / "lower").c_str(), MNT_DETACH);
+      ::umount2((entry.path() / "layer").c_str(), MNT_DETACH);
+    }
+  }
+  Staged(const Staged&) = delete;
+  Staged& operator=(const Staged&) = delete;
+};
+
+std::set<std::string> kinds_of(const json& changes) {
+  std::set<std::string> out;
+  for (const auto& change : changes["changes"]) out.insert(change["kind"].get<std::string>() + " " + change["path"].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(staged_workspace)
+
+BOOST_AUTO_TEST_CASE(writes_stay_staged_then_apply_and_rollback) {
+  Staged staged;
+  staged.populate({{"keep.txt", "keep\n"}, {"edit.txt", "one\n"}, {"gone.txt", "bye\n"}, {"old-name.txt", "moving\n"},
+                   {"run.sh", "echo hi\n"}, {"dir/nested.txt", "nested\n"}});
+  const auto original = tree_hash(staged.workspace.path());
+  const auto [run_id, result] = staged.run(
+      std::string("echo two >> edit.txt && rm gone.txt && mv old-name.txt new-name.txt && chmod 755 run.sh && "
+                  "echo added > dir/added.txt && mkdir newdir && echo f > newdir/f && ") + kListing);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto task_view = result.out;
+  BOOST_TEST(task_view.find("./new-name.txt") != std::string::npos);
+
+  // The real workspace is untouched, byte for byte (owners and modes too).
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
+
+  // changes: exactly what the task did, in text and JSON.
+  const auto text = staged.tierbox("changes", run_id, {"--diff"});
+  BOOST_REQUIRE_MESSAGE(text.status == 0, text.err);
+  for (const char* line : {"M  edit.txt\n", "D  gone.txt", "D  old-name.txt", "A  new-name.txt\n",
+                           "m  run.sh (mode 0644 -> 0755)\n", "A  dir/added.txt\n", "A  newdir/\n", "A  newdir/f\n",
+                           "+two\n"})
+    BOOST_TEST(text.out.find(line) != std::string::npos, "changes lists " << line << " in:\n" << text.out);
+  const auto changes = staged.changes_json(run_id);
+  const std::set<std::string> expected = {"modified edit.txt",  "deleted gone.txt",      "deleted old-name.txt",
+                                          "added new-name.txt", "mode_changed run.sh",   "added dir/added.txt",
+                                          "added newdir",       "added newdir/f"};
+  BOOST_TEST(kinds_of(changes) == expected, boost::test_tools::per_element());
+  BOOST_TEST(changes["digest"].get<std::string>().size() == 64u);
+
+  // apply: the workspace becomes what the task saw; new files are the owner's.
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  BOOST_TEST(host_listing(staged.workspace.path()) == task_view);
+  struct stat st {};
+  BOOST_REQUIRE(::stat((staged.workspace.path() / "newdir/f").c_str(), &st) == 0);
+  BOOST_TEST(st.st_uid == kOwner);
+  BOOST_TEST(tree_hash(staged.workspace.path()) != original);  // control: the apply did something
+
+  // The audit record names every file with its sha256 before and after.
+  bool audited = false;
+  for (const auto& record : read_audit_records(staged.log))
+    if (record.value("event", "") == "apply" && record.value("result", "") == "applied") {
+      audited = record["files"].size() == 8u && record["change_set"] == changes["digest"];
+      for (const auto& file : record["files"])
+        if (file["path"] == "edit.txt") audited = audited && file["before_sha256"].get<std::string>().size() == 64u &&
+                                                   file["after_sha256"] != file["before_sha256"];
+    }
+  BOOST_TEST(audited);
+
+  // rollback: exactly as before the apply.
+  const auto rolled = staged.tierbox("rollback", run_id);
+  BOOST_REQUIRE_MESSAGE(rolled.status == 0, rolled.err);
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
+
+  const auto discarded = staged.tierbox("discard", run_id);
+  BOOST_TEST(discarded.status == 0);
+  BOOST_TEST(!fs::exists(staged.layers() / run_id));
+}
+
+BOOST_AUTO_TEST_CASE(rollback_refuses_where_a_file_changed_again) {
+  Staged staged;
+  staged.populate({{"a.txt", "a\n"}, {"b.txt", "b\n"}});
+  const auto [run_id, result] = staged.run("echo A > a.txt && echo B > b.txt");
+  BOOST_REQUIRE(result.status == 0);
+  BOOST_REQUIRE(staged.tierbox("apply", run_id).status == 0);
+  staged.workspace.write("b.txt", "edited after the apply\n");
+  const auto refused = staged.tierbox("rollback", run_id);
+  BOOST_TEST(refused.status == 126);
+  BOOST_TEST(refused.err.find("changed again since the apply: b.txt") != std::string::npos, refused.err);
+  BOOST_TEST(read_regular_file((staged.workspace.path() / "a.txt").string(), "a", 100) == "A\n");  // nothing rolled back
+}
+
+BOOST_AUTO_TEST_CASE(a_conflict_is_named_and_nothing_lands) {
+  Staged staged;
+  staged.populate({{"a.txt", "a\n"}, {"b.txt", "b\n"}});
+  const auto [run_id, result] = staged.run("echo task > a.txt && echo task > b.txt");
+  BOOST_REQUIRE(result.status == 0);
+  staged.workspace.write("a.txt", "changed on the host meanwhile\n");
+  const auto refused = staged.tierbox("apply", run_id);
+  BOOST_TEST(refused.status == 126);
+  BOOST_TEST(refused.err.find("conflict: a.txt: changed in the workspace since the run started") != std::string::npos,
+             refused.err);
+  BOOST_TEST(refused.err.find("conflict: b.txt") == std::string::npos);
+  BOOST_TEST(read_regular_file((staged.workspace.path() / "b.txt").string(), "b", 100) == "b\n");
+  // The other path alone still applies.
+  BOOST_TEST(staged.tierbox("apply", run_id, {"b.txt"}).status == 0);
+  BOOST_TEST(read_regular_file((staged.workspace.path() / "b.txt").string(), "b", 100) == "task\n");
+}
+
+BOOST_AUTO_TEST_CASE(symlinks_are_never_followed_out_of_the_workspace) {
+  Staged staged;
+  TempDir outside("tierbox-test-staged-outside");
+  staged.populate({{"sub/keep", "k\n"}});
+  const auto [run_id, result] =
+      staged.run("ln -s /etc/passwd esc && ln -s ../../.. up && ln -s keep sub/fine && echo x > sub/new.txt");
+  BOOST_REQUIRE(result.status == 0);
+  const auto changes = staged.changes_json(run_id);
+  const std::set<std::string> expected = {"refused esc", "refused up", "added sub/fine", "added sub/new.txt"};
+  BOOST_TEST(kinds_of(changes) == expected, boost::test_tools::per_element());
+  // Escaping links never land, even when named.
+  const auto links = staged.tierbox("apply", run_id, {"esc", "up", "sub/fine"});
+  BOOST_TEST(links.status == 0, links.err);
+  BOOST_TEST(!fs::exists(fs::symlink_status(staged.workspace.path() / "esc")));
+  BOOST_TEST(!fs::exists(fs::symlink_status(staged.workspace.path() / "up")));
+  BOOST_TEST(fs::is_symlink(staged.workspace.path() / "sub/fine"));  // control: an inside link lands
+  BOOST_TEST(links.err.find("not applied: !  esc (a symlink pointing outside the workspace never lands)") != std::string::npos);
+  // A symlink planted on the host in place of a directory is not followed.
+  BOOST_REQUIRE(staged.tierbox("rollback", run_id).status == 0);
+  fs::remove_all(staged.workspace.path() / "sub");
+  fs::create_symlink(outside.path(), staged.workspace.path() / "sub");
+  const auto planted = staged.tierbox("apply", run_id, {"sub/new.txt"});
+  BOOST_TEST(planted.status != 0);
+  BOOST_TEST(planted.err.find("RESOLVE_NO_SYMLINKS") != std::string::npos, planted.err);
+  BOOST_TEST(fs::is_empty(outside.path()));
+}
+
+BOOST_AUTO_TEST_CASE(setuid_fifos_and_sockets_never_land) {
+  Staged staged;
+  staged.populate({{"README", "r\n"}});
+  const auto [run_id, result] = staged.run(
+      "echo s > suid && echo g > sgid && (chmod 4755 suid || echo no-setuid) && (chmod 2755 sgid || echo no-setgid) && "
+      "mkfifo fifo && python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")'");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  // The sandbox already refuses the bits (seccomp); a layer made elsewhere
+  // could still hold them, so they are planted in the layer for the apply.
+  BOOST_TEST(result.out == "no-setuid\nno-setgid\n");
+  const auto upper = staged.layers() / run_id / "layer/upper";
+  BOOST_REQUIRE(::chmod((upper / "suid").c_str(), 04755) == 0);
+  BOOST_REQUIRE(::chmod((upper / "sgid").c_str(), 02755) == 0);
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(kinds_of(changes) == (std::set<std::string>{"added suid", "added sgid", "refused fifo", "refused sock"}),
+             boost::test_tools::per_element());
+  for (const auto& change : changes["changes"])
+    if (change["path"] == "suid") BOOST_TEST(change["after"]["mode"] == 04755);  // control: the layer has the bit
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  struct stat st {};
+  BOOST_REQUIRE(::stat((staged.workspace.path() / "suid").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0755u);
+  BOOST_REQUIRE(::stat((staged.workspace.path() / "sgid").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0755u);
+  BOOST_TEST(!fs::exists(fs::symlink_status(staged.workspace.path() / "fifo")));
+  BOOST_TEST(!fs::exists(fs::symlink_status(staged.workspace.path() / "sock")));
+  BOOST_TEST(applied.err.find("not applied: !  fifo (a FIFO never lands") != std::string::npos, applied.err);
+}
+
+BOOST_AUTO_TEST_CASE(an_apply_killed_half_way_is_undone_by_gc) {
+  Staged staged;
+  staged.populate({{"a", "a\n"}, {"b", "b\n"}, {"c", "c\n"}, {"d", "d\n"}});
+  const auto original = tree_hash(staged.workspace.path());
+  const auto [run_id, result] = staged.run(std::string("rm d && echo A > a && echo B > b && echo C > c && echo E > e && ") + kListing);
+  BOOST_REQUIRE(result.status == 0);
+  SpawnOptions crash;
+  crash.env = {"PATH=/usr/bin:/bin", "TIERBOX_TEST_APPLY_CRASH_AT=3"};
+  const auto killed = staged.tierbox("apply", run_id, {}, crash);
+  BOOST_TEST(killed.status == 99);
+  // The journal is on persistent storage (the governance directory), not beside the layer.
+  BOOST_TEST(read_regular_file(staged.dir.str() + "/governance/staged/" + run_id + "/journal.json", "journal", 1 << 20)
+                 .find("\"state\": \"applying\"") != std::string::npos);
+  BOOST_TEST(tree_hash(staged.workspace.path()) != original);  // control: half of it landed
+  const auto gc = run_tierbox({"gc", "--config-dir", staged.config});
+  BOOST_TEST(gc.out.find("interrupted apply undone (3 of 5 entries had landed") != std::string::npos, gc.out + gc.err);
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
+  // The layer is staged again: a whole apply now works.
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  BOOST_TEST(host_listing(staged.workspace.path()) == result.out);
+}
+
+BOOST_AUTO_TEST_CASE(two_runs_on_one_workspace_get_their_own_layers) {
+  Staged staged;
+  staged.populate({{"f", "base\n"}});
+  const auto [first, first_result] = staged.run("echo first > f");
+  const auto [second, second_result] = staged.run("cat f && echo second > f");
+  BOOST_REQUIRE(first_result.status == 0);
+  BOOST_REQUIRE(second_result.status == 0);
+  BOOST_TEST(first != second);
+  BOOST_TEST(second_result.out == "base\n");  // the second run does not see the first one's layer
+  const auto diff_first = staged.tierbox("changes", first, {"--diff"});
+  const auto diff_second = staged.tierbox("changes", second, {"--diff"});
+  BOOST_TEST(diff_first.out.find("+first") != std::string::npos);
+  BOOST_TEST(diff_second.out.find("+second") != std::string::npos);
+  BOOST_TEST(diff_first.out.find("+second") == std::string::npos);
+  BOOST_TEST(fs::exists(staged.layers() / first / "layer/upper/f"));
+  BOOST_TEST(fs::exists(staged.layers() / second / "layer/upper/f"));
+  // The workspace was attached at layer/lower only while the overlay was
+  // made: nothing of it stays mounted in the host's namespace.
+  const auto mounts = read_proc_file("/proc/self/mountinfo");
+  BOOST_TEST(mounts.find((staged.layers() / first / "layer").string() + " ") != std::string::npos);  // control
+  BOOST_TEST(mounts.find((staged.layers() / first / "layer/lower").string()) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_git_repository_works_end_to_end) {
+  Staged staged;
+  const auto ws = staged.workspace.str();
+  const std::string git = "git -c user.name=t -c user.email=t@example.com -c init.defaultBranch=main";
+  const auto setup = run_process({"/bin/sh", "-c", "cd " + ws + " && " + git + " init -q . && echo a > a && git add a && " +
+                                                         git + " commit -qm first"});
+  BOOST_REQUIRE_MESSAGE(setup.status == 0, setup.err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto [run_id, result] =
+      staged.run("echo b > b && git add b && " + git + " commit -qm 'from the sandbox' && git log --oneline | head -1");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  const auto fsck = run_process({"/bin/sh", "-c", "cd " + ws + " && git fsck --strict && git log --format=%s -1"});
+  BOOST_TEST(fsck.status == 0, fsck.err);
+  BOOST_TEST(fsck.out == "from the sandbox\n");
+}
+
+BOOST_AUTO_TEST_CASE(protected_paths_hold_at_write_time) {
+  Staged staged;
+  const auto ws = staged.workspace.str();
+  const auto setup = run_process({"/bin/sh", "-c", "cd " + ws + " && git init -q . && echo SECRET=1 > .env"});
+  BOOST_REQUIRE_MESSAGE(setup.status == 0, setup.err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto [run_id, result] = staged.run(
+      "(echo '[core]fsmonitor=evil' >> .git/config 2>/dev/null || echo refused-config) && "
+      "(echo evil > .git/hooks/pre-commit 2>/dev/null || echo refused-hook) && "
+      "(echo SECRET=2 > .env 2>/dev/null || echo refused-env) && echo fine > fine.txt");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  // Hidden files (.git/config, .env) are /dev/null to the task: the writes
+  // vanish; read-only directories (.git/hooks) refuse them.
+  BOOST_TEST(result.out == "refused-hook\n");
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(kinds_of(changes) == (std::set<std::string>{"added fine.txt"}), boost::test_tools::per_element());
+  BOOST_TEST(read_regular_file(ws + "/.env", "env", 100) == "SECRET=1\n");
+  BOOST_TEST(read_regular_file(ws + "/.git/config", "config", 10000).find("evil") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_apply_that_leaves_git_commands_warns) {
+  Staged staged;
+  const auto ws = staged.workspace.str();
+  BOOST_REQUIRE(run_process({"/bin/sh", "-c", "cd " + ws + " && git init -q ."}).status == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto [run_id, result] =
+      staged.run("mkdir -p .git/rebase-merge && printf 'pick 1234567 x\\nexec make deploy\\n' > .git/rebase-merge/git-rebase-todo");
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  BOOST_TEST(applied.err.find("tierbox: warning: workspace: .git/rebase-merge/git-rebase-todo") != std::string::npos,
+             applied.err);
+  BOOST_TEST(applied.err.find("make deploy") != std::string::npos, applied.err);
+}
+
+BOOST_AUTO_TEST_CASE(data_classes_hold_as_in_read_write_mode) {
+  Staged staged;
+  staged.populate({{"vault/key", "k\n"}});
+  // The workspace holds secret data; workspace-staged may see internal at most.
+  staged.dir.write("config/data-classes.json",
+                   json{{"default_class", "internal"},
+                        {"paths", {{{"path", staged.workspace.str() + "/vault"}, {"class", "secret"}},
+                                   {{"path", "/usr"}, {"class", "public"}, {"scan", false}}}}}
+                       .dump());
+  const auto refused = run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
+                                    "staged-open", "--workspace", staged.workspace.str(), "--", "/bin/true"});
+  BOOST_TEST(refused.status == 126, refused.err);
+  BOOST_TEST(refused.err.find(staged.workspace.str() + "/vault") != std::string::npos, refused.err);
+  BOOST_TEST(!fs::exists(staged.layers()));  // refused before any layer was made
+  // Control: without the secret directory the same run is staged.
+  fs::remove_all(staged.workspace.path() / "vault");
+  BOOST_TEST(staged.run("true").second.status == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(staged_approval)
+
+BOOST_AUTO_TEST_CASE(a_deleting_apply_needs_an_approvers_grant_for_that_change_set) {
+  LocalUsers users;
+  Staged staged(users.group);
+  const auto key = staged.dir.str() + "/bob.key";
+  const auto generated = run_tierbox({"keys", "generate", "--id", "bob-staged", "--out", key});
+  BOOST_REQUIRE(generated.status == 0);
+  const auto pub = staged.dir.write("bob.pub", generated.out);
+  BOOST_REQUIRE(run_tierbox({"keys", "add", pub.string(), "--owner", users.bob, "--config-dir", staged.config}).status == 0);
+  staged.populate({{"x", "x\n"}, {"y", "y\n"}});
+  const auto [run_x, result_x] = staged.run("rm x", "staged-guarded");
+  const auto [run_y, result_y] = staged.run("rm y", "staged-guarded");
+  BOOST_REQUIRE(result_x.status == 0 && result_y.status == 0);
+
+  // Without a grant: the apply waits for approvers, and nobody approving,
+  // is refused at the rule's timeout, naming the rule and the change set.
+  const auto started = std::chrono::steady_clock::now();
+  const auto plain = staged.tierbox("apply", run_y);
+  BOOST_TEST(plain.status == 126);
+  BOOST_TEST(plain.err.find("tierbox: waiting for approval of request") != std::string::npos, plain.err);
+  BOOST_TEST(plain.err.find("no approval within 3s (timeout); rule 'guarded-deletes'") != std::string::npos, plain.err);
+  BOOST_TEST((std::chrono::steady_clock::now() - started >= std::chrono::seconds(3)));
+  BOOST_TEST(fs::exists(staged.workspace.path() / "y"));
+
+  const auto grant = [&](const std::string& run_id, const std::string& digest) {
+    const auto file = staged.dir.str() + "/grant-" + run_id + "-" + digest.substr(0, 8) + ".json";
+    const auto made = run_tierbox({"grant", "--key", key, "--tier", "staged-guarded", "--workspace", staged.workspace.str(),
+                                   "--plan-digest", digest, "--out", file, "--config-dir", staged.config, "--",
+                                   "tierbox", "apply", run_id});
+    BOOST_REQUIRE_MESSAGE(made.status == 0, made.err);
+    return file;
+  };
+  const auto digest_x = staged.changes_json(run_x)["digest"].get<std::string>();
+  const auto digest_y = staged.changes_json(run_y)["digest"].get<std::string>();
+  BOOST_REQUIRE(digest_x != digest_y);
+  // A grant for change set X does not apply change set Y (same run, command, tier).
+  const auto wrong = staged.tierbox("apply", run_y, {"--grant", grant(run_y, digest_x)});
+  BOOST_TEST(wrong.status == 126);
+  BOOST_TEST(wrong.err.find("the grant binds plan digest " + digest_x) != std::string::npos, wrong.err);
+  BOOST_TEST(fs::exists(staged.workspace.path() / "y"));
+  // The grant for Y does.
+  const auto right = staged.tierbox("apply", run_y, {"--grant", grant(run_y, digest_y)});
+  BOOST_TEST(right.status == 0, right.err);
+  BOOST_TEST(!fs::exists(staged.workspace.path() / "y"));
+  BOOST_TEST(right.out.find("signed by " + users.bob) != std::string::npos, right.out);
+
+  // Waiting: a non-approver's vote does not count, an approver's does.
+  const auto bg_args = std::vector<std::string>{"apply", "--config-dir", staged.config, "--audit-log", staged.log, run_x};
+  BackgroundRun waiting(bg_args);
+  const auto line = waiting.wait_for_line("waiting for approval of request");
+  const auto id = request_id(line);
+  BOOST_REQUIRE_MESSAGE(!id.empty(), line);
+  const auto as = [&](const std::string& user, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid", user, "--regid", "users", "--init-groups", kTierbox};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--config-dir", staged.config});
+    return run_process(argv);
+  };
+  const auto outsider = as(users.dave, {"approve", id});
+  BOOST_TEST(outsider.out.find("refused") != std::string::npos, outsider.out + outsider.err);
+  const auto approved = as(users.bob, {"approve", id, "--reason", "reviewed the diff"});
+  BOOST_TEST(approved.status == 0, approved.out + approved.err);
+  BOOST_TEST(waiting.wait() == 0);
+  BOOST_TEST(waiting.out().find("approved by " + users.bob) != std::string::npos);
+  BOOST_TEST(!fs::exists(staged.workspace.path() / "x"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(staged_limits)
+
+BOOST_AUTO_TEST_CASE(writing_past_the_disk_limit_gets_enospc) {
+  Staged staged;
+  staged.populate({{"f", "f\n"}});
+  struct statvfs before {};
+  BOOST_REQUIRE(::statvfs(staged.workspace.str().c_str(), &before) == 0);
+  // 512 MiB asked, 8 MiB allowed.
+  const auto [run_id, result] = staged.run("dd if=/dev/zero of=big bs=1M count=512 2>&1; echo dd=$?", "staged-disk");
+  struct statvfs after {};
+  BOOST_REQUIRE(::statvfs(staged.workspace.str().c_str(), &after) == 0);
+  BOOST_TEST(result.out.find("No space left on device") != std::string::npos, result.out);
+  BOOST_TEST(result.out.find("dd=1") != std::string::npos);
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(changes["summary"]["bytes_written"].get<std::uint64_t>() <= (8ULL << 20));
+  // The host's disk: the layer is memory, so the free space moves only by
+  // what other processes of this machine did meanwhile (512 MiB would show).
+  const auto free_before = static_cast<double>(before.f_bavail) * before.f_frsize;
+  const auto free_after = static_cast<double>(after.f_bavail) * after.f_frsize;
+  BOOST_TEST_MESSAGE("free space before " << free_before << ", after " << free_after);
+  BOOST_TEST(free_before - free_after <= 64.0 * (1 << 20));
+  BOOST_TEST(!fs::exists(staged.workspace.path() / "big"));
+}
+
+BOOST_AUTO_TEST_CASE(a_writable_bind_under_a_required_disk_limit_is_refused) {
+  Staged staged;
+  TempDir data("tierbox-test-staged-data");
+  const auto run = [&](const std::string& flag) {
+    return run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-bindrw",
+                        "--workspace", staged.workspace.str(), flag, data.str() + ":/data", "--", "/bin/true"});
+  };
+  const auto refused = run("--bind-rw");
+  BOOST_TEST(refused.status == 126, refused.err);
+  BOOST_TEST(refused.err.find("limits.disk cannot be enforced on a writable bind") != std::string::npos, refused.err);
+  BOOST_TEST(run("--bind").status == 0);  // control: a read-only bind is fine
+}
+
+BOOST_AUTO_TEST_CASE(output_past_the_limit_is_cut_and_reported) {
+  Staged staged;
+  const auto result_file = staged.dir.str() + "/result.json";
+  const std::string script = "head -c 5000 /dev/zero | tr '\\0' a; echo; echo to-stderr >&2";
+  // -v: the runner's own messages (and Landlock's warnings on older
+  // kernels) go to the caller's stderr, never through the task's count.
+  const auto cut = run_tierbox({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
+                                "staged-output", "--result", result_file, "--", "/bin/sh", "-c", script});
+  BOOST_TEST(cut.status == 0, cut.err);
+  BOOST_TEST(cut.out.size() == 1024u);
+  BOOST_TEST(cut.out.find_first_not_of('a') == std::string::npos);
+  BOOST_TEST(cut.err.find("tierbox: output cut: the task wrote more than limits.output (1K)") != std::string::npos, cut.err);
+  BOOST_TEST(cut.err.find("tierbox: debug:") != std::string::npos);  // control: the runner did write to stderr
+  BOOST_TEST(cut.err.find("to-stderr") == std::string::npos);        // the task's stderr past the limit: cut
+  const auto result = json::parse(read_regular_file(result_file, "result", 1 << 20));
+  BOOST_TEST(result["output"]["cut"] == true);
+  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() == 5011u);  // 5000 + "\n" + "to-stderr\n", nothing of the runner's
+  // Control: the same task without an output limit is not cut.
+  const auto whole = run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "untrusted",
+                                  "--", "/bin/sh", "-c", script});
+  BOOST_TEST(whole.out.size() == 5001u);
+  BOOST_TEST(whole.err.find("output cut") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

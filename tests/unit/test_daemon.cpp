@@ -1,0 +1,162 @@
+// The daemon's pure parts: the protocol parser (every error code), its fuzz
+// corpus, the limits, and who may use a tier.
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "../tools/fuzz/daemon_request_target.h"
+#include "daemon/limits.h"
+#include "daemon/protocol.h"
+#include "policy/tier_access.h"
+
+namespace fs = std::filesystem;
+using namespace tierbox;
+using daemon::ErrorCode;
+using nlohmann::json;
+
+namespace {
+
+ErrorCode error_of(const std::string& body) {
+  try {
+    const auto message = daemon::parse_message(body);
+    if (daemon::message_type(message) == "run") (void)daemon::parse_run(message);
+    if (daemon::message_type(message) == "signal") (void)daemon::parse_signal(message);
+  } catch (const daemon::ProtocolError& error) {
+    return error.code();
+  }
+  BOOST_FAIL("no ProtocolError for " + body);
+  return ErrorCode::internal;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(daemon_protocol)
+
+BOOST_AUTO_TEST_CASE(a_run_message_is_parsed_and_the_requester_never_comes_from_it) {
+  const json message = {{"tierbox", 1}, {"type", "run"}, {"tier", "untrusted"}, {"argv", {"/bin/sh", "-c", "id"}},
+                        {"fds", {"stdin", "stdout", "stderr", "workspace"}}, {"cwd", "/home/a"},
+                        {"env", {{"PATH", "/bin"}}}, {"set_env", {{"A", "1"}}}, {"secrets", {{"TOKEN", "s"}}},
+                        {"timeout", "5s"}, {"memory", "1G"}, {"allow_net", {"example.org:443/tcp"}},
+                        {"user", "root"}, {"uid", 0}, {"requester", {{"uid", 0}}}};
+  const auto run = daemon::parse_run(daemon::parse_message(message.dump()));
+  BOOST_TEST(run.tier == "untrusted");
+  BOOST_TEST(run.argv.size() == 3U);
+  BOOST_TEST(run.fds.size() == 4U);
+  BOOST_TEST((run.fds[3] == daemon::FdRole::workspace));
+  BOOST_TEST(run.cwd == "/home/a");
+  BOOST_TEST(run.caller_env.at("PATH") == "/bin");
+  BOOST_TEST(run.env_overrides.front().first == "A");
+  BOOST_TEST(run.secrets.front().second == "s");
+  BOOST_TEST(*run.timeout == "5s");
+  BOOST_TEST(run.allow_net.size() == 1U);
+  // RunMessage has no field a requester could be read into: the identity
+  // is the kernel's (daemon/peer.h); integration.daemon proves the record.
+}
+
+BOOST_AUTO_TEST_CASE(every_bad_message_has_its_error_code) {
+  BOOST_TEST((error_of("not json") == ErrorCode::malformed));
+  BOOST_TEST((error_of("[1,2]") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"type":"run","argv":["x"]})") == ErrorCode::bad_version));
+  BOOST_TEST((error_of(R"({"tierbox":2,"type":"run","argv":["x"]})") == ErrorCode::bad_version));
+  BOOST_TEST((error_of(R"({"tierbox":"1","type":"run","argv":["x"]})") == ErrorCode::bad_version));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"approve"})") == ErrorCode::unknown_type));
+  BOOST_TEST((error_of(R"({"tierbox":1})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run"})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run","argv":[]})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run","argv":[1]})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run","argv":["x"],"fds":["stdin","stdin"]})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run","argv":["x"],"fds":["root"]})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run","argv":["x"],"env":{"A":1}})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"run","argv":["x"],"allow_expired_tier":"yes"})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"signal","signal":19})") == ErrorCode::malformed));  // SIGSTOP
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"signal","signal":-1})") == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox":1,"type":"signal"})") == ErrorCode::malformed));
+  // Controls: the same shapes, well formed, parse.
+  BOOST_CHECK_NO_THROW(daemon::parse_signal(daemon::parse_message(R"({"tierbox":1,"type":"signal","signal":2})")));
+  BOOST_CHECK_NO_THROW(daemon::parse_run(daemon::parse_message(R"({"tierbox":1,"type":"run","argv":["x"],"fds":["stdin"]})")));
+}
+
+BOOST_AUTO_TEST_CASE(frames_are_bounded_before_anything_is_read) {
+  const auto frame = daemon::encode_frame(json{{"tierbox", 1}, {"type", "signal"}, {"signal", SIGINT}});
+  unsigned char header[4];
+  for (int i = 0; i < 4; ++i) header[i] = static_cast<unsigned char>(frame[i]);
+  BOOST_TEST(daemon::frame_length(header) == frame.size() - 4);
+  const unsigned char huge[4] = {0xff, 0xff, 0xff, 0xff};
+  BOOST_CHECK_EXCEPTION(daemon::frame_length(huge), daemon::ProtocolError,
+                        [](const auto& error) { return error.code() == ErrorCode::too_large; });
+  const unsigned char just_over[4] = {0x00, 0x40, 0x00, 0x01};  // 4 MiB + 1
+  BOOST_CHECK_EXCEPTION(daemon::frame_length(just_over), daemon::ProtocolError,
+                        [](const auto& error) { return error.code() == ErrorCode::too_large; });
+  const unsigned char limit[4] = {0x00, 0x40, 0x00, 0x00};  // 4 MiB: the control
+  BOOST_TEST(daemon::frame_length(limit) == daemon::kMaxMessageBytes);
+  const unsigned char empty[4] = {0, 0, 0, 0};
+  BOOST_CHECK_THROW(daemon::frame_length(empty), daemon::ProtocolError);
+}
+
+BOOST_AUTO_TEST_CASE(the_fuzz_corpus_is_handled) {
+  const fs::path corpus = fs::path(TIERBOX_SOURCE_DIR) / "tools/fuzz/corpus/daemon_request";
+  int inputs = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string data{std::istreambuf_iterator<char>(in), {}};
+    BOOST_CHECK_NO_THROW(fuzz::daemon_request_one_input(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+    ++inputs;
+  }
+  BOOST_TEST(inputs >= 5);
+  const std::string deep(200000, '[');
+  BOOST_CHECK_NO_THROW(fuzz::daemon_request_one_input(reinterpret_cast<const std::uint8_t*>(deep.data()), deep.size()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(daemon_limits)
+
+BOOST_AUTO_TEST_CASE(limits_per_user_and_overall_refuse_with_their_name) {
+  daemon::Limits limits({/*max_pending=*/3, /*max_pending_per_user=*/2, /*max_runs=*/3, /*max_runs_per_user=*/1});
+  BOOST_TEST(limits.admit_connection(1000) == "");
+  BOOST_TEST(limits.admit_connection(1000) == "");
+  BOOST_TEST(limits.admit_connection(1000).find("max_pending_per_user") != std::string::npos);
+  BOOST_TEST(limits.admit_connection(1001) == "");                                  // control: another user
+  BOOST_TEST(limits.admit_connection(1002).find("max_pending") != std::string::npos);  // overall
+  BOOST_TEST(limits.admit_run(1000) == "");
+  BOOST_TEST(limits.admit_run(1000).find("max_runs_per_user") != std::string::npos);
+  BOOST_TEST(limits.pending() == 2U);  // the refused run's connection still waits
+  limits.connection_done(1000);
+  BOOST_TEST(limits.admit_connection(1002) == "");
+  limits.run_done(1000);
+  BOOST_TEST(limits.runs() == 0U);
+  BOOST_TEST(limits.admit_connection(1000) == "");
+  BOOST_TEST(limits.admit_run(1000) == "");  // control: its run ended, so one more may start
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tier_access)
+
+BOOST_AUTO_TEST_CASE(allowed_users_and_groups_decide_and_root_always_may) {
+  policy::Profile profile;
+  profile.name = "restricted";
+  policy::CallerIdentity alice{1000, 1000, "alice", "", std::nullopt, {1000, 2000}, true};
+  policy::CallerIdentity bob{1001, 1001, "bob", "", std::nullopt, {1001}, true};
+  policy::CallerIdentity root{};
+  const auto groups = [](const std::string& name) -> std::optional<gid_t> {
+    if (name == "agents") return 2000;
+    return std::nullopt;
+  };
+  BOOST_TEST(policy::tier_access_refusal(profile, bob, groups) == "");  // nothing listed: everyone
+  profile.allowed_groups = {"agents", "nosuchgroup"};
+  BOOST_TEST(policy::tier_access_refusal(profile, alice, groups) == "");  // supplementary group 2000
+  const auto refusal = policy::tier_access_refusal(profile, bob, groups);
+  BOOST_TEST(refusal.find("may not be used by bob") != std::string::npos);
+  BOOST_TEST(refusal.find("allowed_groups") != std::string::npos);
+  profile.allowed_users = {"bob"};
+  BOOST_TEST(policy::tier_access_refusal(profile, bob, groups) == "");
+  profile.allowed_users = {"carol"};
+  profile.allowed_groups = {};
+  BOOST_TEST(policy::tier_access_refusal(profile, alice, groups) != "");
+  BOOST_TEST(policy::tier_access_refusal(profile, root, groups) == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
