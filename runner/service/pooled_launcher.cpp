@@ -184,6 +184,7 @@ void PooledLauncher::refill_loop() {
       continue;
     }
     ++counts_.prepared;
+    logging::step("warm pool: tier '{}': sandbox {} prepared ({} ready)", tier, sandbox->id(), pool.ready.size() + 1);
     pool.ready.push_back(std::move(sandbox));
   }
   filled_.notify_all();
