@@ -37,6 +37,8 @@ std::string why_not_preparable(const LaunchPlan& plan) {
   if (plan.secrets) return "the tier names secrets";
   // A passed fd keeps its number; a prepared sandbox was made without it.
   if (!plan.pass_fds.empty()) return "--pass-fd";
+  // A staged workspace is preparable: its layer and overlay replace the
+  // workspace's tree, one of the run's own, when the run comes (step 7b).
   return "";
 }
 
