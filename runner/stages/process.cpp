@@ -81,9 +81,14 @@ void check_standard_fds(const std::array<int, 3>& fds) {
     // A received O_PATH fd is refused as well: fstat of one to a directory says
     // directory, and one to anything else is of no use as stdio.
     const int flags = ::fcntl(fd, F_GETFL);
-    if (S_ISDIR(st.st_mode) || (flags >= 0 && (flags & O_PATH) == O_PATH))
+    if (S_ISDIR(st.st_mode))
       throw Error("fd " + std::to_string(index) +
                       " is a directory; it would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
+                  exit_code::runner_failed);
+    if (flags >= 0 && (flags & O_PATH) == O_PATH)
+      throw Error("fd " + std::to_string(index) +
+                      " is an O_PATH fd; it names a file without opening it, of no use as stdio, and one to a directory "
+                      "would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
                   exit_code::runner_failed);
   }
 }
