@@ -21,6 +21,7 @@
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "service/pooled_launcher.h"
 #include "daemon/client.h"
 #include "service/run_task.h"
 #include "service/task_options.h"
@@ -279,7 +280,12 @@ int run(const RunOptions& options, const CommonOptions& common) {
   settings.audit_log = options.audit_log;
   settings.grant_file = options.grant_file;
   settings.dry_run = options.dry_run;
-  service::SandboxLauncher launcher;
+  service::SandboxLauncher sandbox_launcher;
+  service::PreparedLaunchPath prepared_launch_path;  // tests only (docs/testing.md)
+  const char* prepared_path = std::getenv(service::PreparedLaunchPath::kEnvironment);
+  service::Launcher& launcher = prepared_path && std::string(prepared_path) == "1"
+                                    ? static_cast<service::Launcher&>(prepared_launch_path)
+                                    : sandbox_launcher;
   const auto result = service::run_task(input, settings, launcher);
   if (result.dry_run) return print_dry_run(result.dry_run->plan, result.dry_run->matrix);
   const auto failed = write_result(result_fd, result.context, result.outcome);
