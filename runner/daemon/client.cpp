@@ -42,6 +42,12 @@ UniqueFd connect_to_daemon(const std::filesystem::path& path) {
   throw Error("connect(" + path.string() + "): " + errno_text(error), exit_code::runner_failed);
 }
 
+[[noreturn]] void throw_refusal(const nlohmann::json& message) {
+  const auto code = message.value("code", "");
+  throw Error("the tierbox daemon refused: " + message.value("message", std::string("?")) + " (" + code + ")",
+              code == "refused" ? exit_code::refused : exit_code::runner_failed);
+}
+
 }  // namespace
 
 std::filesystem::path client_socket_path() {
@@ -121,11 +127,7 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     if (!frame) throw Error("the tierbox daemon ended the connection before the task ended (it stopped?)", exit_code::runner_failed);
     const auto& message = frame->message;
     const auto type = message_type(message);
-    if (type == "error") {
-      const auto code = message.value("code", "");
-      throw Error("the tierbox daemon refused: " + message.value("message", std::string("?")) + " (" + code + ")",
-                  code == "refused" ? exit_code::refused : exit_code::runner_failed);
-    }
+    if (type == "error") throw_refusal(message);
     if (type != "exit") continue;
     if (const auto warnings = message.find("warnings"); warnings != message.end() && warnings->is_array())
       for (const auto& line : *warnings)
@@ -136,6 +138,32 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     outcome.runner_error = message.value("runner_error", false);
     outcome.result = message.value("result", nlohmann::json::object());
     return outcome;
+  }
+}
+
+int staged_through_daemon(const std::filesystem::path& socket_path, StagedMessage message) {
+  auto socket = connect_to_daemon(socket_path);
+  message.fds = {FdRole::stdout_fd, FdRole::stderr_fd};
+  if (!send_frame(socket.get(), staged_request(message), {STDOUT_FILENO, STDERR_FILENO}))
+    throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
+  // The reply comes when the command is done: an apply may wait for
+  // approvers for as long as the rule allows.
+  set_socket_timeouts(socket.get(), std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  while (true) {
+    std::optional<ReceivedFrame> frame;
+    try {
+      frame = receive_frame(socket.get());
+    } catch (const ProtocolError& error) {
+      throw Error(std::string("the tierbox daemon sent a bad message: ") + error.what(), exit_code::runner_failed);
+    }
+    if (!frame) throw Error("the tierbox daemon ended the connection before the command ended (it stopped?)", exit_code::runner_failed);
+    const auto type = message_type(frame->message);
+    if (type == "error") throw_refusal(frame->message);
+    if (type != "exit") continue;
+    const int status = frame->message.value("exit_status", static_cast<int>(exit_code::runner_failed));
+    const auto error = frame->message.value("error", "");
+    if (!error.empty()) throw Error(error, status);
+    return status;
   }
 }
 

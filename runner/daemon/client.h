@@ -36,4 +36,11 @@ struct ClientOutcome {
 // starts it) or broke off, 126 when it refused.
 ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, ClientRequest request);
 
+// `tierbox changes|apply|rollback|discard RUN` of a caller who is not root:
+// sends the message with the caller's stdout and stderr (the daemon prints
+// there) and returns the exit status; throws Error with the daemon's one
+// line when the command failed or was refused. A Ctrl-C ends the client,
+// and with it a wait for approvers.
+int staged_through_daemon(const std::filesystem::path& socket_path, StagedMessage message);
+
 }  // namespace tierbox::daemon

@@ -123,8 +123,8 @@ json parse_message(std::string_view body) {
     throw ProtocolError(ErrorCode::bad_version, "protocol version " + version->dump() + " is not supported (this daemon speaks 1)");
   const auto type = string_field(message, "type");
   if (!type) malformed("\"type\": missing");
-  if (*type != "run" && *type != "signal" && *type != "exit" && *type != "error")
-    throw ProtocolError(ErrorCode::unknown_type, "unknown message type \"" + *type + "\" (expected run or signal)");
+  if (*type != "run" && *type != "staged" && *type != "signal" && *type != "exit" && *type != "error")
+    throw ProtocolError(ErrorCode::unknown_type, "unknown message type \"" + *type + "\" (expected run, staged or signal)");
   return message;
 }
 
@@ -158,6 +158,40 @@ RunMessage parse_run(const json& message) {
   return run;
 }
 
+StagedMessage parse_staged(const json& message) {
+  StagedMessage staged;
+  staged.action = string_field(message, "action").value_or("");
+  if (staged.action != "changes" && staged.action != "apply" && staged.action != "rollback" && staged.action != "discard")
+    malformed("\"action\": expected changes, apply, rollback or discard");
+  staged.run_id = string_field(message, "run_id").value_or("");
+  // A run id names a directory under the state directory: nothing that
+  // could step out of it.
+  if (staged.run_id.empty() || staged.run_id.size() > 128 ||
+      staged.run_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
+    malformed("\"run_id\": expected the run id `tierbox run` printed (letters, digits, - and _)");
+  staged.paths = string_list(message, "paths");
+  for (const auto& path : staged.paths)
+    if (path.find('\0') != std::string::npos) malformed("\"paths\": a path with a NUL byte");
+  staged.json = bool_field(message, "json");
+  staged.diff = bool_field(message, "diff");
+  staged.yes = bool_field(message, "yes");
+  staged.grant_name = string_field(message, "grant_name").value_or("");
+  if (const auto* grant = field(message, "grant")) {
+    if (!grant->is_object()) malformed("\"grant\": expected the grant's JSON object");
+    if (staged.action != "apply") malformed("\"grant\": only an apply takes a grant");
+    staged.grant = *grant;
+    if (staged.grant_name.empty()) staged.grant_name = "(sent by the client)";
+  }
+  for (const auto& name : string_list(message, "fds")) {
+    const auto role = fd_role(name);
+    if (role != FdRole::stdout_fd && role != FdRole::stderr_fd) malformed("\"fds\": a staged message carries stdout and stderr only");
+    for (auto seen : staged.fds)
+      if (seen == role) malformed("\"fds\": \"" + name + "\" named twice");
+    staged.fds.push_back(role);
+  }
+  return staged;
+}
+
 SignalMessage parse_signal(const json& message) {
   const auto* value = field(message, "signal");
   if (!value || !value->is_number_integer()) malformed("\"signal\": expected a signal number");
@@ -165,6 +199,24 @@ SignalMessage parse_signal(const json& message) {
   if (number <= 0 || number > 64 || !is_relayable_signal(static_cast<int>(number)))
     malformed("\"signal\": " + std::to_string(number) + " is not one a client may relay");
   return SignalMessage{static_cast<int>(number)};
+}
+
+json staged_request(const StagedMessage& message) {
+  auto request = with_header("staged");
+  request["action"] = message.action;
+  request["run_id"] = message.run_id;
+  request["paths"] = message.paths;
+  request["json"] = message.json;
+  request["diff"] = message.diff;
+  request["yes"] = message.yes;
+  if (message.grant) {
+    request["grant"] = *message.grant;
+    request["grant_name"] = message.grant_name;
+  }
+  json roles = json::array();
+  for (auto role : message.fds) roles.push_back(role == FdRole::stdout_fd ? "stdout" : "stderr");
+  request["fds"] = roles;
+  return request;
 }
 
 json exit_message(int exit_status, const std::string& error, bool runner_error, const json& result,

@@ -75,6 +75,21 @@ struct RunMessage {
   bool verbose = false;  // -v: the launch steps go to the caller's stderr
 };
 
+// type "staged": `tierbox changes|apply|rollback|discard RUN` of a caller
+// who is not root (the state directory is root's). The daemon decides
+// who may (staged/access.h, with the kernel's identity) and writes what the
+// command prints to the caller's stdout and stderr, passed with the
+// message ("fds": ["stdout", "stderr"]); then an exit message.
+struct StagedMessage {
+  std::string action;  // changes, apply, rollback, discard
+  std::string run_id;
+  std::vector<std::string> paths;
+  bool json = false, diff = false, yes = false;
+  std::string grant_name;                    // apply --grant FILE: its name, for the messages
+  std::optional<nlohmann::json> grant;       // its document, read by the client as the caller
+  std::vector<FdRole> fds;
+};
+
 // type "signal": relay a signal to the task (Ctrl-C, SIGTERM, SIGWINCH...).
 struct SignalMessage {
   int signal = 0;
@@ -90,12 +105,16 @@ std::size_t frame_length(const unsigned char (&header)[kFrameHeaderBytes]);
 std::string encode_frame(const nlohmann::json& message);
 
 // Parses a message body: a JSON object of this protocol version with a
-// known type (run, signal, exit, error; which one a side expects is its
+// known type (run, staged, signal, exit, error; which one a side expects is its
 // business). Throws ProtocolError.
 nlohmann::json parse_message(std::string_view body);
 std::string message_type(const nlohmann::json& message);
 RunMessage parse_run(const nlohmann::json& message);
 SignalMessage parse_signal(const nlohmann::json& message);
+StagedMessage parse_staged(const nlohmann::json& message);
+
+// The client's staged message (parse_staged reads it back).
+nlohmann::json staged_request(const StagedMessage& message);
 
 // The daemon's messages.
 // exit_status: tierbox's; result: the run's result object (launch/result.h)

@@ -20,6 +20,7 @@
 #include "daemon/wire.h"
 #include "launch/result.h"
 #include "service/task_options.h"
+#include "staged/command.h"
 
 namespace tierbox::daemon {
 namespace {
@@ -119,8 +120,30 @@ void Session::serve_connection() {
       release();
       return;
     }
-    if (message_type(frame->message) != "run")
-      throw ProtocolError(ErrorCode::out_of_order, "expected a run message first, got " + message_type(frame->message));
+    const auto type = message_type(frame->message);
+    if (type != "run" && type != "staged")
+      throw ProtocolError(ErrorCode::out_of_order, "expected a run or staged message first, got " + type);
+    if (type == "staged") {
+      const auto staged_message = parse_staged(frame->message);
+      if (frame->fds.size() != staged_message.fds.size())
+        throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(staged_message.fds.size()) +
+                                                      " fds, " + std::to_string(frame->fds.size()) + " came with the message");
+      // An apply may wait for approvers as long as a run: it counts as one.
+      if (const auto refusal = context_.limits->admit_run(peer_.uid); !refusal.empty()) {
+        release();
+        refuse(ErrorCode::busy, refusal);
+        return;
+      }
+      pending = false;
+      try {
+        staged(staged_message, std::move(frame->fds));
+      } catch (...) {
+        context_.limits->run_done(peer_.uid);
+        throw;
+      }
+      context_.limits->run_done(peer_.uid);
+      return;
+    }
     auto message = parse_run(frame->message);
     if (frame->fds.size() != message.fds.size())
       throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(message.fds.size()) + " fds, " +
@@ -145,6 +168,65 @@ void Session::serve_connection() {
     release();
     refuse(error.exit_status() == exit_code::refused ? ErrorCode::refused : ErrorCode::internal, error.what());
   }
+}
+
+void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
+  // What the command prints goes to the caller's own fds; unpassed ones to
+  // /dev/null. The FILEs own their fds from here.
+  std::FILE* streams[2] = {nullptr, nullptr};
+  for (std::size_t i = 0; i < message.fds.size(); ++i) {
+    const std::size_t which = message.fds[i] == FdRole::stdout_fd ? 0 : 1;
+    streams[which] = ::fdopen(fds[i].get(), "w");
+    if (!streams[which]) throw_sys_error("fdopen(the caller's " + std::string(which == 0 ? "stdout" : "stderr") + ")");
+    (void)fds[i].release();
+  }
+  for (auto& stream : streams)
+    if (!stream && !(stream = std::fopen("/dev/null", "we"))) throw_sys_error("fopen(/dev/null)");
+  struct CloseStreams {
+    std::FILE* (&streams)[2];
+    ~CloseStreams() {
+      for (auto* stream : streams) std::fclose(stream);
+    }
+  } close_streams{streams};
+
+  staged::StagedCommand command;
+  command.action = message.action == "changes"    ? staged::StagedAction::see
+                   : message.action == "apply"    ? staged::StagedAction::apply
+                   : message.action == "rollback" ? staged::StagedAction::rollback
+                                                  : staged::StagedAction::discard;
+  command.run_id = message.run_id;
+  command.paths = message.paths;
+  command.json = message.json;
+  command.diff = message.diff;
+  command.yes = message.yes;
+  command.grant_file = message.grant ? message.grant_name : "";
+  command.grant_document = message.grant;
+  // A wait for approvers ends when the client sends anything (a relayed
+  // Ctrl-C) or goes away: the socket turns readable.
+  command.cancel_fd = socket_.get();
+  staged::OperationSettings settings;
+  settings.config_dirs = context_.run_settings.config_dirs;
+  settings.audit_log = context_.audit_log.string();
+  // Who asks: the kernel's word, as for a run.
+  settings.caller_uid = peer_.uid;
+  settings.caller = audit::Identity{peer_.uid, peer_.user_name, ""};
+  settings.state_dir = context_.run_settings.state_dir;
+  int status = 0;
+  std::string error;
+  try {
+    status = staged::run_staged_command(command, settings, streams[0], streams[1]);
+  } catch (const Error& failure) {
+    status = failure.exit_status();
+    error = failure.what();
+    // Refusals the operations do not record themselves (who may see a run):
+    // the attempt stays in the trail.
+    if (status == exit_code::refused)
+      record("refused", "tierbox " + message.action + " " + message.run_id + ": " + error);
+  }
+  std::fflush(streams[0]);
+  std::fflush(streams[1]);
+  std::lock_guard lock(mutex_);
+  (void)send_frame(socket_.get(), exit_message(status, error, !error.empty(), nlohmann::json::object(), {}));
 }
 
 policy::TaskRequest Session::make_request(const RunMessage& message, const std::optional<policy::FileIdentity>& workspace,

@@ -62,12 +62,14 @@ class Daemon {
                                            {"governance_dir", (dir_.path() / "governance").string()}}
                                           .dump());
     dir_.write("config/approvals.json",
-               json{{"tiers", {"untrusted", "workspace-write", "dmn-group", "dmn-approve", "dmn-confirm", "dmn-expired"}},
+               json{{"tiers", {"untrusted", "workspace-write", "workspace-staged", "dmn-group", "dmn-approve", "dmn-confirm",
+                              "dmn-expired"}},
                     {"approvers", group},
                     {"approval_timeout", "60s"},
                     {"rules", {{{"id", "open"}, {"require", "none"}},
                                {{"id", "approver"}, {"when", {{"tiers", {"dmn-approve"}}}}, {"require", "approver"}},
-                               {{"id", "confirm"}, {"when", {{"tiers", {"dmn-confirm"}}}}, {"require", "confirm"}}}}}
+                               {{"id", "confirm"}, {"when", {{"tiers", {"dmn-confirm"}}}}, {"require", "confirm"}},
+                               {{"id", "apply-deletes"}, {"when", {{"apply", {{"deletes", true}}}}}, {"require", "approver"}}}}}
                    .dump());
     dir_.write("config/tiers/dmn-group.json", json{{"extends", "untrusted"}, {"allowed_groups", {group}}}.dump());
     dir_.write("config/tiers/dmn-approve.json", json{{"extends", "untrusted"}}.dump());
@@ -746,6 +748,174 @@ BOOST_AUTO_TEST_CASE(a_daemon_killed_outright_takes_its_sandboxes_and_gc_closes_
   BOOST_TEST(run_tierbox({"audit", "verify", "--audit-log", daemon.log()}).status == 0);
   daemon.start();  // a new daemon on the stale socket
   BOOST_TEST(daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"}).status == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Staged runs through the daemon: the state directory is root's, so a
+// caller who is not root reaches `changes`, `apply`, `rollback` and
+// `discard` only through it, as the kernel says it is.
+BOOST_AUTO_TEST_SUITE(daemon_staged)
+
+namespace {
+
+// A workspace of user's own (0700: nobody else can read it), with files.
+fs::path user_workspace(const Daemon& daemon, const std::string& user, const std::map<std::string, std::string>& files) {
+  const auto dir = daemon.dir().path() / ("ws-" + user);
+  fs::create_directories(dir);
+  for (const auto& [name, text] : files) std::ofstream(dir / name) << text;
+  must({"/bin/chown", "-R", user + ":users", dir.string()});
+  ::chmod(dir.c_str(), 0700);
+  return dir;
+}
+
+// user runs script in workspace-staged on workspace; returns the run id
+// (from the --result file the client writes as the caller).
+std::string staged_run(const Daemon& daemon, const std::string& user, const fs::path& workspace, const std::string& script) {
+  const auto result = workspace.parent_path() / ("result-" + user + ".json");
+  fs::remove(result);
+  std::ofstream(result) << "";
+  must({"/bin/chown", user + ":users", result.string()});
+  const auto ran = daemon.tierbox_as(user, {"run", "--tier", "workspace-staged", "--workspace", workspace.string(),
+                                            "--result", result.string(), "--", "/bin/sh", "-c", script});
+  BOOST_REQUIRE_MESSAGE(ran.status == 0, ran.err);
+  std::ifstream in(result);
+  const auto document = json::parse(in);
+  return document.at("run_id").get<std::string>();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(another_users_staged_run_cannot_be_seen_applied_or_discarded) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  // alice's run (alice is an approver; bob is not).
+  const auto alice_ws = user_workspace(daemon, users.alice, {{"keep.txt", "keep\n"}});
+  const auto alice_run = staged_run(daemon, users.alice, alice_ws, "echo secret-plan > added.txt");
+  BOOST_REQUIRE(!fs::exists(alice_ws / "added.txt"));
+
+  // bob: refused for every action, and nothing of alice's change reaches him.
+  for (const std::string action : {"changes", "apply", "discard", "rollback"}) {
+    const auto tried = daemon.tierbox_as(users.bob, {action, alice_run});
+    BOOST_TEST(tried.status == 126, action << ": " << tried.out << tried.err);
+    BOOST_TEST(tried.err.find("refused") != std::string::npos, action << ": " << tried.err);
+    BOOST_TEST(tried.out.find("added.txt") == std::string::npos, action << ": " << tried.out);
+    BOOST_TEST(tried.err.find("added.txt") == std::string::npos, action << ": " << tried.err);
+  }
+  const auto diff = daemon.tierbox_as(users.bob, {"changes", "--diff", "--json", alice_run});
+  BOOST_TEST(diff.status == 126);
+  BOOST_TEST(diff.out.find("secret-plan") == std::string::npos);
+  BOOST_TEST(!fs::exists(alice_ws / "added.txt"));
+  BOOST_TEST(fs::exists(daemon.state()));
+  // The refusals are in the trail, with bob's uid from the kernel.
+  int refused = 0;
+  for (const auto& record : daemon.records())
+    if (record.value("action", "") == "refused" && record.dump().find(alice_run) != std::string::npos) {
+      BOOST_TEST(record["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.bob));
+      ++refused;
+    }
+  BOOST_TEST(refused == 5);
+  // Options that are root's to choose are refused on the client's side.
+  const auto config = daemon.tierbox_as(users.alice, {"changes", alice_run, "--config-dir", daemon.config()});
+  BOOST_TEST(config.status == 125, config.err);
+  BOOST_TEST(config.err.find("--config-dir") != std::string::npos, config.err);
+
+  // Control: alice sees her own run's change, with its diff, on her stdout.
+  const auto seen = daemon.tierbox_as(users.alice, {"changes", "--diff", alice_run});
+  BOOST_TEST(seen.status == 0, seen.err);
+  BOOST_TEST(seen.out.find("added.txt") != std::string::npos, seen.out);
+  BOOST_TEST(seen.out.find("+secret-plan") != std::string::npos, seen.out);
+  const auto as_json = daemon.tierbox_as(users.alice, {"changes", "--json", alice_run});
+  BOOST_REQUIRE_MESSAGE(as_json.status == 0, as_json.err);
+  const auto document = json::parse(as_json.out);
+  BOOST_TEST(document["run_id"].get<std::string>() == alice_run);
+  // ... and applies it (no deletion: no rule asks for an approver).
+  const auto applied = daemon.tierbox_as(users.alice, {"apply", alice_run});
+  BOOST_TEST(applied.status == 0, applied.err);
+  BOOST_TEST(applied.out.find("applied change set " + document["digest"].get<std::string>()) != std::string::npos, applied.out);
+  std::ifstream landed(alice_ws / "added.txt");
+  std::string text((std::istreambuf_iterator<char>(landed)), std::istreambuf_iterator<char>());
+  BOOST_TEST(text == "secret-plan\n");
+  const auto apply_record = last_of(daemon.records(), "apply");
+  BOOST_TEST(apply_record["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.alice));
+  BOOST_TEST(apply_record.value("result", "") != "refused");
+  // bob cannot roll alice's apply back; alice can.
+  const auto bob_rollback = daemon.tierbox_as(users.bob, {"rollback", alice_run});
+  BOOST_TEST(bob_rollback.status == 126);
+  BOOST_TEST(fs::exists(alice_ws / "added.txt"));
+  const auto rolled_back = daemon.tierbox_as(users.alice, {"rollback", alice_run});
+  BOOST_TEST(rolled_back.status == 0, rolled_back.err);
+  BOOST_TEST(!fs::exists(alice_ws / "added.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(a_deleting_apply_waits_for_an_approver_who_is_not_the_requester) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto bob_ws = user_workspace(daemon, users.bob, {{"gone.txt", "gone\n"}, {"keep.txt", "keep\n"}});
+  const auto bob_run = staged_run(daemon, users.bob, bob_ws, "rm gone.txt");
+  BOOST_REQUIRE(fs::exists(bob_ws / "gone.txt"));
+  // An approver (alice) sees bob's run: approvers review what they approve.
+  const auto reviewed = daemon.tierbox_as(users.alice, {"changes", bob_run});
+  BOOST_TEST(reviewed.status == 0, reviewed.err);
+  BOOST_TEST(reviewed.out.find("gone.txt") != std::string::npos, reviewed.out);
+
+  auto apply = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.bob, {"apply", bob_run}); });
+  std::string id;
+  for (int i = 0; i < 200 && id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(daemon.dir().path() / "approvals", ec))
+      if (entry.path().extension() == ".json") id = entry.path().stem().string();
+  }
+  BOOST_REQUIRE(!id.empty());
+  // The requester's own vote does not count; the file is still there.
+  const auto own = daemon.tierbox_as(users.bob, {"approve", id, "--config-dir", daemon.config()});
+  BOOST_TEST(own.out.find("cannot approve their own request") != std::string::npos, own.out + own.err);
+  BOOST_TEST(fs::exists(bob_ws / "gone.txt"));
+  BOOST_TEST((apply.wait_for(std::chrono::milliseconds(500)) == std::future_status::timeout));
+  // Control: alice approves; the apply lands.
+  const auto approved = daemon.tierbox_as(users.alice, {"approve", id, "--config-dir", daemon.config()});
+  BOOST_TEST(approved.status == 0, approved.out + approved.err);
+  const auto applied = apply.get();
+  BOOST_TEST(applied.status == 0, applied.err);
+  BOOST_TEST(applied.err.find("waiting for approval of request " + id) != std::string::npos, applied.err);
+  BOOST_TEST(applied.out.find("approved by " + users.alice) != std::string::npos, applied.out);
+  BOOST_TEST(!fs::exists(bob_ws / "gone.txt"));
+  const auto apply_record = last_of(daemon.records(), "apply");
+  BOOST_TEST(apply_record["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.bob));
+}
+
+BOOST_AUTO_TEST_CASE(a_deleting_apply_whose_client_goes_away_is_refused_and_discard_drops_the_layer) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto bob_ws = user_workspace(daemon, users.bob, {{"gone.txt", "gone\n"}});
+  const auto bob_run = staged_run(daemon, users.bob, bob_ws, "rm gone.txt");
+  // The client killed while it waits: the daemon's wait ends, the apply
+  // is refused and recorded, nothing lands.
+  BackgroundRun waiting({"apply", bob_run}, {"/usr/bin/env", "TIERBOX_SOCKET=" + daemon.socket(), "TIERBOX_CONFIG_DIR=",
+                                             "TIERBOX_AUDIT_LOG=", "/usr/bin/setpriv", "--reuid", users.bob, "--regid",
+                                             "users", "--init-groups"});
+  BOOST_REQUIRE(!waiting.wait_for_line("waiting for approval of request").empty());
+  waiting.signal(SIGKILL);
+  waiting.wait();
+  json refused;
+  for (int i = 0; i < 100 && refused.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto record = last_of(daemon.records(), "apply");
+    if (record.value("result", "") == "refused") refused = record;
+  }
+  BOOST_TEST(refused.value("reason", "").find("cancelled") != std::string::npos, refused.dump());
+  BOOST_TEST(fs::exists(bob_ws / "gone.txt"));
+  // Discard: bob's own layer goes; a second discard finds none.
+  const auto discarded = daemon.tierbox_as(users.bob, {"discard", bob_run});
+  BOOST_TEST(discarded.status == 0, discarded.err);
+  BOOST_TEST(discarded.out.find("discarded the staged layer of run " + bob_run) != std::string::npos, discarded.out);
+  const auto again = daemon.tierbox_as(users.bob, {"changes", bob_run});
+  BOOST_TEST(again.status != 0);
+  BOOST_TEST(again.err.find("no staged layer") != std::string::npos, again.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,6 +23,7 @@ ErrorCode error_of(const std::string& body) {
     const auto message = daemon::parse_message(body);
     if (daemon::message_type(message) == "run") (void)daemon::parse_run(message);
     if (daemon::message_type(message) == "signal") (void)daemon::parse_signal(message);
+    if (daemon::message_type(message) == "staged") (void)daemon::parse_staged(message);
   } catch (const daemon::ProtocolError& error) {
     return error.code();
   }
@@ -53,6 +54,55 @@ BOOST_AUTO_TEST_CASE(a_run_message_is_parsed_and_the_requester_never_comes_from_
   BOOST_TEST(run.allow_net.size() == 1U);
   // RunMessage has no field a requester could be read into: the identity
   // is the kernel's (daemon/peer.h); integration.daemon proves the record.
+}
+
+BOOST_AUTO_TEST_CASE(a_staged_message_round_trips_and_carries_no_identity) {
+  daemon::StagedMessage sent;
+  sent.action = "apply";
+  sent.run_id = "0123456789abcdef";
+  sent.paths = {"src/a.c", "docs"};
+  sent.yes = true;
+  sent.grant_name = "grant.json";
+  sent.grant = json{{"grant", {{"tier", "workspace-staged"}}}};
+  sent.fds = {daemon::FdRole::stdout_fd, daemon::FdRole::stderr_fd};
+  auto wire = daemon::staged_request(sent);
+  wire["uid"] = 0;  // a forged requester: there is no field to read it into
+  const auto got = daemon::parse_staged(daemon::parse_message(wire.dump()));
+  BOOST_TEST(got.action == "apply");
+  BOOST_TEST(got.run_id == sent.run_id);
+  BOOST_TEST(got.paths == sent.paths, boost::test_tools::per_element());
+  BOOST_TEST(got.yes);
+  BOOST_TEST(!got.json);
+  BOOST_TEST(got.grant_name == "grant.json");
+  BOOST_TEST(got.grant->dump() == sent.grant->dump());
+  BOOST_TEST(got.fds.size() == 2U);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_staged_message_is_malformed) {
+  const auto staged = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "staged"}, {"action", "changes"}, {"run_id", "ab12"}};
+    if (fields.is_object()) message.update(fields);
+    return message.dump();
+  };
+  // Control: the minimal message parses.
+  BOOST_CHECK_NO_THROW(daemon::parse_staged(daemon::parse_message(staged({}))));
+  BOOST_TEST((error_of(staged({{"action", "gc"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"action", nullptr}})) == ErrorCode::malformed));
+  // A run id that could name a path outside the state directory.
+  BOOST_TEST((error_of(staged({{"run_id", "../etc"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"run_id", "a/b"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"run_id", ""}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"run_id", std::string(129, 'a')}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"paths", "src"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"paths", {std::string("a\0b", 3)}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"json", "yes"}})) == ErrorCode::malformed));
+  // Only stdout and stderr travel with it, each once.
+  BOOST_TEST((error_of(staged({{"fds", {"stdin"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"fds", {"workspace"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"fds", {"stdout", "stdout"}}})) == ErrorCode::malformed));
+  // A grant is an object, and only for an apply.
+  BOOST_TEST((error_of(staged({{"action", "apply"}, {"grant", "grant.json"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"grant", json::object()}})) == ErrorCode::malformed));
 }
 
 BOOST_AUTO_TEST_CASE(every_bad_message_has_its_error_code) {
