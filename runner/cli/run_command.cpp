@@ -231,7 +231,6 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   if (!options.grant_file.empty()) refuse("--grant", "not carried by the daemon protocol yet");
   if (options.dry_run) refuse("--dry-run", "not carried by the daemon protocol yet");
   if (!options.pass_fds.empty()) refuse("--pass-fd", "not carried by the daemon protocol yet");
-  if (!options.binds.empty() || !options.binds_rw.empty()) refuse("--bind", "not carried by the daemon protocol yet");
   daemon::ClientRequest request;
   auto& message = request.message;
   message.tier = options.tier;
@@ -249,6 +248,12 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   if (!options.cpu.empty()) message.cpu = options.cpu;
   message.allow_net = options.allow_net;
   message.allow_expired_tier = options.allow_expired_tier;
+  // Their sources are opened by the client, as the caller, and passed as fds.
+  for (const auto* list : {&options.binds, &options.binds_rw})
+    for (const auto& text : *list) {
+      const auto bind = parse_bind(text, list == &options.binds_rw);
+      message.binds.push_back({bind.source, bind.target, bind.writable});
+    }
   if (!options.workspace.empty()) request.workspace = options.workspace;
   const auto outcome = daemon::run_through_daemon(daemon::client_socket_path(), std::move(request));
   std::string failed;

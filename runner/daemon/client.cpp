@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -48,6 +49,27 @@ UniqueFd connect_to_daemon(const std::filesystem::path& path) {
               code == "refused" ? exit_code::refused : exit_code::runner_failed);
 }
 
+// A --bind source, opened here with the caller's rights: read-only for
+// --bind, for --bind-rw a file opened for writing (a directory cannot be:
+// the daemon checks its write bits against the caller). Only directories and
+// regular files: opening a device or a FIFO could do something by itself.
+UniqueFd open_bind_source(const BindMessage& bind) {
+  const std::string what = std::string(bind.writable ? "--bind-rw " : "--bind ") + bind.source + ":" + bind.target;
+  UniqueFd path(::open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+  struct stat st {};
+  if (!path || ::fstat(path.get(), &st) != 0)
+    throw Error(what + ": " + errno_text(errno) + " (fix: bind a directory or file that exists)", exit_code::runner_failed);
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+    throw Error(what + ": only a directory or a regular file can be bound", exit_code::runner_failed);
+  const int mode = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : (bind.writable ? O_RDWR : O_RDONLY);
+  UniqueFd fd(::open(bind.source.c_str(), mode | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd)
+    throw Error(what + ": " + errno_text(errno) + " (fix: bind what you can " +
+                    (bind.writable && !S_ISDIR(st.st_mode) ? "write" : "read") + ")",
+                exit_code::runner_failed);
+  return fd;
+}
+
 }  // namespace
 
 std::filesystem::path client_socket_path() {
@@ -66,6 +88,8 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
                       " (fix: pass a directory you can read)",
                   exit_code::runner_failed);
   }
+  std::vector<UniqueFd> bind_sources;
+  for (const auto& bind : request.message.binds) bind_sources.push_back(open_bind_source(bind));
   // Relayed signals wait in a signalfd from here on: a Ctrl-C while
   // connecting is not lost.
   sigset_t relayed;
@@ -82,14 +106,23 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     fds.push_back(workspace.get());
     request.message.fds.push_back(FdRole::workspace);
   }
+  for (const auto& source : bind_sources) {
+    fds.push_back(source.get());
+    request.message.fds.push_back(FdRole::bind);
+  }
   nlohmann::json run = {{"tierbox", kProtocolVersion}, {"type", "run"}, {"argv", request.message.argv},
                         {"cwd", request.message.cwd}, {"env", request.message.caller_env}};
   if (!request.message.tier.empty()) run["tier"] = request.message.tier;
   nlohmann::json roles = nlohmann::json::array();
   for (auto role : request.message.fds)
     roles.push_back(role == FdRole::stdin_fd ? "stdin" : role == FdRole::stdout_fd ? "stdout"
-                                                       : role == FdRole::stderr_fd ? "stderr" : "workspace");
+                                                       : role == FdRole::stderr_fd ? "stderr"
+                                                       : role == FdRole::workspace ? "workspace" : "bind");
   run["fds"] = roles;
+  nlohmann::json binds = nlohmann::json::array();
+  for (const auto& bind : request.message.binds)
+    binds.push_back({{"source", bind.source}, {"target", bind.target}, {"writable", bind.writable}});
+  run["binds"] = binds;
   nlohmann::json set_env = nlohmann::json::object();
   for (const auto& [name, value] : request.message.env_overrides) set_env[name] = value;
   run["set_env"] = set_env;
@@ -105,6 +138,7 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
   if (!send_frame(socket.get(), run, fds))
     throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
   workspace.reset();
+  bind_sources.clear();
 
   while (true) {
     pollfd wait[2] = {{socket.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};

@@ -1,5 +1,6 @@
 #include "daemon/protocol.h"
 
+#include <algorithm>
 #include <csignal>
 
 namespace tierbox::daemon {
@@ -58,7 +59,8 @@ FdRole fd_role(const std::string& name) {
   if (name == "stdout") return FdRole::stdout_fd;
   if (name == "stderr") return FdRole::stderr_fd;
   if (name == "workspace") return FdRole::workspace;
-  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace)");
+  if (name == "bind") return FdRole::bind;
+  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace, bind)");
 }
 
 json with_header(const char* type) { return {{"tierbox", kProtocolVersion}, {"type", type}}; }
@@ -140,10 +142,29 @@ RunMessage parse_run(const json& message) {
   for (const auto& name : string_list(message, "fds")) {
     const auto role = fd_role(name);
     for (auto seen : run.fds)
-      if (seen == role) malformed("\"fds\": \"" + name + "\" named twice");
+      if (seen == role && role != FdRole::bind) malformed("\"fds\": \"" + name + "\" named twice");
     run.fds.push_back(role);
   }
-  if (run.fds.size() > kMaxMessageFds) malformed("\"fds\": more than 4");
+  if (run.fds.size() > kMaxMessageFds) malformed("\"fds\": more than " + std::to_string(kMaxMessageFds));
+  if (const auto* binds = field(message, "binds")) {
+    if (!binds->is_array()) malformed("\"binds\": expected an array of {source, target, writable}");
+    for (const auto& item : *binds) {
+      if (!item.is_object()) malformed("\"binds\": expected an array of {source, target, writable}");
+      BindMessage bind;
+      bind.source = string_field(item, "source").value_or("");
+      const auto target = string_field(item, "target");
+      if (!target || target->empty() || target->front() != '/' || target->find('\0') != std::string::npos)
+        malformed("\"binds\": \"target\": expected an absolute path in the sandbox");
+      bind.target = *target;
+      bind.writable = bool_field(item, "writable");
+      run.binds.push_back(std::move(bind));
+    }
+  }
+  if (run.binds.size() > kMaxBinds) malformed("\"binds\": more than " + std::to_string(kMaxBinds));
+  const auto bind_fds = static_cast<std::size_t>(std::count(run.fds.begin(), run.fds.end(), FdRole::bind));
+  if (bind_fds != run.binds.size())
+    malformed("\"binds\" has " + std::to_string(run.binds.size()) + " entries, \"fds\" names " +
+              std::to_string(bind_fds) + " bind fds (one each)");
   run.cwd = string_field(message, "cwd").value_or("/");
   for (auto& [name, value] : string_pairs(message, "env")) run.caller_env.emplace(std::move(name), std::move(value));
   run.env_overrides = string_pairs(message, "set_env");

@@ -28,8 +28,10 @@ inline constexpr int kProtocolVersion = 1;
 // and its secrets (at most 1 MiB in all, policy::kMaxSecretBytes).
 inline constexpr std::size_t kMaxMessageBytes = 4U << 20;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
-// fds a run message may carry: stdin, stdout, stderr, the workspace.
-inline constexpr std::size_t kMaxMessageFds = 4;
+// --bind/--bind-rw sources a run message may carry.
+inline constexpr std::size_t kMaxBinds = 16;
+// fds a message may carry: stdin, stdout, stderr, the workspace, the binds.
+inline constexpr std::size_t kMaxMessageFds = 4 + kMaxBinds;
 
 // The error reply's codes (docs/daemon.md, "Errors").
 enum class ErrorCode {
@@ -55,7 +57,16 @@ class ProtocolError : public std::runtime_error {
 };
 
 // What the fds that come with a run message are, in their order.
-enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace };
+// bind: the source of the next entry of "binds" (one per bind, in order).
+enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace, bind };
+
+// --bind SRC:TARGET / --bind-rw: the source travels as an fd the client
+// opened with the caller's rights; the daemon never opens SRC.
+struct BindMessage {
+  std::string source;  // as the caller typed it (for messages only)
+  std::string target;
+  bool writable = false;
+};
 
 // type "run": what `tierbox run` asks for, minus what only root may choose
 // (a profile file, config directories, the audit log, a cgroup parent).
@@ -71,6 +82,7 @@ struct RunMessage {
   std::optional<std::string> timeout;                               // --timeout, as typed
   std::optional<std::string> memory, pids, cpu;                     // widening, as typed
   std::vector<std::string> allow_net;
+  std::vector<BindMessage> binds;  // one "bind" fd each, in order
   bool allow_expired_tier = false;
   bool verbose = false;  // -v: the launch steps go to the caller's stderr
 };

@@ -57,6 +57,21 @@ std::string fd_path(int fd) {
   return path;
 }
 
+// An fd the client opened for reading, as the kernel checked against the
+// caller's rights: an O_PATH (or write-only) fd proves nothing, since
+// opening one needs no read permission. Returns its stat.
+struct stat opened_for_reading(int fd, const std::string& what) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) throw_sys_error("fcntl(" + what + " fd, F_GETFL)");
+  if ((flags & O_PATH) == O_PATH || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+    throw Error(what + ": the fd must be opened for reading (O_RDONLY), not O_PATH: only then did the kernel check "
+                       "that you may read it",
+                exit_code::refused);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_sys_error("fstat(" + what + " fd)");
+  return st;
+}
+
 }  // namespace
 
 void Session::serve() noexcept {
@@ -318,6 +333,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   std::optional<policy::FileIdentity> workspace;
   std::string workspace_path;
   bool workspace_writable = false;
+  std::vector<policy::ExtraBind> binds;
   for (std::size_t i = 0; i < message.fds.size(); ++i) {
     const int fd = fds[i].get();
     switch (message.fds[i]) {
@@ -327,21 +343,32 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
       case FdRole::workspace: {
         // The client opened it with its own rights: it can read it. The
         // daemon opens nothing by the name the client gave.
-        // An O_PATH fd proves nothing: it opens a directory its opener may
-        // not read (only the path must be searchable). Only an fd opened
-        // for reading was checked by the kernel against the caller's rights.
-        const int flags = ::fcntl(fd, F_GETFL);
-        if (flags < 0) throw_sys_error("fcntl(workspace fd, F_GETFL)");
-        if ((flags & O_PATH) == O_PATH || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
-          throw Error("--workspace: the fd must be opened for reading (O_RDONLY|O_DIRECTORY), not O_PATH: only then did "
-                      "the kernel check that you may read the directory",
-                      exit_code::refused);
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) throw_sys_error("fstat(workspace fd)");
+        const auto st = opened_for_reading(fd, "--workspace");
         if (!S_ISDIR(st.st_mode)) throw Error("--workspace: not a directory", exit_code::refused);
         workspace = policy::FileIdentity{st.st_dev, st.st_ino};
         workspace_path = fd_path(fd);
         workspace_writable = caller_may_write(fd, st, peer_);
+        break;
+      }
+      case FdRole::bind: {
+        // The next --bind source, opened by the client as the caller: a
+        // directory or a regular file it may read, and for --bind-rw one it
+        // may write (a file opened O_RDWR; a directory as the kernel would
+        // decide). The mount is checked to be this very inode.
+        const auto& asked = message.binds[binds.size()];
+        const std::string what = std::string(asked.writable ? "--bind-rw " : "--bind ") + asked.source + ":" + asked.target;
+        const auto st = opened_for_reading(fd, what);
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+          throw Error(what + ": only a directory or a regular file can be bound", exit_code::refused);
+        if (asked.writable) {
+          const bool may_write = S_ISDIR(st.st_mode) ? caller_may_write(fd, st, peer_)
+                                                     : (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+          if (!may_write)
+            throw Error(what + ": not writable by " + (peer_.user_name.empty() ? "uid " + std::to_string(peer_.uid) : peer_.user_name) +
+                            " (fix: bind a directory or file you can write to, or use --bind)",
+                        exit_code::refused);
+        }
+        binds.push_back(policy::ExtraBind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}});
         break;
       }
     }
@@ -363,7 +390,11 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   input.cancel_fd = cancel_.get();
   input.tier = message.tier;
   input.argv = message.argv;
-  input.make_request = [&] { return make_request(message, workspace, workspace_path, workspace_writable); };
+  input.make_request = [&] {
+    auto request = make_request(message, workspace, workspace_path, workspace_writable);
+    request.binds.insert(request.binds.end(), binds.begin(), binds.end());
+    return request;
+  };
   input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
   input.stdio = stdio;
   input.relay_signals = false;

@@ -62,7 +62,7 @@ class Daemon {
                                            {"governance_dir", (dir_.path() / "governance").string()}}
                                           .dump());
     dir_.write("config/approvals.json",
-               json{{"tiers", {"untrusted", "workspace-write", "workspace-staged", "dmn-group", "dmn-approve", "dmn-confirm",
+               json{{"tiers", {"untrusted", "workspace-write", "workspace-staged", "dmn-bind", "dmn-group", "dmn-approve", "dmn-confirm",
                               "dmn-expired"}},
                     {"approvers", group},
                     {"approval_timeout", "60s"},
@@ -73,6 +73,7 @@ class Daemon {
                    .dump());
     dir_.write("config/tiers/dmn-group.json", json{{"extends", "untrusted"}, {"allowed_groups", {group}}}.dump());
     dir_.write("config/tiers/dmn-approve.json", json{{"extends", "untrusted"}}.dump());
+    dir_.write("config/tiers/dmn-bind.json", json{{"extends", "untrusted"}, {"widening", {{"binds", "read-write"}}}}.dump());
     dir_.write("config/tiers/dmn-confirm.json", json{{"extends", "untrusted"}}.dump());
     dir_.write("config/tiers/dmn-expired.json",
                json{{"extends", "untrusted"}, {"reviewed_by", "tests"}, {"reviewed_on", "2020-01-01"}, {"review_by", "2020-06-01"}}.dump());
@@ -361,7 +362,8 @@ BOOST_AUTO_TEST_CASE(a_workspace_the_caller_cannot_read_or_write_is_refused) {
 // As uid/gid in a child of the test: opens path with open_flags, sends a run
 // of /bin/ls with that fd as the workspace, and returns the daemon's reply
 // ({"open_errno": N} when the open itself failed).
-json run_with_workspace_fd(const Daemon& daemon, uid_t uid, gid_t gid, const std::string& path, int open_flags) {
+json run_with_workspace_fd(const Daemon& daemon, uid_t uid, gid_t gid, const std::string& path, int open_flags,
+                           const std::string& body = R"({"tierbox": 1, "type": "run", "argv": ["/bin/ls"], "fds": ["workspace"]})") {
   int out[2];
   BOOST_REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
   const pid_t child = ::fork();
@@ -377,7 +379,7 @@ json run_with_workspace_fd(const Daemon& daemon, uid_t uid, gid_t gid, const std
       address.sun_family = AF_UNIX;
       std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
       if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) ::_exit(3);
-      auto frame = RawClient::frame(R"({"tierbox": 1, "type": "run", "argv": ["/bin/ls"], "fds": ["workspace"]})");
+      auto frame = RawClient::frame(body);
       iovec io{frame.data(), frame.size()};
       alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
       msghdr header{};
@@ -916,6 +918,103 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_whose_client_goes_away_is_refused_and_disc
   const auto again = daemon.tierbox_as(users.bob, {"changes", bob_run});
   BOOST_TEST(again.status != 0);
   BOOST_TEST(again.err.find("no staged layer") != std::string::npos, again.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// What `tierbox run` carries through the daemon besides stdio and the
+// workspace: --bind and --bind-rw, their sources opened by the client as
+// the caller.
+BOOST_AUTO_TEST_SUITE(daemon_options)
+
+BOOST_AUTO_TEST_CASE(a_bind_the_caller_cannot_read_is_refused_and_one_it_can_read_is_bound) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto secret = daemon.dir().path() / "roots-only";
+  fs::create_directories(secret);
+  std::ofstream(secret / "s.txt") << "root-secret\n";
+  ::chmod(secret.c_str(), 0700);
+  const auto readable = daemon.dir().path() / "readable";
+  fs::create_directories(readable);
+  std::ofstream(readable / "r.txt") << "readable\n";
+  ::chmod(readable.c_str(), 0755);
+
+  // The client opens the source as bob: the kernel refuses, nothing is sent.
+  const auto refused = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind", secret.string() + ":/data", "--",
+                                                     "/bin/cat", "/data/s.txt"});
+  BOOST_TEST(refused.status == 125, refused.err);
+  BOOST_TEST(refused.err.find("--bind " + secret.string() + ":/data: EACCES") != std::string::npos, refused.err);
+  BOOST_TEST(refused.out.find("root-secret") == std::string::npos);
+  // A client of its own that sends an O_PATH fd (which needs no read
+  // permission) is refused by the daemon, and nothing starts.
+  const uid_t bob = DaemonUsers::uid(users.bob);
+  const gid_t gid = *tierbox::primary_group(bob);
+  const std::string bind_body = R"({"tierbox": 1, "type": "run", "tier": "dmn-bind", "argv": ["/bin/cat", "/data/s.txt"],
+                                    "fds": ["bind"], "binds": [{"source": "x", "target": "/data"}]})";
+  const auto o_path = daemon_refusals::run_with_workspace_fd(daemon, bob, gid, secret.string(), O_PATH | O_DIRECTORY, bind_body);
+  BOOST_TEST(o_path.value("code", "") == "refused", o_path.dump());
+  BOOST_TEST(o_path.value("message", "").find("not O_PATH") != std::string::npos, o_path.dump());
+  BOOST_TEST(last_of(daemon.records(), "start").is_null());
+  BOOST_TEST(last_of(daemon.records(), "daemon")["user"]["uid"].get<uid_t>() == bob);
+
+  // Control: a directory bob may read is bound and read.
+  const auto ran = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind", readable.string() + ":/data", "--",
+                                                 "/bin/cat", "/data/r.txt"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(ran.out == "readable\n");
+  // ... read-only: --bind never lets the task write there.
+  const auto write_ro = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind", readable.string() + ":/data",
+                                                      "--", "/bin/sh", "-c", "echo x > /data/new.txt"});
+  BOOST_TEST(write_ro.status != 0);
+  BOOST_TEST(!fs::exists(readable / "new.txt"));
+  // A single file she may read, too.
+  const auto file = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind", (readable / "r.txt").string() + ":/r.txt",
+                                                  "--", "/bin/cat", "/r.txt"});
+  BOOST_TEST(file.status == 0, file.err);
+  BOOST_TEST(file.out == "readable\n");
+
+  // Binds still need the tier's widening: untrusted allows none.
+  const auto narrow = daemon.tierbox_as(users.bob, {"run", "--tier", "untrusted", "--bind", readable.string() + ":/data", "--",
+                                                    "/bin/cat", "/data/r.txt"});
+  BOOST_TEST(narrow.status == 126, narrow.err);
+  BOOST_TEST(narrow.err.find("allows no extra binds") != std::string::npos, narrow.err);
+  BOOST_TEST(narrow.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_writable_bind_needs_a_source_the_caller_may_write) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  // Readable by bob, writable by root only.
+  const auto roots = daemon.dir().path() / "roots-readable";
+  fs::create_directories(roots);
+  ::chmod(roots.c_str(), 0755);
+  std::ofstream(roots / "f.txt") << "root's\n";
+  ::chmod((roots / "f.txt").c_str(), 0644);
+  const auto dir_rw = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind-rw", roots.string() + ":/data", "--",
+                                                    "/bin/sh", "-c", "echo x > /data/new.txt"});
+  BOOST_TEST(dir_rw.status == 126, dir_rw.err);
+  BOOST_TEST(dir_rw.err.find("not writable by " + users.bob) != std::string::npos, dir_rw.err);
+  BOOST_TEST(!fs::exists(roots / "new.txt"));
+  const auto file_rw = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind-rw", (roots / "f.txt").string() + ":/f",
+                                                     "--", "/bin/sh", "-c", "echo changed > /f"});
+  BOOST_TEST(file_rw.status == 125, file_rw.err);
+  BOOST_TEST(file_rw.err.find("Permission denied") != std::string::npos, file_rw.err);
+  std::ifstream kept(roots / "f.txt");
+  BOOST_TEST(std::string((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>()) == "root's\n");
+
+  // Control: bob's own directory, writable by him, takes the task's write
+  // (mode 0777: an extra bind is not id-mapped like the workspace, so the
+  // task's own uid needs the bits too).
+  const auto own = daemon.dir().path() / "bobs";
+  fs::create_directories(own);
+  must({"/bin/chown", users.bob + ":users", own.string()});
+  ::chmod(own.c_str(), 0777);
+  const auto wrote = daemon.tierbox_as(users.bob, {"run", "--tier", "dmn-bind", "--bind-rw", own.string() + ":/data", "--",
+                                                   "/bin/sh", "-c", "echo from-task > /data/new.txt"});
+  BOOST_TEST(wrote.status == 0, wrote.err);
+  BOOST_TEST(fs::exists(own / "new.txt"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -78,6 +78,36 @@ BOOST_AUTO_TEST_CASE(a_staged_message_round_trips_and_carries_no_identity) {
   BOOST_TEST(got.fds.size() == 2U);
 }
 
+BOOST_AUTO_TEST_CASE(binds_travel_as_fds_one_per_entry) {
+  const auto run = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "run"}, {"argv", {"/bin/true"}}};
+    if (fields.is_object()) message.update(fields);
+    return message.dump();
+  };
+  const auto parsed = daemon::parse_run(daemon::parse_message(
+      run({{"fds", {"stdin", "bind", "bind"}},
+           {"binds", {{{"source", "/a"}, {"target", "/data"}}, {{"source", "b"}, {"target", "/rw"}, {"writable", true}}}}})));
+  BOOST_TEST(parsed.binds.size() == 2U);
+  BOOST_TEST(parsed.binds[1].target == "/rw");
+  BOOST_TEST(parsed.binds[1].writable);
+  BOOST_TEST(!parsed.binds[0].writable);
+  BOOST_TEST((parsed.fds[2] == daemon::FdRole::bind));
+  // A bind without its fd, an fd without its bind, a relative target.
+  BOOST_TEST((error_of(run({{"binds", {{{"source", "/a"}, {"target", "/data"}}}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}, {"binds", {{{"source", "/a"}, {"target", "data"}}}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}, {"binds", {{{"source", "/a"}}}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}, {"binds", "/a:/data"}})) == ErrorCode::malformed));
+  // At most kMaxBinds.
+  json many = json::array();
+  json roles = json::array();
+  for (std::size_t i = 0; i <= daemon::kMaxBinds; ++i) {
+    many.push_back({{"source", "/a"}, {"target", "/d" + std::to_string(i)}});
+    roles.push_back("bind");
+  }
+  BOOST_TEST((error_of(run({{"fds", roles}, {"binds", many}})) == ErrorCode::malformed));
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_staged_message_is_malformed) {
   const auto staged = [](json fields) {
     json message = {{"tierbox", 1}, {"type", "staged"}, {"action", "changes"}, {"run_id", "ab12"}};
