@@ -135,6 +135,7 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
   if (request.message.cpu) run["cpu"] = *request.message.cpu;
   run["allow_net"] = request.message.allow_net;
   run["allow_expired_tier"] = request.message.allow_expired_tier;
+  if (request.message.dry_run) run["dry_run"] = true;
   if (!send_frame(socket.get(), run, fds))
     throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
   workspace.reset();
@@ -171,6 +172,7 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     outcome.error = message.value("error", "");
     outcome.runner_error = message.value("runner_error", false);
     outcome.result = message.value("result", nlohmann::json::object());
+    outcome.dry_run = message.value("dry_run", false);
     return outcome;
   }
 }

@@ -28,6 +28,7 @@ struct ClientOutcome {
   std::string error;  // the one line to print, "" for none
   bool runner_error = false;
   nlohmann::json result;  // the run's result object (launch/result.h)
+  bool dry_run = false;   // the daemon wrote the plan to stdout; no result
 };
 // The client prints the run's warnings (overrides, the workspace review) on
 // its stderr as they come, as a direct run would have.

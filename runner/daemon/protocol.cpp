@@ -175,6 +175,7 @@ RunMessage parse_run(const json& message) {
   run.cpu = string_field(message, "cpu");
   run.allow_net = string_list(message, "allow_net");
   run.allow_expired_tier = bool_field(message, "allow_expired_tier");
+  run.dry_run = bool_field(message, "dry_run");
   run.verbose = bool_field(message, "verbose");
   return run;
 }
@@ -248,6 +249,12 @@ json exit_message(int exit_status, const std::string& error, bool runner_error, 
   message["error"] = error;
   message["runner_error"] = runner_error;
   message["result"] = result;
+  return message;
+}
+
+json dry_run_exit_message(int exit_status) {
+  auto message = exit_message(exit_status, "", false, json(), {});
+  message["dry_run"] = true;
   return message;
 }
 

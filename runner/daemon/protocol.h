@@ -84,6 +84,7 @@ struct RunMessage {
   std::vector<std::string> allow_net;
   std::vector<BindMessage> binds;  // one "bind" fd each, in order
   bool allow_expired_tier = false;
+  bool dry_run = false;  // --dry-run: the plan's text goes to the caller's stdout; nothing launched
   bool verbose = false;  // -v: the launch steps go to the caller's stderr
 };
 
@@ -133,5 +134,7 @@ nlohmann::json staged_request(const StagedMessage& message);
 nlohmann::json exit_message(int exit_status, const std::string& error, bool runner_error, const nlohmann::json& result,
                             const std::vector<std::string>& warnings);
 nlohmann::json error_message(ErrorCode code, const std::string& message);
+// After a dry run: the plan went to the caller's stdout; no result.
+nlohmann::json dry_run_exit_message(int exit_status);
 
 }  // namespace tierbox::daemon

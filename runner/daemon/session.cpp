@@ -19,7 +19,9 @@
 #include "common/logging.h"
 #include "daemon/wire.h"
 #include "launch/result.h"
+#include "service/dry_run_report.h"
 #include "service/task_options.h"
+#include "common/files.h"
 #include "staged/command.h"
 
 namespace tierbox::daemon {
@@ -409,7 +411,9 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   service::TaskResult result;
   std::thread runner([&] {
     try {
-      result = service::run_task(input, context_.run_settings, *context_.launcher);
+      auto settings = context_.run_settings;
+      settings.dry_run = message.dry_run;
+      result = service::run_task(input, settings, *context_.launcher);
     } catch (const std::exception& error) {
       result.runner_error = true;
       result.context.exit_status = exit_code::runner_failed;
@@ -429,6 +433,19 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   std::lock_guard lock(mutex_);
   sandbox_init_.reset();
   if (!connected_) return;
+  if (result.dry_run) {
+    // The plan's text, as `tierbox run --dry-run` prints it, on the
+    // caller's stdout (its own fd, passed with the request).
+    const auto report = service::dry_run_report(*result.dry_run);
+    try {
+      write_all(stdio[1], report.text, "the caller's stdout");
+    } catch (const Error& error) {
+      (void)send_frame(socket_.get(), exit_message(exit_code::runner_failed, error.what(), true, nlohmann::json(), {}));
+      return;
+    }
+    (void)send_frame(socket_.get(), dry_run_exit_message(report.exit_status));
+    return;
+  }
   const auto result_json = launch::make_result(result.context, result.outcome);
   (void)send_frame(socket_.get(), exit_message(result.exit_status(), result.context.error, result.runner_error, result_json,
                                                          result.warnings));

@@ -1017,4 +1017,32 @@ BOOST_AUTO_TEST_CASE(a_writable_bind_needs_a_source_the_caller_may_write) {
   BOOST_TEST(fs::exists(own / "new.txt"));
 }
 
+BOOST_AUTO_TEST_CASE(a_dry_run_returns_the_plan_to_the_caller_and_launches_nothing) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto marker = daemon.dir().path() / "dry-run-ran";
+  const auto planned = daemon.tierbox_as(users.bob, {"run", "--dry-run", "--tier", "dmn-approve", "--", "/bin/sh", "-c",
+                                                     "echo ran > " + marker.string()});
+  BOOST_TEST(planned.status == 0, planned.err);
+  // The plan's text on bob's stdout, as a direct dry run prints it.
+  BOOST_TEST(planned.out.find("approval matrix: " + daemon.config() + "/approvals.json") != std::string::npos, planned.out);
+  BOOST_TEST(planned.out.find("rule 'approver'") != std::string::npos, planned.out);
+  BOOST_TEST(planned.out.find("requires: ") != std::string::npos, planned.out);
+  // Nothing launched, nothing filed for approval, no run records.
+  BOOST_TEST(!fs::exists(marker));
+  std::error_code ec;
+  BOOST_TEST((!fs::exists(daemon.dir().path() / "approvals") || fs::is_empty(daemon.dir().path() / "approvals", ec)));
+  BOOST_TEST(last_of(daemon.records(), "start").is_null());
+  BOOST_TEST(last_of(daemon.records(), "request").is_null());
+  // Refusals of the planning stay refusals: a tier bob may not use.
+  const auto not_allowed = daemon.tierbox_as(users.bob, {"run", "--dry-run", "--tier", "dmn-group", "--", "/bin/true"});
+  BOOST_TEST(not_allowed.status == 126, not_allowed.err);
+  BOOST_TEST(not_allowed.out.find("requires:") == std::string::npos, not_allowed.out);
+  // Control: alice, in the group, gets its plan.
+  const auto allowed = daemon.tierbox_as(users.alice, {"run", "--dry-run", "--tier", "dmn-group", "--", "/bin/true"});
+  BOOST_TEST(allowed.status == 0, allowed.err);
+  BOOST_TEST(allowed.out.find("requires: ") != std::string::npos, allowed.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -92,6 +92,9 @@ BOOST_AUTO_TEST_CASE(binds_travel_as_fds_one_per_entry) {
   BOOST_TEST(parsed.binds[1].writable);
   BOOST_TEST(!parsed.binds[0].writable);
   BOOST_TEST((parsed.fds[2] == daemon::FdRole::bind));
+  BOOST_TEST(!parsed.dry_run);
+  BOOST_TEST(daemon::parse_run(daemon::parse_message(run({{"dry_run", true}}))).dry_run);
+  BOOST_TEST((error_of(run({{"dry_run", "yes"}})) == ErrorCode::malformed));
   // A bind without its fd, an fd without its bind, a relative target.
   BOOST_TEST((error_of(run({{"binds", {{{"source", "/a"}, {"target", "/data"}}}}})) == ErrorCode::malformed));
   BOOST_TEST((error_of(run({{"fds", {"bind"}}})) == ErrorCode::malformed));
