@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "approval/grant_store.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json_bytes.h"
@@ -215,7 +216,6 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
     refuse("--config-dir", "the daemon's configuration is root's to choose");
   if (!options.audit_log.empty()) refuse("--audit-log", "the daemon's audit log is root's to choose");
   if (!options.cgroup_parent.empty()) refuse("--cgroup-parent", "the daemon's cgroups are root's to choose");
-  if (!options.grant_file.empty()) refuse("--grant", "not carried by the daemon protocol yet");
   if (options.dry_run && !options.grant_file.empty())
     throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
   if (!options.pass_fds.empty()) refuse("--pass-fd", "not carried by the daemon protocol yet");
@@ -237,6 +237,14 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   message.allow_net = options.allow_net;
   message.allow_expired_tier = options.allow_expired_tier;
   message.dry_run = options.dry_run;
+  if (!options.grant_file.empty()) {
+    // Read here, with the caller's rights; the daemon gets the document.
+    message.grant_name = options.grant_file;
+    message.grant = approval::read_json_document(options.grant_file);
+    if (!message.grant->is_object())
+      throw Error("--grant " + quote(options.grant_file) + ": not a grant (expected a JSON object; fix: pass the file "
+                  "`tierbox grant` wrote)", exit_code::runner_failed);
+  }
   // Their sources are opened by the client, as the caller, and passed as fds.
   for (const auto* list : {&options.binds, &options.binds_rw})
     for (const auto& text : *list) {

@@ -136,6 +136,10 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
   run["allow_net"] = request.message.allow_net;
   run["allow_expired_tier"] = request.message.allow_expired_tier;
   if (request.message.dry_run) run["dry_run"] = true;
+  if (request.message.grant) {
+    run["grant"] = *request.message.grant;
+    run["grant_name"] = request.message.grant_name;
+  }
   if (!send_frame(socket.get(), run, fds))
     throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
   workspace.reset();

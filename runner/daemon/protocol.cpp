@@ -176,6 +176,13 @@ RunMessage parse_run(const json& message) {
   run.allow_net = string_list(message, "allow_net");
   run.allow_expired_tier = bool_field(message, "allow_expired_tier");
   run.dry_run = bool_field(message, "dry_run");
+  run.grant_name = string_field(message, "grant_name").value_or("");
+  if (const auto* grant = field(message, "grant")) {
+    if (!grant->is_object()) malformed("\"grant\": expected the grant's JSON object");
+    if (run.dry_run) malformed("\"grant\": a dry run uses no grant");
+    run.grant = *grant;
+    if (run.grant_name.empty()) run.grant_name = "(sent by the client)";
+  }
   run.verbose = bool_field(message, "verbose");
   return run;
 }

@@ -84,6 +84,8 @@ struct RunMessage {
   std::vector<std::string> allow_net;
   std::vector<BindMessage> binds;  // one "bind" fd each, in order
   bool allow_expired_tier = false;
+  std::string grant_name;               // --grant FILE: its name, for the messages
+  std::optional<nlohmann::json> grant;  // its document, read by the client as the caller
   bool dry_run = false;  // --dry-run: the plan's text goes to the caller's stdout; nothing launched
   bool verbose = false;  // -v: the launch steps go to the caller's stderr
 };

@@ -413,6 +413,9 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     try {
       auto settings = context_.run_settings;
       settings.dry_run = message.dry_run;
+      // The grant the client read as the caller; the daemon opens no file.
+      settings.grant_file = message.grant ? message.grant_name : "";
+      settings.grant_document = message.grant;
       result = service::run_task(input, settings, *context_.launcher);
     } catch (const std::exception& error) {
       result.runner_error = true;

@@ -1045,4 +1045,55 @@ BOOST_AUTO_TEST_CASE(a_dry_run_returns_the_plan_to_the_caller_and_launches_nothi
   BOOST_TEST(allowed.out.find("requires: ") != std::string::npos, allowed.out);
 }
 
+BOOST_AUTO_TEST_CASE(a_grant_is_read_by_the_client_as_the_caller) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  // alice (an approver) signs grants; bob runs.
+  const auto key = (daemon.dir().path() / "alice.key").string();
+  const auto generated = run_tierbox({"keys", "generate", "--id", "alice-dmn", "--out", key});
+  BOOST_REQUIRE_MESSAGE(generated.status == 0, generated.err);
+  const auto pub = daemon.dir().write("alice.pub", generated.out);
+  const auto added = run_tierbox({"keys", "add", pub.string(), "--owner", users.alice, "--config-dir", daemon.config()});
+  BOOST_REQUIRE_MESSAGE(added.status == 0, added.err);
+  const std::vector<std::string> command = {"/bin/echo", "granted"};
+  // The plan digest of bob's run, from a dry run through the daemon.
+  std::vector<std::string> dry = {"run", "--dry-run", "--tier", "dmn-approve", "--"};
+  dry.insert(dry.end(), command.begin(), command.end());
+  const auto planned = daemon.tierbox_as(users.bob, dry);
+  const auto at = planned.out.find("plan digest: ");
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, planned.out + planned.err);
+  const auto digest = planned.out.substr(at + 13, 64);
+  const auto grant = (daemon.dir().path() / "grant.json").string();
+  std::vector<std::string> sign = {"grant", "--key", key, "--tier", "dmn-approve", "--plan-digest", digest, "--expires", "10m",
+                                   "--out", grant, "--config-dir", daemon.config(), "--"};
+  sign.insert(sign.end(), command.begin(), command.end());
+  const auto signed_ = run_tierbox(sign);
+  BOOST_REQUIRE_MESSAGE(signed_.status == 0, signed_.err);
+  std::vector<std::string> run = {"run", "--tier", "dmn-approve", "--grant", grant, "--"};
+  run.insert(run.end(), command.begin(), command.end());
+
+  // A grant file bob cannot read is refused by the kernel at the client:
+  // the daemon never opens it for him.
+  ::chmod(grant.c_str(), 0600);
+  const auto unreadable = daemon.tierbox_as(users.bob, run);
+  BOOST_TEST(unreadable.status == 125, unreadable.err);
+  BOOST_TEST(unreadable.err.find(grant) != std::string::npos, unreadable.err);
+  BOOST_TEST(unreadable.out.empty(), unreadable.out);
+  BOOST_TEST(last_of(daemon.records(), "start").is_null());
+
+  // Control: readable, the grant stands in for the approver; the task runs.
+  ::chmod(grant.c_str(), 0644);
+  const auto ran = daemon.tierbox_as(users.bob, run);
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(ran.out == "granted\n");
+  const auto decision = last_of(daemon.records(), "decision");
+  BOOST_TEST(decision["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.bob), decision.dump());
+  BOOST_TEST(decision.dump().find("signed grant " + grant) != std::string::npos, decision.dump());
+  // Used once: its nonce is spent, a second run with it is refused.
+  const auto again = daemon.tierbox_as(users.bob, run);
+  BOOST_TEST(again.status == 126, again.err);
+  BOOST_TEST(again.out.empty(), again.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

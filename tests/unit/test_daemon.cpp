@@ -95,6 +95,12 @@ BOOST_AUTO_TEST_CASE(binds_travel_as_fds_one_per_entry) {
   BOOST_TEST(!parsed.dry_run);
   BOOST_TEST(daemon::parse_run(daemon::parse_message(run({{"dry_run", true}}))).dry_run);
   BOOST_TEST((error_of(run({{"dry_run", "yes"}})) == ErrorCode::malformed));
+  // A grant is the document (the client read the file), never a path.
+  const auto granted = daemon::parse_run(daemon::parse_message(run({{"grant", {{"grant", json::object()}}}, {"grant_name", "g.json"}})));
+  BOOST_TEST(granted.grant.has_value());
+  BOOST_TEST(granted.grant_name == "g.json");
+  BOOST_TEST((error_of(run({{"grant", "/root/grant.json"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"grant", json::object()}, {"dry_run", true}})) == ErrorCode::malformed));
   // A bind without its fd, an fd without its bind, a relative target.
   BOOST_TEST((error_of(run({{"binds", {{{"source", "/a"}, {"target", "/data"}}}}})) == ErrorCode::malformed));
   BOOST_TEST((error_of(run({{"fds", {"bind"}}})) == ErrorCode::malformed));
