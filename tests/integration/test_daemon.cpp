@@ -889,6 +889,39 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_waits_for_an_approver_who_is_not_the_reque
   BOOST_TEST(apply_record["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.bob));
 }
 
+BOOST_AUTO_TEST_CASE(a_deleting_apply_takes_a_grant_the_caller_can_read) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto key = (daemon.dir().path() / "alice.key").string();
+  const auto generated = run_tierbox({"keys", "generate", "--id", "alice-staged", "--out", key});
+  BOOST_REQUIRE_MESSAGE(generated.status == 0, generated.err);
+  const auto pub = daemon.dir().write("alice.pub", generated.out);
+  BOOST_REQUIRE(run_tierbox({"keys", "add", pub.string(), "--owner", users.alice, "--config-dir", daemon.config()}).status == 0);
+  const auto bob_ws = user_workspace(daemon, users.bob, {{"gone.txt", "gone\n"}});
+  const auto bob_run = staged_run(daemon, users.bob, bob_ws, "rm gone.txt");
+  const auto listed = daemon.tierbox_as(users.bob, {"changes", "--json", bob_run});
+  BOOST_REQUIRE_MESSAGE(listed.status == 0, listed.err);
+  const auto digest = json::parse(listed.out)["digest"].get<std::string>();
+  const auto grant = (daemon.dir().path() / "apply-grant.json").string();
+  const auto made = run_tierbox({"grant", "--key", key, "--tier", "workspace-staged", "--workspace", bob_ws.string(),
+                                 "--plan-digest", digest, "--out", grant, "--config-dir", daemon.config(), "--", "tierbox",
+                                 "apply", bob_run});
+  BOOST_REQUIRE_MESSAGE(made.status == 0, made.err);
+  // Unreadable by bob: refused at his client, nothing lands.
+  ::chmod(grant.c_str(), 0600);
+  const auto unreadable = daemon.tierbox_as(users.bob, {"apply", bob_run, "--grant", grant});
+  BOOST_TEST(unreadable.status == 125, unreadable.err);
+  BOOST_TEST(unreadable.err.find(grant) != std::string::npos, unreadable.err);
+  BOOST_TEST(fs::exists(bob_ws / "gone.txt"));
+  // Control: readable, it lands at once, signed by alice.
+  ::chmod(grant.c_str(), 0644);
+  const auto applied = daemon.tierbox_as(users.bob, {"apply", bob_run, "--grant", grant});
+  BOOST_TEST(applied.status == 0, applied.err);
+  BOOST_TEST(applied.out.find("signed by " + users.alice) != std::string::npos, applied.out);
+  BOOST_TEST(!fs::exists(bob_ws / "gone.txt"));
+}
+
 BOOST_AUTO_TEST_CASE(a_deleting_apply_whose_client_goes_away_is_refused_and_discard_drops_the_layer) {
   DaemonUsers users;
   Daemon daemon(users.group);
