@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <csignal>
@@ -72,6 +73,19 @@ struct stat opened_for_reading(int fd, const std::string& what) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_sys_error("fstat(" + what + " fd)");
   return st;
+}
+
+// Before the daemon itself writes into a caller's fd (a staged command's
+// output, a dry run's plan): a pipe whose reader has gone must cost an
+// EPIPE, not the daemon (SIGPIPE's default kills it, and a shell leaves the
+// default). Blocked on this session's thread only: a blocked SIGPIPE from a
+// write is directed at the writing thread, stays pending and goes with the
+// thread; tasks, started from other threads, keep their default.
+void block_sigpipe_on_this_thread() {
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  if (::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr) != 0) throw_sys_error("pthread_sigmask(SIG_BLOCK, SIGPIPE)");
 }
 
 }  // namespace
@@ -188,6 +202,7 @@ void Session::serve_connection() {
 }
 
 void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
+  block_sigpipe_on_this_thread();
   // What the command prints goes to the caller's own fds; unpassed ones to
   // /dev/null. The FILEs own their fds from here.
   std::FILE* streams[2] = {nullptr, nullptr};
@@ -441,6 +456,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     // caller's stdout (its own fd, passed with the request).
     const auto report = service::dry_run_report(*result.dry_run);
     try {
+      block_sigpipe_on_this_thread();
       write_all(stdio[1], report.text, "the caller's stdout");
     } catch (const Error& error) {
       (void)send_frame(socket_.get(), exit_message(exit_code::runner_failed, error.what(), true, nlohmann::json(), {}));

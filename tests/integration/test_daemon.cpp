@@ -84,12 +84,13 @@ class Daemon {
   }
   ~Daemon() { stop(); }
 
-  void start(const std::vector<std::string>& extra = {}) {
+  // prefix: what runs the daemon (e.g. env --default-signal=PIPE).
+  void start(const std::vector<std::string>& extra = {}, const std::vector<std::string>& prefix = {}) {
     // Mode 0666: the test's users reach it without a tierbox group.
     std::vector<std::string> args = {"daemon", "--socket", socket(), "--socket-mode", "0666", "--config-dir", config(),
                                      "--audit-log", log(), "--state-dir", state().string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<BackgroundRun>(args);
+    process_ = std::make_unique<BackgroundRun>(args, prefix);
     BOOST_REQUIRE_MESSAGE(!process_->wait_for_line("listening").empty(), "the daemon did not start");
   }
   // SIGTERM; the daemon's exit status.
@@ -920,6 +921,30 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_takes_a_grant_the_caller_can_read) {
   BOOST_TEST(applied.status == 0, applied.err);
   BOOST_TEST(applied.out.find("signed by " + users.alice) != std::string::npos, applied.out);
   BOOST_TEST(!fs::exists(bob_ws / "gone.txt"));
+}
+
+// The daemon writes into the caller's own stdout: a reader that has gone
+// must cost the daemon an EPIPE, not its life (SIGPIPE).
+BOOST_AUTO_TEST_CASE(output_into_a_pipe_whose_reader_has_gone_does_not_stop_the_daemon) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  // SIGPIPE as a shell leaves it (the test runner ignores it, and so does
+  // systemd by default; a daemon started by hand does not).
+  daemon.start({}, {"/usr/bin/env", "--default-signal=PIPE"});
+  const auto ws = user_workspace(daemon, users.bob, {{"keep.txt", "keep\n"}});
+  // 1 MiB of diff: more than a pipe holds, so the daemon's write meets the
+  // closed pipe whatever the timing.
+  const auto run_id = staged_run(daemon, users.bob, ws, "seq 1 200000 > big.txt");
+  const auto piped = daemon.as(users.bob, {"/bin/sh", "-c", std::string(kTierbox) + " changes --diff " + run_id + " | true"});
+  (void)piped;
+  // The daemon still serves: the same command, read whole, works.
+  const auto again = daemon.tierbox_as(users.bob, {"changes", run_id});
+  BOOST_TEST(again.status == 0, again.err);
+  BOOST_TEST(again.out.find("big.txt") != std::string::npos, again.out);
+  const auto planned = daemon.as(users.bob, {"/bin/sh", "-c", std::string(kTierbox) + " run --dry-run -- /bin/true | true"});
+  (void)planned;
+  const auto ran = daemon.tierbox_as(users.bob, {"run", "--", "/bin/echo", "alive"});
+  BOOST_TEST(ran.out == "alive\n", ran.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_deleting_apply_whose_client_goes_away_is_refused_and_discard_drops_the_layer) {
