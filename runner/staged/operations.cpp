@@ -216,6 +216,7 @@ OpenedRun::OpenedRun(const OperationSettings& settings, const std::string& run_i
 }
 
 ChangeSet staged_changes(OpenedRun& opened, const std::vector<std::string>& paths) {
+  (void)open_workspace(opened.run());  // still the run's directory (the collector opens it without symlinks too)
   return collect_changes(opened.paths().upper().string(), opened.run().workspace, paths);
 }
 

@@ -923,6 +923,58 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_takes_a_grant_the_caller_can_read) {
   BOOST_TEST(!fs::exists(bob_ws / "gone.txt"));
 }
 
+// After the run the requester controls the path to its workspace: a
+// symlink swapped in there must not turn root's apply or diff onto another
+// directory (here a root-owned one with a file of the same name).
+BOOST_AUTO_TEST_CASE(a_workspace_path_swapped_for_a_symlink_is_refused) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  // bob's own directory holds the workspace's parent: he may rename in it.
+  const auto parent = daemon.dir().path() / "bob-parent";
+  const auto home = parent / "home";
+  fs::create_directories(home / "ws");
+  std::ofstream(home / "ws" / "notes.txt") << "bob's notes\n";
+  must({"/bin/chown", "-R", users.bob + ":users", parent.string()});
+  ::chmod(parent.c_str(), 0755);
+  ::chmod(home.c_str(), 0755);
+  const auto run_id = staged_run(daemon, users.bob, home / "ws", "echo task > notes.txt; echo planted > planted.txt");
+  // root's directory, laid out like bob's workspace.
+  const auto roots = daemon.dir().path() / "roots";
+  fs::create_directories(roots / "ws");
+  std::ofstream(roots / "ws" / "notes.txt") << "root-only-content\n";
+  ::chmod((roots / "ws").c_str(), 0700);
+  ::chmod((roots / "ws" / "notes.txt").c_str(), 0600);
+  // bob swaps his home for a symlink to it.
+  const auto swapped = daemon.as(users.bob, {"/bin/sh", "-c", "mv " + home.string() + " " + home.string() + ".real && ln -s " +
+                                                                 roots.string() + " " + home.string()});
+  BOOST_REQUIRE_MESSAGE(swapped.status == 0, swapped.err);
+  const auto diff = daemon.tierbox_as(users.bob, {"changes", "--diff", run_id});
+  BOOST_TEST(diff.status == 126, diff.out + diff.err);
+  BOOST_TEST(diff.out.find("root-only-content") == std::string::npos, diff.out);
+  BOOST_TEST(diff.err.find("no longer the directory the run used") != std::string::npos, diff.err);
+  const auto apply = daemon.tierbox_as(users.bob, {"apply", run_id});
+  BOOST_TEST(apply.status == 126, apply.out + apply.err);
+  BOOST_TEST(!fs::exists(roots / "ws" / "planted.txt"));
+  std::ifstream kept(roots / "ws" / "notes.txt");
+  BOOST_TEST(std::string((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>()) == "root-only-content\n");
+  // A root-owned directory renamed into the path (no symlink) is refused by its owner.
+  fs::remove(home);
+  fs::create_directories(home);
+  ::chmod(home.c_str(), 0755);
+  fs::create_directories(home / "ws");
+  const auto renamed = daemon.tierbox_as(users.bob, {"apply", run_id});
+  BOOST_TEST(renamed.status == 126, renamed.out + renamed.err);
+  BOOST_TEST(renamed.err.find("its owner is uid 0") != std::string::npos, renamed.err);
+  BOOST_TEST(!fs::exists(home / "ws" / "planted.txt"));
+  // Control: bob's own directory back in place; the apply lands there.
+  fs::remove_all(home);
+  fs::rename(home.string() + ".real", home);
+  const auto applied = daemon.tierbox_as(users.bob, {"apply", run_id});
+  BOOST_TEST(applied.status == 0, applied.err);
+  BOOST_TEST(fs::exists(home / "ws" / "planted.txt"));
+}
+
 // The daemon writes into the caller's own stdout: a reader that has gone
 // must cost the daemon an EPIPE, not its life (SIGPIPE).
 BOOST_AUTO_TEST_CASE(output_into_a_pipe_whose_reader_has_gone_does_not_stop_the_daemon) {
