@@ -119,6 +119,7 @@ TrustStore parse_trust_store(const json& document, const std::string& file) {
     if (key.owner.empty()) entry.fail("owner", "missing: the user the key belongs to");
     key.not_before = time_field(entry, "not_before");
     key.not_after = time_field(entry, "not_after");
+    key.rotate_by = time_field(entry, "rotate_by");
     key.added_at = entry.string("added_at").value_or("");
     key.added_by = entry.string("added_by").value_or("");
     // null (or absent): not revoked.
@@ -143,6 +144,7 @@ json to_json(const TrustStore& store) {
                     {"owner", key.owner},
                     {"not_before", time_text(key.not_before)},
                     {"not_after", time_text(key.not_after)},
+                    {"rotate_by", time_text(key.rotate_by)},
                     {"added_at", key.added_at},
                     {"added_by", key.added_by},
                     {"revoked", key.revoked ? json{{"at", key.revoked->at}, {"by", key.revoked->by}, {"reason", key.revoked->reason}}

@@ -49,6 +49,10 @@ struct TrustedKey {
   std::string owner;  // user name
   std::optional<TimePoint> not_before;
   std::optional<TimePoint> not_after;
+  // When the key is due to be replaced (a governance date, not a validity
+  // limit: the key still signs after it, and `tierbox readiness` reports it
+  // overdue). nullopt in stores written before it existed.
+  std::optional<TimePoint> rotate_by;
   std::string added_at;
   std::string added_by;
   std::optional<Revocation> revoked;

@@ -53,6 +53,7 @@ json base_record(const std::string& event, const RunContext& context) {
                  {"cwd", context.cwd}};
   if (!context.container_id.empty())
     record["container"] = {{"id", context.container_id}, {"image_digest", context.image_digest}};
+  if (!context.simulation.empty()) record["simulation"] = context.simulation;
   return record;
 }
 

@@ -3,7 +3,8 @@
 // event and field; AuditLog adds seq, ts, prev and hash.
 //
 // Every record: event, run_id, user {uid, name, sudo_user}, host, tier, argv,
-// cwd, outcome. Then per event:
+// cwd, outcome; and simulation ("redteam") on every record of a simulated
+// run. Then per event:
 //   request          profile_sha256, plan_digest, workspace, widening,
 //                    data_classes, overrides, requirement {require, rule, because}
 //   decision         decision {how, require, rule, by [...], at, reason}
@@ -43,6 +44,10 @@ struct RunContext {
   // ("" for a run that is no container; then no "container" field is written).
   std::string container_id;
   std::string image_digest;
+  // "redteam" for a run of `tierbox redteam` (docs/redteam.md): every record
+  // of the run carries it as "simulation", so a reviewer tells the attempts a
+  // simulation made from an incident. "" for every other run (no field).
+  std::string simulation;
 };
 
 // How a launch was decided.

@@ -14,7 +14,8 @@ nlohmann::json to_json(const RunTrail& trail) {
             {"host", context.host},
             {"tier", context.tier},
             {"argv", context.argv},
-            {"cwd", context.cwd}}}};
+            {"cwd", context.cwd},
+            {"simulation", context.simulation}}}};
   if (!context.container_id.empty())
     saved["context"]["container"] = {{"id", context.container_id}, {"image_digest", context.image_digest}};
   return saved;
@@ -37,6 +38,7 @@ RunTrail run_trail_from_json(const nlohmann::json& saved, const RunContext& fall
   const auto container = context.value("container", nlohmann::json::object());
   trail.context.container_id = container.value("id", "");
   trail.context.image_digest = container.value("image_digest", "");
+  trail.context.simulation = context.value("simulation", "");
   return trail;
 }
 

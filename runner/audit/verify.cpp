@@ -82,6 +82,18 @@ LineRead read_bounded_line(std::istream& in, std::string& line, std::size_t max)
   }
 }
 
+std::vector<nlohmann::json> read_log_records(std::istream& in) {
+  std::vector<nlohmann::json> records;
+  std::string line;
+  LineRead read;
+  while ((read = read_bounded_line(in, line)) != LineRead::end) {
+    if (read == LineRead::too_long) continue;  // not a record (audit verify names it)
+    auto record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.is_object()) records.push_back(std::move(record));
+  }
+  return records;
+}
+
 std::string checkpoint_message(std::uint64_t covers_seq, const std::string& covers_hash) {
   return "tierbox-audit-checkpoint-v1\n" + std::to_string(covers_seq) + "\n" + covers_hash;
 }

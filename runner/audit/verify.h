@@ -40,6 +40,10 @@ enum class LineRead {
 // Reads one line (without its newline) into line, keeping at most max bytes.
 LineRead read_bounded_line(std::istream& in, std::string& line, std::size_t max = kMaxRecordLineBytes);
 
+// Every line of in that is a JSON object, in order; lines that are not (too
+// long, unparsable) are skipped: `audit verify` is what names them.
+std::vector<nlohmann::json> read_log_records(std::istream& in);
+
 struct BadLine {
   std::uint64_t line = 0;  // 1-based line number in the file
   std::string reason;      // "hash mismatch: ...", "sequence gap: ...", "unparsable: ...", ...

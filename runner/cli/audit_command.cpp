@@ -7,6 +7,7 @@
 #include "approval/grant.h"
 #include "approval/grant_store.h"
 #include "audit/audit_log.h"
+#include "audit/export.h"
 #include "audit/query.h"
 #include "audit/verify.h"
 #include "cli/commands.h"
@@ -30,6 +31,8 @@ struct AuditOptions {
   std::string since, until, user, tier, run_id, event, outcome;
   // checkpoint
   std::string key_file;
+  // export
+  std::string format;
 };
 
 struct Setup {
@@ -55,7 +58,8 @@ std::ifstream open_regular_stream(const fs::path& file, std::string_view what) {
 
 std::ifstream open_log(const fs::path& file) { return open_regular_stream(file, "audit log"); }
 
-// Checkpoint signatures are checked against the grant keys' trust store.
+}  // namespace
+
 audit::CheckpointCheck checkpoint_checker(const fs::path& governance_dir) {
   auto store = std::make_shared<approval::TrustStore>(approval::load_trust_store(governance_dir));
   return [store](const json& checkpoint) -> std::string {
@@ -69,6 +73,8 @@ audit::CheckpointCheck checkpoint_checker(const fs::path& governance_dir) {
     return "";
   };
 }
+
+namespace {
 
 std::map<std::uint64_t, std::string> read_external_checkpoints(const std::string& file) {
   std::map<std::uint64_t, std::string> out;
@@ -134,15 +140,7 @@ int verify(const AuditOptions& options, const CommonOptions& common) {
 
 std::vector<json> read_records(const fs::path& log) {
   auto in = open_log(log);
-  std::vector<json> records;
-  std::string line;
-  audit::LineRead read;
-  while ((read = audit::read_bounded_line(in, line)) != audit::LineRead::end) {
-    if (read == audit::LineRead::too_long) continue;  // not a record (audit verify names it)
-    auto record = json::parse(line, nullptr, false);
-    if (!record.is_discarded() && record.is_object()) records.push_back(std::move(record));
-  }
-  return records;
+  return audit::read_log_records(in);
 }
 
 std::optional<audit::TimePoint> time_option(const std::string& text, const std::string& flag) {
@@ -194,6 +192,35 @@ int show(const AuditOptions& options, const CommonOptions& common) {
     if (!audit::matches(record, filter)) continue;
     if (options.json) std::printf("%s\n", record.dump().c_str());
     else std::printf("%s\n", printable(audit::table_row(record)).c_str());  // argv is the caller's
+  }
+  return 0;
+}
+
+// `audit export`: every record (from --since on) as OCSF JSON lines or CEF
+// lines; a run's decision is looked up in the whole log.
+int export_records(const AuditOptions& options, const CommonOptions& common) {
+  if (options.format != "ocsf" && options.format != "cef")
+    throw Error("--format " + options.format + ": expected ocsf or cef", exit_code::runner_failed);
+  const auto [config, log] = setup(options, common);
+  const auto since = time_option(options.since, "--since");
+  const auto records = read_records(log);
+  std::vector<bool> wanted;
+  for (const auto& record : records) {
+    const auto ts = audit::parse_timestamp(record.value("ts", ""));
+    wanted.push_back(!since || (ts && *ts >= *since));
+  }
+  if (options.format == "ocsf") {
+    const auto events = audit::to_ocsf(records, TIERBOX_VERSION);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (!wanted[i]) continue;
+      if (const auto missing = audit::missing_ocsf_required(events[i]); !missing.empty())
+        throw Error("audit export: record seq " + records[i].value("seq", json(0)).dump() + " lacks OCSF " + missing, exit_code::runner_failed);
+      std::printf("%s\n", events[i].dump().c_str());
+    }
+  } else {
+    const auto lines = audit::to_cef(records, TIERBOX_VERSION);
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (wanted[i]) std::printf("%s\n", lines[i].c_str());
   }
   return 0;
 }
@@ -278,7 +305,12 @@ std::function<int()> add_audit_command(CLI::App& app, CommonOptions& common) {
   auto* checkpoint_app = audit_app->add_subcommand("checkpoint", "Append a checkpoint signed with a grant key");
   common_flags(checkpoint_app);
   checkpoint_app->add_option("--key", options->key_file, "Secret key file (tierbox key generate)")->required();
-  return [options, &common, verify_app, show_app, report_app, checkpoint_app] {
+  auto* export_app = audit_app->add_subcommand("export", "Records for a SIEM: OCSF 1.1 Process Activity JSON lines, or CEF lines");
+  common_flags(export_app);
+  export_app->add_option("--format", options->format, "ocsf or cef")->required();
+  export_app->add_option("--since", options->since, "From a duration ago (24h, 7d) or a date/time");
+  return [options, &common, verify_app, show_app, report_app, checkpoint_app, export_app] {
+    if (export_app->parsed()) return export_records(*options, common);
     if (verify_app->parsed()) return verify(*options, common);
     if (show_app->parsed()) return show(*options, common);
     if (report_app->parsed()) return report(*options, common);

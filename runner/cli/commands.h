@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "audit/verify.h"
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,6 +42,14 @@ std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
 
 // changes, apply, rollback, discard (staged_commands.cpp): {subcommand name, handler}.
 std::vector<std::pair<std::string, std::function<int()>>> add_staged_commands(CLI::App& app, CommonOptions& common);
+
+// redteam (redteam_command.cpp), readiness (readiness_command.cpp)
+std::function<int()> add_redteam_command(CLI::App& app, CommonOptions& common);
+std::function<int()> add_readiness_command(CLI::App& app, CommonOptions& common);
+
+// Checks an audit checkpoint's signature against the grant keys' trust store
+// of governance_dir (audit_command.cpp; used by audit verify and readiness).
+audit::CheckpointCheck checkpoint_checker(const std::filesystem::path& governance_dir);
 
 // `tierbox rootfs ARGS`: executes tierbox-rootfs (beside this program) with
 // argv[first_argument...]; returns only when that fails.

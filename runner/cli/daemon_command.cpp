@@ -1,5 +1,9 @@
 // `tierbox daemon`: the root-owned launch service (docs/daemon.md).
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include "cli/commands.h"
 #include "common/errors.h"
@@ -7,6 +11,7 @@
 #include "daemon/server.h"
 #include "daemon/session.h"
 #include "policy/runner_config.h"
+#include "service/pooled_launcher.h"
 #include "audit/audit_log.h"
 
 namespace tierbox::cli {
@@ -18,7 +23,7 @@ struct DaemonOptions {
   std::string socket_mode = "0660";
   std::string state_dir;
   std::string audit_log;
-  unsigned pool_size = 0;
+  int pool_size = -1;  // >= 0: overrides tierbox.json warm_pool
   unsigned request_timeout_seconds = 10;
   daemon::LimitSettings limits;
 };
@@ -33,9 +38,6 @@ int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
   const unsigned long mode = std::strtoul(options.socket_mode.c_str(), &end, 8);
   if (*end != '\0' || mode > 0777 || (mode & 0111))
     throw Error("--socket-mode " + options.socket_mode + ": expected an octal mode such as 0660", exit_code::runner_failed);
-  if (options.pool_size > 0)
-    logging::warn("daemon: --pool-size {}: prepared sandboxes are not in this build yet; every launch is cold",
-                  options.pool_size);
   daemon::DaemonContext context;
   const auto dirs = search_dirs(common);
   context.run_settings.config_dirs.assign(dirs.begin(), dirs.end());
@@ -50,10 +52,35 @@ int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
   context.request_timeout = std::chrono::seconds(options.request_timeout_seconds);
   daemon::Limits limits(options.limits);
   context.limits = &limits;
-  // The launcher every run goes through; the warm pool's PooledLauncher
-  // takes its place here.
-  service::SandboxLauncher launcher;
+  // The launcher every run goes through: one warm pool for the daemon's
+  // life, made from the runner config each request loads (a request whose
+  // config differs in what a sandbox is made with launches cold). Its refill
+  // thread blocks every signal, so a prepared child inherits none, and the
+  // daemon's SIGTERM is read by serve() alone.
+  auto pool_config = config;
+  if (!options.state_dir.empty()) pool_config.state_dir = options.state_dir;
+  if (options.pool_size >= 0) {
+    pool_config.warm_pool_size = static_cast<unsigned>(options.pool_size);
+    pool_config.warm_pool_tiers.clear();  // --pool-size is every tier's size; 0 disables the pool
+  }
+  // The refill thread starts with every signal blocked (it blocks them all
+  // itself as well): none of the daemon's signals is ever taken by it.
+  sigset_t all, previous;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &previous);
+  service::PooledLauncher launcher(pool_config);
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   context.launcher = &launcher;
+  context.on_run_end = [&launcher] {
+    const auto counts = launcher.counts();
+    logging::step("warm pool: {} warm and {} cold launches, {} prepared, {} dropped, {} ready", counts.warm,
+                  counts.cold, counts.prepared, counts.dropped, counts.ready);
+  };
+  if (pool_config.warm_pool_size == 0 && pool_config.warm_pool_tiers.empty())
+    std::fprintf(stderr, "tierbox daemon: warm pool off (every launch is cold)\n");
+  else
+    std::fprintf(stderr, "tierbox daemon: warm pool of %u prepared sandboxes per tier, after its first launch\n",
+                 pool_config.warm_pool_size);
   auto listener = daemon::socket_from_systemd();
   if (!listener)
     listener = daemon::bind_socket({options.socket, static_cast<mode_t>(mode), options.socket_group});
@@ -73,7 +100,8 @@ std::function<int()> add_daemon_command(CLI::App& app, CommonOptions& common) {
   command->add_option("--state-dir", options->state_dir, "Run registry, slots and control sockets here (default: tierbox.json state_dir)");
   command->add_option("--config-dir", common.config_dir, "Look for tiers/ and tierbox.json here first");
   command->add_option("--audit-log", options->audit_log, "Append every run's records and the daemon's own here");
-  command->add_option("--pool-size", options->pool_size, "Prepared sandboxes per tier (0: none; the warm pool is not in this build)");
+  command->add_option("--pool-size", options->pool_size, "Prepared sandboxes per tier, for every tier (default: tierbox.json warm_pool; 0: none, every launch cold)")
+      ->check(CLI::Range(0, 64));
   command->add_option("--request-timeout", options->request_timeout_seconds, "Seconds a client has to send its request (default 10)");
   command->add_option("--max-runs", options->limits.max_runs, "Runs going on at once, overall (default 256)");
   command->add_option("--max-runs-per-user", options->limits.max_runs_per_user, "Runs going on at once per user (default 32)");

@@ -38,6 +38,7 @@ struct GrantOptions {
   std::string id;
   std::string public_file;
   std::string owner;
+  std::string rotate_by;
   std::string not_before, not_after;
   std::string reason;
   bool json = false;
@@ -143,6 +144,7 @@ int keys_add(const GrantOptions& options, const CommonOptions& common) {
   key.owner = options.owner;
   key.not_before = time_flag(options.not_before, "--not-before");
   key.not_after = time_flag(options.not_after, "--not-after");
+  key.rotate_by = time_flag(options.rotate_by, "--rotate-by");
   key.added_at = now_text();
   key.added_by = audit::current_identity().name;
   if (const char* sudo_user = std::getenv("SUDO_USER")) key.added_by += std::string(" (sudo: ") + sudo_user + ")";
@@ -178,7 +180,11 @@ int keys_list(const GrantOptions& options, const CommonOptions& common) {
   const auto now = std::chrono::system_clock::now();
   for (const auto& key : store.keys) {
     const auto problem = approval::key_problem(key, now);
-    std::printf("%s  owner %s  %s\n", key.id.c_str(), key.owner.c_str(), problem.empty() ? "valid" : problem.c_str());
+    std::string rotation = "no rotation date";
+    if (key.rotate_by)
+      rotation = "rotate by " + rfc3339_utc(*key.rotate_by).substr(0, 10) + (now > *key.rotate_by ? " (overdue)" : "");
+    std::printf("%s  owner %s  %s  %s\n", key.id.c_str(), key.owner.c_str(), rotation.c_str(),
+                problem.empty() ? "valid" : problem.c_str());
   }
   if (store.keys.empty()) std::printf("no trusted grant keys\n");
   return 0;
@@ -210,6 +216,7 @@ std::function<int()> add_grant_commands(CLI::App& app, CommonOptions& common,
   add_app->add_option("--owner", options->owner, "The approver (user) the key signs for")->required();
   add_app->add_option("--not-before", options->not_before, "Valid from (date or RFC 3339)");
   add_app->add_option("--not-after", options->not_after, "Valid until (date or RFC 3339)");
+  add_app->add_option("--rotate-by", options->rotate_by, "When the key is due to be replaced (date); readiness reports it overdue after");
   add_app->add_option("--config-dir", common.config_dir, "Look for tierbox.json here first");
   auto* list_app = keys_app->add_subcommand("list", "The trusted keys and whether each is valid now");
   list_app->add_flag("--json", options->json, "JSON");

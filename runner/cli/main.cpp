@@ -101,7 +101,7 @@ int main(int argc, char** argv, char** envp) {
   // launch, so they are made only when the first word is not "run". The
   // top-level --help, which lists them all, is not a "run".
   const bool only_run = !options.empty() && options.front() == "run";
-  std::function<int()> profile, gc, isolate_network, audit, approvals, grants, daemon;
+  std::function<int()> profile, gc, isolate_network, audit, approvals, grants, daemon, redteam, readiness;
   std::vector<std::pair<std::string, std::function<int()>>> controls, staged;
   if (!only_run) {
     profile = tierbox::cli::add_profile_command(app, common);
@@ -113,6 +113,8 @@ int main(int argc, char** argv, char** envp) {
     approvals = tierbox::cli::add_approval_commands(app, common);
     grants = tierbox::cli::add_grant_commands(app, common, command);
     staged = tierbox::cli::add_staged_commands(app, common);
+    redteam = tierbox::cli::add_redteam_command(app, common);
+    readiness = tierbox::cli::add_readiness_command(app, common);
     app.add_subcommand("rootfs", "Root filesystem images: build, import, list, verify, remove (tierbox rootfs --help)");
     app.add_subcommand("oci", "The OCI runtime command line for container engines (tierbox oci --help; docs/kubernetes.md)");
   }
@@ -139,6 +141,8 @@ int main(int argc, char** argv, char** envp) {
     if (app.got_subcommand("audit")) return audit();
     if (app.got_subcommand("approvals") || app.got_subcommand("approve") || app.got_subcommand("deny")) return approvals();
     if (app.got_subcommand("grant") || app.got_subcommand("keys")) return grants();
+    if (app.got_subcommand("redteam")) return redteam();
+    if (app.got_subcommand("readiness")) return readiness();
   } catch (const tierbox::Error& error) {
     std::fprintf(stderr, "tierbox: %s\n", error.what());
     return error.exit_status();

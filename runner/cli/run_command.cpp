@@ -10,6 +10,7 @@
 #include "common/files.h"
 #include "common/json_bytes.h"
 #include "common/logging.h"
+#include "common/process_info.h"
 #include "common/run_id.h"
 #include "common/unique_fd.h"
 #include "common/units.h"
@@ -21,12 +22,12 @@
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "service/pooled_launcher.h"
 #include "daemon/client.h"
 #include "service/dry_run_report.h"
 #include "service/run_task.h"
 #include "service/task_options.h"
 
-extern char** environ;
 
 namespace tierbox::cli {
 namespace {
@@ -56,16 +57,6 @@ struct RunOptions {
   std::string cpu;
 };
 
-std::map<std::string, std::string> caller_environment() {
-  std::map<std::string, std::string> env;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    std::string_view text(*entry);
-    auto equals = text.find('=');
-    if (equals == std::string_view::npos) continue;
-    env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
-  }
-  return env;
-}
 
 // Reads a secret's value from fd to EOF, at most limit + 1 bytes (the
 // planner refuses what is over the limit).
@@ -150,7 +141,7 @@ policy::TaskRequest make_request(const RunOptions& options) {
   for (const auto& setting : options.secrets) request.secrets.push_back(parse_secret(setting));
   request.argv = options.command;
   request.allow_expired_tier = options.allow_expired_tier;
-  request.caller_env = caller_environment();
+  request.caller_env = environment_of_this_process();
   request.caller.uid = ::getuid();
   request.caller.gid = ::getgid();
   request.caller.user_name = user_name(request.caller.uid);
@@ -226,7 +217,7 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   if (message.argv.empty()) throw Error("run: no command given (usage: tierbox run [OPTIONS] [--] COMMAND [ARGS...])", exit_code::runner_failed);
   std::error_code ec;
   message.cwd = std::filesystem::current_path(ec).string();
-  message.caller_env = caller_environment();
+  message.caller_env = environment_of_this_process();
   for (const auto& setting : options.env) message.env_overrides.push_back(service::split_setting(setting, "--env"));
   // Secret files are read here, with the caller's rights.
   for (const auto& setting : options.secrets) message.secrets.push_back(parse_secret(setting));
@@ -297,7 +288,12 @@ int run(const RunOptions& options, const CommonOptions& common) {
   settings.audit_log = options.audit_log;
   settings.grant_file = options.grant_file;
   settings.dry_run = options.dry_run;
-  service::SandboxLauncher launcher;
+  service::SandboxLauncher sandbox_launcher;
+  service::PreparedLaunchPath prepared_launch_path;  // tests only (docs/testing.md)
+  const char* prepared_path = std::getenv(service::PreparedLaunchPath::kEnvironment);
+  service::Launcher& launcher = prepared_path && std::string(prepared_path) == "1"
+                                    ? static_cast<service::Launcher&>(prepared_launch_path)
+                                    : sandbox_launcher;
   const auto result = service::run_task(input, settings, launcher);
   if (result.dry_run) return print_dry_run(*result.dry_run);
   const auto failed = write_result(result_fd, result.context, result.outcome);

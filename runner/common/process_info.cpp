@@ -8,6 +8,8 @@
 
 #include "common/unique_fd.h"
 
+extern char** environ;
+
 namespace tierbox {
 
 std::optional<std::uint64_t> parse_process_start_time(std::string_view stat_text) {
@@ -44,6 +46,16 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return std::nullopt;
   return parse_process_start_time(std::string_view(buffer, static_cast<std::size_t>(n)));
+}
+
+std::map<std::string, std::string> environment_of_this_process() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    const std::string_view text(*entry);
+    const auto equals = text.find('=');
+    if (equals != std::string_view::npos) env.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+  }
+  return env;
 }
 
 }  // namespace tierbox

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <map>
+#include <string>
 #include <string_view>
 
 namespace tierbox {
@@ -19,5 +21,9 @@ std::optional<std::uint64_t> parse_process_start_time(std::string_view stat_text
 
 // The start time of pid, nullopt when it does not exist.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
+
+// This process's environment (environ) as NAME -> VALUE; entries without
+// '=' are left out. What a caller's request carries as caller_env.
+std::map<std::string, std::string> environment_of_this_process();
 
 }  // namespace tierbox

@@ -40,7 +40,7 @@ struct LiveCgroups {
 
   explicit LiveCgroups(const RunRecord& record) {
     const auto host = stages::parse_host_cgroups(stages::read_host_cgroup_inputs(syscalls));
-    cgroups.emplace(syscalls, host, record.run_id, recorded_cgroups(record));
+    cgroups.emplace(syscalls, host, cgroup_owner_id(record), recorded_cgroups(record));
   }
 };
 

@@ -448,6 +448,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     throw;
   }
   runner.join();
+  if (context_.on_run_end) context_.on_run_end();
   std::lock_guard lock(mutex_);
   sandbox_init_.reset();
   if (!connected_) return;

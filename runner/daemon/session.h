@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -27,6 +28,9 @@ struct DaemonContext {
   service::Launcher* launcher = nullptr;
   Limits* limits = nullptr;
   std::chrono::milliseconds request_timeout{10000};  // for the request, and for any frame begun later
+  // After each run's launch returned (the -v log of the warm pool's counts);
+  // must not throw.
+  std::function<void()> on_run_end;
 };
 
 class Session {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "launch/init.h"
+#include "policy/plan_split.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
 #include "stages/cgroup_join.h"
@@ -78,21 +79,58 @@ bool block_all_signals(stages::ChildFailure& failure) noexcept {
   return failure.fail_errno("sigprocmask(SIG_SETMASK, all)");
 }
 
+// Sync #1b: the task's fds 0-2 go onto 0-2; the run's own trees, in the
+// order of their mount ops, into prepared_fds (a missing optional one: -1).
+bool receive_run_inputs(const ChildContext& context, stages::ChildFailure& failure) noexcept {
+  static int fds[3 + 64 + kMaxSyncFds];
+  std::size_t have = 0;
+  SyncMessage message;
+  do {
+    std::size_t count = 0;
+    if (!receive_sync_message(context.sync_fd, SyncKind::run_inputs, message, fds + have, &count)) {
+      failure.record(errno).add("recvmsg(sync socket): the parent did not send sync #1b");
+      return false;
+    }
+    have += count;
+  } while (have < message.fds_total && have + kMaxSyncFds <= sizeof fds / sizeof fds[0]);
+  if (have != message.fds_total || have < 3) {
+    failure.record(EPROTO).add("sync #1b: ").add_number(static_cast<std::int64_t>(have)).add(" fds arrived of ")
+        .add_number(message.fds_total);
+    return false;
+  }
+  for (int target = 0; target < 3; ++target) {
+    if (fds[target] == target) continue;
+    if (::dup2(fds[target], target) < 0) return failure.fail_errno("dup2(the task's standard fd)");
+    ::close(fds[target]);
+  }
+  const auto& ops = context.plan->mount_ops;
+  std::size_t next = 3;
+  std::size_t ordinal = 0;
+  for (std::size_t i = policy::first_run_op(*context.plan); i < ops.size(); ++i) {
+    if (ops[i].kind != policy::MountOp::Kind::attach_prepared || ops[i].prepared < 0) continue;
+    const bool missing = ordinal < 64 && (message.missing_trees & (1ULL << ordinal));
+    context.prepared_fds[static_cast<std::size_t>(ops[i].prepared)] = missing || next >= have ? -1 : fds[next++];
+    ++ordinal;
+  }
+  return true;
+}
+
 // Exec argv[0], searching PATH of the sandbox's environment (execvpe would
 // search the runner's). Returns the errno to report: EACCES if a candidate
 // was found but not executable, else the last error.
 int exec_searching_path(const ChildContext& context) noexcept {
-  const char* file = context.argv[0];
+  const RunInputs& run = *context.run;
+  const char* file = run.argv[0];
   // allowed_commands: the file the parent resolved and checked, no search.
-  if (!context.plan->exec_path.empty()) {
-    ::execve(context.plan->exec_path.c_str(), context.argv.data(), context.envp.data());
+  if (run.exec_path[0] != '\0') {
+    ::execve(run.exec_path, run.argv, run.envp);
     return errno;
   }
   if (std::strchr(file, '/')) {
-    ::execve(file, context.argv.data(), context.envp.data());
+    ::execve(file, run.argv, run.envp);
     return errno;
   }
-  const char* path = context.plan->exec_search_path.c_str();
+  const char* path = run.exec_search_path;
   int result = ENOENT;
   char candidate[4096];
   const std::size_t file_length = std::strlen(file);
@@ -106,7 +144,7 @@ int exec_searching_path(const ChildContext& context) noexcept {
       length += dir_length;
       candidate[length++] = '/';
       std::memcpy(candidate + length, file, file_length + 1);
-      ::execve(candidate, context.argv.data(), context.envp.data());
+      ::execve(candidate, run.argv, run.envp);
       if (errno == EACCES) result = EACCES;
       else if (errno != ENOENT && errno != ENOTDIR) return errno;
     }
@@ -181,7 +219,7 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   if (!send_sync(context.sync_fd, ready)) ::_exit(125);
 
   int err = exec_searching_path(context);
-  failure.record(err).add("execve(").add_quoted(context.argv[0]).add(")");
+  failure.record(err).add("execve(").add_quoted(context.run->argv[0]).add(")");
   report_failure_and_exit(context.sync_fd, ChildStep::exec, failure, err == ENOENT ? 127 : 126);
 }
 
@@ -196,19 +234,21 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
     if (!ok) report_failure_and_exit(context.sync_fd, which, failure, 125);
     ready.step_done_ns[static_cast<std::uint32_t>(which)] = monotonic_ns();
   };
-  const stages::BuildRootInput root{&plan, context.prepared_fds.data(), context.have_mount_setattr};
+  const std::size_t first_run_op = policy::first_run_op(plan);
+  const stages::BuildRootInput tier_root{&plan, context.prepared_fds.data(), context.have_mount_setattr, 0, first_run_op};
+  const stages::BuildRootInput run_root{&plan, context.prepared_fds.data(), context.have_mount_setattr, first_run_op};
 
-  // The runner's end of the pair came along with clone3. Closed first: then a
-  // runner that dies before the task starts makes every wait for a sync
-  // point below read EOF, and the child exits instead of waiting forever.
-  ::close(context.parent_sync_fd);
+  // Every fd but its own came along with clone3: the runner's end of the
+  // pair (closed, a runner that dies before the task starts makes every wait
+  // for a sync point below read EOF, and the child exits instead of waiting
+  // forever), and in a runner with threads (the daemon, a pool refilling)
+  // another launch's fds: its child's end of the sync socket held here would
+  // keep that launch from ever reading EOF after its exec, some are far above
+  // the task's RLIMIT_NOFILE (the kernel then could not install the fds the
+  // syncs carry) and some hold their runs' locks. The task's stdio (the
+  // caller's, in the daemon) comes with sync #1b.
+  step(ChildStep::own_fds_only, stages::close_fds_except(context.own_fds.data(), context.own_fds.size(), failure));
   step(ChildStep::parent_death_signal, stages::set_parent_death_signal(failure));
-  step(ChildStep::caller_stdio, stages::install_stdio(context.stdio, failure));
-  // In the daemon, clone3 copied every fd its other runs had open at that
-  // moment, some far above the task's RLIMIT_NOFILE (the kernel then cannot
-  // install the fds sync #2 carries) and some holding their locks: gone now.
-  step(ChildStep::close_other_fds,
-       stages::close_fds_except(context.setup_keep_fds.data(), context.setup_keep_fds.size(), failure));
   step(ChildStep::wait_ids_mapped, wait_for(context.sync_fd, SyncKind::ids_mapped, failure));  // sync #1
   // Changing credentials clears the parent-death signal (prctl(2)): set it
   // again at once, as after becoming the task user below.
@@ -216,7 +256,10 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::forbid_nested_user_namespaces, stages::forbid_nested_user_namespaces(failure));
   step(ChildStep::private_mounts, stages::make_mounts_private(failure));
   step(ChildStep::build_root, stages::enter_new_root(plan.root_size_bytes, failure) &&
-                                  stages::build_root(root, mount_syscalls, failure));
+                                  stages::build_root(tier_root, mount_syscalls, failure));
+  // A sandbox prepared ahead of its request waits here (prepared_sandbox.h).
+  step(ChildStep::wait_run_inputs, receive_run_inputs(context, failure));  // sync #1b
+  step(ChildStep::build_run_root, stages::build_root(run_root, mount_syscalls, failure));
   step(ChildStep::pivot_root, stages::pivot_into_new_root(failure));
   step(ChildStep::root_read_only, stages::make_root_read_only(failure));
   if (plan.secrets)
@@ -226,7 +269,7 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::time_namespace, stages::enter_time_namespace_for_children(failure));
   // Mode host has no network namespace of its own: lo is the host's (and up).
   step(ChildStep::loopback, plan.network == policy::NetworkMode::host || stages::bring_up_loopback(failure));
-  step(ChildStep::rlimits, stages::apply_rlimits(plan.rlimits, failure));
+  step(ChildStep::rlimits, stages::apply_rlimits(context.run->rlimits, context.run->rlimit_count, failure));
   int join_fds[kMaxSyncFds];
   std::size_t join_count = 0;
   step(ChildStep::wait_network_ready, wait_for(context.sync_fd, SyncKind::network_ready, join_fds, &join_count, failure));  // sync #2
@@ -244,7 +287,7 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
                                         stages::set_parent_death_signal(failure));
   step(ChildStep::session_keyring, stages::join_new_session_keyring(failure));  // owned by the task user
   step(ChildStep::verify_capabilities, stages::verify_no_capabilities(context.capabilities, failure));
-  step(ChildStep::working_directory, change_directory(plan.cwd.c_str(), failure));
+  step(ChildStep::working_directory, change_directory(context.run->cwd, failure));
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
   // Last: init and the task share the filters, and everything above ran
   // without them (see policy/seccomp_groups.h for what init still needs).

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "launch/run_inputs.h"
 #include "policy/launch_plan.h"
 #include "stages/capabilities.h"
 #include "stages/seccomp.h"
@@ -19,21 +20,20 @@ namespace tierbox::launch {
 struct ChildContext {
   const policy::LaunchPlan* plan = nullptr;
   int sync_fd = -1;    // the child's end of the SEQPACKET pair
-  int parent_sync_fd = -1;  // the runner's end, inherited by clone3: closed first
   int status_fd = -1;  // write end of the pipe init reports the task's status on
-  std::vector<int> prepared_fds;  // detached trees, one per plan->prepared_mounts
+  // Detached trees, one per plan->prepared_mounts: the tier's opened before
+  // clone, the run's (-1 until then) filled in by the child from sync #1b.
+  mutable std::vector<int> prepared_fds;
+  std::vector<int> own_fds;       // sorted: keep_fds and the prepared trees: all the child keeps of what clone3 copied
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
-  std::vector<int> setup_keep_fds;  // sorted: keep_fds and prepared_fds, which survive "close other fds"
   std::vector<int> task_keep_fds;  // sorted: the sync fd and the fds the plan passes to the task
-  std::vector<char*> argv;        // null-terminated
-  std::vector<char*> envp;        // null-terminated
+  const RunInputs* run = nullptr;  // argv, environment, cwd, rlimits: read after sync #1b
   stages::CapabilityInput capabilities;
   const stages::CompiledSeccomp* seccomp = nullptr;  // installed last, before the task starts
   bool have_mount_setattr = true;
   std::uint64_t ignored_signals = 0;  // bit N-1: signal N is SIG_IGN in the runner
   char* title_area = nullptr;     // the runner's argv+environ memory
   std::size_t title_size = 0;
-  int stdio[3] = {0, 1, 2};       // become the task's fds 0-2 (LaunchHooks::stdio)
 };
 
 [[noreturn]] void run_child(const ChildContext& context) noexcept;

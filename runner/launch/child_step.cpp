@@ -4,15 +4,16 @@ namespace tierbox::launch {
 
 const char* child_step_name(ChildStep step) {
   switch (step) {
+    case ChildStep::own_fds_only: return "keep only its own fds";
     case ChildStep::parent_death_signal: return "parent death signal";
-    case ChildStep::caller_stdio: return "caller stdio";
-    case ChildStep::close_other_fds: return "close other fds";
     case ChildStep::wait_ids_mapped: return "wait for id maps (sync #1)";
     case ChildStep::become_setup_root: return "become root of the user namespace";
     case ChildStep::forbid_nested_user_namespaces: return "forbid nested user namespaces";
     case ChildStep::cgroup_namespace: return "cgroup namespace";
     case ChildStep::private_mounts: return "make mounts private";
     case ChildStep::build_root: return "build the new root";
+    case ChildStep::wait_run_inputs: return "wait for the run's inputs (sync #1b)";
+    case ChildStep::build_run_root: return "mount the run's trees";
     case ChildStep::pivot_root: return "pivot root";
     case ChildStep::root_read_only: return "make the root read-only";
     case ChildStep::write_secrets: return "write the secrets";

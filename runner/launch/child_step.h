@@ -8,14 +8,15 @@
 namespace tierbox::launch {
 
 enum class ChildStep : std::uint32_t {
+  own_fds_only,
   parent_death_signal,
-  caller_stdio,          // LaunchHooks::stdio (the daemon's callers)
-  close_other_fds,       // all but what the child needs: other runs' fds, in the daemon
   wait_ids_mapped,       // sync #1
   become_setup_root,
   forbid_nested_user_namespaces,
   private_mounts,
   build_root,
+  wait_run_inputs,       // sync #1b
+  build_run_root,
   pivot_root,
   root_read_only,
   write_secrets,

@@ -15,7 +15,7 @@ std::vector<std::string> clean_up_run_cgroups(const RunRecord& record, stages::C
   for (const auto& dir : cgroup->value("dirs", nlohmann::json::array())) {
     const auto path = dir.value("path", "");
     const auto version = dir.value("version", 0) == 1 ? stages::CgroupVersion::v1 : stages::CgroupVersion::v2;
-    if (!stages::is_run_cgroup_of(path, version, record.run_id, host))
+    if (!stages::is_run_cgroup_of(path, version, cgroup_owner_id(record), host))
       throw Error("cgroup " + quote(path) + " in the record of run " + record.run_id +
                       " is not a run cgroup of this host; left alone", exit_code::runner_failed);
     if (!syscalls.age(path)) continue;  // already gone

@@ -21,6 +21,9 @@
 #include "common/process_info.h"
 #include "common/rfc3339.h"
 #include "launch/child.h"
+#include "launch/prepared_sandbox.h"
+#include "launch/run_inputs.h"
+#include "policy/plan_split.h"
 #include "control/control_server.h"
 #include "launch/run_registry.h"
 #include "launch/run_slot.h"
@@ -87,14 +90,6 @@ Pipe make_status_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error("pipe2(O_CLOEXEC)");
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-std::vector<char*> c_strings(const std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (const auto& text : strings) pointers.push_back(const_cast<char*>(text.c_str()));
-  pointers.push_back(nullptr);
-  return pointers;
 }
 
 // Kills and reaps the sandbox unless released: no error path leaves one behind.
@@ -192,9 +187,9 @@ std::uint64_t ignored_signals() {
 }
 
 stages::RunCgroups create_cgroups(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
-                                  stages::CgroupSyscalls& syscalls) {
+                                  const std::string& id, stages::CgroupSyscalls& syscalls) {
   const auto host = stages::parse_host_cgroups(stages::read_host_cgroup_inputs(syscalls));
-  const stages::RunCgroupsRequest request{plan.run_id,       plan.tier,           plan.cgroup_limits,
+  const stages::RunCgroupsRequest request{id,       plan.tier,           plan.cgroup_limits,
                                           plan.cgroup_parent, config.cgroup_parent, ::getpid()};
   return stages::RunCgroups::create(request, host, syscalls);
 }
@@ -289,95 +284,104 @@ void set_process_title_area(char* area, std::size_t size) {
   g_title_size = size;
 }
 
-Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config, const LaunchHooks& hooks) {
-  Outcome outcome;
-  outcome.run_id = plan.run_id;
-  outcome.overrides = plan.overrides;
-  outcome.landlock = policy::landlock_report(plan.landlock);
-  logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
-  log_landlock(plan.landlock);
-  if (plan.secrets) logging::step("secrets: {} files at {}", plan.secrets->files.size(), plan.secrets->target);
-  if (!plan.pass_fds.empty()) logging::step("{} fds passed to the task", plan.pass_fds.size());
+struct PreparedSandbox::State {
+  State(std::string sandbox_id, const std::filesystem::path& state_dir)
+      : id(std::move(sandbox_id)), registry(state_dir) {}
+  std::string id;
+  RunSlot slot;
+  stages::IdMapping ids;
+  RunRegistry registry;
+  // The run's entry. The cold path registers it in step 2; a sandbox prepared
+  // ahead has none until its run comes (step 7b): its cgroups hold its child,
+  // so `tierbox gc` leaves them alone meanwhile.
+  std::optional<RunRegistry::Entry> run_entry;
+  std::optional<net::RunNetwork> network;
+  std::optional<stages::NetworkSession> network_session;
+  stages::LinuxCgroupSyscalls cgroup_syscalls;
+  std::optional<stages::RunCgroups> cgroups;
+  bool have_mount_setattr = true;
+  RunInputsArea run_inputs;
+  Channel channel;
+  Pipe status;
+  std::vector<bool> run_trees;  // which prepared mounts the run brings (policy::run_trees)
+  UniqueFd pidfd;
+  pid_t pid = 0;
+  std::optional<SandboxGuard> guard;  // after pidfd: kills the child before it is closed
+  bool ids_sent = false;  // sync #1 reached the child
+};
 
-  const int stdio[3] = {hooks.stdio[0], hooks.stdio[1], hooks.stdio[2]};
-  stages::check_standard_fds(stdio);
+PreparedSandbox::PreparedSandbox(std::unique_ptr<State> state) : state_(std::move(state)) {}
+PreparedSandbox::~PreparedSandbox() = default;
+
+const std::string& PreparedSandbox::id() const { return state_->id; }
+
+bool PreparedSandbox::waiting() const {
+  struct pollfd check[2] = {{state_->pidfd.get(), POLLIN, 0}, {state_->channel.parent_end.get(), POLLIN, 0}};
+  return state_->ids_sent && ::poll(check, 2, 0) == 0;
+}
+
+std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPlan& plan,
+                                                          const policy::RunnerConfig& config, const std::string& id) {
+  auto state = std::make_unique<State>(id, config.state_dir);
+  auto& sandbox = *state;
 
   // Parent 1: a run slot, and from it the task's host ids.
-  auto slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);
-  const stages::IdMapping ids{plan.task_uid, plan.task_gid, config.host_id_base,
-                              config.host_id_base + 1 + slot.index};
-  logging::step("run slot {}: the task is host uid {}", slot.index, ids.host_task);
+  sandbox.slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);
+  sandbox.ids = stages::IdMapping{plan.task_uid, plan.task_gid, config.host_id_base,
+                                  config.host_id_base + 1 + sandbox.slot.index};
+  logging::step("run slot {}: the task is host uid {}", sandbox.slot.index, sandbox.ids.host_task);
 
   // Parent 2: register the run (its lock), before anything is made on the
   // host, so that `tierbox gc` can always find what a crashed runner left.
-  RunRegistry registry(config.state_dir);
+  // A sandbox prepared ahead registers its run when it comes (7b).
   RunRecord record;
   record.run_id = plan.run_id;
   record.tier = plan.tier;
-  record.argv = plan.argv;
-  record.requester_uid = plan.requester_uid;
-  record.requester = plan.requester;
-  record.sudo_uid = plan.requester_sudo_uid;
-  record.sudo_user = plan.requester_sudo_user;
   record.runner_pid = ::getpid();
-  record.started_at = rfc3339_utc(std::chrono::system_clock::now());
   record.network_mode = policy::to_string(plan.network);
-  record.overrides = plan.overrides;
-  std::optional<net::RunNetwork> network;
   if (plan.egress) {
-    network = with_stage("network", [&] {
-      return stages::plan_run_network(*plan.egress, config, slot.index, plan.run_id, slot.path);
+    sandbox.network = with_stage("network", [&] {
+      return stages::plan_run_network(*plan.egress, config, sandbox.slot.index, plan.run_id, sandbox.slot.path);
     });
-    record.resources["network"] = net::to_json(*network);
+    record.resources["network"] = net::to_json(*sandbox.network);
   }
-  auto run_entry = with_stage("register the run", [&] { return registry.register_run(std::move(record)); });
-  logging::step("run {} registered", plan.run_id);
+  if (id == plan.run_id) {
+    sandbox.run_entry.emplace(with_stage("register the run", [&] { return sandbox.registry.register_run(std::move(record)); }));
+    logging::step("run {} registered", plan.run_id);
+  }
 
-  // Parent 2b (allowlist): the record first (what gc would clean), then the
-  // network helper, which prepares the host side while this runner clones.
-  std::optional<stages::NetworkSession> network_session;
-  if (network) {
-    with_stage("register the run", [&] { run_entry.update(); });
-    with_stage("network", [&] { network_session.emplace(*network, slot.lock.get()); });
-    logging::step("network helper started (pid {}): subnet {}, host interface {}", network_session->helper_pid(),
-                  network->addresses.subnet.to_string(), network->addresses.host_interface);
+  // Parent 2b (allowlist, cold path only): the record first (what gc would
+  // clean), then the network helper, which prepares the host side while this
+  // runner clones.
+  if (sandbox.network) {
+    with_stage("register the run", [&] { sandbox.run_entry->update(); });
+    with_stage("network", [&] { sandbox.network_session.emplace(*sandbox.network, sandbox.slot.lock.get()); });
+    logging::step("network helper started (pid {}): subnet {}, host interface {}",
+                  sandbox.network_session->helper_pid(), sandbox.network->addresses.subnet.to_string(),
+                  sandbox.network->addresses.host_interface);
   }
 
   // Parent 2c: choose the run's cgroups and make the v2 part, which clone3
   // enters; a host that cannot enforce a required limit refuses here.
-  stages::LinuxCgroupSyscalls cgroup_syscalls;
-  auto cgroups = with_stage("cgroup", [&] { return create_cgroups(plan, config, cgroup_syscalls); });
-  outcome.cgroup = cgroups.report();
+  sandbox.cgroups.emplace(with_stage("cgroup", [&] { return create_cgroups(plan, config, id, sandbox.cgroup_syscalls); }));
   logging::step("cgroups chosen");
 
-  // Parent 3: placeholders for protected paths that do not exist yet (listed
-  // in the record before the sandbox exists, so gc finds them after a crash),
-  // then open and seal every host path the sandbox binds.
-  auto placeholders = with_stage("protected paths", [&] { return stages::create_placeholders(plan.placeholders); });
-  if (!placeholders.held.empty()) {
-    run_entry.record().resources["placeholders"] = placeholders.to_record();
-    with_stage("register the run", [&] { run_entry.update(); });
-    logging::step("{} placeholders for protected paths", placeholders.held.size());
-  }
-  const bool have_mount_setattr = stages::kernel_has_mount_setattr();
+  // Parent 3: open and seal every host tree the tier's part of the root binds
+  // (the run's own come with sync #1b).
+  sandbox.have_mount_setattr = stages::kernel_has_mount_setattr();
+  sandbox.run_trees = policy::run_trees(plan);
+  std::vector<bool> tier_trees(sandbox.run_trees.size());
+  for (std::size_t i = 0; i < tier_trees.size(); ++i) tier_trees[i] = !sandbox.run_trees[i];
   auto prepared = with_stage("prepare mounts", [&] {
-    return stages::prepare_mounts(plan, ids.host_task, ids.host_task, have_mount_setattr);
+    return stages::prepare_mounts(plan, sandbox.ids.host_task, sandbox.ids.host_task, sandbox.have_mount_setattr,
+                                  &tier_trees);
   });
-  logging::step("{} host trees opened and sealed", prepared.trees.size());
-  // Parent 3b (staged workspace): the run's layer, and the overlay that
-  // takes the workspace tree's place (stages/staged_overlay.h).
-  const auto staged_layer = with_stage("staged workspace", [&] {
-    return stages::stage_workspace(plan, prepared.trees, config.state_dir, ids.host_task, have_mount_setattr);
-  });
-  if (!staged_layer.empty()) logging::step("staged workspace: the task writes {}", staged_layer.string());
-  // A writable workspace's git state as it is before the task (compared
-  // after it: workspace_review.h).
-  const bool review_workspace = plan.workspace && plan.workspace->writable && !plan.workspace->staged;
-  const auto git_before = review_workspace ? stamp_git_state(plan.workspace->host_path) : GitStateStamp{};
+  logging::step("{} host trees of the tier opened and sealed", prepared.trees.size());
 
-  // Parent 4: the sync channel, init's status pipe, the child's inputs,
-  // among them the seccomp filters, compiled here (or read from the cache):
-  // the child may not allocate, and libseccomp does.
+  // Parent 4: the sync channel, init's status pipe, the block the run's
+  // inputs go into, the child's inputs, among them the seccomp filters,
+  // compiled here (or read from the cache): the child may not allocate, and
+  // libseccomp does.
   const auto seccomp = with_stage("seccomp", [&] {
     return stages::load_or_compile_seccomp(plan.seccomp, config.state_dir / "cache" / "seccomp");
   });
@@ -385,38 +389,33 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
                 seccomp.filters.syscalls.size(), seccomp.from_cache ? "from the cache" : "compiled",
                 seccomp.cache_note.empty() ? "" : " (" + seccomp.cache_note + ")");
   for (const auto& item : plan.seccomp.allow_dangerous) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
-  auto channel = make_sync_channel();
-  auto status = make_status_pipe();
+  sandbox.channel = make_sync_channel();
+  sandbox.status = make_status_pipe();
   ChildContext context;
   context.plan = &plan;
-  context.sync_fd = channel.child_end.get();
-  context.parent_sync_fd = channel.parent_end.get();
-  context.status_fd = status.write_end.get();
+  context.sync_fd = sandbox.channel.child_end.get();
+  context.status_fd = sandbox.status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
-  context.setup_keep_fds = context.keep_fds;
-  context.setup_keep_fds.insert(context.setup_keep_fds.end(), context.prepared_fds.begin(), context.prepared_fds.end());
-  std::sort(context.setup_keep_fds.begin(), context.setup_keep_fds.end());
+  context.own_fds = context.keep_fds;
+  for (int tree : context.prepared_fds)
+    if (tree >= 0) context.own_fds.push_back(tree);
+  std::sort(context.own_fds.begin(), context.own_fds.end());
   context.task_keep_fds = {context.sync_fd};
   context.task_keep_fds.insert(context.task_keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.task_keep_fds.begin(), context.task_keep_fds.end());
-  context.argv = c_strings(plan.argv);
-  context.envp = c_strings(plan.env);
+  context.run = sandbox.run_inputs.inputs();
   context.capabilities = stages::prepare_capability_input();
   context.seccomp = &seccomp.filters;
-  context.have_mount_setattr = have_mount_setattr;
+  context.have_mount_setattr = sandbox.have_mount_setattr;
   context.ignored_signals = ignored_signals();
   context.title_area = g_title_area;
   context.title_size = g_title_size;
-  for (int index = 0; index <= 2; ++index) context.stdio[index] = hooks.stdio[index];
 
-  // Parent 5: relay signals from here on (the child inherits the mask),
-  // unless the entry point relays them itself (the daemon).
-  std::optional<SignalRelay> relay;
-  if (hooks.relay_signals) relay.emplace();
-  const auto deadline = std::chrono::steady_clock::now() + plan.wall_time;
+  // Parent 5 is the caller's: launch() blocks the relayed signals before this
+  // (the child inherits the mask); a pool prepares on a thread that blocks all.
 
   // Parent 6: clone3 into the new namespaces and, on cgroup v2, straight
   // into the run's cgroup: the task never runs anywhere else.
@@ -425,9 +424,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   args.flags = namespaces_for(plan) | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
-  if (cgroups.clone_into_fd() >= 0) {
+  if (sandbox.cgroups->clone_into_fd() >= 0) {
     args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<std::uint64_t>(cgroups.clone_into_fd());
+    args.cgroup = static_cast<std::uint64_t>(sandbox.cgroups->clone_into_fd());
   }
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0)
@@ -437,40 +436,167 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
                                                             {CLONE_PIDFD, "CLONE_PIDFD"},
                                                             {CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"}}) + ")");
   if (pid == 0) run_child(context);
-  UniqueFd pidfd(pidfd_raw);
-  SandboxGuard guard(pidfd.get());
-  outcome.pid = static_cast<pid_t>(pid);
-  outcome.started_at = std::chrono::system_clock::now();
-  const auto started = std::chrono::steady_clock::now();
-  channel.child_end.reset();
-  status.write_end.reset();
+  sandbox.pidfd = UniqueFd(pidfd_raw);
+  sandbox.pid = static_cast<pid_t>(pid);
+  sandbox.guard.emplace(sandbox.pidfd.get());
+  sandbox.channel.child_end.reset();
+  sandbox.status.write_end.reset();
   prepared.trees.clear();
   logging::step("clone3: sandbox init is host pid {}", pid);
   // (allowlist) The sandbox's network namespace exists now: the helper can
   // start attaching it while this runner writes the id maps and the record.
-  if (network_session) {
+  if (sandbox.network_session) {
     with_stage("network", [&] {
-      network_session->begin_attach(open_network_namespace(outcome.pid, network->netns_inode).get());
+      sandbox.network_session->begin_attach(open_network_namespace(sandbox.pid, sandbox.network->netns_inode).get());
     });
   }
 
-  std::unique_ptr<ControlServer> control;
+  // Parent 7: id maps, then sync #1; the child builds the tier's part of the
+  // root and waits for #1b.
+  with_stage("user namespace", [&] { stages::write_id_maps(sandbox.pid, sandbox.ids); });
+  sandbox.ids_sent = send_to_child(sandbox.channel.parent_end.get(), SyncKind::ids_mapped);
+  if (sandbox.ids_sent) logging::step("sync #1 sent (id maps written)");
+  return std::unique_ptr<PreparedSandbox>(new PreparedSandbox(std::move(state)));
+}
 
-  // Parent 7: id maps, then sync #1.
-  with_stage("user namespace", [&] { stages::write_id_maps(outcome.pid, ids); });
-  if (send_to_child(channel.parent_end.get(), SyncKind::ids_mapped)) {
-    logging::step("sync #1 sent (id maps written)");
+namespace {
+
+// Kills and reaps the sandbox when it goes out of scope, unless released.
+struct KillFirst {
+  std::optional<SandboxGuard>& guard;
+  ~KillFirst() { guard.reset(); }
+};
+
+// Sync #1b: the task's fds 0-2, then the run's own trees in the order of
+// their mount ops (policy::run_trees), at most kMaxSyncFds per message; each
+// message says how many fds come in all and which trees are missing
+// (optional and absent). False when the child is gone.
+bool send_run_inputs(int fd, const std::array<int, 3>& stdio, const std::vector<int>& trees, std::uint64_t missing) {
+  std::vector<int> fds(stdio.begin(), stdio.end());
+  fds.insert(fds.end(), trees.begin(), trees.end());
+  SyncMessage message;
+  message.kind = SyncKind::run_inputs;
+  message.fds_total = static_cast<std::uint32_t>(fds.size());
+  message.missing_trees = missing;
+  for (std::size_t sent = 0; sent < fds.size(); sent += kMaxSyncFds) {
+    const std::size_t count = std::min(kMaxSyncFds, fds.size() - sent);
+    if (send_sync_with_fds(fd, message, fds.data() + sent, count)) continue;
+    if (errno == EPIPE || errno == ECONNRESET) return false;
+    throw_sys_error("sendmsg(sync #1b)");
+  }
+  return true;
+}
+
+}  // namespace
+
+Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const policy::LaunchPlan& plan,
+                     const policy::RunnerConfig& config, const LaunchHooks& hooks) {
+  auto& sandbox = *prepared_sandbox->state_;
+  log_landlock(plan.landlock);
+  if (plan.secrets) logging::step("secrets: {} files at {}", plan.secrets->files.size(), plan.secrets->target);
+  if (!plan.pass_fds.empty()) logging::step("{} fds passed to the task", plan.pass_fds.size());
+  Outcome outcome;
+  outcome.run_id = plan.run_id;
+  outcome.overrides = plan.overrides;
+  outcome.landlock = policy::landlock_report(plan.landlock);
+  outcome.cgroup = sandbox.cgroups->report();
+  outcome.pid = sandbox.pid;
+  outcome.started_at = std::chrono::system_clock::now();
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + plan.wall_time;
+  auto& cgroups = *sandbox.cgroups;
+  // Parent 5 (the run's): relay signals to the sandbox from here on, unless
+  // the entry point relays them itself (the daemon, whose own SIGTERM must
+  // stop the daemon, not one of its tasks). On the cold path launch()
+  // blocked them before clone already, so none is lost.
+  std::optional<SignalRelay> relay;
+  if (hooks.relay_signals) relay.emplace();
+
+  // Parent 7b: the run's entry (a sandbox prepared ahead registers its run
+  // now; its cgroups keep the sandbox's id, which the record names), the
+  // placeholders of missing protected paths (in the record before the
+  // sandbox can see them, so gc finds them after a crash), the run's own
+  // trees opened and sealed, its inputs written, then sync #1b.
+  if (!sandbox.run_entry) {
+    RunRecord record;
+    record.run_id = plan.run_id;
+    record.tier = plan.tier;
+    record.runner_pid = ::getpid();
+    record.network_mode = policy::to_string(plan.network);
+    sandbox.run_entry.emplace(with_stage("register the run", [&] { return sandbox.registry.register_run(std::move(record)); }));
+    logging::step("run {} registered (sandbox {} prepared ahead)", plan.run_id, sandbox.id);
+    logging::step("prepared sandbox init is host pid {}", sandbox.pid);
+  }
+  auto& run_entry = *sandbox.run_entry;
+  auto& record = run_entry.record();
+  record.argv = plan.argv;
+  record.requester_uid = plan.requester_uid;
+  record.requester = plan.requester;
+  record.sudo_uid = plan.requester_sudo_uid;
+  record.sudo_user = plan.requester_sudo_user;
+  record.started_at = rfc3339_utc(outcome.started_at);
+  record.overrides = plan.overrides;
+  auto placeholders = with_stage("protected paths", [&] { return stages::create_placeholders(plan.placeholders); });
+  // On an error path the sandbox dies before its placeholders and record go
+  // (as the guard's place after them in launch() always had it): a
+  // placeholder removed under a running task would take its stand-in along.
+  KillFirst kill_first{sandbox.guard};
+  if (!placeholders.held.empty()) {
+    record.resources["placeholders"] = placeholders.to_record();
+    with_stage("register the run", [&] { run_entry.update(); });
+    logging::step("{} placeholders for protected paths", placeholders.held.size());
+  }
+  auto run_trees = with_stage("prepare mounts", [&] {
+    return stages::prepare_mounts(plan, sandbox.ids.host_task, sandbox.ids.host_task, sandbox.have_mount_setattr,
+                                  &sandbox.run_trees);
+  });
+  // A writable workspace's git state as it is before the task (compared
+  // after it: workspace_review.h).
+  // Parent 7b (staged workspace): the run's layer, and the overlay that
+  // takes the workspace tree's place (stages/staged_overlay.h); the
+  // workspace is one of the run's trees, so a prepared sandbox takes it too.
+  const auto staged_layer = with_stage("staged workspace", [&] {
+    return stages::stage_workspace(plan, run_trees.trees, config.state_dir, sandbox.ids.host_task,
+                                   sandbox.have_mount_setattr);
+  });
+  if (!staged_layer.empty()) logging::step("staged workspace: the task writes {}", staged_layer.string());
+  const bool review_workspace = plan.workspace && plan.workspace->writable && !plan.workspace->staged;
+  const auto git_before = review_workspace ? stamp_git_state(plan.workspace->host_path) : GitStateStamp{};
+  std::vector<int> tree_fds;
+  std::uint64_t missing = 0;
+  std::size_t ordinal = 0;
+  for (std::size_t i = policy::first_run_op(plan); i < plan.mount_ops.size(); ++i) {
+    const auto& op = plan.mount_ops[i];
+    if (op.kind != policy::MountOp::Kind::attach_prepared || op.prepared < 0) continue;
+    const int fd = run_trees.trees[static_cast<std::size_t>(op.prepared)].get();
+    if (ordinal >= 64) throw Error("more than 64 trees mounted at or below the workspace", exit_code::runner_failed);
+    if (fd < 0) missing |= 1ULL << ordinal;
+    else tree_fds.push_back(fd);
+    ++ordinal;
+  }
+  stages::check_standard_fds(hooks.stdio);
+  sandbox.run_inputs.fill(plan);
+  bool child_waits = sandbox.ids_sent &&
+                     send_run_inputs(sandbox.channel.parent_end.get(), hooks.stdio, tree_fds, missing);
+  run_trees.trees.clear();
+  if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size());
+
+  std::unique_ptr<ControlServer> control;
+  if (child_waits) {
     // Parent 8: while the child builds its root, the cgroup v1 part and the
     // run's record; the task does not start before they are made (#2).
     with_stage("cgroup", [&] { cgroups.create_v1_part(); });
     outcome.cgroup = cgroups.report();
     log_cgroups(outcome.cgroup);
-    run_entry.record().resources["cgroup"] = describe_for_record(cgroups);
-    run_entry.record().sandbox_pid = outcome.pid;
-    run_entry.record().sandbox_start_time = process_start_time(outcome.pid).value_or(0);
-    run_entry.record().state = "running";
-    if (network_session) run_entry.record().resources["network"]["netns_inode"] = network->netns_inode;
-    if (hooks.audit_trail) run_entry.record().resources["audit"] = audit::to_json(*hooks.audit_trail);
+    record.resources["cgroup"] = describe_for_record(cgroups);
+    // The cgroups are named by the sandbox's id (tierbox-ID), not the run's
+    // when it was prepared ahead: control commands and gc check that name.
+    if (sandbox.id != plan.run_id) record.resources["cgroup"]["id"] = sandbox.id;
+    record.sandbox_pid = outcome.pid;
+    record.sandbox_start_time = process_start_time(outcome.pid).value_or(0);
+    record.state = "running";
+    if (sandbox.network_session) record.resources["network"]["netns_inode"] = sandbox.network->netns_inode;
+    if (hooks.audit_trail) record.resources["audit"] = audit::to_json(*hooks.audit_trail);
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
     // The control socket, through which users who are not root (operators,
@@ -479,10 +605,10 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     const std::filesystem::path control_audit_log =
         hooks.audit_trail ? hooks.audit_trail->log : audit::audit_log_path("", config.audit_log);
     control = with_stage("control socket", [&] {
-      return std::make_unique<ControlServer>(registry, run_entry.record(),
+      return std::make_unique<ControlServer>(sandbox.registry, record,
                                              ControlServer::Settings{config.operators_group, control_audit_log});
     });
-    logging::step("control socket {}", registry.control_socket(plan.run_id).string());
+    logging::step("control socket {}", sandbox.registry.control_socket(plan.run_id).string());
     // Parent 8b: the audit trail's start record (with the request and
     // decision still queued), on disk before #2: a log that cannot be written
     // stops the launch here, and the guard kills the sandbox.
@@ -494,20 +620,21 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
     // lo up); host: no namespace; allowlist: wait until the helper has
     // attached the veth pair and installed the sandbox's rules.
-    if (network_session) {
-      const auto notes = with_stage("network", [&] { return network_session->wait_attached(); });
+    if (sandbox.network_session) {
+      const auto notes = with_stage("network", [&] { return sandbox.network_session->wait_attached(); });
       for (const auto& note : notes) logging::step("network: {}", note);
-      logging::step("network ready: eth0 {} via {}", network->addresses.sandbox_side.to_string(),
-                    network->addresses.host_side.to_string());
+      logging::step("network ready: eth0 {} via {}", sandbox.network->addresses.sandbox_side.to_string(),
+                    sandbox.network->addresses.host_side.to_string());
     }
     // Sync #2 carries the cgroup v1 join files (the child joins before the task).
-    if (send_to_child(channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds()))
+    if (send_to_child(sandbox.channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds()))
       logging::step("sync #2 sent (network ready)");
     cgroups.close_join_fds();
   }
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.
-  auto message = receive_from_child(channel.parent_end.get(), deadline);
+  const int pidfd = sandbox.pidfd.get();
+  auto message = receive_from_child(sandbox.channel.parent_end.get(), deadline);
   std::optional<stages::DenialCounter> denials;
   if (message && message->kind == SyncKind::ready_to_exec) {
     log_child_timings(*message);
@@ -515,9 +642,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
     // count_denials: answer the filter's notifications from now on (the task
     // execs next). init keeps the listener; the runner takes a copy.
     if (message->seccomp_listener >= 0)
-      denials.emplace(with_stage("seccomp", [&] { return take_listener(pidfd.get(), message->seccomp_listener); }),
+      denials.emplace(with_stage("seccomp", [&] { return take_listener(pidfd, message->seccomp_listener); }),
                       plan.seccomp);
-    message = receive_from_child(channel.parent_end.get(), deadline);
+    message = receive_from_child(sandbox.channel.parent_end.get(), deadline);
   }
   if (message) {
     outcome.failure = message->kind == SyncKind::failure ? describe_child_failure(*message)
@@ -534,7 +661,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // Parent 11: supervise until init reports that the task exited (the whole
   // tree is dead and reaped then) or init is gone; on the wall-clock limit
   // the tree is killed through its cgroup and its pid namespace.
-  auto result = supervise(pidfd.get(), relay ? &*relay : nullptr, status.read_end.get(), deadline,
+  auto result = supervise(pidfd, relay ? &*relay : nullptr, sandbox.status.read_end.get(), deadline,
                           [&] { kill_through_cgroup(cgroups, outcome.cgroup.kill); }, control.get());
   if (denials) {
     denials->stop();
@@ -549,8 +676,9 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
 
   // Parent 12: the network's counters; the helper removes the run's rules
   // (and then, on its own, the veth pair).
-  outcome.network = network_session ? stages::finish_network(*network_session, *network, slot.lock.get())
-                                    : stages::uncounted_network_report(plan.network);
+  outcome.network = sandbox.network_session
+                        ? stages::finish_network(*sandbox.network_session, *sandbox.network, sandbox.slot.lock.get())
+                        : stages::uncounted_network_report(plan.network);
   if (outcome.network) logging::step("network report: {}", outcome.network->to_json().dump());
 
   // Parent 13: what the task used (final: nothing of it runs), then the audit
@@ -567,12 +695,22 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   if (hooks.after_end) hooks.after_end(outcome);
 
   // Parent 14: init's exit, then the cgroups go (they hold init until then).
-  reap_init(pidfd.get(), result);
-  guard.release();
+  reap_init(pidfd, result);
+  sandbox.guard->release();
   logging::step("sandbox ended");
   remove_cgroups(cgroups, run_entry);
   logging::step("cgroups removed");
   return outcome;
+}
+
+Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config, const LaunchHooks& hooks) {
+  logging::step("plan ready: tier '{}', {} mount ops", plan.tier, plan.mount_ops.size());
+  // Parent 5: relay signals from before clone (the child inherits the mask),
+  // unless the entry point relays them itself (the daemon).
+  std::optional<SignalRelay> relay;
+  if (hooks.relay_signals) relay.emplace();
+  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id);
+  return run_prepared(std::move(sandbox), plan, config, hooks);
 }
 
 }  // namespace tierbox::launch

@@ -35,6 +35,13 @@ bool is_valid_run_id(const std::string& id) {
 
 }  // namespace
 
+std::string cgroup_owner_id(const RunRecord& record) {
+  const auto cgroup = record.resources.find("cgroup");
+  if (cgroup == record.resources.end() || !cgroup->is_object()) return record.run_id;
+  const auto id = cgroup->find("id");
+  return id != cgroup->end() && id->is_string() ? id->get<std::string>() : record.run_id;
+}
+
 nlohmann::json to_json(const RunRecord& record) {
   return {{"run_id", record.run_id},         {"tier", record.tier},
           {"argv", record.argv},             {"requester_uid", record.requester_uid},

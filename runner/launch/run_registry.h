@@ -58,6 +58,9 @@ struct RunRecord {
 };
 
 nlohmann::json to_json(const RunRecord& record);
+// The id the run's cgroups are named by (tierbox-ID): the run's own, or, for a
+// sandbox prepared ahead of its request, the sandbox's (resources.cgroup.id).
+std::string cgroup_owner_id(const RunRecord& record);
 RunRecord record_from_json(const nlohmann::json& json);
 
 class RunRegistry {

@@ -59,6 +59,10 @@ bool send_sync_with_fds(int fd, const SyncMessage& message, const int* fds, std:
 
 bool receive_sync_with_fds(int fd, SyncKind expected, int* fds, std::size_t* count) noexcept {
   SyncMessage message;
+  return receive_sync_message(fd, expected, message, fds, count);
+}
+
+bool receive_sync_message(int fd, SyncKind expected, SyncMessage& message, int* fds, std::size_t* count) noexcept {
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxSyncFds)] = {};
   struct iovec data {&message, sizeof message};
   struct msghdr header {};

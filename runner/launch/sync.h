@@ -2,6 +2,11 @@
 // message per sync point, so a message is never split or merged. The numbers
 // are the sync points of docs/launch-sequence.md, the same on both sides:
 //   #1 parent -> child: id maps written
+//   #1b parent -> child: the run's inputs: the task's fds 0-2 and the run's
+//      own trees (SCM_RIGHTS, in one message or more of kMaxSyncFds fds), its
+//      argv, environment, cwd and rlimits in the shared block (run_inputs.h).
+//      Sent at once on the cold path; when the request comes for a sandbox
+//      prepared ahead (prepared_sandbox.h)
 //   #2 parent -> child: network ready; carries the cgroup v1 `tasks` fds the
 //      child joins its cgroups through (stages/cgroup_join.h)
 //   #3 child  -> parent: setup done, about to exec
@@ -21,6 +26,7 @@ enum class SyncKind : std::uint32_t {
   ids_mapped = 1,
   network_ready = 2,
   ready_to_exec = 3,
+  run_inputs = 0x1b,
   failure = 0xfa11,
 };
 
@@ -31,6 +37,11 @@ struct SyncMessage {
   // #3: init's seccomp listener fd number (count_denials), -1 for none;
   // the parent takes a copy with pidfd_getfd.
   std::int32_t seccomp_listener = -1;
+  // #1b: how many fds the parent sends in all (its messages each carry up to
+  // kMaxSyncFds), and which of the run's trees are missing (bit N: the Nth
+  // per-run attach op's optional source does not exist).
+  std::uint32_t fds_total = 0;
+  std::uint64_t missing_trees = 0;
   // CLOCK_MONOTONIC at the end of each child step, for `run -v`.
   std::uint64_t step_done_ns[kChildStepCount] = {};
   char detail[256] = {};
@@ -46,5 +57,7 @@ bool receive_sync(int fd, SyncKind expected) noexcept;
 inline constexpr std::size_t kMaxSyncFds = 8;
 bool send_sync_with_fds(int fd, const SyncMessage& message, const int* fds, std::size_t count) noexcept;
 bool receive_sync_with_fds(int fd, SyncKind expected, int* fds, std::size_t* count) noexcept;
+// The same, keeping the message (#1b's counts).
+bool receive_sync_message(int fd, SyncKind expected, SyncMessage& message, int* fds, std::size_t* count) noexcept;
 
 }  // namespace tierbox::launch

@@ -167,6 +167,11 @@ struct LaunchPlan {
   std::optional<RootfsImagePlan> rootfs_image;  // nullopt: the host's trees (rootfs "host")
   std::vector<PreparedMount> prepared_mounts;
   std::vector<MountOp> mount_ops;
+  // mount_ops[first_run_op...] are the run's own (policy/plan_split.h): what
+  // is mounted at or below the workspace, then the stand-ins inside trees.
+  // The child carries them out once the request's inputs have arrived (sync
+  // #1b), so a sandbox can be prepared up to here before the request.
+  std::size_t first_run_op = 0;
   std::uint64_t root_size_bytes = 1ULL << 20;  // the tmpfs the new root is built on
   std::optional<WorkspacePlan> workspace;
   std::vector<Placeholder> placeholders;

@@ -557,6 +557,26 @@ std::vector<std::string> pinned_parents(const TreeAssessment& tree) {
   return paths;
 }
 
+// What is mounted at or below the workspace goes after every op of the tier
+// (in its order: parents before children still), and first_run_op marks it:
+// the per-run part of the root (policy/plan_split.h). Nothing of the tier is
+// mounted below the workspace's target except what moves with it, so the
+// root is the same; /dev, /proc and /etc no longer wait for the workspace.
+void move_workspace_ops_last(LaunchPlan& plan) {
+  if (!plan.workspace) {
+    plan.first_run_op = plan.mount_ops.size();
+    return;
+  }
+  const auto target = relative(plan.workspace->target);
+  const auto at_or_below = [&](const MountOp& op) {
+    return op.target == target || (op.target.size() > target.size() && op.target.compare(0, target.size(), target) == 0 &&
+                                   op.target[target.size()] == '/');
+  };
+  const auto first = std::stable_partition(plan.mount_ops.begin(), plan.mount_ops.end(),
+                                           [&](const MountOp& op) { return !at_or_below(op); });
+  plan.first_run_op = static_cast<std::size_t>(first - plan.mount_ops.begin());
+}
+
 // Stand-ins inside trees (masks, read-only protected paths), after every
 // mount is attached: the hide ops clone the sandbox's own dev/null. The pins
 // of protected paths' parents come first in each tree.
@@ -725,6 +745,7 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan_dev(profile, builder);
   plan_proc(builder);
   plan_etc(profile, plan, builder);
+  move_workspace_ops_last(plan);
   plan_tree_actions(host, plan);
   return plan;
 }

@@ -9,6 +9,13 @@
 #include "policy/profile_loader.h"
 
 namespace tierbox::policy {
+namespace {
+
+
+// Each prepared sandbox holds a run slot, a cgroup and a process.
+constexpr std::uint64_t kMaxWarmPool = 64;
+
+}  // namespace
 
 RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) {
   RunnerConfig config;
@@ -49,6 +56,17 @@ RunnerConfig load_runner_config(const std::vector<std::filesystem::path>& dirs) 
     if (auto approvals = reader.absolute_path("approvals_dir")) config.approvals_dir = *approvals;
     if (auto governance = reader.absolute_path("governance_dir")) config.governance_dir = *governance;
     if (auto rootfs = reader.absolute_path("rootfs_dir")) config.rootfs_dir = *rootfs;
+    if (auto pool = reader.object("warm_pool")) {
+      if (auto size = pool->unsigned_integer("size", kMaxWarmPool)) config.warm_pool_size = static_cast<unsigned>(*size);
+      if (auto tiers = pool->object("tiers")) {
+        for (const auto& [tier, value] : document["warm_pool"]["tiers"].items()) {
+          if (!is_valid_tier_name(tier)) tiers->fail(tier, "expected a tier name");
+          config.warm_pool_tiers[tier] = static_cast<unsigned>(*tiers->unsigned_integer(tier, kMaxWarmPool));
+        }
+        tiers->finish();
+      }
+      pool->finish();
+    }
     if (auto upstream = reader.string("dns_upstream")) {
       config.dns_upstream = parse_dns_upstream(*upstream);
       if (!config.dns_upstream) reader.fail("dns_upstream", "expected an IPv4 address, optionally with a port, e.g. \"192.0.2.53\" or \"192.0.2.53:5353\"");

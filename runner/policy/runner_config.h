@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,15 @@ struct RunnerConfig {
   // The root filesystem image store (rootfs/store.h): persistent, beside
   // the governance state, since a tier pins its images by digest.
   std::filesystem::path rootfs_dir = "/var/lib/tierbox/rootfs";
+  // Sandboxes a resident launcher (tierboxd) keeps prepared per tier ahead
+  // of requests (service/pooled_launcher.h); 0 disables. warm_pool.size for
+  // every tier, warm_pool.tiers.NAME for one.
+  unsigned warm_pool_size = 2;
+  std::map<std::string, unsigned> warm_pool_tiers;
+  [[nodiscard]] unsigned warm_pool_size_of(const std::string& tier) const {
+    const auto found = warm_pool_tiers.find(tier);
+    return found == warm_pool_tiers.end() ? warm_pool_size : found->second;
+  }
   // The run's resolver (allowlist tiers with names, docs/network.md): the
   // upstream it asks (unset: the first IPv4 nameserver of the host's
   // resolv.conf), the bounds of an opened address's lifetime, and how much

@@ -149,6 +149,7 @@ class TaskRun {
                                   input_.requester ? input_.requester->identity : audit::current_identity(),
                                   audit::host_name(),
                                   input_.profile_file.empty() ? tier : input_.profile_file.string(), input_.argv, {}};
+    run_context.simulation = input_.simulation;
     std::error_code ec;
     run_context.cwd = input_.requester ? input_.requester->cwd : std::filesystem::current_path(ec).string();
     run_context.container_id = input_.container_id;

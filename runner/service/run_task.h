@@ -63,6 +63,9 @@ struct TaskInput {
   // Why the entry point stopped the task (the client disconnected), "" when
   // it did not; the end record and the result name it.
   std::function<std::string()> stop_reason;
+  // "redteam" for `tierbox redteam`'s runs: recorded as "simulation" on each
+  // of the run's audit records (audit/records.h). "" for a real task.
+  std::string simulation;
 };
 
 // What the entry point resolved about where the run's state lives.

@@ -202,8 +202,9 @@ unsigned long prepared_mount_remount_flags(const policy::PreparedMount& mount) n
 }
 
 bool build_root(const BuildRootInput& input, MountSyscalls& sys, ChildFailure& failure) noexcept {
-  for (const auto& op : input.plan->mount_ops) {
-    if (!apply(input, op, sys, failure)) return false;
+  const auto& ops = input.plan->mount_ops;
+  for (std::size_t i = input.first_op; i < ops.size() && i < input.end_op; ++i) {
+    if (!apply(input, ops[i], sys, failure)) return false;
   }
   return true;
 }

@@ -9,6 +9,9 @@
 // trees are opened without submounts and remounted read-only after attaching.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "policy/launch_plan.h"
 #include "stages/child_failure.h"
 #include "stages/mount_syscalls.h"
@@ -19,6 +22,10 @@ struct BuildRootInput {
   const policy::LaunchPlan* plan = nullptr;
   const int* prepared_fds = nullptr;  // one per plan->prepared_mounts; -1: optional and missing
   bool have_mount_setattr = true;
+  // The ops carried out: plan->mount_ops[first_op, end_op) (the per-tier
+  // part before the request's inputs arrive, the per-run part after them).
+  std::size_t first_op = 0;
+  std::size_t end_op = SIZE_MAX;
 };
 
 // No allocation, no exceptions: safe in the child after clone.

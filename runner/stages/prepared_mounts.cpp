@@ -91,9 +91,14 @@ bool kernel_has_mount_setattr() {
 }
 
 PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_uid, gid_t task_host_gid,
-                              bool have_mount_setattr) {
+                              bool have_mount_setattr, const std::vector<bool>* only) {
   PreparedMounts prepared;
-  for (const auto& mount : plan.prepared_mounts) {
+  for (std::size_t i = 0; i < plan.prepared_mounts.size(); ++i) {
+    const auto& mount = plan.prepared_mounts[i];
+    if (only && (i >= only->size() || !(*only)[i])) {
+      prepared.trees.emplace_back();
+      continue;
+    }
     if (mount.kind == policy::PreparedMount::Kind::workspace) {
       prepared.trees.push_back(prepare_workspace(mount, plan, task_host_uid, task_host_gid, have_mount_setattr));
       continue;

@@ -22,8 +22,10 @@ struct PreparedMounts {
 
 // task_host_uid/gid: the task's ids on the host, target of the workspace's
 // idmapping. Throws SysError naming the source path.
+// only: when given, the mounts to open (one flag per plan.prepared_mounts);
+// the others stay invalid fds.
 PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_uid, gid_t task_host_gid,
-                              bool have_mount_setattr);
+                              bool have_mount_setattr, const std::vector<bool>* only = nullptr);
 
 // Whether this kernel has mount_setattr(2) (Linux 5.12).
 bool kernel_has_mount_setattr();

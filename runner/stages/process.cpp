@@ -40,8 +40,9 @@ bool join_new_session_keyring(ChildFailure& failure) noexcept {
   return failure.fail_errno("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)");
 }
 
-bool apply_rlimits(const std::vector<policy::RlimitSetting>& rlimits, ChildFailure& failure) noexcept {
-  for (const auto& limit : rlimits) {
+bool apply_rlimits(const policy::RlimitSetting* rlimits, std::size_t count, ChildFailure& failure) noexcept {
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& limit = rlimits[i];
     struct rlimit value {static_cast<rlim_t>(limit.soft), static_cast<rlim_t>(limit.hard)};
     if (::setrlimit(static_cast<__rlimit_resource>(limit.resource), &value) != 0) {
       failure.record(errno).add("setrlimit(resource ").add_number(limit.resource).add(", soft ")
@@ -70,43 +71,26 @@ bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& fai
   return true;
 }
 
-void check_standard_fds(const int (&stdio)[3]) {
-  for (int index = 0; index <= 2; ++index) {
-    const int fd = stdio[index];
+void check_standard_fds(const std::array<int, 3>& fds) {
+  for (std::size_t index = 0; index < fds.size(); ++index) {
+    const int fd = fds[index];
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      if (fd <= 2) continue;  // closed: main() put /dev/null there
-      throw_sys_error("fstat(stdio fd " + std::to_string(fd) + " for the task's fd " + std::to_string(index) + ")");
-    }
+    // main() puts /dev/null on a closed 0-2; the daemon passes open fds.
+    if (::fstat(fd, &st) != 0)
+      throw_sys_error("fstat(fd " + std::to_string(fd) + " for the task's fd " + std::to_string(index) + ")");
     // A received O_PATH fd is refused as well: fstat of one to a directory says
     // directory, and one to anything else is of no use as stdio.
-    const int flags = fd == index ? 0 : ::fcntl(fd, F_GETFL);
-    if (S_ISDIR(st.st_mode) || (flags >= 0 && (flags & O_PATH) == O_PATH))
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (S_ISDIR(st.st_mode))
       throw Error("fd " + std::to_string(index) +
                       " is a directory; it would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
                   exit_code::runner_failed);
+    if (flags >= 0 && (flags & O_PATH) == O_PATH)
+      throw Error("fd " + std::to_string(index) +
+                      " is an O_PATH fd; it names a file without opening it, of no use as stdio, and one to a directory "
+                      "would give the task a way out of its root (fix: redirect it to a file, pipe or /dev/null)",
+                  exit_code::runner_failed);
   }
-}
-
-bool install_stdio(const int* stdio, ChildFailure& failure) noexcept {
-  if (stdio[0] == 0 && stdio[1] == 1 && stdio[2] == 2) return true;
-  int copies[3];
-  for (int index = 0; index <= 2; ++index) {
-    copies[index] = ::fcntl(stdio[index], F_DUPFD_CLOEXEC, 3);
-    if (copies[index] < 0) {
-      failure.record(errno).add("fcntl(").add_number(stdio[index]).add(", F_DUPFD_CLOEXEC, 3)");
-      return false;
-    }
-  }
-  // dup2 clears close-on-exec on 0-2; the copies are closed with every
-  // other inherited fd (close_fds).
-  for (int index = 0; index <= 2; ++index) {
-    if (::dup2(copies[index], index) < 0) {
-      failure.record(errno).add("dup2(").add_number(copies[index]).add(", ").add_number(index).add(")");
-      return false;
-    }
-  }
-  return true;
 }
 
 void set_process_title(char* area, std::size_t area_size, const char* title) noexcept {

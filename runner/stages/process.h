@@ -2,6 +2,8 @@
 // mounts, one function each, in the order run_child() calls them.
 #pragma once
 
+#include <array>
+
 #include <cstddef>
 
 #include "policy/launch_plan.h"
@@ -26,23 +28,19 @@ bool set_no_new_privs(ChildFailure& failure) noexcept;
 // read keys there (credentials, tokens) whatever their owner.
 bool join_new_session_keyring(ChildFailure& failure) noexcept;
 
-bool apply_rlimits(const std::vector<policy::RlimitSetting>& rlimits, ChildFailure& failure) noexcept;
+bool apply_rlimits(const policy::RlimitSetting* rlimits, std::size_t count, ChildFailure& failure) noexcept;
 
 // Closes every fd except 0, 1, 2 and the sorted list keep (CVE-2024-21626: a
 // leaked directory fd is a way back to the host's filesystem).
 bool close_fds_except(const int* keep, std::size_t keep_count, ChildFailure& failure) noexcept;
 
-// Parent, before clone: fds 0, 1 and 2 become the task's stdio. A directory
-// among them (a caller can hand one over) would be a path out of the new
-// root, like the leaked fd of CVE-2024-21626; refuse it. Throws Error.
-// stdio: the fds that become 0-2 (the daemon's are the caller's, received
-// over its socket).
-void check_standard_fds(const int (&stdio)[3] = {0, 1, 2});
-
-// Child, first thing after clone: the task's fds 0-2 become stdio[0..2]
-// (each first copied above 2, so an overlap cannot close one before it is
-// copied). Does nothing for {0, 1, 2}.
-bool install_stdio(const int* stdio, ChildFailure& failure) noexcept;
+// Parent, before the run's inputs are sent: these fds become the task's 0, 1
+// and 2 (the daemon's are the caller's, received over its socket). A
+// directory among them (a caller can hand one over) would be a path out of
+// the new root, like the leaked fd of CVE-2024-21626; refuse it, an O_PATH fd
+// (of no use as stdio, and fstat hides what it names) and a closed one.
+// Throws Error.
+void check_standard_fds(const std::array<int, 3>& fds);
 
 // Overwrites the memory behind /proc/self/cmdline and /proc/self/environ (the
 // runner's own argv and environment, inherited by the child) with title, so

@@ -61,9 +61,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const SpawnOptio
   for (const auto& [from, to] : options.inherit_fds) posix_spawn_file_actions_adddup2(&actions, from, to);
   auto args = c_strings(argv);
   // A replaced environment keeps the test process's audit log and approval
-  // matrix (main.cpp) unless it names its own.
+  // matrix (main.cpp) unless it names its own, and the launch path the
+  // integration.prepared_* variants choose (docs/testing.md).
   auto env_strings = options.env;
-  for (const char* name : {"TIERBOX_AUDIT_LOG", "TIERBOX_CONFIG_DIR"}) {
+  for (const char* name : {"TIERBOX_AUDIT_LOG", "TIERBOX_CONFIG_DIR", "TIERBOX_TEST_PREPARED_LAUNCH"}) {
     const std::string prefix = std::string(name) + "=";
     const bool named = std::any_of(env_strings.begin(), env_strings.end(),
                                    [&](const std::string& entry) { return entry.rfind(prefix, 0) == 0; });

@@ -101,6 +101,21 @@ class Daemon {
     process_.reset();
     return status;
   }
+  // Reads the daemon's stderr (its -v log) until a "warm pool:" line holding
+  // each of texts has come, in any order (the pool refills while a run
+  // goes on); false on timeout.
+  bool wait_for_pool_log(std::vector<std::string> texts, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (process_ && !texts.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      const auto line = process_->wait_for_line("warm pool:", left);
+      if (line.empty()) break;
+      std::erase_if(texts, [&](const std::string& text) { return line.find(text) != std::string::npos; });
+    }
+    for (const auto& text : texts) BOOST_TEST_MESSAGE("no daemon log line with: " << text);
+    return texts.empty();
+  }
   // SIGKILL: no orderly stop.
   void kill() {
     if (!process_) return;
@@ -297,6 +312,74 @@ BOOST_AUTO_TEST_CASE(the_caller_sees_the_warnings_a_direct_run_prints) {
   const auto ran = daemon.tierbox_as(users.alice, {"run", "--tier", "dmn-expired", "--allow-expired-tier", "--", "/bin/true"});
   BOOST_TEST(ran.status == 0, ran.err);
   BOOST_TEST(ran.err.find("tierbox: warning: --allow-expired-tier: ") != std::string::npos, ran.err);
+}
+
+// The daemon keeps warm sandboxes (service::PooledLauncher): the first run of
+// a tier is cold and sets what the pool prepares; the next ones take a
+// prepared sandbox, and two of them, for two users, see nothing of each other
+// (a file in /tmp, processes left behind, the pids counter of the cgroup).
+BOOST_AUTO_TEST_CASE(runs_after_the_first_are_warm_and_two_warm_runs_see_nothing_of_each_other) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--pool-size", "1", "-v"});
+  const auto run_as = [&](const std::string& user, const std::string& script) {
+    return daemon.tierbox_as(user, {"run", "--tier", "untrusted", "--", "/bin/sh", "-c", script});
+  };
+  const auto first = run_as(users.alice, "true");
+  BOOST_REQUIRE_MESSAGE(first.status == 0, first.err);
+  BOOST_REQUIRE(daemon.wait_for_pool_log({"0 warm and 1 cold launches", "tier 'untrusted': sandbox"}));
+
+  // Run A (alice): a file in /tmp, 20 processes left behind, and (the
+  // control) its own view of both.
+  const auto a = run_as(users.alice,
+                        "echo from-a > /tmp/mark; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do "
+                        "sleep 300 & done; cat /tmp/mark; echo procs $(ls /proc | grep -c '^[0-9]')");
+  BOOST_REQUIRE_MESSAGE(a.status == 0, a.err);
+  BOOST_TEST(a.out.find("from-a") != std::string::npos, a.out);
+  BOOST_TEST(a.out.find("procs 2") != std::string::npos, a.out);  // 20-odd: init, sh, 20 sleeps, ls, grep
+  // A was warm; the pool made the next one meanwhile.
+  BOOST_REQUIRE(daemon.wait_for_pool_log({"1 warm and 1 cold launches", "tier 'untrusted': sandbox"}));
+
+  // Run B (bob), from the same pool: none of it.
+  const auto b = run_as(users.bob, "ls -A /tmp; cat /tmp/mark 2>/dev/null || echo no-mark; "
+                                   "echo procs $(ls /proc | grep -c '^[0-9]')");
+  BOOST_REQUIRE_MESSAGE(b.status == 0, b.err);
+  BOOST_TEST(b.out.find("from-a") == std::string::npos, b.out);
+  BOOST_TEST(b.out.find("no-mark") != std::string::npos, b.out);
+  const auto procs = b.out.find("procs ");
+  BOOST_REQUIRE(procs != std::string::npos);
+  BOOST_TEST(std::stoi(b.out.substr(procs + 6)) <= 5, b.out);  // init, sh, the subshell, ls, grep
+  BOOST_REQUIRE(daemon.wait_for_pool_log({"2 warm and 1 cold launches"}));  // B was warm
+
+  // The cgroup counters: A's end record counts its 21+ processes, B's does
+  // not count them (where the host's pids controller reports a peak).
+  std::vector<json> ends;
+  for (const auto& record : daemon.records())
+    if (record.value("event", "") == "end") ends.push_back(record);
+  BOOST_REQUIRE_EQUAL(ends.size(), 3U);
+  const auto& a_end = ends[1];
+  const auto& b_end = ends[2];
+  BOOST_TEST(a_end["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.alice));
+  BOOST_TEST(b_end["user"]["uid"].get<uid_t>() == DaemonUsers::uid(users.bob));
+  BOOST_TEST(a_end["run_id"] != b_end["run_id"]);
+  if (a_end["usage"]["pids_peak"].is_null() || b_end["usage"]["pids_peak"].is_null()) {
+    BOOST_TEST_MESSAGE("no pids peak on this host: the counters part is skipped");
+  } else {
+    BOOST_TEST(a_end["usage"]["pids_peak"].get<std::uint64_t>() >= 21U);
+    BOOST_TEST(b_end["usage"]["pids_peak"].get<std::uint64_t>() < 10U);
+  }
+}
+
+// --pool-size 0: the control; no run takes a prepared sandbox.
+BOOST_AUTO_TEST_CASE(pool_size_zero_launches_every_run_cold) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--pool-size", "0", "-v"});
+  for (int i = 1; i <= 2; ++i) {
+    const auto ran = daemon.tierbox_as(users.alice, {"run", "--tier", "untrusted", "--", "/bin/true"});
+    BOOST_REQUIRE_MESSAGE(ran.status == 0, ran.err);
+    BOOST_TEST(daemon.wait_for_pool_log({"0 warm and " + std::to_string(i) + " cold launches, 0 prepared"}));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -171,8 +172,18 @@ BOOST_AUTO_TEST_CASE(each_run_gets_cgroups_below_the_callers_and_the_task_sees_o
   // VM guests). The runner is a child of this test, so its cgroups are ours.
   const auto memory = own_cgroup_directory("memory", "memory");
   bool found_memory = false;
+  // A sandbox prepared ahead (the integration.prepared_* variant) names its
+  // cgroups by its own id, which the run's record names (resources.cgroup.id).
+  const char* prepared = std::getenv("TIERBOX_TEST_PREPARED_LAUNCH");
+  const bool prepared_ahead = prepared && std::string(prepared) == "1";
   for (const auto& path : cgroup_paths(result)) {
-    BOOST_TEST(fs::path(path).filename() == "tierbox-" + run_id);
+    const auto name = fs::path(path).filename().string();
+    if (prepared_ahead) {
+      BOOST_TEST(name.rfind("tierbox-", 0) == 0);
+      BOOST_TEST(name != "tierbox-" + run_id);
+    } else {
+      BOOST_TEST(name == "tierbox-" + run_id);
+    }
     if (!memory.empty() && fs::path(path).parent_path() == memory) found_memory = true;
   }
   if (!memory.empty()) BOOST_TEST(found_memory, "no cgroup below " << memory << ": " << result["cgroup"].dump());
@@ -478,19 +489,25 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_cgroups_of_a_killed_runner_and_never_a_live_
   BackgroundRun live({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c", "echo task-started >&2; sleep 30"});
   BackgroundRun doomed({"run", "-v", "--config-dir", config.str(), "--", "/bin/sh", "-c",
                         "sleep " + marker + " & echo task-started >&2; sleep " + marker});
-  auto id_of = [](BackgroundRun& run) {
+  // The run's id, and the id its cgroups are named by: the same, or on the
+  // prepared launch path the prepared sandbox's ("(sandbox ID prepared ahead)").
+  std::string live_cgroup_id, doomed_cgroup_id;
+  auto id_of = [](BackgroundRun& run, std::string& cgroup_id) {
     auto line = run.wait_for_line("registered");
     auto id = line.substr(line.find("run ") + 4);
-    return id.substr(0, id.find(' '));
+    id = id.substr(0, id.find(' '));
+    const auto prepared = line.find("(sandbox ");
+    cgroup_id = prepared == std::string::npos ? id : line.substr(prepared + 9, line.find(' ', prepared + 9) - prepared - 9);
+    return id;
   };
-  const auto live_id = id_of(live);
-  const auto doomed_id = id_of(doomed);
+  const auto live_id = id_of(live, live_cgroup_id);
+  const auto doomed_id = id_of(doomed, doomed_cgroup_id);
   const auto doomed_sandbox = sandbox_pid_from(doomed.wait_for_line("sandbox init is host pid"));
   BOOST_REQUIRE(doomed_sandbox.has_value());
   BOOST_REQUIRE(!live.wait_for_line("task-started").empty());
   BOOST_REQUIRE(!doomed.wait_for_line("task-started").empty());
-  const auto live_cgroups = cgroups_of_run(live_id);
-  const auto doomed_cgroups = cgroups_of_run(doomed_id);
+  const auto live_cgroups = cgroups_of_run(live_cgroup_id);
+  const auto doomed_cgroups = cgroups_of_run(doomed_cgroup_id);
   BOOST_REQUIRE(!live_cgroups.empty());
   BOOST_REQUIRE(!doomed_cgroups.empty());
 

@@ -534,6 +534,27 @@ BOOST_AUTO_TEST_CASE(a_directory_as_stdio_is_refused) {
   BOOST_TEST(result.out.empty());  // the probe never ran
 }
 
+BOOST_AUTO_TEST_CASE(an_o_path_fd_as_stdio_is_refused_and_an_open_file_is_not) {
+  // O_PATH needs no permission to open and fstat cannot tell what it is for:
+  // refused on any of 0-2 (the daemon receives such fds from its callers).
+  const int path_only = ::open("/dev/null", O_PATH | O_CLOEXEC);
+  BOOST_REQUIRE(path_only >= 0);
+  SpawnOptions options;
+  options.inherit_fds = {{path_only, 2}};
+  const auto refused = run_tierbox({"run", "--", "/bin/sh", "-c", "echo ran"}, options);
+  ::close(path_only);
+  BOOST_TEST(refused.status == 125);
+  BOOST_TEST(refused.out.empty(), refused.out);  // the task never ran
+  // Control: the same file opened for writing on fd 2 runs.
+  const int opened = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  BOOST_REQUIRE(opened >= 0);
+  options.inherit_fds = {{opened, 2}};
+  const auto ran = run_tierbox({"run", "--", "/bin/sh", "-c", "echo ran"}, options);
+  ::close(opened);
+  BOOST_TEST(ran.status == 0);
+  BOOST_TEST(ran.out == "ran\n");
+}
+
 namespace {
 
 // The files of a workspace whose mode has the set-user-ID or set-group-ID bit.

@@ -44,11 +44,26 @@ BWRAP="$(command -v bwrap) --unshare-all --die-with-parent --new-session --cap-d
 client="/usr/bin/env TIERBOX_SOCKET=$work/d.sock $(pwd)/build/tierbox"
 
 start_daemon() {  # audit log path
+  # Emptied here, not by the background job's redirection: that may come
+  # after the loop below has read the last daemon's "listening".
+  : >"$work/daemon.err"
   build/tierbox daemon --socket "$work/d.sock" --socket-mode 0666 --socket-group root --state-dir "$work/state" \
     --config-dir "$(pwd)/tools/bench" --audit-log "$1" --pool-size "$pool" 2>"$work/daemon.err" &
   daemon_pid=$!
   for _ in $(seq 100); do grep -q listening "$work/daemon.err" 2>/dev/null && return; sleep 0.1; done
   cat "$work/daemon.err" >&2; exit 1
+}
+# The daemon's own PSS, and what the sandboxes waiting in its pool (its child
+# processes between runs) add: count, RSS and PSS in kB.
+memory() {
+  pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+  rss() { awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+  n=0 crss=0 cpss=0
+  for child in $(cat /proc/"$daemon_pid"/task/*/children 2>/dev/null); do
+    n=$((n + 1)) crss=$((crss + $(rss "$child"))) cpss=$((cpss + $(pss "$child")))
+  done
+  echo "daemon VmRSS after the runs: $(grep VmRSS /proc/$daemon_pid/status | tr -s ' ' | cut -d' ' -f2-), PSS $(pss "$daemon_pid") kB;" \
+    "$n prepared sandboxes waiting: RSS $crss kB, PSS $cpss kB together"
 }
 stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=; }
 
@@ -60,7 +75,8 @@ for where in disk tmpfs; do
   build/launch_bench --runs "$runs" --parallel 4 --seconds "$seconds" \
     "daemon-untrusted=$as_caller $client run --tier untrusted -- /bin/true" \
     "bwrap-same-user=$as_caller $BWRAP"
-  echo "daemon VmRSS after the runs: $(grep VmRSS /proc/$daemon_pid/status | tr -s ' ' | cut -d' ' -f2-)"
+  sleep 1  # the pool refills after the last run
+  memory
   stop_daemon
   rm -rf "$(dirname "$log")"
 done
