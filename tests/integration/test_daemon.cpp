@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -82,7 +83,16 @@ class Daemon {
     fs::create_directories(dir_.path() / "log");
     ::chmod((dir_.path() / "log").c_str(), 0700);
   }
-  ~Daemon() { stop(); }
+  // Stopped first; then the tmpfs mounts of its staged runs' layers go,
+  // before TempDir removes the directories they are in.
+  ~Daemon() {
+    stop();
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(state() / "staged", error)) {
+      ::umount2((entry.path() / "layer" / "lower").c_str(), MNT_DETACH);
+      ::umount2((entry.path() / "layer").c_str(), MNT_DETACH);
+    }
+  }
 
   // prefix: what runs the daemon (e.g. env --default-signal=PIPE).
   void start(const std::vector<std::string>& extra = {}, const std::vector<std::string>& prefix = {}) {
