@@ -89,7 +89,7 @@ audit::Decision use_grant(const GateRequest& request, audit::LaunchAudit& audit)
   };
   json document;
   try {
-    document = read_json_document(file);
+    document = request.grant_document ? *request.grant_document : read_json_document(file);
   } catch (const Error& error) {
     return refuse(std::string("cannot be read: ") + error.what(), json::object());
   }

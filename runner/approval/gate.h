@@ -12,6 +12,8 @@
 
 #include "audit/launch_audit.h"
 #include "audit/records.h"
+#include <nlohmann/json.hpp>
+
 #include "policy/approval_matrix.h"
 #include "policy/launch_plan.h"
 #include "policy/runner_config.h"
@@ -25,6 +27,9 @@ struct GateRequest {
   audit::Identity requester;
   const policy::RunnerConfig* config = nullptr;
   std::optional<std::filesystem::path> grant_file;
+  // The grant's document as the daemon's client read it (with the caller's
+  // rights); grant_file then only names it in messages. nullopt: read the file.
+  std::optional<nlohmann::json> grant_document;
   // Readable: the request is cancelled (the daemon's client went away).
   // -1: SIGINT, SIGTERM and SIGHUP of this process cancel it.
   int cancel_fd = -1;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "approval/grant_store.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json_bytes.h"
@@ -23,6 +24,7 @@
 #include "policy/runner_config.h"
 #include "service/pooled_launcher.h"
 #include "daemon/client.h"
+#include "service/dry_run_report.h"
 #include "service/run_task.h"
 #include "service/task_options.h"
 
@@ -185,24 +187,10 @@ std::string write_result(const UniqueFd& fd, const launch::ResultContext& contex
 
 // `run --dry-run`: the plan summary and what the matrix requires; nothing is
 // launched, filed or recorded.
-int print_dry_run(const policy::LaunchPlan& plan, const policy::ApprovalMatrix& matrix) {
-  for (const auto& line : policy::plan_summary_lines(plan)) std::printf("%s\n", line.c_str());
-  std::printf("approval matrix: %s\n", matrix.file.c_str());
-  if (!policy::matrix_knows_tier(matrix, plan.tier)) {
-    std::printf("refused: tier '%s' is not in the approval matrix (tiers)\n", plan.tier.c_str());
-    return exit_code::refused;
-  }
-  const auto decision = policy::evaluate_matrix(matrix, plan);
-  for (const auto& matched : decision.matched) {
-    std::string because;
-    for (const auto& reason : matched.because) because += (because.empty() ? "" : "; ") + reason;
-    std::printf("rule '%s' (%s) matches: requires %s (%s)%s\n", matched.rule->id.c_str(), matched.rule->origin.c_str(),
-                policy::describe_requirement(matched.rule->require, matched.rule->approvers).c_str(), because.c_str(),
-                &matched == decision.deciding ? " [deciding]" : "");
-  }
-  if (decision.matched.empty()) std::printf("no rule matches\n");
-  std::printf("requires: %s\n", decision.describe().c_str());
-  return 0;
+int print_dry_run(const service::DryRun& dry_run) {
+  const auto report = service::dry_run_report(dry_run);
+  std::fputs(report.text.c_str(), stdout);
+  return report.exit_status;
 }
 
 // Not root: the run goes through the daemon (docs/daemon.md), with the same
@@ -219,10 +207,9 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
     refuse("--config-dir", "the daemon's configuration is root's to choose");
   if (!options.audit_log.empty()) refuse("--audit-log", "the daemon's audit log is root's to choose");
   if (!options.cgroup_parent.empty()) refuse("--cgroup-parent", "the daemon's cgroups are root's to choose");
-  if (!options.grant_file.empty()) refuse("--grant", "not carried by the daemon protocol yet");
-  if (options.dry_run) refuse("--dry-run", "not carried by the daemon protocol yet");
+  if (options.dry_run && !options.grant_file.empty())
+    throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
   if (!options.pass_fds.empty()) refuse("--pass-fd", "not carried by the daemon protocol yet");
-  if (!options.binds.empty() || !options.binds_rw.empty()) refuse("--bind", "not carried by the daemon protocol yet");
   daemon::ClientRequest request;
   auto& message = request.message;
   message.tier = options.tier;
@@ -240,8 +227,29 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   if (!options.cpu.empty()) message.cpu = options.cpu;
   message.allow_net = options.allow_net;
   message.allow_expired_tier = options.allow_expired_tier;
+  message.dry_run = options.dry_run;
+  if (!options.grant_file.empty()) {
+    // Read here, with the caller's rights; the daemon gets the document.
+    message.grant_name = options.grant_file;
+    message.grant = approval::read_json_document(options.grant_file);
+    if (!message.grant->is_object())
+      throw Error("--grant " + quote(options.grant_file) + ": not a grant (expected a JSON object; fix: pass the file "
+                  "`tierbox grant` wrote)", exit_code::runner_failed);
+  }
+  // Their sources are opened by the client, as the caller, and passed as fds.
+  for (const auto* list : {&options.binds, &options.binds_rw})
+    for (const auto& text : *list) {
+      const auto bind = parse_bind(text, list == &options.binds_rw);
+      message.binds.push_back({bind.source, bind.target, bind.writable});
+    }
   if (!options.workspace.empty()) request.workspace = options.workspace;
   const auto outcome = daemon::run_through_daemon(daemon::client_socket_path(), std::move(request));
+  // The daemon wrote the plan to our stdout; a dry run writes no result,
+  // as a direct one.
+  if (outcome.dry_run) {
+    if (outcome.runner_error) throw Error(outcome.error, outcome.exit_status);
+    return outcome.exit_status;
+  }
   std::string failed;
   if (result_fd) {
     try {
@@ -287,7 +295,7 @@ int run(const RunOptions& options, const CommonOptions& common) {
                                     ? static_cast<service::Launcher&>(prepared_launch_path)
                                     : sandbox_launcher;
   const auto result = service::run_task(input, settings, launcher);
-  if (result.dry_run) return print_dry_run(result.dry_run->plan, result.dry_run->matrix);
+  if (result.dry_run) return print_dry_run(*result.dry_run);
   const auto failed = write_result(result_fd, result.context, result.outcome);
   if (result.runner_error) {
     // main() prints the line; the result said it already.

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -42,6 +43,33 @@ UniqueFd connect_to_daemon(const std::filesystem::path& path) {
   throw Error("connect(" + path.string() + "): " + errno_text(error), exit_code::runner_failed);
 }
 
+[[noreturn]] void throw_refusal(const nlohmann::json& message) {
+  const auto code = message.value("code", "");
+  throw Error("the tierbox daemon refused: " + message.value("message", std::string("?")) + " (" + code + ")",
+              code == "refused" ? exit_code::refused : exit_code::runner_failed);
+}
+
+// A --bind source, opened here with the caller's rights: read-only for
+// --bind, for --bind-rw a file opened for writing (a directory cannot be:
+// the daemon checks its write bits against the caller). Only directories and
+// regular files: opening a device or a FIFO could do something by itself.
+UniqueFd open_bind_source(const BindMessage& bind) {
+  const std::string what = std::string(bind.writable ? "--bind-rw " : "--bind ") + bind.source + ":" + bind.target;
+  UniqueFd path(::open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+  struct stat st {};
+  if (!path || ::fstat(path.get(), &st) != 0)
+    throw Error(what + ": " + errno_text(errno) + " (fix: bind a directory or file that exists)", exit_code::runner_failed);
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+    throw Error(what + ": only a directory or a regular file can be bound", exit_code::runner_failed);
+  const int mode = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : (bind.writable ? O_RDWR : O_RDONLY);
+  UniqueFd fd(::open(bind.source.c_str(), mode | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd)
+    throw Error(what + ": " + errno_text(errno) + " (fix: bind what you can " +
+                    (bind.writable && !S_ISDIR(st.st_mode) ? "write" : "read") + ")",
+                exit_code::runner_failed);
+  return fd;
+}
+
 }  // namespace
 
 std::filesystem::path client_socket_path() {
@@ -60,6 +88,8 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
                       " (fix: pass a directory you can read)",
                   exit_code::runner_failed);
   }
+  std::vector<UniqueFd> bind_sources;
+  for (const auto& bind : request.message.binds) bind_sources.push_back(open_bind_source(bind));
   // Relayed signals wait in a signalfd from here on: a Ctrl-C while
   // connecting is not lost.
   sigset_t relayed;
@@ -76,14 +106,23 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     fds.push_back(workspace.get());
     request.message.fds.push_back(FdRole::workspace);
   }
+  for (const auto& source : bind_sources) {
+    fds.push_back(source.get());
+    request.message.fds.push_back(FdRole::bind);
+  }
   nlohmann::json run = {{"tierbox", kProtocolVersion}, {"type", "run"}, {"argv", request.message.argv},
                         {"cwd", request.message.cwd}, {"env", request.message.caller_env}};
   if (!request.message.tier.empty()) run["tier"] = request.message.tier;
   nlohmann::json roles = nlohmann::json::array();
   for (auto role : request.message.fds)
     roles.push_back(role == FdRole::stdin_fd ? "stdin" : role == FdRole::stdout_fd ? "stdout"
-                                                       : role == FdRole::stderr_fd ? "stderr" : "workspace");
+                                                       : role == FdRole::stderr_fd ? "stderr"
+                                                       : role == FdRole::workspace ? "workspace" : "bind");
   run["fds"] = roles;
+  nlohmann::json binds = nlohmann::json::array();
+  for (const auto& bind : request.message.binds)
+    binds.push_back({{"source", bind.source}, {"target", bind.target}, {"writable", bind.writable}});
+  run["binds"] = binds;
   nlohmann::json set_env = nlohmann::json::object();
   for (const auto& [name, value] : request.message.env_overrides) set_env[name] = value;
   run["set_env"] = set_env;
@@ -96,9 +135,15 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
   if (request.message.cpu) run["cpu"] = *request.message.cpu;
   run["allow_net"] = request.message.allow_net;
   run["allow_expired_tier"] = request.message.allow_expired_tier;
+  if (request.message.dry_run) run["dry_run"] = true;
+  if (request.message.grant) {
+    run["grant"] = *request.message.grant;
+    run["grant_name"] = request.message.grant_name;
+  }
   if (!send_frame(socket.get(), run, fds))
     throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
   workspace.reset();
+  bind_sources.clear();
 
   while (true) {
     pollfd wait[2] = {{socket.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
@@ -121,11 +166,7 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     if (!frame) throw Error("the tierbox daemon ended the connection before the task ended (it stopped?)", exit_code::runner_failed);
     const auto& message = frame->message;
     const auto type = message_type(message);
-    if (type == "error") {
-      const auto code = message.value("code", "");
-      throw Error("the tierbox daemon refused: " + message.value("message", std::string("?")) + " (" + code + ")",
-                  code == "refused" ? exit_code::refused : exit_code::runner_failed);
-    }
+    if (type == "error") throw_refusal(message);
     if (type != "exit") continue;
     if (const auto warnings = message.find("warnings"); warnings != message.end() && warnings->is_array())
       for (const auto& line : *warnings)
@@ -135,7 +176,34 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
     outcome.error = message.value("error", "");
     outcome.runner_error = message.value("runner_error", false);
     outcome.result = message.value("result", nlohmann::json::object());
+    outcome.dry_run = message.value("dry_run", false);
     return outcome;
+  }
+}
+
+int staged_through_daemon(const std::filesystem::path& socket_path, StagedMessage message) {
+  auto socket = connect_to_daemon(socket_path);
+  message.fds = {FdRole::stdout_fd, FdRole::stderr_fd};
+  if (!send_frame(socket.get(), staged_request(message), {STDOUT_FILENO, STDERR_FILENO}))
+    throw Error("the tierbox daemon closed the connection before the request was sent", exit_code::runner_failed);
+  // The reply comes when the command is done: an apply may wait for
+  // approvers for as long as the rule allows.
+  set_socket_timeouts(socket.get(), std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  while (true) {
+    std::optional<ReceivedFrame> frame;
+    try {
+      frame = receive_frame(socket.get());
+    } catch (const ProtocolError& error) {
+      throw Error(std::string("the tierbox daemon sent a bad message: ") + error.what(), exit_code::runner_failed);
+    }
+    if (!frame) throw Error("the tierbox daemon ended the connection before the command ended (it stopped?)", exit_code::runner_failed);
+    const auto type = message_type(frame->message);
+    if (type == "error") throw_refusal(frame->message);
+    if (type != "exit") continue;
+    const int status = frame->message.value("exit_status", static_cast<int>(exit_code::runner_failed));
+    const auto error = frame->message.value("error", "");
+    if (!error.empty()) throw Error(error, status);
+    return status;
   }
 }
 

@@ -28,6 +28,7 @@ struct ClientOutcome {
   std::string error;  // the one line to print, "" for none
   bool runner_error = false;
   nlohmann::json result;  // the run's result object (launch/result.h)
+  bool dry_run = false;   // the daemon wrote the plan to stdout; no result
 };
 // The client prints the run's warnings (overrides, the workspace review) on
 // its stderr as they come, as a direct run would have.
@@ -35,5 +36,12 @@ struct ClientOutcome {
 // Throws Error: 125 when the daemon is not running (naming the command that
 // starts it) or broke off, 126 when it refused.
 ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, ClientRequest request);
+
+// `tierbox changes|apply|rollback|discard RUN` of a caller who is not root:
+// sends the message with the caller's stdout and stderr (the daemon prints
+// there) and returns the exit status; throws Error with the daemon's one
+// line when the command failed or was refused. A Ctrl-C ends the client,
+// and with it a wait for approvers.
+int staged_through_daemon(const std::filesystem::path& socket_path, StagedMessage message);
 
 }  // namespace tierbox::daemon

@@ -1,5 +1,6 @@
 #include "daemon/protocol.h"
 
+#include <algorithm>
 #include <csignal>
 
 namespace tierbox::daemon {
@@ -58,7 +59,8 @@ FdRole fd_role(const std::string& name) {
   if (name == "stdout") return FdRole::stdout_fd;
   if (name == "stderr") return FdRole::stderr_fd;
   if (name == "workspace") return FdRole::workspace;
-  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace)");
+  if (name == "bind") return FdRole::bind;
+  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace, bind)");
 }
 
 json with_header(const char* type) { return {{"tierbox", kProtocolVersion}, {"type", type}}; }
@@ -123,8 +125,8 @@ json parse_message(std::string_view body) {
     throw ProtocolError(ErrorCode::bad_version, "protocol version " + version->dump() + " is not supported (this daemon speaks 1)");
   const auto type = string_field(message, "type");
   if (!type) malformed("\"type\": missing");
-  if (*type != "run" && *type != "signal" && *type != "exit" && *type != "error")
-    throw ProtocolError(ErrorCode::unknown_type, "unknown message type \"" + *type + "\" (expected run or signal)");
+  if (*type != "run" && *type != "staged" && *type != "signal" && *type != "exit" && *type != "error")
+    throw ProtocolError(ErrorCode::unknown_type, "unknown message type \"" + *type + "\" (expected run, staged or signal)");
   return message;
 }
 
@@ -140,10 +142,29 @@ RunMessage parse_run(const json& message) {
   for (const auto& name : string_list(message, "fds")) {
     const auto role = fd_role(name);
     for (auto seen : run.fds)
-      if (seen == role) malformed("\"fds\": \"" + name + "\" named twice");
+      if (seen == role && role != FdRole::bind) malformed("\"fds\": \"" + name + "\" named twice");
     run.fds.push_back(role);
   }
-  if (run.fds.size() > kMaxMessageFds) malformed("\"fds\": more than 4");
+  if (run.fds.size() > kMaxMessageFds) malformed("\"fds\": more than " + std::to_string(kMaxMessageFds));
+  if (const auto* binds = field(message, "binds")) {
+    if (!binds->is_array()) malformed("\"binds\": expected an array of {source, target, writable}");
+    for (const auto& item : *binds) {
+      if (!item.is_object()) malformed("\"binds\": expected an array of {source, target, writable}");
+      BindMessage bind;
+      bind.source = string_field(item, "source").value_or("");
+      const auto target = string_field(item, "target");
+      if (!target || target->empty() || target->front() != '/' || target->find('\0') != std::string::npos)
+        malformed("\"binds\": \"target\": expected an absolute path in the sandbox");
+      bind.target = *target;
+      bind.writable = bool_field(item, "writable");
+      run.binds.push_back(std::move(bind));
+    }
+  }
+  if (run.binds.size() > kMaxBinds) malformed("\"binds\": more than " + std::to_string(kMaxBinds));
+  const auto bind_fds = static_cast<std::size_t>(std::count(run.fds.begin(), run.fds.end(), FdRole::bind));
+  if (bind_fds != run.binds.size())
+    malformed("\"binds\" has " + std::to_string(run.binds.size()) + " entries, \"fds\" names " +
+              std::to_string(bind_fds) + " bind fds (one each)");
   run.cwd = string_field(message, "cwd").value_or("/");
   for (auto& [name, value] : string_pairs(message, "env")) run.caller_env.emplace(std::move(name), std::move(value));
   run.env_overrides = string_pairs(message, "set_env");
@@ -154,8 +175,50 @@ RunMessage parse_run(const json& message) {
   run.cpu = string_field(message, "cpu");
   run.allow_net = string_list(message, "allow_net");
   run.allow_expired_tier = bool_field(message, "allow_expired_tier");
+  run.dry_run = bool_field(message, "dry_run");
+  run.grant_name = string_field(message, "grant_name").value_or("");
+  if (const auto* grant = field(message, "grant")) {
+    if (!grant->is_object()) malformed("\"grant\": expected the grant's JSON object");
+    if (run.dry_run) malformed("\"grant\": a dry run uses no grant");
+    run.grant = *grant;
+    if (run.grant_name.empty()) run.grant_name = "(sent by the client)";
+  }
   run.verbose = bool_field(message, "verbose");
   return run;
+}
+
+StagedMessage parse_staged(const json& message) {
+  StagedMessage staged;
+  staged.action = string_field(message, "action").value_or("");
+  if (staged.action != "changes" && staged.action != "apply" && staged.action != "rollback" && staged.action != "discard")
+    malformed("\"action\": expected changes, apply, rollback or discard");
+  staged.run_id = string_field(message, "run_id").value_or("");
+  // A run id names a directory under the state directory: nothing that
+  // could step out of it.
+  if (staged.run_id.empty() || staged.run_id.size() > 128 ||
+      staged.run_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
+    malformed("\"run_id\": expected the run id `tierbox run` printed (letters, digits, - and _)");
+  staged.paths = string_list(message, "paths");
+  for (const auto& path : staged.paths)
+    if (path.find('\0') != std::string::npos) malformed("\"paths\": a path with a NUL byte");
+  staged.json = bool_field(message, "json");
+  staged.diff = bool_field(message, "diff");
+  staged.yes = bool_field(message, "yes");
+  staged.grant_name = string_field(message, "grant_name").value_or("");
+  if (const auto* grant = field(message, "grant")) {
+    if (!grant->is_object()) malformed("\"grant\": expected the grant's JSON object");
+    if (staged.action != "apply") malformed("\"grant\": only an apply takes a grant");
+    staged.grant = *grant;
+    if (staged.grant_name.empty()) staged.grant_name = "(sent by the client)";
+  }
+  for (const auto& name : string_list(message, "fds")) {
+    const auto role = fd_role(name);
+    if (role != FdRole::stdout_fd && role != FdRole::stderr_fd) malformed("\"fds\": a staged message carries stdout and stderr only");
+    for (auto seen : staged.fds)
+      if (seen == role) malformed("\"fds\": \"" + name + "\" named twice");
+    staged.fds.push_back(role);
+  }
+  return staged;
 }
 
 SignalMessage parse_signal(const json& message) {
@@ -167,6 +230,24 @@ SignalMessage parse_signal(const json& message) {
   return SignalMessage{static_cast<int>(number)};
 }
 
+json staged_request(const StagedMessage& message) {
+  auto request = with_header("staged");
+  request["action"] = message.action;
+  request["run_id"] = message.run_id;
+  request["paths"] = message.paths;
+  request["json"] = message.json;
+  request["diff"] = message.diff;
+  request["yes"] = message.yes;
+  if (message.grant) {
+    request["grant"] = *message.grant;
+    request["grant_name"] = message.grant_name;
+  }
+  json roles = json::array();
+  for (auto role : message.fds) roles.push_back(role == FdRole::stdout_fd ? "stdout" : "stderr");
+  request["fds"] = roles;
+  return request;
+}
+
 json exit_message(int exit_status, const std::string& error, bool runner_error, const json& result,
                   const std::vector<std::string>& warnings) {
   auto message = with_header("exit");
@@ -175,6 +256,12 @@ json exit_message(int exit_status, const std::string& error, bool runner_error, 
   message["error"] = error;
   message["runner_error"] = runner_error;
   message["result"] = result;
+  return message;
+}
+
+json dry_run_exit_message(int exit_status) {
+  auto message = exit_message(exit_status, "", false, json(), {});
+  message["dry_run"] = true;
   return message;
 }
 

@@ -28,8 +28,10 @@ inline constexpr int kProtocolVersion = 1;
 // and its secrets (at most 1 MiB in all, policy::kMaxSecretBytes).
 inline constexpr std::size_t kMaxMessageBytes = 4U << 20;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
-// fds a run message may carry: stdin, stdout, stderr, the workspace.
-inline constexpr std::size_t kMaxMessageFds = 4;
+// --bind/--bind-rw sources a run message may carry.
+inline constexpr std::size_t kMaxBinds = 16;
+// fds a message may carry: stdin, stdout, stderr, the workspace, the binds.
+inline constexpr std::size_t kMaxMessageFds = 4 + kMaxBinds;
 
 // The error reply's codes (docs/daemon.md, "Errors").
 enum class ErrorCode {
@@ -55,7 +57,16 @@ class ProtocolError : public std::runtime_error {
 };
 
 // What the fds that come with a run message are, in their order.
-enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace };
+// bind: the source of the next entry of "binds" (one per bind, in order).
+enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace, bind };
+
+// --bind SRC:TARGET / --bind-rw: the source travels as an fd the client
+// opened with the caller's rights; the daemon never opens SRC.
+struct BindMessage {
+  std::string source;  // as the caller typed it (for messages only)
+  std::string target;
+  bool writable = false;
+};
 
 // type "run": what `tierbox run` asks for, minus what only root may choose
 // (a profile file, config directories, the audit log, a cgroup parent).
@@ -71,8 +82,27 @@ struct RunMessage {
   std::optional<std::string> timeout;                               // --timeout, as typed
   std::optional<std::string> memory, pids, cpu;                     // widening, as typed
   std::vector<std::string> allow_net;
+  std::vector<BindMessage> binds;  // one "bind" fd each, in order
   bool allow_expired_tier = false;
+  std::string grant_name;               // --grant FILE: its name, for the messages
+  std::optional<nlohmann::json> grant;  // its document, read by the client as the caller
+  bool dry_run = false;  // --dry-run: the plan's text goes to the caller's stdout; nothing launched
   bool verbose = false;  // -v: the launch steps go to the caller's stderr
+};
+
+// type "staged": `tierbox changes|apply|rollback|discard RUN` of a caller
+// who is not root (the state directory is root's). The daemon decides
+// who may (staged/access.h, with the kernel's identity) and writes what the
+// command prints to the caller's stdout and stderr, passed with the
+// message ("fds": ["stdout", "stderr"]); then an exit message.
+struct StagedMessage {
+  std::string action;  // changes, apply, rollback, discard
+  std::string run_id;
+  std::vector<std::string> paths;
+  bool json = false, diff = false, yes = false;
+  std::string grant_name;                    // apply --grant FILE: its name, for the messages
+  std::optional<nlohmann::json> grant;       // its document, read by the client as the caller
+  std::vector<FdRole> fds;
 };
 
 // type "signal": relay a signal to the task (Ctrl-C, SIGTERM, SIGWINCH...).
@@ -90,17 +120,23 @@ std::size_t frame_length(const unsigned char (&header)[kFrameHeaderBytes]);
 std::string encode_frame(const nlohmann::json& message);
 
 // Parses a message body: a JSON object of this protocol version with a
-// known type (run, signal, exit, error; which one a side expects is its
+// known type (run, staged, signal, exit, error; which one a side expects is its
 // business). Throws ProtocolError.
 nlohmann::json parse_message(std::string_view body);
 std::string message_type(const nlohmann::json& message);
 RunMessage parse_run(const nlohmann::json& message);
 SignalMessage parse_signal(const nlohmann::json& message);
+StagedMessage parse_staged(const nlohmann::json& message);
+
+// The client's staged message (parse_staged reads it back).
+nlohmann::json staged_request(const StagedMessage& message);
 
 // The daemon's messages.
 // exit_status: tierbox's; result: the run's result object (launch/result.h)
 nlohmann::json exit_message(int exit_status, const std::string& error, bool runner_error, const nlohmann::json& result,
                             const std::vector<std::string>& warnings);
 nlohmann::json error_message(ErrorCode code, const std::string& message);
+// After a dry run: the plan went to the caller's stdout; no result.
+nlohmann::json dry_run_exit_message(int exit_status);
 
 }  // namespace tierbox::daemon

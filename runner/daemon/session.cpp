@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <csignal>
@@ -19,7 +20,10 @@
 #include "common/logging.h"
 #include "daemon/wire.h"
 #include "launch/result.h"
+#include "service/dry_run_report.h"
 #include "service/task_options.h"
+#include "common/files.h"
+#include "staged/command.h"
 
 namespace tierbox::daemon {
 namespace {
@@ -54,6 +58,34 @@ std::string fd_path(int fd) {
   if (n < 0) throw_sys_error(std::string("readlink(") + link + ")");
   path.resize(static_cast<std::size_t>(n));
   return path;
+}
+
+// An fd the client opened for reading, as the kernel checked against the
+// caller's rights: an O_PATH (or write-only) fd proves nothing, since
+// opening one needs no read permission. Returns its stat.
+struct stat opened_for_reading(int fd, const std::string& what) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) throw_sys_error("fcntl(" + what + " fd, F_GETFL)");
+  if ((flags & O_PATH) == O_PATH || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+    throw Error(what + ": the fd must be opened for reading (O_RDONLY), not O_PATH: only then did the kernel check "
+                       "that you may read it",
+                exit_code::refused);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_sys_error("fstat(" + what + " fd)");
+  return st;
+}
+
+// Before the daemon itself writes into a caller's fd (a staged command's
+// output, a dry run's plan): a pipe whose reader has gone must cost an
+// EPIPE, not the daemon (SIGPIPE's default kills it, and a shell leaves the
+// default). Blocked on this session's thread only: a blocked SIGPIPE from a
+// write is directed at the writing thread, stays pending and goes with the
+// thread; tasks, started from other threads, keep their default.
+void block_sigpipe_on_this_thread() {
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  if (::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr) != 0) throw_sys_error("pthread_sigmask(SIG_BLOCK, SIGPIPE)");
 }
 
 }  // namespace
@@ -119,8 +151,30 @@ void Session::serve_connection() {
       release();
       return;
     }
-    if (message_type(frame->message) != "run")
-      throw ProtocolError(ErrorCode::out_of_order, "expected a run message first, got " + message_type(frame->message));
+    const auto type = message_type(frame->message);
+    if (type != "run" && type != "staged")
+      throw ProtocolError(ErrorCode::out_of_order, "expected a run or staged message first, got " + type);
+    if (type == "staged") {
+      const auto staged_message = parse_staged(frame->message);
+      if (frame->fds.size() != staged_message.fds.size())
+        throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(staged_message.fds.size()) +
+                                                      " fds, " + std::to_string(frame->fds.size()) + " came with the message");
+      // An apply may wait for approvers as long as a run: it counts as one.
+      if (const auto refusal = context_.limits->admit_run(peer_.uid); !refusal.empty()) {
+        release();
+        refuse(ErrorCode::busy, refusal);
+        return;
+      }
+      pending = false;
+      try {
+        staged(staged_message, std::move(frame->fds));
+      } catch (...) {
+        context_.limits->run_done(peer_.uid);
+        throw;
+      }
+      context_.limits->run_done(peer_.uid);
+      return;
+    }
     auto message = parse_run(frame->message);
     if (frame->fds.size() != message.fds.size())
       throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(message.fds.size()) + " fds, " +
@@ -145,6 +199,66 @@ void Session::serve_connection() {
     release();
     refuse(error.exit_status() == exit_code::refused ? ErrorCode::refused : ErrorCode::internal, error.what());
   }
+}
+
+void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
+  block_sigpipe_on_this_thread();
+  // What the command prints goes to the caller's own fds; unpassed ones to
+  // /dev/null. The FILEs own their fds from here.
+  std::FILE* streams[2] = {nullptr, nullptr};
+  for (std::size_t i = 0; i < message.fds.size(); ++i) {
+    const std::size_t which = message.fds[i] == FdRole::stdout_fd ? 0 : 1;
+    streams[which] = ::fdopen(fds[i].get(), "w");
+    if (!streams[which]) throw_sys_error("fdopen(the caller's " + std::string(which == 0 ? "stdout" : "stderr") + ")");
+    (void)fds[i].release();
+  }
+  for (auto& stream : streams)
+    if (!stream && !(stream = std::fopen("/dev/null", "we"))) throw_sys_error("fopen(/dev/null)");
+  struct CloseStreams {
+    std::FILE* (&streams)[2];
+    ~CloseStreams() {
+      for (auto* stream : streams) std::fclose(stream);
+    }
+  } close_streams{streams};
+
+  staged::StagedCommand command;
+  command.action = message.action == "changes"    ? staged::StagedAction::see
+                   : message.action == "apply"    ? staged::StagedAction::apply
+                   : message.action == "rollback" ? staged::StagedAction::rollback
+                                                  : staged::StagedAction::discard;
+  command.run_id = message.run_id;
+  command.paths = message.paths;
+  command.json = message.json;
+  command.diff = message.diff;
+  command.yes = message.yes;
+  command.grant_file = message.grant ? message.grant_name : "";
+  command.grant_document = message.grant;
+  // A wait for approvers ends when the client sends anything (a relayed
+  // Ctrl-C) or goes away: the socket turns readable.
+  command.cancel_fd = socket_.get();
+  staged::OperationSettings settings;
+  settings.config_dirs = context_.run_settings.config_dirs;
+  settings.audit_log = context_.audit_log.string();
+  // Who asks: the kernel's word, as for a run.
+  settings.caller_uid = peer_.uid;
+  settings.caller = audit::Identity{peer_.uid, peer_.user_name, ""};
+  settings.state_dir = context_.run_settings.state_dir;
+  int status = 0;
+  std::string error;
+  try {
+    status = staged::run_staged_command(command, settings, streams[0], streams[1]);
+  } catch (const Error& failure) {
+    status = failure.exit_status();
+    error = failure.what();
+    // Refusals the operations do not record themselves (who may see a run):
+    // the attempt stays in the trail.
+    if (status == exit_code::refused)
+      record("refused", "tierbox " + message.action + " " + message.run_id + ": " + error);
+  }
+  std::fflush(streams[0]);
+  std::fflush(streams[1]);
+  std::lock_guard lock(mutex_);
+  (void)send_frame(socket_.get(), exit_message(status, error, !error.empty(), nlohmann::json::object(), {}));
 }
 
 policy::TaskRequest Session::make_request(const RunMessage& message, const std::optional<policy::FileIdentity>& workspace,
@@ -236,6 +350,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   std::optional<policy::FileIdentity> workspace;
   std::string workspace_path;
   bool workspace_writable = false;
+  std::vector<policy::ExtraBind> binds;
   for (std::size_t i = 0; i < message.fds.size(); ++i) {
     const int fd = fds[i].get();
     switch (message.fds[i]) {
@@ -245,21 +360,32 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
       case FdRole::workspace: {
         // The client opened it with its own rights: it can read it. The
         // daemon opens nothing by the name the client gave.
-        // An O_PATH fd proves nothing: it opens a directory its opener may
-        // not read (only the path must be searchable). Only an fd opened
-        // for reading was checked by the kernel against the caller's rights.
-        const int flags = ::fcntl(fd, F_GETFL);
-        if (flags < 0) throw_sys_error("fcntl(workspace fd, F_GETFL)");
-        if ((flags & O_PATH) == O_PATH || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
-          throw Error("--workspace: the fd must be opened for reading (O_RDONLY|O_DIRECTORY), not O_PATH: only then did "
-                      "the kernel check that you may read the directory",
-                      exit_code::refused);
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) throw_sys_error("fstat(workspace fd)");
+        const auto st = opened_for_reading(fd, "--workspace");
         if (!S_ISDIR(st.st_mode)) throw Error("--workspace: not a directory", exit_code::refused);
         workspace = policy::FileIdentity{st.st_dev, st.st_ino};
         workspace_path = fd_path(fd);
         workspace_writable = caller_may_write(fd, st, peer_);
+        break;
+      }
+      case FdRole::bind: {
+        // The next --bind source, opened by the client as the caller: a
+        // directory or a regular file it may read, and for --bind-rw one it
+        // may write (a file opened O_RDWR; a directory as the kernel would
+        // decide). The mount is checked to be this very inode.
+        const auto& asked = message.binds[binds.size()];
+        const std::string what = std::string(asked.writable ? "--bind-rw " : "--bind ") + asked.source + ":" + asked.target;
+        const auto st = opened_for_reading(fd, what);
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+          throw Error(what + ": only a directory or a regular file can be bound", exit_code::refused);
+        if (asked.writable) {
+          const bool may_write = S_ISDIR(st.st_mode) ? caller_may_write(fd, st, peer_)
+                                                     : (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+          if (!may_write)
+            throw Error(what + ": not writable by " + (peer_.user_name.empty() ? "uid " + std::to_string(peer_.uid) : peer_.user_name) +
+                            " (fix: bind a directory or file you can write to, or use --bind)",
+                        exit_code::refused);
+        }
+        binds.push_back(policy::ExtraBind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}});
         break;
       }
     }
@@ -281,7 +407,11 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   input.cancel_fd = cancel_.get();
   input.tier = message.tier;
   input.argv = message.argv;
-  input.make_request = [&] { return make_request(message, workspace, workspace_path, workspace_writable); };
+  input.make_request = [&] {
+    auto request = make_request(message, workspace, workspace_path, workspace_writable);
+    request.binds.insert(request.binds.end(), binds.begin(), binds.end());
+    return request;
+  };
   input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
   input.stdio = stdio;
   input.relay_signals = false;
@@ -296,7 +426,12 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   service::TaskResult result;
   std::thread runner([&] {
     try {
-      result = service::run_task(input, context_.run_settings, *context_.launcher);
+      auto settings = context_.run_settings;
+      settings.dry_run = message.dry_run;
+      // The grant the client read as the caller; the daemon opens no file.
+      settings.grant_file = message.grant ? message.grant_name : "";
+      settings.grant_document = message.grant;
+      result = service::run_task(input, settings, *context_.launcher);
     } catch (const std::exception& error) {
       result.runner_error = true;
       result.context.exit_status = exit_code::runner_failed;
@@ -317,6 +452,20 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   std::lock_guard lock(mutex_);
   sandbox_init_.reset();
   if (!connected_) return;
+  if (result.dry_run) {
+    // The plan's text, as `tierbox run --dry-run` prints it, on the
+    // caller's stdout (its own fd, passed with the request).
+    const auto report = service::dry_run_report(*result.dry_run);
+    try {
+      block_sigpipe_on_this_thread();
+      write_all(stdio[1], report.text, "the caller's stdout");
+    } catch (const Error& error) {
+      (void)send_frame(socket_.get(), exit_message(exit_code::runner_failed, error.what(), true, nlohmann::json(), {}));
+      return;
+    }
+    (void)send_frame(socket_.get(), dry_run_exit_message(report.exit_status));
+    return;
+  }
   const auto result_json = launch::make_result(result.context, result.outcome);
   (void)send_frame(socket_.get(), exit_message(result.exit_status(), result.context.error, result.runner_error, result_json,
                                                          result.warnings));

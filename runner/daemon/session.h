@@ -48,6 +48,8 @@ class Session {
  private:
   void serve_connection();
   void run(const RunMessage& message, std::vector<UniqueFd> fds);
+  // changes, apply, rollback, discard of a staged run, as the kernel's caller.
+  void staged(const StagedMessage& message, std::vector<UniqueFd> fds);
   policy::TaskRequest make_request(const RunMessage& message, const std::optional<policy::FileIdentity>& workspace,
                                    const std::string& workspace_path, bool workspace_writable) const;
   void watch_client(int done_fd);

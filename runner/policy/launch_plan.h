@@ -30,6 +30,10 @@ struct PreparedMount {
   bool allow_devices = false;  // device nodes (/dev/null...): no MOUNT_ATTR_NODEV, but NOEXEC
   bool optional = false;     // a missing source skips the mount
   bool idmap_owner = false;  // map the source's owner to the task (workspace)
+  // A caller's --bind through the daemon: the source its client opened
+  // (0: not checked). The tree opened must be that one.
+  dev_t device = 0;
+  ino_t inode = 0;
 };
 
 // One step of building the new root, relative to it (targets have no leading

@@ -37,6 +37,11 @@ std::string why_not_preparable(const LaunchPlan& plan) {
   if (plan.secrets) return "the tier names secrets";
   // A passed fd keeps its number; a prepared sandbox was made without it.
   if (!plan.pass_fds.empty()) return "--pass-fd";
+  // A caller's --bind through the daemon: its tree must be the inode that
+  // caller's client opened, checked when the request arrives; a sandbox
+  // prepared earlier (for whoever set the pattern) was not.
+  for (const auto& mount : plan.prepared_mounts)
+    if (mount.inode != 0) return "a --bind whose source the caller's client opened";
   // A staged workspace is preparable: its layer and overlay replace the
   // workspace's tree, one of the run's own, when the run comes (step 7b).
   return "";

@@ -131,6 +131,8 @@ void plan_profile_mounts(const Profile& profile, const std::optional<WorkspacePl
       case MountType::bind: {
         PreparedMount prepared{PreparedMount::Kind::host_path, spec.source, !spec.writable};
         prepared.optional = spec.optional;
+        prepared.device = spec.opened_device;
+        prepared.inode = spec.opened_inode;
         builder.add({Kind::attach_prepared, target, "", 0, 0, builder.prepare(prepared)});
         builder.note_bind(planned.target);
         break;

@@ -48,6 +48,10 @@ struct ExtraBind {
   std::string source;
   std::string target;
   bool writable = false;
+  // Through the daemon: the source the caller's client opened (the path is
+  // read back from its fd); the tree mounted must be that very file or
+  // directory (stages/prepared_mounts.cpp), not what the path leads to later.
+  std::optional<FileIdentity> opened;
 };
 
 // The OCI runtime mode (runner/oci): a container bundle's root directory

@@ -62,6 +62,10 @@ void widen_binds(const TaskRequest& request, WidenedProfile& out, const Profile&
     mount.target = bind.target;
     mount.writable = bind.writable;
     mount.origin = flag;
+    if (bind.opened) {
+      mount.opened_device = bind.opened->device;
+      mount.opened_inode = bind.opened->inode;
+    }
     out.profile.mounts.push_back(mount);
     out.items.push_back({bind.writable ? "bind_rw" : "bind", flag});
   }

@@ -62,7 +62,7 @@ struct Governed {
 // the decision. A denial is written at once and thrown (126) with the line
 // naming the rule; an allowed launch's records wait for the start record.
 void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& matrix,
-                        const policy::RunnerConfig& config, const std::string& grant_file, const TaskInput& input,
+                        const policy::RunnerConfig& config, const RunSettings& settings, const TaskInput& input,
                         audit::LaunchAudit& trail) {
   const auto& plan = governed.plan;
   policy::MatrixDecision matrix_decision;
@@ -74,7 +74,9 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   }
   trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
   approval::GateRequest gate{&plan, governed.digest, &matrix_decision, trail.context().user, &config, std::nullopt};
-  if (!grant_file.empty()) gate.grant_file = grant_file;
+  if (!settings.grant_file.empty() || settings.grant_document)
+    gate.grant_file = settings.grant_file.empty() ? std::string("(sent by the client)") : settings.grant_file;
+  gate.grant_document = settings.grant_document;
   gate.cancel_fd = input.cancel_fd;
   gate.notice_fd = input.stdio[2];
   gate.terminal = !input.requester;
@@ -138,7 +140,7 @@ class TaskRun {
     if (!settings_.state_dir.empty()) config.state_dir = settings_.state_dir;
     if (!input_.tier.empty() && !input_.profile_file.empty())
       throw Error("--tier and --profile exclude each other (fix: pass one)", exit_code::runner_failed);
-    if (settings_.dry_run && !settings_.grant_file.empty())
+    if (settings_.dry_run && (!settings_.grant_file.empty() || settings_.grant_document))
       throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
     // The one place the default tier is picked.
     const std::string tier = input_.tier.empty() ? config.default_tier : input_.tier;
@@ -193,7 +195,7 @@ class TaskRun {
     wall_time_ = plan.wall_time;
 
     trail_.emplace(log, run_context);
-    pass_approval_gate(*governed, *matrix, config, settings_.grant_file, input_, *trail_);
+    pass_approval_gate(*governed, *matrix, config, settings_, input_, *trail_);
 
     launch::LaunchHooks hooks;
     // What `tierbox gc` needs to close the trail of a run whose runner died.

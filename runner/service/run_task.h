@@ -73,6 +73,9 @@ struct RunSettings {
   std::vector<std::filesystem::path> config_dirs;
   std::string audit_log;   // as asked (--audit-log); "" = TIERBOX_AUDIT_LOG, tierbox.json, the default
   std::string grant_file;  // a signed grant instead of asking a person; "" = none
+  // The daemon's: the grant's document, read by its client as the caller
+  // (grant_file then only names it); nullopt = read grant_file.
+  std::optional<nlohmann::json> grant_document;
   bool dry_run = false;    // plan and matrix only: nothing is launched, filed or recorded
   // The daemon's --state-dir: run registry, slots and control sockets there
   // instead of tierbox.json's state_dir. "" = as configured.

@@ -213,11 +213,6 @@ void restore_entry(int root, const json& entry, const StagedPaths& paths, const 
   }
 }
 
-UniqueFd open_workspace(const StagedRun& run) {
-  UniqueFd root(::open(run.workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root) throw_sys_error("open(" + quote(run.workspace) + ", O_DIRECTORY|O_NOFOLLOW) (the run's workspace)");
-  return root;
-}
 
 // Entries whose real state is what the apply made of them, newest first:
 // those an undo restores.
@@ -234,6 +229,18 @@ std::vector<std::size_t> landed_entries(int root, const Journal& journal, const 
 }
 
 }  // namespace
+
+UniqueFd open_workspace(const StagedRun& run) {
+  auto root = open_workspace_root(run.workspace);
+  // Still the owner's directory: a directory of another owner renamed into
+  // the path (by whoever may write its parent) is not the workspace.
+  struct stat st {};
+  if (::fstat(root.get(), &st) != 0) throw_sys_error("fstat(" + quote(run.workspace) + ")");
+  if (st.st_uid != run.workspace_uid)
+    throw Refusal("the workspace " + quote(run.workspace) + " is no longer the directory the run used: its owner is uid " +
+                  std::to_string(st.st_uid) + ", the run's was uid " + std::to_string(run.workspace_uid) + " (fix: restore it)");
+  return root;
+}
 
 mode_t landed_mode(const EntryState& state) {
   if (state.type == EntryType::directory) return state.mode & 01777;

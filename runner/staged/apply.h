@@ -70,4 +70,9 @@ std::vector<std::string> rollback_apply(const StagedPaths& paths, StagedRun& run
 // "undone"; returns what it did, "" when there was nothing to recover.
 std::string recover_interrupted_apply(const StagedPaths& paths, StagedRun& run);
 
+// The run's real workspace, opened without following a symlink on its path
+// and still owned by the owner recorded at launch; throws Refusal otherwise.
+// Everything an apply, a rollback or `changes` does to it goes through this.
+UniqueFd open_workspace(const StagedRun& run);
+
 }  // namespace tierbox::staged

@@ -81,8 +81,7 @@ class Collector {
   std::vector<Change> run() {
     UniqueFd upper(::open(upper_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!upper) throw_sys_error("open(" + quote(upper_) + ", O_DIRECTORY)");
-    UniqueFd lower(::open(workspace_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-    if (!lower) throw_sys_error("open(" + quote(workspace_) + ", O_DIRECTORY|O_NOFOLLOW)");
+    auto lower = open_workspace_root(workspace_);
     walk(upper.get(), lower.get(), "", is_opaque(upper.get()));
     std::sort(changes_.begin(), changes_.end(), [](const Change& a, const Change& b) { return a.path < b.path; });
     return std::move(changes_);
@@ -396,7 +395,19 @@ std::string unified_diff(const Change& change, const std::string& upper, const s
     if (!fd) throw_sys_error("openat2(" + quote(root + "/" + change.path) + ", RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)");
     return fd;
   };
-  auto before = open_side(workspace, change.before.type == EntryType::file);
+  // The workspace side from its root opened without symlinks (the upper
+  // layer is under root's state directory).
+  const auto beneath_workspace = [&](bool present) -> UniqueFd {
+    if (!present) return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    auto dir = open_workspace_root(workspace);
+    struct open_how how {};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), change.path.c_str(), &how, sizeof how)));
+    if (!fd) throw_sys_error("openat2(" + quote(workspace + "/" + change.path) + ", RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)");
+    return fd;
+  };
+  auto before = beneath_workspace(change.before.type == EntryType::file);
   auto after = open_side(upper, change.after.type == EntryType::file);
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw_sys_error("pipe2(O_CLOEXEC)");
@@ -427,6 +438,22 @@ std::string unified_diff(const Change& change, const std::string& upper, const s
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return text;
+}
+
+UniqueFd open_workspace_root(const std::string& workspace) {
+  struct open_how how {};
+  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd root(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, workspace.c_str(), &how, sizeof how)));
+  if (!root) {
+    const int error = errno;
+    if (error == ELOOP)
+      throw Refusal("the workspace " + quote(workspace) +
+                    " is no longer the directory the run used: its path now leads through a symlink (fix: restore it)");
+    errno = error;
+    throw_sys_error("openat2(" + quote(workspace) + ", O_DIRECTORY, RESOLVE_NO_SYMLINKS) (the run's workspace)");
+  }
+  return root;
 }
 
 }  // namespace tierbox::staged

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace tierbox::staged {
 
 enum class EntryType { none, file, directory, symlink, other };
@@ -84,5 +86,12 @@ std::string change_line(const Change& change);
 
 // A unified diff of a text change (reads both files again); "" for others.
 std::string unified_diff(const Change& change, const std::string& upper, const std::string& workspace);
+
+// The real workspace's directory, opened by the path the run recorded
+// (canonical: no symlink in it) without following any symlink on the way
+// (openat2 RESOLVE_NO_SYMLINKS). Whoever controls a directory on that path
+// (the requester, through the daemon) could otherwise swap in a symlink
+// after the run and have root read or write where it points.
+UniqueFd open_workspace_root(const std::string& workspace);
 
 }  // namespace tierbox::staged

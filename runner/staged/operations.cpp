@@ -60,12 +60,16 @@ std::filesystem::path log_file(const OperationSettings& settings, const policy::
 // One audit record per staged action, written before the caller is told it
 // happened (fail closed: an action that cannot be recorded is reported as
 // failed, its journal kept).
+audit::Identity caller_identity(const OperationSettings& settings) {
+  return settings.caller ? *settings.caller : audit::current_identity();
+}
+
 void audit_action(const OperationSettings& settings, const policy::RunnerConfig& config, const std::string& event,
                   const StagedRun& run, json details) {
   json record = {{"event", event},
                  {"run_id", run.run_id},
                  {"tier", run.tier},
-                 {"user", audit::to_json(audit::current_identity())},
+                 {"user", audit::to_json(caller_identity(settings))},
                  {"workspace", run.workspace}};
   record.update(details);
   audit::AuditLog(log_file(settings, config), config.audit_syslog).append(std::move(record));
@@ -86,10 +90,10 @@ policy::ApplyFacts facts_of(const StagedRun& run, const ChangeSet& set) {
 // A grant for this apply: signed over the run's tier, the command
 // `tierbox apply RUN [PATH...]`, the workspace and the change set's digest
 // as the plan digest. Returns who signed; throws Refusal when it does not fit.
-std::vector<std::string> check_apply_grant(const std::string& file, const OpenedRun& opened, const StagedRun& run,
-                                           const ChangeSet& set, const std::vector<std::string>& paths,
+std::vector<std::string> check_apply_grant(const std::string& file, const std::optional<json>& sent, const OpenedRun& opened,
+                                           const StagedRun& run, const ChangeSet& set, const std::vector<std::string>& paths,
                                            const policy::MatrixDecision& decision) {
-  const auto document = approval::read_json_document(file);
+  const auto document = sent ? *sent : approval::read_json_document(file);
   const auto store = approval::load_trust_store(opened.config().governance_dir);
   std::vector<std::string> argv = {"tierbox", "apply", run.run_id};
   argv.insert(argv.end(), paths.begin(), paths.end());
@@ -114,10 +118,11 @@ std::vector<std::string> check_apply_grant(const std::string& file, const Opened
 // vote counts only from an eligible approver (never the caller) for this
 // exact digest. Returns who approved; throws Refusal on a denial, the
 // rule's timeout or a cancel (SIGINT/SIGTERM).
-std::vector<std::string> wait_for_apply_approvers(const OpenedRun& opened, const StagedRun& run, const ChangeSet& set,
+std::vector<std::string> wait_for_apply_approvers(const OpenedRun& opened, const OperationSettings& settings,
+                                                  const ApplyRequest& request, const StagedRun& run, const ChangeSet& set,
                                                   const policy::MatrixDecision& decision) {
   const int needed = policy::approvers_needed(decision.require);
-  const auto requester = audit::current_identity();
+  const auto requester = caller_identity(settings);
   const auto id = new_run_id();
   std::vector<std::string> summary = {"apply of staged run " + run.run_id + " (tier " + run.tier + ") to " + run.workspace,
                                       "change set " + set.digest + ": " + std::to_string(set.changes.size()) + " entries"};
@@ -142,27 +147,35 @@ std::vector<std::string> wait_for_apply_approvers(const OpenedRun& opened, const
                 {"expires_at", rfc3339_utc(expires)}};
   };
   approval::PendingRequest pending(opened.config().approvals_dir, id, document());
-  std::fprintf(stderr,
+  std::fprintf(request.notices,
                "tierbox: waiting for approval of request %s: %s; an approver reviews `tierbox changes %s` and runs "
                "`tierbox approve %s` (or `tierbox deny %s --reason ...`); refused after %s\n",
                id.c_str(), decision.describe().c_str(), run.run_id.c_str(), id.c_str(), id.c_str(),
                format_duration(decision.timeout).c_str());
+  std::fflush(request.notices);
   sigset_t signals;
   sigemptyset(&signals);
   for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, signal);
   sigset_t old_mask;
-  ::sigprocmask(SIG_BLOCK, &signals, &old_mask);
-  UniqueFd cancel(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  sigemptyset(&old_mask);
+  // The daemon cancels through its client's socket; its own signals are its own.
+  const bool own_signals = request.cancel_fd < 0;
+  if (own_signals) ::sigprocmask(SIG_BLOCK, &signals, &old_mask);
+  UniqueFd own_cancel(own_signals ? ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK) : -1);
+  const int cancel_fd = own_signals ? own_cancel.get() : request.cancel_fd;
   struct RestoreMask {
+    bool restore;
     sigset_t mask;
-    ~RestoreMask() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
-  } restore{old_mask};
+    ~RestoreMask() {
+      if (restore) ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+    }
+  } restore{own_signals, old_mask};
   const auto deadline = std::chrono::steady_clock::now() + decision.timeout;
   std::vector<std::string> names;
   std::vector<uid_t> uids;
   while (static_cast<int>(names.size()) < needed) {
     bool cancelled = false;
-    auto vote = pending.next_vote(deadline, cancel.get(), cancelled);
+    auto vote = pending.next_vote(deadline, cancel_fd, cancelled);
     if (cancelled) throw Refusal("the apply was cancelled while waiting for approval");
     if (!vote) throw Refusal("no approval within " + format_duration(decision.timeout) + " (timeout); " + decision.describe());
     std::string why = approval::why_not_eligible(vote->by, requester, decision.approvers, group_members(decision.approvers));
@@ -193,7 +206,8 @@ std::vector<std::string> wait_for_apply_approvers(const OpenedRun& opened, const
 OpenedRun::OpenedRun(const OperationSettings& settings, const std::string& run_id, StagedAction action)
     : config_(policy::load_runner_config(settings.config_dirs)),
       approvers_(approvers_group(settings.config_dirs)),
-      paths_(staged_paths(config_.state_dir, run_id, config_.governance_dir)) {
+      paths_(staged_paths(settings.state_dir.empty() ? config_.state_dir : settings.state_dir, run_id,
+                          config_.governance_dir)) {
   lock_ = lock_run_dir(paths_, true);
   run_ = read_staged_run(paths_);
   const bool is_approver = !approvers_.empty() && is_group_member(settings.caller_uid, approvers_);
@@ -202,6 +216,7 @@ OpenedRun::OpenedRun(const OperationSettings& settings, const std::string& run_i
 }
 
 ChangeSet staged_changes(OpenedRun& opened, const std::vector<std::string>& paths) {
+  (void)open_workspace(opened.run());  // still the run's directory (the collector opens it without symlinks too)
   return collect_changes(opened.paths().upper().string(), opened.run().workspace, paths);
 }
 
@@ -232,13 +247,13 @@ ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, 
     if (!request.yes) refuse(decision.describe() + "; change set " + outcome.set.digest + " (fix: review it, then add --yes)");
     outcome.decision = "confirmed (--yes) by uid " + std::to_string(settings.caller_uid);
   } else if (decision.require >= policy::Requirement::approver) {
-    if (request.grant_file.empty()) {
+    if (request.grant_file.empty() && !request.grant_document) {
       std::string command = "tierbox grant --key KEY --tier " + run.tier + " --workspace " + run.workspace +
                             " --plan-digest " + outcome.set.digest + " -- tierbox apply " + run.run_id;
       for (const auto& path : request.paths) command += " " + path;
       try {
         std::string by;
-        for (const auto& name : wait_for_apply_approvers(opened, run, outcome.set, decision))
+        for (const auto& name : wait_for_apply_approvers(opened, settings, request, run, outcome.set, decision))
           by += (by.empty() ? "" : ", ") + name;
         outcome.decision = "approved by " + by;
       } catch (const Refusal& refusal) {
@@ -248,7 +263,7 @@ ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, 
       }
     } else {
       try {
-        const auto signers = check_apply_grant(request.grant_file, opened, run, outcome.set, request.paths, decision);
+        const auto signers = check_apply_grant(request.grant_file, request.grant_document, opened, run, outcome.set, request.paths, decision);
         std::string by;
         for (const auto& signer : signers) by += (by.empty() ? "" : ", ") + signer;
         outcome.decision = "grant " + request.grant_file + " signed by " + by;

@@ -7,12 +7,14 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "common/unique_fd.h"
 #include "policy/runner_config.h"
 #include "staged/access.h"
@@ -26,6 +28,11 @@ struct OperationSettings {
   std::vector<std::filesystem::path> config_dirs;
   std::string audit_log;  // --audit-log, "" for the configured one
   uid_t caller_uid = 0;   // the kernel's (getuid(), or the launch service's SO_PEERCRED)
+  // The daemon's: who asks (its SO_PEERCRED, named), for the audit records
+  // and the approval's requester; nullopt = this process (audit::current_identity()).
+  std::optional<audit::Identity> caller;
+  // The daemon's --state-dir, where its runs' layers are; "" = tierbox.json's.
+  std::filesystem::path state_dir;
 };
 
 // A staged run opened for one action: its record, paths and lock.
@@ -50,8 +57,15 @@ ChangeSet staged_changes(OpenedRun& opened, const std::vector<std::string>& path
 struct ApplyRequest {
   std::vector<std::string> paths;  // only these (and below); empty: all
   std::string grant_file;          // a grant bound to the change set's digest
+  // The grant's document, read by the daemon's client with the caller's
+  // rights (grant_file then only names it); nullopt = read grant_file here.
+  std::optional<nlohmann::json> grant_document;
   bool yes = false;                // the caller confirms (rules requiring "confirm")
   std::function<void(std::size_t)> before_entry;  // tests: crash simulation
+  // While waiting for approvers: readable = the caller gave up (the
+  // daemon's client socket); -1 = SIGINT, SIGTERM or SIGHUP to this process.
+  int cancel_fd = -1;
+  std::FILE* notices = stderr;  // the "waiting for approval" line
 };
 
 struct ApplyOutcome {

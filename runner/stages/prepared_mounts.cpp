@@ -107,6 +107,16 @@ PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_ui
     // made read-only); the child remounts the top one after attaching it.
     unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (have_mount_setattr ? AT_RECURSIVE : 0U);
     auto tree = open_tree_or_throw(mount.source, flags, mount.optional);
+    // A caller's bind through the daemon: the path was read back from the
+    // fd its client opened with the caller's rights; a path swapped since
+    // (a symlink planted by the caller) would mount what root can reach.
+    if (tree && mount.inode != 0) {
+      struct stat opened {};
+      if (::fstat(tree.get(), &opened) != 0) throw_sys_error("fstat(tree of " + quote(mount.source) + ")");
+      if (opened.st_dev != mount.device || opened.st_ino != mount.inode)
+        throw Error("--bind " + quote(mount.source) + " changed while the launch was being prepared (fix: run again)",
+                    exit_code::refused);
+    }
     if (tree && have_mount_setattr)
       set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount), AT_RECURSIVE, -1);
     prepared.trees.push_back(std::move(tree));

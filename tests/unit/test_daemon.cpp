@@ -23,6 +23,7 @@ ErrorCode error_of(const std::string& body) {
     const auto message = daemon::parse_message(body);
     if (daemon::message_type(message) == "run") (void)daemon::parse_run(message);
     if (daemon::message_type(message) == "signal") (void)daemon::parse_signal(message);
+    if (daemon::message_type(message) == "staged") (void)daemon::parse_staged(message);
   } catch (const daemon::ProtocolError& error) {
     return error.code();
   }
@@ -53,6 +54,94 @@ BOOST_AUTO_TEST_CASE(a_run_message_is_parsed_and_the_requester_never_comes_from_
   BOOST_TEST(run.allow_net.size() == 1U);
   // RunMessage has no field a requester could be read into: the identity
   // is the kernel's (daemon/peer.h); integration.daemon proves the record.
+}
+
+BOOST_AUTO_TEST_CASE(a_staged_message_round_trips_and_carries_no_identity) {
+  daemon::StagedMessage sent;
+  sent.action = "apply";
+  sent.run_id = "0123456789abcdef";
+  sent.paths = {"src/a.c", "docs"};
+  sent.yes = true;
+  sent.grant_name = "grant.json";
+  sent.grant = json{{"grant", {{"tier", "workspace-staged"}}}};
+  sent.fds = {daemon::FdRole::stdout_fd, daemon::FdRole::stderr_fd};
+  auto wire = daemon::staged_request(sent);
+  wire["uid"] = 0;  // a forged requester: there is no field to read it into
+  const auto got = daemon::parse_staged(daemon::parse_message(wire.dump()));
+  BOOST_TEST(got.action == "apply");
+  BOOST_TEST(got.run_id == sent.run_id);
+  BOOST_TEST(got.paths == sent.paths, boost::test_tools::per_element());
+  BOOST_TEST(got.yes);
+  BOOST_TEST(!got.json);
+  BOOST_TEST(got.grant_name == "grant.json");
+  BOOST_TEST(got.grant->dump() == sent.grant->dump());
+  BOOST_TEST(got.fds.size() == 2U);
+}
+
+BOOST_AUTO_TEST_CASE(binds_travel_as_fds_one_per_entry) {
+  const auto run = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "run"}, {"argv", {"/bin/true"}}};
+    if (fields.is_object()) message.update(fields);
+    return message.dump();
+  };
+  const auto parsed = daemon::parse_run(daemon::parse_message(
+      run({{"fds", {"stdin", "bind", "bind"}},
+           {"binds", {{{"source", "/a"}, {"target", "/data"}}, {{"source", "b"}, {"target", "/rw"}, {"writable", true}}}}})));
+  BOOST_TEST(parsed.binds.size() == 2U);
+  BOOST_TEST(parsed.binds[1].target == "/rw");
+  BOOST_TEST(parsed.binds[1].writable);
+  BOOST_TEST(!parsed.binds[0].writable);
+  BOOST_TEST((parsed.fds[2] == daemon::FdRole::bind));
+  BOOST_TEST(!parsed.dry_run);
+  BOOST_TEST(daemon::parse_run(daemon::parse_message(run({{"dry_run", true}}))).dry_run);
+  BOOST_TEST((error_of(run({{"dry_run", "yes"}})) == ErrorCode::malformed));
+  // A grant is the document (the client read the file), never a path.
+  const auto granted = daemon::parse_run(daemon::parse_message(run({{"grant", {{"grant", json::object()}}}, {"grant_name", "g.json"}})));
+  BOOST_TEST(granted.grant.has_value());
+  BOOST_TEST(granted.grant_name == "g.json");
+  BOOST_TEST((error_of(run({{"grant", "/root/grant.json"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"grant", json::object()}, {"dry_run", true}})) == ErrorCode::malformed));
+  // A bind without its fd, an fd without its bind, a relative target.
+  BOOST_TEST((error_of(run({{"binds", {{{"source", "/a"}, {"target", "/data"}}}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}, {"binds", {{{"source", "/a"}, {"target", "data"}}}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}, {"binds", {{{"source", "/a"}}}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"bind"}}, {"binds", "/a:/data"}})) == ErrorCode::malformed));
+  // At most kMaxBinds.
+  json many = json::array();
+  json roles = json::array();
+  for (std::size_t i = 0; i <= daemon::kMaxBinds; ++i) {
+    many.push_back({{"source", "/a"}, {"target", "/d" + std::to_string(i)}});
+    roles.push_back("bind");
+  }
+  BOOST_TEST((error_of(run({{"fds", roles}, {"binds", many}})) == ErrorCode::malformed));
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_staged_message_is_malformed) {
+  const auto staged = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "staged"}, {"action", "changes"}, {"run_id", "ab12"}};
+    if (fields.is_object()) message.update(fields);
+    return message.dump();
+  };
+  // Control: the minimal message parses.
+  BOOST_CHECK_NO_THROW(daemon::parse_staged(daemon::parse_message(staged({}))));
+  BOOST_TEST((error_of(staged({{"action", "gc"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"action", nullptr}})) == ErrorCode::malformed));
+  // A run id that could name a path outside the state directory.
+  BOOST_TEST((error_of(staged({{"run_id", "../etc"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"run_id", "a/b"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"run_id", ""}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"run_id", std::string(129, 'a')}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"paths", "src"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"paths", {std::string("a\0b", 3)}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"json", "yes"}})) == ErrorCode::malformed));
+  // Only stdout and stderr travel with it, each once.
+  BOOST_TEST((error_of(staged({{"fds", {"stdin"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"fds", {"workspace"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"fds", {"stdout", "stdout"}}})) == ErrorCode::malformed));
+  // A grant is an object, and only for an apply.
+  BOOST_TEST((error_of(staged({{"action", "apply"}, {"grant", "grant.json"}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(staged({{"grant", json::object()}})) == ErrorCode::malformed));
 }
 
 BOOST_AUTO_TEST_CASE(every_bad_message_has_its_error_code) {

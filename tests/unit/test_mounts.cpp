@@ -272,4 +272,30 @@ BOOST_AUTO_TEST_CASE(a_workspace_swapped_after_the_check_is_refused) {
   }
 }
 
+// The same for a caller's --bind through the daemon: the source its client
+// opened (device and inode) is the one mounted, or nothing is.
+BOOST_AUTO_TEST_CASE(a_bind_source_swapped_after_the_client_opened_it_is_refused) {
+  tierbox::testing::TempDir opened, other;
+  struct stat st {};
+  BOOST_REQUIRE(::stat(opened.path().c_str(), &st) == 0);
+  LaunchPlan plan;
+  PreparedMount bind{PreparedMount::Kind::host_path, opened.str(), true};
+  bind.device = st.st_dev;
+  bind.inode = st.st_ino;
+  plan.prepared_mounts.push_back(bind);
+  BOOST_CHECK_NO_THROW(stages::prepare_mounts(plan, 0x70000001, 0x70000001, false));
+  plan.prepared_mounts[0].source = other.str();
+  try {
+    stages::prepare_mounts(plan, 0x70000001, 0x70000001, false);
+    BOOST_ERROR("a different bind source was opened");
+  } catch (const Error& error) {
+    BOOST_TEST(std::string(error.what()).find("--bind " + tierbox::quote(other.str()) + " changed") != std::string::npos,
+               error.what());
+    BOOST_TEST(error.exit_status() == 126);
+  }
+  // A tier's own bind (no identity) is not checked.
+  plan.prepared_mounts[0].inode = 0;
+  BOOST_CHECK_NO_THROW(stages::prepare_mounts(plan, 0x70000001, 0x70000001, false));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

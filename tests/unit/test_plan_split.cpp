@@ -149,6 +149,14 @@ BOOST_AUTO_TEST_CASE(plans_a_prepared_sandbox_cannot_serve_are_named) {
   auto egress = plan;
   egress.egress = EgressPlan{};
   BOOST_TEST(why_not_preparable(egress) == "network mode allowlist");
+  // A caller's --bind through the daemon (the inode its client opened).
+  auto bound = plan;
+  PreparedMount bind{PreparedMount::Kind::host_path, "/srv/data", true};
+  bound.prepared_mounts.push_back(bind);
+  BOOST_TEST(why_not_preparable(bound) == "");  // a tier's own bind: preparable
+  bound.prepared_mounts.back().device = 1;
+  bound.prepared_mounts.back().inode = 42;
+  BOOST_TEST(why_not_preparable(bound) == "a --bind whose source the caller's client opened");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

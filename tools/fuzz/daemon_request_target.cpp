@@ -13,6 +13,7 @@ void parse_body(std::string_view body) {
     const auto type = daemon::message_type(message);
     if (type == "run") (void)daemon::parse_run(message);
     if (type == "signal") (void)daemon::parse_signal(message);
+    if (type == "staged") (void)daemon::parse_staged(message);
   } catch (const daemon::ProtocolError&) {
   }
 }

@@ -4,6 +4,8 @@
 // symlink, and a workspace that fits among the mounts.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +25,11 @@ struct MountSpec {
   std::uint32_t mode = 0755;     // tmpfs
   std::string link;            // symlink: what the link points to
   std::string origin;          // "file.json:/mounts/3", for messages
+  // Not a profile field (never read from JSON): a caller's --bind through
+  // the daemon, the device and inode of the source its client opened; the
+  // mount checks them (0: not checked).
+  dev_t opened_device = 0;
+  ino_t opened_inode = 0;
 };
 
 // staged (with writable): the task writes a per-run overlay layer instead of
