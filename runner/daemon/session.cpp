@@ -143,6 +143,30 @@ void Session::serve_connection() {
     if (pending) context_.limits->connection_done(peer_.uid);
     pending = false;
   };
+  // The fds a message names came with it, and the run limits let it in (the
+  // pending connection becomes a run); false when refused.
+  const auto admit = [&](std::size_t named_fds, std::size_t received_fds) {
+    if (received_fds != named_fds)
+      throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(named_fds) + " fds, " +
+                                                    std::to_string(received_fds) + " came with the message");
+    if (const auto refusal = context_.limits->admit_run(peer_.uid); !refusal.empty()) {
+      release();
+      refuse(ErrorCode::busy, refusal);
+      return false;
+    }
+    pending = false;
+    return true;
+  };
+  // Serves an admitted message; the run it counted as ends with it, however.
+  const auto serve_admitted = [&](const auto& serve) {
+    try {
+      serve();
+    } catch (...) {
+      context_.limits->run_done(peer_.uid);
+      throw;
+    }
+    context_.limits->run_done(peer_.uid);
+  };
   try {
     set_socket_timeouts(socket_.get(), context_.request_timeout, context_.request_timeout);
     auto frame = receive_frame(socket_.get());
@@ -154,44 +178,16 @@ void Session::serve_connection() {
     const auto type = message_type(frame->message);
     if (type != "run" && type != "staged")
       throw ProtocolError(ErrorCode::out_of_order, "expected a run or staged message first, got " + type);
+    // A staged apply may wait for approvers as long as a run: both count as one.
     if (type == "staged") {
       const auto staged_message = parse_staged(frame->message);
-      if (frame->fds.size() != staged_message.fds.size())
-        throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(staged_message.fds.size()) +
-                                                      " fds, " + std::to_string(frame->fds.size()) + " came with the message");
-      // An apply may wait for approvers as long as a run: it counts as one.
-      if (const auto refusal = context_.limits->admit_run(peer_.uid); !refusal.empty()) {
-        release();
-        refuse(ErrorCode::busy, refusal);
-        return;
-      }
-      pending = false;
-      try {
-        staged(staged_message, std::move(frame->fds));
-      } catch (...) {
-        context_.limits->run_done(peer_.uid);
-        throw;
-      }
-      context_.limits->run_done(peer_.uid);
+      if (!admit(staged_message.fds.size(), frame->fds.size())) return;
+      serve_admitted([&] { staged(staged_message, std::move(frame->fds)); });
       return;
     }
     auto message = parse_run(frame->message);
-    if (frame->fds.size() != message.fds.size())
-      throw ProtocolError(ErrorCode::malformed, "\"fds\" names " + std::to_string(message.fds.size()) + " fds, " +
-                                                    std::to_string(frame->fds.size()) + " came with the message");
-    if (const auto refusal = context_.limits->admit_run(peer_.uid); !refusal.empty()) {
-      release();
-      refuse(ErrorCode::busy, refusal);
-      return;
-    }
-    pending = false;
-    try {
-      run(message, std::move(frame->fds));
-    } catch (...) {
-      context_.limits->run_done(peer_.uid);
-      throw;
-    }
-    context_.limits->run_done(peer_.uid);
+    if (!admit(message.fds.size(), frame->fds.size())) return;
+    serve_admitted([&] { run(message, std::move(frame->fds)); });
   } catch (const ProtocolError& error) {
     release();
     refuse(error.code(), error.what());
