@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
-#include "approval/grant_store.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/json_bytes.h"
@@ -229,12 +228,8 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   message.allow_expired_tier = options.allow_expired_tier;
   message.dry_run = options.dry_run;
   if (!options.grant_file.empty()) {
-    // Read here, with the caller's rights; the daemon gets the document.
     message.grant_name = options.grant_file;
-    message.grant = approval::read_json_document(options.grant_file);
-    if (!message.grant->is_object())
-      throw Error("--grant " + quote(options.grant_file) + ": not a grant (expected a JSON object; fix: pass the file "
-                  "`tierbox grant` wrote)", exit_code::runner_failed);
+    message.grant = daemon::read_grant_as_caller(options.grant_file);
   }
   // Their sources are opened by the client, as the caller, and passed as fds.
   for (const auto* list : {&options.binds, &options.binds_rw})

@@ -10,7 +10,6 @@
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
-#include "approval/grant_store.h"
 #include "daemon/client.h"
 #include "staged/command.h"
 
@@ -53,10 +52,7 @@ int staged_through_daemon(const std::string& action, const StagedOptions& option
   message.yes = options.yes;
   if (!options.grant_file.empty()) {
     message.grant_name = options.grant_file;
-    message.grant = approval::read_json_document(options.grant_file);
-    if (!message.grant->is_object())
-      throw Error("--grant " + quote(options.grant_file) + ": not a grant (expected a JSON object; fix: pass the file "
-                  "`tierbox grant` wrote)", exit_code::runner_failed);
+    message.grant = daemon::read_grant_as_caller(options.grant_file);
   }
   std::fflush(stdout);
   return daemon::staged_through_daemon(daemon::client_socket_path(), std::move(message));

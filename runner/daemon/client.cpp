@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "approval/grant_store.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "daemon/wire.h"
@@ -71,6 +72,14 @@ UniqueFd open_bind_source(const BindMessage& bind) {
 }
 
 }  // namespace
+
+nlohmann::json read_grant_as_caller(const std::string& file) {
+  auto grant = approval::read_json_document(file);
+  if (!grant.is_object())
+    throw Error("--grant " + quote(file) + ": not a grant (expected a JSON object; fix: pass the file "
+                "`tierbox grant` wrote)", exit_code::runner_failed);
+  return grant;
+}
 
 std::filesystem::path client_socket_path() {
   if (const char* path = std::getenv("TIERBOX_SOCKET"); path && *path) return path;

@@ -18,6 +18,11 @@ namespace tierbox::daemon {
 // $TIERBOX_SOCKET, else /run/tierbox/tierbox.sock.
 std::filesystem::path client_socket_path();
 
+// --grant FILE of a caller who is not root: the document, read here with the
+// caller's rights (the daemon opens no caller-named file). Throws Error (125)
+// when it is not a JSON object.
+nlohmann::json read_grant_as_caller(const std::string& file);
+
 struct ClientRequest {
   RunMessage message;                       // fds are filled in here
   std::optional<std::filesystem::path> workspace;
