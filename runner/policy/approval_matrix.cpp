@@ -340,14 +340,16 @@ ApprovalMatrix load_approval_matrix(const std::vector<std::filesystem::path>& di
 
 bool matrix_knows_tier(const ApprovalMatrix& matrix, const std::string& tier) { return tier_matches(matrix.tiers, tier); }
 
-MatrixDecision evaluate_matrix(const ApprovalMatrix& matrix, const LaunchPlan& plan) {
-  if (!matrix_knows_tier(matrix, plan.tier))
-    throw Refusal("tier '" + plan.tier + "' is not in the approval matrix " + matrix.file.string() +
-                  " (tiers): nobody has decided what its launches need (fix: add it to \"tiers\" there)");
+namespace {
+
+// Every rule for which holds(rule, because) is true matches; the strictest
+// requirement decides, and among equals the first in the file.
+template <typename Holds>
+MatrixDecision decide(const ApprovalMatrix& matrix, const Holds& holds_for) {
   MatrixDecision decision;
   for (const auto& rule : matrix.rules) {
     std::vector<std::string> because;
-    if (holds(rule, plan, because)) decision.matched.push_back({&rule, std::move(because)});
+    if (holds_for(rule, because)) decision.matched.push_back({&rule, std::move(because)});
   }
   for (const auto& matched : decision.matched) {
     // Strictly stricter only: among equals the first in the file decides.
@@ -361,23 +363,20 @@ MatrixDecision evaluate_matrix(const ApprovalMatrix& matrix, const LaunchPlan& p
   return decision;
 }
 
+}  // namespace
+
+MatrixDecision evaluate_matrix(const ApprovalMatrix& matrix, const LaunchPlan& plan) {
+  if (!matrix_knows_tier(matrix, plan.tier))
+    throw Refusal("tier '" + plan.tier + "' is not in the approval matrix " + matrix.file.string() +
+                  " (tiers): nobody has decided what its launches need (fix: add it to \"tiers\" there)");
+  return decide(matrix, [&](const auto& rule, auto& because) { return holds(rule, plan, because); });
+}
+
 MatrixDecision evaluate_apply_matrix(const ApprovalMatrix& matrix, const ApplyFacts& facts) {
   if (!matrix_knows_tier(matrix, facts.tier))
     throw Refusal("tier '" + facts.tier + "' is not in the approval matrix " + matrix.file.string() +
                   " (tiers): nobody has decided what its applies need (fix: add it to \"tiers\" there)");
-  MatrixDecision decision;
-  for (const auto& rule : matrix.rules) {
-    std::vector<std::string> because;
-    if (apply_holds(rule, facts, because)) decision.matched.push_back({&rule, std::move(because)});
-  }
-  for (const auto& matched : decision.matched)
-    if (!decision.deciding || matched.rule->require > decision.deciding->rule->require) decision.deciding = &matched;
-  if (decision.deciding) {
-    decision.require = decision.deciding->rule->require;
-    decision.approvers = decision.deciding->rule->approvers;
-    decision.timeout = decision.deciding->rule->timeout;
-  }
-  return decision;
+  return decide(matrix, [&](const auto& rule, auto& because) { return apply_holds(rule, facts, because); });
 }
 
 std::string MatrixDecision::describe() const {
