@@ -23,9 +23,15 @@
 #include <thread>
 #include <vector>
 
+#include "timing.h"
+
 extern char** environ;
 
 namespace {
+
+using tierbox::bench::percentile;
+using tierbox::bench::run_once;
+using tierbox::bench::split;
 
 struct Command {
   std::string name;
@@ -33,41 +39,8 @@ struct Command {
   std::vector<double> samples_ms;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string word; in >> word;) words.push_back(word);
-  return words;
-}
 
-// Runs argv once; returns the wall time in ms, or a negative value on failure.
-double run_once(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  const auto end = std::chrono::steady_clock::now();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
-  return std::chrono::duration<double, std::milli>(end - start).count();
-}
 
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  const double index = p * static_cast<double>(values.size() - 1);
-  const auto low = static_cast<std::size_t>(index);
-  const auto high = std::min(low + 1, values.size() - 1);
-  return values[low] + (values[high] - values[low]) * (index - static_cast<double>(low));
-}
 
 double throughput(const std::vector<std::string>& argv, int parallel, double seconds) {
   std::atomic<long> launches{0};

@@ -30,26 +30,22 @@
 #include "policy/runner_config.h"
 #include "service/pooled_launcher.h"
 #include "service/run_task.h"
+#include "timing.h"
 
 extern char** environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tierbox::bench::percentile;
+using tierbox::bench::run_once;
+using tierbox::bench::split;
 namespace service = tierbox::service;
 namespace policy = tierbox::policy;
 namespace launch = tierbox::launch;
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const double index = p * static_cast<double>(values.size() - 1);
-  const auto low = static_cast<std::size_t>(index);
-  const auto high = std::min(low + 1, values.size() - 1);
-  return values[low] + (values[high] - values[low]) * (index - static_cast<double>(low));
-}
 
 // Times the launcher call inside run_task().
 class TimedLauncher final : public service::Launcher {
@@ -112,32 +108,7 @@ struct InProcess {
   }
 };
 
-// A process from start to exit, its output to /dev/null; negative on failure.
-double spawn_once(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  const auto start = Clock::now();
-  pid_t pid;
-  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  const auto end = Clock::now();
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms_between(start, end) : -1;
-}
 
-std::vector<std::string> split(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string word; in >> word;) words.push_back(word);
-  return words;
-}
 
 void print(const Series& series, double reference, bool breakdown) {
   const double median = percentile(series.total, 0.5);
@@ -186,7 +157,7 @@ int main(int argc, char** argv) {
   Series ignored{"warm-up"};
   for (int i = 0; i < 10; ++i) {
     if (!setup.run(pool, ignored) || !setup.run(cold, ignored)) return 1;
-    for (const auto& [name, command] : commands) spawn_once(command);
+    for (const auto& [name, command] : commands) run_once(command);
   }
   for (int i = 0; i < runs; ++i) {
     pool.wait_until_full(std::chrono::seconds(10));
@@ -195,7 +166,7 @@ int main(int argc, char** argv) {
     if (!setup.run(cold, cold_series)) return 1;
     for (std::size_t c = 0; c < commands.size(); ++c) {
       pool.wait_until_full(std::chrono::seconds(10));
-      const double ms = spawn_once(commands[c].second);
+      const double ms = run_once(commands[c].second);
       if (ms < 0) {
         std::fprintf(stderr, "pool_bench: %s failed\n", commands[c].first.c_str());
         return 1;
