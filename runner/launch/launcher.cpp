@@ -92,6 +92,21 @@ Pipe make_status_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+// Through the daemon the task's passed fds are placed at their numbers in the
+// child at sync #1b (child.cpp): none of the fds the child keeps from clone3
+// may sit at one of those numbers, which in the daemon's table name anything
+// (another session's socket). Moves fd above the highest of them. On the
+// direct path those numbers are the caller's own open fds: nothing collides.
+void keep_clear_of_passed_fds(UniqueFd& fd, const std::vector<int>& pass_fds) {
+  if (!fd || !std::binary_search(pass_fds.begin(), pass_fds.end(), fd.get())) return;
+  const int floor = pass_fds.back() + 1;
+  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor));
+  if (!moved)
+    throw_sys_error("fcntl(" + std::to_string(fd.get()) + ", F_DUPFD_CLOEXEC, " + std::to_string(floor) +
+                    "): moving a fd of the launch off a number the task's --pass-fd takes");
+  fd = std::move(moved);
+}
+
 // Kills and reaps the sandbox unless released: no error path leaves one behind.
 class SandboxGuard {
  public:
@@ -308,6 +323,7 @@ struct PreparedSandbox::State {
   pid_t pid = 0;
   std::optional<SandboxGuard> guard;  // after pidfd: kills the child before it is closed
   bool ids_sent = false;  // sync #1 reached the child
+  bool pass_fds_sent = false;  // the plan's pass_fds come with sync #1b (LaunchHooks::pass_fd_sources)
 };
 
 PreparedSandbox::PreparedSandbox(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -321,7 +337,8 @@ bool PreparedSandbox::waiting() const {
 }
 
 std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPlan& plan,
-                                                          const policy::RunnerConfig& config, const std::string& id) {
+                                                          const policy::RunnerConfig& config, const std::string& id,
+                                                          bool pass_fds_sent) {
   auto state = std::make_unique<State>(id, config.state_dir);
   auto& sandbox = *state;
 
@@ -391,15 +408,26 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   for (const auto& item : plan.seccomp.allow_dangerous) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
   sandbox.channel = make_sync_channel();
   sandbox.status = make_status_pipe();
+  sandbox.pass_fds_sent = pass_fds_sent && !plan.pass_fds.empty();
+  if (sandbox.pass_fds_sent) {
+    keep_clear_of_passed_fds(sandbox.channel.child_end, plan.pass_fds);
+    keep_clear_of_passed_fds(sandbox.status.write_end, plan.pass_fds);
+    for (auto& tree : prepared.trees) keep_clear_of_passed_fds(tree, plan.pass_fds);
+  }
   ChildContext context;
   context.plan = &plan;
   context.sync_fd = sandbox.channel.child_end.get();
   context.status_fd = sandbox.status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
+  context.pass_fds_sent = sandbox.pass_fds_sent;
   context.keep_fds = {context.sync_fd, context.status_fd};
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
-  context.own_fds = context.keep_fds;
+  // The passed fds are the child's from clone3 on the direct path; sent
+  // ones (the daemon) arrive with sync #1b, and the numbers they take are
+  // the daemon's unrelated fds until then: not kept.
+  context.own_fds = {context.sync_fd, context.status_fd};
+  if (!sandbox.pass_fds_sent) context.own_fds.insert(context.own_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   for (int tree : context.prepared_fds)
     if (tree >= 0) context.own_fds.push_back(tree);
   std::sort(context.own_fds.begin(), context.own_fds.end());
@@ -467,12 +495,15 @@ struct KillFirst {
   ~KillFirst() { guard.reset(); }
 };
 
-// Sync #1b: the task's fds 0-2, then the run's own trees in the order of
-// their mount ops (policy::run_trees), at most kMaxSyncFds per message; each
-// message says how many fds come in all and which trees are missing
-// (optional and absent). False when the child is gone.
-bool send_run_inputs(int fd, const std::array<int, 3>& stdio, const std::vector<int>& trees, std::uint64_t missing) {
+// Sync #1b: the task's fds 0-2, the fds it gets at the plan's pass_fds
+// numbers when they are sent (the daemon's), then the run's own trees in the
+// order of their mount ops (policy::run_trees), at most kMaxSyncFds per
+// message; each message says how many fds come in all and which trees are
+// missing (optional and absent). False when the child is gone.
+bool send_run_inputs(int fd, const std::array<int, 3>& stdio, const std::vector<int>& passed,
+                     const std::vector<int>& trees, std::uint64_t missing) {
   std::vector<int> fds(stdio.begin(), stdio.end());
+  fds.insert(fds.end(), passed.begin(), passed.end());
   fds.insert(fds.end(), trees.begin(), trees.end());
   SyncMessage message;
   message.kind = SyncKind::run_inputs;
@@ -575,9 +606,14 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
     ++ordinal;
   }
   stages::check_standard_fds(hooks.stdio);
+  if (sandbox.pass_fds_sent != !hooks.pass_fd_sources.empty() ||
+      (sandbox.pass_fds_sent && hooks.pass_fd_sources.size() != plan.pass_fds.size()))
+    throw Error("the fds passed to the task do not match the sandbox's preparation (" +
+                    std::to_string(hooks.pass_fd_sources.size()) + " sent, " + std::to_string(plan.pass_fds.size()) +
+                    " in the plan)", exit_code::runner_failed);
   sandbox.run_inputs.fill(plan);
-  bool child_waits = sandbox.ids_sent &&
-                     send_run_inputs(sandbox.channel.parent_end.get(), hooks.stdio, tree_fds, missing);
+  bool child_waits = sandbox.ids_sent && send_run_inputs(sandbox.channel.parent_end.get(), hooks.stdio,
+                                                         hooks.pass_fd_sources, tree_fds, missing);
   run_trees.trees.clear();
   if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size());
 
@@ -709,7 +745,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // unless the entry point relays them itself (the daemon).
   std::optional<SignalRelay> relay;
   if (hooks.relay_signals) relay.emplace();
-  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id);
+  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id, !hooks.pass_fd_sources.empty());
   return run_prepared(std::move(sandbox), plan, config, hooks);
 }
 

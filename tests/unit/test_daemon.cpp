@@ -117,6 +117,36 @@ BOOST_AUTO_TEST_CASE(binds_travel_as_fds_one_per_entry) {
   BOOST_TEST((error_of(run({{"fds", roles}, {"binds", many}})) == ErrorCode::malformed));
 }
 
+BOOST_AUTO_TEST_CASE(passed_fds_travel_as_fds_one_per_number) {
+  const auto run = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "run"}, {"argv", {"/bin/true"}}};
+    message.update(fields);
+    return message.dump();
+  };
+  const auto parsed =
+      daemon::parse_run(daemon::parse_message(run({{"fds", {"stdin", "pass", "bind", "pass"}}, {"pass_fds", {7, 3}},
+                                                   {"binds", {{{"source", "/a"}, {"target", "/data"}}}}})));
+  BOOST_TEST(parsed.pass_fds == (std::vector<int>{7, 3}), boost::test_tools::per_element());
+  BOOST_TEST((parsed.fds[1] == daemon::FdRole::pass));
+  BOOST_TEST(daemon::fd_role_name(daemon::FdRole::pass) == "pass");
+  // A number without its fd, an fd without its number, not a number.
+  BOOST_TEST((error_of(run({{"pass_fds", {3}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}, {"pass_fds", {"3"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}, {"pass_fds", {-1}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}, {"pass_fds", 3}})) == ErrorCode::malformed));
+  // Control: one of each parses.
+  BOOST_TEST(daemon::parse_run(daemon::parse_message(run({{"fds", {"pass"}}, {"pass_fds", {3}}}))).pass_fds.size() == 1U);
+  // At most kMaxPassFds.
+  json numbers = json::array();
+  json roles = json::array();
+  for (std::size_t i = 0; i <= daemon::kMaxPassFds; ++i) {
+    numbers.push_back(3 + i);
+    roles.push_back("pass");
+  }
+  BOOST_TEST((error_of(run({{"fds", roles}, {"pass_fds", numbers}})) == ErrorCode::malformed));
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_staged_message_is_malformed) {
   const auto staged = [](json fields) {
     json message = {{"tierbox", 1}, {"type", "staged"}, {"action", "changes"}, {"run_id", "ab12"}};
