@@ -16,13 +16,22 @@ using nlohmann::json;
 
 namespace {
 
+// fd moved to 100 or above: SpawnOptions::inherit_fds dup2s them one after
+// the other, and a source at another's target number would be overwritten.
+int out_of_the_way(int fd) {
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 100);
+  BOOST_REQUIRE(moved >= 100);
+  ::close(fd);
+  return moved;
+}
+
 // A pipe holding text, its write end closed: the read end is what is passed.
 int pipe_holding(const std::string& text) {
   int ends[2];
   BOOST_REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
   BOOST_REQUIRE(::write(ends[1], text.data(), text.size()) == static_cast<ssize_t>(text.size()));
   ::close(ends[1]);
-  return ends[0];
+  return out_of_the_way(ends[0]);
 }
 
 // argv run as user in a new session whose controlling terminal is a new
@@ -143,7 +152,7 @@ BOOST_AUTO_TEST_CASE(a_directory_fd_or_one_the_caller_does_not_have_is_refused) 
   DaemonUsers users;
   Daemon daemon(users.group);
   daemon.start();
-  const int directory = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int directory = out_of_the_way(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   const int pipe = pipe_holding("control\n");
   SpawnOptions options;
   options.inherit_fds = {{directory, 7}, {pipe, 8}};
