@@ -94,13 +94,22 @@ class CallerTerminal {
     winsize size{rows, columns, 0, 0};
     BOOST_REQUIRE(::ioctl(master_, TIOCSWINSZ, &size) == 0);
   }
-  // The caller's exit status; reads the rest of the output meanwhile.
+  // The caller's exit status; reads the rest of the output meanwhile. A
+  // caller still running after 30 s (a task that never got its signal) is
+  // killed: -1, and the test goes on to its cleanup instead of hanging.
   int wait() {
     wait_for("\x01never\x01", std::chrono::seconds(30));  // to EOF
-    int status = 0;
-    if (::waitpid(pid_, &status, 0) != pid_) return -1;
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    for (int i = 0; i < 300; ++i) {
+      int status = 0;
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (done < 0) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return -1;  // the destructor kills and reaps it
   }
   [[nodiscard]] const std::string& output() const { return output_; }
 
