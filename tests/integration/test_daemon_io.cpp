@@ -90,6 +90,9 @@ class CallerTerminal {
     }
     return true;
   }
+  void type(const std::string& text) const {
+    BOOST_REQUIRE(::write(master_, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  }
   void resize(unsigned short rows, unsigned short columns) const {
     winsize size{rows, columns, 0, 0};
     BOOST_REQUIRE(::ioctl(master_, TIOCSWINSZ, &size) == 0);
@@ -189,23 +192,30 @@ BOOST_AUTO_TEST_CASE(a_directory_fd_or_one_the_caller_does_not_have_is_refused) 
   ::close(pipe);
 }
 
-// The caller's terminal as the task's stdio: the task reads the window size
-// from it and, since the caller's client relays SIGWINCH, learns of a
-// resize, although it is in a session of its own (no controlling terminal).
-BOOST_AUTO_TEST_CASE(a_terminal_keeps_its_window_size_and_the_task_sees_a_resize) {
+// The caller's terminal as the task's stdio keeps working: the task reads the
+// window size from it and what the caller types; and since the caller's
+// client relays SIGWINCH and SIGINT (the kernel sends them to the terminal's
+// foreground group, the client's), the task learns of a resize and gets a
+// Ctrl-C, although it is in a session of its own (no controlling terminal).
+BOOST_AUTO_TEST_CASE(a_terminal_keeps_working_window_size_resize_typing_and_ctrl_c) {
   DaemonUsers users;
   Daemon daemon(users.group);
   daemon.start();
   CallerTerminal terminal(daemon, users.alice,
                           {kTierbox, "run", "--", "/bin/sh", "-c",
-                           "echo \"size $(stty size)\"; trap 'echo \"resized $(stty size)\"; exit 0' WINCH; "
-                           "echo ready; while :; do sleep 0.1; done"},
+                           "echo \"size $(stty size)\"; trap 'echo \"resized $(stty size)\"' WINCH; "
+                           "trap 'echo interrupted; exit 3' INT; echo ready; read line; echo \"got $line\"; "
+                           "while :; do sleep 0.1; done"},
                           33, 101);
   BOOST_REQUIRE_MESSAGE(terminal.wait_for("ready"), terminal.output());
   BOOST_TEST(terminal.output().find("size 33 101") != std::string::npos, terminal.output());
+  terminal.type("typed by the caller\n");
+  BOOST_TEST(terminal.wait_for("got typed by the caller"), terminal.output());
   terminal.resize(40, 120);
   BOOST_TEST(terminal.wait_for("resized 40 120"), terminal.output());
-  BOOST_TEST(terminal.wait() == 0, terminal.output());
+  terminal.type("\x03");  // Ctrl-C: the line discipline's SIGINT
+  BOOST_TEST(terminal.wait_for("interrupted"), terminal.output());
+  BOOST_TEST(terminal.wait() == 3, terminal.output());  // the task's own status: its trap chose it
 }
 
 // TIOCSTI (typing into the caller's terminal) stays refused through the
