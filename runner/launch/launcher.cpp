@@ -56,6 +56,21 @@ std::uint64_t namespaces_for(const policy::LaunchPlan& plan) {
   return plan.network == policy::NetworkMode::host ? kNamespaces : kNamespaces | CLONE_NEWNET;
 }
 
+// Through the daemon the task's passed fds are placed at their numbers in the
+// child at sync #1b (child.cpp): none of the fds the child keeps from clone3
+// may sit at one of those numbers, which in the daemon's table name anything
+// (another session's socket). Moves fd above the highest of them. On the
+// direct path those numbers are the caller's own open fds: nothing collides.
+void keep_clear_of_passed_fds(UniqueFd& fd, const std::vector<int>& pass_fds) {
+  if (!fd || !std::binary_search(pass_fds.begin(), pass_fds.end(), fd.get())) return;
+  const int floor = pass_fds.back() + 1;
+  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor));
+  if (!moved)
+    throw_sys_error("fcntl(" + std::to_string(fd.get()) + ", F_DUPFD_CLOEXEC, " + std::to_string(floor) +
+                    "): moving a fd of the launch off a number the task's --pass-fd takes");
+  fd = std::move(moved);
+}
+
 // The sandbox's network namespace, for the network helper; its inode goes
 // into the run's record so that isolation can tell this sandbox from a
 // later process with the same pid.
@@ -90,21 +105,6 @@ Pipe make_status_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error("pipe2(O_CLOEXEC)");
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-// Through the daemon the task's passed fds are placed at their numbers in the
-// child at sync #1b (child.cpp): none of the fds the child keeps from clone3
-// may sit at one of those numbers, which in the daemon's table name anything
-// (another session's socket). Moves fd above the highest of them. On the
-// direct path those numbers are the caller's own open fds: nothing collides.
-void keep_clear_of_passed_fds(UniqueFd& fd, const std::vector<int>& pass_fds) {
-  if (!fd || !std::binary_search(pass_fds.begin(), pass_fds.end(), fd.get())) return;
-  const int floor = pass_fds.back() + 1;
-  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor));
-  if (!moved)
-    throw_sys_error("fcntl(" + std::to_string(fd.get()) + ", F_DUPFD_CLOEXEC, " + std::to_string(floor) +
-                    "): moving a fd of the launch off a number the task's --pass-fd takes");
-  fd = std::move(moved);
 }
 
 // Kills and reaps the sandbox unless released: no error path leaves one behind.
@@ -495,15 +495,12 @@ struct KillFirst {
   ~KillFirst() { guard.reset(); }
 };
 
-// Sync #1b: the task's fds 0-2, the fds it gets at the plan's pass_fds
-// numbers when they are sent (the daemon's), then the run's own trees in the
-// order of their mount ops (policy::run_trees), at most kMaxSyncFds per
-// message; each message says how many fds come in all and which trees are
-// missing (optional and absent). False when the child is gone.
-bool send_run_inputs(int fd, const std::array<int, 3>& stdio, const std::vector<int>& passed,
-                     const std::vector<int>& trees, std::uint64_t missing) {
+// Sync #1b: the task's fds 0-2, then the run's own trees in the order of
+// their mount ops (policy::run_trees), at most kMaxSyncFds per message; each
+// message says how many fds come in all and which trees are missing
+// (optional and absent). False when the child is gone.
+bool send_run_inputs(int fd, const std::array<int, 3>& stdio, const std::vector<int>& trees, std::uint64_t missing) {
   std::vector<int> fds(stdio.begin(), stdio.end());
-  fds.insert(fds.end(), passed.begin(), passed.end());
   fds.insert(fds.end(), trees.begin(), trees.end());
   SyncMessage message;
   message.kind = SyncKind::run_inputs;
@@ -612,10 +609,13 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
                     std::to_string(hooks.pass_fd_sources.size()) + " sent, " + std::to_string(plan.pass_fds.size()) +
                     " in the plan)", exit_code::runner_failed);
   sandbox.run_inputs.fill(plan);
-  bool child_waits = sandbox.ids_sent && send_run_inputs(sandbox.channel.parent_end.get(), hooks.stdio,
-                                                         hooks.pass_fd_sources, tree_fds, missing);
+  // Sent --pass-fd fds (the daemon's) go first, before the trees: the child
+  // dups them to their numbers (child.cpp, receive_run_inputs).
+  tree_fds.insert(tree_fds.begin(), hooks.pass_fd_sources.begin(), hooks.pass_fd_sources.end());
+  bool child_waits = sandbox.ids_sent &&
+                     send_run_inputs(sandbox.channel.parent_end.get(), hooks.stdio, tree_fds, missing);
   run_trees.trees.clear();
-  if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size());
+  if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size() - hooks.pass_fd_sources.size());
 
   std::unique_ptr<ControlServer> control;
   if (child_waits) {
