@@ -32,6 +32,7 @@
 #include "common/unique_fd.h"
 #include "common/users.h"
 #include "oci/console.h"
+#include "oci/pod.h"
 #include "oci/spec.h"
 #include "oci/state.h"
 #include "policy/profile_loader.h"
@@ -131,6 +132,11 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
   input.make_request = [&] {
     const auto profile = policy::load_tier(state.tier, dirs);
     auto narrowed = oci::narrow_to_tier(spec, profile, bundle, state.id, state.image_digest);
+    // A pod's container: the namespaces it shares with the pod's sandbox.
+    auto pod = oci::resolve_pod_namespaces(narrowed.joins, store, state.id, profile);
+    narrowed.request.container->joins = std::move(pod.joins);
+    state.engine_netns = pod.engine_netns;
+    narrowed.notes.insert(narrowed.notes.end(), pod.notes.begin(), pod.notes.end());
     for (const auto& note : narrowed.notes) log_line(globals, "info", "container " + state.id + ": " + note, false);
     auto& request = narrowed.request;
     request.caller.uid = ::getuid();

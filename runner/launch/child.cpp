@@ -264,11 +264,15 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::root_read_only, stages::make_root_read_only(failure));
   if (plan.secrets)
     step(ChildStep::write_secrets, stages::write_secrets(*plan.secrets, plan.task_uid, plan.task_gid, failure));
-  step(ChildStep::hostname, stages::set_host_name(plan.hostname.c_str(), failure));
+  // A joined UTS namespace (a pod's) has its owner's name, and this child
+  // has no privilege over it (its owner's user namespace is another).
+  step(ChildStep::hostname, policy::joins_namespace(plan, CLONE_NEWUTS) || stages::set_host_name(plan.hostname.c_str(), failure));
   // For the task, which enters it at execve; init keeps the host's clocks.
   step(ChildStep::time_namespace, stages::enter_time_namespace_for_children(failure));
   // Mode host has no network namespace of its own: lo is the host's (and up).
-  step(ChildStep::loopback, plan.network == policy::NetworkMode::host || stages::bring_up_loopback(failure));
+  // A joined network namespace is its owner's: lo is up there already.
+  step(ChildStep::loopback, plan.network == policy::NetworkMode::host || policy::joins_namespace(plan, CLONE_NEWNET) ||
+                                stages::bring_up_loopback(failure));
   step(ChildStep::rlimits, stages::apply_rlimits(context.run->rlimits, context.run->rlimit_count, failure));
   int join_fds[kMaxSyncFds];
   std::size_t join_count = 0;

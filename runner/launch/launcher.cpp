@@ -33,6 +33,7 @@
 #include "stages/capabilities.h"
 #include "stages/cgroup.h"
 #include "stages/network.h"
+#include "stages/joined_namespaces.h"
 #include "stages/placeholders.h"
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
@@ -419,9 +420,14 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
 
   // Parent 6: clone3 into the new namespaces and, on cgroup v2, straight
   // into the run's cgroup: the task never runs anywhere else.
+  // (A pod's container) the thread enters the pod's namespaces it joins;
+  // clone3 leaves their flags out, so init starts inside them.
+  std::optional<stages::JoinedNamespaces> joined;
+  if (!plan.joined_namespaces.empty())
+    with_stage("joined namespaces", [&] { joined.emplace(plan.joined_namespaces); });
   int pidfd_raw = -1;
   struct clone_args args {};
-  args.flags = namespaces_for(plan) | CLONE_PIDFD;
+  args.flags = (namespaces_for(plan) & ~(joined ? joined->flags() : 0)) | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
   if (sandbox.cgroups->clone_into_fd() >= 0) {
@@ -439,6 +445,10 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   sandbox.pidfd = UniqueFd(pidfd_raw);
   sandbox.pid = static_cast<pid_t>(pid);
   sandbox.guard.emplace(sandbox.pidfd.get());
+  if (joined) {
+    with_stage("joined namespaces", [&] { joined->restore(); });
+    logging::step("clone3 in {} joined namespaces, the runner back in its own", plan.joined_namespaces.size());
+  }
   sandbox.channel.child_end.reset();
   sandbox.status.write_end.reset();
   prepared.trees.clear();

@@ -217,7 +217,56 @@ std::string size_text(std::uint64_t bytes) { return format_size(bytes); }
 std::string count_text(std::uint64_t count) { return std::to_string(count); }
 std::string millicores_text(std::uint32_t millicores) { return std::to_string(millicores) + "m CPU"; }
 
+// A single file name: no '/', not "." or "..", not empty.
+bool plain_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+// "/proc/PID/ns/NAME" -> PID (0 when the path has another shape).
+pid_t proc_namespace_pid(const std::string& path, const std::string& name) {
+  static const std::string kPrefix = "/proc/";
+  const std::string suffix = "/ns/" + name;
+  if (!path.starts_with(kPrefix) || !path.ends_with(suffix) || path.size() <= kPrefix.size() + suffix.size()) return 0;
+  const auto digits = path.substr(kPrefix.size(), path.size() - kPrefix.size() - suffix.size());
+  if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return 0;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
 }  // namespace
+
+NamespaceJoin classify_namespace_path(const Namespace& ns, const policy::Profile& tier) {
+  const auto field = "linux.namespaces (" + ns.type + ").path " + quote(ns.path);
+  const auto& name = tier.name;
+  if (ns.type == "user" || ns.type == "mount" || ns.type == "cgroup")
+    throw Refusal(field + ": joining another process's " + ns.type + " namespace is never allowed (tier '" + name +
+                  "'; it would share that process's " +
+                  (ns.type == "user" ? "privileges" : ns.type == "mount" ? "files" : "cgroups") +
+                  "; fix: give the container a new " + ns.type + " namespace)");
+  if (ns.type == "pid")
+    throw Refusal(field + ": sharing a process namespace is not supported (tier '" + name +
+                  "'; fix: shareProcessNamespace: false in the pod, or give the container a new pid namespace)");
+  if (ns.type != "network" && ns.type != "ipc" && ns.type != "uts")
+    throw Refusal(field + ": unknown namespace type (fix: network, ipc or uts, or leave the path out)");
+  NamespaceJoin join{ns.type, ns.path, NamespaceJoin::Kind::container, 0};
+  const std::string proc_name = ns.type == "network" ? "net" : ns.type;
+  if ((join.pid = proc_namespace_pid(ns.path, proc_name)) > 0) return join;
+  if (ns.type == "network") {
+    for (const char* dir : {"/run/netns/", "/var/run/netns/"}) {
+      if (ns.path.starts_with(dir) && plain_name(ns.path.substr(std::string(dir).size()))) {
+        if (tier.network.mode == policy::NetworkMode::allowlist)
+          throw Refusal(field + ": tier '" + name +
+                        "' has network mode allowlist, which tierbox cannot enforce in the engine's network "
+                        "namespace (fix: a tier with network mode none or host for the pod)");
+        join.kind = NamespaceJoin::Kind::engine_network;
+        return join;
+      }
+    }
+  }
+  throw Refusal(field + ": only a namespace of a container of this runtime (/proc/PID/ns/" + proc_name + ")" +
+                (ns.type == "network" ? std::string(" or the engine's (/run/netns/NAME)") : std::string()) +
+                " may be joined (tier '" + name + "'; fix: give the container a new " + ns.type + " namespace)");
+}
 
 Spec parse_spec(const json& document, const std::string& origin) {
   const Reader reader(origin);
@@ -298,10 +347,7 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
                     "' tasks run without capabilities (fix: drop it, e.g. --cap-drop " + capability + ")");
   if (!spec.capabilities.empty()) out.notes.push_back("process.capabilities: none granted (tierbox tasks run without capabilities)");
   for (const auto& ns : spec.namespaces)
-    if (!ns.path.empty())
-      throw Refusal("linux.namespaces (" + ns.type + ").path " + quote(ns.path) +
-                    ": joining an existing namespace is not supported (tier '" + name +
-                    "'; fix: give the container a new " + ns.type + " namespace)");
+    if (!ns.path.empty()) out.joins.push_back(classify_namespace_path(ns, tier));
   const bool host_network_tier = tier.network.mode == policy::NetworkMode::host;
   if (!has(spec.namespaces, "network") && !host_network_tier)
     throw Refusal("linux.namespaces: no network namespace, so the host's network; tier '" + name + "' has network mode " +

@@ -195,8 +195,8 @@ BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refus
   BOOST_TEST(contains(refusal(document), "no pid namespace"));
 
   document = runc_default_spec();
-  document["linux"]["namespaces"][1]["path"] = "/proc/1/ns/net";
-  BOOST_TEST(contains(refusal(document), "joining an existing namespace is not supported"));
+  document["linux"]["namespaces"][1]["path"] = "/etc/netns";
+  BOOST_TEST(contains(refusal(document), "only a namespace of a container of this runtime"));
 
   document = runc_default_spec();
   document["linux"]["devices"] = json::array({{{"path", "/dev/sda"}, {"type", "b"}}});
@@ -219,6 +219,64 @@ BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refus
   document = runc_default_spec();
   document["mounts"].push_back({{"destination", "/mnt"}, {"type", "nfs"}, {"source", "server:/x"}});
   BOOST_TEST(contains(refusal(document), "mounts[5] (/mnt).type \"nfs\""));
+}
+
+// A pod's containers join the pod sandbox's namespaces by path: network,
+// ipc and uts of a container (/proc/PID/ns/TYPE) or the engine's network
+// namespace (/run/netns/NAME) are classified for oci/pod.h to resolve;
+// everything else is refused here, with the field.
+BOOST_AUTO_TEST_CASE(namespace_paths_are_classified_or_refused) {
+  const auto untrusted = policy::load_tier("untrusted", {kShipped});
+  const auto classify = [&](const std::string& type, const std::string& path) {
+    return oci::classify_namespace_path({type, path}, untrusted);
+  };
+  const auto refused = [&](const std::string& type, const std::string& path, const policy::Profile* tier = nullptr) {
+    try {
+      (void)oci::classify_namespace_path({type, path}, tier ? *tier : untrusted);
+    } catch (const Refusal& error) {
+      const std::string text = error.what();
+      BOOST_TEST(contains(text, "linux.namespaces (" + type + ").path \"" + path + "\""), text);
+      BOOST_TEST(text.find('\n') == std::string::npos);
+      return text;
+    }
+    return std::string();
+  };
+  // Controls: what a pod's application container gives (containerd's CRI).
+  auto join = classify("ipc", "/proc/4242/ns/ipc");
+  BOOST_TEST((join.kind == oci::NamespaceJoin::Kind::container));
+  BOOST_TEST(join.pid == 4242);
+  BOOST_TEST(classify("uts", "/proc/7/ns/uts").pid == 7);
+  BOOST_TEST(classify("network", "/proc/7/ns/net").pid == 7);
+  BOOST_TEST((classify("network", "/var/run/netns/cni-1234").kind == oci::NamespaceJoin::Kind::engine_network));
+  BOOST_TEST((classify("network", "/run/netns/cni-1234").kind == oci::NamespaceJoin::Kind::engine_network));
+
+  BOOST_TEST(contains(refused("user", "/proc/4242/ns/user"), "never allowed"));
+  BOOST_TEST(contains(refused("mount", "/proc/4242/ns/mnt"), "never allowed"));
+  BOOST_TEST(contains(refused("cgroup", "/proc/4242/ns/cgroup"), "never allowed"));
+  BOOST_TEST(contains(refused("pid", "/proc/4242/ns/pid"), "sharing a process namespace is not supported"));
+  // A path of another shape, or of another type than the namespace's.
+  BOOST_TEST(contains(refused("ipc", "/proc/4242/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("ipc", "/run/netns/cni-1"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/proc/self/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/proc/1/ns/../../1/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/run/netns/../../proc/1/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/run/netns/"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/tmp/netns/cni-1"), "only a namespace of a container"));
+  // Allowlist rules live in a namespace of the run's own.
+  const auto networked = policy::load_tier("networked", {kShipped});
+  BOOST_TEST(contains(refused("network", "/run/netns/cni-1", &networked), "network mode allowlist"));
+  // The bundle's refusal names the field; a joined namespace counts as the
+  // container's own network (no host network refusal).
+  auto document = runc_default_spec();
+  document["linux"]["namespaces"][0] = {{"type", "pid"}, {"path", "/proc/9/ns/pid"}};
+  BOOST_TEST(contains(refusal(document), "linux.namespaces (pid).path"));
+  document = runc_default_spec();
+  document["linux"]["namespaces"][1]["path"] = "/run/netns/cni-9";
+  document["linux"]["namespaces"][2]["path"] = "/proc/9/ns/ipc";
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), untrusted, "/b", "c1", "sha256:00");
+  BOOST_REQUIRE(narrowed.joins.size() == 2);
+  BOOST_TEST(narrowed.joins[0].type == "network");
+  BOOST_TEST(narrowed.joins[1].pid == 9);
 }
 
 BOOST_AUTO_TEST_CASE(limits_never_rise_above_the_tier) {

@@ -1,0 +1,261 @@
+// The OCI runtime mode's Kubernetes pods, on busybox-static bundles: a pod
+// sandbox container given an engine's network namespace (/run/netns/NAME,
+// made here with `ip netns add` as containerd's CRI and CNI make one), and an
+// application container joining the sandbox's network, IPC and UTS
+// namespaces by path as containerd gives them (/proc/PID/ns/TYPE, PID the
+// state's pid). Under a tier with network mode none the engine's namespace
+// is never entered; under mode host it is. Refusals: the host's namespaces,
+// paths that are no container's or engine's, user/mount/pid namespaces, and
+// a pod sandbox of another tier.
+//
+// The suite runs in a private mount namespace of its own (made once, below),
+// with a tmpfs on /run/netns: nothing it mounts or makes there reaches the
+// host's.
+#include <boost/test/unit_test.hpp>
+
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "harness.h"
+#include "oci_fixture.h"
+
+using namespace tierbox;
+using namespace tierbox::testing;
+using namespace tierbox::testing::oci_fixture;
+
+namespace {
+
+// The test process's own mount namespace with an empty /run/netns, once.
+void enter_private_mounts() {
+  static bool done = false;
+  if (done) return;
+  BOOST_REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): " << std::strerror(errno));
+  BOOST_REQUIRE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+  fs::create_directories("/run/netns");
+  BOOST_REQUIRE(::mount("tbx-oci-pods", "/run/netns", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") == 0);
+  done = true;
+}
+
+// A network namespace as containerd's CRI makes one for a pod, with an
+// interface besides lo (a veth pair, both ends inside) standing for the
+// pod's CNI interface.
+struct EngineNetns {
+  std::string name = next_name();
+  fs::path path = "/run/netns/" + name;
+  EngineNetns() {
+    enter_private_mounts();
+    const auto added = run_process({"/bin/sh", "-c", "ip netns add " + name + " && ip -n " + name +
+                                                         " link add tbxcni0 type veth peer name tbxcni1"});
+    BOOST_REQUIRE_MESSAGE(added.status == 0, "ip netns add: " + added.err);
+  }
+  ~EngineNetns() { (void)run_process({"/bin/sh", "-c", "ip netns del " + name}); }
+  static std::string next_name() {
+    static int count = 0;
+    return "tbx-pod-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
+  }
+  [[nodiscard]] std::string inode() const {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? std::to_string(st.st_ino) : "?";
+  }
+};
+
+json namespaces(const std::map<std::string, std::string>& paths) {
+  json list = json::array();
+  for (const char* type : {"pid", "mount", "ipc", "uts", "network"}) {
+    json entry = {{"type", type}};
+    if (const auto it = paths.find(type); it != paths.end()) entry["path"] = it->second;
+    list.push_back(entry);
+  }
+  if (const auto it = paths.find("user"); it != paths.end()) list.push_back({{"type", "user"}, {"path", it->second}});
+  return list;
+}
+
+json pod_config(const std::vector<std::string>& args, const std::string& hostname, const std::string& tier,
+                const std::map<std::string, std::string>& paths) {
+  auto config = bundle_config(args);
+  config["hostname"] = hostname;
+  config["annotations"]["io.tierbox.tier"] = tier;
+  config["linux"]["namespaces"] = namespaces(paths);
+  return config;
+}
+
+// "net:[4026532245]" -> "4026532245".
+std::string inode_of_link(const std::string& link) {
+  const auto open = link.find('['), close = link.find(']');
+  return open == std::string::npos || close == std::string::npos ? link : link.substr(open + 1, close - open - 1);
+}
+
+std::string namespace_inode(pid_t pid, const std::string& name) {
+  std::error_code ec;
+  return inode_of_link(fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + name, ec).string());
+}
+
+// The line after "NAME=" in out.
+std::string value_of(const std::string& out, const std::string& name) {
+  const auto at = out.find(name + "=");
+  if (at == std::string::npos) return "";
+  const auto end = out.find('\n', at);
+  return out.substr(at + name.size() + 1, end - at - name.size() - 1);
+}
+
+// What the application container prints about where it runs.
+const char* const kWhereAmI =
+    "echo host=$(hostname); for ns in net ipc uts pid; do echo $ns=$(readlink /proc/self/ns/$ns); done; "
+    "echo interfaces=$(grep : /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ')";
+
+// Deletes the pod's sandbox container however the test ends.
+struct DeleteAtEnd {
+  const Bundle& b;
+  std::string id;
+  ~DeleteAtEnd() { (void)b.oci({"delete", "--force", id}); }
+};
+
+// The pod's sandbox container ("pause"), created and started; its state's pid.
+int start_sandbox(const Bundle& b, const std::string& id, const fs::path& bundle) {
+  const auto pid_file = b.dir.path() / (id + ".pid");
+  const auto created = b.oci_detached({"create", "--bundle", bundle.string(), "--pid-file", pid_file.string(), id});
+  BOOST_REQUIRE_MESSAGE(created.status == 0, "create " + id + ": " + created.err);
+  const auto started = b.oci({"start", id});
+  BOOST_REQUIRE_MESSAGE(started.status == 0, "start " + id + ": " + started.err);
+  return std::stoi(Bundle::read_text(pid_file));
+}
+
+// create of the bundle is refused with line_part; nothing of it is left and
+// the refusal is audited with its container id.
+void expect_pod_refusal(const Bundle& b, const fs::path& bundle, const std::string& id, const std::string& line_part) {
+  const auto created = b.oci_detached({"create", "--bundle", bundle.string(), id});
+  BOOST_TEST(created.status != 0, id);
+  BOOST_TEST(contains(created.err, line_part), id + ": " + created.err);
+  BOOST_TEST(!fs::exists(b.root / id), id);
+  (void)b.oci({"delete", "--force", id});
+  bool refusal_recorded = false, started = false;
+  for (const auto& record : b.audit_records()) {
+    if (!record.contains("container") || record.at("container").at("id") != id) continue;
+    if (record.at("event") == "start") started = true;
+    else refusal_recorded = true;
+  }
+  BOOST_TEST(refusal_recorded, id);
+  BOOST_TEST(!started, id);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(oci_pods)
+
+BOOST_AUTO_TEST_CASE(an_application_container_shares_the_pod_sandbox_namespaces) {
+  REQUIRE_BUSYBOX();
+  EngineNetns netns;
+  Bundle b(pod_config({"sleep", "600"}, "podhost", "untrusted", {{"network", netns.path.string()}}));
+  DeleteAtEnd delete_sb1{b, "sb1"};
+  const int pid = start_sandbox(b, "sb1", b.bundle);
+  const auto sandbox = b.runtime_state("sb1");
+  const pid_t sandbox_init = sandbox.at("sandbox_pid").get<int>();
+  // Mode none: the engine's namespace (with its CNI interface) is recorded,
+  // not entered.
+  BOOST_TEST(sandbox.at("engine_netns") == netns.path.string());
+  BOOST_TEST(namespace_inode(sandbox_init, "net") != netns.inode());
+
+  const auto proc = "/proc/" + std::to_string(pid) + "/ns/";
+  const auto app = b.add_bundle("app", pod_config({"sh", "-c", kWhereAmI}, "apphost", "untrusted",
+                                                  {{"network", netns.path.string()},
+                                                   {"ipc", proc + "ipc"},
+                                                   {"uts", proc + "uts"}}));
+  const auto ran = b.oci({"run", "--bundle", app.string(), "app1"});
+  BOOST_REQUIRE_MESSAGE(ran.status == 0, "run app1: " + ran.err);
+  const auto& out = ran.out;
+  // The pod sandbox's namespaces: its sandbox init's, not the supervising
+  // process's whose pid containerd passes (that one is in the host's).
+  BOOST_TEST(inode_of_link(value_of(out, "net")) == namespace_inode(sandbox_init, "net"), out);
+  BOOST_TEST(inode_of_link(value_of(out, "ipc")) == namespace_inode(sandbox_init, "ipc"), out);
+  BOOST_TEST(inode_of_link(value_of(out, "uts")) == namespace_inode(sandbox_init, "uts"), out);
+  BOOST_TEST(value_of(out, "host") == "podhost", out);
+  // Its own pid namespace; not the host's IPC namespace.
+  BOOST_TEST(inode_of_link(value_of(out, "pid")) != namespace_inode(sandbox_init, "pid"), out);
+  BOOST_TEST(inode_of_link(value_of(out, "ipc")) != namespace_inode(::getpid(), "ipc"), out);
+  // Only loopback: the engine's interface is not there.
+  BOOST_TEST(value_of(out, "interfaces") == "lo", out);
+  // Control: the engine's namespace has it, so the check above could fail.
+  BOOST_TEST(contains(run_process({"/bin/sh", "-c", "ip -n " + netns.name + " -o link"}).out, "tbxcni0"));
+  // The start record says whose namespaces the container shares.
+  bool recorded = false;
+  for (const auto& record : b.audit_records()) {
+    if (record.at("event") != "start" || record.at("container").at("id") != "app1") continue;
+    recorded = true;
+    BOOST_TEST(record.at("joined_namespaces").size() == 3u, record.dump());
+    for (const auto& joined : record.at("joined_namespaces")) BOOST_TEST(joined.at("owner") == "container sb1");
+  }
+  BOOST_TEST(recorded);
+  BOOST_TEST(b.oci({"delete", "--force", "sb1"}).status == 0);
+  BOOST_TEST(!fs::exists(b.root / "sb1"));
+}
+
+// Mode host: the tier shares the host's network, so the engine's
+// namespace is a narrowing: entered as it is (the control for the test
+// above: its interface is then seen).
+BOOST_AUTO_TEST_CASE(a_host_network_tier_enters_the_engine_namespace) {
+  REQUIRE_BUSYBOX();
+  EngineNetns netns;
+  Bundle b(pod_config({"sh", "-c", kWhereAmI}, "podhost", "pod-host-net", {{"network", netns.path.string()}}));
+  fs::create_directories(b.config / "tiers");
+  std::ofstream(b.config / "tiers" / "pod-host-net.json") << R"({"extends": "untrusted", "network": {"mode": "host"}})";
+  const auto ran = b.oci({"run", "--bundle", b.bundle.string(), "h1"});
+  BOOST_REQUIRE_MESSAGE(ran.status == 0, "run h1: " + ran.err);
+  BOOST_TEST(inode_of_link(value_of(ran.out, "net")) == netns.inode(), ran.out);
+  BOOST_TEST(contains(value_of(ran.out, "interfaces"), "tbxcni0"), ran.out);
+}
+
+BOOST_AUTO_TEST_CASE(namespaces_of_the_host_or_another_tier_are_refused) {
+  REQUIRE_BUSYBOX();
+  EngineNetns netns;
+  Bundle b(pod_config({"sleep", "600"}, "podhost", "untrusted", {{"network", netns.path.string()}}));
+  DeleteAtEnd delete_sb2{b, "sb2"};
+  const int pid = start_sandbox(b, "sb2", b.bundle);
+  const auto proc = "/proc/" + std::to_string(pid) + "/ns/";
+  const auto app = [&](const std::string& tier, const std::map<std::string, std::string>& paths) {
+    return b.add_bundle("app-" + std::to_string(std::hash<std::string>{}(tier + json(paths).dump())),
+                        pod_config({"true"}, "apphost", tier, paths));
+  };
+  // The host's: pid 1 is no container of this --root.
+  expect_pod_refusal(b, app("untrusted", {{"network", "/proc/1/ns/net"}}), "r1",
+                     "linux.namespaces (network).path \"/proc/1/ns/net\": process 1 is no live container");
+  expect_pod_refusal(b, app("untrusted", {{"ipc", "/proc/1/ns/ipc"}}), "r2", "process 1 is no live container");
+  // This runtime's own process (the test's) is no container either.
+  expect_pod_refusal(b, app("untrusted", {{"uts", "/proc/" + std::to_string(::getpid()) + "/ns/uts"}}), "r3",
+                     "is no live container");
+  // User, mount and pid namespaces, even the pod sandbox's.
+  expect_pod_refusal(b, app("untrusted", {{"user", proc + "user"}}), "r4", "user namespace is never allowed");
+  expect_pod_refusal(b, app("untrusted", {{"mount", proc + "mnt"}}), "r5", "mount namespace is never allowed");
+  expect_pod_refusal(b, app("untrusted", {{"pid", proc + "pid"}}), "r6", "sharing a process namespace is not supported");
+  // A pod sandbox of another tier, by its pid and by the engine's path it
+  // stands in for.
+  expect_pod_refusal(b, app("readonly", {{"ipc", proc + "ipc"}}), "r7",
+                     "the namespace of container \"sb2\" in tier 'untrusted'; a container of tier 'readonly' may not join it");
+  expect_pod_refusal(b, app("readonly", {{"network", netns.path.string()}}), "r8", "in tier 'untrusted'");
+  // Not the engine's namespace: a plain file, a symbolic link to the
+  // host's, the host's bound there, a path elsewhere.
+  std::ofstream("/run/netns/tbx-plain") << "x";
+  fs::create_symlink("/proc/1/ns/net", "/run/netns/tbx-link");
+  std::ofstream("/run/netns/tbx-host");
+  // (The test's own network namespace is the host's.)
+  BOOST_REQUIRE_MESSAGE(::mount("/proc/self/ns/net", "/run/netns/tbx-host", nullptr, MS_BIND, nullptr) == 0,
+                        "mount(/proc/self/ns/net, MS_BIND): " << std::strerror(errno));
+  expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-plain"}}), "r9", "not a namespace");
+  expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-link"}}), "r10", "a symbolic link");
+  expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-host"}}), "r11", "the host's network namespace");
+  expect_pod_refusal(b, app("untrusted", {{"network", "/tmp/netns"}}), "r12", "only a namespace of a container");
+  // Allowlist rules cannot be enforced in the engine's namespace.
+  expect_pod_refusal(b, app("networked", {{"network", netns.path.string()}}), "r13", "network mode allowlist");
+  ::umount2("/run/netns/tbx-host", MNT_DETACH);
+  // Control: the same tier joins (the refusals above are about what they name).
+  const auto ran = b.oci({"run", "--bundle", app("untrusted", {{"ipc", proc + "ipc"}, {"network", netns.path.string()}}).string(), "ok1"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(b.oci({"delete", "--force", "sb2"}).status == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
