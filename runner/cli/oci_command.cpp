@@ -31,6 +31,7 @@
 #include "common/rfc3339.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
+#include "cli/oci_control.h"
 #include "oci/console.h"
 #include "oci/pod.h"
 #include "oci/spec.h"
@@ -383,7 +384,7 @@ void kill_container(const Globals& globals, const std::string& id, const std::st
   const auto state = store.read(id);
   const auto status = oci::current_status(state);
   const int signal_number = parse_signal(signal_text);
-  if (status != "created" && status != "running")
+  if (status != "created" && status != "running" && status != "paused")
     throw Error("container " + quote(id) + " is " + status + ", not running (fix: nothing to kill)",
                 exit_code::runner_failed);
   signal_container(state, status == "created" ? SIGKILL : signal_number);
@@ -408,6 +409,15 @@ void delete_container(const Globals& globals, const std::string& id, bool force)
       throw Error("container " + quote(id) + " is " + status +
                       " (fix: kill it and wait until it is stopped, or delete --force)",
                   exit_code::runner_failed);
+    // A paused container is thawed first: on a cgroup v1 freezer a frozen
+    // process does not die of SIGKILL until thawed.
+    if (status == "paused") {
+      try {
+        oci_control::resume({globals.root, config_dirs(globals)}, id);
+      } catch (const Error& error) {
+        log_line(globals, "warning", "container " + id + ": " + error.what(), false);
+      }
+    }
     if (state.sandbox_pid > 0) signal_container(state, SIGKILL);
     else if (state.pid > 0 && process_start_time(state.pid) == state.pid_start_time) ::kill(state.pid, SIGKILL);
     // The supervisor removes the cgroups and the network and records the
@@ -437,7 +447,7 @@ nlohmann::json features() {
 
 [[noreturn]] void usage(const std::string& text) {
   throw Error(text + " (usage: tierbox-runc [--root DIR] [--log FILE] [--log-format text|json] "
-                     "create|start|state|kill|delete|run|features ...; docs/cli.md)",
+                     "create|start|state|kill|delete|run|exec|pause|resume|ps|features ...; docs/cli.md)",
               exit_code::runner_failed);
 }
 
@@ -470,6 +480,7 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
       std::printf("usage: %s [--root DIR] [--log FILE] [--log-format text|json] [--config-dir DIR] COMMAND\n"
                   "  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID\n"
                   "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
+                  "  pause ID | resume ID | ps [--format table|json] ID\n"
                   "  run [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--detach] ID\n"
                   "  features | --version\n"
                   "The tier: annotation io.tierbox.tier, else tierbox.json default_tier (docs/kubernetes.md).\n",
@@ -492,12 +503,13 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   const std::string command = args[i++];
   std::vector<std::string> positional;
   CreateOptions create;
+  std::string format = "table";
   bool force = false;
   for (; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (take_value(args, i, "--bundle", create.bundle) || take_value(args, i, "-b", create.bundle) ||
         take_value(args, i, "--pid-file", create.pid_file) ||
-        take_value(args, i, "--console-socket", create.console_socket) || take_value(args, i, "--format", ignored))
+        take_value(args, i, "--console-socket", create.console_socket) || take_value(args, i, "--format", format))
       continue;
     if (take_value(args, i, "--preserve-fds", ignored)) {
       if (ignored != "0") usage("--preserve-fds " + ignored + ": not supported");
@@ -536,6 +548,18 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   if (command == "kill") {
     const auto id = need_id(2);
     kill_container(globals, id, positional.size() > 1 ? positional[1] : "");
+    return 0;
+  }
+  if (command == "pause" || command == "resume") {
+    const auto id = need_id(1);
+    const oci_control::Where where{globals.root, config_dirs(globals)};
+    command == "pause" ? oci_control::pause(where, id) : oci_control::resume(where, id);
+    return 0;
+  }
+  if (command == "ps") {
+    // runc ps: ID, then ps(1) options, which tierbox does not take.
+    const auto id = need_id(1);
+    std::printf("%s\n", oci_control::ps({globals.root, config_dirs(globals)}, id, format).c_str());
     return 0;
   }
   if (command == "delete") {

@@ -60,7 +60,7 @@ nlohmann::json to_oci_state(const ContainerState& state) {
                              {"bundle", state.bundle},
                              {"annotations", state.annotations}};
   // The specification: pid is required while created or running.
-  if (status == "created" || status == "running") document["pid"] = state.pid;
+  if (status == "created" || status == "running" || status == "paused") document["pid"] = state.pid;
   else document["pid"] = 0;
   document["created"] = state.created;
   return document;

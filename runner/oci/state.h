@@ -21,7 +21,7 @@ inline constexpr const char* kOciVersion = "1.0.2";
 struct ContainerState {
   std::string id;
   std::string bundle;
-  std::string status;  // creating, created, running, stopped (the specification's names)
+  std::string status;  // creating, created, running, paused, stopped (the specification's names)
   // The supervising tierbox process: the pid engines wait for (its exit
   // status is the container's) and the state's "pid".
   pid_t pid = 0;

@@ -6,7 +6,7 @@
 // state's pid). Under a tier with network mode none the engine's namespace
 // is never entered; under mode host it is. Refusals: the host's namespaces,
 // paths that are no container's or engine's, user/mount/pid namespaces, and
-// a pod sandbox of another tier.
+// a pod sandbox of another tier. Then pause, resume and ps.
 //
 // The suite runs in a private mount namespace of its own (made once, below),
 // with a tmpfs on /run/netns: nothing it mounts or makes there reaches the
@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "harness.h"
 #include "oci_fixture.h"
@@ -256,6 +257,68 @@ BOOST_AUTO_TEST_CASE(namespaces_of_the_host_or_another_tier_are_refused) {
   const auto ran = b.oci({"run", "--bundle", app("untrusted", {{"ipc", proc + "ipc"}, {"network", netns.path.string()}}).string(), "ok1"});
   BOOST_TEST(ran.status == 0, ran.err);
   BOOST_TEST(b.oci({"delete", "--force", "sb2"}).status == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// pause and resume freeze and thaw the container's cgroups (the task stops
+// appending to a file, then goes on: the control); state says paused; ps
+// lists the pids in the container's cgroups; both audited with the container.
+BOOST_AUTO_TEST_SUITE(oci_pause_ps)
+
+BOOST_AUTO_TEST_CASE(pause_resume_and_ps) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"sh", "-c", "while :; do echo x >> /tmp/ticks; sleep 0.05; done"}));
+  DeleteAtEnd delete_p1{b, "p1"};
+  (void)start_sandbox(b, "p1", b.bundle);
+  const pid_t init = b.runtime_state("p1").at("sandbox_pid").get<int>();
+  const auto ticks = "/proc/" + std::to_string(init) + "/root/tmp/ticks";
+  const auto size_after = [&](int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    std::error_code ec;
+    return fs::file_size(ticks, ec);
+  };
+  BOOST_TEST(size_after(400) > 0u);
+
+  const auto ps = b.oci({"ps", "--format", "json", "p1"});
+  BOOST_REQUIRE_MESSAGE(ps.status == 0, ps.err);
+  const auto pids = json::parse(ps.out);
+  BOOST_TEST((std::find(pids.begin(), pids.end(), init) != pids.end()), ps.out);
+  for (const auto& pid : pids) {  // each is in the sandbox's pid namespace or is its init
+    std::error_code ec;
+    const auto ns = fs::read_symlink("/proc/" + std::to_string(pid.get<int>()) + "/ns/pid", ec);
+    BOOST_TEST((ns != fs::read_symlink("/proc/self/ns/pid")), pid.dump());
+  }
+  BOOST_TEST(contains(b.oci({"ps", "p1"}).out, "PID CMD"));
+
+  const auto paused = b.oci({"pause", "p1"});
+  BOOST_REQUIRE_MESSAGE(paused.status == 0, paused.err);
+  BOOST_TEST(b.state("p1").at("status") == "paused");
+  BOOST_TEST(b.state("p1").at("pid").get<int>() > 0);
+  const auto frozen_at = size_after(200);
+  BOOST_TEST(size_after(600) == frozen_at);
+  // A second pause is refused: it is paused, not running.
+  BOOST_TEST(contains(b.oci({"pause", "p1"}).err, "is paused (fix: pause only a running container)"));
+
+  const auto resumed = b.oci({"resume", "p1"});
+  BOOST_REQUIRE_MESSAGE(resumed.status == 0, resumed.err);
+  BOOST_TEST(b.state("p1").at("status") == "running");
+  BOOST_TEST(size_after(600) > frozen_at);  // the control: it runs again
+  BOOST_TEST(contains(b.oci({"resume", "p1"}).err, "is running (fix: resume only a paused container)"));
+
+  // Paused, then delete --force: thawed and killed, nothing left.
+  BOOST_TEST(b.oci({"pause", "p1"}).status == 0);
+  BOOST_TEST(b.oci({"delete", "--force", "p1"}).status == 0);
+  BOOST_TEST(!fs::exists(b.root / "p1"));
+  int pause_records = 0, resume_records = 0;
+  for (const auto& record : b.audit_records()) {
+    if (record.at("event") != "control" || !record.contains("container")) continue;
+    BOOST_TEST(record.at("container").at("id") == "p1");
+    if (record.at("action") == "pause") ++pause_records;
+    if (record.at("action") == "resume") ++resume_records;
+  }
+  BOOST_TEST(pause_records == 2);
+  BOOST_TEST(resume_records == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
