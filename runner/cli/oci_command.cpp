@@ -12,7 +12,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -32,6 +35,7 @@
 #include "common/unique_fd.h"
 #include "common/users.h"
 #include "cli/oci_control.h"
+#include "cli/oci_exec.h"
 #include "oci/console.h"
 #include "oci/pod.h"
 #include "oci/spec.h"
@@ -118,6 +122,21 @@ void write_pid_file(const std::string& path, pid_t pid) {
   write_file_atomically(path, std::to_string(pid), 0644, Durability::none);
 }
 
+UniqueFd listen_exec_socket(const std::filesystem::path& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) throw_sys_error("socket(AF_UNIX, SOCK_SEQPACKET)");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const auto text = path.string();
+  if (text.size() >= sizeof address.sun_path)
+    throw Error(quote(text) + ": too long for a socket path (fix: a shorter --root)", exit_code::runner_failed);
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    throw_sys_error("bind(" + quote(text) + ")");
+  if (::listen(fd.get(), 16) != 0) throw_sys_error("listen(" + quote(text) + ")");
+  return fd;
+}
+
 // The supervising process: the container's run, start to end. Its exit
 // status is the container's. notify_fd gets "ok\n" once the container is
 // created, or "error: LINE\n" when the run ends before that.
@@ -130,6 +149,10 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
   input.container_id = state.id;
   input.image_digest = state.image_digest;
   const std::filesystem::path bundle = state.bundle;
+  // exec: the sandbox's init serves it on ROOT/ID/exec.sock (root only: the
+  // directory is 0700). This process's copy goes once init has its own.
+  auto exec_listener = listen_exec_socket(oci_exec::exec_socket(globals.root, state.id));
+  input.exec_listener = exec_listener.get();
   input.make_request = [&] {
     const auto profile = policy::load_tier(state.tier, dirs);
     auto narrowed = oci::narrow_to_tier(spec, profile, bundle, state.id, state.image_digest);
@@ -147,6 +170,7 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
     return request;
   };
   input.on_start = [&](pid_t sandbox_pid) {
+    exec_listener.reset();
     state.sandbox_pid = sandbox_pid;
     state.sandbox_start_time = process_start_time(sandbox_pid).value_or(0);
     state.status = "created";
@@ -481,6 +505,7 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
                   "  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID\n"
                   "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
                   "  pause ID | resume ID | ps [--format table|json] ID\n"
+                  "  exec [--process FILE] [--tty] [--console-socket S] [--pid-file F] [--detach] ID [ARGS...]\n"
                   "  run [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--detach] ID\n"
                   "  features | --version\n"
                   "The tier: annotation io.tierbox.tier, else tierbox.json default_tier (docs/kubernetes.md).\n",
@@ -501,6 +526,9 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   if (globals.log_format != "text" && globals.log_format != "json") usage("--log-format " + quote(globals.log_format));
   if (i >= args.size()) usage("no command");
   const std::string command = args[i++];
+  if (command == "exec")
+    return oci_exec::exec_command(globals.root, config_dirs(globals),
+                                  std::vector<std::string>(args.begin() + static_cast<long>(i), args.end()));
   std::vector<std::string> positional;
   CreateOptions create;
   std::string format = "table";

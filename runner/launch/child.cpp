@@ -1,7 +1,9 @@
 #include "launch/child.h"
+#include "launch/exec_server.h"
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -295,6 +297,14 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
   // Last: init and the task share the filters, and everything above ran
   // without them (see policy/seccomp_groups.h for what init still needs).
+  // (exec) init's signals through a signalfd, made before the filter.
+  ExecServer exec_server{context.exec_listener, -1, context.ignored_signals};
+  if (context.exec_listener >= 0) {
+    sigset_t all;
+    sigfillset(&all);
+    exec_server.signal_fd = ::signalfd(-1, &all, SFD_CLOEXEC);
+    if (exec_server.signal_fd < 0) step(ChildStep::seccomp, failure.fail_errno("signalfd(every signal)"));
+  }
   int listener = -1;
   step(ChildStep::seccomp, stages::install_seccomp(*context.seccomp, &listener, failure));
   ready.seccomp_listener = listener;  // init keeps it; the task closes its copy before exec
@@ -304,6 +314,7 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   const pid_t task = start_task(context, ready);  // sync #3, then exec
   if (task < 0) step(ChildStep::fork_task, failure.fail_errno("clone(CLONE_VM|CLONE_VFORK)"));
   ::close(context.sync_fd);
+  if (exec_server.listener >= 0) run_init_serving_exec(task, context.status_fd, exec_server);
   run_init(task, context.status_fd);
 }
 

@@ -322,7 +322,8 @@ bool PreparedSandbox::waiting() const {
 }
 
 std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPlan& plan,
-                                                          const policy::RunnerConfig& config, const std::string& id) {
+                                                          const policy::RunnerConfig& config, const std::string& id,
+                                                          int exec_listener) {
   auto state = std::make_unique<State>(id, config.state_dir);
   auto& sandbox = *state;
 
@@ -398,6 +399,9 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   context.status_fd = sandbox.status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
   context.keep_fds = {context.sync_fd, context.status_fd};
+  // (exec) init keeps the container's exec socket; the task does not get it.
+  context.exec_listener = exec_listener;
+  if (exec_listener >= 0) context.keep_fds.push_back(exec_listener);
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
   context.own_fds = context.keep_fds;
@@ -719,7 +723,7 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // unless the entry point relays them itself (the daemon).
   std::optional<SignalRelay> relay;
   if (hooks.relay_signals) relay.emplace();
-  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id);
+  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id, hooks.exec_listener);
   return run_prepared(std::move(sandbox), plan, config, hooks);
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "common/units.h"
+#include "policy/environment.h"
 #include "policy/path_pattern.h"
 
 namespace tierbox::oci {
@@ -329,6 +330,73 @@ std::string annotated_digest(const Spec& spec) {
   return "";
 }
 
+namespace {
+
+// Privileged (podman --privileged, a Kubernetes privileged pod): every
+// capability, CAP_SYS_ADMIN among them. The engines' default set is
+// dropped (a narrowing); any other is an added capability.
+void check_capabilities(const std::vector<std::string>& capabilities, const std::string& name, const std::string& what,
+                        std::vector<std::string>& notes) {
+  if (std::find(capabilities.begin(), capabilities.end(), "CAP_SYS_ADMIN") != capabilities.end())
+    throw Refusal("process.capabilities: CAP_SYS_ADMIN: the " + what + " is privileged; tier '" + name +
+                  "' never runs a privileged container (fix: run it without --privileged / privileged: true)");
+  for (const auto& capability : capabilities)
+    if (!kEngineDefaultCapabilities.count(capability))
+      throw Refusal("process.capabilities: " + capability + " is an added capability; tier '" + name +
+                    "' tasks run without capabilities (fix: drop it, e.g. --cap-drop " + capability + ")");
+  if (!capabilities.empty()) notes.push_back("process.capabilities: none granted (tierbox tasks run without capabilities)");
+}
+
+}  // namespace
+
+ExecProcess parse_exec_process(const json& process, const std::string& origin) {
+  const Reader reader(origin);
+  if (!process.is_object()) reader.fail("(top level)", "not a JSON object", "write the process as one JSON object");
+  ExecProcess out;
+  parse_process(reader, process, out.process);
+  if (const auto* user = reader.object_at(process, "user", "user")) {
+    out.uid = reader.number_at<std::uint32_t>(*user, "uid", "user.uid");
+    out.gid = reader.number_at<std::uint32_t>(*user, "gid", "user.gid");
+    if (const auto it = user->find("additionalGids"); it != user->end() && !it->is_null()) {
+      if (!it->is_array()) reader.fail("user.additionalGids", "not an array", "make it a JSON array of integers");
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        if (!(*it)[i].is_number_unsigned()) reader.fail("user.additionalGids", "not an integer", "give group ids");
+        out.additional_gids.push_back((*it)[i].get<std::uint32_t>());
+      }
+    }
+  }
+  return out;
+}
+
+ExecNarrowed narrow_exec(const ExecProcess& exec, const policy::Profile& tier) {
+  ExecNarrowed out;
+  const auto& process = exec.process;
+  check_capabilities(process.capabilities, tier.name, "process", out.notes);
+  // Root (the engines' default, which the container's own process gets as
+  // the task's user too) or the tier's user: both are the task's user.
+  // Anyone else would be a user the container's task is not.
+  if (exec.uid && *exec.uid != 0 && *exec.uid != tier.user.uid)
+    throw Refusal("process.user.uid " + std::to_string(*exec.uid) + ": tier '" + tier.name + "' runs its tasks as uid " +
+                  std::to_string(tier.user.uid) + " (fix: leave --user out, or give 0 or " +
+                  std::to_string(tier.user.uid) + ")");
+  if (exec.gid && *exec.gid != 0 && *exec.gid != tier.user.gid)
+    throw Refusal("process.user.gid " + std::to_string(*exec.gid) + ": tier '" + tier.name + "' runs its tasks as gid " +
+                  std::to_string(tier.user.gid) + " (fix: leave the group out, or give 0 or " +
+                  std::to_string(tier.user.gid) + ")");
+  if (!exec.additional_gids.empty()) out.notes.push_back("process.user.additionalGids: not given (the task's groups)");
+  if (!process.rlimits.empty()) out.notes.push_back("process.rlimits: the container's apply");
+  out.argv = process.args;
+  std::map<std::string, std::string> env;
+  for (const auto& entry : process.env) {
+    const auto equals = entry.find('=');
+    if (equals == std::string::npos || equals == 0) continue;
+    env.emplace(entry.substr(0, equals), entry.substr(equals + 1));
+  }
+  out.env = policy::build_environment(tier.environment, env, {});
+  out.cwd = process.cwd;
+  return out;
+}
+
 Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std::filesystem::path& bundle,
                         const std::string& container_id, const std::string& image_digest) {
   Narrowed out;
@@ -336,16 +404,7 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   if (!spec.hooks.empty())
     throw Refusal("hooks." + spec.hooks.front() + ": OCI hooks are not supported (tier '" + name +
                   "'); they would run on the host outside the sandbox (fix: remove them from the engine's hooks configuration)");
-  // Privileged (podman --privileged, a Kubernetes privileged pod): every
-  // capability, CAP_SYS_ADMIN among them.
-  if (std::find(spec.capabilities.begin(), spec.capabilities.end(), "CAP_SYS_ADMIN") != spec.capabilities.end())
-    throw Refusal("process.capabilities: CAP_SYS_ADMIN: the bundle is privileged; tier '" + name +
-                  "' never runs a privileged container (fix: run it without --privileged / privileged: true)");
-  for (const auto& capability : spec.capabilities)
-    if (!kEngineDefaultCapabilities.count(capability))
-      throw Refusal("process.capabilities: " + capability + " is an added capability; tier '" + name +
-                    "' tasks run without capabilities (fix: drop it, e.g. --cap-drop " + capability + ")");
-  if (!spec.capabilities.empty()) out.notes.push_back("process.capabilities: none granted (tierbox tasks run without capabilities)");
+  check_capabilities(spec.capabilities, name, "bundle", out.notes);
   for (const auto& ns : spec.namespaces)
     if (!ns.path.empty()) out.joins.push_back(classify_namespace_path(ns, tier));
   const bool host_network_tier = tier.network.mode == policy::NetworkMode::host;

@@ -123,4 +123,29 @@ struct Narrowed {
 Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std::filesystem::path& bundle,
                         const std::string& container_id, const std::string& image_digest);
 
+// `exec`'s process.json (runc exec --process FILE, or built from argv): the
+// OCI specification's process object.
+struct ExecProcess {
+  Spec process;  // args, env, cwd, terminal, capabilities, rlimits
+  std::optional<std::uint32_t> uid;
+  std::optional<std::uint32_t> gid;
+  std::vector<std::uint32_t> additional_gids;
+};
+ExecProcess parse_exec_process(const nlohmann::json& process, const std::string& origin);
+
+struct ExecNarrowed {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "NAME=VALUE": through the tier's environment rules
+  std::string cwd;
+  std::vector<std::string> notes;
+};
+
+// The process within the tier, as the container's own task: the same
+// capabilities rule (the engines' default set dropped; CAP_SYS_ADMIN
+// refused as privileged, any other added one refused), the user root or the
+// tier's (both mean the task's user, as for the container's process; any
+// other is refused), the environment through the tier's rules. Throws
+// Refusal with one line naming the field.
+ExecNarrowed narrow_exec(const ExecProcess& process, const policy::Profile& tier);
+
 }  // namespace tierbox::oci

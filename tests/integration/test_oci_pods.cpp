@@ -20,6 +20,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -319,6 +320,108 @@ BOOST_AUTO_TEST_CASE(pause_resume_and_ps) {
   }
   BOOST_TEST(pause_records == 2);
   BOOST_TEST(resume_records == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// exec: the new process is the sandbox init's child, so it runs in the
+// container's namespaces and cgroups with the task's restrictions; what
+// asks for more is refused; each is audited.
+BOOST_AUTO_TEST_SUITE(oci_exec)
+
+BOOST_AUTO_TEST_CASE(exec_runs_inside_the_container_with_its_restrictions) {
+  REQUIRE_BUSYBOX();
+  auto config = bundle_config({"sleep", "600"});
+  config["hostname"] = "exechost";
+  Bundle b(config);
+  DeleteAtEnd delete_e1{b, "e1"};
+  (void)start_sandbox(b, "e1", b.bundle);
+  const pid_t init = b.runtime_state("e1").at("sandbox_pid").get<int>();
+
+  const auto ran = b.oci({"exec", "e1", "sh", "-c",
+                          "echo host=$(hostname); echo uid=$(id -u); for ns in pid mnt net ipc; do echo "
+                          "$ns=$(readlink /proc/self/ns/$ns); done; grep -E '^(Seccomp|NoNewPrivs|CapEff|CapBnd):' "
+                          "/proc/self/status | tr -d '\\t' | tr ':' '='; echo procs=$(ls /proc | grep -c '^[0-9]'); exit 3"});
+  BOOST_TEST(ran.status == 3, ran.err);  // its exit code passed through
+  const auto& out = ran.out;
+  BOOST_TEST(value_of(out, "host") == "exechost", out);
+  for (const char* ns : {"pid", "mnt", "net", "ipc"})
+    BOOST_TEST(inode_of_link(value_of(out, ns)) == namespace_inode(init, ns), out);
+  // Control: the host's differ, so the checks above could fail.
+  BOOST_TEST(namespace_inode(::getpid(), "pid") != namespace_inode(init, "pid"));
+  BOOST_TEST(value_of(out, "uid") == "1000", out);
+  BOOST_TEST(value_of(out, "Seccomp") == "2", out);
+  BOOST_TEST(value_of(out, "NoNewPrivs") == "1", out);
+  BOOST_TEST(value_of(out, "CapEff") == "0000000000000000", out);
+  BOOST_TEST(value_of(out, "CapBnd") == "0000000000000000", out);
+  // It sees the sandbox's few processes, not the host's.
+  BOOST_TEST(std::stoi(value_of(out, "procs")) < 10, out);
+
+  // In the container's cgroups: ps lists it while it runs (--detach).
+  const auto pid_file = b.dir.path() / "exec.pid";
+  const auto detached = b.oci_detached({"exec", "--detach", "--pid-file", pid_file.string(), "e1", "sleep", "77"});
+  BOOST_REQUIRE_MESSAGE(detached.status == 0, detached.err);
+  const int relay = std::stoi(Bundle::read_text(pid_file));
+  bool listed = false;
+  for (const auto& pid : json::parse(b.oci({"ps", "--format", "json", "e1"}).out)) {
+    std::ifstream in("/proc/" + std::to_string(pid.get<int>()) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline == std::string("sleep\0" "77\0", 9)) listed = true;
+  }
+  BOOST_TEST(listed);
+  // The relay ends with the container (delete kills the tree).
+  BOOST_TEST(b.oci({"delete", "--force", "e1"}).status == 0);
+  for (int i = 0; i < 100 && process_exists(relay); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(!process_exists(relay));
+
+  int started = 0, ended = 0;
+  for (const auto& record : b.audit_records()) {
+    if (!record.contains("container") || record.at("container").at("id") != "e1") continue;
+    if (record.at("event") == "exec" && record.at("outcome") == "started") ++started;
+    if (record.at("event") == "exec_end") {
+      ++ended;
+      if (record.at("argv").at(0) == "sh") BOOST_TEST(record.at("exit").at("code") == 3);
+    }
+  }
+  BOOST_TEST(started == 2);
+  BOOST_TEST(ended == 2);
+}
+
+BOOST_AUTO_TEST_CASE(exec_asking_for_more_is_refused) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"sleep", "600"}));
+  DeleteAtEnd delete_e2{b, "e2"};
+  (void)start_sandbox(b, "e2", b.bundle);
+  const auto refused = [&](std::vector<std::string> args, const std::string& line_part) {
+    const auto result = b.oci(args);
+    BOOST_TEST(result.status == 126, result.err);
+    BOOST_TEST(contains(result.err, line_part), result.err);
+    BOOST_TEST(!contains(result.out, "ran"), result.out);
+  };
+  refused({"exec", "--cap", "CAP_NET_ADMIN", "e2", "echo", "ran"}, "CAP_NET_ADMIN is an added capability");
+  refused({"exec", "--cap", "SYS_ADMIN", "e2", "echo", "ran"}, "CAP_SYS_ADMIN: the process is privileged");
+  refused({"exec", "--user", "0:5", "e2", "echo", "ran"}, "process.user.gid 5");
+  refused({"exec", "--user", "4242", "e2", "echo", "ran"}, "process.user.uid 4242: tier 'untrusted' runs its tasks as uid 1000");
+  // runc exec --process: the same rules on the file's process object.
+  const auto process_file = b.dir.path() / "process.json";
+  std::ofstream(process_file) << json{{"args", {"echo", "ran"}},
+                                      {"cwd", "/"},
+                                      {"env", {"PATH=/bin"}},
+                                      {"capabilities", {{"bounding", {"CAP_SYS_PTRACE"}}}}}
+                                     .dump();
+  refused({"exec", "--process", process_file.string(), "e2"}, "CAP_SYS_PTRACE is an added capability");
+  // Controls: the engines' default set is dropped, root means the task's
+  // user; the same exec without the capability runs.
+  const auto control = b.oci({"exec", "--cap", "CAP_KILL", "--user", "0:0", "e2", "echo", "ran"});
+  BOOST_TEST(control.status == 0, control.err);
+  BOOST_TEST(contains(control.out, "ran"), control.out);
+  int refusals = 0;
+  for (const auto& record : b.audit_records())
+    if (record.at("event") == "exec" && record.at("outcome") == "refused") ++refusals;
+  BOOST_TEST(refusals == 5);
+  // Not into a container that is not running.
+  BOOST_TEST(b.oci({"delete", "--force", "e2"}).status == 0);
+  BOOST_TEST(contains(b.oci({"exec", "e2", "true"}).err, "does not exist"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

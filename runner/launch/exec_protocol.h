@@ -1,0 +1,39 @@
+// The OCI runtime's `exec` into a running container: the request a client
+// (cli/oci_exec.cpp) sends to the sandbox's init over the container's exec
+// socket (ROOT/ID/exec.sock, listened on by init: launch/exec_server.h), and
+// init's replies. One SEQPACKET message each way per step; plain data, no
+// pointers, read by init without allocating.
+//
+// Request: ExecRequestHeader, then argc + envc + 1 NUL-terminated strings
+// (the working directory first, then argv, then "NAME=VALUE" each), with the
+// new process's fds 0-2 as SCM_RIGHTS. Replies: started {pid in the
+// sandbox}, then exited {wait status}; or failed {errno} when it could not be
+// started (the connection then closes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tierbox::launch {
+
+inline constexpr std::uint32_t kExecMagic = 0x74627865;  // "exbt"
+inline constexpr std::size_t kExecRequestMax = 64 * 1024;
+inline constexpr std::size_t kExecMaxStrings = 512;  // argv and env together
+inline constexpr std::size_t kExecMaxProcesses = 32;  // at once per container
+
+struct ExecRequestHeader {
+  std::uint32_t magic = kExecMagic;
+  std::uint32_t argc = 0;
+  std::uint32_t envc = 0;
+  std::uint32_t strings_size = 0;  // bytes of strings after the header
+};
+
+enum class ExecReplyKind : std::uint32_t { started = 1, exited = 2, failed = 3 };
+
+struct ExecReply {
+  ExecReplyKind kind = ExecReplyKind::failed;
+  std::int32_t value = 0;  // started: pid in the sandbox; exited: wait status; failed: errno
+  char detail[120] = {};   // failed: what could not be done
+};
+
+}  // namespace tierbox::launch
