@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -422,6 +423,89 @@ BOOST_AUTO_TEST_CASE(exec_asking_for_more_is_refused) {
   // Not into a container that is not running.
   BOOST_TEST(b.oci({"delete", "--force", "e2"}).status == 0);
   BOOST_TEST(contains(b.oci({"exec", "e2", "true"}).err, "does not exist"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The pod flow through containerd itself (started here with its own root,
+// state and socket, as oci_engines does): `ctr run --with-ns` gives the
+// namespace paths as the CRI does (the pod sandbox with the engine's network
+// namespace; the application container with it and the sandbox task's
+// /proc/PID/ns/ipc and uts, PID from `ctr task ls`); then `ctr task exec`,
+// `pause`, `resume` and `ps` on the sandbox through containerd's runc shim.
+BOOST_AUTO_TEST_SUITE(oci_ctr_pod)
+
+BOOST_AUTO_TEST_CASE(containerd_runs_a_pod_with_tierbox_as_the_runc_binary) {
+  REQUIRE_BUSYBOX();
+  if (run_process({"/bin/sh", "-c", "command -v containerd && command -v ctr"}).status != 0) {
+    BOOST_TEST_MESSAGE("skipped: containerd is not installed (apt-get install containerd; tools/install-deps.sh --test)");
+    return;
+  }
+  Bundle b(bundle_config({"true"}));
+  const auto base = b.dir.path().string();
+  const auto wrapper = b.dir.path() / "tierbox-runc";
+  std::ofstream(wrapper) << "#!/bin/sh\nexport TIERBOX_AUDIT_LOG='" << b.audit_log.string() << "'\nexec '" << kTierbox
+                         << "' oci --config-dir '" << b.config.string() << "' \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  std::ofstream(b.dir.path() / "containerd.toml") << "version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n";
+  const std::string netns = "tbx-ctrpod-" + std::to_string(::getpid());
+  const std::string ctr = "ctr -a " + base + "/c.sock";
+  const auto run = [&](const std::string& flags) {
+    return ctr + " run --runc-binary " + wrapper.string() + " " + flags + " --rootfs " + base + "/bundle/rootfs ";
+  };
+  // (Inside the script's double quotes: each $ escaped for the container's shell.)
+  const std::string where =
+      "for ns in net ipc uts pid; do echo \\$ns=\\$(readlink /proc/self/ns/\\$ns); done; "
+      "echo interfaces=\\$(grep : /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ')";
+  SpawnOptions options;
+  options.timeout = std::chrono::seconds(120);
+  // In a private mount namespace with a tmpfs on /run/netns: the engine's
+  // netns file and mount and containerd's mounts vanish with it.
+  const auto script =
+      "set -u; cd " + base + "; mkdir -p /run/netns && mount -t tmpfs -o size=64k tbx-ctrpod /run/netns || exit 1; "
+      "containerd --root " + base + "/croot --state " + base + "/cstate --address " + base +
+      "/c.sock --config " + base + "/containerd.toml >containerd.log 2>&1 & pid=$!; "
+      "trap 'kill $pid 2>/dev/null; wait $pid' EXIT; "
+      "for i in $(seq 100); do [ -S c.sock ] && break; sleep 0.1; done; "
+      "ip netns add " + netns + " && ip -n " + netns + " link add tbxcni0 type veth peer name tbxcni1; " +
+      run("-d --with-ns network:/run/netns/" + netns) + "tbx-pod-sb /bin/sleep 600 >sb.out 2>sb.err; echo $? >sb.status; "
+      "P=$(" + ctr + " task ls | awk '$1==\"tbx-pod-sb\"{print $2}'); echo $P >sb.pid; " +
+      run("--rm --with-ns network:/run/netns/" + netns + " --with-ns ipc:/proc/$P/ns/ipc --with-ns uts:/proc/$P/ns/uts") +
+      "tbx-pod-app /bin/sh -c \"" + where + "\" >app.out 2>app.err; echo $? >app.status; " +
+      ctr + " task exec --exec-id x1 tbx-pod-sb /bin/sh -c \"" + where + "; exit 4\" >exec.out 2>exec.err; echo $? >exec.status; " +
+      ctr + " task pause tbx-pod-sb 2>pause.err; " + ctr + " task ls >paused.ls; " +
+      ctr + " task resume tbx-pod-sb 2>resume.err; " + ctr + " task ls >resumed.ls; " +
+      ctr + " task ps tbx-pod-sb >ps.out 2>ps.err; " +
+      ctr + " task kill -s KILL tbx-pod-sb; sleep 1; " + ctr + " task rm tbx-pod-sb >/dev/null 2>&1; " +
+      ctr + " containers rm tbx-pod-sb >/dev/null 2>&1; ip netns del " + netns + "; true";
+  const auto result = run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script}, options);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  const auto file = [&](const std::string& name) { return Bundle::read_text(b.dir.path() / name); };
+  BOOST_REQUIRE_MESSAGE(file("sb.status") == "0\n", file("sb.err"));
+  BOOST_TEST(file("app.status") == "0\n", file("app.err"));
+  BOOST_TEST(file("exec.status") == "4\n", file("exec.err"));
+  const auto app = file("app.out"), in_sandbox = file("exec.out");
+  // The exec'd process is in the sandbox's namespaces; the app shares its
+  // network, IPC and UTS ones, not its pid namespace; only loopback.
+  for (const char* ns : {"net", "ipc", "uts"}) {
+    BOOST_TEST(!value_of(app, ns).empty(), app);
+    BOOST_TEST(value_of(app, ns) == value_of(in_sandbox, ns), app + in_sandbox);
+  }
+  BOOST_TEST(value_of(app, "pid") != value_of(in_sandbox, "pid"));
+  BOOST_TEST(value_of(app, "interfaces") == "lo", app);
+  BOOST_TEST(value_of(in_sandbox, "interfaces") == "lo", in_sandbox);
+  BOOST_TEST(contains(file("paused.ls"), "PAUSED"), file("paused.ls") + file("pause.err"));
+  BOOST_TEST(contains(file("resumed.ls"), "RUNNING"), file("resumed.ls") + file("resume.err"));
+  // ctr task ps: a header and a line per pid in the sandbox's cgroups.
+  const auto ps = file("ps.out");
+  BOOST_TEST((contains(ps, "PID") && std::count(ps.begin(), ps.end(), '\n') >= 2), ps + file("ps.err"));
+  bool exec_audited = false, pause_audited = false;
+  for (const auto& record : b.audit_records()) {
+    if (record.at("event") == "exec" && record.at("outcome") == "started") exec_audited = true;
+    if (record.at("event") == "control" && record.value("action", "") == "pause") pause_audited = true;
+  }
+  BOOST_TEST(exec_audited);
+  BOOST_TEST(pause_audited);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
