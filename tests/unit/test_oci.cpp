@@ -1,7 +1,9 @@
 // The OCI runtime mode's pure parts: config.json parsing, narrowing to a
 // tier (every refusal names its field), the plan of a container root, the
 // state JSON and the audit record's container field.
+#include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
@@ -9,8 +11,10 @@
 
 #include "audit/records.h"
 #include "common/errors.h"
+#include "common/process_info.h"
 #include "oci/spec.h"
 #include "oci/state.h"
+#include "policy/plan_summary.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "profile_text.h"
@@ -329,6 +333,91 @@ BOOST_AUTO_TEST_CASE(a_container_root_replaces_the_tiers_host_binds) {
   BOOST_TEST(*plan.cgroup_limits.memory.value == 268435456u);
 }
 
+// A pod's container: the joined namespaces reach the plan, its digest and
+// the summary; an allowlist tier is refused by the planner too (defence in
+// depth behind narrow_to_tier).
+BOOST_AUTO_TEST_CASE(joined_namespaces_reach_the_plan_and_its_digest) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  auto narrowed = oci::narrow_to_tier(spec_of(runc_default_spec()), profile, "/b", "c1", "sha256:00");
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{
+      "container:c1", "sha256:00", "/b/rootfs", {{"bin", rootfs::EntryKind::directory, ""}}, {}};
+  const auto alone = policy::make_plan(profile, narrowed.request, facts, "r1");
+  BOOST_TEST(alone.joined_namespaces.empty());
+  narrowed.request.container->joins = {{CLONE_NEWIPC, "/proc/42/ns/ipc", 4, 4026531839, "container sb"},
+                                       {CLONE_NEWNET, "/proc/42/ns/net", 4, 4026531840, "container sb"}};
+  const auto joined = policy::make_plan(profile, narrowed.request, facts, "r1");
+  BOOST_REQUIRE(joined.joined_namespaces.size() == 2u);
+  BOOST_TEST(policy::joins_namespace(joined, CLONE_NEWNET));
+  BOOST_TEST(!policy::joins_namespace(joined, CLONE_NEWUTS));
+  BOOST_TEST(policy::plan_digest(joined) != policy::plan_digest(alone));
+  BOOST_TEST(policy::plan_summary(joined).at("joined_namespaces").at(0).at("owner") == "container sb");
+  BOOST_TEST(!policy::plan_summary(alone).contains("joined_namespaces"));  // other digests stay as they were
+
+  const auto networked = policy::load_tier("networked", {kShipped});
+  try {
+    (void)policy::make_plan(networked, narrowed.request, facts, "r2");
+    BOOST_FAIL("an allowlist tier in a joined network namespace was planned");
+  } catch (const Refusal& error) {
+    BOOST_TEST(contains(error.what(), "network mode allowlist"), error.what());
+  }
+}
+
+// exec's process object: the container's capability rule, the task's user
+// (0 or the tier's), the environment through the tier's rules.
+BOOST_AUTO_TEST_CASE(an_exec_process_is_narrowed_like_the_container) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  const auto narrow = [&](const json& process) {
+    return oci::narrow_exec(oci::parse_exec_process(process, "process.json"), profile);
+  };
+  const auto refused = [&](const json& process) {
+    try {
+      (void)narrow(process);
+    } catch (const Refusal& error) {
+      BOOST_TEST(error.exit_status() == 126);
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  json process = {{"args", {"sh"}}, {"cwd", "/tmp"}, {"env", {"PATH=/bin", "LD_PRELOAD=/x.so", "TERM=xterm"}},
+                  {"user", {{"uid", 0}, {"gid", 0}}},
+                  {"capabilities", {{"bounding", {"CAP_KILL", "CAP_CHOWN"}}}}};
+  const auto control = narrow(process);
+  BOOST_TEST(control.argv == std::vector<std::string>{"sh"}, boost::test_tools::per_element());
+  BOOST_TEST(control.cwd == "/tmp");
+  const auto has_env = [&](const std::string& entry) {
+    return std::find(control.env.begin(), control.env.end(), entry) != control.env.end();
+  };
+  BOOST_TEST(!std::any_of(control.env.begin(), control.env.end(),
+                          [](const auto& entry) { return entry.rfind("LD_PRELOAD=", 0) == 0; }));
+  BOOST_TEST(has_env("TERM=xterm"));
+  process["user"] = {{"uid", 1000}, {"gid", 1000}};  // the tier's
+  BOOST_TEST(refused(process).empty());
+
+  auto asking = process;
+  asking["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+  BOOST_TEST(contains(refused(asking), "CAP_SYS_ADMIN: the process is privileged"));
+  asking = process;
+  asking["capabilities"]["ambient"] = {"CAP_NET_ADMIN"};
+  BOOST_TEST(contains(refused(asking), "process.capabilities: CAP_NET_ADMIN is an added capability"));
+  asking = process;
+  asking["user"] = {{"uid", 0}, {"gid", 27}};
+  BOOST_TEST(contains(refused(asking), "process.user.gid 27"));
+  asking = process;
+  asking["user"] = {{"uid", 33}};
+  BOOST_TEST(contains(refused(asking), "process.user.uid 33: tier 'untrusted' runs its tasks as uid 1000"));
+  // Bad input names the file and field.
+  asking = process;
+  asking["args"] = json::array();
+  try {
+    (void)narrow(asking);
+    BOOST_FAIL("empty args accepted");
+  } catch (const Error& error) {
+    BOOST_TEST(contains(error.what(), "process.json: process.args: empty"), error.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(process_rlimits_only_lower_the_tiers) {
   const auto profile = policy::load_tier("untrusted", {kShipped});  // nofile 256, fsize 1G
   auto document = runc_default_spec();
@@ -383,9 +472,17 @@ BOOST_AUTO_TEST_CASE(state_json_has_the_specifications_fields) {
   BOOST_TEST(oci::current_status(state) == "stopped");
   // Round trip of what tierbox keeps.
   state.exit_status = 3;
+  state.engine_netns = "/run/netns/cni-1";
   const auto back = oci::state_from_json(oci::to_json(state), "x");
   BOOST_TEST(back.id == "c1");
   BOOST_TEST(*back.exit_status == 3);
+  BOOST_TEST(back.engine_netns == "/run/netns/cni-1");
+  // paused: while its supervisor lives (this process stands for it), with its pid.
+  state.status = "paused";
+  state.pid = ::getpid();
+  state.pid_start_time = *process_start_time(::getpid());
+  BOOST_TEST(oci::to_oci_state(state).at("status") == "paused");
+  BOOST_TEST(oci::to_oci_state(state).at("pid") == ::getpid());
 }
 
 BOOST_AUTO_TEST_CASE(container_ids_name_one_directory) {
