@@ -166,7 +166,7 @@ UniqueFd connect_to(const std::filesystem::path& socket_path) {
   return fd;
 }
 
-void send_request(int fd, const oci::ExecNarrowed& process, const std::array<int, 3>& stdio) {
+void send_request(int fd, const oci::ExecNarrowed& process, const std::array<int, 3>& stdio, bool terminal) {
   std::string strings = process.cwd + '\0';
   for (const auto& arg : process.argv) strings += arg + '\0';
   for (const auto& entry : process.env) strings += entry + '\0';
@@ -174,6 +174,7 @@ void send_request(int fd, const oci::ExecNarrowed& process, const std::array<int
   header.argc = static_cast<std::uint32_t>(process.argv.size());
   header.envc = static_cast<std::uint32_t>(process.env.size());
   header.strings_size = static_cast<std::uint32_t>(strings.size());
+  header.flags = terminal ? launch::kExecTerminal : 0;
   if (sizeof header + strings.size() >= launch::kExecRequestMax ||
       process.argv.size() + process.env.size() + 1 > launch::kExecMaxStrings)
     throw Error("exec: the process's argv and environment are too large (at most 64 KiB, 511 strings)",
@@ -270,7 +271,7 @@ int exec_command(const std::filesystem::path& root, const std::vector<std::files
     stdio = {pty->slave.get(), pty->slave.get(), pty->slave.get()};
   }
   auto connection = connect_to(exec_socket(root, options.id));
-  send_request(connection.get(), *narrowed, stdio);
+  send_request(connection.get(), *narrowed, stdio, pty.has_value());
   pty.reset();
   const auto first = receive_reply(connection.get());
   if (!first || first->kind != launch::ExecReplyKind::started) {

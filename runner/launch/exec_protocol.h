@@ -26,7 +26,12 @@ struct ExecRequestHeader {
   std::uint32_t argc = 0;
   std::uint32_t envc = 0;
   std::uint32_t strings_size = 0;  // bytes of strings after the header
+  std::uint32_t flags = 0;         // kExecTerminal
 };
+
+// fds 0-2 are a new pty's slave, made by the client for this process (never
+// a terminal of the caller's): it becomes the process's controlling terminal.
+inline constexpr std::uint32_t kExecTerminal = 1;
 
 enum class ExecReplyKind : std::uint32_t { started = 1, exited = 2, failed = 3 };
 

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -47,6 +48,7 @@ struct NewProcess {
   int stdio[3];
   int connection;
   std::uint64_t ignored_signals;
+  bool terminal;
 };
 
 int exec_searching_path(char** argv, char** envp) noexcept {
@@ -89,6 +91,14 @@ int process_entry(void* argument) {
       ::_exit(126);
     }
   ::setsid();
+  // A pty the client made for this process: its controlling terminal, so
+  // the terminal's ^C and ^Z reach it. Never a terminal the caller had
+  // itself (no kExecTerminal then): injecting input there (TIOCSTI) would
+  // reach outside the sandbox.
+  if (start.terminal && ::ioctl(0, TIOCSCTTY, 0) != 0) {
+    send_reply(start.connection, ExecReplyKind::failed, errno, "ioctl(TIOCSCTTY) of the process's terminal");
+    ::_exit(126);
+  }
   struct KernelSigaction {
     void (*handler)(int);
     unsigned long flags;
@@ -174,7 +184,7 @@ void serve(int connection, const ExecServer& server) noexcept {
   for (std::size_t i = 0; i < header.envc; ++i) argv_and_env[at++] = g_strings[1 + header.argc + i];
   argv_and_env[at] = nullptr;
   NewProcess start{g_strings[0], argv_and_env, argv_and_env + header.argc + 1, {fds[0], fds[1], fds[2]}, connection,
-                   server.ignored_signals};
+                   server.ignored_signals, (header.flags & kExecTerminal) != 0};
   // CLONE_VFORK: init goes on once the process has exec'd or failed, so the
   // stack and the strings it reads stay as they are until then.
   const pid_t pid = ::clone(process_entry, g_exec_stack + sizeof g_exec_stack, CLONE_VFORK | SIGCHLD, &start);

@@ -410,7 +410,7 @@ BOOST_AUTO_TEST_CASE(exec_with_a_terminal_through_the_console_socket) {
 
   BackgroundRun run({"oci", "--root", b.root.string(), "--config-dir", b.config.string(), "exec", "--tty",
                      "--console-socket", socket_path.string(), "e3", "sh", "-c",
-                     "test -t 0 && test -t 1 && echo on-a-terminal; exit 6"});
+                     "test -t 0 && test -t 1 && echo on-a-terminal; echo tty_nr=$(cut -d' ' -f7 /proc/self/stat); exit 6"});
   UniqueFd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   BOOST_REQUIRE(connection);
   char name[256] = {};
@@ -432,6 +432,12 @@ BOOST_AUTO_TEST_CASE(exec_with_a_terminal_through_the_console_socket) {
   for (ssize_t n; (n = ::read(master.get(), buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<std::size_t>(n));
   BOOST_TEST(run.wait() == 6);
   BOOST_TEST(contains(output, "on-a-terminal"), output);
+  // Its controlling terminal (^C reaches it); a non-terminal exec has none
+  // (the control: exec_runs_inside_the_container... runs without a pty).
+  const auto tty_nr = value_of(output, "tty_nr");
+  BOOST_TEST((!tty_nr.empty() && tty_nr.substr(0, 1) != "0"), output);
+  const auto plain = b.oci({"exec", "e3", "sh", "-c", "echo tty_nr=$(cut -d' ' -f7 /proc/self/stat)"});
+  BOOST_TEST(value_of(plain.out, "tty_nr") == "0", plain.out);
 }
 
 BOOST_AUTO_TEST_CASE(exec_asking_for_more_is_refused) {
