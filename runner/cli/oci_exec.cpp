@@ -1,6 +1,8 @@
 #include "cli/oci_exec.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -208,8 +210,34 @@ std::optional<launch::ExecReply> receive_reply(int fd) {
   return std::nullopt;
 }
 
+// Until the connection has a reply; the signals an engine sends this
+// process (kill --exec-id, ^C) go on to the exec'd process meanwhile.
+void forward_signals_until_reply(int fd) {
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (int signal_number : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT})
+    sigaddset(&forwarded, signal_number);
+  if (::sigprocmask(SIG_BLOCK, &forwarded, nullptr) != 0) throw_sys_error("sigprocmask(SIG_BLOCK)");
+  UniqueFd signals(::signalfd(-1, &forwarded, SFD_CLOEXEC));
+  if (!signals) throw_sys_error("signalfd(the forwarded signals)");
+  while (true) {
+    pollfd waits[2] = {{fd, POLLIN, 0}, {signals.get(), POLLIN, 0}};
+    if (::poll(waits, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw_sys_error("poll(the exec connection)");
+    }
+    if (waits[0].revents) return;
+    signalfd_siginfo info{};
+    if (::read(signals.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) continue;
+    launch::ExecSignal message;
+    message.signal = static_cast<std::int32_t>(info.ssi_signo);
+    (void)::send(fd, &message, sizeof message, MSG_NOSIGNAL);
+  }
+}
+
 // Waits for the process's end; its exit status, as a shell gives it.
 int wait_for_exit(int fd, const ExecAudit& audit, int sandbox_pid) {
+  forward_signals_until_reply(fd);
   const auto reply = receive_reply(fd);
   int status = 137;  // init ended first: the container was stopped, the process killed with it
   json exit = {{"pid_in_sandbox", sandbox_pid}};

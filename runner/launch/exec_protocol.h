@@ -33,6 +33,16 @@ struct ExecRequestHeader {
 // a terminal of the caller's): it becomes the process's controlling terminal.
 inline constexpr std::uint32_t kExecTerminal = 1;
 
+// After started, the client may send a signal for the process (the engine
+// signalled the client: `kill --exec-id`, the terminal's ^C without a tty).
+// The client's end closing before the process's exit (it was killed) kills
+// the process: it lives as long as the one waiting for it.
+inline constexpr std::uint32_t kExecSignalMagic = 0x74627373;  // "ssbt"
+struct ExecSignal {
+  std::uint32_t magic = kExecSignalMagic;
+  std::int32_t signal = 0;
+};
+
 enum class ExecReplyKind : std::uint32_t { started = 1, exited = 2, failed = 3 };
 
 struct ExecReply {

@@ -199,20 +199,48 @@ void serve(int connection, const ExecServer& server) noexcept {
 bool report_exec_exit(pid_t pid, int status) noexcept {
   for (auto& entry : g_running) {
     if (entry.pid != pid) continue;
-    send_reply(entry.connection, ExecReplyKind::exited, status);
-    ::close(entry.connection);
+    if (entry.connection >= 0) {
+      send_reply(entry.connection, ExecReplyKind::exited, status);
+      ::close(entry.connection);
+    }
     entry = Running{};
     return true;
   }
   return false;
 }
 
+// A message or the end of a client's connection: a signal for its process
+// is delivered; the end (the client was killed) kills the process.
+void serve_client(Running& entry) noexcept {
+  ExecSignal message;
+  const ssize_t n = ::recv(entry.connection, &message, sizeof message, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n == static_cast<ssize_t>(sizeof message) && message.magic == kExecSignalMagic && message.signal > 0 &&
+      message.signal <= 64) {
+    ::kill(entry.pid, message.signal);
+    return;
+  }
+  if (n > 0) return;  // not a signal message: ignored
+  ::kill(entry.pid, SIGKILL);  // reaped (and its slot freed) with SIGCHLD
+  ::close(entry.connection);
+  entry.connection = -1;
+}
+
 }  // namespace
 
 [[noreturn]] void run_init_serving_exec(pid_t task, int status_fd, const ExecServer& server) noexcept {
   while (true) {
-    struct pollfd waits[2] = {{server.signal_fd, POLLIN, 0}, {server.listener, POLLIN, 0}};
-    if (::poll(waits, 2, -1) < 0) continue;
+    struct pollfd waits[2 + kExecMaxProcesses] = {{server.signal_fd, POLLIN, 0}, {server.listener, POLLIN, 0}};
+    std::size_t clients[kExecMaxProcesses];
+    nfds_t count = 2;
+    for (std::size_t i = 0; i < kExecMaxProcesses; ++i)
+      if (g_running[i].pid > 0 && g_running[i].connection >= 0) {
+        clients[count - 2] = i;
+        waits[count++] = {g_running[i].connection, POLLIN, 0};
+      }
+    if (::poll(waits, count, -1) < 0) continue;
+    for (nfds_t i = 2; i < count; ++i)
+      if (waits[i].revents & (POLLIN | POLLHUP | POLLERR)) serve_client(g_running[clients[i - 2]]);
     if (waits[1].revents & POLLIN) {
       const int connection = ::accept4(server.listener, nullptr, nullptr, SOCK_CLOEXEC);
       // (fds 0-2 are init's stdio, which the new process's take the place of)

@@ -14,6 +14,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -438,6 +439,51 @@ BOOST_AUTO_TEST_CASE(exec_with_a_terminal_through_the_console_socket) {
   BOOST_TEST((!tty_nr.empty() && tty_nr.substr(0, 1) != "0"), output);
   const auto plain = b.oci({"exec", "e3", "sh", "-c", "echo tty_nr=$(cut -d' ' -f7 /proc/self/stat)"});
   BOOST_TEST(value_of(plain.out, "tty_nr") == "0", plain.out);
+}
+
+// Signals for the exec'd process reach it through the process that waits
+// for it (containerd signals the pid in --pid-file): SIGTERM is passed on;
+// that process killed (SIGKILL cannot be passed on) kills the exec'd one.
+BOOST_AUTO_TEST_CASE(signals_to_the_waiting_process_reach_the_exec_process) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"sleep", "600"}));
+  DeleteAtEnd delete_e4{b, "e4"};
+  (void)start_sandbox(b, "e4", b.bundle);
+  const auto detached = [&](const std::string& name, const std::string& script) {
+    const auto pid_file = b.dir.path() / (name + ".pid");
+    const auto result = b.oci_detached({"exec", "--detach", "--pid-file", pid_file.string(), "e4", "sh", "-c", script});
+    BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+    return static_cast<pid_t>(std::stoi(Bundle::read_text(pid_file)));
+  };
+  const auto gone = [&](pid_t pid) {
+    for (int i = 0; i < 100 && process_exists(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return !process_exists(pid);
+  };
+  const auto running = [&](const std::string& cmdline) {
+    for (const auto& pid : json::parse(b.oci({"ps", "--format", "json", "e4"}).out)) {
+      std::ifstream in("/proc/" + std::to_string(pid.get<int>()) + "/cmdline");
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text == cmdline) return true;
+    }
+    return false;
+  };
+  const pid_t trapping = detached("t", "trap \"exit 9\" TERM; while :; do sleep 0.1; done");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the trap is set
+  BOOST_REQUIRE(::kill(trapping, SIGTERM) == 0);
+  BOOST_TEST(gone(trapping));
+  bool exited_9 = false;
+  for (const auto& record : b.audit_records())
+    if (record.at("event") == "exec_end" && record.at("exit").at("code") == 9) exited_9 = true;
+  BOOST_TEST(exited_9);
+
+  const pid_t sleeping = detached("s", "exec sleep 78");
+  const std::string sleep_cmdline("sleep\0" "78\0", 9);
+  for (int i = 0; i < 40 && !running(sleep_cmdline); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(running(sleep_cmdline));  // the control
+  BOOST_REQUIRE(::kill(sleeping, SIGKILL) == 0);
+  BOOST_TEST(gone(sleeping));
+  for (int i = 0; i < 40 && running(sleep_cmdline); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(!running(sleep_cmdline));
 }
 
 BOOST_AUTO_TEST_CASE(exec_asking_for_more_is_refused) {
