@@ -29,6 +29,7 @@
 
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "control/run_control.h"
 #include "common/files.h"
 #include "common/process_info.h"
 #include "common/rfc3339.h"
@@ -403,7 +404,17 @@ void signal_container(const oci::ContainerState& state, int signal_number) {
                     std::to_string(signal_number) + ")");
 }
 
-void kill_container(const Globals& globals, const std::string& id, const std::string& signal_text) {
+// --all: besides the task's tree (through init), every other process in
+// the container's cgroups, which `exec` started in sessions of their own.
+// Not init itself: it would pass the signal to the task a second time.
+void signal_exec_processes(const Globals& globals, const oci::ContainerState& state, int signal_number) {
+  const auto run = oci_control::container_run({globals.root, config_dirs(globals)}, state);
+  for (pid_t pid : launch::run_processes(run))
+    if (pid != state.sandbox_pid && ::kill(pid, signal_number) != 0 && errno != ESRCH)
+      throw_sys_error("kill(" + std::to_string(pid) + ", " + std::to_string(signal_number) + ")");
+}
+
+void kill_container(const Globals& globals, const std::string& id, const std::string& signal_text, bool all) {
   const oci::StateStore store(globals.root);
   const auto state = store.read(id);
   const auto status = oci::current_status(state);
@@ -411,6 +422,7 @@ void kill_container(const Globals& globals, const std::string& id, const std::st
   if (status != "created" && status != "running" && status != "paused")
     throw Error("container " + quote(id) + " is " + status + ", not running (fix: nothing to kill)",
                 exit_code::runner_failed);
+  if (all && status != "created") signal_exec_processes(globals, state, signal_number);
   signal_container(state, status == "created" ? SIGKILL : signal_number);
 }
 
@@ -533,6 +545,7 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   CreateOptions create;
   std::string format = "table";
   bool force = false;
+  bool all = false;  // kill --all
   for (; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (take_value(args, i, "--bundle", create.bundle) || take_value(args, i, "-b", create.bundle) ||
@@ -544,7 +557,7 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
       continue;
     }
     if (arg == "--force" || arg == "-f") force = true;
-    else if (arg == "--all" || arg == "-a") continue;  // init passes every signal to the whole task tree anyway
+    else if (arg == "--all" || arg == "-a") all = true;
     else if (arg == "--detach" || arg == "-d") create.detach = true;
     else if (arg == "--no-pivot" || arg == "--no-new-keyring") continue;  // tierbox always pivots, always a new keyring
     else if (arg.rfind("-", 0) == 0 && arg.size() > 1) usage("unknown option " + quote(arg) + " of " + command);
@@ -575,7 +588,7 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   }
   if (command == "kill") {
     const auto id = need_id(2);
-    kill_container(globals, id, positional.size() > 1 ? positional[1] : "");
+    kill_container(globals, id, positional.size() > 1 ? positional[1] : "", all);
     return 0;
   }
   if (command == "pause" || command == "resume") {

@@ -486,6 +486,35 @@ BOOST_AUTO_TEST_CASE(signals_to_the_waiting_process_reach_the_exec_process) {
   BOOST_TEST(!running(sleep_cmdline));
 }
 
+// kill reaches the task's tree through init; exec'd processes (sessions of
+// their own) only with --all, as runc's kill --all reaches every process.
+BOOST_AUTO_TEST_CASE(kill_all_reaches_exec_processes) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"}));
+  DeleteAtEnd delete_e5{b, "e5"};
+  (void)start_sandbox(b, "e5", b.bundle);
+  const auto pid_file = b.dir.path() / "x.pid";
+  BOOST_REQUIRE(b.oci_detached({"exec", "--detach", "--pid-file", pid_file.string(), "e5", "sleep", "79"}).status == 0);
+  const auto running = [&] {
+    for (const auto& pid : json::parse(b.oci({"ps", "--format", "json", "e5"}).out)) {
+      std::ifstream in("/proc/" + std::to_string(pid.get<int>()) + "/cmdline");
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text == std::string("sleep\0" "79\0", 9)) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 40 && !running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(b.oci({"kill", "e5", "TERM"}).status == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BOOST_TEST(running());  // the control: without --all, only the task's tree
+  BOOST_TEST(b.state("e5").at("status") == "running");
+  BOOST_TEST(b.oci({"kill", "--all", "e5", "TERM"}).status == 0);
+  bool stopped = false;
+  for (int i = 0; i < 40 && !(stopped = !running()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(stopped);
+  BOOST_TEST(b.state("e5").at("status") == "running");  // the task ignores TERM
+}
+
 BOOST_AUTO_TEST_CASE(exec_asking_for_more_is_refused) {
   REQUIRE_BUSYBOX();
   Bundle b(bundle_config({"sleep", "600"}));
