@@ -141,10 +141,16 @@ void serve(int connection, const ExecServer& server) noexcept {
   message.msg_iovlen = 1;
   message.msg_control = control;
   message.msg_controllen = sizeof control;
-  ssize_t received;
-  do {
-    received = ::recvmsg(connection, &message, MSG_CMSG_CLOEXEC);
-  } while (received < 0 && errno == EINTR);
+  // The client sends its request right after connecting; one that does
+  // not (stopped, stuck) must not hold init, which reaps and forwards
+  // signals: 2 s at most, then the request is refused.
+  struct pollfd request_ready {connection, POLLIN, 0};
+  ssize_t received = -1;
+  if (::poll(&request_ready, 1, 2000) == 1) {
+    do {
+      received = ::recvmsg(connection, &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (received < 0 && errno == EINTR);
+  }
   std::size_t fd_count = 0;
   for (auto* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header))
     if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
