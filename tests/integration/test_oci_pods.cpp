@@ -515,6 +515,36 @@ BOOST_AUTO_TEST_CASE(kill_all_reaches_exec_processes) {
   BOOST_TEST(b.state("e5").at("status") == "running");  // the task ignores TERM
 }
 
+// The exec socket's server is the sandbox's init: a client that connects
+// and sends nothing, or sends garbage, is refused without holding it (a
+// later exec still runs; the container keeps running).
+BOOST_AUTO_TEST_CASE(a_stuck_or_malformed_exec_client_does_not_hold_init) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"sleep", "600"}));
+  DeleteAtEnd delete_e6{b, "e6"};
+  (void)start_sandbox(b, "e6", b.bundle);
+  const auto connect_raw = [&] {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, (b.root / "e6" / "exec.sock").c_str(), sizeof address.sun_path - 1);
+    BOOST_REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    return fd;
+  };
+  const auto silent = connect_raw();  // never sends
+  const auto garbage = connect_raw();
+  BOOST_REQUIRE(::send(garbage.get(), "not a request", 13, 0) == 13);
+  char reply[256] = {};
+  BOOST_TEST(::recv(garbage.get(), reply, sizeof reply, 0) > 0);
+  BOOST_TEST(contains(std::string(reply + 8, sizeof reply - 8), "malformed"));
+  const auto started = std::chrono::steady_clock::now();
+  const auto ran = b.oci({"exec", "e6", "echo", "still-served"});
+  BOOST_TEST(ran.status == 0, ran.err);
+  BOOST_TEST(contains(ran.out, "still-served"));
+  BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(10)));
+  BOOST_TEST(b.state("e6").at("status") == "running");
+}
+
 BOOST_AUTO_TEST_CASE(exec_asking_for_more_is_refused) {
   REQUIRE_BUSYBOX();
   Bundle b(bundle_config({"sleep", "600"}));
