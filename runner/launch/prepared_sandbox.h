@@ -22,8 +22,9 @@ class PreparedSandbox {
   // the cold path, which registers the run at once (step 2); a fresh one for
   // a sandbox prepared ahead, whose run is registered when it comes. Throws
   // Error as launch() does.
+  // exec_listener: the container's exec socket (LaunchHooks), cold path only.
   static std::unique_ptr<PreparedSandbox> prepare(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
-                                                   const std::string& id);
+                                                   const std::string& id, int exec_listener = -1);
   ~PreparedSandbox();
   PreparedSandbox(const PreparedSandbox&) = delete;
   PreparedSandbox& operator=(const PreparedSandbox&) = delete;

@@ -202,6 +202,7 @@ class TaskRun {
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
     hooks.stdio = input_.stdio;
     hooks.relay_signals = input_.relay_signals;
+    hooks.exec_listener = input_.exec_listener;
     // limits.output: the sandbox's stdout and stderr are the relay's pipes
     // (output_relay.h), copied to the caller's.
     std::optional<OutputRelay> relay;
