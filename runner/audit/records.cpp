@@ -120,6 +120,9 @@ json start_record(const RunContext& context, const policy::LaunchPlan& plan, con
   record["overrides"] = plan.overrides;
   record["landlock"] = policy::landlock_report(plan.landlock);
   if (plan.rootfs_image) record["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
+  // A pod's container: whose namespaces it shares (oci/pod.h).
+  for (const auto& joined : plan.joined_namespaces)
+    record["joined_namespaces"].push_back({{"path", joined.path}, {"owner", joined.owner}});
   record["outcome"] = "started";
   return record;
 }

@@ -12,7 +12,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,18 +22,23 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <thread>
 
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "control/run_control.h"
 #include "common/files.h"
 #include "common/process_info.h"
 #include "common/rfc3339.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
+#include "cli/oci_control.h"
+#include "cli/oci_exec.h"
 #include "oci/console.h"
+#include "oci/pod.h"
 #include "oci/spec.h"
 #include "oci/state.h"
 #include "policy/profile_loader.h"
@@ -116,6 +123,21 @@ void write_pid_file(const std::string& path, pid_t pid) {
   write_file_atomically(path, std::to_string(pid), 0644, Durability::none);
 }
 
+UniqueFd listen_exec_socket(const std::filesystem::path& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) throw_sys_error("socket(AF_UNIX, SOCK_SEQPACKET)");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const auto text = path.string();
+  if (text.size() >= sizeof address.sun_path)
+    throw Error(quote(text) + ": too long for a socket path (fix: a shorter --root)", exit_code::runner_failed);
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    throw_sys_error("bind(" + quote(text) + ")");
+  if (::listen(fd.get(), 16) != 0) throw_sys_error("listen(" + quote(text) + ")");
+  return fd;
+}
+
 // The supervising process: the container's run, start to end. Its exit
 // status is the container's. notify_fd gets "ok\n" once the container is
 // created, or "error: LINE\n" when the run ends before that.
@@ -128,9 +150,18 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
   input.container_id = state.id;
   input.image_digest = state.image_digest;
   const std::filesystem::path bundle = state.bundle;
+  // exec: the sandbox's init serves it on ROOT/ID/exec.sock (root only: the
+  // directory is 0700). This process's copy goes once init has its own.
+  auto exec_listener = listen_exec_socket(oci_exec::exec_socket(globals.root, state.id));
+  input.exec_listener = exec_listener.get();
   input.make_request = [&] {
     const auto profile = policy::load_tier(state.tier, dirs);
     auto narrowed = oci::narrow_to_tier(spec, profile, bundle, state.id, state.image_digest);
+    // A pod's container: the namespaces it shares with the pod's sandbox.
+    auto pod = oci::resolve_pod_namespaces(narrowed.joins, store, state.id, profile);
+    narrowed.request.container->joins = std::move(pod.joins);
+    state.engine_netns = pod.engine_netns;
+    narrowed.notes.insert(narrowed.notes.end(), pod.notes.begin(), pod.notes.end());
     for (const auto& note : narrowed.notes) log_line(globals, "info", "container " + state.id + ": " + note, false);
     auto& request = narrowed.request;
     request.caller.uid = ::getuid();
@@ -140,6 +171,7 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
     return request;
   };
   input.on_start = [&](pid_t sandbox_pid) {
+    exec_listener.reset();
     state.sandbox_pid = sandbox_pid;
     state.sandbox_start_time = process_start_time(sandbox_pid).value_or(0);
     state.status = "created";
@@ -372,14 +404,25 @@ void signal_container(const oci::ContainerState& state, int signal_number) {
                     std::to_string(signal_number) + ")");
 }
 
-void kill_container(const Globals& globals, const std::string& id, const std::string& signal_text) {
+// --all: besides the task's tree (through init), every other process in
+// the container's cgroups, which `exec` started in sessions of their own.
+// Not init itself: it would pass the signal to the task a second time.
+void signal_exec_processes(const Globals& globals, const oci::ContainerState& state, int signal_number) {
+  const auto run = oci_control::container_run({globals.root, config_dirs(globals)}, state);
+  for (pid_t pid : launch::run_processes(run))
+    if (pid != state.sandbox_pid && ::kill(pid, signal_number) != 0 && errno != ESRCH)
+      throw_sys_error("kill(" + std::to_string(pid) + ", " + std::to_string(signal_number) + ")");
+}
+
+void kill_container(const Globals& globals, const std::string& id, const std::string& signal_text, bool all) {
   const oci::StateStore store(globals.root);
   const auto state = store.read(id);
   const auto status = oci::current_status(state);
   const int signal_number = parse_signal(signal_text);
-  if (status != "created" && status != "running")
+  if (status != "created" && status != "running" && status != "paused")
     throw Error("container " + quote(id) + " is " + status + ", not running (fix: nothing to kill)",
                 exit_code::runner_failed);
+  if (all && status != "created") signal_exec_processes(globals, state, signal_number);
   signal_container(state, status == "created" ? SIGKILL : signal_number);
 }
 
@@ -402,6 +445,15 @@ void delete_container(const Globals& globals, const std::string& id, bool force)
       throw Error("container " + quote(id) + " is " + status +
                       " (fix: kill it and wait until it is stopped, or delete --force)",
                   exit_code::runner_failed);
+    // A paused container is thawed first: on a cgroup v1 freezer a frozen
+    // process does not die of SIGKILL until thawed.
+    if (status == "paused") {
+      try {
+        oci_control::resume({globals.root, config_dirs(globals)}, id);
+      } catch (const Error& error) {
+        log_line(globals, "warning", "container " + id + ": " + error.what(), false);
+      }
+    }
     if (state.sandbox_pid > 0) signal_container(state, SIGKILL);
     else if (state.pid > 0 && process_start_time(state.pid) == state.pid_start_time) ::kill(state.pid, SIGKILL);
     // The supervisor removes the cgroups and the network and records the
@@ -431,7 +483,7 @@ nlohmann::json features() {
 
 [[noreturn]] void usage(const std::string& text) {
   throw Error(text + " (usage: tierbox-runc [--root DIR] [--log FILE] [--log-format text|json] "
-                     "create|start|state|kill|delete|run|features ...; docs/cli.md)",
+                     "create|start|state|kill|delete|run|exec|pause|resume|ps|features ...; docs/cli.md)",
               exit_code::runner_failed);
 }
 
@@ -464,6 +516,8 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
       std::printf("usage: %s [--root DIR] [--log FILE] [--log-format text|json] [--config-dir DIR] COMMAND\n"
                   "  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID\n"
                   "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
+                  "  pause ID | resume ID | ps [--format table|json] ID\n"
+                  "  exec [--process FILE] [--tty] [--console-socket S] [--pid-file F] [--detach] ID [ARGS...]\n"
                   "  run [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--detach] ID\n"
                   "  features | --version\n"
                   "The tier: annotation io.tierbox.tier, else tierbox.json default_tier (docs/kubernetes.md).\n",
@@ -484,21 +538,26 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   if (globals.log_format != "text" && globals.log_format != "json") usage("--log-format " + quote(globals.log_format));
   if (i >= args.size()) usage("no command");
   const std::string command = args[i++];
+  if (command == "exec")
+    return oci_exec::exec_command(globals.root, config_dirs(globals),
+                                  std::vector<std::string>(args.begin() + static_cast<long>(i), args.end()));
   std::vector<std::string> positional;
   CreateOptions create;
+  std::string format = "table";
   bool force = false;
+  bool all = false;  // kill --all
   for (; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (take_value(args, i, "--bundle", create.bundle) || take_value(args, i, "-b", create.bundle) ||
         take_value(args, i, "--pid-file", create.pid_file) ||
-        take_value(args, i, "--console-socket", create.console_socket) || take_value(args, i, "--format", ignored))
+        take_value(args, i, "--console-socket", create.console_socket) || take_value(args, i, "--format", format))
       continue;
     if (take_value(args, i, "--preserve-fds", ignored)) {
       if (ignored != "0") usage("--preserve-fds " + ignored + ": not supported");
       continue;
     }
     if (arg == "--force" || arg == "-f") force = true;
-    else if (arg == "--all" || arg == "-a") continue;  // init passes every signal to the whole task tree anyway
+    else if (arg == "--all" || arg == "-a") all = true;
     else if (arg == "--detach" || arg == "-d") create.detach = true;
     else if (arg == "--no-pivot" || arg == "--no-new-keyring") continue;  // tierbox always pivots, always a new keyring
     else if (arg.rfind("-", 0) == 0 && arg.size() > 1) usage("unknown option " + quote(arg) + " of " + command);
@@ -529,7 +588,19 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   }
   if (command == "kill") {
     const auto id = need_id(2);
-    kill_container(globals, id, positional.size() > 1 ? positional[1] : "");
+    kill_container(globals, id, positional.size() > 1 ? positional[1] : "", all);
+    return 0;
+  }
+  if (command == "pause" || command == "resume") {
+    const auto id = need_id(1);
+    const oci_control::Where where{globals.root, config_dirs(globals)};
+    command == "pause" ? oci_control::pause(where, id) : oci_control::resume(where, id);
+    return 0;
+  }
+  if (command == "ps") {
+    // runc ps: ID, then ps(1) options, which tierbox does not take.
+    const auto id = need_id(1);
+    std::printf("%s\n", oci_control::ps({globals.root, config_dirs(globals)}, id, format).c_str());
     return 0;
   }
   if (command == "delete") {

@@ -162,6 +162,12 @@ RunFigures run_figures(const RunRecord& record) {
   return figures;
 }
 
+std::vector<pid_t> run_processes(const RunRecord& record) {
+  require_sandbox(record);
+  LiveCgroups live(record);
+  return live.cgroups->empty() ? std::vector<pid_t>{} : live.cgroups->processes();
+}
+
 std::string freeze_run(const RunRecord& record) {
   require_sandbox(record);
   LiveCgroups live(record);

@@ -56,6 +56,10 @@ struct RunFigures {
 };
 RunFigures run_figures(const RunRecord& record);
 
+// The host pids of every process in the run's cgroups now (the OCI
+// runtime's `ps`); empty when it has no cgroup left.
+std::vector<pid_t> run_processes(const RunRecord& record);
+
 // Each returns one line saying what was done, or throws Error.
 std::string freeze_run(const RunRecord& record);
 std::string thaw_run(const RunRecord& record);

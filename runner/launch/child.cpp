@@ -1,8 +1,10 @@
 #include "launch/child.h"
+#include "launch/exec_server.h"
 
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -302,11 +304,15 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::root_read_only, stages::make_root_read_only(failure));
   if (plan.secrets)
     step(ChildStep::write_secrets, stages::write_secrets(*plan.secrets, plan.task_uid, plan.task_gid, failure));
-  step(ChildStep::hostname, stages::set_host_name(plan.hostname.c_str(), failure));
+  // A joined UTS namespace (a pod's) has its owner's name, and this child
+  // has no privilege over it (its owner's user namespace is another).
+  step(ChildStep::hostname, policy::joins_namespace(plan, CLONE_NEWUTS) || stages::set_host_name(plan.hostname.c_str(), failure));
   // For the task, which enters it at execve; init keeps the host's clocks.
   step(ChildStep::time_namespace, stages::enter_time_namespace_for_children(failure));
   // Mode host has no network namespace of its own: lo is the host's (and up).
-  step(ChildStep::loopback, plan.network == policy::NetworkMode::host || stages::bring_up_loopback(failure));
+  // A joined network namespace is its owner's: lo is up there already.
+  step(ChildStep::loopback, plan.network == policy::NetworkMode::host || policy::joins_namespace(plan, CLONE_NEWNET) ||
+                                stages::bring_up_loopback(failure));
   step(ChildStep::rlimits, stages::apply_rlimits(context.run->rlimits, context.run->rlimit_count, failure));
   int join_fds[kMaxSyncFds];
   std::size_t join_count = 0;
@@ -329,6 +335,14 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
   // Last: init and the task share the filters, and everything above ran
   // without them (see policy/seccomp_groups.h for what init still needs).
+  // (exec) init's signals through a signalfd, made before the filter.
+  ExecServer exec_server{context.exec_listener, -1, context.ignored_signals};
+  if (context.exec_listener >= 0) {
+    sigset_t all;
+    sigfillset(&all);
+    exec_server.signal_fd = ::signalfd(-1, &all, SFD_CLOEXEC);
+    if (exec_server.signal_fd < 0) step(ChildStep::seccomp, failure.fail_errno("signalfd(every signal)"));
+  }
   int listener = -1;
   step(ChildStep::seccomp, stages::install_seccomp(*context.seccomp, &listener, failure));
   ready.seccomp_listener = listener;  // init keeps it; the task closes its copy before exec
@@ -338,6 +352,7 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   const pid_t task = start_task(context, ready);  // sync #3, then exec
   if (task < 0) step(ChildStep::fork_task, failure.fail_errno("clone(CLONE_VM|CLONE_VFORK)"));
   ::close(context.sync_fd);
+  if (exec_server.listener >= 0) run_init_serving_exec(task, context.status_fd, exec_server);
   run_init(task, context.status_fd);
 }
 

@@ -21,6 +21,9 @@ struct ChildContext {
   const policy::LaunchPlan* plan = nullptr;
   int sync_fd = -1;    // the child's end of the SEQPACKET pair
   int status_fd = -1;  // write end of the pipe init reports the task's status on
+  // The container's exec socket, listening (the OCI runtime mode): init
+  // serves `exec` on it (exec_server.h); -1: none. Not the task's.
+  int exec_listener = -1;
   // Detached trees, one per plan->prepared_mounts: the tier's opened before
   // clone, the run's (-1 until then) filled in by the child from sync #1b.
   mutable std::vector<int> prepared_fds;

@@ -44,6 +44,12 @@ void end_the_tree() noexcept {
 
 }  // namespace
 
+[[noreturn]] void finish_after_task(int status_fd, int status) noexcept {
+  const TaskExit exit{status, monotonic_ns()};
+  end_the_tree();
+  report_and_exit(status_fd, exit);
+}
+
 [[noreturn]] void run_init(pid_t task, int status_fd) noexcept {
   // All signals are blocked (see run_child), so they queue for sigwaitinfo
   // even though pid 1 of a namespace ignores unhandled default-action signals.
@@ -63,9 +69,7 @@ void end_the_tree() noexcept {
       const pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid <= 0) break;
       if (pid != task) continue;  // an orphan, reaped
-      const TaskExit exit{status, monotonic_ns()};
-      end_the_tree();
-      report_and_exit(status_fd, exit);
+      finish_after_task(status_fd, status);
     }
   }
 }

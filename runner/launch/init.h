@@ -31,4 +31,9 @@ inline std::uint64_t microseconds(const struct timeval& time) noexcept {
 
 [[noreturn]] void run_init(pid_t task, int status_fd) noexcept;
 
+// The task has exited with this wait status: every other process of the
+// sandbox is killed and reaped, the report written on status_fd, and init
+// exits (run_init's end, and exec_server.h's).
+[[noreturn]] void finish_after_task(int status_fd, int status) noexcept;
+
 }  // namespace tierbox::launch

@@ -33,6 +33,7 @@
 #include "stages/capabilities.h"
 #include "stages/cgroup.h"
 #include "stages/network.h"
+#include "stages/joined_namespaces.h"
 #include "stages/placeholders.h"
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
@@ -338,7 +339,7 @@ bool PreparedSandbox::waiting() const {
 
 std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPlan& plan,
                                                           const policy::RunnerConfig& config, const std::string& id,
-                                                          bool pass_fds_sent) {
+                                                          int exec_listener, bool pass_fds_sent) {
   auto state = std::make_unique<State>(id, config.state_dir);
   auto& sandbox = *state;
 
@@ -421,12 +422,16 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   context.prepared_fds = prepared.raw_fds();
   context.pass_fds_sent = sandbox.pass_fds_sent;
   context.keep_fds = {context.sync_fd, context.status_fd};
+  // (exec) init keeps the container's exec socket; the task does not get it.
+  context.exec_listener = exec_listener;
+  if (exec_listener >= 0) context.keep_fds.push_back(exec_listener);
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
   // The passed fds are the child's from clone3 on the direct path; sent
   // ones (the daemon) arrive with sync #1b, and the numbers they take are
   // the daemon's unrelated fds until then: not kept.
   context.own_fds = {context.sync_fd, context.status_fd};
+  if (exec_listener >= 0) context.own_fds.push_back(exec_listener);
   if (!sandbox.pass_fds_sent) context.own_fds.insert(context.own_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   for (int tree : context.prepared_fds)
     if (tree >= 0) context.own_fds.push_back(tree);
@@ -447,9 +452,14 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
 
   // Parent 6: clone3 into the new namespaces and, on cgroup v2, straight
   // into the run's cgroup: the task never runs anywhere else.
+  // (A pod's container) the thread enters the pod's namespaces it joins;
+  // clone3 leaves their flags out, so init starts inside them.
+  std::optional<stages::JoinedNamespaces> joined;
+  if (!plan.joined_namespaces.empty())
+    with_stage("joined namespaces", [&] { joined.emplace(plan.joined_namespaces); });
   int pidfd_raw = -1;
   struct clone_args args {};
-  args.flags = namespaces_for(plan) | CLONE_PIDFD;
+  args.flags = (namespaces_for(plan) & ~(joined ? joined->flags() : 0)) | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd_raw);
   args.exit_signal = SIGCHLD;
   if (sandbox.cgroups->clone_into_fd() >= 0) {
@@ -467,6 +477,10 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   sandbox.pidfd = UniqueFd(pidfd_raw);
   sandbox.pid = static_cast<pid_t>(pid);
   sandbox.guard.emplace(sandbox.pidfd.get());
+  if (joined) {
+    with_stage("joined namespaces", [&] { joined->restore(); });
+    logging::step("clone3 in {} joined namespaces, the runner back in its own", plan.joined_namespaces.size());
+  }
   sandbox.channel.child_end.reset();
   sandbox.status.write_end.reset();
   prepared.trees.clear();
@@ -745,7 +759,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // unless the entry point relays them itself (the daemon).
   std::optional<SignalRelay> relay;
   if (hooks.relay_signals) relay.emplace();
-  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id, !hooks.pass_fd_sources.empty());
+  auto sandbox =
+      PreparedSandbox::prepare(plan, config, plan.run_id, hooks.exec_listener, !hooks.pass_fd_sources.empty());
   return run_prepared(std::move(sandbox), plan, config, hooks);
 }
 

@@ -42,6 +42,9 @@ struct LaunchHooks {
   // whose own SIGTERM must stop the daemon, not one of its tasks); true: the
   // runner blocks the relayed signals and forwards them (supervisor.h).
   bool relay_signals = true;
+  // The OCI runtime mode: the container's exec socket, listening; the
+  // sandbox's init serves `exec` on it (exec_server.h). -1: none.
+  int exec_listener = -1;
 };
 
 // Throws tierbox::Error when the parent's own preparation fails; failures in

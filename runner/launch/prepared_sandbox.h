@@ -21,11 +21,14 @@ class PreparedSandbox {
   // Parent steps 1-7. id names its cgroups (tierbox-ID): the run's own id on
   // the cold path, which registers the run at once (step 2); a fresh one for
   // a sandbox prepared ahead, whose run is registered when it comes. Throws
-  // Error as launch() does. pass_fds_sent: the plan's pass_fds are not this
-  // process's fds at those numbers but come with the run (LaunchHooks::
-  // pass_fd_sources; the daemon), and the child places them.
+  // Error as launch() does.
+  // exec_listener: the container's exec socket (LaunchHooks), cold path only.
+  // pass_fds_sent: the plan's pass_fds are not this process's fds at those
+  // numbers but come with the run (LaunchHooks::pass_fd_sources; the
+  // daemon), and the child places them.
   static std::unique_ptr<PreparedSandbox> prepare(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
-                                                   const std::string& id, bool pass_fds_sent = false);
+                                                   const std::string& id, int exec_listener = -1,
+                                                   bool pass_fds_sent = false);
   ~PreparedSandbox();
   PreparedSandbox(const PreparedSandbox&) = delete;
   PreparedSandbox& operator=(const PreparedSandbox&) = delete;

@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "common/units.h"
+#include "policy/environment.h"
 #include "policy/path_pattern.h"
 
 namespace tierbox::oci {
@@ -217,7 +218,56 @@ std::string size_text(std::uint64_t bytes) { return format_size(bytes); }
 std::string count_text(std::uint64_t count) { return std::to_string(count); }
 std::string millicores_text(std::uint32_t millicores) { return std::to_string(millicores) + "m CPU"; }
 
+// A single file name: no '/', not "." or "..", not empty.
+bool plain_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+// "/proc/PID/ns/NAME" -> PID (0 when the path has another shape).
+pid_t proc_namespace_pid(const std::string& path, const std::string& name) {
+  static const std::string kPrefix = "/proc/";
+  const std::string suffix = "/ns/" + name;
+  if (!path.starts_with(kPrefix) || !path.ends_with(suffix) || path.size() <= kPrefix.size() + suffix.size()) return 0;
+  const auto digits = path.substr(kPrefix.size(), path.size() - kPrefix.size() - suffix.size());
+  if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return 0;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
 }  // namespace
+
+NamespaceJoin classify_namespace_path(const Namespace& ns, const policy::Profile& tier) {
+  const auto field = "linux.namespaces (" + ns.type + ").path " + quote(ns.path);
+  const auto& name = tier.name;
+  if (ns.type == "user" || ns.type == "mount" || ns.type == "cgroup")
+    throw Refusal(field + ": joining another process's " + ns.type + " namespace is never allowed (tier '" + name +
+                  "'; it would share that process's " +
+                  (ns.type == "user" ? "privileges" : ns.type == "mount" ? "files" : "cgroups") +
+                  "; fix: give the container a new " + ns.type + " namespace)");
+  if (ns.type == "pid")
+    throw Refusal(field + ": sharing a process namespace is not supported (tier '" + name +
+                  "'; fix: shareProcessNamespace: false in the pod, or give the container a new pid namespace)");
+  if (ns.type != "network" && ns.type != "ipc" && ns.type != "uts")
+    throw Refusal(field + ": unknown namespace type (fix: network, ipc or uts, or leave the path out)");
+  NamespaceJoin join{ns.type, ns.path, NamespaceJoin::Kind::container, 0};
+  const std::string proc_name = ns.type == "network" ? "net" : ns.type;
+  if ((join.pid = proc_namespace_pid(ns.path, proc_name)) > 0) return join;
+  if (ns.type == "network") {
+    for (const char* dir : {"/run/netns/", "/var/run/netns/"}) {
+      if (ns.path.starts_with(dir) && plain_name(ns.path.substr(std::string(dir).size()))) {
+        if (tier.network.mode == policy::NetworkMode::allowlist)
+          throw Refusal(field + ": tier '" + name +
+                        "' has network mode allowlist, which tierbox cannot enforce in the engine's network "
+                        "namespace (fix: a tier with network mode none or host for the pod)");
+        join.kind = NamespaceJoin::Kind::engine_network;
+        return join;
+      }
+    }
+  }
+  throw Refusal(field + ": only a namespace of a container of this runtime (/proc/PID/ns/" + proc_name + ")" +
+                (ns.type == "network" ? std::string(" or the engine's (/run/netns/NAME)") : std::string()) +
+                " may be joined (tier '" + name + "'; fix: give the container a new " + ns.type + " namespace)");
+}
 
 Spec parse_spec(const json& document, const std::string& origin) {
   const Reader reader(origin);
@@ -280,6 +330,73 @@ std::string annotated_digest(const Spec& spec) {
   return "";
 }
 
+namespace {
+
+// Privileged (podman --privileged, a Kubernetes privileged pod): every
+// capability, CAP_SYS_ADMIN among them. The engines' default set is
+// dropped (a narrowing); any other is an added capability.
+void check_capabilities(const std::vector<std::string>& capabilities, const std::string& name, const std::string& what,
+                        std::vector<std::string>& notes) {
+  if (std::find(capabilities.begin(), capabilities.end(), "CAP_SYS_ADMIN") != capabilities.end())
+    throw Refusal("process.capabilities: CAP_SYS_ADMIN: the " + what + " is privileged; tier '" + name +
+                  "' never runs a privileged container (fix: run it without --privileged / privileged: true)");
+  for (const auto& capability : capabilities)
+    if (!kEngineDefaultCapabilities.count(capability))
+      throw Refusal("process.capabilities: " + capability + " is an added capability; tier '" + name +
+                    "' tasks run without capabilities (fix: drop it, e.g. --cap-drop " + capability + ")");
+  if (!capabilities.empty()) notes.push_back("process.capabilities: none granted (tierbox tasks run without capabilities)");
+}
+
+}  // namespace
+
+ExecProcess parse_exec_process(const json& process, const std::string& origin) {
+  const Reader reader(origin);
+  if (!process.is_object()) reader.fail("(top level)", "not a JSON object", "write the process as one JSON object");
+  ExecProcess out;
+  parse_process(reader, process, out.process);
+  if (const auto* user = reader.object_at(process, "user", "user")) {
+    out.uid = reader.number_at<std::uint32_t>(*user, "uid", "user.uid");
+    out.gid = reader.number_at<std::uint32_t>(*user, "gid", "user.gid");
+    if (const auto it = user->find("additionalGids"); it != user->end() && !it->is_null()) {
+      if (!it->is_array()) reader.fail("user.additionalGids", "not an array", "make it a JSON array of integers");
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        if (!(*it)[i].is_number_unsigned()) reader.fail("user.additionalGids", "not an integer", "give group ids");
+        out.additional_gids.push_back((*it)[i].get<std::uint32_t>());
+      }
+    }
+  }
+  return out;
+}
+
+ExecNarrowed narrow_exec(const ExecProcess& exec, const policy::Profile& tier) {
+  ExecNarrowed out;
+  const auto& process = exec.process;
+  check_capabilities(process.capabilities, tier.name, "process", out.notes);
+  // Root (the engines' default, which the container's own process gets as
+  // the task's user too) or the tier's user: both are the task's user.
+  // Anyone else would be a user the container's task is not.
+  if (exec.uid && *exec.uid != 0 && *exec.uid != tier.user.uid)
+    throw Refusal("process.user.uid " + std::to_string(*exec.uid) + ": tier '" + tier.name + "' runs its tasks as uid " +
+                  std::to_string(tier.user.uid) + " (fix: leave --user out, or give 0 or " +
+                  std::to_string(tier.user.uid) + ")");
+  if (exec.gid && *exec.gid != 0 && *exec.gid != tier.user.gid)
+    throw Refusal("process.user.gid " + std::to_string(*exec.gid) + ": tier '" + tier.name + "' runs its tasks as gid " +
+                  std::to_string(tier.user.gid) + " (fix: leave the group out, or give 0 or " +
+                  std::to_string(tier.user.gid) + ")");
+  if (!exec.additional_gids.empty()) out.notes.push_back("process.user.additionalGids: not given (the task's groups)");
+  if (!process.rlimits.empty()) out.notes.push_back("process.rlimits: the container's apply");
+  out.argv = process.args;
+  std::map<std::string, std::string> env;
+  for (const auto& entry : process.env) {
+    const auto equals = entry.find('=');
+    if (equals == std::string::npos || equals == 0) continue;
+    env.emplace(entry.substr(0, equals), entry.substr(equals + 1));
+  }
+  out.env = policy::build_environment(tier.environment, env, {});
+  out.cwd = process.cwd;
+  return out;
+}
+
 Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std::filesystem::path& bundle,
                         const std::string& container_id, const std::string& image_digest) {
   Narrowed out;
@@ -287,21 +404,9 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   if (!spec.hooks.empty())
     throw Refusal("hooks." + spec.hooks.front() + ": OCI hooks are not supported (tier '" + name +
                   "'); they would run on the host outside the sandbox (fix: remove them from the engine's hooks configuration)");
-  // Privileged (podman --privileged, a Kubernetes privileged pod): every
-  // capability, CAP_SYS_ADMIN among them.
-  if (std::find(spec.capabilities.begin(), spec.capabilities.end(), "CAP_SYS_ADMIN") != spec.capabilities.end())
-    throw Refusal("process.capabilities: CAP_SYS_ADMIN: the bundle is privileged; tier '" + name +
-                  "' never runs a privileged container (fix: run it without --privileged / privileged: true)");
-  for (const auto& capability : spec.capabilities)
-    if (!kEngineDefaultCapabilities.count(capability))
-      throw Refusal("process.capabilities: " + capability + " is an added capability; tier '" + name +
-                    "' tasks run without capabilities (fix: drop it, e.g. --cap-drop " + capability + ")");
-  if (!spec.capabilities.empty()) out.notes.push_back("process.capabilities: none granted (tierbox tasks run without capabilities)");
+  check_capabilities(spec.capabilities, name, "bundle", out.notes);
   for (const auto& ns : spec.namespaces)
-    if (!ns.path.empty())
-      throw Refusal("linux.namespaces (" + ns.type + ").path " + quote(ns.path) +
-                    ": joining an existing namespace is not supported (tier '" + name +
-                    "'; fix: give the container a new " + ns.type + " namespace)");
+    if (!ns.path.empty()) out.joins.push_back(classify_namespace_path(ns, tier));
   const bool host_network_tier = tier.network.mode == policy::NetworkMode::host;
   if (!has(spec.namespaces, "network") && !host_network_tier)
     throw Refusal("linux.namespaces: no network namespace, so the host's network; tier '" + name + "' has network mode " +

@@ -24,6 +24,7 @@ nlohmann::json to_json(const ContainerState& state) {
                              {"image_digest", state.image_digest},
                              {"annotations", state.annotations}};
   if (state.exit_status) document["exit_status"] = *state.exit_status;
+  if (!state.engine_netns.empty()) document["engine_netns"] = state.engine_netns;
   return document;
 }
 
@@ -42,6 +43,7 @@ ContainerState state_from_json(const nlohmann::json& document, const std::string
     state.image_digest = document.value("image_digest", "");
     state.annotations = document.value("annotations", std::map<std::string, std::string>{});
     if (document.contains("exit_status")) state.exit_status = document.at("exit_status").get<int>();
+    state.engine_netns = document.value("engine_netns", "");
     return state;
   } catch (const nlohmann::json::exception& error) {
     throw Error(origin + ": not a container state written by tierbox: " + error.what() +
@@ -58,7 +60,7 @@ nlohmann::json to_oci_state(const ContainerState& state) {
                              {"bundle", state.bundle},
                              {"annotations", state.annotations}};
   // The specification: pid is required while created or running.
-  if (status == "created" || status == "running") document["pid"] = state.pid;
+  if (status == "created" || status == "running" || status == "paused") document["pid"] = state.pid;
   else document["pid"] = 0;
   document["created"] = state.created;
   return document;
@@ -114,6 +116,21 @@ void StateStore::remove(const std::string& id) const {
   std::error_code ec;
   std::filesystem::remove_all(dir(id), ec);
   if (ec) throw Error("cannot remove " + quote(dir(id).string()) + ": " + ec.message(), exit_code::runner_failed);
+}
+
+std::vector<ContainerState> StateStore::list() const {
+  std::vector<ContainerState> states;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
+    const auto id = entry.path().filename().string();
+    if (!valid_container_id(id) || !exists(id)) continue;
+    try {
+      states.push_back(read(id));
+    } catch (const Error&) {
+      // Being written or removed right now, or not tierbox's: not a container to join.
+    }
+  }
+  return states;
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tierbox::oci {
 
@@ -20,7 +21,7 @@ inline constexpr const char* kOciVersion = "1.0.2";
 struct ContainerState {
   std::string id;
   std::string bundle;
-  std::string status;  // creating, created, running, stopped (the specification's names)
+  std::string status;  // creating, created, running, paused, stopped (the specification's names)
   // The supervising tierbox process: the pid engines wait for (its exit
   // status is the container's) and the state's "pid".
   pid_t pid = 0;
@@ -33,6 +34,11 @@ struct ContainerState {
   std::string image_digest;
   std::map<std::string, std::string> annotations;
   std::optional<int> exit_status;
+  // A pod's container under a tier with network mode none: the engine's
+  // network namespace it was given and did not enter (its sandbox has a
+  // loopback-only one of its own, which the pod's other containers join in
+  // its place; oci/pod.h). "" otherwise.
+  std::string engine_netns;
 };
 
 nlohmann::json to_json(const ContainerState& state);
@@ -57,6 +63,8 @@ class StateStore {
   [[nodiscard]] ContainerState read(const std::string& id) const;
   void write(const ContainerState& state) const;
   void remove(const std::string& id) const;
+  // Every container with a state under --root (unreadable ones left out).
+  [[nodiscard]] std::vector<ContainerState> list() const;
 
  private:
   std::filesystem::path root_;

@@ -14,6 +14,7 @@
 #include "net/ruleset.h"
 #include "policy/landlock_rules.h"
 #include "policy/profile.h"
+#include "policy/request.h"
 #include "policy/widening.h"
 
 namespace tierbox::policy {
@@ -204,7 +205,18 @@ struct LaunchPlan {
   // when its filter cache has no entry for it (stages/seccomp_cache.h).
   SeccompSpec seccomp;
   LandlockPlan landlock;
+  // The OCI runtime mode's pod containers: namespaces entered instead of new
+  // ones (policy/request.h). Their clone flags are left out of clone3.
+  std::vector<JoinedNamespace> joined_namespaces;
 };
+
+// Whether the plan enters an existing namespace of this type (CLONE_NEW*):
+// the child then leaves what belongs to its owner alone (the hostname, lo).
+inline bool joins_namespace(const LaunchPlan& plan, int type) {
+  for (const auto& joined : plan.joined_namespaces)
+    if (joined.type == type) return true;
+  return false;
+}
 
 const char* to_string(MountOp::Kind kind);
 // "nofile" for RLIMIT_NOFILE, ... (the names of the tier's limits.rlimits).

@@ -84,6 +84,9 @@ std::string prepared_key(const LaunchPlan& plan) {
   key["ids"] = {plan.task_uid, plan.task_gid};
   key["hostname"] = json_bytes(plan.hostname);
   key["network"] = to_string(plan.network);
+  // A sandbox in a pod's namespaces is never prepared ahead (its namespaces
+  // are the pod's, chosen per container).
+  for (const auto& joined : plan.joined_namespaces) key["joined"].push_back({joined.type, json_bytes(joined.path)});
   key["root_size"] = plan.root_size_bytes;
   const auto& cgroup = plan.cgroup_limits;
   key["cgroup"] = {limit(cgroup.memory), limit(cgroup.memory_swap), limit(cgroup.pids), limit(cgroup.cpu_millicores),

@@ -88,6 +88,9 @@ json plan_summary(const LaunchPlan& plan) {
     exposure.push_back({{"target", tree.target}, {"class", to_string(tree.data_class)}, {"writable", tree.writable}});
   summary["data_classes"] = exposure;
   summary["network"] = network(plan);
+  // Only a pod's containers carry it (oci/pod.h), so other digests stay.
+  for (const auto& joined : plan.joined_namespaces)
+    summary["joined_namespaces"].push_back({{"path", joined.path}, {"owner", joined.owner}});
   summary["limits"] = limits(plan);
   summary["env"] = environment_names(plan);
   json secrets = json::array();

@@ -1,5 +1,7 @@
 #include "policy/planner.h"
 
+#include <sched.h>
+
 #include <sys/mount.h>
 #include <sys/resource.h>
 
@@ -733,6 +735,12 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.output_limit_bytes = profile.limits.output_bytes;
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
   if (request.container) plan.cwd = request.container->cwd;
+  if (request.container) plan.joined_namespaces = request.container->joins;
+  // The allowlist's rules live in a namespace of the run's own (its veth
+  // and nftables rules); a joined one would have none of them.
+  if (plan.network == NetworkMode::allowlist && joins_namespace(plan, CLONE_NEWNET))
+    throw Refusal("tier '" + profile.name + "' has network mode allowlist, which tierbox cannot enforce in a joined "
+                  "network namespace (fix: a tier with network mode none or host for the pod)");
   // Network mode none restricts no TCP port: its namespace has only lo,
   // where servers the task starts itself (test suites) must keep working.
   plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host, request.container.has_value()),

@@ -63,6 +63,19 @@ struct RlimitRequest {
   std::uint64_t hard = 0;
 };
 
+// A namespace of another process the sandbox enters instead of making its
+// own (a Kubernetes pod's containers share the pod sandbox's network, IPC
+// and UTS namespaces). Resolved and checked by the OCI runtime mode
+// (oci/pod.h); the launcher opens path and enters it only when it is still
+// the namespace with this identity (a pid may have been reused since).
+struct JoinedNamespace {
+  int type = 0;          // CLONE_NEWNET, CLONE_NEWIPC or CLONE_NEWUTS
+  std::string path;      // /proc/PID/ns/net, or an engine's /run/netns/NAME
+  dev_t device = 0;      // of the namespace (nsfs), from stat(path)
+  ino_t inode = 0;
+  std::string owner;     // for the audit trail: "container ID" or "the engine's network namespace"
+};
+
 struct ContainerRoot {
   std::filesystem::path tree;   // the bundle's root.path, absolute
   std::string id;               // the engine's container id
@@ -70,6 +83,7 @@ struct ContainerRoot {
   std::string cwd = "/";        // process.cwd
   std::string hostname;         // "" = the tier's
   std::vector<RlimitRequest> rlimits;
+  std::vector<JoinedNamespace> joins;  // at most one per type
 };
 
 struct TaskRequest {

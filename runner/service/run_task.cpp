@@ -209,6 +209,7 @@ class TaskRun {
     hooks.relay_signals = input_.relay_signals;
     if (!pass_fd_sources.empty())
       for (int number : plan.pass_fds) hooks.pass_fd_sources.push_back(pass_fd_sources.at(number));
+    hooks.exec_listener = input_.exec_listener;
     // limits.output: the sandbox's stdout and stderr are the relay's pipes
     // (output_relay.h), copied to the caller's.
     std::optional<OutputRelay> relay;

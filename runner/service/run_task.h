@@ -36,6 +36,8 @@ struct TaskInput {
   // The OCI runtime mode (runner/oci): named in every audit record of the run.
   std::string container_id;
   std::string image_digest;
+  // The container's exec socket, listening (oci exec); -1: none.
+  int exec_listener = -1;
 
   // Who asked, when it is not this process: the daemon's caller, from the
   // kernel (SO_PEERCRED). Every audit record names it. None: this process's

@@ -86,22 +86,8 @@ BOOST_AUTO_TEST_CASE(every_always_blocked_syscall_fails_in_each_shipped_tier) {
 // The same attempts in the image tier (sealed on image:minimal, which has no
 // libc: the static probe).
 BOOST_AUTO_TEST_CASE(every_always_blocked_syscall_fails_in_the_image_tier) {
-  // sealed requires Landlock ABI 6 and refuses to launch below it (Linux
-  // 6.1: ABI 2); what this test proves is the seccomp filter, which is the
-  // same there: below ABI 6 it runs in a copy of sealed with Landlock best
-  // effort, and says so.
-  std::string tier = "sealed";
-  if (tierbox::policy::kernel_landlock_abi() < 6) {
-    std::ifstream shipped(std::string(kSourceDir) + "/profiles/tiers/sealed.json");
-    auto profile = json::parse(shipped);
-    profile.erase("$schema");
-    profile["landlock"] = "best_effort";
-    tier = "sealed-landlock-best-effort";
-    minimal_store().config.write("tiers/" + tier + ".json", profile.dump());
-    BOOST_TEST_MESSAGE("Landlock ABI " << tierbox::policy::kernel_landlock_abi()
-                                       << " < 6: sealed's seccomp checked in " << tier);
-  }
-  expect_report(blocked_report({"--config-dir", minimal_store().config.str(), "--tier", tier}, "./probe-static"),
+  // sealed takes Landlock ABI 1 and up, so it launches on 6.1 (ABI 2) too.
+  expect_report(blocked_report({"--config-dir", minimal_store().config.str(), "--tier", "sealed"}, "./probe-static"),
                 kExpectedWithEperm, "sealed");
 }
 

@@ -1,7 +1,9 @@
 // The OCI runtime mode's pure parts: config.json parsing, narrowing to a
 // tier (every refusal names its field), the plan of a container root, the
 // state JSON and the audit record's container field.
+#include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
@@ -9,8 +11,10 @@
 
 #include "audit/records.h"
 #include "common/errors.h"
+#include "common/process_info.h"
 #include "oci/spec.h"
 #include "oci/state.h"
+#include "policy/plan_summary.h"
 #include "policy/planner.h"
 #include "policy/profile_loader.h"
 #include "profile_text.h"
@@ -195,8 +199,8 @@ BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refus
   BOOST_TEST(contains(refusal(document), "no pid namespace"));
 
   document = runc_default_spec();
-  document["linux"]["namespaces"][1]["path"] = "/proc/1/ns/net";
-  BOOST_TEST(contains(refusal(document), "joining an existing namespace is not supported"));
+  document["linux"]["namespaces"][1]["path"] = "/etc/netns";
+  BOOST_TEST(contains(refusal(document), "only a namespace of a container of this runtime"));
 
   document = runc_default_spec();
   document["linux"]["devices"] = json::array({{{"path", "/dev/sda"}, {"type", "b"}}});
@@ -219,6 +223,64 @@ BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refus
   document = runc_default_spec();
   document["mounts"].push_back({{"destination", "/mnt"}, {"type", "nfs"}, {"source", "server:/x"}});
   BOOST_TEST(contains(refusal(document), "mounts[5] (/mnt).type \"nfs\""));
+}
+
+// A pod's containers join the pod sandbox's namespaces by path: network,
+// ipc and uts of a container (/proc/PID/ns/TYPE) or the engine's network
+// namespace (/run/netns/NAME) are classified for oci/pod.h to resolve;
+// everything else is refused here, with the field.
+BOOST_AUTO_TEST_CASE(namespace_paths_are_classified_or_refused) {
+  const auto untrusted = policy::load_tier("untrusted", {kShipped});
+  const auto classify = [&](const std::string& type, const std::string& path) {
+    return oci::classify_namespace_path({type, path}, untrusted);
+  };
+  const auto refused = [&](const std::string& type, const std::string& path, const policy::Profile* tier = nullptr) {
+    try {
+      (void)oci::classify_namespace_path({type, path}, tier ? *tier : untrusted);
+    } catch (const Refusal& error) {
+      const std::string text = error.what();
+      BOOST_TEST(contains(text, "linux.namespaces (" + type + ").path \"" + path + "\""), text);
+      BOOST_TEST(text.find('\n') == std::string::npos);
+      return text;
+    }
+    return std::string();
+  };
+  // Controls: what a pod's application container gives (containerd's CRI).
+  auto join = classify("ipc", "/proc/4242/ns/ipc");
+  BOOST_TEST((join.kind == oci::NamespaceJoin::Kind::container));
+  BOOST_TEST(join.pid == 4242);
+  BOOST_TEST(classify("uts", "/proc/7/ns/uts").pid == 7);
+  BOOST_TEST(classify("network", "/proc/7/ns/net").pid == 7);
+  BOOST_TEST((classify("network", "/var/run/netns/cni-1234").kind == oci::NamespaceJoin::Kind::engine_network));
+  BOOST_TEST((classify("network", "/run/netns/cni-1234").kind == oci::NamespaceJoin::Kind::engine_network));
+
+  BOOST_TEST(contains(refused("user", "/proc/4242/ns/user"), "never allowed"));
+  BOOST_TEST(contains(refused("mount", "/proc/4242/ns/mnt"), "never allowed"));
+  BOOST_TEST(contains(refused("cgroup", "/proc/4242/ns/cgroup"), "never allowed"));
+  BOOST_TEST(contains(refused("pid", "/proc/4242/ns/pid"), "sharing a process namespace is not supported"));
+  // A path of another shape, or of another type than the namespace's.
+  BOOST_TEST(contains(refused("ipc", "/proc/4242/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("ipc", "/run/netns/cni-1"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/proc/self/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/proc/1/ns/../../1/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/run/netns/../../proc/1/ns/net"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/run/netns/"), "only a namespace of a container"));
+  BOOST_TEST(contains(refused("network", "/tmp/netns/cni-1"), "only a namespace of a container"));
+  // Allowlist rules live in a namespace of the run's own.
+  const auto networked = policy::load_tier("networked", {kShipped});
+  BOOST_TEST(contains(refused("network", "/run/netns/cni-1", &networked), "network mode allowlist"));
+  // The bundle's refusal names the field; a joined namespace counts as the
+  // container's own network (no host network refusal).
+  auto document = runc_default_spec();
+  document["linux"]["namespaces"][0] = {{"type", "pid"}, {"path", "/proc/9/ns/pid"}};
+  BOOST_TEST(contains(refusal(document), "linux.namespaces (pid).path"));
+  document = runc_default_spec();
+  document["linux"]["namespaces"][1]["path"] = "/run/netns/cni-9";
+  document["linux"]["namespaces"][2]["path"] = "/proc/9/ns/ipc";
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), untrusted, "/b", "c1", "sha256:00");
+  BOOST_REQUIRE(narrowed.joins.size() == 2);
+  BOOST_TEST(narrowed.joins[0].type == "network");
+  BOOST_TEST(narrowed.joins[1].pid == 9);
 }
 
 BOOST_AUTO_TEST_CASE(limits_never_rise_above_the_tier) {
@@ -269,6 +331,91 @@ BOOST_AUTO_TEST_CASE(a_container_root_replaces_the_tiers_host_binds) {
                          [](const auto& op) { return op.target == "etc/hostname" && op.data == "box\n"; }));
   // Narrowed limits are in force.
   BOOST_TEST(*plan.cgroup_limits.memory.value == 268435456u);
+}
+
+// A pod's container: the joined namespaces reach the plan, its digest and
+// the summary; an allowlist tier is refused by the planner too (defence in
+// depth behind narrow_to_tier).
+BOOST_AUTO_TEST_CASE(joined_namespaces_reach_the_plan_and_its_digest) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  auto narrowed = oci::narrow_to_tier(spec_of(runc_default_spec()), profile, "/b", "c1", "sha256:00");
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{
+      "container:c1", "sha256:00", "/b/rootfs", {{"bin", rootfs::EntryKind::directory, ""}}, {}};
+  const auto alone = policy::make_plan(profile, narrowed.request, facts, "r1");
+  BOOST_TEST(alone.joined_namespaces.empty());
+  narrowed.request.container->joins = {{CLONE_NEWIPC, "/proc/42/ns/ipc", 4, 4026531839, "container sb"},
+                                       {CLONE_NEWNET, "/proc/42/ns/net", 4, 4026531840, "container sb"}};
+  const auto joined = policy::make_plan(profile, narrowed.request, facts, "r1");
+  BOOST_REQUIRE(joined.joined_namespaces.size() == 2u);
+  BOOST_TEST(policy::joins_namespace(joined, CLONE_NEWNET));
+  BOOST_TEST(!policy::joins_namespace(joined, CLONE_NEWUTS));
+  BOOST_TEST(policy::plan_digest(joined) != policy::plan_digest(alone));
+  BOOST_TEST(policy::plan_summary(joined).at("joined_namespaces").at(0).at("owner") == "container sb");
+  BOOST_TEST(!policy::plan_summary(alone).contains("joined_namespaces"));  // other digests stay as they were
+
+  const auto networked = policy::load_tier("networked", {kShipped});
+  try {
+    (void)policy::make_plan(networked, narrowed.request, facts, "r2");
+    BOOST_FAIL("an allowlist tier in a joined network namespace was planned");
+  } catch (const Refusal& error) {
+    BOOST_TEST(contains(error.what(), "network mode allowlist"), error.what());
+  }
+}
+
+// exec's process object: the container's capability rule, the task's user
+// (0 or the tier's), the environment through the tier's rules.
+BOOST_AUTO_TEST_CASE(an_exec_process_is_narrowed_like_the_container) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  const auto narrow = [&](const json& process) {
+    return oci::narrow_exec(oci::parse_exec_process(process, "process.json"), profile);
+  };
+  const auto refused = [&](const json& process) {
+    try {
+      (void)narrow(process);
+    } catch (const Refusal& error) {
+      BOOST_TEST(error.exit_status() == 126);
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  json process = {{"args", {"sh"}}, {"cwd", "/tmp"}, {"env", {"PATH=/bin", "LD_PRELOAD=/x.so", "TERM=xterm"}},
+                  {"user", {{"uid", 0}, {"gid", 0}}},
+                  {"capabilities", {{"bounding", {"CAP_KILL", "CAP_CHOWN"}}}}};
+  const auto control = narrow(process);
+  BOOST_TEST(control.argv == std::vector<std::string>{"sh"}, boost::test_tools::per_element());
+  BOOST_TEST(control.cwd == "/tmp");
+  const auto has_env = [&](const std::string& entry) {
+    return std::find(control.env.begin(), control.env.end(), entry) != control.env.end();
+  };
+  BOOST_TEST(!std::any_of(control.env.begin(), control.env.end(),
+                          [](const auto& entry) { return entry.rfind("LD_PRELOAD=", 0) == 0; }));
+  BOOST_TEST(has_env("TERM=xterm"));
+  process["user"] = {{"uid", 1000}, {"gid", 1000}};  // the tier's
+  BOOST_TEST(refused(process).empty());
+
+  auto asking = process;
+  asking["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+  BOOST_TEST(contains(refused(asking), "CAP_SYS_ADMIN: the process is privileged"));
+  asking = process;
+  asking["capabilities"]["ambient"] = {"CAP_NET_ADMIN"};
+  BOOST_TEST(contains(refused(asking), "process.capabilities: CAP_NET_ADMIN is an added capability"));
+  asking = process;
+  asking["user"] = {{"uid", 0}, {"gid", 27}};
+  BOOST_TEST(contains(refused(asking), "process.user.gid 27"));
+  asking = process;
+  asking["user"] = {{"uid", 33}};
+  BOOST_TEST(contains(refused(asking), "process.user.uid 33: tier 'untrusted' runs its tasks as uid 1000"));
+  // Bad input names the file and field.
+  asking = process;
+  asking["args"] = json::array();
+  try {
+    (void)narrow(asking);
+    BOOST_FAIL("empty args accepted");
+  } catch (const Error& error) {
+    BOOST_TEST(contains(error.what(), "process.json: process.args: empty"), error.what());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(process_rlimits_only_lower_the_tiers) {
@@ -325,9 +472,17 @@ BOOST_AUTO_TEST_CASE(state_json_has_the_specifications_fields) {
   BOOST_TEST(oci::current_status(state) == "stopped");
   // Round trip of what tierbox keeps.
   state.exit_status = 3;
+  state.engine_netns = "/run/netns/cni-1";
   const auto back = oci::state_from_json(oci::to_json(state), "x");
   BOOST_TEST(back.id == "c1");
   BOOST_TEST(*back.exit_status == 3);
+  BOOST_TEST(back.engine_netns == "/run/netns/cni-1");
+  // paused: while its supervisor lives (this process stands for it), with its pid.
+  state.status = "paused";
+  state.pid = ::getpid();
+  state.pid_start_time = *process_start_time(::getpid());
+  BOOST_TEST(oci::to_oci_state(state).at("status") == "paused");
+  BOOST_TEST(oci::to_oci_state(state).at("pid") == ::getpid());
 }
 
 BOOST_AUTO_TEST_CASE(container_ids_name_one_directory) {

@@ -92,6 +92,30 @@ BOOST_AUTO_TEST_CASE(mount_changes_in_place) {
   BOOST_TEST(removed.find("narrows:removed mount /d") != std::string::npos, removed);
 }
 
+// secrets, pass_fds and who may use a tier were the fields `profile diff`
+// did not compare (docs/hacking.md's list of gaps until 2026-12-07).
+BOOST_AUTO_TEST_CASE(secrets_pass_fds_and_allowed_users) {
+  TempDir dir;
+  auto before = load_text(dir, R"({"extends": "base", "secrets": {"names": ["token"]}, "allowed_users": ["alice"]})", "a");
+  auto after = load_text(dir, R"({"extends": "base", "secrets": {"names": ["token", "ssh-key"], "required": ["token"]}, "pass_fds": 2, "allowed_users": ["alice", "bob"], "allowed_groups": ["ci"]})", "b");
+  const auto forward = compare_profiles(before, after);
+  BOOST_TEST(effects(forward, "secrets.names") == "widens:secret a caller may give added: ssh-key;");
+  BOOST_TEST(effects(forward, "secrets.required") == "changes:(none) -> token;");
+  BOOST_TEST(effects(forward, "pass_fds") == "widens:0 fds -> 2 fds;");
+  BOOST_TEST(effects(forward, "allowed_users") == "widens:user added: bob;");
+  BOOST_TEST(effects(forward, "allowed_groups") == "widens:group added: ci;");
+  const auto backward = compare_profiles(after, before);
+  BOOST_TEST(effects(backward, "secrets.names") == "narrows:secret a caller may give removed: ssh-key;");
+  BOOST_TEST(effects(backward, "pass_fds") == "narrows:2 fds -> 0 fds;");
+  BOOST_TEST(effects(backward, "allowed_users") == "narrows:user removed: bob;");
+  // An empty list means everyone: emptying both widens, listing narrows.
+  auto everyone = load_text(dir, R"({"extends": "base"})", "c");
+  BOOST_TEST(effects(compare_profiles(before, everyone), "allowed_users") ==
+             "widens:everyone may now use the tier (the lists were emptied);");
+  BOOST_TEST(effects(compare_profiles(everyone, before), "allowed_users") ==
+             "narrows:only the listed users and groups may now use the tier;");
+}
+
 BOOST_AUTO_TEST_CASE(command_pins) {
   TempDir dir;
   const std::string pin_a(64, 'a'), pin_b(64, 'b');

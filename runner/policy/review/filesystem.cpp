@@ -1,6 +1,7 @@
-// Review entries of the filesystem: mounts, the workspace, /dev/shm.
+// Review entries of the filesystem: mounts, the workspace, /dev/shm, secrets.
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/units.h"
 #include "policy/review/review.h"
@@ -53,6 +54,34 @@ std::map<std::string, const MountSpec*> by_target(const std::vector<MountSpec>& 
 
 }  // namespace
 
+namespace {
+
+// A secret a caller may hand over is data the task can read: a new name
+// widens. Requiring one more of every launch changes who can launch, not
+// what the task reads.
+void compare_secrets(const SecretsSpec& before, const SecretsSpec& after, Changes& out) {
+  const std::set<std::string> old_names(before.names.begin(), before.names.end());
+  const std::set<std::string> new_names(after.names.begin(), after.names.end());
+  for (const auto& name : new_names)
+    if (!old_names.count(name)) add_change(out, "secrets.names", Effect::widens, "secret a caller may give added: " + name);
+  for (const auto& name : old_names)
+    if (!new_names.count(name)) add_change(out, "secrets.names", Effect::narrows, "secret a caller may give removed: " + name);
+  const std::set<std::string> old_required(before.required.begin(), before.required.end());
+  const std::set<std::string> new_required(after.required.begin(), after.required.end());
+  if (old_required != new_required) {
+    auto list = [](const std::set<std::string>& names) {
+      std::string text;
+      for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+      return text.empty() ? std::string("(none)") : text;
+    };
+    add_change(out, "secrets.required", Effect::changes, list(old_required) + " -> " + list(new_required));
+  }
+  if (before.target != after.target && !(before.names.empty() && after.names.empty()))
+    add_change(out, "secrets.target", Effect::changes, before.target + " -> " + after.target);
+}
+
+}  // namespace
+
 void compare_filesystem(const Profile& before, const Profile& after, Changes& out) {
   // Another image (or the host's trees) is other code, reviewed anew;
   // pinning an image narrows what may run, unpinning widens it.
@@ -93,6 +122,7 @@ void compare_filesystem(const Profile& before, const Profile& after, Changes& ou
     add_change(out, "workspace.target", Effect::changes, before.workspace.target + " -> " + after.workspace.target);
   compare_ordered(out, "shm_size", before.shm_size_bytes, after.shm_size_bytes, true, format_size(before.shm_size_bytes),
                   format_size(after.shm_size_bytes));
+  compare_secrets(before.secrets, after.secrets, out);
 }
 
 void explain_filesystem(const Profile& profile, const ExplainContext& context, Explanation& out) {

@@ -1,4 +1,5 @@
-// Review entries of the task's process: commands, environment, identity.
+// Review entries of the task's process: commands, environment, identity,
+// pass_fds and who may use the tier.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -39,6 +40,18 @@ void compare_commands(const CommandsSpec& before, const CommandsSpec& after, Cha
     if (!new_pins.count(command)) add_change(out, field, Effect::narrows, "command no longer allowed: " + command);
 }
 
+// allowed_users and allowed_groups together: both empty means everyone
+// who can reach the runner; a list means only those named.
+void compare_who_may_use(const Profile& before, const Profile& after, Changes& out) {
+  const bool old_everyone = before.allowed_users.empty() && before.allowed_groups.empty();
+  const bool new_everyone = after.allowed_users.empty() && after.allowed_groups.empty();
+  if (old_everyone && new_everyone) return;
+  if (new_everyone) return add_change(out, "allowed_users", Effect::widens, "everyone may now use the tier (the lists were emptied)");
+  if (old_everyone) return add_change(out, "allowed_users", Effect::narrows, "only the listed users and groups may now use the tier");
+  compare_names(out, "allowed_users", before.allowed_users, after.allowed_users, "user");
+  compare_names(out, "allowed_groups", before.allowed_groups, after.allowed_groups, "group");
+}
+
 }  // namespace
 
 void compare_process(const Profile& before, const Profile& after, Changes& out) {
@@ -54,6 +67,9 @@ void compare_process(const Profile& before, const Profile& after, Changes& out) 
     if (!new_set.count(name)) add_change(out, "environment.set", Effect::changes, name + " no longer set");
   compare_names(out, "environment.pass", before.environment.pass, after.environment.pass, "variable passed from the caller");
   compare_names(out, "environment.allow", before.environment.allow, after.environment.allow, "--env name");
+  compare_ordered(out, "pass_fds", before.pass_fds, after.pass_fds, true, std::to_string(before.pass_fds) + " fds",
+                  std::to_string(after.pass_fds) + " fds");
+  compare_who_may_use(before, after, out);
   if (before.hostname != after.hostname)
     add_change(out, "hostname", Effect::changes, before.hostname + " -> " + after.hostname);
   if (before.user.uid != after.user.uid || before.user.gid != after.user.gid || before.user.name != after.user.name ||

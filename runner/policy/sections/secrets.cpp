@@ -83,8 +83,8 @@ void apply_secrets_layer(ProfileLayer& layer, Profile& profile) {
 
 }  // namespace
 
-// No review section compares secrets yet: `profile diff` does not report a
-// change of them (named in docs/hacking.md's list of known gaps).
+// Reviewed by the filesystem section (review/filesystem.cpp: a new name
+// widens).
 const ProfileSection& secrets_section() {
   static const ProfileSection kSection{
       "secrets",
