@@ -8,8 +8,10 @@
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "daemon/caller_view.h"
 #include "daemon/server.h"
 #include "daemon/session.h"
+#include "policy/profile_loader.h"
 #include "policy/runner_config.h"
 #include "service/pooled_launcher.h"
 #include "audit/audit_log.h"
@@ -81,6 +83,16 @@ int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
   else
     std::fprintf(stderr, "tierbox daemon: warm pool of %u prepared sandboxes per tier, after its first launch\n",
                  pool_config.warm_pool_size);
+  // Callers' control commands find the runs through their own tierbox.json
+  // (daemon/caller_view.h): say so when the daemon puts them elsewhere.
+  try {
+    const auto callers_config = policy::load_runner_config(policy::config_search_dirs(
+        std::nullopt, nullptr, "/etc/tierbox", TIERBOX_SHIPPED_PROFILES));
+    for (const auto& line : daemon::caller_view_mismatches(config, options.state_dir, callers_config))
+      std::fprintf(stderr, "tierbox daemon: warning: %s\n", line.c_str());
+  } catch (const Error& error) {
+    std::fprintf(stderr, "tierbox daemon: warning: the configuration callers read: %s\n", error.what());
+  }
   auto listener = daemon::socket_from_systemd();
   if (!listener)
     listener = daemon::bind_socket({options.socket, static_cast<mode_t>(mode), options.socket_group});

@@ -192,6 +192,26 @@ int print_dry_run(const service::DryRun& dry_run) {
   return report.exit_status;
 }
 
+// --pass-fd N must be an fd the caller gave tierbox: open, and not
+// close-on-exec (every fd that came through execve is not; every fd tierbox
+// opens itself is, such as the --result file, which may have taken a number
+// the caller left free). Checked here, before either path uses the number.
+void check_passed_fds_are_the_callers(const std::vector<int>& pass_fds) {
+  for (int fd : pass_fds) {
+    if (fd <= 2) continue;  // refused with its fix by the planner
+    const std::string flag = "--pass-fd " + std::to_string(fd);
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0)
+      throw Error(flag + ": not an open file descriptor of the caller (fix: open it in the calling shell, e.g. " +
+                      std::to_string(fd) + "<file)",
+                  exit_code::runner_failed);
+    if (flags & FD_CLOEXEC)
+      throw Error(flag + ": not a file descriptor the caller passed (it is tierbox's own; fix: open it in the calling "
+                         "shell, e.g. " + std::to_string(fd) + "<file)",
+                  exit_code::runner_failed);
+  }
+}
+
 // Not root: the run goes through the daemon (docs/daemon.md), with the same
 // options, exit status and stdio. What only root may choose (a profile file,
 // config directories, the audit log, a cgroup parent) is refused here, as are
@@ -208,7 +228,6 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
   if (!options.cgroup_parent.empty()) refuse("--cgroup-parent", "the daemon's cgroups are root's to choose");
   if (options.dry_run && !options.grant_file.empty())
     throw Error("--dry-run and --grant exclude each other (a dry run uses no grant)", exit_code::runner_failed);
-  if (!options.pass_fds.empty()) refuse("--pass-fd", "not carried by the daemon protocol yet");
   daemon::ClientRequest request;
   auto& message = request.message;
   message.tier = options.tier;
@@ -237,6 +256,8 @@ int run_through_daemon(const RunOptions& options, const CommonOptions& common, c
       const auto bind = parse_bind(text, list == &options.binds_rw);
       message.binds.push_back({bind.source, bind.target, bind.writable});
     }
+  // Sent as they are (SCM_RIGHTS); the daemon's child puts each at its number.
+  message.pass_fds = options.pass_fds;
   if (!options.workspace.empty()) request.workspace = options.workspace;
   const auto outcome = daemon::run_through_daemon(daemon::client_socket_path(), std::move(request));
   // The daemon wrote the plan to our stdout; a dry run writes no result,
@@ -268,6 +289,7 @@ int run(const RunOptions& options, const CommonOptions& common) {
   logging::configure(common.verbose);
   logging::step("tierbox started");
   const auto result_fd = options.result_file.empty() ? UniqueFd() : open_result_file(options.result_file);
+  check_passed_fds_are_the_callers(options.pass_fds);
   if (::geteuid() != 0) return run_through_daemon(options, common, result_fd);
   service::TaskInput input{options.tier, options.profile, options.command, [&options] { return make_request(options); }};
   service::RunSettings settings;

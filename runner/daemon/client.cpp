@@ -122,12 +122,16 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
   nlohmann::json run = {{"tierbox", kProtocolVersion}, {"type", "run"}, {"argv", request.message.argv},
                         {"cwd", request.message.cwd}, {"env", request.message.caller_env}};
   if (!request.message.tier.empty()) run["tier"] = request.message.tier;
+  // --pass-fd N: the caller's own fd N, sent as it is (the daemon's child
+  // dups it to N in the task).
+  for (int number : request.message.pass_fds) {
+    fds.push_back(number);
+    request.message.fds.push_back(FdRole::pass);
+  }
   nlohmann::json roles = nlohmann::json::array();
-  for (auto role : request.message.fds)
-    roles.push_back(role == FdRole::stdin_fd ? "stdin" : role == FdRole::stdout_fd ? "stdout"
-                                                       : role == FdRole::stderr_fd ? "stderr"
-                                                       : role == FdRole::workspace ? "workspace" : "bind");
+  for (auto role : request.message.fds) roles.push_back(fd_role_name(role));
   run["fds"] = roles;
+  if (!request.message.pass_fds.empty()) run["pass_fds"] = request.message.pass_fds;
   nlohmann::json binds = nlohmann::json::array();
   for (const auto& bind : request.message.binds)
     binds.push_back({{"source", bind.source}, {"target", bind.target}, {"writable", bind.writable}});

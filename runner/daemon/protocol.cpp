@@ -60,7 +60,24 @@ FdRole fd_role(const std::string& name) {
   if (name == "stderr") return FdRole::stderr_fd;
   if (name == "workspace") return FdRole::workspace;
   if (name == "bind") return FdRole::bind;
-  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace, bind)");
+  if (name == "pass") return FdRole::pass;
+  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace, bind, pass)");
+}
+
+// "pass_fds": the numbers the "pass" fds take in the task, one each.
+std::vector<int> pass_fd_numbers(const json& message) {
+  std::vector<int> numbers;
+  const auto* value = field(message, "pass_fds");
+  if (!value) return numbers;
+  if (!value->is_array()) malformed("\"pass_fds\": expected an array of fd numbers");
+  for (const auto& item : *value) {
+    // 0-2 are refused by the planner, with the fix; beyond the kernel's
+    // largest possible fd number (fs.nr_open) no caller has an fd.
+    if (!item.is_number_integer() || item.get<std::int64_t>() < 0 || item.get<std::int64_t>() >= (1 << 30))
+      malformed("\"pass_fds\": expected an array of fd numbers");
+    numbers.push_back(static_cast<int>(item.get<std::int64_t>()));
+  }
+  return numbers;
 }
 
 json with_header(const char* type) { return {{"tierbox", kProtocolVersion}, {"type", type}}; }
@@ -132,6 +149,18 @@ json parse_message(std::string_view body) {
 
 std::string message_type(const json& message) { return message.at("type").get<std::string>(); }
 
+std::string_view fd_role_name(FdRole role) {
+  switch (role) {
+    case FdRole::stdin_fd: return "stdin";
+    case FdRole::stdout_fd: return "stdout";
+    case FdRole::stderr_fd: return "stderr";
+    case FdRole::workspace: return "workspace";
+    case FdRole::bind: return "bind";
+    case FdRole::pass: return "pass";
+  }
+  return "?";
+}
+
 RunMessage parse_run(const json& message) {
   RunMessage run;
   run.tier = string_field(message, "tier").value_or("");
@@ -142,7 +171,7 @@ RunMessage parse_run(const json& message) {
   for (const auto& name : string_list(message, "fds")) {
     const auto role = fd_role(name);
     for (auto seen : run.fds)
-      if (seen == role && role != FdRole::bind) malformed("\"fds\": \"" + name + "\" named twice");
+      if (seen == role && role != FdRole::bind && role != FdRole::pass) malformed("\"fds\": \"" + name + "\" named twice");
     run.fds.push_back(role);
   }
   if (run.fds.size() > kMaxMessageFds) malformed("\"fds\": more than " + std::to_string(kMaxMessageFds));
@@ -165,6 +194,12 @@ RunMessage parse_run(const json& message) {
   if (bind_fds != run.binds.size())
     malformed("\"binds\" has " + std::to_string(run.binds.size()) + " entries, \"fds\" names " +
               std::to_string(bind_fds) + " bind fds (one each)");
+  run.pass_fds = pass_fd_numbers(message);
+  if (run.pass_fds.size() > kMaxPassFds) malformed("\"pass_fds\": more than " + std::to_string(kMaxPassFds));
+  const auto pass_fds = static_cast<std::size_t>(std::count(run.fds.begin(), run.fds.end(), FdRole::pass));
+  if (pass_fds != run.pass_fds.size())
+    malformed("\"pass_fds\" has " + std::to_string(run.pass_fds.size()) + " numbers, \"fds\" names " +
+              std::to_string(pass_fds) + " pass fds (one each)");
   run.cwd = string_field(message, "cwd").value_or("/");
   for (auto& [name, value] : string_pairs(message, "env")) run.caller_env.emplace(std::move(name), std::move(value));
   run.env_overrides = string_pairs(message, "set_env");

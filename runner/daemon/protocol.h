@@ -30,8 +30,11 @@ inline constexpr std::size_t kMaxMessageBytes = 4U << 20;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 // --bind/--bind-rw sources a run message may carry.
 inline constexpr std::size_t kMaxBinds = 16;
-// fds a message may carry: stdin, stdout, stderr, the workspace, the binds.
-inline constexpr std::size_t kMaxMessageFds = 4 + kMaxBinds;
+// --pass-fd fds a run message may carry (a tier's pass_fds is at most 64).
+inline constexpr std::size_t kMaxPassFds = 64;
+// fds a message may carry: stdin, stdout, stderr, the workspace, the binds,
+// the passed fds.
+inline constexpr std::size_t kMaxMessageFds = 4 + kMaxBinds + kMaxPassFds;
 
 // The error reply's codes (docs/daemon.md, "Errors").
 enum class ErrorCode {
@@ -57,8 +60,9 @@ class ProtocolError : public std::runtime_error {
 };
 
 // What the fds that come with a run message are, in their order.
-// bind: the source of the next entry of "binds" (one per bind, in order).
-enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace, bind };
+// bind: the source of the next entry of "binds" (one per bind, in order);
+// pass: the fd the task gets at the next number of "pass_fds" (--pass-fd).
+enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace, bind, pass };
 
 // --bind SRC:TARGET / --bind-rw: the source travels as an fd the client
 // opened with the caller's rights; the daemon never opens SRC.
@@ -83,6 +87,7 @@ struct RunMessage {
   std::optional<std::string> memory, pids, cpu;                     // widening, as typed
   std::vector<std::string> allow_net;
   std::vector<BindMessage> binds;  // one "bind" fd each, in order
+  std::vector<int> pass_fds;       // --pass-fd N: the numbers, one "pass" fd each, in order
   bool allow_expired_tier = false;
   std::string grant_name;               // --grant FILE: its name, for the messages
   std::optional<nlohmann::json> grant;  // its document, read by the client as the caller
@@ -124,6 +129,8 @@ std::string encode_frame(const nlohmann::json& message);
 // business). Throws ProtocolError.
 nlohmann::json parse_message(std::string_view body);
 std::string message_type(const nlohmann::json& message);
+// The name of a fd role in "fds".
+std::string_view fd_role_name(FdRole role);
 RunMessage parse_run(const nlohmann::json& message);
 SignalMessage parse_signal(const nlohmann::json& message);
 StagedMessage parse_staged(const nlohmann::json& message);

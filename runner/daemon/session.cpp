@@ -347,6 +347,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   std::string workspace_path;
   bool workspace_writable = false;
   std::vector<policy::ExtraBind> binds;
+  std::vector<int> pass_fd_sources;  // one per message.pass_fds, in order
   for (std::size_t i = 0; i < message.fds.size(); ++i) {
     const int fd = fds[i].get();
     switch (message.fds[i]) {
@@ -384,6 +385,12 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
         binds.push_back(policy::ExtraBind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}});
         break;
       }
+      case FdRole::pass:
+        // --pass-fd: the caller's own fd, whatever it is; the planner checks
+        // it (never a directory or O_PATH fd) and the tier's pass_fds count,
+        // and the sandbox's child puts it at the caller's number.
+        pass_fd_sources.push_back(fd);
+        break;
     }
   }
   UniqueFd null_fd;
@@ -406,6 +413,8 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   input.make_request = [&] {
     auto request = make_request(message, workspace, workspace_path, workspace_writable);
     request.binds.insert(request.binds.end(), binds.begin(), binds.end());
+    request.pass_fds = message.pass_fds;
+    request.pass_fd_sources = pass_fd_sources;
     return request;
   };
   input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};

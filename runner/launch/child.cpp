@@ -1,6 +1,7 @@
 #include "launch/child.h"
 #include "launch/exec_server.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -81,10 +82,38 @@ bool block_all_signals(stages::ChildFailure& failure) noexcept {
   return failure.fail_errno("sigprocmask(SIG_SETMASK, all)");
 }
 
-// Sync #1b: the task's fds 0-2 go onto 0-2; the run's own trees, in the
-// order of their mount ops, into prepared_fds (a missing optional one: -1).
+// Sync #1b, fds the daemon passes (--pass-fd): the kernel put the received
+// fds at the lowest free numbers, which may be the very numbers the task's
+// fds must take; those move above the highest first (the parent kept the
+// child's own fds off them), then each passed fd is dup'd to its number,
+// without close-on-exec (the task keeps it). received: every fd after 0-2.
+bool place_passed_fds(const std::vector<int>& targets, int* received, std::size_t received_count,
+                      stages::ChildFailure& failure) noexcept {
+  const auto is_target = [&](int fd) {
+    for (int target : targets)
+      if (target == fd) return true;
+    return false;
+  };
+  const int floor = targets.back() + 1;
+  for (std::size_t i = 0; i < received_count; ++i) {
+    if (!is_target(received[i])) continue;
+    const int moved = ::fcntl(received[i], F_DUPFD_CLOEXEC, floor);
+    if (moved < 0) return failure.fail_errno("fcntl(F_DUPFD_CLOEXEC) of a received fd off a --pass-fd number");
+    ::close(received[i]);
+    received[i] = moved;
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (::dup2(received[i], targets[i]) < 0) return failure.fail_errno("dup2(a --pass-fd fd to its number)");
+    ::close(received[i]);
+  }
+  return true;
+}
+
+// Sync #1b: the task's fds 0-2 go onto 0-2; sent passed fds onto their
+// numbers; the run's own trees, in the order of their mount ops, into
+// prepared_fds (a missing optional one: -1).
 bool receive_run_inputs(const ChildContext& context, stages::ChildFailure& failure) noexcept {
-  static int fds[3 + 64 + kMaxSyncFds];
+  static int fds[3 + 64 + 64 + kMaxSyncFds];
   std::size_t have = 0;
   SyncMessage message;
   do {
@@ -105,8 +134,17 @@ bool receive_run_inputs(const ChildContext& context, stages::ChildFailure& failu
     if (::dup2(fds[target], target) < 0) return failure.fail_errno("dup2(the task's standard fd)");
     ::close(fds[target]);
   }
-  const auto& ops = context.plan->mount_ops;
   std::size_t next = 3;
+  if (context.pass_fds_sent) {
+    const auto& targets = context.plan->pass_fds;
+    if (have < 3 + targets.size()) {
+      failure.record(EPROTO).add("sync #1b: fewer fds than the task's --pass-fd numbers");
+      return false;
+    }
+    if (!place_passed_fds(targets, fds + 3, have - 3, failure)) return false;
+    next += targets.size();
+  }
+  const auto& ops = context.plan->mount_ops;
   std::size_t ordinal = 0;
   for (std::size_t i = policy::first_run_op(*context.plan); i < ops.size(); ++i) {
     if (ops[i].kind != policy::MountOp::Kind::attach_prepared || ops[i].prepared < 0) continue;

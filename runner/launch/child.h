@@ -27,6 +27,9 @@ struct ChildContext {
   // Detached trees, one per plan->prepared_mounts: the tier's opened before
   // clone, the run's (-1 until then) filled in by the child from sync #1b.
   mutable std::vector<int> prepared_fds;
+  // The plan's pass_fds come with sync #1b, after fds 0-2 (the daemon's
+  // caller's), and the child dups each to its number; false: inherited there.
+  bool pass_fds_sent = false;
   std::vector<int> own_fds;       // sorted: keep_fds and the prepared trees: all the child keeps of what clone3 copied
   std::vector<int> keep_fds;      // sorted: fds that survive "close inherited fds"
   std::vector<int> task_keep_fds;  // sorted: the sync fd and the fds the plan passes to the task

@@ -57,6 +57,21 @@ std::uint64_t namespaces_for(const policy::LaunchPlan& plan) {
   return plan.network == policy::NetworkMode::host ? kNamespaces : kNamespaces | CLONE_NEWNET;
 }
 
+// Through the daemon the task's passed fds are placed at their numbers in the
+// child at sync #1b (child.cpp): none of the fds the child keeps from clone3
+// may sit at one of those numbers, which in the daemon's table name anything
+// (another session's socket). Moves fd above the highest of them. On the
+// direct path those numbers are the caller's own open fds: nothing collides.
+void keep_clear_of_passed_fds(UniqueFd& fd, const std::vector<int>& pass_fds) {
+  if (!fd || !std::binary_search(pass_fds.begin(), pass_fds.end(), fd.get())) return;
+  const int floor = pass_fds.back() + 1;
+  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor));
+  if (!moved)
+    throw_sys_error("fcntl(" + std::to_string(fd.get()) + ", F_DUPFD_CLOEXEC, " + std::to_string(floor) +
+                    "): moving a fd of the launch off a number the task's --pass-fd takes");
+  fd = std::move(moved);
+}
+
 // The sandbox's network namespace, for the network helper; its inode goes
 // into the run's record so that isolation can tell this sandbox from a
 // later process with the same pid.
@@ -309,6 +324,7 @@ struct PreparedSandbox::State {
   pid_t pid = 0;
   std::optional<SandboxGuard> guard;  // after pidfd: kills the child before it is closed
   bool ids_sent = false;  // sync #1 reached the child
+  bool pass_fds_sent = false;  // the plan's pass_fds come with sync #1b (LaunchHooks::pass_fd_sources)
 };
 
 PreparedSandbox::PreparedSandbox(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -323,7 +339,7 @@ bool PreparedSandbox::waiting() const {
 
 std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPlan& plan,
                                                           const policy::RunnerConfig& config, const std::string& id,
-                                                          int exec_listener) {
+                                                          int exec_listener, bool pass_fds_sent) {
   auto state = std::make_unique<State>(id, config.state_dir);
   auto& sandbox = *state;
 
@@ -393,18 +409,30 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   for (const auto& item : plan.seccomp.allow_dangerous) logging::step("seccomp: the tier opts in to the always-blocked '{}'", item);
   sandbox.channel = make_sync_channel();
   sandbox.status = make_status_pipe();
+  sandbox.pass_fds_sent = pass_fds_sent && !plan.pass_fds.empty();
+  if (sandbox.pass_fds_sent) {
+    keep_clear_of_passed_fds(sandbox.channel.child_end, plan.pass_fds);
+    keep_clear_of_passed_fds(sandbox.status.write_end, plan.pass_fds);
+    for (auto& tree : prepared.trees) keep_clear_of_passed_fds(tree, plan.pass_fds);
+  }
   ChildContext context;
   context.plan = &plan;
   context.sync_fd = sandbox.channel.child_end.get();
   context.status_fd = sandbox.status.write_end.get();
   context.prepared_fds = prepared.raw_fds();
+  context.pass_fds_sent = sandbox.pass_fds_sent;
   context.keep_fds = {context.sync_fd, context.status_fd};
   // (exec) init keeps the container's exec socket; the task does not get it.
   context.exec_listener = exec_listener;
   if (exec_listener >= 0) context.keep_fds.push_back(exec_listener);
   context.keep_fds.insert(context.keep_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   std::sort(context.keep_fds.begin(), context.keep_fds.end());
-  context.own_fds = context.keep_fds;
+  // The passed fds are the child's from clone3 on the direct path; sent
+  // ones (the daemon) arrive with sync #1b, and the numbers they take are
+  // the daemon's unrelated fds until then: not kept.
+  context.own_fds = {context.sync_fd, context.status_fd};
+  if (exec_listener >= 0) context.own_fds.push_back(exec_listener);
+  if (!sandbox.pass_fds_sent) context.own_fds.insert(context.own_fds.end(), plan.pass_fds.begin(), plan.pass_fds.end());
   for (int tree : context.prepared_fds)
     if (tree >= 0) context.own_fds.push_back(tree);
   std::sort(context.own_fds.begin(), context.own_fds.end());
@@ -589,11 +617,19 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
     ++ordinal;
   }
   stages::check_standard_fds(hooks.stdio);
+  if (sandbox.pass_fds_sent != !hooks.pass_fd_sources.empty() ||
+      (sandbox.pass_fds_sent && hooks.pass_fd_sources.size() != plan.pass_fds.size()))
+    throw Error("the fds passed to the task do not match the sandbox's preparation (" +
+                    std::to_string(hooks.pass_fd_sources.size()) + " sent, " + std::to_string(plan.pass_fds.size()) +
+                    " in the plan)", exit_code::runner_failed);
   sandbox.run_inputs.fill(plan);
+  // Sent --pass-fd fds (the daemon's) go first, before the trees: the child
+  // dups them to their numbers (child.cpp, receive_run_inputs).
+  tree_fds.insert(tree_fds.begin(), hooks.pass_fd_sources.begin(), hooks.pass_fd_sources.end());
   bool child_waits = sandbox.ids_sent &&
                      send_run_inputs(sandbox.channel.parent_end.get(), hooks.stdio, tree_fds, missing);
   run_trees.trees.clear();
-  if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size());
+  if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size() - hooks.pass_fd_sources.size());
 
   std::unique_ptr<ControlServer> control;
   if (child_waits) {
@@ -723,7 +759,8 @@ Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& confi
   // unless the entry point relays them itself (the daemon).
   std::optional<SignalRelay> relay;
   if (hooks.relay_signals) relay.emplace();
-  auto sandbox = PreparedSandbox::prepare(plan, config, plan.run_id, hooks.exec_listener);
+  auto sandbox =
+      PreparedSandbox::prepare(plan, config, plan.run_id, hooks.exec_listener, !hooks.pass_fd_sources.empty());
   return run_prepared(std::move(sandbox), plan, config, hooks);
 }
 

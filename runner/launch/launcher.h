@@ -32,6 +32,12 @@ struct LaunchHooks {
   // `tierbox gc`, which then records the end itself). Must not throw.
   std::function<void(const Outcome& outcome)> after_end;
   std::array<int, 3> stdio{0, 1, 2};  // the task's fds 0-2 (the daemon passes the caller's)
+  // Empty: the task inherits plan.pass_fds at their own numbers (a direct
+  // run: they are its caller's fds). Else one per plan.pass_fds, in its
+  // order: this process's fd whose file the task gets at that number (the
+  // daemon, whose fd numbers its sessions share: the fd goes with sync #1b
+  // and the child dups it into place).
+  std::vector<int> pass_fd_sources;
   // false: the entry point relays the caller's signals itself (the daemon,
   // whose own SIGTERM must stop the daemon, not one of its tasks); true: the
   // runner blocks the relayed signals and forwards them (supervisor.h).

@@ -23,8 +23,12 @@ class PreparedSandbox {
   // a sandbox prepared ahead, whose run is registered when it comes. Throws
   // Error as launch() does.
   // exec_listener: the container's exec socket (LaunchHooks), cold path only.
+  // pass_fds_sent: the plan's pass_fds are not this process's fds at those
+  // numbers but come with the run (LaunchHooks::pass_fd_sources; the
+  // daemon), and the child places them.
   static std::unique_ptr<PreparedSandbox> prepare(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
-                                                   const std::string& id, int exec_listener = -1);
+                                                   const std::string& id, int exec_listener = -1,
+                                                   bool pass_fds_sent = false);
   ~PreparedSandbox();
   PreparedSandbox(const PreparedSandbox&) = delete;
   PreparedSandbox& operator=(const PreparedSandbox&) = delete;

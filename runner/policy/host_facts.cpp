@@ -399,11 +399,14 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     struct rlimit limit {};
     if (::getrlimit(static_cast<__rlimit_resource>(resource), &limit) == 0) facts.rlimit_hard[resource] = limit.rlim_max;
   }
-  for (int fd : request.pass_fds) {
+  for (std::size_t i = 0; i < request.pass_fds.size(); ++i) {
+    const int fd = request.pass_fds[i];
+    // What the task would get: the daemon's copy of the caller's fd.
+    const int source = i < request.pass_fd_sources.size() ? request.pass_fd_sources[i] : fd;
     PassedFdFacts passed{fd, false, false};
     struct stat st {};
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0 && ::fstat(fd, &st) == 0) {
+    const int flags = ::fcntl(source, F_GETFL);
+    if (flags >= 0 && ::fstat(source, &st) == 0) {
       passed.open = true;
       passed.directory = S_ISDIR(st.st_mode) || (flags & O_PATH) == O_PATH;
     }

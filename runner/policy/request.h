@@ -97,7 +97,11 @@ struct TaskRequest {
   std::optional<std::chrono::milliseconds> timeout;   // --timeout
   std::optional<std::string> cgroup_parent;            // --cgroup-parent
   std::vector<std::pair<std::string, std::string>> env_overrides;  // --env
-  std::vector<int> pass_fds;                                        // --pass-fd
+  std::vector<int> pass_fds;                                        // --pass-fd: the numbers the task gets them at
+  // Through the daemon: one per pass_fds, this process's fd that holds the
+  // caller's fd of that number (its own numbers are its sessions'). Empty:
+  // pass_fds are this process's own fds (a direct run).
+  std::vector<int> pass_fd_sources;
   std::vector<std::pair<std::string, std::string>> secrets;        // --secret: name, value (read from a file or fd)
   std::vector<std::string> argv;
   // Widening (policy/widening.h): each needs the tier's `widening` to allow it.

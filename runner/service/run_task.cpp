@@ -1,5 +1,7 @@
 #include "service/run_task.h"
 
+#include <map>
+
 #include "service/output_relay.h"
 #include "staged/operations.h"
 
@@ -160,6 +162,7 @@ class TaskRun {
     if (!settings_.dry_run) log.create_if_missing();
     std::optional<Governed> governed;
     std::optional<policy::ApprovalMatrix> matrix;
+    std::map<int, int> pass_fd_sources;  // the daemon's: --pass-fd number -> its fd holding the caller's
     try {
       const auto profile = input_.profile_file.empty() ? policy::load_tier(tier, settings_.config_dirs)
                                                        : policy::load_profile_file(input_.profile_file, settings_.config_dirs);
@@ -168,6 +171,8 @@ class TaskRun {
       run_context.tier = profile.name;
       const auto inventory = policy::load_data_classes(settings_.config_dirs);
       auto request = input_.make_request();
+      for (std::size_t i = 0; i < request.pass_fd_sources.size() && i < request.pass_fds.size(); ++i)
+        pass_fd_sources.emplace(request.pass_fds[i], request.pass_fd_sources[i]);
       if (const auto refusal = policy::tier_access_refusal(profile, request.caller, [](const std::string& name) {
             return group_id(name);
           });
@@ -202,6 +207,8 @@ class TaskRun {
     hooks.audit_trail = audit::RunTrail{log_path, config.audit_syslog, run_context};
     hooks.stdio = input_.stdio;
     hooks.relay_signals = input_.relay_signals;
+    if (!pass_fd_sources.empty())
+      for (int number : plan.pass_fds) hooks.pass_fd_sources.push_back(pass_fd_sources.at(number));
     hooks.exec_listener = input_.exec_listener;
     // limits.output: the sandbox's stdout and stderr are the relay's pipes
     // (output_relay.h), copied to the caller's.

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "integration/daemon_fixture.h"
+#include "policy/runner_config.h"
 
 using namespace tierbox::testing;
 using nlohmann::json;
@@ -355,6 +356,59 @@ BOOST_AUTO_TEST_CASE(a_caller_cannot_stop_or_freeze_another_users_run) {
   BOOST_TEST(stop.status == 0, stop.err);
   const auto ran = alice_run.get();
   BOOST_TEST(ran.status != 0);
+}
+
+// A caller's ps, stop, approvals... read tierbox.json with the caller's own
+// rights (where the runs' control sockets are) and nothing else of the
+// configuration; the first tierbox.json found wins. A caller who may not
+// enter the checkout whose profiles/ the binary was built with (a 0700 home)
+// is refused there (EACCES), so tools/systemd/install.sh writes a readable
+// /etc/tierbox/tierbox.json, found before it. Here the checkout's profiles/
+// is hidden behind a root-only directory (a mount namespace of the test's),
+// and the caller's readable tierbox.json stands in for /etc/tierbox's.
+BOOST_AUTO_TEST_CASE(a_caller_who_cannot_enter_the_checkout_reaches_its_run_through_a_readable_tierbox_json) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  auto alice_run = std::async(std::launch::async, [&] {
+    return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "30"});
+  });
+  std::string run_id;
+  for (int i = 0; i < 100 && run_id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    run_id = last_of(daemon.records(), "start").value("run_id", "");
+  }
+  BOOST_REQUIRE(!run_id.empty());
+  TempDir hidden("tbx-hidden");  // 0700, root's
+  ::chmod(hidden.str().c_str(), 0700);
+  const auto as_alice_without_the_checkout = [&](const std::string& config_dir, const std::string& command) {
+    const std::string script = "mount --bind " + hidden.str() + " " + kSourceDir + "/profiles && exec /usr/bin/setpriv --reuid " +
+                               users.alice + " --regid users --init-groups /usr/bin/env TIERBOX_CONFIG_DIR=" + config_dir +
+                               " TIERBOX_AUDIT_LOG= " + kTierbox + " " + command;
+    return run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script});
+  };
+  // Control: no readable tierbox.json before the checkout's: refused there.
+  const auto without = as_alice_without_the_checkout("", "ps");
+  BOOST_TEST(without.status == 125, without.err);
+  BOOST_TEST(without.err.find("tierbox.json: cannot be looked at: EACCES") != std::string::npos, without.err);
+  // With one, found first: ps shows alice's run, approvals answers, stop stops it.
+  const auto ps = as_alice_without_the_checkout(daemon.config(), "ps");
+  BOOST_TEST(ps.status == 0, ps.err);
+  BOOST_TEST(ps.out.find(run_id.substr(0, 8)) != std::string::npos, ps.out + ps.err);
+  const auto approvals = as_alice_without_the_checkout(daemon.config(), "approvals");
+  BOOST_TEST(approvals.status == 0, approvals.err);
+  const auto stop = as_alice_without_the_checkout(daemon.config(), "stop " + run_id + " --grace 1");
+  BOOST_TEST(stop.status == 0, stop.err);
+  BOOST_TEST(alice_run.get().status != 0);
+  // install.sh's file names the defaults every caller would look in.
+  std::ifstream install(std::string(kSourceDir) + "/tools/systemd/install.sh");
+  std::string line, written;
+  while (std::getline(install, line))
+    if (line.find("'{\"comment\"") != std::string::npos) written = line.substr(line.find('{'), line.rfind('}') - line.find('{') + 1);
+  const auto config = json::parse(written);
+  const tierbox::policy::RunnerConfig defaults;
+  BOOST_TEST(config.value("state_dir", "") == defaults.state_dir.string());
+  BOOST_TEST(config.value("approvals_dir", "") == defaults.approvals_dir.string());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -169,6 +169,36 @@ BOOST_AUTO_TEST_CASE(a_passed_fd_carries_data_to_the_caller) {
   BOOST_TEST(std::string(buffer) == "through-fd-7\n");
 }
 
+// --pass-fd N names an fd of the caller's. A number the caller left free
+// may be one tierbox opened itself (close-on-exec, as all of its own are):
+// here the --result file, which the task must not get to write.
+BOOST_AUTO_TEST_CASE(an_fd_tierbox_opened_itself_is_never_passed) {
+  TempDir dir;
+  const auto result_file = (dir.path() / "result.json").string();
+  const std::vector<std::string> run = {"run", "--profile", test_profile("pass-fds.json"), "--result", result_file,
+                                        "--pass-fd", "3", "--", "/bin/sh", "-c", "echo into-3 >&3"};
+  // The caller has nothing at 3 (a shell closes what the test runner may
+  // have left open there, as ctest does): the result file takes 3.
+  std::vector<std::string> closing = {"/bin/sh", "-c", "exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec \"$0\" \"$@\"",
+                                      kTierbox};
+  closing.insert(closing.end(), run.begin(), run.end());
+  const auto own = run_process(closing);
+  BOOST_TEST(own.status == 125, own.err);
+  BOOST_TEST(own.err.find("--pass-fd 3: not a file descriptor the caller passed (it is tierbox's own") != std::string::npos,
+             own.err);
+  BOOST_TEST(line_count(own.err) == 1, own.err);
+  // Control: the caller's own fd 3 is passed (the result file takes another).
+  int out[2];
+  BOOST_REQUIRE(::pipe(out) == 0);
+  SpawnOptions options;
+  options.inherit_fds = {{out[1], 3}};
+  const auto passed = run_tierbox(run, options);
+  ::close(out[1]);
+  BOOST_TEST(passed.status == 0, passed.err);
+  BOOST_TEST(read_until_eof(out[0]) == "into-3\n");
+  ::close(out[0]);
+}
+
 BOOST_AUTO_TEST_CASE(passing_is_refused_unless_the_tier_allows_it_and_never_for_a_directory) {
   const int directory = ::open("/", O_RDONLY | O_DIRECTORY);
   const int path_only = ::open("/tmp", O_PATH);

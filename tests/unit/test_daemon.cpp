@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "../tools/fuzz/daemon_request_target.h"
+#include "daemon/caller_view.h"
 #include "daemon/limits.h"
 #include "daemon/protocol.h"
 #include "policy/tier_access.h"
@@ -117,6 +118,36 @@ BOOST_AUTO_TEST_CASE(binds_travel_as_fds_one_per_entry) {
   BOOST_TEST((error_of(run({{"fds", roles}, {"binds", many}})) == ErrorCode::malformed));
 }
 
+BOOST_AUTO_TEST_CASE(passed_fds_travel_as_fds_one_per_number) {
+  const auto run = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "run"}, {"argv", {"/bin/true"}}};
+    message.update(fields);
+    return message.dump();
+  };
+  const auto parsed =
+      daemon::parse_run(daemon::parse_message(run({{"fds", {"stdin", "pass", "bind", "pass"}}, {"pass_fds", {7, 3}},
+                                                   {"binds", {{{"source", "/a"}, {"target", "/data"}}}}})));
+  BOOST_TEST(parsed.pass_fds == (std::vector<int>{7, 3}), boost::test_tools::per_element());
+  BOOST_TEST((parsed.fds[1] == daemon::FdRole::pass));
+  BOOST_TEST(daemon::fd_role_name(daemon::FdRole::pass) == "pass");
+  // A number without its fd, an fd without its number, not a number.
+  BOOST_TEST((error_of(run({{"pass_fds", {3}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}, {"pass_fds", {"3"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}, {"pass_fds", {-1}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(run({{"fds", {"pass"}}, {"pass_fds", 3}})) == ErrorCode::malformed));
+  // Control: one of each parses.
+  BOOST_TEST(daemon::parse_run(daemon::parse_message(run({{"fds", {"pass"}}, {"pass_fds", {3}}}))).pass_fds.size() == 1U);
+  // At most kMaxPassFds.
+  json numbers = json::array();
+  json roles = json::array();
+  for (std::size_t i = 0; i <= daemon::kMaxPassFds; ++i) {
+    numbers.push_back(3 + i);
+    roles.push_back("pass");
+  }
+  BOOST_TEST((error_of(run({{"fds", roles}, {"pass_fds", numbers}})) == ErrorCode::malformed));
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_staged_message_is_malformed) {
   const auto staged = [](json fields) {
     json message = {{"tierbox", 1}, {"type", "staged"}, {"action", "changes"}, {"run_id", "ab12"}};
@@ -196,6 +227,31 @@ BOOST_AUTO_TEST_CASE(the_fuzz_corpus_is_handled) {
   BOOST_TEST(inputs >= 5);
   const std::string deep(200000, '[');
   BOOST_CHECK_NO_THROW(fuzz::daemon_request_one_input(reinterpret_cast<const std::uint8_t*>(deep.data()), deep.size()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(daemon_caller_view)
+
+// The daemon warns when its callers' ps, stop, approvals... would look for
+// its runs and pending requests somewhere else than it puts them.
+BOOST_AUTO_TEST_CASE(a_state_or_approvals_dir_callers_do_not_read_is_named) {
+  policy::RunnerConfig callers;  // the defaults: /run/tierbox, /run/tierbox-approvals
+  policy::RunnerConfig daemon_config;
+  // Control: the same places (a trailing slash is the same directory): nothing.
+  BOOST_TEST(daemon::caller_view_mismatches(daemon_config, "", callers).empty());
+  BOOST_TEST(daemon::caller_view_mismatches(daemon_config, "/run/tierbox/", callers).empty());
+  // --state-dir elsewhere.
+  const auto moved = daemon::caller_view_mismatches(daemon_config, "/srv/tbx", callers);
+  BOOST_REQUIRE(moved.size() == 1U);
+  BOOST_TEST(moved[0].find("registered in /srv/tbx, but callers look in /run/tierbox (state_dir of the defaults)") !=
+             std::string::npos, moved[0]);
+  // The daemon's own tierbox.json (its --config-dir) moves the approvals.
+  daemon_config.approvals_dir = "/srv/approvals";
+  callers.source = "/etc/tierbox/tierbox.json";
+  const auto both = daemon::caller_view_mismatches(daemon_config, "/srv/tbx", callers);
+  BOOST_REQUIRE(both.size() == 2U);
+  BOOST_TEST(both[1].find("approvals_dir of /etc/tierbox/tierbox.json") != std::string::npos, both[1]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
