@@ -23,6 +23,7 @@
 #include "common/files.h"
 #include "integration/governance_fixture.h"
 #include "integration/harness.h"
+#include "integration/net_harness.h"
 
 using namespace tierbox;
 using namespace tierbox::testing;
@@ -232,6 +233,31 @@ BOOST_AUTO_TEST_CASE(writes_stay_staged_then_apply_and_rollback) {
   BOOST_TEST(!fs::exists(staged.layers() / run_id));
 }
 
+// A renamed directory (redirect_dir=off: EXDEV inside the sandbox, so mv
+// copies it and deletes the original) is a delete of every entry below the
+// old name and an add of every one below the new name; apply makes the
+// workspace what the task saw, rollback restores it exactly.
+BOOST_AUTO_TEST_CASE(a_renamed_directory_is_deletes_and_adds_and_applies_exactly) {
+  Staged staged;
+  staged.populate({{"lib/a.txt", "a\n"}, {"lib/sub/b.txt", "b\n"}, {"file.txt", "f\n"}});
+  const auto original = tree_hash(staged.workspace.path());
+  const auto [run_id, result] = staged.run(std::string("mv lib src && mv file.txt renamed.txt && ") + kListing);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
+  const std::set<std::string> expected = {"deleted lib",       "deleted lib/a.txt", "deleted lib/sub",
+                                          "deleted lib/sub/b.txt", "added src",     "added src/a.txt",
+                                          "added src/sub",     "added src/sub/b.txt", "deleted file.txt",
+                                          "added renamed.txt"};
+  BOOST_TEST(kinds_of(staged.changes_json(run_id)) == expected, boost::test_tools::per_element());
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  BOOST_TEST(host_listing(staged.workspace.path()) == result.out);
+  BOOST_TEST(!fs::exists(staged.workspace.path() / "lib"));
+  const auto rolled = staged.tierbox("rollback", run_id);
+  BOOST_REQUIRE_MESSAGE(rolled.status == 0, rolled.err);
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
+}
+
 BOOST_AUTO_TEST_CASE(rollback_refuses_where_a_file_changed_again) {
   Staged staged;
   staged.populate({{"a.txt", "a\n"}, {"b.txt", "b\n"}});
@@ -403,6 +429,63 @@ BOOST_AUTO_TEST_CASE(protected_paths_hold_at_write_time) {
   BOOST_TEST(read_regular_file(ws + "/.git/config", "config", 10000).find("evil") == std::string::npos);
 }
 
+// The placeholders of missing protected paths are made in the run's layer,
+// never in the real workspace: it has no .env, .git or .tierbox even while
+// the task runs (which sees them, read-only). Nothing is written for the run
+// when it ends (run.json still says running); the first command that opens
+// it records it staged and takes them out of the layer, so they are never
+// a change. Control: an unstaged run (workspace-write) makes them in the
+// real workspace, where the same look finds them.
+BOOST_AUTO_TEST_CASE(placeholders_live_in_the_layer_never_in_the_real_workspace) {
+  Staged staged;
+  staged.populate({{"a.txt", "a\n"}});
+  const auto ws = staged.workspace.path();
+  const auto in_real_workspace = [&] {
+    return fs::exists(ws / ".env") || fs::exists(ws / ".git") || fs::exists(ws / ".tierbox");
+  };
+  const auto look_while_running = [&](const std::string& tier) {
+    BackgroundRun run({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", tier,
+                       "--workspace", ws.string(), "--", "/bin/sh", "-c",
+                       "ls -a; (echo x > .env) 2>/dev/null || echo env-refused; sleep 2"});
+    BOOST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
+    const bool seen = in_real_workspace();
+    if (tier == "staged-open") {
+      // While it runs: its placeholders are in the layer, never a change.
+      const auto layer = *fs::directory_iterator(staged.layers());
+      BOOST_TEST(fs::exists(layer.path() / "layer/upper/.env"));
+      const auto running = staged.changes_json(layer.path().filename().string());
+      BOOST_TEST(running["state"] == "running");
+      BOOST_TEST(running["changes"].empty(), running.dump());
+    }
+    BOOST_REQUIRE(run.wait() == 0);
+    return std::make_pair(seen, run.out());
+  };
+  const auto [staged_seen, staged_out] = look_while_running("staged-open");
+  BOOST_TEST(!staged_seen);
+  BOOST_TEST(staged_out.find(".env\n") != std::string::npos, staged_out);  // the task sees them
+  BOOST_TEST(staged_out.find("env-refused") != std::string::npos, staged_out);  // read-only
+  BOOST_TEST(!in_real_workspace());
+
+  const auto layer = staged.layers() / fs::directory_iterator(staged.layers())->path().filename();
+  const auto run_id = layer.filename().string();
+  const auto record = json::parse(read_regular_file((layer / "run.json").string(), "run.json", 1 << 20));
+  BOOST_TEST(record["state"] == "running");  // nothing written at the end
+  BOOST_TEST(record["placeholders"].size() == 3u, record.dump());
+  BOOST_TEST(fs::exists(layer / "layer/upper/.env"));  // until settled
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(changes["changes"].empty(), changes.dump());
+  BOOST_TEST(changes["state"] == "staged");
+  BOOST_TEST(!fs::exists(layer / "layer/upper/.env"));
+  BOOST_TEST(json::parse(read_regular_file((layer / "run.json").string(), "run.json", 1 << 20))["state"] == "staged");
+
+  // Control: read-write mode puts them in the real workspace for the run.
+  staged.dir.write("config/tiers/staged-unstaged.json", R"({"extends": "workspace-write"})");
+  const auto [write_seen, write_out] = look_while_running("staged-unstaged");
+  BOOST_TEST(write_seen);
+  BOOST_TEST(write_out.find("env-refused") != std::string::npos, write_out);
+  BOOST_TEST(!in_real_workspace());  // and removes them after it
+}
+
 BOOST_AUTO_TEST_CASE(an_apply_that_leaves_git_commands_warns) {
   Staged staged;
   const auto ws = staged.workspace.str();
@@ -568,6 +651,48 @@ BOOST_AUTO_TEST_CASE(output_past_the_limit_is_cut_and_reported) {
                                   "--", "/bin/sh", "-c", script});
   BOOST_TEST(whole.out.size() == 5001u);
   BOOST_TEST(whole.err.find("output cut") == std::string::npos);
+}
+
+// limits.output where the sandbox has a network of its own (allowlist: a
+// veth pair, the network helper, nft rules, a resolver): the relay still
+// cuts at exactly the limit and the run still ends, and the task's
+// connection to the listed test host (in a network namespace of this test)
+// still works. Control: the same tier, the task writing less than the limit.
+BOOST_AUTO_TEST_CASE(output_is_cut_in_an_allowlist_tier_too) {
+  constexpr std::uint16_t kPort = 8080;
+  TestHost host({"198.51.100"}, {kPort}, {});
+  Staged staged;
+  staged.dir.write("config/tiers/staged-output-allowlist.json",
+                   json{{"extends", "untrusted"},
+                        {"limits", {{"output", "1K"}}},
+                        {"network", {{"mode", "allowlist"}, {"allow", {host.address() + ":8080/tcp"}}}}}
+                       .dump());
+  Workspace workspace;
+  const auto result_file = staged.dir.str() + "/result.json";
+  const auto run = [&](const std::string& script) {
+    return run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
+                        "staged-output-allowlist", "--workspace", workspace.str(), "--result", result_file, "--",
+                        "/bin/sh", "-c", script});
+  };
+  const std::string exchange = "./probe exchange tcp " + host.address() + " 8080";
+  const auto cut = run(exchange + " && head -c 5000 /dev/zero | tr '\\0' a; echo to-stderr >&2");
+  BOOST_TEST(cut.status == 0, cut.err);
+  BOOST_TEST(cut.out.size() == 1024u);
+  BOOST_TEST(cut.out.find("\"exchanged\":true") != std::string::npos, cut.out.substr(0, 200));
+  BOOST_TEST(cut.err.find("tierbox: output cut: the task wrote more than limits.output (1K)") != std::string::npos, cut.err);
+  BOOST_TEST(cut.err.find("to-stderr") == std::string::npos);
+  BOOST_TEST(host.received_bytes(kPort) > 0);
+  auto result = json::parse(read_regular_file(result_file, "result", 1 << 20));
+  BOOST_TEST(result["output"]["cut"] == true, result.dump());
+  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() > 5000u);
+
+  const auto whole = run(exchange);
+  BOOST_TEST(whole.status == 0, whole.err);
+  BOOST_TEST(whole.out.find("\"exchanged\":true") != std::string::npos, whole.out);
+  BOOST_TEST(whole.err.find("output cut") == std::string::npos, whole.err);
+  result = json::parse(read_regular_file(result_file, "result", 1 << 20));
+  BOOST_TEST(result["output"]["cut"] == false, result.dump());
+  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() == whole.out.size());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -250,6 +250,23 @@ BOOST_AUTO_TEST_CASE(unstaging_widens_and_staging_narrows_in_a_diff) {
                  .workspace.writable == false);
 }
 
+BOOST_AUTO_TEST_CASE(the_record_keeps_the_layers_placeholders) {
+  StagedRun run;
+  run.run_id = "0123456789abcdef";
+  run.placeholders = {{".env", false, "# protected\n"}, {".git/hooks", true, ""}};
+  const auto back = staged_run_from_json(to_json(run), "run.json");
+  BOOST_REQUIRE(back.placeholders.size() == 2u);
+  BOOST_TEST(back.placeholders[0].path == ".env");
+  BOOST_TEST(!back.placeholders[0].directory);
+  BOOST_TEST(back.placeholders[0].content == "# protected\n");
+  BOOST_TEST(back.placeholders[1].directory);
+  BOOST_TEST(back.state == "running");  // the one state a launch writes
+  // Records without the field (older versions) read as none.
+  auto old = to_json(run);
+  old.erase("placeholders");
+  BOOST_TEST(staged_run_from_json(old, "run.json").placeholders.empty());
+}
+
 BOOST_AUTO_TEST_CASE(shipped_staged_tier_plans_a_staged_workspace) {
   const auto profile = policy::load_tier("workspace-staged", {kShipped});
   BOOST_TEST(profile.workspace.staged);
