@@ -12,6 +12,8 @@
 #
 #   tools/bench/staged.sh [--state-on-disk] [--runs N]
 #
+# TIERBOX_BENCH_BASELINE=PATH (another build's tierbox, e.g. of main) adds
+# its staged run to the same interleaved launches: a before/after in one run.
 # Runs use a state directory of their own, a tmpfs mounted for the run in
 # this script's mount namespace (the default STATE_DIR, /run/tierbox, is on
 # tmpfs on a default install); --state-on-disk keeps it a plain directory
@@ -24,6 +26,7 @@ set -eu
 [ -n "${TIERBOX_BENCH_UNSHARED:-}" ] || exec env TIERBOX_BENCH_UNSHARED=1 unshare -m --propagation private "$0" "$@"
 STATE_ON_DISK=
 if [ "${1:-}" = "--state-on-disk" ]; then STATE_ON_DISK=1; shift; fi
+BENCH_ARGS="$*"  # --runs N and the like, for launch_bench
 cd "$(dirname "$0")/../.."
 [ -x build/tierbox ] && [ -x build/launch_bench ] || tools/build.sh --tests >/dev/null
 TB="$(pwd)/build/tierbox"
@@ -48,7 +51,11 @@ echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d'
 
 echo "## launch: staged against read-only workspace"
 echo hello > "$WORK/ws/file"
-build/launch_bench "$@" \
+set --
+if [ -n "${TIERBOX_BENCH_BASELINE:-}" ]; then
+  set -- "staged-baseline=$TIERBOX_BENCH_BASELINE run --config-dir $WORK/config --tier workspace-staged --workspace $WORK/ws -- /bin/true"
+fi
+build/launch_bench $BENCH_ARGS "$@" \
   "staged=$TB run --config-dir $WORK/config --tier workspace-staged --workspace $WORK/ws -- /bin/true" \
   "write=$TB run --config-dir $WORK/config --tier workspace-write --workspace $WORK/ws -- /bin/true" \
   "same-readonly=$TB run --config-dir $WORK/config --tier same-readonly --workspace $WORK/ws -- /bin/true" \
