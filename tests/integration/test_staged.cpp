@@ -4,6 +4,7 @@
 // discard|gc` on the real workspace. Each test has a config, a state
 // directory (registry and layers) and an audit log of its own.
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -389,6 +390,38 @@ BOOST_AUTO_TEST_CASE(two_runs_on_one_workspace_get_their_own_layers) {
   const auto mounts = read_proc_file("/proc/self/mountinfo");
   BOOST_TEST(mounts.find((staged.layers() / first / "layer").string() + " ") != std::string::npos);  // control
   BOOST_TEST(mounts.find((staged.layers() / first / "layer/lower").string()) == std::string::npos);
+}
+
+// A running run is never applied or discarded; once its runner dies (the
+// sandbox dies with it: PDEATHSIG), gc settles the layer: staged, the
+// placeholders out of it, and then it applies like any other.
+BOOST_AUTO_TEST_CASE(a_run_whose_runner_died_is_settled_by_gc) {
+  Staged staged;
+  staged.populate({{"a.txt", "a\n"}});
+  BackgroundRun run({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-open",
+                     "--workspace", staged.workspace.str(), "--", "/bin/sh", "-c", "echo b > b.txt && sleep 60"});
+  const auto pid_line = run.wait_for_line("sandbox init is host pid");
+  BOOST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
+  const auto sandbox = sandbox_pid_from(pid_line);
+  BOOST_REQUIRE(sandbox.has_value());
+  const auto run_id = fs::directory_iterator(staged.layers())->path().filename().string();
+  const auto discard = staged.tierbox("discard", run_id);
+  BOOST_TEST(discard.status == 126, discard.err);
+  BOOST_TEST(discard.err.find("is still running") != std::string::npos, discard.err);
+  BOOST_TEST(staged.tierbox("apply", run_id).err.find("its layer is running, not staged") != std::string::npos);
+
+  run.signal(SIGKILL);
+  BOOST_TEST(run.wait() == 128 + SIGKILL);
+  BOOST_REQUIRE(wait_until_gone(*sandbox, std::chrono::seconds(10)));
+  const auto gc = run_tierbox({"gc", "--config-dir", staged.config});
+  BOOST_TEST(gc.out.find("run " + run_id + ": its runner is gone; the layer is staged") != std::string::npos,
+             gc.out + gc.err);
+  BOOST_TEST(!fs::exists(staged.layers() / run_id / "layer/upper/.env"));
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(changes["state"] == "staged");
+  BOOST_TEST(kinds_of(changes) == (std::set<std::string>{"added b.txt"}), boost::test_tools::per_element());
+  BOOST_TEST(staged.tierbox("apply", run_id).status == 0);
+  BOOST_TEST(read_regular_file(staged.workspace.str() + "/b.txt", "b", 100) == "b\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_git_repository_works_end_to_end) {
