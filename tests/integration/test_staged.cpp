@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -24,154 +23,14 @@
 #include "common/files.h"
 #include "integration/governance_fixture.h"
 #include "integration/harness.h"
-#include "integration/net_harness.h"
+#include "integration/staged_fixture.h"
 
 using namespace tierbox;
 using namespace tierbox::testing;
+using namespace tierbox::testing::staged_fixture;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-// The workspace's owner on disk: not root, not the task, so ownership
-// mistakes show.
-constexpr uid_t kOwner = 4321;
-
-// A listing of a tree as the task and the host both can make it: every
-// path but what tierbox itself adds during a run (the protected paths'
-// placeholders), with its mode, type and content hash.
-const char* const kListing =
-    "find . \\( -path ./.git -o -path ./.tierbox -o -path ./.env \\) -prune -o -print | LC_ALL=C sort | "
-    "while read -r p; do if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then echo \"$p $(stat -c %a \"$p\") $(sha256sum < \"$p\" | cut -c1-64)\"; "
-    "elif [ -L \"$p\" ]; then echo \"$p -> $(readlink \"$p\")\"; else echo \"$p $(stat -c '%a %F' \"$p\")\"; fi; done";
-
-// Everything of a tree, byte for byte: path, type, mode, owner, content or
-// link target, never following a symlink.
-std::string tree_hash(const fs::path& root) {
-  std::vector<std::string> lines;
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-    struct stat st {};
-    BOOST_REQUIRE(::lstat(it->path().c_str(), &st) == 0);
-    std::string line = fs::relative(it->path(), root).string() + " " + std::to_string(st.st_mode) + " " +
-                       std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
-    if (S_ISREG(st.st_mode)) line += " " + sha256_hex(read_regular_file(it->path().string(), "tree", 1 << 30));
-    if (S_ISLNK(st.st_mode)) line += " -> " + fs::read_symlink(it->path()).string();
-    lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  std::string all;
-  for (const auto& line : lines) all += line + "\n";
-  return sha256_hex(all);
-}
-
-std::string host_listing(const fs::path& root) {
-  const auto result = run_process({"/bin/sh", "-c", "cd " + root.string() + " && " + kListing});
-  BOOST_REQUIRE(result.status == 0);
-  return result.out;
-}
-
-// A staged run mounts its layer (a tmpfs) in the runner's mount namespace,
-// where the later `tierbox changes|apply` find it. The test process moves
-// itself into a private mount namespace of its own first, so every layer
-// its runs make lives there (never in the host's) and goes away with it.
-void enter_private_mount_namespace() {
-  static bool entered = false;
-  if (entered) return;
-  BOOST_REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): " << std::strerror(errno));
-  BOOST_REQUIRE_MESSAGE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
-                        "mount(/, MS_REC|MS_PRIVATE): " << std::strerror(errno));
-  entered = true;
-}
-
-struct Staged {
-  bool private_namespace = [] {
-    enter_private_mount_namespace();
-    return true;
-  }();
-  TempDir dir{"tierbox-test-staged"};
-  std::string config = (dir.path() / "config").string();
-  std::string log = (dir.path() / "audit.jsonl").string();
-  TempDir workspace{"tierbox-test-staged-ws"};
-
-  explicit Staged(const std::string& approvers = "nobody-tbx-staged") {
-    ::chmod(dir.str().c_str(), 0755);
-    dir.write("config/tierbox.json", json{{"state_dir", dir.str() + "/state"},
-                                          {"approvals_dir", dir.str() + "/approvals"},
-                                          {"governance_dir", dir.str() + "/governance"}}
-                                         .dump());
-    dir.write("config/tiers/staged-open.json", R"({"extends": "workspace-staged"})");
-    dir.write("config/tiers/staged-guarded.json", R"({"extends": "workspace-staged"})");
-    dir.write("config/tiers/staged-disk.json", R"({"extends": "workspace-staged", "limits": {"disk": "8M"}})");
-    dir.write("config/tiers/staged-bindrw.json",
-              R"({"extends": "workspace-staged", "widening": {"binds": "read-write"}, "limits": {"disk": "8M"}})");
-    dir.write("config/tiers/staged-output.json", R"({"extends": "untrusted", "limits": {"output": "1K"}})");
-    dir.write("config/approvals.json",
-              json{{"tiers", {"staged-*", "untrusted"}},
-                   {"approvers", approvers},
-                   {"rules",
-                    {{{"id", "open"}, {"require", "none"}},
-                     {{"id", "guarded-deletes"},
-                      {"when", {{"tiers", {"staged-guarded"}}, {"apply", {{"deletes", true}}}}},
-                      {"require", "approver"},
-                      {"timeout", "3s"}}}}}
-                  .dump());
-    ::chmod(workspace.str().c_str(), 0755);
-    // Approvers (other users) read the config when they vote.
-    for (const char* path : {"config", "config/tiers"}) ::chmod((dir.path() / path).c_str(), 0755);
-    for (const char* file : {"config/tierbox.json", "config/approvals.json"}) ::chmod((dir.path() / file).c_str(), 0644);
-  }
-
-  // Files of the workspace, owned by kOwner; then a pause, so that their
-  // ctimes lie before the run's start (a conflict is a ctime not older).
-  void populate(const std::vector<std::pair<std::string, std::string>>& files) const {
-    for (const auto& [path, content] : files) workspace.write(path, content);
-    run_process({"/bin/chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), workspace.str()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-
-  // Runs script in a staged sandbox; returns the run id and the result.
-  std::pair<std::string, ProcessResult> run(const std::string& script, const std::string& tier = "staged-open") const {
-    const auto result = run_tierbox({"run", "--config-dir", config, "--audit-log", log, "--tier", tier, "--workspace",
-                                     workspace.str(), "--", "/bin/sh", "-c", script});
-    std::smatch match;
-    std::string run_id;
-    if (std::regex_search(result.err, match, std::regex("tierbox changes ([0-9a-f]{16})"))) run_id = match[1];
-    BOOST_REQUIRE_MESSAGE(!run_id.empty(), "no staged run: " + result.err);
-    return {run_id, result};
-  }
-  ProcessResult tierbox(const std::string& command, const std::string& run_id, std::vector<std::string> more = {},
-                        const SpawnOptions& options = {}) const {
-    std::vector<std::string> args = {command, "--config-dir", config, "--audit-log", log, run_id};
-    args.insert(args.end(), more.begin(), more.end());
-    return run_tierbox(args, options);
-  }
-  json changes_json(const std::string& run_id) const {
-    const auto result = tierbox("changes", run_id, {"--json"});
-    BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
-    return json::parse(result.out);
-  }
-  [[nodiscard]] fs::path layers() const { return dir.path() / "state" / "staged"; }
-
-  // The layers' tmpfs mounts go before the directories they are in
-  // (TempDir removes those after this).
-  ~Staged() {
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(layers(), error)) {
-      ::umount2((entry.path() / "layer" / "lower").c_str(), MNT_DETACH);
-      ::umount2((entry.path() / "layer").c_str(), MNT_DETACH);
-    }
-  }
-  Staged(const Staged&) = delete;
-  Staged& operator=(const Staged&) = delete;
-};
-
-std::set<std::string> kinds_of(const json& changes) {
-  std::set<std::string> out;
-  for (const auto& change : changes["changes"]) out.insert(change["kind"].get<std::string>() + " " + change["path"].get<std::string>());
-  return out;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(staged_workspace)
 
@@ -621,111 +480,6 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_needs_an_approvers_grant_for_that_change_s
   BOOST_TEST(waiting.wait() == 0);
   BOOST_TEST(waiting.out().find("approved by " + users.bob) != std::string::npos);
   BOOST_TEST(!fs::exists(staged.workspace.path() / "x"));
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(staged_limits)
-
-BOOST_AUTO_TEST_CASE(writing_past_the_disk_limit_gets_enospc) {
-  Staged staged;
-  staged.populate({{"f", "f\n"}});
-  struct statvfs before {};
-  BOOST_REQUIRE(::statvfs(staged.workspace.str().c_str(), &before) == 0);
-  // 512 MiB asked, 8 MiB allowed.
-  const auto [run_id, result] = staged.run("dd if=/dev/zero of=big bs=1M count=512 2>&1; echo dd=$?", "staged-disk");
-  struct statvfs after {};
-  BOOST_REQUIRE(::statvfs(staged.workspace.str().c_str(), &after) == 0);
-  BOOST_TEST(result.out.find("No space left on device") != std::string::npos, result.out);
-  BOOST_TEST(result.out.find("dd=1") != std::string::npos);
-  const auto changes = staged.changes_json(run_id);
-  BOOST_TEST(changes["summary"]["bytes_written"].get<std::uint64_t>() <= (8ULL << 20));
-  // The host's disk: the layer is memory, so the free space moves only by
-  // what other processes of this machine did meanwhile (512 MiB would show).
-  const auto free_before = static_cast<double>(before.f_bavail) * before.f_frsize;
-  const auto free_after = static_cast<double>(after.f_bavail) * after.f_frsize;
-  BOOST_TEST_MESSAGE("free space before " << free_before << ", after " << free_after);
-  BOOST_TEST(free_before - free_after <= 64.0 * (1 << 20));
-  BOOST_TEST(!fs::exists(staged.workspace.path() / "big"));
-}
-
-BOOST_AUTO_TEST_CASE(a_writable_bind_under_a_required_disk_limit_is_refused) {
-  Staged staged;
-  TempDir data("tierbox-test-staged-data");
-  const auto run = [&](const std::string& flag) {
-    return run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-bindrw",
-                        "--workspace", staged.workspace.str(), flag, data.str() + ":/data", "--", "/bin/true"});
-  };
-  const auto refused = run("--bind-rw");
-  BOOST_TEST(refused.status == 126, refused.err);
-  BOOST_TEST(refused.err.find("limits.disk cannot be enforced on a writable bind") != std::string::npos, refused.err);
-  BOOST_TEST(run("--bind").status == 0);  // control: a read-only bind is fine
-}
-
-BOOST_AUTO_TEST_CASE(output_past_the_limit_is_cut_and_reported) {
-  Staged staged;
-  const auto result_file = staged.dir.str() + "/result.json";
-  const std::string script = "head -c 5000 /dev/zero | tr '\\0' a; echo; echo to-stderr >&2";
-  // -v: the runner's own messages (and Landlock's warnings on older
-  // kernels) go to the caller's stderr, never through the task's count.
-  const auto cut = run_tierbox({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
-                                "staged-output", "--result", result_file, "--", "/bin/sh", "-c", script});
-  BOOST_TEST(cut.status == 0, cut.err);
-  BOOST_TEST(cut.out.size() == 1024u);
-  BOOST_TEST(cut.out.find_first_not_of('a') == std::string::npos);
-  BOOST_TEST(cut.err.find("tierbox: output cut: the task wrote more than limits.output (1K)") != std::string::npos, cut.err);
-  BOOST_TEST(cut.err.find("tierbox: debug:") != std::string::npos);  // control: the runner did write to stderr
-  BOOST_TEST(cut.err.find("to-stderr") == std::string::npos);        // the task's stderr past the limit: cut
-  const auto result = json::parse(read_regular_file(result_file, "result", 1 << 20));
-  BOOST_TEST(result["output"]["cut"] == true);
-  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() == 5011u);  // 5000 + "\n" + "to-stderr\n", nothing of the runner's
-  // Control: the same task without an output limit is not cut.
-  const auto whole = run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "untrusted",
-                                  "--", "/bin/sh", "-c", script});
-  BOOST_TEST(whole.out.size() == 5001u);
-  BOOST_TEST(whole.err.find("output cut") == std::string::npos);
-}
-
-// limits.output where the sandbox has a network of its own (allowlist: a
-// veth pair, the network helper, nft rules, a resolver): the relay still
-// cuts at exactly the limit and the run still ends, and the task's
-// connection to the listed test host (in a network namespace of this test)
-// still works. Control: the same tier, the task writing less than the limit.
-BOOST_AUTO_TEST_CASE(output_is_cut_in_an_allowlist_tier_too) {
-  constexpr std::uint16_t kPort = 8080;
-  TestHost host({"198.51.100"}, {kPort}, {});
-  Staged staged;
-  staged.dir.write("config/tiers/staged-output-allowlist.json",
-                   json{{"extends", "untrusted"},
-                        {"limits", {{"output", "1K"}}},
-                        {"network", {{"mode", "allowlist"}, {"allow", {host.address() + ":8080/tcp"}}}}}
-                       .dump());
-  Workspace workspace;
-  const auto result_file = staged.dir.str() + "/result.json";
-  const auto run = [&](const std::string& script) {
-    return run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
-                        "staged-output-allowlist", "--workspace", workspace.str(), "--result", result_file, "--",
-                        "/bin/sh", "-c", script});
-  };
-  const std::string exchange = "./probe exchange tcp " + host.address() + " 8080";
-  const auto cut = run(exchange + " && head -c 5000 /dev/zero | tr '\\0' a; echo to-stderr >&2");
-  BOOST_TEST(cut.status == 0, cut.err);
-  BOOST_TEST(cut.out.size() == 1024u);
-  BOOST_TEST(cut.out.find("\"exchanged\":true") != std::string::npos, cut.out.substr(0, 200));
-  BOOST_TEST(cut.err.find("tierbox: output cut: the task wrote more than limits.output (1K)") != std::string::npos, cut.err);
-  BOOST_TEST(cut.err.find("to-stderr") == std::string::npos);
-  BOOST_TEST(host.received_bytes(kPort) > 0);
-  auto result = json::parse(read_regular_file(result_file, "result", 1 << 20));
-  BOOST_TEST(result["output"]["cut"] == true, result.dump());
-  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() > 5000u);
-
-  const auto whole = run(exchange);
-  BOOST_TEST(whole.status == 0, whole.err);
-  BOOST_TEST(whole.out.find("\"exchanged\":true") != std::string::npos, whole.out);
-  BOOST_TEST(whole.err.find("output cut") == std::string::npos, whole.err);
-  result = json::parse(read_regular_file(result_file, "result", 1 << 20));
-  BOOST_TEST(result["output"]["cut"] == false, result.dump());
-  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() == whole.out.size());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
