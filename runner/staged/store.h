@@ -4,7 +4,8 @@
 //   STATE_DIR/staged/            0700 root: sandboxes and other users never see it
 //   STATE_DIR/staged/RUN/run.json     the StagedRun below (written before the sandbox exists)
 //   STATE_DIR/staged/RUN/layer/       a tmpfs of limits.disk bytes, private mount:
-//                                     upper/ (the task's writes), work/ (overlayfs's),
+//                                     upper/ (the task's writes; the placeholders of
+//                                     protected paths until the run is settled), work/ (overlayfs's),
 //                                     lower/ (where the workspace is attached while
 //                                     the overlay is made; empty afterwards)
 //   GOVERNANCE_DIR/staged/RUN/journal.json  the apply journal (staged/apply.h)
@@ -36,8 +37,8 @@ namespace tierbox::staged {
 
 // A placeholder of a missing protected path, made in the layer's upper
 // directory before the overlay (stages/staged_overlay.h) and removed from it
-// when the task has ended: the task sees it read-only, and it is never one
-// of the task's changes.
+// when the ended run is settled (staged/operations.h): the task sees it
+// read-only, and it is never one of the task's changes.
 struct LayerPlaceholder {
   std::string path;  // relative to the workspace, "a/b"
   bool directory = false;
@@ -94,8 +95,9 @@ std::filesystem::path staged_root(const std::filesystem::path& state_dir);
 StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id,
                          const std::filesystem::path& governance_dir = {});
 
-// Durability::none at launch and when a run is settled (the record describes a tmpfs layer that a
-// power loss takes with it); fsync for the states of an apply.
+// Durability::none at launch and when a run is settled (the record
+// describes a tmpfs layer that a power loss takes with it); fsync for the
+// states of an apply.
 void write_staged_run(const StagedPaths& paths, const StagedRun& run, Durability durability = Durability::fsync);
 // Throws Error (exit 1 class: a usage error) naming the run when there is none.
 StagedRun read_staged_run(const StagedPaths& paths);
