@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(writes_stay_staged_then_apply_and_rollback) {
   // changes: exactly what the task did, in text and JSON.
   const auto text = staged.tierbox("changes", run_id, {"--diff"});
   BOOST_REQUIRE_MESSAGE(text.status == 0, text.err);
-  for (const char* line : {"M  edit.txt\n", "D  gone.txt", "D  old-name.txt", "A  new-name.txt\n",
+  for (const char* line : {"M  edit.txt\n", "D  gone.txt", "R  old-name.txt -> new-name.txt\n",
                            "m  run.sh (mode 0644 -> 0755)\n", "A  dir/added.txt\n", "A  newdir/\n", "A  newdir/f\n",
                            "+two\n"})
     BOOST_TEST(text.out.find(line) != std::string::npos, "changes lists " << line << " in:\n" << text.out);
@@ -95,9 +95,10 @@ BOOST_AUTO_TEST_CASE(writes_stay_staged_then_apply_and_rollback) {
 
 // A renamed directory (redirect_dir=off: EXDEV inside the sandbox, so mv
 // copies it and deletes the original) is a delete of every entry below the
-// old name and an add of every one below the new name; apply makes the
-// workspace what the task saw, rollback restores it exactly.
-BOOST_AUTO_TEST_CASE(a_renamed_directory_is_deletes_and_adds_and_applies_exactly) {
+// old name and an add of every one below the new name, shown as one rename
+// (staged/renames.h); apply makes the workspace what the task saw, rollback
+// restores it exactly.
+BOOST_AUTO_TEST_CASE(a_renamed_directory_is_shown_as_a_rename_and_applies_exactly) {
   Staged staged;
   staged.populate({{"lib/a.txt", "a\n"}, {"lib/sub/b.txt", "b\n"}, {"file.txt", "f\n"}});
   const auto original = tree_hash(staged.workspace.path());
@@ -108,7 +109,26 @@ BOOST_AUTO_TEST_CASE(a_renamed_directory_is_deletes_and_adds_and_applies_exactly
                                           "deleted lib/sub/b.txt", "added src",     "added src/a.txt",
                                           "added src/sub",     "added src/sub/b.txt", "deleted file.txt",
                                           "added renamed.txt"};
-  BOOST_TEST(kinds_of(staged.changes_json(run_id)) == expected, boost::test_tools::per_element());
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(kinds_of(changes) == expected, boost::test_tools::per_element());
+  // Shown as two renames; the change set keeps every entry.
+  BOOST_REQUIRE(changes["renames"].size() == 2u);
+  BOOST_TEST(changes["renames"][0]["from"] == "file.txt");
+  BOOST_TEST(changes["renames"][0]["to"] == "renamed.txt");
+  BOOST_TEST(changes["renames"][1]["from"] == "lib");
+  BOOST_TEST(changes["renames"][1]["to"] == "src");
+  BOOST_TEST(changes["renames"][1]["entries"].size() == 8u);
+  const auto text = staged.tierbox("changes", run_id);
+  BOOST_TEST(text.out.find("R  lib/ -> src/ (3 entries below, unchanged)\n") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("R  file.txt -> renamed.txt\n") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("D  lib/sub/b.txt") == std::string::npos, text.out);
+  // Control: a directory moved and changed on the way is no rename.
+  const auto [changed_id, changed] = staged.run("mv lib moved && echo more >> moved/a.txt");
+  BOOST_REQUIRE_MESSAGE(changed.status == 0, changed.err);
+  BOOST_TEST(staged.changes_json(changed_id)["renames"].empty());
+  BOOST_TEST(staged.tierbox("changes", changed_id).out.find("D  lib/sub/b.txt") != std::string::npos);
+  BOOST_REQUIRE(staged.tierbox("discard", changed_id).status == 0);
+
   const auto applied = staged.tierbox("apply", run_id);
   BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
   BOOST_TEST(host_listing(staged.workspace.path()) == result.out);
