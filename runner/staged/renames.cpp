@@ -26,7 +26,10 @@ struct Candidate {
   std::vector<std::size_t> entries;
 };
 
-std::vector<Candidate> candidates(const std::vector<Change>& changes, ChangeKind kind) {
+// by_path: the indexes of changes sorted by path, so that what is below a
+// directory ("dir/" as a prefix) is one contiguous range of it.
+std::vector<Candidate> candidates(const std::vector<Change>& changes, const std::vector<std::size_t>& by_path,
+                                  ChangeKind kind) {
   std::map<std::string, std::size_t> of_kind;
   for (std::size_t i = 0; i < changes.size(); ++i)
     if (changes[i].kind == kind) of_kind.emplace(changes[i].path, i);
@@ -39,8 +42,10 @@ std::vector<Candidate> candidates(const std::vector<Change>& changes, ChangeKind
     if (state.type == EntryType::directory) {
       const std::string prefix = path + "/";
       bool uniform = true;
-      for (std::size_t i = 0; i < changes.size(); ++i) {
-        if (changes[i].path.compare(0, prefix.size(), prefix) != 0) continue;
+      auto it = std::lower_bound(by_path.begin(), by_path.end(), prefix,
+                                 [&](std::size_t i, const std::string& key) { return changes[i].path < key; });
+      for (; it != by_path.end() && changes[*it].path.compare(0, prefix.size(), prefix) == 0; ++it) {
+        const auto i = *it;
         if (changes[i].kind != kind) {
           uniform = false;  // something below is not moved whole (a refused FIFO, ...)
           break;
@@ -59,8 +64,12 @@ std::vector<Candidate> candidates(const std::vector<Change>& changes, ChangeKind
 }  // namespace
 
 std::vector<Rename> find_renames(const std::vector<Change>& changes) {
-  const auto deleted = candidates(changes, ChangeKind::deleted);
-  const auto added = candidates(changes, ChangeKind::added);
+  std::vector<std::size_t> by_path(changes.size());
+  for (std::size_t i = 0; i < by_path.size(); ++i) by_path[i] = i;
+  std::stable_sort(by_path.begin(), by_path.end(),
+                   [&](std::size_t a, std::size_t b) { return changes[a].path < changes[b].path; });
+  const auto deleted = candidates(changes, by_path, ChangeKind::deleted);
+  const auto added = candidates(changes, by_path, ChangeKind::added);
   std::map<std::string, std::pair<std::vector<const Candidate*>, std::vector<const Candidate*>>> by_signature;
   for (const auto& candidate : deleted) by_signature[candidate.signature].first.push_back(&candidate);
   for (const auto& candidate : added) by_signature[candidate.signature].second.push_back(&candidate);

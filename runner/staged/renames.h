@@ -29,7 +29,7 @@ struct Rename {
   std::vector<std::size_t> entries;  // indexes of the changes it stands for (both sides, subtrees included)
 };
 
-// Pure. changes as collect_changes returns them (sorted by path).
+// Pure; O(n log n) in the number of changes, in any order.
 std::vector<Rename> find_renames(const std::vector<Change>& changes);
 
 // "R  lib/ -> src/ (3 entries below)", "R  a.txt -> b.txt".
