@@ -46,7 +46,7 @@ UniqueFd upper_directory(int upper, int lower, const std::string& relative, cons
     start = slash == std::string::npos ? relative.size() : slash + 1;
     auto lower_child = open_beneath(lower_dir.get(), name);
     struct stat st {};
-    if (!lower_child || ::fstat(lower_child.get(), &st) != 0 || !S_ISDIR(st.st_mode))
+    if (!lower_child || ::fstat(lower_child.get(), &st) != 0)
       throw_sys_error("openat2(workspace / " + quote(relative) + ", O_PATH|O_DIRECTORY, RESOLVE_NO_SYMLINKS)");
     auto upper_child = open_beneath(upper_dir.get(), name);
     if (!upper_child) {
