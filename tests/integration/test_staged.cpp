@@ -278,9 +278,10 @@ BOOST_AUTO_TEST_CASE(a_run_whose_runner_died_is_settled_by_gc) {
   Staged staged;
   staged.populate({{"a.txt", "a\n"}});
   BackgroundRun run({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-open",
-                     "--workspace", staged.workspace.str(), "--", "/bin/sh", "-c", "echo b > b.txt && sleep 60"});
+                     "--workspace", staged.workspace.str(), "--", "/bin/sh", "-c",
+                     "echo b > b.txt && echo task-wrote >&2 && sleep 60"});
   const auto pid_line = run.wait_for_line("sandbox init is host pid");
-  BOOST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
+  BOOST_REQUIRE(!run.wait_for_line("task-wrote").empty());
   const auto sandbox = sandbox_pid_from(pid_line);
   BOOST_REQUIRE(sandbox.has_value());
   const auto run_id = fs::directory_iterator(staged.layers())->path().filename().string();
