@@ -102,6 +102,12 @@ struct WorkspacePlan {
   // tmpfs of this size (limits.disk; 0: the kernel's default, half of RAM).
   bool staged = false;
   std::uint64_t layer_size_bytes = 0;
+  // Staged: the placeholders of missing protected paths in the workspace,
+  // made in the layer's upper directory (stages/staged_overlay.h) instead
+  // of the real workspace (LaunchPlan::placeholders): the real workspace is
+  // not touched at all, and the layer is a tmpfs, where making and removing
+  // them costs microseconds, not a journal commit of the host's disk.
+  std::vector<Placeholder> layer_placeholders;
 };
 
 // A name of network.allow, pinned in the sandbox's /etc/hosts to the

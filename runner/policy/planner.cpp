@@ -584,6 +584,10 @@ void move_workspace_ops_last(LaunchPlan& plan) {
 // of protected paths' parents come first in each tree.
 void plan_tree_actions(const HostFacts& host, LaunchPlan& plan) {
   using Action = TreeEntryAction::Kind;
+  // A staged workspace's placeholders go into its layer, not the real tree.
+  const auto staged_tree = [&](const TreeAssessment& tree) {
+    return tree.workspace && plan.workspace && plan.workspace->staged && tree.host_path == plan.workspace->host_path;
+  };
   for (const auto& tree : host.data_access.trees) {
     for (const auto& parent : pinned_parents(tree)) plan.mount_ops.push_back({Kind::pin_beneath, relative(tree.target), parent});
     for (const auto& action : tree.actions) {
@@ -595,7 +599,8 @@ void plan_tree_actions(const HostFacts& host, LaunchPlan& plan) {
                                     root, below});
           break;
         case Action::placeholder:
-          plan.placeholders.push_back({tree.host_path, below, action.type == EntryType::directory, action.content});
+          (staged_tree(tree) ? plan.workspace->layer_placeholders : plan.placeholders)
+              .push_back({tree.host_path, below, action.type == EntryType::directory, action.content});
           plan.mount_ops.push_back({Kind::read_only_beneath, root, below});
           break;
         case Action::read_only:

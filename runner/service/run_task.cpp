@@ -3,7 +3,6 @@
 #include <map>
 
 #include "service/output_relay.h"
-#include "staged/operations.h"
 
 #include "approval/gate.h"
 #include "audit/audit_log.h"
@@ -91,15 +90,13 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   logging::step("approval: {} ({})", decision.how, decision.reason);
 }
 
-// The task of a staged run has ended: its layer waits for review. Returns
-// the line the caller sees.
-std::string note_staged(const std::filesystem::path& state_dir, const std::string& run_id) {
-  try {
-    staged::mark_staged_run_ended(state_dir, run_id);
-    return "staged: the task's changes wait for review: tierbox changes " + run_id + " (then apply or discard)";
-  } catch (const Error& error) {
-    return std::string("staged: ") + error.what() + " (`tierbox gc` marks the layer staged)";
-  }
+// The task of a staged run has ended: its layer waits for review. Nothing
+// is written for it here: its registry entry, gone with the launch, says
+// the run ended, and the first command to open the run (or gc) records it
+// staged and takes the placeholders out of the layer (staged/operations.h
+// settle_ended_run). Returns the line the caller sees.
+std::string note_staged(const std::string& run_id) {
+  return "staged: the task's changes wait for review: tierbox changes " + run_id + " (then apply or discard)";
 }
 
 // The warnings about what the task left in a writable workspace, as printed.
@@ -235,7 +232,7 @@ class TaskRun {
       const auto report = relay->finish();
       result_.context.output = launch::OutputLimitResult{report.limit, report.bytes, report.cut};
     }
-    if (plan.workspace && plan.workspace->staged) warn(note_staged(config.state_dir, plan.run_id));
+    if (plan.workspace && plan.workspace->staged) warn(note_staged(plan.run_id));
     return true;
   }
 

@@ -1,13 +1,24 @@
 #include "staged/command.h"
 
+#include <nlohmann/json.hpp>
+
+#include "staged/renames.h"
+
 namespace tierbox::staged {
 namespace {
 
 int show_changes(const StagedCommand& command, const OperationSettings& settings, std::FILE* out) {
   OpenedRun opened(settings, command.run_id, StagedAction::see);
   const auto set = staged_changes(opened, command.paths);
+  const auto renames = find_renames(set.changes);
   if (command.json) {
     auto document = to_json(set);
+    auto& listed = document["renames"] = nlohmann::json::array();
+    for (const auto& rename : renames) {
+      auto entries = nlohmann::json::array();
+      for (const auto index : rename.entries) entries.push_back(set.changes[index].path);
+      listed.push_back({{"from", rename.from}, {"to", rename.to}, {"directory", rename.directory}, {"entries", entries}});
+    }
     document["run_id"] = opened.run().run_id;
     document["state"] = opened.run().state;
     document["workspace"] = opened.run().workspace;
@@ -16,7 +27,18 @@ int show_changes(const StagedCommand& command, const OperationSettings& settings
   }
   std::fprintf(out, "run %s (tier %s, %s): %zu changes to %s\n", opened.run().run_id.c_str(), opened.run().tier.c_str(),
                opened.run().state.c_str(), set.changes.size(), opened.run().workspace.c_str());
-  for (const auto& change : set.changes) {
+  // A rename's line stands where its new name sorts; its entries are not
+  // listed one by one (the change set and an apply still hold each).
+  std::vector<const Rename*> at(set.changes.size(), nullptr);
+  std::vector<bool> in_rename(set.changes.size(), false);
+  for (const auto& rename : renames) {
+    for (const auto index : rename.entries) in_rename[index] = true;
+    at[rename.entries[rename.entries.size() / 2]] = &rename;  // the added side's top entry
+  }
+  for (std::size_t i = 0; i < set.changes.size(); ++i) {
+    const auto& change = set.changes[i];
+    if (at[i]) std::fprintf(out, "%s\n", rename_line(*at[i]).c_str());
+    if (in_rename[i]) continue;
     std::fprintf(out, "%s\n", change_line(change).c_str());
     if (!command.diff || !change.text) continue;
     std::fputs(unified_diff(change, opened.paths().upper().string(), opened.run().workspace).c_str(), out);

@@ -206,18 +206,36 @@ std::vector<std::string> wait_for_apply_approvers(const OpenedRun& opened, const
 OpenedRun::OpenedRun(const OperationSettings& settings, const std::string& run_id, StagedAction action)
     : config_(policy::load_runner_config(settings.config_dirs)),
       approvers_(approvers_group(settings.config_dirs)),
-      paths_(staged_paths(settings.state_dir.empty() ? config_.state_dir : settings.state_dir, run_id,
-                          config_.governance_dir)) {
+      state_dir_(settings.state_dir.empty() ? config_.state_dir : settings.state_dir),
+      paths_(staged_paths(state_dir_, run_id, config_.governance_dir)) {
   lock_ = lock_run_dir(paths_, true);
   run_ = read_staged_run(paths_);
   const bool is_approver = !approvers_.empty() && is_group_member(settings.caller_uid, approvers_);
   const auto decision = decide_staged_access({settings.caller_uid, is_approver}, action, run_, approvers_);
   if (!decision.allowed) throw Refusal(decision.reason);
+  // Only after the access check: settling writes the record.
+  (void)settle_ended_run(state_dir_, paths_, run_);
 }
 
 ChangeSet staged_changes(OpenedRun& opened, const std::vector<std::string>& paths) {
-  (void)open_workspace(opened.run());  // still the run's directory (the collector opens it without symlinks too)
-  return collect_changes(opened.paths().upper().string(), opened.run().workspace, paths);
+  const auto& run = opened.run();
+  (void)open_workspace(run);  // still the run's directory (the collector opens it without symlinks too)
+  auto set = collect_changes(opened.paths().upper().string(), run.workspace, paths);
+  // A run still running has its placeholders in the layer (settling takes
+  // them out): they are tierbox's, never the task's changes.
+  if (run.state == "running" || run.state == "starting") {
+    const auto is_placeholder = [&](const Change& change) {
+      return change.kind == ChangeKind::added &&
+             std::any_of(run.placeholders.begin(), run.placeholders.end(), [&](const LayerPlaceholder& placeholder) {
+               return placeholder.path == change.path &&
+                      change.after.type == (placeholder.directory ? EntryType::directory : EntryType::file);
+             });
+    };
+    const auto size = set.changes.size();
+    set.changes.erase(std::remove_if(set.changes.begin(), set.changes.end(), is_placeholder), set.changes.end());
+    if (set.changes.size() != size) set.digest = change_set_digest(set.changes);
+  }
+  return set;
 }
 
 ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, const ApplyRequest& request) {
@@ -294,28 +312,26 @@ void discard_staged(OpenedRun& opened, const OperationSettings& settings) {
   const auto& run = opened.run();
   if (run.state == "applying")
     throw Refusal("run " + run.run_id + ": an apply was interrupted; `tierbox gc` undoes it first");
-  if (run.state == "running" || run.state == "starting") {
-    launch::RunRegistry registry(opened.config().state_dir);
-    const auto listed = registry.find(run.run_id);
-    if (listed && listed->runner_alive)
-      throw Refusal("run " + run.run_id + " is still running (fix: `tierbox stop " + run.run_id + "` first)");
-  }
+  // Opening it settled a run that has ended: still running means running.
+  if (run.state == "running" || run.state == "starting")
+    throw Refusal("run " + run.run_id + " is still running (fix: `tierbox stop " + run.run_id + "` first)");
   audit_action(settings, opened.config(), "discard", run, {{"result", "discarded"}, {"state", run.state}});
   discard_staged_run(opened.paths());
 }
 
-void mark_staged_run_ended(const std::filesystem::path& state_dir, const std::string& run_id) {
-  const auto paths = staged_paths(state_dir, run_id);
-  auto run = read_staged_run(paths);
-  if (run.state != "running" && run.state != "starting") return;
+bool settle_ended_run(const std::filesystem::path& state_dir, const StagedPaths& paths, StagedRun& run) {
+  if (run.state != "running" && run.state != "starting") return false;
+  const auto listed = launch::RunRegistry(state_dir).find(run.run_id);
+  if (listed && listed->runner_alive) return false;
+  remove_layer_placeholders(paths, run.placeholders);
   run.state = "staged";
   write_staged_run(paths, run, Durability::none);
+  return true;
 }
 
 std::vector<std::string> gc_staged(const policy::RunnerConfig& config, const std::filesystem::path& audit_log,
                                    std::chrono::hours retention) {
   std::vector<std::string> lines;
-  launch::RunRegistry registry(config.state_dir);
   struct timespec now {};
   ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
   const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
@@ -326,10 +342,7 @@ std::vector<std::string> gc_staged(const policy::RunnerConfig& config, const std
       if (!lock) continue;  // an apply, rollback or discard is at work
       run = read_staged_run(paths);
       if (run.state == "running" || run.state == "starting") {
-        const auto listed = registry.find(run.run_id);
-        if (listed && listed->runner_alive) continue;
-        run.state = "staged";
-        write_staged_run(paths, run);
+        if (!settle_ended_run(config.state_dir, paths, run)) continue;
         lines.push_back("run " + run.run_id + ": its runner is gone; the layer is staged");
       }
       if (auto line = recover_interrupted_apply(paths, run); !line.empty()) {

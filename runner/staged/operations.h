@@ -47,6 +47,7 @@ class OpenedRun {
  private:
   policy::RunnerConfig config_;
   std::string approvers_;
+  std::filesystem::path state_dir_;
   StagedPaths paths_;
   UniqueFd lock_;
   StagedRun run_;
@@ -89,7 +90,10 @@ void discard_staged(OpenedRun& opened, const OperationSettings& settings);
 std::vector<std::string> gc_staged(const policy::RunnerConfig& config, const std::filesystem::path& audit_log,
                                    std::chrono::hours retention);
 
-// Marks a staged run's layer "staged" once its task has ended (run_task).
-void mark_staged_run_ended(const std::filesystem::path& state_dir, const std::string& run_id);
+// A run recorded "running" whose runner is gone or no longer lists it in the
+// registry of state_dir has ended (a runner's entry goes only after its
+// sandbox is dead): its layer placeholders are removed and it is recorded
+// "staged". Under the run's lock (lock_run_dir). Returns whether it did.
+bool settle_ended_run(const std::filesystem::path& state_dir, const StagedPaths& paths, StagedRun& run);
 
 }  // namespace tierbox::staged

@@ -1,6 +1,12 @@
 #include "staged/store.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,6 +33,11 @@ json to_json(const StagedRun& run) {
               {"size_bytes", run.size_bytes},
               {"state", run.state}};
   if (run.sudo_uid) out["sudo_uid"] = *run.sudo_uid;
+  if (!run.placeholders.empty()) {
+    auto& list = out["placeholders"] = json::array();
+    for (const auto& placeholder : run.placeholders)
+      list.push_back({{"path", placeholder.path}, {"directory", placeholder.directory}, {"content", placeholder.content}});
+  }
   return out;
 }
 
@@ -46,6 +57,9 @@ StagedRun staged_run_from_json(const json& in, const std::string& file) {
     run.layer_uid = in.at("layer_uid").get<uid_t>();
     run.size_bytes = in.value("size_bytes", std::uint64_t{0});
     run.state = in.at("state").get<std::string>();
+    for (const auto& placeholder : in.value("placeholders", json::array()))
+      run.placeholders.push_back({placeholder.at("path").get<std::string>(), placeholder.at("directory").get<bool>(),
+                                  placeholder.value("content", "")});
     return run;
   } catch (const json::exception& error) {
     throw Error(file + ": not a staged run record (" + error.what() + "; fix: `tierbox discard` the run)",
@@ -100,6 +114,56 @@ std::vector<StagedRun> list_staged_runs(const std::filesystem::path& state_dir) 
   std::sort(runs.begin(), runs.end(),
             [](const StagedRun& a, const StagedRun& b) { return a.baseline_ns < b.baseline_ns; });
   return runs;
+}
+
+namespace {
+
+// Whether fd (a placeholder as made) still carries the mark and, for a
+// file, exactly the content it was made with.
+bool still_placeholder(int fd, const LayerPlaceholder& placeholder) {
+  if (::fgetxattr(fd, kPlaceholderMark, nullptr, 0) < 0) return false;
+  if (placeholder.directory) return true;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != static_cast<off_t>(placeholder.content.size()))
+    return false;
+  std::string content(placeholder.content.size(), '\0');
+  return content.empty() || (::pread(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()) &&
+                             content == placeholder.content);
+}
+
+}  // namespace
+
+void remove_layer_placeholders(const StagedPaths& paths, const std::vector<LayerPlaceholder>& placeholders) {
+  if (placeholders.empty()) return;
+  UniqueFd upper(::open(paths.upper().c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!upper) {
+    if (errno == ENOENT) return;  // no layer (discarded, or never mounted)
+    throw_sys_error("open(" + quote(paths.upper().string()) + ", O_PATH|O_DIRECTORY)");
+  }
+  for (auto it = placeholders.rbegin(); it != placeholders.rend(); ++it) {
+    const auto slash = it->path.rfind('/');
+    const auto name = slash == std::string::npos ? it->path : it->path.substr(slash + 1);
+    UniqueFd parent;
+    if (slash == std::string::npos) {
+      parent = UniqueFd(::fcntl(upper.get(), F_DUPFD_CLOEXEC, 0));
+    } else {
+      struct open_how how {};
+      how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      const auto directory = it->path.substr(0, slash);
+      parent = UniqueFd(static_cast<int>(::syscall(SYS_openat2, upper.get(), directory.c_str(), &how, sizeof how)));
+    }
+    if (!parent) continue;  // its parent is gone: so is it
+    UniqueFd entry(::openat(parent.get(), name.c_str(),
+                            (it->directory ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_NOFOLLOW |
+                                O_CLOEXEC));
+    if (!entry || !still_placeholder(entry.get(), *it)) continue;
+    // A directory that is not empty (it cannot be: the sandbox saw it
+    // read-only) fails with ENOTEMPTY and stays.
+    if (::unlinkat(parent.get(), name.c_str(), it->directory ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT &&
+        errno != ENOTEMPTY)
+      throw_sys_error("unlinkat(" + quote((paths.upper() / it->path).string()) + ")");
+  }
 }
 
 void discard_staged_run(const StagedPaths& paths) {

@@ -4,7 +4,8 @@
 //   STATE_DIR/staged/            0700 root: sandboxes and other users never see it
 //   STATE_DIR/staged/RUN/run.json     the StagedRun below (written before the sandbox exists)
 //   STATE_DIR/staged/RUN/layer/       a tmpfs of limits.disk bytes, private mount:
-//                                     upper/ (the task's writes), work/ (overlayfs's),
+//                                     upper/ (the task's writes; the placeholders of
+//                                     protected paths until the run is settled), work/ (overlayfs's),
 //                                     lower/ (where the workspace is attached while
 //                                     the overlay is made; empty afterwards)
 //   GOVERNANCE_DIR/staged/RUN/journal.json  the apply journal (staged/apply.h)
@@ -34,6 +35,16 @@
 
 namespace tierbox::staged {
 
+// A placeholder of a missing protected path, made in the layer's upper
+// directory before the overlay (stages/staged_overlay.h) and removed from it
+// when the ended run is settled (staged/operations.h): the task sees it
+// read-only, and it is never one of the task's changes.
+struct LayerPlaceholder {
+  std::string path;  // relative to the workspace, "a/b"
+  bool directory = false;
+  std::string content;  // a file's
+};
+
 struct StagedRun {
   std::string run_id;
   std::string tier;
@@ -51,9 +62,15 @@ struct StagedRun {
   gid_t workspace_gid = 0;
   uid_t layer_uid = 0;      // the task's host uid: the owner of what it wrote
   std::uint64_t size_bytes = 0;  // the layer's tmpfs; 0: the kernel's default (half of RAM)
-  // starting, running, staged (the run ended; again after a rollback),
-  // applying, applied
-  std::string state = "starting";
+  std::vector<LayerPlaceholder> placeholders;
+  // running (written once, before the layer is mounted; "starting" in
+  // records of older versions means the same), staged (the run ended; again
+  // after a rollback), applying, applied. The launch never writes "staged":
+  // a running run whose runner is gone or no longer lists it has ended, and
+  // the first command that opens it (or gc) records that
+  // (staged/operations.h settle_ended_run), so the end of a run costs no
+  // write here.
+  std::string state = "running";
 };
 
 nlohmann::json to_json(const StagedRun& run);
@@ -78,13 +95,24 @@ std::filesystem::path staged_root(const std::filesystem::path& state_dir);
 StagedPaths staged_paths(const std::filesystem::path& state_dir, const std::string& run_id,
                          const std::filesystem::path& governance_dir = {});
 
-// Durability::none at launch (the record describes a tmpfs layer that a
-// power loss takes with it); fsync for the states of an apply.
+// Durability::none at launch and when a run is settled (the record
+// describes a tmpfs layer that a power loss takes with it); fsync for the
+// states of an apply.
 void write_staged_run(const StagedPaths& paths, const StagedRun& run, Durability durability = Durability::fsync);
 // Throws Error (exit 1 class: a usage error) naming the run when there is none.
 StagedRun read_staged_run(const StagedPaths& paths);
 // Every staged run's record, oldest first; unreadable ones skipped.
 std::vector<StagedRun> list_staged_runs(const std::filesystem::path& state_dir);
+
+// The xattr a placeholder carries (stages/placeholders.h makes the same
+// mark in real trees); only root can set a trusted.* xattr.
+inline constexpr const char* kPlaceholderMark = "trusted.tierbox.placeholder";
+
+// Removes the placeholders from the run's upper directory, last first, each
+// only while it is still the marked, unchanged entry that was made; absent
+// ones are skipped. Their parent directories stay: made with the lower
+// directories' modes, they are no change (staged/changes.h).
+void remove_layer_placeholders(const StagedPaths& paths, const std::vector<LayerPlaceholder>& placeholders);
 
 // Unmounts the layer (if mounted) and removes the run's directory.
 void discard_staged_run(const StagedPaths& paths);

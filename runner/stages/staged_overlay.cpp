@@ -1,8 +1,11 @@
 #include "stages/staged_overlay.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +21,48 @@ namespace {
 void make_dir(const std::filesystem::path& dir, mode_t mode) {
   if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
     throw_sys_error("mkdir(" + quote(dir.string()) + ", 0" + std::to_string(mode) + ")");
+}
+
+// dir/relative beneath dir, never through a symlink (O_PATH); invalid when
+// absent.
+UniqueFd open_beneath(int dir, const std::string& relative) {
+  struct open_how how {};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return UniqueFd(static_cast<int>(::syscall(SYS_openat2, dir, relative.c_str(), &how, sizeof how)));
+}
+
+// upper/relative as a directory, made like copy-up would make it (the lower
+// directory's mode and the owner it shows through the id-mapped tree)
+// where it is missing, component by component.
+UniqueFd upper_directory(int upper, int lower, const std::string& relative, const std::string& where) {
+  UniqueFd upper_dir(::fcntl(upper, F_DUPFD_CLOEXEC, 0));
+  UniqueFd lower_dir(::fcntl(lower, F_DUPFD_CLOEXEC, 0));
+  if (!upper_dir || !lower_dir) throw_sys_error("fcntl(" + quote(where) + ", F_DUPFD_CLOEXEC)");
+  std::size_t start = 0;
+  while (start < relative.size()) {
+    const auto slash = relative.find('/', start);
+    const auto name = relative.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    start = slash == std::string::npos ? relative.size() : slash + 1;
+    auto lower_child = open_beneath(lower_dir.get(), name);
+    struct stat st {};
+    if (!lower_child || ::fstat(lower_child.get(), &st) != 0)
+      throw_sys_error("openat2(workspace / " + quote(relative) + ", O_PATH|O_DIRECTORY, RESOLVE_NO_SYMLINKS)");
+    auto upper_child = open_beneath(upper_dir.get(), name);
+    if (!upper_child) {
+      if (::mkdirat(upper_dir.get(), name.c_str(), 0700) != 0)
+        throw_sys_error("mkdirat(" + quote(where + "/" + relative) + ", 0700)");
+      upper_child = open_beneath(upper_dir.get(), name);
+      if (!upper_child) throw_sys_error("openat2(" + quote(where + "/" + relative) + ", O_PATH|O_DIRECTORY)");
+      // O_PATH fds take neither fchown nor fchmod: through the empty path.
+      if (::fchownat(upper_child.get(), "", st.st_uid, st.st_gid, AT_EMPTY_PATH) != 0 ||
+          ::fchmodat(upper_dir.get(), name.c_str(), st.st_mode & 07777, 0) != 0)
+        throw_sys_error("fchownat/fchmodat(" + quote(where + "/" + relative) + ", " + std::to_string(st.st_uid) + ")");
+    }
+    upper_dir = std::move(upper_child);
+    lower_dir = std::move(lower_child);
+  }
+  return upper_dir;
 }
 
 void fsconfig_or_throw(int context, const std::string& key, const std::string& value) {
@@ -74,7 +119,64 @@ void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedR
   make_dir(paths.lower(), 0700);
 }
 
+void create_layer_placeholders(const staged::StagedPaths& paths, int workspace_tree,
+                               const std::vector<staged::LayerPlaceholder>& placeholders) {
+  if (placeholders.empty()) return;
+  const std::string where = paths.upper().string();
+  UniqueFd upper(::open(paths.upper().c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!upper) throw_sys_error("open(" + quote(where) + ", O_PATH|O_DIRECTORY)");
+  for (const auto& placeholder : placeholders) {
+    const auto slash = placeholder.path.rfind('/');
+    const auto parent_path = slash == std::string::npos ? std::string() : placeholder.path.substr(0, slash);
+    const auto name = slash == std::string::npos ? placeholder.path : placeholder.path.substr(slash + 1);
+    const auto parent = upper_directory(upper.get(), workspace_tree, parent_path, where);
+    const std::string path = where + "/" + placeholder.path;
+    UniqueFd entry;
+    if (placeholder.directory) {
+      if (::mkdirat(parent.get(), name.c_str(), 0755) != 0) throw_sys_error("mkdirat(" + quote(path) + ", 0755)");
+      entry = UniqueFd(::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    } else {
+      entry = UniqueFd(::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    }
+    if (!entry) throw_sys_error("openat(" + quote(path) + ", O_CREAT|O_EXCL|O_NOFOLLOW)");
+    if (!placeholder.directory) write_all(entry.get(), placeholder.content, path);
+    struct stat owner {};
+    if (::fstat(parent.get(), &owner) != 0 || ::fchown(entry.get(), owner.st_uid, owner.st_gid) != 0)
+      throw_sys_error("fchown(" + quote(path) + ")");
+    if (::fsetxattr(entry.get(), staged::kPlaceholderMark, "1", 1, 0) != 0)
+      throw_sys_error(std::string("fsetxattr(") + quote(path) + ", " + staged::kPlaceholderMark + ")");
+  }
+}
+
+namespace {
+
+// Linux 6.15+: the lower layer handed over as the detached tree's fd
+// ("lowerdir+" with FSCONFIG_SET_FD), without attaching it anywhere.
+// Invalid when this kernel takes no fd there (the caller falls back to a
+// path); throws on any other failure.
+UniqueFd overlay_with_lower_fd(const staged::StagedPaths& paths, int workspace_tree) {
+  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context)
+    throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (a staged workspace needs overlayfs: modprobe overlay)");
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, workspace_tree) != 0) {
+    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", workspace tree)");
+  }
+  for (const auto& [key, value] : overlay_parameters({"", paths.upper(), paths.work()}))
+    if (key != "lowerdir") fsconfig_or_throw(context.get(), key, value);
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(overlay lowerdir+=workspace tree upperdir=" + quote(paths.upper().string()) +
+                    ", FSCONFIG_CMD_CREATE)");
+  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  return overlay;
+}
+
+}  // namespace
+
 UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree) {
+  // The overlay holds its own clone of the tree either way.
+  if (auto overlay = overlay_with_lower_fd(paths, workspace_tree.get())) return overlay;
   const auto parameters = overlay_parameters({paths.lower(), paths.upper(), paths.work()});
   if (::move_mount(workspace_tree.get(), "", AT_FDCWD, paths.lower().c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
     throw_sys_error("move_mount(workspace tree -> " + quote(paths.lower().string()) + ", MOVE_MOUNT_F_EMPTY_PATH)");
@@ -128,11 +230,12 @@ std::filesystem::path stage_workspace(const policy::LaunchPlan& plan, std::vecto
   record.workspace_gid = workspace.owner_gid;
   record.layer_uid = task_host_uid;
   record.size_bytes = workspace.layer_size_bytes;
+  for (const auto& placeholder : workspace.layer_placeholders)
+    record.placeholders.push_back({placeholder.relative, placeholder.directory, placeholder.content});
   const auto paths = staged::staged_paths(state_dir, plan.run_id);
   create_staged_layer(paths, record, task_host_uid, root.st_mode);
+  create_layer_placeholders(paths, trees[index].get(), record.placeholders);
   trees[index] = make_staged_overlay(paths, std::move(trees[index]));
-  record.state = "running";
-  staged::write_staged_run(paths, record, Durability::none);
   return paths.dir;
 }
 

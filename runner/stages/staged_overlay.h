@@ -11,10 +11,14 @@
 //
 // The lower layer is the workspace's id-mapped tree (prepared_mounts.h):
 // the task sees its files as its own, and copy-up gives the copies the
-// task's host uid. Linux before 6.15 takes overlay layers only as paths in
-// the caller's mount namespace, so the tree is attached for a moment at
-// layer/lower, inside the run's private layer tmpfs (nothing propagates from
-// there), and detached again once the overlay holds its own clone of it.
+// task's host uid. Linux 6.15 and later take it by fd ("lowerdir+" with
+// FSCONFIG_SET_FD); before, overlay layers are only paths in the caller's
+// mount namespace, so the tree is attached for a moment at layer/lower,
+// inside the run's private layer tmpfs (nothing propagates from there), and
+// detached again once the overlay holds its own clone of it.
+//
+// The placeholders of the workspace's missing protected paths are made in
+// upper/ (create_layer_placeholders), never in the real workspace.
 #pragma once
 
 #include <sys/types.h>
@@ -39,18 +43,30 @@ struct OverlayOptions {
 // a path holds a character overlayfs's option parser splits on (',' ':' '\\').
 std::vector<std::pair<std::string, std::string>> overlay_parameters(const OverlayOptions& options);
 
-// Writes the staged run's record (state "starting"), mounts the layer tmpfs
-// (plan.workspace->layer_size_bytes, 0: the kernel's default) and makes
-// upper/ (owned by task_host_uid, the workspace root's mode) and work/.
+// Writes the staged run's record (state "running", its only write at
+// launch), mounts the layer tmpfs (plan.workspace->layer_size_bytes, 0: the
+// kernel's default) and makes upper/ (owned by task_host_uid, the workspace
+// root's mode) and work/.
 void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedRun& record, uid_t task_host_uid,
                          mode_t root_mode);
 
+// Makes each placeholder in upper/ before the overlay exists: its missing
+// parents as copy-up would (the mode and owner the lower directory shows
+// through workspace_tree, the id-mapped workspace), then the entry itself
+// (0644 file with its content or 0755 directory, owned like its parent,
+// marked trusted.tierbox.placeholder). The sandbox mounts each read-only
+// like any placeholder. Throws SysError naming the path.
+void create_layer_placeholders(const staged::StagedPaths& paths, int workspace_tree,
+                               const std::vector<staged::LayerPlaceholder>& placeholders);
+
 // Replaces workspace_tree (the id-mapped workspace, detached) by a detached
-// overlay with it as the lower layer; nosuid, nodev.
+// overlay with it as the lower layer (by fd where the kernel takes one, else
+// through layer/lower); nosuid, nodev.
 UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree);
 
 // The whole stage, for the launcher: when the plan's workspace is staged,
-// records the run, makes its layer under state_dir and swaps the prepared
+// records the run (once, with the layer's placeholders), makes its layer
+// and placeholders under state_dir and swaps the prepared
 // workspace tree in trees for the overlay. Refuses without mount_setattr
 // (the lower layer must be id-mapped). Returns the layer's directory, or ""
 // when the workspace is not staged.

@@ -4,9 +4,9 @@
 // discard|gc` on the real workspace. Each test has a config, a state
 // directory (registry and layers) and an audit log of its own.
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -23,153 +23,14 @@
 #include "common/files.h"
 #include "integration/governance_fixture.h"
 #include "integration/harness.h"
+#include "integration/staged_fixture.h"
 
 using namespace tierbox;
 using namespace tierbox::testing;
+using namespace tierbox::testing::staged_fixture;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-// The workspace's owner on disk: not root, not the task, so ownership
-// mistakes show.
-constexpr uid_t kOwner = 4321;
-
-// A listing of a tree as the task and the host both can make it: every
-// path but what tierbox itself adds during a run (the protected paths'
-// placeholders), with its mode, type and content hash.
-const char* const kListing =
-    "find . \\( -path ./.git -o -path ./.tierbox -o -path ./.env \\) -prune -o -print | LC_ALL=C sort | "
-    "while read -r p; do if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then echo \"$p $(stat -c %a \"$p\") $(sha256sum < \"$p\" | cut -c1-64)\"; "
-    "elif [ -L \"$p\" ]; then echo \"$p -> $(readlink \"$p\")\"; else echo \"$p $(stat -c '%a %F' \"$p\")\"; fi; done";
-
-// Everything of a tree, byte for byte: path, type, mode, owner, content or
-// link target, never following a symlink.
-std::string tree_hash(const fs::path& root) {
-  std::vector<std::string> lines;
-  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
-    struct stat st {};
-    BOOST_REQUIRE(::lstat(it->path().c_str(), &st) == 0);
-    std::string line = fs::relative(it->path(), root).string() + " " + std::to_string(st.st_mode) + " " +
-                       std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
-    if (S_ISREG(st.st_mode)) line += " " + sha256_hex(read_regular_file(it->path().string(), "tree", 1 << 30));
-    if (S_ISLNK(st.st_mode)) line += " -> " + fs::read_symlink(it->path()).string();
-    lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  std::string all;
-  for (const auto& line : lines) all += line + "\n";
-  return sha256_hex(all);
-}
-
-std::string host_listing(const fs::path& root) {
-  const auto result = run_process({"/bin/sh", "-c", "cd " + root.string() + " && " + kListing});
-  BOOST_REQUIRE(result.status == 0);
-  return result.out;
-}
-
-// A staged run mounts its layer (a tmpfs) in the runner's mount namespace,
-// where the later `tierbox changes|apply` find it. The test process moves
-// itself into a private mount namespace of its own first, so every layer
-// its runs make lives there (never in the host's) and goes away with it.
-void enter_private_mount_namespace() {
-  static bool entered = false;
-  if (entered) return;
-  BOOST_REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): " << std::strerror(errno));
-  BOOST_REQUIRE_MESSAGE(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
-                        "mount(/, MS_REC|MS_PRIVATE): " << std::strerror(errno));
-  entered = true;
-}
-
-struct Staged {
-  bool private_namespace = [] {
-    enter_private_mount_namespace();
-    return true;
-  }();
-  TempDir dir{"tierbox-test-staged"};
-  std::string config = (dir.path() / "config").string();
-  std::string log = (dir.path() / "audit.jsonl").string();
-  TempDir workspace{"tierbox-test-staged-ws"};
-
-  explicit Staged(const std::string& approvers = "nobody-tbx-staged") {
-    ::chmod(dir.str().c_str(), 0755);
-    dir.write("config/tierbox.json", json{{"state_dir", dir.str() + "/state"},
-                                          {"approvals_dir", dir.str() + "/approvals"},
-                                          {"governance_dir", dir.str() + "/governance"}}
-                                         .dump());
-    dir.write("config/tiers/staged-open.json", R"({"extends": "workspace-staged"})");
-    dir.write("config/tiers/staged-guarded.json", R"({"extends": "workspace-staged"})");
-    dir.write("config/tiers/staged-disk.json", R"({"extends": "workspace-staged", "limits": {"disk": "8M"}})");
-    dir.write("config/tiers/staged-bindrw.json",
-              R"({"extends": "workspace-staged", "widening": {"binds": "read-write"}, "limits": {"disk": "8M"}})");
-    dir.write("config/tiers/staged-output.json", R"({"extends": "untrusted", "limits": {"output": "1K"}})");
-    dir.write("config/approvals.json",
-              json{{"tiers", {"staged-*", "untrusted"}},
-                   {"approvers", approvers},
-                   {"rules",
-                    {{{"id", "open"}, {"require", "none"}},
-                     {{"id", "guarded-deletes"},
-                      {"when", {{"tiers", {"staged-guarded"}}, {"apply", {{"deletes", true}}}}},
-                      {"require", "approver"},
-                      {"timeout", "3s"}}}}}
-                  .dump());
-    ::chmod(workspace.str().c_str(), 0755);
-    // Approvers (other users) read the config when they vote.
-    for (const char* path : {"config", "config/tiers"}) ::chmod((dir.path() / path).c_str(), 0755);
-    for (const char* file : {"config/tierbox.json", "config/approvals.json"}) ::chmod((dir.path() / file).c_str(), 0644);
-  }
-
-  // Files of the workspace, owned by kOwner; then a pause, so that their
-  // ctimes lie before the run's start (a conflict is a ctime not older).
-  void populate(const std::vector<std::pair<std::string, std::string>>& files) const {
-    for (const auto& [path, content] : files) workspace.write(path, content);
-    run_process({"/bin/chown", "-R", std::to_string(kOwner) + ":" + std::to_string(kOwner), workspace.str()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-
-  // Runs script in a staged sandbox; returns the run id and the result.
-  std::pair<std::string, ProcessResult> run(const std::string& script, const std::string& tier = "staged-open") const {
-    const auto result = run_tierbox({"run", "--config-dir", config, "--audit-log", log, "--tier", tier, "--workspace",
-                                     workspace.str(), "--", "/bin/sh", "-c", script});
-    std::smatch match;
-    std::string run_id;
-    if (std::regex_search(result.err, match, std::regex("tierbox changes ([0-9a-f]{16})"))) run_id = match[1];
-    BOOST_REQUIRE_MESSAGE(!run_id.empty(), "no staged run: " + result.err);
-    return {run_id, result};
-  }
-  ProcessResult tierbox(const std::string& command, const std::string& run_id, std::vector<std::string> more = {},
-                        const SpawnOptions& options = {}) const {
-    std::vector<std::string> args = {command, "--config-dir", config, "--audit-log", log, run_id};
-    args.insert(args.end(), more.begin(), more.end());
-    return run_tierbox(args, options);
-  }
-  json changes_json(const std::string& run_id) const {
-    const auto result = tierbox("changes", run_id, {"--json"});
-    BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
-    return json::parse(result.out);
-  }
-  [[nodiscard]] fs::path layers() const { return dir.path() / "state" / "staged"; }
-
-  // The layers' tmpfs mounts go before the directories they are in
-  // (TempDir removes those after this).
-  ~Staged() {
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(layers(), error)) {
-      ::umount2((entry.path() / "layer" / "lower").c_str(), MNT_DETACH);
-      ::umount2((entry.path() / "layer").c_str(), MNT_DETACH);
-    }
-  }
-  Staged(const Staged&) = delete;
-  Staged& operator=(const Staged&) = delete;
-};
-
-std::set<std::string> kinds_of(const json& changes) {
-  std::set<std::string> out;
-  for (const auto& change : changes["changes"]) out.insert(change["kind"].get<std::string>() + " " + change["path"].get<std::string>());
-  return out;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(staged_workspace)
 
@@ -191,7 +52,7 @@ BOOST_AUTO_TEST_CASE(writes_stay_staged_then_apply_and_rollback) {
   // changes: exactly what the task did, in text and JSON.
   const auto text = staged.tierbox("changes", run_id, {"--diff"});
   BOOST_REQUIRE_MESSAGE(text.status == 0, text.err);
-  for (const char* line : {"M  edit.txt\n", "D  gone.txt", "D  old-name.txt", "A  new-name.txt\n",
+  for (const char* line : {"M  edit.txt\n", "D  gone.txt", "R  old-name.txt -> new-name.txt\n",
                            "m  run.sh (mode 0644 -> 0755)\n", "A  dir/added.txt\n", "A  newdir/\n", "A  newdir/f\n",
                            "+two\n"})
     BOOST_TEST(text.out.find(line) != std::string::npos, "changes lists " << line << " in:\n" << text.out);
@@ -230,6 +91,51 @@ BOOST_AUTO_TEST_CASE(writes_stay_staged_then_apply_and_rollback) {
   const auto discarded = staged.tierbox("discard", run_id);
   BOOST_TEST(discarded.status == 0);
   BOOST_TEST(!fs::exists(staged.layers() / run_id));
+}
+
+// A renamed directory (redirect_dir=off: EXDEV inside the sandbox, so mv
+// copies it and deletes the original) is a delete of every entry below the
+// old name and an add of every one below the new name, shown as one rename
+// (staged/renames.h); apply makes the workspace what the task saw, rollback
+// restores it exactly.
+BOOST_AUTO_TEST_CASE(a_renamed_directory_is_shown_as_a_rename_and_applies_exactly) {
+  Staged staged;
+  staged.populate({{"lib/a.txt", "a\n"}, {"lib/sub/b.txt", "b\n"}, {"file.txt", "f\n"}});
+  const auto original = tree_hash(staged.workspace.path());
+  const auto [run_id, result] = staged.run(std::string("mv lib src && mv file.txt renamed.txt && ") + kListing);
+  BOOST_REQUIRE_MESSAGE(result.status == 0, result.err);
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
+  const std::set<std::string> expected = {"deleted lib",       "deleted lib/a.txt", "deleted lib/sub",
+                                          "deleted lib/sub/b.txt", "added src",     "added src/a.txt",
+                                          "added src/sub",     "added src/sub/b.txt", "deleted file.txt",
+                                          "added renamed.txt"};
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(kinds_of(changes) == expected, boost::test_tools::per_element());
+  // Shown as two renames; the change set keeps every entry.
+  BOOST_REQUIRE(changes["renames"].size() == 2u);
+  BOOST_TEST(changes["renames"][0]["from"] == "file.txt");
+  BOOST_TEST(changes["renames"][0]["to"] == "renamed.txt");
+  BOOST_TEST(changes["renames"][1]["from"] == "lib");
+  BOOST_TEST(changes["renames"][1]["to"] == "src");
+  BOOST_TEST(changes["renames"][1]["entries"].size() == 8u);
+  const auto text = staged.tierbox("changes", run_id);
+  BOOST_TEST(text.out.find("R  lib/ -> src/ (3 entries below, unchanged)\n") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("R  file.txt -> renamed.txt\n") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("D  lib/sub/b.txt") == std::string::npos, text.out);
+  // Control: a directory moved and changed on the way is no rename.
+  const auto [changed_id, changed] = staged.run("mv lib moved && echo more >> moved/a.txt");
+  BOOST_REQUIRE_MESSAGE(changed.status == 0, changed.err);
+  BOOST_TEST(staged.changes_json(changed_id)["renames"].empty());
+  BOOST_TEST(staged.tierbox("changes", changed_id).out.find("D  lib/sub/b.txt") != std::string::npos);
+  BOOST_REQUIRE(staged.tierbox("discard", changed_id).status == 0);
+
+  const auto applied = staged.tierbox("apply", run_id);
+  BOOST_REQUIRE_MESSAGE(applied.status == 0, applied.err);
+  BOOST_TEST(host_listing(staged.workspace.path()) == result.out);
+  BOOST_TEST(!fs::exists(staged.workspace.path() / "lib"));
+  const auto rolled = staged.tierbox("rollback", run_id);
+  BOOST_REQUIRE_MESSAGE(rolled.status == 0, rolled.err);
+  BOOST_TEST(tree_hash(staged.workspace.path()) == original);
 }
 
 BOOST_AUTO_TEST_CASE(rollback_refuses_where_a_file_changed_again) {
@@ -365,6 +271,39 @@ BOOST_AUTO_TEST_CASE(two_runs_on_one_workspace_get_their_own_layers) {
   BOOST_TEST(mounts.find((staged.layers() / first / "layer/lower").string()) == std::string::npos);
 }
 
+// A running run is never applied or discarded; once its runner dies (the
+// sandbox dies with it: PDEATHSIG), gc settles the layer: staged, the
+// placeholders out of it, and then it applies like any other.
+BOOST_AUTO_TEST_CASE(a_run_whose_runner_died_is_settled_by_gc) {
+  Staged staged;
+  staged.populate({{"a.txt", "a\n"}});
+  BackgroundRun run({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-open",
+                     "--workspace", staged.workspace.str(), "--", "/bin/sh", "-c",
+                     "echo b > b.txt && echo task-wrote >&2 && sleep 60"});
+  const auto pid_line = run.wait_for_line("sandbox init is host pid");
+  BOOST_REQUIRE(!run.wait_for_line("task-wrote").empty());
+  const auto sandbox = sandbox_pid_from(pid_line);
+  BOOST_REQUIRE(sandbox.has_value());
+  const auto run_id = fs::directory_iterator(staged.layers())->path().filename().string();
+  const auto discard = staged.tierbox("discard", run_id);
+  BOOST_TEST(discard.status == 126, discard.err);
+  BOOST_TEST(discard.err.find("is still running") != std::string::npos, discard.err);
+  BOOST_TEST(staged.tierbox("apply", run_id).err.find("its layer is running, not staged") != std::string::npos);
+
+  run.signal(SIGKILL);
+  BOOST_TEST(run.wait() == 128 + SIGKILL);
+  BOOST_REQUIRE(wait_until_gone(*sandbox, std::chrono::seconds(10)));
+  const auto gc = run_tierbox({"gc", "--config-dir", staged.config});
+  BOOST_TEST(gc.out.find("run " + run_id + ": its runner is gone; the layer is staged") != std::string::npos,
+             gc.out + gc.err);
+  BOOST_TEST(!fs::exists(staged.layers() / run_id / "layer/upper/.env"));
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(changes["state"] == "staged");
+  BOOST_TEST(kinds_of(changes) == (std::set<std::string>{"added b.txt"}), boost::test_tools::per_element());
+  BOOST_TEST(staged.tierbox("apply", run_id).status == 0);
+  BOOST_TEST(read_regular_file(staged.workspace.str() + "/b.txt", "b", 100) == "b\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_git_repository_works_end_to_end) {
   Staged staged;
   const auto ws = staged.workspace.str();
@@ -401,6 +340,63 @@ BOOST_AUTO_TEST_CASE(protected_paths_hold_at_write_time) {
   BOOST_TEST(kinds_of(changes) == (std::set<std::string>{"added fine.txt"}), boost::test_tools::per_element());
   BOOST_TEST(read_regular_file(ws + "/.env", "env", 100) == "SECRET=1\n");
   BOOST_TEST(read_regular_file(ws + "/.git/config", "config", 10000).find("evil") == std::string::npos);
+}
+
+// The placeholders of missing protected paths are made in the run's layer,
+// never in the real workspace: it has no .env, .git or .tierbox even while
+// the task runs (which sees them, read-only). Nothing is written for the run
+// when it ends (run.json still says running); the first command that opens
+// it records it staged and takes them out of the layer, so they are never
+// a change. Control: an unstaged run (workspace-write) makes them in the
+// real workspace, where the same look finds them.
+BOOST_AUTO_TEST_CASE(placeholders_live_in_the_layer_never_in_the_real_workspace) {
+  Staged staged;
+  staged.populate({{"a.txt", "a\n"}});
+  const auto ws = staged.workspace.path();
+  const auto in_real_workspace = [&] {
+    return fs::exists(ws / ".env") || fs::exists(ws / ".git") || fs::exists(ws / ".tierbox");
+  };
+  const auto look_while_running = [&](const std::string& tier) {
+    BackgroundRun run({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", tier,
+                       "--workspace", ws.string(), "--", "/bin/sh", "-c",
+                       "ls -a; (echo x > .env) 2>/dev/null || echo env-refused; sleep 2"});
+    BOOST_REQUIRE(!run.wait_for_line("exec succeeded").empty());
+    const bool seen = in_real_workspace();
+    if (tier == "staged-open") {
+      // While it runs: its placeholders are in the layer, never a change.
+      const auto layer = *fs::directory_iterator(staged.layers());
+      BOOST_TEST(fs::exists(layer.path() / "layer/upper/.env"));
+      const auto running = staged.changes_json(layer.path().filename().string());
+      BOOST_TEST(running["state"] == "running");
+      BOOST_TEST(running["changes"].empty(), running.dump());
+    }
+    BOOST_REQUIRE(run.wait() == 0);
+    return std::make_pair(seen, run.out());
+  };
+  const auto [staged_seen, staged_out] = look_while_running("staged-open");
+  BOOST_TEST(!staged_seen);
+  BOOST_TEST(staged_out.find(".env\n") != std::string::npos, staged_out);  // the task sees them
+  BOOST_TEST(staged_out.find("env-refused") != std::string::npos, staged_out);  // read-only
+  BOOST_TEST(!in_real_workspace());
+
+  const auto layer = staged.layers() / fs::directory_iterator(staged.layers())->path().filename();
+  const auto run_id = layer.filename().string();
+  const auto record = json::parse(read_regular_file((layer / "run.json").string(), "run.json", 1 << 20));
+  BOOST_TEST(record["state"] == "running");  // nothing written at the end
+  BOOST_TEST(record["placeholders"].size() == 3u, record.dump());
+  BOOST_TEST(fs::exists(layer / "layer/upper/.env"));  // until settled
+  const auto changes = staged.changes_json(run_id);
+  BOOST_TEST(changes["changes"].empty(), changes.dump());
+  BOOST_TEST(changes["state"] == "staged");
+  BOOST_TEST(!fs::exists(layer / "layer/upper/.env"));
+  BOOST_TEST(json::parse(read_regular_file((layer / "run.json").string(), "run.json", 1 << 20))["state"] == "staged");
+
+  // Control: read-write mode puts them in the real workspace for the run.
+  staged.dir.write("config/tiers/staged-unstaged.json", R"({"extends": "workspace-write"})");
+  const auto [write_seen, write_out] = look_while_running("staged-unstaged");
+  BOOST_TEST(write_seen);
+  BOOST_TEST(write_out.find("env-refused") != std::string::npos, write_out);
+  BOOST_TEST(!in_real_workspace());  // and removes them after it
 }
 
 BOOST_AUTO_TEST_CASE(an_apply_that_leaves_git_commands_warns) {
@@ -505,69 +501,6 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_needs_an_approvers_grant_for_that_change_s
   BOOST_TEST(waiting.wait() == 0);
   BOOST_TEST(waiting.out().find("approved by " + users.bob) != std::string::npos);
   BOOST_TEST(!fs::exists(staged.workspace.path() / "x"));
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(staged_limits)
-
-BOOST_AUTO_TEST_CASE(writing_past_the_disk_limit_gets_enospc) {
-  Staged staged;
-  staged.populate({{"f", "f\n"}});
-  struct statvfs before {};
-  BOOST_REQUIRE(::statvfs(staged.workspace.str().c_str(), &before) == 0);
-  // 512 MiB asked, 8 MiB allowed.
-  const auto [run_id, result] = staged.run("dd if=/dev/zero of=big bs=1M count=512 2>&1; echo dd=$?", "staged-disk");
-  struct statvfs after {};
-  BOOST_REQUIRE(::statvfs(staged.workspace.str().c_str(), &after) == 0);
-  BOOST_TEST(result.out.find("No space left on device") != std::string::npos, result.out);
-  BOOST_TEST(result.out.find("dd=1") != std::string::npos);
-  const auto changes = staged.changes_json(run_id);
-  BOOST_TEST(changes["summary"]["bytes_written"].get<std::uint64_t>() <= (8ULL << 20));
-  // The host's disk: the layer is memory, so the free space moves only by
-  // what other processes of this machine did meanwhile (512 MiB would show).
-  const auto free_before = static_cast<double>(before.f_bavail) * before.f_frsize;
-  const auto free_after = static_cast<double>(after.f_bavail) * after.f_frsize;
-  BOOST_TEST_MESSAGE("free space before " << free_before << ", after " << free_after);
-  BOOST_TEST(free_before - free_after <= 64.0 * (1 << 20));
-  BOOST_TEST(!fs::exists(staged.workspace.path() / "big"));
-}
-
-BOOST_AUTO_TEST_CASE(a_writable_bind_under_a_required_disk_limit_is_refused) {
-  Staged staged;
-  TempDir data("tierbox-test-staged-data");
-  const auto run = [&](const std::string& flag) {
-    return run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "staged-bindrw",
-                        "--workspace", staged.workspace.str(), flag, data.str() + ":/data", "--", "/bin/true"});
-  };
-  const auto refused = run("--bind-rw");
-  BOOST_TEST(refused.status == 126, refused.err);
-  BOOST_TEST(refused.err.find("limits.disk cannot be enforced on a writable bind") != std::string::npos, refused.err);
-  BOOST_TEST(run("--bind").status == 0);  // control: a read-only bind is fine
-}
-
-BOOST_AUTO_TEST_CASE(output_past_the_limit_is_cut_and_reported) {
-  Staged staged;
-  const auto result_file = staged.dir.str() + "/result.json";
-  const std::string script = "head -c 5000 /dev/zero | tr '\\0' a; echo; echo to-stderr >&2";
-  // -v: the runner's own messages (and Landlock's warnings on older
-  // kernels) go to the caller's stderr, never through the task's count.
-  const auto cut = run_tierbox({"run", "-v", "--config-dir", staged.config, "--audit-log", staged.log, "--tier",
-                                "staged-output", "--result", result_file, "--", "/bin/sh", "-c", script});
-  BOOST_TEST(cut.status == 0, cut.err);
-  BOOST_TEST(cut.out.size() == 1024u);
-  BOOST_TEST(cut.out.find_first_not_of('a') == std::string::npos);
-  BOOST_TEST(cut.err.find("tierbox: output cut: the task wrote more than limits.output (1K)") != std::string::npos, cut.err);
-  BOOST_TEST(cut.err.find("tierbox: debug:") != std::string::npos);  // control: the runner did write to stderr
-  BOOST_TEST(cut.err.find("to-stderr") == std::string::npos);        // the task's stderr past the limit: cut
-  const auto result = json::parse(read_regular_file(result_file, "result", 1 << 20));
-  BOOST_TEST(result["output"]["cut"] == true);
-  BOOST_TEST(result["output"]["bytes"].get<std::uint64_t>() == 5011u);  // 5000 + "\n" + "to-stderr\n", nothing of the runner's
-  // Control: the same task without an output limit is not cut.
-  const auto whole = run_tierbox({"run", "--config-dir", staged.config, "--audit-log", staged.log, "--tier", "untrusted",
-                                  "--", "/bin/sh", "-c", script});
-  BOOST_TEST(whole.out.size() == 5001u);
-  BOOST_TEST(whole.err.find("output cut") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

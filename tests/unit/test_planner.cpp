@@ -272,6 +272,26 @@ BOOST_AUTO_TEST_CASE(tree_actions_become_ops_after_every_mount_and_placeholders)
   BOOST_TEST(read_only == 2u);  // .git/hooks, and the placeholder
 }
 
+// A staged workspace's placeholders are made in its layer: none in the real
+// tree (plan.placeholders), the same read-only ops over them.
+BOOST_AUTO_TEST_CASE(a_staged_workspace_takes_its_placeholders_into_its_layer) {
+  using Action = TreeEntryAction::Kind;
+  const auto facts = facts_with({{Action::placeholder, {".tierbox"}, EntryType::directory, "protected"},
+                                 {Action::placeholder, {".git", "hooks"}, EntryType::directory, "protected"}});
+  const auto staged = make_plan(load_tier("workspace-staged", {kShipped}), request_for({"x"}), facts, "r");
+  BOOST_TEST(staged.placeholders.empty());
+  BOOST_REQUIRE(staged.workspace && staged.workspace->layer_placeholders.size() == 2u);
+  BOOST_TEST(staged.workspace->layer_placeholders[0].relative == ".tierbox");
+  BOOST_TEST(staged.workspace->layer_placeholders[1].relative == ".git/hooks");
+  std::size_t read_only = 0;
+  for (const auto& op : staged.mount_ops) read_only += op.kind == Kind::read_only_beneath ? 1 : 0;
+  BOOST_TEST(read_only == 2u);
+  // Control: the same facts unstaged put them in the real tree.
+  const auto unstaged = make_plan(load_tier("workspace-write", {kShipped}), request_for({"x"}), facts, "r");
+  BOOST_TEST(unstaged.placeholders.size() == 2u);
+  BOOST_TEST(unstaged.workspace->layer_placeholders.empty());
+}
+
 BOOST_AUTO_TEST_CASE(parents_of_protected_paths_are_pinned_first_and_parents_of_masks_are_not) {
   using Action = TreeEntryAction::Kind;
   auto facts = facts_with({{Action::hide, {"app", "keys", ".env"}, EntryType::file, "secret"},

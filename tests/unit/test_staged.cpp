@@ -18,6 +18,7 @@
 #include "staged/access.h"
 #include "staged/apply.h"
 #include "staged/changes.h"
+#include "staged/renames.h"
 #include "stages/staged_overlay.h"
 
 using namespace tierbox;
@@ -57,6 +58,43 @@ BOOST_AUTO_TEST_CASE(symlinks_that_leave_the_workspace_are_told_apart) {
   BOOST_TEST(!link_stays_inside("d/a", "../../b"));
   BOOST_TEST(!link_stays_inside("d/a", "x/../../../b"));
   BOOST_TEST(!link_stays_inside("a", ""));
+}
+
+BOOST_AUTO_TEST_CASE(renames_are_read_from_identical_deleted_and_added_subtrees) {
+  const auto file = [](const std::string& sha) {
+    EntryState state;
+    state.type = EntryType::file;
+    state.mode = 0644;
+    state.sha256 = sha;
+    return state;
+  };
+  EntryState dir;
+  dir.type = EntryType::directory;
+  dir.mode = 0755;
+  const auto deleted = [](const std::string& path, EntryState state) {
+    return Change{path, ChangeKind::deleted, std::move(state), {}, "", false};
+  };
+  const auto added = [](const std::string& path, EntryState state) {
+    return Change{path, ChangeKind::added, {}, std::move(state), "", false};
+  };
+  // Sorted by path, as collect_changes returns them.
+  const std::vector<Change> changes = {added("b.txt", file("same")),  added("c.txt", file("twin")),
+                                       added("d.txt", file("twin")),  deleted("lib", dir),
+                                       deleted("lib/a", file("A")),   deleted("old.txt", file("same")),
+                                       deleted("t.txt", file("twin")), added("src", dir),
+                                       added("src/a", file("A"))};
+  const auto renames = find_renames(changes);
+  BOOST_REQUIRE(renames.size() == 2u);
+  BOOST_TEST(renames[0].from == "old.txt");
+  BOOST_TEST(renames[0].to == "b.txt");
+  BOOST_TEST(renames[1].from == "lib");
+  BOOST_TEST(renames[1].to == "src");
+  BOOST_TEST(renames[1].entries.size() == 4u);
+  BOOST_TEST(rename_line(renames[1]) == "R  lib/ -> src/ (1 entries below, unchanged)");
+  // t.txt has two twins: ambiguous, no rename. A changed file below: none.
+  auto changed = changes;
+  changed.back().after.sha256 = "B";
+  BOOST_TEST(find_renames(changed).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(path_filters_select_a_path_and_what_is_below) {
@@ -248,6 +286,23 @@ BOOST_AUTO_TEST_CASE(unstaging_widens_and_staging_narrows_in_a_diff) {
   }
   BOOST_TEST(load_text(dir, R"({"extends": "parent", "workspace": {"writable": false, "staged": false}})", "narrower")
                  .workspace.writable == false);
+}
+
+BOOST_AUTO_TEST_CASE(the_record_keeps_the_layers_placeholders) {
+  StagedRun run;
+  run.run_id = "0123456789abcdef";
+  run.placeholders = {{".env", false, "# protected\n"}, {".git/hooks", true, ""}};
+  const auto back = staged_run_from_json(to_json(run), "run.json");
+  BOOST_REQUIRE(back.placeholders.size() == 2u);
+  BOOST_TEST(back.placeholders[0].path == ".env");
+  BOOST_TEST(!back.placeholders[0].directory);
+  BOOST_TEST(back.placeholders[0].content == "# protected\n");
+  BOOST_TEST(back.placeholders[1].directory);
+  BOOST_TEST(back.state == "running");  // the one state a launch writes
+  // Records without the field (older versions) read as none.
+  auto old = to_json(run);
+  old.erase("placeholders");
+  BOOST_TEST(staged_run_from_json(old, "run.json").placeholders.empty());
 }
 
 BOOST_AUTO_TEST_CASE(shipped_staged_tier_plans_a_staged_workspace) {

@@ -3,40 +3,62 @@
 # 1. launch overhead: `tierbox run` of /bin/true with the workspace staged
 #    (workspace-staged: the layer's tmpfs, its record, the overlay) against
 #    the same tier unstaged (workspace-write: same limits and protected
-#    paths) and a read-only workspace (readonly), interleaved by launch_bench;
+#    paths), the same tier with its workspace read-only (same-readonly,
+#    written here: workspace-write with "writable": false, so no protected
+#    path placeholders either) and the shipped readonly tier (smaller
+#    limits), interleaved by launch_bench;
 # 2. `tierbox changes RUN --json` on a 10,000-file workspace where the task
 #    changed 100 files (50 modified, 25 added, 25 deleted), median of 20.
 #
-#   tools/bench/staged.sh [--runs N]
+#   tools/bench/staged.sh [--state-on-disk] [--runs N]
 #
-# Runs use a state directory of their own on tmpfs (/run, like the default
-# /run/tierbox) and discard every layer they made at the end.
+# TIERBOX_BENCH_BASELINE=PATH (another build's tierbox, e.g. of main) adds
+# its staged run to the same interleaved launches: a before/after in one run.
+# Runs use a state directory of their own, a tmpfs mounted for the run in
+# this script's mount namespace (the default STATE_DIR, /run/tierbox, is on
+# tmpfs on a default install); --state-on-disk keeps it a plain directory
+# under /var/tmp instead (where /run is a disk, as on some VMs: every record
+# written there can wait for the journal commit of the audit log's fsync).
+# Every layer the runs made is discarded at the end.
 set -eu
 # Every layer the runs mount lives in a private mount namespace of this
 # script, never in the host's.
 [ -n "${TIERBOX_BENCH_UNSHARED:-}" ] || exec env TIERBOX_BENCH_UNSHARED=1 unshare -m --propagation private "$0" "$@"
+STATE_ON_DISK=
+if [ "${1:-}" = "--state-on-disk" ]; then STATE_ON_DISK=1; shift; fi
+BENCH_ARGS="$*"  # --runs N and the like, for launch_bench
 cd "$(dirname "$0")/../.."
 [ -x build/tierbox ] && [ -x build/launch_bench ] || tools/build.sh --tests >/dev/null
 TB="$(pwd)/build/tierbox"
 WORK=$(mktemp -d /tmp/tierbox-bench-staged.XXXXXX)
-STATE=/run/tierbox-bench-staged-$$
+STATE=/var/tmp/tierbox-bench-staged-$$
 cleanup() {
   for layer in "$STATE"/staged/*; do
     [ -d "$layer" ] && "$TB" discard --config-dir "$WORK/config" "$(basename "$layer")" >/dev/null 2>&1 || true
   done
+  [ -n "$STATE_ON_DISK" ] || umount "$STATE" 2>/dev/null || true
   rm -rf "$WORK" "$STATE"
 }
 trap cleanup EXIT
-mkdir -p "$WORK/config" "$WORK/ws"
+mkdir -p "$WORK/config/tiers" "$WORK/ws" "$STATE"
+# Mounted in this script's private mount namespace only.
+[ -n "$STATE_ON_DISK" ] || mount -t tmpfs -o mode=0755 tierbox-bench-state "$STATE"
+printf '{"extends": "workspace-write", "description": "bench: workspace-write with the workspace read-only", "workspace": {"target": "/workspace", "writable": false}}\n' \
+  > "$WORK/config/tiers/same-readonly.json"
 printf '{"state_dir": "%s", "audit_log": "/var/tmp/tierbox-bench/audit-staged.jsonl"}\n' "$STATE" > "$WORK/config/tierbox.json"
-printf '{"tiers": ["workspace-staged", "workspace-write", "readonly"], "rules": [{"id": "benchmark", "require": "none"}]}\n' > "$WORK/config/approvals.json"
-echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '{"tiers": ["workspace-staged", "workspace-write", "same-readonly", "readonly"], "rules": [{"id": "benchmark", "require": "none"}]}\n' > "$WORK/config/approvals.json"
+echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), state dir on $(findmnt -no FSTYPE -T "$STATE")"
 
 echo "## launch: staged against read-only workspace"
 echo hello > "$WORK/ws/file"
-build/launch_bench "$@" \
+set --
+if [ -n "${TIERBOX_BENCH_BASELINE:-}" ]; then
+  set -- "staged-baseline=$TIERBOX_BENCH_BASELINE run --config-dir $WORK/config --tier workspace-staged --workspace $WORK/ws -- /bin/true"
+fi
+build/launch_bench $BENCH_ARGS "$@" \
   "staged=$TB run --config-dir $WORK/config --tier workspace-staged --workspace $WORK/ws -- /bin/true" \
   "write=$TB run --config-dir $WORK/config --tier workspace-write --workspace $WORK/ws -- /bin/true" \
+  "same-readonly=$TB run --config-dir $WORK/config --tier same-readonly --workspace $WORK/ws -- /bin/true" \
   "readonly=$TB run --config-dir $WORK/config --tier readonly --workspace $WORK/ws -- /bin/true"
 cleanup_layers() {
   for layer in "$STATE"/staged/*; do

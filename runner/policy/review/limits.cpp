@@ -92,6 +92,18 @@ void explain_limits(const Profile& profile, const ExplainContext&, Explanation& 
   limit_line("CPU", cgroup.cpu_millicores, cgroup.cpu_millicores.value ? cores_text(*cgroup.cpu_millicores.value) : "");
   if (cgroup.io_weight.value) limit_line("Disk time weight", cgroup.io_weight, count_text(*cgroup.io_weight.value));
   if (profile.limits.disk.value) limit_line("Disk written (staged layer)", profile.limits.disk, size_text(*profile.limits.disk.value));
+  if (profile.workspace.staged) {
+    // Measured (docs/staged-writes.md): the layer's pages are charged to
+    // whoever writes them, the task's memory cgroup, and stay charged to
+    // the cgroup above it once the run's cgroup is removed.
+    std::string line = "Staged layer: memory (a tmpfs), not disk: what the task writes there counts against its "
+                       "memory limit while it runs and stays charged to tierbox's own cgroup (or the daemon's) "
+                       "after the run, until the layer is discarded; a reboot loses it.";
+    if (cgroup.memory.value && profile.limits.disk.value && *profile.limits.disk.value >= *cgroup.memory.value)
+      line += " Here limits.disk (" + size_text(*profile.limits.disk.value) + ") is not below limits.memory (" +
+              size_text(*cgroup.memory.value) + "): a task that fills the layer is killed for memory before it gets ENOSPC.";
+    section.lines.push_back(line);
+  }
   if (profile.limits.output_bytes)
     section.lines.push_back("Output (stdout and stderr together): " + size_text(*profile.limits.output_bytes) + ", cut past it");
   const auto& rlimits = profile.limits.rlimits;
