@@ -210,14 +210,24 @@ class TaskRun {
       hooks.stdio[1] = relay->task_stdout();
       hooks.stdio[2] = relay->task_stderr();
     }
+    // The request, decision and start records go into the file before sync
+    // #2 and to disk while the sandbox does its last steps; the task's
+    // execve waits for them (sync #2b: start_durable).
+    pid_t sandbox_pid = 0;
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       if (relay) relay->start();
-      trail_->started(plan, governed->digest, pid, cgroups);
-      if (input_.on_start) input_.on_start(pid);
+      sandbox_pid = pid;
+      trail_->start_pending(plan, governed->digest, pid, cgroups);
     };
+    hooks.start_durable = [&] {
+      trail_->wait_start_durable();
+      if (input_.on_start) input_.on_start(sandbox_pid);
+    };
+    // The end record into the file while init exits; on disk before the
+    // result goes back (finish() waits for it).
     hooks.after_end = [&](const launch::Outcome& ended) {
       try {
-        trail_->ended(ended, ended.exit_status(), end_error(ended));
+        trail_->end_pending(ended, ended.exit_status(), end_error(ended));
       } catch (const Error& failed) {
         end_failure_ = failed.what();
       }
@@ -260,9 +270,11 @@ class TaskRun {
     if (!context.error.empty()) logging::error("{}", context.error);
     for (const auto& line : workspace_warnings(outcome)) warn(line);
     try {
-      trail_->ended(outcome, context.exit_status, context.error);  // when the launch ended before the after_end hook
+      // Writes the end record when the launch ended before the after_end
+      // hook; waits until it is on disk either way.
+      trail_->ended(outcome, context.exit_status, context.error);
     } catch (const Error& failed) {
-      end_failure_ = failed.what();
+      if (end_failure_.empty()) end_failure_ = failed.what();
     }
     if (end_failure_.empty()) return;
     // The task ran; its end is missing from the log (verify reports it as

@@ -54,8 +54,8 @@ struct TaskInput {
   // daemon's client went away); -1: this process's SIGINT/SIGTERM/SIGHUP.
   int cancel_fd = -1;
   // Called with the host pid of the sandbox's init once its start record is
-  // on disk and before the task may start (launch hooks' before_start, so
-  // the sandbox waits at sync #2, before its last setup steps and the
+  // on disk and before the task may start (launch hooks' start_durable, so
+  // the sandbox waits at sync #2b, before its seccomp filters and the
   // execve); the OCI runtime mode's create/start split returns from it when
   // the task may start. Throwing kills the sandbox and the run ends with
   // that error.

@@ -4,10 +4,16 @@
 // to the last command's (the reference, bwrap), and launches per second with
 // N parallel callers.
 //
-//   launch_bench [--runs N] [--parallel P] [--seconds S] NAME=COMMAND... 
+//   launch_bench [--runs N] [--parallel P] [--seconds S] [--as-uid UID] NAME=COMMAND...
 //
-// COMMAND is split on spaces (no quoting); the process's stdout and stderr go
-// to /dev/null and its exit status must be 0.
+// --as-uid: every command runs as that uid and gid with no supplementary
+// groups, set in the forked child just before its exec (what setpriv does,
+// without setpriv's exec); the same for every command, so comparisons stay
+// fair.
+//
+// COMMAND is split on spaces (no quoting); leading VAR=VALUE words go into its
+// environment; the process's stdout and stderr go to /dev/null and its exit
+// status must be 0.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -70,9 +76,10 @@ int main(int argc, char** argv) {
     if (arg == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (arg == "--parallel" && i + 1 < argc) parallel = std::stoi(argv[++i]);
     else if (arg == "--seconds" && i + 1 < argc) seconds = std::stod(argv[++i]);
+    else if (arg == "--as-uid" && i + 1 < argc) tierbox::bench::g_as_uid = std::stol(argv[++i]);
     else if (auto eq = arg.find('='); eq != std::string::npos) commands.push_back({arg.substr(0, eq), split(arg.substr(eq + 1)), {}});
     else {
-      std::fprintf(stderr, "usage: launch_bench [--runs N] [--parallel P] [--seconds S] NAME=COMMAND...\n");
+      std::fprintf(stderr, "usage: launch_bench [--runs N] [--parallel P] [--seconds S] [--as-uid UID] NAME=COMMAND...\n");
       return 2;
     }
   }
