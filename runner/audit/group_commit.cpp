@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -79,9 +80,25 @@ class Syncer {
   bool started_ = false;
 };
 
+// The syncer of this process. A child forked from a process with a syncer
+// (a test's concurrent appenders, `tierbox oci create`'s supervisor) has
+// none of its threads and may hold a copy of its mutex in any state: it
+// gets a fresh one (the copy is left alone, never used).
+struct OwnedSyncer {
+  pid_t pid;
+  Syncer* syncer;
+};
+std::atomic<OwnedSyncer*> g_syncer{nullptr};
+
 Syncer& syncer() {
-  static auto* instance = new Syncer;
-  return *instance;
+  const pid_t self = ::getpid();
+  auto* current = g_syncer.load(std::memory_order_acquire);
+  if (current && current->pid == self) return *current->syncer;
+  auto* fresh = new OwnedSyncer{self, new Syncer};
+  if (g_syncer.compare_exchange_strong(current, fresh, std::memory_order_acq_rel)) return *fresh->syncer;
+  delete fresh->syncer;  // another thread of this process made one first
+  delete fresh;
+  return *current->syncer;
 }
 
 }  // namespace

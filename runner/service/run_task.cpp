@@ -1,6 +1,7 @@
 #include "service/run_task.h"
 
 #include "service/output_relay.h"
+#include "service/policy_cache.h"
 #include "staged/operations.h"
 
 #include "approval/gate.h"
@@ -158,15 +159,19 @@ class TaskRun {
     // Fail closed before anything else: a log that cannot be opened for
     // appending stops the run here.
     if (!settings_.dry_run) log.create_if_missing();
+    logging::step("runner configuration loaded, audit log open");
     std::optional<Governed> governed;
     std::optional<policy::ApprovalMatrix> matrix;
     try {
-      const auto profile = input_.profile_file.empty() ? policy::load_tier(tier, settings_.config_dirs)
-                                                       : policy::load_profile_file(input_.profile_file, settings_.config_dirs);
+      auto* cache = settings_.policy_cache;
+      const auto profile = !input_.profile_file.empty() ? policy::load_profile_file(input_.profile_file, settings_.config_dirs)
+                           : cache                      ? cache->tier(tier, settings_.config_dirs)
+                                                        : policy::load_tier(tier, settings_.config_dirs);
       logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
       result_.context.tier = profile.name;
       run_context.tier = profile.name;
-      const auto inventory = policy::load_data_classes(settings_.config_dirs);
+      const auto inventory = cache ? cache->data_classes(settings_.config_dirs) : policy::load_data_classes(settings_.config_dirs);
+      logging::step("data-class inventory loaded");
       auto request = input_.make_request();
       if (const auto refusal = policy::tier_access_refusal(profile, request.caller, [](const std::string& name) {
             return group_id(name);
@@ -178,7 +183,9 @@ class TaskRun {
       const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
       logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
       auto plan = policy::make_plan(profile, request, facts, result_.context.run_id);
-      matrix = policy::load_approval_matrix(settings_.config_dirs);
+      logging::step("plan made");
+      matrix = cache ? cache->approval_matrix(settings_.config_dirs) : policy::load_approval_matrix(settings_.config_dirs);
+      logging::step("approval matrix loaded");
       if (settings_.dry_run) {
         result_.dry_run = DryRun{std::move(plan), std::move(*matrix)};
         return false;

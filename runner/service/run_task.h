@@ -23,6 +23,8 @@
 
 namespace tierbox::service {
 
+class PolicyCache;
+
 // What the entry point asks for. The request itself is built inside the
 // audited part of the run (make_request), so a request that cannot be built
 // (an unreadable secret, a malformed limit) is refused and recorded like a
@@ -80,6 +82,9 @@ struct RunSettings {
   // The daemon's --state-dir: run registry, slots and control sockets there
   // instead of tierbox.json's state_dir. "" = as configured.
   std::filesystem::path state_dir;
+  // The daemon's: tiers, inventory and matrix reused while their files are
+  // unchanged (policy_cache.h). nullptr: loaded from disk each time.
+  PolicyCache* policy_cache = nullptr;
 };
 
 // `--dry-run`: what the entry point prints.

@@ -68,6 +68,20 @@ set --
 for name in $names; do
   set -- "$@" "daemon-$name=TIERBOX_SOCKET=$work/$name.sock $as_caller $work/$name run --tier untrusted -- /bin/true"
 done
+# The daemons' own CPU time (utime + stime + that of their reaped children,
+# the sandboxes and tasks), in clock ticks, before and after.
+daemon_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+i=0; for pid in $pids; do i=$((i + 1)); eval "ticks_before_$i=$(daemon_ticks "$pid")"; done
 # shellcheck disable=SC2086
-build/launch_bench --runs "$runs" --parallel 4 --seconds "$seconds" $uid_flag "$@" "bwrap-same-user=$as_caller $BWRAP"
+build/launch_bench --runs "$runs" --parallel 4 --seconds "$seconds" $uid_flag "$@" "bwrap-same-user=$as_caller $BWRAP" | tee "$work/bench.out"
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# CPU per launch on the daemon's side: its ticks over its launches (10
+# warm-up + runs + launches/s x seconds of the parallel phase).
+hz=$(getconf CLK_TCK)
+i=0; for name in $names; do
+  i=$((i + 1)); pid=$(echo $pids | cut -d' ' -f$i)
+  eval "before_ticks=\$ticks_before_$i"
+  rate=$(awk -v n="daemon-$name" '$1 == n {print $6}' "$work/bench.out")
+  awk -v t0="$before_ticks" -v t1="$(daemon_ticks "$pid")" -v hz="$hz" -v runs="$runs" -v rate="$rate" -v s="$seconds" -v n="$name" \
+    'BEGIN {l = 10 + runs + rate * s; printf "# daemon-%s: %.3f ms CPU per launch in the daemon (sandbox and task included), %d launches\n", n, (t1 - t0) * 1000 / hz / l, l}'
+done

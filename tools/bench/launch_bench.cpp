@@ -2,7 +2,9 @@
 // in the same run, interleaved so that machine noise falls on all of them
 // alike. Prints the median, p10 and p90 per command, the ratio of each median
 // to the last command's (the reference, bwrap), and launches per second with
-// N parallel callers.
+// N parallel callers, and the median CPU time (user + system) of the
+// command's own process tree per launch (cpu_ms: wait4's rusage; a daemon's
+// work is not in it, daemon_ab.sh adds that).
 //
 //   launch_bench [--runs N] [--parallel P] [--seconds S] [--as-uid UID] NAME=COMMAND...
 //
@@ -43,6 +45,7 @@ struct Command {
   std::string name;
   std::vector<std::string> argv;
   std::vector<double> samples_ms;
+  std::vector<double> cpu_ms;  // of the command's own process tree
 };
 
 
@@ -93,20 +96,24 @@ int main(int argc, char** argv) {
     }
   }
   for (int i = 0; i < runs; ++i) {
-    for (auto& command : commands) command.samples_ms.push_back(run_once(command.argv));
+    for (auto& command : commands) {
+      command.samples_ms.push_back(run_once(command.argv));
+      command.cpu_ms.push_back(tierbox::bench::g_last_cpu_ms);
+    }
   }
   const double reference = percentile(commands.back().samples_ms, 0.5);
-  std::printf("%-28s %9s %9s %9s %12s %14s\n", "command", "median_ms", "p10_ms", "p90_ms", "vs_reference",
-              ("launches/s@" + std::to_string(parallel)).c_str());
+  std::printf("%-28s %9s %9s %9s %12s %14s %10s\n", "command", "median_ms", "p10_ms", "p90_ms", "vs_reference",
+              ("launches/s@" + std::to_string(parallel)).c_str(), "cpu_ms");
   for (auto& command : commands) {
     if (std::any_of(command.samples_ms.begin(), command.samples_ms.end(), [](double v) { return v < 0; })) {
       std::printf("%-28s failed during the run\n", command.name.c_str());
       return 1;
     }
     const double median = percentile(command.samples_ms, 0.5);
-    std::printf("%-28s %9.3f %9.3f %9.3f %11.2fx %14.0f\n", command.name.c_str(), median,
+    std::printf("%-28s %9.3f %9.3f %9.3f %11.2fx %14.0f %10.3f\n", command.name.c_str(), median,
                 percentile(command.samples_ms, 0.1), percentile(command.samples_ms, 0.9), median / reference,
-                throughput(command.argv, parallel, seconds));
+                throughput(command.argv, parallel, seconds), percentile(command.cpu_ms, 0.5));
+    std::fflush(stdout);
   }
   return 0;
 }
