@@ -477,11 +477,9 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
 
   std::unique_ptr<ControlServer> control;
   if (child_waits) {
-    // Parent 8: while the child builds its root, the cgroup v1 part and the
-    // run's record; the task does not start before they are made (#2).
-    with_stage("cgroup", [&] { cgroups.create_v1_part(); });
-    outcome.cgroup = cgroups.report();
-    log_cgroups(outcome.cgroup);
+    // Parent 8: the run's record, with its cgroup directories as planned
+    // (the v1 part is made at 8c; gc takes a missing one as removed) and the
+    // audit trail, so gc can close the trail of a runner that dies from here.
     record.resources["cgroup"] = describe_for_record(cgroups);
     // The cgroups are named by the sandbox's id (tierbox-ID), not the run's
     // when it was prepared ahead: control commands and gc check that name.
@@ -493,9 +491,23 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
     if (hooks.audit_trail) record.resources["audit"] = audit::to_json(*hooks.audit_trail);
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
-    // The control socket, through which users who are not root (operators,
-    // the requester) reach this run; served from Parent 11. Its control
-    // records go to the run's own audit log.
+    // Parent 8b: the audit trail's start record (with the request and
+    // decision still queued) into the log; its fsync runs while this runner
+    // makes the cgroup v1 part and the control socket and the child does its
+    // steps after #2, and #2b waits for it (Parent 9b): a log that cannot be
+    // written or synced stops the launch, and the guard kills the sandbox.
+    if (hooks.before_start) {
+      std::vector<std::string> cgroup_dirs;
+      for (const auto& [path, version] : cgroups.directories()) cgroup_dirs.push_back(path);
+      with_stage("audit", [&] { hooks.before_start(outcome.pid, cgroup_dirs); });
+    }
+    // Parent 8c: the cgroup v1 part (the child joins it after #2, before
+    // anything of the task runs), then the control socket, through which
+    // users who are not root (operators, the requester) reach this run;
+    // served from Parent 11. Its control records go to the run's own log.
+    with_stage("cgroup", [&] { cgroups.create_v1_part(); });
+    outcome.cgroup = cgroups.report();
+    log_cgroups(outcome.cgroup);
     const std::filesystem::path control_audit_log =
         hooks.audit_trail ? hooks.audit_trail->log : audit::audit_log_path("", config.audit_log);
     control = with_stage("control socket", [&] {
@@ -503,16 +515,6 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
                                              ControlServer::Settings{config.operators_group, control_audit_log});
     });
     logging::step("control socket {}", sandbox.registry.control_socket(plan.run_id).string());
-    // Parent 8b: the audit trail's start record (with the request and
-    // decision still queued) into the log before #2; its fsync runs while the
-    // child does its last steps, and #2b waits for it (Parent 9b): a log that
-    // cannot be written or synced stops the launch, and the guard kills the
-    // sandbox.
-    if (hooks.before_start) {
-      std::vector<std::string> cgroup_dirs;
-      for (const auto& [path, version] : cgroups.directories()) cgroup_dirs.push_back(path);
-      with_stage("audit", [&] { hooks.before_start(outcome.pid, cgroup_dirs); });
-    }
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
     // lo up); host: no namespace; allowlist: wait until the helper has
     // attached the veth pair and installed the sandbox's rules.

@@ -63,7 +63,7 @@ for name in $names; do
   grep -q listening "$work/$name.err" || { cat "$work/$name.err" >&2; exit 1; }
 done
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg), caller uid $caller" \
-  "(${setpriv:+setpriv}${setpriv:-launch_bench --as-uid}), pool size $pool, audit logs in $log_dir"
+  "($([ -n "$setpriv" ] && echo setpriv || echo launch_bench --as-uid)), pool size $pool, audit logs in $log_dir"
 set --
 for name in $names; do
   set -- "$@" "daemon-$name=TIERBOX_SOCKET=$work/$name.sock $as_caller $work/$name run --tier untrusted -- /bin/true"
