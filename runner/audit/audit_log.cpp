@@ -87,15 +87,13 @@ off_t file_size(int fd, const fs::path& file) {
   return st.st_size;
 }
 
-// Writes and syncs text at the end of the file; on failure (a full disk, an
-// I/O error) cuts the file back to size, so no partial line is left behind
-// and the chain stays verifiable, then throws.
-void write_durably(int fd, const std::string& text, off_t size, const fs::path& file) {
+// Writes text at the end of the file; on failure (a full disk, an I/O error)
+// cuts the file back to size, so no partial line is left behind and the
+// chain stays verifiable, then throws. Under the log's flock; the fsync
+// comes after it (group_commit.h).
+void write_or_cut_back(int fd, const std::string& text, off_t size, const fs::path& file) {
   try {
     write_all(fd, text, file.string(), "audit log: ");
-    // Durable before the caller goes on (a launch starts only after its
-    // record is on disk).
-    if (::fsync(fd) != 0) throw SysError(errno, "audit log: fsync(" + quote(file.string()) + ")");
   } catch (const Error&) {
     if (::ftruncate(fd, size) == 0) (void)::fsync(fd);
     throw;
@@ -103,6 +101,18 @@ void write_durably(int fd, const std::string& text, off_t size, const fs::path& 
 }
 
 }  // namespace
+
+PendingAppend::PendingAppend(std::vector<nlohmann::json> records, PendingSync sync, std::string syslog_socket)
+    : records_(std::move(records)), sync_(std::move(sync)), syslog_socket_(std::move(syslog_socket)) {}
+
+void PendingAppend::wait() {
+  // Durable before the caller goes on (a task starts only after its start
+  // record is on disk).
+  sync_.wait();
+  if (!syslog_socket_.empty())
+    for (const auto& record : records_) forward_to_syslog(syslog_socket_, record);
+  syslog_socket_.clear();  // forwarded once
+}
 
 nlohmann::json to_json(const Identity& identity) {
   return {{"uid", identity.uid}, {"name", identity.name}, {"sudo_user", identity.sudo_user}};
@@ -143,6 +153,13 @@ nlohmann::json AuditLog::append(nlohmann::json record) const {
 
 std::vector<nlohmann::json> AuditLog::append_all(std::vector<nlohmann::json> records) const {
   if (records.empty()) return records;
+  auto pending = append_all_pending(std::move(records));
+  pending.wait();
+  return pending.records();
+}
+
+PendingAppend AuditLog::append_all_pending(std::vector<nlohmann::json> records) const {
+  if (records.empty()) return {};
   return append_locked([&](std::uint64_t, const std::string&) { return std::move(records); });
 }
 
@@ -152,15 +169,19 @@ nlohmann::json AuditLog::append_built(const std::function<nlohmann::json(std::ui
     records.push_back(build(seq, prev));
     return records;
   });
-  return std::move(written.front());
+  written.wait();
+  return written.records().front();
 }
 
-std::vector<nlohmann::json> AuditLog::append_locked(
-    const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const {
-  if (sodium_init() < 0) throw Error("audit log: libsodium failed to initialise", exit_code::runner_failed);
-  const auto fd = open_log(file_);
+namespace {
+
+// Under the log's flock: reads the chain's tail, lets build make the records,
+// chains them and writes them (cut back on failure). Returns them as written.
+std::vector<nlohmann::json> write_chained(
+    int fd, const fs::path& file,
+    const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) {
   // One writer at a time: the tail read and the append are one step.
-  if (::flock(fd.get(), LOCK_EX) != 0) throw SysError(errno, "audit log: flock(" + quote(file_.string()) + ", LOCK_EX)");
+  if (::flock(fd, LOCK_EX) != 0) throw SysError(errno, "audit log: flock(" + quote(file.string()) + ", LOCK_EX)");
   // Unlocked explicitly, not by the close: in the daemon another run's
   // clone3 may copy this fd into its child (which closes it only at its
   // close_fds step), and a flock lasts until every copy is closed; that
@@ -168,8 +189,8 @@ std::vector<nlohmann::json> AuditLog::append_locked(
   struct Unlock {
     int fd;
     ~Unlock() { ::flock(fd, LOCK_UN); }
-  } unlock{fd.get()};
-  auto [seq, prev] = chain_tail(fd.get(), file_);
+  } unlock{fd};
+  auto [seq, prev] = chain_tail(fd, file);
   auto records = build(seq, prev);
   const auto ts = rfc3339_utc(std::chrono::system_clock::now());
   std::string text;
@@ -185,10 +206,22 @@ std::vector<nlohmann::json> AuditLog::append_locked(
     prev = record["hash"].get<std::string>();
     text += record.dump() + "\n";
   }
-  write_durably(fd.get(), text, file_size(fd.get(), file_), file_);
-  if (!syslog_socket_.empty())
-    for (const auto& record : records) forward_to_syslog(syslog_socket_, record);
+  write_or_cut_back(fd, text, file_size(fd, file), file);
   return records;
+}
+
+}  // namespace
+
+PendingAppend AuditLog::append_locked(
+    const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const {
+  if (sodium_init() < 0) throw Error("audit log: libsodium failed to initialise", exit_code::runner_failed);
+  auto fd = open_log(file_);
+  auto records = write_chained(fd.get(), file_, build);
+  // Unlocked now: the next appender reads this tail from the page cache.
+  // The fsync runs outside the lock, shared with whatever else was written
+  // meanwhile (group commit); the write went through fd, so a writeback
+  // error of it is reported there.
+  return PendingAppend(std::move(records), request_sync(std::move(fd), file_.string()), syslog_socket_);
 }
 
 void AuditLog::create_if_missing() const { open_log(file_); }

@@ -1,6 +1,8 @@
 // The audit log: one append-only JSON Lines file, a hash chain through every
-// record, each append under flock and fsync'ed before it returns. A launch
-// whose record cannot be written does not start (fail closed).
+// record, each append written under flock and fsync'ed (after the lock is
+// released, by group commit: group_commit.h) before it returns; or, with
+// append_all_pending, before the caller's wait() returns. A launch whose
+// record cannot be written does not start (fail closed).
 //
 // Record (docs/governance.md documents every field): whatever the caller
 // gives (event, run_id, user, tier, decision, exit, usage, ...) plus
@@ -20,6 +22,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "audit/group_commit.h"
 
 namespace tierbox::audit {
 
@@ -41,6 +45,25 @@ Identity current_identity();
 // audit_log, else kDefaultAuditLog.
 std::filesystem::path audit_log_path(const std::string& flag, const std::string& configured);
 
+// Records in the log's file, on their way to disk.
+class PendingAppend {
+ public:
+  PendingAppend() = default;
+  PendingAppend(std::vector<nlohmann::json> records, PendingSync sync, std::string syslog_socket);
+  // The records as written (seq, ts, prev, hash set).
+  [[nodiscard]] const std::vector<nlohmann::json>& records() const { return records_; }
+  // Blocks until they are on disk, then forwards them to syslog (if
+  // configured). Throws Error when the fsync failed; the records stay in
+  // the file (other runs' records may follow them by now, so it is not cut
+  // back) and the caller must not go on as if they were durable.
+  void wait();
+
+ private:
+  std::vector<nlohmann::json> records_;
+  PendingSync sync_;
+  std::string syslog_socket_;
+};
+
 class AuditLog {
  public:
   explicit AuditLog(std::filesystem::path file);
@@ -56,6 +79,10 @@ class AuditLog {
   // one write and one fsync (a launch's request, decision and start). All or
   // none: a failed write or fsync truncates the file back to where it was.
   std::vector<nlohmann::json> append_all(std::vector<nlohmann::json> records) const;
+  // The same, returning once the records are in the file (a failed write
+  // cuts it back and throws, as append_all does); their fsync runs on the
+  // syncer thread while the caller goes on, until it waits.
+  PendingAppend append_all_pending(std::vector<nlohmann::json> records) const;
   // Appends the record build returns, given the seq it will get and the hash
   // of the line before it, under the same lock (a checkpoint signs them).
   nlohmann::json append_built(const std::function<nlohmann::json(std::uint64_t seq, const std::string& prev)>& build) const;
@@ -67,7 +94,7 @@ class AuditLog {
   [[nodiscard]] const std::filesystem::path& file() const { return file_; }
 
  private:
-  std::vector<nlohmann::json> append_locked(
+  PendingAppend append_locked(
       const std::function<std::vector<nlohmann::json>(std::uint64_t, const std::string&)>& build) const;
   std::filesystem::path file_;
   std::string syslog_socket_;

@@ -6,11 +6,14 @@
 // need not be on disk before anything else happens are queued and written
 // together with the next record that must be: a launch needing no human
 // writes request, decision and start as three chained lines with one write
-// and one fsync, between sync #1 and #2, while the child builds its root. The
-// task cannot start before that write returned (the child waits for #2), so
-// a log that cannot be written stops the launch (fail closed). Where a human
-// is asked, the request is written before asking, and each vote when it
-// arrives.
+// before sync #2 (start_pending), and their one fsync runs on the syncer
+// thread (group_commit.h) while the child does its last steps; the child
+// waits at sync #2b, before its seccomp filters and the task's execve, until
+// wait_start_durable returned (fail closed: a log that cannot be written or
+// synced stops the launch). Where a human is asked, the request is written
+// before asking, and each vote when it arrives. The end record is written
+// while init exits and is durable (wait_end_durable) before the run's result
+// goes to its caller.
 #pragma once
 
 #include <sys/types.h>
@@ -36,9 +39,22 @@ class LaunchAudit {
   // Writes what is queued (one fsync); throws Error when it cannot.
   void flush();
   void record_now(nlohmann::json record);
-  // Queued records, then the start record; throws Error (the launch must not go on).
+  // Queued records, then the start record, written to the file; their
+  // fsync runs meanwhile. Throws Error when they cannot be written (the
+  // launch must not go on).
+  void start_pending(const policy::LaunchPlan& plan, const std::string& plan_digest, pid_t pid,
+                     const std::vector<std::string>& cgroups);
+  // Blocks until the start record is on disk; throws Error when its fsync
+  // failed (the task must not start).
+  void wait_start_durable();
+  // Both.
   void started(const policy::LaunchPlan& plan, const std::string& plan_digest, pid_t pid,
                const std::vector<std::string>& cgroups);
+  // The end record, written to the file (once: a second call does nothing);
+  // wait_end_durable blocks until it is on disk. Each throws Error.
+  void end_pending(const launch::Outcome& outcome, int exit_status, const std::string& error);
+  void wait_end_durable();
+  // Both.
   void ended(const launch::Outcome& outcome, int exit_status, const std::string& error);
 
   [[nodiscard]] bool start_written() const { return start_written_; }
@@ -49,6 +65,8 @@ class LaunchAudit {
   AuditLog log_;
   RunContext context_;
   std::vector<nlohmann::json> queue_;
+  PendingAppend start_;
+  PendingAppend end_;
   bool start_written_ = false;
   bool end_written_ = false;
 };

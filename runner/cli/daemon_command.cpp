@@ -13,6 +13,7 @@
 #include "daemon/session.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "service/policy_cache.h"
 #include "service/pooled_launcher.h"
 #include "audit/audit_log.h"
 
@@ -73,10 +74,16 @@ int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
   service::PooledLauncher launcher(pool_config);
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   context.launcher = &launcher;
-  context.on_run_end = [&launcher] {
+  // The tiers, inventory and matrix each request loads, reused while their
+  // files are the same on disk (service/policy_cache.h): an edited tier
+  // takes effect on the next request.
+  service::PolicyCache policy_cache;
+  context.run_settings.policy_cache = &policy_cache;
+  context.on_run_end = [&launcher, &policy_cache] {
     const auto counts = launcher.counts();
-    logging::step("warm pool: {} warm and {} cold launches, {} prepared, {} dropped, {} ready", counts.warm,
-                  counts.cold, counts.prepared, counts.dropped, counts.ready);
+    const auto cached = policy_cache.counts();
+    logging::step("warm pool: {} warm and {} cold launches, {} prepared, {} dropped, {} ready; policy files: {} loads, {} reused",
+                  counts.warm, counts.cold, counts.prepared, counts.dropped, counts.ready, cached.loads, cached.hits);
   };
   if (pool_config.warm_pool_size == 0 && pool_config.warm_pool_tiers.empty())
     std::fprintf(stderr, "tierbox daemon: warm pool off (every launch is cold)\n");

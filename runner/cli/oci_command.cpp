@@ -5,7 +5,8 @@
 //
 // create forks a supervising tierbox process (detached from the caller, in
 // a session of its own) that carries out the run; it stops the launch at the
-// launch hooks' before_start (the sandbox exists, its task not yet exec'd)
+// launch hooks' start_durable (the sandbox exists, its start record is on
+// disk, its task not yet exec'd)
 // and waits there on ROOT/ID/start.fifo until `start` writes to it. Its pid
 // is the container's pid (engines wait for it; its exit status is the
 // container's), and it records the state under --root as it goes.

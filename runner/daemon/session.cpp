@@ -186,6 +186,7 @@ void Session::serve_connection() {
       return;
     }
     auto message = parse_run(frame->message);
+    logging::step("daemon: run request of uid {} received", peer_.uid);
     if (!admit(message.fds.size(), frame->fds.size())) return;
     serve_admitted([&] { run(message, std::move(frame->fds)); });
   } catch (const ProtocolError& error) {

@@ -297,13 +297,9 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::private_mounts, stages::make_mounts_private(failure));
   step(ChildStep::build_root, stages::enter_new_root(plan.root_size_bytes, failure) &&
                                   stages::build_root(tier_root, mount_syscalls, failure));
-  // A sandbox prepared ahead of its request waits here (prepared_sandbox.h).
-  step(ChildStep::wait_run_inputs, receive_run_inputs(context, failure));  // sync #1b
-  step(ChildStep::build_run_root, stages::build_root(run_root, mount_syscalls, failure));
-  step(ChildStep::pivot_root, stages::pivot_into_new_root(failure));
-  step(ChildStep::root_read_only, stages::make_root_read_only(failure));
-  if (plan.secrets)
-    step(ChildStep::write_secrets, stages::write_secrets(*plan.secrets, plan.task_uid, plan.task_gid, failure));
+  // The steps that depend on the tier only (its hostname, its network mode)
+  // come before #1b, so a sandbox prepared ahead has them done when its
+  // request comes.
   // A joined UTS namespace (a pod's) has its owner's name, and this child
   // has no privilege over it (its owner's user namespace is another).
   step(ChildStep::hostname, policy::joins_namespace(plan, CLONE_NEWUTS) || stages::set_host_name(plan.hostname.c_str(), failure));
@@ -313,6 +309,13 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   // A joined network namespace is its owner's: lo is up there already.
   step(ChildStep::loopback, plan.network == policy::NetworkMode::host || policy::joins_namespace(plan, CLONE_NEWNET) ||
                                 stages::bring_up_loopback(failure));
+  // A sandbox prepared ahead of its request waits here (prepared_sandbox.h).
+  step(ChildStep::wait_run_inputs, receive_run_inputs(context, failure));  // sync #1b
+  step(ChildStep::build_run_root, stages::build_root(run_root, mount_syscalls, failure));
+  step(ChildStep::pivot_root, stages::pivot_into_new_root(failure));
+  step(ChildStep::root_read_only, stages::make_root_read_only(failure));
+  if (plan.secrets)
+    step(ChildStep::write_secrets, stages::write_secrets(*plan.secrets, plan.task_uid, plan.task_gid, failure));
   step(ChildStep::rlimits, stages::apply_rlimits(context.run->rlimits, context.run->rlimit_count, failure));
   int join_fds[kMaxSyncFds];
   std::size_t join_count = 0;
@@ -332,6 +335,9 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::session_keyring, stages::join_new_session_keyring(failure));  // owned by the task user
   step(ChildStep::verify_capabilities, stages::verify_no_capabilities(context.capabilities, failure));
   step(ChildStep::working_directory, change_directory(context.run->cwd, failure));
+  // The start record is on disk before anything of the task runs (fail
+  // closed: no #2b, no task); its fsync ran while the steps above did.
+  step(ChildStep::wait_start_allowed, wait_for(context.sync_fd, SyncKind::start_allowed, failure));  // sync #2b
   stages::set_process_title(context.title_area, context.title_size, "tierbox-init");
   // Last: init and the task share the filters, and everything above ran
   // without them (see policy/seccomp_groups.h for what init still needs).

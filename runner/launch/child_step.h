@@ -15,14 +15,14 @@ enum class ChildStep : std::uint32_t {
   forbid_nested_user_namespaces,
   private_mounts,
   build_root,
+  hostname,
+  time_namespace,
+  loopback,
   wait_run_inputs,       // sync #1b
   build_run_root,
   pivot_root,
   root_read_only,
   write_secrets,
-  hostname,
-  time_namespace,
-  loopback,
   rlimits,
   wait_network_ready,    // sync #2
   join_cgroups,          // cgroup v1 (on v2 clone3 placed the child)
@@ -36,6 +36,7 @@ enum class ChildStep : std::uint32_t {
   session_keyring,
   verify_capabilities,
   working_directory,
+  wait_start_allowed,    // sync #2b
   seccomp,
   fork_task,
   report_ready,          // sync #3

@@ -22,6 +22,7 @@
 #include "common/rfc3339.h"
 #include "launch/child.h"
 #include "launch/prepared_sandbox.h"
+#include "launch/parent_sync.h"
 #include "launch/run_inputs.h"
 #include "policy/plan_split.h"
 #include "control/control_server.h"
@@ -85,29 +86,6 @@ UniqueFd open_network_namespace(pid_t pid, std::uint64_t& inode) {
   return fd;
 }
 
-struct Channel {
-  UniqueFd parent_end;
-  UniqueFd child_end;
-};
-
-Channel make_sync_channel() {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
-    throw_sys_error("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)");
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-};
-
-Pipe make_status_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error("pipe2(O_CLOEXEC)");
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 // Kills and reaps the sandbox unless released: no error path leaves one behind.
 class SandboxGuard {
  public:
@@ -122,70 +100,6 @@ class SandboxGuard {
  private:
   int pidfd_;
 };
-
-// False when the child is gone; its failure message is then waiting to be read.
-bool send_to_child(int fd, SyncKind kind, const std::vector<int>& fds = {}) {
-  SyncMessage message;
-  message.kind = kind;
-  if (send_sync_with_fds(fd, message, fds.data(), fds.size())) return true;
-  if (errno == EPIPE || errno == ECONNRESET) return false;
-  throw_sys_error("send(sync #" + std::to_string(static_cast<int>(kind)) + ")");
-}
-
-// The next message from the child, or nullopt at EOF. Bounded by the
-// wall-clock deadline, so a child stuck in setup cannot hang the runner.
-std::optional<SyncMessage> receive_from_child(int fd, std::chrono::steady_clock::time_point deadline) {
-  struct pollfd wait_for {fd, POLLIN, 0};
-  while (true) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    int ready = ::poll(&wait_for, 1, static_cast<int>(std::clamp<long long>(left, 0, 3600 * 1000)));
-    if (ready > 0) break;
-    if (ready == 0) throw Error("the sandbox did not finish its setup before the wall-clock limit", exit_code::timed_out);
-    if (errno != EINTR) throw_sys_error("poll(sync socket)");
-  }
-  SyncMessage message;
-  ssize_t received;
-  bool reset_seen = false;
-  do {
-    received = ::recv(fd, &message, sizeof message, 0);
-    // A child that fails while sync #2 waits unread in its socket makes the
-    // kernel report ECONNRESET once, ahead of the failure message it sent
-    // before exiting; that message is still queued: read it.
-    if (received < 0 && errno == ECONNRESET && !reset_seen) {
-      reset_seen = true;
-      errno = EINTR;
-    }
-  } while (received < 0 && errno == EINTR);
-  if (received == 0) return std::nullopt;
-  if (received != static_cast<ssize_t>(sizeof message)) throw_sys_error("recv(sync socket)");
-  return message;
-}
-
-std::string describe_child_failure(const SyncMessage& message) {
-  const char* step = child_step_name(message.step);
-  std::string detail(message.detail, strnlen(message.detail, sizeof message.detail));
-  if (message.step == ChildStep::exec) {
-    const char* what = message.err == ENOENT ? "command not found in the sandbox" : "command could not be executed";
-    return std::string(what) + ": " + detail + ": " + errno_text(message.err);
-  }
-  return std::string("sandbox setup failed at step '") + step + "': " + detail + ": " + errno_text(message.err);
-}
-
-void log_child_timings(const SyncMessage& ready) {
-  if (!logging::verbose()) return;
-  for (std::uint32_t i = 0; i < kChildStepCount; ++i) {
-    const auto done = ready.step_done_ns[i];
-    if (done == 0) continue;
-    // The task takes the last timestamp. Where the kernel has put it in the
-    // sandbox's time namespace already (start_task's fallback without
-    // CLONE_VM; seen on Debian 12's 6.1), it read the sandbox's clock, which
-    // starts near 1 s: no time of the runner's. Said so, not shown as one.
-    if (done < logging::start_monotonic_ns())
-      logging::step("  child: {} done (timed on the sandbox's own clock)", child_step_name(static_cast<ChildStep>(i)));
-    else
-      logging::step_at(done, "  child: {} done", child_step_name(static_cast<ChildStep>(i)));
-  }
-}
 
 // Which signals the runner ignores (SigIgn of /proc/self/status): one read
 // instead of 64 rt_sigaction calls in the task.
@@ -509,26 +423,6 @@ struct KillFirst {
   ~KillFirst() { guard.reset(); }
 };
 
-// Sync #1b: the task's fds 0-2, then the run's own trees in the order of
-// their mount ops (policy::run_trees), at most kMaxSyncFds per message; each
-// message says how many fds come in all and which trees are missing
-// (optional and absent). False when the child is gone.
-bool send_run_inputs(int fd, const std::array<int, 3>& stdio, const std::vector<int>& trees, std::uint64_t missing) {
-  std::vector<int> fds(stdio.begin(), stdio.end());
-  fds.insert(fds.end(), trees.begin(), trees.end());
-  SyncMessage message;
-  message.kind = SyncKind::run_inputs;
-  message.fds_total = static_cast<std::uint32_t>(fds.size());
-  message.missing_trees = missing;
-  for (std::size_t sent = 0; sent < fds.size(); sent += kMaxSyncFds) {
-    const std::size_t count = std::min(kMaxSyncFds, fds.size() - sent);
-    if (send_sync_with_fds(fd, message, fds.data() + sent, count)) continue;
-    if (errno == EPIPE || errno == ECONNRESET) return false;
-    throw_sys_error("sendmsg(sync #1b)");
-  }
-  return true;
-}
-
 }  // namespace
 
 Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const policy::LaunchPlan& plan,
@@ -633,11 +527,9 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
 
   std::unique_ptr<ControlServer> control;
   if (child_waits) {
-    // Parent 8: while the child builds its root, the cgroup v1 part and the
-    // run's record; the task does not start before they are made (#2).
-    with_stage("cgroup", [&] { cgroups.create_v1_part(); });
-    outcome.cgroup = cgroups.report();
-    log_cgroups(outcome.cgroup);
+    // Parent 8: the run's record, with its cgroup directories as planned
+    // (the v1 part is made at 8c; gc takes a missing one as removed) and the
+    // audit trail, so gc can close the trail of a runner that dies from here.
     record.resources["cgroup"] = describe_for_record(cgroups);
     // The cgroups are named by the sandbox's id (tierbox-ID), not the run's
     // when it was prepared ahead: control commands and gc check that name.
@@ -649,9 +541,23 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
     if (hooks.audit_trail) record.resources["audit"] = audit::to_json(*hooks.audit_trail);
     with_stage("register the run", [&] { run_entry.update(); });
     logging::step("run record written");
-    // The control socket, through which users who are not root (operators,
-    // the requester) reach this run; served from Parent 11. Its control
-    // records go to the run's own audit log.
+    // Parent 8b: the audit trail's start record (with the request and
+    // decision still queued) into the log; its fsync runs while this runner
+    // makes the cgroup v1 part and the control socket and the child does its
+    // steps after #2, and #2b waits for it (Parent 9b): a log that cannot be
+    // written or synced stops the launch, and the guard kills the sandbox.
+    if (hooks.before_start) {
+      std::vector<std::string> cgroup_dirs;
+      for (const auto& [path, version] : cgroups.directories()) cgroup_dirs.push_back(path);
+      with_stage("audit", [&] { hooks.before_start(outcome.pid, cgroup_dirs); });
+    }
+    // Parent 8c: the cgroup v1 part (the child joins it after #2, before
+    // anything of the task runs), then the control socket, through which
+    // users who are not root (operators, the requester) reach this run;
+    // served from Parent 11. Its control records go to the run's own log.
+    with_stage("cgroup", [&] { cgroups.create_v1_part(); });
+    outcome.cgroup = cgroups.report();
+    log_cgroups(outcome.cgroup);
     const std::filesystem::path control_audit_log =
         hooks.audit_trail ? hooks.audit_trail->log : audit::audit_log_path("", config.audit_log);
     control = with_stage("control socket", [&] {
@@ -659,14 +565,6 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
                                              ControlServer::Settings{config.operators_group, control_audit_log});
     });
     logging::step("control socket {}", sandbox.registry.control_socket(plan.run_id).string());
-    // Parent 8b: the audit trail's start record (with the request and
-    // decision still queued), on disk before #2: a log that cannot be written
-    // stops the launch here, and the guard kills the sandbox.
-    if (hooks.before_start) {
-      std::vector<std::string> cgroup_dirs;
-      for (const auto& [path, version] : cgroups.directories()) cgroup_dirs.push_back(path);
-      with_stage("audit", [&] { hooks.before_start(outcome.pid, cgroup_dirs); });
-    }
     // Parent 9: network, then sync #2. Mode none: nothing (the child brings
     // lo up); host: no namespace; allowlist: wait until the helper has
     // attached the veth pair and installed the sandbox's rules.
@@ -677,9 +575,15 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
                     sandbox.network->addresses.host_side.to_string());
     }
     // Sync #2 carries the cgroup v1 join files (the child joins before the task).
-    if (send_to_child(sandbox.channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds()))
-      logging::step("sync #2 sent (network ready)");
+    const bool child_goes_on = send_to_child(sandbox.channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds());
+    if (child_goes_on) logging::step("sync #2 sent (network ready)");
     cgroups.close_join_fds();
+    // Parent 9b: the start record on disk (and the entry point's leave to
+    // start), then sync #2b: the child installs its seccomp filters and the
+    // task execs only after it.
+    if (hooks.start_durable) with_stage("audit", [&] { hooks.start_durable(); });
+    if (child_goes_on && send_to_child(sandbox.channel.parent_end.get(), SyncKind::start_allowed))
+      logging::step("sync #2b sent (the start record is on disk)");
   }
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.

@@ -27,6 +27,12 @@ struct LaunchHooks {
   // throws, the sandbox is killed and the launch fails with that error
   // (fail closed: a start record that cannot be written stops the task).
   std::function<void(pid_t pid, const std::vector<std::string>& cgroups)> before_start;
+  // Called after sync #2 and before sync #2b, which the child waits for
+  // before its seccomp filters and the task's execve: blocks until what
+  // before_start began is durable (the start record's fsync, which runs
+  // meanwhile) and until the task may start; throwing kills the sandbox
+  // and fails the launch, as before_start does. None: #2b follows #2.
+  std::function<void()> start_durable;
   // Called with the final outcome of a task that ran, while the run is still
   // registered (so a runner killed before it returns leaves the run for
   // `tierbox gc`, which then records the end itself). Must not throw.

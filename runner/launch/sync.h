@@ -9,6 +9,9 @@
 //      prepared ahead (prepared_sandbox.h)
 //   #2 parent -> child: network ready; carries the cgroup v1 `tasks` fds the
 //      child joins its cgroups through (stages/cgroup_join.h)
+//   #2b parent -> child: the run's start record is on disk (its fsync ran
+//      while the child did the steps after #2); the child installs its
+//      seccomp filters and starts the task only after it
 //   #3 child  -> parent: setup done, about to exec
 //   failure   child  -> parent: {step, errno, detail}; the child then exits
 // After #3 the child's end is close-on-exec: EOF means exec succeeded; a
@@ -25,6 +28,7 @@ namespace tierbox::launch {
 enum class SyncKind : std::uint32_t {
   ids_mapped = 1,
   network_ready = 2,
+  start_allowed = 0x2b,
   ready_to_exec = 3,
   run_inputs = 0x1b,
   failure = 0xfa11,

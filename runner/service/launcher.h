@@ -10,8 +10,9 @@ namespace tierbox::service {
 class Launcher {
  public:
   virtual ~Launcher() = default;
-  // As launch::launch(): calls hooks.before_start once the sandbox exists and
-  // hooks.after_end when the task ended; throws Error when the launch fails.
+  // As launch::launch(): calls hooks.before_start once the sandbox exists,
+  // hooks.start_durable before the task may start and hooks.after_end when
+  // the task ended; throws Error when the launch fails.
   virtual launch::Outcome launch(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
                                  const launch::LaunchHooks& hooks) = 0;
 };

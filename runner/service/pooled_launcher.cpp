@@ -86,7 +86,14 @@ launch::Outcome PooledLauncher::launch(const policy::LaunchPlan& plan, const pol
     std::lock_guard lock(mutex_);
     ++counts_.cold;
   }
-  wake_.notify_one();
+  // The refill waits until this run has ended (below): preparing a sandbox
+  // (a clone3 of this process, a root built) on the other CPU would compete
+  // with the run's own last steps and its task on this 2-CPU-class machine,
+  // and a run's request is rarely followed by the next within its own time.
+  struct WakeRefillAtEnd {
+    std::condition_variable& wake;
+    ~WakeRefillAtEnd() { wake.notify_one(); }
+  } wake_at_end{wake_};
   dropped.clear();
   if (!taken && why_not.empty() && !options_.cold_fallback)
     throw Error("tier '" + plan.tier + "': no prepared sandbox matches this run's plan, and this launcher does not launch cold",

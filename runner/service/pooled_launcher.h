@@ -13,7 +13,9 @@
 //   image changed on disk, or another workspace layout) drops the tier's
 //   prepared sandboxes and sets the new pattern;
 // - sizes per tier from RunnerConfig::warm_pool_size_of (0: always cold);
-// - refills happen on one background thread, which blocks every signal (a
+// - refills happen on one background thread, woken when a launch ends (not
+//   when it takes its sandbox: preparing competes with the run's last steps
+//   for the CPUs), which blocks every signal (a
 //   prepared child inherits the mask; PR_SET_PDEATHSIG ties it to that
 //   thread, which lives as long as the launcher).
 #pragma once

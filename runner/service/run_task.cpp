@@ -3,6 +3,7 @@
 #include <map>
 
 #include "service/output_relay.h"
+#include "service/policy_cache.h"
 
 #include "approval/gate.h"
 #include "audit/audit_log.h"
@@ -157,16 +158,20 @@ class TaskRun {
     // Fail closed before anything else: a log that cannot be opened for
     // appending stops the run here.
     if (!settings_.dry_run) log.create_if_missing();
+    logging::step("runner configuration loaded, audit log open");
     std::optional<Governed> governed;
     std::optional<policy::ApprovalMatrix> matrix;
     std::map<int, int> pass_fd_sources;  // the daemon's: --pass-fd number -> its fd holding the caller's
     try {
-      const auto profile = input_.profile_file.empty() ? policy::load_tier(tier, settings_.config_dirs)
-                                                       : policy::load_profile_file(input_.profile_file, settings_.config_dirs);
+      auto* cache = settings_.policy_cache;
+      const auto profile = !input_.profile_file.empty() ? policy::load_profile_file(input_.profile_file, settings_.config_dirs)
+                           : cache                      ? cache->tier(tier, settings_.config_dirs)
+                                                        : policy::load_tier(tier, settings_.config_dirs);
       logging::step("profile loaded: {} (sha256 {})", profile.file.string(), profile.sha256.substr(0, 12));
       result_.context.tier = profile.name;
       run_context.tier = profile.name;
-      const auto inventory = policy::load_data_classes(settings_.config_dirs);
+      const auto inventory = cache ? cache->data_classes(settings_.config_dirs) : policy::load_data_classes(settings_.config_dirs);
+      logging::step("data-class inventory loaded");
       auto request = input_.make_request();
       for (std::size_t i = 0; i < request.pass_fd_sources.size() && i < request.pass_fds.size(); ++i)
         pass_fd_sources.emplace(request.pass_fds[i], request.pass_fd_sources[i]);
@@ -180,7 +185,9 @@ class TaskRun {
       const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
       logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);
       auto plan = policy::make_plan(profile, request, facts, result_.context.run_id);
-      matrix = policy::load_approval_matrix(settings_.config_dirs);
+      logging::step("plan made");
+      matrix = cache ? cache->approval_matrix(settings_.config_dirs) : policy::load_approval_matrix(settings_.config_dirs);
+      logging::step("approval matrix loaded");
       if (settings_.dry_run) {
         result_.dry_run = DryRun{std::move(plan), std::move(*matrix)};
         return false;
@@ -215,14 +222,24 @@ class TaskRun {
       hooks.stdio[1] = relay->task_stdout();
       hooks.stdio[2] = relay->task_stderr();
     }
+    // The request, decision and start records go into the file before sync
+    // #2 and to disk while the sandbox does its last steps; the task's
+    // execve waits for them (sync #2b: start_durable).
+    pid_t sandbox_pid = 0;
     hooks.before_start = [&](pid_t pid, const std::vector<std::string>& cgroups) {
       if (relay) relay->start();
-      trail_->started(plan, governed->digest, pid, cgroups);
-      if (input_.on_start) input_.on_start(pid);
+      sandbox_pid = pid;
+      trail_->start_pending(plan, governed->digest, pid, cgroups);
     };
+    hooks.start_durable = [&] {
+      trail_->wait_start_durable();
+      if (input_.on_start) input_.on_start(sandbox_pid);
+    };
+    // The end record into the file while init exits; on disk before the
+    // result goes back (finish() waits for it).
     hooks.after_end = [&](const launch::Outcome& ended) {
       try {
-        trail_->ended(ended, ended.exit_status(), end_error(ended));
+        trail_->end_pending(ended, ended.exit_status(), end_error(ended));
       } catch (const Error& failed) {
         end_failure_ = failed.what();
       }
@@ -265,9 +282,11 @@ class TaskRun {
     if (!context.error.empty()) logging::error("{}", context.error);
     for (const auto& line : workspace_warnings(outcome)) warn(line);
     try {
-      trail_->ended(outcome, context.exit_status, context.error);  // when the launch ended before the after_end hook
+      // Writes the end record when the launch ended before the after_end
+      // hook; waits until it is on disk either way.
+      trail_->ended(outcome, context.exit_status, context.error);
     } catch (const Error& failed) {
-      end_failure_ = failed.what();
+      if (end_failure_.empty()) end_failure_ = failed.what();
     }
     if (end_failure_.empty()) return;
     // The task ran; its end is missing from the log (verify reports it as

@@ -23,6 +23,8 @@
 
 namespace tierbox::service {
 
+class PolicyCache;
+
 // What the entry point asks for. The request itself is built inside the
 // audited part of the run (make_request), so a request that cannot be built
 // (an unreadable secret, a malformed limit) is refused and recorded like a
@@ -56,8 +58,8 @@ struct TaskInput {
   // daemon's client went away); -1: this process's SIGINT/SIGTERM/SIGHUP.
   int cancel_fd = -1;
   // Called with the host pid of the sandbox's init once its start record is
-  // on disk and before the task may start (launch hooks' before_start, so
-  // the sandbox waits at sync #2, before its last setup steps and the
+  // on disk and before the task may start (launch hooks' start_durable, so
+  // the sandbox waits at sync #2b, before its seccomp filters and the
   // execve); the OCI runtime mode's create/start split returns from it when
   // the task may start. Throwing kills the sandbox and the run ends with
   // that error.
@@ -82,6 +84,9 @@ struct RunSettings {
   // The daemon's --state-dir: run registry, slots and control sockets there
   // instead of tierbox.json's state_dir. "" = as configured.
   std::filesystem::path state_dir;
+  // The daemon's: tiers, inventory and matrix reused while their files are
+  // unchanged (policy_cache.h). nullptr: loaded from disk each time.
+  PolicyCache* policy_cache = nullptr;
 };
 
 // `--dry-run`: what the entry point prints.

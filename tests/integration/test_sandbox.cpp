@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
   BackgroundRun run(held.run_args());
   auto sandbox = sandbox_pid_from(run.wait_for_line("sandbox init is host pid"));
   BOOST_REQUIRE(sandbox.has_value());
-  BOOST_REQUIRE(!run.wait_for_line("control socket").empty());  // next: the audit write, held
+  BOOST_REQUIRE(!run.wait_for_line("run record written").empty());  // next: the audit write, held
   ::usleep(300000);
   BOOST_TEST(process_exists(*sandbox), "control: the sandbox waits for sync #2 while its runner lives");
   BOOST_TEST(!held.task_ran(), "the task ran before its start record was written");
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_before_the_task_starts_leaves_no_sandbox) {
 BOOST_AUTO_TEST_CASE(a_held_start_record_only_delays_the_task) {
   HeldAuditLog held;
   BackgroundRun run(held.run_args());
-  BOOST_REQUIRE(!run.wait_for_line("control socket").empty());
+  BOOST_REQUIRE(!run.wait_for_line("run record written").empty());  // next: the audit write, held
   ::usleep(300000);
   BOOST_TEST(!held.task_ran(), "the task ran before its start record was written");
   held.release();

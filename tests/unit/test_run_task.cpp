@@ -36,6 +36,7 @@ class FakeLauncher final : public service::Launcher {
     outcome.run_id = plan.run_id;
     outcome.pid = 4242;
     hooks.before_start(outcome.pid, {});
+    if (hooks.start_durable) hooks.start_durable();
     if (while_running) while_running();
     if (failure) throw *failure;
     outcome.exec_succeeded = true;

@@ -2,12 +2,20 @@
 // in the same run, interleaved so that machine noise falls on all of them
 // alike. Prints the median, p10 and p90 per command, the ratio of each median
 // to the last command's (the reference, bwrap), and launches per second with
-// N parallel callers.
+// N parallel callers, and the median CPU time (user + system) of the
+// command's own process tree per launch (cpu_ms: wait4's rusage; a daemon's
+// work is not in it, daemon_ab.sh adds that).
 //
-//   launch_bench [--runs N] [--parallel P] [--seconds S] NAME=COMMAND... 
+//   launch_bench [--runs N] [--parallel P] [--seconds S] [--as-uid UID] NAME=COMMAND...
 //
-// COMMAND is split on spaces (no quoting); the process's stdout and stderr go
-// to /dev/null and its exit status must be 0.
+// --as-uid: every command runs as that uid and gid with no supplementary
+// groups, set in the forked child just before its exec (what setpriv does,
+// without setpriv's exec); the same for every command, so comparisons stay
+// fair.
+//
+// COMMAND is split on spaces (no quoting); leading VAR=VALUE words go into its
+// environment; the process's stdout and stderr go to /dev/null and its exit
+// status must be 0.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -37,6 +45,7 @@ struct Command {
   std::string name;
   std::vector<std::string> argv;
   std::vector<double> samples_ms;
+  std::vector<double> cpu_ms;  // of the command's own process tree
 };
 
 
@@ -70,9 +79,10 @@ int main(int argc, char** argv) {
     if (arg == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (arg == "--parallel" && i + 1 < argc) parallel = std::stoi(argv[++i]);
     else if (arg == "--seconds" && i + 1 < argc) seconds = std::stod(argv[++i]);
+    else if (arg == "--as-uid" && i + 1 < argc) tierbox::bench::g_as_uid = std::stol(argv[++i]);
     else if (auto eq = arg.find('='); eq != std::string::npos) commands.push_back({arg.substr(0, eq), split(arg.substr(eq + 1)), {}});
     else {
-      std::fprintf(stderr, "usage: launch_bench [--runs N] [--parallel P] [--seconds S] NAME=COMMAND...\n");
+      std::fprintf(stderr, "usage: launch_bench [--runs N] [--parallel P] [--seconds S] [--as-uid UID] NAME=COMMAND...\n");
       return 2;
     }
   }
@@ -86,20 +96,24 @@ int main(int argc, char** argv) {
     }
   }
   for (int i = 0; i < runs; ++i) {
-    for (auto& command : commands) command.samples_ms.push_back(run_once(command.argv));
+    for (auto& command : commands) {
+      command.samples_ms.push_back(run_once(command.argv));
+      command.cpu_ms.push_back(tierbox::bench::g_last_cpu_ms);
+    }
   }
   const double reference = percentile(commands.back().samples_ms, 0.5);
-  std::printf("%-28s %9s %9s %9s %12s %14s\n", "command", "median_ms", "p10_ms", "p90_ms", "vs_reference",
-              ("launches/s@" + std::to_string(parallel)).c_str());
+  std::printf("%-28s %9s %9s %9s %12s %14s %10s\n", "command", "median_ms", "p10_ms", "p90_ms", "vs_reference",
+              ("launches/s@" + std::to_string(parallel)).c_str(), "cpu_ms");
   for (auto& command : commands) {
     if (std::any_of(command.samples_ms.begin(), command.samples_ms.end(), [](double v) { return v < 0; })) {
       std::printf("%-28s failed during the run\n", command.name.c_str());
       return 1;
     }
     const double median = percentile(command.samples_ms, 0.5);
-    std::printf("%-28s %9.3f %9.3f %9.3f %11.2fx %14.0f\n", command.name.c_str(), median,
+    std::printf("%-28s %9.3f %9.3f %9.3f %11.2fx %14.0f %10.3f\n", command.name.c_str(), median,
                 percentile(command.samples_ms, 0.1), percentile(command.samples_ms, 0.9), median / reference,
-                throughput(command.argv, parallel, seconds));
+                throughput(command.argv, parallel, seconds), percentile(command.cpu_ms, 0.5));
+    std::fflush(stdout);
   }
   return 0;
 }

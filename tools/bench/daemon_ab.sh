@@ -1,0 +1,87 @@
+#!/bin/sh
+# Before/after through the daemon: a daemon of an earlier tierbox binary
+# (--before FILE) and one of build/tierbox, each with its own client binary,
+# socket, state and audit log, and bwrap with daemon.sh's isolation, all
+# started by the same unprivileged uid and interleaved in one launch_bench
+# run, so the machine's load weighs on the three alike: median, p10/p90,
+# ratio to bwrap, launches per second with 4 parallel callers.
+#
+#   tools/bench/daemon_ab.sh --before FILE [--pool-size N] [--runs N] [--seconds S] [--tmpfs] [--setpriv]
+#
+# The caller's uid is set by launch_bench in the forked child before its
+# exec (--as-uid); --setpriv starts every command through setpriv instead,
+# as daemon.sh does (about 1 ms more exec on every line). --tmpfs puts the
+# audit logs on /dev/shm (default: /var/tmp, the disk). Without --before the
+# first line is build/tierbox alone.
+set -eu
+cd "$(dirname "$0")/../.."
+pool=2 runs=200 seconds=3 logs=/var/tmp before= setpriv=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --before) before="$2"; shift 2 ;;
+    --pool-size) pool="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --tmpfs) logs=/dev/shm; shift ;;
+    --setpriv) setpriv=1; shift ;;
+    *) echo "usage: $0 --before FILE [--pool-size N] [--runs N] [--seconds S] [--tmpfs] [--setpriv]" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "tools/bench/daemon_ab.sh: run as root (it starts the daemons)" >&2; exit 1; }
+[ -x build/tierbox ] && [ -x build/launch_bench ] && command -v bwrap >/dev/null || tools/build.sh --tests >/dev/null
+caller=${TIERBOX_BENCH_UID:-61990}
+work=$(mktemp -d /tmp/tbx-daemon-ab-bench.XXXXXX)
+chmod 0755 "$work"
+log_dir=$logs/tbx-daemon-ab-bench.$$
+mkdir -p "$log_dir"
+pids=
+cleanup() {
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work" "$log_dir"
+}
+trap cleanup EXIT INT TERM
+
+# The client must be executable by the caller: a copy in the bench's own
+# directory (0755).
+cp build/tierbox "$work/after"
+names=after
+if [ -n "$before" ]; then cp "$before" "$work/before"; names="before after"; fi
+if [ -n "$setpriv" ]; then as_caller="/usr/bin/setpriv --reuid $caller --regid $caller --clear-groups"; uid_flag=
+else as_caller=; uid_flag="--as-uid $caller"; fi
+BWRAP="$(command -v bwrap) --unshare-all --die-with-parent --new-session --cap-drop ALL --uid 1000 --gid 1000 \
+--ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib \
+--symlink usr/lib64 /lib64 --ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev \
+--tmpfs /tmp --hostname sandbox /bin/true"
+lines=
+for name in $names; do
+  : >"$work/$name.err"
+  "$work/$name" daemon --socket "$work/$name.sock" --socket-mode 0666 --socket-group root --state-dir "$work/state-$name" \
+    --config-dir "$(pwd)/tools/bench" --audit-log "$log_dir/audit-$name.jsonl" --pool-size "$pool" 2>"$work/$name.err" &
+  pids="$pids $!"
+  for _ in $(seq 100); do grep -q listening "$work/$name.err" && break; sleep 0.1; done
+  grep -q listening "$work/$name.err" || { cat "$work/$name.err" >&2; exit 1; }
+done
+echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg), caller uid $caller" \
+  "($([ -n "$setpriv" ] && echo setpriv || echo launch_bench --as-uid)), pool size $pool, audit logs in $log_dir"
+set --
+for name in $names; do
+  set -- "$@" "daemon-$name=TIERBOX_SOCKET=$work/$name.sock $as_caller $work/$name run --tier untrusted -- /bin/true"
+done
+# The daemons' own CPU time (utime + stime + that of their reaped children,
+# the sandboxes and tasks), in clock ticks, before and after.
+daemon_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+i=0; for pid in $pids; do i=$((i + 1)); eval "ticks_before_$i=$(daemon_ticks "$pid")"; done
+# shellcheck disable=SC2086
+build/launch_bench --runs "$runs" --parallel 4 --seconds "$seconds" $uid_flag "$@" "bwrap-same-user=$as_caller $BWRAP" | tee "$work/bench.out"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# CPU per launch on the daemon's side: its ticks over its launches (10
+# warm-up + runs + launches/s x seconds of the parallel phase).
+hz=$(getconf CLK_TCK)
+i=0; for name in $names; do
+  i=$((i + 1)); pid=$(echo $pids | cut -d' ' -f$i)
+  eval "before_ticks=\$ticks_before_$i"
+  rate=$(awk -v n="daemon-$name" '$1 == n {print $6}' "$work/bench.out")
+  awk -v t0="$before_ticks" -v t1="$(daemon_ticks "$pid")" -v hz="$hz" -v runs="$runs" -v rate="$rate" -v s="$seconds" -v n="$name" \
+    'BEGIN {l = 10 + runs + rate * s; printf "# daemon-%s: %.3f ms CPU per launch in the daemon (sandbox and task included), %d launches\n", n, (t1 - t0) * 1000 / hz / l, l}'
+done
