@@ -384,6 +384,17 @@ std::optional<RootfsImageFacts> container_root_facts(const ContainerRoot& contai
   return facts;
 }
 
+PassedFdFacts passed_fd_facts(int fd) {
+  PassedFdFacts passed{fd, false, false};
+  struct stat st {};
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0 && ::fstat(fd, &st) == 0) {
+    passed.open = true;
+    passed.directory = S_ISDIR(st.st_mode) || (flags & O_PATH) == O_PATH;
+  }
+  return passed;
+}
+
 }  // namespace
 
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
@@ -399,16 +410,9 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     struct rlimit limit {};
     if (::getrlimit(static_cast<__rlimit_resource>(resource), &limit) == 0) facts.rlimit_hard[resource] = limit.rlim_max;
   }
-  for (int fd : request.pass_fds) {
-    PassedFdFacts passed{fd, false, false};
-    struct stat st {};
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0 && ::fstat(fd, &st) == 0) {
-      passed.open = true;
-      passed.directory = S_ISDIR(st.st_mode) || (flags & O_PATH) == O_PATH;
-    }
-    facts.passed_fds.push_back(passed);
-  }
+  for (int fd : request.pass_fds) facts.passed_fds.push_back(passed_fd_facts(fd));
+  if (request.simulation && request.simulation->report_fd >= 0)
+    facts.simulation_report_fd = passed_fd_facts(request.simulation->report_fd);
   if (request.workspace) {
     const auto& given = *request.workspace;
     std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(given.c_str(), nullptr), &std::free);
@@ -449,6 +453,7 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     const std::string cwd = workspace ? profile.workspace.target : "/";
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
                                    facts.rootfs_image ? facts.rootfs_image->tree : "");
+    if (request.simulation) admit_simulated_command(*facts.command, request.simulation->admitted_command_sha256, view);
   }
   // Only pinned names are resolved at launch; the run's resolver answers
   // the others during the run (a launch needs no working DNS).

@@ -168,6 +168,10 @@ class TaskRun {
       run_context.tier = profile.name;
       const auto inventory = policy::load_data_classes(settings_.config_dirs);
       auto request = input_.make_request();
+      // Only a simulation's own runs get its additions (policy/request.h).
+      if (request.simulation && input_.simulation.empty())
+        throw Error("internal: simulation additions on a run that is no simulation", exit_code::runner_failed);
+      if (request.simulation) request.simulation->name = input_.simulation;
       if (const auto refusal = policy::tier_access_refusal(profile, request.caller, [](const std::string& name) {
             return group_id(name);
           });
