@@ -16,6 +16,7 @@
 
 #include "common/temp_dir.h"
 #include "integration/harness.h"
+#include "integration/net_harness.h"
 
 namespace tierbox::testing {
 
@@ -23,15 +24,22 @@ inline constexpr const char* kReviewed = R"("owner": "redteam@example.com", "rev
 
 // A config directory of the test's own: its state (results, registry), an
 // approval matrix that needs no person for any tier (the simulations run
-// without a terminal), and the audit log.
+// without a terminal), and the audit log. A state directory of its own
+// needs a network pool of its own (net_harness.h PoolClaim): on the default
+// pool, an allowlist run here and one of another test process took the same
+// subnet and names, and each one's setup removed the other's (the sandbox
+// then had no route, ENETUNREACH, or no eth0, ENODEV, at its start).
 struct RedteamConfig {
+  PoolClaim pool{"tierbox-redteam-test-pool-"};
   TempDir dir{"tierbox-redteam-test"};
   std::filesystem::path log = dir.path() / "audit.jsonl";
   std::filesystem::path state = dir.path() / "state";
 
   explicit RedteamConfig(const std::string& approvers = "root", const std::string& operators = "") {
     nlohmann::json config{{"state_dir", state.string()}, {"governance_dir", (dir.path() / "gov").string()},
-                {"rootfs_dir", (dir.path() / "store").string()}};
+                          {"rootfs_dir", (dir.path() / "store").string()},
+                          {"network_pool", "10.208." + std::to_string(pool.third_octet) + ".0/24"},
+                          {"max_concurrent_runs", 16}};
     if (!operators.empty()) config["operators_group"] = operators;
     dir.write("tierbox.json", config.dump());
     matrix({"*"}, approvers);

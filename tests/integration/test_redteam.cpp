@@ -162,19 +162,12 @@ BOOST_AUTO_TEST_CASE(every_shipped_tier_is_covered_by_a_redteam_test) {
   for (const auto& tier : shipped) BOOST_TEST(covered.count(tier) == 1u, "shipped tier " << tier << " is run by no redteam test");
 }
 
-// Checks an allowlist tier's result: nothing weaker, everything else passes
-// (a "stricter" row is printed: under parallel load the sandbox has been seen
-// without a route at its first connect, ENETUNREACH, never weaker).
+// An allowlist tier passes like any other, and its metadata control holds.
+// (A "stricter" row used to be let through here: under parallel load the
+// sandbox was seen without a route at its first connect. The cause was the
+// shared default network pool, redteam_fixture.h; no longer tolerated.)
 void require_allowlist_passed(const json& result) {
-  BOOST_TEST(result["verdict"] != "WEAKER", result.dump(2));
-  for (const auto& row : result["scenarios"]) {
-    if (row["verdict"] == "stricter") {
-      BOOST_TEST_MESSAGE(result["tier"] << ": " << row["scenario"] << " stricter than claimed: " << row["observed"]);
-      continue;
-    }
-    BOOST_TEST_INFO(row["scenario"] << ": " << row["observed"]);
-    BOOST_TEST((row["verdict"] == "pass" || row["verdict"] == "not claimed" || row["verdict"] == "skipped"));
-  }
+  require_passed(result);
   BOOST_TEST(scenario(result, "cloud-metadata")["verdict"] == "pass");
 }
 
