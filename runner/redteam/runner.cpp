@@ -34,8 +34,6 @@ namespace {
 constexpr const char* kAgentName = "tierbox-redteam-agent";
 // How long the program stays after its report, waiting to be stopped.
 constexpr int kHoldSeconds = 30;
-// The name of the file the disk scenario fills in a staged workspace.
-constexpr const char* kFillName = ".tierbox-redteam-fill";
 
 std::vector<std::string> host_ipv4_addresses() {
   std::vector<std::string> out;
@@ -234,8 +232,11 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
   const auto look = [&] {
     if (!look_at_disk) return;
     try {
-      evidence.disk = DiskEvidence{workspace.path().string(), free_before - free_bytes(workspace.path()),
-                                   std::filesystem::exists(workspace.path() / kFillName)};
+      const auto fill = workspace.path() / kFillName;
+      std::error_code ec;
+      const bool on_host = std::filesystem::exists(fill, ec);
+      if (ec) throw Error("stat(" + quote(fill.string()) + "): " + ec.message(), exit_code::runner_failed);
+      evidence.disk = DiskEvidence{workspace.path().string(), free_before - free_bytes(workspace.path()), on_host};
     } catch (const Error& error) {
       logging::warn("redteam: the host's disk could not be looked at: {}", error.what());
     }

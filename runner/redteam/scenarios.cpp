@@ -238,7 +238,7 @@ Scenario disk_exhaustion(const Profile& profile, const LaunchPlan& plan, const H
   if (workspace && workspace->staged && workspace->layer_size_bytes > 0) {
     claims.push_back("limits.disk " + format_size(workspace->layer_size_bytes) +
                      ": the workspace's writes land in a layer of that size, the host's disk untouched");
-    disk.attempts.push_back({"fill-keep:" + workspace->target + "/.tierbox-redteam-fill:" +
+    disk.attempts.push_back({"fill-keep:" + workspace->target + "/" + kFillName + ":" +
                                  std::to_string(workspace->layer_size_bytes + kOverfill),
                              Expect::blocked, ""});
     disk.disk_host_check = true;
@@ -322,8 +322,9 @@ void judge_host_disk(const Scenario& scenario, const Evidence& evidence, Row& ro
       const auto detail = report.value("detail", nlohmann::json());
       if (detail.is_object()) written = detail.value("written", 0LL);
     }
-  row.observed += "; host " + disk.filesystem + ": free space fell by " + std::to_string(disk.free_drop_bytes) +
-                  " bytes while " + std::to_string(written) + " were written";
+  row.observed += "; host " + disk.filesystem + ": free space " + (disk.free_drop_bytes >= 0 ? "fell" : "rose") + " by " +
+                  std::to_string(disk.free_drop_bytes >= 0 ? disk.free_drop_bytes : -disk.free_drop_bytes) + " bytes while " +
+                  std::to_string(written) + " were written";
   if (disk.fill_on_host) {
     weaker = true;
     row.observed += ", and the file is in the real workspace";

@@ -24,6 +24,10 @@
 namespace tierbox::redteam {
 
 enum class Expect { blocked, allowed, not_claimed };
+
+// The file disk-exhaustion fills in a staged workspace (and the runner looks
+// for in the real workspace on the host).
+inline constexpr const char* kFillName = ".tierbox-redteam-fill";
 const char* to_string(Expect expect);
 
 // One move of the scenario program, as its argument ("read:/etc/shadow").
