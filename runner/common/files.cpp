@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 
@@ -72,16 +73,21 @@ void write_all(int fd, std::string_view text, const std::string& what, std::stri
 
 void write_file_atomically(const std::filesystem::path& file, const std::string& content, unsigned mode,
                            Durability durability) {
-  const auto temporary = file.string() + ".tmp";
-  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd) throw_sys_error("open(" + quote(temporary) + ", O_WRONLY|O_CREAT|O_TRUNC)");
-  // The umask may have taken bits from mode at open.
-  if (::fchmod(fd.get(), mode) != 0) throw_sys_error("fchmod(" + quote(temporary) + ")");
-  write_all(fd.get(), content, temporary);
-  if (durability == Durability::fsync && ::fsync(fd.get()) != 0) throw_sys_error("fsync(" + quote(temporary) + ")");
-  fd.reset();
-  if (::rename(temporary.c_str(), file.c_str()) != 0)
-    throw_sys_error("rename(" + quote(temporary) + " -> " + quote(file.string()) + ")");
+  const auto temporary = file.string() + ".tmp." + random_hex(6);
+  UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd) throw_sys_error("open(" + quote(temporary) + ", O_WRONLY|O_CREAT|O_EXCL)");
+  try {
+    // The umask may have taken bits from mode at open.
+    if (::fchmod(fd.get(), mode) != 0) throw_sys_error("fchmod(" + quote(temporary) + ")");
+    write_all(fd.get(), content, temporary);
+    if (durability == Durability::fsync && ::fsync(fd.get()) != 0) throw_sys_error("fsync(" + quote(temporary) + ")");
+    fd.reset();
+    if (::rename(temporary.c_str(), file.c_str()) != 0)
+      throw_sys_error("rename(" + quote(temporary) + " -> " + quote(file.string()) + ")");
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
 }
 
 }  // namespace tierbox

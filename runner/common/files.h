@@ -38,9 +38,12 @@ void write_all(int fd, std::string_view text, const std::string& what, std::stri
 
 enum class Durability { none, fsync };
 
-// Writes FILE.tmp with exactly mode, then renames it over file: readers see
-// the old content or the new, never a part. With Durability::fsync the data
-// is on disk before the rename.
+// Writes FILE.tmp.RANDOM with exactly mode, then renames it over file:
+// readers see the old content or the new, never a part, and two writers of
+// the same file at once each rename a whole file of their own (the last
+// wins; with one shared FILE.tmp, one truncated the other's and its rename
+// failed with ENOENT). With Durability::fsync the data is on disk before the
+// rename. The temporary file is removed when anything fails.
 void write_file_atomically(const std::filesystem::path& file, const std::string& content, unsigned mode,
                            Durability durability);
 

@@ -169,6 +169,8 @@ CommandAssessment assess_command(const Profile& profile, const std::string& comm
     assessment.refusal_status = exit_code::command_not_found;
     return assessment;
   }
+  assessment.candidate = requested.candidate;
+  assessment.file_host = requested.file.host;
   std::string allowed_list;
   for (const auto& entry : *profile.commands.allowed) {
     allowed_list += (allowed_list.empty() ? "" : ", ") + entry_text(entry);
@@ -191,6 +193,18 @@ CommandAssessment assess_command(const Profile& profile, const std::string& comm
   assessment.refusal = quote(command) + " resolves to " + requested.candidate + ", which tier '" + profile.name +
                        "' does not allow (allowed_commands: " + allowed_list + ")";
   return assessment;
+}
+
+void admit_simulated_command(CommandAssessment& assessment, const std::string& sha256, const HostView& view) {
+  if (assessment.refusal.empty() || assessment.refusal_status == exit_code::command_not_found || sha256.empty() ||
+      assessment.file_host.empty())
+    return;
+  if (view.sha256_of_file(assessment.file_host) != sha256) return;
+  assessment.refusal.clear();
+  assessment.exec_path = assessment.candidate;
+  assessment.allowed_by = "simulation";
+  assessment.verified_sha256 = sha256;
+  assessment.admitted_for_simulation = true;
 }
 
 }  // namespace tierbox::policy

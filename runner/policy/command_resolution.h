@@ -61,10 +61,21 @@ struct CommandAssessment {
   int refusal_status = 126;     // 127 when the command is not found
   std::string allowed_by;       // the entry's origin
   std::string verified_sha256;  // the pinned digest that matched
+  std::string candidate;        // the requested command's candidate path ("" when not found)
+  std::string file_host;        // the host file behind it ("" when it is on no host bind)
+  // `tierbox redteam` only: the list refused it, the simulation admitted it
+  // by its digest (admit_simulated_command below).
+  bool admitted_for_simulation = false;
 };
 
 CommandAssessment assess_command(const Profile& profile, const std::string& command, const std::string& search_path,
                                  const std::string& cwd, const std::optional<std::string>& workspace,
                                  const HostView& view, const std::string& image_tree = "");
+
+// A simulated run's (TaskRequest::simulation) only: a command the list
+// refuses is admitted when its file's content has exactly sha256, the
+// scenario program's digest. A command that is not found, or whose file
+// differs by one byte, stays refused as before.
+void admit_simulated_command(CommandAssessment& assessment, const std::string& sha256, const HostView& view);
 
 }  // namespace tierbox::policy

@@ -384,6 +384,19 @@ std::optional<RootfsImageFacts> container_root_facts(const ContainerRoot& contai
   return facts;
 }
 
+// fd: the number the task gets; source: the fd that holds it here (the
+// daemon's copy of its caller's fd, or fd itself).
+PassedFdFacts passed_fd_facts(int fd, int source) {
+  PassedFdFacts passed{fd, false, false};
+  struct stat st {};
+  const int flags = ::fcntl(source, F_GETFL);
+  if (flags >= 0 && ::fstat(source, &st) == 0) {
+    passed.open = true;
+    passed.directory = S_ISDIR(st.st_mode) || (flags & O_PATH) == O_PATH;
+  }
+  return passed;
+}
+
 }  // namespace
 
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
@@ -402,16 +415,10 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
   for (std::size_t i = 0; i < request.pass_fds.size(); ++i) {
     const int fd = request.pass_fds[i];
     // What the task would get: the daemon's copy of the caller's fd.
-    const int source = i < request.pass_fd_sources.size() ? request.pass_fd_sources[i] : fd;
-    PassedFdFacts passed{fd, false, false};
-    struct stat st {};
-    const int flags = ::fcntl(source, F_GETFL);
-    if (flags >= 0 && ::fstat(source, &st) == 0) {
-      passed.open = true;
-      passed.directory = S_ISDIR(st.st_mode) || (flags & O_PATH) == O_PATH;
-    }
-    facts.passed_fds.push_back(passed);
+    facts.passed_fds.push_back(passed_fd_facts(fd, i < request.pass_fd_sources.size() ? request.pass_fd_sources[i] : fd));
   }
+  if (request.simulation && request.simulation->report_fd >= 0)
+    facts.simulation_report_fd = passed_fd_facts(request.simulation->report_fd, request.simulation->report_fd);
   if (request.workspace) {
     const auto& given = *request.workspace;
     std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(given.c_str(), nullptr), &std::free);
@@ -452,6 +459,7 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     const std::string cwd = workspace ? profile.workspace.target : "/";
     facts.command = assess_command(profile, request.argv[0], search_path, cwd, workspace, view,
                                    facts.rootfs_image ? facts.rootfs_image->tree : "");
+    if (request.simulation) admit_simulated_command(*facts.command, request.simulation->admitted_command_sha256, view);
   }
   // Only pinned names are resolved at launch; the run's resolver answers
   // the others during the run (a launch needs no working DNS).

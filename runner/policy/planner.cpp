@@ -14,6 +14,7 @@
 #include "policy/environment.h"
 #include "policy/path_pattern.h"
 #include "policy/json_reader.h"
+#include "policy/simulation_plan.h"
 #include "policy/widening.h"
 
 namespace tierbox::policy {
@@ -713,6 +714,7 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.env = build_environment(profile.environment, request.caller_env, request.env_overrides);
   for (const auto& passed : host.passed_fds) plan.pass_fds.push_back(passed.fd);
   std::sort(plan.pass_fds.begin(), plan.pass_fds.end());
+  plan_simulation(request, host, plan);
   plan.exec_search_path = kDefaultPath;
   for (const auto& entry : plan.env)
     if (entry.rfind("PATH=", 0) == 0) plan.exec_search_path = entry.substr(5);

@@ -59,6 +59,9 @@ struct RootfsImageFacts {
 // What the planner needs to know about the host (gathered by host_facts.cpp).
 struct HostFacts {
   std::vector<PassedFdFacts> passed_fds;
+  // A simulated run's report channel (TaskRequest::simulation), apart from
+  // the caller's fds: it does not count against the tier's pass_fds.
+  std::optional<PassedFdFacts> simulation_report_fd;
   std::optional<WorkspaceFacts> workspace;
   Date today;                                 // for the tier's review dates
   DataAccessAssessment data_access;           // data classes and protected paths

@@ -86,6 +86,23 @@ struct ContainerRoot {
   std::vector<JoinedNamespace> joins;  // at most one per type
 };
 
+// `tierbox redteam`'s additions to its own simulated runs (docs/redteam.md,
+// "What a simulation adds"): never read from a caller (no entry point fills
+// them; run_task refuses them on a run that is not a simulation). Each one
+// the plan carries is named in its overrides, so the request and start
+// records say what the simulation added to the tier.
+struct SimulationAdditions {
+  std::string name;  // "redteam": the TaskInput's simulation
+  // The scenario program's report channel: an fd of the runner's (a file it
+  // reads after the run) passed to the task at the same number, beside the
+  // tier's pass_fds (its stdout may be what a scenario floods). -1: none.
+  int report_fd = -1;
+  // A hex sha256 (as allowed_commands pins it): argv[0] may also be the file with this
+  // content, beside the tier's allowed_commands (the scenario program in a
+  // tier that lists only its own tools). "": nothing admitted.
+  std::string admitted_command_sha256;
+};
+
 struct TaskRequest {
   std::optional<std::string> tier;                    // --tier
   std::optional<std::filesystem::path> profile_file;  // --profile
@@ -123,6 +140,7 @@ struct TaskRequest {
   // then left out (the bundle's root replaces them; narrowing), its tmpfs
   // mounts stay, and the bundle's own binds come in as `binds` above.
   std::optional<ContainerRoot> container;
+  std::optional<SimulationAdditions> simulation;
 };
 
 }  // namespace tierbox::policy

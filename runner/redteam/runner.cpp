@@ -1,35 +1,32 @@
 #include "redteam/runner.h"
 
-#include <dirent.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <set>
-#include <atomic>
-#include <functional>
-#include <thread>
 
+#include "audit/audit_log.h"
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/logging.h"
 #include "common/process_info.h"
 #include "common/rfc3339.h"
 #include "common/run_id.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
-#include "control/control_state.h"
-#include "control/run_control.h"
-#include "launch/run_registry.h"
 #include "policy/profile_loader.h"
 #include "policy/runner_config.h"
+#include "redteam/run_watch.h"
 #include "service/run_task.h"
-
+#include "staged/operations.h"
 
 namespace tierbox::redteam {
 namespace {
@@ -37,63 +34,6 @@ namespace {
 constexpr const char* kAgentName = "tierbox-redteam-agent";
 // How long the program stays after its report, waiting to be stopped.
 constexpr int kHoldSeconds = 30;
-
-// survive-stop: once the program has reported (its grandchild is running by
-// then), stops the run as `tierbox stop` does (SIGTERM to the task, SIGKILL to
-// the sandbox after a grace); the runner's own launch then ends, and the host
-// is searched for the grandchild. Runs beside run_task on a thread of its own.
-std::vector<int> processes_named(const std::string& name);
-
-class Stopper {
- public:
-  Stopper(std::filesystem::path state_dir, std::string marker, std::function<std::string()> report)
-      : thread_([this, state_dir = std::move(state_dir), marker = std::move(marker), report = std::move(report)] {
-          run(state_dir, marker, report);
-        }) {}
-  ~Stopper() { finish(); }
-  Stopper(const Stopper&) = delete;
-  Stopper& operator=(const Stopper&) = delete;
-  // Waits for the thread (a stop in progress finishes first); what it did.
-  std::string finish() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
-    return what_;
-  }
-  // The grandchild's host pids found right after the stop (after finish()).
-  [[nodiscard]] const std::vector<int>& survivors() const { return survivors_; }
-
- private:
-  void run(const std::filesystem::path& state_dir, const std::string& marker, const std::function<std::string()>& report) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kHoldSeconds + 60);
-    while (!done_ && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      const auto text = report();
-      if (text.empty() || text.back() != '\n') continue;
-      try {
-        const launch::RunRegistry registry(state_dir);
-        for (const auto& listed : registry.list()) {
-          const auto& argv = listed.record.argv;
-          if (!listed.has_record || std::find(argv.begin(), argv.end(), "double-fork:" + marker) == argv.end()) continue;
-          launch::update_control_state(registry, listed.record.run_id, [](launch::ControlState& state) {
-            state.stopping_since = rfc3339_utc(std::chrono::system_clock::now());
-          });
-          what_ = launch::stop_run(listed.record, std::chrono::seconds(2));
-          // What outlived the stop, looked for now: a run that lingers
-          // would otherwise let the grandchild end by itself first.
-          survivors_ = processes_named(marker);
-          return;
-        }
-      } catch (const Error& error) {
-        what_ = std::string("stop failed: ") + error.what();
-        return;
-      }
-    }
-  }
-  std::atomic<bool> done_{false};
-  std::string what_;
-  std::vector<int> survivors_;
-  std::thread thread_;
-};
 
 std::vector<std::string> host_ipv4_addresses() {
   std::vector<std::string> out;
@@ -108,28 +48,6 @@ std::vector<std::string> host_ipv4_addresses() {
   }
   ::freeifaddrs(list);
   return out;
-}
-
-// Host pids whose comm is name (the double-forked grandchild of
-// survive-stop). The kernel kills a pid namespace's last processes after its
-// init is gone, not at once: a survivor is one still there after a grace.
-std::vector<int> processes_named(const std::string& name) {
-  std::vector<int> found;
-  for (int round = 0; round < 20; ++round) {
-    found.clear();
-    if (DIR* dir = ::opendir("/proc")) {
-      while (auto* entry = ::readdir(dir)) {
-        if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-        std::ifstream comm(std::string("/proc/") + entry->d_name + "/comm");
-        std::string text;
-        if (std::getline(comm, text) && text == name) found.push_back(std::atoi(entry->d_name));
-      }
-      ::closedir(dir);
-    }
-    if (found.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return found;
 }
 
 // A fresh workspace holding the program, with the files protected_paths
@@ -163,51 +81,6 @@ class AgentWorkspace {
   std::filesystem::path path_;
 };
 
-// For the length of one launch: fd 0 is /dev/null and fd 1 a private file,
-// which the sandboxed program inherits as its stdio; the runner's own stdio
-// come back after.
-class CapturedStdio {
- public:
-  CapturedStdio() {
-    output_ = UniqueFd(::open(std::filesystem::temp_directory_path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (!output_) throw_sys_error("open(" + std::filesystem::temp_directory_path().string() + ", O_TMPFILE|O_RDWR)");
-    UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!null_fd) throw_sys_error("open(\"/dev/null\")");
-    ::fflush(stdout);
-    saved_in_ = UniqueFd(::fcntl(0, F_DUPFD_CLOEXEC, 3));
-    saved_out_ = UniqueFd(::fcntl(1, F_DUPFD_CLOEXEC, 3));
-    if (!saved_in_ || !saved_out_) throw_sys_error("fcntl(0 and 1, F_DUPFD_CLOEXEC)");
-    if (::dup2(null_fd.get(), 0) < 0 || ::dup2(output_.get(), 1) < 0) throw_sys_error("dup2(stdio for the redteam run)");
-  }
-  ~CapturedStdio() { restore(); }
-  CapturedStdio(const CapturedStdio&) = delete;
-  CapturedStdio& operator=(const CapturedStdio&) = delete;
-
-  void restore() {
-    if (!saved_out_) return;
-    ::dup2(saved_in_.get(), 0);
-    ::dup2(saved_out_.get(), 1);
-    saved_in_ = UniqueFd();
-    saved_out_ = UniqueFd();
-  }
-  std::string text() {
-    std::string out;
-    char buffer[8192];
-    for (off_t offset = 0;;) {
-      const auto n = ::pread(output_.get(), buffer, sizeof buffer, offset);
-      if (n <= 0) break;
-      out.append(buffer, static_cast<std::size_t>(n));
-      offset += n;
-      if (out.size() > (1 << 20)) break;  // the report is small; more is the task's noise
-    }
-    return out;
-  }
-
- private:
-  UniqueFd output_, saved_in_, saved_out_;
-};
-
-
 }  // namespace
 
 policy::TaskRequest simulated_request(const std::string& tier, const std::filesystem::path& workspace,
@@ -238,26 +111,85 @@ std::string caller_home() {
 
 bool TierResult::weaker() const { return std::any_of(rows.begin(), rows.end(), is_weaker); }
 
+namespace {
+
+// What a simulated run of the program takes besides the tier: who asks, the
+// workspace, and the simulation's additions (policy/request.h).
+struct SimulatedRun {
+  std::string tier;
+  std::filesystem::path workspace;
+  std::string agent_sha256;
+  const RedteamSettings* settings = nullptr;
+
+  service::TaskResult run(const std::vector<std::string>& argv, const AgentChannels& channels, bool admit_agent,
+                          service::Launcher& launcher, bool dry_run = false) const {
+    service::RunSettings run_settings;
+    run_settings.config_dirs = settings->config_dirs;
+    run_settings.audit_log = settings->audit_log;
+    run_settings.dry_run = dry_run;
+    service::TaskInput input;
+    input.tier = tier;
+    input.argv = argv;
+    input.simulation = "redteam";
+    input.stdio = {channels.task_stdin(), channels.task_stdout(), 2};
+    input.make_request = [&] {
+      auto request = simulated_request(tier, workspace, argv);
+      policy::SimulationAdditions additions;
+      if (!dry_run) additions.report_fd = channels.report_fd();
+      if (admit_agent) additions.admitted_command_sha256 = agent_sha256;
+      request.simulation = additions;
+      return request;
+    };
+    return service::run_task(input, run_settings, launcher);
+  }
+};
+
+std::string sha256_of(const std::filesystem::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_sys_error("open(" + quote(file.string()) + ", O_RDONLY)");
+  return sha256_hex_of_fd(fd.get(), file.string());
+}
+
+std::int64_t free_bytes(const std::filesystem::path& directory) {
+  struct statvfs fs {};
+  if (::statvfs(directory.c_str(), &fs) != 0) throw_sys_error("statvfs(" + quote(directory.string()) + ")");
+  return static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
+}
+
+bool any_attempted(const std::vector<Scenario>& scenarios, bool Scenario::*flag) {
+  return std::any_of(scenarios.begin(), scenarios.end(),
+                     [flag](const Scenario& s) { return s.*flag && s.not_run.empty(); });
+}
+
+// A staged run's layer holds what the program wrote (up to limits.disk of
+// memory): discarded at once, audited as part of the simulation.
+void discard_layer(const RedteamSettings& settings, const std::string& run_id) {
+  staged::OperationSettings operation;
+  operation.config_dirs = settings.config_dirs;
+  operation.audit_log = settings.audit_log;
+  operation.caller_uid = ::getuid();
+  operation.simulation = "redteam";
+  staged::OpenedRun opened(operation, run_id, staged::StagedAction::discard);
+  staged::discard_staged(opened, operation);
+}
+
+}  // namespace
+
 TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings, service::Launcher& launcher) {
   TierResult result;
   result.tier = tier;
   const AgentWorkspace workspace(settings.agent);
-  const std::string agent_path_placeholder = "/workspace/" + std::string(kAgentName);
-  service::RunSettings run_settings;
-  run_settings.config_dirs = settings.config_dirs;
-  run_settings.audit_log = settings.audit_log;
+  const SimulatedRun simulated{tier, workspace.path(), sha256_of(workspace.path() / kAgentName), &settings};
 
   // The plan first (a dry run: nothing launched or recorded): the scenarios'
-  // expectations come from it.
-  std::vector<std::string> argv{agent_path_placeholder};
+  // expectations come from it. The program is admitted as in the real run.
   policy::Profile profile;
   std::optional<policy::LaunchPlan> plan;
   try {
     profile = policy::load_tier(tier, settings.config_dirs);
     result.profile_sha256 = profile.sha256;
-    run_settings.dry_run = true;
-    service::TaskInput input{tier, "", argv, [&] { return simulated_request(tier, workspace.path(), argv); }};
-    auto planned = service::run_task(input, run_settings, launcher);
+    const AgentChannels channels;
+    auto planned = simulated.run({"/workspace/" + std::string(kAgentName)}, channels, true, launcher, true);
     if (planned.runner_error || !planned.dry_run) {
       result.error = planned.context.error.empty() ? "the tier could not be planned" : planned.context.error;
     } else {
@@ -272,33 +204,52 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
   HostContext host{host_ipv4_addresses(), "tbxrt" + new_run_id().substr(0, 10), caller_home(), settings.slow};
   const auto scenarios = plan_scenarios(profile, *plan, host);
   const std::string agent = (plan->workspace ? plan->workspace->target : "/workspace") + "/" + kAgentName;
-  argv = {agent};
+  Evidence evidence;
+
+  // unlisted-command: in a tier that lists its commands, the program
+  // without the simulation's admission is a command the tier does not
+  // list, and its launch must be refused (audited as a refusal).
+  if (profile.commands.allowed) {
+    const AgentChannels channels;
+    const auto unlisted = simulated.run({agent}, channels, false, launcher);
+    evidence.unlisted = UnlistedLaunch{!unlisted.runner_error && unlisted.outcome.exec_succeeded, unlisted.context.error};
+  }
+
+  const AgentChannels channels;
+  std::vector<std::string> argv{agent, "report-fd:" + std::to_string(channels.report_fd())};
   for (const auto& scenario : scenarios)
     if (scenario.not_run.empty())
       for (const auto& attempt : scenario.attempts) argv.push_back(attempt.argument);
   argv.push_back("hold:" + std::to_string(kHoldSeconds));
 
-  Evidence evidence;
-  run_settings.dry_run = false;
-  service::TaskInput input;
-  input.tier = tier;
-  input.argv = argv;
-  input.make_request = [&] { return simulated_request(tier, workspace.path(), argv); };
-  input.simulation = "redteam";
+  const auto config = policy::load_runner_config(settings.config_dirs);
+  StopSettings stop{config.state_dir, audit::audit_log_path(settings.audit_log, config.audit_log), config.audit_syslog,
+                    "redteam"};
+  // disk-exhaustion of a staged workspace: the host, looked at while the
+  // filled file is in the run's layer.
+  const bool look_at_disk = any_attempted(scenarios, &Scenario::disk_host_check);
+  const auto free_before = look_at_disk ? free_bytes(workspace.path()) : 0;
+  const auto look = [&] {
+    if (!look_at_disk) return;
+    try {
+      const auto fill = workspace.path() / kFillName;
+      std::error_code ec;
+      const bool on_host = std::filesystem::exists(fill, ec);
+      if (ec) throw Error("stat(" + quote(fill.string()) + "): " + ec.message(), exit_code::runner_failed);
+      evidence.disk = DiskEvidence{workspace.path().string(), free_before - free_bytes(workspace.path()), on_host};
+    } catch (const Error& error) {
+      logging::warn("redteam: the host's disk could not be looked at: {}", error.what());
+    }
+  };
   service::TaskResult ran;
   {
-    CapturedStdio stdio;
-    {
-      Stopper stopper(policy::load_runner_config(settings.config_dirs).state_dir, host.survivor_name,
-                            [&stdio] { return stdio.text(); });
-      ran = service::run_task(input, run_settings, launcher);
-      evidence.stopped = stopper.finish();
-      evidence.survivors = stopper.survivors();
-    }
-    stdio.restore();
-    const auto report = nlohmann::json::parse(stdio.text(), nullptr, false);
-    if (!report.is_discarded() && report.is_object()) evidence.attempts = report.value("attempts", nlohmann::json::object());
+    Stopper stopper(stop, host.survivor_name, [&channels] { return channels.report(); }, look);
+    ran = simulated.run(argv, channels, true, launcher);
+    evidence.stopped = stopper.finish();
+    evidence.survivors = stopper.survivors();
   }
+  const auto report = nlohmann::json::parse(channels.report(), nullptr, false);
+  if (!report.is_discarded() && report.is_object()) evidence.attempts = report.value("attempts", nlohmann::json::object());
   result.run_id = ran.context.run_id;
   result.at = rfc3339_utc(std::chrono::system_clock::now());
   evidence.launched = !ran.runner_error && ran.outcome.exec_succeeded;
@@ -307,10 +258,20 @@ TierResult redteam_tier(const std::string& tier, const RedteamSettings& settings
     evidence.launched = false;
     evidence.launch_error = "the scenario program gave no report (exit status " + std::to_string(ran.exit_status()) + ")";
   }
+  if (const auto& output = ran.context.output)
+    evidence.output = OutputEvidence{output->limit_bytes, output->bytes, output->cut, channels.stdout_bytes()};
   if (ran.outcome.network) evidence.dropped_destinations = ran.outcome.network->dropped_destinations;
   for (const int pid : processes_named(host.survivor_name))
     if (std::find(evidence.survivors.begin(), evidence.survivors.end(), pid) == evidence.survivors.end())
       evidence.survivors.push_back(pid);
+  if (plan->workspace && plan->workspace->staged && evidence.launched) {
+    try {
+      discard_layer(settings, ran.context.run_id);
+    } catch (const Error& error) {
+      logging::warn("redteam: run {}: its staged layer was not discarded: {} (fix: tierbox discard {})",
+                    ran.context.run_id, error.what(), ran.context.run_id);
+    }
+  }
   for (const auto& scenario : scenarios) result.rows.push_back(judge(scenario, evidence));
   return result;
 }

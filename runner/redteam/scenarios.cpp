@@ -17,6 +17,10 @@ constexpr const char* kMetadata = "169.254.169.254";
 // TEST-NET-2 (RFC 5737): a public-looking address nobody routes; a tier
 // lists it only to be tested.
 constexpr const char* kUnlisted = "198.51.100.7";
+// How far past a size limit the exhaustion scenarios write.
+constexpr std::uint64_t kOverfill = 1ULL << 20;
+// An output limit above this floods only with --slow.
+constexpr std::uint64_t kFastOutputLimit = 64ULL << 20;
 
 bool opted_in(const LaunchPlan& plan, const std::string& item) {
   const auto& items = plan.seccomp.allow_dangerous;
@@ -217,7 +221,62 @@ std::optional<std::uint64_t> tmp_size(const LaunchPlan& plan) {
   return std::nullopt;
 }
 
-std::vector<Scenario> exhaustion(const LaunchPlan& plan, const HostContext& host) {
+// The workspace's claim: limits.disk holds only where the workspace is
+// staged (its writes land in a tmpfs layer of that size); a tier whose task
+// writes the host's disk directly can only set it as optional.
+Scenario disk_exhaustion(const Profile& profile, const LaunchPlan& plan, const HostContext& host) {
+  Scenario disk{"disk-exhaustion", "an agent fills the host's disk", "", {}};
+  disk.slow = true;
+  std::vector<std::string> claims, unclaimed;
+  if (const auto size = tmp_size(plan)) {
+    claims.push_back("the tmpfs /tmp holds " + format_size(*size));
+    disk.attempts.push_back({"fill:/tmp/.tierbox-redteam-fill:" + std::to_string(*size + kOverfill), Expect::blocked, ""});
+  } else {
+    unclaimed.push_back("/tmp is no tmpfs of the tier's");
+  }
+  const auto& workspace = plan.workspace;
+  if (workspace && workspace->staged && workspace->layer_size_bytes > 0) {
+    claims.push_back("limits.disk " + format_size(workspace->layer_size_bytes) +
+                     ": the workspace's writes land in a layer of that size, the host's disk untouched");
+    disk.attempts.push_back({"fill-keep:" + workspace->target + "/" + kFillName + ":" +
+                                 std::to_string(workspace->layer_size_bytes + kOverfill),
+                             Expect::blocked, ""});
+    disk.disk_host_check = true;
+  } else if (workspace && workspace->writable) {
+    unclaimed.push_back(profile.limits.disk.value ? "the workspace: limits.disk is optional here (the task writes the host's disk directly)"
+                                                  : "the workspace: the tier sets no limits.disk");
+  }
+  std::string text;
+  for (const auto& claim : claims) text += (text.empty() ? "" : "; ") + claim;
+  std::string rest;
+  for (const auto& item : unclaimed) rest += (rest.empty() ? "" : "; ") + item;
+  disk.expected = claims.empty() ? "not claimed: " + (rest.empty() ? std::string("nothing the task may write is limited") : rest)
+                                 : "blocked: " + text + (rest.empty() ? "" : "; not claimed: " + rest);
+  if (!host.slow) disk.not_run = "slow (tierbox redteam --slow)";
+  return disk;
+}
+
+// limits.output: the flood goes to stdout; the run's result, not the
+// program, says whether the relay cut it.
+Scenario output_exhaustion(const LaunchPlan& plan, const HostContext& host) {
+  Scenario output{"output-exhaustion", "an agent floods its output until the log or the caller's disk fills", "", {}};
+  if (!plan.output_limit_bytes) {
+    output.expected = "not claimed: the tier sets no limits.output";
+    return output;
+  }
+  const auto limit = *plan.output_limit_bytes;
+  output.expected = "blocked: limits.output " + format_size(limit) +
+                    ": the run's result shows the stream cut, at most that much reaches the caller";
+  // The writes themselves work: the relay discards past the limit, silently to the task.
+  output.attempts.push_back({"flood:" + std::to_string(limit + kOverfill), Expect::allowed, ""});
+  output.output_limit = limit;
+  // Flooding hundreds of MiB through the relay takes a while.
+  output.slow = limit > kFastOutputLimit;
+  if (output.slow && !host.slow) output.not_run = "slow (tierbox redteam --slow)";
+  return output;
+}
+
+std::vector<Scenario> exhaustion(const Profile& profile, const LaunchPlan& plan, const HostContext& host) {
   std::vector<Scenario> out;
   const auto& limits = plan.cgroup_limits;
   Scenario pids{"pids-exhaustion", "a fork bomb takes the host's process table", "", {}};
@@ -240,21 +299,60 @@ std::vector<Scenario> exhaustion(const LaunchPlan& plan, const HostContext& host
   if (!host.slow) memory.not_run = "slow (tierbox redteam --slow)";
   out.push_back(memory);
 
-  Scenario disk{"disk-exhaustion", "an agent fills the host's disk", "", {}};
-  disk.slow = true;
-  if (const auto size = tmp_size(plan)) {
-    disk.expected = "blocked: the tmpfs /tmp holds " + format_size(*size) +
-                    "; the workspace is not claimed until the tier sets limits.disk";
-    disk.attempts.push_back({"fill:/tmp/.tierbox-redteam-fill:" + std::to_string(*size + (1ULL << 20)), Expect::blocked, ""});
-  } else {
-    disk.expected = "not claimed: the tier sets no limits.disk";
-  }
-  if (!host.slow) disk.not_run = "slow (tierbox redteam --slow)";
-  out.push_back(disk);
-
-  out.push_back({"output-exhaustion", "an agent floods its output until the log or the caller's disk fills",
-                 "not claimed: the tier sets no limits.output", {}});
+  out.push_back(disk_exhaustion(profile, plan, host));
+  out.push_back(output_exhaustion(plan, host));
   return out;
+}
+
+// The staged workspace's fill, seen from the host: the file must not be in
+// the real workspace, and the host's free space must not have fallen by
+// half of what the program wrote (its writes went to memory, not the disk;
+// the margin is other processes' writes in the meantime).
+void judge_host_disk(const Scenario& scenario, const Evidence& evidence, Row& row, bool& weaker, bool& unchecked) {
+  if (!evidence.disk) {
+    row.observed += "; the host was not looked at while the file was there";
+    unchecked = true;
+    return;
+  }
+  const auto& disk = *evidence.disk;
+  long long written = 0;
+  for (const auto& attempt : scenario.attempts)
+    if (attempt.argument.rfind("fill-keep:", 0) == 0) {
+      const auto report = evidence.attempts.value(attempt.argument, nlohmann::json::object());
+      const auto detail = report.value("detail", nlohmann::json());
+      if (detail.is_object()) written = detail.value("written", 0LL);
+    }
+  row.observed += "; host " + disk.filesystem + ": free space " + (disk.free_drop_bytes >= 0 ? "fell" : "rose") + " by " +
+                  std::to_string(disk.free_drop_bytes >= 0 ? disk.free_drop_bytes : -disk.free_drop_bytes) + " bytes while " +
+                  std::to_string(written) + " were written";
+  if (disk.fill_on_host) {
+    weaker = true;
+    row.observed += ", and the file is in the real workspace";
+  } else if (written >= (1LL << 20) && disk.free_drop_bytes >= written / 2) {
+    weaker = true;
+    row.observed += " (the writes reached the host's disk)";
+  }
+}
+
+// The run's own result decides: the relay cut the stream at the tier's
+// limit, and no more than that reached the runner.
+void judge_output(std::uint64_t limit, const Evidence& evidence, Row& row, bool& weaker, bool& unchecked) {
+  if (!evidence.output) {
+    // No relay at all although the plan sets the limit: nothing was cut.
+    row.observed += "; the run's result shows no output limit";
+    weaker = true;
+    return;
+  }
+  const auto& output = *evidence.output;
+  row.observed += "; result output {limit_bytes " + std::to_string(output.limit_bytes) + ", bytes " +
+                  std::to_string(output.bytes) + ", cut " + (output.cut ? "true" : "false") + "}, " +
+                  std::to_string(output.received_bytes) + " bytes reached the runner";
+  if (output.received_bytes > limit || output.limit_bytes != limit) weaker = true;
+  else if (!output.cut) {
+    // Not cut, yet no more than the limit arrived: the flood fell short.
+    if (output.bytes <= limit) unchecked = true;
+    else weaker = true;
+  }
 }
 
 }  // namespace
@@ -278,12 +376,13 @@ std::vector<Scenario> plan_scenarios(const Profile& profile, const LaunchPlan& p
   for (auto& s : network(plan, host)) out.push_back(std::move(s));
   out.push_back(terminal(plan));
   out.push_back(file_watch(plan));
-  for (auto& s : exhaustion(plan, host)) out.push_back(std::move(s));
+  for (auto& s : exhaustion(profile, plan, host)) out.push_back(std::move(s));
 
   Scenario command{"unlisted-command", "a tool slips in that nobody reviewed", "", {}};
   if (profile.commands.allowed) {
     command.expected = "blocked: allowed_commands lists " + std::to_string(profile.commands.allowed->size()) +
-                       " commands, not the scenario program";
+                       " commands, not the scenario program (launched without the simulation's admission, "
+                       "the launch must be refused)";
     command.launch_refusal = true;
   } else {
     command.expected = "not claimed: the tier has no allowed_commands (any command may run)";
@@ -306,10 +405,16 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
     return row;
   }
   if (scenario.launch_refusal) {
-    const bool refused = !evidence.launched && evidence.launch_error.find("allowed_commands") != std::string::npos;
-    row.observed = refused ? "launch refused: " + evidence.launch_error
-                           : evidence.launched ? "the unlisted scenario program ran" : "launch failed: " + evidence.launch_error;
-    row.verdict = refused ? "pass" : evidence.launched ? "WEAKER" : "not run";
+    if (!evidence.unlisted) {
+      row.observed = "-";
+      row.verdict = "not run";
+      return row;
+    }
+    const auto& unlisted = *evidence.unlisted;
+    const bool refused = !unlisted.launched && unlisted.error.find("allowed_commands") != std::string::npos;
+    row.observed = refused ? "launch refused: " + unlisted.error
+                           : unlisted.launched ? "the unlisted scenario program ran" : "launch failed: " + unlisted.error;
+    row.verdict = refused ? "pass" : unlisted.launched ? "WEAKER" : "not run";
     return row;
   }
   const bool all_unclaimed = std::all_of(scenario.attempts.begin(), scenario.attempts.end(),
@@ -355,6 +460,9 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
     }
     row.observed += (row.observed.empty() ? "" : "; ") + text;
   }
+  bool unchecked = false;
+  if (scenario.disk_host_check) judge_host_disk(scenario, evidence, row, weaker, unchecked);
+  if (scenario.output_limit) judge_output(*scenario.output_limit, evidence, row, weaker, unchecked);
   if (scenario.survivor_check) {
     row.observed += "; " + (evidence.stopped.empty() ? std::string("the run was not stopped (it ended first)")
                                                      : "stopped: " + evidence.stopped);
@@ -367,7 +475,7 @@ Row judge(const Scenario& scenario, const Evidence& evidence) {
     }
   }
   if (row.observed.empty()) row.observed = "-";
-  row.verdict = weaker ? "WEAKER" : all_unclaimed ? "not claimed" : stricter ? "stricter" : "pass";
+  row.verdict = weaker ? "WEAKER" : unchecked ? "not run" : all_unclaimed ? "not claimed" : stricter ? "stricter" : "pass";
   // Nothing survived, but the run was never stopped: stop was not tested.
   if (scenario.survivor_check && !weaker && evidence.stopped.empty()) row.verdict = "not run";
   return row;

@@ -12,7 +12,9 @@
 // the scenario that item stands for, by design.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,10 @@
 namespace tierbox::redteam {
 
 enum class Expect { blocked, allowed, not_claimed };
+
+// The file disk-exhaustion fills in a staged workspace (and the runner looks
+// for in the real workspace on the host).
+inline constexpr const char* kFillName = ".tierbox-redteam-fill";
 const char* to_string(Expect expect);
 
 // One move of the scenario program, as its argument ("read:/etc/shadow").
@@ -44,6 +50,12 @@ struct Scenario {
   bool survivor_check = false;   // survive-stop: judged by the processes left after the run
   bool slow = false;             // run only with --slow
   std::string not_run;           // why it is not attempted in this tier, "" when it is
+  // disk-exhaustion of a staged workspace: also judged by the host's
+  // filesystem, looked at while the filled file is there (Evidence::disk).
+  bool disk_host_check = false;
+  // output-exhaustion: judged by the run's result (Evidence::output), the
+  // flood's own report only says how much it wrote.
+  std::optional<std::uint64_t> output_limit;
 };
 
 // What the runner knows about the host that the scenarios need.
@@ -58,6 +70,30 @@ std::vector<Scenario> plan_scenarios(const policy::Profile& profile, const polic
                                      const HostContext& host);
 
 // What one tier's run produced.
+// The host's side of a workspace fill (runner.cpp looks while the program
+// holds the filled file, before it stops the run).
+struct DiskEvidence {
+  std::string filesystem;            // the host directory of the real workspace
+  std::int64_t free_drop_bytes = 0;  // its filesystem's free bytes before the run minus while filled
+  bool fill_on_host = false;         // the filled file is in the real workspace on the host
+};
+
+// The run's result for its stdout and stderr (launch::OutputLimitResult),
+// and how much of it reached the runner.
+struct OutputEvidence {
+  std::uint64_t limit_bytes = 0;
+  std::uint64_t bytes = 0;
+  bool cut = false;
+  std::uint64_t received_bytes = 0;  // what the runner got on the task's stdout
+};
+
+// The launch of a command that allowed_commands does not list (the
+// scenario program without the simulation's admission).
+struct UnlistedLaunch {
+  bool launched = false;
+  std::string error;  // the runner's one line when it was refused
+};
+
 struct Evidence {
   bool launched = false;
   std::string launch_error;                       // the runner's one line when it was not
@@ -65,6 +101,9 @@ struct Evidence {
   std::vector<std::string> dropped_destinations;  // the run's network report
   std::vector<int> survivors;                     // host pids named survivor_name after the run
   std::string stopped;                            // what stopping the run did ("" when it was not stopped)
+  std::optional<DiskEvidence> disk;               // nullopt: the host was not looked at
+  std::optional<OutputEvidence> output;           // nullopt: the run had no output relay
+  std::optional<UnlistedLaunch> unlisted;         // nullopt: not attempted (no allowed_commands)
 };
 
 struct Row {

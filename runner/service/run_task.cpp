@@ -175,6 +175,10 @@ class TaskRun {
       auto request = input_.make_request();
       for (std::size_t i = 0; i < request.pass_fd_sources.size() && i < request.pass_fds.size(); ++i)
         pass_fd_sources.emplace(request.pass_fds[i], request.pass_fd_sources[i]);
+      // Only a simulation's own runs get its additions (policy/request.h).
+      if (request.simulation && input_.simulation.empty())
+        throw Error("internal: simulation additions on a run that is no simulation", exit_code::runner_failed);
+      if (request.simulation) request.simulation->name = input_.simulation;
       if (const auto refusal = policy::tier_access_refusal(profile, request.caller, [](const std::string& name) {
             return group_id(name);
           });

@@ -71,6 +71,7 @@ void audit_action(const OperationSettings& settings, const policy::RunnerConfig&
                  {"tier", run.tier},
                  {"user", audit::to_json(caller_identity(settings))},
                  {"workspace", run.workspace}};
+  if (!settings.simulation.empty()) record["simulation"] = settings.simulation;
   record.update(details);
   audit::AuditLog(log_file(settings, config), config.audit_syslog).append(std::move(record));
 }

@@ -33,6 +33,9 @@ struct OperationSettings {
   std::optional<audit::Identity> caller;
   // The daemon's --state-dir, where its runs' layers are; "" = tierbox.json's.
   std::filesystem::path state_dir;
+  // "redteam" when `tierbox redteam` discards its simulated run's layer: the
+  // record carries it as "simulation", like the run's own records.
+  std::string simulation;
 };
 
 // A staged run opened for one action: its record, paths and lock.

@@ -9,12 +9,15 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -283,6 +286,25 @@ std::string host_ipv4_address() {
   }
   ::freeifaddrs(all);
   return found;
+}
+
+PoolClaim::PoolClaim(const std::string& name_prefix) {
+  for (unsigned i = 0; i < 256; ++i) {
+    const unsigned octet = (static_cast<unsigned>(::getpid()) + i) % 256;
+    const std::string name = name_prefix + std::to_string(octet);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    BOOST_TEST_REQUIRE(fd.get() >= 0);
+    struct sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path + 1, name.data(), name.size());
+    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) == 0) {
+      lock = std::move(fd);
+      third_octet = octet;
+      return;
+    }
+  }
+  BOOST_FAIL("no free test network pool for " + name_prefix);
 }
 
 std::vector<std::string> with_hosts_file(const std::string& hosts_file, const std::string& nsswitch_file) {

@@ -24,9 +24,25 @@
 #include <vector>
 
 #include "common/temp_dir.h"
+#include "common/unique_fd.h"
 #include "integration/harness.h"
 
 namespace tierbox::testing {
+
+// One /24 of a test network pool (tierbox.json network_pool) for this
+// process alone: the third octet, claimed by binding the abstract unix
+// socket "<name_prefix><octet>" (the pid alone is no unique choice: suites
+// run in parallel processes). A tierbox.json with a state_dir of its own
+// needs a pool of its own too (docs/network.md): run slots, and with them
+// the subnets and the host's interface and chain names, are counted per
+// state_dir, so two state_dirs on the default pool hand the same names to
+// two live runs, and each run's setup removes the other's as left over. The
+// kernel releases the name when the socket closes: nothing is left on the host.
+struct PoolClaim {
+  UniqueFd lock;
+  unsigned third_octet = 0;
+  explicit PoolClaim(const std::string& name_prefix);
+};
 
 // Runs argv; fails the test unless it exits 0 (or allow_failure).
 ProcessResult run_or_fail(const std::vector<std::string>& argv, bool allow_failure = false);

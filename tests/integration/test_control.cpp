@@ -41,52 +41,14 @@ namespace {
 
 constexpr std::uint16_t kTcpPort = 8080;
 
-struct UniqueLock {
-  int fd = -1;
-  UniqueLock() = default;
-  UniqueLock(const UniqueLock&) = delete;
-  UniqueLock& operator=(const UniqueLock&) = delete;
-  ~UniqueLock() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 constexpr std::uint16_t kUdpPort = 9090;
-
-// One /24 of 10.211.0.0/16 for this process alone, claimed by binding the
-// abstract unix socket "tierbox-control-test-pool-<octet>" (the pid alone is
-// no unique choice: suites run in parallel processes). The kernel releases
-// the name when the socket closes, so nothing is left on the host.
-struct PoolClaim {
-  UniqueLock lock;
-  unsigned third_octet = 0;
-
-  PoolClaim() {
-    for (unsigned i = 0; i < 256; ++i) {
-      const unsigned octet = (static_cast<unsigned>(::getpid()) + i) % 256;
-      const std::string name = "tierbox-control-test-pool-" + std::to_string(octet);
-      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      BOOST_TEST_REQUIRE(fd >= 0);
-      struct sockaddr_un address {};
-      address.sun_family = AF_UNIX;
-      std::memcpy(address.sun_path + 1, name.data(), name.size());
-      const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0) {
-        lock.fd = fd;
-        third_octet = octet;
-        return;
-      }
-      ::close(fd);
-    }
-    BOOST_FAIL("no free test network pool in 10.211.0.0/16");
-  }
-};
 
 // A tierbox.json with a state directory, network pool and audit log of this
 // test process's own. The log is also put in $TIERBOX_AUDIT_LOG for the
 // test's lifetime (the integration tests' global fixture points it at a log
 // of the process's own, and the variable wins over tierbox.json).
 struct ControlConfig {
-  PoolClaim pool;
+  PoolClaim pool{"tierbox-control-test-pool-"};
   TempDir config{"tierbox-ctl"};
   const std::string saved_audit_log_variable = std::getenv("TIERBOX_AUDIT_LOG") ? std::getenv("TIERBOX_AUDIT_LOG") : "";
   const unsigned third_octet = pool.third_octet;

@@ -298,4 +298,45 @@ BOOST_AUTO_TEST_CASE(host_wide_settings_are_made_once_and_kept) {
     BOOST_TEST(table.out.find(part) != std::string::npos, part << " not in:\n" << table.out);
 }
 
+// Two state_dirs on one network_pool (a daemon's --state-dir beside the
+// CLI's, a test's own config): their slot 0 is the same subnet with the
+// same names. While a run of the first holds it, a run of the second is
+// refused naming network_pool, before it makes or removes anything: the
+// held run still exchanges over its connection afterwards (before the
+// host-wide subnet lock, the second run's setup removed the first's
+// objects as leftovers). Control: once the first (and its helper) has
+// ended, the second runs.
+BOOST_AUTO_TEST_CASE(a_second_state_dir_on_the_same_pool_is_refused_while_a_run_holds_the_subnet) {
+  HeldRun held;
+  auto& [host, pool, workspace, run, helper] = held;
+  TempDir other{"tierbox-net-other-state"};
+  other.write("tierbox.json", json{{"state_dir", (other.path() / "state").string()},
+                                   {"network_pool", "10.209." + std::to_string(pool.third_octet) + ".0/24"},
+                                   {"max_concurrent_runs", 64},
+                                   {"dns_upstream", host.address()}}
+                                  .dump());
+  const auto other_args = [&](const Workspace& where) {
+    return std::vector<std::string>{"run", "--config-dir", other.str(), "--profile", pool.profile, "--workspace", where.str(),
+                                    "--", "./probe", "exchange", "tcp", host.address(), std::to_string(kPort)};
+  };
+  Workspace second;
+  auto refused = run_tierbox(other_args(second));
+  BOOST_TEST(refused.status == 125, refused.err);
+  BOOST_TEST(refused.err.find("is in use by a live run of another state_dir") != std::string::npos, refused.err);
+  BOOST_TEST(refused.err.find("network_pool") != std::string::npos, refused.err);
+  std::ofstream(workspace.path() / "go") << "go\n";
+  BOOST_TEST_REQUIRE(run.wait() == 0);
+  const auto held_report = json::parse(run.out());
+  BOOST_TEST(held_report["after"] == "ok", held_report.dump());
+  BOOST_TEST(held_report["new_connection"] == "ok", held_report.dump());
+  // The subnet is free once the first run's helper, which removes its
+  // veth pair after the runner has gone, has ended.
+  BOOST_TEST_REQUIRE(has_ended(helper, std::chrono::seconds(10)));
+  BOOST_TEST(pool.leftovers_after(std::chrono::seconds(5)).empty(), joined(pool.leftovers()));
+  auto control = run_tierbox(other_args(second));
+  BOOST_TEST(control.status == 0, control.err);
+  BOOST_TEST(json::parse(control.out)["exchanged"] == true, control.out);
+  run_tierbox({"gc", "--config-dir", other.str()});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,8 @@
 // `tierbox redteam` on the real host: every shipped tier passes (the
-// scenario program really attempts each move in a real sandbox), and a
+// scenario program really attempts each move in a real sandbox; the debian
+// image's tier in test_rootfs_debian.cpp, label debian), a tier with
+// allowed_commands and one with limits.output pass with those claims
+// tested, and a
 // deliberately weakened tier fails naming the scenario: one that binds a
 // credential the data-class inventory does not know, one that claims no
 // network but mounts a host service's socket, one that opens the cloud
@@ -18,89 +21,20 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "audit/export.h"
 #include "integration/harness.h"
 #include "integration/net_harness.h"
+#include "integration/redteam_fixture.h"
 
 using namespace tierbox::testing;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* const kReviewed = R"("owner": "redteam@example.com", "reviewed_by": "redteam@example.com", "reviewed_on": "2026-12-01", "review_by": "2099-06-01")";
-
-// A config directory of the test's own: its state (results, registry), an
-// approval matrix that needs no person for any tier (the simulations run
-// without a terminal), and the audit log.
-struct RedteamConfig {
-  TempDir dir{"tierbox-redteam-test"};
-  fs::path log = dir.path() / "audit.jsonl";
-  fs::path state = dir.path() / "state";
-
-  explicit RedteamConfig(const std::string& approvers = "root", const std::string& operators = "") {
-    json config{{"state_dir", state.string()}, {"governance_dir", (dir.path() / "gov").string()},
-                {"rootfs_dir", (dir.path() / "store").string()}};
-    if (!operators.empty()) config["operators_group"] = operators;
-    dir.write("tierbox.json", config.dump());
-    matrix({"*"}, approvers);
-    fs::create_directories(dir.path() / "gov");
-    ::chmod((dir.path() / "gov").c_str(), 0755);
-  }
-  void matrix(const std::vector<std::string>& tiers, const std::string& approvers) const {
-    dir.write("approvals.json", json{{"owner", "redteam-test"}, {"tiers", tiers}, {"approvers", approvers},
-                                     {"rules", json::array({{{"id", "all"}, {"require", "none"}}})}}
-                                    .dump());
-  }
-  void tier(const std::string& name, const std::string& body) const {
-    dir.write("tiers/" + name + ".json", "{\"extends\": \"base\", " + std::string(kReviewed) + ", " + body + "}");
-  }
-  [[nodiscard]] ProcessResult tierbox(std::vector<std::string> args, const std::vector<std::string>& prefix = {}) const {
-    args.insert(args.begin() + 1, {"--config-dir", dir.str()});
-    if (args[0] != "keys") args.insert(args.begin() + 1, {"--audit-log", log.string()});
-    if (prefix.empty()) return run_tierbox(args, {.timeout = std::chrono::seconds(300)});
-    std::vector<std::string> argv = prefix;
-    argv.push_back(kTierbox);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_process(argv, {.timeout = std::chrono::seconds(300)});
-  }
-  // `redteam --json TIERS`: the per-tier results.
-  [[nodiscard]] json redteam(const std::vector<std::string>& tiers, int expected_status, const std::vector<std::string>& prefix = {}) const {
-    std::vector<std::string> args{"redteam", "--json"};
-    args.insert(args.end(), tiers.begin(), tiers.end());
-    const auto result = tierbox(args, prefix);
-    BOOST_TEST_REQUIRE(result.status == expected_status, "redteam exit " << result.status << "\n" << result.out << "\n" << result.err);
-    auto parsed = json::parse(result.out, nullptr, false);
-    BOOST_TEST_REQUIRE(parsed.is_array(), result.out);
-    return parsed;
-  }
-};
-
-json scenario(const json& tier_result, const std::string& id) {
-  for (const auto& row : tier_result["scenarios"])
-    if (row["scenario"] == id) return row;
-  BOOST_FAIL("no scenario " << id << " in " << tier_result.dump());
-  return {};
-}
-
-std::vector<json> log_records(const fs::path& log) {
-  std::vector<json> records;
-  std::ifstream in(log);
-  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));
-  return records;
-}
-
-// Every scenario of a tier that passed: none weaker, none left unrun.
-void require_passed(const json& result) {
-  BOOST_TEST_INFO("tier " << result["tier"]);
-  BOOST_TEST(result["verdict"] == "pass", result.dump(2));
-  for (const auto& row : result["scenarios"]) {
-    BOOST_TEST_INFO(row["scenario"] << ": " << row["observed"]);
-    BOOST_TEST((row["verdict"] == "pass" || row["verdict"] == "not claimed" || row["verdict"] == "skipped"));
-  }
-}
 
 // A listening unix socket, what a host service offers (docker.sock).
 struct HostService {
@@ -126,8 +60,9 @@ BOOST_AUTO_TEST_SUITE(redteam_shipped_tiers)
 
 BOOST_AUTO_TEST_CASE(every_host_tier_passes_every_scenario_and_is_audited_as_a_simulation) {
   const RedteamConfig config;
-  const auto results = config.redteam({"base", "readonly", "untrusted", "workspace-write"}, 0);
-  BOOST_TEST_REQUIRE(results.size() == 4u);
+  const std::vector<std::string> tiers{"base", "readonly", "untrusted", "workspace-write", "workspace-staged"};
+  const auto results = config.redteam(tiers, 0);
+  BOOST_TEST_REQUIRE(results.size() == tiers.size());
   for (const auto& result : results) require_passed(result);
   // The controls the passes rest on: the moves were made, and failed for the right reason.
   const auto& untrusted = results[2];
@@ -135,37 +70,104 @@ BOOST_AUTO_TEST_CASE(every_host_tier_passes_every_scenario_and_is_audited_as_a_s
   BOOST_TEST(scenario(untrusted, "privilege-gain")["observed"].get<std::string>().find("ptrace -> EPERM") != std::string::npos);
   BOOST_TEST(scenario(untrusted, "network-egress")["observed"].get<std::string>().find("loopback -> ok") != std::string::npos);
   BOOST_TEST(scenario(untrusted, "pids-exhaustion")["observed"].get<std::string>().find("fork:136 -> EAGAIN") != std::string::npos);
+  // The report came over its own fd, which is therefore no leak.
+  BOOST_TEST(scenario(untrusted, "mount-namespace-escape")["observed"].get<std::string>().find("leaked-fds -> none") != std::string::npos);
   // The run was stopped as `tierbox stop` does, and its grandchild did not outlive it.
   BOOST_TEST(scenario(untrusted, "survive-stop")["observed"].get<std::string>().find("stopped: run ") != std::string::npos);
   BOOST_TEST(scenario(untrusted, "survive-stop")["observed"].get<std::string>().find("nothing left on the host") != std::string::npos);
-  BOOST_TEST(scenario(results[3], "write-outside-workspace")["observed"].get<std::string>().find(
-                 "write:/workspace/.tierbox-redteam-new -> ok") != std::string::npos);
+  for (const auto index : {3, 4})
+    BOOST_TEST(scenario(results[index], "write-outside-workspace")["observed"].get<std::string>().find(
+                   "write:/workspace/.tierbox-redteam-new -> ok") != std::string::npos);
+  // workspace-staged claims its limits.disk (slow: see redteam_slow_scenarios).
+  BOOST_TEST(scenario(results[4], "disk-exhaustion")["expected"].get<std::string>().find("limits.disk 2G") != std::string::npos);
   // Each result is kept for readiness.
-  for (const auto& tier : {"base", "readonly", "untrusted", "workspace-write"})
-    BOOST_TEST(fs::exists(config.state / "redteam" / (std::string(tier) + ".json")));
-  // Audited: every record of the four runs says it was a simulation.
+  for (const auto& tier : tiers) BOOST_TEST(fs::exists(config.state / "redteam" / (tier + ".json")));
+  // Audited: every record of the runs says it was a simulation, the stop
+  // survive-stop made is a control record of its run, and the staged run's
+  // layer was discarded (no layer is left behind).
   const auto records = log_records(config.log);
   int starts = 0;
+  std::set<std::string> stopped, discarded;
   for (const auto& record : records) {
     BOOST_TEST(record.value("simulation", "") == "redteam", record.dump());
     if (record["event"] == "start") ++starts;
+    if (record["event"] == "control" && record["action"] == "stop" && record["result"] == "ok") stopped.insert(record["run_id"]);
+    if (record["event"] == "discard") discarded.insert(record["run_id"]);
   }
-  BOOST_TEST(starts == 4);
+  BOOST_TEST(starts == 5);
+  for (const auto& result : results) BOOST_TEST(stopped.count(result["run_id"].get<std::string>()) == 1u, result["tier"]);
+  BOOST_TEST(discarded == std::set<std::string>{results[4]["run_id"].get<std::string>()});
+  BOOST_TEST(!fs::exists(config.state / "staged" / results[4]["run_id"].get<std::string>()));
 }
 
-// Checks an allowlist tier's result: nothing weaker, everything else passes
-// (a "stricter" row is printed: under parallel load the sandbox has been seen
-// without a route at its first connect, ENETUNREACH, never weaker).
-void require_allowlist_passed(const json& result) {
-  BOOST_TEST(result["verdict"] != "WEAKER", result.dump(2));
-  for (const auto& row : result["scenarios"]) {
-    if (row["verdict"] == "stricter") {
-      BOOST_TEST_MESSAGE(result["tier"] << ": " << row["scenario"] << " stricter than claimed: " << row["observed"]);
-      continue;
-    }
-    BOOST_TEST_INFO(row["scenario"] << ": " << row["observed"]);
-    BOOST_TEST((row["verdict"] == "pass" || row["verdict"] == "not claimed" || row["verdict"] == "skipped"));
+// A tier that lists its commands: the program not admitted is refused
+// (unlisted-command, audited as the simulation's refusal); admitted by its
+// digest for the simulation only (named in the start record's overrides),
+// it runs every other scenario.
+BOOST_AUTO_TEST_CASE(a_tier_with_allowed_commands_refuses_the_unlisted_program_and_runs_every_other_scenario) {
+  const RedteamConfig config;
+  config.dir.write("tiers/listed.json", "{\"extends\": \"untrusted\", " + std::string(kReviewed) +
+                                            ", \"allowed_commands\": [\"sh\", \"/usr/bin/env\"]}");
+  const auto results = config.redteam({"listed"}, 0);
+  require_passed(results[0]);
+  const auto command = scenario(results[0], "unlisted-command");
+  BOOST_TEST(command["verdict"] == "pass");
+  BOOST_TEST(command["observed"].get<std::string>().find("which tier 'listed' does not allow (allowed_commands: sh, /usr/bin/env)") !=
+                 std::string::npos, command.dump());
+  BOOST_TEST(scenario(results[0], "terminal-injection")["observed"].get<std::string>().find("tiocsti -> EPERM") != std::string::npos);
+  int refusals = 0, admitted = 0;
+  for (const auto& record : log_records(config.log)) {
+    BOOST_TEST(record.value("simulation", "") == "redteam", record.dump());
+    if (record["event"] == "profile_refused" && record["reason"].get<std::string>().find("does not allow") != std::string::npos) ++refusals;
+    if (record["event"] == "start")
+      for (const auto& line : record["overrides"])
+        if (line.get<std::string>().find("admitted beside allowed_commands for this run only") != std::string::npos) ++admitted;
   }
+  BOOST_TEST(refusals == 1);
+  BOOST_TEST(admitted == 1);
+}
+
+// limits.output: the program floods stdout past the limit; the run's
+// result shows the cut and no more than the limit reached the runner.
+// Control: the same tier without the limit makes no claim.
+BOOST_AUTO_TEST_CASE(a_tier_with_an_output_limit_cuts_the_flood) {
+  const RedteamConfig config;
+  config.dir.write("tiers/output-limited.json",
+                   "{\"extends\": \"untrusted\", " + std::string(kReviewed) + ", \"limits\": {\"output\": \"64K\"}}");
+  const auto results = config.redteam({"output-limited", "untrusted"}, 0);
+  require_passed(results[0]);
+  const auto output = scenario(results[0], "output-exhaustion");
+  BOOST_TEST(output["verdict"] == "pass", output.dump());
+  BOOST_TEST(output["observed"].get<std::string>().find("result output {limit_bytes 65536, bytes 1114112, cut true}, 65536 bytes reached the runner") !=
+                 std::string::npos, output.dump());
+  BOOST_TEST(scenario(results[1], "output-exhaustion")["verdict"] == "not claimed");
+}
+
+// Every tier shipped in profiles/tiers/ is run by a redteam test: this list,
+// checked against the directory, names the test case that covers each.
+BOOST_AUTO_TEST_CASE(every_shipped_tier_is_covered_by_a_redteam_test) {
+  const std::map<std::string, std::string> covered{
+      {"base", "every_host_tier_passes_every_scenario_and_is_audited_as_a_simulation"},
+      {"readonly", "every_host_tier_passes_every_scenario_and_is_audited_as_a_simulation"},
+      {"untrusted", "every_host_tier_passes_every_scenario_and_is_audited_as_a_simulation"},
+      {"workspace-write", "every_host_tier_passes_every_scenario_and_is_audited_as_a_simulation"},
+      {"workspace-staged", "every_host_tier_passes_every_scenario_and_is_audited_as_a_simulation"},
+      {"networked", "networked_passes_with_its_resolver"},
+      {"sealed", "sealed_passes_once_its_image_is_built"},
+      {"sealed-debian", "rootfs_debian/redteam_passes_on_sealed_debian (label debian)"}};
+  std::set<std::string> shipped;
+  for (const auto& entry : fs::directory_iterator(fs::path(TIERBOX_SOURCE_DIR) / "profiles" / "tiers"))
+    if (entry.path().extension() == ".json") shipped.insert(entry.path().stem().string());
+  BOOST_TEST(shipped.size() >= 8u);
+  for (const auto& tier : shipped) BOOST_TEST(covered.count(tier) == 1u, "shipped tier " << tier << " is run by no redteam test");
+}
+
+// An allowlist tier passes like any other, and its metadata control holds.
+// (A "stricter" row used to be let through here: under parallel load the
+// sandbox was seen without a route at its first connect. The cause was the
+// shared default network pool, redteam_fixture.h; no longer tolerated.)
+void require_allowlist_passed(const json& result) {
+  require_passed(result);
   BOOST_TEST(scenario(result, "cloud-metadata")["verdict"] == "pass");
 }
 
@@ -175,10 +177,7 @@ void require_allowlist_passed(const json& result) {
 // the agent asks is refused by the resolver itself.
 BOOST_AUTO_TEST_CASE(networked_passes_with_its_resolver) {
   const RedteamConfig config;
-  std::ifstream current(config.dir.path() / "tierbox.json");
-  json settings = json::parse(current);
-  settings["dns_upstream"] = "127.0.0.1:9";
-  config.dir.write("tierbox.json", settings.dump());
+  config.set("dns_upstream", "127.0.0.1:9");
   const auto results = config.redteam({"networked"}, 0);
   require_allowlist_passed(results[0]);
   const auto dns = scenario(results[0], "dns-exfiltration");
@@ -247,6 +246,26 @@ BOOST_AUTO_TEST_CASE(memory_and_tmp_exhaustion_are_stopped_by_the_tiers_limits) 
   BOOST_TEST(disk["verdict"] == "pass");
   BOOST_TEST(disk["observed"].get<std::string>().find("-> ENOSPC") != std::string::npos, disk.dump());
   BOOST_TEST(scenario(slow[0], "output-exhaustion")["verdict"] == "not claimed");
+}
+
+// workspace-staged's limits.disk (2G): the fill of the workspace stops with
+// ENOSPC at exactly the limit, in the run's layer (memory); the real
+// workspace on the host never holds the file and the host's free space does
+// not fall by what was written. (The controls, a fill past the limit, on the
+// host or with the free space gone, fail it in unit.redteam_verdicts; a
+// writable workspace without a staged limit is not filled at all.)
+BOOST_AUTO_TEST_CASE(a_staged_workspace_fill_stops_at_limits_disk_and_stays_off_the_host) {
+  const RedteamConfig config;
+  const auto result = config.tierbox({"redteam", "--json", "--slow", "workspace-staged"});
+  BOOST_TEST_REQUIRE(result.status == 0, result.out << result.err);
+  const auto slow = json::parse(result.out);
+  require_passed(slow[0]);
+  const auto disk = scenario(slow[0], "disk-exhaustion");
+  BOOST_TEST(disk["verdict"] == "pass", disk.dump());
+  const auto observed = disk["observed"].get<std::string>();
+  BOOST_TEST(observed.find("fill-keep:/workspace/.tierbox-redteam-fill:2148532224 -> ENOSPC") != std::string::npos, observed);
+  BOOST_TEST(observed.find("while 2147483648 were written") != std::string::npos, observed);
+  BOOST_TEST(observed.find("the file is in the real workspace") == std::string::npos, observed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "integration/harness.h"
+#include "integration/redteam_fixture.h"
 #include "integration/rootfs_store.h"
 
 using namespace tierbox::testing;
@@ -114,6 +115,23 @@ BOOST_AUTO_TEST_CASE(the_probe_finds_no_way_out_and_the_image_verifies) {
   auto verified = store->rootfs({"verify", "debian"});
   BOOST_TEST(verified.status == 0, verified.out);
   BOOST_TEST(verified.out.find("intact") != std::string::npos, verified.out);
+}
+
+// `tierbox redteam` on the shipped sealed-debian tier, with the image this
+// suite built: every scenario passes (it is the debian label's part of
+// integration.redteam_shipped_tiers, which cannot build the image itself).
+BOOST_AUTO_TEST_CASE(redteam_passes_on_sealed_debian) {
+  const auto* store = debian_store();
+  if (!store) return;
+  const RedteamConfig config;
+  config.set("rootfs_dir", store->store.string());
+  const auto results = config.redteam({"sealed-debian"}, 0);
+  require_passed(results[0]);
+  // The image's own programs: setuid bits stripped, inotify denied.
+  BOOST_TEST(scenario(results[0], "privilege-gain")["observed"].get<std::string>().find("setuid-binaries -> none present") !=
+             std::string::npos, results[0].dump());
+  BOOST_TEST(scenario(results[0], "host-file-watch")["observed"].get<std::string>().find("inotify:/usr/bin -> EPERM") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -229,6 +229,31 @@ BOOST_AUTO_TEST_CASE(path_for_exec_follows_the_tier_path) {
   BOOST_TEST(make_plan(profile, request_for({"x"}), landlock_kernel(), "r").exec_search_path == "/opt/tools/bin:/usr/bin");
 }
 
+// `tierbox redteam`'s report fd (TaskRequest::simulation): planned beside
+// a tier that allows no passed fd, and named in the plan's overrides (so in
+// the request and start records). Control: the same fd as a caller's
+// --pass-fd is refused in the same tier; an fd 0-2 or a closed one is refused.
+BOOST_AUTO_TEST_CASE(a_simulation_report_fd_is_planned_beside_pass_fds_and_named_in_the_overrides) {
+  const auto tier = load_tier("untrusted", {kShipped});
+  BOOST_TEST(tier.pass_fds == 0u);
+  auto request = request_for({"x"});
+  request.simulation = SimulationAdditions{"redteam", 7, ""};
+  auto facts = landlock_kernel();
+  facts.simulation_report_fd = PassedFdFacts{7, true, false};
+  const auto plan = make_plan(tier, request, facts, "r");
+  BOOST_TEST(plan.pass_fds == std::vector<int>{7});
+  BOOST_REQUIRE(plan.overrides.size() == 1u);
+  BOOST_TEST(plan.overrides[0].find("simulation redteam: fd 7 passed to the task as the scenario program's report channel") == 0u,
+             plan.overrides[0]);
+  auto caller = landlock_kernel();
+  caller.passed_fds = {PassedFdFacts{7, true, false}};
+  BOOST_TEST(refusal_of([&] { make_plan(tier, request_for({"x"}), caller, "r"); }).find("allows passing 0") != std::string::npos);
+  for (const auto& bad : {PassedFdFacts{2, true, false}, PassedFdFacts{7, false, false}, PassedFdFacts{7, true, true}}) {
+    facts.simulation_report_fd = bad;
+    BOOST_CHECK_THROW(make_plan(tier, request, facts, "r"), Error);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(planner_data_access)

@@ -204,15 +204,87 @@ BOOST_AUTO_TEST_CASE(a_killed_attempt_is_blocked_and_a_missing_report_is_not_a_p
   BOOST_TEST(judge(terminal, none).verdict == "not run");
 }
 
+// The unlisted launch (the program without the simulation's admission) is
+// judged apart from the admitted run, which carries the other scenarios.
 BOOST_AUTO_TEST_CASE(allowed_commands_are_judged_by_the_launch_refusal) {
   auto profile = policy::load_tier("untrusted", {kShipped});
   profile.commands.allowed = std::vector<policy::AllowedCommand>{{"sh", "", "t.json:/allowed_commands/0"}};
   const auto command_all = plan_scenarios(profile, plan_of(profile), host());
   const auto& command = find(command_all, "unlisted-command");
-  Evidence refused;
-  refused.launch_error = "refused: ... allowed_commands: sh";
-  BOOST_TEST(judge(command, refused).verdict == "pass");
-  BOOST_TEST(judge(command, launched({{"x", result("ok")}})).verdict == "WEAKER");
+  auto evidence = launched({{"x", result("ok")}});
+  BOOST_TEST(judge(command, evidence).verdict == "not run");  // not attempted
+  evidence.unlisted = UnlistedLaunch{false, "refused: ... allowed_commands: sh"};
+  BOOST_TEST(judge(command, evidence).verdict == "pass");
+  evidence.unlisted = UnlistedLaunch{true, ""};
+  BOOST_TEST(judge(command, evidence).verdict == "WEAKER");
+  evidence.unlisted = UnlistedLaunch{false, "no image named minimal"};
+  BOOST_TEST(judge(command, evidence).verdict == "not run");
+  // The admitted run's scenarios are judged as in any tier.
+  BOOST_TEST(judge(find(command_all, "terminal-injection"), launched({{"tiocsti", result("EPERM")}})).verdict == "pass");
+}
+
+BOOST_AUTO_TEST_CASE(a_staged_workspace_fill_must_stop_at_limits_disk_and_stay_off_the_host) {
+  const auto profile = policy::load_tier("workspace-staged", {kShipped});
+  auto plan = plan_of(profile);
+  plan.workspace->staged = true;
+  plan.workspace->layer_size_bytes = 2ULL << 30;
+  auto slow = host();
+  slow.slow = true;
+  const auto all = plan_scenarios(profile, plan, slow);
+  const auto& disk = find(all, "disk-exhaustion");
+  BOOST_TEST(disk.disk_host_check);
+  const auto& fill = attempt(disk, "fill-keep:/workspace/");
+  BOOST_TEST(fill.argument == "fill-keep:/workspace/.tierbox-redteam-fill:" + std::to_string((2ULL << 30) + (1ULL << 20)));
+  BOOST_TEST(disk.expected.find("limits.disk 2G") != std::string::npos, disk.expected);
+  const json written = {{"result", "ENOSPC"}, {"detail", {{"written", 2LL << 30}}}};
+  auto evidence = launched({{fill.argument, written}});
+  // Not looked at from the host: no pass.
+  BOOST_TEST(judge(disk, evidence).verdict == "not run");
+  evidence.disk = DiskEvidence{"/tmp/ws", 4096, false};
+  BOOST_TEST(judge(disk, evidence).verdict == "pass");
+  evidence.disk = DiskEvidence{"/tmp/ws", 1LL << 30, false};  // the writes reached the host's disk
+  BOOST_TEST(judge(disk, evidence).verdict == "WEAKER");
+  evidence.disk = DiskEvidence{"/tmp/ws", 0, true};  // the file is in the real workspace
+  BOOST_TEST(judge(disk, evidence).verdict == "WEAKER");
+  evidence.disk = DiskEvidence{"/tmp/ws", 0, false};
+  evidence.attempts[fill.argument] = {{"result", "ok"}, {"detail", {{"written", (2LL << 30) + (1LL << 20)}}}};
+  BOOST_TEST(judge(disk, evidence).verdict == "WEAKER");  // past the limit
+}
+
+BOOST_AUTO_TEST_CASE(a_workspace_without_a_staged_disk_limit_is_not_claimed) {
+  const auto writable = policy::load_tier("workspace-write", {kShipped});
+  auto slow = host();
+  slow.slow = true;
+  const auto all = plan_scenarios(writable, plan_of(writable), slow);
+  const auto& disk = find(all, "disk-exhaustion");
+  BOOST_TEST(!disk.disk_host_check);
+  BOOST_TEST(disk.expected.find("the workspace: the tier sets no limits.disk") != std::string::npos, disk.expected);
+  BOOST_TEST(std::none_of(disk.attempts.begin(), disk.attempts.end(),
+                          [](const Attempt& a) { return a.argument.find("/workspace/") != std::string::npos; }));
+}
+
+BOOST_AUTO_TEST_CASE(output_exhaustion_is_judged_by_the_runs_result) {
+  const auto profile = policy::load_tier("untrusted", {kShipped});
+  BOOST_TEST(find(plan_scenarios(profile, plan_of(profile), host()), "output-exhaustion").expected ==
+             "not claimed: the tier sets no limits.output");
+  auto plan = plan_of(profile);
+  plan.output_limit_bytes = 64 * 1024;
+  const auto all = plan_scenarios(profile, plan, host());
+  const auto& output = find(all, "output-exhaustion");
+  BOOST_TEST(output.not_run.empty());  // small: not slow
+  const auto& flood = attempt(output, "flood:");
+  BOOST_TEST(flood.argument == "flood:" + std::to_string(64 * 1024 + (1 << 20)));
+  auto evidence = launched({{flood.argument, {{"result", "ok"}, {"detail", {{"written", 64 * 1024 + (1 << 20)}}}}}});
+  // The program's word alone is no pass: no relay in the result is weaker.
+  BOOST_TEST(judge(output, evidence).verdict == "WEAKER");
+  evidence.output = OutputEvidence{64 * 1024, 64 * 1024 + (1 << 20), true, 64 * 1024};
+  BOOST_TEST(judge(output, evidence).verdict == "pass");
+  evidence.output = OutputEvidence{64 * 1024, 64 * 1024 + (1 << 20), true, 64 * 1024 + 1};  // more reached the caller
+  BOOST_TEST(judge(output, evidence).verdict == "WEAKER");
+  evidence.output = OutputEvidence{64 * 1024, 64 * 1024 + (1 << 20), false, 64 * 1024};  // past the limit, not cut
+  BOOST_TEST(judge(output, evidence).verdict == "WEAKER");
+  plan.output_limit_bytes = 1ULL << 30;  // a flood of a GiB waits for --slow
+  BOOST_TEST(find(plan_scenarios(profile, plan, host()), "output-exhaustion").not_run == "slow (tierbox redteam --slow)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -111,6 +111,30 @@ bool ensure_host_table(NetlinkSocket& socket) {
   throw NetlinkError(std::string("create table inet ") + kTableName + " on the host: " + errno_text(err), err);
 }
 
+// A subnet's host objects are named after it (tbxTAG, sandbox-TAG-*), so
+// every state_dir on the same network_pool hands its slot N the same names,
+// while the slot lock that proves a slot's earlier run dead is per
+// state_dir. This lock, one per subnet for the whole host, is held by the
+// helper of the live run that uses the names: without it, a run of another
+// state_dir took them too, and each one's setup removed the other's objects
+// as a crashed run's leftovers (docs/network.md).
+constexpr const char* kSubnetLockDir = "/run/tierbox-subnets";
+
+UniqueFd open_subnet_lock(const AddressPlan& addresses) {
+  if (::mkdir(kSubnetLockDir, 0700) != 0 && errno != EEXIST) throw system_error(std::string("mkdir(") + kSubnetLockDir + ")");
+  const auto path = std::string(kSubnetLockDir) + "/" + addresses.tag + ".lock";
+  UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock) throw system_error("open(" + path + ")");
+  return lock;
+}
+
+// Whether the subnet's lock was taken (false: a live run's helper holds it).
+bool take_subnet_lock(const UniqueFd& lock, const AddressPlan& addresses) {
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return true;
+  if (errno != EWOULDBLOCK) throw system_error("flock(" + std::string(kSubnetLockDir) + "/" + addresses.tag + ".lock, LOCK_EX)");
+  return false;
+}
+
 void check_subnet_is_free(const std::vector<HostRoute>& routes, const AddressPlan& addresses, const Ipv4Cidr& pool) {
   for (const auto& route : routes) {
     if (route.interface == addresses.host_interface) continue;  // this slot's own leftover, reclaimed below
@@ -270,6 +294,13 @@ std::vector<std::string> RunSession::prepare() {
   Links links(*host_route_);
   policy_.host_addresses = links.local_addresses();
   check_subnet_is_free(links.routes(), network_.addresses, network_.pool);
+  // Before anything is made or removed: the names may be a live run's.
+  subnet_lock_ = open_subnet_lock(network_.addresses);
+  if (!take_subnet_lock(subnet_lock_, network_.addresses))
+    throw std::runtime_error("the sandbox subnet " + network_.addresses.subnet.to_string() + " (network_pool " +
+                             network_.pool.to_string() + ", run slot " + std::to_string(network_.slot) +
+                             ") is in use by a live run of another state_dir, with the same interface and chain names "
+                             "(fix: give each state_dir its own network_pool in tierbox.json, docs/network.md)");
   host_objects_made_ = true;
   add_run_chains();
   return notes;
@@ -457,6 +488,9 @@ std::vector<std::string> clean(const RunNetwork& network, int inherited_lock) {
     // removing them. Either way, nothing here is gc's to touch.
     return {};
   }
+  // The same for a live run of another state_dir on the same pool.
+  const auto subnet_lock = open_subnet_lock(network.addresses);
+  if (!take_subnet_lock(subnet_lock, network.addresses)) return {};
   NetlinkSocket netfilter(NETLINK_NETFILTER);
   NetlinkSocket route(NETLINK_ROUTE);
   return remove_objects(netfilter, route, network.addresses, network.names.size());

@@ -63,6 +63,7 @@ class RunSession {
   std::map<std::pair<std::size_t, std::uint32_t>, std::chrono::steady_clock::time_point> opened_until_;
   bool host_objects_made_ = false;
   bool rules_removed_ = false;
+  UniqueFd subnet_lock_;  // held while this helper lives (operations.cpp open_subnet_lock)
 };
 
 // Cuts all of a running sandbox's traffic at once, checked against the

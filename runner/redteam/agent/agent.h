@@ -37,12 +37,16 @@ json read_tree(const std::string& directory);
 json write_file(const std::string& path);
 json open_for_writing(const std::string& path);
 json proc1_root();
-// report_fd: the agent's own pipe back to its parent, not a leak.
-json leaked_fds(int report_fd);
+// attempt_fd: the agent's own pipe back to its parent; report_fd: the run's
+// report channel (passed to it on purpose). Neither is a leak.
+json leaked_fds(int attempt_fd, int report_fd);
 json open_by_handle();
 json setuid_binaries();
 json setuid_chmod();
-json fill(const std::string& path, long long bytes);
+json fill(const std::string& path, long long bytes, bool keep);
+// Writes bytes to stdout (a tier's limits.output must cut it; the run's
+// result says whether it did): how many the writes took.
+json flood(long long bytes);
 
 // attempts_network.cpp: sockets and names.
 json connect_tcp(const std::string& host_port);

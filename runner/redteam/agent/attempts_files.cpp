@@ -1,5 +1,6 @@
 // The agent's file system moves: credentials, writes outside the workspace,
-// the ways out of the mount namespace, kernel knobs, filling a file system.
+// the ways out of the mount namespace, kernel knobs, filling a file system,
+// flooding stdout.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -8,6 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "redteam/agent/agent.h"
@@ -110,10 +113,10 @@ json proc1_root() {
 
 // An inherited directory fd (or any fd besides stdio) leads back to the
 // host's tree: openat(fd, "..") walks out of the sandbox's root.
-json leaked_fds(int report_fd) {
+json leaked_fds(int attempt_fd, int report_fd) {
   json leaked = json::array();
   for (int fd = 3; fd < 1024; ++fd) {
-    if (fd == report_fd || ::fcntl(fd, F_GETFD) < 0) continue;
+    if (fd == attempt_fd || fd == report_fd || ::fcntl(fd, F_GETFD) < 0) continue;
     char target[512] = {};
     const auto n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), target, sizeof target - 1);
     leaked.push_back({{"fd", fd}, {"target", n > 0 ? std::string(target, static_cast<std::size_t>(n)) : "?"}});
@@ -179,9 +182,11 @@ json setuid_chmod() {
   return rc == 0 ? outcome("ok") : failed_with(err);
 }
 
-// Writes up to bytes into a new file at path, then removes it: "ok" when all
-// of it fitted, else the errno that stopped it and how far it got.
-json fill(const std::string& path, long long bytes) {
+// Writes up to bytes into a new file at path, then removes it (keep: leaves
+// it, so the runner can look at the host while it is there; it goes with the
+// run's layer): "ok" when all of it fitted, else the errno that stopped it
+// and how far it got.
+json fill(const std::string& path, long long bytes, bool keep) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return failed_with(errno, "open");
   static char block[1 << 16];
@@ -197,8 +202,21 @@ json fill(const std::string& path, long long bytes) {
     written += n;
   }
   ::close(fd);
-  ::unlink(path.c_str());
+  if (!keep) ::unlink(path.c_str());
   return written >= bytes ? outcome("ok", json{{"written", written}}) : failed_with(err, json{{"written", written}});
+}
+
+json flood(long long bytes) {
+  static char block[1 << 16];
+  std::memset(block, 'x', sizeof block);
+  long long written = 0;
+  while (written < bytes) {
+    const auto n = ::write(1, block, static_cast<std::size_t>(std::min<long long>(sizeof block, bytes - written)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return failed_with(n < 0 ? errno : EIO, json{{"written", written}});
+    written += n;
+  }
+  return outcome("ok", json{{"written", written}});
 }
 
 }  // namespace tierbox::redteam::agent
