@@ -139,6 +139,9 @@ class Daemon {
   [[nodiscard]] fs::path state() const { return dir_.path() / "state"; }
   [[nodiscard]] const TempDir& dir() const { return dir_; }
   [[nodiscard]] std::vector<json> records() const { return read_audit_records(log()); }
+  // The latest start record, once one is in the log (up to 10 s); null if
+  // none came.
+  [[nodiscard]] json wait_for_start() const;
 
   // argv run as user (its groups from /etc/group), with the daemon's socket.
   ProcessResult as(const std::string& user, const std::vector<std::string>& argv, SpawnOptions options = {}) const {
@@ -171,6 +174,15 @@ inline json last_of(const std::vector<json>& records, const std::string& event) 
   for (auto it = records.rbegin(); it != records.rend(); ++it)
     if (it->value("event", "") == event) return *it;
   return json();
+}
+
+inline json Daemon::wait_for_start() const {
+  json start;
+  for (int i = 0; i < 100 && start.is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    start = last_of(records(), "start");
+  }
+  return start;
 }
 
 // A raw connection to the daemon, for messages `tierbox run` never sends.

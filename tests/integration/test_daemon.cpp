@@ -90,11 +90,7 @@ BOOST_AUTO_TEST_CASE(sigterm_to_the_client_reaches_the_task) {
   BackgroundRun client({"run", "--", "/bin/sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready >&2; sleep 30 & wait"},
                        {"/usr/bin/env", "TIERBOX_SOCKET=" + daemon.socket(), "TIERBOX_CONFIG_DIR=", "/usr/bin/setpriv",
                         "--reuid", users.alice, "--regid", "users", "--init-groups"});
-  json start;
-  for (int i = 0; i < 100 && start.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    start = last_of(daemon.records(), "start");
-  }
+  const json start = daemon.wait_for_start();
   BOOST_REQUIRE(!start.is_null());
   // The task's stderr is the client's: "ready" comes once the trap is set.
   BOOST_REQUIRE(!client.wait_for_line("ready").empty());
@@ -335,12 +331,7 @@ BOOST_AUTO_TEST_CASE(a_caller_cannot_stop_or_freeze_another_users_run) {
   auto alice_run = std::async(std::launch::async, [&] {
     return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "30"});
   });
-  std::string run_id;
-  for (int i = 0; i < 100 && run_id.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    for (const auto& record : daemon.records())
-      if (record.value("event", "") == "start") run_id = record.value("run_id", "");
-  }
+  const std::string run_id = daemon.wait_for_start().value("run_id", "");
   BOOST_REQUIRE(!run_id.empty());
   for (const char* action : {"stop", "freeze"}) {
     const auto bob = daemon.tierbox_as(users.bob, {action, run_id, "--config-dir", daemon.config()});
@@ -373,11 +364,7 @@ BOOST_AUTO_TEST_CASE(a_caller_who_cannot_enter_the_checkout_reaches_its_run_thro
   auto alice_run = std::async(std::launch::async, [&] {
     return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "30"});
   });
-  std::string run_id;
-  for (int i = 0; i < 100 && run_id.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    run_id = last_of(daemon.records(), "start").value("run_id", "");
-  }
+  const std::string run_id = daemon.wait_for_start().value("run_id", "");
   BOOST_REQUIRE(!run_id.empty());
   TempDir hidden("tbx-hidden");  // 0700, root's
   ::chmod(hidden.str().c_str(), 0700);
@@ -423,11 +410,7 @@ BOOST_AUTO_TEST_CASE(a_client_killed_mid_run_stops_its_task_and_the_end_says_so)
   BackgroundRun client({"run", "--", "/bin/sleep", "60"},
                        {"/usr/bin/env", "TIERBOX_SOCKET=" + daemon.socket(), "TIERBOX_CONFIG_DIR=", "/usr/bin/setpriv", "--reuid", users.alice,
                         "--regid", "users", "--init-groups"});
-  json start;
-  for (int i = 0; i < 100 && start.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    start = last_of(daemon.records(), "start");
-  }
+  const json start = daemon.wait_for_start();
   BOOST_REQUIRE(!start.is_null());
   const pid_t sandbox = start.value("pid", -1);
   BOOST_REQUIRE(process_exists(sandbox));
@@ -580,11 +563,7 @@ BOOST_AUTO_TEST_CASE(the_daemon_stopped_with_live_runs_leaves_nothing_and_a_cons
   Daemon daemon(users.group);
   daemon.start();
   auto live = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "60"}); });
-  json start;
-  for (int i = 0; i < 100 && start.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    start = last_of(daemon.records(), "start");
-  }
+  const json start = daemon.wait_for_start();
   BOOST_REQUIRE(!start.is_null());
   const pid_t sandbox = start.value("pid", -1);
   BOOST_TEST(daemon.stop() == 0);
@@ -609,11 +588,7 @@ BOOST_AUTO_TEST_CASE(a_daemon_killed_outright_takes_its_sandboxes_and_gc_closes_
   Daemon daemon(users.group);
   daemon.start();
   auto live = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "60"}); });
-  json start;
-  for (int i = 0; i < 100 && start.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    start = last_of(daemon.records(), "start");
-  }
+  const json start = daemon.wait_for_start();
   BOOST_REQUIRE(!start.is_null());
   const pid_t sandbox = start.value("pid", -1);
   daemon.kill();

@@ -16,6 +16,7 @@
 
 #include "audit/audit_log.h"
 #include "common/errors.h"
+#include "common/request_as_self.h"
 #include "common/temp_dir.h"
 #include "common/unique_fd.h"
 #include "policy/runner_config.h"
@@ -81,15 +82,7 @@ struct GateFixture {
     service::TaskInput input;
     input.tier = "untrusted";
     input.argv = {"/bin/sh", "-c", "echo ran"};
-    input.make_request = [&] {
-      policy::TaskRequest request;
-      request.tier = input.tier;
-      request.argv = input.argv;
-      request.caller.uid = ::getuid();
-      request.caller.gid = ::getgid();
-      request.caller_cwd = "/";
-      return request;
-    };
+    input.make_request = [&] { return tierbox::testing::request_as_self(input.tier, input.argv); };
     service::RunSettings settings;
     settings.config_dirs = config_dirs;
     settings.audit_log = log.string();

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/request_as_self.h"
 #include "common/temp_dir.h"
 #include "common/unique_fd.h"
 #include "policy/runner_config.h"
@@ -70,15 +71,7 @@ struct WarmFixture {
     service::TaskInput input;
     input.tier = tier;
     input.argv = {"/bin/sh", "-c", script};
-    input.make_request = [&] {
-      policy::TaskRequest request;
-      request.tier = tier;
-      request.argv = input.argv;
-      request.caller.uid = ::getuid();
-      request.caller.gid = ::getgid();
-      request.caller_cwd = "/";
-      return request;
-    };
+    input.make_request = [&] { return tierbox::testing::request_as_self(tier, input.argv); };
     service::RunSettings settings;
     settings.config_dirs = config_dirs;
     settings.audit_log = (dir.path() / "audit.jsonl").string();

@@ -10,6 +10,7 @@
 #include "audit/run_trail.h"
 #include "audit/verify.h"
 #include "common/errors.h"
+#include "common/request_as_self.h"
 #include "common/temp_dir.h"
 #include "service/run_task.h"
 
@@ -59,15 +60,7 @@ struct Fixture {
     settings.audit_log = log.string();
     input.tier = "untrusted";
     input.argv = {"/bin/true"};
-    input.make_request = [this] {
-      policy::TaskRequest request;
-      request.tier = input.tier;
-      request.argv = input.argv;
-      request.caller.uid = ::getuid();
-      request.caller.gid = ::getgid();
-      request.caller_cwd = "/";
-      return request;
-    };
+    input.make_request = [this] { return tierbox::testing::request_as_self(input.tier, input.argv); };
   }
 
   [[nodiscard]] std::vector<std::string> events() const {
