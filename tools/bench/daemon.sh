@@ -26,33 +26,13 @@ done
 [ "$(id -u)" = 0 ] || { echo "tools/bench/daemon.sh: run as root (it starts the daemon)" >&2; exit 1; }
 [ -x build/tierbox ] && [ -x build/launch_bench ] && command -v bwrap >/dev/null || tools/build.sh --tests >/dev/null
 caller=${TIERBOX_BENCH_UID:-61990}
-work=$(mktemp -d /tmp/tbx-daemon-bench.XXXXXX)
-chmod 0755 "$work"
+. tools/bench/daemon_lib.sh
+bench_setup daemon-bench
 disk_log_dir=/var/tmp/tbx-daemon-bench.$$
-daemon_pid=
-cleanup() {
-  [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  rm -rf "$work" "$disk_log_dir"
-}
-trap cleanup EXIT INT TERM
+extra_cleanup=$disk_log_dir
 
 as_caller="/usr/bin/setpriv --reuid $caller --regid $caller --clear-groups"
-BWRAP="$(command -v bwrap) --unshare-all --die-with-parent --new-session --cap-drop ALL --uid 1000 --gid 1000 \
---ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib \
---symlink usr/lib64 /lib64 --ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev \
---tmpfs /tmp --hostname sandbox /bin/true"
 client="/usr/bin/env TIERBOX_SOCKET=$work/d.sock $(pwd)/build/tierbox"
-
-start_daemon() {  # audit log path
-  # Emptied here, not by the background job's redirection: that may come
-  # after the loop below has read the last daemon's "listening".
-  : >"$work/daemon.err"
-  build/tierbox daemon --socket "$work/d.sock" --socket-mode 0666 --socket-group root --state-dir "$work/state" \
-    --config-dir "$(pwd)/tools/bench" --audit-log "$1" --pool-size "$pool" 2>"$work/daemon.err" &
-  daemon_pid=$!
-  for _ in $(seq 100); do grep -q listening "$work/daemon.err" 2>/dev/null && return; sleep 0.1; done
-  cat "$work/daemon.err" >&2; exit 1
-}
 # The daemon's own PSS, and what the sandboxes waiting in its pool (its child
 # processes between runs) add: count, RSS and PSS in kB.
 memory() {
@@ -65,19 +45,18 @@ memory() {
   echo "daemon VmRSS after the runs: $(grep VmRSS /proc/$daemon_pid/status | tr -s ' ' | cut -d' ' -f2-), PSS $(pss "$daemon_pid") kB;" \
     "$n prepared sandboxes waiting: RSS $crss kB, PSS $cpss kB together"
 }
-stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=; }
 
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), caller uid $caller, pool size $pool"
 for where in disk tmpfs; do
   if [ "$where" = disk ]; then log="$disk_log_dir/audit.jsonl"; else log="/dev/shm/tbx-daemon-bench.$$/audit.jsonl"; fi
-  start_daemon "$log"
+  start_daemon d build/tierbox --config-dir "$(pwd)/tools/bench" --audit-log "$log" --pool-size "$pool"
   echo "## audit log on $where ($log)"
   build/launch_bench --runs "$runs" --parallel 4 --seconds "$seconds" \
     "daemon-untrusted=$as_caller $client run --tier untrusted -- /bin/true" \
     "bwrap-same-user=$as_caller $BWRAP"
   sleep 1  # the pool refills after the last run
   memory
-  stop_daemon
+  stop_daemons
   rm -rf "$(dirname "$log")"
 done
 

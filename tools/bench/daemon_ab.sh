@@ -30,17 +30,11 @@ done
 [ "$(id -u)" = 0 ] || { echo "tools/bench/daemon_ab.sh: run as root (it starts the daemons)" >&2; exit 1; }
 [ -x build/tierbox ] && [ -x build/launch_bench ] && command -v bwrap >/dev/null || tools/build.sh --tests >/dev/null
 caller=${TIERBOX_BENCH_UID:-61990}
-work=$(mktemp -d /tmp/tbx-daemon-ab-bench.XXXXXX)
-chmod 0755 "$work"
+. tools/bench/daemon_lib.sh
+bench_setup daemon-ab-bench
 log_dir=$logs/tbx-daemon-ab-bench.$$
 mkdir -p "$log_dir"
-pids=
-cleanup() {
-  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $pids; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work" "$log_dir"
-}
-trap cleanup EXIT INT TERM
+extra_cleanup=$log_dir
 
 # The client must be executable by the caller: a copy in the bench's own
 # directory (0755).
@@ -49,18 +43,9 @@ names=after
 if [ -n "$before" ]; then cp "$before" "$work/before"; names="before after"; fi
 if [ -n "$setpriv" ]; then as_caller="/usr/bin/setpriv --reuid $caller --regid $caller --clear-groups"; uid_flag=
 else as_caller=; uid_flag="--as-uid $caller"; fi
-BWRAP="$(command -v bwrap) --unshare-all --die-with-parent --new-session --cap-drop ALL --uid 1000 --gid 1000 \
---ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib \
---symlink usr/lib64 /lib64 --ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev \
---tmpfs /tmp --hostname sandbox /bin/true"
 lines=
 for name in $names; do
-  : >"$work/$name.err"
-  "$work/$name" daemon --socket "$work/$name.sock" --socket-mode 0666 --socket-group root --state-dir "$work/state-$name" \
-    --config-dir "$(pwd)/tools/bench" --audit-log "$log_dir/audit-$name.jsonl" --pool-size "$pool" 2>"$work/$name.err" &
-  pids="$pids $!"
-  for _ in $(seq 100); do grep -q listening "$work/$name.err" && break; sleep 0.1; done
-  grep -q listening "$work/$name.err" || { cat "$work/$name.err" >&2; exit 1; }
+  start_daemon "$name" "$work/$name" --config-dir "$(pwd)/tools/bench" --audit-log "$log_dir/audit-$name.jsonl" --pool-size "$pool"
 done
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg), caller uid $caller" \
   "($([ -n "$setpriv" ] && echo setpriv || echo launch_bench --as-uid)), pool size $pool, audit logs in $log_dir"

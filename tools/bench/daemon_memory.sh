@@ -31,14 +31,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "tools/bench/daemon_memory.sh: run as root (it starts the daemon)" >&2; exit 1; }
 [ -x build/tierbox ] && [ -x build/tierbox-rootfs ] || tools/build.sh >/dev/null
 caller=${TIERBOX_BENCH_UID:-61990}
-work=$(mktemp -d /tmp/tbx-daemon-memory.XXXXXX)
-chmod 0755 "$work"
-daemon_pid=
-cleanup() {
-  [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+. tools/bench/daemon_lib.sh
+bench_setup daemon-memory
 
 # The image store: the system's when it has the image, else the script's own.
 store="$work/rootfs"
@@ -66,16 +60,6 @@ mkdir -p "$work/ws"
 chown "$caller:$caller" "$work/ws"  # workspace-write needs a workspace the caller may write
 client="/usr/bin/setpriv --reuid $caller --regid $caller --clear-groups /usr/bin/env TIERBOX_SOCKET=$work/d.sock $(pwd)/build/tierbox"
 
-start_daemon() {  # pool size ("" = tierbox.json's)
-  : >"$work/daemon.err"
-  set -- ${1:+--pool-size "$1"}
-  unshare -m --propagation private build/tierbox daemon --socket "$work/d.sock" --socket-mode 0666 --socket-group root \
-    --state-dir "$work/state" --config-dir "$work/config" --audit-log "$work/audit.jsonl" "$@" 2>"$work/daemon.err" &
-  daemon_pid=$!
-  for _ in $(seq 100); do grep -q listening "$work/daemon.err" 2>/dev/null && return; sleep 0.1; done
-  cat "$work/daemon.err" >&2; exit 1
-}
-stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=; }
 # The daemon's own process (unshare execs it: the same pid).
 sandboxes() { cat /proc/"$daemon_pid"/task/*/children 2>/dev/null | wc -w; }
 kb() { awk -v key="^$2:" '$0 ~ key {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
@@ -89,7 +73,9 @@ report() {  # label
 }
 
 measure() {  # pool size, expected waiting sandboxes (0: none)
-  start_daemon "$1"
+  # shellcheck disable=SC2086
+  start_daemon d "unshare -m --propagation private build/tierbox" --config-dir "$work/config" \
+    --audit-log "$work/audit.jsonl" ${1:+--pool-size "$1"}
   for tier in $tiers; do
     case "$tier" in workspace-*) ws="--workspace $work/ws" ;; *) ws= ;; esac
     # shellcheck disable=SC2086
@@ -98,7 +84,7 @@ measure() {  # pool size, expected waiting sandboxes (0: none)
   for _ in $(seq 300); do [ "$(sandboxes)" -ge "$2" ] && break; sleep 0.1; done
   sleep 1  # nothing left mid-preparation
   report "pool size ${1:-2 (tierbox.json)}, tiers: $tiers"
-  stop_daemon
+  stop_daemons
 }
 count=$(echo "$tiers" | wc -w)
 measure "$pool" $((count * ${pool:-2}))

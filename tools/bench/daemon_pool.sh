@@ -23,30 +23,15 @@ done
 [ "$(id -u)" = 0 ] || { echo "tools/bench/daemon_pool.sh: run as root (it starts the daemons)" >&2; exit 1; }
 [ -x build/tierbox ] && [ -x build/launch_bench ] && command -v bwrap >/dev/null || tools/build.sh --tests >/dev/null
 caller=${TIERBOX_BENCH_UID:-61990}
-work=$(mktemp -d /tmp/tbx-daemon-pool-bench.XXXXXX)
-chmod 0755 "$work"
+. tools/bench/daemon_lib.sh
+bench_setup daemon-pool-bench
 log_dir=$logs/tbx-daemon-pool-bench.$$
 mkdir -p "$log_dir"
-pids=
-cleanup() {
-  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $pids; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work" "$log_dir"
-}
-trap cleanup EXIT INT TERM
+extra_cleanup=$log_dir
 
 as_caller="/usr/bin/setpriv --reuid $caller --regid $caller --clear-groups"
-BWRAP="$(command -v bwrap) --unshare-all --die-with-parent --new-session --cap-drop ALL --uid 1000 --gid 1000 \
---ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib \
---symlink usr/lib64 /lib64 --ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev \
---tmpfs /tmp --hostname sandbox /bin/true"
 for size in "$pool" 0; do
-  : >"$work/daemon$size.err"
-  build/tierbox daemon --socket "$work/d$size.sock" --socket-mode 0666 --socket-group root --state-dir "$work/state$size" \
-    --config-dir "$(pwd)/tools/bench" --audit-log "$log_dir/audit$size.jsonl" --pool-size "$size" 2>"$work/daemon$size.err" &
-  pids="$pids $!"
-  for _ in $(seq 100); do grep -q listening "$work/daemon$size.err" && break; sleep 0.1; done
-  grep -q listening "$work/daemon$size.err" || { cat "$work/daemon$size.err" >&2; exit 1; }
+  start_daemon "d$size" build/tierbox --config-dir "$(pwd)/tools/bench" --audit-log "$log_dir/audit$size.jsonl" --pool-size "$size"
 done
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), caller uid $caller, audit logs in $log_dir"
 client() { echo "$as_caller /usr/bin/env TIERBOX_SOCKET=$work/d$1.sock $(pwd)/build/tierbox run --tier untrusted -- /bin/true"; }
