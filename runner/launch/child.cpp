@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "launch/init.h"
+#include "launch/path_exec.h"
 #include "policy/plan_split.h"
 #include "launch/sync.h"
 #include "stages/capabilities.h"
@@ -155,9 +156,8 @@ bool receive_run_inputs(const ChildContext& context, stages::ChildFailure& failu
   return true;
 }
 
-// Exec argv[0], searching PATH of the sandbox's environment (execvpe would
-// search the runner's). Returns the errno to report: EACCES if a candidate
-// was found but not executable, else the last error.
+// Exec argv[0], searching the PATH of the sandbox's environment (execvpe
+// would search the runner's). Returns the errno to report (path_exec.h).
 int exec_searching_path(const ChildContext& context) noexcept {
   const RunInputs& run = *context.run;
   const char* file = run.argv[0];
@@ -166,32 +166,7 @@ int exec_searching_path(const ChildContext& context) noexcept {
     ::execve(run.exec_path, run.argv, run.envp);
     return errno;
   }
-  if (std::strchr(file, '/')) {
-    ::execve(file, run.argv, run.envp);
-    return errno;
-  }
-  const char* path = run.exec_search_path;
-  int result = ENOENT;
-  char candidate[4096];
-  const std::size_t file_length = std::strlen(file);
-  while (true) {
-    const char* end = std::strchr(path, ':');
-    std::size_t dir_length = end ? static_cast<std::size_t>(end - path) : std::strlen(path);
-    if (dir_length + 1 + file_length + 1 <= sizeof candidate) {
-      std::size_t length = 0;
-      if (dir_length == 0) candidate[length++] = '.';
-      std::memcpy(candidate + length, path, dir_length);
-      length += dir_length;
-      candidate[length++] = '/';
-      std::memcpy(candidate + length, file, file_length + 1);
-      ::execve(candidate, run.argv, run.envp);
-      if (errno == EACCES) result = EACCES;
-      else if (errno != ENOENT && errno != ENOTDIR) return errno;
-    }
-    if (!end) break;
-    path = end + 1;
-  }
-  return result;
+  return exec_searching(run.exec_search_path, file, run.argv, run.envp);
 }
 
 // Every ignored signal back to SIG_DFL, and none blocked: SIG_IGN survives

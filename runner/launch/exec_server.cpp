@@ -16,6 +16,7 @@
 
 #include "launch/exec_protocol.h"
 #include "launch/init.h"
+#include "launch/path_exec.h"
 
 namespace tierbox::launch {
 namespace {
@@ -53,32 +54,10 @@ struct NewProcess {
 
 int exec_searching_path(char** argv, char** envp) noexcept {
   const char* file = argv[0];
-  if (std::strchr(file, '/')) {
-    ::execve(file, argv, envp);
-    return errno;
-  }
   const char* path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
-  for (char** entry = envp; *entry; ++entry)
+  for (char* const* entry = envp; *entry; ++entry)
     if (std::strncmp(*entry, "PATH=", 5) == 0) path = *entry + 5;
-  int result = ENOENT;
-  char candidate[4096];
-  const std::size_t file_length = std::strlen(file);
-  while (true) {
-    const char* end = std::strchr(path, ':');
-    const std::size_t dir_length = end ? static_cast<std::size_t>(end - path) : std::strlen(path);
-    if (dir_length + 1 + file_length + 1 <= sizeof candidate) {
-      std::size_t length = 0;
-      if (dir_length == 0) candidate[length++] = '.';
-      std::memcpy(candidate + length, path, dir_length);
-      length += dir_length;
-      candidate[length++] = '/';
-      std::memcpy(candidate + length, file, file_length + 1);
-      ::execve(candidate, argv, envp);
-      if (errno != ENOENT && errno != ENOTDIR) result = errno;
-    }
-    if (!end) return result;
-    path = end + 1;
-  }
+  return exec_searching(path, file, argv, envp);
 }
 
 // The new process, between clone and execve: its stdio, its own session,
