@@ -36,6 +36,7 @@
 #include "common/rfc3339.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
+#include "cli/oci_args.h"
 #include "cli/oci_control.h"
 #include "cli/oci_exec.h"
 #include "oci/console.h"
@@ -488,19 +489,8 @@ nlohmann::json features() {
               exit_code::runner_failed);
 }
 
-// "--name value" or "--name=value"; advances i past the value.
 bool take_value(const std::vector<std::string>& args, std::size_t& i, const std::string& name, std::string& out) {
-  const auto& arg = args[i];
-  if (arg == name) {
-    if (i + 1 >= args.size()) usage(name + " needs a value");
-    out = args[++i];
-    return true;
-  }
-  if (arg.rfind(name + "=", 0) == 0) {
-    out = arg.substr(name.size() + 1);
-    return true;
-  }
-  return false;
+  return cli::take_value(args, i, name, out, usage);
 }
 
 int dispatch(const std::vector<std::string>& args, Globals& globals) {

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "audit/audit_log.h"
+#include "cli/oci_args.h"
 #include "cli/oci_control.h"
 #include "common/errors.h"
 #include "common/files.h"
@@ -54,40 +55,31 @@ struct Options {
 Options parse_options(const std::vector<std::string>& args) {
   Options options;
   std::size_t i = 0;
-  const auto value = [&](const std::string& arg, const std::string& name, std::string& out) {
-    if (arg == name) {
-      if (i + 1 >= args.size()) usage(name + " needs a value");
-      out = args[++i];
-      return true;
-    }
-    if (arg.rfind(name + "=", 0) == 0) {
-      out = arg.substr(name.size() + 1);
-      return true;
-    }
-    return false;
+  const auto value = [&](const std::string& name, std::string& out) {
+    return take_value(args, i, name, out, usage);
   };
   for (; i < args.size(); ++i) {
     const auto& arg = args[i];
     if (arg.empty() || arg[0] != '-') break;
     std::string text;
-    if (value(arg, "--process", options.process_file) || value(arg, "-p", options.process_file) ||
-        value(arg, "--console-socket", options.console_socket) || value(arg, "--pid-file", options.pid_file) ||
-        value(arg, "--cwd", options.cwd) || value(arg, "--user", options.user) || value(arg, "-u", options.user))
+    if (value("--process", options.process_file) || value("-p", options.process_file) ||
+        value("--console-socket", options.console_socket) || value("--pid-file", options.pid_file) ||
+        value("--cwd", options.cwd) || value("--user", options.user) || value("-u", options.user))
       continue;
-    if (value(arg, "--env", text) || value(arg, "-e", text)) {
+    if (value("--env", text) || value("-e", text)) {
       options.env.push_back(text);
       continue;
     }
-    if (value(arg, "--cap", text) || value(arg, "-c", text)) {
+    if (value("--cap", text) || value("-c", text)) {
       options.capabilities.push_back(text.rfind("CAP_", 0) == 0 ? text : "CAP_" + text);
       continue;
     }
-    if (value(arg, "--preserve-fds", text)) {
+    if (value("--preserve-fds", text)) {
       if (text != "0") usage("--preserve-fds " + text + ": not supported");
       continue;
     }
     // Labels tierbox does not apply (as for the container's own process).
-    if (value(arg, "--apparmor", text) || value(arg, "--process-label", text)) continue;
+    if (value("--apparmor", text) || value("--process-label", text)) continue;
     if (arg == "--tty" || arg == "-t") options.tty = true;
     else if (arg == "--detach" || arg == "-d") options.detach = true;
     else if (arg == "--no-new-privs") continue;  // always
