@@ -16,6 +16,7 @@
 #include "cli/oci_args.h"
 #include "cli/oci_control.h"
 #include "common/errors.h"
+#include "common/fd_passing.h"
 #include "common/files.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
@@ -175,19 +176,10 @@ void send_request(int fd, const oci::ExecNarrowed& process, const std::array<int
                 exit_code::runner_failed);
   std::string message(reinterpret_cast<const char*>(&header), sizeof header);
   message += strings;
-  iovec data{message.data(), message.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
-  msghdr header_out{};
-  header_out.msg_iov = &data;
-  header_out.msg_iovlen = 1;
-  header_out.msg_control = control;
-  header_out.msg_controllen = sizeof control;
-  auto* cmsg = CMSG_FIRSTHDR(&header_out);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * 3);
-  std::memcpy(CMSG_DATA(cmsg), stdio.data(), sizeof(int) * 3);
-  if (::sendmsg(fd, &header_out, MSG_NOSIGNAL) < 0) throw_sys_error("sendmsg(the exec request)");
+  // The request and the process's fds 0-2 in one message (exec_server.cpp
+  // refuses one without exactly three).
+  if (send_with_fds(fd, message.data(), message.size(), stdio.data(), stdio.size()) < 0)
+    throw_sys_error("sendmsg(the exec request)");
 }
 
 // The next reply; nullopt at EOF (init ended: the container stopped).

@@ -7,7 +7,10 @@
 #include <cstring>
 
 #include "common/errors.h"
+#include "common/fd_passing.h"
 #include "daemon/protocol.h"
+
+static_assert(tierbox::daemon::kMaxMessageFds + 1 <= tierbox::kMaxFdsPerMessage);
 
 namespace tierbox::daemon {
 namespace {
@@ -21,28 +24,18 @@ timeval to_timeval(std::chrono::milliseconds duration) {
 std::size_t receive_exactly(int socket_fd, char* data, std::size_t size, std::vector<UniqueFd>& fds) {
   std::size_t done = 0;
   while (done < size) {
-    iovec io{data + done, size - done};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * (kMaxMessageFds + 1))];
-    msghdr header{};
-    header.msg_iov = &io;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(socket_fd, &header, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    // Room for one fd more than a message may carry, so that one more is
+    // seen (and refused) rather than dropped by the kernel unnoticed.
+    int received[kMaxMessageFds + 1];
+    std::size_t count = 0;
+    const ssize_t n = receive_with_fds(socket_fd, data + done, size - done, received, kMaxMessageFds + 1, &count);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       throw ProtocolError(ErrorCode::timeout, "no complete message in time");
+    if (n < 0 && errno == EMSGSIZE)  // MSG_CTRUNC: the fds that came are closed
+      throw ProtocolError(ErrorCode::malformed, "more than " + std::to_string(kMaxMessageFds) + " fds with a message");
     if (n < 0) throw ProtocolError(ErrorCode::malformed, "recvmsg: " + errno_text(errno));
-    for (cmsghdr* message = CMSG_FIRSTHDR(&header); message; message = CMSG_NXTHDR(&header, message)) {
-      if (message->cmsg_level != SOL_SOCKET || message->cmsg_type != SCM_RIGHTS) continue;
-      const std::size_t count = (message->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(message) + i * sizeof(int), sizeof fd);
-        fds.emplace_back(fd);  // owned at once, so a refused message closes them
-      }
-    }
-    if ((header.msg_flags & MSG_CTRUNC) || fds.size() > kMaxMessageFds)
+    for (std::size_t i = 0; i < count; ++i) fds.emplace_back(received[i]);  // owned at once, so a refused message closes them
+    if (fds.size() > kMaxMessageFds)
       throw ProtocolError(ErrorCode::malformed, "more than " + std::to_string(kMaxMessageFds) + " fds with a message");
     if (n == 0) return done;
     done += static_cast<std::size_t>(n);
@@ -66,23 +59,10 @@ bool send_frame(int socket_fd, const nlohmann::json& message, const std::vector<
   std::size_t done = 0;
   bool fds_sent = fds.empty();
   while (done < frame.size()) {
-    iovec io{const_cast<char*>(frame.data()) + done, frame.size() - done};
-    msghdr header{};
-    header.msg_iov = &io;
-    header.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxMessageFds)] = {};
-    if (!fds_sent) {
-      header.msg_control = control;
-      header.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* rights = CMSG_FIRSTHDR(&header);
-      rights->cmsg_level = SOL_SOCKET;
-      rights->cmsg_type = SCM_RIGHTS;
-      rights->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(rights), fds.data(), sizeof(int) * fds.size());
-    }
-    // MSG_NOSIGNAL: a peer that went away is a false return, not SIGPIPE.
-    const ssize_t n = ::sendmsg(socket_fd, &header, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
+    // MSG_NOSIGNAL (send_with_fds): a peer that went away is a false
+    // return, not SIGPIPE. The fds go with the first part sent.
+    const ssize_t n = send_with_fds(socket_fd, frame.data() + done, frame.size() - done, fds.data(),
+                                    fds_sent ? 0 : fds.size());
     if (n <= 0) return false;
     fds_sent = true;
     done += static_cast<std::size_t>(n);

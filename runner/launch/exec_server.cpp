@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd_passing.h"
 #include "launch/exec_protocol.h"
 #include "launch/init.h"
 #include "launch/path_exec.h"
@@ -113,36 +114,23 @@ void serve(int connection, const ExecServer& server) noexcept {
   for (auto& entry : g_running)
     if (entry.pid == 0) slot = &entry;
   int fds[3] = {-1, -1, -1};
-  struct iovec data {g_request, sizeof g_request - 1};
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof fds)];
-  struct msghdr message {};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
   // The client sends its request right after connecting; one that does
   // not (stopped, stuck) must not hold init, which reaps and forwards
   // signals: 2 s at most, then the request is refused.
   struct pollfd request_ready {connection, POLLIN, 0};
   ssize_t received = -1;
-  if (::poll(&request_ready, 1, 2000) == 1) {
-    do {
-      received = ::recvmsg(connection, &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    } while (received < 0 && errno == EINTR);
-  }
   std::size_t fd_count = 0;
-  for (auto* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header))
-    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
-      fd_count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      std::memcpy(fds, CMSG_DATA(header), (fd_count < 3 ? fd_count : 3) * sizeof(int));
-    }
+  // MSG_DONTWAIT: poll said it is there. A longer request than g_request or
+  // more than three fds is refused (receive_with_fds: EMSGSIZE, the fds
+  // that came already closed).
+  if (::poll(&request_ready, 1, 2000) == 1)
+    received = receive_with_fds(connection, g_request, sizeof g_request - 1, fds, 3, &fd_count, MSG_DONTWAIT);
   const auto refuse = [&](int err, const char* detail) {
     send_reply(connection, ExecReplyKind::failed, err, detail);
     close_fds(fds, 3);
     ::close(connection);
   };
-  if (received < static_cast<ssize_t>(sizeof(ExecRequestHeader)) || (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-      fd_count != 3)
+  if (received < static_cast<ssize_t>(sizeof(ExecRequestHeader)) || fd_count != 3)
     return refuse(EINVAL, "a malformed exec request");
   ExecRequestHeader header;
   std::memcpy(&header, g_request, sizeof header);

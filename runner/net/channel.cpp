@@ -8,28 +8,13 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/fd_passing.h"
+
 namespace tierbox::net {
 
 bool send_message(int socket, const std::string& text, int fd_to_pass) {
-  struct iovec data {const_cast<char*>(text.data()), text.size()};
-  struct msghdr message {};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd_to_pass >= 0) {
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    struct cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd_to_pass, sizeof(int));
-  }
-  ssize_t sent;
-  do {
-    sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
-  } while (sent < 0 && errno == EINTR);
-  return sent == static_cast<ssize_t>(text.size());
+  const std::size_t count = fd_to_pass >= 0 ? 1 : 0;
+  return send_with_fds(socket, text.data(), text.size(), &fd_to_pass, count) == static_cast<ssize_t>(text.size());
 }
 
 ReceivedMessage receive_message(int socket, int timeout_ms) {
@@ -41,36 +26,31 @@ ReceivedMessage receive_message(int socket, int timeout_ms) {
   if (ready < 0) throw std::runtime_error(std::string("poll(network helper channel): ") + std::strerror(errno));
   if (ready == 0) throw std::runtime_error("timed out waiting on the network helper channel");
   std::vector<char> buffer(kMaxMessageBytes);
-  struct iovec data {buffer.data(), buffer.size()};
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr message {};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  int fd = -1;
+  std::size_t fd_count = 0;
   ssize_t received;
   bool reset_seen = false;
-  do {
-    received = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  for (;;) {
+    received = receive_with_fds(socket, buffer.data(), buffer.size(), &fd, 1, &fd_count);
     // A peer that exits with a message of ours unread makes the kernel
     // report ECONNRESET once, ahead of what the peer sent before exiting,
     // which is still queued: read on. A second one is the end.
     if (received < 0 && errno == ECONNRESET) {
-      if (reset_seen) received = 0;
+      if (reset_seen) {
+        received = 0;
+        break;
+      }
       reset_seen = true;
-      errno = EINTR;
+      continue;
     }
-  } while (received < 0 && errno == EINTR);
-  ReceivedMessage result;
-  if (received < 0) throw std::runtime_error(std::string("recvmsg(network helper channel): ") + std::strerror(errno));
-  for (auto* header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-      result.fd.reset(fd);
-    }
+    break;
   }
-  if (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) throw std::runtime_error("network helper message truncated");
+  ReceivedMessage result;
+  // EMSGSIZE: more than one fd or more than kMaxMessageBytes (the fd that
+  // came is already closed).
+  if (received < 0 && errno == EMSGSIZE) throw std::runtime_error("network helper message truncated");
+  if (received < 0) throw std::runtime_error(std::string("recvmsg(network helper channel): ") + std::strerror(errno));
+  if (fd_count == 1) result.fd.reset(fd);
   result.end_of_file = received == 0;
   result.text.assign(buffer.data(), static_cast<std::size_t>(received));
   return result;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/errors.h"
+#include "common/fd_passing.h"
 
 namespace tierbox::oci {
 
@@ -37,20 +38,10 @@ void send_console(const std::string& socket_path, const Pty& pty) {
   if (!socket_fd) throw_sys_error("socket(AF_UNIX, SOCK_STREAM)");
   if (::connect(socket_fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
     throw_sys_error("connect(--console-socket " + quote(socket_path) + ")");
-  iovec data{const_cast<char*>(pty.name.data()), pty.name.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
+  // The pty's name as the message, its master as the one fd (what runc
+  // sends and engines expect).
   const int fd = pty.master.get();
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  if (::sendmsg(socket_fd.get(), &message, MSG_NOSIGNAL) < 0)
+  if (send_with_fds(socket_fd.get(), pty.name.data(), pty.name.size(), &fd, 1) < 0)
     throw_sys_error("sendmsg(--console-socket " + quote(socket_path) + ", the console's master)");
 }
 

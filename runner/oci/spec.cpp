@@ -152,7 +152,7 @@ const std::set<std::string> kEngineDefaultCapabilities = {
     "CAP_SETGID", "CAP_SETUID",       "CAP_SETFCAP", "CAP_SETPCAP",         "CAP_NET_BIND_SERVICE",
     "CAP_SYS_CHROOT", "CAP_KILL",     "CAP_AUDIT_WRITE"};
 
-// Devices tierbox gives every sandbox itself (policy/planner.cpp plan_dev).
+// Devices tierbox gives every sandbox itself (policy/root_mounts.cpp plan_dev).
 const std::set<std::string> kProvidedDevices = {"/dev/null",    "/dev/zero", "/dev/full", "/dev/random",
                                                 "/dev/urandom", "/dev/tty",  "/dev/ptmx", "/dev/console"};
 
