@@ -6,16 +6,20 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "common/temp_dir.h"
+#include "common/unique_fd.h"
 #include "harness.h"
 
 namespace tierbox::testing::oci_fixture {
@@ -149,6 +153,59 @@ struct Bundle {
     BOOST_TEST_MESSAGE("skipped: /bin/busybox is not the static build (apt-get install busybox-static)"); \
     return;                                                                                       \
   }
+
+// The engine's end of --console-socket: a listening unix socket the runtime
+// connects to and sends the pty master over (SCM_RIGHTS, with the pty's
+// name as the data), as runc does. Written here as an engine would, not with
+// the runtime's own fd-passing code.
+class ConsoleSocket {
+ public:
+  explicit ConsoleSocket(fs::path path) : path_(std::move(path)) {
+    listener_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    BOOST_REQUIRE(listener_);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
+    BOOST_REQUIRE(::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    BOOST_REQUIRE(::listen(listener_.get(), 1) == 0);
+  }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+  struct Console {
+    std::string name;  // "/dev/pts/N"
+    UniqueFd master;
+    // Everything the pty shows until the last process on it is gone.
+    std::string read_all() const {
+      std::string output;
+      char buffer[1024];
+      for (ssize_t n; (n = ::read(master.get(), buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<std::size_t>(n));
+      return output;
+    }
+  };
+  // Waits for the runtime to connect and send its pty master.
+  Console accept() const {
+    UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    BOOST_REQUIRE(connection);
+    char name[256] = {};
+    iovec data{name, sizeof name - 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    BOOST_REQUIRE(::recvmsg(connection.get(), &message, MSG_CMSG_CLOEXEC) > 0);
+    const cmsghdr* header = CMSG_FIRSTHDR(&message);
+    BOOST_REQUIRE((header && header->cmsg_type == SCM_RIGHTS));
+    int master = -1;
+    std::memcpy(&master, CMSG_DATA(header), sizeof master);
+    return Console{name, UniqueFd(master)};
+  }
+
+ private:
+  fs::path path_;
+  UniqueFd listener_;
+};
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

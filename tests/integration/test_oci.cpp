@@ -155,14 +155,7 @@ BOOST_AUTO_TEST_CASE(run_with_a_terminal_through_the_console_socket) {
   auto config = bundle_config({"sh", "-c", "test -t 0 && test -t 1 && echo on-a-terminal; exit 4"});
   config["process"]["terminal"] = true;
   Bundle b(config);
-  const auto socket_path = b.dir.path() / "console.sock";
-  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  BOOST_REQUIRE(listener);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
-  BOOST_REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  BOOST_REQUIRE(::listen(listener.get(), 1) == 0);
+  const ConsoleSocket console_socket(b.dir.path() / "console.sock");
 
   // Without the socket, a terminal bundle is refused.
   const auto refused = b.oci({"run", "--bundle", b.bundle.string(), "t0"});
@@ -170,28 +163,11 @@ BOOST_AUTO_TEST_CASE(run_with_a_terminal_through_the_console_socket) {
   BOOST_TEST(contains(refused.err, "--console-socket"), refused.err);
 
   BackgroundRun run({"oci", "--root", b.root.string(), "--config-dir", b.config.string(), "run", "--bundle",
-                     b.bundle.string(), "--console-socket", socket_path.string(), "t1"});
-  UniqueFd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  BOOST_REQUIRE(connection);
-  char name[256] = {};
-  iovec data{name, sizeof name - 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  BOOST_REQUIRE(::recvmsg(connection.get(), &message, 0) > 0);
-  const cmsghdr* header = CMSG_FIRSTHDR(&message);
-  BOOST_REQUIRE(header && header->cmsg_type == SCM_RIGHTS);
-  int master_raw = -1;
-  std::memcpy(&master_raw, CMSG_DATA(header), sizeof master_raw);
-  UniqueFd master(master_raw);
-  BOOST_TEST(std::string(name).rfind("/dev/pts/", 0) == 0u, name);
-  BOOST_TEST(::isatty(master.get()));
-  std::string output;
-  char buffer[1024];
-  for (ssize_t n; (n = ::read(master.get(), buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<std::size_t>(n));
+                     b.bundle.string(), "--console-socket", console_socket.path().string(), "t1"});
+  const auto console = console_socket.accept();
+  BOOST_TEST(console.name.rfind("/dev/pts/", 0) == 0u, console.name);
+  BOOST_TEST(::isatty(console.master.get()));
+  const auto output = console.read_all();
   BOOST_TEST(run.wait() == 4);
   BOOST_TEST(contains(output, "on-a-terminal"), output);
 }

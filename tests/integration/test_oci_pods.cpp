@@ -398,39 +398,14 @@ BOOST_AUTO_TEST_CASE(exec_with_a_terminal_through_the_console_socket) {
   Bundle b(bundle_config({"sleep", "600"}));
   DeleteAtEnd delete_e3{b, "e3"};
   (void)start_sandbox(b, "e3", b.bundle);
-  const auto socket_path = b.dir.path() / "console.sock";
-  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  BOOST_REQUIRE(listener);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
-  BOOST_REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  BOOST_REQUIRE(::listen(listener.get(), 1) == 0);
+  const ConsoleSocket console_socket(b.dir.path() / "console.sock");
   // Without the socket, --tty is refused.
   BOOST_TEST(contains(b.oci({"exec", "--tty", "e3", "true"}).err, "--console-socket"));
 
   BackgroundRun run({"oci", "--root", b.root.string(), "--config-dir", b.config.string(), "exec", "--tty",
-                     "--console-socket", socket_path.string(), "e3", "sh", "-c",
+                     "--console-socket", console_socket.path().string(), "e3", "sh", "-c",
                      "test -t 0 && test -t 1 && echo on-a-terminal; echo tty_nr=$(cut -d' ' -f7 /proc/self/stat); exit 6"});
-  UniqueFd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  BOOST_REQUIRE(connection);
-  char name[256] = {};
-  iovec data{name, sizeof name - 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  BOOST_REQUIRE(::recvmsg(connection.get(), &message, 0) > 0);
-  const cmsghdr* header = CMSG_FIRSTHDR(&message);
-  BOOST_REQUIRE((header && header->cmsg_type == SCM_RIGHTS));
-  int master_raw = -1;
-  std::memcpy(&master_raw, CMSG_DATA(header), sizeof master_raw);
-  UniqueFd master(master_raw);
-  std::string output;
-  char buffer[1024];
-  for (ssize_t n; (n = ::read(master.get(), buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<std::size_t>(n));
+  const auto output = console_socket.accept().read_all();
   BOOST_TEST(run.wait() == 6);
   BOOST_TEST(contains(output, "on-a-terminal"), output);
   // Its controlling terminal (^C reaches it); a non-terminal exec has none
