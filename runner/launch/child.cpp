@@ -12,10 +12,10 @@
 
 #include <cstring>
 
+#include "launch/exec_start.h"
 #include "launch/init.h"
-#include "launch/path_exec.h"
-#include "policy/plan_split.h"
 #include "launch/sync.h"
+#include "policy/plan_split.h"
 #include "stages/capabilities.h"
 #include "stages/cgroup_join.h"
 #include "stages/child_failure.h"
@@ -157,7 +157,7 @@ bool receive_run_inputs(const ChildContext& context, stages::ChildFailure& failu
 }
 
 // Exec argv[0], searching the PATH of the sandbox's environment (execvpe
-// would search the runner's). Returns the errno to report (path_exec.h).
+// would search the runner's). Returns the errno to report (exec_start.h).
 int exec_searching_path(const ChildContext& context) noexcept {
   const RunInputs& run = *context.run;
   const char* file = run.argv[0];
@@ -169,25 +169,6 @@ int exec_searching_path(const ChildContext& context) noexcept {
   return exec_searching(run.exec_search_path, file, run.argv, run.envp);
 }
 
-// Every ignored signal back to SIG_DFL, and none blocked: SIG_IGN survives
-// execve (handlers do not), so the task would otherwise inherit what the
-// runner's caller ignored. The parent read the ignored set before clone; raw
-// rt_sigaction, because glibc's sigaction refuses the two real-time signals
-// it reserves, which a caller may have ignored too.
-void reset_signals(std::uint64_t ignored) noexcept {
-  struct KernelSigaction {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)();
-    std::uint64_t mask;
-  } default_action{SIG_DFL, 0, nullptr, 0};
-  for (int signal_number = 1; signal_number <= 64; ++signal_number) {
-    if (!(ignored & (1ULL << (signal_number - 1)))) continue;
-    ::syscall(SYS_rt_sigaction, signal_number, &default_action, nullptr, sizeof(std::uint64_t));
-  }
-  std::uint64_t none = 0;
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
-}
 
 // The task: pid 2 of the sandbox, in its own process group. Signals back to
 // their defaults, report #3, exec.

@@ -16,8 +16,8 @@
 
 #include "common/fd_passing.h"
 #include "launch/exec_protocol.h"
+#include "launch/exec_start.h"
 #include "launch/init.h"
-#include "launch/path_exec.h"
 
 namespace tierbox::launch {
 namespace {
@@ -79,17 +79,7 @@ int process_entry(void* argument) {
     send_reply(start.connection, ExecReplyKind::failed, errno, "ioctl(TIOCSCTTY) of the process's terminal");
     ::_exit(126);
   }
-  struct KernelSigaction {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)();
-    std::uint64_t mask;
-  } default_action{SIG_DFL, 0, nullptr, 0};
-  for (int signal_number = 1; signal_number <= 64; ++signal_number)
-    if (start.ignored_signals & (1ULL << (signal_number - 1)))
-      ::syscall(SYS_rt_sigaction, signal_number, &default_action, nullptr, sizeof(std::uint64_t));
-  std::uint64_t none = 0;
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+  reset_signals(start.ignored_signals);
   if (::chdir(start.cwd) != 0) {
     send_reply(start.connection, ExecReplyKind::failed, errno, "chdir to the process's cwd");
     ::_exit(126);

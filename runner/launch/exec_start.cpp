@@ -1,11 +1,28 @@
-#include "launch/path_exec.h"
+#include "launch/exec_start.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
 
 namespace tierbox::launch {
+
+void reset_signals(std::uint64_t ignored) noexcept {
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask;
+  } default_action{SIG_DFL, 0, nullptr, 0};
+  for (int signal_number = 1; signal_number <= 64; ++signal_number) {
+    if (!(ignored & (1ULL << (signal_number - 1)))) continue;
+    ::syscall(SYS_rt_sigaction, signal_number, &default_action, nullptr, sizeof(std::uint64_t));
+  }
+  std::uint64_t none = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+}
 
 int exec_searching(const char* search_path, const char* file, char* const argv[], char* const envp[]) noexcept {
   if (std::strchr(file, '/')) {
