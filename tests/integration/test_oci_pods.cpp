@@ -4,7 +4,8 @@
 // application container joining the sandbox's network, IPC and UTS
 // namespaces by path as containerd gives them (/proc/PID/ns/TYPE, PID the
 // state's pid). Under a tier with network mode none the engine's namespace
-// is never entered; under mode host it is. Refusals: the host's namespaces,
+// is never entered; under mode host it is (mode allowlist:
+// test_oci_pod_network.cpp). Refusals: the host's namespaces,
 // paths that are no container's or engine's, user/mount/pid namespaces, and
 // a pod sandbox of another tier. Then pause, resume and ps.
 //
@@ -168,8 +169,11 @@ BOOST_AUTO_TEST_CASE(namespaces_of_the_host_or_another_tier_are_refused) {
   expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-link"}}), "r10", "a symbolic link");
   expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-host"}}), "r11", "the host's network namespace");
   expect_pod_refusal(b, app("untrusted", {{"network", "/tmp/netns"}}), "r12", "only a namespace of a container");
-  // Allowlist rules cannot be enforced in the engine's namespace.
-  expect_pod_refusal(b, app("networked", {{"network", netns.path.string()}}), "r13", "network mode allowlist");
+  // An allowlist tier's container never joins a pod of another tier by the
+  // engine's path either (the pods of an allowlist tier:
+  // test_oci_pod_network.cpp).
+  expect_pod_refusal(b, app("networked", {{"network", netns.path.string()}}), "r13",
+                     "in tier 'untrusted'; a container of tier 'networked' may not join it");
   ::umount2("/run/netns/tbx-host", MNT_DETACH);
   // Control: the same tier joins (the refusals above are about what they name).
   const auto ran = b.oci({"run", "--bundle", app("untrusted", {{"ipc", proc + "ipc"}, {"network", netns.path.string()}}).string(), "ok1"});
