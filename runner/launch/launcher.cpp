@@ -271,7 +271,9 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   record.tier = plan.tier;
   record.runner_pid = ::getpid();
   record.network_mode = policy::to_string(plan.network);
-  if (plan.egress) {
+  // A pod's container that joins its pod sandbox's network namespace runs
+  // under that sandbox's rules (policy/planner.cpp): no network of its own.
+  if (plan.egress && !policy::joins_namespace(plan, CLONE_NEWNET)) {
     sandbox.network = with_stage("network", [&] {
       return stages::plan_run_network(*plan.egress, config, sandbox.slot.index, plan.run_id, sandbox.slot.path);
     });

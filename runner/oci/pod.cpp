@@ -131,17 +131,23 @@ PodNamespaces resolve_pod_namespaces(const std::vector<NamespaceJoin>& joins, co
       out.joins.push_back({CLONE_NEWNET, join.path, target.st_dev, target.st_ino, "the engine's network namespace"});
       continue;
     }
-    // Mode none (allowlist was refused by narrow_to_tier).
+    // Modes none and allowlist: the engine's namespace (with the pod's CNI
+    // interface, unfiltered) is never entered; the pod's first container
+    // gets the tier's own network and stands in for it.
+    const auto mode = policy::to_string(tier.network.mode);
+    const std::string own_network = tier.network.mode == policy::NetworkMode::allowlist
+                                        ? "network namespace with the tier's allowlist (its veth and nftables rules)"
+                                        : "loopback-only network namespace";
     if (const auto owner = container_standing_in_for(store, own_id, join.path)) {
       check_same_tier(join, *owner, tier);
       out.joins.push_back(sandbox_namespace(join, *owner, "container " + owner->id));
-      out.notes.push_back(field_of(join) + ": joins the loopback-only network namespace of container " + owner->id +
-                          ", which stands in for it (tier '" + tier.name + "' has network mode none)");
+      out.notes.push_back(field_of(join) + ": joins the " + own_network + " of container " + owner->id +
+                          ", which stands in for it (tier '" + tier.name + "' has network mode " + mode + ")");
       continue;
     }
     out.engine_netns = join.path;
-    out.notes.push_back(field_of(join) + ": not entered; a loopback-only network namespace of the container's own "
-                        "stands in for it (tier '" + tier.name + "' has network mode none)");
+    out.notes.push_back(field_of(join) + ": not entered; a " + own_network + " of the container's own stands in for " +
+                        "it (tier '" + tier.name + "' has network mode " + mode + ")");
   }
   return out;
 }

@@ -10,10 +10,13 @@
 //   supervising tierbox process, which lives in the host's namespaces).
 // - /run/netns/NAME: a network namespace the engine made (nsfs, of type
 //   network, not the host's). Tier network mode host: joined as it is.
-//   Mode none: never entered (it has the pod's CNI interface); the pod's
-//   first container gets a loopback-only namespace of its own and records
-//   the path, and the pod's later containers naming the same path join that
-//   container's namespace instead. Mode allowlist: refused (spec.cpp).
+//   Modes none and allowlist: never entered (it has the pod's CNI
+//   interface); the pod's first container gets the tier's network of its
+//   own (none: loopback only; allowlist: the veth and nftables rules of a
+//   plain run of the tier) and records the path, and the pod's later
+//   containers naming the same path join that container's namespace
+//   instead, so the allowlist's rules, which live in that namespace, hold
+//   for them too.
 #pragma once
 
 #include <string>
@@ -28,7 +31,7 @@ namespace tierbox::oci {
 
 struct PodNamespaces {
   std::vector<policy::JoinedNamespace> joins;
-  // Mode none, the pod's first container: the engine's path it stands for
+  // Modes none and allowlist, the pod's first container: the engine's path it stands for
   // (recorded in its state as engine_netns).
   std::string engine_netns;
   std::vector<std::string> notes;  // for --log

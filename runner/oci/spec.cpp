@@ -255,10 +255,6 @@ NamespaceJoin classify_namespace_path(const Namespace& ns, const policy::Profile
   if (ns.type == "network") {
     for (const char* dir : {"/run/netns/", "/var/run/netns/"}) {
       if (ns.path.starts_with(dir) && plain_name(ns.path.substr(std::string(dir).size()))) {
-        if (tier.network.mode == policy::NetworkMode::allowlist)
-          throw Refusal(field + ": tier '" + name +
-                        "' has network mode allowlist, which tierbox cannot enforce in the engine's network "
-                        "namespace (fix: a tier with network mode none or host for the pod)");
         join.kind = NamespaceJoin::Kind::engine_network;
         return join;
       }

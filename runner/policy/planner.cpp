@@ -362,11 +362,12 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.cwd = plan.workspace ? plan.workspace->target : "/";
   if (request.container) plan.cwd = request.container->cwd;
   if (request.container) plan.joined_namespaces = request.container->joins;
-  // The allowlist's rules live in a namespace of the run's own (its veth
-  // and nftables rules); a joined one would have none of them.
-  if (plan.network == NetworkMode::allowlist && joins_namespace(plan, CLONE_NEWNET))
-    throw Refusal("tier '" + profile.name + "' has network mode allowlist, which tierbox cannot enforce in a joined "
-                  "network namespace (fix: a tier with network mode none or host for the pod)");
+  // (Allowlist, a pod's later container) The joined network namespace is
+  // the pod sandbox's, of the same tier (oci/pod.h checks both): its veth
+  // and its nftables rules, which decide every packet sent in it whichever
+  // process sends it, are that run's. This run keeps plan.egress for its
+  // /etc files (pinned names, the resolver on lo) but starts no network
+  // helper of its own (launcher.cpp).
   // Network mode none restricts no TCP port: its namespace has only lo,
   // where servers the task starts itself (test suites) must keep working.
   plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host, request.container.has_value()),

@@ -79,7 +79,8 @@ struct Bundle {
     fs::create_directories(bundle_dir / "rootfs" / "tmp");
     fs::copy_file("/bin/busybox", bundle_dir / "rootfs" / "bin" / "busybox");
     for (const char* applet :
-         {"sh", "echo", "cat", "sleep", "id", "hostname", "ls", "test", "[", "true", "grep", "readlink", "ps", "wc"})
+         {"sh", "echo", "cat", "sleep", "id", "hostname", "ls", "test", "[", "true", "grep", "readlink", "ps", "wc", "nc",
+          "ip", "timeout", "tr", "cut", "sort"})
       fs::create_symlink("busybox", bundle_dir / "rootfs" / "bin" / applet);
   }
   void write_config(const json& config_json) const { std::ofstream(bundle / "config.json") << config_json.dump(2); }

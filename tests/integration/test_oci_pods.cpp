@@ -4,7 +4,8 @@
 // application container joining the sandbox's network, IPC and UTS
 // namespaces by path as containerd gives them (/proc/PID/ns/TYPE, PID the
 // state's pid). Under a tier with network mode none the engine's namespace
-// is never entered; under mode host it is. Refusals: the host's namespaces,
+// is never entered; under mode host it is (mode allowlist:
+// test_oci_pod_network.cpp). Refusals: the host's namespaces,
 // paths that are no container's or engine's, user/mount/pid namespaces, and
 // a pod sandbox of another tier. Then pause, resume and ps.
 //
@@ -31,107 +32,19 @@
 #include "common/unique_fd.h"
 #include "harness.h"
 #include "oci_fixture.h"
+#include "oci_pod_fixture.h"
 
 using namespace tierbox;
 using namespace tierbox::testing;
 using namespace tierbox::testing::oci_fixture;
+using namespace tierbox::testing::oci_pod_fixture;
 
 namespace {
-
-// The test process's own mount namespace with an empty /run/netns, once.
-void enter_private_mounts() {
-  static bool done = false;
-  if (done) return;
-  BOOST_REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): " << std::strerror(errno));
-  BOOST_REQUIRE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
-  fs::create_directories("/run/netns");
-  BOOST_REQUIRE(::mount("tbx-oci-pods", "/run/netns", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") == 0);
-  done = true;
-}
-
-// A network namespace as containerd's CRI makes one for a pod, with an
-// interface besides lo (a veth pair, both ends inside) standing for the
-// pod's CNI interface.
-struct EngineNetns {
-  std::string name = next_name();
-  fs::path path = "/run/netns/" + name;
-  EngineNetns() {
-    enter_private_mounts();
-    const auto added = run_process({"/bin/sh", "-c", "ip netns add " + name + " && ip -n " + name +
-                                                         " link add tbxcni0 type veth peer name tbxcni1"});
-    BOOST_REQUIRE_MESSAGE(added.status == 0, "ip netns add: " + added.err);
-  }
-  ~EngineNetns() { (void)run_process({"/bin/sh", "-c", "ip netns del " + name}); }
-  static std::string next_name() {
-    static int count = 0;
-    return "tbx-pod-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
-  }
-  [[nodiscard]] std::string inode() const {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 ? std::to_string(st.st_ino) : "?";
-  }
-};
-
-json namespaces(const std::map<std::string, std::string>& paths) {
-  json list = json::array();
-  for (const char* type : {"pid", "mount", "ipc", "uts", "network"}) {
-    json entry = {{"type", type}};
-    if (const auto it = paths.find(type); it != paths.end()) entry["path"] = it->second;
-    list.push_back(entry);
-  }
-  if (const auto it = paths.find("user"); it != paths.end()) list.push_back({{"type", "user"}, {"path", it->second}});
-  return list;
-}
-
-json pod_config(const std::vector<std::string>& args, const std::string& hostname, const std::string& tier,
-                const std::map<std::string, std::string>& paths) {
-  auto config = bundle_config(args);
-  config["hostname"] = hostname;
-  config["annotations"]["io.tierbox.tier"] = tier;
-  config["linux"]["namespaces"] = namespaces(paths);
-  return config;
-}
-
-// "net:[4026532245]" -> "4026532245".
-std::string inode_of_link(const std::string& link) {
-  const auto open = link.find('['), close = link.find(']');
-  return open == std::string::npos || close == std::string::npos ? link : link.substr(open + 1, close - open - 1);
-}
-
-std::string namespace_inode(pid_t pid, const std::string& name) {
-  std::error_code ec;
-  return inode_of_link(fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + name, ec).string());
-}
-
-// The line after "NAME=" in out.
-std::string value_of(const std::string& out, const std::string& name) {
-  const auto at = out.find(name + "=");
-  if (at == std::string::npos) return "";
-  const auto end = out.find('\n', at);
-  return out.substr(at + name.size() + 1, end - at - name.size() - 1);
-}
 
 // What the application container prints about where it runs.
 const char* const kWhereAmI =
     "echo host=$(hostname); for ns in net ipc uts pid; do echo $ns=$(readlink /proc/self/ns/$ns); done; "
     "echo interfaces=$(grep : /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ')";
-
-// Deletes the pod's sandbox container however the test ends.
-struct DeleteAtEnd {
-  const Bundle& b;
-  std::string id;
-  ~DeleteAtEnd() { (void)b.oci({"delete", "--force", id}); }
-};
-
-// The pod's sandbox container ("pause"), created and started; its state's pid.
-int start_sandbox(const Bundle& b, const std::string& id, const fs::path& bundle) {
-  const auto pid_file = b.dir.path() / (id + ".pid");
-  const auto created = b.oci_detached({"create", "--bundle", bundle.string(), "--pid-file", pid_file.string(), id});
-  BOOST_REQUIRE_MESSAGE(created.status == 0, "create " + id + ": " + created.err);
-  const auto started = b.oci({"start", id});
-  BOOST_REQUIRE_MESSAGE(started.status == 0, "start " + id + ": " + started.err);
-  return std::stoi(Bundle::read_text(pid_file));
-}
 
 // create of the bundle is refused with line_part; nothing of it is left and
 // the refusal is audited with its container id.
@@ -256,8 +169,11 @@ BOOST_AUTO_TEST_CASE(namespaces_of_the_host_or_another_tier_are_refused) {
   expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-link"}}), "r10", "a symbolic link");
   expect_pod_refusal(b, app("untrusted", {{"network", "/run/netns/tbx-host"}}), "r11", "the host's network namespace");
   expect_pod_refusal(b, app("untrusted", {{"network", "/tmp/netns"}}), "r12", "only a namespace of a container");
-  // Allowlist rules cannot be enforced in the engine's namespace.
-  expect_pod_refusal(b, app("networked", {{"network", netns.path.string()}}), "r13", "network mode allowlist");
+  // An allowlist tier's container never joins a pod of another tier by the
+  // engine's path either (the pods of an allowlist tier:
+  // test_oci_pod_network.cpp).
+  expect_pod_refusal(b, app("networked", {{"network", netns.path.string()}}), "r13",
+                     "in tier 'untrusted'; a container of tier 'networked' may not join it");
   ::umount2("/run/netns/tbx-host", MNT_DETACH);
   // Control: the same tier joins (the refusals above are about what they name).
   const auto ran = b.oci({"run", "--bundle", app("untrusted", {{"ipc", proc + "ipc"}, {"network", netns.path.string()}}).string(), "ok1"});

@@ -266,9 +266,12 @@ BOOST_AUTO_TEST_CASE(namespace_paths_are_classified_or_refused) {
   BOOST_TEST(contains(refused("network", "/run/netns/../../proc/1/ns/net"), "only a namespace of a container"));
   BOOST_TEST(contains(refused("network", "/run/netns/"), "only a namespace of a container"));
   BOOST_TEST(contains(refused("network", "/tmp/netns/cni-1"), "only a namespace of a container"));
-  // Allowlist rules live in a namespace of the run's own.
+  // An allowlist tier's pod: the engine's namespace is classified like
+  // mode none's (never entered: oci/pod.h gives the pod sandbox the tier's
+  // own network instead).
   const auto networked = policy::load_tier("networked", {kShipped});
-  BOOST_TEST(contains(refused("network", "/run/netns/cni-1", &networked), "network mode allowlist"));
+  BOOST_TEST((oci::classify_namespace_path({"network", "/run/netns/cni-1"}, networked).kind ==
+              oci::NamespaceJoin::Kind::engine_network));
   // The bundle's refusal names the field; a joined namespace counts as the
   // container's own network (no host network refusal).
   auto document = runc_default_spec();
@@ -334,8 +337,9 @@ BOOST_AUTO_TEST_CASE(a_container_root_replaces_the_tiers_host_binds) {
 }
 
 // A pod's container: the joined namespaces reach the plan, its digest and
-// the summary; an allowlist tier is refused by the planner too (defence in
-// depth behind narrow_to_tier).
+// the summary. Under an allowlist tier a container joining the pod
+// sandbox's network keeps the allowlist's /etc files (the resolver on the
+// shared lo) and its egress plan, whose rules the sandbox's run enforces.
 BOOST_AUTO_TEST_CASE(joined_namespaces_reach_the_plan_and_its_digest) {
   const auto profile = policy::load_tier("untrusted", {kShipped});
   auto narrowed = oci::narrow_to_tier(spec_of(runc_default_spec()), profile, "/b", "c1", "sha256:00");
@@ -356,12 +360,13 @@ BOOST_AUTO_TEST_CASE(joined_namespaces_reach_the_plan_and_its_digest) {
   BOOST_TEST(!policy::plan_summary(alone).contains("joined_namespaces"));  // other digests stay as they were
 
   const auto networked = policy::load_tier("networked", {kShipped});
-  try {
-    (void)policy::make_plan(networked, narrowed.request, facts, "r2");
-    BOOST_FAIL("an allowlist tier in a joined network namespace was planned");
-  } catch (const Refusal& error) {
-    BOOST_TEST(contains(error.what(), "network mode allowlist"), error.what());
-  }
+  const auto pod_member = policy::make_plan(networked, narrowed.request, facts, "r2");
+  BOOST_TEST((pod_member.network == policy::NetworkMode::allowlist));
+  BOOST_TEST(policy::joins_namespace(pod_member, CLONE_NEWNET));
+  BOOST_REQUIRE(pod_member.egress.has_value());
+  BOOST_TEST(std::any_of(pod_member.mount_ops.begin(), pod_member.mount_ops.end(), [](const auto& op) {
+    return op.target == "etc/resolv.conf" && op.data.find("nameserver 127.0.0.53") != std::string::npos;
+  }));
 }
 
 // exec's process object: the container's capability rule, the task's user
