@@ -117,6 +117,27 @@ BOOST_AUTO_TEST_CASE(the_key_changes_with_what_the_sandbox_is_built_from) {
   BOOST_TEST(prepared_key(untrusted(request_for({"x"}), with_workspace("/w"))) != key);
 }
 
+BOOST_AUTO_TEST_CASE(the_key_keeps_its_fields_apart) {
+  // The key is a text of fields, not JSON: bytes moved from one field into
+  // the next, or a field's value that looks like the next field, must not
+  // give another plan's key.
+  const auto base = untrusted(request_for({"x"}), kernel_facts());
+  auto one = base, other = base;
+  one.tier = "ab";
+  one.profile_sha256 = "c";
+  other.tier = "a";
+  other.profile_sha256 = "bc";
+  BOOST_TEST(prepared_key(one) != prepared_key(other));
+  one = base, other = base;
+  one.mount_ops.back().target += ";s1:x";
+  other.mount_ops.back().data = "x" + other.mount_ops.back().data;
+  BOOST_TEST(prepared_key(one) != prepared_key(other));
+  // Control: the same fields, made apart, give the same key.
+  one = base, other = base;
+  one.tier = other.tier = "ab";
+  BOOST_TEST(prepared_key(one) == prepared_key(other));
+}
+
 BOOST_AUTO_TEST_CASE(the_tier_part_holds_nothing_of_the_request) {
   auto request = request_for({"/bin/echo", "secret-argument"});
   request.caller_env = {{"TERM", "secret-term"}};

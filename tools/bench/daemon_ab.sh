@@ -6,16 +6,20 @@
 # run, so the machine's load weighs on the three alike: median, p10/p90,
 # ratio to bwrap, launches per second with 4 parallel callers.
 #
-#   tools/bench/daemon_ab.sh --before FILE [--pool-size N] [--runs N] [--seconds S] [--tmpfs] [--setpriv]
+#   tools/bench/daemon_ab.sh --before FILE [--pool-size N] [--runs N] [--seconds S] [--tmpfs] [--state-tmpfs] [--setpriv]
 #
 # The caller's uid is set by launch_bench in the forked child before its
 # exec (--as-uid); --setpriv starts every command through setpriv instead,
 # as daemon.sh does (about 1 ms more exec on every line). --tmpfs puts the
-# audit logs on /dev/shm (default: /var/tmp, the disk). Without --before the
+# audit logs on /dev/shm (default: /var/tmp, the disk). --state-tmpfs puts
+# the daemons' state directories (run records, locks, control sockets) on
+# /dev/shm, as the default /run/tierbox is on a host whose /run is tmpfs
+# (default: under /tmp, which on some hosts, this VM's included, is a disk
+# filesystem: each run then makes three inodes there). Without --before the
 # first line is build/tierbox alone.
 set -eu
 cd "$(dirname "$0")/../.."
-pool=2 runs=200 seconds=3 logs=/var/tmp before= setpriv=
+pool=2 runs=200 seconds=3 logs=/var/tmp before= setpriv= state_base=
 while [ $# -gt 0 ]; do
   case "$1" in
     --before) before="$2"; shift 2 ;;
@@ -23,8 +27,9 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --tmpfs) logs=/dev/shm; shift ;;
+    --state-tmpfs) state_base=/dev/shm; shift ;;
     --setpriv) setpriv=1; shift ;;
-    *) echo "usage: $0 --before FILE [--pool-size N] [--runs N] [--seconds S] [--tmpfs] [--setpriv]" >&2; exit 2 ;;
+    *) echo "usage: $0 --before FILE [--pool-size N] [--runs N] [--seconds S] [--tmpfs] [--state-tmpfs] [--setpriv]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "tools/bench/daemon_ab.sh: run as root (it starts the daemons)" >&2; exit 1; }
@@ -34,7 +39,10 @@ caller=${TIERBOX_BENCH_UID:-61990}
 bench_setup daemon-ab-bench
 log_dir=$logs/tbx-daemon-ab-bench.$$
 mkdir -p "$log_dir"
-extra_cleanup=$log_dir
+state=$work
+if [ -n "$state_base" ]; then state=$(mktemp -d "$state_base/tbx-daemon-ab-state.XXXXXX"); chmod 0755 "$state"; fi
+state_dir_base=$state
+extra_cleanup="$log_dir $([ "$state" != "$work" ] && echo "$state")"
 
 # The client must be executable by the caller: a copy in the bench's own
 # directory (0755).
@@ -48,7 +56,7 @@ for name in $names; do
   start_daemon "$name" "$work/$name" --config-dir "$(pwd)/tools/bench" --audit-log "$log_dir/audit-$name.jsonl" --pool-size "$pool"
 done
 echo "# $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg), caller uid $caller" \
-  "($([ -n "$setpriv" ] && echo setpriv || echo launch_bench --as-uid)), pool size $pool, audit logs in $log_dir"
+  "($([ -n "$setpriv" ] && echo setpriv || echo launch_bench --as-uid)), pool size $pool, audit logs in $log_dir, state in $state"
 set --
 for name in $names; do
   set -- "$@" "daemon-$name=TIERBOX_SOCKET=$work/$name.sock $as_caller $work/$name run --tier untrusted -- /bin/true"

@@ -8,7 +8,8 @@
 #                         every daemon still running
 #   start_daemon NAME BINARY [ARGS...]
 #                         BINARY daemon --socket $work/NAME.sock --state-dir
-#                         $work/state-NAME ARGS..., stderr in $work/NAME.err;
+#                         ${state_dir_base:-$work}/state-NAME ARGS..., stderr
+#                         in $work/NAME.err;
 #                         returns once it listens; its pid is added to $pids
 #                         and kept in $daemon_pid
 #   stop_daemons          SIGTERM to each, then wait
@@ -39,7 +40,7 @@ start_daemon() {
   # Emptied here, not by the background job's redirection: that may come
   # after the loop below has read an earlier daemon's "listening".
   : >"$work/$name.err"
-  $binary daemon --socket "$work/$name.sock" --socket-mode 0666 --socket-group root --state-dir "$work/state-$name" \
+  $binary daemon --socket "$work/$name.sock" --socket-mode 0666 --socket-group root --state-dir "${state_dir_base:-$work}/state-$name" \
     "$@" 2>"$work/$name.err" &
   daemon_pid=$!
   pids="$pids $daemon_pid"
