@@ -16,7 +16,9 @@ namespace tierbox::stages {
 std::optional<std::string> LinuxCgroupSyscalls::read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    if (errno == ENOENT) return std::nullopt;
+    // ENODEV: the cgroup was removed between finding and opening it (a
+    // concurrent run's teardown, seen by gc): as gone as a missing file.
+    if (errno == ENOENT || errno == ENODEV) return std::nullopt;
     throw_sys_error("open(" + quote(path) + ", O_RDONLY)");
   }
   std::string text;

@@ -249,6 +249,7 @@ std::string BackgroundRun::wait_for_line(const std::string& text, std::chrono::s
     while ((newline = err_buffer_.find('\n')) != std::string::npos) {
       std::string line = err_buffer_.substr(0, newline);
       err_buffer_.erase(0, newline + 1);
+      err_passed_ += line + '\n';
       if (line.find(text) != std::string::npos) return line;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

@@ -78,12 +78,16 @@ class BackgroundRun {
   int wait(std::chrono::seconds timeout = std::chrono::seconds(30));
   [[nodiscard]] pid_t pid() const { return pid_; }
   std::string out();
+  // Everything of stderr wait_for_line has read so far (for a failure's
+  // message).
+  [[nodiscard]] std::string err_read() const { return err_passed_ + err_buffer_; }
 
  private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
   std::string err_buffer_;
+  std::string err_passed_;  // the lines wait_for_line went past
   bool reaped_ = false;
 };
 
