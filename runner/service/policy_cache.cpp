@@ -102,42 +102,33 @@ policy::Profile PolicyCache::tier(const std::string& name, const std::vector<fs:
   return profile;
 }
 
-policy::DataClassInventory PolicyCache::data_classes(const std::vector<fs::path>& dirs) {
-  const auto key = key_of("data-classes", "", dirs);
-  const auto found = policy::find_data_classes_file(dirs);
+template <typename Value, typename Load>
+Value PolicyCache::one_file(std::map<std::string, Entry<Value>>& cache, const std::string& key,
+                            const std::optional<fs::path>& found, Load load) {
   {
     std::lock_guard lock(mutex_);
-    if (auto it = inventories_.find(key); it != inventories_.end() && same_file(found, it->second.files)) {
+    if (auto it = cache.find(key); it != cache.end() && same_file(found, it->second.files)) {
       ++counts_.hits;
       return it->second.value;
     }
   }
   const auto stamp = found ? stamp_file(*found) : std::nullopt;
-  auto inventory = policy::load_data_classes(dirs);
+  auto value = load();
   std::lock_guard lock(mutex_);
   ++counts_.loads;
   if (stamp)
-    if (auto kept = stamps_to_keep({*stamp}, settle_)) inventories_[key] = Entry<policy::DataClassInventory>{std::move(*kept), inventory};
-  return inventory;
+    if (auto kept = stamps_to_keep({*stamp}, settle_)) cache[key] = Entry<Value>{std::move(*kept), value};
+  return value;
+}
+
+policy::DataClassInventory PolicyCache::data_classes(const std::vector<fs::path>& dirs) {
+  return one_file(inventories_, key_of("data-classes", "", dirs), policy::find_data_classes_file(dirs),
+                  [&] { return policy::load_data_classes(dirs); });
 }
 
 policy::ApprovalMatrix PolicyCache::approval_matrix(const std::vector<fs::path>& dirs) {
-  const auto key = key_of("approvals", "", dirs);
-  const auto found = policy::find_approval_matrix_file(dirs);
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = matrices_.find(key); it != matrices_.end() && same_file(found, it->second.files)) {
-      ++counts_.hits;
-      return it->second.value;
-    }
-  }
-  const auto stamp = found ? stamp_file(*found) : std::nullopt;
-  auto matrix = policy::load_approval_matrix(dirs);
-  std::lock_guard lock(mutex_);
-  ++counts_.loads;
-  if (stamp)
-    if (auto kept = stamps_to_keep({*stamp}, settle_)) matrices_[key] = Entry<policy::ApprovalMatrix>{std::move(*kept), matrix};
-  return matrix;
+  return one_file(matrices_, key_of("approvals", "", dirs), policy::find_approval_matrix_file(dirs),
+                  [&] { return policy::load_approval_matrix(dirs); });
 }
 
 PolicyCache::Counts PolicyCache::counts() const {

@@ -66,6 +66,11 @@ class PolicyCache {
     Value value;
   };
   std::string key_of(const std::string& kind, const std::string& name, const std::vector<std::filesystem::path>& dirs) const;
+  // A value loaded from one file (the inventory, the approval matrix):
+  // found is the file the loader would read now, load reads it.
+  template <typename Value, typename Load>
+  Value one_file(std::map<std::string, Entry<Value>>& cache, const std::string& key,
+                 const std::optional<std::filesystem::path>& found, Load load);
 
   const std::chrono::nanoseconds settle_;
   mutable std::mutex mutex_;
