@@ -31,6 +31,7 @@ constexpr std::uint16_t kPort = 8080;
 // A tierbox.json with its own state dir and a /24 pool named after this
 // process, and the way to find anything tierbox made in that pool.
 struct PrivatePool {
+  HostIdRange ids;  // its runs take slot 0 (and its subnet) first, whatever other processes run
   TempDir config{"tierbox-netcfg"};
   const unsigned third_octet = 16 + static_cast<unsigned>(::getpid()) % 200;
   const std::string state_dir = "/run/tierbox-test-" + std::to_string(::getpid());
@@ -45,6 +46,7 @@ struct PrivatePool {
     // its upstream is the test host (nothing here asks it anything).
     config.write("tierbox.json", json{{"state_dir", state_dir},
                                       {"network_pool", "10.209." + std::to_string(third_octet) + ".0/24"},
+                                      {"host_id_base", ids.base()},
                                       {"max_concurrent_runs", 64},
                                       {"dns_upstream", host.address()}}
                                      .dump());
