@@ -315,6 +315,11 @@ BOOST_AUTO_TEST_CASE(a_second_state_dir_on_the_same_pool_is_refused_while_a_run_
   HeldRun held;
   auto& [host, pool, workspace, run, helper] = held;
   BOOST_TEST_REQUIRE(run.err_read().find("run slot 0:") != std::string::npos, run.err_read());
+  // The helper holds the slot's host-wide uid lock with the slot's own (fds
+  // 5 and 4), so it blocks that uid, and so that subnet, until it has ended.
+  std::error_code ec;
+  BOOST_TEST(std::filesystem::read_symlink("/proc/" + std::to_string(helper) + "/fd/5", ec).string() ==
+             "/run/tierbox-ids/" + std::to_string(pool.ids.base() + 1) + ".lock");
   HostIdRange other_ids;
   TempDir other{"tierbox-net-other-state"};
   const auto write_config = [&](uid_t host_id_base) {
