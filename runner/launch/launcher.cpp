@@ -257,10 +257,11 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   auto state = std::make_unique<State>(id, config.state_dir);
   auto& sandbox = *state;
 
-  // Parent 1: a run slot, and from it the task's host ids.
-  sandbox.slot = acquire_run_slot(config.state_dir / "slots", config.max_concurrent_runs);
-  sandbox.ids = stages::IdMapping{plan.task_uid, plan.task_gid, config.host_id_base,
-                                  config.host_id_base + 1 + sandbox.slot.index};
+  // Parent 1: a run slot, and from it the task's host ids, locked host-wide
+  // (no live run of another state_dir has them). Only the task's id: inside
+  // root's, host_id_base, is every run's by design (docs/launch-sequence.md).
+  sandbox.slot = acquire_run_slot({config.state_dir / "slots", config.max_concurrent_runs, config.host_id_base});
+  sandbox.ids = stages::IdMapping{plan.task_uid, plan.task_gid, config.host_id_base, sandbox.slot.host_id};
   logging::step("run slot {}: the task is host uid {}", sandbox.slot.index, sandbox.ids.host_task);
 
   // Parent 2: register the run (its lock), before anything is made on the
@@ -289,7 +290,7 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
   // runner clones.
   if (sandbox.network) {
     with_stage("register the run", [&] { sandbox.run_entry->update(); });
-    with_stage("network", [&] { sandbox.network_session.emplace(*sandbox.network, sandbox.slot.lock.get()); });
+    with_stage("network", [&] { sandbox.network_session.emplace(*sandbox.network, sandbox.slot.lock.get(), sandbox.slot.id_lock.get()); });
     logging::step("network helper started (pid {}): subnet {}, host interface {}",
                   sandbox.network_session->helper_pid(), sandbox.network->addresses.subnet.to_string(),
                   sandbox.network->addresses.host_interface);

@@ -20,8 +20,8 @@ namespace {
 // Generous: every request is a handful of netlink messages (a few ms), but
 // a loaded host must not make a run fail for a slow reply.
 constexpr int kReplyTimeoutMs = 30'000;
-// Lock fds are moved above the numbers the helper expects (3 and 4) before
-// the dup2s, so that one dup2 cannot overwrite the other's source.
+// Lock fds are moved above the numbers the helper expects (3 to 5) before
+// the dup2s, so that one dup2 cannot overwrite another's source.
 constexpr int kAboveHelperFds = 10;
 
 struct Helper {
@@ -44,7 +44,7 @@ UniqueFd duplicate_high(int fd) {
 // 1-5 ms of the launch; after fork the runner carries on at once. The
 // runner is single-threaded, and the child only makes async-signal-safe
 // calls before execve.
-Helper start_helper(const char* verb, int slot_lock_fd) {
+Helper start_helper(const char* verb, int slot_lock_fd, int id_lock_fd = -1) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
     throw_sys_error("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)");
@@ -53,6 +53,7 @@ Helper start_helper(const char* verb, int slot_lock_fd) {
   UniqueFd theirs(fds[1]);
   UniqueFd channel_high = duplicate_high(theirs.get());
   UniqueFd lock_high = slot_lock_fd >= 0 ? duplicate_high(slot_lock_fd) : UniqueFd();
+  UniqueFd id_lock_high = id_lock_fd >= 0 ? duplicate_high(id_lock_fd) : UniqueFd();
   UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null_fd) throw_sys_error("open(\"/dev/null\")");
   const auto path = network_helper_path().string();
@@ -72,7 +73,8 @@ Helper start_helper(const char* verb, int slot_lock_fd) {
     // dup2 clears close-on-exec on the copies; the sources keep it.
     if (::dup2(null_fd.get(), 0) < 0 || ::dup2(null_fd.get(), 1) < 0 ||
         ::dup2(channel_high.get(), net::kHelperChannelFd) < 0 ||
-        (lock_high && ::dup2(lock_high.get(), net::kHelperChannelFd + 1) < 0))
+        (lock_high && ::dup2(lock_high.get(), net::kHelperChannelFd + 1) < 0) ||
+        (id_lock_high && ::dup2(id_lock_high.get(), net::kHelperChannelFd + 2) < 0))
       ::_exit(126);
     ::execve(path.c_str(), argv, envp);
     ::_exit(127);
@@ -177,8 +179,8 @@ net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const policy:
   return network;
 }
 
-NetworkSession::NetworkSession(const net::RunNetwork& network, int slot_lock_fd) {
-  auto helper = start_helper("session", slot_lock_fd);
+NetworkSession::NetworkSession(const net::RunNetwork& network, int slot_lock_fd, int id_lock_fd) {
+  auto helper = start_helper("session", slot_lock_fd, id_lock_fd);
   pid_ = helper.pid;
   channel_ = std::move(helper.channel);
   send_request(channel_.get(), {{"op", "prepare"}, {"network", net::to_json(network)}});

@@ -35,10 +35,11 @@ net::RunNetwork plan_run_network(const policy::EgressPlan& egress, const policy:
 // One allowlist run's helper.
 class NetworkSession {
  public:
-  // Starts tierbox-net, hands it the run slot's lock (it keeps the slot
-  // until it has removed everything, even if this runner dies) and sends
-  // it the prepare request, which it carries out while the runner clones.
-  NetworkSession(const net::RunNetwork& network, int slot_lock_fd);
+  // Starts tierbox-net, hands it the run slot's lock and the slot's
+  // host-wide id lock (it keeps both until it has removed everything, even
+  // if this runner dies: the slot's two locks live and end together) and
+  // sends it the prepare request, which it carries out while the runner clones.
+  NetworkSession(const net::RunNetwork& network, int slot_lock_fd, int id_lock_fd);
   // Unless finished: closes the channel, upon which the helper removes
   // everything; waits (bounded) for it to exit.
   ~NetworkSession();

@@ -44,6 +44,21 @@ struct PoolClaim {
   explicit PoolClaim(const std::string& name_prefix);
 };
 
+// A tierbox.json host_id_base for this process alone: 0x60000000 + K *
+// 0x1000 for a K claimed as PoolClaim claims an octet (below the default
+// 0x70000000; 4096 ids, room for any test's max_concurrent_runs). Slots are
+// counted per state_dir but host ids are the host's (/run/tierbox-ids, one
+// lock per id: runner/launch/run_slot.h), so on the default base a run of
+// this test takes the slot whose id no other test's live run holds: a test
+// that needs a known slot (slot 0 and its subnet), or a small
+// max_concurrent_runs that other processes' runs must not use up, takes a
+// base of its own. The claim bounds the ids, and so the empty lock files
+// they leave in /run/tierbox-ids, to 256 ranges.
+struct HostIdRange {
+  PoolClaim claim{"tierbox-test-host-ids-"};
+  [[nodiscard]] uid_t base() const { return 0x60000000u + claim.third_octet * 0x1000u; }
+};
+
 // Runs argv; fails the test unless it exits 0 (or allow_failure).
 ProcessResult run_or_fail(const std::vector<std::string>& argv, bool allow_failure = false);
 

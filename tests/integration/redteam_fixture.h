@@ -31,6 +31,7 @@ inline constexpr const char* kReviewed = R"("owner": "redteam@example.com", "rev
 // then had no route, ENETUNREACH, or no eth0, ENODEV, at its start).
 struct RedteamConfig {
   PoolClaim pool{"tierbox-redteam-test-pool-"};
+  HostIdRange ids;  // its 16 slots never blocked by other processes' runs
   TempDir dir{"tierbox-redteam-test"};
   std::filesystem::path log = dir.path() / "audit.jsonl";
   std::filesystem::path state = dir.path() / "state";
@@ -39,7 +40,8 @@ struct RedteamConfig {
     nlohmann::json config{{"state_dir", state.string()}, {"governance_dir", (dir.path() / "gov").string()},
                           {"rootfs_dir", (dir.path() / "store").string()},
                           {"network_pool", "10.208." + std::to_string(pool.third_octet) + ".0/24"},
-                          {"max_concurrent_runs", 16}};
+                          {"max_concurrent_runs", 16},
+                          {"host_id_base", ids.base()}};
     if (!operators.empty()) config["operators_group"] = operators;
     dir.write("tierbox.json", config.dump());
     matrix({"*"}, approvers);

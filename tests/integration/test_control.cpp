@@ -49,6 +49,7 @@ constexpr std::uint16_t kUdpPort = 9090;
 // of the process's own, and the variable wins over tierbox.json).
 struct ControlConfig {
   PoolClaim pool{"tierbox-control-test-pool-"};
+  HostIdRange ids;  // its 16 slots never blocked by other processes' runs
   TempDir config{"tierbox-ctl"};
   const std::string saved_audit_log_variable = std::getenv("TIERBOX_AUDIT_LOG") ? std::getenv("TIERBOX_AUDIT_LOG") : "";
   const unsigned third_octet = pool.third_octet;
@@ -60,6 +61,7 @@ struct ControlConfig {
     json settings = {{"state_dir", state_dir},
                      {"network_pool", "10.211." + std::to_string(third_octet) + ".0/24"},
                      {"max_concurrent_runs", 16},
+                     {"host_id_base", ids.base()},
                      {"audit_log", audit_log}};
     if (!operators_group.empty()) settings["operators_group"] = operators_group;
     config.write("tierbox.json", settings.dump());

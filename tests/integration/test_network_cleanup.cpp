@@ -31,6 +31,7 @@ constexpr std::uint16_t kPort = 8080;
 // A tierbox.json with its own state dir and a /24 pool named after this
 // process, and the way to find anything tierbox made in that pool.
 struct PrivatePool {
+  HostIdRange ids;  // its runs take slot 0 (and its subnet) first, whatever other processes run
   TempDir config{"tierbox-netcfg"};
   const unsigned third_octet = 16 + static_cast<unsigned>(::getpid()) % 200;
   const std::string state_dir = "/run/tierbox-test-" + std::to_string(::getpid());
@@ -45,6 +46,7 @@ struct PrivatePool {
     // its upstream is the test host (nothing here asks it anything).
     config.write("tierbox.json", json{{"state_dir", state_dir},
                                       {"network_pool", "10.209." + std::to_string(third_octet) + ".0/24"},
+                                      {"host_id_base", ids.base()},
                                       {"max_concurrent_runs", 64},
                                       {"dns_upstream", host.address()}}
                                      .dump());
@@ -300,28 +302,48 @@ BOOST_AUTO_TEST_CASE(host_wide_settings_are_made_once_and_kept) {
 
 // Two state_dirs on one network_pool (a daemon's --state-dir beside the
 // CLI's, a test's own config): their slot 0 is the same subnet with the
-// same names. While a run of the first holds it, a run of the second is
-// refused naming network_pool, before it makes or removes anything: the
-// held run still exchanges over its connection afterwards (before the
-// host-wide subnet lock, the second run's setup removed the first's
-// objects as leftovers). Control: once the first (and its helper) has
-// ended, the second runs.
+// same names. With one host_id_base, the second state_dir's run skips slot
+// 0, whose host uid the first run holds (runner/launch/run_slot.h), and so
+// gets a subnet of its own too: it runs while the first holds its subnet.
+// With another host_id_base nothing stops it taking slot 0: while a run of
+// the first holds that subnet, it is refused naming network_pool, before it
+// makes or removes anything: the held run still exchanges over its
+// connection afterwards (before the host-wide subnet lock, the second run's
+// setup removed the first's objects as leftovers). Control: once the first
+// (and its helper) has ended, the second runs.
 BOOST_AUTO_TEST_CASE(a_second_state_dir_on_the_same_pool_is_refused_while_a_run_holds_the_subnet) {
   HeldRun held;
   auto& [host, pool, workspace, run, helper] = held;
+  BOOST_TEST_REQUIRE(run.err_read().find("run slot 0:") != std::string::npos, run.err_read());
+  // The helper holds the slot's host-wide uid lock with the slot's own (fds
+  // 5 and 4), so it blocks that uid, and so that subnet, until it has ended.
+  std::error_code ec;
+  BOOST_TEST(std::filesystem::read_symlink("/proc/" + std::to_string(helper) + "/fd/5", ec).string() ==
+             "/run/tierbox-ids/" + std::to_string(pool.ids.base() + 1) + ".lock");
+  HostIdRange other_ids;
   TempDir other{"tierbox-net-other-state"};
-  other.write("tierbox.json", json{{"state_dir", (other.path() / "state").string()},
-                                   {"network_pool", "10.209." + std::to_string(pool.third_octet) + ".0/24"},
-                                   {"max_concurrent_runs", 64},
-                                   {"dns_upstream", host.address()}}
-                                  .dump());
+  const auto write_config = [&](uid_t host_id_base) {
+    other.write("tierbox.json", json{{"state_dir", (other.path() / "state").string()},
+                                     {"network_pool", "10.209." + std::to_string(pool.third_octet) + ".0/24"},
+                                     {"host_id_base", host_id_base},
+                                     {"max_concurrent_runs", 64},
+                                     {"dns_upstream", host.address()}}
+                                    .dump());
+  };
   const auto other_args = [&](const Workspace& where) {
-    return std::vector<std::string>{"run", "--config-dir", other.str(), "--profile", pool.profile, "--workspace", where.str(),
+    return std::vector<std::string>{"run", "-v", "--config-dir", other.str(), "--profile", pool.profile, "--workspace", where.str(),
                                     "--", "./probe", "exchange", "tcp", host.address(), std::to_string(kPort)};
   };
   Workspace second;
+  write_config(pool.ids.base());
+  auto beside = run_tierbox(other_args(second));
+  BOOST_TEST(beside.status == 0, beside.err);
+  BOOST_TEST(beside.err.find("run slot 1: the task is host uid " + std::to_string(pool.ids.base() + 2)) != std::string::npos,
+             beside.err);
+  write_config(other_ids.base());
   auto refused = run_tierbox(other_args(second));
   BOOST_TEST(refused.status == 125, refused.err);
+  BOOST_TEST(refused.err.find("run slot 0:") != std::string::npos, refused.err);
   BOOST_TEST(refused.err.find("is in use by a live run of another state_dir") != std::string::npos, refused.err);
   BOOST_TEST(refused.err.find("network_pool") != std::string::npos, refused.err);
   std::ofstream(workspace.path() / "go") << "go\n";

@@ -6,9 +6,11 @@
 // channel (net/channel.h) and speaks JSON over it.
 //
 //   tierbox-net session   one run: prepare, attach (with the sandbox's netns
-//                         fd), finish. fd 4 is the run slot's lock, held
-//                         until the helper exits. If the runner goes away
-//                         (EOF), the helper removes what it made and exits.
+//                         fd), finish. fd 4 is the run slot's lock, fd 5
+//                         the slot's host-wide id lock (runner/launch/
+//                         run_slot.h), both held until the helper exits. If
+//                         the runner goes away (EOF), the helper removes
+//                         what it made and exits.
 //   tierbox-net isolate   cut a running sandbox's network (incident response)
 //   tierbox-net clean     remove what a dead run left (tierbox gc)
 //   tierbox-net rules     print the rules for a run record read on stdin
@@ -116,8 +118,8 @@ int session() {
         reply({{"ok", true}, {"ms", elapsed_ms(attach_started)}});
       } else if (op == "finish") {
         reply({{"ok", true}, {"report", session.finish().to_json()}});
-        // The runner may exit now; this process keeps the run's slot (fd 4)
-        // until the veth pair is gone too.
+        // The runner may exit now; this process keeps the run's slot (fds 4
+        // and 5) until the veth pair is gone too.
         remove_remaining(session);
         return 0;
       } else {
