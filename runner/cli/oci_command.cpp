@@ -485,7 +485,7 @@ nlohmann::json features() {
 
 [[noreturn]] void usage(const std::string& text) {
   throw Error(text + " (usage: tierbox-runc [--root DIR] [--log FILE] [--log-format text|json] "
-                     "create|start|state|kill|delete|run|exec|pause|resume|ps|features ...; docs/cli.md)",
+                     "create|start|state|kill|delete|run|exec|pause|resume|ps|update|features ...; docs/cli.md)",
               exit_code::runner_failed);
 }
 
@@ -508,6 +508,8 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
                   "  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID\n"
                   "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
                   "  pause ID | resume ID | ps [--format table|json] ID\n"
+                  "  update [--resources FILE|-] [--memory B] [--memory-swap B] [--pids-limit N] [--cpu-quota US]\n"
+                  "         [--cpu-period US] ID\n"
                   "  exec [--process FILE] [--tty] [--console-socket S] [--pid-file F] [--detach] ID [ARGS...]\n"
                   "  run [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--detach] ID\n"
                   "  features | --version\n"
@@ -529,6 +531,13 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   if (globals.log_format != "text" && globals.log_format != "json") usage("--log-format " + quote(globals.log_format));
   if (i >= args.size()) usage("no command");
   const std::string command = args[i++];
+  if (command == "update") {
+    const std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
+    // Notes (what was not applied, where the tier's value applied) to --log and stderr.
+    for (const auto& note : oci_control::update_command({globals.root, config_dirs(globals)}, rest))
+      log_line(globals, "warning", note, true);
+    return 0;
+  }
   if (command == "exec")
     return oci_exec::exec_command(globals.root, config_dirs(globals),
                                   std::vector<std::string>(args.begin() + static_cast<long>(i), args.end()));

@@ -168,6 +168,21 @@ std::vector<pid_t> run_processes(const RunRecord& record) {
   return live.cgroups->empty() ? std::vector<pid_t>{} : live.cgroups->processes();
 }
 
+stages::RunLimits run_limits(const RunRecord& record) {
+  require_sandbox(record);
+  LiveCgroups live(record);
+  if (live.cgroups->empty()) throw Error("run " + record.run_id + " has no cgroup left (it is ending)", exit_code::runner_failed);
+  return live.cgroups->limits();
+}
+
+stages::RunLimits set_run_limits(const RunRecord& record, const stages::RunLimits& change) {
+  require_sandbox(record);
+  LiveCgroups live(record);
+  if (live.cgroups->empty()) throw Error("run " + record.run_id + " has no cgroup left (it is ending)", exit_code::runner_failed);
+  live.cgroups->set_limits(change);
+  return live.cgroups->limits();
+}
+
 std::string freeze_run(const RunRecord& record) {
   require_sandbox(record);
   LiveCgroups live(record);

@@ -18,6 +18,7 @@
 #include "common/unique_fd.h"
 #include "control/control_state.h"
 #include "launch/run_registry.h"
+#include "stages/cgroup.h"
 
 namespace tierbox::launch {
 
@@ -59,6 +60,12 @@ RunFigures run_figures(const RunRecord& record);
 // The host pids of every process in the run's cgroups now (the OCI
 // runtime's `ps`); empty when it has no cgroup left.
 std::vector<pid_t> run_processes(const RunRecord& record);
+
+// The limits the run's cgroup files hold now (the OCI runtime's `update`).
+stages::RunLimits run_limits(const RunRecord& record);
+// Writes change's fields into the run's cgroups (stages::AttachedRunCgroups::
+// set_limits) and returns the limits they hold after. Throws Error.
+stages::RunLimits set_run_limits(const RunRecord& record, const stages::RunLimits& change);
 
 // Each returns one line saying what was done, or throws Error.
 std::string freeze_run(const RunRecord& record);

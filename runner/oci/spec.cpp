@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "common/units.h"
+#include "oci/limit_ceiling.h"
 #include "policy/environment.h"
 #include "policy/path_pattern.h"
 
@@ -197,26 +198,6 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out)
                   "' (fix: use a bind or tmpfs mount, or leave it out)");
   }
 }
-
-// A limit is a ceiling on both sides: below the tier's it narrows the run;
-// above it (podman's default pids limit of 2048, a pod's memory limit) the
-// tier's stays in force, noted for --log: the bundle never raises it.
-template <typename T>
-void narrow_limit(const std::optional<T>& asked, const std::optional<T>& tier_value, const std::string& field,
-                  const std::string& key, const policy::Profile& tier, std::string (*text)(T), std::optional<T>& out,
-                  std::vector<std::string>& notes) {
-  if (!asked) return;
-  if (tier_value && *asked > *tier_value) {
-    notes.push_back(field + " " + text(*asked) + ": above tier '" + tier.name + "' limits." + key + "; the tier's " +
-                    text(*tier_value) + " applies");
-    return;
-  }
-  out = *asked;
-}
-
-std::string size_text(std::uint64_t bytes) { return format_size(bytes); }
-std::string count_text(std::uint64_t count) { return std::to_string(count); }
-std::string millicores_text(std::uint32_t millicores) { return std::to_string(millicores) + "m CPU"; }
 
 // A single file name: no '/', not "." or "..", not empty.
 bool plain_name(const std::string& name) {
@@ -430,9 +411,7 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
     narrow_limit<std::uint64_t>(static_cast<std::uint64_t>(*spec.pids_limit), limits.pids.value,
                                 "linux.resources.pids.limit", "pids", tier, count_text, request.pids, out.notes);
   if (spec.cpu_quota && *spec.cpu_quota > 0) {
-    const std::uint64_t period = spec.cpu_period && *spec.cpu_period > 0 ? *spec.cpu_period : 100000;
-    const auto millicores = static_cast<std::uint32_t>(
-        std::max<std::uint64_t>(10, static_cast<std::uint64_t>(*spec.cpu_quota) * 1000 / period));
+    const auto millicores = cpu_millicores(static_cast<std::uint64_t>(*spec.cpu_quota), spec.cpu_period.value_or(0));
     narrow_limit<std::uint32_t>(millicores, limits.cpu_millicores.value, "linux.resources.cpu.quota", "cpu", tier,
                                 millicores_text, request.cpu_millicores, out.notes);
   }

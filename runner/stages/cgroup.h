@@ -70,6 +70,21 @@ struct CgroupReport {
   std::string mode = "none";  // "v1", "v2", "mixed" (cgroups of both) or "none"
 };
 
+// "max" in a RunLimits field: no limit.
+inline constexpr std::uint64_t kCgroupUnlimited = ~0ULL;
+
+// A running run's cgroup limits, for the OCI runtime's `update`: memory and
+// memory_swap in bytes (swap on top of memory, as a tier's limits say it),
+// pids, cpu in millicores (quota over tierbox's 100 ms period);
+// kCgroupUnlimited for "max". Read (the limits now): nullopt where the run has
+// no such file. Written (a change): only the fields set.
+struct RunLimits {
+  std::optional<std::uint64_t> memory;
+  std::optional<std::uint64_t> memory_swap;
+  std::optional<std::uint64_t> pids;
+  std::optional<std::uint64_t> cpu_millicores;
+};
+
 // One hierarchy version's part of a run's cgroups.
 class CgroupDriver {
  public:
@@ -89,6 +104,13 @@ class CgroupDriver {
   virtual void freeze() = 0;
   virtual void thaw() = 0;
   virtual void add_usage(CgroupUsage& usage) = 0;
+  // The limits its directories' files hold now (fields it has no file for
+  // are left alone).
+  virtual void read_limits(RunLimits& limits) = 0;
+  // Writes change's fields that its directories serve; now is what
+  // read_limits says (cgroup v1 needs it to order memory against
+  // memory+swap). Throws SysError naming the file and the value.
+  virtual void write_limits(const RunLimits& change, const RunLimits& now) = 0;
   // Kills what is left, removes every directory; idempotent. Throws SysError
   // when a directory cannot be removed.
   virtual void destroy() = 0;
@@ -224,6 +246,12 @@ class AttachedRunCgroups {
   // kill, thaw); false when no part can (no v2 cgroup, no v1 freezer).
   bool kill();
   CgroupNow now();
+  // The limits the run's cgroup files hold now (`update`).
+  RunLimits limits();
+  // Writes each field change sets; throws Error naming the field when the
+  // run has no cgroup file for it, SysError when the kernel refuses a value
+  // (cgroup v1's memory limit below what the task uses: EBUSY).
+  void set_limits(const RunLimits& change);
   // The host pids in the run's cgroups.
   std::vector<pid_t> processes();
 

@@ -43,6 +43,7 @@ AttachedRunCgroups::AttachedRunCgroups(CgroupSyscalls& syscalls, const HostCgrou
     if (has(syscalls, path, version == CgroupVersion::v1 ? "memory.usage_in_bytes" : "memory.current"))
       dir.uses.push_back(CgroupUse::memory);
     if (has(syscalls, path, "pids.current")) dir.uses.push_back(CgroupUse::pids);
+    if (has(syscalls, path, version == CgroupVersion::v1 ? "cpu.cfs_quota_us" : "cpu.max")) dir.uses.push_back(CgroupUse::cpu);
     if (version == CgroupVersion::v2) {
       v2_ = make_cgroup_v2_driver(syscalls, dir);
     } else {
@@ -107,6 +108,27 @@ CgroupNow AttachedRunCgroups::now() {
     }
   }
   return now;
+}
+
+RunLimits AttachedRunCgroups::limits() {
+  RunLimits limits;
+  for (auto* driver : {v2_.get(), v1_.get()})
+    if (driver) driver->read_limits(limits);
+  return limits;
+}
+
+void AttachedRunCgroups::set_limits(const RunLimits& change) {
+  const auto now = limits();
+  const std::pair<const char*, bool> missing[] = {{"memory", change.memory && !now.memory},
+                                                  {"memory_swap", change.memory_swap && !now.memory_swap},
+                                                  {"pids", change.pids && !now.pids},
+                                                  {"cpu", change.cpu_millicores && !now.cpu_millicores}};
+  for (const auto& [field, is_missing] : missing)
+    if (is_missing)
+      throw Error(std::string("limits.") + field + ": the run has no cgroup file for it (no such controller, or the run is ending)",
+                  exit_code::runner_failed);
+  for (auto* driver : {v2_.get(), v1_.get()})
+    if (driver) driver->write_limits(change, now);
 }
 
 std::vector<pid_t> AttachedRunCgroups::processes() {

@@ -24,6 +24,17 @@ std::optional<std::uint64_t> number_in(const std::string& text) {
   return value;
 }
 
+std::optional<std::uint64_t> limit_in(const std::string& text) {
+  if (text.rfind("max", 0) == 0 || text.rfind("-1", 0) == 0) return kCgroupUnlimited;
+  const auto value = number_in(text);
+  if (value && *value >= (1ULL << 62)) return kCgroupUnlimited;
+  return value;
+}
+
+std::string limit_text(std::uint64_t value, const char* unlimited_text) {
+  return value == kCgroupUnlimited ? unlimited_text : std::to_string(value);
+}
+
 void make_run_directory(CgroupSyscalls& syscalls, const std::string& dir) {
   const int err = syscalls.make_directory(dir);
   if (err == 0) return;

@@ -16,6 +16,14 @@ std::string join(const std::string& dir, const char* file);
 // The number a one-value file holds ("4096\n"); nullopt for "max" or garbage.
 std::optional<std::uint64_t> number_in(const std::string& text);
 
+// A limit file's value as RunLimits holds it: "max" (v2) and "-1" or a
+// number from 2^62 up (v1's unlimited, 9223372036854771712 on x86-64) are
+// kCgroupUnlimited; nullopt for garbage.
+std::optional<std::uint64_t> limit_in(const std::string& text);
+// value as a limit file takes it; kCgroupUnlimited is unlimited_text ("max"
+// on v2, "-1" on v1).
+std::string limit_text(std::uint64_t value, const char* unlimited_text);
+
 // mkdir of a run's cgroup; a missing parent is named with the fix.
 void make_run_directory(CgroupSyscalls& syscalls, const std::string& dir);
 

@@ -127,6 +127,44 @@ class CgroupV1Driver final : public CgroupDriver {
     }
   }
 
+  void read_limits(RunLimits& limits) override {
+    for (const auto& dir : dirs_) {
+      const auto read = [&](const char* file) -> std::optional<std::uint64_t> {
+        auto text = syscalls_.read_file(join(dir.path, file));
+        return text ? limit_in(*text) : std::nullopt;
+      };
+      if (dir.serves(CgroupUse::memory)) {
+        limits.memory = read("memory.limit_in_bytes");
+        // memsw is memory plus swap; tierbox's swap is what lies on top.
+        const auto memsw = read("memory.memsw.limit_in_bytes");
+        if (memsw && limits.memory)
+          limits.memory_swap = *memsw == kCgroupUnlimited || *limits.memory == kCgroupUnlimited
+                                   ? kCgroupUnlimited
+                                   : *memsw - std::min(*memsw, *limits.memory);
+      }
+      if (dir.serves(CgroupUse::pids)) limits.pids = read("pids.max");
+      if (dir.serves(CgroupUse::cpu)) {
+        const auto quota = read("cpu.cfs_quota_us");
+        const auto period = read("cpu.cfs_period_us");
+        if (quota == kCgroupUnlimited) limits.cpu_millicores = kCgroupUnlimited;
+        else if (quota && period && *period > 0 && *period != kCgroupUnlimited) limits.cpu_millicores = *quota * 1000 / *period;
+      }
+    }
+  }
+
+  void write_limits(const RunLimits& change, const RunLimits& now) override {
+    for (const auto& dir : dirs_) {
+      if (dir.serves(CgroupUse::memory) && (change.memory || change.memory_swap)) write_memory(dir, change, now);
+      if (dir.serves(CgroupUse::pids) && change.pids)
+        write_or_throw(syscalls_, join(dir.path, "pids.max"), limit_text(*change.pids, "max"));
+      if (dir.serves(CgroupUse::cpu) && change.cpu_millicores) {
+        const auto quota = *change.cpu_millicores == kCgroupUnlimited ? kCgroupUnlimited
+                                                                       : *change.cpu_millicores * kCpuPeriodUs / 1000;
+        write_or_throw(syscalls_, join(dir.path, "cpu.cfs_quota_us"), limit_text(quota, "-1"));
+      }
+    }
+  }
+
   void destroy() override {
     // In creation order, so the freezer (last) is still there to kill a
     // leftover that keeps another directory busy.
@@ -140,6 +178,27 @@ class CgroupV1Driver final : public CgroupDriver {
     for (std::size_t i = removed_; i < created_; ++i)
       if (dirs_[i].serves(CgroupUse::freezer)) return &dirs_[i];
     return nullptr;
+  }
+
+  // The kernel keeps memory.memsw.limit_in_bytes >= memory.limit_in_bytes
+  // at every write (EINVAL otherwise): raising memory, memsw goes first;
+  // lowering it, memory goes first. memsw keeps the swap on top unless the
+  // change sets it too; it is left alone where the kernel has no swap
+  // accounting (no memsw file: now.memory_swap unset).
+  void write_memory(const CgroupDir& dir, const RunLimits& change, const RunLimits& now) {
+    const auto memory = change.memory.value_or(now.memory.value_or(kCgroupUnlimited));
+    const auto swap = change.memory_swap ? change.memory_swap : now.memory_swap;
+    const auto memory_file = join(dir.path, "memory.limit_in_bytes");
+    const auto memsw_file = join(dir.path, "memory.memsw.limit_in_bytes");
+    std::string memsw_text;
+    if (swap) {
+      const bool unlimited = memory == kCgroupUnlimited || *swap == kCgroupUnlimited || memory + *swap < memory;
+      memsw_text = unlimited ? "-1" : std::to_string(memory + *swap);
+    }
+    const bool raising = memory > now.memory.value_or(kCgroupUnlimited);
+    if (raising && swap) write_or_throw(syscalls_, memsw_file, memsw_text);
+    write_or_throw(syscalls_, memory_file, limit_text(memory, "-1"));
+    if (!raising && swap) write_or_throw(syscalls_, memsw_file, memsw_text);
   }
 
   void kill_everywhere() {

@@ -119,6 +119,46 @@ class CgroupV2Driver final : public CgroupDriver {
     }
   }
 
+  void read_limits(RunLimits& limits) override {
+    const auto& dir = dirs_.front();
+    const auto read = [&](const char* file) -> std::optional<std::uint64_t> {
+      auto text = syscalls_.read_file(join(dir.path, file));
+      return text ? limit_in(*text) : std::nullopt;
+    };
+    if (dir.serves(CgroupUse::memory)) {
+      limits.memory = read("memory.max");
+      limits.memory_swap = read("memory.swap.max");
+    }
+    if (dir.serves(CgroupUse::pids)) limits.pids = read("pids.max");
+    if (dir.serves(CgroupUse::cpu)) {
+      // "QUOTA PERIOD" or "max PERIOD"
+      if (auto text = syscalls_.read_file(join(dir.path, "cpu.max"))) {
+        const auto space = text->find(' ');
+        const auto quota = limit_in(text->substr(0, space));
+        const auto period = space == std::string::npos ? std::nullopt : number_in(text->substr(space + 1));
+        if (quota == kCgroupUnlimited) limits.cpu_millicores = kCgroupUnlimited;
+        else if (quota && period && *period > 0) limits.cpu_millicores = *quota * 1000 / *period;
+      }
+    }
+  }
+
+  void write_limits(const RunLimits& change, const RunLimits& /*now*/) override {
+    // memory.max and memory.swap.max are independent on v2: any order.
+    const auto& dir = dirs_.front();
+    if (dir.serves(CgroupUse::memory)) {
+      if (change.memory) write_or_throw(syscalls_, join(dir.path, "memory.max"), limit_text(*change.memory, "max"));
+      if (change.memory_swap)
+        write_or_throw(syscalls_, join(dir.path, "memory.swap.max"), limit_text(*change.memory_swap, "max"));
+    }
+    if (dir.serves(CgroupUse::pids) && change.pids)
+      write_or_throw(syscalls_, join(dir.path, "pids.max"), limit_text(*change.pids, "max"));
+    if (dir.serves(CgroupUse::cpu) && change.cpu_millicores) {
+      const auto quota = *change.cpu_millicores == kCgroupUnlimited ? kCgroupUnlimited
+                                                                     : *change.cpu_millicores * kCpuPeriodUs / 1000;
+      write_or_throw(syscalls_, join(dir.path, "cpu.max"), limit_text(quota, "max") + " " + std::to_string(kCpuPeriodUs));
+    }
+  }
+
   void destroy() override {
     if (!created_) return;
     remove_directory(syscalls_, dirs_.front().path, [this] { kill(); });
