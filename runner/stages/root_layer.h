@@ -1,0 +1,57 @@
+// Parent side of a container's writable root (LaunchPlan::root_layer: tier
+// container.writable_root, config.json root.readonly false;
+// docs/kubernetes.md, "A writable root").
+//
+// The image's directories stay the lower layers, never written: each
+// prepared tree the plan marks `layered` is replaced, before clone, by a
+// detached overlay whose upper and work directories are on one tmpfs of
+// the layer's size (limits.disk), so every write of the container lands in
+// memory it is charged for, and past the size the task gets ENOSPC. The
+// overlays are made here by the runner (root in the host's user namespace)
+// with trusted.* xattrs, as the staged workspace's is (stages/staged_overlay.h),
+// the lower layer by fd on Linux 6.15+ and through a path before.
+//
+// The lower trees are id-mapped where their filesystem takes it (ext4, xfs,
+// btrfs, tmpfs from 6.3; not overlayfs, which containerd's and podman's
+// snapshotters mount root.path with): the image root's owner becomes the
+// task, so it may write what the image's root user may, in its layer only.
+// Elsewhere the image's owners stay and the task writes where their modes
+// let it (world-writable directories, those of its uid).
+//
+// Once the overlays exist the tmpfs is detached from the host and its
+// directory removed: the overlays hold their own references to it, so the
+// layer lives exactly as long as the sandbox's mount namespace, nothing of it
+// is on the host's mount table, and no crash can leave it behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "policy/launch_plan.h"
+
+namespace tierbox::stages {
+
+struct RootLayerReport {
+  std::size_t overlays = 0;  // image directories made writable
+  std::size_t idmapped = 0;  // of them, with the image's owner mapped to the task
+};
+
+// Does nothing (a zero report) when the plan has no root layer. Otherwise
+// mounts the layer's tmpfs at state_dir/root-layers/ID, replaces each valid
+// layered tree in trees (indexed like plan.prepared_mounts) by its overlay,
+// then detaches the tmpfs and removes its directory, on every path out.
+// Throws SysError naming the call.
+RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<UniqueFd>& trees,
+                                const std::filesystem::path& state_dir, const std::string& id, uid_t task_host_uid,
+                                gid_t task_host_gid, bool have_mount_setattr);
+
+// Pure: the layer tmpfs's options for size bytes: the size, and inodes
+// bounded with it (one per KiB, at least 16k), as the staged layer's.
+std::string root_layer_tmpfs_options(std::uint64_t size_bytes);
+
+}  // namespace tierbox::stages

@@ -1,0 +1,161 @@
+// A container's writable root (tier container.writable_root, config.json
+// root.readonly false; docs/kubernetes.md, "A writable root"): the container
+// writes into its image's directories and reads back what it wrote; the
+// bundle's rootfs on the host is not touched; past limits.disk it gets
+// ENOSPC; the overlays are nosuid and nodev; nothing of the layer is left on
+// the host's mount table. Controls: the same bundle under a tier without the
+// field, and with root.readonly true under the field's tier, get EROFS.
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+#include "oci_fixture.h"
+
+using namespace tierbox;
+using namespace tierbox::testing;
+using namespace tierbox::testing::oci_fixture;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kTier = "writable-root";
+
+// untrusted with a writable container root on an 8M layer.
+void write_tiers(const Bundle& b) {
+  fs::create_directories(b.config / "tiers");
+  std::ofstream(b.config / "tiers" / (std::string(kTier) + ".json"))
+      << json{{"extends", "untrusted"}, {"container", {{"writable_root", true}}}, {"limits", {{"disk", "8M"}}}}.dump(2);
+}
+
+// The image: the fixture's bin, etc and tmp, plus var/cache (root's, 0755, as
+// in a real image) and the applets the script below needs.
+void add_image_parts(const Bundle& b) {
+  const auto rootfs = b.bundle / "rootfs";
+  fs::create_directories(rootfs / "var" / "cache");
+  ::chmod((rootfs / "var").c_str(), 0755);
+  ::chmod((rootfs / "var" / "cache").c_str(), 0755);
+  for (const char* applet : {"dd", "cp", "chmod", "stat", "rm", "df"})
+    if (!fs::exists(rootfs / "bin" / applet)) fs::create_symlink("busybox", rootfs / "bin" / applet);
+}
+
+json container_config(const std::string& tier, bool readonly, const std::string& script) {
+  auto config = bundle_config({"sh", "-c", script});
+  config["root"]["readonly"] = readonly;
+  config["annotations"]["io.tierbox.tier"] = tier;
+  return config;
+}
+
+// Writes a file into an image directory and reads it back; every error line
+// (the shell's EROFS, dd's ENOSPC) on stdout too.
+constexpr const char* kWriteScript = "exec 2>&1; echo written-in-the-layer > /var/cache/f; cat /var/cache/f; echo end";
+
+bool layer_left_on_host() {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mounts, line))
+    if (line.find("tierbox-root-layer") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(oci_writable_root)
+
+BOOST_AUTO_TEST_CASE(writes_land_in_the_layer_bounded_by_limits_disk) {
+  REQUIRE_BUSYBOX();
+  // 1. Write and read back; 2. 9M into the 8M layer (ENOSPC, dd's own
+  // message); 3. a setuid copy of busybox in the layer (the tier's seccomp
+  // filter refuses set-user-ID modes: the first wall), and the mount
+  // options of the overlay it is on (nosuid: the second).
+  const std::string script = std::string(kWriteScript) +
+                             "; dd if=/dev/zero of=/var/cache/big bs=1M count=9; echo dd-status=$?"
+                             "; rm -f /var/cache/big"
+                             "; cp /bin/busybox /var/cache/bb; chmod 4755 /var/cache/bb; echo chmod-status=$?"
+                             "; stat -c 'mode=%a' /var/cache/bb"
+                             "; grep ' /var ' /proc/self/mountinfo";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"--log", (b.dir.path() / "log.json").string(), "run", "--bundle", b.bundle.string(), "w1"});
+  BOOST_TEST_MESSAGE("container output:\n" << result.out);
+  BOOST_TEST(result.status == 0, result.err);
+  // Written and read back inside.
+  BOOST_TEST(contains(result.out, "written-in-the-layer\nend\n"), result.out);
+  // Past limits.disk: ENOSPC, and dd failed.
+  BOOST_TEST(contains(result.out, "No space left on device"), result.out);
+  BOOST_TEST(contains(result.out, "dd-status=1"), result.out);
+  // The copy is in the layer; its setuid bit is refused by seccomp (or, were
+  // it set, on a nosuid, nodev mount it would grant nothing).
+  BOOST_TEST((contains(result.out, "mode=755") || contains(result.out, "mode=4755")), result.out);
+  if (!contains(result.out, "mode=4755")) BOOST_TEST(!contains(result.out, "chmod-status=0"), result.out);
+  const auto var_line = result.out.substr(std::min(result.out.size(), result.out.find(" /var ")));
+  const auto var_options = var_line.substr(0, var_line.find('\n'));
+  BOOST_TEST(contains(var_options, "nosuid"), var_options);
+  BOOST_TEST(contains(var_options, "nodev"), var_options);
+  BOOST_TEST(contains(var_options, "overlay"), var_options);
+
+  // The host's tree is untouched: no file, no setuid copy, no big file.
+  const auto host_cache = b.bundle / "rootfs" / "var" / "cache";
+  BOOST_TEST(!fs::exists(host_cache / "f"));
+  BOOST_TEST(!fs::exists(host_cache / "bb"));
+  BOOST_TEST(!fs::exists(host_cache / "big"));
+  BOOST_TEST(fs::is_empty(host_cache));
+  // Nothing of the layer is on the host's mount table.
+  BOOST_TEST(!layer_left_on_host());
+
+  // The start record says the root is writable, and on what.
+  bool start_seen = false;
+  for (const auto& record : b.audit_records()) {
+    if (record.at("event") != "start") continue;
+    start_seen = true;
+    BOOST_TEST(record.at("rootfs").at("writable_layer").at("size_bytes") == 8u << 20, record.dump());
+  }
+  BOOST_TEST(start_seen);
+}
+
+BOOST_AUTO_TEST_CASE(a_tier_without_the_field_keeps_the_root_read_only) {
+  REQUIRE_BUSYBOX();
+  Bundle b(container_config("untrusted", false, kWriteScript));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w2"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
+  BOOST_TEST(!contains(result.out, "written-in-the-layer"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "var" / "cache" / "f"));
+  for (const auto& record : b.audit_records())
+    if (record.at("event") == "start") BOOST_TEST(!record.at("rootfs").contains("writable_layer"), record.dump());
+}
+
+BOOST_AUTO_TEST_CASE(root_readonly_true_keeps_it_read_only_under_the_fields_tier) {
+  REQUIRE_BUSYBOX();
+  Bundle b(container_config(kTier, true, kWriteScript));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w3"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
+  BOOST_TEST(!contains(result.out, "written-in-the-layer"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "var" / "cache" / "f"));
+}
+
+BOOST_AUTO_TEST_CASE(no_new_entry_in_the_root_itself) {
+  REQUIRE_BUSYBOX();
+  // The top level stays the read-only root tmpfs: a new directory in / is
+  // refused, while the image's own directories are writable.
+  Bundle b(container_config(kTier, false, "mkdir /newdir 2>&1; echo x > /etc/newfile 2>&1; echo end"));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w4"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "newdir"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
