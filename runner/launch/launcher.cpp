@@ -319,8 +319,10 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
       return stages::make_root_layer(plan, prepared.trees, config.state_dir, id, sandbox.ids.host_task,
                                      sandbox.ids.host_task, sandbox.have_mount_setattr);
     });
-    logging::step("root layer: {} image directories writable on a layer of {} bytes ({} with the image's owner as the task)",
-                  layer.overlays, plan.root_layer->size_bytes, layer.idmapped);
+    logging::step("root layer: {} image directories writable on a layer of {} bytes ({} id-mapped to the task; {} "
+                  "directories of the others made ahead{})",
+                  layer.overlays, plan.root_layer->size_bytes, layer.idmapped, layer.mirrored_directories,
+                  layer.mirror_cut ? ", cut at the limit: the rest stay the image's owners'" : "");
   }
 
   // Parent 4: the sync channel, init's status pipe, the block the run's

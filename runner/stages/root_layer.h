@@ -15,8 +15,11 @@
 // btrfs, tmpfs from 6.3; not overlayfs, which containerd's and podman's
 // snapshotters mount root.path with): the image root's owner becomes the
 // task, so it may write what the image's root user may, in its layer only.
-// Elsewhere the image's owners stay and the task writes where their modes
-// let it (world-writable directories, those of its uid).
+// Elsewhere the image's directories are made ahead in the upper layer,
+// owned by the task where the image's root user (or the task's uid) owns
+// them, so the task may make, replace and remove entries there; the image's
+// files keep their owners (rewritten in place only where their mode lets
+// everyone).
 //
 // Once the overlays exist the tmpfs is detached from the host and its
 // directory removed: the overlays hold their own references to it, so the
@@ -39,6 +42,11 @@ namespace tierbox::stages {
 struct RootLayerReport {
   std::size_t overlays = 0;  // image directories made writable
   std::size_t idmapped = 0;  // of them, with the image's owner mapped to the task
+  // Where a tree could not be id-mapped: its directories made ahead in the
+  // layer, the task's where the image's root user or its uid owns them
+  // (at most 65,536 in all; mirror_cut when there were more).
+  std::size_t mirrored_directories = 0;
+  bool mirror_cut = false;
 };
 
 // Does nothing (a zero report) when the plan has no root layer. Otherwise
@@ -51,7 +59,8 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
                                 gid_t task_host_gid, bool have_mount_setattr);
 
 // Pure: the layer tmpfs's options for size bytes: the size, and inodes
-// bounded with it (one per KiB, at least 16k), as the staged layer's.
-std::string root_layer_tmpfs_options(std::uint64_t size_bytes);
+// bounded with it (one per KiB, at least 16k, as the staged layer's) plus
+// extra_inodes (the directories made ahead).
+std::string root_layer_tmpfs_options(std::uint64_t size_bytes, std::uint64_t extra_inodes = 0);
 
 }  // namespace tierbox::stages

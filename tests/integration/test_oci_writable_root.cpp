@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -143,6 +144,58 @@ BOOST_AUTO_TEST_CASE(root_readonly_true_keeps_it_read_only_under_the_fields_tier
   BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
   BOOST_TEST(!contains(result.out, "written-in-the-layer"), result.out);
   BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "var" / "cache" / "f"));
+}
+
+// containerd's and podman's snapshotters give root.path as an overlayfs
+// mount, which takes no idmapping: the image's directories are then made
+// ahead in the layer, the task's (mirror_directories in
+// stages/root_layer.cpp). The engine's overlay is mounted here, in a mount
+// namespace of the test's own, with the runtime started inside it.
+BOOST_AUTO_TEST_CASE(an_overlayfs_root_path_gets_its_directories_made_ahead) {
+  REQUIRE_BUSYBOX();
+  const std::string script =
+      "exec 2>&1; stat -c 'owner=%U' /var/cache; echo new > /var/cache/new && cat /var/cache/new"
+      "; mkdir -p /var/cache/sub/deeper && echo made-dirs"
+      "; echo again >> /var/cache/old; echo append-status=$?; rm /var/cache/old && echo removed-old";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  // The engine's layers: its image (lower) and its container layer (upper).
+  const auto engine = b.dir.path() / "engine";
+  Bundle::make_rootfs(engine / "image");
+  fs::create_directories(engine / "image" / "rootfs" / "var" / "cache");
+  std::ofstream(engine / "image" / "rootfs" / "var" / "cache" / "old") << "old\n";
+  for (const char* applet : {"stat", "mkdir", "rm"})
+    if (!fs::exists(engine / "image" / "rootfs" / "bin" / applet))
+      fs::create_symlink("busybox", engine / "image" / "rootfs" / "bin" / applet);
+  fs::create_directories(engine / "upper");
+  fs::create_directories(engine / "work");
+  const auto rootfs = b.bundle / "rootfs";
+  const std::string command =
+      "mount -t overlay engine -o lowerdir=" + (engine / "image" / "rootfs").string() + ",upperdir=" +
+      (engine / "upper").string() + ",workdir=" + (engine / "work").string() + " '" + rootfs.string() +
+      "' && stat -f -c %T '" + rootfs.string() + "' && TIERBOX_AUDIT_LOG='" + b.audit_log.string() + "' '" + kTierbox +
+      "' oci --root '" + b.root.string() + "' --config-dir '" + b.config.string() + "' run --bundle '" +
+      b.bundle.string() + "' w5";
+  SpawnOptions options;
+  options.timeout = std::chrono::seconds(60);
+  const auto result =
+      run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command}, options);
+  BOOST_TEST_MESSAGE("container output:\n" << result.out << result.err);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "overlayfs\n"), result.out);  // root.path was an overlay
+  // The image's directory is the task's, so it makes entries there...
+  BOOST_TEST(contains(result.out, "owner=agent"), result.out);
+  BOOST_TEST(contains(result.out, "new\n"), result.out);
+  BOOST_TEST(contains(result.out, "made-dirs"), result.out);
+  // ...and may replace or remove the image's files, though not rewrite one
+  // of root's in place (its owner stays: docs/kubernetes.md).
+  BOOST_TEST(contains(result.out, "Permission denied"), result.out);
+  BOOST_TEST(contains(result.out, "removed-old"), result.out);
+  // Neither the engine's image nor its container layer was written.
+  BOOST_TEST(Bundle::read_text(engine / "image" / "rootfs" / "var" / "cache" / "old") == "old\n");
+  BOOST_TEST(!fs::exists(engine / "image" / "rootfs" / "var" / "cache" / "new"));
+  BOOST_TEST(fs::is_empty(engine / "upper"));
+  BOOST_TEST(!layer_left_on_host());
 }
 
 BOOST_AUTO_TEST_CASE(no_new_entry_in_the_root_itself) {
