@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -140,6 +141,23 @@ bool mirror_directories(int lower, int upper, dev_t device, const DirectoryOwner
 }
 
 }  // namespace
+
+std::vector<std::string> remove_leftover_root_layers(const std::filesystem::path& state_dir,
+                                                     const std::vector<std::string>& live_ids) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(state_dir / "root-layers", ec)) {
+    const auto id = entry.path().filename().string();
+    if (std::find(live_ids.begin(), live_ids.end(), id) != live_ids.end()) continue;
+    std::error_code time_ec;
+    const auto changed = std::filesystem::last_write_time(entry.path(), time_ec);
+    if (time_ec || now - changed < std::chrono::minutes(1)) continue;
+    ::umount2(entry.path().c_str(), MNT_DETACH);  // EINVAL: not mounted (its directory only)
+    if (::rmdir(entry.path().c_str()) == 0) removed.push_back("root layer " + entry.path().string());
+  }
+  return removed;
+}
 
 std::string root_layer_tmpfs_options(std::uint64_t size_bytes, std::uint64_t extra_inodes) {
   return "mode=0700,size=" + std::to_string(size_bytes) +

@@ -58,6 +58,14 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
                                 const std::filesystem::path& state_dir, const std::string& id, uid_t task_host_uid,
                                 gid_t task_host_gid, bool have_mount_setattr);
 
+// `tierbox gc`: a runner that died between mounting a layer and detaching
+// it (a few milliseconds of Parent 3) left the tmpfs and its directory under
+// state_dir/root-layers/. Each one whose id is not in live_ids and that is
+// older than a minute (a live runner's is gone within milliseconds) is
+// detached and removed. Returns what it removed, one line each.
+std::vector<std::string> remove_leftover_root_layers(const std::filesystem::path& state_dir,
+                                                     const std::vector<std::string>& live_ids);
+
 // Pure: the layer tmpfs's options for size bytes: the size, and inodes
 // bounded with it (one per KiB, at least 16k, as the staged layer's) plus
 // extra_inodes (the directories made ahead).
