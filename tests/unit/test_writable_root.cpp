@@ -5,6 +5,8 @@
 // tests/integration/test_oci_writable_root.cpp.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/mount.h>
+
 #include <algorithm>
 
 #include "oci/spec.h"
@@ -13,6 +15,7 @@
 #include "policy/planner.h"
 #include "policy/review/review.h"
 #include "profile_text.h"
+#include "stages/mounts.h"
 #include "stages/root_layer.h"
 
 using namespace tierbox;
@@ -186,6 +189,19 @@ BOOST_AUTO_TEST_CASE(diff_final_and_explain) {
 BOOST_AUTO_TEST_CASE(the_layer_tmpfs_is_bounded_in_bytes_and_inodes) {
   BOOST_TEST(stages::root_layer_tmpfs_options(8u << 20) == "mode=0700,size=8388608,nr_inodes=16384");
   BOOST_TEST(stages::root_layer_tmpfs_options(1ULL << 30) == "mode=0700,size=1073741824,nr_inodes=1048576");
+  // The directories made ahead come on top of the layer's own bound.
+  BOOST_TEST(stages::root_layer_tmpfs_options(8u << 20, 100) == "mode=0700,size=8388608,nr_inodes=16484");
+}
+
+BOOST_AUTO_TEST_CASE(a_layered_tree_keeps_nosuid_nodev_and_is_not_remounted_read_only) {
+  PreparedMount layered{PreparedMount::Kind::host_path, "/b/rootfs/var", true};
+  layered.layered = true;
+  // The overlay that replaces it is writable; its lower layer stays sealed.
+  BOOST_TEST((stages::prepared_mount_remount_flags(layered) & MS_RDONLY) == 0u);
+  BOOST_TEST((stages::prepared_mount_remount_flags(layered) & (MS_NOSUID | MS_NODEV)) == (MS_NOSUID | MS_NODEV));
+  BOOST_TEST((stages::prepared_mount_attributes(layered) & MOUNT_ATTR_RDONLY) != 0u);
+  layered.layered = false;  // the control: a plain image tree
+  BOOST_TEST((stages::prepared_mount_remount_flags(layered) & MS_RDONLY) != 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
