@@ -72,6 +72,8 @@ json request_record(const RunContext& context, const policy::LaunchPlan& plan, c
   record["profile_sha256"] = plan.profile_sha256;
   record["plan_digest"] = plan_digest;
   if (plan.rootfs_image) record["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
+  // A container's writable root: its writes go to a layer of this size.
+  if (plan.root_layer) record["rootfs"]["writable_layer"] = {{"size_bytes", plan.root_layer->size_bytes}};
   record["workspace"] = plan.workspace ? json(plan.workspace->host_path) : json(nullptr);
   record["widening"] = widening_json(plan);
   json classes = json::array();
@@ -120,6 +122,8 @@ json start_record(const RunContext& context, const policy::LaunchPlan& plan, con
   record["overrides"] = plan.overrides;
   record["landlock"] = policy::landlock_report(plan.landlock);
   if (plan.rootfs_image) record["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
+  // A container's writable root: its writes go to a layer of this size.
+  if (plan.root_layer) record["rootfs"]["writable_layer"] = {{"size_bytes", plan.root_layer->size_bytes}};
   // A pod's container: whose namespaces it shares (oci/pod.h).
   for (const auto& joined : plan.joined_namespaces)
     record["joined_namespaces"].push_back({{"path", joined.path}, {"owner", joined.owner}});

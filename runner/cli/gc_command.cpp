@@ -12,6 +12,7 @@
 #include "launch/run_registry.h"
 #include "policy/runner_config.h"
 #include "staged/operations.h"
+#include "stages/root_layer.h"
 
 namespace tierbox::cli {
 namespace {
@@ -121,6 +122,14 @@ int gc(const GcOptions& options, const CommonOptions& common) {
   for (const auto& id : approval::remove_stale_requests(config.approvals_dir)) {
     if (!options.json) std::printf("removed stale approval request %s\n", id.c_str());
     report.push_back({{"run_id", id}, {"tier", nullptr}, {"removed", {"approval request " + id}}, {"result", "cleaned"}});
+  }
+  // A container's root layer its runner left mounted (stages/root_layer.h).
+  std::vector<std::string> live;
+  for (const auto& listed : registry.list())
+    if (listed.runner_alive) live.push_back(listed.record.run_id);
+  for (const auto& line : stages::remove_leftover_root_layers(config.state_dir, live)) {
+    if (!options.json) std::printf("removed %s\n", line.c_str());
+    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {line}}, {"result", "cleaned"}});
   }
   // Staged layers: interrupted applies undone, old layers discarded.
   for (const auto& line : staged::gc_staged(config, audit::audit_log_path("", config.audit_log), config.staged_retention)) {

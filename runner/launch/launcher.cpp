@@ -39,6 +39,7 @@
 #include "stages/prepared_mounts.h"
 #include "stages/process.h"
 #include "stages/seccomp_cache.h"
+#include "stages/root_layer.h"
 #include "stages/staged_overlay.h"
 #include "stages/seccomp_notify.h"
 #include "stages/user_namespace.h"
@@ -312,6 +313,18 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
                                   &tier_trees);
   });
   logging::step("{} host trees of the tier opened and sealed", prepared.trees.size());
+  // Parent 3 (a container's writable root): the image's directories become
+  // overlays on the sandbox's own layer (stages/root_layer.h).
+  if (plan.root_layer) {
+    const auto layer = with_stage("root layer", [&] {
+      return stages::make_root_layer(plan, prepared.trees, config.state_dir, id, sandbox.ids.host_task,
+                                     sandbox.ids.host_task, sandbox.have_mount_setattr);
+    });
+    logging::step("root layer: {} image directories writable on a layer of {} bytes ({} id-mapped to the task; {} "
+                  "directories of the others made ahead{})",
+                  layer.overlays, plan.root_layer->size_bytes, layer.idmapped, layer.mirrored_directories,
+                  layer.mirror_cut ? ", cut at the limit: the rest stay the image's owners'" : "");
+  }
 
   // Parent 4: the sync channel, init's status pipe, the block the run's
   // inputs go into, the child's inputs, among them the seccomp filters,

@@ -415,7 +415,9 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
     narrow_limit<std::uint32_t>(millicores, limits.cpu_millicores.value, "linux.resources.cpu.quota", "cpu", tier,
                                 millicores_text, request.cpu_millicores, out.notes);
   }
-  if (!spec.root_readonly) out.notes.push_back("root.readonly: false: the root is read-only in tierbox");
+  if (!spec.root_readonly && !tier.container.writable_root)
+    out.notes.push_back("root.readonly: false: tier '" + name +
+                        "' has no container.writable_root, so the root is read-only");
 
   std::vector<policy::RlimitRequest> rlimits;
   for (const auto& limit : spec.rlimits) {
@@ -444,6 +446,7 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   root.cwd = spec.cwd;
   root.hostname = spec.hostname;
   root.rlimits = std::move(rlimits);
+  root.writable = !spec.root_readonly;
   request.container = std::move(root);
   return out;
 }

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -352,6 +353,13 @@ std::optional<RootfsImageFacts> container_root_facts(const ContainerRoot& contai
       throw Refusal("container " + container.id + ": root.path " + quote(canonical.string()) + " holds " +
                     quote(hidden) + ", which no sandbox may see (fix: give the container a root of its own)");
   RootfsImageFacts facts{"container:" + container.id, container.image_digest, canonical.string(), {}, {}};
+  struct stat root_stat {};
+  if (::stat(canonical.c_str(), &root_stat) != 0)
+    throw Error("container " + container.id + ": root.path " + quote(canonical.string()) + ": stat: " +
+                    std::strerror(errno) + " (fix: check the bundle's root.path)",
+                exit_code::runner_failed);
+  facts.owner_uid = root_stat.st_uid;
+  facts.owner_gid = root_stat.st_gid;
   const auto entries_of = [&](const std::filesystem::path& directory) {
     std::vector<ImageEntryFacts> out;
     std::error_code list_ec;

@@ -35,6 +35,10 @@ struct PreparedMount {
   // (0: not checked). The tree opened must be that one.
   dev_t device = 0;
   ino_t inode = 0;
+  // A container's writable root: the tree is the lower layer of an overlay
+  // on the run's root layer (LaunchPlan::root_layer, stages/root_layer.h),
+  // which takes its place before it is attached; read_only is the lower's.
+  bool layered = false;
 };
 
 // One step of building the new root, relative to it (targets have no leading
@@ -144,6 +148,21 @@ struct DataExposure {
   bool writable = false;
 };
 
+// A container's writable root (tier container.writable_root, config.json
+// root.readonly false): each directory of the image's root (and of its etc/)
+// is an overlay whose upper layer is on one tmpfs of size_bytes
+// (limits.disk), made by the runner before clone (stages/root_layer.h).
+// Writes land there, never in the image; past size_bytes, ENOSPC; the
+// layer is freed with the sandbox's mount namespace.
+struct RootLayerPlan {
+  std::uint64_t size_bytes = 0;
+  // The image root's owner on disk, which the lower layers map to the
+  // task's host uid where their filesystem takes an idmapped mount, so the
+  // task may write what the image's root user may (in its layer only).
+  uid_t image_owner_uid = 0;
+  gid_t image_owner_gid = 0;
+};
+
 // The store image the root is built from (tier `rootfs: image:NAME`).
 struct RootfsImagePlan {
   std::string name;
@@ -172,6 +191,7 @@ struct LaunchPlan {
   gid_t task_gid = 1000;
 
   std::optional<RootfsImagePlan> rootfs_image;  // nullopt: the host's trees (rootfs "host")
+  std::optional<RootLayerPlan> root_layer;      // a container's writable root; nullopt: read-only
   std::vector<PreparedMount> prepared_mounts;
   std::vector<MountOp> mount_ops;
   // mount_ops[first_run_op...] are the run's own (policy/plan_split.h): what

@@ -142,8 +142,12 @@ std::string prepared_key(const LaunchPlan& plan) {
     // A per-run tree's source is the run's: only its place is the tier's.
     key.add(mount.kind).add(per_run[i]);
     if (!per_run[i]) key.add(mount.source);
-    key.add(mount.read_only).add(mount.allow_devices).add(mount.optional).add(mount.idmap_owner);
+    key.add(mount.read_only).add(mount.allow_devices).add(mount.optional).add(mount.idmap_owner).add(mount.layered);
   }
+  // A container's root layer is made with the sandbox (its trees are the tier's).
+  key.add(plan.root_layer.has_value());
+  if (plan.root_layer)
+    key.add(plan.root_layer->size_bytes).add(plan.root_layer->image_owner_uid).add(plan.root_layer->image_owner_gid);
   key.add(plan.mount_ops.size());
   for (const auto& op : plan.mount_ops) key.add(op.kind).add(op.target).add(op.data).add(op.mode).add(op.flags).add(op.prepared);
   key.add(first_run_op(plan));

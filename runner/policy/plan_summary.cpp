@@ -72,6 +72,8 @@ json plan_summary(const LaunchPlan& plan) {
   summary["data_classes_sha256"] = plan.data_classes_sha256;
   // Only image tiers carry it, so a host tier's digest is what it was.
   if (plan.rootfs_image) summary["rootfs"] = {{"image", plan.rootfs_image->name}, {"digest", plan.rootfs_image->digest}};
+  // Only a container's writable root carries it, so other digests stay.
+  if (plan.root_layer) summary["rootfs"]["writable_layer"] = {{"size_bytes", plan.root_layer->size_bytes}};
   summary["argv"] = plan.argv;
   summary["exec_path"] = plan.exec_path;
   summary["workspace"] = plan.workspace ? json{{"path", plan.workspace->host_path}, {"target", plan.workspace->target},
@@ -113,7 +115,11 @@ std::string plan_digest(const LaunchPlan& plan) {
 std::vector<std::string> plan_summary_lines(const LaunchPlan& plan) {
   std::vector<std::string> lines;
   lines.push_back("tier: " + plan.tier + " (profile sha256 " + plan.profile_sha256.substr(0, 12) + ")");
-  if (plan.rootfs_image) lines.push_back("root filesystem: image " + plan.rootfs_image->name + " " + plan.rootfs_image->digest);
+  if (plan.rootfs_image)
+    lines.push_back("root filesystem: image " + plan.rootfs_image->name + " " + plan.rootfs_image->digest +
+                    (plan.root_layer ? ", writable: its writes land in a layer of " + format_size(plan.root_layer->size_bytes) +
+                                           " (memory), never in the image, discarded when the container ends"
+                                     : std::string()));
   std::string command;
   for (const auto& arg : plan.argv) command += (command.empty() ? "" : " ") + json_bytes(arg).dump();
   lines.push_back("command: " + command + (plan.exec_path.empty() ? "" : " (executes " + plan.exec_path + ")"));

@@ -34,6 +34,10 @@ void check_rootfs(const Profile& profile, const TaskRequest& request, const Host
                       " was not scanned",
                   exit_code::runner_failed);
     plan.rootfs_image = RootfsImagePlan{"container:" + request.container->id, host.rootfs_image->digest};
+    // root.readonly false within a tier that allows it (limits.disk is
+    // required with the field at load, sections/filesystem.cpp).
+    if (request.container->writable && profile.container.writable_root && profile.limits.disk.value)
+      plan.root_layer = RootLayerPlan{*profile.limits.disk.value, host.rootfs_image->owner_uid, host.rootfs_image->owner_gid};
     return;
   }
   const auto& spec = profile.rootfs;
@@ -89,16 +93,22 @@ EgressPlan plan_egress(const Profile& profile, const HostFacts& host) {
 // The paths Landlock lets the task use: exactly what the plan mounts, each
 // as the plan mounts it (policy/landlock_rules.h).
 std::vector<LandlockPathInput> landlock_paths(const Profile& profile, const std::optional<WorkspacePlan>& workspace,
-                                              const HostFacts& host, bool container) {
+                                              const HostFacts& host, bool container, bool root_layer) {
   using Use = LandlockPathInput::Use;
   // The root tmpfs (read-only): the generated /etc files, mount points.
   std::vector<LandlockPathInput> paths = {{"/", Use::read}};
   // An image's trees hold the programs: read and execute, never write (a
-  // container's root, too).
-  if ((profile.rootfs.is_image() || container) && host.rootfs_image)
+  // container's root, too), unless they are a container's writable root's
+  // overlays (and then its etc/'s directories are, too).
+  const auto image_use = root_layer ? Use::write : Use::read_execute;
+  if ((profile.rootfs.is_image() || container) && host.rootfs_image) {
     for (const auto& entry : host.rootfs_image->top)
       if (entry.kind == rootfs::EntryKind::directory && entry.name != "proc" && entry.name != "dev" && entry.name != "etc")
-        paths.push_back({"/" + entry.name, Use::read_execute, true});
+        paths.push_back({"/" + entry.name, image_use, true});
+    if (root_layer)
+      for (const auto& entry : host.rootfs_image->etc)
+        if (entry.kind == rootfs::EntryKind::directory) paths.push_back({"/etc/" + entry.name, Use::write, true});
+  }
   for (const auto& mount : profile.mounts) {
     const auto use = mount.writable ? Use::write : Use::read_execute;
     if (mount.type == MountType::bind) paths.push_back({mount.target, use, mount.optional});
@@ -370,7 +380,7 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   // helper of its own (launcher.cpp).
   // Network mode none restricts no TCP port: its namespace has only lo,
   // where servers the task starts itself (test suites) must keep working.
-  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host, request.container.has_value()),
+  plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host, request.container.has_value(), plan.root_layer.has_value()),
                                      std::nullopt, profile.name);
 
   plan_root_mounts(profile, request, host, plan);

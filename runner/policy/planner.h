@@ -54,6 +54,10 @@ struct RootfsImageFacts {
   std::string tree;                       // host path of the image's root
   std::vector<ImageEntryFacts> top;       // the entries of its root
   std::vector<ImageEntryFacts> etc;       // of its etc/, when that is a directory
+  // The owner of the tree's root directory (a container's root.path): a
+  // writable container root maps it to the task (LaunchPlan::root_layer).
+  uid_t owner_uid = 0;
+  gid_t owner_gid = 0;
 };
 
 // What the planner needs to know about the host (gathered by host_facts.cpp).

@@ -45,6 +45,7 @@ struct Profile {
   RootfsSpec rootfs;             // host, or a store image (sections/filesystem.h)
   std::vector<MountSpec> mounts;
   WorkspaceSpec workspace;
+  ContainerSpec container;      // the OCI runtime mode's containers only (sections/filesystem.h)
   EnvironmentSpec environment;
   LimitsSpec limits;
   NetworkSpec network;

@@ -84,6 +84,9 @@ struct ContainerRoot {
   std::string hostname;         // "" = the tier's
   std::vector<RlimitRequest> rlimits;
   std::vector<JoinedNamespace> joins;  // at most one per type
+  // config.json root.readonly false: the bundle asks for a writable root,
+  // which it gets only under a tier with container.writable_root.
+  bool writable = false;
 };
 
 // `tierbox redteam`'s additions to its own simulated runs (docs/redteam.md,

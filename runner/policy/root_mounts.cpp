@@ -165,8 +165,13 @@ constexpr const char* kGeneratedEtcFiles[] = {"passwd", "group", "hostname", "ho
 // directory on the root tmpfs holding the image's etc entries one by one
 // beside the generated files; what the tier mounts itself (/tmp) or the
 // workspace's place is not taken from the image.
+// layered (a container's writable root, LaunchPlan::root_layer): each
+// directory among them is the lower layer of an overlay the runner puts in
+// its place; the layout is the same, so files directly in / and /etc (the
+// root tmpfs's, read-only) and symlinks stay as they are, and no new entry
+// can be made in / or /etc.
 void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
-                     const std::optional<WorkspacePlan>& workspace, MountOpBuilder& builder) {
+                     const std::optional<WorkspacePlan>& workspace, bool layered, MountOpBuilder& builder) {
   const auto taken = [&](const std::string& path) {
     return (workspace && is_under(workspace->target, path)) ||
            std::any_of(profile.mounts.begin(), profile.mounts.end(),
@@ -178,6 +183,7 @@ void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
       builder.add({Kind::symlink, relative(path), entry.link});
     } else {
       PreparedMount prepared{PreparedMount::Kind::host_path, image.tree + path, true};
+      prepared.layered = layered && entry.kind == rootfs::EntryKind::directory;
       builder.add({Kind::attach_prepared, relative(path), "", 0, 0, builder.prepare(prepared)});
     }
     builder.note_bind(path);
@@ -415,7 +421,8 @@ const char* to_string(MountOp::Kind kind) {
 // last, and the stand-ins inside trees after every mount is attached.
 void plan_root_mounts(const Profile& profile, const TaskRequest& request, const HostFacts& host, LaunchPlan& plan) {
   MountOpBuilder builder(plan);
-  if (plan.rootfs_image) plan_image_root(profile, *host.rootfs_image, plan.workspace, builder);
+  if (plan.rootfs_image)
+    plan_image_root(profile, *host.rootfs_image, plan.workspace, plan.root_layer.has_value(), builder);
   plan_profile_mounts(profile, plan.workspace, builder);
   plan_secrets(profile, request, plan, builder);
   plan_dev(profile, builder);

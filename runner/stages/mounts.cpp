@@ -197,7 +197,9 @@ std::uint64_t prepared_mount_attributes(const policy::PreparedMount& mount) noex
 unsigned long prepared_mount_remount_flags(const policy::PreparedMount& mount) noexcept {
   unsigned long flags = MS_NOSUID;
   flags |= mount.allow_devices ? MS_NOEXEC : MS_NODEV;
-  if (mount.read_only) flags |= MS_RDONLY;
+  // A layered tree arrives as its overlay (stages/root_layer.h), which is
+  // writable; read_only is its lower layer's.
+  if (mount.read_only && !mount.layered) flags |= MS_RDONLY;
   return flags;
 }
 

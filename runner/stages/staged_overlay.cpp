@@ -154,18 +154,17 @@ namespace {
 // ("lowerdir+" with FSCONFIG_SET_FD), without attaching it anywhere.
 // Invalid when this kernel takes no fd there (the caller falls back to a
 // path); throws on any other failure.
-UniqueFd overlay_with_lower_fd(const staged::StagedPaths& paths, int workspace_tree) {
+UniqueFd overlay_with_lower_fd(int lower_tree, const std::filesystem::path& upper, const std::filesystem::path& work) {
   UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!context)
-    throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (a staged workspace needs overlayfs: modprobe overlay)");
-  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, workspace_tree) != 0) {
+  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower_tree) != 0) {
     if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
-    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", workspace tree)");
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
   }
-  for (const auto& [key, value] : overlay_parameters({"", paths.upper(), paths.work()}))
+  for (const auto& [key, value] : overlay_parameters({"", upper, work}))
     if (key != "lowerdir") fsconfig_or_throw(context.get(), key, value);
   if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(overlay lowerdir+=workspace tree upperdir=" + quote(paths.upper().string()) +
+    throw_sys_error("fsconfig(overlay lowerdir+=lower tree upperdir=" + quote(upper.string()) +
                     ", FSCONFIG_CMD_CREATE)");
   UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
   if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
@@ -174,29 +173,33 @@ UniqueFd overlay_with_lower_fd(const staged::StagedPaths& paths, int workspace_t
 
 }  // namespace
 
-UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree) {
+UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mountpoint,
+                      const std::filesystem::path& upper, const std::filesystem::path& work) {
   // The overlay holds its own clone of the tree either way.
-  if (auto overlay = overlay_with_lower_fd(paths, workspace_tree.get())) return overlay;
-  const auto parameters = overlay_parameters({paths.lower(), paths.upper(), paths.work()});
-  if (::move_mount(workspace_tree.get(), "", AT_FDCWD, paths.lower().c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    throw_sys_error("move_mount(workspace tree -> " + quote(paths.lower().string()) + ", MOVE_MOUNT_F_EMPTY_PATH)");
-  workspace_tree.reset();
+  if (auto overlay = overlay_with_lower_fd(lower_tree.get(), upper, work)) return overlay;
+  const auto parameters = overlay_parameters({lower_mountpoint, upper, work});
+  if (::move_mount(lower_tree.get(), "", AT_FDCWD, lower_mountpoint.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    throw_sys_error("move_mount(lower tree -> " + quote(lower_mountpoint.string()) + ", MOVE_MOUNT_F_EMPTY_PATH)");
+  lower_tree.reset();
   // The attachment is only needed until fsconfig(CMD_CREATE) has taken the
   // overlay's private clone of it: detach it on every path out.
   struct DetachLower {
-    std::filesystem::path lower;  // a copy: paths.lower() is a temporary
+    const std::filesystem::path& lower;
     ~DetachLower() { ::umount2(lower.c_str(), MNT_DETACH); }
-  } detach{paths.lower()};
+  } detach{lower_mountpoint};
   UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!context)
-    throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (a staged workspace needs overlayfs: modprobe overlay)");
+  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
   for (const auto& [key, value] : parameters) fsconfig_or_throw(context.get(), key, value);
   if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(overlay lowerdir=" + quote(paths.lower().string()) + " upperdir=" +
-                    quote(paths.upper().string()) + ", FSCONFIG_CMD_CREATE)");
+    throw_sys_error("fsconfig(overlay lowerdir=" + quote(lower_mountpoint.string()) + " upperdir=" +
+                    quote(upper.string()) + ", FSCONFIG_CMD_CREATE)");
   UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
   if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
   return overlay;
+}
+
+UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree) {
+  return make_overlay(std::move(workspace_tree), paths.lower(), paths.upper(), paths.work());
 }
 
 std::filesystem::path stage_workspace(const policy::LaunchPlan& plan, std::vector<UniqueFd>& trees,

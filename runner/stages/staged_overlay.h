@@ -59,6 +59,14 @@ void create_staged_layer(const staged::StagedPaths& paths, const staged::StagedR
 void create_layer_placeholders(const staged::StagedPaths& paths, int workspace_tree,
                                const std::vector<staged::LayerPlaceholder>& placeholders);
 
+// A detached overlay (nosuid, nodev) with lower_tree (a detached tree) as
+// its lower layer, given by fd where the kernel takes one (Linux 6.15+),
+// else attached at lower_mountpoint (an empty directory in a private mount
+// of this mount namespace) until the overlay holds its own clone of it.
+// upper and work: directories on one filesystem, in this mount namespace.
+UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mountpoint,
+                      const std::filesystem::path& upper, const std::filesystem::path& work);
+
 // Replaces workspace_tree (the id-mapped workspace, detached) by a detached
 // overlay with it as the lower layer (by fd where the kernel takes one, else
 // through layer/lower); nosuid, nodev.

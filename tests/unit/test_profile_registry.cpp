@@ -131,10 +131,12 @@ BOOST_AUTO_TEST_CASE(every_section_names_a_review_and_a_docs_heading) {
   }
 }
 
-// The names `final` accepted before the registry, unchanged by it.
+// The names `final` accepted before the registry, unchanged by it, and
+// those of fields added since (container.writable_root, 2026-12-07).
 BOOST_AUTO_TEST_CASE(final_accepts_the_same_names) {
   const std::vector<std::string> expected = {
-      "allowed_commands", "environment",    "environment.allow", "environment.pass", "environment.set",
+      "allowed_commands", "container",      "container.writable_root",
+      "environment",    "environment.allow", "environment.pass", "environment.set",
       "hostname",         "landlock",       "limits",            "limits.wall_time", "max_data_class",
       "mounts",           "network",        "network.mode",      "protected_paths",  "seccomp",
       "shm_size",         "user",           "widening",          "workspace",        "workspace.staged",

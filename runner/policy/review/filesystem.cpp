@@ -120,6 +120,12 @@ void compare_filesystem(const Profile& before, const Profile& after, Changes& ou
                                       : "staged for review -> writes land in the workspace");
   if (before.workspace.target != after.workspace.target)
     add_change(out, "workspace.target", Effect::changes, before.workspace.target + " -> " + after.workspace.target);
+  // A writable container root writes only a per-container layer, never the
+  // image; still, the task can change what its own later processes run.
+  if (before.container.writable_root != after.container.writable_root)
+    add_change(out, "container.writable_root", after.container.writable_root ? Effect::widens : Effect::narrows,
+               after.container.writable_root ? "containers' roots read-only -> writable (root.readonly false) on a layer"
+                                             : "containers' roots writable -> read-only");
   compare_ordered(out, "shm_size", before.shm_size_bytes, after.shm_size_bytes, true, format_size(before.shm_size_bytes),
                   format_size(after.shm_size_bytes));
   compare_secrets(before.secrets, after.secrets, out);
@@ -164,6 +170,13 @@ void explain_filesystem(const Profile& profile, const ExplainContext& context, E
   section.lines.push_back("/proc (the sandbox's own processes only), /dev (null, zero, full, random, urandom, tty, pts, shm " +
                           format_size(profile.shm_size_bytes) +
                           "), /etc/passwd, /etc/group, /etc/hosts, /etc/hostname: made by tierbox; the root itself is read-only.");
+  if (profile.container.writable_root)
+    section.lines.push_back(
+        "containers (tierbox oci) whose config.json has root.readonly false: the image's directories WRITABLE through a "
+        "per-container overlay; writes land in a layer of " +
+        (profile.limits.disk.value ? format_size(*profile.limits.disk.value) : std::string("?")) +
+        " (limits.disk; memory, counted against limits.memory; past it ENOSPC), never in the image, discarded when "
+        "the container ends; nosuid, nodev; files directly in / and /etc stay read-only (docs/kubernetes.md)");
   out.push_back(std::move(section));
 }
 

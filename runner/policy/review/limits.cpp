@@ -91,7 +91,15 @@ void explain_limits(const Profile& profile, const ExplainContext&, Explanation& 
   limit_line("Processes and threads", cgroup.pids, cgroup.pids.value ? count_text(*cgroup.pids.value) : "");
   limit_line("CPU", cgroup.cpu_millicores, cgroup.cpu_millicores.value ? cores_text(*cgroup.cpu_millicores.value) : "");
   if (cgroup.io_weight.value) limit_line("Disk time weight", cgroup.io_weight, count_text(*cgroup.io_weight.value));
-  if (profile.limits.disk.value) limit_line("Disk written (staged layer)", profile.limits.disk, size_text(*profile.limits.disk.value));
+  if (profile.limits.disk.value)
+    limit_line(profile.workspace.staged ? "Disk written (staged layer)" : "Disk written (a container's root layer)",
+               profile.limits.disk, size_text(*profile.limits.disk.value));
+  const bool disk_not_below_memory =
+      cgroup.memory.value && profile.limits.disk.value && *profile.limits.disk.value >= *cgroup.memory.value;
+  const auto killed_first = [&] {
+    return " Here limits.disk (" + size_text(*profile.limits.disk.value) + ") is not below limits.memory (" +
+           size_text(*cgroup.memory.value) + "): a task that fills the layer is killed for memory before it gets ENOSPC.";
+  };
   if (profile.workspace.staged) {
     // Measured (docs/staged-writes.md): the layer's pages are charged to
     // whoever writes them, the task's memory cgroup, and stay charged to
@@ -99,9 +107,16 @@ void explain_limits(const Profile& profile, const ExplainContext&, Explanation& 
     std::string line = "Staged layer: memory (a tmpfs), not disk: what the task writes there counts against its "
                        "memory limit while it runs and stays charged to tierbox's own cgroup (or the daemon's) "
                        "after the run, until the layer is discarded; a reboot loses it.";
-    if (cgroup.memory.value && profile.limits.disk.value && *profile.limits.disk.value >= *cgroup.memory.value)
-      line += " Here limits.disk (" + size_text(*profile.limits.disk.value) + ") is not below limits.memory (" +
-              size_text(*cgroup.memory.value) + "): a task that fills the layer is killed for memory before it gets ENOSPC.";
+    if (disk_not_below_memory) line += killed_first();
+    section.lines.push_back(line);
+  }
+  if (profile.container.writable_root) {
+    // The root layer's only mounts are the sandbox's overlays: it is freed
+    // with the container's mount namespace (stages/root_layer.h).
+    std::string line = "A container's root layer (container.writable_root): memory (a tmpfs of limits.disk), not disk: "
+                       "what the task writes to its root counts against its memory limit, and is freed when the "
+                       "container ends.";
+    if (disk_not_below_memory) line += killed_first();
     section.lines.push_back(line);
   }
   if (profile.limits.output_bytes)

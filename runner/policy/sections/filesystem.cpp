@@ -118,9 +118,25 @@ void validate_image_tier(const Profile& profile) {
                         "); an image tier sees none of the host's trees (fix: do not extend base.json; see profiles/tiers/sealed.json)");
 }
 
+// The layer of a writable container root is a tmpfs (memory) whose size
+// limits.disk gives: without it the tmpfs would take the kernel's default,
+// half of RAM, which no reviewer chose.
+void validate_container(const Profile& profile) {
+  if (profile.container.writable_root && !profile.limits.disk.value)
+    throw ConfigError(profile.file.string(), "/container/writable_root",
+                      "true needs limits.disk, the size of the container's writable layer (a tmpfs: memory) "
+                      "(fix: add \"limits\": {\"disk\": \"256M\"}, or drop writable_root)");
+}
+
 void validate_filesystem(const Profile& profile) {
   validate_mounts(profile);
   validate_image_tier(profile);
+  validate_container(profile);
+}
+
+void apply_container(JsonObjectReader reader, ContainerSpec& container) {
+  if (auto writable_root = reader.boolean("writable_root")) container.writable_root = *writable_root;
+  reader.finish();
 }
 
 void apply_filesystem(ProfileLayer& layer, Profile& profile) {
@@ -135,6 +151,7 @@ void apply_filesystem(ProfileLayer& layer, Profile& profile) {
   if (auto shm_size = reader.size("shm_size")) profile.shm_size_bytes = *shm_size;
   if (const auto* mounts = reader.array("mounts")) apply_mounts(*mounts, reader.file(), "/mounts", profile.mounts);
   if (auto workspace = reader.object("workspace")) apply_workspace(std::move(*workspace), profile.workspace);
+  if (auto container = reader.object("container")) apply_container(std::move(*container), profile.container);
 }
 
 }  // namespace
@@ -187,6 +204,11 @@ const ProfileSection& filesystem_section() {
           {"workspace.writable", R"({"type": "boolean"})", "false", "whether the task may write the workspace", "Fields", true},
           {"workspace.staged", R"({"type": "boolean"})", "false",
            "with writable: the task's writes land in a per-run layer a person reviews and applies", "Staged workspace", true},
+          {"container", nullptr, nullptr, "what a container of `tierbox oci` may have beyond a plain run's root", "Containers", true},
+          {"container.writable_root", R"({"type": "boolean"})", "false",
+           "a container whose config.json has root.readonly false gets a writable root: an overlay on a per-container "
+           "layer of limits.disk (required), discarded with the container",
+           "Containers", true},
       },
       apply_filesystem,
       validate_filesystem,

@@ -40,6 +40,16 @@ struct WorkspaceSpec {
   bool staged = false;
 };
 
+// `container`: what the OCI runtime mode (docs/kubernetes.md) may give a
+// container beyond the read-only root every tier gets. writable_root: a
+// container whose config.json says `root.readonly: false` gets its root
+// writable through a per-container overlay whose layer is a tmpfs of
+// limits.disk (required with it): the image's files are never written, and
+// the layer is gone with the container. Plain runs never read it.
+struct ContainerSpec {
+  bool writable_root = false;
+};
+
 // `rootfs`: what the new root is built from. "host" (the default): the
 // tier's mounts alone, on an empty tmpfs (the shipped tiers bind the host's
 // /usr). "image:NAME[@sha256:HEX]": the store's image NAME (rootfs/store.h),

@@ -1,0 +1,244 @@
+// A container's writable root (tier container.writable_root, config.json
+// root.readonly false; docs/kubernetes.md, "A writable root"): the container
+// writes into its image's directories and reads back what it wrote; the
+// bundle's rootfs on the host is not touched; past limits.disk it gets
+// ENOSPC; the overlays are nosuid and nodev; nothing of the layer is left on
+// the host's mount table. Controls: the same bundle under a tier without the
+// field, and with root.readonly true under the field's tier, get EROFS.
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/temp_dir.h"
+#include "harness.h"
+#include "oci_fixture.h"
+
+using namespace tierbox;
+using namespace tierbox::testing;
+using namespace tierbox::testing::oci_fixture;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kTier = "writable-root";
+
+// untrusted with a writable container root on an 8M layer.
+void write_tiers(const Bundle& b) {
+  fs::create_directories(b.config / "tiers");
+  std::ofstream(b.config / "tiers" / (std::string(kTier) + ".json"))
+      << json{{"extends", "untrusted"}, {"container", {{"writable_root", true}}}, {"limits", {{"disk", "8M"}}}}.dump(2);
+}
+
+// The image: the fixture's bin, etc and tmp, plus var/cache (root's, 0755, as
+// in a real image) and the applets the script below needs.
+void add_image_parts(const Bundle& b) {
+  const auto rootfs = b.bundle / "rootfs";
+  fs::create_directories(rootfs / "var" / "cache");
+  ::chmod((rootfs / "var").c_str(), 0755);
+  ::chmod((rootfs / "var" / "cache").c_str(), 0755);
+  for (const char* applet : {"dd", "cp", "chmod", "stat", "rm", "df"})
+    if (!fs::exists(rootfs / "bin" / applet)) fs::create_symlink("busybox", rootfs / "bin" / applet);
+}
+
+json container_config(const std::string& tier, bool readonly, const std::string& script) {
+  auto config = bundle_config({"sh", "-c", script});
+  config["root"]["readonly"] = readonly;
+  config["annotations"]["io.tierbox.tier"] = tier;
+  return config;
+}
+
+// Writes a file into an image directory and reads it back; every error line
+// (the shell's EROFS, dd's ENOSPC) on stdout too.
+constexpr const char* kWriteScript = "exec 2>&1; echo written-in-the-layer > /var/cache/f; cat /var/cache/f; echo end";
+
+bool layer_left_on_host() {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mounts, line))
+    if (line.find("tierbox-root-layer") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(oci_writable_root)
+
+BOOST_AUTO_TEST_CASE(writes_land_in_the_layer_bounded_by_limits_disk) {
+  REQUIRE_BUSYBOX();
+  // 1. Write and read back; 2. 9M into the 8M layer (ENOSPC, dd's own
+  // message); 3. a setuid copy of busybox in the layer (the tier's seccomp
+  // filter refuses set-user-ID modes: the first wall), and the mount
+  // options of the overlay it is on (nosuid: the second).
+  const std::string script = std::string(kWriteScript) +
+                             "; dd if=/dev/zero of=/var/cache/big bs=1M count=9; echo dd-status=$?"
+                             "; rm -f /var/cache/big"
+                             "; cp /bin/busybox /var/cache/bb; chmod 4755 /var/cache/bb; echo chmod-status=$?"
+                             "; stat -c 'mode=%a' /var/cache/bb"
+                             "; grep ' /var ' /proc/self/mountinfo";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"--log", (b.dir.path() / "log.json").string(), "run", "--bundle", b.bundle.string(), "w1"});
+  BOOST_TEST_MESSAGE("container output:\n" << result.out);
+  BOOST_TEST(result.status == 0, result.err);
+  // Written and read back inside.
+  BOOST_TEST(contains(result.out, "written-in-the-layer\nend\n"), result.out);
+  // Past limits.disk: ENOSPC, and dd failed.
+  BOOST_TEST(contains(result.out, "No space left on device"), result.out);
+  BOOST_TEST(contains(result.out, "dd-status=1"), result.out);
+  // The copy is in the layer; its setuid bit is refused by seccomp (or, were
+  // it set, on a nosuid, nodev mount it would grant nothing).
+  BOOST_TEST((contains(result.out, "mode=755") || contains(result.out, "mode=4755")), result.out);
+  if (!contains(result.out, "mode=4755")) BOOST_TEST(!contains(result.out, "chmod-status=0"), result.out);
+  const auto var_line = result.out.substr(std::min(result.out.size(), result.out.find(" /var ")));
+  const auto var_options = var_line.substr(0, var_line.find('\n'));
+  BOOST_TEST(contains(var_options, "nosuid"), var_options);
+  BOOST_TEST(contains(var_options, "nodev"), var_options);
+  BOOST_TEST(contains(var_options, "overlay"), var_options);
+
+  // The host's tree is untouched: no file, no setuid copy, no big file.
+  const auto host_cache = b.bundle / "rootfs" / "var" / "cache";
+  BOOST_TEST(!fs::exists(host_cache / "f"));
+  BOOST_TEST(!fs::exists(host_cache / "bb"));
+  BOOST_TEST(!fs::exists(host_cache / "big"));
+  BOOST_TEST(fs::is_empty(host_cache));
+  // Nothing of the layer is on the host's mount table.
+  BOOST_TEST(!layer_left_on_host());
+
+  // The start record says the root is writable, and on what.
+  bool start_seen = false;
+  for (const auto& record : b.audit_records()) {
+    if (record.at("event") != "start") continue;
+    start_seen = true;
+    BOOST_TEST(record.at("rootfs").at("writable_layer").at("size_bytes") == 8u << 20, record.dump());
+  }
+  BOOST_TEST(start_seen);
+}
+
+BOOST_AUTO_TEST_CASE(a_tier_without_the_field_keeps_the_root_read_only) {
+  REQUIRE_BUSYBOX();
+  Bundle b(container_config("untrusted", false, kWriteScript));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w2"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
+  BOOST_TEST(!contains(result.out, "written-in-the-layer"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "var" / "cache" / "f"));
+  for (const auto& record : b.audit_records())
+    if (record.at("event") == "start") BOOST_TEST(!record.at("rootfs").contains("writable_layer"), record.dump());
+}
+
+BOOST_AUTO_TEST_CASE(root_readonly_true_keeps_it_read_only_under_the_fields_tier) {
+  REQUIRE_BUSYBOX();
+  Bundle b(container_config(kTier, true, kWriteScript));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w3"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
+  BOOST_TEST(!contains(result.out, "written-in-the-layer"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "var" / "cache" / "f"));
+}
+
+// containerd's and podman's snapshotters give root.path as an overlayfs
+// mount, which takes no idmapping: the image's directories are then made
+// ahead in the layer, the task's (mirror_directories in
+// stages/root_layer.cpp). The engine's overlay is mounted here, in a mount
+// namespace of the test's own, with the runtime started inside it.
+BOOST_AUTO_TEST_CASE(an_overlayfs_root_path_gets_its_directories_made_ahead) {
+  REQUIRE_BUSYBOX();
+  const std::string script =
+      "exec 2>&1; stat -c 'owner=%U' /var/cache; echo new > /var/cache/new && cat /var/cache/new"
+      "; mkdir -p /var/cache/sub/deeper && echo made-dirs"
+      "; echo again >> /var/cache/old; echo append-status=$?; rm /var/cache/old && echo removed-old";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  // The engine's layers: its image (lower) and its container layer (upper).
+  const auto engine = b.dir.path() / "engine";
+  Bundle::make_rootfs(engine / "image");
+  fs::create_directories(engine / "image" / "rootfs" / "var" / "cache");
+  std::ofstream(engine / "image" / "rootfs" / "var" / "cache" / "old") << "old\n";
+  for (const char* applet : {"stat", "mkdir", "rm"})
+    if (!fs::exists(engine / "image" / "rootfs" / "bin" / applet))
+      fs::create_symlink("busybox", engine / "image" / "rootfs" / "bin" / applet);
+  fs::create_directories(engine / "upper");
+  fs::create_directories(engine / "work");
+  const auto rootfs = b.bundle / "rootfs";
+  const std::string command =
+      "mount -t overlay engine -o lowerdir=" + (engine / "image" / "rootfs").string() + ",upperdir=" +
+      (engine / "upper").string() + ",workdir=" + (engine / "work").string() + " '" + rootfs.string() +
+      "' && stat -f -c %T '" + rootfs.string() + "' && TIERBOX_AUDIT_LOG='" + b.audit_log.string() + "' '" + kTierbox +
+      "' oci --root '" + b.root.string() + "' --config-dir '" + b.config.string() + "' run --bundle '" +
+      b.bundle.string() + "' w5";
+  SpawnOptions options;
+  options.timeout = std::chrono::seconds(60);
+  const auto result =
+      run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command}, options);
+  BOOST_TEST_MESSAGE("container output:\n" << result.out << result.err);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "overlayfs\n"), result.out);  // root.path was an overlay
+  // The image's directory is the task's, so it makes entries there...
+  BOOST_TEST(contains(result.out, "owner=agent"), result.out);
+  BOOST_TEST(contains(result.out, "new\n"), result.out);
+  BOOST_TEST(contains(result.out, "made-dirs"), result.out);
+  // ...and may replace or remove the image's files, though not rewrite one
+  // of root's in place (its owner stays: docs/kubernetes.md).
+  BOOST_TEST(contains(result.out, "Permission denied"), result.out);
+  BOOST_TEST(contains(result.out, "removed-old"), result.out);
+  // Neither the engine's image nor its container layer was written.
+  BOOST_TEST(Bundle::read_text(engine / "image" / "rootfs" / "var" / "cache" / "old") == "old\n");
+  BOOST_TEST(!fs::exists(engine / "image" / "rootfs" / "var" / "cache" / "new"));
+  BOOST_TEST(fs::is_empty(engine / "upper"));
+  BOOST_TEST(!layer_left_on_host());
+}
+
+// A runner that died between mounting a layer and detaching it: gc detaches
+// and removes a layer older than a minute whose run is not live, and leaves
+// a fresh one (a live runner's, the control). Mounted in a namespace of the
+// test's own, where gc runs too.
+BOOST_AUTO_TEST_CASE(gc_removes_a_layer_its_runner_left) {
+  TempDir dir{"tierbox-layer-gc"};
+  const auto state = dir.path() / "state";
+  const auto config = dir.path() / "config";
+  fs::create_directories(config);
+  std::ofstream(config / "tierbox.json")
+      << json{{"state_dir", state.string()}, {"audit_log", (dir.path() / "audit.log").string()}}.dump();
+  const auto old_layer = state / "root-layers" / "deadbeef00000001";
+  const auto fresh_layer = state / "root-layers" / "deadbeef00000002";
+  fs::create_directories(old_layer);
+  fs::create_directories(fresh_layer);
+  const std::string command =
+      "mount -t tmpfs tierbox-root-layer '" + old_layer.string() + "' && mount -t tmpfs tierbox-root-layer '" +
+      fresh_layer.string() + "' && touch -d '-2 minutes' '" + old_layer.string() + "' && '" + kTierbox +
+      "' gc --config-dir '" + config.string() + "' && echo mounted-after: && grep -c tierbox-root-layer /proc/self/mountinfo"
+      " && umount '" + fresh_layer.string() + "'";
+  const auto result = run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "removed root layer " + old_layer.string()), result.out);
+  BOOST_TEST(!contains(result.out, fresh_layer.string()), result.out);
+  BOOST_TEST(contains(result.out, "mounted-after:\n1\n"), result.out);  // the fresh one only
+  BOOST_TEST(!fs::exists(old_layer));
+  BOOST_TEST(fs::exists(fresh_layer));
+}
+
+BOOST_AUTO_TEST_CASE(no_new_entry_in_the_root_itself) {
+  REQUIRE_BUSYBOX();
+  // The top level stays the read-only root tmpfs: a new directory in / is
+  // refused, while the image's own directories are writable.
+  Bundle b(container_config(kTier, false, "mkdir /newdir 2>&1; echo x > /etc/newfile 2>&1; echo end"));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w4"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "newdir"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
