@@ -20,10 +20,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/filesystems.h"
+#include "common/mount_points.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
 #include "policy/command_resolution.h"
@@ -261,6 +265,19 @@ std::optional<std::uint64_t> LinuxHostView::filesystem_of(const std::string& pat
   return static_cast<std::uint64_t>(fs.f_type);
 }
 
+std::optional<HostView::MountBelow> LinuxHostView::kernel_filesystem_below(const std::string& path) const {
+  const auto real = real_path(path);
+  if (!real) return std::nullopt;
+  std::ifstream in("/proc/self/mountinfo");
+  if (!in) throw_sys_error("open(\"/proc/self/mountinfo\")");
+  const std::string mountinfo{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  for (const auto& point : mount_points_below(mountinfo, *real)) {
+    const auto magic = filesystem_of(point);
+    if (magic && is_kernel_filesystem(*magic)) return MountBelow{point, *magic};
+  }
+  return std::nullopt;
+}
+
 std::map<std::string, std::string> LinuxHostView::home_directories() const {
   // A home is a directory its user owns: system accounts whose "home" is
   // /bin, /usr/sbin or /var/www (owned by root) have none, and a rule below a
@@ -453,6 +470,8 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     // open_tree, naming it.
     if (mount.type != MountType::bind) continue;
     if (const auto magic = view.filesystem_of(mount.source)) facts.bind_filesystems[mount.source] = *magic;
+    if (const auto below = view.kernel_filesystem_below(mount.source))
+      facts.bind_kernel_mounts_below[mount.source] = {below->mount_point, below->filesystem};
   }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;

@@ -31,6 +31,7 @@ class LinuxHostView final : public HostView {
                                 const WalkVisitor& visitor) const override;
   [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
   [[nodiscard]] std::optional<std::uint64_t> filesystem_of(const std::string& path) const override;
+  [[nodiscard]] std::optional<MountBelow> kernel_filesystem_below(const std::string& path) const override;
 };
 
 // The facts of the store's image NAME; nullopt when the store has none.
