@@ -251,7 +251,15 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
 // create: returns the supervising process's pid once the container exists.
 pid_t create_container(const Globals& globals, const CreateOptions& options) {
   if (!oci::valid_container_id(options.id))
-    throw Error("container id " + quote(options.id) + ": letters, digits, '_', '-' and '.' only (fix: choose another id)",
+    throw Error("container id " + quote(options.id) +
+                    ": letters, digits, '_', '-' and '.', not first, at most 255 (fix: choose another id)",
+                exit_code::runner_failed);
+  // The sandbox serves exec on ROOT/ID/exec.sock: said here, before
+  // anything is made, rather than by the supervising process's failure.
+  if (const auto socket = oci_exec::exec_socket(globals.root, options.id).string();
+      socket.size() >= sizeof(sockaddr_un::sun_path))
+    throw Error("container id " + quote(options.id) + ": " + quote(socket) + " is longer than a socket path may be (" +
+                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes) (fix: a shorter --root or id)",
                 exit_code::runner_failed);
   std::error_code ec;
   const auto bundle = std::filesystem::absolute(options.bundle, ec);
