@@ -140,6 +140,34 @@ BOOST_AUTO_TEST_CASE(host_paths_as_mount_sources_are_refused) {
   refused("etc", "h7", "not an absolute host path");
 }
 
+// root.path is the engine's (runc takes any directory), but not the host's
+// root however it is reached: through a symbolic link in the bundle, or
+// /proc/1/root. Control: a root reached through a link to the bundle's own
+// rootfs runs.
+BOOST_AUTO_TEST_CASE(a_root_path_reaching_the_hosts_root_is_refused) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"true"}));
+  fs::create_symlink("/", b.bundle / "hostlink");
+  fs::create_symlink("rootfs", b.bundle / "ownlink");
+  for (const char* path : {"hostlink", "/proc/1/root", "/proc/self/root/."}) {
+    auto config = bundle_config({"true"});
+    config["root"]["path"] = path;
+    b.write_config(config);
+    const auto result = b.oci({"run", "--bundle", b.bundle.string(), "r1"});
+    BOOST_TEST(result.status != 0, path);
+    // /proc/1/root cannot even be resolved by the runner (its ptrace
+    // access check): refused with the field all the same.
+    BOOST_TEST((contains(result.err, "is the host's root") || contains(result.err, "Permission denied")), result.err);
+    BOOST_TEST(contains(result.err, "root.path"), result.err);
+    BOOST_TEST(!fs::exists(b.root / "r1"));
+  }
+  auto config = bundle_config({"test", "-x", "/bin/busybox"});
+  config["root"]["path"] = "ownlink";
+  b.write_config(config);
+  const auto control = b.oci({"run", "--bundle", b.bundle.string(), "r2"});
+  BOOST_TEST(control.status == 0, control.err);
+}
+
 // rshared (or any propagation option) is not taken: the bind is private in
 // the sandbox's mount namespace, so nothing mounted on either side crosses.
 BOOST_AUTO_TEST_CASE(shared_propagation_of_a_bind_is_not_taken) {
