@@ -424,6 +424,28 @@ PassedFdFacts passed_fd_facts(int fd, int source) {
 
 }  // namespace
 
+void pin_bind_sources(TaskRequest& request) {
+  for (auto& bind : request.binds) {
+    if (bind.opened) continue;
+    UniqueFd fd(::open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) continue;
+    const auto link = "/proc/self/fd/" + std::to_string(fd.get());
+    std::string path(4096, '\0');
+    const ssize_t n = ::readlink(link.c_str(), path.data(), path.size());
+    if (n <= 0 || static_cast<std::size_t>(n) >= path.size()) throw_sys_error("readlink(" + quote(link) + ")");
+    path.resize(static_cast<std::size_t>(n));
+    // Not a path any more (unlinked meanwhile: " (deleted)"): the mount of
+    // the given path fails or finds another inode, which is refused.
+    if (path.front() != '/' || path.ends_with(" (deleted)")) {
+      bind.opened = FileIdentity{st.st_dev, st.st_ino};
+      continue;
+    }
+    bind.source = path;
+    bind.opened = FileIdentity{st.st_dev, st.st_ino};
+  }
+}
+
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
                             const HostView& view, const std::vector<std::string>& never_visible) {
   const auto widened = widen(tier, request);

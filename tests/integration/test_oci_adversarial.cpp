@@ -173,6 +173,32 @@ BOOST_AUTO_TEST_CASE(a_root_path_reaching_the_hosts_root_is_refused) {
   BOOST_TEST(control.status == 0, control.err);
 }
 
+// A bind source through a symbolic link (in a directory another container
+// of the pod may write) is resolved once, before the checks: what the
+// checks see, what the audit trail records and what is mounted are the
+// link's target at that moment (a link swapped afterwards makes the mount
+// refuse: tests/unit/test_mounts.cpp).
+BOOST_AUTO_TEST_CASE(a_bind_source_through_a_symlink_is_pinned_before_the_checks) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bindable_config({"cat", "/data/marker"}));
+  write_bindable_tier(b);
+  const auto data = b.dir.path() / "data";
+  fs::create_directories(data);
+  std::ofstream(data / "marker") << "bound\n";
+  ::chmod(data.c_str(), 0755);
+  ::chmod((data / "marker").c_str(), 0644);
+  fs::create_symlink(data, b.dir.path() / "link");
+  auto config = bindable_config({"cat", "/data/marker"});
+  config["mounts"].push_back(bind_mount((b.dir.path() / "link").string(), "/data"));
+  b.write_config(config);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "k1"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(result.out == "bound\n");
+  const auto audit = Bundle::read_text(b.audit_log);
+  BOOST_TEST(contains(audit, "--bind " + data.string() + ":/data"), audit);
+  BOOST_TEST(!contains(audit, (b.dir.path() / "link").string()), audit);
+}
+
 // rshared (or any propagation option) is not taken: the bind is private in
 // the sandbox's mount namespace, so nothing mounted on either side crosses.
 BOOST_AUTO_TEST_CASE(shared_propagation_of_a_bind_is_not_taken) {
