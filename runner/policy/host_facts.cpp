@@ -268,10 +268,12 @@ std::optional<std::uint64_t> LinuxHostView::filesystem_of(const std::string& pat
 std::optional<HostView::MountBelow> LinuxHostView::kernel_filesystem_below(const std::string& path) const {
   const auto real = real_path(path);
   if (!real) return std::nullopt;
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) throw_sys_error("open(\"/proc/self/mountinfo\")");
-  const std::string mountinfo{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  for (const auto& point : mount_points_below(mountinfo, *real)) {
+  if (!mountinfo_) {
+    std::ifstream in("/proc/self/mountinfo");
+    if (!in) throw_sys_error("open(\"/proc/self/mountinfo\")");
+    mountinfo_.emplace(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (const auto& point : mount_points_below(*mountinfo_, *real)) {
     const auto magic = filesystem_of(point);
     if (magic && is_kernel_filesystem(*magic)) return MountBelow{point, *magic};
   }
@@ -492,6 +494,9 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     // open_tree, naming it.
     if (mount.type != MountType::bind) continue;
     if (const auto magic = view.filesystem_of(mount.source)) facts.bind_filesystems[mount.source] = *magic;
+    // A caller's (a bundle's mount): what a tier binds with its submounts
+    // is its author's choice (tests/profiles/host-submounts.json binds /dev).
+    if (mount.origin.rfind("--bind", 0) != 0) continue;
     if (const auto below = view.kernel_filesystem_below(mount.source))
       facts.bind_kernel_mounts_below[mount.source] = {below->mount_point, below->filesystem};
   }

@@ -32,6 +32,11 @@ class LinuxHostView final : public HostView {
   [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
   [[nodiscard]] std::optional<std::uint64_t> filesystem_of(const std::string& path) const override;
   [[nodiscard]] std::optional<MountBelow> kernel_filesystem_below(const std::string& path) const override;
+
+ private:
+  // /proc/self/mountinfo, read once per view (one launch): a node with
+  // thousands of mounts would pay for each bind otherwise.
+  mutable std::optional<std::string> mountinfo_;
 };
 
 // The facts of the store's image NAME; nullopt when the store has none.
