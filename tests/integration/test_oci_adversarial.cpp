@@ -330,6 +330,33 @@ BOOST_AUTO_TEST_CASE(a_tier_annotation_that_is_a_path_is_refused) {
   }
 }
 
+// Annotations are kept in ROOT/ID/state.json, which state, start, kill
+// and delete read (at most 1 MiB): 2 MiB of them made a container no
+// command could read, kill or delete (it ran until the tier's wall time).
+// More than 256 KiB is refused now; the control, 200 KiB, is created,
+// read and deleted.
+BOOST_AUTO_TEST_CASE(annotations_too_large_for_the_state_are_refused) {
+  REQUIRE_BUSYBOX();
+  auto config = bundle_config({"sleep", "600"});
+  config["annotations"]["big"] = std::string(2 << 20, 'x');
+  Bundle b(config);
+  const auto refused = b.oci_detached({"create", "--bundle", b.bundle.string(), "a1"});
+  BOOST_TEST(refused.status != 0);
+  BOOST_TEST(contains(refused.err, "annotations: "), refused.err.substr(0, 300));
+  BOOST_TEST(contains(refused.err, "more than 262144"), refused.err.substr(0, 300));
+  BOOST_TEST(refused.err.size() < 1000u);
+  BOOST_TEST(!fs::exists(b.root / "a1"));
+
+  config["annotations"]["big"] = std::string(200 * 1024, 'x');
+  b.write_config(config);
+  DeleteAtEnd delete_a2{b, "a2"};
+  const auto created = b.oci_detached({"create", "--bundle", b.bundle.string(), "a2"});
+  BOOST_REQUIRE_MESSAGE(created.status == 0, created.err.substr(0, 300));
+  BOOST_TEST(b.state("a2").at("annotations").at("big").get<std::string>().size() == 200u * 1024);
+  BOOST_TEST(b.oci({"delete", "--force", "a2"}).status == 0);
+  BOOST_TEST(!fs::exists(b.root / "a2"));
+}
+
 // The command line: container ids that would name another directory than
 // ROOT/ID, or take another container's; --pid-file through a symbolic link;
 // --console-socket that is not a socket.

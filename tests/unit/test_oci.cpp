@@ -118,6 +118,15 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named_with_the_file) {
   document = runc_default_spec();
   document["mounts"][0]["options"] = "ro";
   BOOST_TEST(contains(parse_error(document), "mounts[0].options: not an array"));
+  // Annotations are kept in the container's state: bounded, so that it
+  // stays readable by every later command (delete among them).
+  document = runc_default_spec();
+  document["annotations"]["big"] = std::string(oci::kMaxAnnotationBytes, 'x');
+  BOOST_TEST(contains(parse_error(document), "/b/config.json: annotations: "),
+             parse_error(document).substr(0, 200));
+  BOOST_TEST(contains(parse_error(document), "bytes, more than 262144"));
+  document["annotations"]["big"] = std::string(oci::kMaxAnnotationBytes / 2, 'x');
+  BOOST_TEST(parse_error(document).empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_tier_comes_from_the_annotation_or_the_default) {
