@@ -251,7 +251,15 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
 // create: returns the supervising process's pid once the container exists.
 pid_t create_container(const Globals& globals, const CreateOptions& options) {
   if (!oci::valid_container_id(options.id))
-    throw Error("container id " + quote(options.id) + ": letters, digits, '_', '-' and '.' only (fix: choose another id)",
+    throw Error("container id " + quote(options.id) +
+                    ": letters, digits, '_', '-' and '.', not first, at most 255 (fix: choose another id)",
+                exit_code::runner_failed);
+  // The sandbox serves exec on ROOT/ID/exec.sock: said here, before
+  // anything is made, rather than by the supervising process's failure.
+  if (const auto socket = oci_exec::exec_socket(globals.root, options.id).string();
+      socket.size() >= sizeof(sockaddr_un::sun_path))
+    throw Error("container id " + quote(options.id) + ": " + quote(socket) + " is longer than a socket path may be (" +
+                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes) (fix: a shorter --root or id)",
                 exit_code::runner_failed);
   std::error_code ec;
   const auto bundle = std::filesystem::absolute(options.bundle, ec);
@@ -355,6 +363,15 @@ pid_t create_container(const Globals& globals, const CreateOptions& options) {
   return child;
 }
 
+bool wait_stopped(const oci::StateStore& store, const std::string& id, std::chrono::seconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (!store.exists(id) || oci::current_status(store.read(id)) == "stopped") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 void start_container(const Globals& globals, const std::string& id) {
   const oci::StateStore store(globals.root);
   const auto state = store.read(id);
@@ -363,6 +380,10 @@ void start_container(const Globals& globals, const std::string& id) {
     throw Error("container " + quote(id) + " is " + status + ", not created (fix: start only a created container)",
                 exit_code::runner_failed);
   UniqueFd fifo(::open(store.fifo(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo && (errno == ENXIO || errno == ENOENT) && wait_stopped(store, id, std::chrono::seconds(2)))
+    throw Error("container " + quote(id) + " ended before it was started: its sandbox was killed or its setup failed "
+                "(fix: see the runtime's --log and the audit trail for why)",
+                exit_code::runner_failed);
   if (!fifo) throw_sys_error("open(" + quote(store.fifo(id).string()) + ", O_WRONLY) (is the container waiting?)");
   write_all(fifo.get(), "s", "the start fifo");
   fifo.reset();
@@ -426,15 +447,6 @@ void kill_container(const Globals& globals, const std::string& id, const std::st
                 exit_code::runner_failed);
   if (all && status != "created") signal_exec_processes(globals, state, signal_number);
   signal_container(state, status == "created" ? SIGKILL : signal_number);
-}
-
-bool wait_stopped(const oci::StateStore& store, const std::string& id, std::chrono::seconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (!store.exists(id) || oci::current_status(store.read(id)) == "stopped") return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 void delete_container(const Globals& globals, const std::string& id, bool force) {
@@ -610,7 +622,19 @@ int dispatch(const std::vector<std::string>& args, Globals& globals) {
   if (command == "run") {
     create.id = need_id(1);
     const pid_t pid = create_container(globals, create);
-    start_container(globals, create.id);
+    try {
+      start_container(globals, create.id);
+    } catch (const Error&) {
+      // A sandbox that ended between create and start (its setup failed
+      // after the container was reported created): run leaves nothing
+      // behind, as when the container ends.
+      try {
+        delete_container(globals, create.id, true);
+      } catch (const Error& error) {
+        log_line(globals, "warning", "container " + create.id + ": " + error.what(), false);
+      }
+      throw;
+    }
     if (create.detach) return 0;
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -284,10 +284,17 @@ Spec parse_spec(const json& document, const std::string& origin) {
     }
   }
   if (const auto* annotations = reader.object_at(document, "annotations", "annotations")) {
+    std::size_t total = 0;
     for (const auto& [key, value] : annotations->items()) {
       if (!value.is_string()) reader.fail("annotations." + key, "not a string", "make it a JSON string");
       spec.annotations[key] = value.get<std::string>();
+      total += key.size() + spec.annotations[key].size();
     }
+    // They are kept in ROOT/ID/state.json, which every later command reads
+    // (at most 1 MiB): more would leave a container no command can stop.
+    if (total > kMaxAnnotationBytes)
+      reader.fail("annotations", std::to_string(total) + " bytes, more than " + std::to_string(kMaxAnnotationBytes),
+                  "at most 256 KiB of keys and values, Kubernetes' own limit");
   }
   if (const auto* hooks = reader.object_at(document, "hooks", "hooks"))
     for (const auto& [kind, list] : hooks->items())

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -26,6 +27,10 @@ inline constexpr const char* kTierAnnotation = "io.tierbox.tier";
 // Annotations that carry the image digest (the first one present wins);
 // without one, the digest of the root tree's manifest is computed.
 inline constexpr const char* kDigestAnnotations[] = {"io.tierbox.image-digest", "org.opencontainers.image.digest"};
+// The most annotations (keys and values) a config.json may carry: what
+// Kubernetes allows; the container's state, which holds them, must stay
+// readable (oci/state.h).
+inline constexpr std::size_t kMaxAnnotationBytes = 256 * 1024;
 
 struct Mount {
   std::string destination;

@@ -67,7 +67,7 @@ nlohmann::json to_oci_state(const ContainerState& state) {
 }
 
 bool valid_container_id(const std::string& id) {
-  if (id.empty() || id.size() > 1024 || id.front() == '.') return false;
+  if (id.empty() || id.size() > 255 || id.front() == '.') return false;
   for (char c : id)
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
       return false;

@@ -48,7 +48,7 @@ ContainerState state_from_json(const nlohmann::json& document, const std::string
 nlohmann::json to_oci_state(const ContainerState& state);
 
 // A container id: letters, digits, '_', '-', '.', not starting with '.', at
-// most 1024 characters (it names a directory under --root).
+// most 255 characters (it names a directory under --root: NAME_MAX).
 bool valid_container_id(const std::string& id);
 
 class StateStore {

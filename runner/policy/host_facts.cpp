@@ -20,10 +20,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/filesystems.h"
+#include "common/mount_points.h"
 #include "common/unique_fd.h"
 #include "common/users.h"
 #include "policy/command_resolution.h"
@@ -261,6 +265,21 @@ std::optional<std::uint64_t> LinuxHostView::filesystem_of(const std::string& pat
   return static_cast<std::uint64_t>(fs.f_type);
 }
 
+std::optional<HostView::MountBelow> LinuxHostView::kernel_filesystem_below(const std::string& path) const {
+  const auto real = real_path(path);
+  if (!real) return std::nullopt;
+  if (!mountinfo_) {
+    std::ifstream in("/proc/self/mountinfo");
+    if (!in) throw_sys_error("open(\"/proc/self/mountinfo\")");
+    mountinfo_.emplace(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (const auto& point : mount_points_below(*mountinfo_, *real)) {
+    const auto magic = filesystem_of(point);
+    if (magic && is_kernel_filesystem(*magic)) return MountBelow{point, *magic};
+  }
+  return std::nullopt;
+}
+
 std::map<std::string, std::string> LinuxHostView::home_directories() const {
   // A home is a directory its user owns: system accounts whose "home" is
   // /bin, /usr/sbin or /var/www (owned by root) have none, and a rule below a
@@ -407,6 +426,28 @@ PassedFdFacts passed_fd_facts(int fd, int source) {
 
 }  // namespace
 
+void pin_bind_sources(TaskRequest& request) {
+  for (auto& bind : request.binds) {
+    if (bind.opened) continue;
+    UniqueFd fd(::open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) continue;
+    const auto link = "/proc/self/fd/" + std::to_string(fd.get());
+    std::string path(4096, '\0');
+    const ssize_t n = ::readlink(link.c_str(), path.data(), path.size());
+    if (n <= 0 || static_cast<std::size_t>(n) >= path.size()) throw_sys_error("readlink(" + quote(link) + ")");
+    path.resize(static_cast<std::size_t>(n));
+    // Not a path any more (unlinked meanwhile: " (deleted)"): the mount of
+    // the given path fails or finds another inode, which is refused.
+    if (path.front() != '/' || path.ends_with(" (deleted)")) {
+      bind.opened = FileIdentity{st.st_dev, st.st_ino};
+      continue;
+    }
+    bind.source = path;
+    bind.opened = FileIdentity{st.st_dev, st.st_ino};
+  }
+}
+
 HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, const DataClassInventory& inventory,
                             const HostView& view, const std::vector<std::string>& never_visible) {
   const auto widened = widen(tier, request);
@@ -453,6 +494,11 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
     // open_tree, naming it.
     if (mount.type != MountType::bind) continue;
     if (const auto magic = view.filesystem_of(mount.source)) facts.bind_filesystems[mount.source] = *magic;
+    // A caller's (a bundle's mount): what a tier binds with its submounts
+    // is its author's choice (tests/profiles/host-submounts.json binds /dev).
+    if (mount.origin.rfind("--bind", 0) != 0) continue;
+    if (const auto below = view.kernel_filesystem_below(mount.source))
+      facts.bind_kernel_mounts_below[mount.source] = {below->mount_point, below->filesystem};
   }
   std::optional<std::string> workspace;
   if (facts.workspace && facts.workspace->is_directory) workspace = facts.workspace->canonical_path;

@@ -31,11 +31,27 @@ class LinuxHostView final : public HostView {
                                 const WalkVisitor& visitor) const override;
   [[nodiscard]] std::map<std::string, std::string> home_directories() const override;
   [[nodiscard]] std::optional<std::uint64_t> filesystem_of(const std::string& path) const override;
+  [[nodiscard]] std::optional<MountBelow> kernel_filesystem_below(const std::string& path) const override;
+
+ private:
+  // /proc/self/mountinfo, read once per view (one launch): a node with
+  // thousands of mounts would pay for each bind otherwise.
+  mutable std::optional<std::string> mountinfo_;
 };
 
 // The facts of the store's image NAME; nullopt when the store has none.
 // Throws Error when its manifest does not match its digest.
 std::optional<RootfsImageFacts> image_facts(const rootfs::Store& store, const std::string& name);
+
+// Each caller bind source not yet opened (the daemon's client opens its
+// caller's): opened once, its path replaced by the path of what was opened
+// (no symbolic link left in it) and its identity recorded, so that the tree
+// mounted is the one the checks saw (stages/prepared_mounts.cpp compares
+// them). Otherwise a link in a directory a sandbox can write (a pod's
+// writable volume) could point at an allowed tree while the checks run and
+// at a forbidden one when the tree is opened. A source that cannot be
+// opened is left for the checks and the mount to name.
+void pin_bind_sources(TaskRequest& request);
 
 // Today's date, UTC.
 Date today_utc();

@@ -71,6 +71,17 @@ class HostView {
   // statfs(2) f_type of the filesystem path is on (following symlinks);
   // nullopt when it cannot be reached.
   [[nodiscard]] virtual std::optional<std::uint64_t> filesystem_of(const std::string& path) const = 0;
+  // A kernel filesystem (common/filesystems.h) mounted below path (its
+  // real path), which a recursive bind of path would take with it: its
+  // mount point and statfs f_type; nullopt when there is none.
+  struct MountBelow {
+    std::string mount_point;
+    std::uint64_t filesystem = 0;
+  };
+  [[nodiscard]] virtual std::optional<MountBelow> kernel_filesystem_below(const std::string& path) const {
+    (void)path;
+    return std::nullopt;
+  }
   // user name -> home directory, from /etc/passwd.
   [[nodiscard]] virtual std::map<std::string, std::string> home_directories() const = 0;
 };

@@ -221,6 +221,14 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
     throw Refusal(kernel_filesystem("--workspace " + host.workspace->canonical_path, host.workspace->filesystem) +
                   " (fix: pass the directory of the files the task works on)");
   for (const auto& mount : profile.mounts) {
+    // A caller's bind holding one below its source (gathered for callers'
+    // binds only): the bind is recursive and would take it along.
+    const auto below = host.bind_kernel_mounts_below.find(mount.source);
+    if (mount.type == MountType::bind && mount.origin.rfind("--bind", 0) == 0 &&
+        below != host.bind_kernel_mounts_below.end())
+      throw Refusal(mount.origin + ": the kernel's " + filesystem_name(below->second.second) +
+                    " filesystem is mounted below it, at " + below->second.first +
+                    ", and the bind would take it along (fix: bind a directory with no kernel filesystem below it)");
     const auto found = host.bind_filesystems.find(mount.source);
     if (mount.type != MountType::bind || found == host.bind_filesystems.end() || !is_kernel_filesystem(found->second))
       continue;

@@ -82,6 +82,10 @@ struct HostFacts {
   // statfs f_type of the source of each caller bind (--bind, --bind-rw):
   // a kernel filesystem there is refused like a workspace on one.
   std::map<std::string, std::uint64_t> bind_filesystems;
+  // A kernel filesystem mounted below a caller bind's source (the bind is
+  // recursive: a tmpfs /sys/fs/cgroup holds cgroup v1's hierarchies), by
+  // source: its mount point and statfs f_type. Refused like one at the source.
+  std::map<std::string, std::pair<std::string, std::uint64_t>> bind_kernel_mounts_below;
   // rootfs image:NAME: the image, nullopt when the store has no such name.
   std::optional<RootfsImageFacts> rootfs_image;
 };

@@ -185,6 +185,7 @@ class TaskRun {
           !refusal.empty())
         throw Refusal(refusal);
       request.rootfs_store = config.rootfs_dir;  // where image tiers find their images
+      policy::pin_bind_sources(request);
       const policy::LinuxHostView host;
       const auto facts = policy::gather_host_facts(request, profile, inventory, host, never_visible(log_path, config));
       logging::step("host facts gathered ({} entries scanned for data classes)", facts.data_access.entries_scanned);

@@ -360,6 +360,33 @@ BOOST_AUTO_TEST_CASE(the_scan_limit_refuses_rather_than_guessing) {
   BOOST_TEST(tree.problems[0].find("scan_limit") != std::string::npos, tree.problems[0]);
 }
 
+// A caller's bind source is pinned before the checks: the path they see
+// is the one opened (no link left in it), and its identity goes to the
+// mount, which refuses another tree (a link swapped between the checks and
+// the mount: stages/prepared_mounts.cpp, tests/unit/test_mounts.cpp).
+BOOST_AUTO_TEST_CASE(bind_sources_are_pinned_before_the_checks) {
+  TempDir host;
+  host.write("shared/allowed/file", "x");
+  fs::create_symlink(host.path() / "shared" / "allowed", host.path() / "shared" / "link");
+  TaskRequest request;
+  request.binds = {{host.str() + "/shared/link", "/x", false},
+                   {host.str() + "/missing", "/y", false},
+                   {"/already", "/z", false, FileIdentity{1, 2}}};
+  pin_bind_sources(request);
+  struct stat st {};
+  BOOST_REQUIRE(::stat((host.path() / "shared" / "allowed").c_str(), &st) == 0);
+  BOOST_TEST(request.binds[0].source == fs::canonical(host.path() / "shared" / "allowed").string());
+  BOOST_REQUIRE(request.binds[0].opened.has_value());
+  BOOST_TEST(request.binds[0].opened->inode == st.st_ino);
+  BOOST_TEST(request.binds[0].opened->device == st.st_dev);
+  // Not there: left for the checks and the mount to name.
+  BOOST_TEST(request.binds[1].source == host.str() + "/missing");
+  BOOST_TEST(!request.binds[1].opened.has_value());
+  // The daemon's client opened it already: untouched.
+  BOOST_TEST(request.binds[2].source == "/already");
+  BOOST_TEST(request.binds[2].opened->inode == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(protected_path_resolution)

@@ -8,9 +8,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 
 #include "audit/records.h"
 #include "common/errors.h"
+#include "common/mount_points.h"
 #include "common/process_info.h"
 #include "oci/spec.h"
 #include "oci/state.h"
@@ -116,6 +118,15 @@ BOOST_AUTO_TEST_CASE(bad_fields_are_named_with_the_file) {
   document = runc_default_spec();
   document["mounts"][0]["options"] = "ro";
   BOOST_TEST(contains(parse_error(document), "mounts[0].options: not an array"));
+  // Annotations are kept in the container's state: bounded, so that it
+  // stays readable by every later command (delete among them).
+  document = runc_default_spec();
+  document["annotations"]["big"] = std::string(oci::kMaxAnnotationBytes, 'x');
+  BOOST_TEST(contains(parse_error(document), "/b/config.json: annotations: "),
+             parse_error(document).substr(0, 200));
+  BOOST_TEST(contains(parse_error(document), "bytes, more than 262144"));
+  document["annotations"]["big"] = std::string(oci::kMaxAnnotationBytes / 2, 'x');
+  BOOST_TEST(parse_error(document).empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_tier_comes_from_the_annotation_or_the_default) {
@@ -170,6 +181,76 @@ BOOST_AUTO_TEST_CASE(a_bind_mount_becomes_a_bind_the_planner_checks) {
   } catch (const Refusal& error) {
     BOOST_TEST(contains(error.what(), "widening.binds"), error.what());
   }
+}
+
+// Hostile mounts (docs/kubernetes.md): kernel filesystems with options are
+// tierbox's own or not mounted, never at another place; `..` anywhere is
+// refused at parse; duplicate destinations are refused by the planner like
+// two --binds; a config.json with thousands of mounts is read and narrowed
+// quickly (the 16 MiB file limit bounds it).
+BOOST_AUTO_TEST_CASE(hostile_mounts_are_refused_or_left_to_tierbox) {
+  const auto with_mount = [](json mount) {
+    auto document = runc_default_spec();
+    document["mounts"].push_back(std::move(mount));
+    return document;
+  };
+  // tierbox's own, whatever the options ask.
+  BOOST_TEST(refusal(with_mount({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+                                 {"options", {"rw", "suid", "dev", "exec", "hidepid=0", "subset=all"}}})).empty());
+  BOOST_TEST(refusal(with_mount({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"rw"}}})).empty());
+  BOOST_TEST(refusal(with_mount({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
+                                 {"options", {"rw", "nosuid"}}})).empty());
+  BOOST_TEST(refusal(with_mount({{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"}})).empty());
+  // Anywhere else: refused by type.
+  BOOST_TEST(contains(refusal(with_mount({{"destination", "/mnt/proc"}, {"type", "proc"}, {"source", "proc"}})),
+                      "mounts[5] (/mnt/proc).type \"proc\": not supported"));
+  BOOST_TEST(contains(refusal(with_mount({{"destination", "/cg"}, {"type", "cgroup2"}, {"source", "cgroup"}})),
+                      "(/cg).type \"cgroup2\""));
+  BOOST_TEST(contains(refusal(with_mount({{"destination", "/mnt"}, {"type", "overlay"}, {"source", "overlay"}})),
+                      "(/mnt).type \"overlay\""));
+  // A host bind into tierbox's proc, whatever the source.
+  BOOST_TEST(contains(refusal(with_mount({{"destination", "/proc/1"}, {"type", "bind"}, {"source", "/proc/1/root"}})),
+                      "a host bind below /proc, /dev or /sys"));
+  BOOST_TEST(contains(refusal(with_mount({{"destination", "/proc/sys"}, {"type", "none"}, {"source", "/proc/sys"},
+                                         {"options", {"rbind", "rw"}}})),
+                      "a host bind below /proc, /dev or /sys"));
+  // `..` and other non-normal forms, at parse.
+  for (const char* destination : {"/data/..", "/../etc", "/data/./x", "/data//x", "/data/"}) {
+    auto document = with_mount({{"destination", destination}, {"type", "bind"}, {"source", "/srv"}});
+    BOOST_TEST(contains(parse_error(document), "is not a normalized path"), destination);
+  }
+  // Duplicate destinations: two binds at one place, refused like two --binds.
+  auto document = runc_default_spec();
+  for (int i = 0; i < 2; ++i)
+    document["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", "/srv/" + std::to_string(i)},
+                                  {"options", {"rbind", "ro"}}});
+  auto profile = policy::load_tier("untrusted", {kShipped});
+  profile.widening.binds = policy::BindWidening::read_only;
+  const auto narrowed = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  policy::HostFacts facts;
+  facts.landlock_abi = 7;
+  facts.rootfs_image = policy::RootfsImageFacts{"container:c1", "sha256:00", "/b/rootfs", {}, {}};
+  try {
+    (void)policy::make_plan(profile, narrowed.request, facts, "r1");
+    BOOST_ERROR("two binds at /data were planned");
+  } catch (const Refusal& error) {
+    BOOST_TEST(contains(error.what(), "the target overlaps --bind /srv/0:/data"), error.what());
+  }
+  // Many mounts: 20,000 tmpfs mounts (noted, not mounted) and 2,000 binds at
+  // distinct places (each a bind the planner checks) stay quick.
+  document = runc_default_spec();
+  for (int i = 0; i < 20000; ++i)
+    document["mounts"].push_back({{"destination", "/t/" + std::to_string(i)}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  for (int i = 0; i < 2000; ++i)
+    document["mounts"].push_back({{"destination", "/d/" + std::to_string(i)}, {"type", "bind"}, {"source", "/srv/x"},
+                                  {"options", {"rbind", "ro"}}});
+  const auto started = std::chrono::steady_clock::now();
+  const auto many = oci::narrow_to_tier(spec_of(document), profile, "/b", "c1", "sha256:00");
+  BOOST_TEST(many.request.binds.size() == 2000u);
+  (void)policy::make_plan(profile, many.request, facts, "r1");
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  BOOST_TEST_MESSAGE("22,000 mounts narrowed and planned in " << took.count() << " ms");
+  BOOST_TEST(took.count() < 10000);
 }
 
 BOOST_AUTO_TEST_CASE(privileged_added_capabilities_and_host_namespaces_are_refused) {
@@ -496,6 +577,27 @@ BOOST_AUTO_TEST_CASE(container_ids_name_one_directory) {
   BOOST_TEST(!oci::valid_container_id(".."));
   BOOST_TEST(!oci::valid_container_id("a/b"));
   BOOST_TEST(!oci::valid_container_id(".hidden"));
+  // One directory name (NAME_MAX), not a path.
+  BOOST_TEST(oci::valid_container_id(std::string(255, 'a')));
+  BOOST_TEST(!oci::valid_container_id(std::string(256, 'a')));
+  BOOST_TEST(!oci::valid_container_id("../x"));
+  BOOST_TEST(!oci::valid_container_id("/x"));
+}
+
+// What a bind takes with it: every mount point below its source, from
+// /proc/self/mountinfo (escapes undone; "/ab" is not below "/a").
+BOOST_AUTO_TEST_CASE(mount_points_below_a_bind_source) {
+  const std::string mountinfo =
+      "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+      "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+      "33 31 0:30 / /sys/fs/cgroupx rw - tmpfs tmpfs rw\n"
+      "34 22 0:31 / /srv/with\\040space/proc rw - proc proc rw\n";
+  BOOST_TEST(mount_points_below(mountinfo, "/sys/fs/cgroup") == std::vector<std::string>{"/sys/fs/cgroup/cpu"});
+  BOOST_TEST(mount_points_below(mountinfo, "/srv") == std::vector<std::string>{"/srv/with space/proc"});
+  BOOST_TEST(mount_points_below(mountinfo, "/sys/fs/cgroup/cpu").empty());
+  BOOST_TEST(mount_points_below(mountinfo, "/").size() == 4u);
+  BOOST_TEST(mount_points_below("", "/").empty());
 }
 
 BOOST_AUTO_TEST_CASE(audit_records_name_the_container) {

@@ -214,6 +214,18 @@ BOOST_AUTO_TEST_CASE(a_workspace_on_a_kernel_filesystem_is_refused_whatever_the_
   const auto bind_message = refusal_of([&] { make_plan(widening, bind_request, bind_facts, "r"); });
   BOOST_TEST(bind_message.find("--bind /proc:/hostproc: a directory of the kernel's proc filesystem") != std::string::npos,
              bind_message);
+  // A source that is no kernel filesystem but holds one (cgroup v1's
+  // hierarchies on a tmpfs /sys/fs/cgroup): the bind is recursive, so it is
+  // refused the same way, naming the mount below. Control: nothing below.
+  bind_request.binds = {{"/sys/fs/cgroup", "/cg", false}};
+  bind_facts.bind_filesystems = {{"/sys/fs/cgroup", TMPFS_MAGIC}};
+  BOOST_TEST(refusal_of([&] { make_plan(widening, bind_request, bind_facts, "r"); }).empty());
+  bind_facts.bind_kernel_mounts_below["/sys/fs/cgroup"] = {"/sys/fs/cgroup/memory", CGROUP_SUPER_MAGIC};
+  const auto below_message = refusal_of([&] { make_plan(widening, bind_request, bind_facts, "r"); });
+  BOOST_TEST(below_message.find("--bind /sys/fs/cgroup:/cg: the kernel's cgroup filesystem is mounted below it, at "
+                                "/sys/fs/cgroup/memory") != std::string::npos,
+             below_message);
+  BOOST_TEST(below_message.find("(fix: ") != std::string::npos, below_message);
   // A project on a disk or a tmpfs is planned as usual.
   for (auto magic : {EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, TMPFS_MAGIC}) {
     request.workspace = "/home/dev/repo";
