@@ -124,17 +124,30 @@ void ControlServer::accept_connections() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // EAGAIN: no more; anything else: try again on the next poll
     }
-    if (connections_.size() >= kMaxConnections) {
-      send_reply(fd.get(), reply("failed", "the runner is busy with other requests; try again"));
-      continue;
-    }
     Connection connection;
     socklen_t length = sizeof connection.peer;
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &connection.peer, &length) != 0) continue;
+    const uid_t uid = connection.peer.uid;
+    connection.weight = policy::control_weight({uid, "", uid != 0 && is_group_member(uid, settings_.operators_group)},
+                                               {record_.requester_uid, record_.sudo_uid});
+    if (connections_.size() >= kMaxConnections && !make_room_for(connection.weight)) {
+      send_reply(fd.get(), reply("failed", "the runner is busy with other requests; try again"));
+      continue;
+    }
     connection.fd = std::move(fd);
     connection.deadline = Clock::now() + kRequestTimeout;
     connections_.push_back(std::move(connection));
   }
+}
+
+bool ControlServer::make_room_for(int weight) {
+  // min_element: the first (oldest) of the lightest.
+  const auto lightest = std::min_element(connections_.begin(), connections_.end(),
+                                         [](const Connection& a, const Connection& b) { return a.weight < b.weight; });
+  if (lightest == connections_.end() || lightest->weight >= weight) return false;
+  send_reply(lightest->fd.get(), reply("failed", "the runner is busy with other requests; try again"));
+  connections_.erase(lightest);
+  return true;
 }
 
 bool ControlServer::read_request(Connection& connection) {

@@ -6,8 +6,12 @@
 // appends a "control" event to the audit log (also for a denied request).
 //
 // The supervision loop must never stall on a caller: every socket is
-// non-blocking, at most kMaxConnections are open at once (more are closed at
-// once), and a caller has kRequestTimeout to send its one line.
+// non-blocking, at most kMaxConnections are open at once, and a caller has
+// kRequestTimeout to send its one line. Past kMaxConnections a newcomer
+// takes the place of a waiting connection that weighs less
+// (policy::control_weight: root, an operator, the requester, anyone else),
+// else it is answered "busy" and closed: holding connections open keeps no
+// one above from stopping the run.
 #pragma once
 
 #include <poll.h>
@@ -56,11 +60,15 @@ class ControlServer {
   struct Connection {
     UniqueFd fd;
     struct ucred peer {};
+    int weight = 0;  // policy::control_weight of the peer
     std::string received;
     std::chrono::steady_clock::time_point deadline;
   };
 
   void accept_connections();
+  // Full: drops the oldest of the lightest connections if it weighs less
+  // than weight (answered "busy"); false when none does.
+  bool make_room_for(int weight);
   // False when the connection is done (answered or dropped).
   bool read_request(Connection& connection);
   nlohmann::json carry_out(const ControlRequest& request, const Connection& connection);

@@ -75,12 +75,16 @@ struct stat opened_for_reading(int fd, const std::string& what) {
   return st;
 }
 
-// Before the daemon itself writes into a caller's fd (a staged command's
-// output, a dry run's plan): a pipe whose reader has gone must cost an
-// EPIPE, not the daemon (SIGPIPE's default kills it, and a shell leaves the
-// default). Blocked on this session's thread only: a blocked SIGPIPE from a
-// write is directed at the writing thread, stays pending and goes with the
-// thread; tasks, started from other threads, keep their default.
+// Before the daemon writes into any fd of a caller's (a staged command's
+// output, a dry run's plan, the "waiting for approval" line, a relayed
+// output under limits.output): a pipe whose reader has gone must cost an
+// EPIPE, not the daemon (SIGPIPE's default kills it, and every user's runs
+// with it; a shell leaves the default). Blocked on the session's thread
+// from its start, so every thread it starts (the run's, the output relay's)
+// inherits the mask: a blocked SIGPIPE from a write is directed at the
+// writing thread, stays pending and goes with the thread. A task still gets
+// the default: its process unblocks every signal before exec
+// (launch/exec_start.cpp), as a prepared sandbox's must.
 void block_sigpipe_on_this_thread() {
   sigset_t pipe_signal;
   sigemptyset(&pipe_signal);
@@ -92,6 +96,7 @@ void block_sigpipe_on_this_thread() {
 
 void Session::serve() noexcept {
   try {
+    block_sigpipe_on_this_thread();
     serve_connection();
   } catch (const std::exception& error) {
     logging::error("daemon: connection of uid {}: {}", peer_.uid, error.what());
@@ -169,7 +174,8 @@ void Session::serve_connection() {
   };
   try {
     set_socket_timeouts(socket_.get(), context_.request_timeout, context_.request_timeout);
-    auto frame = receive_frame(socket_.get());
+    // The whole request within the timeout, counted from the connection.
+    auto frame = receive_frame(socket_.get(), std::chrono::steady_clock::now() + context_.request_timeout);
     if (!frame) {
       record("no_request", "the client closed the connection without a request");
       release();
@@ -199,7 +205,6 @@ void Session::serve_connection() {
 }
 
 void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
-  block_sigpipe_on_this_thread();
   // What the command prints goes to the caller's own fds; unpassed ones to
   // /dev/null. The FILEs own their fds from here.
   std::FILE* streams[2] = {nullptr, nullptr};
@@ -300,7 +305,9 @@ void Session::on_start(pid_t pid) {
 
 std::string Session::read_client_message() {
   try {
-    auto frame = receive_frame(socket_.get());
+    // The socket turned readable: the message began; all of it within the
+    // timeout (a run's watch reads nothing else meanwhile).
+    auto frame = receive_frame(socket_.get(), std::chrono::steady_clock::now() + context_.request_timeout);
     if (!frame) return "the client disconnected";
     if (message_type(frame->message) != "signal")
       throw ProtocolError(ErrorCode::out_of_order, "a run is going on: only signal messages are expected");
@@ -463,7 +470,6 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     // caller's stdout (its own fd, passed with the request).
     const auto report = service::dry_run_report(*result.dry_run);
     try {
-      block_sigpipe_on_this_thread();
       write_all(stdio[1], report.text, "the caller's stdout");
     } catch (const Error& error) {
       (void)send_frame(socket_.get(), exit_message(exit_code::runner_failed, error.what(), true, nlohmann::json(), {}));

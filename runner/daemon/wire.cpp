@@ -1,9 +1,12 @@
 #include "daemon/wire.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "common/errors.h"
@@ -19,11 +22,29 @@ timeval to_timeval(std::chrono::milliseconds duration) {
   return timeval{static_cast<time_t>(duration.count() / 1000), static_cast<suseconds_t>((duration.count() % 1000) * 1000)};
 }
 
+// Waits until socket_fd has something to read (or its end) or deadline
+// passes: false then.
+bool readable_before(int socket_fd, std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd ready{socket_fd, POLLIN, 0};
+    const int n = ::poll(&ready, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1 << 30)));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) throw ProtocolError(ErrorCode::malformed, "poll(the connection, POLLIN): " + errno_text(errno));
+  }
+}
+
 // Reads exactly size bytes (fewer only at EOF: returns how many), taking any
 // fds that come along. EAGAIN (SO_RCVTIMEO) is a timeout.
-std::size_t receive_exactly(int socket_fd, char* data, std::size_t size, std::vector<UniqueFd>& fds) {
+// deadline: the frame's (receive_frame).
+std::size_t receive_exactly(int socket_fd, char* data, std::size_t size, std::vector<UniqueFd>& fds,
+                            std::optional<std::chrono::steady_clock::time_point> deadline) {
   std::size_t done = 0;
   while (done < size) {
+    if (deadline && !readable_before(socket_fd, *deadline))
+      throw ProtocolError(ErrorCode::timeout, "no complete message in time");
     // Room for one fd more than a message may carry, so that one more is
     // seen (and refused) rather than dropped by the kernel unnoticed.
     int received[kMaxMessageFds + 1];
@@ -70,14 +91,14 @@ bool send_frame(int socket_fd, const nlohmann::json& message, const std::vector<
   return true;
 }
 
-std::optional<ReceivedFrame> receive_frame(int socket_fd) {
+std::optional<ReceivedFrame> receive_frame(int socket_fd, std::optional<std::chrono::steady_clock::time_point> deadline) {
   ReceivedFrame frame;
   unsigned char header[kFrameHeaderBytes];
-  const auto got = receive_exactly(socket_fd, reinterpret_cast<char*>(header), sizeof header, frame.fds);
+  const auto got = receive_exactly(socket_fd, reinterpret_cast<char*>(header), sizeof header, frame.fds, deadline);
   if (got == 0 && frame.fds.empty()) return std::nullopt;
   if (got != sizeof header) throw ProtocolError(ErrorCode::malformed, "the connection ended inside a message");
   std::string body(frame_length(header), '\0');
-  if (receive_exactly(socket_fd, body.data(), body.size(), frame.fds) != body.size())
+  if (receive_exactly(socket_fd, body.data(), body.size(), frame.fds, deadline) != body.size())
     throw ProtocolError(ErrorCode::malformed, "the connection ended inside a message");
   frame.message = parse_message(body);
   return frame;

@@ -29,7 +29,10 @@ bool send_frame(int socket_fd, const nlohmann::json& message, const std::vector<
 // Receives one frame: nullopt on a clean EOF before it began. Throws
 // ProtocolError (timeout, too_large, malformed, bad_version, unknown_type),
 // or ProtocolError(malformed) for EOF inside a frame or more fds than
-// kMaxMessageFds.
-std::optional<ReceivedFrame> receive_frame(int socket_fd);
+// kMaxMessageFds. deadline: when the whole frame must have come (timeout
+// past it). SO_RCVTIMEO bounds one read only: a peer that sends a byte
+// now and then would otherwise hold the connection for ever.
+std::optional<ReceivedFrame> receive_frame(
+    int socket_fd, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
 }  // namespace tierbox::daemon

@@ -59,4 +59,10 @@ ControlDecision decide_control(const ControlActor& actor, ControlAction action, 
                      " (fix: ask its requester, an operator or root)"};
 }
 
+int control_weight(const ControlActor& actor, const RunOwner& owner) {
+  if (actor.uid == 0) return 3;
+  if (actor.is_operator) return 2;
+  return owns(actor, owner) ? 1 : 0;
+}
+
 }  // namespace tierbox::policy

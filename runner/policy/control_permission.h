@@ -49,4 +49,12 @@ struct ControlDecision {
 ControlDecision decide_control(const ControlActor& actor, ControlAction action, const RunOwner& owner,
                                const std::string& operators_group);
 
+// How much a caller's connection weighs when every connection a runner
+// serves at once is taken (control/control_server.h): root 3, an operator 2,
+// the run's requester 1, anyone else 0. A newcomer takes the place of a
+// waiting connection that weighs less, so no one can keep those above from
+// stopping a run by holding its control socket's connections: not a
+// stranger, and not the requester (an agent's user) against an operator.
+int control_weight(const ControlActor& actor, const RunOwner& owner);
+
 }  // namespace tierbox::policy

@@ -167,6 +167,31 @@ void check_secrets(const Profile& profile, const TaskRequest& request) {
                     name + "=@FILE)");
 }
 
+// Through the daemon the workspace is mounted id-mapped: its owner's uid and
+// group become the task's (stages/prepared_mounts.cpp), so inside it the
+// task holds the owner's rights over every file of the owner's, at any
+// depth, whatever the modes of the directories above them. A caller who
+// may merely read or write the top directory (root's 0755 or 1777 ones,
+// another user's home) would hand the task files it cannot read or write
+// itself. So the caller must be the owner, and in the directory's group.
+void check_workspace_owner(const TaskRequest& request, const HostFacts& host) {
+  const auto& caller = request.caller;
+  if (!request.workspace || !host.workspace || !caller.through_daemon || caller.uid == 0) return;
+  const auto& workspace = *host.workspace;
+  const std::string who = caller.user_name.empty() ? "uid " + std::to_string(caller.uid) : caller.user_name;
+  if (workspace.owner_uid != caller.uid)
+    throw Refusal("--workspace " + workspace.canonical_path + ": owned by uid " + std::to_string(workspace.owner_uid) +
+                  ", not by " + who + "; the task acts as the workspace's owner inside it (an id-mapped mount), so "
+                  "only the owner may use it through the daemon (fix: pass a directory you own, or copy the files "
+                  "into one)");
+  const bool member = workspace.owner_gid == caller.gid ||
+                      std::find(caller.groups.begin(), caller.groups.end(), workspace.owner_gid) != caller.groups.end();
+  if (!member)
+    throw Refusal("--workspace " + workspace.canonical_path + ": its group is gid " + std::to_string(workspace.owner_gid) +
+                  ", which " + who + " is not in; the task takes the workspace's group inside it (an id-mapped "
+                  "mount) (fix: chgrp the directory to a group of yours)");
+}
+
 void check_request(const Profile& profile, const TaskRequest& request, const HostFacts& host) {
   if (request.argv.empty()) throw Refusal("no command given (usage: tierbox run --tier NAME -- COMMAND [ARGS...])");
   if (request.timeout && *request.timeout > profile.limits.wall_time)
@@ -209,6 +234,7 @@ void check_request(const Profile& profile, const TaskRequest& request, const Hos
     throw Refusal("--workspace " + host.workspace->canonical_path + ": not writable by " +
                   (request.caller.user_name.empty() ? "uid " + std::to_string(request.caller.uid) : request.caller.user_name) +
                   ", and tier '" + profile.name + "' mounts its workspace writable (fix: pass a directory you can write to)");
+  check_workspace_owner(request, host);
   // The kernel's views of itself (a host /proc lists every process and its
   // command line) are never a workspace or a bind, whatever the inventory
   // says: not a caller's (refused, 126), and not a tier's either (a bad

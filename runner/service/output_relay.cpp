@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -10,14 +12,17 @@
 namespace tierbox::service {
 namespace {
 
-void write_fully(int fd, const char* data, std::size_t size) {
+// False when the caller's end is gone (EPIPE: no one reads it any more);
+// another error drops the chunk, as nothing can be passed on.
+bool write_fully(int fd, const char* data, std::size_t size) {
   while (size > 0) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the caller's end is gone: nothing to pass it to
+    if (n <= 0) return !(n < 0 && errno == EPIPE);
     data += n;
     size -= static_cast<std::size_t>(n);
   }
+  return true;
 }
 
 }  // namespace
@@ -70,8 +75,19 @@ OutputReport OutputRelay::finish() {
 }
 
 void OutputRelay::relay() {
+  // The caller's end may be a pipe whose reader has gone (`tierbox run ...
+  // | head -1`): the write must cost an EPIPE, not SIGPIPE, whose default
+  // kills the whole process: the runner before it records the end, and in
+  // the daemon every user's runs with it. Blocked on this thread only (a
+  // write's SIGPIPE is directed at the writing thread and, blocked, stays
+  // pending until the thread ends); tasks, started from other threads, keep
+  // their default. Should blocking fail, nothing is passed on (fd -1).
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  const bool may_write = ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr) == 0;
   struct pollfd fds[2] = {{read_out_.get(), POLLIN, 0}, {read_err_.get(), POLLIN, 0}};
-  const int targets[2] = {out_, err_};
+  const int targets[2] = {may_write ? out_ : -1, may_write ? err_ : -1};
   int open_streams = 2;
   std::uint64_t passed = 0;
   char buffer[1 << 16];
@@ -91,11 +107,19 @@ void OutputRelay::relay() {
       }
       bytes_ += static_cast<std::uint64_t>(n);
       const auto pass = bytes_to_pass(passed, static_cast<std::uint64_t>(n), limit_);
-      write_fully(targets[i], buffer, pass);
+      if (!write_fully(targets[i], buffer, pass)) {
+        // As without the relay: the task's next write to that stream gets
+        // EPIPE (or SIGPIPE), rather than running on, its output unread
+        // (`tierbox run -- yes | head -1` ends).
+        (i == 0 ? read_out_ : read_err_).reset();
+        fds[i].fd = -1;
+        --open_streams;
+        continue;
+      }
       passed += pass;
       if (pass < static_cast<std::uint64_t>(n) && !cut_.exchange(true)) {
         const auto note = cut_note(limit_);
-        write_fully(err_, note.data(), note.size());
+        (void)write_fully(targets[1], note.data(), note.size());
       }
     }
   }

@@ -133,6 +133,8 @@ class Daemon {
     process_->wait(std::chrono::seconds(10));
     process_.reset();
   }
+  // The daemon's own pid (its prefix, if any, execs it), -1 when stopped.
+  [[nodiscard]] pid_t pid() const { return process_ ? process_->pid() : -1; }
   [[nodiscard]] std::string socket() const { return (dir_.path() / "d.sock").string(); }
   [[nodiscard]] std::string config() const { return (dir_.path() / "config").string(); }
   [[nodiscard]] std::string log() const { return (dir_.path() / "log/audit.jsonl").string(); }

@@ -229,11 +229,12 @@ BOOST_AUTO_TEST_CASE(a_workspace_the_caller_cannot_read_or_write_is_refused) {
   BOOST_TEST(write.status == 126, write.err);
   BOOST_TEST(write.err.find("not writable by " + users.alice) != std::string::npos, write.err);
   BOOST_TEST(!fs::exists(shared / "made"));
-  // Controls: the same directory read-only (tier untrusted) runs; alice's
-  // own directory is writable.
+  // Controls: alice's own directory runs read-only (tier untrusted), and is
+  // writable. (Root's, even read-only, is refused: the workspace is
+  // id-mapped to its owner; integration.daemon_adversarial.)
+  BOOST_REQUIRE(::chown(shared.c_str(), DaemonUsers::uid(users.alice), *tierbox::group_id("users")) == 0);
   const auto read_only = daemon.tierbox_as(users.alice, {"run", "--workspace", shared.string(), "--", "/bin/true"});
   BOOST_TEST(read_only.status == 0, read_only.err);
-  ::chown(shared.c_str(), DaemonUsers::uid(users.alice), static_cast<gid_t>(-1));
   const auto own = daemon.tierbox_as(users.alice, {"run", "--tier", "workspace-write", "--workspace", shared.string(),
                                                   "--", "/bin/sh", "-c", "touch made"});
   BOOST_TEST(own.status == 0, own.err);
@@ -258,13 +259,14 @@ BOOST_AUTO_TEST_CASE(an_o_path_workspace_fd_to_a_directory_the_caller_cannot_rea
   BOOST_TEST(recorded.value("action", "") == "refused", recorded.dump());
   BOOST_TEST(recorded["user"]["uid"].get<uid_t>() == alice);
   BOOST_TEST(last_of(daemon.records(), "start").is_null());  // nothing ran
-  // Controls: reading it is what the kernel refuses alice; a directory she
-  // may read, opened for reading, runs.
+  // Controls: reading it is what the kernel refuses alice; a directory of
+  // hers, opened for reading, runs.
   const auto read = run_with_workspace_fd(daemon, alice, gid, secret.string(), O_RDONLY | O_DIRECTORY);
   BOOST_TEST(read.value("open_errno", 0) == EACCES, read.dump());
   const auto readable = daemon.dir().path() / "readable";
   fs::create_directories(readable);
   ::chmod(readable.c_str(), 0755);
+  BOOST_REQUIRE(::chown(readable.c_str(), alice, gid) == 0);
   const auto ran = run_with_workspace_fd(daemon, alice, gid, readable.string(), O_RDONLY | O_DIRECTORY);
   BOOST_TEST(ran.value("exit_status", -1) == 0, ran.dump());
 }

@@ -226,6 +226,8 @@ BOOST_AUTO_TEST_CASE(tiocsti_cannot_type_into_the_callers_terminal_through_the_d
   Daemon daemon(users.group);
   daemon.start();
   Workspace workspace;
+  // Alice's own: a caller's workspace must be its own (it is id-mapped to its owner).
+  must({"/bin/chown", users.alice + ":users", workspace.str()});
   // Control: the caller itself, outside a sandbox, on this host.
   CallerTerminal outside(daemon, users.alice, {kProbe, "tiocsti"}, 24, 80);
   BOOST_TEST(outside.wait() == 0, outside.output());

@@ -237,6 +237,43 @@ BOOST_AUTO_TEST_CASE(a_workspace_path_swapped_for_a_symlink_is_refused) {
   BOOST_TEST(fs::exists(home / "ws" / "planted.txt"));
 }
 
+// The apply writes as root into the workspace as it is then. A caller who
+// renames another user's directory (one it may not write, in its own
+// workspace) to the name of a directory the run wrote under must not get
+// the run's files landed there: the renamed directory's ctime is newer than
+// the run's start, a conflict, and nothing is applied.
+BOOST_AUTO_TEST_CASE(another_users_directory_renamed_under_the_runs_changes_is_a_conflict) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const auto make_workspace = [&](const std::string& name) {
+    const auto ws = user_workspace(daemon, users.alice, {});
+    const auto dir = ws.parent_path() / name;
+    fs::rename(ws, dir);
+    fs::create_directories(dir / "sub");
+    fs::create_directories(dir / "bobs");
+    must({"/bin/chown", users.alice + ":users", (dir / "sub").string()});
+    must({"/bin/chown", users.bob + ":users", (dir / "bobs").string()});
+    ::chmod((dir / "bobs").c_str(), 0700);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // past the tick of those changes
+    return dir;
+  };
+  const auto ws = make_workspace("ws-swap");
+  const auto run_id = staged_run(daemon, users.alice, ws, "echo planted > sub/new.txt");
+  const auto swapped = daemon.as(users.alice, {"/bin/sh", "-c", "cd " + ws.string() + " && mv sub sub.old && mv bobs sub"});
+  BOOST_REQUIRE_MESSAGE(swapped.status == 0, swapped.err);
+  const auto apply = daemon.tierbox_as(users.alice, {"apply", run_id});
+  BOOST_TEST(apply.status == 126, apply.out + apply.err);
+  BOOST_TEST(apply.err.find("conflict: sub: changed in the workspace since the run started") != std::string::npos, apply.err);
+  BOOST_TEST(!fs::exists(ws / "sub" / "new.txt"));  // bob's directory
+  // Control: the same run in a workspace left alone lands the file.
+  const auto calm = make_workspace("ws-calm");
+  const auto calm_run = staged_run(daemon, users.alice, calm, "echo planted > sub/new.txt");
+  const auto applied = daemon.tierbox_as(users.alice, {"apply", calm_run});
+  BOOST_TEST(applied.status == 0, applied.out + applied.err);
+  BOOST_TEST(fs::exists(calm / "sub" / "new.txt"));
+}
+
 // The daemon writes into the caller's own stdout: a reader that has gone
 // must cost the daemon an EPIPE, not its life (SIGPIPE).
 BOOST_AUTO_TEST_CASE(output_into_a_pipe_whose_reader_has_gone_does_not_stop_the_daemon) {

@@ -55,6 +55,22 @@ BOOST_AUTO_TEST_CASE(a_run_root_started_through_sudo_belongs_to_the_sudo_user) {
   BOOST_TEST(!policy::decide_control({1000, "alice", false}, ControlAction::stop, bobs, "").allowed);
 }
 
+// A full control socket makes room for a heavier newcomer only
+// (control/control_server.h): root over an operator over the requester over
+// anyone else, so holding connections keeps no one above from a stop.
+BOOST_AUTO_TEST_CASE(connections_weigh_root_then_operators_then_the_requester_then_anyone) {
+  const auto weight = [](policy::ControlActor actor, policy::RunOwner owner = kAlicesRun) {
+    return policy::control_weight(actor, owner);
+  };
+  BOOST_TEST(weight({0, "root", false}) == 3);
+  BOOST_TEST(weight({2000, "olga", true}) == 2);
+  BOOST_TEST(weight({1000, "alice", true}) == 2);  // an operator who asked for the run weighs as an operator
+  BOOST_TEST(weight({1000, "alice", false}) == 1);
+  BOOST_TEST(weight({1001, "bob", false}) == 0);
+  BOOST_TEST(weight({1000, "alice", false}, {0, 1000}) == 1);  // root's run for sudo's alice
+  BOOST_TEST(weight({1000, "alice", false}, {1001, 1000}) == 0);  // SUDO_UID counts for root's runs only
+}
+
 BOOST_AUTO_TEST_CASE(anyone_else_is_refused_with_the_reason_and_the_fix) {
   const auto refused = policy::decide_control({1001, "bob", false}, ControlAction::stop, kAlicesRun, "ops");
   BOOST_TEST(!refused.allowed);

@@ -235,6 +235,37 @@ BOOST_AUTO_TEST_CASE(a_workspace_on_a_kernel_filesystem_is_refused_whatever_the_
   }
 }
 
+// Through the daemon the workspace is id-mapped to its owner: a caller who
+// is not the owner (or not in its group) would hand the task the owner's
+// files, so it is refused; root's direct runs and the owner's are planned.
+BOOST_AUTO_TEST_CASE(through_the_daemon_only_the_workspaces_owner_may_use_it) {
+  auto profile = load_tier("untrusted", {kShipped});
+  auto request = request_for({"x"});
+  request.workspace = "/home/dev/repo";
+  request.caller.uid = 1234;
+  request.caller.gid = 100;
+  request.caller.groups = {100, 1234};
+  request.caller.user_name = "dev";
+  const auto facts = with_workspace("/home/dev/repo");  // owner 1234:1234
+  BOOST_TEST(refusal_of([&] { make_plan(profile, request, facts, "r"); }).empty());  // a direct run
+  request.caller.through_daemon = true;
+  BOOST_TEST(refusal_of([&] { make_plan(profile, request, facts, "r"); }).empty());  // the owner
+  auto others = facts;
+  others.workspace->owner_uid = 0;
+  const auto message = refusal_of([&] { make_plan(profile, request, others, "r"); });
+  BOOST_TEST(message.find("--workspace /home/dev/repo: owned by uid 0, not by dev") != std::string::npos, message);
+  BOOST_TEST(message.find("(fix: pass a directory you own") != std::string::npos, message);
+  auto foreign_group = facts;
+  foreign_group.workspace->owner_gid = 42;
+  const auto group_message = refusal_of([&] { make_plan(profile, request, foreign_group, "r"); });
+  BOOST_TEST(group_message.find("its group is gid 42, which dev is not in") != std::string::npos, group_message);
+  request.caller.groups = {100, 1234, 42};
+  BOOST_TEST(refusal_of([&] { make_plan(profile, request, foreign_group, "r"); }).empty());
+  // Root through the daemon (a client of its own) chooses as root does.
+  request.caller.uid = 0;
+  BOOST_TEST(refusal_of([&] { make_plan(profile, request, others, "r"); }).empty());
+}
+
 BOOST_AUTO_TEST_CASE(path_for_exec_follows_the_tier_path) {
   auto profile = load_tier("untrusted", {kShipped});
   profile.environment.set["PATH"] = "/opt/tools/bin:/usr/bin";
