@@ -20,8 +20,8 @@ namespace {
 
 const std::string kQuestion = "tierbox: run this task? [y/N]";
 
-// The latest decision record of the caller's, once one is in the log (up to
-// 10 s); null if none came.
+// The first decision record after records_before, once one is in the log
+// (up to 10 s); the test stops if none came.
 json wait_for_decision(const Daemon& daemon, std::size_t records_before) {
   for (int i = 0; i < 100; ++i) {
     const auto records = daemon.records();
@@ -29,6 +29,7 @@ json wait_for_decision(const Daemon& daemon, std::size_t records_before) {
       if (records[j].value("event", "") == "decision") return records[j];
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  BOOST_TEST_REQUIRE(false, "no decision record came");
   return json();
 }
 
