@@ -31,8 +31,10 @@ struct GateRequest {
   // The grant's document as the daemon's client read it (with the caller's
   // rights); grant_file then only names it in messages. nullopt: read the file.
   std::optional<nlohmann::json> grant_document;
-  // Readable: the request is cancelled (the daemon's client went away).
-  // -1: SIGINT, SIGTERM and SIGHUP of this process cancel it.
+  // Readable: the request is cancelled (the daemon's client went away), a
+  // wait for approvers or a confirmation alike. -1: SIGINT, SIGTERM and
+  // SIGHUP of this process cancel a wait for approvers (at a confirmation
+  // they end the process, as they always did).
   int cancel_fd = -1;
   // Where "waiting for approval of request ID" goes: the caller's stderr.
   int notice_fd = 2;
