@@ -122,14 +122,18 @@ audit::Decision use_grant(const GateRequest& request, audit::LaunchAudit& audit)
 audit::Decision confirm(const GateRequest& request, audit::LaunchAudit& audit) {
   // The request is on disk before a person is asked.
   audit.flush();
-  // The daemon's /dev/tty is whoever started the daemon's, never its caller's.
-  if (!request.terminal)
-    return denied(request, "confirm", {},
-                  "confirm is not available through the tierbox daemon (it has no terminal of the caller's to ask at; "
-                  "fix: ask the tier's owner for a rule without confirm, or run as root)");
   auto lines = policy::plan_summary_lines(*request.plan);
   lines.push_back("approval: " + request.matrix->describe());
-  const auto answer = confirm_at_terminal(lines, "tierbox: run this task?", request.matrix->timeout);
+  // Never the daemon's own /dev/tty (whoever started the daemon's): its
+  // caller's, passed with the request, or none.
+  UniqueFd own_terminal;
+  if (!request.caller_terminal) own_terminal = open_controlling_terminal();
+  const int terminal = request.caller_terminal ? *request.caller_terminal : own_terminal.get();
+  ConfirmWait wait;
+  wait.timeout = request.matrix->timeout;
+  wait.cancel_fd = request.cancel_fd;
+  if (request.caller_terminal) wait.may_read = request.caller_in_foreground;
+  const auto answer = confirm_at_terminal(terminal, lines, "tierbox: run this task?", wait);
   switch (answer) {
     case ConfirmAnswer::yes:
       return decision(request, true, "confirm", {request.requester}, "confirmed at the terminal");
@@ -137,6 +141,8 @@ audit::Decision confirm(const GateRequest& request, audit::LaunchAudit& audit) {
       return denied(request, "confirm", {request.requester}, "not confirmed at the terminal");
     case ConfirmAnswer::timed_out:
       return denied(request, "confirm", {}, "no answer at the terminal within " + format_duration(request.matrix->timeout));
+    case ConfirmAnswer::cancelled:
+      return denied(request, "confirm", {}, "the requester cancelled while asked to confirm");
     case ConfirmAnswer::no_terminal:
       break;
   }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,14 +31,22 @@ struct GateRequest {
   // The grant's document as the daemon's client read it (with the caller's
   // rights); grant_file then only names it in messages. nullopt: read the file.
   std::optional<nlohmann::json> grant_document;
-  // Readable: the request is cancelled (the daemon's client went away).
-  // -1: SIGINT, SIGTERM and SIGHUP of this process cancel it.
+  // Readable: the request is cancelled (the daemon's client went away), a
+  // wait for approvers or a confirmation alike. -1: SIGINT, SIGTERM and
+  // SIGHUP of this process cancel a wait for approvers (at a confirmation
+  // they end the process, as they always did).
   int cancel_fd = -1;
   // Where "waiting for approval of request ID" goes: the caller's stderr.
   int notice_fd = 2;
-  // false: there is no terminal of the requester's to confirm at (the
-  // daemon), and a rule requiring confirm denies.
-  bool terminal = true;
+  // Where a rule requiring confirm asks. nullopt: this process's own
+  // controlling terminal (/dev/tty, opened only then). A value: the daemon's
+  // caller's terminal, which the daemon checked to be the caller's
+  // controlling terminal (daemon/caller_terminal.h); -1 when the caller has
+  // none, and the rule denies.
+  std::optional<int> caller_terminal;
+  // With caller_terminal: whether the caller is in its terminal's
+  // foreground now (confirm.h, ConfirmWait::may_read). null: always.
+  std::function<bool()> caller_in_foreground;
 };
 
 // The decision (allowed, or denied with the one line the caller is shown).

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "approval/confirm.h"
 #include "approval/grant_store.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
@@ -118,6 +119,15 @@ ClientOutcome run_through_daemon(const std::filesystem::path& socket_path, Clien
   for (const auto& source : bind_sources) {
     fds.push_back(source.get());
     request.message.fds.push_back(FdRole::bind);
+  }
+  // The caller's controlling terminal, where a rule requiring confirm asks
+  // (the daemon checks it is ours). Opened for every run: only the daemon
+  // knows what the approval matrix decides, and the open costs a few
+  // microseconds (docs/daemon.md, "The terminal"); none without one.
+  const auto terminal = approval::open_controlling_terminal();
+  if (terminal) {
+    fds.push_back(terminal.get());
+    request.message.fds.push_back(FdRole::terminal);
   }
   nlohmann::json run = {{"tierbox", kProtocolVersion}, {"type", "run"}, {"argv", request.message.argv},
                         {"cwd", request.message.cwd}, {"env", request.message.caller_env}};

@@ -61,7 +61,8 @@ FdRole fd_role(const std::string& name) {
   if (name == "workspace") return FdRole::workspace;
   if (name == "bind") return FdRole::bind;
   if (name == "pass") return FdRole::pass;
-  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace, bind, pass)");
+  if (name == "tty") return FdRole::terminal;
+  malformed("\"fds\": unknown fd \"" + name + "\" (expected stdin, stdout, stderr, workspace, bind, pass, tty)");
 }
 
 // "pass_fds": the numbers the "pass" fds take in the task, one each.
@@ -157,6 +158,7 @@ std::string_view fd_role_name(FdRole role) {
     case FdRole::workspace: return "workspace";
     case FdRole::bind: return "bind";
     case FdRole::pass: return "pass";
+    case FdRole::terminal: return "tty";
   }
   return "?";
 }

@@ -32,9 +32,9 @@ inline constexpr std::size_t kFrameHeaderBytes = 4;
 inline constexpr std::size_t kMaxBinds = 16;
 // --pass-fd fds a run message may carry (a tier's pass_fds is at most 64).
 inline constexpr std::size_t kMaxPassFds = 64;
-// fds a message may carry: stdin, stdout, stderr, the workspace, the binds,
-// the passed fds.
-inline constexpr std::size_t kMaxMessageFds = 4 + kMaxBinds + kMaxPassFds;
+// fds a message may carry: stdin, stdout, stderr, the workspace, the
+// terminal, the binds, the passed fds.
+inline constexpr std::size_t kMaxMessageFds = 5 + kMaxBinds + kMaxPassFds;
 
 // The error reply's codes (docs/daemon.md, "Errors").
 enum class ErrorCode {
@@ -61,8 +61,10 @@ class ProtocolError : public std::runtime_error {
 
 // What the fds that come with a run message are, in their order.
 // bind: the source of the next entry of "binds" (one per bind, in order);
-// pass: the fd the task gets at the next number of "pass_fds" (--pass-fd).
-enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace, bind, pass };
+// pass: the fd the task gets at the next number of "pass_fds" (--pass-fd);
+// tty: the caller's controlling terminal, where a rule requiring confirm
+// asks (daemon/caller_terminal.h); never given to the task.
+enum class FdRole { stdin_fd, stdout_fd, stderr_fd, workspace, bind, pass, terminal };
 
 // --bind SRC:TARGET / --bind-rw: the source travels as an fd the client
 // opened with the caller's rights; the daemon never opens SRC.

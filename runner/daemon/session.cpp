@@ -18,6 +18,7 @@
 #include "audit/records.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "daemon/caller_terminal.h"
 #include "daemon/wire.h"
 #include "launch/result.h"
 #include "service/dry_run_report.h"
@@ -298,6 +299,9 @@ void Session::on_start(pid_t pid) {
   std::lock_guard lock(mutex_);
   // The client went away (or the daemon stops) before the task started.
   if (!stop_reason_.empty()) throw Error(stop_reason_, exit_code::runner_failed);
+  // Asked, if at all: the daemon keeps nothing of the caller's terminal
+  // while the task runs.
+  caller_terminal_.reset();
   // Our own child, not yet reaped: the pid cannot have been recycled.
   sandbox_init_.reset(pidfd_open(pid));
   if (!sandbox_init_) throw_sys_error("pidfd_open(" + std::to_string(pid) + ")");
@@ -313,7 +317,16 @@ std::string Session::read_client_message() {
       throw ProtocolError(ErrorCode::out_of_order, "a run is going on: only signal messages are expected");
     const auto signal = parse_signal(frame->message);
     std::lock_guard lock(mutex_);
-    if (sandbox_init_) pidfd_send_signal(sandbox_init_.get(), signal.signal);
+    if (sandbox_init_) {
+      pidfd_send_signal(sandbox_init_.get(), signal.signal);
+    } else if (signal.signal == SIGINT || signal.signal == SIGTERM || signal.signal == SIGHUP ||
+               signal.signal == SIGKILL) {
+      // Before the task started (the caller pressed Ctrl-C at the
+      // confirmation question, or while it waits for approvers): the run
+      // is cancelled, as the direct runner's would be; the client stays to
+      // be told so.
+      stop_locked("stopped: the client cancelled the run before it started (signal " + std::to_string(signal.signal) + ")");
+    }
     return "";
   } catch (const ProtocolError& error) {
     // A client that breaks the protocol mid-run loses its run: nothing it
@@ -356,6 +369,8 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   bool workspace_writable = false;
   std::vector<policy::ExtraBind> binds;
   std::vector<int> pass_fd_sources;  // one per message.pass_fds, in order
+  int terminal = -1;                 // the caller's controlling terminal, -1: none passed
+  dev_t terminal_device = 0;
   for (std::size_t i = 0; i < message.fds.size(); ++i) {
     const int fd = fds[i].get();
     switch (message.fds[i]) {
@@ -399,6 +414,16 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
         // and the sandbox's child puts it at the caller's number.
         pass_fd_sources.push_back(fd);
         break;
+      case FdRole::terminal: {
+        // Where a rule requiring confirm asks: only the caller's own
+        // controlling terminal (checked before anything is written to it).
+        check_caller_terminal(fd, peer_);
+        terminal_device = terminal_device_of(fd).value_or(0);
+        std::lock_guard lock(mutex_);
+        caller_terminal_ = std::move(fds[i]);
+        terminal = caller_terminal_.get();
+        break;
+      }
     }
   }
   UniqueFd null_fd;
@@ -416,6 +441,9 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   }
   service::TaskInput input;
   input.cancel_fd = cancel_.get();
+  input.terminal_fd = terminal;
+  if (terminal >= 0)
+    input.terminal_in_foreground = [this, terminal_device] { return caller_in_foreground(peer_, terminal_device); };
   input.tier = message.tier;
   input.argv = message.argv;
   input.make_request = [&] {

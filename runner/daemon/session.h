@@ -69,6 +69,7 @@ class Session {
   std::mutex mutex_;            // guards what follows, and sends
   UniqueFd sandbox_init_;       // pidfd of the run's sandbox init, once it started
   UniqueFd cancel_;             // eventfd: written when the run is stopped (cancels a wait for approvers)
+  UniqueFd caller_terminal_;    // the caller's "tty" fd until the task starts (a confirmation asks there)
   std::string stop_reason_;     // why the task was stopped, "" if it was not
   bool connected_ = true;
 };

@@ -81,7 +81,10 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   gate.grant_document = settings.grant_document;
   gate.cancel_fd = input.cancel_fd;
   gate.notice_fd = input.stdio[2];
-  gate.terminal = !input.requester;
+  if (input.requester) {
+    gate.caller_terminal = input.terminal_fd;
+    gate.caller_in_foreground = input.terminal_in_foreground;
+  }
   const auto decision = approval::obtain_approval(gate, trail);
   trail.queue(audit::decision_record(trail.context(), decision));
   if (!decision.allowed) {

@@ -57,6 +57,13 @@ struct TaskInput {
   // Readable when the entry point cancels a wait for approvers (the
   // daemon's client went away); -1: this process's SIGINT/SIGTERM/SIGHUP.
   int cancel_fd = -1;
+  // With requester: the requester's terminal, where a rule requiring
+  // confirm asks (the daemon's caller's controlling terminal, checked by the
+  // daemon), -1 when it has none; and whether the requester is in that
+  // terminal's foreground now (null: always). Without requester: this
+  // process's /dev/tty.
+  int terminal_fd = -1;
+  std::function<bool()> terminal_in_foreground;
   // Called with the host pid of the sandbox's init once its start record is
   // on disk and before the task may start (launch hooks' start_durable, so
   // the sandbox waits at sync #2b, before its seccomp filters and the

@@ -63,12 +63,14 @@ class Daemon {
                                           .dump());
     dir_.write("config/approvals.json",
                json{{"tiers", {"untrusted", "workspace-write", "workspace-staged", "dmn-bind", "dmn-group", "dmn-approve", "dmn-confirm",
-                              "dmn-expired", "dmn-pass"}},
+                              "dmn-confirm-quick", "dmn-expired", "dmn-pass"}},
                     {"approvers", group},
                     {"approval_timeout", "60s"},
                     {"rules", {{{"id", "open"}, {"require", "none"}},
                                {{"id", "approver"}, {"when", {{"tiers", {"dmn-approve"}}}}, {"require", "approver"}},
                                {{"id", "confirm"}, {"when", {{"tiers", {"dmn-confirm"}}}}, {"require", "confirm"}},
+                               {{"id", "confirm-quick"}, {"when", {{"tiers", {"dmn-confirm-quick"}}}}, {"require", "confirm"},
+                                {"timeout", "2s"}},
                                {{"id", "apply-deletes"}, {"when", {{"apply", {{"deletes", true}}}}}, {"require", "approver"}}}}}
                    .dump());
     dir_.write("config/tiers/dmn-group.json", json{{"extends", "untrusted"}, {"allowed_groups", {group}}}.dump());
@@ -76,6 +78,7 @@ class Daemon {
     dir_.write("config/tiers/dmn-bind.json", json{{"extends", "untrusted"}, {"widening", {{"binds", "read-write"}}}}.dump());
     dir_.write("config/tiers/dmn-pass.json", json{{"extends", "untrusted"}, {"pass_fds", 2}}.dump());
     dir_.write("config/tiers/dmn-confirm.json", json{{"extends", "untrusted"}}.dump());
+    dir_.write("config/tiers/dmn-confirm-quick.json", json{{"extends", "untrusted"}}.dump());
     dir_.write("config/tiers/dmn-expired.json",
                json{{"extends", "untrusted"}, {"reviewed_by", "tests"}, {"reviewed_on", "2020-01-01"}, {"review_by", "2020-06-01"}}.dump());
     ::chmod((dir_.path() / "config").c_str(), 0755);

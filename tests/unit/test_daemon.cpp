@@ -1,12 +1,16 @@
 // The daemon's pure parts: the protocol parser (every error code), its fuzz
-// corpus, the limits, and who may use a tier.
+// corpus, the limits, who may use a tier, and the /proc stat line the
+// caller's terminal is checked against.
 #include <boost/test/unit_test.hpp>
+
+#include <sys/sysmacros.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 
 #include "../tools/fuzz/daemon_request_target.h"
+#include "daemon/caller_terminal.h"
 #include "daemon/caller_view.h"
 #include "daemon/limits.h"
 #include "daemon/protocol.h"
@@ -146,6 +150,50 @@ BOOST_AUTO_TEST_CASE(passed_fds_travel_as_fds_one_per_number) {
     roles.push_back("pass");
   }
   BOOST_TEST((error_of(run({{"fds", roles}, {"pass_fds", numbers}})) == ErrorCode::malformed));
+}
+
+BOOST_AUTO_TEST_CASE(the_callers_terminal_travels_once_as_the_tty_role) {
+  const auto run = [](json fields) {
+    json message = {{"tierbox", 1}, {"type", "run"}, {"argv", {"/bin/true"}}};
+    message.update(fields);
+    return message.dump();
+  };
+  const auto parsed = daemon::parse_run(daemon::parse_message(run({{"fds", {"stdin", "stdout", "stderr", "tty"}}})));
+  BOOST_TEST((parsed.fds[3] == daemon::FdRole::terminal));
+  BOOST_TEST(daemon::fd_role_name(daemon::FdRole::terminal) == "tty");
+  // One terminal at most; a staged message carries none.
+  BOOST_TEST((error_of(run({{"fds", {"tty", "tty"}}})) == ErrorCode::malformed));
+  BOOST_TEST((error_of(R"({"tierbox": 1, "type": "staged", "action": "changes", "run_id": "ab12", "fds": ["tty"]})") ==
+              ErrorCode::malformed));
+  // Every role at once fits in a message: stdio, workspace, terminal, the
+  // most binds and passed fds.
+  BOOST_TEST(daemon::kMaxMessageFds == 5 + daemon::kMaxBinds + daemon::kMaxPassFds);
+}
+
+// /proc/PID/stat: the terminal fields come after the command name, which
+// may hold spaces and parentheses.
+BOOST_AUTO_TEST_CASE(a_process_stat_line_gives_its_terminal_and_groups) {
+  const auto terminal =
+      daemon::parse_process_terminal("4242 (tier box) (x)) S 1 4242 4242 34816 4242 4194560 1 0 0 0 0 0 0 0 20 0 1 0\n");
+  BOOST_REQUIRE(terminal.has_value());
+  BOOST_TEST(terminal->tty == makedev(136, 0));
+  BOOST_TEST(terminal->process_group == 4242);
+  BOOST_TEST(terminal->foreground_group == 4242);
+  // No controlling terminal: tty_nr 0, tpgid -1.
+  const auto none = daemon::parse_process_terminal("7 (sh) S 1 7 7 0 -1 4194560 1 0\n");
+  BOOST_REQUIRE(none.has_value());
+  BOOST_TEST(none->tty == 0U);
+  BOOST_TEST(none->foreground_group == -1);
+  // A minor above 255 (pts/300): tty_nr is new_encode_dev, as st_rdev.
+  const auto high = daemon::parse_process_terminal("9 (a) R 1 9 9 " + std::to_string(makedev(136, 300)) + " 9 0\n");
+  BOOST_REQUIRE(high.has_value());
+  BOOST_TEST(major(high->tty) == 136U);
+  BOOST_TEST(minor(high->tty) == 300U);
+  // Not a stat line.
+  BOOST_TEST(!daemon::parse_process_terminal("").has_value());
+  BOOST_TEST(!daemon::parse_process_terminal("12 (sh").has_value());
+  BOOST_TEST(!daemon::parse_process_terminal("12 (sh) S 1 x 12 0 -1").has_value());
+  BOOST_TEST(!daemon::parse_process_terminal("12 (sh) S 1 12").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_staged_message_is_malformed) {

@@ -42,7 +42,10 @@ mkdir -p "$log_dir"
 state=$work
 if [ -n "$state_base" ]; then state=$(mktemp -d "$state_base/tbx-daemon-ab-state.XXXXXX"); chmod 0755 "$state"; fi
 state_dir_base=$state
-extra_cleanup="$log_dir $([ "$state" != "$work" ] && echo "$state")"
+# (Not a command substitution that may fail: dash's set -e ends the script
+# on an assignment whose substitution returned non-zero.)
+extra_cleanup=$log_dir
+if [ "$state" != "$work" ]; then extra_cleanup="$extra_cleanup $state"; fi
 
 # The client must be executable by the caller: a copy in the bench's own
 # directory (0755).

@@ -10,7 +10,7 @@
 #
 # Shipped tiers left out, each with its reason printed: base (a base, not
 # run directly), networked (network mode allowlist: never prepared ahead,
-# and its matrix rule wants a confirmation the daemon cannot ask), a sealed
+# and its matrix rule wants a confirmation at a terminal the bench has not), a sealed
 # tier whose image is not in the store. The minimal image (sealed) is built
 # into a store of the script's own (about a second, no network); the debian
 # image (sealed-debian) only when TIERBOX_BENCH_DEBIAN=1 (one to two minutes,
