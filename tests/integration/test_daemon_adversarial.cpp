@@ -16,6 +16,7 @@
 
 #include "common/fd_passing.h"
 #include "common/unique_fd.h"
+#include "daemon/protocol.h"
 #include "integration/daemon_fixture.h"
 
 using namespace tierbox::testing;
@@ -308,7 +309,7 @@ BOOST_AUTO_TEST_CASE(a_request_sent_a_byte_at_a_time_gets_the_timeout_of_the_who
   BOOST_TEST(reply_of(whole.get()).value("exit_status", -1) == 0);
 }
 
-// More fds than a message may carry (84), fds split over a frame's reads,
+// More fds than a message may carry (kMaxMessageFds), fds split over a frame's reads,
 // fds a message does not name, fds with a signal message mid-run: each is
 // refused or dropped, and the daemon holds none of them afterwards.
 BOOST_AUTO_TEST_CASE(fds_a_message_may_not_carry_are_refused_and_none_stay_open_in_the_daemon) {
@@ -319,22 +320,23 @@ BOOST_AUTO_TEST_CASE(fds_a_message_may_not_carry_are_refused_and_none_stay_open_
   const pid_t pid = daemon.pid();
   const std::size_t baseline = settled_fds(pid, open_fds_of(pid));
   const DevNulls nulls(200);
+  const std::string too_many = "more than " + std::to_string(tierbox::daemon::kMaxMessageFds) + " fds";
   const std::string run = RawClient::frame(R"({"tierbox": 1, "type": "run", "argv": ["/bin/true"]})");
   const auto refused_with = [&](const std::vector<std::pair<std::string, std::vector<int>>>& parts) {
     auto connection = connect_as(daemon.socket(), DaemonUsers::uid(users.alice), users_gid());
     for (const auto& [bytes, fds] : parts) (void)send_with(connection.get(), bytes, fds);
     return reply_of(connection.get());
   };
-  // 200 at once: the kernel hands over 85 (the daemon's room), drops the
-  // rest (MSG_CTRUNC); the daemon closes the 85.
+  // 200 at once: the kernel hands over kMaxMessageFds + 1 (the daemon's
+  // room), drops the rest (MSG_CTRUNC); the daemon closes those.
   auto reply = refused_with({{run, nulls.raw()}});
   BOOST_TEST(reply.value("code", "") == "malformed", reply.dump());
-  BOOST_TEST(reply.value("message", "").find("more than 84 fds") != npos, reply.dump());
+  BOOST_TEST(reply.value("message", "").find(too_many) != npos, reply.dump());
   BOOST_TEST(settled_fds(pid, baseline) == baseline);
   // 80 with the length, 80 with the body: each read within the room, the
   // message past it.
   reply = refused_with({{run.substr(0, 4), nulls.raw(0, 80)}, {run.substr(4), nulls.raw(80, 80)}});
-  BOOST_TEST(reply.value("message", "").find("more than 84 fds") != npos, reply.dump());
+  BOOST_TEST(reply.value("message", "").find(too_many) != npos, reply.dump());
   BOOST_TEST(settled_fds(pid, baseline) == baseline);
   // 3 fds the message does not name.
   reply = refused_with({{run, nulls.raw(0, 3)}});

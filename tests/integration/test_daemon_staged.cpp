@@ -200,6 +200,9 @@ BOOST_AUTO_TEST_CASE(a_workspace_path_swapped_for_a_symlink_is_refused) {
   must({"/bin/chown", "-R", users.bob + ":users", parent.string()});
   ::chmod(parent.c_str(), 0755);
   ::chmod(home.c_str(), 0755);
+  // Past the coarse clock tick of that chown, as user_workspace waits: a
+  // file changed in the run's first tick is a conflict at apply.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const auto run_id = staged_run(daemon, users.bob, home / "ws", "echo task > notes.txt; echo planted > planted.txt");
   // root's directory, laid out like bob's workspace.
   const auto roots = daemon.dir().path() / "roots";
