@@ -21,10 +21,17 @@
 // files keep their owners (rewritten in place only where their mode lets
 // everyone).
 //
-// Once the overlays exist the tmpfs is detached from the host and its
-// directory removed: the overlays hold their own references to it, so the
-// layer lives exactly as long as the sandbox's mount namespace, nothing of it
-// is on the host's mount table, and no crash can leave it behind.
+// On Linux 6.13+ the tmpfs is made detached (fsopen, fsmount) and never
+// attached anywhere: its directories and the image's tree are handed to
+// overlayfs by fd, so nothing of it is ever on the host's mount table, no
+// crash can leave it behind, and the overlays' options in the container's
+// mountinfo read "upperdir=/upper/N", not the host's state directory.
+// Before 6.13 overlay layers are paths: the tmpfs is mounted under
+// STATE_DIR/root-layers/ID (private) while the overlays are made, then
+// detached and its directory removed; the overlays hold their own
+// references to it, so the layer lives exactly as long as the sandbox's
+// mount namespace (a runner dead in those milliseconds: `tierbox gc`), and
+// the container's mountinfo shows that path.
 #pragma once
 
 #include <sys/types.h>
@@ -47,12 +54,17 @@ struct RootLayerReport {
   // (at most 65,536 in all; mirror_cut when there were more).
   std::size_t mirrored_directories = 0;
   bool mirror_cut = false;
+  // The layer's tmpfs was never on a mount table (Linux 6.13+: the
+  // overlays took its directories by fd); false: mounted under state_dir
+  // for the moments the overlays were being made.
+  bool detached = false;
 };
 
 // Does nothing (a zero report) when the plan has no root layer. Otherwise
-// mounts the layer's tmpfs at state_dir/root-layers/ID, replaces each valid
-// layered tree in trees (indexed like plan.prepared_mounts) by its overlay,
-// then detaches the tmpfs and removes its directory, on every path out.
+// makes the layer's tmpfs (detached, or at state_dir/root-layers/ID before
+// 6.13), replaces each valid layered tree in trees (indexed like
+// plan.prepared_mounts) by its overlay, and, where it was mounted, detaches
+// the tmpfs and removes its directory, on every path out.
 // Throws SysError naming the call.
 RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<UniqueFd>& trees,
                                 const std::filesystem::path& state_dir, const std::string& id, uid_t task_host_uid,

@@ -198,6 +198,31 @@ UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mo
   return overlay;
 }
 
+UniqueFd make_overlay_from_fds(UniqueFd& lower_tree, int upper, int work) {
+  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  // upperdir first: a kernel that takes no fd for a layer (before 6.13)
+  // refuses it with EINVAL, and nothing has been handed over yet.
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "upperdir", nullptr, upper) != 0) {
+    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"upperdir\", layer upper)");
+  }
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "workdir", nullptr, work) != 0)
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"workdir\", layer work)");
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower_tree.get()) != 0) {
+    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
+  }
+  for (const auto& [key, value] : overlay_parameters({"", "", ""}))
+    if (key != "lowerdir" && key != "upperdir" && key != "workdir") fsconfig_or_throw(context.get(), key, value);
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(overlay lowerdir+=lower tree upperdir=layer fd, FSCONFIG_CMD_CREATE)");
+  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  lower_tree.reset();  // the overlay holds its own clone
+  return overlay;
+}
+
 UniqueFd make_staged_overlay(const staged::StagedPaths& paths, UniqueFd workspace_tree) {
   return make_overlay(std::move(workspace_tree), paths.lower(), paths.upper(), paths.work());
 }

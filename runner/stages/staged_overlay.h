@@ -67,6 +67,14 @@ void create_layer_placeholders(const staged::StagedPaths& paths, int workspace_t
 UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mountpoint,
                       const std::filesystem::path& upper, const std::filesystem::path& work);
 
+// The same overlay with every layer given by fd (Linux 6.13+: "upperdir",
+// "workdir" and "lowerdir+" with FSCONFIG_SET_FD): upper and work may then
+// be directories of a detached filesystem, and the overlay's options (its
+// mountinfo line) name them by their path inside it ("/upper/0"), never by
+// a host path. Invalid, with lower_tree left as it was, when this kernel
+// takes no fd for a layer (the caller falls back to make_overlay).
+UniqueFd make_overlay_from_fds(UniqueFd& lower_tree, int upper, int work);
+
 // Replaces workspace_tree (the id-mapped workspace, detached) by a detached
 // overlay with it as the lower layer (by fd where the kernel takes one, else
 // through layer/lower); nosuid, nodev.

@@ -8,9 +8,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +58,15 @@ json container_config(const std::string& tier, bool readonly, const std::string&
 // Writes a file into an image directory and reads it back; every error line
 // (the shell's EROFS, dd's ENOSPC) on stdout too.
 constexpr const char* kWriteScript = "exec 2>&1; echo written-in-the-layer > /var/cache/f; cat /var/cache/f; echo end";
+
+bool kernel_at_least(int major, int minor) {
+  struct utsname name {};
+  ::uname(&name);
+  int have_major = 0;
+  int have_minor = 0;
+  std::sscanf(name.release, "%d.%d", &have_major, &have_minor);
+  return have_major > major || (have_major == major && have_minor >= minor);
+}
 
 bool layer_left_on_host() {
   std::ifstream mounts("/proc/self/mountinfo");
@@ -239,6 +250,103 @@ BOOST_AUTO_TEST_CASE(no_new_entry_in_the_root_itself) {
   BOOST_TEST(result.status == 0, result.err);
   BOOST_TEST(contains(result.out, "Read-only file system"), result.out);
   BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "newdir"));
+}
+
+// A hostile image and task against the layer (the tier is the ceiling):
+// links made in the layer resolve inside the container only; a hard link to
+// an image file, written, is a copy-up (the image is never written); no
+// device node can be made (a fifo can: the control that the directory is
+// writable); a set-user-ID root file the image ships grants nothing (the
+// overlay is nosuid, and no_new_privs is set); the image directories that
+// are mount points cannot be renamed or removed; tierbox's /etc files and
+// the secrets directory are neither hidden nor replaced; the container's
+// mountinfo does not show the host's layout of the layer.
+BOOST_AUTO_TEST_CASE(a_hostile_task_stays_inside_its_layer) {
+  REQUIRE_BUSYBOX();
+  const std::string script =
+      "exec 2>&1"
+      "; ln -s MARKER /var/cache/link && echo link=$(cat /var/cache/link)"
+      "; ln -s MARKERDIR /var/cache/dirlink && echo dirlink=$(ls /var/cache/dirlink/)"
+      "; ln /var/cache/orig /var/cache/hard && echo evil >> /var/cache/hard; echo hard=$(cat /var/cache/orig | tr '\\n' +)"
+      "; mknod /var/cache/null c 1 3; echo mknod-status=$?"
+      "; mknod /var/cache/blk b 8 0; echo mknod-block-status=$?"
+      "; mkfifo /var/cache/fifo && echo fifo-made"
+      "; grep NoNewPrivs /proc/self/status"
+      "; /var/cache/suid info | tr ',' '\\n' | grep -E '\"(euid|CapEff)\"' | sed 's/^/suid-/'"
+      "; mv /var /var2; echo mv-var-status=$?"
+      "; rm -rf /var 2>/dev/null; echo rm-var-status=$?; test -d /var && echo var-still-there"
+      "; echo hosts-before=$(cat /etc/hosts | wc -l)"
+      "; mv /etc/ssl /etc/ssl2; echo mv-ssl-status=$?"
+      "; echo 127.0.0.1 evil >> /etc/hosts; echo hosts-status=$?"
+      "; rm /etc/passwd; echo passwd-status=$?"
+      "; grep -q agent /etc/passwd && echo passwd-kept"
+      "; grep overlay /proc/self/mountinfo | head -3"
+      "; echo end";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto rootfs = b.bundle / "rootfs";
+  for (const char* applet : {"ln", "mknod", "mkfifo", "mv", "head", "sed"})
+    if (!fs::exists(rootfs / "bin" / applet)) fs::create_symlink("busybox", rootfs / "bin" / applet);
+  std::ofstream(rootfs / "var" / "cache" / "orig") << "image\n";
+  ::chmod((rootfs / "var" / "cache" / "orig").c_str(), 0644);
+  fs::create_directories(rootfs / "etc" / "ssl");
+  // A set-user-ID root program in the image (the static probe: busybox
+  // drops the privilege itself), which reports its euid and capabilities.
+  const auto suid = rootfs / "var" / "cache" / "suid";
+  fs::copy_file(TIERBOX_STATIC_PROBE, suid);
+  ::chmod(suid.c_str(), 04755);
+  // Control: on the host it does raise an unprivileged user to root.
+  const auto on_host = run_process({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", suid.string(), "info"});
+  BOOST_TEST(contains(on_host.out, "\"euid\":0"), on_host.out + on_host.err);
+  // Host paths the links name, absolute as the task writes them: MARKER and
+  // MARKERDIR stand for them in the script.
+  const auto marker = b.dir.path() / "host-marker";
+  std::ofstream(marker) << "host-secret\n";
+  ::chmod(marker.c_str(), 0644);
+  auto config = container_config(kTier, false, "");
+  std::string text = script;
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"MARKERDIR", b.dir.path().string()},
+                                 std::pair<std::string, std::string>{"MARKER", marker.string()}})
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  config["process"]["args"] = {"sh", "-c", text};
+  b.write_config(config);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w6"});
+  BOOST_TEST_MESSAGE("container output:\n" << result.out);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "\nend\n"), result.out);
+  // Links resolve in the container: the host's file and directory are not there.
+  BOOST_TEST(contains(result.out, "link=\n"), result.out);
+  BOOST_TEST(contains(result.out, "dirlink=\n"), result.out);
+  BOOST_TEST(!contains(result.out, "host-secret"), result.out);
+  // The hard link is a copy-up: the task sees its write, the image does not.
+  BOOST_TEST(contains(result.out, "hard=image+evil+"), result.out);
+  BOOST_TEST(Bundle::read_text(rootfs / "var" / "cache" / "orig") == "image\n");
+  BOOST_TEST(!fs::exists(rootfs / "var" / "cache" / "hard"));
+  // No device node; a fifo (the control: the directory is writable).
+  BOOST_TEST(contains(result.out, "mknod-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "mknod-block-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "fifo-made"), result.out);
+  // The set-user-ID program runs as the task, with no capability.
+  BOOST_TEST(contains(result.out, "NoNewPrivs:\t1"), result.out);
+  BOOST_TEST(contains(result.out, "suid-\"euid\":1000"), result.out);
+  BOOST_TEST(contains(result.out, "suid-\"CapEff\":\"0000000000000000\""), result.out);
+  // The image's directories (mount points) stay; tierbox's files stay its own.
+  BOOST_TEST(contains(result.out, "mv-var-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "var-still-there"), result.out);
+  BOOST_TEST(contains(result.out, "mv-ssl-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "hosts-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "passwd-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "passwd-kept"), result.out);
+  // The overlays' options name the layer's directories inside it, not the
+  // host's state directory (on Linux 6.13+, where layers go by fd).
+  BOOST_TEST(contains(result.out, " - overlay "), result.out);
+  if (kernel_at_least(6, 13)) {
+    BOOST_TEST(contains(result.out, "upperdir=/upper/"), result.out);
+    BOOST_TEST(!contains(result.out, "root-layers"), result.out);
+  }
+  BOOST_TEST(!layer_left_on_host());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
