@@ -7,6 +7,7 @@
 // field, and with root.readonly true under the field's tier, get EROFS.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/temp_dir.h"
+#include "common/unique_fd.h"
 #include "harness.h"
 #include "oci_fixture.h"
 
@@ -346,6 +348,73 @@ BOOST_AUTO_TEST_CASE(a_hostile_task_stays_inside_its_layer) {
     BOOST_TEST(contains(result.out, "upperdir=/upper/"), result.out);
     BOOST_TEST(!contains(result.out, "root-layers"), result.out);
   }
+  BOOST_TEST(!layer_left_on_host());
+}
+
+// Inodes: empty files and directories cost the layer no bytes, so its
+// tmpfs also bounds its inodes (one per KiB of limits.disk, at least 16k):
+// files made until ENOSPC stop there, and then no directory can be made
+// either. Control: the first ones are made.
+BOOST_AUTO_TEST_CASE(empty_files_and_directories_are_bounded_too) {
+  REQUIRE_BUSYBOX();
+  const std::string script =
+      "exec 2>&1; i=0; while [ $i -lt 100000 ] && true 2>/dev/null > /var/cache/f$i; do i=$((i+1)); done; echo files=$i"
+      "; mkdir /var/cache/onemore; echo mkdir-status=$?; rm /var/cache/f1 && mkdir /var/cache/onemore && echo mkdir-after-rm";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w7"});
+  BOOST_TEST(result.status == 0, result.err);
+  const auto at = result.out.find("files=");
+  const auto files = at == std::string::npos ? 0 : std::stoul(result.out.substr(at + 6));
+  BOOST_TEST(files >= 1000u, result.out);
+  BOOST_TEST(files <= 16384u, result.out);  // 8M: the 16k floor
+  BOOST_TEST(contains(result.out, "mkdir-status=1"), result.out);
+  BOOST_TEST(contains(result.out, "No space left on device"), result.out);
+  BOOST_TEST(contains(result.out, "mkdir-after-rm"), result.out);
+  BOOST_TEST(fs::is_empty(b.bundle / "rootfs" / "var" / "cache"));
+}
+
+// A hostile image on an overlayfs root.path (directories made ahead): one
+// chain of 1,000 nested directories. Made ahead without a bound on depth,
+// each level held three of the runner's fds (EMFILE under the usual 1,024:
+// the container was refused) and a directory stream's buffer; now the
+// runner goes 128 levels deep and the container starts. Control: a
+// directory of the image near the top is the task's, as before.
+BOOST_AUTO_TEST_CASE(a_deep_image_does_not_exhaust_the_runner) {
+  REQUIRE_BUSYBOX();
+  const std::string script = "exec 2>&1; stat -c 'owner=%U' /var/cache; echo new > /var/cache/new && echo wrote";
+  Bundle b(container_config(kTier, false, script));
+  write_tiers(b);
+  const auto engine = b.dir.path() / "engine";
+  Bundle::make_rootfs(engine / "image");
+  fs::create_directories(engine / "image" / "rootfs" / "var" / "cache");
+  if (!fs::exists(engine / "image" / "rootfs" / "bin" / "stat"))
+    fs::create_symlink("busybox", engine / "image" / "rootfs" / "bin" / "stat");
+  {
+    // mkdirat down the chain: the path grows past PATH_MAX.
+    UniqueFd dir(::open((engine / "image" / "rootfs" / "var").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (int depth = 0; depth < 1000 && dir; ++depth) {
+      BOOST_REQUIRE(::mkdirat(dir.get(), "d", 0755) == 0);
+      dir = UniqueFd(::openat(dir.get(), "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    BOOST_REQUIRE(dir);
+  }
+  fs::create_directories(engine / "upper");
+  fs::create_directories(engine / "work");
+  const auto rootfs = b.bundle / "rootfs";
+  const std::string command =
+      "ulimit -n 1024 && mount -t overlay engine -o lowerdir=" + (engine / "image" / "rootfs").string() + ",upperdir=" +
+      (engine / "upper").string() + ",workdir=" + (engine / "work").string() + " '" + rootfs.string() +
+      "' && TIERBOX_AUDIT_LOG='" + b.audit_log.string() + "' '" + kTierbox + "' oci --root '" + b.root.string() +
+      "' --config-dir '" + b.config.string() + "' run --bundle '" + b.bundle.string() + "' w8";
+  SpawnOptions options;
+  options.timeout = std::chrono::seconds(60);
+  const auto result =
+      run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command}, options);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "owner=agent"), result.out);
+  BOOST_TEST(contains(result.out, "wrote"), result.out);
   BOOST_TEST(!layer_left_on_host());
 }
 
