@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/temp_dir.h"
 #include "common/unique_fd.h"
@@ -68,6 +69,15 @@ bool kernel_at_least(int major, int minor) {
   int have_minor = 0;
   std::sscanf(name.release, "%d.%d", &have_major, &have_minor);
   return have_major > major || (have_major == major && have_minor >= minor);
+}
+
+// Whether pid or one of its descendants (the sandbox's processes) sees overlays.
+bool sandbox_has_overlays(const std::string& pid) {
+  if (Bundle::read_text("/proc/" + pid + "/mountinfo").find(" - overlay ") != std::string::npos) return true;
+  std::istringstream children(Bundle::read_text("/proc/" + pid + "/task/" + pid + "/children"));
+  for (std::string child; children >> child;)
+    if (sandbox_has_overlays(child)) return true;
+  return false;
 }
 
 bool layer_left_on_host() {
@@ -416,6 +426,47 @@ BOOST_AUTO_TEST_CASE(a_deep_image_does_not_exhaust_the_runner) {
   BOOST_TEST(contains(result.out, "owner=agent"), result.out);
   BOOST_TEST(contains(result.out, "wrote"), result.out);
   BOOST_TEST(!layer_left_on_host());
+}
+
+// Lifecycle: two containers of one bundle never share a layer (each writes
+// one file while both run, and sees its own only); a container created and
+// deleted unstarted, and one that ran, leave no layer on the host's mount
+// table and no state. Control: while created, the container's own
+// mountinfo shows its layer's overlays.
+BOOST_AUTO_TEST_CASE(containers_never_share_a_layer_and_delete_leaves_nothing) {
+  REQUIRE_BUSYBOX();
+  Bundle b(container_config(kTier, false,
+                            "echo a > /var/cache/from-a; sleep 3; echo a-sees=$(ls /var/cache | tr '\\n' ' ')"));
+  write_tiers(b);
+  add_image_parts(b);
+  const auto pid_file = b.dir.path() / "pid";
+  const auto created = b.oci_detached({"create", "--bundle", b.bundle.string(), "--pid-file", pid_file.string(), "la"});
+  BOOST_REQUIRE_MESSAGE(created.status == 0, "create: " + created.err);
+  BOOST_TEST(sandbox_has_overlays(Bundle::read_text(pid_file)));  // the control: a layer exists
+  BOOST_REQUIRE(b.oci({"start", "la"}).status == 0);
+  b.write_config(container_config(kTier, false, "sleep 1; echo b > /var/cache/from-b; echo b-sees=$(ls /var/cache | tr '\\n' ' ')"));
+  const auto second = b.oci({"run", "--bundle", b.bundle.string(), "lb"});
+  BOOST_TEST(second.status == 0, second.err);
+  BOOST_TEST(contains(second.out, "b-sees=from-b\n"), second.out);
+  BOOST_REQUIRE(b.wait_for_status("la", "stopped"));
+  const auto first = Bundle::read_text(b.dir.path() / "create.out");
+  BOOST_TEST(contains(first, "a-sees=from-a\n"), first);
+  BOOST_TEST(b.oci({"delete", "la"}).status == 0);
+
+  // Created, never started, deleted.
+  b.write_config(container_config(kTier, false, "echo never"));
+  BOOST_REQUIRE(b.oci_detached({"create", "--bundle", b.bundle.string(), "--pid-file", pid_file.string(), "lc"}).status == 0);
+  const auto unstarted = Bundle::read_text(pid_file);
+  BOOST_TEST(sandbox_has_overlays(unstarted));
+  BOOST_TEST(b.oci({"delete", "--force", "lc"}).status == 0);
+  BOOST_TEST(wait_until_gone(std::stoi(unstarted), std::chrono::seconds(10)));
+
+  for (const char* id : {"la", "lb", "lc"}) BOOST_TEST(!fs::exists(b.root / id), id);
+  BOOST_TEST(!layer_left_on_host());
+  const auto host_mounts = Bundle::read_text("/proc/self/mountinfo");
+  BOOST_TEST(!contains(host_mounts, "upperdir=/upper/"), host_mounts);
+  BOOST_TEST(!contains(host_mounts, b.dir.path().string()), host_mounts);
+  BOOST_TEST(fs::is_empty(b.bundle / "rootfs" / "var" / "cache"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
