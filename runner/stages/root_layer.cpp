@@ -20,7 +20,8 @@ namespace tierbox::stages {
 namespace {
 
 // At most this many directories are made ahead in a layer whose lower trees
-// cannot be id-mapped (each is an inode of the layer, beside its own bound).
+// cannot be id-mapped (each is an inode of the layer, beside its own bound;
+// mirrored_directory_budget bounds them by the layer's size too).
 constexpr std::size_t kMaxMirroredDirectories = 65536;
 // ...and no deeper than this below an image directory: each level holds
 // three fds and a directory stream's buffer while the next is made, so an
@@ -44,7 +45,7 @@ class MountedLayer {
     make_dir(dir_, 0700);
     // Room for the directories made ahead (mirror_directories); the
     // inodes they did not take are given back once they are made.
-    const auto options = root_layer_tmpfs_options(size_bytes, kMaxMirroredDirectories);
+    const auto options = root_layer_tmpfs_options(size_bytes, mirrored_directory_budget(size_bytes));
     // nosuid, nodev: the layer is only read through the overlays, whose own
     // flags (nosuid, nodev) govern the task; not noexec, which the task's
     // programs copied up from the image would inherit.
@@ -216,6 +217,10 @@ std::vector<std::string> remove_leftover_root_layers(const std::filesystem::path
   return removed;
 }
 
+std::size_t mirrored_directory_budget(std::uint64_t size_bytes) {
+  return static_cast<std::size_t>(std::min<std::uint64_t>(kMaxMirroredDirectories, std::max<std::uint64_t>(size_bytes >> 10, 1024)));
+}
+
 std::string root_layer_tmpfs_options(std::uint64_t size_bytes, std::uint64_t extra_inodes) {
   return "mode=0700,size=" + std::to_string(size_bytes) +
          ",nr_inodes=" + std::to_string(std::max<std::uint64_t>(size_bytes >> 10, 16384) + extra_inodes);
@@ -230,7 +235,8 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
   // Linux 6.13+: a detached tmpfs, never on any mount table, its directories
   // handed to overlayfs by fd. Before: mounted under state_dir a moment.
   std::unique_ptr<MountedLayer> mounted;
-  UniqueFd layer = detached_tmpfs(root_layer_tmpfs_options(layer_plan.size_bytes, kMaxMirroredDirectories));
+  UniqueFd layer =
+      detached_tmpfs(root_layer_tmpfs_options(layer_plan.size_bytes, mirrored_directory_budget(layer_plan.size_bytes)));
   const std::string where = "root layer of " + id;
   for (const char* part : {"upper", "work", "lower"}) make_dir_at(layer.get(), part, 0700, where);
   if (!overlay_takes_layer_fds(layer.get())) {
@@ -245,7 +251,7 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
     userns = create_idmap_user_namespace(layer_plan.image_owner_uid, layer_plan.image_owner_gid, task_host_uid,
                                          task_host_gid);
   const DirectoryOwners owners{layer_plan.image_owner_uid, plan.task_uid, task_host_uid, task_host_gid};
-  std::size_t budget = kMaxMirroredDirectories;
+  std::size_t budget = mirrored_directory_budget(layer_plan.size_bytes);
   for (std::size_t i = 0; i < plan.prepared_mounts.size() && i < trees.size(); ++i) {
     const auto& mount = plan.prepared_mounts[i];
     if (!mount.layered || !trees[i]) continue;
