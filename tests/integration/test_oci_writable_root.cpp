@@ -469,4 +469,84 @@ BOOST_AUTO_TEST_CASE(containers_never_share_a_layer_and_delete_leaves_nothing) {
   BOOST_TEST(fs::is_empty(b.bundle / "rootfs" / "var" / "cache"));
 }
 
+// A bundle's bind below an image directory (Kubernetes' service account
+// token, /var/run/secrets/...): the overlay cannot hide or replace it. The
+// mount point cannot be removed or renamed, nor can its parents, and the
+// file the bind shows is not written (read-only bind). The top-level entry
+// holding a bind is left out of the image (policy/root_mounts.cpp, "taken":
+// a directory on the read-only root tmpfs), so /var is not layered at all
+// (docs/threat-model.md, "Known gaps": its other directories are missing).
+// Control: another image directory (/bin) is writable.
+BOOST_AUTO_TEST_CASE(a_bundle_bind_below_an_image_directory_stays_in_place) {
+  REQUIRE_BUSYBOX();
+  const std::string script =
+      "exec 2>&1; echo token=$(cat /var/lib/data/marker)"
+      "; mv /var/lib /var/lib2; echo mv-parent-status=$?"
+      "; mv /var/lib/data /var/lib/data2; echo mv-status=$?"
+      "; rm -rf /var/lib/data; echo rm-status=$?"
+      "; echo forged > /var/lib/data/marker; echo write-status=$?"
+      "; echo token-after=$(cat /var/lib/data/marker)"
+      "; echo x > /bin/beside && echo beside-written"
+      "; echo end";
+  Bundle b(container_config(kTier, false, script));
+  add_image_parts(b);
+  fs::create_directories(b.bundle / "rootfs" / "var" / "lib");
+  for (const char* applet : {"mv"})
+    if (!fs::exists(b.bundle / "rootfs" / "bin" / applet)) fs::create_symlink("busybox", b.bundle / "rootfs" / "bin" / applet);
+  fs::create_directories(b.config / "tiers");
+  std::ofstream(b.config / "tiers" / "writable-bindable.json")
+      << json{{"extends", "untrusted"},
+              {"container", {{"writable_root", true}}},
+              {"limits", {{"disk", "8M"}}},
+              {"widening", {{"binds", "read-only"}}}}
+             .dump();
+  std::ofstream(b.config / "approvals.json")
+      << json{{"tiers", {"writable-bindable"}}, {"rules", {{{"id", "open"}, {"require", "none"}}}}}.dump();
+  const auto data = b.dir.path() / "data";
+  fs::create_directories(data);
+  std::ofstream(data / "marker") << "real\n";
+  ::chmod(data.c_str(), 0755);
+  ::chmod((data / "marker").c_str(), 0644);
+  auto config = container_config("writable-bindable", false, script);
+  config["mounts"].push_back(
+      {{"destination", "/var/lib/data"}, {"type", "bind"}, {"source", data.string()}, {"options", {"rbind", "ro"}}});
+  b.write_config(config);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w9"});
+  BOOST_TEST_MESSAGE("container output:\n" << result.out << result.err);
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "token=real\n"), result.out);
+  BOOST_TEST(contains(result.out, "token-after=real\n"), result.out);
+  BOOST_TEST(!contains(result.out, "mv-status=0"), result.out);
+  BOOST_TEST(!contains(result.out, "mv-parent-status=0"), result.out);
+  BOOST_TEST(!contains(result.out, "write-status=0"), result.out);
+  BOOST_TEST(Bundle::read_text(data / "marker") == "real\n");
+  BOOST_TEST(contains(result.out, "beside-written"), result.out);
+  BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "bin" / "beside"));
+}
+
+// The layer is memory charged to the container: under a tier whose memory
+// (32M) is below its disk (64M), writing 48M into the layer gets the writer
+// killed by the memory cgroup's OOM killer (137) before ENOSPC. Control: 16M
+// is written and read back under the same tier.
+BOOST_AUTO_TEST_CASE(the_layer_is_charged_to_the_containers_memory) {
+  REQUIRE_BUSYBOX();
+  Bundle b(container_config("writable-small-memory", false,
+                            "dd if=/dev/zero of=/var/cache/big bs=1M count=16 2>/dev/null && echo wrote-16M"
+                            " && rm /var/cache/big && dd if=/dev/zero of=/var/cache/big bs=1M count=48 2>&1; echo dd-status=$?"));
+  add_image_parts(b);
+  fs::create_directories(b.config / "tiers");
+  std::ofstream(b.config / "tiers" / "writable-small-memory.json")
+      << json{{"extends", "untrusted"},
+              {"container", {{"writable_root", true}}},
+              {"limits", {{"disk", "64M"}, {"memory", "32M"}}}}
+             .dump();
+  std::ofstream(b.config / "approvals.json")
+      << json{{"tiers", {"writable-small-memory"}}, {"rules", {{{"id", "open"}, {"require", "none"}}}}}.dump();
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "w10"});
+  BOOST_TEST_MESSAGE("status " << result.status << ", output:\n" << result.out << result.err);
+  BOOST_TEST(contains(result.out, "wrote-16M"), result.out);
+  BOOST_TEST(contains(result.out, "dd-status=137"), result.out);
+  BOOST_TEST(!contains(result.out, "No space left on device"), result.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
