@@ -9,7 +9,7 @@
 // memory it is charged for, and past the size the task gets ENOSPC. The
 // overlays are made here by the runner (root in the host's user namespace)
 // with trusted.* xattrs, as the staged workspace's is (stages/staged_overlay.h),
-// the lower layer by fd on Linux 6.15+ and through a path before.
+// every layer by fd on Linux 6.13+ and through paths before.
 //
 // The lower trees are id-mapped where their filesystem takes it (ext4, xfs,
 // btrfs, tmpfs from 6.3; not overlayfs, which containerd's and podman's
