@@ -321,9 +321,11 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
                                      sandbox.ids.host_task, sandbox.have_mount_setattr);
     });
     logging::step("root layer: {} image directories writable on a layer of {} bytes ({} id-mapped to the task; {} "
-                  "directories of the others made ahead{})",
+                  "directories of the others made ahead{}; {})",
                   layer.overlays, plan.root_layer->size_bytes, layer.idmapped, layer.mirrored_directories,
-                  layer.mirror_cut ? ", cut at the limit: the rest stay the image's owners'" : "");
+                  layer.mirror_cut ? ", cut at the limit: the rest stay the image's owners'" : "",
+                  layer.detached ? "a detached tmpfs, its directories given by fd"
+                                 : "mounted under the state directory while the overlays were made");
   }
 
   // Parent 4: the sync channel, init's status pipe, the block the run's

@@ -20,8 +20,15 @@ namespace tierbox::stages {
 namespace {
 
 // At most this many directories are made ahead in a layer whose lower trees
-// cannot be id-mapped (each is an inode of the layer, beside its own bound).
+// cannot be id-mapped (each is an inode of the layer, beside its own bound;
+// mirrored_directory_budget bounds them by the layer's size too).
 constexpr std::size_t kMaxMirroredDirectories = 65536;
+// ...and no deeper than this below an image directory: each level holds
+// three fds and a directory stream's buffer while the next is made, so an
+// image of one chain of directories 100,000 deep would take the runner's
+// fds (EMFILE: the container refused) or, with the engines' high fd limits,
+// gigabytes of its memory. Deeper directories keep the image's owners.
+constexpr std::size_t kMaxMirroredDepth = 128;
 
 void make_dir(const std::filesystem::path& dir, mode_t mode) {
   if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
@@ -38,7 +45,7 @@ class MountedLayer {
     make_dir(dir_, 0700);
     // Room for the directories made ahead (mirror_directories); the
     // inodes they did not take are given back once they are made.
-    const auto options = root_layer_tmpfs_options(size_bytes, kMaxMirroredDirectories);
+    const auto options = root_layer_tmpfs_options(size_bytes, mirrored_directory_budget(size_bytes));
     // nosuid, nodev: the layer is only read through the overlays, whose own
     // flags (nosuid, nodev) govern the task; not noexec, which the task's
     // programs copied up from the image would inherit.
@@ -63,17 +70,65 @@ class MountedLayer {
     ::rmdir(dir_.c_str());
   }
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
-  // The layer's inodes: its own bound, plus the directories made ahead.
-  void set_inodes(std::uint64_t size_bytes, std::uint64_t extra_inodes) const {
-    const auto options = root_layer_tmpfs_options(size_bytes, extra_inodes);
-    const auto inodes = options.substr(options.find("nr_inodes="));
-    if (::mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV, inodes.c_str()) != 0)
-      throw_sys_error("mount(" + quote(dir_.string()) + ", MS_REMOUNT, " + quote(inodes) + ")");
-  }
 
  private:
   std::filesystem::path dir_;
 };
+
+void make_dir_at(int layer, const std::string& relative, mode_t mode, const std::string& where) {
+  if (::mkdirat(layer, relative.c_str(), mode) != 0 && errno != EEXIST)
+    throw_sys_error("mkdirat(" + where + ", " + quote(relative) + ", 0" + std::to_string(mode) + ")");
+}
+
+// A tmpfs made and mounted detached (fsopen, fsmount): on no mount table,
+// reachable only through the returned fd, freed with the last reference.
+UniqueFd detached_tmpfs(const std::string& options) {
+  UniqueFd context(::fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!context) throw_sys_error("fsopen(\"tmpfs\", FSOPEN_CLOEXEC)");
+  std::size_t start = 0;
+  while (start < options.size()) {
+    const auto comma = std::min(options.find(',', start), options.size());
+    const auto option = options.substr(start, comma - start);
+    const auto equals = option.find('=');
+    const auto key = option.substr(0, equals);
+    const auto value = option.substr(equals + 1);
+    if (::fsconfig(context.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0)
+      throw_sys_error("fsconfig(tmpfs, FSCONFIG_SET_STRING, " + quote(key) + ", " + quote(value) + ")");
+    start = comma + 1;
+  }
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(tmpfs " + quote(options) + ", FSCONFIG_CMD_CREATE)");
+  // nosuid, nodev: the layer is only read through the overlays, whose own
+  // flags (nosuid, nodev) govern the task; not noexec, which the task's
+  // programs copied up from the image would inherit.
+  UniqueFd layer(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!layer) throw_sys_error("fsmount(tmpfs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  return layer;
+}
+
+// Whether this kernel's overlayfs takes a layer by fd (Linux 6.13+): asked
+// with the layer's own upper/ directory, in a context that is then dropped.
+bool overlay_takes_layer_fds(int layer) {
+  UniqueFd upper(::openat(layer, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!upper) throw_sys_error("openat(root layer, \"upper\", O_DIRECTORY)");
+  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "upperdir", nullptr, upper.get()) == 0) return true;
+  if (errno == EINVAL || errno == EOPNOTSUPP) return false;
+  throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"upperdir\", root layer upper)");
+}
+
+// The layer's inodes: its own bound, plus the directories made ahead
+// (reconfigured through fspick, which takes a detached mount as well).
+void set_inodes(int layer, std::uint64_t size_bytes, std::uint64_t extra_inodes) {
+  const auto options = root_layer_tmpfs_options(size_bytes, extra_inodes);
+  const auto inodes = options.substr(options.find("nr_inodes=") + 10);
+  UniqueFd context(::fspick(layer, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC));
+  if (!context) throw_sys_error("fspick(root layer, FSPICK_EMPTY_PATH)");
+  if (::fsconfig(context.get(), FSCONFIG_SET_STRING, "nr_inodes", inodes.c_str(), 0) != 0 ||
+      ::fsconfig(context.get(), FSCONFIG_CMD_RECONFIGURE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(root layer, nr_inodes=" + inodes + ", FSCONFIG_CMD_RECONFIGURE)");
+}
 
 // The image root's owner becomes the task in tree, where its filesystem
 // takes an idmapping; false where it does not (EINVAL: overlayfs, tmpfs
@@ -113,9 +168,10 @@ struct CloseDir {
 // remove entries in them (its files keep their owners, so one is rewritten
 // in place only where its mode lets everyone). A merged directory takes its
 // owner and mode from the upper one. Stops (false) when budget runs out;
+// goes no deeper than kMaxMirroredDepth;
 // stays on device (what is mounted below the tree is not the overlay's).
 bool mirror_directories(int lower, int upper, dev_t device, const DirectoryOwners& owners, std::size_t& budget,
-                        const std::string& where) {
+                        const std::string& where, std::size_t depth = 0) {
   UniqueFd own(::openat(lower, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!own) throw_sys_error("openat(" + quote(where) + ", O_DIRECTORY)");
   std::unique_ptr<DIR, CloseDir> listing(::fdopendir(own.get()));
@@ -135,7 +191,9 @@ bool mirror_directories(int lower, int upper, dev_t device, const DirectoryOwner
     UniqueFd lower_child(::openat(lower, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!upper_child || !lower_child) throw_sys_error("openat(" + quote(path) + ", O_DIRECTORY|O_NOFOLLOW)");
     own_like(upper_child.get(), st, owners, path);
-    if (!mirror_directories(lower_child.get(), upper_child.get(), device, owners, budget, path)) return false;
+    if (depth + 1 < kMaxMirroredDepth &&
+        !mirror_directories(lower_child.get(), upper_child.get(), device, owners, budget, path, depth + 1))
+      return false;
   }
   return true;
 }
@@ -159,6 +217,10 @@ std::vector<std::string> remove_leftover_root_layers(const std::filesystem::path
   return removed;
 }
 
+std::size_t mirrored_directory_budget(std::uint64_t size_bytes) {
+  return static_cast<std::size_t>(std::min<std::uint64_t>(kMaxMirroredDirectories, std::max<std::uint64_t>(size_bytes >> 10, 1024)));
+}
+
 std::string root_layer_tmpfs_options(std::uint64_t size_bytes, std::uint64_t extra_inodes) {
   return "mode=0700,size=" + std::to_string(size_bytes) +
          ",nr_inodes=" + std::to_string(std::max<std::uint64_t>(size_bytes >> 10, 16384) + extra_inodes);
@@ -170,14 +232,26 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
   RootLayerReport report;
   if (!plan.root_layer) return report;
   const auto& layer_plan = *plan.root_layer;
-  MountedLayer layer(state_dir / "root-layers" / id, layer_plan.size_bytes);
-  for (const char* part : {"upper", "work", "lower"}) make_dir(layer.dir() / part, 0700);
+  // Linux 6.13+: a detached tmpfs, never on any mount table, its directories
+  // handed to overlayfs by fd. Before: mounted under state_dir a moment.
+  std::unique_ptr<MountedLayer> mounted;
+  UniqueFd layer =
+      detached_tmpfs(root_layer_tmpfs_options(layer_plan.size_bytes, mirrored_directory_budget(layer_plan.size_bytes)));
+  const std::string where = "root layer of " + id;
+  for (const char* part : {"upper", "work", "lower"}) make_dir_at(layer.get(), part, 0700, where);
+  if (!overlay_takes_layer_fds(layer.get())) {
+    mounted = std::make_unique<MountedLayer>(state_dir / "root-layers" / id, layer_plan.size_bytes);
+    layer = UniqueFd(::open(mounted->dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!layer) throw_sys_error("open(" + quote(mounted->dir().string()) + ", O_DIRECTORY)");
+    for (const char* part : {"upper", "work", "lower"}) make_dir_at(layer.get(), part, 0700, where);
+  }
+  report.detached = !mounted;
   std::optional<UniqueFd> userns;
   if (have_mount_setattr)
     userns = create_idmap_user_namespace(layer_plan.image_owner_uid, layer_plan.image_owner_gid, task_host_uid,
                                          task_host_gid);
   const DirectoryOwners owners{layer_plan.image_owner_uid, plan.task_uid, task_host_uid, task_host_gid};
-  std::size_t budget = kMaxMirroredDirectories;
+  std::size_t budget = mirrored_directory_budget(layer_plan.size_bytes);
   for (std::size_t i = 0; i < plan.prepared_mounts.size() && i < trees.size(); ++i) {
     const auto& mount = plan.prepared_mounts[i];
     if (!mount.layered || !trees[i]) continue;
@@ -188,26 +262,35 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
     struct stat root {};
     if (::fstat(trees[i].get(), &root) != 0) throw_sys_error("fstat(tree of " + quote(mount.source) + ")");
     const auto name = std::to_string(i);
-    const auto upper = layer.dir() / "upper" / name;
-    make_dir(upper, 0700);
-    UniqueFd upper_fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!upper_fd) throw_sys_error("open(" + quote(upper.string()) + ", O_DIRECTORY)");
+    const auto upper = "upper/" + name;
+    const auto work = "work/" + name;
+    make_dir_at(layer.get(), upper, 0700, where);
+    make_dir_at(layer.get(), work, 0700, where);
+    UniqueFd upper_fd(::openat(layer.get(), upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd work_fd(::openat(layer.get(), work.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!upper_fd || !work_fd) throw_sys_error("openat(" + where + ", " + quote(upper) + ", O_DIRECTORY)");
     if (idmapped) {
       if (::fchown(upper_fd.get(), root.st_uid, root.st_gid) != 0 || ::fchmod(upper_fd.get(), root.st_mode & 07777) != 0)
-        throw_sys_error("fchown/fchmod(" + quote(upper.string()) + ", " + std::to_string(root.st_uid) + ")");
+        throw_sys_error("fchown/fchmod(" + where + " " + quote(upper) + ", " + std::to_string(root.st_uid) + ")");
     } else {
-      own_like(upper_fd.get(), root, owners, upper.string());
+      own_like(upper_fd.get(), root, owners, where + " " + upper);
       const auto before = budget;
       if (!report.mirror_cut)
         report.mirror_cut = !mirror_directories(trees[i].get(), upper_fd.get(), root.st_dev, owners, budget, mount.source);
       report.mirrored_directories += before - budget;
     }
-    make_dir(layer.dir() / "work" / name, 0700);
-    make_dir(layer.dir() / "lower" / name, 0700);
-    trees[i] = make_overlay(std::move(trees[i]), layer.dir() / "lower" / name, upper, layer.dir() / "work" / name);
+    if (!mounted) {
+      trees[i] = make_overlay_from_fds(trees[i], upper_fd.get(), work_fd.get());
+      if (!trees[i]) throw Error("root layer: the kernel took the layer's upper directory by fd but not the image's "
+                                 "tree (\"lowerdir+\")", exit_code::runner_failed);
+    } else {
+      make_dir_at(layer.get(), "lower/" + name, 0700, where);
+      trees[i] = make_overlay(std::move(trees[i]), mounted->dir() / "lower" / name, mounted->dir() / upper,
+                              mounted->dir() / work);
+    }
     ++report.overlays;
   }
-  layer.set_inodes(layer_plan.size_bytes, report.mirrored_directories);
+  set_inodes(layer.get(), layer_plan.size_bytes, report.mirrored_directories);
   return report;
 }
 

@@ -65,6 +65,17 @@ UniqueFd upper_directory(int upper, int lower, const std::string& relative, cons
   return upper_dir;
 }
 
+// A layer handed over by fd: a detached tree's fd is O_PATH (open_tree),
+// which FSCONFIG_SET_FD takes only from Linux 6.15 ("fs: support O_PATH fds
+// with FSCONFIG_SET_FD"); 6.13 and 6.14 refuse it with EBADF. The same
+// directory reopened for reading is taken from 6.13, and names the same
+// mount (the tree's own, id-mapped or not).
+UniqueFd reopen_directory(int tree) {
+  UniqueFd directory(::openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!directory) throw_sys_error("openat(lower tree, \".\", O_RDONLY|O_DIRECTORY)");
+  return directory;
+}
+
 void fsconfig_or_throw(int context, const std::string& key, const std::string& value) {
   if (::fsconfig(context, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0)
     throw_sys_error("fsconfig(overlay, FSCONFIG_SET_STRING, " + quote(key) + ", " + quote(value) + ")");
@@ -150,14 +161,16 @@ void create_layer_placeholders(const staged::StagedPaths& paths, int workspace_t
 
 namespace {
 
-// Linux 6.15+: the lower layer handed over as the detached tree's fd
-// ("lowerdir+" with FSCONFIG_SET_FD), without attaching it anywhere.
+// Linux 6.13+: the lower layer handed over as the detached tree's fd
+// ("lowerdir+" with FSCONFIG_SET_FD, reopened: reopen_directory), without
+// attaching it anywhere.
 // Invalid when this kernel takes no fd there (the caller falls back to a
 // path); throws on any other failure.
 UniqueFd overlay_with_lower_fd(int lower_tree, const std::filesystem::path& upper, const std::filesystem::path& work) {
   UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
-  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower_tree) != 0) {
+  const auto lower = reopen_directory(lower_tree);
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0) {
     if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
     throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
   }
@@ -195,6 +208,32 @@ UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mo
                     quote(upper.string()) + ", FSCONFIG_CMD_CREATE)");
   UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
   if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  return overlay;
+}
+
+UniqueFd make_overlay_from_fds(UniqueFd& lower_tree, int upper, int work) {
+  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  // upperdir first: a kernel that takes no fd for a layer (before 6.13)
+  // refuses it with EINVAL, and nothing has been handed over yet.
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "upperdir", nullptr, upper) != 0) {
+    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"upperdir\", layer upper)");
+  }
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "workdir", nullptr, work) != 0)
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"workdir\", layer work)");
+  const auto lower = reopen_directory(lower_tree.get());
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0) {
+    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
+    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
+  }
+  for (const auto& [key, value] : overlay_parameters({"", "", ""}))
+    if (key != "lowerdir" && key != "upperdir" && key != "workdir") fsconfig_or_throw(context.get(), key, value);
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(overlay lowerdir+=lower tree upperdir=layer fd, FSCONFIG_CMD_CREATE)");
+  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  lower_tree.reset();  // the overlay holds its own clone
   return overlay;
 }
 

@@ -11,7 +11,7 @@
 //
 // The lower layer is the workspace's id-mapped tree (prepared_mounts.h):
 // the task sees its files as its own, and copy-up gives the copies the
-// task's host uid. Linux 6.15 and later take it by fd ("lowerdir+" with
+// task's host uid. Linux 6.13 and later take it by fd ("lowerdir+" with
 // FSCONFIG_SET_FD); before, overlay layers are only paths in the caller's
 // mount namespace, so the tree is attached for a moment at layer/lower,
 // inside the run's private layer tmpfs (nothing propagates from there), and
@@ -60,12 +60,20 @@ void create_layer_placeholders(const staged::StagedPaths& paths, int workspace_t
                                const std::vector<staged::LayerPlaceholder>& placeholders);
 
 // A detached overlay (nosuid, nodev) with lower_tree (a detached tree) as
-// its lower layer, given by fd where the kernel takes one (Linux 6.15+),
+// its lower layer, given by fd where the kernel takes one (Linux 6.13+),
 // else attached at lower_mountpoint (an empty directory in a private mount
 // of this mount namespace) until the overlay holds its own clone of it.
 // upper and work: directories on one filesystem, in this mount namespace.
 UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mountpoint,
                       const std::filesystem::path& upper, const std::filesystem::path& work);
+
+// The same overlay with every layer given by fd (Linux 6.13+: "upperdir",
+// "workdir" and "lowerdir+" with FSCONFIG_SET_FD): upper and work may then
+// be directories of a detached filesystem, and the overlay's options (its
+// mountinfo line) name them by their path inside it ("/upper/0"), never by
+// a host path. Invalid, with lower_tree left as it was, when this kernel
+// takes no fd for a layer (the caller falls back to make_overlay).
+UniqueFd make_overlay_from_fds(UniqueFd& lower_tree, int upper, int work);
 
 // Replaces workspace_tree (the id-mapped workspace, detached) by a detached
 // overlay with it as the lower layer (by fd where the kernel takes one, else

@@ -193,6 +193,18 @@ BOOST_AUTO_TEST_CASE(the_layer_tmpfs_is_bounded_in_bytes_and_inodes) {
   BOOST_TEST(stages::root_layer_tmpfs_options(8u << 20, 100) == "mode=0700,size=8388608,nr_inodes=16484");
 }
 
+// The directories made ahead (an overlayfs root.path) are the runner's
+// kernel memory, not the task's: bounded by the layer's size (one per KiB),
+// so an image with a million directories cannot make the runner hold 64 MiB
+// for a container whose tier gives it a 1M layer.
+BOOST_AUTO_TEST_CASE(directories_made_ahead_are_bounded_by_the_layers_size) {
+  BOOST_TEST(stages::mirrored_directory_budget(1u << 20) == 1024u);
+  BOOST_TEST(stages::mirrored_directory_budget(8u << 20) == 8192u);
+  BOOST_TEST(stages::mirrored_directory_budget(64u << 20) == 65536u);
+  BOOST_TEST(stages::mirrored_directory_budget(1ULL << 40) == 65536u);
+  BOOST_TEST(stages::mirrored_directory_budget(4096) == 1024u);
+}
+
 BOOST_AUTO_TEST_CASE(a_layered_tree_keeps_nosuid_nodev_and_is_not_remounted_read_only) {
   PreparedMount layered{PreparedMount::Kind::host_path, "/b/rootfs/var", true};
   layered.layered = true;
