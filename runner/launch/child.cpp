@@ -291,6 +291,11 @@ pid_t start_task(const ChildContext& context, SyncMessage& ready) noexcept {
   step(ChildStep::session_keyring, stages::join_new_session_keyring(failure));  // owned by the task user
   step(ChildStep::verify_capabilities, stages::verify_no_capabilities(context.capabilities, failure));
   step(ChildStep::working_directory, change_directory(context.run->cwd, failure));
+  // #2a: set up, in its cgroups, namespaces and credentials; the parent may
+  // now report the sandbox created (an OCI create returns with init here).
+  SyncMessage set_up;
+  set_up.kind = SyncKind::set_up;
+  step(ChildStep::report_set_up, send_sync(context.sync_fd, set_up) || failure.fail_errno("send", "sync socket, #2a"));
   // The start record is on disk before anything of the task runs (fail
   // closed: no #2b, no task); its fsync ran while the steps above did.
   step(ChildStep::wait_start_allowed, wait_for(context.sync_fd, SyncKind::start_allowed, failure));  // sync #2b

@@ -32,6 +32,7 @@ const char* child_step_name(ChildStep step) {
     case ChildStep::session_keyring: return "new session keyring";
     case ChildStep::verify_capabilities: return "verify capabilities are empty";
     case ChildStep::working_directory: return "working directory";
+    case ChildStep::report_set_up: return "report set up (sync #2a)";
     case ChildStep::wait_start_allowed: return "wait for the start record (sync #2b)";
     case ChildStep::seccomp: return "install the seccomp filters";
     case ChildStep::fork_task: return "fork the task";

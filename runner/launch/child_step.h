@@ -36,6 +36,7 @@ enum class ChildStep : std::uint32_t {
   session_keyring,
   verify_capabilities,
   working_directory,
+  report_set_up,         // sync #2a
   wait_start_allowed,    // sync #2b
   seccomp,
   fork_task,

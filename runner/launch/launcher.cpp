@@ -544,6 +544,7 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
   if (child_waits) logging::step("sync #1b sent ({} trees of the run)", tree_fds.size() - hooks.pass_fd_sources.size());
 
   std::unique_ptr<ControlServer> control;
+  std::optional<SyncMessage> early;  // the child's failure in place of #2a
   if (child_waits) {
     // Parent 8: the run's record, with its cgroup directories as planned
     // (the v1 part is made at 8c; gc takes a missing one as removed) and the
@@ -593,20 +594,34 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
                     sandbox.network->addresses.host_side.to_string());
     }
     // Sync #2 carries the cgroup v1 join files (the child joins before the task).
-    const bool child_goes_on = send_to_child(sandbox.channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds());
-    if (child_goes_on) logging::step("sync #2 sent (network ready)");
+    if (send_to_child(sandbox.channel.parent_end.get(), SyncKind::network_ready, cgroups.join_fds()))
+      logging::step("sync #2 sent (network ready)");
     cgroups.close_join_fds();
-    // Parent 9b: the start record on disk (and the entry point's leave to
-    // start), then sync #2b: the child installs its seccomp filters and the
-    // task execs only after it.
-    if (hooks.start_durable) with_stage("audit", [&] { hooks.start_durable(); });
-    if (child_goes_on && send_to_child(sandbox.channel.parent_end.get(), SyncKind::start_allowed))
-      logging::step("sync #2b sent (the start record is on disk)");
+    // Parent 9a: the child's #2a, every step before the task's done (in its
+    // cgroups, its namespaces, the task's credentials), or its failure, which
+    // Parent 10 reports: nothing is reported started or created before.
+    early = receive_from_child(sandbox.channel.parent_end.get(), deadline);
+    if (!early) {
+      outcome.failure = "the sandbox ended before its setup was done";
+      outcome.failure_exit_status = exit_code::runner_failed;
+      outcome.ended_at = std::chrono::system_clock::now();
+      return outcome;  // the guard kills and reaps the sandbox
+    }
+    if (early->kind == SyncKind::set_up) {
+      early.reset();
+      logging::step("sync #2a received (the child is set up)");
+      // Parent 9b: the start record on disk (and the entry point's leave
+      // to start), then sync #2b: the child installs its seccomp filters
+      // and the task execs only after it.
+      if (hooks.start_durable) with_stage("audit", [&] { hooks.start_durable(); });
+      if (send_to_child(sandbox.channel.parent_end.get(), SyncKind::start_allowed))
+        logging::step("sync #2b sent (the start record is on disk)");
+    }
   }
 
   // Parent 10: wait for #3 (or the child's failure), then for exec: EOF.
   const int pidfd = sandbox.pidfd.get();
-  auto message = receive_from_child(sandbox.channel.parent_end.get(), deadline);
+  auto message = early ? std::move(early) : receive_from_child(sandbox.channel.parent_end.get(), deadline);
   std::optional<stages::DenialCounter> denials;
   if (message && message->kind == SyncKind::ready_to_exec) {
     log_child_timings(*message);

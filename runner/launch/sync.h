@@ -28,6 +28,7 @@ namespace tierbox::launch {
 enum class SyncKind : std::uint32_t {
   ids_mapped = 1,
   network_ready = 2,
+  set_up = 0x2a,  // child -> parent: every step before the task's is done
   start_allowed = 0x2b,
   ready_to_exec = 3,
   run_inputs = 0x1b,

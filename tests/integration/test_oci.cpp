@@ -49,6 +49,16 @@ BOOST_AUTO_TEST_CASE(create_start_state_kill_delete) {
   BOOST_TEST(state.at("bundle") == b.bundle.string());
   BOOST_TEST(state.at("annotations").at("io.tierbox.tier") == "untrusted");
   BOOST_TEST(process_exists(pid));
+  // Created means set up, as runc's: the sandbox's init is in the run's
+  // cgroups when create returns (on v1 the child joins after sync #2, and
+  // create waits for its #2a).
+  const int init = b.runtime_state("c1").at("sandbox_pid").get<int>();
+  const auto proc_cgroup = Bundle::read_text("/proc/" + std::to_string(init) + "/cgroup");
+  std::istringstream cgroup_lines(proc_cgroup);
+  int in_run_cgroups = 0;
+  for (std::string line; std::getline(cgroup_lines, line);)
+    if (line.find("/tierbox-") != std::string::npos && line.find("tierbox-runner") == std::string::npos) ++in_run_cgroups;
+  BOOST_TEST(in_run_cgroups > 0, proc_cgroup);
   // Created: the sandbox exists, its task has not been exec'd (no sleep yet).
   BOOST_TEST(!contains(run_process({"/bin/sh", "-c", "ps -eo args"}).out, "sleep 4322"));
 
