@@ -338,7 +338,7 @@ BOOST_AUTO_TEST_CASE(a_fork_bomb_is_contained_by_the_pids_limit_and_reported) {
   auto run = run_with_result({"--tier", "untrusted", "--workspace", workspace.str()},
                              {"./probe", "forkbomb", "2", marker});
   watcher.join();
-  BOOST_TEST(run.process.status == 0, run.process.err);
+  BOOST_TEST(run.process.status == 0, run.process.err << " / " << run.result.dump());
   const auto report = report_of(run.process);
   BOOST_TEST(report["failed"].get<long>() > 0, "no fork ever failed: " << report.dump());
   const auto& result = run.result;
