@@ -24,6 +24,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/fd_passing.h"
 #include "common/users.h"
 #include "integration/governance_fixture.h"
 #include "integration/harness.h"
@@ -236,6 +237,24 @@ class RawClient {
 };
 
 
+// In a forked child of a test (no Boost.Test there): connects to the
+// daemon's socket, sends body as one frame with fd attached (SCM_RIGHTS),
+// and reads every reply up to the daemon's close into replies. 0, or the
+// step that failed: 1 connect, 2 send.
+inline int exchange_with_fd(const fs::path& socket_path, const std::string& body, int fd, std::string& replies) {
+  const int connection = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  if (connection < 0 || ::connect(connection, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 1;
+  const auto frame = RawClient::frame(body);
+  if (send_with_fds(connection, frame.data(), frame.size(), &fd, 1) != static_cast<ssize_t>(frame.size())) return 2;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(connection, buffer, sizeof buffer)) > 0;) replies.append(buffer, static_cast<std::size_t>(n));
+  ::close(connection);
+  return 0;
+}
+
 // As uid/gid in a child of the test: opens path with open_flags, sends a run
 // of /bin/ls with that fd as the workspace, and returns the daemon's reply
 // ({"open_errno": N} when the open itself failed).
@@ -251,28 +270,8 @@ inline json run_with_workspace_fd(const Daemon& daemon, uid_t uid, gid_t gid, co
     if (workspace < 0) {
       text = json{{"open_errno", errno}}.dump();
     } else {
-      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un address{};
-      address.sun_family = AF_UNIX;
-      std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) ::_exit(3);
-      auto frame = RawClient::frame(body);
-      iovec io{frame.data(), frame.size()};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-      msghdr header{};
-      header.msg_iov = &io;
-      header.msg_iovlen = 1;
-      header.msg_control = control;
-      header.msg_controllen = sizeof control;
-      cmsghdr* rights = CMSG_FIRSTHDR(&header);
-      rights->cmsg_level = SOL_SOCKET;
-      rights->cmsg_type = SCM_RIGHTS;
-      rights->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(rights), &workspace, sizeof workspace);
-      if (::sendmsg(fd, &header, MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) ::_exit(4);
-      char buffer[65536];
       std::string reply;
-      for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+      if (const int failed = exchange_with_fd(daemon.socket(), body, workspace, reply)) ::_exit(2 + failed);
       text = reply.size() > 4 ? reply.substr(4) : "{}";  // one frame, then the daemon closes
     }
     (void)!::write(out[1], text.data(), text.size());

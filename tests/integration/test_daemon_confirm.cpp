@@ -76,29 +76,10 @@ class RawTtyClient {
       if (::setsid() < 0) ::_exit(2);
       if (controlling >= 0 && ::ioctl(controlling, TIOCSCTTY, 0) != 0) ::_exit(3);
       if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(4);
-      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un address{};
-      address.sun_family = AF_UNIX;
-      std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) ::_exit(5);
-      auto frame = RawClient::frame(
-          R"({"tierbox": 1, "type": "run", "tier": "dmn-confirm", "argv": ["/bin/echo", "raw-ran"], "fds": ["tty"]})");
-      iovec io{frame.data(), frame.size()};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-      msghdr header{};
-      header.msg_iov = &io;
-      header.msg_iovlen = 1;
-      header.msg_control = control;
-      header.msg_controllen = sizeof control;
-      cmsghdr* rights = CMSG_FIRSTHDR(&header);
-      rights->cmsg_level = SOL_SOCKET;
-      rights->cmsg_type = SCM_RIGHTS;
-      rights->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(rights), &passed, sizeof passed);
-      if (::sendmsg(fd, &header, MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) ::_exit(6);
-      char buffer[65536];
+      const std::string body =
+          R"({"tierbox": 1, "type": "run", "tier": "dmn-confirm", "argv": ["/bin/echo", "raw-ran"], "fds": ["tty"]})";
       std::string replies;
-      for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) replies.append(buffer, static_cast<std::size_t>(n));
+      if (const int failed = exchange_with_fd(daemon.socket(), body, passed, replies)) ::_exit(4 + failed);
       // The last frame.
       std::string last;
       for (std::size_t at = 0; at + 4 <= replies.size();) {
