@@ -75,6 +75,13 @@ def main():
     if args.workspace:
         fds.append(os.open(args.workspace, os.O_RDONLY | os.O_DIRECTORY))
         roles.append("workspace")
+    # The caller's controlling terminal, where the daemon asks a `confirm`
+    # rule's question (never stdin); none: such a rule is refused.
+    try:
+        fds.append(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        roles.append("tty")
+    except OSError:
+        pass
     message = {"tierbox": VERSION, "type": "run", "argv": command, "fds": roles,
                "cwd": os.getcwd(), "env": dict(os.environ)}
     if args.tier:

@@ -135,6 +135,33 @@ std::string read_until(int master, const std::string& text) {
 
 BOOST_AUTO_TEST_SUITE(daemon_confirm)
 
+// The Python client (standard library only, docs/daemon.md) passes its
+// terminal as the "tty" role too: asked there, `y` runs; with no terminal
+// (setsid) the rule is refused, as for tierbox's own client.
+BOOST_AUTO_TEST_CASE(the_python_client_confirms_at_its_terminal_too) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start();
+  const std::vector<std::string> python = {"/usr/bin/python3", std::string(kSourceDir) + "/tools/tierbox-client.py",
+                                           "--tier", "dmn-confirm", "--", "/bin/echo", "python-ran"};
+  {
+    const auto before = daemon.records().size();
+    CallerTerminal terminal(daemon, users.alice, python, 24, 80);
+    BOOST_REQUIRE_MESSAGE(terminal.wait_for(kQuestion), terminal.output());
+    terminal.type("y\n");
+    BOOST_TEST(terminal.wait() == 0, terminal.output());
+    BOOST_TEST(terminal.output().find("python-ran\r\n") != std::string::npos, terminal.output());
+    const auto decision = wait_for_decision(daemon, before);
+    BOOST_TEST(decision["decision"]["how"] == "confirm", decision.dump());
+    BOOST_TEST(decision["decision"]["by"][0]["uid"].get<uid_t>() == DaemonUsers::uid(users.alice), decision.dump());
+  }
+  std::vector<std::string> detached = {"/usr/bin/setsid", "--wait"};
+  detached.insert(detached.end(), python.begin(), python.end());
+  const auto refused = daemon.as(users.alice, detached);
+  BOOST_TEST(refused.status == 126, refused.out + refused.err);
+  BOOST_TEST(refused.out.find("python-ran") == std::string::npos, refused.out);
+}
+
 BOOST_AUTO_TEST_CASE(the_caller_confirms_at_its_own_terminal_yes_runs_no_is_denied) {
   DaemonUsers users;
   Daemon daemon(users.group);
