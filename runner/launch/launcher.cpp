@@ -21,6 +21,7 @@
 #include "common/process_info.h"
 #include "common/rfc3339.h"
 #include "launch/child.h"
+#include "launch/launch_cgroups.h"
 #include "launch/prepared_sandbox.h"
 #include "launch/parent_sync.h"
 #include "launch/run_inputs.h"
@@ -115,67 +116,6 @@ std::uint64_t ignored_signals() {
   const char* field = std::strstr(buffer, "\nSigIgn:");
   if (!field) return ~0ULL;
   return std::strtoull(field + 9, nullptr, 16);
-}
-
-stages::RunCgroups create_cgroups(const policy::LaunchPlan& plan, const policy::RunnerConfig& config,
-                                  const std::string& id, stages::CgroupSyscalls& syscalls) {
-  const auto host = stages::parse_host_cgroups(stages::read_host_cgroup_inputs(syscalls));
-  const stages::RunCgroupsRequest request{id,       plan.tier,           plan.cgroup_limits,
-                                          plan.cgroup_parent, config.cgroup_parent, ::getpid()};
-  return stages::RunCgroups::create(request, host, syscalls);
-}
-
-// In the run's record, so that `tierbox gc` removes them if the runner dies.
-nlohmann::json describe_for_record(const stages::RunCgroups& cgroups) {
-  nlohmann::json dirs = nlohmann::json::array();
-  for (const auto& [path, version] : cgroups.directories())
-    dirs.push_back({{"path", path}, {"version", static_cast<int>(version)}});
-  return {{"dirs", dirs}};
-}
-
-void log_cgroups(const stages::CgroupReport& report) {
-  for (const auto& warning : report.warnings) logging::warn("{}", warning);
-  if (!logging::verbose()) return;
-  std::string controllers, limits;
-  for (const auto& [name, version] : report.controllers) controllers += " " + name + "(" + stages::to_string(version) + ")";
-  for (const auto& limit : report.enforced) limits += " " + limit.field + "=" + std::to_string(limit.value);
-  logging::step("cgroups created ({}):{}; limits:{}; kill via {}", report.mode, controllers,
-                limits.empty() ? " none" : limits, report.kill);
-}
-
-// After the task tree is gone, so the numbers are final (init, still in the
-// cgroups while it exits, adds nothing). CPU time comes from the tree's
-// rusage where no cgroup counts it (cgroup v1 without a v2 cgroup: cpuacct is
-// not made, since this is free and covers the same tree).
-stages::CgroupUsage read_usage(stages::RunCgroups& cgroups, const SupervisionResult& tree) {
-  auto usage = cgroups.usage();
-  if (!usage.cpu_user_us) {
-    usage.cpu_user_us = tree.cpu_user_us;
-    usage.cpu_system_us = tree.cpu_system_us;
-  }
-  return usage;
-}
-
-// After init is reaped. A cgroup that cannot be removed keeps the run's
-// registry entry for `gc`.
-void remove_cgroups(stages::RunCgroups& cgroups, RunRegistry::Entry& run_entry) {
-  try {
-    cgroups.destroy();
-  } catch (const Error& error) {
-    logging::warn("cgroup: {} (left for `tierbox gc`)", error.what());
-    run_entry.keep_for_gc();
-  }
-}
-
-// On the wall-clock limit, before init is killed: the cgroup kill gets every
-// process even if one forks meanwhile. If it fails, init's SIGKILL still
-// tears down the whole pid namespace.
-void kill_through_cgroup(stages::RunCgroups& cgroups, const std::string& how) {
-  try {
-    if (cgroups.kill()) logging::step("task tree killed through its cgroup ({})", how);
-  } catch (const Error& error) {
-    logging::warn("cgroup: {} (killing through the pid namespace only)", error.what());
-  }
 }
 
 void record_task_status(Outcome& outcome, const SupervisionResult& result) {
