@@ -64,7 +64,7 @@ struct Kubelet {
   }
 };
 
-json bind(const std::string& source, const std::string& destination, bool read_only) {
+json bind_mount(const std::string& source, const std::string& destination, bool read_only) {
   return {{"destination", destination},
           {"type", "bind"},
           {"source", source},
@@ -78,12 +78,12 @@ json pod_config(const std::string& tier, const std::string& script, const Kubele
   auto& mounts = config["mounts"];
   mounts.push_back({{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"}});
   mounts.push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"}, {"options", {"ro"}}});
-  mounts.push_back(bind((kubelet.root / "etc-hosts").string(), "/etc/hosts", false));
-  mounts.push_back(bind(kubelet.message_file.string(), "/dev/termination-log", false));
-  mounts.push_back(bind((kubelet.root / "hostname").string(), "/etc/hostname", false));
-  mounts.push_back(bind((kubelet.root / "resolv.conf").string(), "/etc/resolv.conf", true));
-  mounts.push_back(bind((kubelet.root / "shm").string(), "/dev/shm", false));
-  if (with_token) mounts.push_back(bind(kubelet.token_dir.string(), kTokenTarget, true));
+  mounts.push_back(bind_mount((kubelet.root / "etc-hosts").string(), "/etc/hosts", false));
+  mounts.push_back(bind_mount(kubelet.message_file.string(), "/dev/termination-log", false));
+  mounts.push_back(bind_mount((kubelet.root / "hostname").string(), "/etc/hostname", false));
+  mounts.push_back(bind_mount((kubelet.root / "resolv.conf").string(), "/etc/resolv.conf", true));
+  mounts.push_back(bind_mount((kubelet.root / "shm").string(), "/dev/shm", false));
+  if (with_token) mounts.push_back(bind_mount(kubelet.token_dir.string(), kTokenTarget, true));
   return config;
 }
 
@@ -127,6 +127,22 @@ ProcessResult oci_with(const Bundle& b, std::vector<std::string> args, const std
   return run_tierbox(args, options);
 }
 
+// create as an engine calls it (Bundle::oci_detached: stdio that is not the
+// test's pipes), with extra_env.
+ProcessResult create_detached(const Bundle& b, const std::string& id, const std::vector<std::string>& extra_env) {
+  std::string command = "exec env";
+  for (const auto& entry : extra_env) command += " '" + entry + "'";
+  command += " '" + std::string(kTierbox) + "' oci --root '" + b.root.string() + "' --config-dir '" + b.config.string() +
+             "' create --bundle '" + b.bundle.string() + "' " + id;
+  const auto out = b.dir.path() / (id + ".out");
+  command += " </dev/null >'" + out.string() + "' 2>&1";
+  SpawnOptions options;
+  options.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TIERBOX_AUDIT_LOG=" + b.audit_log.string()};
+  auto result = run_process({"/bin/sh", "-c", command}, options);
+  result.out = Bundle::read_text(out);
+  return result;
+}
+
 bool on_host_mount_table(const std::string& part) {
   return Bundle::read_text("/proc/self/mountinfo").find(part) != std::string::npos;
 }
@@ -150,16 +166,17 @@ void check_pod_run(const std::vector<std::string>& extra_env) {
   add_image_parts(b);
   const Kubelet kubelet(b.dir.path());
   b.write_config(pod_config("pod-binds", pod_script(kubelet), kubelet, true));
-  const auto created = oci_with(b, {"create", "--bundle", b.bundle.string(), "k1"}, extra_env);
-  BOOST_REQUIRE_MESSAGE(created.status == 0, "create: " + created.err);
+  const auto created = create_detached(b, "k1", extra_env);
+  BOOST_REQUIRE_MESSAGE(created.status == 0, "create: " + created.out);
   // Nothing reaches the engine's file before start.
   BOOST_TEST(Bundle::read_text(kubelet.message_file).empty());
   BOOST_REQUIRE(b.oci({"start", "k1"}).status == 0);
   BOOST_REQUIRE(b.wait_for_status("k1", "stopped"));
-  // The container's output went to the supervising process's stdio: the
-  // test reads it back from the message file and the audit instead; the
-  // script's own report is checked by run below.
   BOOST_TEST(Bundle::read_text(kubelet.message_file) == kMessage);
+  // What it saw (its stdio: the file create_detached gave it).
+  const auto seen = Bundle::read_text(b.dir.path() / "k1.out");
+  BOOST_TEST(contains(seen, "token=tok-123\n"), seen);
+  BOOST_TEST(contains(seen, "write-status=0"), seen);
   BOOST_TEST(b.oci({"delete", "k1"}).status == 0);
   BOOST_TEST(!on_host_mount_table("tierbox-termination-message"));
   // The mounted way's directory is gone with its mount (the state directory's).
@@ -292,7 +309,7 @@ BOOST_AUTO_TEST_CASE(a_termination_log_that_is_no_regular_file_or_a_second_one_i
                        "\": the engine's termination-message file");
   }
   auto twice = pod_config("untrusted", "true", kubelet, false);
-  twice["mounts"].push_back(bind(kubelet.message_file.string(), "/dev/other-log", false));
+  twice["mounts"].push_back(bind_mount(kubelet.message_file.string(), "/dev/other-log", false));
   expect_refused(twice, "k8", "(/dev/other-log): a second termination-message file");
 }
 
