@@ -145,6 +145,7 @@ BOOST_AUTO_TEST_CASE(the_termination_log_is_the_plans_own_file_under_every_tier)
   BOOST_TEST((prepared.kind == policy::PreparedMount::Kind::termination_message));
   BOOST_TEST(prepared.source.empty());  // no host path is ever opened for it
   // After /dev is made, before /proc.
+  BOOST_REQUIRE(op_at(plan, "dev") && op_at(plan, "proc"));
   const auto index = [&](const std::string& target) { return op_at(plan, target) - plan.mount_ops.data(); };
   BOOST_TEST(index("dev") < index("dev/termination-log"));
   BOOST_TEST(index("dev/termination-log") < index("proc"));
@@ -228,6 +229,8 @@ BOOST_AUTO_TEST_CASE(a_nested_target_keeps_the_images_directory_and_follows_no_s
   BOOST_TEST(source_at(plan, "var/run/secrets/kubernetes.io/serviceaccount") ==
              "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~projected/kube-api-access");
   // Parents first: var's directory before its entries and the bind.
+  for (const char* target : {"var", "var/cache", "var/run", "var/run/secrets/kubernetes.io/serviceaccount"})
+    BOOST_REQUIRE_MESSAGE(op_at(plan, target), target);
   const auto index = [&](const std::string& target) { return op_at(plan, target) - plan.mount_ops.data(); };
   BOOST_TEST(index("var") < index("var/cache"));
   BOOST_TEST(index("var/run") < index("var/run/secrets/kubernetes.io/serviceaccount"));
