@@ -337,6 +337,30 @@ BOOST_AUTO_TEST_CASE(a_writable_root_with_a_nested_bind_keeps_its_overlays) {
   BOOST_TEST(!fs::exists(b.bundle / "rootfs" / "var" / "cache" / "f"));
 }
 
+// The work on the way to nested targets is bounded: an image directory of
+// 5,000 entries on the way is refused (one line naming it), not listed and
+// mounted entry by entry. Control: the same image with the bind at a target
+// of its own (/data) runs.
+BOOST_AUTO_TEST_CASE(too_many_image_entries_on_a_nested_targets_way_are_refused) {
+  REQUIRE_BUSYBOX();
+  Bundle b(bundle_config({"true"}));
+  write_tiers(b);
+  add_image_parts(b);
+  const Kubelet kubelet(b.dir.path());
+  for (int i = 0; i < 5000; ++i) std::ofstream(b.bundle / "rootfs" / "var" / "lib" / ("f" + std::to_string(i))).flush();
+  auto config = pod_config("pod-binds", "echo ran", kubelet, false);
+  config["mounts"].push_back(bind_mount(kubelet.token_dir.string(), "/var/lib/app", true));
+  b.write_config(config);
+  const auto refused = b.oci({"run", "--bundle", b.bundle.string(), "k10"});
+  BOOST_TEST(refused.status != 0);
+  BOOST_TEST(contains(refused.err, "var/lib\": more than 4096 entries in the directories on the way"), refused.err);
+  config["mounts"].back()["destination"] = "/data";
+  b.write_config(config);
+  const auto control = b.oci({"run", "--bundle", b.bundle.string(), "k11"});
+  BOOST_TEST(control.status == 0, control.err);
+  BOOST_TEST(contains(control.out, "ran"), control.out);
+}
+
 // A runner that died while its termination-message tmpfs was mounted (the
 // way before 6.15): gc detaches and removes one older than a minute whose
 // run is not live, and leaves a fresh one (the control). In a mount
