@@ -127,6 +127,12 @@ json start_record(const RunContext& context, const policy::LaunchPlan& plan, con
   // A pod's container: whose namespaces it shares (oci/pod.h).
   for (const auto& joined : plan.joined_namespaces)
     record["joined_namespaces"].push_back({{"path", joined.path}, {"owner", joined.owner}});
+  // The engine's termination-message file (policy::TerminationMessagePlan).
+  if (plan.termination_message)
+    record["termination_message"] = {{"target", plan.termination_message->target},
+                                     {"size_bytes", plan.termination_message->size_bytes},
+                                     {"engine_file", plan.termination_message->engine_file},
+                                     {"copied", "to the engine's file at the end"}};
   record["outcome"] = "started";
   return record;
 }

@@ -13,6 +13,7 @@
 #include "policy/runner_config.h"
 #include "staged/operations.h"
 #include "stages/root_layer.h"
+#include "stages/termination_message.h"
 
 namespace tierbox::cli {
 namespace {
@@ -128,6 +129,11 @@ int gc(const GcOptions& options, const CommonOptions& common) {
   for (const auto& listed : registry.list())
     if (listed.runner_alive) live.push_back(listed.record.run_id);
   for (const auto& line : stages::remove_leftover_root_layers(config.state_dir, live)) {
+    if (!options.json) std::printf("removed %s\n", line.c_str());
+    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {line}}, {"result", "cleaned"}});
+  }
+  // A container's termination-message tmpfs its runner left mounted (stages/termination_message.h).
+  for (const auto& line : stages::remove_leftover_termination_messages(config.state_dir, live)) {
     if (!options.json) std::printf("removed %s\n", line.c_str());
     report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {line}}, {"result", "cleaned"}});
   }

@@ -40,6 +40,7 @@
 #include "cli/oci_control.h"
 #include "cli/oci_exec.h"
 #include "oci/console.h"
+#include "oci/engine_file.h"
 #include "oci/pod.h"
 #include "oci/spec.h"
 #include "oci/state.h"
@@ -156,6 +157,8 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
   // directory is 0700). This process's copy goes once init has its own.
   auto exec_listener = listen_exec_socket(oci_exec::exec_socket(globals.root, state.id));
   input.exec_listener = exec_listener.get();
+  // The engine's termination-message file, open for the run's length.
+  UniqueFd termination_file;
   input.make_request = [&] {
     const auto profile = policy::load_tier(state.tier, dirs);
     auto narrowed = oci::narrow_to_tier(spec, profile, bundle, state.id, state.image_digest);
@@ -166,6 +169,10 @@ int supervise(const Globals& globals, const oci::Spec& spec, oci::ContainerState
     narrowed.notes.insert(narrowed.notes.end(), pod.notes.begin(), pod.notes.end());
     for (const auto& note : narrowed.notes) log_line(globals, "info", "container " + state.id + ": " + note, false);
     auto& request = narrowed.request;
+    if (auto& message = request.container->termination_message) {
+      termination_file = oci::open_engine_termination_file(*message);
+      message->engine_fd = termination_file.get();
+    }
     request.caller.uid = ::getuid();
     request.caller.gid = ::getgid();
     request.caller.user_name = user_name(request.caller.uid);

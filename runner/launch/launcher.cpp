@@ -41,6 +41,7 @@
 #include "stages/process.h"
 #include "stages/seccomp_cache.h"
 #include "stages/root_layer.h"
+#include "stages/termination_message.h"
 #include "stages/staged_overlay.h"
 #include "stages/seccomp_notify.h"
 #include "stages/user_namespace.h"
@@ -180,6 +181,7 @@ struct PreparedSandbox::State {
   std::optional<SandboxGuard> guard;  // after pidfd: kills the child before it is closed
   bool ids_sent = false;  // sync #1 reached the child
   bool pass_fds_sent = false;  // the plan's pass_fds come with sync #1b (LaunchHooks::pass_fd_sources)
+  UniqueFd termination_message;  // the task's termination-message file (stages/termination_message.h)
 };
 
 PreparedSandbox::PreparedSandbox(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -267,6 +269,14 @@ std::unique_ptr<PreparedSandbox> PreparedSandbox::prepare(const policy::LaunchPl
                   layer.detached ? "a detached tmpfs, its directories given by fd"
                                  : "mounted under the state directory while the overlays were made");
   }
+
+  // Parent 3 (a container's termination-message file): the task's own file
+  // on a small tmpfs of the runner's (stages/termination_message.h).
+  if (plan.termination_message)
+    sandbox.termination_message = with_stage("termination message", [&] {
+      return stages::make_termination_message_file(plan, prepared.trees, config.state_dir, id, sandbox.ids.host_task,
+                                                   sandbox.ids.host_task, sandbox.have_mount_setattr);
+    });
 
   // Parent 4: the sync channel, init's status pipe, the block the run's
   // inputs go into, the child's inputs, among them the seccomp filters,
@@ -625,6 +635,10 @@ Outcome run_prepared(std::unique_ptr<PreparedSandbox> prepared_sandbox, const po
   reap_init(pidfd, result);
   sandbox.guard->release();
   logging::step("sandbox ended");
+  // (A container's termination message) init has exited: into the engine's
+  // file before the supervising process ends, which is how the engine learns
+  // of the container's end.
+  if (sandbox.termination_message) stages::deliver_termination_message(plan, sandbox.termination_message.get());
   remove_cgroups(cgroups, run_entry);
   logging::step("cgroups removed");
   return outcome;

@@ -160,7 +160,46 @@ const std::set<std::string> kProvidedDevices = {"/dev/null",    "/dev/zero", "/d
 // Files the engine binds that tierbox writes itself into every sandbox.
 const std::set<std::string> kGeneratedFiles = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"};
 
-void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out) {
+// What tierbox makes in every sandbox's /dev itself (policy/root_mounts.cpp
+// plan_dev): a bind to one of these names is never the engine's
+// termination-message file.
+const std::set<std::string> kOwnDevEntries = {"null",  "zero", "full", "random", "urandom", "tty",    "ptmx", "console",
+                                              "pts",   "shm",  "fd",   "stdin",  "stdout",  "stderr", "mqueue"};
+
+// "/dev/NAME" with NAME one component that is not tierbox's own: the engine's
+// termination-message file when it is a bind (Kubernetes' /dev/termination-log).
+bool is_termination_message_destination(const std::string& destination) {
+  static const std::string kDev = "/dev/";
+  if (!destination.starts_with(kDev)) return false;
+  const auto name = destination.substr(kDev.size());
+  return !name.empty() && name.find('/') == std::string::npos && !kOwnDevEntries.count(name);
+}
+
+// Kubernetes' service-account token (a projected volume the kubelet binds
+// into every pod's containers unless the pod says otherwise).
+bool is_service_account_destination(const std::string& destination) {
+  return destination == "/var/run/secrets/kubernetes.io/serviceaccount" ||
+         destination == "/run/secrets/kubernetes.io/serviceaccount";
+}
+
+// A bind is a request bind like `--bind`: the tier's widening.binds decides
+// (policy/widening.cpp refuses it). The service-account token is refused
+// here first, to name the fix a pod's author can apply; other binds are
+// left to the planner, which names widening.binds.
+void check_service_account_bind(const std::string& field, const std::string& destination, bool writable,
+                                const policy::Profile& tier) {
+  const auto allowed = tier.widening.binds;
+  if (!is_service_account_destination(destination) || allowed == policy::BindWidening::read_write ||
+      (allowed == policy::BindWidening::read_only && !writable))
+    return;
+  throw Refusal(field + ": the pod's service-account token; tier '" + tier.name + "' allows " +
+                (allowed == policy::BindWidening::none ? "no binds" : "only read-only binds") +
+                " (widening.binds is \"" + policy::to_string(allowed) +
+                "\") (fix: automountServiceAccountToken: false in the pod spec, or a tier whose widening.binds allows it)");
+}
+
+void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out,
+                   std::optional<policy::TerminationMessage>& termination) {
   for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
     const auto& mount = spec.mounts[i];
     const auto field = "mounts[" + std::to_string(i) + "] (" + mount.destination + ")";
@@ -172,6 +211,21 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out)
       if (mount.destination == "/proc" || mount.destination == "/dev" || mount.destination == "/dev/pts" ||
           mount.destination == "/dev/shm") {
         if (bind) out.notes.push_back(field + ": tierbox gives its own");
+        continue;
+      }
+      // The engine's output channel, like its stdout, under every tier: the
+      // task gets a file of its own there, never the host's
+      // (policy::TerminationMessagePlan); its content is copied back at the end.
+      if (bind && is_termination_message_destination(mount.destination)) {
+        if (termination)
+          throw Refusal(field + ": a second termination-message file (the first: " + termination->target +
+                        "); tier '" + tier.name + "' takes one per container (fix: leave one out)");
+        if (mount.source.empty() || mount.source.front() != '/')
+          throw Refusal(field + ".source " + quote(mount.source) + ": not an absolute host path (fix: give one)");
+        termination = policy::TerminationMessage{mount.destination, mount.source, -1};
+        out.notes.push_back(field + ": the termination-message file: the task writes a file of its own (at most " +
+                            std::to_string(policy::kTerminationMessageBytes) +
+                            " bytes), copied to the engine's at the end");
         continue;
       }
       if (bind)
@@ -187,7 +241,9 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out)
       }
       if (mount.source.empty() || mount.source.front() != '/')
         throw Refusal(field + ".source " + quote(mount.source) + ": not an absolute host path (fix: give one)");
-      out.request.binds.push_back({mount.source, mount.destination, !has_option(mount, "ro")});
+      const bool writable = !has_option(mount, "ro");
+      check_service_account_bind(field, mount.destination, writable, tier);
+      out.request.binds.push_back({mount.source, mount.destination, writable});
       continue;
     }
     if (mount.type == "tmpfs") {
@@ -407,7 +463,8 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
       throw Refusal("linux.devices: " + device + ": tier '" + name +
                     "' gives no host device but null, zero, full, random, urandom and tty (fix: leave it out)");
   if (spec.has_uid_mappings) out.notes.push_back("linux.uidMappings/gidMappings: tierbox maps its own ids");
-  narrow_mounts(spec, tier, out);
+  std::optional<policy::TerminationMessage> termination;
+  narrow_mounts(spec, tier, out, termination);
 
   auto& request = out.request;
   const auto& limits = tier.limits.cgroup;
@@ -454,6 +511,7 @@ Narrowed narrow_to_tier(const Spec& spec, const policy::Profile& tier, const std
   root.hostname = spec.hostname;
   root.rlimits = std::move(rlimits);
   root.writable = !spec.root_readonly;
+  root.termination_message = std::move(termination);
   request.container = std::move(root);
   return out;
 }

@@ -411,6 +411,74 @@ std::optional<RootfsImageFacts> container_root_facts(const ContainerRoot& contai
   return facts;
 }
 
+// The image directories on the way to mount targets (RootfsImageFacts::nested).
+// The image is hostile: each directory is opened component by component
+// with O_NOFOLLOW|O_DIRECTORY from the tree's own fd, so a symlink on the way
+// (var/run -> /run, or -> a host path) ends the listing there instead of
+// being followed; the planner then makes a directory on the root tmpfs. The
+// work is bounded by the paths (one listing per directory on the way, one fd
+// open at a time besides the tree's) and by kMaxNestedEntries in all (each
+// listed entry becomes a prepared tree: an fd and a mount at launch).
+constexpr std::size_t kMaxNestedEntries = 4096;
+
+std::vector<ImageEntryFacts> list_image_directory(int dir_fd, const std::string& where, std::size_t& budget) {
+  UniqueFd own(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!own) throw_sys_error("openat(" + quote(where) + ", \".\", O_DIRECTORY)");
+  DirectoryReader reader(own.release());
+  if (!reader.valid()) throw_sys_error("fdopendir(" + quote(where) + ")");
+  std::vector<ImageEntryFacts> out;
+  while (const struct dirent* entry = reader.next()) {
+    if (budget == 0)
+      throw Error("image " + quote(where) + ": more than " + std::to_string(kMaxNestedEntries) +
+                      " entries in the directories on the way to the mount targets below it (fix: mount the volume "
+                      "at a target of its own, outside the image's large directories)",
+                  exit_code::refused);
+    --budget;
+    ImageEntryFacts facts{entry->d_name, rootfs::EntryKind::directory, ""};
+    switch (type_of_dirent(reader.fd(), entry)) {
+      case EntryType::directory: break;
+      case EntryType::file: facts.kind = rootfs::EntryKind::file; break;
+      case EntryType::symlink: {
+        facts.kind = rootfs::EntryKind::symlink;
+        char target[4096];
+        const ssize_t length = ::readlinkat(reader.fd(), entry->d_name, target, sizeof target);
+        if (length < 0 || static_cast<std::size_t>(length) >= sizeof target) continue;
+        facts.link.assign(target, static_cast<std::size_t>(length));
+        break;
+      }
+      default: continue;  // devices, fifos, sockets: left out, as at the top
+    }
+    out.push_back(std::move(facts));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+void list_nested_image_directories(RootfsImageFacts& image, const std::vector<std::string>& targets) {
+  std::size_t budget = kMaxNestedEntries;
+  for (const auto& target : targets) {
+    std::vector<std::string> parts;
+    for (std::size_t start = 1; start < target.size();) {
+      const auto end = std::min(target.find('/', start), target.size());
+      parts.push_back(target.substr(start, end - start));
+      start = end + 1;
+    }
+    // A top-level target hides nothing below it; /etc, /proc and /dev keep their own rules.
+    if (parts.size() < 2 || parts[0] == "etc" || parts[0] == "proc" || parts[0] == "dev") continue;
+    UniqueFd dir(::open(image.tree.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw_sys_error("open(" + quote(image.tree) + ", O_PATH|O_DIRECTORY)");
+    std::string relative;
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+      UniqueFd next(::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!next) break;  // a symlink, a file or missing: not followed
+      dir = std::move(next);
+      relative += (relative.empty() ? "" : "/") + parts[i];
+      if (!image.nested.count(relative))
+        image.nested[relative] = list_image_directory(dir.get(), image.tree + "/" + relative, budget);
+    }
+  }
+}
+
 // fd: the number the task gets; source: the fd that holds it here (the
 // daemon's copy of its caller's fd, or fd itself).
 PassedFdFacts passed_fd_facts(int fd, int source) {
@@ -505,6 +573,12 @@ HostFacts gather_host_facts(const TaskRequest& request, const Profile& tier, con
   facts.data_access = assess_data_access(profile, inventory, workspace, view, never_visible);
   if (request.container) facts.rootfs_image = container_root_facts(*request.container, never_visible);
   else if (profile.rootfs.is_image()) facts.rootfs_image = image_facts(rootfs::Store(request.rootfs_store), profile.rootfs.image);
+  if (facts.rootfs_image) {
+    std::vector<std::string> targets;
+    for (const auto& mount : profile.mounts) targets.push_back(mount.target);
+    if (facts.workspace) targets.push_back(profile.workspace.target);
+    list_nested_image_directories(*facts.rootfs_image, targets);
+  }
   if (!request.argv.empty() && profile.commands.allowed) {
     // The same PATH and working directory the child will use.
     std::string search_path = kDefaultPath;

@@ -24,7 +24,9 @@ namespace tierbox::policy {
 // with the caller's full view of the host, means the child never resolves a
 // host path itself.
 struct PreparedMount {
-  enum class Kind { host_path, workspace };
+  // termination_message: no host path; the launcher makes the tree itself
+  // (LaunchPlan::termination_message, stages/termination_message.h).
+  enum class Kind { host_path, workspace, termination_message };
   Kind kind = Kind::host_path;
   std::string source;        // absolute host path
   bool read_only = true;     // MOUNT_ATTR_RDONLY, applied recursively
@@ -39,6 +41,12 @@ struct PreparedMount {
   // on the run's root layer (LaunchPlan::root_layer, stages/root_layer.h),
   // which takes its place before it is attached; read_only is the lower's.
   bool layered = false;
+  // An image's entry (plan_image_root): source is image_tree + "/" + a path
+  // below it, which is opened from the tree's fd with
+  // openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): a component of the image
+  // turned into a symlink since the host facts were gathered is not
+  // followed (the image is hostile; the facts saw real directories).
+  std::string image_tree;
 };
 
 // One step of building the new root, relative to it (targets have no leading
@@ -163,6 +171,17 @@ struct RootLayerPlan {
   gid_t image_owner_gid = 0;
 };
 
+// The engine's termination-message file (TaskRequest's
+// ContainerRoot::termination_message): a file of the task's own at target,
+// on a tmpfs of size_bytes the runner makes; copied into engine_fd (at most
+// size_bytes) once the container's init has exited.
+struct TerminationMessagePlan {
+  std::string target;       // "/dev/termination-log"
+  std::string engine_file;  // for the plan summary and the log
+  std::uint64_t size_bytes = kTerminationMessageBytes;
+  int engine_fd = -1;       // never in the plan's digest
+};
+
 // The store image the root is built from (tier `rootfs: image:NAME`).
 struct RootfsImagePlan {
   std::string name;
@@ -216,6 +235,7 @@ struct LaunchPlan {
   // class it exposes, for the approval matrix, the plan summary and the audit.
   std::vector<DataExposure> data_exposure;
   std::optional<SecretsPlan> secrets;  // when the tier names secrets
+  std::optional<TerminationMessagePlan> termination_message;  // the OCI runtime mode's
 
   std::chrono::milliseconds wall_time{0};
   // limits.output: stdout and stderr go through the runner, cut past this

@@ -148,6 +148,8 @@ std::string prepared_key(const LaunchPlan& plan) {
   key.add(plan.root_layer.has_value());
   if (plan.root_layer)
     key.add(plan.root_layer->size_bytes).add(plan.root_layer->image_owner_uid).add(plan.root_layer->image_owner_gid);
+  // A container's termination-message file is made with the sandbox.
+  if (plan.termination_message) key.add("termination-message").add(plan.termination_message->target);
   key.add(plan.mount_ops.size());
   for (const auto& op : plan.mount_ops) key.add(op.kind).add(op.target).add(op.data).add(op.mode).add(op.flags).add(op.prepared);
   key.add(first_run_op(plan));

@@ -19,7 +19,7 @@ json binds(const LaunchPlan& plan) {
   for (const auto& op : plan.mount_ops) {
     if (op.kind != MountOp::Kind::attach_prepared || op.prepared < 0) continue;
     const auto& prepared = plan.prepared_mounts[static_cast<std::size_t>(op.prepared)];
-    if (prepared.allow_devices) continue;
+    if (prepared.allow_devices || prepared.kind == PreparedMount::Kind::termination_message) continue;
     out.push_back({{"source", prepared.source}, {"target", "/" + op.target}, {"writable", !prepared.read_only},
                    {"workspace", prepared.kind == PreparedMount::Kind::workspace}});
   }
@@ -85,6 +85,11 @@ json plan_summary(const LaunchPlan& plan) {
     summary["workspace"]["staged"] = {{"layer_size_bytes", plan.workspace->layer_size_bytes}};
   if (plan.output_limit_bytes) summary["output_limit_bytes"] = *plan.output_limit_bytes;
   summary["binds"] = binds(plan);
+  // Only a container with the engine's termination-message file carries it.
+  if (plan.termination_message)
+    summary["termination_message"] = {{"target", plan.termination_message->target},
+                                      {"size_bytes", plan.termination_message->size_bytes},
+                                      {"engine_file", plan.termination_message->engine_file}};
   json exposure = json::array();
   for (const auto& tree : plan.data_exposure)
     exposure.push_back({{"target", tree.target}, {"class", to_string(tree.data_class)}, {"writable", tree.writable}});
@@ -131,6 +136,9 @@ std::vector<std::string> plan_summary_lines(const LaunchPlan& plan) {
     if (bind["writable"].get<bool>())
       writable += (writable.empty() ? "" : ", ") + bind["source"].get<std::string>() + " at " + bind["target"].get<std::string>();
   lines.push_back("writable host paths: " + (writable.empty() ? std::string("none") : writable));
+  if (plan.termination_message)
+    lines.push_back("termination message: " + plan.termination_message->target + " (" +
+                    std::to_string(plan.termination_message->size_bytes) + " bytes, copied to the engine's file at the end)");
   std::string network_text = to_string(plan.network);
   const auto net = network(plan);
   if (!net["allow"].empty()) {

@@ -417,6 +417,13 @@ LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const Host
   plan.landlock = make_landlock_plan(profile.landlock, host.landlock_abi, landlock_paths(profile, plan.workspace, host, request.container.has_value(), plan.root_layer.has_value()),
                                      std::nullopt, profile.name);
 
+  // The OCI runtime mode's termination-message file (oci/spec.h): the
+  // engine's output channel, under every tier.
+  if (request.container && request.container->termination_message) {
+    const auto& message = *request.container->termination_message;
+    plan.termination_message = TerminationMessagePlan{message.target, message.engine_file, kTerminationMessageBytes,
+                                                      message.engine_fd};
+  }
   plan_root_mounts(profile, request, host, plan);
   return plan;
 }

@@ -58,6 +58,14 @@ struct RootfsImageFacts {
   // writable container root maps it to the task (LaunchPlan::root_layer).
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
+  // The entries of each image directory on the way from the root to a mount
+  // target's parent ("var", "var/run", ...; never etc/, proc/ or dev/), by
+  // its path below the root: present only where every component is a real
+  // directory of the image (opened with O_NOFOLLOW|O_DIRECTORY, host_facts.cpp);
+  // a symlink, a file or a missing component on the way is not listed, and
+  // not followed. The planner places these entries one by one
+  // (root_mounts.cpp plan_image_root).
+  std::map<std::string, std::vector<ImageEntryFacts>> nested;
 };
 
 // What the planner needs to know about the host (gathered by host_facts.cpp).

@@ -76,6 +76,18 @@ struct JoinedNamespace {
   std::string owner;     // for the audit trail: "container ID" or "the engine's network namespace"
 };
 
+// The engine's termination-message file (a Kubernetes container's
+// /dev/termination-log, config.json's bind of a regular file directly in
+// /dev): the task writes a file of its own at target, on a small tmpfs the
+// runner makes (at most kTerminationMessageBytes), and the runner copies it
+// into engine_fd once the container's init has exited (docs/kubernetes.md).
+inline constexpr std::uint64_t kTerminationMessageBytes = 4096;  // what the kubelet reads
+struct TerminationMessage {
+  std::string target;       // "/dev/termination-log"
+  std::string engine_file;  // the bind's source on the host, as config.json names it
+  int engine_fd = -1;       // the runtime's fd of it (opened at create, O_WRONLY): owned by the entry point
+};
+
 struct ContainerRoot {
   std::filesystem::path tree;   // the bundle's root.path, absolute
   std::string id;               // the engine's container id
@@ -87,6 +99,8 @@ struct ContainerRoot {
   // config.json root.readonly false: the bundle asks for a writable root,
   // which it gets only under a tier with container.writable_root.
   bool writable = false;
+  // The OCI runtime mode only: never given to a plain `tierbox run`.
+  std::optional<TerminationMessage> termination_message;
 };
 
 // `tierbox redteam`'s additions to its own simulated runs (docs/redteam.md,

@@ -165,17 +165,30 @@ constexpr const char* kGeneratedEtcFiles[] = {"passwd", "group", "hostname", "ho
 // directory on the root tmpfs holding the image's etc entries one by one
 // beside the generated files; what the tier mounts itself (/tmp) or the
 // workspace's place is not taken from the image.
+// A mount target below an image directory (a bind at /var/run/secrets/...,
+// a volume at /var/lib/app): each directory on the way that the image holds
+// as a real directory (RootfsImageFacts::nested) becomes a directory on the
+// root tmpfs holding the image's entries of it one by one, except the one on
+// the way, which is treated the same, and the target itself; so the rest of
+// the image's /var stays. An image component that is a symlink, a file or
+// missing is never followed (a Debian image's /var/run -> /run): a directory
+// is made on the root tmpfs in its place, as for a top-level target
+// (docs/kubernetes.md, "Destinations through a symbolic link of the root").
 // layered (a container's writable root, LaunchPlan::root_layer): each
 // directory among them is the lower layer of an overlay the runner puts in
 // its place; the layout is the same, so files directly in / and /etc (the
 // root tmpfs's, read-only) and symlinks stay as they are, and no new entry
-// can be made in / or /etc.
+// can be made in / or /etc (nor in a directory made on the way to a target).
 void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
                      const std::optional<WorkspacePlan>& workspace, bool layered, MountOpBuilder& builder) {
+  std::vector<std::string> targets;
+  if (workspace) targets.push_back(workspace->target);
+  for (const auto& mount : profile.mounts) targets.push_back(mount.target);
   const auto taken = [&](const std::string& path) {
-    return (workspace && is_under(workspace->target, path)) ||
-           std::any_of(profile.mounts.begin(), profile.mounts.end(),
-                       [&](const auto& mount) { return is_under(mount.target, path); });
+    return std::any_of(targets.begin(), targets.end(), [&](const auto& target) { return is_under(target, path); });
+  };
+  const auto target_at = [&](const std::string& path) {
+    return std::find(targets.begin(), targets.end(), path) != targets.end();
   };
   const auto place = [&](const ImageEntryFacts& entry, const std::string& directory) {
     const auto path = directory + "/" + entry.name;
@@ -184,13 +197,27 @@ void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
     } else {
       PreparedMount prepared{PreparedMount::Kind::host_path, image.tree + path, true};
       prepared.layered = layered && entry.kind == rootfs::EntryKind::directory;
+      prepared.image_tree = image.tree;
       builder.add({Kind::attach_prepared, relative(path), "", 0, 0, builder.prepare(prepared)});
     }
     builder.note_bind(path);
   };
+  // path: a real directory of the image with a target below it (not at it).
+  const auto place_through = [&](const std::string& path, auto& self) -> void {
+    const auto listed = image.nested.find(relative(path));
+    if (listed == image.nested.end()) return;  // not listed: made on the root tmpfs (make_parents)
+    builder.note_directory(path);
+    builder.add({Kind::directory, relative(path), "", 0755});
+    for (const auto& child : listed->second) {
+      const auto child_path = path + "/" + child.name;
+      if (!taken(child_path)) place(child, path);
+      else if (child.kind == rootfs::EntryKind::directory && !target_at(child_path)) self(child_path, self);
+    }
+  };
   for (const auto& entry : image.top) {
-    if (entry.name == "proc" || entry.name == "dev" || taken("/" + entry.name)) continue;
-    if (entry.name == "etc" && entry.kind == rootfs::EntryKind::directory) {
+    if (entry.name == "proc" || entry.name == "dev") continue;
+    const auto path = "/" + entry.name;
+    if (entry.name == "etc" && entry.kind == rootfs::EntryKind::directory && !taken(path)) {
       builder.note_directory("/etc");
       builder.add({Kind::directory, "etc", "", 0755});
       for (const auto& child : image.etc)
@@ -199,7 +226,9 @@ void plan_image_root(const Profile& profile, const RootfsImageFacts& image,
           place(child, "/etc");
       continue;
     }
-    place(entry, "");
+    if (!taken(path)) place(entry, "");
+    else if (entry.kind == rootfs::EntryKind::directory && entry.name != "etc" && !target_at(path))
+      place_through(path, place_through);
   }
 }
 
@@ -224,6 +253,16 @@ void plan_dev(const Profile& profile, MountOpBuilder& builder) {
   builder.add({Kind::symlink, "dev/stdin", "/proc/self/fd/0"});
   builder.add({Kind::symlink, "dev/stdout", "/proc/self/fd/1"});
   builder.add({Kind::symlink, "dev/stderr", "/proc/self/fd/2"});
+}
+
+// The engine's termination-message file (LaunchPlan::termination_message):
+// a file the launcher makes on a tmpfs of its own, attached at its target
+// on /dev (the root tmpfs's, read-only afterwards like the device nodes).
+void plan_termination_message(const LaunchPlan& plan, MountOpBuilder& builder) {
+  if (!plan.termination_message) return;
+  const auto& message = *plan.termination_message;
+  PreparedMount prepared{PreparedMount::Kind::termination_message, "", false};
+  builder.add({Kind::attach_prepared, relative(message.target), "", 0, 0, builder.prepare(prepared)});
 }
 
 void plan_proc(MountOpBuilder& builder) {
@@ -426,6 +465,7 @@ void plan_root_mounts(const Profile& profile, const TaskRequest& request, const 
   plan_profile_mounts(profile, plan.workspace, builder);
   plan_secrets(profile, request, plan, builder);
   plan_dev(profile, builder);
+  plan_termination_message(plan, builder);
   plan_proc(builder);
   plan_etc(profile, plan, builder);
   move_workspace_ops_last(plan);

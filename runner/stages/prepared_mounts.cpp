@@ -1,6 +1,7 @@
 #include "stages/prepared_mounts.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -20,6 +21,28 @@ std::string attr_names(std::uint64_t attr) {
                                {MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"},
                                {MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"},
                                {MOUNT_ATTR_IDMAP, "MOUNT_ATTR_IDMAP"}});
+}
+
+// An image's entry: from the tree's fd, no symlink followed on the way
+// (PreparedMount::image_tree), then cloned by that fd.
+UniqueFd open_image_entry(const policy::PreparedMount& mount, unsigned flags) {
+  const auto& tree = mount.image_tree;
+  if (mount.source.size() <= tree.size() + 1 || mount.source.compare(0, tree.size(), tree) != 0 ||
+      mount.source[tree.size()] != '/')
+    throw Error("internal: image entry " + quote(mount.source) + " is not below " + quote(tree), exit_code::runner_failed);
+  const auto relative = mount.source.substr(tree.size() + 1);
+  UniqueFd root(::open(tree.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw_sys_error("open(" + quote(tree) + ", O_PATH|O_DIRECTORY)");
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd entry(static_cast<int>(::syscall(SYS_openat2, root.get(), relative.c_str(), &how, sizeof how)));
+  if (!entry)
+    throw_sys_error("openat2(" + quote(tree) + ", " + quote(relative) +
+                    ", O_PATH, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS)");
+  UniqueFd cloned(::open_tree(entry.get(), "", flags | AT_EMPTY_PATH));
+  if (!cloned) throw_sys_error("open_tree(" + quote(mount.source) + " by fd, OPEN_TREE_CLONE|AT_EMPTY_PATH)");
+  return cloned;
 }
 
 UniqueFd open_tree_or_throw(const std::string& source, unsigned flags, bool optional) {
@@ -95,7 +118,9 @@ PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_ui
   PreparedMounts prepared;
   for (std::size_t i = 0; i < plan.prepared_mounts.size(); ++i) {
     const auto& mount = plan.prepared_mounts[i];
-    if (only && (i >= only->size() || !(*only)[i])) {
+    // The termination-message file is made by the launcher, not opened here
+    // (stages/termination_message.h).
+    if ((only && (i >= only->size() || !(*only)[i])) || mount.kind == policy::PreparedMount::Kind::termination_message) {
       prepared.trees.emplace_back();
       continue;
     }
@@ -106,7 +131,8 @@ PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_ui
     // Without mount_setattr the submounts are left out (they could not be
     // made read-only); the child remounts the top one after attaching it.
     unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (have_mount_setattr ? AT_RECURSIVE : 0U);
-    auto tree = open_tree_or_throw(mount.source, flags, mount.optional);
+    auto tree = mount.image_tree.empty() ? open_tree_or_throw(mount.source, flags, mount.optional)
+                                         : open_image_entry(mount, flags);
     // A caller's bind through the daemon: the path was read back from the
     // fd its client opened with the caller's rights; a path swapped since
     // (a symlink planted by the caller) would mount what root can reach.

@@ -56,9 +56,10 @@ BOOST_AUTO_TEST_SUITE(oci_adversarial)
 // here `escape -> HOST DIR` at the top and `opt/deep -> HOST DIR` below):
 // the mount points are made relative to the new root before pivot_root, so
 // a link followed there would resolve against the host's root. It is not
-// followed: the top-level entry holding a bind's destination is left out of
-// the image (policy/root_mounts.cpp, "taken") and made a directory on the
-// root's tmpfs, so the mount lands on that directory. Proof: the bind is
+// followed: the image's entry holding a bind's destination (escape at the
+// top; opt/deep below opt, whose other entries are placed one by one) is left
+// out (policy/root_mounts.cpp, "taken") and made a directory on the root's
+// tmpfs, so the mount lands on that directory. Proof: the bind is
 // where the bundle asked, the host directory the links name stays empty,
 // and the destination's parents are directories, not the links.
 BOOST_AUTO_TEST_CASE(a_mount_destination_through_a_symlink_of_the_root_stays_inside) {
