@@ -144,6 +144,7 @@ void Session::serve_connection() {
     refuse(ErrorCode::busy, refusal);
     return;
   }
+  logging::step("daemon: connection of uid {} admitted; waiting for its request", peer_.uid);
   bool pending = true;
   const auto release = [&] {
     if (pending) context_.limits->connection_done(peer_.uid);

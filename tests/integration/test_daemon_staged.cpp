@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_whose_client_goes_away_is_refused_and_disc
   waiting.signal(SIGKILL);
   waiting.wait();
   json refused;
-  for (int i = 0; i < 100 && refused.is_null(); ++i) {
+  for (int i = 0; i < 300 && refused.is_null(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const auto record = last_of(daemon.records(), "apply");
     if (record.value("result", "") == "refused") refused = record;
