@@ -130,9 +130,20 @@ void Session::record(const std::string& action, const std::string& detail) const
   }
 }
 
-void Session::refuse(ErrorCode code, const std::string& message) {
+void Session::record_refusal(const std::string& action, const std::string& kind, const std::string& detail) const noexcept {
+  if (!context_.refusals) return record(action, detail);
+  context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, peer_.pid, action, kind, detail);
+}
+
+void Session::refuse(ErrorCode code, const std::string& message, bool admitted) {
   const bool refusal = code == ErrorCode::busy || code == ErrorCode::refused;
-  record(refusal ? "refused" : "protocol_error", std::string(error_code_name(code)) + ": " + message);
+  const std::string action = refusal ? "refused" : "protocol_error";
+  const std::string detail = std::string(error_code_name(code)) + ": " + message;
+  // A run that was admitted and launched is never held by the budget.
+  if (admitted)
+    record(action, detail);
+  else
+    record_refusal(action, std::string(error_code_name(code)), detail);
   std::lock_guard lock(mutex_);
   (void)send_frame(socket_.get(), error_message(code, message));
 }
@@ -179,7 +190,7 @@ void Session::serve_connection() {
     // The whole request within the timeout, counted from the connection.
     auto frame = receive_frame(socket_.get(), std::chrono::steady_clock::now() + context_.request_timeout);
     if (!frame) {
-      record("no_request", "the client closed the connection without a request");
+      record_refusal("no_request", "no_request", "the client closed the connection without a request");
       release();
       return;
     }
@@ -257,7 +268,7 @@ void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
     // Refusals the operations do not record themselves (who may see a run):
     // the attempt stays in the trail.
     if (status == exit_code::refused)
-      record("refused", "tierbox " + message.action + " " + message.run_id + ": " + error);
+      record_refusal("refused", "refused", "tierbox " + message.action + " " + message.run_id + ": " + error);
   }
   std::fflush(streams[0]);
   std::fflush(streams[1]);
@@ -332,7 +343,7 @@ std::string Session::read_client_message() {
   } catch (const ProtocolError& error) {
     // A client that breaks the protocol mid-run loses its run: nothing it
     // sends after this can be trusted to mean what it says.
-    refuse(error.code(), error.what());
+    refuse(error.code(), error.what(), true);
     return "the client broke the protocol (" + std::string(error.what()) + ")";
   }
 }
