@@ -51,6 +51,28 @@ bool caller_may_write(int fd, const struct stat& st, const PeerIdentity& peer) {
   return (st.st_mode & S_IWOTH) != 0;
 }
 
+// A --bind-rw of a caller who is not root is mounted id-mapped, its owner
+// and group becoming the task's (stages/prepared_mounts.cpp), as the
+// workspace is: the task's files there are the caller's, not the run's slot
+// uid's (which a later run of another user may get). Inside it the task
+// holds the owner's rights over every file of the owner's, so the owner must
+// be the caller, and the group one the caller is in; through the mapping
+// the kernel lets the task write nothing whose owner or group it does not
+// name (what others own there stays read-only to the task).
+void check_writable_bind_owner(const struct stat& st, const PeerIdentity& peer, const std::string& what) {
+  const std::string who = peer.user_name.empty() ? "uid " + std::to_string(peer.uid) : peer.user_name;
+  if (st.st_uid != peer.uid)
+    throw Error(what + ": owned by uid " + std::to_string(st.st_uid) + ", not by " + who +
+                    "; the task writes there as its owner (an id-mapped mount), so only the owner may bind it "
+                    "writable through the daemon (fix: bind a directory or file you own, or use --bind)",
+                exit_code::refused);
+  const bool member = st.st_gid == peer.gid || std::find(peer.groups.begin(), peer.groups.end(), st.st_gid) != peer.groups.end();
+  if (!member)
+    throw Error(what + ": its group is gid " + std::to_string(st.st_gid) + ", which " + who +
+                    " is not in; the task takes that group there (an id-mapped mount) (fix: chgrp it to a group of yours)",
+                exit_code::refused);
+}
+
 std::string fd_path(int fd) {
   char link[64];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -417,7 +439,15 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
                             " (fix: bind a directory or file you can write to, or use --bind)",
                         exit_code::refused);
         }
-        binds.push_back(policy::ExtraBind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}});
+        policy::ExtraBind bind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}};
+        // Root's own binds stay as a direct run's: mapped, a task of root's
+        // could leave set-user-ID root files on the host.
+        if (asked.writable && peer_.uid != 0) {
+          check_writable_bind_owner(st, peer_, what);
+          bind.idmap_from_uid = st.st_uid;
+          bind.idmap_from_gid = st.st_gid;
+        }
+        binds.push_back(std::move(bind));
         break;
       }
       case FdRole::pass:
