@@ -36,6 +36,7 @@ struct PreparedMount {
   // filesystem that cannot be id-mapped refuses the run.
   std::optional<uid_t> idmap_from_uid;
   std::optional<gid_t> idmap_from_gid;
+  std::string origin;  // "--bind-rw SRC:TARGET" (a caller's bind), for messages
   // A caller's --bind through the daemon: the source its client opened
   // (0: not checked). The tree opened must be that one.
   dev_t device = 0;

@@ -72,7 +72,7 @@ void set_idmapped(int tree, const std::string& source, std::uint64_t attr, uid_t
 // of another user may get.
 UniqueFd prepare_caller_bind(const policy::PreparedMount& mount, uid_t task_host_uid, gid_t task_host_gid,
                              bool have_mount_setattr) {
-  const std::string what = "--bind-rw " + quote(mount.source);
+  const std::string what = mount.origin.empty() ? "--bind-rw " + quote(mount.source) : mount.origin;
   if (!have_mount_setattr)
     throw Error(what + ": this kernel has no mount_setattr (Linux 5.12), which a writable bind through the daemon "
                        "needs to make the task's files there yours (fix: use --bind, or a newer kernel)",

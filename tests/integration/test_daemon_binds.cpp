@@ -157,4 +157,35 @@ BOOST_AUTO_TEST_CASE(a_read_only_bind_is_not_id_mapped) {
   BOOST_TEST(rw_owner == rw_task, rw.out);
 }
 
+// On a filesystem that cannot be id-mapped (devtmpfs: a directory of the
+// test's own in the host's /dev, removed after), the run is refused, naming
+// the bind and the fix: never a writable bind owned by the slot uid.
+BOOST_AUTO_TEST_CASE(a_writable_bind_on_a_filesystem_that_cannot_be_id_mapped_is_refused) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--pool-size", "0"});
+  const fs::path dir = "/dev/tbx-bind-rw-" + std::to_string(::getpid());
+  fs::create_directories(dir);
+  struct Remove {
+    fs::path path;
+    ~Remove() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } remove{dir};
+  must({"/bin/chown", users.alice + ":users", dir.string()});
+  const auto refused = daemon.tierbox_as(users.alice, {"run", "--tier", "dmn-bind", "--bind-rw", dir.string() + ":/data",
+                                                       "--", "/bin/sh", "-c", "echo x > /data/f"});
+  BOOST_TEST(refused.status == 125, refused.err);
+  BOOST_TEST(refused.err.find("--bind-rw " + dir.string() + ":/data: its filesystem (tmpfs/devtmpfs) cannot be mounted "
+                              "id-mapped") != std::string::npos, refused.err);
+  BOOST_TEST(refused.err.find("(fix: bind a directory on ext4, xfs or btrfs, or use --bind;") != std::string::npos, refused.err);
+  BOOST_TEST(line_count(refused.err) == 1, refused.err);
+  BOOST_TEST(!fs::exists(dir / "f"));
+  BOOST_TEST(last_of(daemon.records(), "start").is_null());
+  // Control: read-only, not id-mapped, the same directory is bound.
+  const auto ro = daemon.tierbox_as(users.alice, {"run", "--tier", "dmn-bind", "--bind", dir.string() + ":/data", "--", "/bin/ls", "/data"});
+  BOOST_TEST(ro.status == 0, ro.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
