@@ -29,6 +29,8 @@ struct DaemonOptions {
   int pool_size = -1;  // >= 0: overrides tierbox.json warm_pool
   unsigned request_timeout_seconds = 10;
   daemon::LimitSettings limits;
+  daemon::RefusalBudgetSettings refusal_budget;
+  unsigned refusal_window_seconds = 60;
 };
 
 int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
@@ -55,6 +57,10 @@ int run_daemon(const DaemonOptions& options, const CommonOptions& common) {
   context.request_timeout = std::chrono::seconds(options.request_timeout_seconds);
   daemon::Limits limits(options.limits);
   context.limits = &limits;
+  auto budget = options.refusal_budget;
+  budget.window = std::chrono::seconds(options.refusal_window_seconds);
+  daemon::RefusalRecords refusals(context.audit_log, context.audit_syslog, budget);
+  context.refusals = &refusals;
   // The launcher every run goes through: one warm pool for the daemon's
   // life, made from the runner config each request loads (a request whose
   // config differs in what a sandbox is made with launches cold). Its refill
@@ -126,6 +132,11 @@ std::function<int()> add_daemon_command(CLI::App& app, CommonOptions& common) {
   command->add_option("--max-runs-per-user", options->limits.max_runs_per_user, "Runs going on at once per user (default 32)");
   command->add_option("--max-pending", options->limits.max_pending, "Connections waiting for their request, overall (default 128)");
   command->add_option("--max-pending-per-user", options->limits.max_pending_per_user, "... per user (default 16)");
+  command->add_option("--refusal-records", options->refusal_budget.records_per_window,
+                      "Refused connections of one user recorded one by one per window; the rest are counted in one "
+                      "summary record (default 20)");
+  command->add_option("--refusal-window", options->refusal_window_seconds, "That window, in seconds (default 60)")
+      ->check(CLI::Range(1, 86400));
   command->add_flag("-v,--verbose", common.verbose, "Print each launch step with its timing on stderr");
   return [options, &common] { return run_daemon(*options, common); };
 }

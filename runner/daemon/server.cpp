@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -143,8 +145,16 @@ int serve(UniqueFd listener, DaemonContext& context) {
   auto& sessions = *new Sessions;
   std::fprintf(stderr, "tierbox daemon: listening\n");
   while (true) {
+    // Woken when a caller's window of refusal records ends, so its summary
+    // is written then rather than at its next refusal (daemon/refusal_records.h).
+    int timeout_ms = -1;
+    if (context.refusals)
+      if (const auto next = context.refusals->write_ended()) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - std::chrono::steady_clock::now());
+        timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60 * 60 * 1000));
+      }
     pollfd fds[2] = {{listener.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    if (::poll(fds, 2, timeout_ms) < 0) {
       if (errno == EINTR) continue;
       throw_sys_error("poll(listening socket, signalfd)");
     }
@@ -164,6 +174,10 @@ int serve(UniqueFd listener, DaemonContext& context) {
     sessions.add(session);
     try {
       std::thread([session, &sessions] {
+        // Named, so that ps -L (and the tests) tell a connection's threads
+        // (this one and the run's it starts, which inherit the name) from
+        // the daemon's own.
+        (void)::pthread_setname_np(::pthread_self(), "tbx-session");  // 11 bytes: within the 15 allowed
         session->serve();
         sessions.remove(session);
       }).detach();
@@ -175,7 +189,10 @@ int serve(UniqueFd listener, DaemonContext& context) {
   std::fprintf(stderr, "tierbox daemon: stopping; %u runs going on are stopped\n", context.limits->runs());
   listener.reset();
   sessions.stop_all("stopped: the daemon stopped");
-  if (!sessions.wait_drained(std::chrono::seconds(30))) {
+  const bool drained = sessions.wait_drained(std::chrono::seconds(30));
+  // The counts of refusals not recorded one by one: never lost at a stop.
+  if (context.refusals) context.refusals->write_all();
+  if (!drained) {
     logging::error("daemon: some runs did not end within 30 s; `tierbox gc` closes their records");
     return exit_code::runner_failed;
   }

@@ -51,6 +51,28 @@ bool caller_may_write(int fd, const struct stat& st, const PeerIdentity& peer) {
   return (st.st_mode & S_IWOTH) != 0;
 }
 
+// A --bind-rw of a caller who is not root is mounted id-mapped, its owner
+// and group becoming the task's (stages/prepared_mounts.cpp), as the
+// workspace is: the task's files there are the caller's, not the run's slot
+// uid's (which a later run of another user may get). Inside it the task
+// holds the owner's rights over every file of the owner's, so the owner must
+// be the caller, and the group one the caller is in; through the mapping
+// the kernel lets the task write nothing whose owner or group it does not
+// name (what others own there stays read-only to the task).
+void check_writable_bind_owner(const struct stat& st, const PeerIdentity& peer, const std::string& what) {
+  const std::string who = peer.user_name.empty() ? "uid " + std::to_string(peer.uid) : peer.user_name;
+  if (st.st_uid != peer.uid)
+    throw Error(what + ": owned by uid " + std::to_string(st.st_uid) + ", not by " + who +
+                    "; the task writes there as its owner (an id-mapped mount), so only the owner may bind it "
+                    "writable through the daemon (fix: bind a directory or file you own, or use --bind)",
+                exit_code::refused);
+  const bool member = st.st_gid == peer.gid || std::find(peer.groups.begin(), peer.groups.end(), st.st_gid) != peer.groups.end();
+  if (!member)
+    throw Error(what + ": its group is gid " + std::to_string(st.st_gid) + ", which " + who +
+                    " is not in; the task takes that group there (an id-mapped mount) (fix: chgrp it to a group of yours)",
+                exit_code::refused);
+}
+
 std::string fd_path(int fd) {
   char link[64];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -130,9 +152,20 @@ void Session::record(const std::string& action, const std::string& detail) const
   }
 }
 
-void Session::refuse(ErrorCode code, const std::string& message) {
+void Session::record_refusal(const std::string& action, const std::string& kind, const std::string& detail) const noexcept {
+  if (!context_.refusals) return record(action, detail);
+  context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, peer_.pid, action, kind, detail);
+}
+
+void Session::refuse(ErrorCode code, const std::string& message, bool admitted) {
   const bool refusal = code == ErrorCode::busy || code == ErrorCode::refused;
-  record(refusal ? "refused" : "protocol_error", std::string(error_code_name(code)) + ": " + message);
+  const std::string action = refusal ? "refused" : "protocol_error";
+  const std::string detail = std::string(error_code_name(code)) + ": " + message;
+  // A run that was admitted and launched is never held by the budget.
+  if (admitted)
+    record(action, detail);
+  else
+    record_refusal(action, std::string(error_code_name(code)), detail);
   std::lock_guard lock(mutex_);
   (void)send_frame(socket_.get(), error_message(code, message));
 }
@@ -144,6 +177,7 @@ void Session::serve_connection() {
     refuse(ErrorCode::busy, refusal);
     return;
   }
+  logging::step("daemon: connection of uid {} admitted; waiting for its request", peer_.uid);
   bool pending = true;
   const auto release = [&] {
     if (pending) context_.limits->connection_done(peer_.uid);
@@ -178,7 +212,7 @@ void Session::serve_connection() {
     // The whole request within the timeout, counted from the connection.
     auto frame = receive_frame(socket_.get(), std::chrono::steady_clock::now() + context_.request_timeout);
     if (!frame) {
-      record("no_request", "the client closed the connection without a request");
+      record_refusal("no_request", "no_request", "the client closed the connection without a request");
       release();
       return;
     }
@@ -256,7 +290,7 @@ void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
     // Refusals the operations do not record themselves (who may see a run):
     // the attempt stays in the trail.
     if (status == exit_code::refused)
-      record("refused", "tierbox " + message.action + " " + message.run_id + ": " + error);
+      record_refusal("refused", "refused", "tierbox " + message.action + " " + message.run_id + ": " + error);
   }
   std::fflush(streams[0]);
   std::fflush(streams[1]);
@@ -331,7 +365,7 @@ std::string Session::read_client_message() {
   } catch (const ProtocolError& error) {
     // A client that breaks the protocol mid-run loses its run: nothing it
     // sends after this can be trusted to mean what it says.
-    refuse(error.code(), error.what());
+    refuse(error.code(), error.what(), true);
     return "the client broke the protocol (" + std::string(error.what()) + ")";
   }
 }
@@ -405,7 +439,15 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
                             " (fix: bind a directory or file you can write to, or use --bind)",
                         exit_code::refused);
         }
-        binds.push_back(policy::ExtraBind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}});
+        policy::ExtraBind bind{fd_path(fd), asked.target, asked.writable, policy::FileIdentity{st.st_dev, st.st_ino}};
+        // Root's own binds stay as a direct run's: mapped, a task of root's
+        // could leave set-user-ID root files on the host.
+        if (asked.writable && peer_.uid != 0) {
+          check_writable_bind_owner(st, peer_, what);
+          bind.idmap_from_uid = st.st_uid;
+          bind.idmap_from_gid = st.st_gid;
+        }
+        binds.push_back(std::move(bind));
         break;
       }
       case FdRole::pass:

@@ -15,6 +15,7 @@
 #include "daemon/limits.h"
 #include "daemon/peer.h"
 #include "daemon/protocol.h"
+#include "daemon/refusal_records.h"
 #include "service/launcher.h"
 #include "service/run_task.h"
 
@@ -27,6 +28,9 @@ struct DaemonContext {
   std::string audit_syslog;
   service::Launcher* launcher = nullptr;
   Limits* limits = nullptr;
+  // Refused connections' records, within each caller's budget; none: each
+  // recorded one by one.
+  RefusalRecords* refusals = nullptr;
   std::chrono::milliseconds request_timeout{10000};  // for the request, and for any frame begun later
   // After each run's launch returned (the -v log of the warm pool's counts);
   // must not throw.
@@ -56,8 +60,12 @@ class Session {
   // One message from the client during its run (a signal is relayed): ""
   // while it stays, else why it has gone.
   std::string read_client_message();
-  void refuse(ErrorCode code, const std::string& message);
+  // Sends the error and records it; within the caller's budget of refusal
+  // records (daemon/refusal_budget.h) unless the run was already admitted.
+  void refuse(ErrorCode code, const std::string& message, bool admitted = false);
   void record(const std::string& action, const std::string& detail) const noexcept;
+  // A record of a connection that never became a run: within the budget.
+  void record_refusal(const std::string& action, const std::string& kind, const std::string& detail) const noexcept;
   void on_start(pid_t pid);
   // With mutex_ held: records why, kills the sandbox if it started, and
   // cancels a wait for approvers.

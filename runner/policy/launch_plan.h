@@ -33,6 +33,12 @@ struct PreparedMount {
   bool allow_devices = false;  // device nodes (/dev/null...): no MOUNT_ATTR_NODEV, but NOEXEC
   bool optional = false;     // a missing source skips the mount
   bool idmap_owner = false;  // map the source's owner to the task (workspace)
+  // A caller's --bind-rw through the daemon: these host ids (the caller's
+  // uid, the source's group) become the task's in an id-mapped mount of the top directory alone; a
+  // filesystem that cannot be id-mapped refuses the run.
+  std::optional<uid_t> idmap_from_uid;
+  std::optional<gid_t> idmap_from_gid;
+  std::string origin;  // "--bind-rw SRC:TARGET" (a caller's bind), for messages
   // A caller's --bind through the daemon: the source its client opened
   // (0: not checked). The tree opened must be that one.
   dev_t device = 0;

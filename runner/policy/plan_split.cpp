@@ -143,6 +143,7 @@ std::string prepared_key(const LaunchPlan& plan) {
     key.add(mount.kind).add(per_run[i]);
     if (!per_run[i]) key.add(mount.source);
     key.add(mount.read_only).add(mount.allow_devices).add(mount.optional).add(mount.idmap_owner).add(mount.layered);
+    key.add(mount.idmap_from_uid).add(mount.idmap_from_gid);
   }
   // A container's root layer is made with the sandbox (its trees are the tier's).
   key.add(plan.root_layer.has_value());

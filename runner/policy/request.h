@@ -52,6 +52,12 @@ struct ExtraBind {
   // read back from its fd); the tree mounted must be that very file or
   // directory (stages/prepared_mounts.cpp), not what the path leads to later.
   std::optional<FileIdentity> opened;
+  // Through the daemon, a --bind-rw of a caller who is not root: mounted
+  // id-mapped, this uid (the caller's, who owns the source) and gid (the
+  // source's group, one of the caller's) becoming the task's, as the
+  // workspace is (docs/daemon.md).
+  std::optional<uid_t> idmap_from_uid;
+  std::optional<gid_t> idmap_from_gid;
 };
 
 // The OCI runtime mode (runner/oci): a container bundle's root directory

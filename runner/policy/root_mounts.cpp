@@ -138,6 +138,9 @@ void plan_profile_mounts(const Profile& profile, const std::optional<WorkspacePl
         prepared.optional = spec.optional;
         prepared.device = spec.opened_device;
         prepared.inode = spec.opened_inode;
+        prepared.idmap_from_uid = spec.idmap_from_uid;
+        prepared.idmap_from_gid = spec.idmap_from_gid;
+        prepared.origin = spec.origin;
         builder.add({Kind::attach_prepared, target, "", 0, 0, builder.prepare(prepared)});
         builder.note_bind(planned.target);
         break;

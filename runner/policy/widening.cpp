@@ -66,6 +66,13 @@ void widen_binds(const TaskRequest& request, WidenedProfile& out, const Profile&
       mount.opened_device = bind.opened->device;
       mount.opened_inode = bind.opened->inode;
     }
+    // The daemon's caller's --bind-rw (daemon/session.cpp decides): mounted
+    // id-mapped, so what the task creates there is the caller's, not the
+    // run's slot uid's (which a later run of another user may get).
+    if (bind.writable) {
+      mount.idmap_from_uid = bind.idmap_from_uid;
+      mount.idmap_from_gid = bind.idmap_from_gid;
+    }
     out.profile.mounts.push_back(mount);
     out.items.push_back({bind.writable ? "bind_rw" : "bind", flag});
   }

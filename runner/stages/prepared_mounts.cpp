@@ -67,6 +67,52 @@ void set_attributes(int tree, const std::string& source, std::uint64_t attr, uns
                     (flags & AT_RECURSIVE ? ", AT_RECURSIVE" : "") + ")");
 }
 
+// Sets attr with an idmapping of from_uid/from_gid to the task's host ids.
+// what: the flag and path, for the error; how: what the idmapping gives.
+void set_idmapped(int tree, const std::string& source, std::uint64_t attr, uid_t from_uid, gid_t from_gid,
+                  uid_t task_host_uid, gid_t task_host_gid, const std::string& what, const std::string& how) {
+  auto userns = create_idmap_user_namespace(from_uid, from_gid, task_host_uid, task_host_gid);
+  try {
+    set_attributes(tree, source, attr | MOUNT_ATTR_IDMAP, 0, userns.get());
+  } catch (const SysError& error) {
+    // EINVAL here is the filesystem refusing an id-mapped mount: say which,
+    // and what works, rather than leave the caller with the raw errno.
+    struct statfs fs {};
+    if (error.err() != EINVAL || ::fstatfs(tree, &fs) != 0) throw;
+    throw Error(what + ": its filesystem (" + filesystem_name(static_cast<std::uint64_t>(fs.f_type)) +
+                    ") cannot be mounted id-mapped, which " + how + " (fix: " +
+                    (what.rfind("--bind-rw", 0) == 0 ? "bind a directory on ext4, xfs or btrfs, or use --bind; "
+                                                      : "use a workspace on ext4, xfs or btrfs; ") +
+                    error.what() + ")",
+                exit_code::runner_failed);
+  }
+}
+
+// A caller's --bind-rw through the daemon (mount.idmap_from_uid): the top
+// directory (or file) alone, as the workspace, id-mapped so the caller's
+// ids are the task's. Never mounted otherwise: without the mapping the
+// task's files there would belong to the run's slot uid, which a later run
+// of another user may get.
+UniqueFd prepare_caller_bind(const policy::PreparedMount& mount, uid_t task_host_uid, gid_t task_host_gid,
+                             bool have_mount_setattr) {
+  const std::string what = mount.origin.empty() ? "--bind-rw " + quote(mount.source) : mount.origin;
+  if (!have_mount_setattr)
+    throw Error(what + ": this kernel has no mount_setattr (Linux 5.12), which a writable bind through the daemon "
+                       "needs to make the task's files there yours (fix: use --bind, or a newer kernel)",
+                exit_code::runner_failed);
+  auto tree = open_tree_or_throw(mount.source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC, false);
+  // The path was read back from the fd the caller's client opened; a path
+  // swapped since (a symlink planted by the caller) would mount what root
+  // can reach.
+  struct stat opened {};
+  if (::fstat(tree.get(), &opened) != 0) throw_sys_error("fstat(tree of " + quote(mount.source) + ")");
+  if (mount.inode != 0 && (opened.st_dev != mount.device || opened.st_ino != mount.inode))
+    throw Error(what + " changed while the launch was being prepared (fix: run again)", exit_code::refused);
+  set_idmapped(tree.get(), mount.source, prepared_mount_attributes(mount), *mount.idmap_from_uid, *mount.idmap_from_gid,
+               task_host_uid, task_host_gid, what, "makes what the task creates there yours");
+  return tree;
+}
+
 UniqueFd prepare_workspace(const policy::PreparedMount& mount, const policy::LaunchPlan& plan, uid_t task_host_uid,
                            gid_t task_host_gid, bool have_mount_setattr) {
   // Only the workspace directory itself, not what is mounted below it: a
@@ -82,20 +128,9 @@ UniqueFd prepare_workspace(const policy::PreparedMount& mount, const policy::Lau
     throw Error("--workspace " + quote(mount.source) + " changed while the launch was being prepared (fix: run again)",
                 exit_code::refused);
   if (!have_mount_setattr) return tree;
-  auto userns = create_idmap_user_namespace(workspace.owner_uid, workspace.owner_gid, task_host_uid, task_host_gid);
-  try {
-    set_attributes(tree.get(), mount.source, prepared_mount_attributes(mount) | MOUNT_ATTR_IDMAP, 0, userns.get());
-  } catch (const SysError& error) {
-    // EINVAL here is the filesystem refusing an id-mapped mount: say which,
-    // and what works, rather than leave the caller with the raw errno.
-    struct statfs fs {};
-    if (error.err() != EINVAL || ::fstatfs(tree.get(), &fs) != 0) throw;
-    throw Error("--workspace " + quote(mount.source) + ": its filesystem (" +
-                    filesystem_name(static_cast<std::uint64_t>(fs.f_type)) +
-                    ") cannot be mounted id-mapped, which maps the task to the workspace's owner (fix: use a "
-                    "workspace on ext4, xfs or btrfs; " + error.what() + ")",
-                exit_code::runner_failed);
-  }
+  set_idmapped(tree.get(), mount.source, prepared_mount_attributes(mount), workspace.owner_uid, workspace.owner_gid,
+               task_host_uid, task_host_gid, "--workspace " + quote(mount.source),
+               "maps the task to the workspace's owner");
   return tree;
 }
 
@@ -126,6 +161,10 @@ PreparedMounts prepare_mounts(const policy::LaunchPlan& plan, uid_t task_host_ui
     }
     if (mount.kind == policy::PreparedMount::Kind::workspace) {
       prepared.trees.push_back(prepare_workspace(mount, plan, task_host_uid, task_host_gid, have_mount_setattr));
+      continue;
+    }
+    if (mount.idmap_from_uid && mount.idmap_from_gid) {
+      prepared.trees.push_back(prepare_caller_bind(mount, task_host_uid, task_host_gid, have_mount_setattr));
       continue;
     }
     // Without mount_setattr the submounts are left out (they could not be

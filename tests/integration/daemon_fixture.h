@@ -33,6 +33,19 @@ namespace tierbox::testing {
 
 namespace fs = std::filesystem;
 
+// Polls condition every 20 ms until it holds (true) or timeout passed
+// (false): for what a test awaits from the daemon (a record in its log, a
+// file, a process), in place of a fixed sleep a loaded machine outlasts.
+template <typename Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 // Two users made for the test and removed after it: alice in the test's
 // group, bob not.
 struct DaemonUsers {
@@ -130,6 +143,11 @@ class Daemon {
     for (const auto& text : texts) BOOST_TEST_MESSAGE("no daemon log line with: " << text);
     return texts.empty();
   }
+  // Reads the daemon's stderr until a line holding text has come (its -v
+  // log: start it with "-v"); "" on timeout. Lines read past are gone.
+  std::string wait_for_log(const std::string& text, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    return process_ ? process_->wait_for_line(text, timeout) : "";
+  }
   // SIGKILL: no orderly stop.
   void kill() {
     if (!process_) return;
@@ -145,7 +163,7 @@ class Daemon {
   [[nodiscard]] fs::path state() const { return dir_.path() / "state"; }
   [[nodiscard]] const TempDir& dir() const { return dir_; }
   [[nodiscard]] std::vector<json> records() const { return read_audit_records(log()); }
-  // The latest start record, once one is in the log (up to 10 s); null if
+  // The latest start record, once one is in the log (up to 30 s); null if
   // none came.
   [[nodiscard]] json wait_for_start() const;
 
@@ -184,10 +202,7 @@ inline json last_of(const std::vector<json>& records, const std::string& event) 
 
 inline json Daemon::wait_for_start() const {
   json start;
-  for (int i = 0; i < 100 && start.is_null(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    start = last_of(records(), "start");
-  }
+  wait_until([&] { return !(start = last_of(records(), "start")).is_null(); }, std::chrono::seconds(30));
   return start;
 }
 

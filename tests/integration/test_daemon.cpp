@@ -425,7 +425,7 @@ BOOST_AUTO_TEST_CASE(a_client_killed_mid_run_stops_its_task_and_the_end_says_so)
   client.wait();
   BOOST_TEST(wait_until_gone(sandbox, std::chrono::seconds(10)));
   json end;
-  for (int i = 0; i < 100 && end.is_null(); ++i) {
+  for (int i = 0; i < 300 && end.is_null(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     end = last_of(records_of_run(daemon.records(), start.value("run_id", "")), "end");
   }
@@ -471,7 +471,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_exits_while_another_process_holds_its_socket_
   ::close(holder_pipe[0]);
   ::waitpid(client, nullptr, 0);
   json end;
-  for (int i = 0; i < 100 && end.is_null(); ++i) {
+  for (int i = 0; i < 300 && end.is_null(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     end = last_of(daemon.records(), "end");
   }
@@ -553,15 +553,23 @@ BOOST_AUTO_TEST_CASE(past_the_per_user_limit_a_run_is_refused_with_the_limit_nam
   DaemonUsers users;
   Daemon daemon(users.group);
   daemon.start({"--max-runs-per-user", "1"});
-  auto first = std::async(std::launch::async, [&] { return daemon.tierbox_as(users.alice, {"run", "--", "/bin/sleep", "3"}); });
-  for (int i = 0; i < 100 && last_of(daemon.records(), "start").is_null(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The first run lasts until the test has made its checks (a file in its
+  // workspace; at most 60 s), not a fixed time a loaded machine outlasts.
+  const auto gate = daemon.dir().path() / "gate";
+  fs::create_directories(gate);
+  must({"/bin/chown", users.alice + ":users", gate.string()});
+  auto first = std::async(std::launch::async, [&] {
+    return daemon.tierbox_as(users.alice, {"run", "--workspace", gate.string(), "--", "/bin/sh", "-c",
+                                           "i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"});
+  });
+  BOOST_REQUIRE_MESSAGE(!daemon.wait_for_start().is_null(), "the first run did not start within 30 s");
   const auto second = daemon.tierbox_as(users.alice, {"run", "--", "/bin/true"});
   BOOST_TEST(second.status == 125);
   BOOST_TEST(second.err.find("max_runs_per_user") != std::string::npos, second.err);
   // Control: another user is not held by alice's limit.
   const auto bob = daemon.tierbox_as(users.bob, {"run", "--", "/bin/true"});
   BOOST_TEST(bob.status == 0, bob.err);
+  std::ofstream(gate / "go") << "";
   BOOST_TEST(first.get().status == 0);
 }
 

@@ -21,9 +21,9 @@ namespace {
 const std::string kQuestion = "tierbox: run this task? [y/N]";
 
 // The first decision record after records_before, once one is in the log
-// (up to 10 s); the test stops if none came.
+// (up to 30 s); the test stops if none came.
 json wait_for_decision(const Daemon& daemon, std::size_t records_before) {
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 300; ++i) {
     const auto records = daemon.records();
     for (std::size_t j = records_before; j < records.size(); ++j)
       if (records[j].value("event", "") == "decision") return records[j];

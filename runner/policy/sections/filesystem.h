@@ -30,6 +30,12 @@ struct MountSpec {
   // mount checks them (0: not checked).
   dev_t opened_device = 0;
   ino_t opened_inode = 0;
+  // Not a profile field either: a caller's --bind-rw through the daemon is
+  // mounted id-mapped, these host ids (the caller's uid, the source's group)
+  // becoming the task's, so what the task creates there is the caller's and
+  // the caller's files are the task's own (docs/daemon.md).
+  std::optional<uid_t> idmap_from_uid;
+  std::optional<gid_t> idmap_from_gid;
 };
 
 // staged (with writable): the task writes a per-run overlay layer instead of
