@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -117,35 +118,39 @@ BOOST_AUTO_TEST_CASE(host_paths_as_mount_sources_are_refused) {
   REQUIRE_BUSYBOX();
   Bundle b(bindable_config({"true"}));
   write_bindable_tier(b);
-  const auto refused = [&](const std::string& source, const std::string& id, const std::string& line_part) {
+  // line_parts: the refusal names one of them.
+  const auto refused = [&](const std::string& source, const std::string& id, const std::vector<std::string>& line_parts) {
     auto config = bindable_config({"true"});
     config["mounts"].push_back(bind_mount(source, "/data"));
     b.write_config(config);
     const auto result = b.oci({"run", "--bundle", b.bundle.string(), id});
     BOOST_TEST(result.status != 0, source + ": ran");
-    BOOST_TEST(contains(result.err, line_part), source + ": " + result.err);
+    BOOST_TEST(std::any_of(line_parts.begin(), line_parts.end(), [&](const auto& part) { return contains(result.err, part); }),
+               source + ": " + result.err);
     BOOST_TEST(!fs::exists(b.root / id), source + ": state left behind");
   };
-  refused("/", "h1", "/");
-  refused("/proc/1/root", "h2", "/proc/1/root");
-  refused("/sys", "h3", "/sys");
-  refused("/proc/self/root/sys", "h4", "/sys");
+  refused("/", "h1", {"/"});
+  // Where the test shares pid 1's root (a VM guest), the path resolves to
+  // the host's root and is refused as that.
+  refused("/proc/1/root", "h2", {"/proc/1/root", "--bind /:/data"});
+  refused("/sys", "h3", {"/sys"});
+  refused("/proc/self/root/sys", "h4", {"/sys"});
   // A directory that is no kernel filesystem itself but holds one: the bind
   // is recursive and would take it along. On a cgroup v1 host
   // /sys/fs/cgroup is a tmpfs holding the hierarchies (before the fix the
   // container listed the host's cgroups there); /dev is a devtmpfs holding
   // the host's devpts and mqueue.
-  refused("/sys/fs/cgroup", "h5", "/sys/fs/cgroup");
-  refused("/dev", "h8", "filesystem is mounted below it");
+  refused("/sys/fs/cgroup", "h5", {"/sys/fs/cgroup"});
+  refused("/dev", "h8", {"filesystem is mounted below it"});
   // The directory holding this runtime's --root (and the audit log): the
   // sandbox's setup refuses to reach below the state directory (0700) to
   // hide the exec socket there, so the container fails (before start:
   // "ended before it was started", or just after it, 125, as the race
   // between start and that step of the setup goes) and `run` leaves
   // nothing behind either way.
-  refused(b.dir.path().string(), "h6", "");
+  refused(b.dir.path().string(), "h6", {""});
   // A source that is not an absolute path.
-  refused("etc", "h7", "not an absolute host path");
+  refused("etc", "h7", {"not an absolute host path"});
 }
 
 // root.path is the engine's (runc takes any directory), but not the host's
