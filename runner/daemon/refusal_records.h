@@ -34,6 +34,10 @@ class RefusalRecords {
   // cannot be written is a warning, as the daemon's other records).
   void refused(const audit::Identity& caller, pid_t peer_pid, const std::string& action, const std::string& kind,
                const std::string& detail) noexcept;
+  // A run of caller's refused by the policy (its profile_refused record,
+  // made by service::run_task): within the same budget, kind
+  // "profile_refused". Never throws.
+  void refused(const audit::Identity& caller, const std::string& kind, const nlohmann::json& record) noexcept;
   // Writes the summaries of the windows ended by now; returns when the next
   // window in use ends (none: no uid has one).
   std::optional<RefusalBudget::Clock::time_point> write_ended() noexcept;

@@ -496,6 +496,13 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     return request;
   };
   input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
+  // A request the policy refuses (an unknown tier, a bind the tier does not
+  // widen to) costs the caller one connection and no sandbox: its record
+  // is within the caller's budget, as a refused connection's.
+  if (context_.refusals)
+    input.record_refusal = [this](const nlohmann::json& record) {
+      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "profile_refused", record);
+    };
   input.stdio = stdio;
   input.relay_signals = false;
   input.on_start = [this](pid_t pid) { on_start(pid); };

@@ -74,6 +74,12 @@ struct TaskInput {
   // Why the entry point stopped the task (the client disconnected), "" when
   // it did not; the end record and the result name it.
   std::function<std::string()> stop_reason;
+  // The daemon's: a refused profile or plan's record (profile_refused) goes
+  // through the caller's budget of refusal records (daemon/refusal_records.h)
+  // instead of straight into the log; a request the policy refuses costs no
+  // sandbox, so a caller could otherwise write one record per connection
+  // without bound. Null: appended to the log.
+  std::function<void(const nlohmann::json& record)> record_refusal;
   // "redteam" for `tierbox redteam`'s runs: recorded as "simulation" on each
   // of the run's audit records (audit/records.h). "" for a real task.
   std::string simulation;
