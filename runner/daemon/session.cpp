@@ -280,6 +280,12 @@ void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
   settings.caller_uid = peer_.uid;
   settings.caller = audit::Identity{peer_.uid, peer_.user_name, ""};
   settings.state_dir = context_.run_settings.state_dir;
+  // A refused apply (no changes, applied already) is refused at once: its
+  // record is within the caller's budget, as a refused connection's.
+  if (context_.refusals)
+    settings.record_refusal = [this](const nlohmann::json& record) {
+      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "apply_refused", record);
+    };
   int status = 0;
   std::string error;
   try {
