@@ -51,12 +51,14 @@ void RefusalRecords::refused(const audit::Identity& caller, pid_t peer_pid, cons
   }
 }
 
-void RefusalRecords::refused(const audit::Identity& caller, const std::string& kind, const nlohmann::json& record) noexcept {
+void RefusalRecords::refused(const audit::Identity& caller, const std::string& kind,
+                             const std::vector<nlohmann::json>& records) noexcept {
   try {
     std::lock_guard lock(mutex_);
     const auto admission = budget_.admit(caller.uid, caller.name, kind, RefusalBudget::Clock::now());
     if (admission.ended) write(unrecorded_refusals_record(*admission.ended, budget_.settings()), caller.uid);
-    if (admission.record) write(record, caller.uid);
+    if (admission.record)
+      for (const auto& record : records) write(record, caller.uid);
   } catch (const std::exception& error) {
     logging::warn("daemon: the {} of uid {} could not be recorded: {}", kind, caller.uid, error.what());
   }

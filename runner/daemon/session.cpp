@@ -284,7 +284,7 @@ void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
   // record is within the caller's budget, as a refused connection's.
   if (context_.refusals)
     settings.record_refusal = [this](const nlohmann::json& record) {
-      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "apply_refused", record);
+      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "apply_refused", {record});
     };
   int status = 0;
   std::string error;
@@ -503,11 +503,13 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   };
   input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
   // A request the policy refuses (an unknown tier, a bind the tier does not
-  // widen to) costs the caller one connection and no sandbox: its record
-  // is within the caller's budget, as a refused connection's.
+  // widen to) or the approval matrix denies with no one asked (a deny rule,
+  // a confirm rule with no terminal) costs the caller one connection and no
+  // sandbox: its records are within the caller's budget, as a refused
+  // connection's.
   if (context_.refusals)
-    input.record_refusal = [this](const nlohmann::json& record) {
-      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "profile_refused", record);
+    input.record_refusal = [this](std::vector<nlohmann::json> records, const std::string& kind) {
+      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, kind, records);
     };
   input.stdio = stdio;
   input.relay_signals = false;

@@ -43,7 +43,7 @@ void record_refusal(const audit::AuditLog& log, const audit::RunContext& context
   try {
     auto record = audit::profile_refused_record(context, error.what(), error.exit_status());
     if (input.record_refusal)
-      input.record_refusal(record);  // the daemon's caller's budget
+      input.record_refusal({std::move(record)}, "profile_refused");  // the daemon's caller's budget
     else
       (void)log.append(record);
   } catch (const Error& failed) {
@@ -93,7 +93,12 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   const auto decision = approval::obtain_approval(gate, trail);
   trail.queue(audit::decision_record(trail.context(), decision));
   if (!decision.allowed) {
-    trail.flush();
+    // Denied with no one asked (nothing written yet): the daemon's caller's
+    // budget writes or counts the trail (TaskInput::record_refusal).
+    if (input.record_refusal && !trail.any_written())
+      input.record_refusal(trail.take_queued(), "denied");
+    else
+      trail.flush();
     throw Error(decision.reason, exit_code::refused);
   }
   logging::step("approval: {} ({})", decision.how, decision.reason);

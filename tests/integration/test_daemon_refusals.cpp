@@ -178,4 +178,37 @@ BOOST_AUTO_TEST_CASE(refusals_of_many_uids_past_the_budgets_uids_are_counted_in_
   BOOST_TEST(verified.status == 0, verified.out + verified.err);
 }
 
+// A run a confirm rule denies at once (the caller has no terminal to be
+// asked at) costs one connection and no sandbox: its request and decision
+// records were written each time. Now the denied trail is one refusal
+// within the budget (--refusal-records 3): 3 trails of 12, the other 9
+// counted as "denied" in one summary at the stop. The control: every
+// attempt is refused all the same, with the rule named.
+BOOST_AUTO_TEST_CASE(a_flood_of_runs_denied_with_no_one_asked_is_recorded_within_the_budget) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--refusal-records", "3", "--refusal-window", "120"});
+  const uid_t alice = DaemonUsers::uid(users.alice);
+  for (int i = 0; i < 12; ++i) {
+    const auto denied = daemon.tierbox_as(users.alice, {"run", "--tier", "dmn-confirm", "--", "/bin/true"});
+    BOOST_TEST(denied.status == 126, denied.err);
+    BOOST_TEST(denied.err.find("confirm") != std::string::npos, denied.err);
+  }
+  BOOST_TEST(daemon.stop() == 0);
+  int requests = 0, decisions = 0;
+  std::vector<json> summaries;
+  for (const auto& record : daemon.records()) {
+    if (!record.contains("user") || record["user"].value("uid", 0U) != alice) continue;
+    requests += record.value("event", "") == "request";
+    decisions += record.value("event", "") == "decision";
+    if (record.value("action", "") == "refusals_not_recorded") summaries.push_back(record);
+  }
+  BOOST_TEST(requests == 3);
+  BOOST_TEST(decisions == 3);
+  BOOST_REQUIRE(summaries.size() == 1U);
+  BOOST_TEST(summaries[0]["not_recorded"] == json({{"denied", 9}}), summaries[0].dump());
+  const auto verified = run_tierbox({"audit", "verify", "--audit-log", daemon.log()});
+  BOOST_TEST(verified.status == 0, verified.out + verified.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
