@@ -120,8 +120,6 @@ audit::Decision use_grant(const GateRequest& request, audit::LaunchAudit& audit)
 // --- confirm -------------------------------------------------------------
 
 audit::Decision confirm(const GateRequest& request, audit::LaunchAudit& audit) {
-  // The request is on disk before a person is asked.
-  audit.flush();
   auto lines = policy::plan_summary_lines(*request.plan);
   lines.push_back("approval: " + request.matrix->describe());
   // Never the daemon's own /dev/tty (whoever started the daemon's): its
@@ -129,6 +127,10 @@ audit::Decision confirm(const GateRequest& request, audit::LaunchAudit& audit) {
   UniqueFd own_terminal;
   if (!request.caller_terminal) own_terminal = open_controlling_terminal();
   const int terminal = request.caller_terminal ? *request.caller_terminal : own_terminal.get();
+  // The request is on disk before a person is asked; with no terminal no
+  // one is, and the request stays queued with the denial (the daemon's
+  // caller's budget of refusal records takes both: service/run_task.h).
+  if (terminal >= 0) audit.flush();
   ConfirmWait wait;
   wait.timeout = request.matrix->timeout;
   wait.cancel_fd = request.cancel_fd;

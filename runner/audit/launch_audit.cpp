@@ -16,8 +16,15 @@ void LaunchAudit::flush() {
   // caller's next attempt (the end record of a refused launch).
   const auto written = log_.append_all(queue_);
   queue_.clear();
+  written_ = true;
   logging::step("audit: {} record{} written (seq {}..{}, one fsync)", count, count == 1 ? "" : "s",
                 written.front().value("seq", 0), written.back().value("seq", 0));
+}
+
+std::vector<nlohmann::json> LaunchAudit::take_queued() {
+  auto taken = std::move(queue_);
+  queue_.clear();
+  return taken;
 }
 
 void LaunchAudit::record_now(nlohmann::json record) {

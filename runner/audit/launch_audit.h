@@ -60,6 +60,12 @@ class LaunchAudit {
   [[nodiscard]] bool start_written() const { return start_written_; }
   [[nodiscard]] bool end_written() const { return end_written_; }
   [[nodiscard]] std::size_t queued() const { return queue_.size(); }
+  // Whether any record of this trail is in the file yet (a human was asked:
+  // the request went first).
+  [[nodiscard]] bool any_written() const { return written_; }
+  // The queued records, taken out unwritten (a denial the daemon's caller's
+  // budget of refusal records writes or counts: service/run_task.h).
+  std::vector<nlohmann::json> take_queued();
 
  private:
   AuditLog log_;
@@ -67,6 +73,7 @@ class LaunchAudit {
   std::vector<nlohmann::json> queue_;
   PendingAppend start_;
   PendingAppend end_;
+  bool written_ = false;
   bool start_written_ = false;
   bool end_written_ = false;
 };

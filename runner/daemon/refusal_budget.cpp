@@ -18,8 +18,12 @@ RefusalBudget::RefusalBudget(RefusalBudgetSettings settings) : settings_(setting
 
 std::optional<UnrecordedRefusals> RefusalBudget::summary(uid_t uid, const Window& window, Clock::time_point end) const {
   if (window.unrecorded.empty()) return std::nullopt;
-  return UnrecordedRefusals{uid, window.user_name, std::min(end, window.start + settings_.window) - window.start,
-                            window.recorded, window.unrecorded};
+  return UnrecordedRefusals{uid,
+                            window.user_name,
+                            std::min(end, window.start + settings_.window) - window.start,
+                            window.recorded,
+                            window.unrecorded,
+                            uid == static_cast<uid_t>(-1)};
 }
 
 RefusalBudget::Admission RefusalBudget::admit(uid_t uid, const std::string& user_name, const std::string& kind,
@@ -30,6 +34,16 @@ RefusalBudget::Admission RefusalBudget::admit(uid_t uid, const std::string& user
     admission.ended = summary(uid, found->second, now);
     windows_.erase(found);
     found = windows_.end();
+  }
+  if (found == windows_.end() && windows_.size() >= settings_.max_uids) {
+    // Past max_uids: counted in the shared window, recorded only in its summary.
+    if (others_ && now >= others_->start + settings_.window) {
+      admission.ended = summary(static_cast<uid_t>(-1), *others_, now);
+      others_.reset();
+    }
+    if (!others_) others_ = Window{now, "", 0, {}};
+    ++others_->unrecorded[kind];
+    return admission;
   }
   if (found == windows_.end()) found = windows_.emplace(uid, Window{now, user_name, 0, {}}).first;
   auto& window = found->second;
@@ -52,6 +66,10 @@ std::vector<UnrecordedRefusals> RefusalBudget::take_ended(Clock::time_point now)
     if (auto done = summary(it->first, it->second, now)) ended.push_back(std::move(*done));
     it = windows_.erase(it);
   }
+  if (others_ && now >= others_->start + settings_.window) {
+    if (auto done = summary(static_cast<uid_t>(-1), *others_, now)) ended.push_back(std::move(*done));
+    others_.reset();
+  }
   return ended;
 }
 
@@ -60,6 +78,9 @@ std::vector<UnrecordedRefusals> RefusalBudget::take_all(Clock::time_point now) {
   for (const auto& [uid, window] : windows_)
     if (auto done = summary(uid, window, now)) all.push_back(std::move(*done));
   windows_.clear();
+  if (others_)
+    if (auto done = summary(static_cast<uid_t>(-1), *others_, now)) all.push_back(std::move(*done));
+  others_.reset();
   return all;
 }
 
@@ -67,6 +88,7 @@ std::optional<RefusalBudget::Clock::time_point> RefusalBudget::next_end() const 
   std::optional<Clock::time_point> first;
   for (const auto& [uid, window] : windows_)
     if (!first || window.start + settings_.window < *first) first = window.start + settings_.window;
+  if (others_ && (!first || others_->start + settings_.window < *first)) first = others_->start + settings_.window;
   return first;
 }
 

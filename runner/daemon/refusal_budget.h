@@ -23,15 +23,24 @@ namespace tierbox::daemon {
 struct RefusalBudgetSettings {
   unsigned records_per_window = 20;
   std::chrono::seconds window{60};
+  // Windows of single uids held at once. A local user with a subordinate
+  // id range (/etc/subuid, newuidmap: 65536 uids on most distributions)
+  // connects as any of its uids, each a uid of its own to the kernel
+  // (SO_PEERCRED): past this many, a refusal of a uid without a window is
+  // only counted, in one shared window (UnrecordedRefusals::others), so the
+  // log takes at most max_uids * (records_per_window + 1) + 1 records per
+  // window however many uids connect, and the map holds max_uids + 1.
+  std::size_t max_uids = 64;
 };
 
 // One uid's window that left refusals unrecorded one by one.
 struct UnrecordedRefusals {
-  uid_t uid = 0;
+  uid_t uid = 0;  // (uid_t)-1 with others
   std::string user_name;
   std::chrono::steady_clock::duration window{};  // from the window's first refusal to its end (or the stop)
   unsigned recorded = 0;                         // recorded one by one in it
   std::map<std::string, unsigned> by_kind;       // the others, by error code ("malformed": 180)
+  bool others = false;  // the shared window of uids past max_uids: none recorded one by one
   [[nodiscard]] unsigned total() const;
 };
 
@@ -55,7 +64,8 @@ class RefusalBudget {
   std::vector<UnrecordedRefusals> take_all(Clock::time_point now);
   // When the first window in use ends; none when no uid has one.
   [[nodiscard]] std::optional<Clock::time_point> next_end() const;
-  // The uids with a window in use (the map's size: it holds no other).
+  // The uids with a window in use (the map's size: it holds no other;
+  // the shared window of uids past max_uids is not counted).
   [[nodiscard]] std::size_t uids() const { return windows_.size(); }
   [[nodiscard]] const RefusalBudgetSettings& settings() const { return settings_; }
 
@@ -70,6 +80,7 @@ class RefusalBudget {
 
   RefusalBudgetSettings settings_;
   std::map<uid_t, Window> windows_;
+  std::optional<Window> others_;  // uids past max_uids
 };
 
 }  // namespace tierbox::daemon

@@ -34,6 +34,11 @@ class RefusalRecords {
   // cannot be written is a warning, as the daemon's other records).
   void refused(const audit::Identity& caller, pid_t peer_pid, const std::string& action, const std::string& kind,
                const std::string& detail) noexcept;
+  // Records of caller's refused request made elsewhere (service::run_task's
+  // profile_refused or denied trail, a refused apply's record): one refusal
+  // of kind within the same budget, its records written in order when it is
+  // recorded. Never throws.
+  void refused(const audit::Identity& caller, const std::string& kind, const std::vector<nlohmann::json>& records) noexcept;
   // Writes the summaries of the windows ended by now; returns when the next
   // window in use ends (none: no uid has one).
   std::optional<RefusalBudget::Clock::time_point> write_ended() noexcept;

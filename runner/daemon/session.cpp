@@ -280,6 +280,12 @@ void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
   settings.caller_uid = peer_.uid;
   settings.caller = audit::Identity{peer_.uid, peer_.user_name, ""};
   settings.state_dir = context_.run_settings.state_dir;
+  // A refused apply (no changes, applied already) is refused at once: its
+  // record is within the caller's budget, as a refused connection's.
+  if (context_.refusals)
+    settings.record_refusal = [this](const nlohmann::json& record) {
+      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "apply_refused", {record});
+    };
   int status = 0;
   std::string error;
   try {
@@ -496,6 +502,15 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     return request;
   };
   input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
+  // A request the policy refuses (an unknown tier, a bind the tier does not
+  // widen to) or the approval matrix denies with no one asked (a deny rule,
+  // a confirm rule with no terminal) costs the caller one connection and no
+  // sandbox: its records are within the caller's budget, as a refused
+  // connection's.
+  if (context_.refusals)
+    input.record_refusal = [this](std::vector<nlohmann::json> records, const std::string& kind) {
+      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, kind, records);
+    };
   input.stdio = stdio;
   input.relay_signals = false;
   input.on_start = [this](pid_t pid) { on_start(pid); };

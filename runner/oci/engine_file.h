@@ -10,11 +10,15 @@
 
 namespace tierbox::oci {
 
-// Opens message.engine_file O_WRONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY (and
-// O_NONBLOCK, so a FIFO without a reader fails instead of blocking create)
-// and checks it is a regular file. Throws Refusal with one line naming the
-// mount and the fix: a symlink, a directory, a FIFO, a device, a socket or
-// a missing file is never the engine's termination-message file.
+// Opens message.engine_file O_PATH|O_NOFOLLOW, checks it is a new
+// termination-message file as the kubelet makes one (a regular file, empty,
+// of one link, writable by all: mode 0666), and only then opens that inode
+// O_WRONLY|O_NOCTTY|O_NONBLOCK through /proc/self/fd (a device or FIFO is
+// never opened for writing). Throws Refusal with one line naming the mount
+// and the fix: a symlink, a directory, a FIFO, a device, a socket, a missing
+// file, or a file with content, links or a mode that keeps others from
+// writing it is never the engine's termination-message file (the runner
+// writes it as root under every tier).
 UniqueFd open_engine_termination_file(const policy::TerminationMessage& message);
 
 }  // namespace tierbox::oci

@@ -216,7 +216,9 @@ void narrow_mounts(const Spec& spec, const policy::Profile& tier, Narrowed& out,
       // The engine's output channel, like its stdout, under every tier: the
       // task gets a file of its own there, never the host's
       // (policy::TerminationMessagePlan); its content is copied back at the end.
-      if (bind && is_termination_message_destination(mount.destination)) {
+      // A read-only bind is never it (the kubelet's is writable): the runner
+      // would write into what config.json asked to keep read-only.
+      if (bind && is_termination_message_destination(mount.destination) && !has_option(mount, "ro")) {
         if (termination)
           throw Refusal(field + ": a second termination-message file (the first: " + termination->target +
                         "); tier '" + tier.name + "' takes one per container (fix: leave one out)");

@@ -38,9 +38,14 @@ std::vector<std::string> never_visible(const std::filesystem::path& log, const p
 
 // Records a refused profile or plan; the refusal stands even when the record
 // cannot be written (a warning says so).
-void record_refusal(const audit::AuditLog& log, const audit::RunContext& context, const Error& error) {
+void record_refusal(const audit::AuditLog& log, const audit::RunContext& context, const Error& error,
+                    const TaskInput& input) {
   try {
-    (void)log.append(audit::profile_refused_record(context, error.what(), error.exit_status()));
+    auto record = audit::profile_refused_record(context, error.what(), error.exit_status());
+    if (input.record_refusal)
+      input.record_refusal({std::move(record)}, "profile_refused");  // the daemon's caller's budget
+    else
+      (void)log.append(record);
   } catch (const Error& failed) {
     logging::warn("the refusal could not be recorded: {}", failed.what());
   }
@@ -71,7 +76,7 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   try {
     matrix_decision = policy::evaluate_matrix(matrix, plan);
   } catch (const Error& error) {
-    record_refusal(trail.log(), trail.context(), error);
+    record_refusal(trail.log(), trail.context(), error, input);
     throw;
   }
   trail.queue(audit::request_record(trail.context(), plan, governed.digest, matrix_decision));
@@ -88,7 +93,12 @@ void pass_approval_gate(const Governed& governed, const policy::ApprovalMatrix& 
   const auto decision = approval::obtain_approval(gate, trail);
   trail.queue(audit::decision_record(trail.context(), decision));
   if (!decision.allowed) {
-    trail.flush();
+    // Denied with no one asked (nothing written yet): the daemon's caller's
+    // budget writes or counts the trail (TaskInput::record_refusal).
+    if (input.record_refusal && !trail.any_written())
+      input.record_refusal(trail.take_queued(), "denied");
+    else
+      trail.flush();
     throw Error(decision.reason, exit_code::refused);
   }
   logging::step("approval: {} ({})", decision.how, decision.reason);
@@ -203,7 +213,7 @@ class TaskRun {
       auto digest = policy::plan_digest(plan);
       governed = Governed{std::move(plan), std::move(digest)};
     } catch (const Error& error) {
-      if (!settings_.dry_run) record_refusal(log, run_context, error);
+      if (!settings_.dry_run) record_refusal(log, run_context, error, input_);
       throw;
     }
     const auto& plan = governed->plan;

@@ -74,6 +74,15 @@ struct TaskInput {
   // Why the entry point stopped the task (the client disconnected), "" when
   // it did not; the end record and the result name it.
   std::function<std::string()> stop_reason;
+  // The daemon's: the records of a request refused before anything of its
+  // trail was written go through the caller's budget of refusal records
+  // (daemon/refusal_records.h) instead of straight into the log, as one
+  // refusal of kind: a refused profile or plan ("profile_refused"), and a
+  // denial no one was asked for ("denied": a deny rule, a confirm rule with
+  // no terminal, a grant refused: its request, grant and decision records).
+  // Such a request costs no sandbox, so a caller could otherwise write
+  // records per connection without bound. Null: appended to the log.
+  std::function<void(std::vector<nlohmann::json> records, const std::string& kind)> record_refusal;
   // "redteam" for `tierbox redteam`'s runs: recorded as "simulation" on each
   // of the run's audit records (audit/records.h). "" for a real task.
   std::string simulation;

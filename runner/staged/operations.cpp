@@ -64,8 +64,7 @@ audit::Identity caller_identity(const OperationSettings& settings) {
   return settings.caller ? *settings.caller : audit::current_identity();
 }
 
-void audit_action(const OperationSettings& settings, const policy::RunnerConfig& config, const std::string& event,
-                  const StagedRun& run, json details) {
+json action_record(const OperationSettings& settings, const std::string& event, const StagedRun& run, json details) {
   json record = {{"event", event},
                  {"run_id", run.run_id},
                  {"tier", run.tier},
@@ -73,7 +72,13 @@ void audit_action(const OperationSettings& settings, const policy::RunnerConfig&
                  {"workspace", run.workspace}};
   if (!settings.simulation.empty()) record["simulation"] = settings.simulation;
   record.update(details);
-  audit::AuditLog(log_file(settings, config), config.audit_syslog).append(std::move(record));
+  return record;
+}
+
+void audit_action(const OperationSettings& settings, const policy::RunnerConfig& config, const std::string& event,
+                  const StagedRun& run, json details) {
+  audit::AuditLog(log_file(settings, config), config.audit_syslog)
+      .append(action_record(settings, event, run, std::move(details)));
 }
 
 policy::ApplyFacts facts_of(const StagedRun& run, const ChangeSet& set) {
@@ -244,8 +249,11 @@ ApplyOutcome apply_staged(OpenedRun& opened, const OperationSettings& settings, 
   ApplyOutcome outcome;
   outcome.set = staged_changes(opened, request.paths);
   const auto refuse = [&](const std::string& why) {
-    audit_action(settings, opened.config(), "apply", run,
-                 {{"result", "refused"}, {"reason", why}, {"change_set", outcome.set.digest}});
+    const json details = {{"result", "refused"}, {"reason", why}, {"change_set", outcome.set.digest}};
+    if (settings.record_refusal)
+      settings.record_refusal(action_record(settings, "apply", run, details));
+    else
+      audit_action(settings, opened.config(), "apply", run, details);
     throw Refusal(why);
   };
   if (run.state != "staged") refuse("run " + run.run_id + ": its layer is " + run.state + ", not staged");

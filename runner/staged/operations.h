@@ -36,6 +36,12 @@ struct OperationSettings {
   // "redteam" when `tierbox redteam` discards its simulated run's layer: the
   // record carries it as "simulation", like the run's own records.
   std::string simulation;
+  // The daemon's: a refused apply's record goes through the caller's budget
+  // of refusal records (daemon/refusal_records.h) instead of straight into
+  // the log. An apply of a run with no changes, or of one applied already,
+  // is refused at once, so a caller looping on it would otherwise write one
+  // record per connection without bound. Null: appended to the log.
+  std::function<void(const nlohmann::json& record)> record_refusal;
 };
 
 // A staged run opened for one action: its record, paths and lock.

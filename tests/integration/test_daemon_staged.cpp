@@ -337,6 +337,41 @@ BOOST_AUTO_TEST_CASE(a_deleting_apply_whose_client_goes_away_is_refused_and_disc
   BOOST_TEST(again.err.find("no staged layer") != std::string::npos, again.err);
 }
 
+// An apply of a run with no changes is refused at once, and was recorded
+// each time: alice looping on it wrote one apply record per connection. Now
+// the refused apply's record is within her budget of refusal records
+// (--refusal-records 5): 3 apply records and 2 daemon ones of her 30
+// attempts, the other 55 counted in one summary at the stop. The control:
+// every attempt is refused (126) all the same, and the log verifies.
+BOOST_AUTO_TEST_CASE(a_loop_of_refused_applies_is_recorded_within_the_budget) {
+  DaemonUsers users;
+  Daemon daemon(users.group);
+  daemon.start({"--refusal-records", "5", "--refusal-window", "120"});
+  const auto alice_ws = user_workspace(daemon, users.alice, {{"keep.txt", "keep\n"}});
+  const auto run_id = staged_run(daemon, users.alice, alice_ws, "true");
+  const uid_t alice = DaemonUsers::uid(users.alice);
+  for (int i = 0; i < 30; ++i) {
+    const auto apply = daemon.tierbox_as(users.alice, {"apply", run_id});
+    BOOST_TEST(apply.status == 126, apply.err);
+    BOOST_TEST(apply.err.find("no changes to apply") != std::string::npos, apply.err);
+  }
+  BOOST_TEST(daemon.stop() == 0);
+  int applies = 0, refused = 0;
+  std::vector<json> summaries;
+  for (const auto& record : daemon.records()) {
+    if (!record.contains("user") || record["user"].value("uid", 0U) != alice) continue;
+    applies += record.value("event", "") == "apply" && record.value("result", "") == "refused";
+    refused += record.value("event", "") == "daemon" && record.value("action", "") == "refused";
+    if (record.value("action", "") == "refusals_not_recorded") summaries.push_back(record);
+  }
+  BOOST_TEST(applies == 3);
+  BOOST_TEST(refused == 2);
+  BOOST_REQUIRE(summaries.size() == 1U);
+  BOOST_TEST(summaries[0]["not_recorded"] == json({{"apply_refused", 27}, {"refused", 28}}), summaries[0].dump());
+  const auto verified = run_tierbox({"audit", "verify", "--audit-log", daemon.log()});
+  BOOST_TEST(verified.status == 0, verified.out + verified.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // What `tierbox run` carries through the daemon besides stdio and the

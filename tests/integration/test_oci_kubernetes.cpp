@@ -313,6 +313,73 @@ BOOST_AUTO_TEST_CASE(a_termination_log_that_is_no_regular_file_or_a_second_one_i
   expect_refused(twice, "k8", "(/dev/other-log): a second termination-message file");
 }
 
+// A bind at /dev/NAME in a hostile bundle's config.json that is not the
+// kubelet's new file (or a pod's hostPath volume given that mountPath where
+// the pod's terminationMessagePath is elsewhere), under a tier that binds
+// nothing: the runner, which writes the engine's file as root under every
+// tier, must not write it. A host file with content (0666 even), an empty one that is not
+// writable by all (hostPath FileOrCreate makes 0644: /etc/ld.so.preload), a
+// hard link of the kubelet's kind of file, and the kubelet's own file bound
+// read-only: each refused at create, the host file as it was. The control:
+// the kubelet's file (new, empty, 0666, one link) takes the message.
+BOOST_AUTO_TEST_CASE(a_dev_bind_that_is_not_the_kubelets_new_file_is_never_written) {
+  REQUIRE_BUSYBOX();
+  TempDir dir("tierbox-k8s");
+  const Kubelet kubelet(dir.path());
+  const auto with_content = dir.path() / "host-config";
+  const auto created_0644 = dir.path() / "ld.so.preload";
+  const auto linked = dir.path() / "linked";
+  std::ofstream(with_content) << "host-secret";
+  ::chmod(with_content.c_str(), 0666);
+  std::ofstream(created_0644).flush();
+  ::chmod(created_0644.c_str(), 0644);
+  std::ofstream(linked).flush();
+  ::chmod(linked.c_str(), 0666);
+  fs::create_hard_link(linked, dir.path() / "linked-too");
+  struct Case {
+    fs::path source;
+    bool read_only;
+    std::string expected;
+    std::string content;
+  };
+  const std::vector<Case> cases = {
+      {with_content, false, "not a new termination-message file (11 bytes, 1 links, mode 0666)", "host-secret"},
+      {created_0644, false, "not a new termination-message file (0 bytes, 1 links, mode 0644)", ""},
+      {linked, false, "not a new termination-message file (0 bytes, 2 links, mode 0666)", ""},
+      {kubelet.message_file, true, "a host bind below /proc, /dev or /sys; tier 'untrusted' never binds host paths", ""},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    // The hostile bundle's only bind in /dev (the kubelet's moved out of it).
+    auto config = pod_config("untrusted", "printf pwned > /dev/host-file; echo ran", kubelet, false);
+    for (auto& mount : config["mounts"])
+      if (mount["destination"] == "/dev/termination-log") {
+        mount["source"] = c.source.string();
+        mount["destination"] = "/dev/host-file";
+        if (c.read_only) mount["options"] = json{"rbind", "rprivate", "ro"};
+      }
+    Bundle b(config);
+    add_image_parts(b);
+    const auto result = b.oci({"run", "--bundle", b.bundle.string(), "k9-" + std::to_string(n++)});
+    BOOST_TEST(result.status != 0, c.source << ": " << result.out);
+    BOOST_TEST(contains(result.err, "(/dev/host-file)"), result.err);
+    BOOST_TEST(contains(result.err, c.expected), result.err);
+    BOOST_TEST(!contains(result.out, "ran"), result.out);
+    BOOST_TEST(Bundle::read_text(c.source) == c.content, c.source);
+  }
+  BOOST_TEST(Bundle::read_text(kubelet.message_file).empty());
+  // The control: the kubelet's file, at another /dev name, takes the message.
+  auto config = pod_config("untrusted", "printf done > /dev/host-file; echo ran", kubelet, false);
+  for (auto& mount : config["mounts"])
+    if (mount["destination"] == "/dev/termination-log") mount["destination"] = "/dev/host-file";
+  Bundle b(config);
+  add_image_parts(b);
+  const auto result = b.oci({"run", "--bundle", b.bundle.string(), "k9-control"});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "ran"), result.out);
+  BOOST_TEST(Bundle::read_text(kubelet.message_file) == "done");
+}
+
 // The writable root with a nested bind: /var's other entries are the
 // image's overlays still (a write lands), the token is read.
 BOOST_AUTO_TEST_CASE(a_writable_root_with_a_nested_bind_keeps_its_overlays) {

@@ -104,4 +104,53 @@ BOOST_AUTO_TEST_CASE(the_summary_record_names_the_counts) {
   BOOST_TEST(detail.find("180 more refused connections of uid 1000 in 10.0 s, after the 20 recorded one by one (at most 20 per 10 s): malformed 178, no_request 2") == 0U, detail);
 }
 
+// A user with a subordinate id range connects as thousands of uids: past
+// max_uids, a uid without a window is only counted, in one shared window
+// whose summary is one record; the uids with a window keep theirs (the
+// control), and once the windows end a new uid is recorded again.
+BOOST_AUTO_TEST_CASE(uids_past_max_uids_share_one_window_recorded_only_in_its_summary) {
+  RefusalBudget budget(RefusalBudgetSettings{2, 10s, 3});
+  unsigned recorded = 0;
+  for (uid_t uid = 100000; uid < 101000; ++uid) recorded += refuse(budget, uid, "refused", 5, t0);
+  BOOST_TEST(recorded == 6U);  // 3 uids, 2 each
+  BOOST_TEST(budget.uids() == 3U);
+  BOOST_TEST(refuse(budget, 100001, "malformed", 1, t0 + 1s) == 0U);  // its own window, spent
+  BOOST_TEST((budget.next_end() == t0 + 10s));
+  const auto ended = budget.take_ended(t0 + 10s);
+  BOOST_REQUIRE(ended.size() == 4U);
+  unsigned own = 0;
+  for (const auto& window : ended) {
+    if (!window.others) {
+      ++own;
+      BOOST_TEST(window.recorded == 2U);
+      continue;
+    }
+    BOOST_TEST(window.uid == static_cast<uid_t>(-1));
+    BOOST_TEST(window.recorded == 0U);
+    BOOST_TEST(window.total() == 997U * 5U);
+    const auto record = unrecorded_refusals_record(window, budget.settings());
+    BOOST_TEST(record["count"] == 997U * 5U);
+    BOOST_TEST(record["others"] == true);
+    BOOST_TEST(record.value("detail", "").find("refused connections of uids past the 3 with a window of their own") !=
+                   std::string::npos,
+               record.dump());
+  }
+  BOOST_TEST(own == 3U);
+  BOOST_TEST(budget.uids() == 0U);
+  BOOST_TEST(!budget.next_end().has_value());
+  // Control: the windows over, a uid that was only counted is recorded again.
+  BOOST_TEST(refuse(budget, 100999, "refused", 3, t0 + 11s) == 2U);
+}
+
+// At the stop, the shared window's summary as well.
+BOOST_AUTO_TEST_CASE(the_shared_window_is_summed_up_at_a_stop) {
+  RefusalBudget budget(RefusalBudgetSettings{1, 10s, 1});
+  BOOST_TEST(refuse(budget, 1000, "refused", 1, t0) == 1U);
+  BOOST_TEST(refuse(budget, 1001, "refused", 4, t0) == 0U);
+  const auto all = budget.take_all(t0 + 1s);
+  BOOST_REQUIRE(all.size() == 1U);
+  BOOST_TEST(all[0].others);
+  BOOST_TEST(all[0].total() == 4U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
