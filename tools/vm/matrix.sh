@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/../.."
 
 # The integration suites (ctest's integration.<prefix>_*) run in every guest.
-SUITES=${TIERBOX_VM_SUITES:-sandbox,limits,control,seccomp,landlock,network}
+SUITES=${TIERBOX_VM_SUITES:-sandbox,limits,control,seccomp,landlock,network,oci}
 
 # name, Debian suite of its kernel
 KERNELS="
