@@ -60,7 +60,7 @@ struct Kubelet {
     ::chmod(message_file.c_str(), 0666);
     std::ofstream(token_dir / "token") << "tok-123";
     ::chmod((token_dir / "token").c_str(), 0644);
-    for (auto dir = token_dir; dir != root.parent_path(); dir = dir.parent_path()) ::chmod(dir.c_str(), 0755);
+    for (auto up = token_dir; up != root.parent_path(); up = up.parent_path()) ::chmod(up.c_str(), 0755);
   }
 };
 
