@@ -13,6 +13,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "stages/private_tmpfs.h"
 #include "stages/staged_overlay.h"
 #include "stages/user_namespace.h"
 
@@ -29,81 +30,12 @@ constexpr std::size_t kMaxMirroredDirectories = 65536;
 // fds (EMFILE: the container refused) or, with the engines' high fd limits,
 // gigabytes of its memory. Deeper directories keep the image's owners.
 constexpr std::size_t kMaxMirroredDepth = 128;
-
-void make_dir(const std::filesystem::path& dir, mode_t mode) {
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
-    throw_sys_error("mkdir(" + quote(dir.string()) + ", 0" + std::to_string(mode) + ")");
-}
-
-// The layer's tmpfs, mounted for as long as the overlays are being made:
-// detached from the host's mount table and its directory removed on every
-// way out (the overlays keep the filesystem itself).
-class MountedLayer {
- public:
-  MountedLayer(std::filesystem::path dir, std::uint64_t size_bytes) : dir_(std::move(dir)) {
-    make_private_dirs(dir_.parent_path(), "root layer: ");
-    make_dir(dir_, 0700);
-    // Room for the directories made ahead (mirror_directories); the
-    // inodes they did not take are given back once they are made.
-    const auto options = root_layer_tmpfs_options(size_bytes, mirrored_directory_budget(size_bytes));
-    // nosuid, nodev: the layer is only read through the overlays, whose own
-    // flags (nosuid, nodev) govern the task; not noexec, which the task's
-    // programs copied up from the image would inherit.
-    if (::mount("tierbox-root-layer", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
-      ::rmdir(dir_.c_str());
-      throw_sys_error("mount(tmpfs -> " + quote(dir_.string()) + ", MS_NOSUID|MS_NODEV, " + quote(options) + ")");
-    }
-    // Private: a lower tree attached below it for a moment (the path
-    // method) must not propagate into other mount namespaces. (A throwing
-    // constructor runs no destructor: undone here.)
-    if (::mount(nullptr, dir_.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
-      const int error = errno;
-      ::umount2(dir_.c_str(), MNT_DETACH);
-      ::rmdir(dir_.c_str());
-      throw SysError(error, "mount(" + quote(dir_.string()) + ", MS_PRIVATE)");
-    }
-  }
-  MountedLayer(const MountedLayer&) = delete;
-  MountedLayer& operator=(const MountedLayer&) = delete;
-  ~MountedLayer() {
-    ::umount2(dir_.c_str(), MNT_DETACH);
-    ::rmdir(dir_.c_str());
-  }
-  [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
-
- private:
-  std::filesystem::path dir_;
-};
+// The layer's name on a mount table (gc and tests look for it).
+constexpr const char* kLayerSource = "tierbox-root-layer";
 
 void make_dir_at(int layer, const std::string& relative, mode_t mode, const std::string& where) {
   if (::mkdirat(layer, relative.c_str(), mode) != 0 && errno != EEXIST)
     throw_sys_error("mkdirat(" + where + ", " + quote(relative) + ", 0" + std::to_string(mode) + ")");
-}
-
-// A tmpfs made and mounted detached (fsopen, fsmount): on no mount table,
-// reachable only through the returned fd, freed with the last reference.
-UniqueFd detached_tmpfs(const std::string& options) {
-  UniqueFd context(::fsopen("tmpfs", FSOPEN_CLOEXEC));
-  if (!context) throw_sys_error("fsopen(\"tmpfs\", FSOPEN_CLOEXEC)");
-  std::size_t start = 0;
-  while (start < options.size()) {
-    const auto comma = std::min(options.find(',', start), options.size());
-    const auto option = options.substr(start, comma - start);
-    const auto equals = option.find('=');
-    const auto key = option.substr(0, equals);
-    const auto value = option.substr(equals + 1);
-    if (::fsconfig(context.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0)
-      throw_sys_error("fsconfig(tmpfs, FSCONFIG_SET_STRING, " + quote(key) + ", " + quote(value) + ")");
-    start = comma + 1;
-  }
-  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(tmpfs " + quote(options) + ", FSCONFIG_CMD_CREATE)");
-  // nosuid, nodev: the layer is only read through the overlays, whose own
-  // flags (nosuid, nodev) govern the task; not noexec, which the task's
-  // programs copied up from the image would inherit.
-  UniqueFd layer(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-  if (!layer) throw_sys_error("fsmount(tmpfs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
-  return layer;
 }
 
 // Whether this kernel's overlayfs takes a layer by fd (Linux 6.13+): asked
@@ -234,13 +166,19 @@ RootLayerReport make_root_layer(const policy::LaunchPlan& plan, std::vector<Uniq
   const auto& layer_plan = *plan.root_layer;
   // Linux 6.13+: a detached tmpfs, never on any mount table, its directories
   // handed to overlayfs by fd. Before: mounted under state_dir a moment.
-  std::unique_ptr<MountedLayer> mounted;
-  UniqueFd layer =
-      detached_tmpfs(root_layer_tmpfs_options(layer_plan.size_bytes, mirrored_directory_budget(layer_plan.size_bytes)));
+  // Room for the directories made ahead (mirror_directories); the inodes
+  // they did not take are given back once they are made. nosuid, nodev:
+  // the layer is only read through the overlays, whose own flags (nosuid,
+  // nodev) govern the task; not noexec, which the task's programs copied up
+  // from the image would inherit.
+  const auto options = root_layer_tmpfs_options(layer_plan.size_bytes, mirrored_directory_budget(layer_plan.size_bytes));
+  std::unique_ptr<MountedTmpfs> mounted;
+  UniqueFd layer = detached_tmpfs(kLayerSource, options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   const std::string where = "root layer of " + id;
   for (const char* part : {"upper", "work", "lower"}) make_dir_at(layer.get(), part, 0700, where);
   if (!overlay_takes_layer_fds(layer.get())) {
-    mounted = std::make_unique<MountedLayer>(state_dir / "root-layers" / id, layer_plan.size_bytes);
+    mounted = std::make_unique<MountedTmpfs>(state_dir / "root-layers" / id, kLayerSource, MS_NOSUID | MS_NODEV, options,
+                                             "root layer");
     layer = UniqueFd(::open(mounted->dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!layer) throw_sys_error("open(" + quote(mounted->dir().string()) + ", O_DIRECTORY)");
     for (const char* part : {"upper", "work", "lower"}) make_dir_at(layer.get(), part, 0700, where);

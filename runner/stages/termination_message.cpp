@@ -12,6 +12,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/logging.h"
+#include "stages/private_tmpfs.h"
 
 namespace tierbox::stages {
 namespace {
@@ -26,31 +27,6 @@ std::size_t tree_index(const policy::LaunchPlan& plan) {
   throw Error("internal: the plan has a termination message but no tree for it", exit_code::runner_failed);
 }
 
-// A detached tmpfs (fsopen, fsmount): on no mount table.
-UniqueFd detached_tmpfs(std::uint64_t size_bytes) {
-  UniqueFd context(::fsopen("tmpfs", FSOPEN_CLOEXEC));
-  if (!context) throw_sys_error("fsopen(\"tmpfs\", FSOPEN_CLOEXEC)");
-  const auto options = termination_message_tmpfs_options(size_bytes);
-  if (::fsconfig(context.get(), FSCONFIG_SET_STRING, "source", kSource, 0) != 0)
-    throw_sys_error("fsconfig(tmpfs, FSCONFIG_SET_STRING, \"source\", " + quote(kSource) + ")");
-  std::size_t start = 0;
-  while (start < options.size()) {
-    const auto comma = std::min(options.find(',', start), options.size());
-    const auto option = options.substr(start, comma - start);
-    const auto equals = option.find('=');
-    const auto key = option.substr(0, equals);
-    const auto value = option.substr(equals + 1);
-    if (::fsconfig(context.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0)
-      throw_sys_error("fsconfig(tmpfs, FSCONFIG_SET_STRING, " + quote(key) + ", " + quote(value) + ")");
-    start = comma + 1;
-  }
-  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(tmpfs " + quote(options) + ", FSCONFIG_CMD_CREATE)");
-  UniqueFd mount(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-  if (!mount) throw_sys_error("fsmount(tmpfs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC)");
-  return mount;
-}
-
 // The task's file in directory (the tmpfs's root), owned by the task, 0600.
 UniqueFd make_file(int directory, uid_t uid, gid_t gid, const std::string& where) {
   UniqueFd file(::openat(directory, kFileName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -59,40 +35,6 @@ UniqueFd make_file(int directory, uid_t uid, gid_t gid, const std::string& where
     throw_sys_error("fchown/fchmod(" + where + "/" + kFileName + ", " + std::to_string(uid) + ", 0600)");
   return file;
 }
-
-// The tmpfs mounted at dir for as long as the clone takes (before 6.15):
-// detached and its directory removed on every way out; the clone keeps the
-// filesystem itself.
-class MountedTmpfs {
- public:
-  MountedTmpfs(std::filesystem::path dir, std::uint64_t size_bytes) : dir_(std::move(dir)) {
-    make_private_dirs(dir_.parent_path(), "termination message: ");
-    if (::mkdir(dir_.c_str(), 0700) != 0) throw_sys_error("mkdir(" + quote(dir_.string()) + ", 0700)");
-    const auto options = termination_message_tmpfs_options(size_bytes);
-    if (::mount(kSource, dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0) {
-      const int error = errno;
-      ::rmdir(dir_.c_str());
-      throw SysError(error, "mount(tmpfs -> " + quote(dir_.string()) + ", MS_NOSUID|MS_NODEV|MS_NOEXEC, " +
-                                quote(options) + ")");
-    }
-    if (::mount(nullptr, dir_.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
-      const int error = errno;
-      ::umount2(dir_.c_str(), MNT_DETACH);
-      ::rmdir(dir_.c_str());
-      throw SysError(error, "mount(" + quote(dir_.string()) + ", MS_PRIVATE)");
-    }
-  }
-  MountedTmpfs(const MountedTmpfs&) = delete;
-  MountedTmpfs& operator=(const MountedTmpfs&) = delete;
-  ~MountedTmpfs() {
-    ::umount2(dir_.c_str(), MNT_DETACH);
-    ::rmdir(dir_.c_str());
-  }
-  [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
-
- private:
-  std::filesystem::path dir_;
-};
 
 void seal(int tree, bool have_mount_setattr) {
   if (!have_mount_setattr) return;  // the child's remount (prepared_mount_remount_flags) applies instead
@@ -118,7 +60,8 @@ UniqueFd make_termination_message_file(const policy::LaunchPlan& plan, std::vect
   const auto& message = *plan.termination_message;
   const std::string where = "termination-message tmpfs of " + id;
   if (std::getenv("TIERBOX_TEST_MOUNTED_TERMINATION_MESSAGE") == nullptr) {
-    auto tmpfs = detached_tmpfs(message.size_bytes);
+    auto tmpfs = detached_tmpfs(kSource, termination_message_tmpfs_options(message.size_bytes),
+                                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     auto content = make_file(tmpfs.get(), task_host_uid, task_host_gid, where);
     UniqueFd tree(::open_tree(tmpfs.get(), kFileName, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (tree) {
@@ -130,7 +73,10 @@ UniqueFd make_termination_message_file(const policy::LaunchPlan& plan, std::vect
     // EINVAL: this kernel clones no detached mount (before 6.15).
     if (errno != EINVAL) throw_sys_error("open_tree(" + where + ", " + quote(kFileName) + ", OPEN_TREE_CLONE)");
   }
-  const MountedTmpfs mounted(state_dir / "termination-messages" / id, message.size_bytes);
+  // Before 6.15 a clone is made only from a mount of the caller's
+  // namespace: mounted under the state directory for as long as it takes.
+  const MountedTmpfs mounted(state_dir / "termination-messages" / id, kSource, MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                             termination_message_tmpfs_options(message.size_bytes), "termination message");
   UniqueFd directory(::open(mounted.dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!directory) throw_sys_error("open(" + quote(mounted.dir().string()) + ", O_DIRECTORY|O_NOFOLLOW)");
   auto content = make_file(directory.get(), task_host_uid, task_host_gid, where);
