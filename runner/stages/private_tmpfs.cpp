@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/errors.h"
 #include "common/files.h"
@@ -78,6 +79,25 @@ MountedTmpfs::MountedTmpfs(std::filesystem::path dir, const std::string& source,
 MountedTmpfs::~MountedTmpfs() {
   ::umount2(dir_.c_str(), MNT_DETACH);
   ::rmdir(dir_.c_str());
+}
+
+std::vector<std::string> remove_leftover_private_tmpfs(const std::filesystem::path& parent,
+                                                       const std::vector<std::string>& live_ids, const std::string& what) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    const auto id = entry.path().filename().string();
+    if (std::find(live_ids.begin(), live_ids.end(), id) != live_ids.end()) continue;
+    std::error_code time_ec;
+    const auto changed = std::filesystem::last_write_time(entry.path(), time_ec);
+    if (time_ec || now - changed < std::chrono::minutes(1)) continue;
+    // EINVAL: not mounted (its directory only). UMOUNT_NOFOLLOW: an entry
+    // that is a link is never followed (the directory is root's alone).
+    ::umount2(entry.path().c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    if (::rmdir(entry.path().c_str()) == 0) removed.push_back(what + " " + entry.path().string());
+  }
+  return removed;
 }
 
 }  // namespace tierbox::stages

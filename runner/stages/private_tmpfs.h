@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -33,5 +34,12 @@ class MountedTmpfs {
  private:
   std::filesystem::path dir_;
 };
+
+// tierbox gc: each directory in parent that no live run (live_ids: the
+// names of its entries) owns and that is a minute old at least (a runner
+// mounts its tmpfs there for milliseconds) is detached and removed; what
+// was removed, each line prefixed with what.
+std::vector<std::string> remove_leftover_private_tmpfs(const std::filesystem::path& parent,
+                                                       const std::vector<std::string>& live_ids, const std::string& what);
 
 }  // namespace tierbox::stages

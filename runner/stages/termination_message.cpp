@@ -124,19 +124,7 @@ std::uint64_t copy_termination_message(int content, int engine_fd, std::uint64_t
 
 std::vector<std::string> remove_leftover_termination_messages(const std::filesystem::path& state_dir,
                                                               const std::vector<std::string>& live_ids) {
-  std::vector<std::string> removed;
-  std::error_code ec;
-  const auto now = std::filesystem::file_time_type::clock::now();
-  for (const auto& entry : std::filesystem::directory_iterator(state_dir / "termination-messages", ec)) {
-    const auto id = entry.path().filename().string();
-    if (std::find(live_ids.begin(), live_ids.end(), id) != live_ids.end()) continue;
-    std::error_code time_ec;
-    const auto changed = std::filesystem::last_write_time(entry.path(), time_ec);
-    if (time_ec || now - changed < std::chrono::minutes(1)) continue;
-    ::umount2(entry.path().c_str(), MNT_DETACH);  // EINVAL: not mounted (its directory only)
-    if (::rmdir(entry.path().c_str()) == 0) removed.push_back("termination-message tmpfs " + entry.path().string());
-  }
-  return removed;
+  return remove_leftover_private_tmpfs(state_dir / "termination-messages", live_ids, "termination-message tmpfs");
 }
 
 }  // namespace tierbox::stages
