@@ -232,4 +232,36 @@ inline void expect_refused(const json& config, const std::string& id, const std:
 }
 
 
+// A runner that died while a private tmpfs of its own was mounted under the
+// state directory (subdir: "root-layers", "termination-messages"; source:
+// the tmpfs's name there): gc detaches and removes one older than a minute
+// whose run is not live, printing "removed LABEL PATH", and leaves a fresh
+// one (a live runner's, the control). Mounted in a mount namespace of the
+// test's own, where gc runs too.
+inline void check_gc_removes_a_leftover_tmpfs(const std::string& subdir, const std::string& source,
+                                              const std::string& label) {
+  TempDir dir{"tierbox-tmpfs-gc"};
+  const auto state = dir.path() / "state";
+  const auto config = dir.path() / "config";
+  fs::create_directories(config);
+  std::ofstream(config / "tierbox.json")
+      << json{{"state_dir", state.string()}, {"audit_log", (dir.path() / "audit.log").string()}}.dump();
+  const auto old_one = state / subdir / "deadbeef00000001";
+  const auto fresh_one = state / subdir / "deadbeef00000002";
+  fs::create_directories(old_one);
+  fs::create_directories(fresh_one);
+  const std::string command =
+      "mount -t tmpfs " + source + " '" + old_one.string() + "' && mount -t tmpfs " + source + " '" +
+      fresh_one.string() + "' && touch -d '-2 minutes' '" + old_one.string() + "' && '" + kTierbox +
+      "' gc --config-dir '" + config.string() + "' && echo mounted-after: && grep -c " + source +
+      " /proc/self/mountinfo && umount '" + fresh_one.string() + "'";
+  const auto result = run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command});
+  BOOST_TEST(result.status == 0, result.err);
+  BOOST_TEST(contains(result.out, "removed " + label + " " + old_one.string()), result.out);
+  BOOST_TEST(!contains(result.out, fresh_one.string()), result.out);
+  BOOST_TEST(contains(result.out, "mounted-after:\n1\n"), result.out);  // the fresh one only
+  BOOST_TEST(!fs::exists(old_one));
+  BOOST_TEST(fs::exists(fresh_one));
+}
+
 }  // namespace tierbox::testing::oci_fixture

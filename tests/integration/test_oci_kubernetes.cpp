@@ -433,29 +433,7 @@ BOOST_AUTO_TEST_CASE(too_many_image_entries_on_a_nested_targets_way_are_refused)
 // run is not live, and leaves a fresh one (the control). In a mount
 // namespace of the test's own, where gc runs too.
 BOOST_AUTO_TEST_CASE(gc_removes_a_termination_message_tmpfs_its_runner_left) {
-  TempDir dir{"tierbox-k8s-gc"};
-  const auto state = dir.path() / "state";
-  const auto config = dir.path() / "config";
-  fs::create_directories(config);
-  std::ofstream(config / "tierbox.json")
-      << json{{"state_dir", state.string()}, {"audit_log", (dir.path() / "audit.log").string()}}.dump();
-  const auto old_one = state / "termination-messages" / "deadbeef00000001";
-  const auto fresh_one = state / "termination-messages" / "deadbeef00000002";
-  fs::create_directories(old_one);
-  fs::create_directories(fresh_one);
-  const std::string command =
-      "mount -t tmpfs tierbox-termination-message '" + old_one.string() +
-      "' && mount -t tmpfs tierbox-termination-message '" + fresh_one.string() + "' && touch -d '-2 minutes' '" +
-      old_one.string() + "' && '" + kTierbox + "' gc --config-dir '" + config.string() +
-      "' && echo mounted-after: && grep -c tierbox-termination-message /proc/self/mountinfo && umount '" +
-      fresh_one.string() + "'";
-  const auto result = run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command});
-  BOOST_TEST(result.status == 0, result.err);
-  BOOST_TEST(contains(result.out, "removed termination-message tmpfs " + old_one.string()), result.out);
-  BOOST_TEST(!contains(result.out, fresh_one.string()), result.out);
-  BOOST_TEST(contains(result.out, "mounted-after:\n1\n"), result.out);  // the fresh one only
-  BOOST_TEST(!fs::exists(old_one));
-  BOOST_TEST(fs::exists(fresh_one));
+  check_gc_removes_a_leftover_tmpfs("termination-messages", "tierbox-termination-message", "termination-message tmpfs");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

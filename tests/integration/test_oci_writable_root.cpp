@@ -227,28 +227,7 @@ BOOST_AUTO_TEST_CASE(an_overlayfs_root_path_gets_its_directories_made_ahead) {
 // a fresh one (a live runner's, the control). Mounted in a namespace of the
 // test's own, where gc runs too.
 BOOST_AUTO_TEST_CASE(gc_removes_a_layer_its_runner_left) {
-  TempDir dir{"tierbox-layer-gc"};
-  const auto state = dir.path() / "state";
-  const auto config = dir.path() / "config";
-  fs::create_directories(config);
-  std::ofstream(config / "tierbox.json")
-      << json{{"state_dir", state.string()}, {"audit_log", (dir.path() / "audit.log").string()}}.dump();
-  const auto old_layer = state / "root-layers" / "deadbeef00000001";
-  const auto fresh_layer = state / "root-layers" / "deadbeef00000002";
-  fs::create_directories(old_layer);
-  fs::create_directories(fresh_layer);
-  const std::string command =
-      "mount -t tmpfs tierbox-root-layer '" + old_layer.string() + "' && mount -t tmpfs tierbox-root-layer '" +
-      fresh_layer.string() + "' && touch -d '-2 minutes' '" + old_layer.string() + "' && '" + kTierbox +
-      "' gc --config-dir '" + config.string() + "' && echo mounted-after: && grep -c tierbox-root-layer /proc/self/mountinfo"
-      " && umount '" + fresh_layer.string() + "'";
-  const auto result = run_process({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", command});
-  BOOST_TEST(result.status == 0, result.err);
-  BOOST_TEST(contains(result.out, "removed root layer " + old_layer.string()), result.out);
-  BOOST_TEST(!contains(result.out, fresh_layer.string()), result.out);
-  BOOST_TEST(contains(result.out, "mounted-after:\n1\n"), result.out);  // the fresh one only
-  BOOST_TEST(!fs::exists(old_layer));
-  BOOST_TEST(fs::exists(fresh_layer));
+  check_gc_removes_a_leftover_tmpfs("root-layers", "tierbox-root-layer", "root layer");
 }
 
 BOOST_AUTO_TEST_CASE(no_new_entry_in_the_root_itself) {
