@@ -192,12 +192,29 @@ std::vector<std::string> RunRegistry::forget_strays() const {
     if (ec || !is_valid_run_id(id) || has_entry(id) || age < kLockGrace) return;
     if (::unlink(file.c_str()) == 0) removed.push_back(file.string());
   };
+  // A record's or control state's temporary (write_file_atomically: NAME.tmp.HEX)
+  // that a runner killed between its write and its rename left: it lives
+  // for microseconds, so one older than the grace is abandoned, whether or
+  // not its run still has an entry.
+  const auto remove_if_abandoned_temporary = [&](const fs::path& file, const std::string& name) {
+    const auto marker = name.find(".json.tmp.");
+    if (marker == std::string::npos) return;
+    auto id = name.substr(0, marker);
+    constexpr std::string_view control = ".control";
+    if (id.ends_with(control)) id.resize(id.size() - control.size());
+    std::error_code age_ec;
+    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(file, age_ec);
+    if (age_ec || !is_valid_run_id(id) || age < kLockGrace) return;
+    if (::unlink(file.c_str()) == 0) removed.push_back(file.string());
+  };
   std::error_code ec;
   for (const auto& item : fs::directory_iterator(dir_, ec)) {
     const auto name = item.path().filename().string();
     constexpr std::string_view suffix = ".control.json";
     if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
       remove_if_stray(item.path(), name.substr(0, name.size() - suffix.size()));
+    else
+      remove_if_abandoned_temporary(item.path(), name);
   }
   for (const auto& item : fs::directory_iterator(control_dir(), ec)) {
     if (item.path().extension() == ".sock") remove_if_stray(item.path(), item.path().stem().string());

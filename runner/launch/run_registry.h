@@ -115,7 +115,9 @@ class RunRegistry {
   [[nodiscard]] UniqueFd lock_for_gc(std::chrono::milliseconds wait = std::chrono::seconds(60)) const;
   // Control state files and control sockets of runs that have no entry any
   // more (a control command racing with the end of its run, a runner killed
-  // between removing its socket and its entry); returns what was removed.
+  // between removing its socket and its entry), and the temporaries of a
+  // record or control state a runner killed mid-write left (older than
+  // kLockGrace); returns what was removed.
   std::vector<std::string> forget_strays() const;
 
   // STATE_DIR/control: the runners' control sockets (0755, the sockets 0666:

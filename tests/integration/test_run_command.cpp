@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -227,6 +228,31 @@ BOOST_AUTO_TEST_CASE(gc_removes_the_entry_of_a_killed_runner) {
   BOOST_TEST(cleaned, gc.out);
   BOOST_TEST(!std::filesystem::exists(record_file));
   BOOST_TEST(!std::filesystem::exists(runs / (id + ".lock")));
+}
+
+// A runner killed between writing its record's temporary and renaming it
+// (write_file_atomically: ID.json.tmp.HEX, ID.control.json.tmp.HEX) leaves
+// the temporary: gc removes one older than the lock grace, and leaves a
+// fresh one (a live runner's write, the control) and a name that is no run
+// id's.
+BOOST_AUTO_TEST_CASE(gc_removes_a_record_temporary_a_killed_runner_left) {
+  TempDir config;
+  const auto runs = use_own_registry(config);
+  std::filesystem::create_directories(runs);
+  const auto old_record = runs / "0123456789abcdef.json.tmp.a1b2c3";
+  const auto old_control = runs / "0123456789abcdef.control.json.tmp.d4e5f6";
+  const auto fresh = runs / "fedcba9876543210.json.tmp.0a0b0c";
+  const auto not_a_run = runs / "notarunid.json.tmp.0d0e0f";
+  for (const auto& file : {old_record, old_control, fresh, not_a_run}) std::ofstream(file) << "{}";
+  const auto a_minute_ago = std::filesystem::file_time_type::clock::now() - std::chrono::minutes(1);
+  for (const auto& file : {old_record, old_control, not_a_run}) std::filesystem::last_write_time(file, a_minute_ago);
+  const auto gc = run_tierbox({"gc", "--config-dir", config.str()});
+  BOOST_TEST(gc.status == 0, gc.err);
+  BOOST_TEST(!std::filesystem::exists(old_record), gc.out);
+  BOOST_TEST(!std::filesystem::exists(old_control), gc.out);
+  BOOST_TEST(gc.out.find("removed stray " + old_record.string()) != std::string::npos, gc.out);
+  BOOST_TEST(std::filesystem::exists(fresh));
+  BOOST_TEST(std::filesystem::exists(not_a_run));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
