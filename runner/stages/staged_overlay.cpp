@@ -81,6 +81,32 @@ void fsconfig_or_throw(int context, const std::string& key, const std::string& v
     throw_sys_error("fsconfig(overlay, FSCONFIG_SET_STRING, " + quote(key) + ", " + quote(value) + ")");
 }
 
+UniqueFd overlay_context() {
+  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  return context;
+}
+
+// "lowerdir+" by fd (lower_tree reopened: reopen_directory). False when
+// this kernel takes no fd there (before 6.13: the caller falls back to a
+// path); throws on any other failure.
+bool set_lower_fd(int context, int lower_tree) {
+  const auto lower = reopen_directory(lower_tree);
+  if (::fsconfig(context, FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) == 0) return true;
+  if (errno == EINVAL || errno == EOPNOTSUPP) return false;
+  throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
+}
+
+// The overlay made from its configured context and mounted detached
+// (nosuid, nodev); layers: what the error names.
+UniqueFd create_overlay(int context, const std::string& layers) {
+  if (::fsconfig(context, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    throw_sys_error("fsconfig(overlay " + layers + ", FSCONFIG_CMD_CREATE)");
+  UniqueFd overlay(::fsmount(context, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  return overlay;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> overlay_parameters(const OverlayOptions& options) {
@@ -167,21 +193,11 @@ namespace {
 // Invalid when this kernel takes no fd there (the caller falls back to a
 // path); throws on any other failure.
 UniqueFd overlay_with_lower_fd(int lower_tree, const std::filesystem::path& upper, const std::filesystem::path& work) {
-  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
-  const auto lower = reopen_directory(lower_tree);
-  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0) {
-    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
-    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
-  }
+  const auto context = overlay_context();
+  if (!set_lower_fd(context.get(), lower_tree)) return UniqueFd();
   for (const auto& [key, value] : overlay_parameters({"", upper, work}))
     if (key != "lowerdir") fsconfig_or_throw(context.get(), key, value);
-  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(overlay lowerdir+=lower tree upperdir=" + quote(upper.string()) +
-                    ", FSCONFIG_CMD_CREATE)");
-  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
-  return overlay;
+  return create_overlay(context.get(), "lowerdir+=lower tree upperdir=" + quote(upper.string()));
 }
 
 }  // namespace
@@ -200,20 +216,14 @@ UniqueFd make_overlay(UniqueFd lower_tree, const std::filesystem::path& lower_mo
     const std::filesystem::path& lower;
     ~DetachLower() { ::umount2(lower.c_str(), MNT_DETACH); }
   } detach{lower_mountpoint};
-  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  const auto context = overlay_context();
   for (const auto& [key, value] : parameters) fsconfig_or_throw(context.get(), key, value);
-  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(overlay lowerdir=" + quote(lower_mountpoint.string()) + " upperdir=" +
-                    quote(upper.string()) + ", FSCONFIG_CMD_CREATE)");
-  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
-  return overlay;
+  return create_overlay(context.get(),
+                        "lowerdir=" + quote(lower_mountpoint.string()) + " upperdir=" + quote(upper.string()));
 }
 
 UniqueFd make_overlay_from_fds(UniqueFd& lower_tree, int upper, int work) {
-  UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!context) throw_sys_error("fsopen(\"overlay\", FSOPEN_CLOEXEC) (the layer needs overlayfs: modprobe overlay)");
+  const auto context = overlay_context();
   // upperdir first: a kernel that takes no fd for a layer (before 6.13)
   // refuses it with EINVAL, and nothing has been handed over yet.
   if (::fsconfig(context.get(), FSCONFIG_SET_FD, "upperdir", nullptr, upper) != 0) {
@@ -222,17 +232,10 @@ UniqueFd make_overlay_from_fds(UniqueFd& lower_tree, int upper, int work) {
   }
   if (::fsconfig(context.get(), FSCONFIG_SET_FD, "workdir", nullptr, work) != 0)
     throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"workdir\", layer work)");
-  const auto lower = reopen_directory(lower_tree.get());
-  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0) {
-    if (errno == EINVAL || errno == EOPNOTSUPP) return UniqueFd();
-    throw_sys_error("fsconfig(overlay, FSCONFIG_SET_FD, \"lowerdir+\", lower tree)");
-  }
+  if (!set_lower_fd(context.get(), lower_tree.get())) return UniqueFd();
   for (const auto& [key, value] : overlay_parameters({"", "", ""}))
     if (key != "lowerdir" && key != "upperdir" && key != "workdir") fsconfig_or_throw(context.get(), key, value);
-  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    throw_sys_error("fsconfig(overlay lowerdir+=lower tree upperdir=layer fd, FSCONFIG_CMD_CREATE)");
-  UniqueFd overlay(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-  if (!overlay) throw_sys_error("fsmount(overlay, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV)");
+  auto overlay = create_overlay(context.get(), "lowerdir+=lower tree upperdir=layer fd");
   lower_tree.reset();  // the overlay holds its own clone
   return overlay;
 }
