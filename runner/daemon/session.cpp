@@ -18,9 +18,11 @@
 #include "audit/records.h"
 #include "common/errors.h"
 #include "common/logging.h"
+#include "common/thread_signals.h"
 #include "daemon/caller_terminal.h"
 #include "daemon/wire.h"
 #include "launch/result.h"
+#include "policy/planner.h"
 #include "service/dry_run_report.h"
 #include "service/task_options.h"
 #include "common/files.h"
@@ -53,24 +55,24 @@ bool caller_may_write(int fd, const struct stat& st, const PeerIdentity& peer) {
 
 // A --bind-rw of a caller who is not root is mounted id-mapped, its owner
 // and group becoming the task's (stages/prepared_mounts.cpp), as the
-// workspace is: the task's files there are the caller's, not the run's slot
-// uid's (which a later run of another user may get). Inside it the task
-// holds the owner's rights over every file of the owner's, so the owner must
-// be the caller, and the group one the caller is in; through the mapping
-// the kernel lets the task write nothing whose owner or group it does not
-// name (what others own there stays read-only to the task).
+// workspace is (policy::tree_ownership): the task's files there are the
+// caller's, not the run's slot uid's (which a later run of another user may
+// get); through the mapping the kernel lets the task write nothing whose
+// owner or group it does not name (what others own there stays read-only).
 void check_writable_bind_owner(const struct stat& st, const PeerIdentity& peer, const std::string& what) {
   const std::string who = peer.user_name.empty() ? "uid " + std::to_string(peer.uid) : peer.user_name;
-  if (st.st_uid != peer.uid)
-    throw Error(what + ": owned by uid " + std::to_string(st.st_uid) + ", not by " + who +
-                    "; the task writes there as its owner (an id-mapped mount), so only the owner may bind it "
-                    "writable through the daemon (fix: bind a directory or file you own, or use --bind)",
-                exit_code::refused);
-  const bool member = st.st_gid == peer.gid || std::find(peer.groups.begin(), peer.groups.end(), st.st_gid) != peer.groups.end();
-  if (!member)
-    throw Error(what + ": its group is gid " + std::to_string(st.st_gid) + ", which " + who +
-                    " is not in; the task takes that group there (an id-mapped mount) (fix: chgrp it to a group of yours)",
-                exit_code::refused);
+  switch (policy::tree_ownership(st.st_uid, st.st_gid, peer.uid, peer.gid, peer.groups)) {
+    case policy::TreeOwnership::callers: return;
+    case policy::TreeOwnership::other_owner:
+      throw Error(what + ": owned by uid " + std::to_string(st.st_uid) + ", not by " + who +
+                      "; the task writes there as its owner (an id-mapped mount), so only the owner may bind it "
+                      "writable through the daemon (fix: bind a directory or file you own, or use --bind)",
+                  exit_code::refused);
+    case policy::TreeOwnership::other_group:
+      throw Error(what + ": its group is gid " + std::to_string(st.st_gid) + ", which " + who +
+                      " is not in; the task takes that group there (an id-mapped mount) (fix: chgrp it to a group of yours)",
+                  exit_code::refused);
+  }
 }
 
 std::string fd_path(int fd) {
@@ -108,18 +110,16 @@ struct stat opened_for_reading(int fd, const std::string& what) {
 // writing thread, stays pending and goes with the thread. A task still gets
 // the default: its process unblocks every signal before exec
 // (launch/exec_start.cpp), as a prepared sandbox's must.
-void block_sigpipe_on_this_thread() {
-  sigset_t pipe_signal;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  if (::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr) != 0) throw_sys_error("pthread_sigmask(SIG_BLOCK, SIGPIPE)");
+void block_sigpipe_on_session_thread() {
+  if (const int error = block_sigpipe_on_this_thread(); error != 0)
+    throw SysError(error, "pthread_sigmask(SIG_BLOCK, SIGPIPE)");
 }
 
 }  // namespace
 
 void Session::serve() noexcept {
   try {
-    block_sigpipe_on_this_thread();
+    block_sigpipe_on_session_thread();
     serve_connection();
   } catch (const std::exception& error) {
     logging::error("daemon: connection of uid {}: {}", peer_.uid, error.what());
@@ -146,7 +146,7 @@ void Session::stop(const std::string& reason) {
 void Session::record(const std::string& action, const std::string& detail) const noexcept {
   try {
     const audit::AuditLog log(context_.audit_log, context_.audit_syslog);
-    (void)log.append(audit::daemon_record(audit::Identity{peer_.uid, peer_.user_name, ""}, peer_.pid, action, detail));
+    (void)log.append(audit::daemon_record(caller(), peer_.pid, action, detail));
   } catch (const std::exception& error) {
     logging::warn("daemon: the {} of uid {} could not be recorded: {}", action, peer_.uid, error.what());
   }
@@ -154,7 +154,7 @@ void Session::record(const std::string& action, const std::string& detail) const
 
 void Session::record_refusal(const std::string& action, const std::string& kind, const std::string& detail) const noexcept {
   if (!context_.refusals) return record(action, detail);
-  context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, peer_.pid, action, kind, detail);
+  context_.refusals->refused(caller(), peer_.pid, action, kind, detail);
 }
 
 void Session::refuse(ErrorCode code, const std::string& message, bool admitted) {
@@ -278,13 +278,13 @@ void Session::staged(const StagedMessage& message, std::vector<UniqueFd> fds) {
   settings.audit_log = context_.audit_log.string();
   // Who asks: the kernel's word, as for a run.
   settings.caller_uid = peer_.uid;
-  settings.caller = audit::Identity{peer_.uid, peer_.user_name, ""};
+  settings.caller = caller();
   settings.state_dir = context_.run_settings.state_dir;
   // A refused apply (no changes, applied already) is refused at once: its
   // record is within the caller's budget, as a refused connection's.
   if (context_.refusals)
     settings.record_refusal = [this](const nlohmann::json& record) {
-      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, "apply_refused", {record});
+      context_.refusals->refused(caller(), "apply_refused", {record});
     };
   int status = 0;
   std::string error;
@@ -501,7 +501,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
     request.pass_fd_sources = pass_fd_sources;
     return request;
   };
-  input.requester = service::TaskInput::Requester{audit::Identity{peer_.uid, peer_.user_name, ""}, message.cwd};
+  input.requester = service::TaskInput::Requester{caller(), message.cwd};
   // A request the policy refuses (an unknown tier, a bind the tier does not
   // widen to) or the approval matrix denies with no one asked (a deny rule,
   // a confirm rule with no terminal) costs the caller one connection and no
@@ -509,7 +509,7 @@ void Session::run(const RunMessage& message, std::vector<UniqueFd> fds) {
   // connection's.
   if (context_.refusals)
     input.record_refusal = [this](std::vector<nlohmann::json> records, const std::string& kind) {
-      context_.refusals->refused(audit::Identity{peer_.uid, peer_.user_name, ""}, kind, records);
+      context_.refusals->refused(caller(), kind, records);
     };
   input.stdio = stdio;
   input.relay_signals = false;

@@ -64,6 +64,8 @@ class Session {
   // records (daemon/refusal_budget.h) unless the run was already admitted.
   void refuse(ErrorCode code, const std::string& message, bool admitted = false);
   void record(const std::string& action, const std::string& detail) const noexcept;
+  // The caller as every record of this connection names it (from the kernel).
+  [[nodiscard]] audit::Identity caller() const { return audit::Identity{peer_.uid, peer_.user_name, ""}; }
   // A record of a connection that never became a run: within the budget.
   void record_refusal(const std::string& action, const std::string& kind, const std::string& detail) const noexcept;
   void on_start(pid_t pid);

@@ -167,29 +167,28 @@ void check_secrets(const Profile& profile, const TaskRequest& request) {
                     name + "=@FILE)");
 }
 
-// Through the daemon the workspace is mounted id-mapped: its owner's uid and
-// group become the task's (stages/prepared_mounts.cpp), so inside it the
-// task holds the owner's rights over every file of the owner's, at any
-// depth, whatever the modes of the directories above them. A caller who
-// may merely read or write the top directory (root's 0755 or 1777 ones,
-// another user's home) would hand the task files it cannot read or write
-// itself. So the caller must be the owner, and in the directory's group.
+// Through the daemon the workspace is mounted id-mapped from its owner
+// (tree_ownership): a caller who may merely read or write the top directory
+// (root's 0755 or 1777 ones, another user's home) would hand the task files
+// it cannot read or write itself, whatever the modes of the directories
+// above them.
 void check_workspace_owner(const TaskRequest& request, const HostFacts& host) {
   const auto& caller = request.caller;
   if (!request.workspace || !host.workspace || !caller.through_daemon || caller.uid == 0) return;
   const auto& workspace = *host.workspace;
   const std::string who = caller.user_name.empty() ? "uid " + std::to_string(caller.uid) : caller.user_name;
-  if (workspace.owner_uid != caller.uid)
-    throw Refusal("--workspace " + workspace.canonical_path + ": owned by uid " + std::to_string(workspace.owner_uid) +
-                  ", not by " + who + "; the task acts as the workspace's owner inside it (an id-mapped mount), so "
-                  "only the owner may use it through the daemon (fix: pass a directory you own, or copy the files "
-                  "into one)");
-  const bool member = workspace.owner_gid == caller.gid ||
-                      std::find(caller.groups.begin(), caller.groups.end(), workspace.owner_gid) != caller.groups.end();
-  if (!member)
-    throw Refusal("--workspace " + workspace.canonical_path + ": its group is gid " + std::to_string(workspace.owner_gid) +
-                  ", which " + who + " is not in; the task takes the workspace's group inside it (an id-mapped "
-                  "mount) (fix: chgrp the directory to a group of yours)");
+  switch (tree_ownership(workspace.owner_uid, workspace.owner_gid, caller.uid, caller.gid, caller.groups)) {
+    case TreeOwnership::callers: return;
+    case TreeOwnership::other_owner:
+      throw Refusal("--workspace " + workspace.canonical_path + ": owned by uid " + std::to_string(workspace.owner_uid) +
+                    ", not by " + who + "; the task acts as the workspace's owner inside it (an id-mapped mount), so "
+                    "only the owner may use it through the daemon (fix: pass a directory you own, or copy the files "
+                    "into one)");
+    case TreeOwnership::other_group:
+      throw Refusal("--workspace " + workspace.canonical_path + ": its group is gid " + std::to_string(workspace.owner_gid) +
+                    ", which " + who + " is not in; the task takes the workspace's group inside it (an id-mapped "
+                    "mount) (fix: chgrp the directory to a group of yours)");
+  }
 }
 
 void check_request(const Profile& profile, const TaskRequest& request, const HostFacts& host) {
@@ -344,6 +343,14 @@ const char* rlimit_name(int resource) {
     case RLIMIT_AS: return "as";
     default: return "?";
   }
+}
+
+TreeOwnership tree_ownership(uid_t owner_uid, gid_t owner_gid, uid_t caller_uid, gid_t caller_gid,
+                             const std::vector<gid_t>& caller_groups) {
+  if (owner_uid != caller_uid) return TreeOwnership::other_owner;
+  const bool member = owner_gid == caller_gid ||
+                      std::find(caller_groups.begin(), caller_groups.end(), owner_gid) != caller_groups.end();
+  return member ? TreeOwnership::callers : TreeOwnership::other_group;
 }
 
 LaunchPlan make_plan(const Profile& tier, const TaskRequest& request, const HostFacts& host,

@@ -101,6 +101,14 @@ struct HostFacts {
 LaunchPlan make_plan(const Profile& profile, const TaskRequest& request, const HostFacts& host,
                      const std::string& run_id);
 
+// An id-mapped mount from a tree's owner (the workspace; a --bind-rw through
+// the daemon, daemon/session.cpp) makes the task that owner, with the tree's
+// group, over every file of the owner's below: only a caller who is the
+// owner and in the group may hand the tree over. Which of the two fails.
+enum class TreeOwnership { callers, other_owner, other_group };
+TreeOwnership tree_ownership(uid_t owner_uid, gid_t owner_gid, uid_t caller_uid, gid_t caller_gid,
+                             const std::vector<gid_t>& caller_groups);
+
 // Limits of `run --secret` values: each, and all of a launch together.
 inline constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 inline constexpr std::size_t kMaxSecretsTotalBytes = 1024 * 1024;
