@@ -2,11 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/thread_signals.h"
 #include "common/units.h"
 
 namespace tierbox::service {
@@ -82,10 +81,7 @@ void OutputRelay::relay() {
   // write's SIGPIPE is directed at the writing thread and, blocked, stays
   // pending until the thread ends); tasks, started from other threads, keep
   // their default. Should blocking fail, nothing is passed on (fd -1).
-  sigset_t pipe_signal;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  const bool may_write = ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr) == 0;
+  const bool may_write = block_sigpipe_on_this_thread() == 0;
   struct pollfd fds[2] = {{read_out_.get(), POLLIN, 0}, {read_err_.get(), POLLIN, 0}};
   const int targets[2] = {may_write ? out_ : -1, may_write ? err_ : -1};
   int open_streams = 2;
