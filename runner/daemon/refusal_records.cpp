@@ -42,10 +42,7 @@ void RefusalRecords::write(const nlohmann::json& record, uid_t uid) const noexce
 void RefusalRecords::refused(const audit::Identity& caller, pid_t peer_pid, const std::string& action,
                              const std::string& kind, const std::string& detail) noexcept {
   try {
-    std::lock_guard lock(mutex_);
-    const auto admission = budget_.admit(caller.uid, caller.name, kind, RefusalBudget::Clock::now());
-    if (admission.ended) write(unrecorded_refusals_record(*admission.ended, budget_.settings()), caller.uid);
-    if (admission.record) write(audit::daemon_record(caller, peer_pid, action, detail), caller.uid);
+    refused(caller, kind, {audit::daemon_record(caller, peer_pid, action, detail)});
   } catch (const std::exception& error) {  // bad_alloc: the refusal itself is served on
     logging::warn("daemon: the {} of uid {} could not be recorded: {}", action, caller.uid, error.what());
   }
