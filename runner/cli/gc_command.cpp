@@ -124,19 +124,17 @@ int gc(const GcOptions& options, const CommonOptions& common) {
     if (!options.json) std::printf("removed stale approval request %s\n", id.c_str());
     report.push_back({{"run_id", id}, {"tier", nullptr}, {"removed", {"approval request " + id}}, {"result", "cleaned"}});
   }
-  // A container's root layer its runner left mounted (stages/root_layer.h).
+  // A container's root layer or termination-message tmpfs its runner left
+  // mounted (stages/root_layer.h, stages/termination_message.h).
   std::vector<std::string> live;
   for (const auto& listed : registry.list())
     if (listed.runner_alive) live.push_back(listed.record.run_id);
-  for (const auto& line : stages::remove_leftover_root_layers(config.state_dir, live)) {
-    if (!options.json) std::printf("removed %s\n", line.c_str());
-    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {line}}, {"result", "cleaned"}});
-  }
-  // A container's termination-message tmpfs its runner left mounted (stages/termination_message.h).
-  for (const auto& line : stages::remove_leftover_termination_messages(config.state_dir, live)) {
-    if (!options.json) std::printf("removed %s\n", line.c_str());
-    report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {line}}, {"result", "cleaned"}});
-  }
+  for (const auto& removed : {stages::remove_leftover_root_layers(config.state_dir, live),
+                              stages::remove_leftover_termination_messages(config.state_dir, live)})
+    for (const auto& line : removed) {
+      if (!options.json) std::printf("removed %s\n", line.c_str());
+      report.push_back({{"run_id", nullptr}, {"tier", nullptr}, {"removed", {line}}, {"result", "cleaned"}});
+    }
   // Staged layers: interrupted applies undone, old layers discarded.
   for (const auto& line : staged::gc_staged(config, audit::audit_log_path("", config.audit_log), config.staged_retention)) {
     if (!options.json) std::printf("staged: %s\n", line.c_str());
